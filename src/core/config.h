@@ -1,0 +1,144 @@
+#pragma once
+// NeuroNaut's configuration: neuronaut.toml, then environment variables, then command-line
+// flags, each overriding the one before. External MCP servers come from mcp.json beside the
+// TOML file, in the JSON shape desktop MCP clients use ({"mcpServers": {...}}).
+//
+// Every value remembers where it came from (`Config::origins`) so `neuronaut config show`
+// can say so. Every error names the file, the key, the bad value and what was expected.
+// Unknown keys are errors: a typo must not silently fall back to a default.
+//
+// Loading is a pure function of its inputs (files, the environment map, overrides); the
+// result is an immutable value that may be shared between threads once built.
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace naut {
+
+struct LogConfig {
+  std::string level = "info";
+  bool file = true;  // also log to <home>/logs/neuronaut.log
+};
+
+struct LlmConfig {
+  std::string backend = "openai";  // openai | llamacpp | embedded
+  std::string base_url = "http://127.0.0.1:8080";
+  std::string model;    // model name for the server, or a GGUF path / name in models_dir
+  std::string api_key;  // sent as a bearer token when set
+  std::vector<std::string> endpoints;  // more base URLs pooled with base_url
+  double timeout_s = 600;
+  int max_retries = 3;
+  int context_size = 0;  // 0: ask the server
+  std::string llama_server = "llama-server";  // binary started by backend = "llamacpp"
+  std::string models_dir = "models";
+  int threads = 0;  // embedded engine threads, 0: all cores
+};
+
+struct EmbeddingsConfig {
+  std::string backend = "hashing";  // hashing | openai
+  std::string base_url;  // empty: the llm base_url
+  std::string model;
+  int dim = 512;
+};
+
+struct McpConfig {
+  double call_timeout_s = 60;
+  double connect_timeout_s = 20;
+  bool builtin_servers = true;  // rpg, fs, exec, skills, memory served by this binary
+};
+
+struct SandboxConfig {
+  std::string mode = "isolated";  // isolated | unisolated (explicit opt-out, results marked)
+  double cpu_s = 30;
+  double wall_s = 60;
+  int memory_mb = 1024;
+  int processes = 64;
+  int file_size_mb = 64;
+  int open_files = 256;
+  int output_kb = 64;
+};
+
+struct AgentConfig {
+  std::string env = "rpg";
+  int max_rounds = 4;
+  int max_tasks = 0;  // 0: unbounded
+  int max_tool_calls_per_task = 40;
+  int max_tokens_per_task = 200000;
+  double max_task_s = 900;
+  int skills_top_k = 5;
+  int memories_top_k = 5;
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8765;
+};
+
+struct McpServerConfig {
+  std::string name;
+  // stdio servers
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string cwd;
+  // HTTP servers
+  std::string url;
+  std::map<std::string, std::string> headers;
+  bool disabled = false;
+  bool is_http() const { return !url.empty(); }
+};
+
+struct Config {
+  std::filesystem::path home;         // the data home
+  std::filesystem::path config_file;  // the TOML file consulted (may not exist)
+  bool config_file_present = false;
+  std::filesystem::path mcp_file;  // mcp.json consulted (may not exist)
+  bool mcp_file_present = false;
+
+  LogConfig log;
+  LlmConfig llm;
+  EmbeddingsConfig embeddings;
+  McpConfig mcp;
+  SandboxConfig sandbox;
+  AgentConfig agent;
+  ServerConfig server;
+  std::vector<McpServerConfig> mcp_servers;  // from mcp.json, in file order
+
+  // "llm.base_url" -> "default" | "file /x/neuronaut.toml" | "env LLM_BASE_URL" | "flag --llm-base-url"
+  std::map<std::string, std::string> origins;
+};
+
+// What the command line says. `settings` holds "section.key" -> value text, from flags such
+// as --llm-base-url or --set llm.timeout_s=30; `flag_names` the flag each came from.
+struct ConfigOverrides {
+  std::optional<std::filesystem::path> config_file;
+  std::optional<std::filesystem::path> home;
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::map<std::string, std::string> flag_names;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The process environment.
+EnvLookup ProcessEnv();
+
+Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env);
+
+// The effective configuration as TOML, each value followed by a comment naming its origin,
+// then the MCP servers.
+std::string RenderConfig(const Config& config);
+
+// Parses the desktop-client shape {"mcpServers": {...}}; `file` is used in errors.
+Result<std::vector<McpServerConfig>> ParseMcpServers(std::string_view json_text,
+                                                     const std::string& file);
+
+// All "section.key" names the TOML file accepts.
+std::vector<std::string> ConfigKeys();
+
+}  // namespace naut

@@ -1,0 +1,159 @@
+// The neuronaut binary as a user meets it: started as a real process, output and exit codes
+// checked.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/ids.h"
+#include "core/subprocess.h"
+#include "store/db.h"
+
+namespace naut {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("naut-cli-" + NewId());
+    home_ = root_ / "home";
+    fs::create_directories(root_);
+  }
+  void TearDown() override {
+    fs::permissions(root_, fs::perms::owner_all, fs::perm_options::add);
+    fs::remove_all(root_);
+  }
+
+  CommandResult Run(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), NAUT_CLI);
+    env.emplace("NEURONAUT_HOME", home_.string());
+    env.emplace("LLM_BASE_URL", "http://127.0.0.1:1");  // nothing listens there
+    auto r = RunCommand({.argv = args, .env = env}, "", 60s);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  }
+  void WriteConfig(const std::string& text) {
+    fs::create_directories(home_);
+    std::ofstream(home_ / "neuronaut.toml") << text;
+  }
+
+  fs::path root_, home_;
+};
+
+TEST_F(CliTest, HelpListsSubcommandsWithDescriptions) {
+  auto r = Run({"--help"});
+  EXPECT_EQ(r.status.exit_code, 0);
+  EXPECT_NE(r.out.find("doctor"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Check this machine"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("config"), std::string::npos);
+  EXPECT_NE(r.out.find("run"), std::string::npos);
+}
+
+TEST_F(CliTest, VersionPrintsAndExitsZero) {
+  auto r = Run({"--version"});
+  EXPECT_EQ(r.status.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("neuronaut 0.", 0), 0u) << r.out;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Run({"--no-such-flag", "doctor"}).status.exit_code, 2);
+  EXPECT_EQ(Run({}).status.exit_code, 2);
+  EXPECT_EQ(Run({"frobnicate"}).status.exit_code, 2);
+}
+
+TEST_F(CliTest, ConfigShowNamesOrigins) {
+  WriteConfig("[agent]\nmax_rounds = 3\n");
+  auto r = Run({"--llm-model", "flagged", "config", "show"}, {{"LLM_BACKEND", "openai"}});
+  ASSERT_EQ(r.status.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("max_rounds = 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("# file " + (home_ / "neuronaut.toml").string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model = \"flagged\""), std::string::npos);
+  EXPECT_NE(r.out.find("# flag --llm-model"), std::string::npos);
+  EXPECT_NE(r.out.find("# env LLM_BACKEND"), std::string::npos);
+  EXPECT_NE(r.out.find("# env LLM_BASE_URL"), std::string::npos);
+}
+
+TEST_F(CliTest, ConfigErrorsAreClearAndExitOne) {
+  WriteConfig("[llm\nbase_url = 1\n");
+  auto r = Run({"config", "show"});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.err.find((home_ / "neuronaut.toml").string() + ":1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("malformed TOML"), std::string::npos) << r.err;
+
+  WriteConfig("[llm]\ntimeout_s = \"slow\"\n");
+  r = Run({"config", "show"});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.err.find("[llm] timeout_s = \"slow\" is invalid: expected a number"), std::string::npos) << r.err;
+
+  WriteConfig("[llm]\nmodle = \"x\"\n");
+  r = Run({"config", "show"});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown key 'modle' in [llm]"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, DoctorReportsUnreachableLlmAndFails) {
+  auto r = Run({"doctor"});
+  EXPECT_EQ(r.status.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("ok       data home " + home_.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PROBLEM  LLM endpoint http://127.0.0.1:1 is unreachable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fix: start an OpenAI-compatible server"), std::string::npos);
+  EXPECT_NE(r.out.find("python3"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat(home_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(CliTest, DoctorReportsUnwritableDataHome) {
+  if (::geteuid() == 0) {
+    // root writes anywhere; a file in the way of the home is a problem for everyone.
+    std::ofstream(home_) << "a file, not a directory";
+  } else {
+    fs::create_directories(home_);
+    fs::permissions(home_, fs::perms::owner_read | fs::perms::owner_exec);
+  }
+  auto r = Run({"doctor"});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.out.find("PROBLEM  data home"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, DoctorPassesWithAReachableEndpoint) {
+  // A tiny HTTP server answering /health, so that every required check can pass.
+  auto server = Subprocess::Spawn(
+      {.argv = {"python3", "-c",
+                "import http.server, sys\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "  def do_GET(self):\n"
+                "    self.send_response(200); self.end_headers(); self.wfile.write(b'{}')\n"
+                "  def log_message(self, *a): pass\n"
+                "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+                "print(s.server_port, flush=True)\n"
+                "s.serve_forever()\n"},
+       .pipe_stdin = false});
+  ASSERT_TRUE(server);
+  char buf[32] = {};
+  ssize_t n = ::read((*server)->stdout_fd(), buf, sizeof buf - 1);
+  ASSERT_GT(n, 0);
+  std::string port(buf, static_cast<size_t>(n));
+  port.erase(port.find_last_not_of("\n") + 1);
+  auto r = Run({"doctor"}, {{"LLM_BASE_URL", "http://127.0.0.1:" + port}});
+  bool userns = r.out.find("PROBLEM  unprivileged user namespaces") == std::string::npos;
+  EXPECT_NE(r.out.find("ok       LLM endpoint http://127.0.0.1:" + port + " is healthy"), std::string::npos)
+      << r.out;
+  if (userns) {
+    EXPECT_EQ(r.status.exit_code, 0) << r.out;
+  }
+}
+
+TEST_F(CliTest, RunSaysWhatIsMissing) {
+  auto r = Run({"run"});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.err.find("not built yet"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace naut
