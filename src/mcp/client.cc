@@ -226,6 +226,7 @@ void Client::OnMessage(const Json& raw) {
 }
 
 void Client::AnswerServerRequest(const Message& m) {
+  if (closed_) return;
   Json reply;
   if (m.method == "ping") {
     reply = MakeResult(m.id, Json::object());

@@ -83,6 +83,8 @@ struct HttpServer::Impl {
   int port = -1;
   std::mutex mu;
   std::map<std::string, std::shared_ptr<HttpSession>> sessions;  // guarded by mu
+  int workers = 0;  // guarded by mu: request threads still running (Stop waits for them)
+  std::condition_variable workers_cv;
 
   Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)) {}
 
@@ -301,6 +303,10 @@ struct HttpServer::Impl {
     }
     auto pending = std::make_shared<std::atomic<int>>(requests);
     std::vector<Message> messages = decoded.messages;
+    {
+      std::lock_guard lock(mu);
+      ++workers;
+    }
     std::thread([this, hs, stream, pending, messages] {
       Sink sink = [stream, pending](const Json& out) {
         Push(*stream, out);
@@ -322,12 +328,17 @@ struct HttpServer::Impl {
         stream->finished = true;
         stream->cv.notify_all();
       }
-      std::lock_guard lock(hs->mu);
-      hs->finished_order.push_back(stream->id);
-      while (hs->finished_order.size() > kKeptFinishedStreams) {
-        hs->streams.erase(hs->finished_order.front());
-        hs->finished_order.pop_front();
+      {
+        std::lock_guard lock(hs->mu);
+        hs->finished_order.push_back(stream->id);
+        while (hs->finished_order.size() > kKeptFinishedStreams) {
+          hs->streams.erase(hs->finished_order.front());
+          hs->finished_order.pop_front();
+        }
       }
+      std::lock_guard lock(mu);
+      --workers;
+      workers_cv.notify_all();
     }).detach();
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider("text/event-stream", [this, stream](size_t, httplib::DataSink& sink) {
@@ -457,6 +468,9 @@ void HttpServer::Stop() {
   for (auto& s : sessions) s->session->Close();
   impl_->http.stop();
   if (thread_.joinable()) thread_.join();
+  // Request threads use the Server; they end soon after their sessions are closed.
+  std::unique_lock lock(impl_->mu);
+  impl_->workers_cv.wait(lock, [&] { return impl_->workers == 0; });
 }
 
 int HttpServer::port() const { return impl_->port; }
