@@ -21,8 +21,10 @@ struct Figures {
   double p50_us = 0, p99_us = 0, calls_per_s = 0;
 };
 
-Result<Figures> Measure(const std::string& name, std::vector<std::string> argv, int warmup, int calls) {
-  auto client = mcp::Client::Connect(std::make_unique<mcp::StdioClientTransport>(name, SpawnOptions{.argv = argv}), {});
+Result<Figures> Measure(const std::string& name, std::vector<std::string> argv, int warmup,
+                        int calls) {
+  auto client = mcp::Client::Connect(
+      std::make_unique<mcp::StdioClientTransport>(name, SpawnOptions{.argv = argv}), {});
   if (!client) return client.error();
   Json args{{"message", "benchmark payload"}};
   for (int i = 0; i < warmup; ++i) {
@@ -67,7 +69,8 @@ int main(int argc, char** argv) {
   std::vector<Peer> peers = {
       {"neuronaut client -> neuronaut server (fixture echo)", {NAUT_FIXTURE_SERVER}},
       {"neuronaut client -> server-everything echo (node)",
-       {node, (modules / "@modelcontextprotocol/server-everything/dist/index.js").string(), "stdio"}},
+       {node, (modules / "@modelcontextprotocol/server-everything/dist/index.js").string(),
+        "stdio"}},
   };
   std::printf("tools/call over stdio, %d sequential calls after %d warm-up calls\n", calls, warmup);
   std::printf("%-55s %10s %10s %12s\n", "pair", "p50 us", "p99 us", "calls/s");
@@ -79,7 +82,8 @@ int main(int argc, char** argv) {
       status = 1;
       continue;
     }
-    std::printf("%-55s %10.0f %10.0f %12.0f\n", p.label.c_str(), f->p50_us, f->p99_us, f->calls_per_s);
+    std::printf("%-55s %10.0f %10.0f %12.0f\n", p.label.c_str(), f->p50_us, f->p99_us,
+                f->calls_per_s);
   }
   return status;
 }

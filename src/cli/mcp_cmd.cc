@@ -1,9 +1,10 @@
 // neuronaut mcp list | tools <server> | call <server> <tool> ...   (the MCP client side)
 // neuronaut mcp-server <name> [--http HOST:PORT]                    (serve a built-in server)
 
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
-#include <unistd.h>
 
 #include "cli/context.h"
 #include "envs/registry.h"
@@ -32,7 +33,8 @@ Result<Json> ParseKeyValues(const std::vector<std::string>& pairs, const Json& s
   for (const auto& p : pairs) {
     size_t eq = p.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return InvalidArgument("argument '" + p + "' is not key=value (use --json for nested values)");
+      return InvalidArgument("argument '" + p +
+                             "' is not key=value (use --json for nested values)");
     }
     std::string key = p.substr(0, eq), value = p.substr(eq + 1);
     bool is_string = false;
@@ -52,8 +54,10 @@ void PrintToolResult(const mcp::ToolResult& r) {
       std::cout << c.data["text"].get<std::string>() << "\n";
     } else {
       Json shown = c.data;
-      if (shown.contains("data") && shown["data"].is_string() && shown["data"].get<std::string>().size() > 80) {
-        shown["data"] = "<" + std::to_string(shown["data"].get<std::string>().size()) + " bytes of base64>";
+      if (shown.contains("data") && shown["data"].is_string() &&
+          shown["data"].get<std::string>().size() > 80) {
+        shown["data"] =
+            "<" + std::to_string(shown["data"].get<std::string>().size()) + " bytes of base64>";
       }
       std::cout << DumpJson(shown) << "\n";
     }
@@ -62,10 +66,12 @@ void PrintToolResult(const mcp::ToolResult& r) {
 }
 
 void AddMcpClientCommands(CLI::App& app, Context& ctx) {
-  auto* mcp = app.add_subcommand("mcp", "Inspect and call the configured MCP servers (mcp.json and built-ins)");
+  auto* mcp = app.add_subcommand(
+      "mcp", "Inspect and call the configured MCP servers (mcp.json and built-ins)");
   mcp->require_subcommand(1);
 
-  auto* list = mcp->add_subcommand("list", "Configured MCP servers and their state (starts each to check it)");
+  auto* list = mcp->add_subcommand(
+      "list", "Configured MCP servers and their state (starts each to check it)");
   list->callback([&ctx] {
     auto config = ctx.LoadConfig();
     if (!config) {
@@ -85,11 +91,15 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
       std::string tools;
       if (s.state == mcp::ServerState::kConnected) {
         auto t = hub->ListTools(s.name);
-        tools = t ? std::to_string(t->size()) + " tools" : "tools unavailable: " + t.error().message();
+        tools =
+            t ? std::to_string(t->size()) + " tools" : "tools unavailable: " + t.error().message();
       }
       any_down = any_down || s.state == mcp::ServerState::kDown;
       std::cout << s.name << "\t" << mcp::ServerStateName(s.state) << "\t" << s.target << "\n";
-      if (!s.detail.empty()) std::cout << "\t" << s.detail << (s.protocol_version.empty() ? "" : " (protocol " + s.protocol_version + ")") << "\n";
+      if (!s.detail.empty())
+        std::cout << "\t" << s.detail
+                  << (s.protocol_version.empty() ? "" : " (protocol " + s.protocol_version + ")")
+                  << "\n";
       if (!tools.empty()) std::cout << "\t" << tools << "\n";
     }
     if (any_down) ctx.exit_code = kExitFailure;
@@ -129,10 +139,12 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
   static std::string call_server, call_tool, call_json;
   static std::vector<std::string> call_args;
   static double call_timeout = 0;
-  auto* call = mcp->add_subcommand("call", "Call a tool: mcp call <server> <tool> key=value ... | --json '{...}'");
+  auto* call = mcp->add_subcommand(
+      "call", "Call a tool: mcp call <server> <tool> key=value ... | --json '{...}'");
   call->add_option("server", call_server, "Server name")->required();
   call->add_option("tool", call_tool, "Tool name")->required();
-  call->add_option("args", call_args, "Arguments as key=value (values that parse as JSON are JSON)");
+  call->add_option("args", call_args,
+                   "Arguments as key=value (values that parse as JSON are JSON)");
   call->add_option("--json", call_json, "Arguments as one JSON object");
   call->add_option("--timeout", call_timeout, "Seconds to wait (default: [mcp] call_timeout_s)");
   call->callback([&ctx] {
@@ -153,17 +165,20 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
     if (!info) {
       std::string names;
       for (const auto& t : *tools) names += (names.empty() ? "" : ", ") + t.name;
-      ctx.exit_code = Fail(NotFound("server '" + call_server + "' has no tool '" + call_tool + "' (tools: " + names + ")"));
+      ctx.exit_code = Fail(NotFound("server '" + call_server + "' has no tool '" + call_tool +
+                                    "' (tools: " + names + ")"));
       return;
     }
     Result<Json> args = Json::object();
     if (!call_json.empty()) {
       if (!call_args.empty()) {
-        ctx.exit_code = Fail(InvalidArgument("give arguments either as key=value or with --json, not both"));
+        ctx.exit_code =
+            Fail(InvalidArgument("give arguments either as key=value or with --json, not both"));
         return;
       }
       args = ParseJson(call_json, "--json");
-      if (args && !args->is_object()) args = InvalidArgument("--json must be a JSON object of arguments");
+      if (args && !args->is_object())
+        args = InvalidArgument("--json must be a JSON object of arguments");
     } else {
       args = ParseKeyValues(call_args, info->input_schema);
     }
@@ -172,8 +187,10 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
       return;
     }
     mcp::RequestOptions ro;
-    if (call_timeout > 0) ro.timeout = std::chrono::milliseconds(static_cast<int64_t>(call_timeout * 1000));
-    auto result = hub->CallTool(call_server + std::string(mcp::kToolNameSeparator) + call_tool, *args, ro);
+    if (call_timeout > 0)
+      ro.timeout = std::chrono::milliseconds(static_cast<int64_t>(call_timeout * 1000));
+    auto result =
+        hub->CallTool(call_server + std::string(mcp::kToolNameSeparator) + call_tool, *args, ro);
     if (!result) {
       ctx.exit_code = Fail(result.error());
       return;
@@ -186,9 +203,11 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
 void AddMcpServerCommand(CLI::App& app, Context& ctx) {
   static std::string name, http;
   static bool list_only = false;
-  auto* cmd = app.add_subcommand("mcp-server", "Serve a built-in MCP server over stdio (default) or Streamable HTTP");
+  auto* cmd = app.add_subcommand(
+      "mcp-server", "Serve a built-in MCP server over stdio (default) or Streamable HTTP");
   cmd->add_option("name", name, "Built-in server name (omit to list them)");
-  cmd->add_option("--http", http, "Serve Streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8931) instead of stdio");
+  cmd->add_option("--http", http,
+                  "Serve Streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8931) instead of stdio");
   cmd->add_flag("--list", list_only, "List the built-in servers");
   cmd->callback([&ctx] {
     if (name.empty() || list_only) {

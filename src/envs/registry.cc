@@ -5,8 +5,7 @@ namespace naut::envs {
 const std::vector<BuiltinServer>& BuiltinServers() {
   // One line per server: {name, description, make}. The rpg, fs, exec, skills and memory
   // servers add their lines here.
-  static const std::vector<BuiltinServer> kServers = {
-  };
+  static const std::vector<BuiltinServer> kServers = {};
   return kServers;
 }
 
@@ -16,8 +15,9 @@ Result<const BuiltinServer*> FindBuiltinServer(const std::string& name) {
     if (s.name == name) return &s;
     known += (known.empty() ? "" : ", ") + s.name;
   }
-  return NotFound("no built-in mcp server named '" + name + "'; available: " +
-                  (known.empty() ? "none (no built-in server is compiled into this build)" : known));
+  return NotFound(
+      "no built-in mcp server named '" + name + "'; available: " +
+      (known.empty() ? "none (no built-in server is compiled into this build)" : known));
 }
 
 std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const std::string& self) {

@@ -31,6 +31,7 @@ Result<const BuiltinServer*> FindBuiltinServer(const std::string& name);
 
 // Stdio server entries ("<name>": <self> mcp-server <name>) for every built-in server, for the
 // agent's ClientManager when [mcp] builtin_servers is on. `self` is this binary.
-std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const std::string& self = "/proc/self/exe");
+std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config,
+                                                  const std::string& self = "/proc/self/exe");
 
 }  // namespace naut::envs

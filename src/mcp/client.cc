@@ -13,7 +13,8 @@ Json ApplyElicitationDefaults(const Json& requested_schema, Json content) {
     return content;
   }
   for (const auto& [name, prop] : requested_schema["properties"].items()) {
-    if (!content.contains(name) && prop.is_object() && prop.contains("default")) content[name] = prop["default"];
+    if (!content.contains(name) && prop.is_object() && prop.contains("default"))
+      content[name] = prop["default"];
   }
   return content;
 }
@@ -22,11 +23,17 @@ Result<ToolInfo> ParseToolInfo(const Json& tool) {
   if (!tool.is_object()) return InvalidArgument("tools/list: a tool is not an object");
   ToolInfo t;
   NAUT_ASSIGN_OR_RETURN(t.name, GetString(tool, "name", "tools/list tool"));
-  t.title = tool.contains("title") && tool["title"].is_string() ? tool["title"].get<std::string>() : "";
-  t.description = tool.contains("description") && tool["description"].is_string() ? tool["description"].get<std::string>() : "";
-  if (tool.contains("inputSchema") && tool["inputSchema"].is_object()) t.input_schema = tool["inputSchema"];
-  if (tool.contains("outputSchema") && tool["outputSchema"].is_object()) t.output_schema = tool["outputSchema"];
-  if (tool.contains("annotations") && tool["annotations"].is_object()) t.annotations = tool["annotations"];
+  t.title =
+      tool.contains("title") && tool["title"].is_string() ? tool["title"].get<std::string>() : "";
+  t.description = tool.contains("description") && tool["description"].is_string()
+                      ? tool["description"].get<std::string>()
+                      : "";
+  if (tool.contains("inputSchema") && tool["inputSchema"].is_object())
+    t.input_schema = tool["inputSchema"];
+  if (tool.contains("outputSchema") && tool["outputSchema"].is_object())
+    t.output_schema = tool["outputSchema"];
+  if (tool.contains("annotations") && tool["annotations"].is_object())
+    t.annotations = tool["annotations"];
   return t;
 }
 
@@ -34,7 +41,8 @@ Result<ToolResult> ParseToolResult(const Json& result) {
   if (!result.is_object()) return InvalidArgument("tools/call: the result is not an object");
   ToolResult r;
   if (result.contains("content")) {
-    if (!result["content"].is_array()) return InvalidArgument("tools/call: \"content\" is not an array");
+    if (!result["content"].is_array())
+      return InvalidArgument("tools/call: \"content\" is not an array");
     for (const Json& block : result["content"]) {
       if (!block.is_object() || !block.contains("type") || !block["type"].is_string()) {
         return InvalidArgument("tools/call: a content block has no \"type\"");
@@ -45,7 +53,8 @@ Result<ToolResult> ParseToolResult(const Json& result) {
   if (result.contains("structuredContent") && !result["structuredContent"].is_null()) {
     r.structured = result["structuredContent"];
   }
-  if (result.contains("isError") && result["isError"].is_boolean()) r.is_error = result["isError"].get<bool>();
+  if (result.contains("isError") && result["isError"].is_boolean())
+    r.is_error = result["isError"].get<bool>();
   return r;
 }
 
@@ -54,7 +63,8 @@ Client::Client(std::unique_ptr<ClientTransport> transport, ClientOptions options
 
 Client::~Client() { Close(); }
 
-Result<std::unique_ptr<Client>> Client::Connect(std::unique_ptr<ClientTransport> transport, ClientOptions options) {
+Result<std::unique_ptr<Client>> Client::Connect(std::unique_ptr<ClientTransport> transport,
+                                                ClientOptions options) {
   std::unique_ptr<Client> client(new Client(std::move(transport), std::move(options)));
   Client* c = client.get();
   NAUT_RETURN_IF_ERROR(c->transport_->Start([c](const Json& m) { c->OnMessage(m); },
@@ -69,21 +79,24 @@ Result<std::unique_ptr<Client>> Client::Connect(std::unique_ptr<ClientTransport>
 Status Client::Initialize() {
   Json caps = options_.capabilities.is_object() ? options_.capabilities : Json::object();
   caps["roots"] = Json{{"listChanged", true}};
-  Json params{{"protocolVersion", options_.protocol_version},
-              {"capabilities", caps},
-              {"clientInfo", Json{{"name", options_.client_name}, {"version", options_.client_version}}}};
+  Json params{
+      {"protocolVersion", options_.protocol_version},
+      {"capabilities", caps},
+      {"clientInfo", Json{{"name", options_.client_name}, {"version", options_.client_version}}}};
   RequestOptions ro;
   ro.timeout = options_.connect_timeout;
   NAUT_ASSIGN_OR_RETURN(Json result, Request("initialize", std::move(params), ro));
   auto version = GetString(result, "protocolVersion", "initialize result");
   if (!version) return version.error();
   if (!IsSupportedProtocolVersion(*version)) {
-    return FailedPrecondition("server chose protocol version '" + *version +
-                              "', which NeuroNaut does not speak (supported: 2025-11-25, 2025-06-18, 2025-03-26, "
-                              "2024-11-05)");
+    return FailedPrecondition(
+        "server chose protocol version '" + *version +
+        "', which NeuroNaut does not speak (supported: 2025-11-25, 2025-06-18, 2025-03-26, "
+        "2024-11-05)");
   }
   protocol_version_ = *version;
-  if (result.contains("serverInfo") && result["serverInfo"].is_object()) server_info_ = result["serverInfo"];
+  if (result.contains("serverInfo") && result["serverInfo"].is_object())
+    server_info_ = result["serverInfo"];
   if (result.contains("capabilities") && result["capabilities"].is_object()) {
     server_capabilities_ = result["capabilities"];
   }
@@ -127,7 +140,8 @@ void Client::OnClosed(const Status& reason) {
   cv_.notify_all();
 }
 
-Result<Json> Client::Request(const std::string& method, Json params, const RequestOptions& options) {
+Result<Json> Client::Request(const std::string& method, Json params,
+                             const RequestOptions& options) {
   if (closed_) return closed_reason().ok() ? Unavailable("not connected") : closed_reason();
   Json id = static_cast<int64_t>(next_id_++);
   auto pending = std::make_shared<Pending>();
@@ -163,7 +177,8 @@ Result<Json> Client::Request(const std::string& method, Json params, const Reque
   if (!done) {
     bool cancelled = options.cancel.stop_requested();
     std::string reason = cancelled ? "cancelled by NeuroNaut" : "timed out";
-    (void)transport_->Send(MakeNotification("notifications/cancelled", Json{{"requestId", id}, {"reason", reason}}));
+    (void)transport_->Send(
+        MakeNotification("notifications/cancelled", Json{{"requestId", id}, {"reason", reason}}));
     if (cancelled) return Cancelled(method + ": cancelled");
     return DeadlineExceeded(method + ": no answer from " + transport_->Describe() + " within " +
                             std::to_string(timeout.count()) + " ms");
@@ -181,7 +196,8 @@ void Client::OnMessage(const Json& raw) {
   Json error_reply;
   auto m = FromJson(raw, &error_reply);
   if (!m) {
-    spdlog::warn("mcp: {}: ignored a malformed message: {}", transport_->Describe(), m.error().message());
+    spdlog::warn("mcp: {}: ignored a malformed message: {}", transport_->Describe(),
+                 m.error().message());
     return;
   }
   if (m->is_response()) {
@@ -213,7 +229,8 @@ void Client::OnMessage(const Json& raw) {
     if (target && target->on_progress) {
       double progress = p.value("progress", 0.0);
       double total = p.contains("total") && p["total"].is_number() ? p["total"].get<double>() : -1;
-      std::string message = p.contains("message") && p["message"].is_string() ? p["message"].get<std::string>() : "";
+      std::string message =
+          p.contains("message") && p["message"].is_string() ? p["message"].get<std::string>() : "";
       target->on_progress(progress, total, message);
     }
   } else if (m->method == "notifications/tools/list_changed") {
@@ -248,7 +265,8 @@ void Client::AnswerServerRequest(const Message& m) {
     reply = MakeError(m.id, kMethodNotFound, "Method not found: " + m.method);
   }
   if (Status st = transport_->Send(reply); !st.ok()) {
-    spdlog::warn("mcp: {}: could not answer {}: {}", transport_->Describe(), m.method, st.message());
+    spdlog::warn("mcp: {}: could not answer {}: {}", transport_->Describe(), m.method,
+                 st.message());
   }
 }
 
@@ -297,7 +315,8 @@ Result<std::vector<ToolInfo>> Client::ListTools(bool refresh, const RequestOptio
   return tools;
 }
 
-Result<ToolResult> Client::CallTool(const std::string& name, const Json& arguments, const RequestOptions& options) {
+Result<ToolResult> Client::CallTool(const std::string& name, const Json& arguments,
+                                    const RequestOptions& options) {
   Json params{{"name", name}, {"arguments", arguments.is_null() ? Json::object() : arguments}};
   NAUT_ASSIGN_OR_RETURN(Json result, Request("tools/call", std::move(params), options));
   return ParseToolResult(result);
@@ -323,12 +342,17 @@ Result<std::vector<Json>> Client::ListPrompts(const RequestOptions& options) {
   return ListAll("prompts/list", "prompts", options);
 }
 
-Result<Json> Client::GetPrompt(const std::string& name, const Json& arguments, const RequestOptions& options) {
-  return Request("prompts/get", Json{{"name", name}, {"arguments", arguments.is_null() ? Json::object() : arguments}},
-                 options);
+Result<Json> Client::GetPrompt(const std::string& name, const Json& arguments,
+                               const RequestOptions& options) {
+  return Request(
+      "prompts/get",
+      Json{{"name", name}, {"arguments", arguments.is_null() ? Json::object() : arguments}},
+      options);
 }
 
-Status Client::Ping(const RequestOptions& options) { return Request("ping", Json::object(), options).status(); }
+Status Client::Ping(const RequestOptions& options) {
+  return Request("ping", Json::object(), options).status();
+}
 
 Status Client::SetLogLevel(const std::string& level) {
   return Request("logging/setLevel", Json{{"level", level}}).status();

@@ -70,7 +70,8 @@ class Client {
  public:
   // Starts the transport and runs initialize / notifications/initialized. Fails with the
   // transport's error, the server's error, or a timeout.
-  static Result<std::unique_ptr<Client>> Connect(std::unique_ptr<ClientTransport> transport, ClientOptions options);
+  static Result<std::unique_ptr<Client>> Connect(std::unique_ptr<ClientTransport> transport,
+                                                 ClientOptions options);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -83,13 +84,15 @@ class Client {
   // All tools, following nextCursor. Cached until the server says tools/list_changed or
   // `refresh` is set.
   Result<std::vector<ToolInfo>> ListTools(bool refresh = false, const RequestOptions& options = {});
-  Result<ToolResult> CallTool(const std::string& name, const Json& arguments, const RequestOptions& options = {});
+  Result<ToolResult> CallTool(const std::string& name, const Json& arguments,
+                              const RequestOptions& options = {});
   Result<std::vector<Json>> ListResources(const RequestOptions& options = {});
   Result<std::vector<Json>> ListResourceTemplates(const RequestOptions& options = {});
   // The "contents" array of resources/read.
   Result<Json> ReadResource(const std::string& uri, const RequestOptions& options = {});
   Result<std::vector<Json>> ListPrompts(const RequestOptions& options = {});
-  Result<Json> GetPrompt(const std::string& name, const Json& arguments, const RequestOptions& options = {});
+  Result<Json> GetPrompt(const std::string& name, const Json& arguments,
+                         const RequestOptions& options = {});
   Status Ping(const RequestOptions& options = {});
   Status SetLogLevel(const std::string& level);
   // Sends notifications/roots/list_changed after replacing the roots.
@@ -122,7 +125,8 @@ class Client {
   void OnMessage(const Json& raw);
   void OnClosed(const Status& reason);
   void AnswerServerRequest(const Message& m);
-  Result<std::vector<Json>> ListAll(const std::string& method, const std::string& key, const RequestOptions& options);
+  Result<std::vector<Json>> ListAll(const std::string& method, const std::string& key,
+                                    const RequestOptions& options);
 
   std::unique_ptr<ClientTransport> transport_;
   ClientOptions options_;
@@ -132,11 +136,11 @@ class Client {
 
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
-  std::map<std::string, std::shared_ptr<Pending>> pending_;     // guarded by mu_; IdKey -> call
-  std::map<std::string, std::shared_ptr<Pending>> progress_;    // guarded by mu_; token key -> call
-  Status closed_reason_;                                        // guarded by mu_
-  std::vector<ToolInfo> tools_cache_;                           // guarded by mu_
-  std::vector<Root> roots_;                                     // guarded by mu_
+  std::map<std::string, std::shared_ptr<Pending>> pending_;   // guarded by mu_; IdKey -> call
+  std::map<std::string, std::shared_ptr<Pending>> progress_;  // guarded by mu_; token key -> call
+  Status closed_reason_;                                      // guarded by mu_
+  std::vector<ToolInfo> tools_cache_;                         // guarded by mu_
+  std::vector<Root> roots_;                                   // guarded by mu_
 
   // Set during Initialize, read-only afterwards.
   std::string protocol_version_;

@@ -40,7 +40,7 @@ struct HttpClientTransport::Exchange {
   std::string last_event_id_header;  // GET resumption
   bool with_session = true;
   long connect_timeout_s = 10;
-  long total_timeout_s = 0;  // 0: none (streams may be long)
+  long total_timeout_s = 0;   // 0: none (streams may be long)
   bool ignore_close = false;  // the closing DELETE runs after closed_ is set
   bool stop_after_response = false;
 
@@ -75,7 +75,8 @@ std::string HttpClientTransport::session_id() const {
 Status HttpClientTransport::Start(std::function<void(const Json&)> on_message,
                                   std::function<void(const Status&)> on_closed) {
   if (options_.url.rfind("http://", 0) != 0 && options_.url.rfind("https://", 0) != 0) {
-    return InvalidArgument("mcp server '" + name_ + "': url '" + options_.url + "' is not an http(s) URL");
+    return InvalidArgument("mcp server '" + name_ + "': url '" + options_.url +
+                           "' is not an http(s) URL");
   }
   on_message_ = std::move(on_message);
   on_closed_ = std::move(on_closed);
@@ -189,7 +190,8 @@ Status HttpClientTransport::Perform(Exchange& ex) {
       } else if (field == "id") {
         e->last_event_id = value;
       } else if (field == "retry") {
-        if (!value.empty() && value.size() < 9 && value.find_first_not_of("0123456789") == std::string::npos) {
+        if (!value.empty() && value.size() < 9 &&
+            value.find_first_not_of("0123456789") == std::string::npos) {
           e->retry_ms = std::stoi(value);
         }
       }
@@ -216,7 +218,8 @@ Status HttpClientTransport::Perform(Exchange& ex) {
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && ex.got_response)) {
     if (closed_) return Cancelled("connection closed");
-    return Unavailable("mcp server '" + name_ + "' (" + options_.url + "): " + curl_easy_strerror(rc));
+    return Unavailable("mcp server '" + name_ + "' (" + options_.url +
+                       "): " + curl_easy_strerror(rc));
   }
   return Status::Ok();
 }
@@ -253,16 +256,18 @@ void HttpClientTransport::PostAndRead(Json message) {
     std::string body = ex.raw.size() > 300 ? ex.raw.substr(0, 300) + "..." : ex.raw;
     // A JSON-RPC error body for our request is the real answer.
     auto parsed = ParseJson(ex.raw, "http error body");
-    if (is_request && parsed && parsed->is_object() && parsed->contains("error") && parsed->contains("id") &&
-        (*parsed)["id"] == message["id"]) {
+    if (is_request && parsed && parsed->is_object() && parsed->contains("error") &&
+        parsed->contains("id") && (*parsed)["id"] == message["id"]) {
       Deliver(ex.raw);
       return;
     }
-    fail_request("HTTP " + std::to_string(ex.status) + " from " + options_.url + (body.empty() ? "" : ": " + body));
+    fail_request("HTTP " + std::to_string(ex.status) + " from " + options_.url +
+                 (body.empty() ? "" : ": " + body));
     return;
   }
   if (ex.status == 202 || (!ex.sse && Trim(ex.raw).empty())) {
-    if (is_request) fail_request("HTTP " + std::to_string(ex.status) + " without a response to the request");
+    if (is_request)
+      fail_request("HTTP " + std::to_string(ex.status) + " without a response to the request");
     return;
   }
   if (!ex.sse) {
@@ -270,9 +275,11 @@ void HttpClientTransport::PostAndRead(Json message) {
     return;
   }
   // The stream ended without our response: resume it after the retry interval.
-  for (int attempt = 0; is_request && !ex.got_response && attempt < options_.max_resumptions; ++attempt) {
+  for (int attempt = 0; is_request && !ex.got_response && attempt < options_.max_resumptions;
+       ++attempt) {
     if (ex.last_event_id.empty()) {
-      fail_request("the server's SSE stream ended before the response and cannot be resumed (no event id)");
+      fail_request(
+          "the server's SSE stream ended before the response and cannot be resumed (no event id)");
       return;
     }
     int wait = ex.retry_ms >= 0 ? ex.retry_ms : options_.default_retry_ms;
@@ -298,7 +305,8 @@ void HttpClientTransport::PostAndRead(Json message) {
     if (!again.last_event_id.empty()) ex.last_event_id = again.last_event_id;
     if (again.retry_ms >= 0) ex.retry_ms = again.retry_ms;
   }
-  if (is_request && !ex.got_response) fail_request("the server's SSE stream ended before the response");
+  if (is_request && !ex.got_response)
+    fail_request("the server's SSE stream ended before the response");
 }
 
 Status HttpClientTransport::Send(const Json& message) {
@@ -311,7 +319,8 @@ Status HttpClientTransport::Send(const Json& message) {
     ex.total_timeout_s = 30;
     NAUT_RETURN_IF_ERROR(Perform(ex));
     if (ex.status >= 400) {
-      return Unavailable("mcp server '" + name_ + "': HTTP " + std::to_string(ex.status) + " for a notification");
+      return Unavailable("mcp server '" + name_ + "': HTTP " + std::to_string(ex.status) +
+                         " for a notification");
     }
     if (!ex.raw.empty() && !ex.sse) {
       // Some servers answer notifications with a body; anything that is a message is delivered.

@@ -34,7 +34,8 @@ class HttpClientTransport : public ClientTransport {
   HttpClientTransport(std::string name, HttpClientOptions options);
   ~HttpClientTransport() override;
 
-  Status Start(std::function<void(const Json&)> on_message, std::function<void(const Status&)> on_closed) override;
+  Status Start(std::function<void(const Json&)> on_message,
+               std::function<void(const Status&)> on_closed) override;
   Status Send(const Json& message) override;
   void SetProtocolVersion(const std::string& version) override;
   void Close() override;

@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -102,7 +102,8 @@ struct HttpServer::Impl {
       bool ok = IsLoopbackName(host) || !loopback_bind;
       for (const auto& h : options.allowed_hosts) ok = ok || h == host;
       if (!ok) {
-        JsonError(res, 403, kInvalidRequest, "Forbidden: Host '" + host + "' is not allowed for this local server");
+        JsonError(res, 403, kInvalidRequest,
+                  "Forbidden: Host '" + host + "' is not allowed for this local server");
         return false;
       }
     }
@@ -114,7 +115,8 @@ struct HttpServer::Impl {
         std::string_view sv(origin);
         if (sv.substr(0, std::strlen(scheme)) == scheme) {
           std::string host = HostOnly(std::string(sv.substr(std::strlen(scheme))));
-          ok = ok || IsLoopbackName(host) || (!loopback_bind && host == HostOnly(req.get_header_value("Host")));
+          ok = ok || IsLoopbackName(host) ||
+               (!loopback_bind && host == HostOnly(req.get_header_value("Host")));
         }
       }
       if (!ok) {
@@ -125,7 +127,8 @@ struct HttpServer::Impl {
     if (req.has_header("MCP-Protocol-Version")) {
       std::string v = req.get_header_value("MCP-Protocol-Version");
       if (!IsSupportedProtocolVersion(v)) {
-        JsonError(res, 400, kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version '" + v + "'");
+        JsonError(res, 400, kInvalidRequest,
+                  "Bad Request: unsupported MCP-Protocol-Version '" + v + "'");
         return false;
       }
     }
@@ -162,7 +165,8 @@ struct HttpServer::Impl {
 
   // Writes `stream` from event index `from` until it is finished, the server asks this
   // connection to close, the client goes away, or the server stops.
-  void WriteStream(std::shared_ptr<EventStream> stream, size_t from, httplib::DataSink& sink, bool priming) {
+  void WriteStream(std::shared_ptr<EventStream> stream, size_t from, httplib::DataSink& sink,
+                   bool priming) {
     auto write = [&](const std::string& text) { return sink.write(text.data(), text.size()); };
     uint64_t disconnects;
     {
@@ -173,7 +177,8 @@ struct HttpServer::Impl {
     bool ok = true;
     if (priming) {
       // The priming event gives the client an id to resume from before any message arrives.
-      ok = write("id: " + stream->id + "_p\nretry: " + std::to_string(options.sse_retry_ms) + "\ndata: \n\n");
+      ok = write("id: " + stream->id + "_p\nretry: " + std::to_string(options.sse_retry_ms) +
+                 "\ndata: \n\n");
     }
     size_t next = from;
     while (ok && !stopping) {
@@ -221,12 +226,14 @@ struct HttpServer::Impl {
     bool sse_ok = accept.find("text/event-stream") != std::string::npos;
     if (!accept.empty() && !sse_ok && accept.find("application/json") == std::string::npos &&
         accept.find("*/*") == std::string::npos) {
-      JsonError(res, 406, kInvalidRequest, "Not Acceptable: Accept must include application/json or text/event-stream");
+      JsonError(res, 406, kInvalidRequest,
+                "Not Acceptable: Accept must include application/json or text/event-stream");
       return;
     }
     std::string content_type = req.get_header_value("Content-Type");
     if (!content_type.empty() && content_type.find("application/json") == std::string::npos) {
-      JsonError(res, 415, kInvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
+      JsonError(res, 415, kInvalidRequest,
+                "Unsupported Media Type: Content-Type must be application/json");
       return;
     }
     // Batches are only decoded when the session (or the header) says 2025-03-26.
@@ -241,7 +248,8 @@ struct HttpServer::Impl {
     Decoded decoded = Decode(req.body, BatchesAllowed(version));
     if (decoded.messages.empty()) {
       res.status = 400;
-      Json body = decoded.error_replies.size() == 1 ? decoded.error_replies[0] : Json(decoded.error_replies);
+      Json body = decoded.error_replies.size() == 1 ? decoded.error_replies[0]
+                                                    : Json(decoded.error_replies);
       res.set_content(DumpJson(body), "application/json");
       return;
     }
@@ -249,7 +257,8 @@ struct HttpServer::Impl {
                          decoded.messages[0].method == "initialize";
     if (is_initialize) {
       if (hs) {
-        JsonError(res, 400, kInvalidRequest, "Bad Request: initialize must not carry an Mcp-Session-Id",
+        JsonError(res, 400, kInvalidRequest,
+                  "Bad Request: initialize must not carry an Mcp-Session-Id",
                   decoded.messages[0].id);
         return;
       }
@@ -261,7 +270,8 @@ struct HttpServer::Impl {
       return;
     }
     if (!hs) {
-      JsonError(res, 400, kInvalidRequest, "Bad Request: Mcp-Session-Id header is required (initialize first)");
+      JsonError(res, 400, kInvalidRequest,
+                "Bad Request: Mcp-Session-Id header is required (initialize first)");
       return;
     }
     int requests = 0;
@@ -282,7 +292,8 @@ struct HttpServer::Impl {
             std::lock_guard lock(replies_mu);
             replies.push_back(out);
           } else {
-            hs->session->NotifyStandalone(out.value("method", ""), out.value("params", Json(nullptr)));
+            hs->session->NotifyStandalone(out.value("method", ""),
+                                          out.value("params", Json(nullptr)));
           }
         });
       }
@@ -341,10 +352,11 @@ struct HttpServer::Impl {
       workers_cv.notify_all();
     }).detach();
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [this, stream](size_t, httplib::DataSink& sink) {
-      WriteStream(stream, 0, sink, true);
-      return true;
-    });
+    res.set_chunked_content_provider("text/event-stream",
+                                     [this, stream](size_t, httplib::DataSink& sink) {
+                                       WriteStream(stream, 0, sink, true);
+                                       return true;
+                                     });
   }
 
   void Get(const httplib::Request& req, httplib::Response& res) {
@@ -368,21 +380,23 @@ struct HttpServer::Impl {
         std::lock_guard lock(hs->mu);
         auto it = hs->streams.find(sid);
         if (it == hs->streams.end()) {
-          JsonError(res, 404, kInvalidRequest, "Not Found: no stream to resume for Last-Event-ID '" + last + "'");
+          JsonError(res, 404, kInvalidRequest,
+                    "Not Found: no stream to resume for Last-Event-ID '" + last + "'");
           return;
         }
         stream = it->second;
       }
       resume = true;
-      if (index != "p" && !index.empty() && index.find_first_not_of("0123456789") == std::string::npos &&
-          index.size() < 12) {
+      if (index != "p" && !index.empty() &&
+          index.find_first_not_of("0123456789") == std::string::npos && index.size() < 12) {
         from = std::stoull(index) + 1;
       }
     }
     if (!resume) {
       std::lock_guard lock(stream->mu);
       if (stream->attached) {
-        JsonError(res, 409, kInvalidRequest, "Conflict: this session already has a standalone SSE stream");
+        JsonError(res, 409, kInvalidRequest,
+                  "Conflict: this session already has a standalone SSE stream");
         return;
       }
       // Only messages sent from now on go to a new standalone stream.
@@ -390,10 +404,11 @@ struct HttpServer::Impl {
     }
     res.set_header("Cache-Control", "no-cache");
     res.set_header("Mcp-Session-Id", hs->id);
-    res.set_chunked_content_provider("text/event-stream", [this, stream, from](size_t, httplib::DataSink& sink) {
-      WriteStream(stream, from, sink, false);
-      return true;
-    });
+    res.set_chunked_content_provider("text/event-stream",
+                                     [this, stream, from](size_t, httplib::DataSink& sink) {
+                                       WriteStream(stream, from, sink, false);
+                                       return true;
+                                     });
   }
 
   void Delete(const httplib::Request& req, httplib::Response& res) {
@@ -413,29 +428,37 @@ HttpServer::HttpServer(Server& server, HttpServerOptions options)
     : impl_(std::make_unique<Impl>(server, std::move(options))) {
   Impl* impl = impl_.get();
   int threads = std::max(4, impl->options.threads);
-  impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  impl->http.new_task_queue = [threads] {
+    return new httplib::ThreadPool(static_cast<size_t>(threads));
+  };
   impl->http.set_payload_max_length(kMaxMessageBytes);
   impl->http.set_keep_alive_max_count(1000);
   const std::string& path = impl->options.path;
-  impl->http.Post(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Post(req, res); });
-  impl->http.Get(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Get(req, res); });
-  impl->http.Delete(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Delete(req, res); });
-  impl->http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    Impl::JsonError(res, 500, kInternalError, "Internal error: " + what);
+  impl->http.Post(
+      path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Post(req, res); });
+  impl->http.Get(
+      path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Get(req, res); });
+  impl->http.Delete(path, [impl](const httplib::Request& req, httplib::Response& res) {
+    impl->Delete(req, res);
   });
+  impl->http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        Impl::JsonError(res, 500, kInternalError, "Internal error: " + what);
+      });
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
-  NAUT_RETURN_IF_ERROR(impl_->port >= 0 ? FailedPrecondition("http server already started") : Status::Ok());
+  NAUT_RETURN_IF_ERROR(impl_->port >= 0 ? FailedPrecondition("http server already started")
+                                        : Status::Ok());
   int port = impl_->options.port;
   if (port == 0) {
     port = impl_->http.bind_to_any_port(impl_->options.host);
@@ -443,7 +466,8 @@ Status HttpServer::Start() {
     port = -1;
   }
   if (port < 0) {
-    return Unavailable("cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) +
+    return Unavailable("cannot listen on " + impl_->options.host + ":" +
+                       std::to_string(impl_->options.port) +
                        " (address in use or not a local address)");
   }
   impl_->port = port;
@@ -489,11 +513,14 @@ Result<std::pair<std::string, int>> ParseHostPort(const std::string& text) {
   std::string host = text.substr(0, colon);
   std::string port_text = text.substr(colon + 1);
   if (host.empty()) host = "127.0.0.1";
-  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
-    return InvalidArgument("port '" + port_text + "' in '" + text + "' is not a number from 0 to 65535");
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("port '" + port_text + "' in '" + text +
+                           "' is not a number from 0 to 65535");
   }
   int port = std::stoi(port_text);
-  if (port > 65535) return InvalidArgument("port " + port_text + " in '" + text + "' is above 65535");
+  if (port > 65535)
+    return InvalidArgument("port " + port_text + " in '" + text + "' is above 65535");
   return std::make_pair(host, port);
 }
 

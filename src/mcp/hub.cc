@@ -14,18 +14,24 @@ using Clock = std::chrono::steady_clock;
 
 std::string_view ServerStateName(ServerState state) {
   switch (state) {
-    case ServerState::kDisabled: return "disabled";
-    case ServerState::kNotStarted: return "not started";
-    case ServerState::kConnected: return "connected";
-    case ServerState::kDown: return "down";
+    case ServerState::kDisabled:
+      return "disabled";
+    case ServerState::kNotStarted:
+      return "not started";
+    case ServerState::kConnected:
+      return "connected";
+    case ServerState::kDown:
+      return "down";
   }
   return "?";
 }
 
 HubOptions HubOptionsFrom(const Config& config) {
   HubOptions o;
-  o.call_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.mcp.call_timeout_s * 1000));
-  o.connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.mcp.connect_timeout_s * 1000));
+  o.call_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.mcp.call_timeout_s * 1000));
+  o.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.mcp.connect_timeout_s * 1000));
   return o;
 }
 
@@ -36,11 +42,14 @@ Result<std::unique_ptr<ClientTransport>> MakeTransport(const McpServerConfig& co
     o.headers = config.headers;
     return std::unique_ptr<ClientTransport>(std::make_unique<HttpClientTransport>(config.name, o));
   }
-  if (config.command.empty()) return InvalidArgument("mcp server '" + config.name + "' has neither command nor url");
-  return std::unique_ptr<ClientTransport>(std::make_unique<StdioClientTransport>(config.name, SpawnOptionsFor(config)));
+  if (config.command.empty())
+    return InvalidArgument("mcp server '" + config.name + "' has neither command nor url");
+  return std::unique_ptr<ClientTransport>(
+      std::make_unique<StdioClientTransport>(config.name, SpawnOptionsFor(config)));
 }
 
-ClientManager::ClientManager(std::vector<McpServerConfig> servers, HubOptions options) : options_(std::move(options)) {
+ClientManager::ClientManager(std::vector<McpServerConfig> servers, HubOptions options)
+    : options_(std::move(options)) {
   if (!options_.make_transport) options_.make_transport = MakeTransport;
   options_.client.request_timeout = options_.call_timeout;
   options_.client.connect_timeout = options_.connect_timeout;
@@ -52,7 +61,9 @@ ClientManager::ClientManager(std::vector<McpServerConfig> servers, HubOptions op
       e.state = ServerState::kDisabled;
     } else if (name.find(kToolNameSeparator) != std::string::npos || name.empty()) {
       e.state = ServerState::kDown;
-      e.detail = "server name '" + name + "' must be non-empty and must not contain \"__\" (tool names are <server>__<tool>)";
+      e.detail =
+          "server name '" + name +
+          "' must be non-empty and must not contain \"__\" (tool names are <server>__<tool>)";
       e.next_attempt = Clock::time_point::max();
     }
     if (entries_.emplace(name, std::move(e)).second) order_.push_back(name);
@@ -77,18 +88,22 @@ void ClientManager::NoteDown(Entry& e, const Status& why) {
   e.state = ServerState::kDown;
   e.detail = why.message();
   // Short-lived connections count as failures too, so a crash loop backs off.
-  if (e.connected_at != Clock::time_point{} && Clock::now() - e.connected_at > std::chrono::seconds(30)) e.failures = 0;
+  if (e.connected_at != Clock::time_point{} &&
+      Clock::now() - e.connected_at > std::chrono::seconds(30))
+    e.failures = 0;
   ++e.failures;
   auto delay = options_.backoff_initial * (1LL << std::min(e.failures - 1, 16));
   if (delay > options_.backoff_max) delay = options_.backoff_max;
   e.next_attempt = Clock::now() + delay;
 }
 
-Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e, std::unique_lock<std::mutex>& lock) {
+Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e,
+                                                       std::unique_lock<std::mutex>& lock) {
   // Another thread is connecting this server: wait for it rather than start a second process.
   cv_.wait(lock, [&] { return !e.connecting; });
   if (e.client && e.client->connected()) return e.client;
-  if (e.state == ServerState::kDisabled) return FailedPrecondition("mcp server '" + e.config.name + "' is disabled");
+  if (e.state == ServerState::kDisabled)
+    return FailedPrecondition("mcp server '" + e.config.name + "' is disabled");
   if (e.client) {
     NoteDown(e, e.client->closed_reason());
     e.client.reset();
@@ -96,8 +111,9 @@ Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e, std::unique_loc
   auto now = Clock::now();
   if (now < e.next_attempt) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(e.next_attempt - now).count();
-    std::string when = e.next_attempt == Clock::time_point::max() ? "it will not be retried"
-                                                                   : "next restart in " + std::to_string(wait) + " ms";
+    std::string when = e.next_attempt == Clock::time_point::max()
+                           ? "it will not be retried"
+                           : "next restart in " + std::to_string(wait) + " ms";
     return Unavailable("mcp server '" + e.config.name + "' is down (" + e.detail + "); " + when);
   }
   bool restart = e.state == ServerState::kDown;
@@ -156,7 +172,8 @@ void ClientManager::StartSupervisor(std::chrono::milliseconds period) {
           std::lock_guard lock(mu_);
           const Entry& e = entries_[name];
           wanted = e.state != ServerState::kDisabled && e.state != ServerState::kNotStarted &&
-                   !(e.client && e.client->connected()) && Clock::now() >= e.next_attempt && !e.connecting;
+                   !(e.client && e.client->connected()) && Clock::now() >= e.next_attempt &&
+                   !e.connecting;
         }
         if (wanted && !stop.stop_requested()) (void)Session(name);
       }
@@ -184,7 +201,8 @@ std::vector<ServerStatus> ClientManager::Statuses() const {
       s.state = ServerState::kDown;
       s.detail = e.client->closed_reason().message();
     }
-    if (e.client && s.state == ServerState::kConnected) s.protocol_version = e.client->protocol_version();
+    if (e.client && s.state == ServerState::kConnected)
+      s.protocol_version = e.client->protocol_version();
     out.push_back(std::move(s));
   }
   return out;
@@ -196,7 +214,8 @@ Result<std::shared_ptr<Client>> ClientManager::Session(const std::string& server
   if (it == entries_.end()) {
     std::string known;
     for (const auto& n : order_) known += (known.empty() ? "" : ", ") + n;
-    return NotFound("no mcp server named '" + server + "' (configured: " + (known.empty() ? "none" : known) + ")");
+    return NotFound("no mcp server named '" + server +
+                    "' (configured: " + (known.empty() ? "none" : known) + ")");
   }
   return Connect(it->second, lock);
 }
@@ -227,7 +246,8 @@ std::vector<QualifiedTool> ClientManager::ListTools() {
   return out;
 }
 
-Result<std::pair<std::string, std::string>> ClientManager::SplitToolName(const std::string& qualified) {
+Result<std::pair<std::string, std::string>> ClientManager::SplitToolName(
+    const std::string& qualified) {
   size_t at = qualified.find(kToolNameSeparator);
   if (at == std::string::npos || at == 0 || at + kToolNameSeparator.size() >= qualified.size()) {
     return InvalidArgument("tool name '" + qualified + "' is not of the form <server>__<tool>");

@@ -82,7 +82,8 @@ class ClientManager {
                               const RequestOptions& options = {});
 
   // ("server", "tool") from "server__tool".
-  static Result<std::pair<std::string, std::string>> SplitToolName(const std::string& qualified_name);
+  static Result<std::pair<std::string, std::string>> SplitToolName(
+      const std::string& qualified_name);
 
  private:
   struct Entry {

@@ -3,7 +3,9 @@
 namespace naut::mcp {
 namespace {
 
-bool ValidId(const Json& id) { return id.is_string() || id.is_number_integer() || id.is_number_unsigned(); }
+bool ValidId(const Json& id) {
+  return id.is_string() || id.is_number_integer() || id.is_number_unsigned();
+}
 
 Json ReadableId(const Json& value) {
   if (value.is_object()) {
@@ -37,14 +39,18 @@ Json MakeError(const Json& id, int code, std::string_view message, Json data) {
   return Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
 }
 
-Json MakeError(const Json& id, const RpcError& error) { return MakeError(id, error.code, error.message, error.data); }
+Json MakeError(const Json& id, const RpcError& error) {
+  return MakeError(id, error.code, error.message, error.data);
+}
 
 Result<Message> FromJson(const Json& value, Json* error_reply) {
   auto invalid = [&](const std::string& why) -> Result<Message> {
-    if (error_reply) *error_reply = MakeError(ReadableId(value), kInvalidRequest, "Invalid Request: " + why);
+    if (error_reply)
+      *error_reply = MakeError(ReadableId(value), kInvalidRequest, "Invalid Request: " + why);
     return InvalidArgument("json-rpc: " + why);
   };
-  if (!value.is_object()) return invalid(std::string("expected an object, got ") + std::string(JsonTypeName(value)));
+  if (!value.is_object())
+    return invalid(std::string("expected an object, got ") + std::string(JsonTypeName(value)));
   auto version = value.find("jsonrpc");
   if (version == value.end() || !version->is_string() || *version != "2.0") {
     return invalid("\"jsonrpc\" must be \"2.0\"");
@@ -53,7 +59,8 @@ Result<Message> FromJson(const Json& value, Json* error_reply) {
   auto id = value.find("id");
   bool has_id = id != value.end();
   if (has_id && !ValidId(*id) && !(id->is_null() && (value.contains("error")))) {
-    return invalid(std::string("\"id\" must be a string or an integer, got ") + std::string(JsonTypeName(*id)));
+    return invalid(std::string("\"id\" must be a string or an integer, got ") +
+                   std::string(JsonTypeName(*id)));
   }
   auto method = value.find("method");
   if (method != value.end()) {
@@ -63,7 +70,8 @@ Result<Message> FromJson(const Json& value, Json* error_reply) {
     auto params = value.find("params");
     if (params != value.end()) {
       if (!params->is_object() && !params->is_array()) {
-        return invalid(std::string("\"params\" must be an object or an array, got ") + std::string(JsonTypeName(*params)));
+        return invalid(std::string("\"params\" must be an object or an array, got ") +
+                       std::string(JsonTypeName(*params)));
       }
       m.params = *params;
     }
@@ -77,7 +85,8 @@ Result<Message> FromJson(const Json& value, Json* error_reply) {
   }
   auto result = value.find("result");
   auto error = value.find("error");
-  if (result == value.end() && error == value.end()) return invalid("needs \"method\", \"result\" or \"error\"");
+  if (result == value.end() && error == value.end())
+    return invalid("needs \"method\", \"result\" or \"error\"");
   if (!has_id) return invalid("a response needs an \"id\"");
   m.kind = Message::Kind::kResponse;
   m.id = *id;
@@ -103,26 +112,30 @@ Result<Message> FromJson(const Json& value, Json* error_reply) {
 Decoded Decode(std::string_view text, bool allow_batch) {
   Decoded out;
   if (text.size() > kMaxMessageBytes) {
-    out.error_replies.push_back(MakeError(nullptr, kInvalidRequest,
-                                          "Invalid Request: message of " + std::to_string(text.size()) +
-                                              " bytes exceeds the limit of " + std::to_string(kMaxMessageBytes)));
+    out.error_replies.push_back(
+        MakeError(nullptr, kInvalidRequest,
+                  "Invalid Request: message of " + std::to_string(text.size()) +
+                      " bytes exceeds the limit of " + std::to_string(kMaxMessageBytes)));
     return out;
   }
   auto parsed = ParseJson(text, "json-rpc message");
   if (!parsed) {
-    out.error_replies.push_back(MakeError(nullptr, kParseError, "Parse error: " + parsed.error().message()));
+    out.error_replies.push_back(
+        MakeError(nullptr, kParseError, "Parse error: " + parsed.error().message()));
     return out;
   }
   const Json& value = *parsed;
   if (value.is_array()) {
     out.batch = true;
     if (!allow_batch) {
-      out.error_replies.push_back(MakeError(nullptr, kInvalidRequest,
-                                            "Invalid Request: JSON-RPC batches are not supported by this protocol version"));
+      out.error_replies.push_back(MakeError(
+          nullptr, kInvalidRequest,
+          "Invalid Request: JSON-RPC batches are not supported by this protocol version"));
       return out;
     }
     if (value.empty()) {
-      out.error_replies.push_back(MakeError(nullptr, kInvalidRequest, "Invalid Request: empty batch"));
+      out.error_replies.push_back(
+          MakeError(nullptr, kInvalidRequest, "Invalid Request: empty batch"));
       return out;
     }
     for (const Json& item : value) {
@@ -147,7 +160,8 @@ Decoded Decode(std::string_view text, bool allow_batch) {
 }
 
 Status ErrorToStatus(std::string_view method, const RpcError& error) {
-  std::string text = std::string(method) + ": " + error.message + " (JSON-RPC error " + std::to_string(error.code) + ")";
+  std::string text = std::string(method) + ": " + error.message + " (JSON-RPC error " +
+                     std::to_string(error.code) + ")";
   switch (error.code) {
     case kMethodNotFound:
       return Unimplemented(text);

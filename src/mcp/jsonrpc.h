@@ -42,10 +42,10 @@ struct RpcError {
 struct Message {
   enum class Kind { kRequest, kNotification, kResponse };
   Kind kind = Kind::kNotification;
-  Json id;             // string or integer; null for notifications
-  std::string method;  // requests and notifications
-  Json params;         // object, array or null
-  Json result;         // responses without error
+  Json id;                        // string or integer; null for notifications
+  std::string method;             // requests and notifications
+  Json params;                    // object, array or null
+  Json result;                    // responses without error
   std::optional<RpcError> error;  // responses that failed
 
   bool is_request() const { return kind == Kind::kRequest; }

@@ -45,7 +45,8 @@ TEST(JsonRpcTest, MalformedInputGetsTheRightError) {
 }
 
 TEST(JsonRpcTest, BatchesOnlyWhenAllowed) {
-  std::string batch = R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"},5])";
+  std::string batch =
+      R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"},5])";
   auto d = Decode(batch, false);
   EXPECT_TRUE(d.messages.empty());
   EXPECT_EQ(ErrorCode(d.error_replies.at(0)), kInvalidRequest);
@@ -61,7 +62,8 @@ TEST(JsonRpcTest, OversizedMessageIsRefusedBeforeParsing) {
   std::string big(kMaxMessageBytes + 1, ' ');
   auto d = Decode(big, false);
   ASSERT_EQ(d.error_replies.size(), 1u);
-  EXPECT_NE(d.error_replies[0]["error"]["message"].get<std::string>().find("exceeds"), std::string::npos);
+  EXPECT_NE(d.error_replies[0]["error"]["message"].get<std::string>().find("exceeds"),
+            std::string::npos);
 }
 
 TEST(JsonRpcTest, IdKeysKeepStringAndNumberApart) { EXPECT_NE(IdKey(Json(1)), IdKey(Json("1"))); }

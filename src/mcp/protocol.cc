@@ -6,8 +6,8 @@
 namespace naut::mcp {
 
 const std::vector<std::string>& SupportedProtocolVersions() {
-  static const std::vector<std::string> kVersions{std::string(kLatestProtocolVersion), "2025-06-18", "2025-03-26",
-                                                  "2024-11-05"};
+  static const std::vector<std::string> kVersions{std::string(kLatestProtocolVersion), "2025-06-18",
+                                                  "2025-03-26", "2024-11-05"};
   return kVersions;
 }
 
@@ -19,8 +19,8 @@ bool IsSupportedProtocolVersion(std::string_view version) {
 bool BatchesAllowed(std::string_view version) { return version == "2025-03-26"; }
 
 int LogLevelRank(std::string_view level) {
-  static constexpr std::array<std::string_view, 8> kLevels{"debug",    "info",  "notice", "warning",
-                                                           "error",    "critical", "alert", "emergency"};
+  static constexpr std::array<std::string_view, 8> kLevels{
+      "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
   for (size_t i = 0; i < kLevels.size(); ++i)
     if (kLevels[i] == level) return static_cast<int>(i);
   return -1;

@@ -54,41 +54,56 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     if (!ok) {
       std::string expected;
       for (size_t i = 0; i < types.size(); ++i) expected += (i ? " or " : "") + types[i];
-      return InvalidArgument(path + ": expected " + expected + ", got " + std::string(JsonTypeName(v)));
+      return InvalidArgument(path + ": expected " + expected + ", got " +
+                             std::string(JsonTypeName(v)));
     }
   }
   if (auto it = schema.find("enum"); it != schema.end() && it->is_array()) {
     bool found = false;
     for (const auto& e : *it) found = found || e == v;
-    if (!found) return InvalidArgument(path + ": " + Describe(v) + " is not one of " + Describe(*it));
+    if (!found)
+      return InvalidArgument(path + ": " + Describe(v) + " is not one of " + Describe(*it));
   }
   if (auto it = schema.find("const"); it != schema.end() && *it != v) {
     return InvalidArgument(path + ": must be " + Describe(*it));
   }
   if (v.is_number()) {
     double d = v.get<double>();
-    if (auto it = schema.find("minimum"); it != schema.end() && it->is_number() && d < it->get<double>())
-      return InvalidArgument(path + ": " + Describe(v) + " is less than the minimum " + Describe(*it));
-    if (auto it = schema.find("maximum"); it != schema.end() && it->is_number() && d > it->get<double>())
-      return InvalidArgument(path + ": " + Describe(v) + " is greater than the maximum " + Describe(*it));
-    if (auto it = schema.find("exclusiveMinimum"); it != schema.end() && it->is_number() && d <= it->get<double>())
+    if (auto it = schema.find("minimum");
+        it != schema.end() && it->is_number() && d < it->get<double>())
+      return InvalidArgument(path + ": " + Describe(v) + " is less than the minimum " +
+                             Describe(*it));
+    if (auto it = schema.find("maximum");
+        it != schema.end() && it->is_number() && d > it->get<double>())
+      return InvalidArgument(path + ": " + Describe(v) + " is greater than the maximum " +
+                             Describe(*it));
+    if (auto it = schema.find("exclusiveMinimum");
+        it != schema.end() && it->is_number() && d <= it->get<double>())
       return InvalidArgument(path + ": " + Describe(v) + " must be greater than " + Describe(*it));
-    if (auto it = schema.find("exclusiveMaximum"); it != schema.end() && it->is_number() && d >= it->get<double>())
+    if (auto it = schema.find("exclusiveMaximum");
+        it != schema.end() && it->is_number() && d >= it->get<double>())
       return InvalidArgument(path + ": " + Describe(v) + " must be less than " + Describe(*it));
   }
   if (v.is_string()) {
     size_t len = Utf8Length(v.get_ref<const std::string&>());
-    if (auto it = schema.find("minLength"); it != schema.end() && it->is_number() && len < it->get<double>())
+    if (auto it = schema.find("minLength");
+        it != schema.end() && it->is_number() && len < it->get<double>())
       return InvalidArgument(path + ": shorter than " + Describe(*it) + " characters");
-    if (auto it = schema.find("maxLength"); it != schema.end() && it->is_number() && len > it->get<double>())
+    if (auto it = schema.find("maxLength");
+        it != schema.end() && it->is_number() && len > it->get<double>())
       return InvalidArgument(path + ": longer than " + Describe(*it) + " characters");
   }
   if (v.is_array()) {
-    if (auto it = schema.find("minItems"); it != schema.end() && it->is_number() && v.size() < it->get<double>())
-      return InvalidArgument(path + ": needs at least " + Describe(*it) + " items, got " + std::to_string(v.size()));
-    if (auto it = schema.find("maxItems"); it != schema.end() && it->is_number() && v.size() > it->get<double>())
-      return InvalidArgument(path + ": allows at most " + Describe(*it) + " items, got " + std::to_string(v.size()));
-    if (auto it = schema.find("items"); it != schema.end() && (it->is_object() || it->is_boolean())) {
+    if (auto it = schema.find("minItems");
+        it != schema.end() && it->is_number() && v.size() < it->get<double>())
+      return InvalidArgument(path + ": needs at least " + Describe(*it) + " items, got " +
+                             std::to_string(v.size()));
+    if (auto it = schema.find("maxItems");
+        it != schema.end() && it->is_number() && v.size() > it->get<double>())
+      return InvalidArgument(path + ": allows at most " + Describe(*it) + " items, got " +
+                             std::to_string(v.size()));
+    if (auto it = schema.find("items");
+        it != schema.end() && (it->is_object() || it->is_boolean())) {
       for (size_t i = 0; i < v.size(); ++i) {
         NAUT_RETURN_IF_ERROR(Check(v[i], *it, path + "[" + std::to_string(i) + "]"));
       }
@@ -112,7 +127,8 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
         if (additional->is_boolean() && !additional->get<bool>()) {
           std::string allowed;
           if (props) {
-            for (const auto& [name, unused] : props->items()) allowed += (allowed.empty() ? "" : ", ") + name;
+            for (const auto& [name, unused] : props->items())
+              allowed += (allowed.empty() ? "" : ", ") + name;
           }
           return InvalidArgument(path + "." + key + ": unknown field" +
                                  (allowed.empty() ? std::string() : "; allowed: " + allowed));
@@ -135,8 +151,10 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     Status first;
     for (const auto& s : *it) {
       Status st = Check(v, s, path);
-      if (st.ok()) ++matches;
-      else if (first.ok()) first = st;
+      if (st.ok())
+        ++matches;
+      else if (first.ok())
+        first = st;
     }
     if (matches == 1) return Status::Ok();
     if (matches == 0) return first;

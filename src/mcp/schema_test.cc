@@ -24,7 +24,12 @@ std::string Error(const Json& v) {
 }
 
 TEST(SchemaTest, AcceptsValidArguments) {
-  EXPECT_EQ(Error(Json{{"path", "a"}, {"count", 3}, {"mode", "read"}, {"tags", {"x"}}, {"opts", {{"deep", true}}}}), "");
+  EXPECT_EQ(Error(Json{{"path", "a"},
+                       {"count", 3},
+                       {"mode", "read"},
+                       {"tags", {"x"}},
+                       {"opts", {{"deep", true}}}}),
+            "");
   EXPECT_EQ(Error(Json{{"path", "a"}, {"count", 3.0}}), "");  // 3.0 is an integer
 }
 
@@ -34,16 +39,21 @@ TEST(SchemaTest, NamesTheWrongField) {
   EXPECT_NE(Error(Json{{"path", "a"}, {"count", 11}}).find("arguments.count"), std::string::npos);
   EXPECT_NE(Error(Json{{"path", "a"}, {"count", 1.5}}).find("expected integer"), std::string::npos);
   EXPECT_NE(Error(Json{{"path", "a"}, {"mode", "x"}}).find("arguments.mode"), std::string::npos);
-  EXPECT_NE(Error(Json{{"path", "a"}, {"tags", {"x", 1}}}).find("arguments.tags[1]"), std::string::npos);
-  EXPECT_NE(Error(Json{{"path", "a"}, {"tags", {"x", "y", "z"}}}).find("at most"), std::string::npos);
-  EXPECT_NE(Error(Json{{"path", "a"}, {"bogus", 1}}).find("arguments.bogus: unknown field"), std::string::npos);
-  EXPECT_NE(Error(Json{{"path", "a"}, {"opts", {{"x", 1}}}}).find("arguments.opts.x"), std::string::npos);
+  EXPECT_NE(Error(Json{{"path", "a"}, {"tags", {"x", 1}}}).find("arguments.tags[1]"),
+            std::string::npos);
+  EXPECT_NE(Error(Json{{"path", "a"}, {"tags", {"x", "y", "z"}}}).find("at most"),
+            std::string::npos);
+  EXPECT_NE(Error(Json{{"path", "a"}, {"bogus", 1}}).find("arguments.bogus: unknown field"),
+            std::string::npos);
+  EXPECT_NE(Error(Json{{"path", "a"}, {"opts", {{"x", 1}}}}).find("arguments.opts.x"),
+            std::string::npos);
   EXPECT_NE(Error(Json{{"path", ""}}).find("shorter"), std::string::npos);
   EXPECT_NE(Error(Json::array()).find("expected object, got array"), std::string::npos);
 }
 
 TEST(SchemaTest, IgnoresKeywordsOutsideTheSubset) {
-  Json schema = Json::parse(R"({"type":"object","$defs":{"a":{}},"properties":{"x":{"$ref":"#/$defs/a","format":"uri"}}})");
+  Json schema = Json::parse(
+      R"({"type":"object","$defs":{"a":{}},"properties":{"x":{"$ref":"#/$defs/a","format":"uri"}}})");
   EXPECT_TRUE(ValidateJson(Json{{"x", "anything"}}, schema).ok());
 }
 

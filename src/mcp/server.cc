@@ -10,7 +10,6 @@
 namespace naut::mcp {
 namespace {
 
-
 // Pages `items` (already in wire form) by a cursor that is the decimal offset of the page.
 Result<Json> Page(const Json& params, const Json& items, size_t page_size, const char* key) {
   size_t offset = 0;
@@ -19,7 +18,8 @@ Result<Json> Page(const Json& params, const Json& items, size_t page_size, const
     bool ok = c.is_string() && !c.get_ref<const std::string&>().empty();
     if (ok) {
       const std::string& s = c.get_ref<const std::string&>();
-      ok = std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) && s.size() < 10;
+      ok = std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+           s.size() < 10;
       if (ok) offset = std::stoul(s);
       ok = ok && offset <= items.size();
     }
@@ -50,7 +50,8 @@ Json ToolToJson(const Tool& tool) {
   if (!tool.title.empty()) j["title"] = tool.title;
   if (!tool.description.empty()) j["description"] = tool.description;
   if (tool.output_schema) j["outputSchema"] = *tool.output_schema;
-  if (tool.annotations.is_object() && !tool.annotations.empty()) j["annotations"] = tool.annotations;
+  if (tool.annotations.is_object() && !tool.annotations.empty())
+    j["annotations"] = tool.annotations;
   return j;
 }
 
@@ -63,7 +64,8 @@ Json ToolResultToJson(const ToolResult& result) {
   return j;
 }
 
-bool MatchUriTemplate(const std::string& tmpl, const std::string& uri, std::map<std::string, std::string>* vars) {
+bool MatchUriTemplate(const std::string& tmpl, const std::string& uri,
+                      std::map<std::string, std::string>* vars) {
   size_t t = 0, u = 0;
   while (t < tmpl.size()) {
     if (tmpl[t] == '{') {
@@ -114,13 +116,15 @@ void Server::NotifyResourceUpdated(const std::string& uri) {
       if (auto s = w.lock()) live.push_back(std::move(s));
   }
   for (auto& s : live) {
-    if (s->subscribed(uri)) s->NotifyStandalone("notifications/resources/updated", Json{{"uri", uri}});
+    if (s->subscribed(uri))
+      s->NotifyStandalone("notifications/resources/updated", Json{{"uri", uri}});
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 
-ServerSession::ServerSession(Server& server, Sink standalone) : server_(server), standalone_(std::move(standalone)) {}
+ServerSession::ServerSession(Server& server, Sink standalone)
+    : server_(server), standalone_(std::move(standalone)) {}
 
 ServerSession::~ServerSession() { Close(); }
 
@@ -164,7 +168,8 @@ void ServerSession::NotifyStandalone(std::string_view method, Json params) {
   if (sink && !closed_) sink(MakeNotification(method, std::move(params)));
 }
 
-void ServerSession::HandleMessage(const Message& m, const Sink& reply, const std::function<void()>& close_stream) {
+void ServerSession::HandleMessage(const Message& m, const Sink& reply,
+                                  const std::function<void()>& close_stream) {
   if (closed_) return;
   if (m.is_response()) {
     std::lock_guard lock(mu_);
@@ -197,7 +202,8 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply, const std
   {
     std::lock_guard lock(mu_);
     if (running_.count(key)) {
-      reply(MakeError(m.id, kInvalidRequest, "Invalid Request: id " + m.id.dump() + " is already in use"));
+      reply(MakeError(m.id, kInvalidRequest,
+                      "Invalid Request: id " + m.id.dump() + " is already in use"));
       return;
     }
     running_.emplace(key, cancel);
@@ -296,9 +302,10 @@ Json ServerSession::HandleRequest(const Message& m, const Sink& reply, std::stop
     if (!level) return answer(level.error());
     int rank = LogLevelRank(*level);
     if (rank < 0) {
-      return MakeError(m.id, kInvalidParams,
-                       "Invalid params: unknown level '" + *level +
-                           "'; expected debug, info, notice, warning, error, critical, alert or emergency");
+      return MakeError(
+          m.id, kInvalidParams,
+          "Invalid params: unknown level '" + *level +
+              "'; expected debug, info, notice, warning, error, critical, alert or emergency");
     }
     log_rank_ = rank;
     return MakeResult(m.id, Json::object());
@@ -313,7 +320,8 @@ Result<Json> ServerSession::Initialize(const Json& params) {
     return InvalidArgument("initialize: \"protocolVersion\" (a string) is required");
   }
   // The client's version when we speak it; otherwise our newest, and the client decides.
-  std::string version = IsSupportedProtocolVersion(requested) ? requested : std::string(kLatestProtocolVersion);
+  std::string version =
+      IsSupportedProtocolVersion(requested) ? requested : std::string(kLatestProtocolVersion);
   {
     std::lock_guard lock(mu_);
     protocol_version_ = version;
@@ -337,7 +345,8 @@ Result<Json> ServerSession::Initialize(const Json& params) {
 }
 
 Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const Sink& reply,
-                                     std::stop_token cancel, const std::function<void()>& close_stream) {
+                                     std::stop_token cancel,
+                                     const std::function<void()>& close_stream) {
   NAUT_ASSIGN_OR_RETURN(std::string name, GetString(params, "name", "tools/call params"));
   const auto& tools = server_.definition().tools;
   auto it = std::find_if(tools.begin(), tools.end(), [&](const Tool& t) { return t.name == name; });
@@ -350,7 +359,8 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
                                                    std::string(JsonTypeName(arguments)))));
   }
   if (Status st = ValidateJson(arguments, it->input_schema, "arguments"); !st.ok()) {
-    return Json(ToolResultToJson(ToolResult::Error("Invalid arguments for tool " + name + ": " + st.message())));
+    return Json(ToolResultToJson(
+        ToolResult::Error("Invalid arguments for tool " + name + ": " + st.message())));
   }
   if (!it->handler) return Unimplemented("tool " + name + " has no handler");
 
@@ -373,8 +383,9 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
   ctx.log = [this, reply, name](const std::string& level, const Json& data) {
     int rank = LogLevelRank(level);
     if (closed_ || rank < log_rank_) return;
-    reply(MakeNotification("notifications/message",
-                           Json{{"level", rank < 0 ? "info" : level}, {"logger", name}, {"data", data}}));
+    reply(MakeNotification(
+        "notifications/message",
+        Json{{"level", rank < 0 ? "info" : level}, {"logger", name}, {"data", data}}));
   };
   ctx.request = [this, reply, cancel](const std::string& method, const Json& p) {
     return SendClientRequest(method, p, reply, cancel);
@@ -393,15 +404,17 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
     result = ToolResult::Error("tool " + name + " failed: " + e.what());
   }
   if (it->output_schema && result.structured && !result.is_error) {
-    if (Status st = ValidateJson(*result.structured, *it->output_schema, "structuredContent"); !st.ok()) {
-      return Internal("tool " + name + " produced output that does not match its outputSchema: " + st.message());
+    if (Status st = ValidateJson(*result.structured, *it->output_schema, "structuredContent");
+        !st.ok()) {
+      return Internal("tool " + name +
+                      " produced output that does not match its outputSchema: " + st.message());
     }
   }
   return ToolResultToJson(result);
 }
 
-Result<Json> ServerSession::SendClientRequest(const std::string& method, const Json& params, const Sink& reply,
-                                              std::stop_token cancel) {
+Result<Json> ServerSession::SendClientRequest(const std::string& method, const Json& params,
+                                              const Sink& reply, std::stop_token cancel) {
   if (closed_) return Unavailable("session closed");
   Json id = "srv-" + std::to_string(next_id_++);
   auto pending = std::make_shared<Pending>();
@@ -416,7 +429,8 @@ Result<Json> ServerSession::SendClientRequest(const std::string& method, const J
   if (!done) {
     pending_.erase(IdKey(id));
     lock.unlock();
-    reply(MakeNotification("notifications/cancelled", Json{{"requestId", id}, {"reason", "timed out or cancelled"}}));
+    reply(MakeNotification("notifications/cancelled",
+                           Json{{"requestId", id}, {"reason", "timed out or cancelled"}}));
     if (cancel.stop_requested()) return Cancelled(method + ": cancelled");
     return DeadlineExceeded(method + ": the client did not answer in time");
   }
@@ -453,12 +467,14 @@ Result<Json> ServerSession::ReadResource(const Json& params) {
 Result<Json> ServerSession::GetPrompt(const Json& params) {
   NAUT_ASSIGN_OR_RETURN(std::string name, GetString(params, "name", "prompts/get params"));
   const auto& prompts = server_.definition().prompts;
-  auto it = std::find_if(prompts.begin(), prompts.end(), [&](const Prompt& p) { return p.name == name; });
+  auto it =
+      std::find_if(prompts.begin(), prompts.end(), [&](const Prompt& p) { return p.name == name; });
   if (it == prompts.end()) return InvalidArgument("Unknown prompt: " + name);
   std::map<std::string, std::string> args;
   if (params.contains("arguments") && params["arguments"].is_object()) {
     for (const auto& [k, v] : params["arguments"].items()) {
-      if (!v.is_string()) return InvalidArgument("prompt " + name + ": argument '" + k + "' must be a string");
+      if (!v.is_string())
+        return InvalidArgument("prompt " + name + ": argument '" + k + "' must be a string");
       args[k] = v.get<std::string>();
     }
   }
@@ -475,13 +491,15 @@ Result<Json> ServerSession::GetPrompt(const Json& params) {
 }
 
 Result<Json> ServerSession::Complete(const Json& params) {
-  if (!params.contains("ref") || !params["ref"].is_object()) return InvalidArgument("completion/complete: \"ref\" (an object) is required");
+  if (!params.contains("ref") || !params["ref"].is_object())
+    return InvalidArgument("completion/complete: \"ref\" (an object) is required");
   if (!params.contains("argument") || !params["argument"].is_object()) {
     return InvalidArgument("completion/complete: \"argument\" (an object) is required");
   }
   const Json& arg = params["argument"];
   std::string name = arg.value("name", "");
-  std::string value = arg.contains("value") && arg["value"].is_string() ? arg["value"].get<std::string>() : "";
+  std::string value =
+      arg.contains("value") && arg["value"].is_string() ? arg["value"].get<std::string>() : "";
   Json context = params.contains("context") ? params["context"] : Json::object();
   std::vector<std::string> values;
   const CompletionHandler& complete = server_.definition().complete;
@@ -491,7 +509,8 @@ Result<Json> ServerSession::Complete(const Json& params) {
   // The specification caps one answer at 100 values.
   size_t total = values.size();
   if (values.size() > 100) values.resize(100);
-  return Json{{"completion", Json{{"values", values}, {"total", total}, {"hasMore", total > values.size()}}}};
+  return Json{{"completion",
+               Json{{"values", values}, {"total", total}, {"hasMore", total > values.size()}}}};
 }
 
 }  // namespace naut::mcp

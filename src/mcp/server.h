@@ -55,7 +55,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   // with exactly one response to `reply` (none when cancelled). Notifications and responses
   // return at once.
   // `close_stream` (HTTP) ends the SSE connection carrying `reply` early; see ToolContext.
-  void HandleMessage(const Message& message, const Sink& reply, const std::function<void()>& close_stream = {});
+  void HandleMessage(const Message& message, const Sink& reply,
+                     const std::function<void()>& close_stream = {});
 
   // Cancels running requests and fails waiting server-to-client requests; later messages are
   // ignored.
@@ -76,8 +77,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   Json HandleRequest(const Message& m, const Sink& reply, std::stop_token cancel,
                      const std::function<void()>& close_stream);
   Result<Json> Initialize(const Json& params);
-  Result<Json> CallTool(const Json& params, const Json& request_meta, const Sink& reply, std::stop_token cancel,
-                        const std::function<void()>& close_stream);
+  Result<Json> CallTool(const Json& params, const Json& request_meta, const Sink& reply,
+                        std::stop_token cancel, const std::function<void()>& close_stream);
   Result<Json> ReadResource(const Json& params);
   Result<Json> GetPrompt(const Json& params);
   Result<Json> Complete(const Json& params);
@@ -91,11 +92,11 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::atomic<uint64_t> next_id_{1};
 
   mutable std::mutex mu_;
-  std::string protocol_version_;                        // guarded by mu_
-  Json client_capabilities_ = Json::object();           // guarded by mu_
-  Sink standalone_;                                     // guarded by mu_
-  std::map<std::string, std::stop_source> running_;     // guarded by mu_: IdKey -> cancel
-  std::set<std::string> subscriptions_;                 // guarded by mu_
+  std::string protocol_version_;                     // guarded by mu_
+  Json client_capabilities_ = Json::object();        // guarded by mu_
+  Sink standalone_;                                  // guarded by mu_
+  std::map<std::string, std::stop_source> running_;  // guarded by mu_: IdKey -> cancel
+  std::set<std::string> subscriptions_;              // guarded by mu_
   struct Pending {
     bool done = false;
     Message response;
@@ -128,7 +129,8 @@ class Server {
 };
 
 // Matches `uri` against an RFC 6570 template with simple {name} expressions; fills `vars`.
-bool MatchUriTemplate(const std::string& uri_template, const std::string& uri, std::map<std::string, std::string>* vars);
+bool MatchUriTemplate(const std::string& uri_template, const std::string& uri,
+                      std::map<std::string, std::string>* vars);
 
 // The wire form of a tool definition and of a tool result.
 Json ToolToJson(const Tool& tool);

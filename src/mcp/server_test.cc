@@ -12,24 +12,32 @@ ServerDefinition Definition() {
     Tool t;
     t.name = "tool" + std::to_string(i);
     t.description = "tool number " + std::to_string(i);
-    t.input_schema = Json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})");
+    t.input_schema =
+        Json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})");
     t.handler = [](const Json& args, ToolContext& ctx) {
       ctx.progress(1, 2, "half");
       return ToolResult::Text("n=" + std::to_string(args["n"].get<int>()));
     };
     d.tools.push_back(t);
   }
-  d.resources.push_back({"mem://a", "a", "", "text/plain", [] { return Result<ResourceContents>(ResourceContents{"mem://a", "text/plain", "A", {}}); }});
-  d.resource_templates.push_back({"mem://item/{id}", "item", "", "text/plain",
-                                  [](const std::string& uri, const std::map<std::string, std::string>& vars) {
-                                    return Result<ResourceContents>(ResourceContents{uri, "text/plain", "item " + vars.at("id"), {}});
-                                  }});
+  d.resources.push_back(
+      {"mem://a", "a", "", "text/plain", [] {
+         return Result<ResourceContents>(ResourceContents{"mem://a", "text/plain", "A", {}});
+       }});
+  d.resource_templates.push_back(
+      {"mem://item/{id}", "item", "", "text/plain",
+       [](const std::string& uri, const std::map<std::string, std::string>& vars) {
+         return Result<ResourceContents>(
+             ResourceContents{uri, "text/plain", "item " + vars.at("id"), {}});
+       }});
   return d;
 }
 
 class ServerTest : public ::testing::Test {
  protected:
-  ServerTest() : server_(Definition(), ServerOptions{.page_size = 2}) { session_ = server_.CreateSession([](const Json&) {}); }
+  ServerTest() : server_(Definition(), ServerOptions{.page_size = 2}) {
+    session_ = server_.CreateSession([](const Json&) {});
+  }
 
   std::vector<Json> Send(const std::string& method, Json params, int id = 1) {
     std::vector<Json> out;
@@ -47,9 +55,11 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, InitializeNegotiatesVersion) {
-  auto out = Send("initialize", Json{{"protocolVersion", "2025-03-26"}, {"capabilities", Json::object()}});
+  auto out =
+      Send("initialize", Json{{"protocolVersion", "2025-03-26"}, {"capabilities", Json::object()}});
   EXPECT_EQ(out.back()["result"]["protocolVersion"], "2025-03-26");
-  out = Send("initialize", Json{{"protocolVersion", "1999-01-01"}, {"capabilities", Json::object()}}, 2);
+  out = Send("initialize",
+             Json{{"protocolVersion", "1999-01-01"}, {"capabilities", Json::object()}}, 2);
   EXPECT_EQ(out.back()["result"]["protocolVersion"], "2025-11-25");
   EXPECT_TRUE(out.back()["result"]["capabilities"].contains("tools"));
 }
@@ -72,8 +82,11 @@ TEST_F(ServerTest, ToolsListIsPaginated) {
 TEST_F(ServerTest, CallValidatesArgumentsAndReportsProgress) {
   auto out = Send("tools/call", Json{{"name", "tool1"}, {"arguments", {{"n", "x"}}}});
   EXPECT_EQ(out.back()["result"]["isError"], true);
-  EXPECT_NE(out.back()["result"]["content"][0]["text"].get<std::string>().find("arguments.n"), std::string::npos);
-  out = Send("tools/call", Json{{"name", "tool1"}, {"arguments", {{"n", 4}}}, {"_meta", {{"progressToken", "t"}}}});
+  EXPECT_NE(out.back()["result"]["content"][0]["text"].get<std::string>().find("arguments.n"),
+            std::string::npos);
+  out =
+      Send("tools/call",
+           Json{{"name", "tool1"}, {"arguments", {{"n", 4}}}, {"_meta", {{"progressToken", "t"}}}});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0]["method"], "notifications/progress");
   EXPECT_EQ(out[0]["params"]["progressToken"], "t");
@@ -93,7 +106,8 @@ TEST_F(ServerTest, ResourcesStaticTemplatesAndMissing) {
 
 TEST_F(ServerTest, UnknownMethodAndBadLevel) {
   EXPECT_EQ(Send("bogus/method", Json::object()).back()["error"]["code"], kMethodNotFound);
-  EXPECT_EQ(Send("logging/setLevel", Json{{"level", "loud"}}).back()["error"]["code"], kInvalidParams);
+  EXPECT_EQ(Send("logging/setLevel", Json{{"level", "loud"}}).back()["error"]["code"],
+            kInvalidParams);
   EXPECT_EQ(Send("tools/call", Json::array()).back()["error"]["code"], kInvalidParams);
 }
 

@@ -91,10 +91,12 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
   while (auto line = reader.Next(&too_long)) {
     if (too_long) {
       write(MakeError(nullptr, kInvalidRequest,
-                      "Invalid Request: message exceeds the limit of " + std::to_string(kMaxMessageBytes) + " bytes"));
+                      "Invalid Request: message exceeds the limit of " +
+                          std::to_string(kMaxMessageBytes) + " bytes"));
       continue;
     }
-    if (line->find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not messages
+    if (line->find_first_not_of(" \t\r") == std::string::npos)
+      continue;  // blank lines are not messages
     Decoded decoded = Decode(*line, session->batches_allowed());
     if (decoded.batch && !decoded.messages.empty()) {
       // A batch is answered with one array of responses; its requests run in order here.
@@ -102,7 +104,8 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
       for (const Json& e : decoded.error_replies) replies.push_back(e);
       for (const Message& m : decoded.messages) {
         session->HandleMessage(m, [&](const Json& out) {
-          if (out.contains("id") && (out.contains("result") || out.contains("error")) && !out.contains("method")) {
+          if (out.contains("id") && (out.contains("result") || out.contains("error")) &&
+              !out.contains("method")) {
             replies.push_back(out);
           } else {
             write(out);
@@ -241,7 +244,8 @@ void StdioClientTransport::Close() {
       // Closing stdin asks the server to exit (the stdio shutdown the specification describes);
       // then SIGTERM, then SIGKILL.
       process_->CloseStdin();
-      if (!process_->WaitFor(std::chrono::milliseconds(300))) process_->Terminate(std::chrono::milliseconds(1000));
+      if (!process_->WaitFor(std::chrono::milliseconds(300)))
+        process_->Terminate(std::chrono::milliseconds(1000));
     }
   }
   if (stdout_thread_.joinable()) stdout_thread_.join();

@@ -22,7 +22,8 @@ namespace naut::mcp {
 // newline. Used by one thread.
 class LineReader {
  public:
-  explicit LineReader(int fd, size_t max_bytes = kMaxMessageBytes) : fd_(fd), max_bytes_(max_bytes) {}
+  explicit LineReader(int fd, size_t max_bytes = kMaxMessageBytes)
+      : fd_(fd), max_bytes_(max_bytes) {}
   // The next line without its "\n" (and "\r"); nullopt at end of input or on a read error.
   std::optional<std::string> Next(bool* too_long);
 
@@ -49,7 +50,8 @@ class StdioClientTransport : public ClientTransport {
   StdioClientTransport(std::string name, SpawnOptions options);
   ~StdioClientTransport() override;
 
-  Status Start(std::function<void(const Json&)> on_message, std::function<void(const Status&)> on_closed) override;
+  Status Start(std::function<void(const Json&)> on_message,
+               std::function<void(const Status&)> on_closed) override;
   Status Send(const Json& message) override;
   void Close() override;
   std::string Describe() const override;

@@ -36,8 +36,12 @@ struct ToolResult {
   std::optional<Json> structured;  // structuredContent, when the tool has an outputSchema
   bool is_error = false;
 
-  static ToolResult Text(std::string text) { return {{Content::Text(std::move(text))}, std::nullopt, false}; }
-  static ToolResult Error(std::string text) { return {{Content::Text(std::move(text))}, std::nullopt, true}; }
+  static ToolResult Text(std::string text) {
+    return {{Content::Text(std::move(text))}, std::nullopt, false};
+  }
+  static ToolResult Error(std::string text) {
+    return {{Content::Text(std::move(text))}, std::nullopt, true};
+  }
   static ToolResult Structured(Json value) {
     return {{Content::Text(DumpJson(value))}, std::move(value), false};
   }
@@ -47,15 +51,17 @@ struct ToolResult {
 struct ToolContext {
   std::stop_token cancel;
   // progress(done, total_or_negative, message); a no-op when the caller asked for none.
-  std::function<void(double, double, const std::string&)> progress = [](double, double, const std::string&) {};
+  std::function<void(double, double, const std::string&)> progress = [](double, double,
+                                                                        const std::string&) {};
   // log(level, data): a notifications/message to the client when its logging level lets it
   // through (levels: debug info notice warning error critical alert emergency).
   std::function<void(const std::string&, const Json&)> log = [](const std::string&, const Json&) {};
   // request(method, params): a request to the client (sampling/createMessage, elicitation/create,
   // roots/list) that waits for its answer; fails when the client does not answer in time.
-  std::function<Result<Json>(const std::string&, const Json&)> request = [](const std::string& method, const Json&) {
-    return Result<Json>(Unimplemented("no client to send '" + method + "' to"));
-  };
+  std::function<Result<Json>(const std::string&, const Json&)> request =
+      [](const std::string& method, const Json&) {
+        return Result<Json>(Unimplemented("no client to send '" + method + "' to"));
+      };
   // Closes the SSE stream that carries this call's messages (Streamable HTTP), telling the
   // client to reconnect after the retry interval and poll for the result (SEP-1699). No-op on
   // stdio.
@@ -96,7 +102,9 @@ struct ResourceTemplate {
   std::string name;
   std::string description;
   std::string mime_type = "text/plain";
-  std::function<Result<ResourceContents>(const std::string& uri, const std::map<std::string, std::string>& vars)> read;
+  std::function<Result<ResourceContents>(const std::string& uri,
+                                         const std::map<std::string, std::string>& vars)>
+      read;
 };
 
 struct PromptArgument {

@@ -18,7 +18,8 @@ class ClientTransport {
   // Starts the connection. `on_message` receives every message from the server (from a
   // transport thread, one at a time); `on_closed` is called once when the connection ends
   // for good (process exited, stream failed), with the reason.
-  virtual Status Start(std::function<void(const Json&)> on_message, std::function<void(const Status&)> on_closed) = 0;
+  virtual Status Start(std::function<void(const Json&)> on_message,
+                       std::function<void(const Status&)> on_closed) = 0;
 
   // Sends one message. Thread-safe. Fails when the connection is gone.
   virtual Status Send(const Json& message) = 0;

@@ -27,13 +27,16 @@ int main(int argc, char** argv) {
   options.capabilities = Json{{"elicitation", Json::object()}};
   options.on_request = [](const std::string& method, const Json& params) -> Result<Json> {
     if (method == "elicitation/create") {
-      return Json{{"action", "accept"},
-                  {"content", mcp::ApplyElicitationDefaults(params.value("requestedSchema", Json::object()), Json::object())}};
+      return Json{
+          {"action", "accept"},
+          {"content", mcp::ApplyElicitationDefaults(params.value("requestedSchema", Json::object()),
+                                                    Json::object())}};
     }
     return Unimplemented("neuronaut-conformance-client does not support " + method);
   };
-  auto client = mcp::Client::Connect(
-      std::make_unique<mcp::HttpClientTransport>("conformance", mcp::HttpClientOptions{.url = argv[1]}), options);
+  auto client = mcp::Client::Connect(std::make_unique<mcp::HttpClientTransport>(
+                                         "conformance", mcp::HttpClientOptions{.url = argv[1]}),
+                                     options);
   if (!client) {
     std::cerr << "connect: " << client.error().message() << "\n";
     return 1;
@@ -51,7 +54,8 @@ int main(int argc, char** argv) {
       if (t.input_schema.contains("properties")) {
         for (const auto& [name, prop] : t.input_schema["properties"].items()) {
           std::string type = prop.value("type", "string");
-          args[name] = type == "number" || type == "integer" ? Json(name == "a" ? 5 : 3) : Json("test");
+          args[name] =
+              type == "number" || type == "integer" ? Json(name == "a" ? 5 : 3) : Json("test");
         }
       }
       auto r = (*client)->CallTool(t.name, args);

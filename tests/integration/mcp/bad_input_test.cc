@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <map>
 #include <random>
 
 #include "core/subprocess.h"
@@ -48,7 +49,9 @@ class StdioPeer {
   std::unique_ptr<LineReader> reader_;
 };
 
-int Code(const Json& reply) { return reply.contains("error") ? reply["error"]["code"].get<int>() : 0; }
+int Code(const Json& reply) {
+  return reply.contains("error") ? reply["error"]["code"].get<int>() : 0;
+}
 
 TEST(McpBadInputTest, EachMalformedMessageGetsTheRightError) {
   StdioPeer peer;
@@ -57,24 +60,36 @@ TEST(McpBadInputTest, EachMalformedMessageGetsTheRightError) {
   ASSERT_EQ(init["result"]["protocolVersion"], "2025-11-25");
 
   EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":1,"method":"tools/li)")), kParseError);
-  EXPECT_EQ(Code(peer.Exchange("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\xc3\x28\xff\"}")), kParseError);
+  EXPECT_EQ(Code(peer.Exchange(
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\xc3\x28\xff\"}")),
+            kParseError);
   Json wrong_method = peer.Exchange(R"({"jsonrpc":"2.0","id":3,"method":5})");
   EXPECT_EQ(Code(wrong_method), kInvalidRequest);
   EXPECT_EQ(wrong_method["id"], 3);
-  EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":4,"method":"ping","params":"x"})")), kInvalidRequest);
+  EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":4,"method":"ping","params":"x"})")),
+            kInvalidRequest);
   EXPECT_EQ(Code(peer.Exchange(R"({"id":5,"method":"ping"})")), kInvalidRequest);
   EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":[1],"method":"ping"})")), kInvalidRequest);
-  EXPECT_EQ(Code(peer.Exchange(R"([{"jsonrpc":"2.0","id":6,"method":"ping"}])")), kInvalidRequest);  // no batches in 2025-11-25
+  EXPECT_EQ(Code(peer.Exchange(R"([{"jsonrpc":"2.0","id":6,"method":"ping"}])")),
+            kInvalidRequest);  // no batches in 2025-11-25
   EXPECT_EQ(Code(peer.Exchange("12")), kInvalidRequest);
   EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":7,"method":"no/such"})")), kMethodNotFound);
-  EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{}})")), kInvalidParams);
-  EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":7}})")), kInvalidParams);
-  Json not_object = peer.Exchange(R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":[1]}})");
+  EXPECT_EQ(Code(peer.Exchange(R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{}})")),
+            kInvalidParams);
+  EXPECT_EQ(
+      Code(peer.Exchange(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":7}})")),
+      kInvalidParams);
+  Json not_object = peer.Exchange(
+      R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":[1]}})");
   EXPECT_EQ(not_object["result"]["isError"], true);
-  Json bad_field = peer.Exchange(R"({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","extra":1}}})");
-  EXPECT_NE(bad_field["result"]["content"][0]["text"].get<std::string>().find("arguments.extra: unknown field"), std::string::npos);
+  Json bad_field = peer.Exchange(
+      R"({"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x","extra":1}}})");
+  EXPECT_NE(bad_field["result"]["content"][0]["text"].get<std::string>().find(
+                "arguments.extra: unknown field"),
+            std::string::npos);
 
-  std::string huge = R"({"jsonrpc":"2.0","id":12,"method":"ping","params":{"pad":")" + std::string(kMaxMessageBytes, 'a') + "\"}}";
+  std::string huge = R"({"jsonrpc":"2.0","id":12,"method":"ping","params":{"pad":")" +
+                     std::string(kMaxMessageBytes, 'a') + "\"}}";
   Json too_big = peer.Exchange(huge);
   EXPECT_EQ(Code(too_big), kInvalidRequest);
   EXPECT_NE(too_big["error"]["message"].get<std::string>().find("exceeds"), std::string::npos);
@@ -85,11 +100,29 @@ TEST(McpBadInputTest, EachMalformedMessageGetsTheRightError) {
   EXPECT_TRUE(peer.alive());
 }
 
+TEST(McpBadInputTest, BatchesAreAnsweredWhenTheVersionHasThem) {
+  StdioPeer peer;
+  Json init = peer.Exchange(
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  ASSERT_EQ(init["result"]["protocolVersion"], "2025-03-26");
+  Json replies = peer.Exchange(
+      R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},)"
+      R"({"jsonrpc":"2.0","id":2,"method":"no/such"},{"jsonrpc":"1.0","id":3}])");
+  ASSERT_TRUE(replies.is_array()) << replies.dump();
+  ASSERT_EQ(replies.size(), 3u) << replies.dump();  // the notification gets no reply
+  std::map<int, Json> by_id;
+  for (const Json& r : replies) by_id[r["id"].get<int>()] = r;
+  EXPECT_TRUE(by_id[1].contains("result"));
+  EXPECT_EQ(Code(by_id[2]), kMethodNotFound);
+  EXPECT_EQ(Code(by_id[3]), kInvalidRequest);
+}
+
 // Seeded mutations of valid messages; after each, a ping proves the server still answers, and
 // every reply in between must be a well-formed JSON-RPC response.
 TEST(McpBadInputTest, MutatedMessageStreamNeverKillsTheServer) {
   StdioPeer peer;
-  peer.Exchange(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  peer.Exchange(
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
   const std::vector<std::string> seeds = {
       R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}})",
       R"({"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"test://template/1/data"}})",
@@ -105,10 +138,18 @@ TEST(McpBadInputTest, MutatedMessageStreamNeverKillsTheServer) {
     for (int e = 0; e < edits && !m.empty(); ++e) {
       size_t at = rng() % m.size();
       switch (rng() % 4) {
-        case 0: m.erase(at, 1 + rng() % 5); break;
-        case 1: m.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        case 2: m[at] = alphabet[rng() % alphabet.size()]; break;
-        case 3: m = m.substr(0, at); break;  // truncated
+        case 0:
+          m.erase(at, 1 + rng() % 5);
+          break;
+        case 1:
+          m.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          m[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 3:
+          m = m.substr(0, at);
+          break;  // truncated
       }
     }
     for (char& c : m)
@@ -126,7 +167,8 @@ TEST(McpBadInputTest, MutatedMessageStreamNeverKillsTheServer) {
       }
       if (reply.is_object()) {
         EXPECT_EQ(reply["jsonrpc"], "2.0");
-        EXPECT_TRUE(reply.contains("result") || reply.contains("error") || reply.contains("method")) << reply.dump();
+        EXPECT_TRUE(reply.contains("result") || reply.contains("error") || reply.contains("method"))
+            << reply.dump();
       }
     }
   }
@@ -134,7 +176,8 @@ TEST(McpBadInputTest, MutatedMessageStreamNeverKillsTheServer) {
 }
 
 TEST(McpBadInputTest, HttpRejectsMalformedRequestsAndForeignOrigins) {
-  auto p = Subprocess::Spawn({.argv = {NAUT_FIXTURE_SERVER, "--http", "127.0.0.1:0"}, .pipe_stdin = false});
+  auto p = Subprocess::Spawn(
+      {.argv = {NAUT_FIXTURE_SERVER, "--http", "127.0.0.1:0"}, .pipe_stdin = false});
   ASSERT_TRUE(p) << p.error().ToString();
   LineReader reader((*p)->stdout_fd());
   bool too_long = false;
@@ -150,25 +193,32 @@ TEST(McpBadInputTest, HttpRejectsMalformedRequestsAndForeignOrigins) {
   EXPECT_EQ(garbage->status, 400);
   EXPECT_NE(garbage->body.find("-32700"), std::string::npos) << garbage->body;
 
-  auto no_session = http.Post("/mcp", accept, R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "application/json");
+  auto no_session =
+      http.Post("/mcp", accept, R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "application/json");
   ASSERT_TRUE(no_session);
   EXPECT_EQ(no_session->status, 400);
 
-  auto unknown_session = http.Post("/mcp", {{"Accept", "application/json"}, {"Mcp-Session-Id", "nope"}},
-                                   R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "application/json");
+  auto unknown_session =
+      http.Post("/mcp", {{"Accept", "application/json"}, {"Mcp-Session-Id", "nope"}},
+                R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "application/json");
   ASSERT_TRUE(unknown_session);
   EXPECT_EQ(unknown_session->status, 404);
 
-  std::string init = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
-  auto evil = http.Post("/mcp", {{"Accept", "application/json"}, {"Origin", "http://evil.example.com"}}, init, "application/json");
+  std::string init =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+  auto evil =
+      http.Post("/mcp", {{"Accept", "application/json"}, {"Origin", "http://evil.example.com"}},
+                init, "application/json");
   ASSERT_TRUE(evil);
   EXPECT_EQ(evil->status, 403);
-  auto bad_version = http.Post("/mcp", {{"Accept", "application/json"}, {"MCP-Protocol-Version", "1999-01-01"}}, init,
-                               "application/json");
+  auto bad_version =
+      http.Post("/mcp", {{"Accept", "application/json"}, {"MCP-Protocol-Version", "1999-01-01"}},
+                init, "application/json");
   ASSERT_TRUE(bad_version);
   EXPECT_EQ(bad_version->status, 400);
 
-  auto ok = http.Post("/mcp", {{"Accept", "application/json"}, {"Origin", "http://localhost:3000"}}, init, "application/json");
+  auto ok = http.Post("/mcp", {{"Accept", "application/json"}, {"Origin", "http://localhost:3000"}},
+                      init, "application/json");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
   std::string sid = ok->get_header_value("Mcp-Session-Id");

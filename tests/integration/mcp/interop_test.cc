@@ -31,9 +31,10 @@ std::string Node() {
   return fs::exists(bundled) ? bundled.string() : "node";
 }
 
-#define REQUIRE_PEERS()                                                                             \
-  if (!fs::exists(kModules / "@modelcontextprotocol")) {                                            \
-    GTEST_SKIP() << "npm peers are not installed: run `npm ci` in tests/peers (scripts/setup.sh does)"; \
+#define REQUIRE_PEERS()                                                                        \
+  if (!fs::exists(kModules / "@modelcontextprotocol")) {                                       \
+    GTEST_SKIP()                                                                               \
+        << "npm peers are not installed: run `npm ci` in tests/peers (scripts/setup.sh does)"; \
   }
 
 std::string Text(const ToolResult& r) {
@@ -43,15 +44,18 @@ std::string Text(const ToolResult& r) {
   return out;
 }
 
-std::unique_ptr<Client> ConnectStdio(const std::string& name, std::vector<std::string> argv, ClientOptions options = {}) {
-  auto client = Client::Connect(std::make_unique<StdioClientTransport>(name, SpawnOptions{.argv = std::move(argv)}),
-                                std::move(options));
+std::unique_ptr<Client> ConnectStdio(const std::string& name, std::vector<std::string> argv,
+                                     ClientOptions options = {}) {
+  auto client = Client::Connect(
+      std::make_unique<StdioClientTransport>(name, SpawnOptions{.argv = std::move(argv)}),
+      std::move(options));
   EXPECT_TRUE(client) << client.error().ToString();
   return client ? std::move(*client) : nullptr;
 }
 
 std::vector<std::string> Everything() {
-  return {Node(), (kModules / "@modelcontextprotocol/server-everything/dist/index.js").string(), "stdio"};
+  return {Node(), (kModules / "@modelcontextprotocol/server-everything/dist/index.js").string(),
+          "stdio"};
 }
 
 bool HasTool(const std::vector<ToolInfo>& tools, const std::string& name) {
@@ -65,14 +69,18 @@ TEST(McpInteropTest, FilesystemServerWritesReadsAndRefusesOutsidePaths) {
   fs::path dir = fs::temp_directory_path() / ("naut-fs-" + NewId());
   fs::create_directories(dir);
   dir = fs::canonical(dir);
-  auto client = ConnectStdio("filesystem", {Node(), (kModules / "@modelcontextprotocol/server-filesystem/dist/index.js").string(), dir.string()});
+  auto client = ConnectStdio(
+      "filesystem",
+      {Node(), (kModules / "@modelcontextprotocol/server-filesystem/dist/index.js").string(),
+       dir.string()});
   ASSERT_TRUE(client);
   auto tools = client->ListTools();
   ASSERT_TRUE(tools) << tools.error().ToString();
   EXPECT_TRUE(HasTool(*tools, "write_file"));
   EXPECT_TRUE(HasTool(*tools, "list_directory"));
   std::string file = (dir / "note.txt").string();
-  auto w = client->CallTool("write_file", Json{{"path", file}, {"content", "hello from neuronaut"}});
+  auto w =
+      client->CallTool("write_file", Json{{"path", file}, {"content", "hello from neuronaut"}});
   ASSERT_TRUE(w) << w.error().ToString();
   EXPECT_FALSE(w->is_error) << Text(*w);
   std::string reader = HasTool(*tools, "read_text_file") ? "read_text_file" : "read_file";
@@ -114,7 +122,8 @@ TEST(McpInteropTest, EverythingServerToolsResourcesPromptsAndProgress) {
     std::lock_guard lock(mu);
     progress.push_back(p);
   };
-  auto slow = client->CallTool("trigger-long-running-operation", Json{{"duration", 1}, {"steps", 4}}, ro);
+  auto slow =
+      client->CallTool("trigger-long-running-operation", Json{{"duration", 1}, {"steps", 4}}, ro);
   ASSERT_TRUE(slow) << slow.error().ToString();
   EXPECT_FALSE(slow->is_error) << Text(*slow);
   std::lock_guard lock(mu);
@@ -127,7 +136,8 @@ TEST(McpInteropTest, HangingCallTimesOutAndTheSessionStaysUsable) {
   ASSERT_TRUE(client);
   RequestOptions ro;
   ro.timeout = 300ms;
-  auto r = client->CallTool("trigger-long-running-operation", Json{{"duration", 5}, {"steps", 5}}, ro);
+  auto r =
+      client->CallTool("trigger-long-running-operation", Json{{"duration", 5}, {"steps", 5}}, ro);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kDeadlineExceeded) << r.error().ToString();
   auto echo = client->CallTool("echo", Json{{"message", "still here"}});
@@ -154,7 +164,8 @@ TEST(McpInteropTest, HubRestartsAServerKilledMidCall) {
     std::this_thread::sleep_for(500ms);
     ::kill(-pid, SIGKILL);  // the whole process group, as a crash would
   });
-  auto r = hub.CallTool("everything__trigger-long-running-operation", Json{{"duration", 10}, {"steps", 10}});
+  auto r = hub.CallTool("everything__trigger-long-running-operation",
+                        Json{{"duration", 10}, {"steps", 10}});
   killer.join();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kUnavailable) << r.error().ToString();
@@ -191,6 +202,19 @@ TEST(McpInteropTest, OurClientAndServerOverStdio) {
   EXPECT_TRUE(bad->is_error);
   EXPECT_NE(Text(*bad).find("arguments.message: expected string"), std::string::npos) << Text(*bad);
 
+  // The conformance suite's checks of these two can pass on wrong answers; check them exactly.
+  auto simple = client->CallTool("test_simple_text", Json::object());
+  ASSERT_TRUE(simple) << simple.error().ToString();
+  EXPECT_FALSE(simple->is_error);
+  ASSERT_EQ(simple->content.size(), 1u);
+  EXPECT_EQ(simple->content[0].type, "text");
+  EXPECT_EQ(Text(*simple), "This is a simple text response for testing.");
+  auto failing = client->CallTool("test_error_handling", Json::object());
+  ASSERT_TRUE(failing)
+      << failing.error().ToString();  // a tool error is a result, not a protocol error
+  EXPECT_TRUE(failing->is_error);
+  EXPECT_EQ(Text(*failing), "This tool intentionally returns an error for testing");
+
   auto sum = client->CallTool("add", Json{{"a", 40}, {"b", 2}});
   ASSERT_TRUE(sum) << sum.error().ToString();
   ASSERT_TRUE(sum->structured.has_value());
@@ -223,7 +247,8 @@ struct HttpFixture {
   std::unique_ptr<Subprocess> process;
   std::string url;
   HttpFixture() {
-    auto p = Subprocess::Spawn({.argv = {NAUT_FIXTURE_SERVER, "--http", "127.0.0.1:0"}, .pipe_stdin = false});
+    auto p = Subprocess::Spawn(
+        {.argv = {NAUT_FIXTURE_SERVER, "--http", "127.0.0.1:0"}, .pipe_stdin = false});
     EXPECT_TRUE(p) << p.error().ToString();
     if (!p) return;
     process = std::move(*p);
@@ -247,9 +272,12 @@ TEST(McpInteropTest, OurClientAndServerOverStreamableHttp) {
   options.on_request = [&](const std::string& method, const Json&) -> Result<Json> {
     if (method != "sampling/createMessage") return Unimplemented(method);
     ++sampled;
-    return Json{{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "forty-two"}}}, {"model", "test"}};
+    return Json{{"role", "assistant"},
+                {"content", {{"type", "text"}, {"text", "forty-two"}}},
+                {"model", "test"}};
   };
-  auto transport = std::make_unique<HttpClientTransport>("fixture-http", HttpClientOptions{.url = server.url});
+  auto transport =
+      std::make_unique<HttpClientTransport>("fixture-http", HttpClientOptions{.url = server.url});
   HttpClientTransport* raw = transport.get();
   auto client = Client::Connect(std::move(transport), options);
   ASSERT_TRUE(client) << client.error().ToString();
@@ -265,7 +293,8 @@ TEST(McpInteropTest, OurClientAndServerOverStreamableHttp) {
   ASSERT_TRUE(slow) << slow.error().ToString();
   EXPECT_GE(progress.load(), 3);
 
-  auto sampling = (*client)->CallTool("test_sampling", Json{{"prompt", "what is six times seven?"}});
+  auto sampling =
+      (*client)->CallTool("test_sampling", Json{{"prompt", "what is six times seven?"}});
   ASSERT_TRUE(sampling) << sampling.error().ToString();
   EXPECT_EQ(Text(*sampling), "LLM response: forty-two");
   EXPECT_EQ(sampled.load(), 1);
@@ -304,11 +333,15 @@ void ExpectSdkSawOurServer(const Json& out) {
   EXPECT_EQ(out["echo"]["content"][0]["text"], "Echo: hello from the sdk");
   EXPECT_EQ(out["add"]["structuredContent"]["sum"], 42);
   EXPECT_EQ(out["badArgs"]["isError"], true);
-  EXPECT_NE(out["badArgs"]["content"][0]["text"].get<std::string>().find("arguments.message"), std::string::npos);
+  EXPECT_NE(out["badArgs"]["content"][0]["text"].get<std::string>().find("arguments.message"),
+            std::string::npos);
   EXPECT_GE(out["progress"].size(), 2u);
-  EXPECT_NE(out["resource"]["contents"][0]["text"].get<std::string>().find("Data for ID: 42"), std::string::npos);
-  EXPECT_EQ(out["prompt"]["messages"][0]["content"]["text"], "Prompt with arguments: arg1='a', arg2='b'");
-  EXPECT_NE(out["unknownTool"].get<std::string>().find("Unknown tool"), std::string::npos) << out["unknownTool"];
+  EXPECT_NE(out["resource"]["contents"][0]["text"].get<std::string>().find("Data for ID: 42"),
+            std::string::npos);
+  EXPECT_EQ(out["prompt"]["messages"][0]["content"]["text"],
+            "Prompt with arguments: arg1='a', arg2='b'");
+  EXPECT_NE(out["unknownTool"].get<std::string>().find("Unknown tool"), std::string::npos)
+      << out["unknownTool"];
 }
 
 TEST(McpInteropTest, TypeScriptSdkClientDrivesOurServerOverStdio) {
@@ -328,10 +361,11 @@ class McpCliTest : public ::testing::Test {
   void SetUp() override {
     home_ = fs::temp_directory_path() / ("naut-mcp-cli-" + NewId());
     fs::create_directories(home_);
-    std::ofstream(home_ / "mcp.json") << Json{{"mcpServers",
-                                                {{"fixture", {{"command", NAUT_FIXTURE_SERVER}, {"args", Json::array()}}},
-                                                 {"broken", {{"command", "/nonexistent/server"}}}}}}
-                                              .dump();
+    std::ofstream(home_ / "mcp.json")
+        << Json{{"mcpServers",
+                 {{"fixture", {{"command", NAUT_FIXTURE_SERVER}, {"args", Json::array()}}},
+                  {"broken", {{"command", "/nonexistent/server"}}}}}}
+               .dump();
   }
   void TearDown() override { fs::remove_all(home_); }
   CommandResult Run(std::vector<std::string> args) {
@@ -363,7 +397,8 @@ TEST_F(McpCliTest, ListToolsAndCall) {
 
   auto bad = Run({"mcp", "call", "fixture", "echo"});
   EXPECT_EQ(bad.status.exit_code, 1);
-  EXPECT_NE(bad.out.find("arguments.message: required field is missing"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("arguments.message: required field is missing"), std::string::npos)
+      << bad.out;
 
   auto no_tool = Run({"mcp", "call", "fixture", "nope"});
   EXPECT_EQ(no_tool.status.exit_code, 1);
@@ -375,7 +410,8 @@ TEST_F(McpCliTest, ListToolsAndCall) {
 
   auto unknown = Run({"mcp-server", "no-such-server"});
   EXPECT_EQ(unknown.status.exit_code, 1);
-  EXPECT_NE(unknown.err.find("no built-in mcp server named 'no-such-server'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("no built-in mcp server named 'no-such-server'"), std::string::npos)
+      << unknown.err;
 }
 
 }  // namespace
