@@ -10,6 +10,9 @@ namespace naut::engine {
 
 namespace {
 
+// Below this much weight data a product runs on the calling thread alone.
+constexpr int64_t kMinParallelBytes = 64 * 1024;
+
 Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
   const GgufTensorInfo* t = f.FindTensor(name);
   if (!t) return NotFound("model: tensor '" + name + "' is missing");
@@ -227,7 +230,7 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
   const VecDotFn dot = GetVecDot(w.type);
   const uint8_t* a8 = static_cast<const uint8_t*>(acts);
   const int64_t rows = w.rows;
-  pool_.Run([&](int ith, int nth) {
+  auto job = [&](int ith, int nth) {
     int64_t r0, r1;
     SplitRange(rows, ith, nth, &r0, &r1);
     constexpr int64_t kTile = 16;
@@ -239,7 +242,13 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
         for (int64_t r = rb; r < re; ++r) yt[r] = dot(w.cols, w.row(r), at);
       }
     }
-  });
+  };
+  // Waking the other threads costs more than a tiny product saves.
+  if (static_cast<int64_t>(w.row_bytes) * rows * n_tokens < kMinParallelBytes) {
+    job(0, 1);
+  } else {
+    pool_.Run(job);
+  }
 }
 
 Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
@@ -315,7 +324,7 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
     }
     // Causal attention, one (token, head) pair per work item.
     const int64_t group = H / Hkv;
-    pool_.Run([&](int ith, int nth) {
+    auto attend = [&](int ith, int nth) {
       int64_t b, e;
       SplitRange(static_cast<int64_t>(n) * H, ith, nth, &b, &e);
       std::vector<float> score(static_cast<size_t>(pos0 + n));
@@ -343,7 +352,12 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
           for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
         }
       }
-    });
+    };
+    if (static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4) {
+      attend(0, 1);
+    } else {
+      pool_.Run(attend);
+    }
     MatMul(L.wo, attn.data(), n, proj.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
     for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
