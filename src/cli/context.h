@@ -39,5 +39,7 @@ int Fail(const Status& status);
 void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
+void AddModelCommands(CLI::App& app, Context& ctx);
+void AddGenerateCommand(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

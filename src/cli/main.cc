@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   AddRunCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddModelCommands(app, ctx);
+  AddGenerateCommand(app, ctx);
 
   try {
     app.parse(argc, argv);
