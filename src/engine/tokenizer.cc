@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <queue>
 
@@ -486,8 +487,10 @@ std::string Tokenizer::Piece(TokenId id, bool special) const {
     case TokenType::kUnknown: return kind_ == Kind::kSpm ? "\xE2\x96\x85" : t;
     case TokenType::kUserDefined: return t;
     case TokenType::kByte:
-      if (kind_ == Kind::kSpm && t.size() == 6 && t.rfind("<0x", 0) == 0) {
-        return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
+      if (kind_ == Kind::kSpm && t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>') {
+        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10) : -1; };
+        int hi = hex(t[3]), lo = hex(t[4]);
+        if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
       }
       [[fallthrough]];
     default: break;
