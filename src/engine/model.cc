@@ -230,25 +230,24 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
   const VecDotFn dot = GetVecDot(w.type);
   const uint8_t* a8 = static_cast<const uint8_t*>(acts);
   const int64_t rows = w.rows;
-  auto job = [&](int ith, int nth) {
-    int64_t r0, r1;
-    SplitRange(rows, ith, nth, &r0, &r1);
-    constexpr int64_t kTile = 16;
-    for (int64_t rb = r0; rb < r1; rb += kTile) {
-      const int64_t re = std::min(r1, rb + kTile);
+  // Chunks of whole row tiles; each runs every token against its rows, so a weight tile is
+  // read from memory once per batch.
+  constexpr int64_t kTile = 16;
+  const int64_t n_tiles = (rows + kTile - 1) / kTile;
+  const bool small = static_cast<int64_t>(w.row_bytes) * rows * n_tokens < kMinParallelBytes;
+  const int64_t n_chunks = small ? 1 : std::min<int64_t>(n_tiles, 4 * pool_.size());
+  pool_.ParallelFor(n_chunks, [&](int64_t chunk) {
+    int64_t tb, te;
+    SplitRange(n_tiles, chunk, n_chunks, &tb, &te);
+    for (int64_t rb = tb * kTile; rb < std::min(rows, te * kTile); rb += kTile) {
+      const int64_t re = std::min(rows, rb + kTile);
       for (int t = 0; t < n_tokens; ++t) {
         const void* at = a8 + arow * t;
         float* yt = y + static_cast<size_t>(t) * rows;
         for (int64_t r = rb; r < re; ++r) yt[r] = dot(w.cols, w.row(r), at);
       }
     }
-  };
-  // Waking the other threads costs more than a tiny product saves.
-  if (static_cast<int64_t>(w.row_bytes) * rows * n_tokens < kMinParallelBytes) {
-    job(0, 1);
-  } else {
-    pool_.Run(job);
-  }
+  });
 }
 
 Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
@@ -324,9 +323,11 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
     }
     // Causal attention, one (token, head) pair per work item.
     const int64_t group = H / Hkv;
-    auto attend = [&](int ith, int nth) {
+    const bool small_attn = static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4;
+    const int64_t attn_chunks = small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
+    pool_.ParallelFor(attn_chunks, [&](int64_t chunk) {
       int64_t b, e;
-      SplitRange(static_cast<int64_t>(n) * H, ith, nth, &b, &e);
+      SplitRange(static_cast<int64_t>(n) * H, chunk, attn_chunks, &b, &e);
       std::vector<float> score(static_cast<size_t>(pos0 + n));
       const VecDotFn dot = GetVecDot(GgmlType::kF32);
       for (int64_t item = b; item < e; ++item) {
@@ -352,12 +353,7 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
           for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
         }
       }
-    };
-    if (static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4) {
-      attend(0, 1);
-    } else {
-      pool_.Run(attend);
-    }
+    });
     MatMul(L.wo, attn.data(), n, proj.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
     for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
