@@ -228,6 +228,7 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
     acts = act_buf_.data();
   }
   const VecDotFn dot = GetVecDot(w.type);
+  const VecDot4Fn dot4 = n_tokens >= 4 ? GetVecDot4(w.type) : nullptr;
   const uint8_t* a8 = static_cast<const uint8_t*>(acts);
   const int64_t rows = w.rows;
   // Chunks of whole row tiles; each runs every token against its rows, so a weight tile is
@@ -241,7 +242,18 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
     SplitRange(n_tiles, chunk, n_chunks, &tb, &te);
     for (int64_t rb = tb * kTile; rb < std::min(rows, te * kTile); rb += kTile) {
       const int64_t re = std::min(rows, rb + kTile);
-      for (int t = 0; t < n_tokens; ++t) {
+      int t = 0;
+      if (dot4 != nullptr) {
+        float out[4];
+        for (; t + 4 <= n_tokens; t += 4) {
+          const void* at = a8 + arow * t;
+          for (int64_t r = rb; r < re; ++r) {
+            dot4(w.cols, w.row(r), at, arow, out);
+            for (int j = 0; j < 4; ++j) y[static_cast<size_t>(t + j) * rows + r] = out[j];
+          }
+        }
+      }
+      for (; t < n_tokens; ++t) {
         const void* at = a8 + arow * t;
         float* yt = y + static_cast<size_t>(t) * rows;
         for (int64_t r = rb; r < re; ++r) yt[r] = dot(w.cols, w.row(r), at);

@@ -625,4 +625,8 @@ VecDotFn GetVecDot(GgmlType type, KernelSet k) {
 
 VecDotFn GetVecDot(GgmlType type) { return GetVecDot(type, ActiveKernelSet()); }
 
+VecDot4Fn GetVecDot4(GgmlType type) {
+  return ActiveKernelSet() == KernelSet::kAvx2 ? internal::GetVecDot4Avx2(type) : nullptr;
+}
+
 }  // namespace naut::engine

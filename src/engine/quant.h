@@ -63,7 +63,13 @@ const char* KernelSetName(KernelSet k);
 VecDotFn GetVecDot(GgmlType type);
 VecDotFn GetVecDot(GgmlType type, KernelSet k);
 
+// Dot products of one weight row with four activation rows `astride` bytes apart, into y[0..3].
+using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* y);
+// A four-row kernel for this type under the active kernel set, or nullptr.
+VecDot4Fn GetVecDot4(GgmlType type);
+
 namespace internal {
+VecDot4Fn GetVecDot4Avx2(GgmlType type);
 VecDotFn GetVecDotAvx2(GgmlType type);  // nullptr where no AVX2 kernel exists
 bool CpuHasAvx2();
 }  // namespace internal

@@ -59,6 +59,21 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
       // Same integer sums, different float summation order.
       EXPECT_NEAR(avx, scalar, 1e-5 * mag) << TypeName(tt.type) << " avx2 vs scalar";
     }
+    if (VecDot4Fn dot4 = GetVecDot4(tt.type)) {
+      // Four activation rows: the first is x, the others scaled copies.
+      std::vector<uint8_t> acts(4 * act.size());
+      std::vector<float> xs(n);
+      for (int j = 0; j < 4; ++j) {
+        for (int64_t i = 0; i < n; ++i) xs[i] = x[i] * static_cast<float>(j + 1);
+        QuantizeActs(fmt, xs.data(), n, acts.data() + j * act.size());
+      }
+      float out[4];
+      dot4(n, q.data(), acts.data(), act.size(), out);
+      for (int j = 0; j < 4; ++j) {
+        float single = GetVecDot(tt.type)(n, q.data(), acts.data() + j * act.size());
+        EXPECT_NEAR(out[j], single, 1e-5 * mag * (j + 1)) << TypeName(tt.type) << " x4 row " << j;
+      }
+    }
   }
 }
 
