@@ -36,7 +36,7 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   std::vector<float> scores = {0, 0, 0};
   std::vector<int32_t> types = {2, 3, 3};
   for (int b = 0; b < 256 && static_cast<int64_t>(tokens.size()) < s.n_vocab; ++b) {
-    char buf[8];
+    char buf[16];
     std::snprintf(buf, sizeof buf, "<0x%02X>", b);
     tokens.push_back(buf);
     scores.push_back(0);

@@ -238,7 +238,7 @@ bool Tokenizer::IsEog(TokenId id) const { return std::find(eog_.begin(), eog_.en
 
 TokenId Tokenizer::ByteToken(uint8_t byte) const {
   if (kind_ == Kind::kSpm) {
-    char buf[8];
+    char buf[16];
     std::snprintf(buf, sizeof buf, "<0x%02X>", byte);
     TokenId id = Find(buf);
     if (id >= 0) return id;
