@@ -41,5 +41,7 @@ void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddLlmCommands(CLI::App& app, Context& ctx);
+void AddModelCommands(CLI::App& app, Context& ctx);
+void AddGenerateCommand(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   AddConfigCommands(app, ctx);
   AddMcpCommands(app, ctx);
   AddLlmCommands(app, ctx);
+  AddModelCommands(app, ctx);
+  AddGenerateCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

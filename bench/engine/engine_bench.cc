@@ -1,0 +1,109 @@
+// Prompt-processing and generation speed of the embedded engine, in the shape of llama-bench:
+//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--make DIR TYPE...] [MODEL.gguf...]
+// --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
+// 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
+// ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K) into DIR unless
+// the file exists, then measures it. Prints one line per model: best and median tokens/s.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/quant.h"
+#include "engine/synthetic_model.h"
+
+using namespace naut::engine;
+
+namespace {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string MakeModel(const std::string& dir, const std::string& type_name) {
+  SyntheticModelSpec s{.arch = "llama", .n_vocab = 32000, .n_embd = 1536, .n_ff = 4096, .n_layer = 16,
+                       .n_head = 12, .n_head_kv = 4, .n_ctx = 4096, .seed = 20240601};
+  if (type_name == "Q4_0") {
+    s.type = GgmlType::kQ4_0;
+    s.output_type = GgmlType::kQ6_K;
+  } else if (type_name == "Q8_0") {
+    s.type = GgmlType::kQ8_0;
+    s.output_type = GgmlType::kQ8_0;
+  } else if (type_name == "Q4_K") {
+    s.type = GgmlType::kQ4_K;
+    s.output_type = GgmlType::kQ6_K;
+  } else {
+    std::fprintf(stderr, "unknown type %s (Q4_0, Q8_0, Q4_K)\n", type_name.c_str());
+    std::exit(2);
+  }
+  std::string path = dir + "/bench-llama-0.5b-" + type_name + ".gguf";
+  if (!std::filesystem::exists(path)) {
+    std::fprintf(stderr, "writing %s ...\n", path.c_str());
+    auto st = BuildSyntheticModel(s).WriteTo(path);
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s\n", st.ToString().c_str());
+      std::exit(1);
+    }
+  }
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, pp = 128, tg = 32, reps = 3;
+  std::vector<std::string> models;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--pp") pp = std::stoi(next());
+    else if (a == "--tg") tg = std::stoi(next());
+    else if (a == "--reps") reps = std::stoi(next());
+    else if (a == "--make") {
+      std::string dir = next();
+      std::filesystem::create_directories(dir);
+      while (i + 1 < argc && argv[i + 1][0] != '-' && std::strstr(argv[i + 1], ".gguf") == nullptr) models.push_back(MakeModel(dir, argv[++i]));
+    } else models.push_back(a);
+  }
+  std::printf("| model | size (MiB) | threads | pp%d t/s best (median) | tg%d t/s best (median) |\n|---|---:|---:|---:|---:|\n", pp, tg);
+  for (const auto& path : models) {
+    auto m = Model::Load(path);
+    if (!m.ok()) {
+      std::fprintf(stderr, "%s\n", m.error().ToString().c_str());
+      return 1;
+    }
+    const int64_t nv = (*m)->params().n_vocab;
+    std::mt19937 rng(1);
+    std::vector<TokenId> prompt(static_cast<size_t>(pp));
+    for (auto& t : prompt) t = static_cast<TokenId>(3 + rng() % static_cast<uint32_t>(nv - 3));
+    std::vector<double> pps, tgs;
+    for (int r = 0; r < reps + 1; ++r) {  // the first run warms the page cache and is dropped
+      auto ctx = Context::Create(**m, {.n_ctx = pp + tg + 8, .n_threads = threads, .n_batch = 512});
+      auto t0 = std::chrono::steady_clock::now();
+      if (!(*ctx)->Eval(prompt).ok()) return 1;
+      auto t1 = std::chrono::steady_clock::now();
+      for (int k = 0; k < tg; ++k) {
+        if (!(*ctx)->Eval({static_cast<TokenId>(3 + k)}).ok()) return 1;
+      }
+      auto t2 = std::chrono::steady_clock::now();
+      if (r == 0) continue;
+      pps.push_back(pp / std::chrono::duration<double>(t1 - t0).count());
+      tgs.push_back(tg / std::chrono::duration<double>(t2 - t1).count());
+    }
+    double mib = static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
+    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) |\n", std::filesystem::path(path).filename().c_str(), mib,
+                threads, *std::max_element(pps.begin(), pps.end()), Median(pps), *std::max_element(tgs.begin(), tgs.end()),
+                Median(tgs));
+    std::fflush(stdout);
+  }
+  std::printf("kernels: %s\n", KernelSetName(ActiveKernelSet()));
+  return 0;
+}

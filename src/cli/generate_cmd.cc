@@ -1,0 +1,82 @@
+// neuronaut generate -m FILE -p TEXT: run a GGUF model in-process and stream its continuation.
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/context.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/quant.h"
+
+namespace naut::cli {
+
+namespace {
+
+struct GenerateFlags {
+  std::string model, prompt;
+  int n_predict = 128;
+  int threads = 2;
+  int ctx_size = 4096;
+  int batch = 512;
+  bool no_bos = false;
+  bool special = false;
+  engine::SamplingParams sampling;
+  std::vector<std::string> stop;
+};
+
+int RunGenerate(const GenerateFlags& g) {
+  auto model = engine::Model::Load(g.model);
+  if (!model) return Fail(model.error());
+  auto ctx = engine::Context::Create(**model, {.n_ctx = g.ctx_size, .n_threads = g.threads, .n_batch = g.batch});
+  if (!ctx) return Fail(ctx.error());
+  auto prompt = (*model)->tokenizer().Tokenize(g.prompt, !g.no_bos, g.special);
+  if (prompt.empty()) return Fail(InvalidArgument("generate: the prompt gives no tokens"));
+  engine::GenerateOptions o;
+  o.max_tokens = g.n_predict;
+  o.sampling = g.sampling;
+  o.stop = g.stop;
+  o.on_text = [](std::string_view t) {
+    std::cout << t << std::flush;
+    return true;
+  };
+  auto res = engine::Generate(**ctx, prompt, o);
+  std::cout << "\n";
+  if (!res) return Fail(res.error());
+  const int n_eval = res->n_prompt - res->n_reused;
+  // The first sampled token comes from the prompt's logits; each later one costs one decode.
+  const int n_decoded = std::max<int>(0, static_cast<int>(res->tokens.size()) - (res->stop_reason == "length" ? 1 : 0));
+  std::fprintf(stderr, "prompt:     %d tokens in %.3f s (%.1f tokens/s)\n", n_eval, res->prompt_seconds,
+               res->prompt_seconds > 0 ? n_eval / res->prompt_seconds : 0.0);
+  std::fprintf(stderr, "generation: %zu tokens in %.3f s (%.1f tokens/s), stopped by %s\n", res->tokens.size(),
+               res->gen_seconds, res->gen_seconds > 0 ? n_decoded / res->gen_seconds : 0.0, res->stop_reason.c_str());
+  std::fprintf(stderr, "threads %d, kernels %s\n", g.threads, engine::KernelSetName(engine::ActiveKernelSet()));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddGenerateCommand(CLI::App& app, Context& ctx) {
+  static GenerateFlags g;
+  auto* cmd = app.add_subcommand("generate", "Run a GGUF model in-process and stream the continuation of a prompt");
+  cmd->add_option("-m,--model", g.model, "GGUF model file")->required();
+  cmd->add_option("-p,--prompt", g.prompt, "Prompt text")->required();
+  cmd->add_option("-n,--n-predict", g.n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-t,--threads", g.threads, "Compute threads")->check(CLI::Range(1, 256));
+  cmd->add_option("-c,--ctx-size", g.ctx_size, "Context length (KV cache)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("-b,--batch-size", g.batch, "Prompt tokens per forward pass")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--temp", g.sampling.temperature, "Temperature (0 = greedy)");
+  cmd->add_option("--top-k", g.sampling.top_k, "Top-k (0 = off)");
+  cmd->add_option("--top-p", g.sampling.top_p, "Top-p (1 = off)");
+  cmd->add_option("--min-p", g.sampling.min_p, "Min-p (0 = off)");
+  cmd->add_option("--repeat-penalty", g.sampling.repeat_penalty, "Repetition penalty (1 = off)");
+  cmd->add_option("--repeat-last-n", g.sampling.repeat_last_n, "Tokens the penalties look back on");
+  cmd->add_option("--presence-penalty", g.sampling.presence_penalty, "Presence penalty");
+  cmd->add_option("--frequency-penalty", g.sampling.frequency_penalty, "Frequency penalty");
+  cmd->add_option("-s,--seed", g.sampling.seed, "Sampling seed");
+  cmd->add_option("--stop", g.stop, "Stop string (repeatable)");
+  cmd->add_flag("--no-bos", g.no_bos, "Do not add BOS");
+  cmd->add_flag("--special", g.special, "Parse special-token text in the prompt");
+  cmd->callback([&ctx] { ctx.exit_code = RunGenerate(g); });
+}
+
+}  // namespace naut::cli

@@ -1,0 +1,135 @@
+// neuronaut model info FILE | model tokenize FILE TEXT: look inside a GGUF file.
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli/context.h"
+#include "engine/gguf.h"
+#include "engine/model.h"
+#include "engine/tokenizer.h"
+
+namespace naut::cli {
+
+namespace {
+
+std::string Human(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 3) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+int Info(const std::string& path, bool all) {
+  auto f = engine::GgufFile::Open(path);
+  if (!f) return Fail(f.error());
+  const engine::GgufFile& g = **f;
+  std::cout << "file:          " << path << " (" << Human(static_cast<double>(g.file_size())) << ", GGUF v" << g.version()
+            << ")\n";
+  std::cout << "architecture:  " << g.GetStringOr("general.architecture", "(none)") << "\n";
+  std::cout << "name:          " << g.GetStringOr("general.name", "(none)") << "\n";
+  int64_t n_params = 0, n_bytes = 0;
+  std::map<std::string, std::pair<int, int64_t>> mix;
+  for (const auto& t : g.tensors()) {
+    n_params += t.n_elements;
+    n_bytes += t.n_bytes;
+    auto& m = mix[engine::TypeName(t.type)];
+    ++m.first;
+    m.second += t.n_bytes;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f M", static_cast<double>(n_params) / 1e6);
+  std::cout << "parameters:    " << buf << " in " << g.tensors().size() << " tensors (" << Human(static_cast<double>(n_bytes))
+            << ")\n";
+  std::cout << "quant mix:    ";
+  for (const auto& [type, m] : mix) std::cout << " " << type << " x" << m.first << " (" << Human(static_cast<double>(m.second)) << ")";
+  std::cout << "\n";
+  auto model = engine::Model::Load(path);
+  if (model) {
+    const auto& p = (*model)->params();
+    std::cout << "hyperparams:   n_embd " << p.n_embd << ", n_ff " << p.n_ff << ", layers " << p.n_layer << ", heads "
+              << p.n_head << "/" << p.n_head_kv << " (dim " << p.head_dim << ", rope " << p.n_rot
+              << (p.rope_neox ? " neox" : " normal") << ", base " << p.rope_base << "), ctx " << p.n_ctx_train << "\n";
+    const auto& tok = (*model)->tokenizer();
+    std::cout << "tokenizer:     " << (tok.kind() == engine::Tokenizer::Kind::kSpm ? "llama (SPM)" : "gpt2 (BPE)") << ", pre '"
+              << tok.pre() << "', " << tok.n_tokens() << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
+    std::cout << "engine:        can run this model\n";
+  } else {
+    std::cout << "engine:        cannot run this file: " << model.error().message() << "\n";
+  }
+  std::cout << "metadata (" << g.metadata().size() << " keys):\n";
+  for (const auto& [key, value] : g.metadata()) {
+    std::cout << "  " << key << " = " << value.ToString(all ? 1000000 : 8) << "\n";
+  }
+  if (all) {
+    std::cout << "tensors:\n";
+    for (const auto& t : g.tensors()) {
+      std::cout << "  " << t.name << " " << engine::TypeName(t.type) << " [";
+      for (size_t d = 0; d < t.dims.size(); ++d) std::cout << (d ? ", " : "") << t.dims[d];
+      std::cout << "]\n";
+    }
+  }
+  return kExitOk;
+}
+
+int Tokenize(const std::string& path, const std::string& text, bool no_bos, bool special) {
+  auto f = engine::GgufFile::Open(path);
+  if (!f) return Fail(f.error());
+  auto tok = engine::Tokenizer::Create(**f);
+  if (!tok) return Fail(tok.error());
+  auto ids = (*tok)->Tokenize(text, !no_bos, special);
+  for (engine::TokenId id : ids) std::cout << id << "\t" << Quoted((*tok)->Piece(id, /*special=*/true)) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddModelCommands(CLI::App& app, Context& ctx) {
+  auto* model = app.add_subcommand("model", "Inspect GGUF model files");
+  model->require_subcommand(1);
+  auto* info = model->add_subcommand("info", "Architecture, sizes, quantization mix and metadata of a GGUF file");
+  static std::string info_path;
+  static bool all = false;
+  info->add_option("FILE", info_path, "GGUF file")->required();
+  info->add_flag("--all", all, "Print every array element and every tensor");
+  info->callback([&ctx] { ctx.exit_code = Info(info_path, all); });
+
+  auto* tok = model->add_subcommand("tokenize", "Token ids and pieces of TEXT with the file's tokenizer");
+  static std::string tok_path, text;
+  static bool no_bos = false, special = false;
+  tok->add_option("FILE", tok_path, "GGUF file (a vocabulary-only file is enough)")->required();
+  tok->add_option("TEXT", text, "Text to tokenize")->required();
+  tok->add_flag("--no-bos", no_bos, "Do not add BOS/EOS");
+  tok->add_flag("--special", special, "Parse special-token text such as <|im_end|> into the control token");
+  tok->callback([&ctx] { ctx.exit_code = Tokenize(tok_path, text, no_bos, special); });
+}
+
+}  // namespace naut::cli

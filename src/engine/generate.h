@@ -1,0 +1,40 @@
+#pragma once
+// Text generation on a Context: evaluates the prompt with prefix reuse, then samples token by
+// token until an end-of-generation token, a stop string, the token limit or the callback says
+// stop. Text reaches the callback only once it cannot be the start of a stop string and
+// holds no partial UTF-8 sequence, so what is streamed is exactly what is returned.
+// This is the layer a ChatModel adapter drives; it runs on the caller's thread.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+
+namespace naut::engine {
+
+struct GenerateOptions {
+  int max_tokens = 256;
+  SamplingParams sampling;
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any
+  bool stop_at_eog = true;
+  // Receives text as it becomes final; return false to stop (stop_reason "cancelled").
+  std::function<bool(std::string_view text)> on_text;
+};
+
+struct GenerateResult {
+  std::string text;
+  std::vector<TokenId> tokens;
+  std::string stop_reason;  // "eog", "stop", "length", "context", "cancelled"
+  int n_prompt = 0;
+  int n_reused = 0;  // prompt tokens served from the KV cache
+  double prompt_seconds = 0;
+  double gen_seconds = 0;
+};
+
+Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt, const GenerateOptions& options);
+
+}  // namespace naut::engine

@@ -1,0 +1,387 @@
+#include "engine/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/quant.h"
+
+namespace naut::engine {
+
+namespace {
+
+// Below this much weight data a product runs on the calling thread alone.
+constexpr int64_t kMinParallelBytes = 64 * 1024;
+
+Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
+  const GgufTensorInfo* t = f.FindTensor(name);
+  if (!t) return NotFound("model: tensor '" + name + "' is missing");
+  int64_t r = 1;
+  for (size_t d = 1; d < t->dims.size(); ++d) r *= t->dims[d];
+  if (t->dims[0] != cols || r != rows) {
+    return DataLoss("model: tensor '" + name + "' has shape [" + std::to_string(t->dims[0]) + ", " + std::to_string(r) +
+                    "], expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+  }
+  if (!IsSupportedType(t->type)) {
+    return Unimplemented("model: tensor '" + name + "' has type " + TypeName(t->type) +
+                         ", which the engine cannot compute with yet (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_K Q5_K Q6_K)");
+  }
+  Weight w;
+  w.type = t->type;
+  w.cols = cols;
+  w.rows = rows;
+  w.row_bytes = static_cast<size_t>(RowBytes(t->type, cols));
+  w.data = t->data;
+  return w;
+}
+
+Result<std::vector<float>> GetVector(const GgufFile& f, const std::string& name, int64_t n, bool optional = false) {
+  const GgufTensorInfo* t = f.FindTensor(name);
+  if (!t) {
+    if (optional) return std::vector<float>{};
+    return NotFound("model: tensor '" + name + "' is missing");
+  }
+  if (t->n_elements != n) {
+    return DataLoss("model: tensor '" + name + "' has " + std::to_string(t->n_elements) + " elements, expected " +
+                    std::to_string(n));
+  }
+  if (!IsSupportedType(t->type)) return Unimplemented("model: tensor '" + name + "' has unsupported type " + TypeName(t->type));
+  std::vector<float> v(static_cast<size_t>(n));
+  DequantizeRow(t->type, t->data, v.data(), n);
+  return v;
+}
+
+}  // namespace
+
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
+  std::unique_ptr<Model> m(new Model());
+  NAUT_ASSIGN_OR_RETURN(m->file_, GgufFile::Open(path));
+  Status s = m->Init();
+  if (!s.ok()) return s.WithContext(path);
+  return m;
+}
+
+Status Model::Init() {
+  const GgufFile& f = *file_;
+  ModelParams& p = params_;
+  NAUT_ASSIGN_OR_RETURN(p.arch_name, f.GetString("general.architecture"));
+  const std::string& a = p.arch_name;
+  if (a == "llama") {
+    p.arch = Arch::kLlama;
+  } else if (a == "qwen2") {
+    p.arch = Arch::kQwen2;
+  } else if (a == "qwen3") {
+    p.arch = Arch::kQwen3;
+  } else {
+    return Unimplemented("model: architecture '" + a + "' is not supported (llama, qwen2, qwen3)");
+  }
+  p.rope_neox = p.arch != Arch::kLlama;
+  auto need = [&](const std::string& key) -> Result<int64_t> {
+    NAUT_ASSIGN_OR_RETURN(int64_t v, f.GetInt(a + "." + key));
+    if (v <= 0 || v > (1 << 24)) return DataLoss("model: " + a + "." + key + " = " + std::to_string(v) + " is out of range");
+    return v;
+  };
+  NAUT_ASSIGN_OR_RETURN(p.n_embd, need("embedding_length"));
+  NAUT_ASSIGN_OR_RETURN(p.n_ff, need("feed_forward_length"));
+  NAUT_ASSIGN_OR_RETURN(p.n_layer, need("block_count"));
+  NAUT_ASSIGN_OR_RETURN(p.n_head, need("attention.head_count"));
+  p.n_head_kv = f.GetIntOr(a + ".attention.head_count_kv", p.n_head);
+  if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
+    return DataLoss("model: head_count " + std::to_string(p.n_head) + " is not a multiple of head_count_kv " +
+                    std::to_string(p.n_head_kv));
+  }
+  p.head_dim = f.GetIntOr(a + ".attention.key_length", p.n_embd / p.n_head);
+  if (f.GetIntOr(a + ".attention.value_length", p.head_dim) != p.head_dim) {
+    return Unimplemented("model: different key and value head sizes are not supported");
+  }
+  p.n_rot = f.GetIntOr(a + ".rope.dimension_count", p.head_dim);
+  if (p.head_dim <= 0 || p.head_dim > 1024 || p.n_rot <= 0 || p.n_rot > p.head_dim || p.n_rot % 2 != 0) {
+    return DataLoss("model: head size " + std::to_string(p.head_dim) + " / rope dimensions " + std::to_string(p.n_rot) +
+                    " are inconsistent");
+  }
+  p.n_ctx_train = f.GetIntOr(a + ".context_length", 4096);
+  p.rms_eps = static_cast<float>(f.GetFloatOr(a + ".attention.layer_norm_rms_epsilon", 1e-5));
+  p.rope_base = static_cast<float>(f.GetFloatOr(a + ".rope.freq_base", 10000.0));
+  std::string scaling = f.GetStringOr(a + ".rope.scaling.type", "none");
+  double factor = f.GetFloatOr(a + ".rope.scaling.factor", 0.0);
+  if (scaling == "linear" && factor > 0) {
+    p.rope_freq_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling == "yarn" && factor > 1.0) {
+    return Unimplemented("model: YaRN rope scaling is not supported yet");
+  } else if (const GgufValue* fs = f.Find(a + ".rope.scale_linear"); fs && fs->is_float() && fs->f > 0) {
+    p.rope_freq_scale = static_cast<float>(1.0 / fs->f);
+  }
+
+  NAUT_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::Create(f));
+  p.n_vocab = tokenizer_->n_tokens();
+  const GgufTensorInfo* te = f.FindTensor("token_embd.weight");
+  if (!te) return NotFound("model: tensor 'token_embd.weight' is missing");
+  if (te->dims.size() >= 2) p.n_vocab = te->dims[1];
+  if (p.n_vocab != tokenizer_->n_tokens()) {
+    return DataLoss("model: token_embd has " + std::to_string(p.n_vocab) + " rows but the vocabulary has " +
+                    std::to_string(tokenizer_->n_tokens()) + " tokens");
+  }
+  const int64_t E = p.n_embd, Dq = p.n_head * p.head_dim, Dkv = p.n_head_kv * p.head_dim;
+  NAUT_ASSIGN_OR_RETURN(token_embd_, GetWeight(f, "token_embd.weight", E, p.n_vocab));
+  if (f.FindTensor("output.weight")) {
+    NAUT_ASSIGN_OR_RETURN(output_, GetWeight(f, "output.weight", E, p.n_vocab));
+  } else {
+    output_ = token_embd_;  // tied embeddings
+  }
+  NAUT_ASSIGN_OR_RETURN(output_norm_, GetVector(f, "output_norm.weight", E));
+  NAUT_ASSIGN_OR_RETURN(rope_freqs_, GetVector(f, "rope_freqs.weight", p.n_rot / 2, /*optional=*/true));
+  layers_.resize(static_cast<size_t>(p.n_layer));
+  for (int64_t i = 0; i < p.n_layer; ++i) {
+    LayerWeights& L = layers_[static_cast<size_t>(i)];
+    const std::string b = "blk." + std::to_string(i) + ".";
+    NAUT_ASSIGN_OR_RETURN(L.attn_norm, GetVector(f, b + "attn_norm.weight", E));
+    NAUT_ASSIGN_OR_RETURN(L.ffn_norm, GetVector(f, b + "ffn_norm.weight", E));
+    NAUT_ASSIGN_OR_RETURN(L.wq, GetWeight(f, b + "attn_q.weight", E, Dq));
+    NAUT_ASSIGN_OR_RETURN(L.wk, GetWeight(f, b + "attn_k.weight", E, Dkv));
+    NAUT_ASSIGN_OR_RETURN(L.wv, GetWeight(f, b + "attn_v.weight", E, Dkv));
+    NAUT_ASSIGN_OR_RETURN(L.wo, GetWeight(f, b + "attn_output.weight", Dq, E));
+    NAUT_ASSIGN_OR_RETURN(L.gate, GetWeight(f, b + "ffn_gate.weight", E, p.n_ff));
+    NAUT_ASSIGN_OR_RETURN(L.up, GetWeight(f, b + "ffn_up.weight", E, p.n_ff));
+    NAUT_ASSIGN_OR_RETURN(L.down, GetWeight(f, b + "ffn_down.weight", p.n_ff, E));
+    NAUT_ASSIGN_OR_RETURN(L.bq, GetVector(f, b + "attn_q.bias", Dq, true));
+    NAUT_ASSIGN_OR_RETURN(L.bk, GetVector(f, b + "attn_k.bias", Dkv, true));
+    NAUT_ASSIGN_OR_RETURN(L.bv, GetVector(f, b + "attn_v.bias", Dkv, true));
+    NAUT_ASSIGN_OR_RETURN(L.bo, GetVector(f, b + "attn_output.bias", E, true));
+    NAUT_ASSIGN_OR_RETURN(L.q_norm, GetVector(f, b + "attn_q_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
+    NAUT_ASSIGN_OR_RETURN(L.k_norm, GetVector(f, b + "attn_k_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
+  }
+  if (f.FindTensor("blk.0.ffn_gate_inp.weight")) {
+    return Unimplemented("model: mixture-of-experts layers are not supported yet");
+  }
+  for (const auto& t : f.tensors()) n_params_ += t.n_elements;
+  return Status::Ok();
+}
+
+// --- Context ---
+
+Context::Context(const Model& model, const ContextOptions& options)
+    : model_(model), options_(options), pool_(std::max(1, options.n_threads)) {}
+
+Result<std::unique_ptr<Context>> Context::Create(const Model& model, const ContextOptions& options) {
+  if (options.n_ctx <= 0 || options.n_batch <= 0 || options.n_threads <= 0 || options.n_threads > 256) {
+    return InvalidArgument("context: n_ctx, n_batch and n_threads must be positive");
+  }
+  std::unique_ptr<Context> c(new Context(model, options));
+  const ModelParams& p = model.params();
+  c->n_ctx_ = static_cast<int>(std::min<int64_t>(options.n_ctx, std::max<int64_t>(p.n_ctx_train, 1)));
+  const size_t kv = static_cast<size_t>(p.n_layer) * c->n_ctx_ * p.n_head_kv * p.head_dim;
+  c->k_cache_.assign(kv, 0.0f);
+  c->v_cache_.assign(kv, 0.0f);
+  c->logits_.assign(static_cast<size_t>(p.n_vocab), 0.0f);
+  return c;
+}
+
+void Context::Truncate(int n) {
+  if (n < static_cast<int>(tokens_.size())) tokens_.resize(static_cast<size_t>(std::max(0, n)));
+}
+
+Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
+  if (tokens.empty()) return InvalidArgument("context: nothing to evaluate");
+  const int64_t nv = model_.params().n_vocab;
+  for (TokenId t : tokens) {
+    if (t < 0 || t >= nv) return InvalidArgument("context: token id " + std::to_string(t) + " is outside the vocabulary");
+  }
+  if (n_past() + static_cast<int>(tokens.size()) > n_ctx_) {
+    return ResourceExhausted("context: " + std::to_string(n_past() + tokens.size()) + " tokens exceed the context size " +
+                             std::to_string(n_ctx_));
+  }
+  logits_.assign(static_cast<size_t>(all_logits ? tokens.size() : 1) * nv, 0.0f);
+  for (size_t start = 0; start < tokens.size(); start += options_.n_batch) {
+    int n = static_cast<int>(std::min<size_t>(options_.n_batch, tokens.size() - start));
+    bool last = start + n == tokens.size();
+    float* out = all_logits ? logits_.data() + start * nv : (last ? logits_.data() : nullptr);
+    NAUT_RETURN_IF_ERROR(EvalBatch(tokens.data() + start, n, all_logits, out));
+  }
+  return Status::Ok();
+}
+
+Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt) {
+  if (prompt.empty()) return InvalidArgument("context: empty prompt");
+  size_t common = 0;
+  while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common]) ++common;
+  if (common == prompt.size()) --common;  // re-evaluate the last token to get its logits
+  Truncate(static_cast<int>(common));
+  std::vector<TokenId> rest(prompt.begin() + static_cast<std::ptrdiff_t>(common), prompt.end());
+  NAUT_RETURN_IF_ERROR(Eval(rest));
+  return static_cast<int>(common);
+}
+
+void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
+  const ActFormat fmt = ActFormatFor(w.type);
+  const size_t arow = ActRowBytes(fmt, w.cols);
+  const void* acts = x;
+  if (fmt != ActFormat::kF32) {
+    act_buf_.resize(arow * n_tokens);
+    for (int t = 0; t < n_tokens; ++t) QuantizeActs(fmt, x + static_cast<size_t>(t) * w.cols, w.cols, act_buf_.data() + arow * t);
+    acts = act_buf_.data();
+  }
+  const VecDotFn dot = GetVecDot(w.type);
+  const VecDot4Fn dot4 = n_tokens >= 4 ? GetVecDot4(w.type) : nullptr;
+  const uint8_t* a8 = static_cast<const uint8_t*>(acts);
+  const int64_t rows = w.rows;
+  // Chunks of whole row tiles; each runs every token against its rows, so a weight tile is
+  // read from memory once per batch.
+  constexpr int64_t kTile = 16;
+  const int64_t n_tiles = (rows + kTile - 1) / kTile;
+  const bool small = static_cast<int64_t>(w.row_bytes) * rows * n_tokens < kMinParallelBytes;
+  const int64_t n_chunks = small ? 1 : std::min<int64_t>(n_tiles, 4 * pool_.size());
+  pool_.ParallelFor(n_chunks, [&](int64_t chunk) {
+    int64_t tb, te;
+    SplitRange(n_tiles, chunk, n_chunks, &tb, &te);
+    for (int64_t rb = tb * kTile; rb < std::min(rows, te * kTile); rb += kTile) {
+      const int64_t re = std::min(rows, rb + kTile);
+      int t = 0;
+      if (dot4 != nullptr) {
+        float out[4];
+        for (; t + 4 <= n_tokens; t += 4) {
+          const void* at = a8 + arow * t;
+          for (int64_t r = rb; r < re; ++r) {
+            dot4(w.cols, w.row(r), at, arow, out);
+            for (int j = 0; j < 4; ++j) y[static_cast<size_t>(t + j) * rows + r] = out[j];
+          }
+        }
+      }
+      for (; t < n_tokens; ++t) {
+        const void* at = a8 + arow * t;
+        float* yt = y + static_cast<size_t>(t) * rows;
+        for (int64_t r = rb; r < re; ++r) yt[r] = dot(w.cols, w.row(r), at);
+      }
+    }
+  });
+}
+
+Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
+  const ModelParams& p = model_.params();
+  const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
+  const int64_t Dq = H * hd, Dkv = Hkv * hd, F = p.n_ff;
+  const int pos0 = n_past();
+  std::vector<float> x(static_cast<size_t>(n) * E), xn(x.size());
+  std::vector<float> q(static_cast<size_t>(n) * Dq), k(static_cast<size_t>(n) * Dkv), v(k.size());
+  std::vector<float> attn(q.size()), proj(x.size());
+  std::vector<float> g(static_cast<size_t>(n) * F), u(g.size());
+  for (int t = 0; t < n; ++t) {
+    DequantizeRow(model_.token_embd().type, model_.token_embd().row(tokens[t]), x.data() + t * E, E);
+  }
+  // RoPE angles for the new positions.
+  const int64_t half = p.n_rot / 2;
+  std::vector<float> cosv(static_cast<size_t>(n) * half), sinv(cosv.size());
+  const auto& ff = model_.rope_freq_factors();
+  for (int t = 0; t < n; ++t) {
+    for (int64_t i = 0; i < half; ++i) {
+      double theta = static_cast<double>(pos0 + t) * p.rope_freq_scale *
+                     std::pow(static_cast<double>(p.rope_base), -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
+      if (!ff.empty()) theta /= ff[i];
+      cosv[t * half + i] = static_cast<float>(std::cos(theta));
+      sinv[t * half + i] = static_cast<float>(std::sin(theta));
+    }
+  }
+  auto rope = [&](float* vec, int t) {
+    const float* c = cosv.data() + t * half;
+    const float* s = sinv.data() + t * half;
+    for (int64_t i = 0; i < half; ++i) {
+      int64_t a = p.rope_neox ? i : 2 * i;
+      int64_t b = p.rope_neox ? i + half : 2 * i + 1;
+      float x0 = vec[a], x1 = vec[b];
+      vec[a] = x0 * c[i] - x1 * s[i];
+      vec[b] = x0 * s[i] + x1 * c[i];
+    }
+  };
+  const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t layer_stride = static_cast<size_t>(n_ctx_) * Dkv;
+  std::vector<float> head_norm(static_cast<size_t>(hd));
+  for (int64_t il = 0; il < p.n_layer; ++il) {
+    const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
+    for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.attn_norm.data(), E, p.rms_eps, xn.data() + t * E);
+    MatMul(L.wq, xn.data(), n, q.data());
+    MatMul(L.wk, xn.data(), n, k.data());
+    MatMul(L.wv, xn.data(), n, v.data());
+    float* kc = k_cache_.data() + il * layer_stride;
+    float* vc = v_cache_.data() + il * layer_stride;
+    for (int t = 0; t < n; ++t) {
+      float* qt = q.data() + t * Dq;
+      float* kt = k.data() + t * Dkv;
+      float* vt = v.data() + t * Dkv;
+      if (!L.bq.empty()) for (int64_t i = 0; i < Dq; ++i) qt[i] += L.bq[i];
+      if (!L.bk.empty()) for (int64_t i = 0; i < Dkv; ++i) kt[i] += L.bk[i];
+      if (!L.bv.empty()) for (int64_t i = 0; i < Dkv; ++i) vt[i] += L.bv[i];
+      for (int64_t h = 0; h < H; ++h) {
+        if (!L.q_norm.empty()) {
+          RmsNorm(qt + h * hd, L.q_norm.data(), hd, p.rms_eps, head_norm.data());
+          std::copy(head_norm.begin(), head_norm.end(), qt + h * hd);
+        }
+        rope(qt + h * hd, t);
+      }
+      for (int64_t h = 0; h < Hkv; ++h) {
+        if (!L.k_norm.empty()) {
+          RmsNorm(kt + h * hd, L.k_norm.data(), hd, p.rms_eps, head_norm.data());
+          std::copy(head_norm.begin(), head_norm.end(), kt + h * hd);
+        }
+        rope(kt + h * hd, t);
+      }
+      std::memcpy(kc + static_cast<size_t>(pos0 + t) * Dkv, kt, Dkv * sizeof(float));
+      std::memcpy(vc + static_cast<size_t>(pos0 + t) * Dkv, vt, Dkv * sizeof(float));
+    }
+    // Causal attention, one (token, head) pair per work item.
+    const int64_t group = H / Hkv;
+    const bool small_attn = static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4;
+    const int64_t attn_chunks = small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
+    pool_.ParallelFor(attn_chunks, [&](int64_t chunk) {
+      int64_t b, e;
+      SplitRange(static_cast<int64_t>(n) * H, chunk, attn_chunks, &b, &e);
+      std::vector<float> score(static_cast<size_t>(pos0 + n));
+      const VecDotFn dot = GetVecDot(GgmlType::kF32);
+      for (int64_t item = b; item < e; ++item) {
+        const int t = static_cast<int>(item / H);
+        const int64_t h = item % H, hk = h / group;
+        const float* qh = q.data() + t * Dq + h * hd;
+        const int n_kv = pos0 + t + 1;
+        float mx = -INFINITY;
+        for (int j = 0; j < n_kv; ++j) {
+          score[j] = dot(hd, kc + static_cast<size_t>(j) * Dkv + hk * hd, qh) * kq_scale;
+          mx = std::max(mx, score[j]);
+        }
+        float sum = 0;
+        for (int j = 0; j < n_kv; ++j) {
+          score[j] = std::exp(score[j] - mx);
+          sum += score[j];
+        }
+        float* out = attn.data() + t * Dq + h * hd;
+        std::fill(out, out + hd, 0.0f);
+        for (int j = 0; j < n_kv; ++j) {
+          const float w = score[j] / sum;
+          const float* vj = vc + static_cast<size_t>(j) * Dkv + hk * hd;
+          for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
+        }
+      }
+    });
+    MatMul(L.wo, attn.data(), n, proj.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
+    for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
+    MatMul(L.gate, xn.data(), n, g.data());
+    MatMul(L.up, xn.data(), n, u.data());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    MatMul(L.down, g.data(), n, proj.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+  }
+  for (int t = 0; t < n; ++t) tokens_.push_back(tokens[t]);
+  if (logits_out == nullptr) return Status::Ok();
+  const int first = all_logits ? 0 : n - 1;
+  const int count = n - first;
+  for (int t = first; t < n; ++t) RmsNorm(x.data() + t * E, model_.output_norm().data(), E, p.rms_eps, xn.data() + (t - first) * E);
+  MatMul(model_.output(), xn.data(), count, logits_out);
+  return Status::Ok();
+}
+
+}  // namespace naut::engine

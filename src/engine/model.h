@@ -1,0 +1,122 @@
+#pragma once
+// A loaded GGUF model of the llama family (`llama`, which also covers Mistral dense models,
+// `qwen2`, `qwen3`) and the Context that runs it: KV cache, batched prefill, logits, and
+// prefix reuse across calls.
+//
+// Model is immutable after Load and may be shared by several Contexts on different threads.
+// A Context is used by one thread at a time (it owns its thread pool).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/gguf.h"
+#include "engine/thread_pool.h"
+#include "engine/tokenizer.h"
+
+namespace naut::engine {
+
+enum class Arch { kLlama, kQwen2, kQwen3 };
+
+struct ModelParams {
+  std::string arch_name;
+  Arch arch = Arch::kLlama;
+  int64_t n_vocab = 0, n_embd = 0, n_ff = 0, n_layer = 0, n_head = 0, n_head_kv = 0;
+  int64_t head_dim = 0, n_rot = 0, n_ctx_train = 0;
+  float rms_eps = 1e-5f;
+  float rope_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
+  bool rope_neox = false;        // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
+};
+
+// A 2-D weight: `rows` rows of `cols` elements, each row RowBytes(type, cols) bytes.
+struct Weight {
+  GgmlType type = GgmlType::kF32;
+  int64_t cols = 0, rows = 0;
+  size_t row_bytes = 0;
+  const uint8_t* data = nullptr;
+  const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm, q_norm, k_norm;  // q/k norms: qwen3 only
+  std::vector<float> bq, bk, bv, bo;                       // biases: qwen2 (empty when absent)
+  Weight wq, wk, wv, wo, gate, up, down;
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> Load(const std::string& path);
+
+  const ModelParams& params() const { return params_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const GgufFile& file() const { return *file_; }
+  const Weight& token_embd() const { return token_embd_; }
+  const Weight& output() const { return output_; }
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<float>& rope_freq_factors() const { return rope_freqs_; }
+  const std::vector<LayerWeights>& layers() const { return layers_; }
+  int64_t n_params() const { return n_params_; }
+
+ private:
+  Model() = default;
+  Status Init();
+
+  std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  ModelParams params_;
+  Weight token_embd_, output_;
+  std::vector<float> output_norm_, rope_freqs_;
+  std::vector<LayerWeights> layers_;
+  int64_t n_params_ = 0;
+};
+
+struct ContextOptions {
+  int n_ctx = 4096;    // KV cache length (capped at the model's training context)
+  int n_threads = 2;
+  int n_batch = 512;   // prompt tokens evaluated per forward pass
+};
+
+class Context {
+ public:
+  static Result<std::unique_ptr<Context>> Create(const Model& model, const ContextOptions& options);
+
+  const Model& model() const { return model_; }
+  int n_ctx() const { return n_ctx_; }
+  int n_past() const { return static_cast<int>(tokens_.size()); }
+  // Tokens whose keys and values are in the cache, in order.
+  const std::vector<TokenId>& cached_tokens() const { return tokens_; }
+
+  // Appends `tokens` after the cached ones and evaluates them. With `all_logits` the logits of
+  // every new position are kept (logits(i) for i in [0, tokens.size())); otherwise only the
+  // last one's (logits(0)).
+  Status Eval(const std::vector<TokenId>& tokens, bool all_logits = false);
+  // Makes the cache hold exactly `prompt` and leaves the logits of its last token: the longest
+  // prefix shared with the cached tokens is kept and only the rest is evaluated (at least one
+  // token, for the logits). Returns how many tokens were reused.
+  Result<int> EvalPrompt(const std::vector<TokenId>& prompt);
+  // Drops cached positions from `n` on.
+  void Truncate(int n);
+  const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab; }
+
+ private:
+  Context(const Model& model, const ContextOptions& options);
+  Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
+  void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
+
+  const Model& model_;
+  ContextOptions options_;
+  int n_ctx_ = 0;
+  ThreadPool pool_;
+  std::vector<TokenId> tokens_;
+  std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
+  std::vector<float> logits_;
+  std::vector<uint8_t> act_buf_;
+};
+
+// RMSNorm of one row: y = x / sqrt(mean(x^2) + eps) * w.
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+}  // namespace naut::engine

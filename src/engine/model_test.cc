@@ -1,0 +1,227 @@
+#include "engine/model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/json.h"
+#include "engine/generate.h"
+#include "engine/quant.h"
+#include "engine/synthetic_model.h"
+
+namespace naut::engine {
+namespace {
+
+std::unique_ptr<Model> Build(const SyntheticModelSpec& spec, const std::string& name) {
+  std::string path = testing::TempDir() + "/" + name + ".gguf";
+  EXPECT_TRUE(BuildSyntheticModel(spec).WriteTo(path).ok());
+  auto m = Model::Load(path);
+  EXPECT_TRUE(m.ok()) << m.error().ToString();
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+std::vector<float> AllLogits(const Model& m, const std::vector<TokenId>& toks, int threads = 2, int batch = 512) {
+  auto ctx = Context::Create(m, {.n_ctx = 256, .n_threads = threads, .n_batch = batch});
+  EXPECT_TRUE(ctx.ok());
+  EXPECT_TRUE((*ctx)->Eval(toks, true).ok());
+  const float* l = (*ctx)->logits(0);
+  return std::vector<float>(l, l + toks.size() * m.params().n_vocab);
+}
+
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+  return d;
+}
+
+double MaxAbs(const std::vector<float>& a) {
+  double d = 0;
+  for (float v : a) d = std::max(d, static_cast<double>(std::fabs(v)));
+  return d;
+}
+
+const std::vector<TokenId> kTokens = {1, 300, 301, 302, 310, 77, 400, 450, 500, 303, 304, 305};
+
+struct QuantCase {
+  GgmlType type;
+  double tol;  // max |logit - float reference| relative to the largest logit
+};
+
+class QuantizedModelTest : public testing::TestWithParam<QuantCase> {};
+
+// The quantized kernels against the plain float forward pass over the same (dequantized)
+// weights; the gap is the 8-bit activation quantization of the integer dot products.
+TEST_P(QuantizedModelTest, MatchesFloatReferenceOfTheSameWeights) {
+  const QuantCase qc = GetParam();
+  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
+    SyntheticModelSpec spec{.arch = arch, .type = qc.type, .output_type = qc.type, .seed = 7};
+    auto quant = Build(spec, std::string(arch) + "-" + TypeName(qc.type));
+    spec.dequantized_twin = true;
+    auto twin = Build(spec, std::string(arch) + "-" + TypeName(qc.type) + "-twin");
+    ASSERT_TRUE(quant && twin);
+    auto ref = AllLogits(*twin, kTokens);
+    for (KernelSet ks : {KernelSet::kScalar, BestKernelSet()}) {
+      KernelSet prev = SetKernelSet(ks);
+      auto got = AllLogits(*quant, kTokens);
+      SetKernelSet(prev);
+      EXPECT_LE(MaxAbsDiff(got, ref), qc.tol * MaxAbs(ref))
+          << arch << " " << TypeName(qc.type) << " kernels " << KernelSetName(ks);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantizedModelTest,
+                         testing::Values(QuantCase{GgmlType::kF16, 1e-4}, QuantCase{GgmlType::kBF16, 1e-4},
+                                         QuantCase{GgmlType::kQ8_0, 0.03}, QuantCase{GgmlType::kQ4_0, 0.03},
+                                         QuantCase{GgmlType::kQ4_K, 0.03}, QuantCase{GgmlType::kQ5_K, 0.03},
+                                         QuantCase{GgmlType::kQ6_K, 0.03}),
+                         [](const auto& info) { return TypeName(info.param.type); });
+
+TEST(ContextTest, BatchedThreadedAndSequentialEvaluationAgree) {
+  auto m = Build({.type = GgmlType::kQ8_0, .output_type = GgmlType::kQ6_K, .seed = 3}, "agree");
+  ASSERT_TRUE(m);
+  auto batched = AllLogits(*m, kTokens, 2, 512);
+  auto one_thread_small_batches = AllLogits(*m, kTokens, 1, 5);
+  EXPECT_LE(MaxAbsDiff(batched, one_thread_small_batches), 1e-4 * MaxAbs(batched));
+  // Token by token, keeping the last logits each time.
+  auto ctx = Context::Create(*m, {.n_ctx = 64, .n_threads = 2});
+  ASSERT_TRUE(ctx.ok());
+  const int64_t nv = m->params().n_vocab;
+  for (size_t i = 0; i < kTokens.size(); ++i) {
+    ASSERT_TRUE((*ctx)->Eval({kTokens[i]}).ok());
+    std::vector<float> step((*ctx)->logits(0), (*ctx)->logits(0) + nv);
+    std::vector<float> want(batched.begin() + i * nv, batched.begin() + (i + 1) * nv);
+    ASSERT_LE(MaxAbsDiff(step, want), 1e-4 * MaxAbs(want)) << "position " << i;
+  }
+}
+
+TEST(ContextTest, PrefixReuseEvaluatesOnlyTheNewSuffix) {
+  auto m = Build({.type = GgmlType::kQ4_0, .output_type = GgmlType::kQ8_0, .seed = 5}, "prefix");
+  ASSERT_TRUE(m);
+  auto ctx = Context::Create(*m, {.n_ctx = 64, .n_threads = 2});
+  ASSERT_TRUE(ctx.ok());
+  std::vector<TokenId> turn1(kTokens.begin(), kTokens.begin() + 8);
+  auto r1 = (*ctx)->EvalPrompt(turn1);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_EQ(*r1, 0);
+  auto r2 = (*ctx)->EvalPrompt(kTokens);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(*r2, 8);
+  const int64_t nv = m->params().n_vocab;
+  std::vector<float> got((*ctx)->logits(0), (*ctx)->logits(0) + nv);
+  auto fresh = AllLogits(*m, kTokens);
+  std::vector<float> want(fresh.end() - nv, fresh.end());
+  EXPECT_LE(MaxAbsDiff(got, want), 1e-4 * MaxAbs(want));
+  // A diverging prompt keeps only the shared part; the same prompt again re-evaluates one token.
+  std::vector<TokenId> other = {1, 300, 301, 999 % static_cast<int>(nv)};
+  EXPECT_EQ(*(*ctx)->EvalPrompt(other), 3);
+  EXPECT_EQ(*(*ctx)->EvalPrompt(other), 3);
+  EXPECT_EQ((*ctx)->cached_tokens(), other);
+}
+
+TEST(ContextTest, RejectsBadTokensAndFullContext) {
+  auto m = Build({.n_ctx = 16, .seed = 9}, "limits");
+  ASSERT_TRUE(m);
+  auto ctx = Context::Create(*m, {.n_ctx = 100});
+  ASSERT_TRUE(ctx.ok());
+  EXPECT_EQ((*ctx)->n_ctx(), 16);
+  EXPECT_EQ((*ctx)->Eval({-1}).code(), Code::kInvalidArgument);
+  EXPECT_EQ((*ctx)->Eval({static_cast<TokenId>(m->params().n_vocab)}).code(), Code::kInvalidArgument);
+  EXPECT_EQ((*ctx)->Eval(std::vector<TokenId>(17, 5)).code(), Code::kResourceExhausted);
+}
+
+TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
+  GgufWriter w = BuildSyntheticModel({.arch = "llama"});
+  std::string path = testing::TempDir() + "/gpt2.gguf";
+  GgufWriter bad;
+  bad.AddString("general.architecture", "gpt2");
+  ASSERT_TRUE(bad.WriteTo(path).ok());
+  auto m = Model::Load(path);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("architecture 'gpt2' is not supported"), std::string::npos);
+}
+
+// --- generation on the trained stories260K model ---
+
+const std::string kConf = NAUT_SOURCE_DIR "/../shared/conformance/";
+
+TEST(GenerateTest, GreedyMatchesReferenceAndStopsOnStopString) {
+  const std::string path = kConf + "models/stories260K.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "conformance data absent: " << path;
+  auto m = Model::Load(path);
+  ASSERT_TRUE(m.ok());
+  std::ifstream in(kConf + "reference/stories260K.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto ref = ParseJson(ss.str(), "stories260K.json");
+  ASSERT_TRUE(ref.ok());
+  const Json& r0 = (*ref)["results"][0];
+  auto ctx = Context::Create(**m, {.n_ctx = 256});
+  ASSERT_TRUE(ctx.ok());
+  auto prompt = (*m)->tokenizer().Tokenize(r0["prompt"].get<std::string>(), true);
+  GenerateOptions o;
+  o.max_tokens = 32;
+  o.sampling.temperature = 0;
+  std::string streamed;
+  o.on_text = [&](std::string_view t) {
+    streamed += t;
+    return true;
+  };
+  auto res = Generate(**ctx, prompt, o);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->tokens, r0["completion_tokens"].get<std::vector<TokenId>>());
+  EXPECT_EQ(res->text, r0["completion_text"].get<std::string>());
+  EXPECT_EQ(streamed, res->text);
+  EXPECT_EQ(res->stop_reason, "length");
+
+  // Same prompt again: everything but the last prompt token comes from the cache.
+  std::string full = res->text;
+  size_t cut = full.find(' ', 10);
+  ASSERT_NE(cut, std::string::npos);
+  o.stop = {full.substr(cut, 4)};
+  streamed.clear();
+  auto res2 = Generate(**ctx, prompt, o);
+  ASSERT_TRUE(res2.ok());
+  EXPECT_EQ(res2->n_reused, static_cast<int>(prompt.size()) - 1);
+  EXPECT_EQ(res2->stop_reason, "stop");
+  EXPECT_EQ(res2->text, full.substr(0, full.find(o.stop[0])));
+  EXPECT_EQ(streamed, res2->text);
+}
+
+TEST(GenerateTest, SeededSamplingIsReproducible) {
+  auto m = Build({.type = GgmlType::kQ4_K, .output_type = GgmlType::kQ6_K, .seed = 11}, "sampling");
+  ASSERT_TRUE(m);
+  auto run = [&](uint64_t seed) {
+    auto ctx = Context::Create(*m, {.n_ctx = 64});
+    GenerateOptions o;
+    o.max_tokens = 12;
+    o.stop_at_eog = false;
+    o.sampling = {.temperature = 1.5f, .top_k = 50, .top_p = 0.9f, .min_p = 0.0f, .repeat_penalty = 1.1f, .seed = seed};
+    return Generate(**ctx, {1, 300, 301}, o)->tokens;
+  };
+  EXPECT_EQ(run(1), run(1));
+  EXPECT_NE(run(1), run(2));
+}
+
+TEST(SamplerTest, TruncationsKeepTheRightCandidates) {
+  std::vector<float> logits = {1.0f, 5.0f, 4.9f, -3.0f, 0.0f};
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    Sampler greedy({.temperature = 0});
+    EXPECT_EQ(greedy.Sample(logits.data(), 5, {}), 1);
+    Sampler top2({.temperature = 1.0f, .top_k = 2, .top_p = 1.0f, .min_p = 0.0f, .seed = seed});
+    TokenId t = top2.Sample(logits.data(), 5, {});
+    EXPECT_TRUE(t == 1 || t == 2);
+    Sampler minp({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.5f, .seed = seed});
+    t = minp.Sample(logits.data(), 5, {});
+    EXPECT_TRUE(t == 1 || t == 2);
+  }
+  // A strong repetition penalty moves greedy off the repeated token.
+  Sampler penal({.temperature = 0, .repeat_penalty = 2.0f});
+  EXPECT_EQ(penal.Sample(logits.data(), 5, {1}), 2);
+}
+
+}  // namespace
+}  // namespace naut::engine

@@ -1,0 +1,77 @@
+#pragma once
+// Tensor element formats: fp16/bf16 conversion, block layouts of the quantized types
+// (byte-compatible with ggml), dequantization, quantization (weights, for the GGUF writer;
+// activations, for integer dot products) and the row dot products the matmul uses.
+//
+// Dot products exist as a portable scalar reference and as AVX2/FMA kernels; the fastest one
+// the CPU supports is chosen once at run time. All functions are pure and thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "engine/gguf.h"
+
+namespace naut::engine {
+
+float Fp16ToFp32(uint16_t h);
+uint16_t Fp32ToFp16(float f);
+float Bf16ToFp32(uint16_t h);
+uint16_t Fp32ToBf16(float f);
+
+inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK8_0 = 32;
+inline constexpr int kQK_K = 256;
+inline constexpr int kKScaleBytes = 12;
+
+struct BlockQ4_0 { uint16_t d; uint8_t qs[16]; };
+struct BlockQ8_0 { uint16_t d; int8_t qs[32]; };
+struct BlockQ4_K { uint16_t d, dmin; uint8_t scales[kKScaleBytes]; uint8_t qs[128]; };
+struct BlockQ5_K { uint16_t d, dmin; uint8_t scales[kKScaleBytes]; uint8_t qh[32]; uint8_t qs[128]; };
+struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+// Activation blocks for the K-quants: float scale and per-16 sums (the mins term needs them).
+struct BlockQ8_K { float d; int8_t qs[256]; int16_t bsums[16]; };
+
+static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_K) == 144 &&
+              sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+
+// True when the engine can compute with tensors of this type.
+bool IsSupportedType(GgmlType type);
+
+// Dequantizes `n` elements (a multiple of the block size) starting at a block boundary.
+void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
+// Quantizes `n` floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). Returns the bytes.
+std::string QuantizeRow(GgmlType type, const float* src, int64_t n);
+
+// How the activations are laid out for the dot product with a weight type.
+enum class ActFormat { kF32, kQ8_0, kQ8_K };
+ActFormat ActFormatFor(GgmlType weight_type);
+size_t ActRowBytes(ActFormat fmt, int64_t n);
+void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out);
+
+// Dot product of one weight row with one activation row in ActFormatFor(type).
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+
+enum class KernelSet { kScalar, kAvx2 };
+// Kernels the running CPU supports best (AVX2+FMA+F16C, else scalar).
+KernelSet BestKernelSet();
+// Overrides the run-time choice (tests compare the two); returns the previous value.
+KernelSet SetKernelSet(KernelSet k);
+KernelSet ActiveKernelSet();
+const char* KernelSetName(KernelSet k);
+VecDotFn GetVecDot(GgmlType type);
+VecDotFn GetVecDot(GgmlType type, KernelSet k);
+
+// Dot products of one weight row with four activation rows `astride` bytes apart, into y[0..3].
+using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* y);
+// A four-row kernel for this type under the active kernel set, or nullptr.
+VecDot4Fn GetVecDot4(GgmlType type);
+
+namespace internal {
+VecDot4Fn GetVecDot4Avx2(GgmlType type);
+VecDotFn GetVecDotAvx2(GgmlType type);  // nullptr where no AVX2 kernel exists
+bool CpuHasAvx2();
+}  // namespace internal
+
+}  // namespace naut::engine

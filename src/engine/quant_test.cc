@@ -1,0 +1,97 @@
+#include "engine/quant.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace naut::engine {
+namespace {
+
+TEST(QuantTest, Fp16AndBf16RoundTrip) {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.1f}) {
+    float back = Fp16ToFp32(Fp32ToFp16(f));
+    EXPECT_NEAR(back, f, std::fabs(f) * 1e-3f + 1e-8f) << f;
+  }
+  EXPECT_EQ(Fp32ToFp16(1.0f), 0x3C00);
+  EXPECT_EQ(Fp32ToFp16(-2.0f), 0xC000);
+  EXPECT_TRUE(std::isinf(Fp16ToFp32(Fp32ToFp16(1e6f))));
+  EXPECT_EQ(Bf16ToFp32(Fp32ToBf16(1.5f)), 1.5f);
+}
+
+struct TypeTol {
+  GgmlType type;
+  double dequant_rel;  // quantize->dequantize error, relative to the row's max |x|
+  double dot_rel;      // quantized dot vs dequantize-then-float dot, relative to sum |w x|
+};
+
+class KernelTest : public testing::TestWithParam<TypeTol> {};
+
+TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
+  const TypeTol tt = GetParam();
+  const int64_t n = 1024;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int trial = 0; trial < 8; ++trial) {
+    std::vector<float> w(n), x(n), wd(n);
+    for (auto& v : w) v = nd(rng);
+    for (auto& v : x) v = nd(rng);
+    std::string q = QuantizeRow(tt.type, w.data(), n);
+    ASSERT_EQ(static_cast<int64_t>(q.size()), RowBytes(tt.type, n));
+    DequantizeRow(tt.type, q.data(), wd.data(), n);
+    float maxabs = 0;
+    for (auto v : w) maxabs = std::max(maxabs, std::fabs(v));
+    for (int64_t i = 0; i < n; ++i) ASSERT_LE(std::fabs(wd[i] - w[i]), tt.dequant_rel * maxabs) << TypeName(tt.type) << " element " << i;
+    double ref = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      ref += static_cast<double>(wd[i]) * x[i];
+      mag += std::fabs(static_cast<double>(wd[i]) * x[i]);
+    }
+    const ActFormat fmt = ActFormatFor(tt.type);
+    std::vector<uint8_t> act(ActRowBytes(fmt, n));
+    QuantizeActs(fmt, x.data(), n, act.data());
+    float scalar = GetVecDot(tt.type, KernelSet::kScalar)(n, q.data(), act.data());
+    EXPECT_NEAR(scalar, ref, tt.dot_rel * mag) << TypeName(tt.type) << " scalar";
+    if (BestKernelSet() == KernelSet::kAvx2) {
+      float avx = GetVecDot(tt.type, KernelSet::kAvx2)(n, q.data(), act.data());
+      EXPECT_NEAR(avx, ref, tt.dot_rel * mag) << TypeName(tt.type) << " avx2";
+      // Same integer sums, different float summation order.
+      EXPECT_NEAR(avx, scalar, 1e-5 * mag) << TypeName(tt.type) << " avx2 vs scalar";
+    }
+    if (VecDot4Fn dot4 = GetVecDot4(tt.type)) {
+      // Four activation rows: the first is x, the others scaled copies.
+      std::vector<uint8_t> acts(4 * act.size());
+      std::vector<float> xs(n);
+      for (int j = 0; j < 4; ++j) {
+        for (int64_t i = 0; i < n; ++i) xs[i] = x[i] * static_cast<float>(j + 1);
+        QuantizeActs(fmt, xs.data(), n, acts.data() + j * act.size());
+      }
+      float out[4];
+      dot4(n, q.data(), acts.data(), act.size(), out);
+      for (int j = 0; j < 4; ++j) {
+        float single = GetVecDot(tt.type)(n, q.data(), acts.data() + j * act.size());
+        EXPECT_NEAR(out[j], single, 1e-5 * mag * (j + 1)) << TypeName(tt.type) << " x4 row " << j;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, KernelTest,
+                         testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
+                                         TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
+                                         TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
+                                         TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
+                         [](const auto& info) { return TypeName(info.param.type); });
+
+TEST(QuantTest, AllZeroRowsStayZero) {
+  std::vector<float> z(256, 0.0f), back(256, 1.0f);
+  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    std::string q = QuantizeRow(t, z.data(), 256);
+    DequantizeRow(t, q.data(), back.data(), 256);
+    for (float v : back) ASSERT_EQ(v, 0.0f) << TypeName(t);
+  }
+}
+
+}  // namespace
+}  // namespace naut::engine
