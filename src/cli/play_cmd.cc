@@ -161,11 +161,13 @@ void AddPlayCommand(CLI::App& app, Context& ctx) {
   play->add_flag("--memory", memory, "Keep the game in memory only (nothing saved)");
   play->callback([&ctx] {
     if (game != "rpg") {
-      ctx.exit_code = Fail(InvalidArgument("play: unknown game '" + game + "'; available: rpg"));
+      (void)Fail(InvalidArgument("play: unknown game '" + game + "'; available: rpg"));
+      ctx.exit_code = kExitUsage;
       return;
     }
     if (seed && *seed < 0) {
-      ctx.exit_code = Fail(InvalidArgument("play: --seed must be 0 or more"));
+      (void)Fail(InvalidArgument("play: --seed must be 0 or more"));
+      ctx.exit_code = kExitUsage;
       return;
     }
     std::filesystem::path state_file;

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <toml++/toml.h>
 
+#include "core/config.h"
 #include "core/files.h"
 #include "core/ids.h"
 #include "envs/rpg/test_driver.h"
@@ -230,6 +233,85 @@ TEST_F(RpgServerTest, ResetPersists) {
   ASSERT_TRUE(w);
   EXPECT_EQ((*w)->StateJson()["seed"], "77");
   EXPECT_EQ((*w)->StateJson()["started"], false);
+}
+
+}  // namespace
+}  // namespace naut::envs::rpg
+
+namespace naut::envs::rpg {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Driver;
+
+std::vector<std::string> TomlStrings(toml::node_view<toml::node> node) {
+  std::vector<std::string> out;
+  if (auto* arr = node.as_array()) {
+    for (const auto& v : *arr) out.push_back(v.value_or(std::string()));
+  }
+  return out;
+}
+
+// The example profiles name tools and resources the servers really have, so a user who copies
+// them gets a working environment.
+TEST(RpgProfiles, ExampleProfilesMatchTheToolSurface) {
+  const fs::path dir = fs::path(NAUT_SOURCE_DIR) / "examples" / "profiles";
+  toml::table rpg, telegram;
+  try {
+    rpg = toml::parse_file((dir / "rpg.toml").string());
+    telegram = toml::parse_file((dir / "telegram.toml").string());
+  } catch (const toml::parse_error& e) {
+    FAIL() << "profile does not parse: " << e.description();
+  }
+  auto world = RpgWorld::Open("", 1);
+  ASSERT_TRUE(world);
+  std::vector<std::string> tools;
+  for (const auto& t : RpgWorld::Tools(*world)) tools.push_back(t.name);
+  auto has_tool = [&](const std::string& name) {
+    return std::find(tools.begin(), tools.end(), name) != tools.end();
+  };
+
+  auto allowed = TomlStrings(rpg["actions"]["allowed_tools"]);
+  ASSERT_FALSE(allowed.empty());
+  for (const auto& t : allowed) EXPECT_TRUE(has_tool(t)) << t;
+  EXPECT_EQ(TomlStrings(telegram["actions"]["allowed_tools"]), allowed)
+      << "the simulator and the real chat must offer the same actions";
+  EXPECT_TRUE(has_tool(rpg["checker"]["tool"].value_or(std::string())));
+  EXPECT_TRUE(has_tool(rpg["checker"]["reset_tool"].value_or(std::string())));
+  EXPECT_EQ(telegram["checker"]["kind"].value_or(std::string()), "llm");
+
+  // Every observation call works against the simulator and shows the game chat.
+  auto* calls = rpg["observation"]["calls"].as_array();
+  ASSERT_NE(calls, nullptr);
+  Driver d{*world};
+  d.Send(kGameChatId, "/start");
+  for (const auto& call : *calls) {
+    const auto& c = *call.as_table();
+    std::string tool = c["tool"].value_or(std::string());
+    ASSERT_TRUE(has_tool(tool)) << tool;
+    Json args = Json::object();
+    for (const auto& [k, v] : *c["arguments"].as_table()) {
+      if (v.is_string()) args[std::string(k.str())] = v.value_or(std::string());
+      if (v.is_integer()) args[std::string(k.str())] = v.value_or(int64_t{0});
+    }
+    auto r = d.Call(tool, args);
+    EXPECT_FALSE(r.is_error) << tool << ": " << d.Text(r);
+    // The town menu: its text names the town, its buttons the forest.
+    EXPECT_TRUE(d.Text(r).find("Oakvale") != std::string::npos || d.Text(r).find("🌲 Forest") != std::string::npos)
+        << tool << ": " << d.Text(r);
+  }
+
+  auto resources = RpgWorld::Resources(*world);
+  std::string milestones = rpg["milestones"]["resource"].value_or(std::string());
+  EXPECT_TRUE(std::any_of(resources.begin(), resources.end(), [&](const auto& r) { return r.uri == milestones; }));
+  EXPECT_TRUE(telegram["milestones"]["items"].is_array());
+
+  auto mcp_json = ReadFile(dir / "telegram.mcp.json");
+  ASSERT_TRUE(mcp_json);
+  auto servers = ParseMcpServers(*mcp_json, "telegram.mcp.json");
+  ASSERT_TRUE(servers) << servers.error().ToString();
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].name, telegram["environment"]["server"].value_or(std::string()));
 }
 
 }  // namespace
