@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "core/data_home.h"
 #include "core/files.h"
 
 namespace naut::envs::rpg {
@@ -477,6 +478,22 @@ std::vector<mcp::Resource> RpgWorld::Resources(const std::shared_ptr<RpgWorld>& 
     return mcp::ResourceContents{"rpg://milestones", "application/json", DumpJson(world->MilestonesJson(), 2)};
   };
   return {state, milestones};
+}
+
+Result<mcp::ServerDefinition> MakeRpgServer(const Config& config) {
+  NAUT_ASSIGN_OR_RETURN(DataHome home, OpenDataHome(config.home));
+  NAUT_ASSIGN_OR_RETURN(std::shared_ptr<RpgWorld> world, RpgWorld::Open(StateFileIn(home.root)));
+  mcp::ServerDefinition def;
+  def.name = "rpg";
+  def.title = "Dungeon Quest";
+  def.instructions =
+      "A role-playing game in a Telegram-style chat. Talk to the game bot @dungeon_quest_bot "
+      "(send /start first) and buy gear from the shop bot @goblin_market_bot. Read the chat with "
+      "get_messages, see a message's buttons with list_inline_buttons and act with "
+      "press_inline_button. The game is saved after every action.";
+  def.tools = RpgWorld::Tools(world);
+  def.resources = RpgWorld::Resources(world);
+  return def;
 }
 
 }  // namespace naut::envs::rpg

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/status.h"
 #include "envs/rpg/game.h"
 #include "mcp/tool.h"
@@ -70,5 +71,9 @@ class RpgWorld {
 
 // The state file's place in a data home.
 std::filesystem::path StateFileIn(const std::filesystem::path& data_home_root);
+
+// The `rpg` entry of the built-in server registry: the game stored in config.home's data
+// home, as a ServerDefinition for the MCP server framework.
+Result<mcp::ServerDefinition> MakeRpgServer(const Config& config);
 
 }  // namespace naut::envs::rpg
