@@ -22,7 +22,8 @@ using envs::rpg::kShopChatId;
 using envs::rpg::RpgWorld;
 
 constexpr const char* kHelp =
-    "How to play: type a button's number to press it, a /command (/start, /hero, /inventory, /help)\n"
+    "How to play: type a button's number to press it, a /command (/start, /hero, /inventory, "
+    "/help)\n"
     "to send it, 'shop' or 'game' to switch chats, 'chats' to list them, 'q' to quit.\n";
 
 // Remembers what was shown, so that after each action only new or edited messages print.
@@ -72,7 +73,8 @@ class ChatPrinter {
     int index = 0;
     for (const auto& row : m.keyboard) {
       out_ << "│";
-      for (const auto& b : row) out_ << "  [" << index++ << "] " << b.text << (b.has_callback() ? "" : " ↗");
+      for (const auto& b : row)
+        out_ << "  [" << index++ << "] " << b.text << (b.has_callback() ? "" : " ↗");
       out_ << "\n";
     }
     out_ << "└─\n";
@@ -98,7 +100,8 @@ std::string PressAnswer(const mcp::ToolResult& r) {
 int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, bool echo) {
   ChatPrinter printer(out);
   int64_t current = kGameChatId;
-  out << "🎮 Dungeon Quest, played through the rpg tool server (seed " << world->Snapshot().seed() << ").\n"
+  out << "🎮 Dungeon Quest, played through the rpg tool server (seed " << world->Snapshot().seed()
+      << ").\n"
       << kHelp << "\n";
   {
     Game g = world->Snapshot();
@@ -132,7 +135,8 @@ int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, b
     }
     bool number = line.find_first_not_of("0123456789") == std::string::npos && line.size() < 4;
     if (number) {
-      auto r = world->PressInlineButton(Json{{"chat_id", current}, {"button_index", std::stoi(line)}});
+      auto r =
+          world->PressInlineButton(Json{{"chat_id", current}, {"button_index", std::stoi(line)}});
       out << "  💬 " << PressAnswer(r) << "\n";
     } else {
       auto r = world->SendMessage(Json{{"chat_id", current}, {"message", line}});
@@ -157,7 +161,8 @@ void AddPlayCommand(CLI::App& app, Context& ctx) {
   static std::optional<int64_t> seed;
   static bool memory = false;
   play->add_option("game", game, "The game to play: rpg")->required();
-  play->add_option("--seed", seed, "Start a new game with this seed (default: continue the saved game)");
+  play->add_option("--seed", seed,
+                   "Start a new game with this seed (default: continue the saved game)");
   play->add_flag("--memory", memory, "Keep the game in memory only (nothing saved)");
   play->callback([&ctx] {
     if (game != "rpg") {
@@ -189,7 +194,8 @@ void AddPlayCommand(CLI::App& app, Context& ctx) {
       ctx.exit_code = Fail(world.error());
       return;
     }
-    if (!(*world)->load_note().empty()) std::cerr << "neuronaut play: " << (*world)->load_note() << "\n";
+    if (!(*world)->load_note().empty())
+      std::cerr << "neuronaut play: " << (*world)->load_note() << "\n";
     if (seed) (void)(*world)->Reset(Json{{"seed", *seed}});
     ctx.exit_code = Play(*world, std::cin, std::cout, /*echo=*/!isatty(STDIN_FILENO));
   });

@@ -57,8 +57,8 @@ const std::vector<EnemyKind> kCave = {
     {"skeleton", "Skeleton", "💀", "strikes you", 30, 12, 4, 22, 10, 18, 40},
     {"cave_troll", "Cave Troll", "🧌", "clubs you", 45, 15, 5, 40, 20, 35, 20},
 };
-const EnemyKind kBoss = {"goblin_boss", "Forest Goblin Boss", "👹", "swings his club at you",
-                         70, 13, 4, 80, 100, 100, 0};
+const EnemyKind kBoss = {
+    "goblin_boss", "Forest Goblin Boss", "👹", "swings his club at you", 70, 13, 4, 80, 100, 100, 0};
 
 std::string_view VerbOf(std::string_view key) {
   for (const auto* table : {&kForest, &kCave}) {
@@ -83,7 +83,9 @@ bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-Button Cb(std::string text, std::string data) { return Button{std::move(text), std::move(data), ""}; }
+Button Cb(std::string text, std::string data) {
+  return Button{std::move(text), std::move(data), ""};
+}
 
 }  // namespace
 
@@ -105,9 +107,12 @@ int XpForLevel(int level) {
 
 std::string_view LocationName(Location location) {
   switch (location) {
-    case Location::kTown: return "town";
-    case Location::kForest: return "forest";
-    case Location::kCave: return "cave";
+    case Location::kTown:
+      return "town";
+    case Location::kForest:
+      return "forest";
+    case Location::kCave:
+      return "cave";
   }
   return "town";
 }
@@ -120,7 +125,8 @@ Game::Game(uint64_t seed) : seed_(seed), rng_(seed) {
        "👋 Welcome to ⚔️ Dungeon Quest!\n"
        "A land of slimes, wolves and one very rude goblin.\n\n"
        "Send /start to begin your adventure.");
-  Post(kShopChatId, "👺 Goblin Market here, best prices in Oakvale!\nSend /start to see today's wares.");
+  Post(kShopChatId,
+       "👺 Goblin Market here, best prices in Oakvale!\nSend /start to see today's wares.");
 }
 
 // ---- infrastructure -------------------------------------------------------------------------
@@ -209,9 +215,9 @@ std::string Game::StatusLine() const {
   std::string xp = hero_.level >= kMaxLevel
                        ? "max"
                        : Str(hero_.xp) + "/" + Str(XpForLevel(hero_.level + 1)) + " XP";
-  return "❤️ " + Str(hero_.hp) + "/" + Str(hero_.max_hp) + " · ⭐ Lv " + Str(hero_.level) + " (" + xp +
-         ")\n🗡 " + Str(ATK()) + " · 🛡 " + Str(DEF()) + " · 💰 " + Str(hero_.gold) + " · 🧪 " +
-         Str(hero_.potions);
+  return "❤️ " + Str(hero_.hp) + "/" + Str(hero_.max_hp) + " · ⭐ Lv " + Str(hero_.level) +
+         " (" + xp + ")\n🗡 " + Str(ATK()) + " · 🛡 " + Str(DEF()) + " · 💰 " +
+         Str(hero_.gold) + " · 🧪 " + Str(hero_.potions);
 }
 
 std::pair<std::string, Keyboard> Game::LocationView() const {
@@ -247,10 +253,10 @@ std::pair<std::string, Keyboard> Game::LocationView() const {
 std::pair<std::string, Keyboard> Game::HeroView() const {
   const ItemInfo* w = FindItem(hero_.weapon);
   const ItemInfo* a = hero_.armour.empty() ? nullptr : FindItem(hero_.armour);
-  std::string text = "👤 " + hero_.name + ", level " + Str(hero_.level) + " adventurer\n" + StatusLine() +
-                     "\n\n🗡 Weapon: " + (w ? std::string(w->name) : "none") + "\n🛡 Armour: " +
-                     (a ? std::string(a->name) : "none") + "\n☠️ Monsters slain: " + Str(kills_) +
-                     " · Deaths: " + Str(deaths_);
+  std::string text = "👤 " + hero_.name + ", level " + Str(hero_.level) + " adventurer\n" +
+                     StatusLine() + "\n\n🗡 Weapon: " + (w ? std::string(w->name) : "none") +
+                     "\n🛡 Armour: " + (a ? std::string(a->name) : "none") +
+                     "\n☠️ Monsters slain: " + Str(kills_) + " · Deaths: " + Str(deaths_);
   if (boss_defeated_) text += "\n🏆 Slayer of the Forest Goblin Boss";
   return {text, {{Cb("⬅️ Back", "back")}}};
 }
@@ -265,10 +271,11 @@ std::pair<std::string, Keyboard> Game::InventoryView() const {
     std::string bonus = item->kind == ItemInfo::Kind::kWeapon   ? " (+" + Str(item->bonus) + " ATK)"
                         : item->kind == ItemInfo::Kind::kArmour ? " (+" + Str(item->bonus) + " DEF)"
                                                                 : "";
-    text += std::string(item->emoji) + " " + std::string(item->name) + bonus + (equipped ? " ✅ equipped" : "") +
-            "\n";
+    text += std::string(item->emoji) + " " + std::string(item->name) + bonus +
+            (equipped ? " ✅ equipped" : "") + "\n";
     if (!equipped && item->kind != ItemInfo::Kind::kTrophy) {
-      kb.push_back({Cb("Equip " + std::string(item->emoji) + " " + std::string(item->name), "equip:" + key)});
+      kb.push_back({Cb("Equip " + std::string(item->emoji) + " " + std::string(item->name),
+                       "equip:" + key)});
     }
   }
   if (hero_.potions > 0) kb.push_back({Cb("🧪 Drink a potion", "drink")});
@@ -282,9 +289,10 @@ std::pair<std::string, Keyboard> Game::QuestView() const {
   if (boss_defeated_) {
     text += "✅ The Forest Goblin Boss is dead. The roads are safe, thanks to you!";
   } else {
-    text += "💀 BOUNTY: the Forest Goblin Boss raids the roads from his camp in the forest.\n"
-            "Reward: 100 💰 and the Goblin King's Key.\n"
-            "⚠️ Recommended: level 3, a real weapon, armour and potions.";
+    text +=
+        "💀 BOUNTY: the Forest Goblin Boss raids the roads from his camp in the forest.\n"
+        "Reward: 100 💰 and the Goblin King's Key.\n"
+        "⚠️ Recommended: level 3, a real weapon, armour and potions.";
     if (bounty_accepted_) {
       text += "\n\n📌 You accepted this bounty. Look for the Goblin Camp in the forest.";
     } else {
@@ -298,31 +306,33 @@ std::pair<std::string, Keyboard> Game::QuestView() const {
 std::pair<std::string, Keyboard> Game::FightView() const {
   const Fight& f = *fight_;
   const Enemy& e = f.enemy;
-  std::string text = "⚔️ Fight · round " + Str(f.round) + "\n" + e.emoji + " " + e.name + "  " +
-                     HpBar(e.hp, e.max_hp) + " " + Str(e.hp) + "/" + Str(e.max_hp) + "\n🧝 You  " +
-                     HpBar(hero_.hp, hero_.max_hp) + " " + Str(hero_.hp) + "/" + Str(hero_.max_hp) +
-                     " · 🧪 " + Str(hero_.potions);
+  std::string text = "⚔️ Fight · round " + Str(f.round) + "\n" + e.emoji + " " + e.name +
+                     "  " + HpBar(e.hp, e.max_hp) + " " + Str(e.hp) + "/" + Str(e.max_hp) +
+                     "\n🧝 You  " + HpBar(hero_.hp, hero_.max_hp) + " " + Str(hero_.hp) + "/" +
+                     Str(hero_.max_hp) + " · 🧪 " + Str(hero_.potions);
   if (!f.log.empty()) {
     text += "\n";
     for (const auto& line : f.log) text += "\n" + line;
   }
-  Keyboard kb = {{Cb("⚔️ Attack", "f:atk"), Cb("🛡 Defend", "f:def")},
-                 {Cb("🧪 Potion (" + Str(hero_.potions) + ")", "f:potion"), Cb("🏃 Flee", "f:flee")}};
+  Keyboard kb = {
+      {Cb("⚔️ Attack", "f:atk"), Cb("🛡 Defend", "f:def")},
+      {Cb("🧪 Potion (" + Str(hero_.potions) + ")", "f:potion"), Cb("🏃 Flee", "f:flee")}};
   return {text, kb};
 }
 
 std::pair<std::string, Keyboard> Game::ShopView() const {
-  std::string text = "🛒 Goblin Market — today's wares\nYour purse: 💰 " + Str(hero_.gold) + "\n\n";
+  std::string text =
+      "🛒 Goblin Market — today's wares\nYour purse: 💰 " + Str(hero_.gold) + "\n\n";
   Keyboard kb;
   for (const auto& item : kCatalogue) {
     if (item.price == 0) continue;
     std::string what = item.kind == ItemInfo::Kind::kPotion   ? "+" + Str(item.bonus) + " HP"
                        : item.kind == ItemInfo::Kind::kWeapon ? "+" + Str(item.bonus) + " ATK"
                                                               : "+" + Str(item.bonus) + " DEF";
-    text += std::string(item.emoji) + " " + std::string(item.name) + " — " + Str(item.price) + " 💰 (" + what +
-            ")\n";
-    kb.push_back({Cb("Buy " + std::string(item.emoji) + " " + std::string(item.name) + " · " + Str(item.price) +
-                         "💰",
+    text += std::string(item.emoji) + " " + std::string(item.name) + " — " + Str(item.price) +
+            " 💰 (" + what + ")\n";
+    kb.push_back({Cb("Buy " + std::string(item.emoji) + " " + std::string(item.name) + " · " +
+                         Str(item.price) + "💰",
                      "buy:" + std::string(item.key))});
   }
   text += "\n📦 Goods are delivered to you in Oakvale only.";
@@ -335,7 +345,8 @@ void Game::PostLocationMenu() {
 }
 
 void Game::ShowInActive(std::pair<std::string, Keyboard> view) {
-  Edit(kGameChatId, ChatRef(kGameChatId).active_message_id, std::move(view.first), std::move(view.second));
+  Edit(kGameChatId, ChatRef(kGameChatId).active_message_id, std::move(view.first),
+       std::move(view.second));
 }
 
 // ---- player actions -------------------------------------------------------------------------
@@ -366,7 +377,8 @@ void Game::GameCommand(std::string_view command) {
     }
     if (fight_) {
       auto [text, kb] = FightView();
-      fight_->message_id = Post(kGameChatId, "⚔️ You are in the middle of a fight!\n\n" + text, kb);
+      fight_->message_id =
+          Post(kGameChatId, "⚔️ You are in the middle of a fight!\n\n" + text, kb);
     } else {
       PostLocationMenu();
     }
@@ -406,7 +418,8 @@ void Game::ShopCommand(std::string_view command) {
 }
 
 CallbackAnswer Game::PressCallback(int64_t chat_id, int64_t message_id, std::string_view data) {
-  if (!FindChat(chat_id) || !FindMessage(chat_id, message_id)) return {std::string(kExpired), false};
+  if (!FindChat(chat_id) || !FindMessage(chat_id, message_id))
+    return {std::string(kExpired), false};
   Tick(2);
   if (chat_id == kShopChatId) return ShopPress(data);
   if (message_id != ChatRef(chat_id).active_message_id) return {std::string(kExpired), false};
@@ -449,7 +462,8 @@ CallbackAnswer Game::GamePress(std::string_view data) {
   }
   if (data == "inn") {
     if (location_ != Location::kTown) return {"🛏 The inn is in town.", true};
-    if (hero_.hp == hero_.max_hp) return {"😊 You are not tired. Come back when you're hurt.", false};
+    if (hero_.hp == hero_.max_hp)
+      return {"😊 You are not tired. Come back when you're hurt.", false};
     if (hero_.gold < kInnPrice) {
       return {"💸 A room costs " + Str(kInnPrice) + " 💰, you have " + Str(hero_.gold) + ".", true};
     }
@@ -488,8 +502,16 @@ CallbackAnswer Game::GamePress(std::string_view data) {
     if (location_ != Location::kForest || !bounty_accepted_ || boss_defeated_) {
       return {std::string(kExpired), false};
     }
-    Enemy boss{std::string(kBoss.key), std::string(kBoss.name), std::string(kBoss.emoji), kBoss.hp, kBoss.hp,
-               kBoss.atk, kBoss.def, kBoss.xp, kBoss.gold_lo, true};
+    Enemy boss{std::string(kBoss.key),
+               std::string(kBoss.name),
+               std::string(kBoss.emoji),
+               kBoss.hp,
+               kBoss.hp,
+               kBoss.atk,
+               kBoss.def,
+               kBoss.xp,
+               kBoss.gold_lo,
+               true};
     StartFight(std::move(boss), "👹 The Forest Goblin Boss roars: \"Another snack for the pot!\"");
     return {"👹 The Forest Goblin Boss attacks!", false};
   }
@@ -498,14 +520,18 @@ CallbackAnswer Game::GamePress(std::string_view data) {
 
 CallbackAnswer Game::Travel(Location to) {
   if (to == location_) return {"📍 You are already here.", false};
-  if (to != Location::kTown && location_ != Location::kTown) return {"🧭 Go back to town first.", true};
+  if (to != Location::kTown && location_ != Location::kTown)
+    return {"🧭 Go back to town first.", true};
   location_ = to;
   Tick(60);
   ShowInActive(LocationView());
   switch (to) {
-    case Location::kTown: return {"🏰 You return to Oakvale.", false};
-    case Location::kForest: return {"🌲 You walk into the Whispering Forest.", false};
-    case Location::kCave: return {"🕳 You climb down into the Echoing Cave.", false};
+    case Location::kTown:
+      return {"🏰 You return to Oakvale.", false};
+    case Location::kForest:
+      return {"🌲 You walk into the Whispering Forest.", false};
+    case Location::kCave:
+      return {"🕳 You climb down into the Echoing Cave.", false};
   }
   return {};
 }
@@ -539,8 +565,16 @@ CallbackAnswer Game::Hunt() {
     pick -= k.weight;
   }
   int gold = Roll(kind->gold_lo, kind->gold_hi);
-  Enemy e{std::string(kind->key), std::string(kind->name), std::string(kind->emoji), kind->hp, kind->hp,
-          kind->atk, kind->def, kind->xp, gold, false};
+  Enemy e{std::string(kind->key),
+          std::string(kind->name),
+          std::string(kind->emoji),
+          kind->hp,
+          kind->hp,
+          kind->atk,
+          kind->def,
+          kind->xp,
+          gold,
+          false};
   std::string intro = std::string(kind->emoji) + " A wild " + std::string(kind->name) + " appears!";
   StartFight(std::move(e), intro);
   return {"⚔️ A " + std::string(kind->name) + " attacks!", false};
@@ -563,8 +597,8 @@ int Game::HeroHit(std::vector<std::string>& log) {
   bool crit = Roll(1, 100) <= 10;
   if (crit) dmg *= 2;
   e.hp = std::max(0, e.hp - dmg);
-  log.push_back(std::string(crit ? "💥 Critical hit! " : "🗡 ") + "You hit the " + e.name + " for " + Str(dmg) +
-                ".");
+  log.push_back(std::string(crit ? "💥 Critical hit! " : "🗡 ") + "You hit the " + e.name +
+                " for " + Str(dmg) + ".");
   return dmg;
 }
 
@@ -658,11 +692,11 @@ void Game::Win() {
     boss_defeated_ = true;
     hero_.items.push_back("goblin_key");
     Achieve("defeat_goblin_boss");
-    text = "🏆 The Forest Goblin Boss falls! Oakvale is safe.\n✨ +" + Str(e.xp) + " XP · 💰 +" + Str(e.gold) +
-           " bounty · 🗝 Goblin King's Key";
+    text = "🏆 The Forest Goblin Boss falls! Oakvale is safe.\n✨ +" + Str(e.xp) + " XP · 💰 +" +
+           Str(e.gold) + " bounty · 🗝 Goblin King's Key";
   } else {
-    text = "🏆 Victory! The " + e.name + " " + e.emoji + " is defeated.\n✨ +" + Str(e.xp) + " XP · 💰 +" +
-           Str(e.gold);
+    text = "🏆 Victory! The " + e.name + " " + e.emoji + " is defeated.\n✨ +" + Str(e.xp) +
+           " XP · 💰 +" + Str(e.gold);
   }
   Edit(kGameChatId, f.message_id, text, {});
   if (hero_.gold >= kHoardGold) Achieve("hoard_200_gold");
@@ -677,7 +711,8 @@ void Game::GainXp(int xp) {
     hero_.max_hp += 10;
     hero_.hp += 10;  // a level heals by the new capacity only: rest is still needed
     Post(kGameChatId, "🎉 Level up! You reached level " + Str(hero_.level) + ".\n❤️ Max HP " +
-                          Str(hero_.max_hp) + " · 🗡 ATK " + Str(ATK()) + " · 🛡 DEF " + Str(DEF()));
+                          Str(hero_.max_hp) + " · 🗡 ATK " + Str(ATK()) + " · 🛡 DEF " +
+                          Str(DEF()));
     if (hero_.level == 2) Achieve("reach_level_2");
     if (hero_.level == 3) Achieve("reach_level_3");
     if (hero_.level == 5) Achieve("reach_level_5");
@@ -693,10 +728,12 @@ void Game::Die() {
   hero_.xp = XpForLevel(hero_.level);
   hero_.hp = std::max(1, hero_.max_hp / 2);
   location_ = Location::kTown;
-  Edit(kGameChatId, f.message_id, "💀 You were slain by the " + f.enemy.name + " " + f.enemy.emoji + "…", {});
-  Post(kGameChatId, "⚰️ You wake up in the Oakvale temple.\nThe priests kept " + Str(lost) +
-                        " 💰 for their trouble, and your XP progress toward the next level is lost.\n❤️ " +
-                        Str(hero_.hp) + "/" + Str(hero_.max_hp));
+  Edit(kGameChatId, f.message_id,
+       "💀 You were slain by the " + f.enemy.name + " " + f.enemy.emoji + "…", {});
+  Post(kGameChatId,
+       "⚰️ You wake up in the Oakvale temple.\nThe priests kept " + Str(lost) +
+           " 💰 for their trouble, and your XP progress toward the next level is lost.\n❤️ " +
+           Str(hero_.hp) + "/" + Str(hero_.max_hp));
   PostLocationMenu();
 }
 
@@ -734,7 +771,8 @@ CallbackAnswer Game::ShopPress(std::string_view data) {
       hero_.items.emplace_back(item->key);
       Achieve("buy_armour");
       break;
-    case ItemInfo::Kind::kTrophy: break;
+    case ItemInfo::Kind::kTrophy:
+      break;
   }
   Chat& shop = ChatRef(kShopChatId);
   if (!shop.messages.empty()) {
@@ -761,7 +799,8 @@ bool Game::MilestoneAchieved(std::string_view id) const { return Contains(achiev
 std::string Game::MilestoneDetail(std::string_view id) const {
   if (MilestoneAchieved(id)) return "achieved";
   if (id.starts_with("reach_level_")) {
-    return "level " + Str(hero_.level) + " of " + std::string(id.substr(12)) + " (" + Str(hero_.xp) + " XP)";
+    return "level " + Str(hero_.level) + " of " + std::string(id.substr(12)) + " (" +
+           Str(hero_.xp) + " XP)";
   }
   if (id == "hoard_200_gold") return Str(hero_.gold) + " of " + Str(kHoardGold) + " gold";
   if (id == "defeat_goblin_boss") {
@@ -774,27 +813,34 @@ std::string Game::MilestoneDetail(std::string_view id) const {
 
 Status Game::CheckInvariants() const {
   auto fail = [](std::string what) { return Status(Code::kInternal, "rpg invariant: " + what); };
-  if (hero_.level < 1 || hero_.level > kMaxLevel) return fail("level " + Str(hero_.level) + " out of range");
+  if (hero_.level < 1 || hero_.level > kMaxLevel)
+    return fail("level " + Str(hero_.level) + " out of range");
   if (hero_.max_hp != 20 + 10 * hero_.level) return fail("max_hp does not match level");
   if (hero_.hp < 1 || hero_.hp > hero_.max_hp) {
     return fail("hp " + Str(hero_.hp) + " outside 1.." + Str(hero_.max_hp));
   }
   if (hero_.xp < XpForLevel(hero_.level)) return fail("xp below the level's threshold");
-  if (hero_.level < kMaxLevel && hero_.xp >= XpForLevel(hero_.level + 1)) return fail("xp enough for next level");
+  if (hero_.level < kMaxLevel && hero_.xp >= XpForLevel(hero_.level + 1))
+    return fail("xp enough for next level");
   if (hero_.gold < 0) return fail("negative gold");
   if (hero_.potions < 0 || hero_.potions > kMaxPotions) return fail("potions out of range");
   if (!Contains(hero_.items, hero_.weapon)) return fail("weapon not owned");
-  if (!hero_.armour.empty() && !Contains(hero_.items, hero_.armour)) return fail("armour not owned");
+  if (!hero_.armour.empty() && !Contains(hero_.items, hero_.armour))
+    return fail("armour not owned");
   for (const auto& key : hero_.items) {
     if (!FindItem(key)) return fail("unknown item " + key);
-    if (std::count(hero_.items.begin(), hero_.items.end(), key) > 1) return fail("duplicate item " + key);
+    if (std::count(hero_.items.begin(), hero_.items.end(), key) > 1)
+      return fail("duplicate item " + key);
   }
-  if (boss_defeated_ != Contains(hero_.items, "goblin_key")) return fail("boss flag and trophy disagree");
+  if (boss_defeated_ != Contains(hero_.items, "goblin_key"))
+    return fail("boss flag and trophy disagree");
   if (boss_defeated_ && !bounty_accepted_) return fail("boss defeated without the bounty");
   if (fight_) {
-    if (fight_->enemy.hp < 1 || fight_->enemy.hp > fight_->enemy.max_hp) return fail("enemy hp out of range");
+    if (fight_->enemy.hp < 1 || fight_->enemy.hp > fight_->enemy.max_hp)
+      return fail("enemy hp out of range");
     if (location_ == Location::kTown) return fail("fight in town");
-    if (chats_[0].active_message_id != fight_->message_id) return fail("fight message is not the active one");
+    if (chats_[0].active_message_id != fight_->message_id)
+      return fail("fight message is not the active one");
   }
   std::vector<int64_t> ids;
   for (const auto& chat : chats_) {
@@ -813,7 +859,8 @@ Status Game::CheckInvariants() const {
     if (chat.messages.size() > kMaxMessagesPerChat) return fail("too many messages kept");
     if (chat.active_message_id != 0) {
       bool found = false;
-      for (const auto& m : chat.messages) found = found || (m.id == chat.active_message_id && !m.keyboard.empty());
+      for (const auto& m : chat.messages)
+        found = found || (m.id == chat.active_message_id && !m.keyboard.empty());
       if (!found) return fail("active message missing or without keyboard in chat " + chat.title);
     }
   }
@@ -839,8 +886,9 @@ Json ButtonJson(const Button& b) {
 }
 
 Json EnemyJson(const Enemy& e) {
-  return Json{{"key", e.key}, {"name", e.name}, {"emoji", e.emoji}, {"hp", e.hp}, {"max_hp", e.max_hp},
-              {"atk", e.atk}, {"def", e.def},   {"xp", e.xp},       {"gold", e.gold}, {"boss", e.boss}};
+  return Json{{"key", e.key},       {"name", e.name}, {"emoji", e.emoji}, {"hp", e.hp},
+              {"max_hp", e.max_hp}, {"atk", e.atk},   {"def", e.def},     {"xp", e.xp},
+              {"gold", e.gold},     {"boss", e.boss}};
 }
 
 // Reading a stored state: a failed access throws FieldError naming the field; FromJson turns
@@ -850,7 +898,8 @@ struct FieldError {
 };
 
 const Json& Field(const Json& obj, const char* key, std::string_view path) {
-  if (!obj.is_object() || !obj.contains(key)) throw FieldError{std::string(path) + key + " is missing"};
+  if (!obj.is_object() || !obj.contains(key))
+    throw FieldError{std::string(path) + key + " is missing"};
   return obj.at(key);
 }
 int64_t IntField(const Json& obj, const char* key, std::string_view path) {
@@ -860,7 +909,8 @@ int64_t IntField(const Json& obj, const char* key, std::string_view path) {
 }
 int IntField32(const Json& obj, const char* key, std::string_view path) {
   int64_t v = IntField(obj, key, path);
-  if (v < -1000000000 || v > 1000000000) throw FieldError{std::string(path) + key + " is out of range"};
+  if (v < -1000000000 || v > 1000000000)
+    throw FieldError{std::string(path) + key + " is out of range"};
   return static_cast<int>(v);
 }
 std::string StrField(const Json& obj, const char* key, std::string_view path) {
@@ -887,10 +937,11 @@ std::vector<std::string> StrArray(const Json& obj, const char* key, std::string_
   return out;
 }
 Enemy EnemyFrom(const Json& j, std::string_view path) {
-  return Enemy{StrField(j, "key", path),      StrField(j, "name", path),     StrField(j, "emoji", path),
-               IntField32(j, "hp", path),     IntField32(j, "max_hp", path), IntField32(j, "atk", path),
-               IntField32(j, "def", path),    IntField32(j, "xp", path),     IntField32(j, "gold", path),
-               BoolField(j, "boss", path)};
+  return Enemy{StrField(j, "key", path),      StrField(j, "name", path),
+               StrField(j, "emoji", path),    IntField32(j, "hp", path),
+               IntField32(j, "max_hp", path), IntField32(j, "atk", path),
+               IntField32(j, "def", path),    IntField32(j, "xp", path),
+               IntField32(j, "gold", path),   BoolField(j, "boss", path)};
 }
 
 }  // namespace
@@ -940,20 +991,20 @@ Json Game::ToJson(bool include_chats) const {
       {"next_message_id", next_message_id_},
       {"started", started_},
       {"location", LocationName(location_)},
-      {"hero",
-       Json{{"name", hero_.name},
-            {"level", hero_.level},
-            {"xp", hero_.xp},
-            {"xp_next_level", hero_.level >= kMaxLevel ? Json(nullptr) : Json(XpForLevel(hero_.level + 1))},
-            {"hp", hero_.hp},
-            {"max_hp", hero_.max_hp},
-            {"atk", ATK()},
-            {"def", DEF()},
-            {"gold", hero_.gold},
-            {"potions", hero_.potions},
-            {"items", hero_.items},
-            {"weapon", hero_.weapon},
-            {"armour", hero_.armour}}},
+      {"hero", Json{{"name", hero_.name},
+                    {"level", hero_.level},
+                    {"xp", hero_.xp},
+                    {"xp_next_level",
+                     hero_.level >= kMaxLevel ? Json(nullptr) : Json(XpForLevel(hero_.level + 1))},
+                    {"hp", hero_.hp},
+                    {"max_hp", hero_.max_hp},
+                    {"atk", ATK()},
+                    {"def", DEF()},
+                    {"gold", hero_.gold},
+                    {"potions", hero_.potions},
+                    {"items", hero_.items},
+                    {"weapon", hero_.weapon},
+                    {"armour", hero_.armour}}},
       {"fight", fight},
       {"bounty_accepted", bounty_accepted_},
       {"boss_defeated", boss_defeated_},
@@ -972,7 +1023,8 @@ Result<Game> Game::FromJson(const Json& s) {
     if (IntField(s, "version", "") != 1) throw FieldError{"version is not 1"};
     auto parse_u64 = [&](const char* key) {
       std::string text = StrField(s, key, "");
-      if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) {
+      if (text.empty() || text.size() > 20 ||
+          text.find_first_not_of("0123456789") != std::string::npos) {
         throw FieldError{std::string(key) + " must be a decimal unsigned integer"};
       }
       try {
@@ -1029,7 +1081,8 @@ Result<Game> Game::FromJson(const Json& s) {
     for (const auto& cj : chats) {
       Chat c;
       c.id = IntField(cj, "id", "chats[].");
-      if (c.id != kGameChatId && c.id != kShopChatId) throw FieldError{"chats[].id is not a known chat"};
+      if (c.id != kGameChatId && c.id != kShopChatId)
+        throw FieldError{"chats[].id is not a known chat"};
       c.title = StrField(cj, "title", "chats[].");
       c.username = StrField(cj, "username", "chats[].");
       c.active_message_id = IntField(cj, "active_message_id", "chats[].");

@@ -51,7 +51,7 @@ struct Message {
 struct Chat {
   int64_t id = 0;
   std::string title;
-  std::string username;  // without '@'
+  std::string username;           // without '@'
   std::vector<Message> messages;  // oldest first
   // The message whose keyboard the bot currently listens to; presses on other keyboards
   // get the "expired" answer, as with a real bot that keeps one menu per user.

@@ -23,8 +23,8 @@ TEST(RpgGame, ScriptedPolicyReachesLevel2AndDefeatsTheBossForManySeeds) {
     Driver d = NewDriver(seed);
     d.check_invariants = seed <= 2;  // full invariant checks on a few runs keep the test fast
     auto out = testing::PlayScripted(d);
-    EXPECT_TRUE(out.boss_defeated) << "seed " << seed << " level " << out.level << " deaths " << out.deaths
-                                   << " steps " << out.steps;
+    EXPECT_TRUE(out.boss_defeated) << "seed " << seed << " level " << out.level << " deaths "
+                                   << out.deaths << " steps " << out.steps;
     EXPECT_GE(out.level, 2) << "seed " << seed;
     Game g = d.world->Snapshot();
     EXPECT_TRUE(g.MilestoneAchieved("reach_level_2"));
@@ -38,7 +38,8 @@ TEST(RpgGame, NaivePolicyThatNeverHealsDies) {
   for (uint64_t seed = 1; seed <= 12; ++seed) {
     Driver d = NewDriver(seed);
     auto out = testing::PlayNaive(d);
-    EXPECT_GE(out.deaths, 1) << "seed " << seed << " survived " << out.steps << " steps at level " << out.level;
+    EXPECT_GE(out.deaths, 1) << "seed " << seed << " survived " << out.steps << " steps at level "
+                             << out.level;
     EXPECT_FALSE(out.boss_defeated);
   }
 }
@@ -129,10 +130,18 @@ TEST(RpgGame, RandomBadPressesKeepTheStateConsistent) {
     Driver d = NewDriver(seed);
     std::mt19937_64 rng(seed * 7919);  // raw engine output is specified by the standard
     auto pick = [&](uint64_t n) { return static_cast<int64_t>(rng() % n); };
-    const Json chats[] = {kGameChatId, kShopChatId, "@dungeon_quest_bot", "goblin_market_bot",
-                          std::to_string(kGameChatId), 12345, "@nobody", "", -1};
-    const char* texts[] = {"/start", "/hero", "/inventory", "/help", "hello", "/start@dungeon_quest_bot",
-                           "/buy", "   "};
+    const Json chats[] = {kGameChatId,
+                          kShopChatId,
+                          "@dungeon_quest_bot",
+                          "goblin_market_bot",
+                          std::to_string(kGameChatId),
+                          12345,
+                          "@nobody",
+                          "",
+                          -1};
+    const char* texts[] = {"/start", "/hero", "/inventory",
+                           "/help",  "hello", "/start@dungeon_quest_bot",
+                           "/buy",   "   "};
     for (int step = 0; step < 300; ++step) {
       Json chat = pick(4) == 0 ? chats[pick(9)] : Json(pick(2) ? kGameChatId : kShopChatId);
       int64_t kind = pick(10);
@@ -160,7 +169,8 @@ TEST(RpgGame, RandomBadPressesKeepTheStateConsistent) {
         d.Call("list_inline_buttons", Json{{"chat_id", chat}});
       } else if (kind == 8) {
         // Wrong types are errors that name the field.
-        auto r = d.Call("press_inline_button", Json{{"chat_id", kGameChatId}, {"button_index", Json::object()}});
+        auto r = d.Call("press_inline_button",
+                        Json{{"chat_id", kGameChatId}, {"button_index", Json::object()}});
         EXPECT_TRUE(r.is_error);
         EXPECT_NE(d.Text(r).find("button_index"), std::string::npos);
         r = d.Call("get_messages", Json{{"chat_id", true}});

@@ -50,7 +50,8 @@ Result<std::optional<int64_t>> OptionalInt(const Json& args, const char* key) {
   if (v.is_number_integer()) return std::optional<int64_t>(v.get<int64_t>());
   if (v.is_number_float()) {
     double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::optional<int64_t>(static_cast<int64_t>(d));
+    if (d == static_cast<double>(static_cast<int64_t>(d)))
+      return std::optional<int64_t>(static_cast<int64_t>(d));
   }
   if (v.is_string()) {
     std::string s = Trim(v.get<std::string>());
@@ -59,7 +60,8 @@ Result<std::optional<int64_t>> OptionalInt(const Json& args, const char* key) {
                   s != "-";
     if (digits) return std::optional<int64_t>(std::stoll(s));
   }
-  return InvalidArgument(std::string(key) + " must be an integer, got " + std::string(JsonTypeName(v)) +
+  return InvalidArgument(std::string(key) + " must be an integer, got " +
+                         std::string(JsonTypeName(v)) +
                          (v.is_string() ? " '" + v.get<std::string>() + "'" : ""));
 }
 
@@ -67,7 +69,8 @@ Result<std::optional<std::string>> OptionalString(const Json& args, const char* 
   if (!args.contains(key) || args[key].is_null()) return std::optional<std::string>();
   const Json& v = args[key];
   if (!v.is_string()) {
-    return InvalidArgument(std::string(key) + " must be a string, got " + std::string(JsonTypeName(v)));
+    return InvalidArgument(std::string(key) + " must be a string, got " +
+                           std::string(JsonTypeName(v)));
   }
   return std::optional<std::string>(v.get<std::string>());
 }
@@ -83,7 +86,8 @@ struct ChatLookup {
 
 Result<ChatLookup> ResolveChat(const Game& game, const Json& args) {
   if (!args.is_object()) return InvalidArgument("arguments must be an object");
-  if (!args.contains("chat_id") || args["chat_id"].is_null()) return InvalidArgument("chat_id is required");
+  if (!args.contains("chat_id") || args["chat_id"].is_null())
+    return InvalidArgument("chat_id is required");
   const Json& v = args["chat_id"];
   std::string shown;
   const Chat* found = nullptr;
@@ -95,7 +99,8 @@ Result<ChatLookup> ResolveChat(const Game& game, const Json& args) {
     std::string name = Lower(shown);
     if (!name.empty() && name[0] == '@') name = name.substr(1);
     for (const auto& c : game.chats()) {
-      if (name == std::to_string(c.id) || name == Lower(c.username) || name == Lower(c.title)) found = &c;
+      if (name == std::to_string(c.id) || name == Lower(c.username) || name == Lower(c.title))
+        found = &c;
     }
   } else {
     return InvalidArgument("chat_id must be an integer id or a username string, got " +
@@ -103,7 +108,8 @@ Result<ChatLookup> ResolveChat(const Game& game, const Json& args) {
   }
   ChatLookup r;
   r.chat = found;
-  if (!found) r.answer = "Chat not found: '" + shown + "'. Use list_chats to see the available chats.";
+  if (!found)
+    r.answer = "Chat not found: '" + shown + "'. Use list_chats to see the available chats.";
   return r;
 }
 
@@ -130,7 +136,8 @@ std::vector<const Button*> Flatten(const Message& m) {
 
 // The message a press or listing targets: `message_id` when given, else the newest of the
 // last `limit` messages that carries buttons. nullptr with `answer` set otherwise.
-const Message* TargetMessage(const Chat& chat, std::optional<int64_t> message_id, int limit, std::string& answer) {
+const Message* TargetMessage(const Chat& chat, std::optional<int64_t> message_id, int limit,
+                             std::string& answer) {
   if (message_id) {
     for (const auto& m : chat.messages) {
       if (m.id == *message_id) {
@@ -162,7 +169,9 @@ Json ChatSummary(const Chat& c) {
 
 }  // namespace
 
-fs::path StateFileIn(const fs::path& data_home_root) { return data_home_root / "rpg" / "state.json"; }
+fs::path StateFileIn(const fs::path& data_home_root) {
+  return data_home_root / "rpg" / "state.json";
+}
 
 Result<std::shared_ptr<RpgWorld>> RpgWorld::Open(const fs::path& state_file, uint64_t seed) {
   std::shared_ptr<RpgWorld> world(new RpgWorld(state_file));
@@ -259,7 +268,8 @@ ToolResult RpgWorld::GetMessages(const Json& args) {
   const auto& messages = chat->chat->messages;
   Json out = Json::array();
   int64_t skip = (p - 1) * n;
-  for (auto it = messages.rbegin(); it != messages.rend() && static_cast<int64_t>(out.size()) < n; ++it) {
+  for (auto it = messages.rbegin(); it != messages.rend() && static_cast<int64_t>(out.size()) < n;
+       ++it) {
     if (skip > 0) {
       --skip;
       continue;
@@ -291,7 +301,8 @@ ToolResult RpgWorld::SendMessage(const Json& args) {
   if (!chat->chat) return ToolResult::Text(chat->answer);
   std::string body = Trim(message->has_value() ? **message : **text);
   if (body.empty()) return ToolResult::Text("Message text cannot be empty.");
-  if (body.size() > 4096) return ToolResult::Text("Message is too long (Telegram allows 4096 characters).");
+  if (body.size() > 4096)
+    return ToolResult::Text("Message is too long (Telegram allows 4096 characters).");
   auto id = game_.SendMessage(chat->chat->id, body);
   if (!id) return ToolResult::Error(id.error().message());
   SaveLocked();
@@ -308,9 +319,9 @@ ToolResult RpgWorld::ListInlineButtons(const Json& args) {
   if (!limit) return ArgError(limit.error());
   if (!chat->chat) return ToolResult::Text(chat->answer);
   std::string answer;
-  const Message* m = TargetMessage(*chat->chat, *message_id, static_cast<int>(std::clamp<int64_t>(
-                                                                 limit->value_or(kDefaultLimit), 1, kMaxLimit)),
-                                   answer);
+  const Message* m = TargetMessage(
+      *chat->chat, *message_id,
+      static_cast<int>(std::clamp<int64_t>(limit->value_or(kDefaultLimit), 1, kMaxLimit)), answer);
   if (!m) return ToolResult::Text(answer);
   return JsonText(Json{{"message_id", m->id}, {"buttons", ButtonsJson(*m)}});
 }
@@ -346,8 +357,8 @@ ToolResult RpgWorld::PressInlineButton(const Json& args) {
   if (!target && button_index->has_value()) {
     int64_t i = **button_index;
     if (i < 0 || i >= static_cast<int64_t>(buttons.size())) {
-      return ToolResult::Text("button_index out of range. Valid indices: 0-" + std::to_string(buttons.size() - 1) +
-                              ".");
+      return ToolResult::Text("button_index out of range. Valid indices: 0-" +
+                              std::to_string(buttons.size() - 1) + ".");
     }
     target = buttons[static_cast<size_t>(i)];
   }
@@ -359,7 +370,8 @@ ToolResult RpgWorld::PressInlineButton(const Json& args) {
     return ToolResult::Text("Button not found. Available buttons: " + available);
   }
   if (!target->has_callback()) {
-    return ToolResult::Text("Selected button opens a URL instead of sending a callback: " + target->url);
+    return ToolResult::Text("Selected button opens a URL instead of sending a callback: " +
+                            target->url);
   }
   int64_t pressed_on = m->id;
   std::string data = target->data;  // the game may edit the message: copy before pressing
@@ -386,7 +398,8 @@ ToolResult RpgWorld::CheckGoal(const Json& args) {
   }
   std::string known;
   for (const auto& m : Milestones()) known += (known.empty() ? "" : ", ") + std::string(m.id);
-  return ToolResult::Error("goal_id '" + **goal + "' is not a milestone of this game; known: " + known);
+  return ToolResult::Error("goal_id '" + **goal +
+                           "' is not a milestone of this game; known: " + known);
 }
 
 ToolResult RpgWorld::Reset(const Json& args) {
@@ -405,8 +418,9 @@ ToolResult RpgWorld::Reset(const Json& args) {
 std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
   const Json chat_id = {{"type", {"integer", "string"}},
                         {"description", "Chat id (from list_chats) or the bot's @username"}};
-  const Json message_id = {{"type", {"integer", "string"}},
-                           {"description", "Message id. If omitted, the most recent message with buttons"}};
+  const Json message_id = {
+      {"type", {"integer", "string"}},
+      {"description", "Message id. If omitted, the most recent message with buttons"}};
   auto tool = [&](std::string name, std::string title, std::string description, Json properties,
                   std::vector<std::string> required, bool read_only,
                   ToolResult (RpgWorld::*method)(const Json&)) {
@@ -416,20 +430,25 @@ std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
     t.description = std::move(description);
     t.input_schema = Json{{"type", "object"}, {"properties", std::move(properties)}};
     if (!required.empty()) t.input_schema["required"] = required;
-    t.annotations = Json{{"readOnlyHint", read_only}, {"destructiveHint", false}, {"openWorldHint", false}};
-    t.handler = [world, method](const Json& args, mcp::ToolContext&) { return ((*world).*method)(args); };
+    t.annotations =
+        Json{{"readOnlyHint", read_only}, {"destructiveHint", false}, {"openWorldHint", false}};
+    t.handler = [world, method](const Json& args, mcp::ToolContext&) {
+      return ((*world).*method)(args);
+    };
     return t;
   };
   return {
-      tool("list_chats", "List Chats", "List the chats: the game bot and the shop bot.", Json::object(), {}, true,
-           &RpgWorld::ListChats),
-      tool("get_messages", "Get Messages",
-           "Get the latest messages of a chat, newest first. Use list_inline_buttons to see a message's buttons.",
-           Json{{"chat_id", chat_id},
-                {"limit", {{"type", "integer"}, {"description", "How many messages (default 20)"}}},
-                {"page", {{"type", "integer"}, {"description", "Page number, 1-based (default 1)"}}},
-                {"page_size", {{"type", "integer"}, {"description", "Alias of limit"}}}},
-           {"chat_id"}, true, &RpgWorld::GetMessages),
+      tool("list_chats", "List Chats", "List the chats: the game bot and the shop bot.",
+           Json::object(), {}, true, &RpgWorld::ListChats),
+      tool(
+          "get_messages", "Get Messages",
+          "Get the latest messages of a chat, newest first. Use list_inline_buttons to see a "
+          "message's buttons.",
+          Json{{"chat_id", chat_id},
+               {"limit", {{"type", "integer"}, {"description", "How many messages (default 20)"}}},
+               {"page", {{"type", "integer"}, {"description", "Page number, 1-based (default 1)"}}},
+               {"page_size", {{"type", "integer"}, {"description", "Alias of limit"}}}},
+          {"chat_id"}, true, &RpgWorld::GetMessages),
       tool("send_message", "Send Message",
            "Send a text message to a chat, e.g. the bot commands /start, /hero, /inventory, /help.",
            Json{{"chat_id", chat_id},
@@ -440,23 +459,30 @@ std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
            "Inspect the inline buttons of a message to discover their indices and texts.",
            Json{{"chat_id", chat_id},
                 {"message_id", message_id},
-                {"limit", {{"type", "integer"}, {"description", "How many recent messages to search (default 20)"}}}},
+                {"limit",
+                 {{"type", "integer"},
+                  {"description", "How many recent messages to search (default 20)"}}}},
            {"chat_id"}, true, &RpgWorld::ListInlineButtons),
       tool("press_inline_button", "Press Inline Button",
-           "Press an inline (callback) button of a message; returns the bot's answer. Give button_text "
+           "Press an inline (callback) button of a message; returns the bot's answer. Give "
+           "button_text "
            "(exact text, case-insensitive) or button_index (zero-based, from list_inline_buttons).",
            Json{{"chat_id", chat_id},
                 {"message_id", message_id},
                 {"button_text", {{"type", "string"}, {"description", "Exact text of the button"}}},
-                {"button_index", {{"type", "integer"}, {"description", "Zero-based index among all buttons"}}}},
+                {"button_index",
+                 {{"type", "integer"}, {"description", "Zero-based index among all buttons"}}}},
            {"chat_id"}, false, &RpgWorld::PressInlineButton),
       tool("check_goal", "Check Goal",
-           "Ground truth for the critic: whether a milestone of the game is achieved (see rpg://milestones).",
-           Json{{"goal_id", {{"type", "string"}, {"description", "Milestone id, e.g. reach_level_2"}}}},
+           "Ground truth for the critic: whether a milestone of the game is achieved (see "
+           "rpg://milestones).",
+           Json{{"goal_id",
+                 {{"type", "string"}, {"description", "Milestone id, e.g. reach_level_2"}}}},
            {"goal_id"}, true, &RpgWorld::CheckGoal),
-      tool("reset", "Reset Game", "Start a new game with the given seed; the same seed plays the same way.",
-           Json{{"seed", {{"type", "integer"}, {"minimum", 0}, {"description", "Random seed"}}}}, {"seed"}, false,
-           &RpgWorld::Reset),
+      tool("reset", "Reset Game",
+           "Start a new game with the given seed; the same seed plays the same way.",
+           Json{{"seed", {{"type", "integer"}, {"minimum", 0}, {"description", "Random seed"}}}},
+           {"seed"}, false, &RpgWorld::Reset),
   };
 }
 
@@ -467,15 +493,18 @@ std::vector<mcp::Resource> RpgWorld::Resources(const std::shared_ptr<RpgWorld>& 
   state.description = "The full ground-truth game state as JSON (hero, fight, chats, milestones).";
   state.mime_type = "application/json";
   state.read = [world]() -> Result<mcp::ResourceContents> {
-    return mcp::ResourceContents{"rpg://state", "application/json", DumpJson(world->StateJson(), 2)};
+    return mcp::ResourceContents{"rpg://state", "application/json",
+                                 DumpJson(world->StateJson(), 2)};
   };
   mcp::Resource milestones;
   milestones.uri = "rpg://milestones";
   milestones.name = "milestones";
-  milestones.description = "The game's milestones in curriculum order, with whether each is achieved.";
+  milestones.description =
+      "The game's milestones in curriculum order, with whether each is achieved.";
   milestones.mime_type = "application/json";
   milestones.read = [world]() -> Result<mcp::ResourceContents> {
-    return mcp::ResourceContents{"rpg://milestones", "application/json", DumpJson(world->MilestonesJson(), 2)};
+    return mcp::ResourceContents{"rpg://milestones", "application/json",
+                                 DumpJson(world->MilestonesJson(), 2)};
   };
   return {state, milestones};
 }

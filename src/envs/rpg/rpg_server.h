@@ -34,7 +34,8 @@ class RpgWorld {
   // not exist. An empty path keeps the game in memory only. A stored file that cannot be read
   // as a game is moved aside to "<file>.corrupt" (never deleted) and a new game starts; the
   // reason is in load_note().
-  static Result<std::shared_ptr<RpgWorld>> Open(const std::filesystem::path& state_file, uint64_t seed = 0);
+  static Result<std::shared_ptr<RpgWorld>> Open(const std::filesystem::path& state_file,
+                                                uint64_t seed = 0);
 
   // The tools and resources. They hold a shared_ptr to this world: the server framework may
   // keep them after the caller drops its own reference.
@@ -64,9 +65,9 @@ class RpgWorld {
 
   const std::filesystem::path state_file_;
   mutable std::mutex mu_;
-  Game game_;               // guarded by mu_
-  Status last_save_;        // guarded by mu_
-  std::string load_note_;   // written once in Open
+  Game game_;              // guarded by mu_
+  Status last_save_;       // guarded by mu_
+  std::string load_note_;  // written once in Open
 };
 
 // The state file's place in a data home.

@@ -2,10 +2,10 @@
 // bot-like answers to bad presses, errors naming the field, and a game that survives a restart.
 
 #include <gtest/gtest.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <fstream>
-#include <toml++/toml.h>
 
 #include "core/config.h"
 #include "core/files.h"
@@ -42,8 +42,9 @@ TEST_F(RpgServerTest, ToolsMirrorTheTelegramServerSurface) {
   auto tools = RpgWorld::Tools(d_.world);
   std::vector<std::string> names;
   for (const auto& t : tools) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"list_chats", "get_messages", "send_message", "list_inline_buttons",
-                                             "press_inline_button", "check_goal", "reset"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"list_chats", "get_messages", "send_message",
+                                             "list_inline_buttons", "press_inline_button",
+                                             "check_goal", "reset"}));
   for (const auto& t : tools) {
     EXPECT_EQ(t.input_schema["type"], "object") << t.name;
     ASSERT_TRUE(t.handler) << t.name;
@@ -76,14 +77,17 @@ TEST_F(RpgServerTest, AChatLooksLikeABotChat) {
   auto before = Parse(d_.Text(d_.Call("get_messages", Json{{"chat_id", "@dungeon_quest_bot"}})));
   ASSERT_EQ(before.size(), 1u);
   EXPECT_NE(before[0]["text"].get<std::string>().find("/start"), std::string::npos);
-  EXPECT_EQ(d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})),
-            "No message with inline buttons found. Specify message_id to target a specific message.");
+  EXPECT_EQ(
+      d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})),
+      "No message with inline buttons found. Specify message_id to target a specific message.");
 
   Json sent = Parse(d_.Send(kGameChatId, "/start"));
   EXPECT_EQ(sent["status"], "Message sent successfully.");
-  auto messages = Parse(d_.Text(d_.Call("get_messages", Json{{"chat_id", kGameChatId}, {"limit", 2}})));
+  auto messages =
+      Parse(d_.Text(d_.Call("get_messages", Json{{"chat_id", kGameChatId}, {"limit", 2}})));
   ASSERT_EQ(messages.size(), 2u);
-  EXPECT_NE(messages[0]["text"].get<std::string>().find("Oakvale"), std::string::npos);  // newest first
+  EXPECT_NE(messages[0]["text"].get<std::string>().find("Oakvale"),
+            std::string::npos);  // newest first
   EXPECT_TRUE(messages[0]["has_inline_buttons"].get<bool>());
 
   Json buttons = Parse(d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})));
@@ -98,33 +102,40 @@ TEST_F(RpgServerTest, AChatLooksLikeABotChat) {
   // Pressing edits the menu in place and answers with a notice.
   Json press = Parse(d_.Press("🌲 forest"));  // text matching is case-insensitive
   EXPECT_EQ(press["response"], "🌲 You walk into the Whispering Forest.");
-  auto after = Parse(d_.Text(d_.Call("get_messages", Json{{"chat_id", kGameChatId}, {"limit", 1}})));
+  auto after =
+      Parse(d_.Text(d_.Call("get_messages", Json{{"chat_id", kGameChatId}, {"limit", 1}})));
   EXPECT_NE(after[0]["text"].get<std::string>().find("Whispering Forest"), std::string::npos);
   EXPECT_TRUE(after[0].contains("edit_date"));
 }
 
 TEST_F(RpgServerTest, BadPressesGetTheAnswersARealBotGives) {
   d_.Send(kGameChatId, "/start");
-  int64_t first_menu = Parse(d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})))["message_id"];
+  int64_t first_menu =
+      Parse(d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})))["message_id"];
   EXPECT_EQ(d_.PressIndex(99), "button_index out of range. Valid indices: 0-6.");
   EXPECT_EQ(d_.PressIndex(-1), "button_index out of range. Valid indices: 0-6.");
-  EXPECT_NE(d_.Press("Dance").find("Button not found. Available buttons: [0] 🌲 Forest, [1] 🕳 Cave"),
-            std::string::npos);
-  EXPECT_EQ(d_.Press("🛒 Goblin Market"),
-            "Selected button opens a URL instead of sending a callback: https://t.me/goblin_market_bot");
+  EXPECT_NE(
+      d_.Press("Dance").find("Button not found. Available buttons: [0] 🌲 Forest, [1] 🕳 Cave"),
+      std::string::npos);
+  EXPECT_EQ(
+      d_.Press("🛒 Goblin Market"),
+      "Selected button opens a URL instead of sending a callback: https://t.me/goblin_market_bot");
   EXPECT_EQ(d_.Text(d_.Call("press_inline_button", Json{{"chat_id", kGameChatId}})),
             "Provide button_text or button_index to choose a button.");
-  EXPECT_EQ(d_.Text(d_.Call("press_inline_button", Json{{"chat_id", "@nobody"}, {"button_index", 0}})),
-            "Chat not found: '@nobody'. Use list_chats to see the available chats.");
-  EXPECT_EQ(d_.Text(d_.Call("press_inline_button",
-                            Json{{"chat_id", kGameChatId}, {"message_id", 999999}, {"button_index", 0}})),
-            "Message not found: 999999 in this chat.");
+  EXPECT_EQ(
+      d_.Text(d_.Call("press_inline_button", Json{{"chat_id", "@nobody"}, {"button_index", 0}})),
+      "Chat not found: '@nobody'. Use list_chats to see the available chats.");
+  EXPECT_EQ(
+      d_.Text(d_.Call("press_inline_button",
+                      Json{{"chat_id", kGameChatId}, {"message_id", 999999}, {"button_index", 0}})),
+      "Message not found: 999999 in this chat.");
 
   // A new menu makes the old one stale: the bot answers, the state does not move.
   d_.Send(kGameChatId, "/start");
   std::string before = DumpJson(d_.State()["hero"]);
-  Json stale = Parse(d_.Text(d_.Call(
-      "press_inline_button", Json{{"chat_id", kGameChatId}, {"message_id", first_menu}, {"button_index", 0}})));
+  Json stale = Parse(d_.Text(
+      d_.Call("press_inline_button",
+              Json{{"chat_id", kGameChatId}, {"message_id", first_menu}, {"button_index", 0}})));
   EXPECT_EQ(stale["response"], "⌛ This menu has expired. Use the latest message.");
   EXPECT_EQ(d_.State()["location"], "town");
   EXPECT_EQ(DumpJson(d_.State()["hero"]), before);
@@ -133,7 +144,8 @@ TEST_F(RpgServerTest, BadPressesGetTheAnswersARealBotGives) {
   d_.Send(kShopChatId, "/start");
   Json r = Parse(d_.Press("Buy ⚔️ Steel Sword · 120💰", kShopChatId));
   EXPECT_EQ(r["response"],
-            "💸 Not enough gold: the Steel Sword costs 120 💰, you have 25 💰. Telegram displayed an alert to the "
+            "💸 Not enough gold: the Steel Sword costs 120 💰, you have 25 💰. Telegram displayed an "
+            "alert to the "
             "user.");
 }
 
@@ -149,9 +161,11 @@ TEST_F(RpgServerTest, WrongArgumentTypesAreErrorsNamingTheField) {
       {"get_messages", Json{{"chat_id", kGameChatId}, {"limit", 0}}, "limit"},
       {"send_message", Json{{"chat_id", kGameChatId}, {"message", 5}}, "message"},
       {"send_message", Json{{"chat_id", kGameChatId}}, "message"},
-      {"list_inline_buttons", Json{{"chat_id", kGameChatId}, {"message_id", "latest"}}, "message_id"},
+      {"list_inline_buttons", Json{{"chat_id", kGameChatId}, {"message_id", "latest"}},
+       "message_id"},
       {"press_inline_button", Json{{"chat_id", kGameChatId}, {"button_text", 3}}, "button_text"},
-      {"press_inline_button", Json{{"chat_id", kGameChatId}, {"button_index", 1.5}}, "button_index"},
+      {"press_inline_button", Json{{"chat_id", kGameChatId}, {"button_index", 1.5}},
+       "button_index"},
       {"check_goal", Json{{"goal_id", "fly_to_the_moon"}}, "goal_id"},
       {"check_goal", Json::object(), "goal_id"},
       {"reset", Json{{"seed", -4}}, "seed"},
@@ -164,7 +178,9 @@ TEST_F(RpgServerTest, WrongArgumentTypesAreErrorsNamingTheField) {
     EXPECT_NE(d_.Text(r).find(c.field), std::string::npos) << c.tool << " -> " << d_.Text(r);
   }
   // Ids given as strings of digits are accepted, as the Telegram server accepts them.
-  EXPECT_FALSE(d_.Call("get_messages", Json{{"chat_id", std::to_string(kGameChatId)}, {"limit", "3"}}).is_error);
+  EXPECT_FALSE(
+      d_.Call("get_messages", Json{{"chat_id", std::to_string(kGameChatId)}, {"limit", "3"}})
+          .is_error);
 }
 
 TEST_F(RpgServerTest, CheckGoalIsTheGroundTruth) {
@@ -297,13 +313,15 @@ TEST(RpgProfiles, ExampleProfilesMatchTheToolSurface) {
     auto r = d.Call(tool, args);
     EXPECT_FALSE(r.is_error) << tool << ": " << d.Text(r);
     // The town menu: its text names the town, its buttons the forest.
-    EXPECT_TRUE(d.Text(r).find("Oakvale") != std::string::npos || d.Text(r).find("🌲 Forest") != std::string::npos)
+    EXPECT_TRUE(d.Text(r).find("Oakvale") != std::string::npos ||
+                d.Text(r).find("🌲 Forest") != std::string::npos)
         << tool << ": " << d.Text(r);
   }
 
   auto resources = RpgWorld::Resources(*world);
   std::string milestones = rpg["milestones"]["resource"].value_or(std::string());
-  EXPECT_TRUE(std::any_of(resources.begin(), resources.end(), [&](const auto& r) { return r.uri == milestones; }));
+  EXPECT_TRUE(std::any_of(resources.begin(), resources.end(),
+                          [&](const auto& r) { return r.uri == milestones; }));
   EXPECT_TRUE(telegram["milestones"]["items"].is_array());
 
   auto mcp_json = ReadFile(dir / "telegram.mcp.json");

@@ -20,14 +20,22 @@ struct Driver {
 
   mcp::ToolResult Call(const std::string& name, const Json& args) {
     mcp::ToolResult r;
-    if (name == "list_chats") r = world->ListChats(args);
-    else if (name == "get_messages") r = world->GetMessages(args);
-    else if (name == "send_message") r = world->SendMessage(args);
-    else if (name == "list_inline_buttons") r = world->ListInlineButtons(args);
-    else if (name == "press_inline_button") r = world->PressInlineButton(args);
-    else if (name == "check_goal") r = world->CheckGoal(args);
-    else if (name == "reset") r = world->Reset(args);
-    else ADD_FAILURE() << "no tool " << name;
+    if (name == "list_chats")
+      r = world->ListChats(args);
+    else if (name == "get_messages")
+      r = world->GetMessages(args);
+    else if (name == "send_message")
+      r = world->SendMessage(args);
+    else if (name == "list_inline_buttons")
+      r = world->ListInlineButtons(args);
+    else if (name == "press_inline_button")
+      r = world->PressInlineButton(args);
+    else if (name == "check_goal")
+      r = world->CheckGoal(args);
+    else if (name == "reset")
+      r = world->Reset(args);
+    else
+      ADD_FAILURE() << "no tool " << name;
     ++calls;
     transcript += "> " + name + " " + DumpJson(args) + "\n";
     for (const auto& c : r.content) transcript += c.data.value("text", std::string()) + "\n";
@@ -51,9 +59,7 @@ struct Driver {
     return Text(Call("press_inline_button", Json{{"chat_id", chat}, {"button_index", index}}));
   }
   // The ground truth without the chats (cheap enough to read before every move).
-  Json State() {
-    return world->Snapshot().ToJson(/*include_chats=*/false);
-  }
+  Json State() { return world->Snapshot().ToJson(/*include_chats=*/false); }
 };
 
 struct Outcome {
@@ -73,7 +79,8 @@ inline Outcome PlayScripted(Driver& d, int max_steps = 4000) {
   for (int step = 0; step < max_steps; ++step) {
     Json s = d.State();
     const Json& h = s["hero"];
-    int hp = h["hp"], max_hp = h["max_hp"], gold = h["gold"], potions = h["potions"], level = h["level"];
+    int hp = h["hp"], max_hp = h["max_hp"], gold = h["gold"], potions = h["potions"],
+        level = h["level"];
     auto owns = [&](const char* key) {
       for (const auto& i : h["items"]) {
         if (i == key) return true;
@@ -82,7 +89,8 @@ inline Outcome PlayScripted(Driver& d, int max_steps = 4000) {
     };
     out = {s["boss_defeated"].get<bool>(), level, s["deaths"].get<int>(), step};
     if (out.boss_defeated && level >= 2) return out;
-    bool ready = level >= 3 && h["weapon"] == "iron_sword" && h["armour"] == "leather_armour" && potions >= 3;
+    bool ready = level >= 3 && h["weapon"] == "iron_sword" && h["armour"] == "leather_armour" &&
+                 potions >= 3;
     if (!s["fight"].is_null()) {
       const Json& f = s["fight"];
       bool boss = f["enemy"]["boss"];
@@ -98,8 +106,8 @@ inline Outcome PlayScripted(Driver& d, int max_steps = 4000) {
       continue;
     }
     // The next thing to buy, in order: a sword, armour, then potions for the boss.
-    int next_price = !owns("iron_sword")       ? 40
-                     : !owns("leather_armour") ? 35
+    int next_price = !owns("iron_sword")           ? 40
+                     : !owns("leather_armour")     ? 35
                      : (level >= 3 && potions < 3) ? 10
                                                    : 0;
     bool can_heal = gold >= 10 || potions > 0;
@@ -137,7 +145,8 @@ inline Outcome PlayScripted(Driver& d, int max_steps = 4000) {
       }
     } else if (loc == "forest") {
       bool bounty = s["bounty_accepted"].get<bool>();
-      if ((hp * 100 < max_hp * 50 && can_heal) || (next_price > 0 && gold >= next_price) || (ready && !bounty)) {
+      if ((hp * 100 < max_hp * 50 && can_heal) || (next_price > 0 && gold >= next_price) ||
+          (ready && !bounty)) {
         d.Press("🏰 Back to town");
       } else if (ready && hp * 100 >= max_hp * 85) {
         d.Press("👹 Goblin Camp");
@@ -159,7 +168,8 @@ inline Outcome PlayNaive(Driver& d, int max_steps = 2000) {
   Outcome out;
   for (int step = 0; step < max_steps; ++step) {
     Json s = d.State();
-    out = {s["boss_defeated"].get<bool>(), s["hero"]["level"].get<int>(), s["deaths"].get<int>(), step};
+    out = {s["boss_defeated"].get<bool>(), s["hero"]["level"].get<int>(), s["deaths"].get<int>(),
+           step};
     if (out.deaths > 0) return out;
     if (!s["fight"].is_null()) {
       d.Press("⚔️ Attack");

@@ -38,7 +38,8 @@ class RpgMcpTest : public ::testing::Test {
 
   std::unique_ptr<Client> Start() {
     SpawnOptions spawn{.argv = {NAUT_CLI, "--home", home_.string(), "mcp-server", "rpg"}};
-    auto client = Client::Connect(std::make_unique<StdioClientTransport>("rpg", spawn), ClientOptions{});
+    auto client =
+        Client::Connect(std::make_unique<StdioClientTransport>("rpg", spawn), ClientOptions{});
     EXPECT_TRUE(client) << client.error().ToString();
     return client ? std::move(*client) : nullptr;
   }
@@ -72,14 +73,16 @@ TEST_F(RpgMcpTest, PlaysOverStdioAndResumesAfterARestart) {
     Call(*c, "send_message", Json{{"chat_id", "@dungeon_quest_bot"}, {"message", "/start"}});
     Json buttons = ParsedText(Call(*c, "list_inline_buttons", Json{{"chat_id", game_chat}}));
     EXPECT_EQ(buttons["buttons"][0]["text"], "🌲 Forest");
-    Json press = ParsedText(Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_text", "🌲 Forest"}}));
+    Json press = ParsedText(
+        Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_text", "🌲 Forest"}}));
     EXPECT_EQ(press["response"], "🌲 You walk into the Whispering Forest.");
 
     // A bad press is an answer; a wrong argument type is an error naming the field.
     auto bad = Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_index", 42}});
     EXPECT_FALSE(bad.is_error);
     EXPECT_EQ(Text(bad), "button_index out of range. Valid indices: 0-3.");
-    auto wrong = c->CallTool("press_inline_button", Json{{"chat_id", game_chat}, {"button_index", "first"}});
+    auto wrong =
+        c->CallTool("press_inline_button", Json{{"chat_id", game_chat}, {"button_index", "first"}});
     EXPECT_TRUE(!wrong || wrong->is_error);
     std::string why = wrong ? Text(*wrong) : wrong.error().message();
     EXPECT_NE(why.find("button_index"), std::string::npos) << why;
@@ -103,7 +106,8 @@ TEST_F(RpgMcpTest, PlaysOverStdioAndResumesAfterARestart) {
   auto milestones = c->ReadResource("rpg://milestones");
   ASSERT_TRUE(milestones);
   EXPECT_NE(DumpJson(*milestones).find("defeat_goblin_boss"), std::string::npos);
-  Json press = ParsedText(Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_text", "🐾 Hunt"}}));
+  Json press = ParsedText(
+      Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_text", "🐾 Hunt"}}));
   EXPECT_FALSE(press["response"].get<std::string>().empty());
 }
 
