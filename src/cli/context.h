@@ -43,5 +43,6 @@ void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddLlmCommands(CLI::App& app, Context& ctx);
 void AddModelCommands(CLI::App& app, Context& ctx);
 void AddGenerateCommand(CLI::App& app, Context& ctx);
+void AddPlayCommand(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

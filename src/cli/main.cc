@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AddLlmCommands(app, ctx);
   AddModelCommands(app, ctx);
   AddGenerateCommand(app, ctx);
+  AddPlayCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,11 +1,16 @@
 #include "envs/registry.h"
 
+#include "envs/rpg/rpg_server.h"
+
 namespace naut::envs {
 
 const std::vector<BuiltinServer>& BuiltinServers() {
   // One line per server: {name, description, make}. The rpg, fs, exec, skills and memory
   // servers add their lines here.
   static const std::vector<BuiltinServer> kServers = {};
+  static const std::vector<BuiltinServer> kServers = {
+      {"rpg", "Dungeon Quest: a Telegram-style RPG game chat (game bot + shop bot)", rpg::MakeRpgServer},
+  };
   return kServers;
 }
 

@@ -1,0 +1,199 @@
+// The game's promises: a planner wins, a naive hunter dies, the boss needs preparation, the
+// same seed replays byte for byte, and no sequence of presses breaks the state.
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "envs/rpg/test_driver.h"
+
+namespace naut::envs::rpg {
+namespace {
+
+using testing::Driver;
+
+Driver NewDriver(uint64_t seed) {
+  auto world = RpgWorld::Open("", seed);
+  EXPECT_TRUE(world) << world.error().ToString();
+  return Driver{*world};
+}
+
+TEST(RpgGame, ScriptedPolicyReachesLevel2AndDefeatsTheBossForManySeeds) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    Driver d = NewDriver(seed);
+    d.check_invariants = seed <= 2;  // full invariant checks on a few runs keep the test fast
+    auto out = testing::PlayScripted(d);
+    EXPECT_TRUE(out.boss_defeated) << "seed " << seed << " level " << out.level << " deaths "
+                                   << out.deaths << " steps " << out.steps;
+    EXPECT_GE(out.level, 2) << "seed " << seed;
+    Game g = d.world->Snapshot();
+    EXPECT_TRUE(g.MilestoneAchieved("reach_level_2"));
+    EXPECT_TRUE(g.MilestoneAchieved("defeat_goblin_boss"));
+    EXPECT_TRUE(g.MilestoneAchieved("buy_weapon"));
+    EXPECT_TRUE(g.MilestoneAchieved("equip_weapon"));
+  }
+}
+
+TEST(RpgGame, NaivePolicyThatNeverHealsDies) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    Driver d = NewDriver(seed);
+    auto out = testing::PlayNaive(d);
+    EXPECT_GE(out.deaths, 1) << "seed " << seed << " survived " << out.steps << " steps at level "
+                             << out.level;
+    EXPECT_FALSE(out.boss_defeated);
+  }
+}
+
+// Straight to the boss at level 1 with the starting kit (even with the inn's full HP and the
+// one potion): the boss must win, every seed.
+TEST(RpgGame, BossCannotBeBeatenAtLevel1WithoutPreparation) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Driver d = NewDriver(seed);
+    d.Send(kGameChatId, "/start");
+    d.Press("📜 Quest board");
+    EXPECT_NE(d.Press("✅ Accept bounty").find("Bounty accepted"), std::string::npos);
+    d.Press("⬅️ Back");
+    d.Press("🌲 Forest");
+    EXPECT_NE(d.Press("👹 Goblin Camp").find("Goblin Boss"), std::string::npos);
+    for (int i = 0; i < 100 && !d.State()["fight"].is_null(); ++i) {
+      Json s = d.State();
+      if (s["fight"]["boss_winding_up"].get<bool>()) {
+        d.Press("🛡 Defend");
+      } else if (s["hero"]["hp"].get<int>() < 14 && s["hero"]["potions"].get<int>() > 0) {
+        d.PressIndex(2);
+      } else {
+        d.Press("⚔️ Attack");
+      }
+    }
+    Json s = d.State();
+    EXPECT_FALSE(s["boss_defeated"].get<bool>()) << "seed " << seed;
+    EXPECT_EQ(s["deaths"], 1) << "seed " << seed;
+    EXPECT_EQ(s["location"], "town");
+  }
+}
+
+TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
+  Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
+  testing::PlayScripted(a, 300);
+  testing::PlayScripted(b, 300);
+  testing::PlayScripted(c, 300);
+  ASSERT_GT(a.transcript.size(), 10000u);
+  EXPECT_EQ(a.transcript, b.transcript);
+  EXPECT_EQ(DumpJson(a.State()), DumpJson(b.State()));
+  EXPECT_NE(a.transcript, c.transcript) << "a different seed should play differently";
+}
+
+TEST(RpgGame, ResetStartsOverAndReplaysTheSeed) {
+  Driver d = NewDriver(5);
+  testing::PlayScripted(d, 80);
+  std::string first = DumpJson(d.State());
+  d.Call("reset", Json{{"seed", 5}});
+  Json fresh = d.State();
+  EXPECT_EQ(fresh["hero"]["level"], 1);
+  EXPECT_EQ(fresh["started"], false);
+  d.transcript.clear();
+  testing::PlayScripted(d, 80);
+  EXPECT_EQ(DumpJson(d.State()), first);
+}
+
+TEST(RpgGame, StateRoundTripsThroughJson) {
+  Driver d = NewDriver(9);
+  testing::PlayScripted(d, 150);
+  Game g = d.world->Snapshot();
+  auto back = Game::FromJson(g.ToJson());
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_EQ(DumpJson(back->ToJson()), DumpJson(g.ToJson()));
+}
+
+TEST(RpgGame, FromJsonNamesTheBrokenField) {
+  Json s = Game(1).ToJson();
+  s["hero"]["gold"] = "lots";
+  auto r = Game::FromJson(s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kDataLoss);
+  EXPECT_NE(r.error().message().find("hero.gold"), std::string::npos) << r.error().message();
+
+  s = Game(1).ToJson();
+  s["hero"]["hp"] = 999;
+  r = Game::FromJson(s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("hp"), std::string::npos) << r.error().message();
+
+  EXPECT_FALSE(Game::FromJson(Json::array()));
+  EXPECT_FALSE(Game::FromJson(Json{{"version", 2}}));
+}
+
+// Random presses on random chats, messages and indexes, bad argument types, spam: every
+// answer is a normal result or an error naming a field, and the invariants hold after each.
+TEST(RpgGame, RandomBadPressesKeepTheStateConsistent) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    Driver d = NewDriver(seed);
+    std::mt19937_64 rng(seed * 7919);  // raw engine output is specified by the standard
+    auto pick = [&](uint64_t n) { return static_cast<int64_t>(rng() % n); };
+    const Json chats[] = {kGameChatId,
+                          kShopChatId,
+                          "@dungeon_quest_bot",
+                          "goblin_market_bot",
+                          std::to_string(kGameChatId),
+                          12345,
+                          "@nobody",
+                          "",
+                          -1};
+    const char* texts[] = {"/start", "/hero", "/inventory",
+                           "/help",  "hello", "/start@dungeon_quest_bot",
+                           "/buy",   "   "};
+    for (int step = 0; step < 300; ++step) {
+      Json chat = pick(4) == 0 ? chats[pick(9)] : Json(pick(2) ? kGameChatId : kShopChatId);
+      int64_t kind = pick(10);
+      if (kind < 5) {
+        Json args{{"chat_id", chat}};
+        Game g = d.world->Snapshot();
+        const Chat* c = g.FindChat(pick(2) ? kGameChatId : kShopChatId);
+        if (pick(3) == 0 && !c->messages.empty()) {
+          args["message_id"] = c->messages[static_cast<size_t>(pick(c->messages.size()))].id;
+        } else if (pick(8) == 0) {
+          args["message_id"] = pick(100000);
+        }
+        if (pick(4) == 0) {
+          args["button_text"] = pick(2) ? "⚔️ Attack" : "no such button";
+        } else {
+          args["button_index"] = pick(14) - 2;
+        }
+        auto r = d.Call("press_inline_button", args);
+        EXPECT_FALSE(r.is_error) << d.Text(r);
+      } else if (kind < 7) {
+        auto r = d.Call("send_message", Json{{"chat_id", chat}, {"message", texts[pick(8)]}});
+        EXPECT_FALSE(r.is_error) << d.Text(r);
+      } else if (kind == 7) {
+        d.Call("get_messages", Json{{"chat_id", chat}, {"limit", pick(30) + 1}});
+        d.Call("list_inline_buttons", Json{{"chat_id", chat}});
+      } else if (kind == 8) {
+        // Wrong types are errors that name the field.
+        auto r = d.Call("press_inline_button",
+                        Json{{"chat_id", kGameChatId}, {"button_index", Json::object()}});
+        EXPECT_TRUE(r.is_error);
+        EXPECT_NE(d.Text(r).find("button_index"), std::string::npos);
+        r = d.Call("get_messages", Json{{"chat_id", true}});
+        EXPECT_TRUE(r.is_error);
+        EXPECT_NE(d.Text(r).find("chat_id"), std::string::npos);
+      } else {
+        for (int i = 0; i < 5; ++i) d.PressIndex(0);  // spam the first button
+      }
+      Game g = d.world->Snapshot();
+      auto back = Game::FromJson(g.ToJson());
+      ASSERT_TRUE(back) << back.error().ToString();
+    }
+  }
+}
+
+TEST(RpgGame, XpThresholdsAndCatalogue) {
+  EXPECT_EQ(XpForLevel(1), 0);
+  EXPECT_EQ(XpForLevel(2), 20);
+  EXPECT_LT(XpForLevel(4), XpForLevel(5));
+  ASSERT_NE(FindItem("iron_sword"), nullptr);
+  EXPECT_EQ(FindItem("nothing"), nullptr);
+  EXPECT_GE(Milestones().size(), 10u);
+}
+
+}  // namespace
+}  // namespace naut::envs::rpg
