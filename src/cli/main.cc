@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddRunCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddSandboxCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
