@@ -7,7 +7,8 @@
 namespace naut::cli {
 
 void AddConfigCommands(CLI::App& app, Context& ctx) {
-  auto* config = app.add_subcommand("config", "Show the effective configuration and where each value came from");
+  auto* config = app.add_subcommand(
+      "config", "Show the effective configuration and where each value came from");
   config->require_subcommand(1);
   config->add_subcommand("show", "Print the effective configuration with the origin of every value")
       ->callback([&ctx] {

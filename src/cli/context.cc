@@ -30,7 +30,8 @@ Result<Config> Context::LoadConfig(bool with_log_file) {
   for (const auto& s : sets) {
     auto eq = s.find('=');
     if (eq == std::string::npos) {
-      config_ = InvalidArgument("flag --set " + s + ": expected key=value, e.g. --set llm.timeout_s=30");
+      config_ =
+          InvalidArgument("flag --set " + s + ": expected key=value, e.g. --set llm.timeout_s=30");
       return *config_;
     }
     add(s.substr(0, eq), s.substr(eq + 1), "--set " + s.substr(0, eq));

@@ -39,6 +39,7 @@ int Fail(const Status& status);
 void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
+void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddSandboxCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

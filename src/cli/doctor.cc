@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/context.h"
@@ -25,7 +26,9 @@ struct Check {
 };
 
 void Print(const Check& c) {
-  const char* tag = c.level == Level::kOk ? "ok     " : c.level == Level::kProblem ? "PROBLEM" : "note   ";
+  const char* tag = c.level == Level::kOk        ? "ok     "
+                    : c.level == Level::kProblem ? "PROBLEM"
+                                                 : "note   ";
   std::cout << tag << "  " << c.what << "\n";
   if (!c.fix.empty()) std::cout << "         fix: " << c.fix << "\n";
 }
@@ -55,18 +58,34 @@ Check CheckPython() {
 Check CheckNamespaces(const Config& config) {
   pid_t pid = fork();
   if (pid == 0) {
-    int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+    int flags =
+        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
     _exit(unshare(flags) == 0 ? 0 : 1);
   }
   int status = 0;
-  bool ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (ok) return {Level::kOk, "user, mount, pid, network, ipc and uts namespaces are available for the sandbox", ""};
+  bool ok =
+      pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (ok)
+    return {Level::kOk,
+            "user, mount, pid, network, ipc and uts namespaces are available for the sandbox", ""};
   bool required = config.sandbox.mode == "isolated";
   return {required ? Level::kProblem : Level::kNote,
           "unprivileged user namespaces are not available: sandboxed code cannot be isolated",
           "sudo sysctl -w kernel.unprivileged_userns_clone=1 (Debian) or "
-          "kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu); or set [sandbox] mode = \"unisolated\" "
+          "kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu); or set [sandbox] mode = "
+          "\"unisolated\" "
           "to run code without isolation, at your own risk"};
+}
+
+std::string Explain(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "connection refused or host unreachable";
+    case httplib::Error::ConnectionTimeout: return "connection timed out";
+    case httplib::Error::Read: return "the server closed the connection";
+    case httplib::Error::SSLConnection: return "TLS handshake failed";
+    case httplib::Error::SSLServerVerification: return "the server's TLS certificate was not accepted";
+    default: return httplib::to_string(e);
+  }
 }
 
 std::string StripV1(std::string url) {
@@ -83,18 +102,22 @@ Check CheckEndpoint(const std::string& base_url, const std::string& api_key) {
   if (!api_key.empty()) client.set_bearer_token_auth(api_key.c_str());
   auto health = client.Get("/health");
   if (!health) {
-    return {Level::kProblem,
-            "LLM endpoint " + base_url + " is unreachable (" + httplib::to_string(health.error()) + ")",
-            "start an OpenAI-compatible server there (e.g. `llama-server -m models/model.gguf --port 8080`), "
-            "or point LLM_BASE_URL / [llm] base_url at one"};
+    return {
+        Level::kProblem,
+        "LLM endpoint " + base_url + " is unreachable (" + Explain(health.error()) + ")",
+        "start an OpenAI-compatible server there (e.g. `llama-server -m models/model.gguf --port "
+        "8080`), "
+        "or point LLM_BASE_URL / [llm] base_url at one"};
   }
   if (health->status == 200) return {Level::kOk, "LLM endpoint " + base_url + " is healthy", ""};
   if (health->status == 503) {
-    return {Level::kNote, "LLM endpoint " + base_url + " answers but is still loading its model (503)",
+    return {Level::kNote,
+            "LLM endpoint " + base_url + " answers but is still loading its model (503)",
             "wait for the model to load"};
   }
   auto models = client.Get((root + "/v1/models").substr(root.size()));
-  if (models && models->status == 200) return {Level::kOk, "LLM endpoint " + base_url + " lists its models", ""};
+  if (models && models->status == 200)
+    return {Level::kOk, "LLM endpoint " + base_url + " lists its models", ""};
   return {Level::kProblem,
           "LLM endpoint " + base_url + " answers HTTP " + std::to_string(health->status) +
               " to /health and does not list models at /v1/models",
@@ -110,11 +133,13 @@ std::vector<Check> CheckLlm(const Config& config) {
     if (auto bin = FindOnPath(config.llm.llama_server)) {
       out.push_back({Level::kOk, "llama-server found at " + bin->string(), ""});
     } else {
-      out.push_back({Level::kProblem, "llama-server ('" + config.llm.llama_server + "') is not on PATH",
+      out.push_back({Level::kProblem,
+                     "llama-server ('" + config.llm.llama_server + "') is not on PATH",
                      "build llama.cpp and put llama-server on PATH, or set [llm] llama_server"});
     }
   } else {
-    out.push_back({Level::kProblem, "the embedded engine (llm.backend = \"embedded\") is not built in this version",
+    out.push_back({Level::kProblem,
+                   "the embedded engine (llm.backend = \"embedded\") is not built in this version",
                    "use llm.backend = \"openai\" with an OpenAI-compatible server"});
   }
   return out;
@@ -130,9 +155,20 @@ std::vector<Check> CheckTestTools() {
                      "sudo apt-get install nodejs npm, then run scripts/test.sh"});
     }
   }
+  // From a source checkout, the npm peers the integration tests start.
+  std::filesystem::path peers = std::filesystem::path(NAUT_SOURCE_DIR) / "tests" / "peers";
+  if (std::filesystem::exists(peers / "package.json")) {
+    if (std::filesystem::exists(peers / "node_modules" / ".naut-lock-sha256")) {
+      out.push_back({Level::kOk, "npm test peers installed in " + (peers / "node_modules").string(), ""});
+    } else {
+      out.push_back({Level::kNote, "npm test peers are not installed in " + peers.string(),
+                     "run scripts/setup.sh (scripts/test.sh does it too)"});
+    }
+  }
   for (const char* tool : {"g++", "cmake"}) {
     if (!FindOnPath(tool)) {
-      out.push_back({Level::kNote, std::string(tool) + " not found: the package-building environment needs it",
+      out.push_back({Level::kNote,
+                     std::string(tool) + " not found: the package-building environment needs it",
                      "sudo apt-get install build-essential cmake"});
     }
   }
@@ -146,14 +182,17 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
   doctor->callback([&ctx] {
     auto config = ctx.LoadConfig(/*with_log_file=*/false);
     if (!config) {
-      Print({Level::kProblem, config.error().message(), "fix the configuration (see `neuronaut config keys`)"});
+      Print({Level::kProblem, config.error().message(),
+             "fix the configuration (see `neuronaut config keys`)"});
       ctx.exit_code = kExitFailure;
       return;
     }
     std::vector<Check> checks;
-    checks.push_back({Level::kOk, "configuration loaded from " +
-                                      (config->config_file_present ? config->config_file.string()
-                                                                   : std::string("defaults")), ""});
+    checks.push_back(
+        {Level::kOk,
+         "configuration loaded from " +
+             (config->config_file_present ? config->config_file.string() : std::string("defaults")),
+         ""});
     checks.push_back(CheckDataHome(*config));
     checks.push_back(CheckPython());
     checks.push_back(CheckNamespaces(*config));

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddRunCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddMcpCommands(app, ctx);
   AddSandboxCommands(app, ctx);
 
   try {

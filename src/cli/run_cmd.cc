@@ -17,7 +17,8 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
       return;
     }
     std::cerr << "neuronaut run: the agent loop is not built yet in this version.\n"
-                 "What works today: `neuronaut doctor` (checks this machine) and `neuronaut config show`.\n";
+                 "What works today: `neuronaut doctor` (checks this machine) and `neuronaut config "
+                 "show`.\n";
     ctx.exit_code = kExitFailure;
   });
 }

@@ -52,7 +52,8 @@ TEST_F(ConfigTest, DefaultsWhenNoFile) {
 
 TEST_F(ConfigTest, FileThenEnvThenFlags) {
   Write("neuronaut.toml",
-        "[llm]\nbase_url = \"http://file:1\"\nmodel = \"m-file\"\ntimeout_s = 30\n[agent]\nmax_rounds = 6\n");
+        "[llm]\nbase_url = \"http://file:1\"\nmodel = \"m-file\"\ntimeout_s = "
+        "30\n[agent]\nmax_rounds = 6\n");
   env_["LLM_MODEL"] = "m-env";
   env_["LLM_BASE_URL"] = "http://env:2";
   ConfigOverrides o;
@@ -79,7 +80,8 @@ TEST_F(ConfigTest, MalformedTomlNamesFileAndLine) {
 TEST_F(ConfigTest, WrongTypeNamesKeyValueAndExpectation) {
   Write("neuronaut.toml", "[agent]\nmax_rounds = \"four\"\n");
   std::string e = Error();
-  EXPECT_NE(e.find("[agent] max_rounds = \"four\" is invalid: expected an integer from 1 to 100, got a string"),
+  EXPECT_NE(e.find("[agent] max_rounds = \"four\" is invalid: expected an integer from 1 to 100, "
+                   "got a string"),
             std::string::npos)
       << e;
 }
@@ -87,13 +89,17 @@ TEST_F(ConfigTest, WrongTypeNamesKeyValueAndExpectation) {
 TEST_F(ConfigTest, BadUrlIsExplained) {
   Write("neuronaut.toml", "[llm]\nbase_url = \"htp://x\"\n");
   std::string e = Error();
-  EXPECT_NE(e.find("[llm] base_url = \"htp://x\" is invalid: expected an http(s) URL"), std::string::npos) << e;
+  EXPECT_NE(e.find("[llm] base_url = \"htp://x\" is invalid: expected an http(s) URL"),
+            std::string::npos)
+      << e;
 }
 
 TEST_F(ConfigTest, UnknownKeyAndSectionAreReported) {
   Write("neuronaut.toml", "[llm]\nbase_ulr = \"http://x\"\n");
   std::string e = Error();
-  EXPECT_NE(e.find("unknown key 'base_ulr' in [llm]; known keys: backend, base_url"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'base_ulr' in [llm]; known keys: backend, base_url"),
+            std::string::npos)
+      << e;
   Write("neuronaut.toml", "[lmm]\nx = 1\n");
   e = Error();
   EXPECT_NE(e.find("unknown section [lmm]"), std::string::npos) << e;
@@ -102,7 +108,9 @@ TEST_F(ConfigTest, UnknownKeyAndSectionAreReported) {
 TEST_F(ConfigTest, BadEnvValueNamesVariable) {
   env_["LLM_BACKEND"] = "cloud";
   std::string e = Error();
-  EXPECT_NE(e.find("environment variable LLM_BACKEND: [llm] backend = \"cloud\" is invalid"), std::string::npos) << e;
+  EXPECT_NE(e.find("environment variable LLM_BACKEND: [llm] backend = \"cloud\" is invalid"),
+            std::string::npos)
+      << e;
 }
 
 TEST_F(ConfigTest, UnknownFlagKey) {

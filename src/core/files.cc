@@ -34,8 +34,7 @@ Result<std::string> ReadFile(const fs::path& path) {
 Status WriteFileAtomic(const fs::path& path, std::string_view content, fs::perms perms) {
   fs::path tmp = path;
   tmp += ".tmp-" + NewId();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  static_cast<mode_t>(perms));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(perms));
   if (fd < 0) return PermissionDenied(path.string() + ": cannot create: " + Errno());
   size_t done = 0;
   while (done < content.size()) {
@@ -64,7 +63,8 @@ Status WriteFileAtomic(const fs::path& path, std::string_view content, fs::perms
 Status MakePrivateDirs(const fs::path& dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return Status::Ok();
-  if (fs::exists(dir, ec)) return FailedPrecondition(dir.string() + " exists and is not a directory");
+  if (fs::exists(dir, ec))
+    return FailedPrecondition(dir.string() + " exists and is not a directory");
   if (dir.has_parent_path() && dir.parent_path() != dir) {
     fs::path parent = dir.parent_path();
     if (!fs::exists(parent, ec)) NAUT_RETURN_IF_ERROR(MakePrivateDirs(parent));

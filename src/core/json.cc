@@ -6,8 +6,8 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
-    return InvalidArgument(std::string(what) + ": invalid JSON at byte " +
-                           std::to_string(e.byte) + ": " + e.what());
+    return InvalidArgument(std::string(what) + ": invalid JSON at byte " + std::to_string(e.byte) +
+                           ": " + e.what());
   } catch (const std::exception& e) {
     return InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
   }
@@ -19,16 +19,25 @@ std::string DumpJson(const Json& j, int indent) {
 
 std::string_view JsonTypeName(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::object: return "object";
-    case Json::value_t::array: return "array";
-    case Json::value_t::string: return "string";
-    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "object";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::boolean:
+      return "boolean";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "integer";
-    case Json::value_t::number_float: return "number";
-    case Json::value_t::binary: return "binary";
-    case Json::value_t::discarded: return "discarded";
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::binary:
+      return "binary";
+    case Json::value_t::discarded:
+      return "discarded";
   }
   return "unknown";
 }

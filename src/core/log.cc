@@ -9,8 +9,8 @@
 namespace naut {
 
 bool IsLogLevel(std::string_view level) {
-  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
-                                                  "error", "critical", "off"};
+  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
   for (auto l : kLevels) {
     if (l == level) return true;
   }
@@ -30,8 +30,8 @@ Status InitLogging(const LogOptions& options) {
   Status status;
   if (options.file) {
     try {
-      auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-          options.file->string(), 8 * 1024 * 1024, 3);
+      auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(options.file->string(),
+                                                                         8 * 1024 * 1024, 3);
       file->set_level(spdlog::level::debug);
       file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%t] %v");
       sinks.push_back(file);

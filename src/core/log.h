@@ -12,7 +12,7 @@
 namespace naut {
 
 struct LogOptions {
-  std::string level = "info";  // trace, debug, info, warn, error, off
+  std::string level = "info";                 // trace, debug, info, warn, error, off
   std::optional<std::filesystem::path> file;  // e.g. <home>/logs/neuronaut.log
 };
 

@@ -17,13 +17,13 @@ namespace naut {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,    // the caller (or user input) is wrong
-  kNotFound,           // a named thing does not exist
+  kInvalidArgument,  // the caller (or user input) is wrong
+  kNotFound,         // a named thing does not exist
   kAlreadyExists,
-  kPermissionDenied,   // refused by policy or by the operating system
-  kFailedPrecondition, // the system is not in a state where this can run
-  kUnavailable,        // a peer (server, process) cannot be reached; retrying may help
-  kDeadlineExceeded,   // a time limit passed
+  kPermissionDenied,    // refused by policy or by the operating system
+  kFailedPrecondition,  // the system is not in a state where this can run
+  kUnavailable,         // a peer (server, process) cannot be reached; retrying may help
+  kDeadlineExceeded,    // a time limit passed
   kCancelled,
   kResourceExhausted,  // a budget, quota or size cap was hit
   kDataLoss,           // stored data is corrupt or truncated
@@ -61,7 +61,9 @@ inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, s
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
 inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+inline Status FailedPrecondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 inline Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
@@ -76,16 +78,16 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(const T& value) : v_(value) {}              // NOLINT(google-explicit-constructor)
-  Result(T&& value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
-  Result(Status error) : v_(std::move(error)) {      // NOLINT(google-explicit-constructor)
+  Result(const T& value) : v_(value) {}          // NOLINT(google-explicit-constructor)
+  Result(T&& value) : v_(std::move(value)) {}    // NOLINT(google-explicit-constructor)
+  Result(Status error) : v_(std::move(error)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status");
   }
   template <typename U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, Result<T>>)
-  Result(U&& value) : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Status> && !std::is_same_v<std::decay_t<U>, Result<T>>)
+      Result(U&& value)
+      : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return v_.index() == 0; }
   bool ok() const { return has_value(); }
@@ -124,15 +126,15 @@ Status ToStatus(const Result<T>& r) {
 #define NAUT_CONCAT_(a, b) NAUT_CONCAT_INNER_(a, b)
 
 // Returns the error of a Status or Result expression from the enclosing function.
-#define NAUT_RETURN_IF_ERROR(expr)                                     \
-  do {                                                                 \
-    auto&& naut_status_ = (expr);                                      \
+#define NAUT_RETURN_IF_ERROR(expr)                                           \
+  do {                                                                       \
+    auto&& naut_status_ = (expr);                                            \
     if (!naut_status_.ok()) return ::naut::internal::ToStatus(naut_status_); \
   } while (0)
 
 // `NAUT_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its error.
-#define NAUT_ASSIGN_OR_RETURN(lhs, expr)                            \
-  auto NAUT_CONCAT_(naut_result_, __LINE__) = (expr);               \
-  if (!NAUT_CONCAT_(naut_result_, __LINE__).ok())                   \
-    return NAUT_CONCAT_(naut_result_, __LINE__).error();            \
+#define NAUT_ASSIGN_OR_RETURN(lhs, expr)                 \
+  auto NAUT_CONCAT_(naut_result_, __LINE__) = (expr);    \
+  if (!NAUT_CONCAT_(naut_result_, __LINE__).ok())        \
+    return NAUT_CONCAT_(naut_result_, __LINE__).error(); \
   lhs = std::move(NAUT_CONCAT_(naut_result_, __LINE__)).value()

@@ -23,7 +23,8 @@ struct Pipe {
 
 Result<Pipe> MakePipe() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ResourceExhausted(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return ResourceExhausted(std::string("pipe: ") + std::strerror(errno));
   return Pipe{fds[0], fds[1]};
 }
 
@@ -52,7 +53,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   if (options.argv.empty()) return InvalidArgument("spawn: empty command line");
   Pipe in, out, err;
   auto cleanup = [&] {
-    for (int* fd : {&in.read, &in.write, &out.read, &out.write, &err.read, &err.write}) CloseFd(*fd);
+    for (int* fd : {&in.read, &in.write, &out.read, &out.write, &err.read, &err.write})
+      CloseFd(*fd);
   };
   if (options.pipe_stdin) {
     auto p = MakePipe();
@@ -61,12 +63,18 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   }
   if (options.pipe_stdout) {
     auto p = MakePipe();
-    if (!p) { cleanup(); return p.error(); }
+    if (!p) {
+      cleanup();
+      return p.error();
+    }
     out = *p;
   }
   if (options.pipe_stderr) {
     auto p = MakePipe();
-    if (!p) { cleanup(); return p.error(); }
+    if (!p) {
+      cleanup();
+      return p.error();
+    }
     err = *p;
   }
 
@@ -100,7 +108,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
     for (char** e = environ; *e != nullptr; ++e) {
       std::string_view kv(*e);
       auto eq = kv.find('=');
-      if (eq != std::string_view::npos && options.env.count(std::string(kv.substr(0, eq)))) continue;
+      if (eq != std::string_view::npos && options.env.count(std::string(kv.substr(0, eq))))
+        continue;
       env_strings.emplace_back(kv);
     }
   }

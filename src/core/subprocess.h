@@ -24,11 +24,11 @@ struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is looked up on PATH
   // Variables added to (or replacing those of) the inherited environment.
   std::map<std::string, std::string> env;
-  bool clear_env = false;  // start from an empty environment instead of the inherited one
+  bool clear_env = false;     // start from an empty environment instead of the inherited one
   std::filesystem::path cwd;  // empty: inherit
-  bool pipe_stdin = true;   // false: /dev/null
-  bool pipe_stdout = true;  // false: inherit
-  bool pipe_stderr = true;  // false: inherit
+  bool pipe_stdin = true;     // false: /dev/null
+  bool pipe_stdout = true;    // false: inherit
+  bool pipe_stderr = true;    // false: inherit
   bool new_process_group = true;
 };
 

@@ -21,8 +21,9 @@ Status Db::Error(int rc, std::string_view what) const {
   std::string msg = "database " + path_.string() + ": " + std::string(what) + ": " +
                     (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   if (IsCorruption(rc)) {
-    return DataLoss(msg + " (the file is corrupt or not a NeuroNaut database; move it aside to "
-                          "start a new one, or restore a backup)");
+    return DataLoss(msg +
+                    " (the file is corrupt or not a NeuroNaut database; move it aside to "
+                    "start a new one, or restore a backup)");
   }
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Unavailable(msg);
@@ -38,7 +39,9 @@ Status Db::Error(int rc, std::string_view what) const {
 // ---- Statement ----
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), bind_error_(std::move(other.bind_error_)) {}
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_error_(std::move(other.bind_error_)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
@@ -52,12 +55,12 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-#define NAUT_BIND(call)                                                      \
-  do {                                                                       \
-    int rc_ = (call);                                                        \
-    if (rc_ != SQLITE_OK && bind_error_.ok()) {                              \
+#define NAUT_BIND(call)                                                            \
+  do {                                                                             \
+    int rc_ = (call);                                                              \
+    if (rc_ != SQLITE_OK && bind_error_.ok()) {                                    \
       bind_error_ = db_->Error(rc_, "binding parameter " + std::to_string(index)); \
-    }                                                                        \
+    }                                                                              \
   } while (0)
 
 Statement& Statement::Bind(int index, int64_t value) {
@@ -69,7 +72,8 @@ Statement& Statement::Bind(int index, double value) {
   return *this;
 }
 Statement& Statement::Bind(int index, std::string_view text) {
-  NAUT_BIND(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  NAUT_BIND(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;
 }
 Statement& Statement::BindBlob(int index, const void* data, size_t size) {
@@ -143,7 +147,8 @@ Status Transaction::Rollback() {
 
 Result<std::unique_ptr<Db>> Db::Open(const std::filesystem::path& path, OpenOptions options) {
   sqlite3* raw = nullptr;
-  int flags = options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   std::unique_ptr<Db> db(new Db(raw, path));
@@ -195,12 +200,13 @@ Result<Transaction> Db::Begin() {
 }
 
 Result<int> Db::SchemaVersion(std::string_view component) {
-  NAUT_RETURN_IF_ERROR(Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
-      " applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"));
-  NAUT_ASSIGN_OR_RETURN(Statement q,
-                        Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?"));
+  NAUT_RETURN_IF_ERROR(
+      Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+           " component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
+           " applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"));
+  NAUT_ASSIGN_OR_RETURN(
+      Statement q,
+      Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?"));
   q.Bind(1, component);
   NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
   return row ? static_cast<int>(q.ColumnInt(0)) : 0;
@@ -209,7 +215,8 @@ Result<int> Db::SchemaVersion(std::string_view component) {
 Status Db::Migrate(std::string_view component, std::span<const Migration> migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
-      return Internal("migrations of '" + std::string(component) + "' must be numbered 1, 2, 3, ...");
+      return Internal("migrations of '" + std::string(component) +
+                      "' must be numbered 1, 2, 3, ...");
     }
   }
   const int known = static_cast<int>(migrations.size());
@@ -229,10 +236,11 @@ Status Db::Migrate(std::string_view component, std::span<const Migration> migrat
     if (now >= m.version) continue;
     Status s = Exec(m.sql);
     if (!s.ok()) {
-      return s.WithContext("migration " + std::string(component) + " #" + std::to_string(m.version) +
-                           " (" + std::string(m.description) + ")");
+      return s.WithContext("migration " + std::string(component) + " #" +
+                           std::to_string(m.version) + " (" + std::string(m.description) + ")");
     }
-    NAUT_ASSIGN_OR_RETURN(Statement ins, Prepare("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)"));
+    NAUT_ASSIGN_OR_RETURN(Statement ins,
+                          Prepare("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)"));
     ins.Bind(1, component).Bind(2, m.version).Bind(3, m.description).Bind(4, NowIso8601());
     NAUT_RETURN_IF_ERROR(ins.Run());
     NAUT_RETURN_IF_ERROR(tx.Commit());
@@ -256,7 +264,8 @@ Status Db::Backup(const std::filesystem::path& dest) {
   rc = sqlite3_backup_step(b, -1);
   sqlite3_backup_finish(b);
   sqlite3_close_v2(out);
-  if (rc != SQLITE_DONE) return Unavailable("backup to " + dest.string() + ": " + sqlite3_errstr(rc));
+  if (rc != SQLITE_DONE)
+    return Unavailable("backup to " + dest.string() + ": " + sqlite3_errstr(rc));
   return Status::Ok();
 }
 

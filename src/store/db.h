@@ -36,7 +36,9 @@ class Statement {
   Statement& Bind(int index, double value);
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
-  Statement& Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
+  Statement& Bind(int index, const std::string& text) {
+    return Bind(index, std::string_view(text));
+  }
   Statement& BindBlob(int index, const void* data, size_t size);
   Statement& BindNull(int index);
 
@@ -92,7 +94,8 @@ class Db {
  public:
   // Opens (creating when missing and not read-only) the database at `path`. Errors:
   // kDataLoss for a corrupt or foreign file, kPermissionDenied / kUnavailable otherwise.
-  static Result<std::unique_ptr<Db>> Open(const std::filesystem::path& path, OpenOptions options = {});
+  static Result<std::unique_ptr<Db>> Open(const std::filesystem::path& path,
+                                          OpenOptions options = {});
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -68,8 +68,9 @@ TEST_F(DbTest, NewerSchemaIsRefusedWithClearMessage) {
   auto db = OpenOk();
   Status s = db->Migrate("notes", kV1);
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
-  EXPECT_NE(s.message().find("'notes' is at schema version 2, but this neuronaut knows versions up to 1"),
-            std::string::npos)
+  EXPECT_NE(
+      s.message().find("'notes' is at schema version 2, but this neuronaut knows versions up to 1"),
+      std::string::npos)
       << s.message();
 }
 

@@ -71,7 +71,8 @@ TEST_F(CliTest, ConfigShowNamesOrigins) {
   auto r = Run({"--llm-model", "flagged", "config", "show"}, {{"LLM_BACKEND", "openai"}});
   ASSERT_EQ(r.status.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("max_rounds = 3"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("# file " + (home_ / "neuronaut.toml").string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("# file " + (home_ / "neuronaut.toml").string()), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("model = \"flagged\""), std::string::npos);
   EXPECT_NE(r.out.find("# flag --llm-model"), std::string::npos);
   EXPECT_NE(r.out.find("# env LLM_BACKEND"), std::string::npos);
@@ -88,7 +89,9 @@ TEST_F(CliTest, ConfigErrorsAreClearAndExitOne) {
   WriteConfig("[llm]\ntimeout_s = \"slow\"\n");
   r = Run({"config", "show"});
   EXPECT_EQ(r.status.exit_code, 1);
-  EXPECT_NE(r.err.find("[llm] timeout_s = \"slow\" is invalid: expected a number"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[llm] timeout_s = \"slow\" is invalid: expected a number"),
+            std::string::npos)
+      << r.err;
 
   WriteConfig("[llm]\nmodle = \"x\"\n");
   r = Run({"config", "show"});
@@ -100,7 +103,9 @@ TEST_F(CliTest, DoctorReportsUnreachableLlmAndFails) {
   auto r = Run({"doctor"});
   EXPECT_EQ(r.status.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("ok       data home " + home_.string()), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("PROBLEM  LLM endpoint http://127.0.0.1:1 is unreachable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PROBLEM  LLM endpoint http://127.0.0.1:1 is unreachable"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("fix: start an OpenAI-compatible server"), std::string::npos);
   EXPECT_NE(r.out.find("python3"), std::string::npos);
   struct stat st {};
@@ -142,7 +147,8 @@ TEST_F(CliTest, DoctorPassesWithAReachableEndpoint) {
   port.erase(port.find_last_not_of("\n") + 1);
   auto r = Run({"doctor"}, {{"LLM_BASE_URL", "http://127.0.0.1:" + port}});
   bool userns = r.out.find("PROBLEM  unprivileged user namespaces") == std::string::npos;
-  EXPECT_NE(r.out.find("ok       LLM endpoint http://127.0.0.1:" + port + " is healthy"), std::string::npos)
+  EXPECT_NE(r.out.find("ok       LLM endpoint http://127.0.0.1:" + port + " is healthy"),
+            std::string::npos)
       << r.out;
   if (userns) {
     EXPECT_EQ(r.status.exit_code, 0) << r.out;
