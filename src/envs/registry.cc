@@ -1,11 +1,18 @@
 #include "envs/registry.h"
 
+#include "envs/exec/exec_server.h"
+#include "envs/fs/fs_server.h"
+
 namespace naut::envs {
 
 const std::vector<BuiltinServer>& BuiltinServers() {
   // One line per server: {name, description, make}. The rpg, fs, exec, skills and memory
   // servers add their lines here.
   static const std::vector<BuiltinServer> kServers = {
+      {"exec", "Run Python, shell, C++ (Swift when installed) and build/test packages in the sandbox",
+       exec::MakeExecServer},
+      {"fs", "Files inside allowed directories, with the tools of @modelcontextprotocol/server-filesystem",
+       fs::MakeFsServer},
   };
   return kServers;
 }
@@ -28,7 +35,7 @@ std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const st
     c.name = s.name;
     c.command = self;
     c.args = {"mcp-server", s.name};
-    if (!config.config_file.empty()) c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
+    if (config.config_file_present) c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
     c.args.insert(c.args.begin(), {"--home", config.home.string()});
     out.push_back(std::move(c));
   }

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "core/files.h"
+#include "core/ids.h"
 #include "core/subprocess.h"
 #include "envs/exec/diagnostics.h"
 
@@ -476,6 +477,31 @@ Result<std::vector<mcp::Tool>> MakeExecTools(const ExecOptions& options) {
     tool.handler = [server, inner = std::move(tool.handler)](const Json& a, ToolContext& c) { return inner(a, c); };
   }
   return tools;
+}
+
+Result<mcp::ServerDefinition> MakeExecServer(const Config& config) {
+  ExecOptions options;
+  options.workspace = !config.sandbox.workspace.empty()
+                          ? fs::path(config.sandbox.workspace)
+                          : config.home / "workspaces" / ("exec-" + NewId());
+  options.limits = sandbox::Limits::FromConfig(config.sandbox);
+  NAUT_ASSIGN_OR_RETURN(options.mode, sandbox::ParseMode(config.sandbox.mode));
+  NAUT_ASSIGN_OR_RETURN(auto tools, MakeExecTools(options));
+  std::error_code ec;
+  fs::path shown = fs::canonical(options.workspace, ec);
+  if (ec) shown = options.workspace;
+  mcp::ServerDefinition definition;
+  definition.name = "neuronaut-exec";
+  definition.title = "NeuroNaut exec";
+  definition.instructions =
+      "Runs code in a sandbox without network access. The working directory of every run is the "
+      "session workspace (" + shown.string() + ", seen as /work inside); files "
+      "written there persist between calls, /tmp does not." +
+      std::string(options.mode == sandbox::Mode::kUnisolated
+                      ? " WARNING: [sandbox] mode = \"unisolated\": code runs WITHOUT isolation."
+                      : "");
+  definition.tools = std::move(tools);
+  return definition;
 }
 
 }  // namespace naut::envs::exec

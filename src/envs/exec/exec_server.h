@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/config.h"
 #include "mcp/tool.h"
 #include "sandbox/sandbox.h"
 
@@ -33,5 +34,9 @@ struct ExecOptions {
 
 // The tools; errors are for a workspace that cannot be created.
 Result<std::vector<mcp::Tool>> MakeExecTools(const ExecOptions& options);
+
+// The `exec` server of `neuronaut mcp-server exec`: [sandbox] limits and mode; the workspace
+// is [sandbox] workspace, else a new directory under <home>/workspaces.
+Result<mcp::ServerDefinition> MakeExecServer(const Config& config);
 
 }  // namespace naut::envs::exec

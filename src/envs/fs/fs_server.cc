@@ -282,7 +282,7 @@ bool IsDirectoryEntry(const stdfs::directory_entry& e) {
   return e.symlink_status(ec).type() == stdfs::file_type::directory;  // Dirent.isDirectory()
 }
 
-// Directory entries in the order the operating system gives them, as fs.readdir does.
+// Directory entries sorted by name in byte order, as fs.readdir (libuv's scandir) gives them.
 Result<std::vector<stdfs::directory_entry>> ReadDir(const std::string& path) {
   std::error_code ec;
   std::vector<stdfs::directory_entry> out;
@@ -292,6 +292,9 @@ Result<std::vector<stdfs::directory_entry>> ReadDir(const std::string& path) {
     if (ec) return Internal(NodeError(ec.value(), "scandir", path));
     out.push_back(*it);
   }
+  std::sort(out.begin(), out.end(), [](const stdfs::directory_entry& a, const stdfs::directory_entry& b) {
+    return a.path().filename().string() < b.path().filename().string();
+  });
   return out;
 }
 
@@ -937,6 +940,44 @@ std::vector<Tool> FsServer::Tools() {
                    Json{{"type", "object"}, {"properties", Json::object()}}, output, read_only,
                    bind(&FsServer::ListAllowed)});
   return tools;
+}
+
+void FsServer::RefreshRoots(mcp::ToolContext& context) {
+  if (roots_unavailable_ || !context.client_capabilities.is_object() || !context.client_capabilities.contains("roots")) {
+    return;
+  }
+  auto answer = context.request("roots/list", Json::object());
+  if (!answer.ok() || !answer->is_object() || !answer->contains("roots")) {
+    roots_unavailable_ = true;
+    return;
+  }
+  SetRootsFromMcp((*answer)["roots"]);
+}
+
+Result<mcp::ServerDefinition> MakeFsServer(const Config& config) {
+  FsOptions options;
+  for (const auto& r : config.sandbox.fs_roots) options.allowed.emplace_back(r);
+  if (options.allowed.empty()) {
+    stdfs::path dir = !config.sandbox.workspace.empty() ? stdfs::path(config.sandbox.workspace)
+                                                       : config.home / "workspaces";
+    std::error_code ec;
+    stdfs::create_directories(dir, ec);
+    if (ec) return Internal("fs: cannot create '" + dir.string() + "': " + ec.message());
+    options.allowed.push_back(dir);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto server, FsServer::Create(options));
+  mcp::ServerDefinition definition;
+  definition.name = "secure-filesystem-server";
+  definition.version = "0.2.0";
+  definition.title = "NeuroNaut fs";
+  definition.tools = server->Tools();
+  for (auto& tool : definition.tools) {
+    tool.handler = [server, inner = std::move(tool.handler)](const Json& args, mcp::ToolContext& context) {
+      server->RefreshRoots(context);
+      return inner(args, context);
+    };
+  }
+  return definition;
 }
 
 }  // namespace naut::envs::fs

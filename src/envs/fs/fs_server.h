@@ -16,12 +16,14 @@
 // Thread-safety: handlers may run concurrently; the allowed directories are guarded by a
 // mutex and may be replaced at any time (MCP roots).
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "mcp/tool.h"
 
 namespace naut::envs::fs {
@@ -44,6 +46,10 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   // with none accepted the previous directories stay.
   int SetRootsFromMcp(const Json& roots);
   std::vector<std::string> AllowedDirectories() const;
+
+  // Asks the client for its roots (roots/list) when it declared the capability, as the
+  // reference does, and adopts them; stops asking after a failed request.
+  void RefreshRoots(mcp::ToolContext& context);
 
  private:
   explicit FsServer(const FsOptions& options) : options_(options) {}
@@ -70,6 +76,11 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   FsOptions options_;
   mutable std::mutex mu_;
   std::vector<std::string> allowed_;  // GUARDED_BY(mu_): normalised real paths
+  std::atomic<bool> roots_unavailable_{false};
 };
+
+// The `fs` server of `neuronaut mcp-server fs`: allowed directories from [sandbox] fs_roots,
+// else [sandbox] workspace, else <home>/workspaces (created); MCP roots replace them.
+Result<mcp::ServerDefinition> MakeFsServer(const Config& config);
 
 }  // namespace naut::envs::fs
