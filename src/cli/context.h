@@ -44,5 +44,6 @@ void AddLlmCommands(CLI::App& app, Context& ctx);
 void AddModelCommands(CLI::App& app, Context& ctx);
 void AddGenerateCommand(CLI::App& app, Context& ctx);
 void AddPlayCommand(CLI::App& app, Context& ctx);
+void AddSandboxCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

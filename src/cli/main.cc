@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddModelCommands(app, ctx);
   AddGenerateCommand(app, ctx);
   AddPlayCommand(app, ctx);
+  AddSandboxCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

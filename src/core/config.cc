@@ -246,6 +246,8 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<int>("sandbox.file_size_mb", NAUT_REF(sandbox.file_size_mb), 1, 1 << 20));
     f.push_back(NumberField<int>("sandbox.open_files", NAUT_REF(sandbox.open_files), 16, 1 << 20));
     f.push_back(NumberField<int>("sandbox.output_kb", NAUT_REF(sandbox.output_kb), 1, 1 << 20));
+    f.push_back(StringField("sandbox.workspace", NAUT_REF(sandbox.workspace)));
+    f.push_back(StringListField("sandbox.fs_roots", NAUT_REF(sandbox.fs_roots), nullptr));
     f.push_back(StringField("agent.env", NAUT_REF(agent.env)));
     f.push_back(NumberField<int>("agent.max_rounds", NAUT_REF(agent.max_rounds), 1, 100));
     f.push_back(NumberField<int>("agent.max_tasks", NAUT_REF(agent.max_tasks), 0, 1'000'000));

@@ -62,6 +62,11 @@ struct SandboxConfig {
   int file_size_mb = 64;
   int open_files = 256;
   int output_kb = 64;
+  // The exec server's workspace; empty: a new one per server under <home>/workspaces.
+  std::string workspace;
+  // Directories the built-in fs server may touch; empty: the workspace (when set), else
+  // <home>/workspaces. MCP roots from the client replace them.
+  std::vector<std::string> fs_roots;
 };
 
 struct AgentConfig {

@@ -1,6 +1,8 @@
 #include "envs/registry.h"
 
 #include "envs/rpg/rpg_server.h"
+#include "envs/exec/exec_server.h"
+#include "envs/fs/fs_server.h"
 
 namespace naut::envs {
 
@@ -10,6 +12,10 @@ const std::vector<BuiltinServer>& BuiltinServers() {
   static const std::vector<BuiltinServer> kServers = {};
   static const std::vector<BuiltinServer> kServers = {
       {"rpg", "Dungeon Quest: a Telegram-style RPG game chat (game bot + shop bot)", rpg::MakeRpgServer},
+      {"exec", "Run Python, shell, C++ (Swift when installed) and build/test packages in the sandbox",
+       exec::MakeExecServer},
+      {"fs", "Files inside allowed directories, with the tools of @modelcontextprotocol/server-filesystem",
+       fs::MakeFsServer},
   };
   return kServers;
 }

@@ -1,0 +1,507 @@
+#include "envs/exec/exec_server.h"
+
+#include <atomic>
+#include <cmath>
+#include <system_error>
+
+#include "core/files.h"
+#include "core/ids.h"
+#include "core/subprocess.h"
+#include "envs/exec/diagnostics.h"
+
+namespace naut::envs::exec {
+
+namespace fs = std::filesystem;
+using mcp::Tool;
+using mcp::ToolContext;
+using mcp::ToolResult;
+
+namespace {
+
+// Scratch files of one run live in the workspace (the only place both the host and the
+// sandbox see), under a hidden folder, and are removed afterwards.
+constexpr std::string_view kScratchDir = ".naut-exec";
+
+std::string Tail(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  return "[... " + std::to_string(text.size() - max) + " bytes cut ...]\n" + text.substr(text.size() - max);
+}
+
+class ExecServer {
+ public:
+  explicit ExecServer(ExecOptions options) : options_(std::move(options)) {}
+
+  std::vector<Tool> Tools();
+
+ private:
+  struct Scratch {
+    fs::path host_dir;     // absolute, on the host
+    std::string relative;  // as seen from the workspace root (the run's working directory)
+    ~Scratch() {
+      std::error_code ec;
+      if (!host_dir.empty()) fs::remove_all(host_dir, ec);
+    }
+  };
+
+  Result<std::unique_ptr<Scratch>> MakeScratch() {
+    auto s = std::make_unique<Scratch>();
+    s->relative = std::string(kScratchDir) + "/run-" + std::to_string(++counter_);
+    s->host_dir = options_.workspace / s->relative;
+    std::error_code ec;
+    fs::create_directories(s->host_dir, ec);
+    if (ec) return Internal("exec: cannot create '" + s->host_dir.string() + "': " + ec.message());
+    return s;
+  }
+
+  // The wall-clock limit a call asked for, within bounds.
+  Result<double> Timeout(const Json& args, double fallback) const {
+    if (!args.contains("timeout_s") || args["timeout_s"].is_null()) return fallback;
+    if (!args["timeout_s"].is_number()) return InvalidArgument("'timeout_s' must be a number of seconds");
+    double t = args["timeout_s"].get<double>();
+    if (!(t > 0) || !std::isfinite(t)) return InvalidArgument("'timeout_s' must be positive");
+    return std::min(t, options_.max_timeout_s);
+  }
+
+  Result<sandbox::RunResult> RunIn(std::vector<std::string> argv, std::string stdin_data, double wall_s,
+                                   const ToolContext& context, std::string workdir = {},
+                                   std::vector<sandbox::BindMount> binds = {},
+                                   std::map<std::string, std::string> env = {}) {
+    sandbox::Spec spec;
+    spec.argv = std::move(argv);
+    spec.stdin_data = std::move(stdin_data);
+    spec.workspace = options_.workspace;
+    spec.workdir = std::move(workdir);
+    spec.limits = options_.limits;
+    spec.limits.wall_s = wall_s;
+    spec.mode = options_.mode;
+    spec.binds = std::move(binds);
+    spec.env = std::move(env);
+    return sandbox::Run(spec, context.cancel);
+  }
+
+  static std::string Render(const sandbox::RunResult& r) {
+    std::string text = r.Describe() + " in " + std::to_string(r.wall_s).substr(0, 5) + " s";
+    text += "\n--- stdout ---\n" + r.out;
+    if (!r.err.empty()) text += "\n--- stderr ---\n" + r.err;
+    return text;
+  }
+
+  static ToolResult FromRun(const sandbox::RunResult& r, Json extra = Json::object()) {
+    Json structured = r.ToJson();
+    for (auto& [k, v] : extra.items()) structured[k] = v;
+    ToolResult result;
+    result.content.push_back(mcp::Content::Text(Render(r)));
+    result.structured = std::move(structured);
+    result.is_error = !r.success();
+    return result;
+  }
+
+  static ToolResult Refused(const Status& status) { return ToolResult::Error(status.ToString()); }
+
+  std::string Python() const {
+    if (fs::exists("/usr/bin/python3")) return "/usr/bin/python3";
+    return "python3";
+  }
+
+  ToolResult RunPython(const Json& args, ToolContext& context);
+  ToolResult RunShell(const Json& args, ToolContext& context);
+  ToolResult RunCompiled(const Json& args, ToolContext& context, bool swift);
+  ToolResult BuildPackage(const Json& args, ToolContext& context);
+
+  ExecOptions options_;
+  std::atomic<int> counter_{0};
+};
+
+Result<std::string> OptionalString(const Json& args, const char* key) {
+  if (!args.contains(key) || args[key].is_null()) return std::string();
+  if (!args[key].is_string()) return InvalidArgument(std::string("'") + key + "' must be a string");
+  return args[key].get<std::string>();
+}
+
+Result<std::vector<std::string>> OptionalStrings(const Json& args, const char* key) {
+  std::vector<std::string> out;
+  if (!args.contains(key) || args[key].is_null()) return out;
+  if (!args[key].is_array()) return InvalidArgument(std::string("'") + key + "' must be an array of strings");
+  for (const auto& v : args[key]) {
+    if (!v.is_string()) return InvalidArgument(std::string("'") + key + "' must be an array of strings");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+ToolResult ExecServer::RunPython(const Json& args, ToolContext& context) {
+  auto code = GetString(args, "code", "run_python arguments");
+  if (!code) return Refused(code.error());
+  auto input = OptionalString(args, "stdin");
+  if (!input) return Refused(input.error());
+  auto timeout = Timeout(args, options_.limits.wall_s);
+  if (!timeout) return Refused(timeout.error());
+  auto scratch = MakeScratch();
+  if (!scratch) return Refused(scratch.error());
+  const std::string file = (*scratch)->relative + "/main.py";
+  if (Status s = WriteFileAtomic(options_.workspace / file, *code, fs::perms(0644)); !s.ok()) return Refused(s);
+  auto run = RunIn({Python(), "-u", file}, *input, *timeout, context);
+  if (!run) return Refused(run.error());
+  Json extra = Json::object();
+  if (auto d = ParsePythonTraceback(run->err); d && !run->success()) extra["diagnostics"] = Json::array({d->ToJson()});
+  return FromRun(*run, extra);
+}
+
+ToolResult ExecServer::RunShell(const Json& args, ToolContext& context) {
+  auto command = GetString(args, "command", "run_shell arguments");
+  if (!command) return Refused(command.error());
+  auto input = OptionalString(args, "stdin");
+  if (!input) return Refused(input.error());
+  auto timeout = Timeout(args, options_.limits.wall_s);
+  if (!timeout) return Refused(timeout.error());
+  const char* shell = fs::exists("/bin/bash") ? "/bin/bash" : "/bin/sh";
+  auto run = RunIn({shell, "-c", *command}, *input, *timeout, context);
+  if (!run) return Refused(run.error());
+  return FromRun(*run);
+}
+
+// A toolchain outside /usr must be mounted into the sandbox; returns its binds and PATH.
+struct Toolchain {
+  std::string compiler;
+  std::vector<sandbox::BindMount> binds;
+  std::map<std::string, std::string> env;
+};
+
+std::optional<Toolchain> FindSwift() {
+  auto swift = FindOnPath("swift");
+  if (!swift) return std::nullopt;
+  std::error_code ec;
+  fs::path real = fs::canonical(*swift, ec);
+  if (ec) return std::nullopt;
+  Toolchain t;
+  fs::path bin = real.parent_path();
+  t.compiler = (bin / "swiftc").string();
+  std::string b = bin.string();
+  if (b.rfind("/usr/", 0) != 0) {
+    fs::path prefix = bin.parent_path();  // <prefix>/bin/swift
+    if (prefix.filename() == "usr") prefix = prefix.parent_path();
+    t.binds.push_back({prefix, prefix, false});
+    t.env["PATH"] = b + ":/usr/local/bin:/usr/bin:/bin";
+  }
+  return t;
+}
+
+ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool swift) {
+  const char* tool = swift ? "run_swift" : "run_cpp";
+  auto source = GetString(args, "source", std::string(tool) + " arguments");
+  if (!source) return Refused(source.error());
+  auto run_args = OptionalStrings(args, "args");
+  if (!run_args) return Refused(run_args.error());
+  auto input = OptionalString(args, "stdin");
+  if (!input) return Refused(input.error());
+  auto timeout = Timeout(args, options_.limits.wall_s);
+  if (!timeout) return Refused(timeout.error());
+
+  Toolchain chain;
+  if (swift) {
+    auto found = FindSwift();
+    if (!found) {
+      return ToolResult::Error(
+          "run_swift: no Swift toolchain: `swift` is not on the PATH of this server. Install one "
+          "(https://www.swift.org/install/) and restart the server, or use run_cpp or run_python.");
+    }
+    chain = *found;
+  } else {
+    chain.compiler = "g++";
+  }
+  auto scratch = MakeScratch();
+  if (!scratch) return Refused(scratch.error());
+  const std::string dir = (*scratch)->relative;
+  const std::string src = dir + (swift ? "/main.swift" : "/main.cpp");
+  const std::string exe = dir + "/main";
+  if (Status s = WriteFileAtomic(options_.workspace / src, *source, fs::perms(0644)); !s.ok()) return Refused(s);
+  std::vector<std::string> compile = swift ? std::vector<std::string>{chain.compiler, "-O", "-o", exe, src}
+                                           : std::vector<std::string>{"g++", "-std=c++20", "-O1", "-Wall",
+                                                                      "-fdiagnostics-color=never", "-o", exe, src};
+  auto built = RunIn(compile, "", std::max(*timeout, 120.0), context, {}, chain.binds, chain.env);
+  if (!built) return Refused(built.error());
+  auto diagnostics = ParseCompilerDiagnostics(built->err);
+  StripPathPrefix(diagnostics, dir);
+  Json diag = Json::array();
+  for (const auto& d : diagnostics) diag.push_back(d.ToJson());
+  if (!built->success()) {
+    ToolResult r = FromRun(*built, {{"stage", "compile"}, {"diagnostics", diag}});
+    r.content[0] = mcp::Content::Text("compilation failed: " + Render(*built));
+    r.is_error = true;
+    return r;
+  }
+  std::vector<std::string> argv = {"./" + exe};
+  argv.insert(argv.end(), run_args->begin(), run_args->end());
+  auto ran = RunIn(argv, *input, *timeout, context, {}, chain.binds, chain.env);
+  if (!ran) return Refused(ran.error());
+  return FromRun(*ran, {{"stage", "run"}, {"diagnostics", diag}});
+}
+
+// One step of a build: its run, summarised for the result.
+Json StepJson(const std::string& name, const std::vector<std::string>& argv, const sandbox::RunResult& r) {
+  std::string command;
+  for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+  Json j = {{"step", name},
+            {"command", command},
+            {"exit_code", r.signal != 0 ? Json(nullptr) : Json(r.exit_code)},
+            {"signal", r.signal != 0 ? Json(r.signal) : Json(nullptr)},
+            {"limit", r.limit == sandbox::LimitHit::kNone ? Json(nullptr) : Json(std::string(sandbox::LimitName(r.limit)))},
+            {"wall_s", r.wall_s},
+            {"stdout", Tail(r.out, 4000)},
+            {"stderr", Tail(r.err, 4000)}};
+  return j;
+}
+
+ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
+  auto path = GetString(args, "path", "build_package arguments");
+  if (!path) return Refused(path.error());
+  auto timeout = Timeout(args, options_.build_timeout_s);
+  if (!timeout) return Refused(timeout.error());
+  fs::path rel = fs::path(*path).lexically_normal();
+  if (rel.is_absolute()) {
+    // Accept the sandbox's own view of the workspace ("/work/pkg") as well.
+    auto inside = rel.lexically_relative(sandbox::kInsideWorkspace);
+    if (inside.empty() || *inside.begin() == "..") {
+      return ToolResult::Error("build_package: path '" + *path + "' is outside the workspace; give a path relative to it");
+    }
+    rel = inside;
+  }
+  if (rel == ".") rel = "";
+  if (!rel.empty() && *rel.begin() == "..") {
+    return ToolResult::Error("build_package: path '" + *path + "' is outside the workspace");
+  }
+  std::error_code ec;
+  fs::path host = fs::weakly_canonical(options_.workspace / rel, ec);
+  fs::path root = fs::canonical(options_.workspace, ec);
+  auto within = host.lexically_relative(root);
+  if (ec || within.empty() || *within.begin() == "..") {
+    return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
+  }
+  if (!fs::is_directory(host)) return ToolResult::Error("build_package: '" + *path + "' is not a directory in the workspace");
+  const std::string pkg = within == "." ? "." : within.string();
+  const std::string inside_pkg = (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
+
+  Json steps = Json::array();
+  std::vector<Diagnostic> diagnostics;
+  std::optional<TestCounts> counts;
+  std::string kind, failed_stage;
+  bool isolated = true;
+  auto step = [&](const std::string& name, std::vector<std::string> argv, std::string workdir = {},
+                  std::map<std::string, std::string> env = {}) -> Result<sandbox::RunResult> {
+    auto r = RunIn(argv, "", *timeout, context, std::move(workdir), {}, std::move(env));
+    if (!r) return r.error();
+    isolated = isolated && r->isolated;
+    steps.push_back(StepJson(name, argv, *r));
+    if (!r->success() && failed_stage.empty()) failed_stage = name;
+    return r;
+  };
+  auto finish = [&]() {
+    StripPathPrefix(diagnostics, inside_pkg);
+    StripPathPrefix(diagnostics, sandbox::kInsideWorkspace);
+    StripPathPrefix(diagnostics, options_.workspace.string());
+    Json diag = Json::array();
+    for (const auto& d : diagnostics) diag.push_back(d.ToJson());
+    bool ok = failed_stage.empty();
+    Json out = {{"kind", kind},
+                {"path", pkg},
+                {"success", ok},
+                {"failed_stage", ok ? Json(nullptr) : Json(failed_stage)},
+                {"diagnostics", diag},
+                {"tests", counts ? counts->ToJson() : Json(nullptr)},
+                {"steps", steps},
+                {"isolated", isolated}};
+    std::string text = kind + " package '" + pkg + "': " + (ok ? "built and tested" : "failed at " + failed_stage);
+    if (counts) {
+      text += "; tests: " + std::to_string(counts->passed) + " passed, " + std::to_string(counts->failed) +
+              " failed, " + std::to_string(counts->total) + " total";
+    }
+    int shown = 0;
+    for (const auto& d : diagnostics) {
+      if (d.severity == "note" || ++shown > 20) continue;
+      text += "\n" + d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.severity +
+              ": " + d.message;
+    }
+    if (!isolated) text += "\nNOT ISOLATED (sandbox mode 'unisolated')";
+    if (!ok && diagnostics.empty() && !steps.empty()) {
+      text += "\n" + Tail(steps.back()["stderr"].get<std::string>() + steps.back()["stdout"].get<std::string>(), 3000);
+    }
+    ToolResult r;
+    r.content.push_back(mcp::Content::Text(text));
+    r.structured = out;
+    r.is_error = !ok;
+    return r;
+  };
+
+  if (fs::exists(host / "CMakeLists.txt")) {
+    kind = "cmake";
+    const std::string build = pkg + "/build";
+    std::vector<std::string> configure = {"cmake", "-S", pkg, "-B", build, "-DCMAKE_BUILD_TYPE=Debug"};
+    if (fs::exists("/usr/bin/ninja")) {
+      configure.push_back("-G");
+      configure.push_back("Ninja");
+    }
+    auto c = step("configure", configure);
+    if (!c) return Refused(c.error());
+    auto parsed = ParseCompilerDiagnostics(c->err + "\n" + c->out);
+    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
+    if (!failed_stage.empty()) return finish();
+    auto b = step("build", {"cmake", "--build", build, "-j2"});
+    if (!b) return Refused(b.error());
+    parsed = ParseCompilerDiagnostics(b->out + "\n" + b->err);
+    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
+    if (!failed_stage.empty()) return finish();
+    auto t = step("test", {"ctest", "--test-dir", build, "--output-on-failure"});
+    if (!t) return Refused(t.error());
+    counts = ParseCtestSummary(t->out);
+    if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
+    return finish();
+  }
+  if (fs::exists(host / "pyproject.toml") || fs::exists(host / "setup.py") || fs::exists(host / "setup.cfg") ||
+      fs::exists(host / "tests") || fs::exists(host / "test")) {
+    kind = "python";
+    std::map<std::string, std::string> env = {{"PYTHONPATH", inside_pkg + ":" + inside_pkg + "/src"}};
+    auto has_pytest = RunIn({Python(), "-c", "import pytest"}, "", 30, context, pkg);
+    if (!has_pytest) return Refused(has_pytest.error());
+    if (has_pytest->success()) {
+      auto t = step("test", {Python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short"}, pkg, env);
+      if (!t) return Refused(t.error());
+      counts = ParsePytestSummary(t->out);
+      if (auto d = ParsePythonTraceback(t->out + "\n" + t->err); d && !t->success()) diagnostics.push_back(*d);
+      // pytest exits 5 when it found no tests: not a failure of the package.
+      if (t->exit_code == 5 && t->signal == 0 && counts) failed_stage.clear();
+    } else {
+      auto t = step("test", {Python(), "-m", "unittest", "discover", "-v"}, pkg, env);
+      if (!t) return Refused(t.error());
+      counts = ParseUnittestSummary(t->err);
+      if (auto d = ParsePythonTraceback(t->err); d && !t->success()) diagnostics.push_back(*d);
+    }
+    if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
+    return finish();
+  }
+  if (fs::exists(host / "Package.swift")) {
+    kind = "swift";
+    auto chain = FindSwift();
+    if (!chain) {
+      return ToolResult::Error("build_package: '" + pkg + "' is a Swift package but no Swift toolchain (`swift`) is on the PATH of this server");
+    }
+    auto swift_bin = (fs::path(chain->compiler).parent_path() / "swift").string();
+    auto r = RunIn({swift_bin, "build"}, "", *timeout, context, pkg, chain->binds, chain->env);
+    if (!r) return Refused(r.error());
+    steps.push_back(StepJson("build", {"swift", "build"}, *r));
+    auto parsed = ParseCompilerDiagnostics(r->out + "\n" + r->err);
+    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
+    if (!r->success()) {
+      failed_stage = "build";
+      return finish();
+    }
+    auto t = RunIn({swift_bin, "test"}, "", *timeout, context, pkg, chain->binds, chain->env);
+    if (!t) return Refused(t.error());
+    steps.push_back(StepJson("test", {"swift", "test"}, *t));
+    if (!t->success()) failed_stage = "test";
+    return finish();
+  }
+  return ToolResult::Error("build_package: '" + pkg +
+                           "' has no CMakeLists.txt, pyproject.toml, setup.py, setup.cfg, tests/ or Package.swift");
+}
+
+Json Schema(Json properties, std::vector<std::string> required) {
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+const Json kTimeout = {{"type", "number"}, {"description", "Wall-clock limit in seconds (default from [sandbox] wall_s)"}};
+const Json kStdin = {{"type", "string"}, {"description", "Text fed to the program's standard input"}};
+const Json kArgs = {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Command-line arguments"}};
+
+std::vector<Tool> ExecServer::Tools() {
+  std::vector<Tool> tools;
+  const Json run_output = {{"type", "object"}};
+  Json exec_annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"openWorldHint", false}};
+  tools.push_back({"run_python", "Run Python",
+                   "Run a Python 3 program in the sandbox (no network; the session workspace is the "
+                   "working directory and the only writable place besides /tmp). Returns exit code, "
+                   "stdout, stderr, time and memory.",
+                   Schema({{"code", {{"type", "string"}, {"description", "Python source"}}},
+                           {"stdin", kStdin},
+                           {"timeout_s", kTimeout}},
+                          {"code"}),
+                   run_output, exec_annotations,
+                   [this](const Json& a, ToolContext& c) { return RunPython(a, c); }});
+  tools.push_back({"run_shell", "Run shell command",
+                   "Run a bash command line in the sandbox, in the session workspace (no network).",
+                   Schema({{"command", {{"type", "string"}}}, {"stdin", kStdin}, {"timeout_s", kTimeout}}, {"command"}),
+                   run_output, exec_annotations,
+                   [this](const Json& a, ToolContext& c) { return RunShell(a, c); }});
+  tools.push_back({"run_cpp", "Compile and run C++",
+                   "Compile one C++20 source file with g++ and run it in the sandbox. Compiler "
+                   "errors come back as diagnostics with file, line, column, severity and message.",
+                   Schema({{"source", {{"type", "string"}, {"description", "C++ source of a program with main()"}}},
+                           {"args", kArgs},
+                           {"stdin", kStdin},
+                           {"timeout_s", kTimeout}},
+                          {"source"}),
+                   run_output, exec_annotations,
+                   [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, false); }});
+  tools.push_back({"run_swift", "Compile and run Swift",
+                   "Compile one Swift source file with swiftc and run it in the sandbox, when a Swift "
+                   "toolchain is installed (the result says so when it is not).",
+                   Schema({{"source", {{"type", "string"}}}, {"args", kArgs}, {"stdin", kStdin}, {"timeout_s", kTimeout}},
+                          {"source"}),
+                   run_output, exec_annotations,
+                   [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, true); }});
+  tools.push_back({"build_package", "Build and test a package",
+                   "Build and test a package in the workspace: CMake (configure, build, CTest), a Python "
+                   "package (pytest, else unittest) or a Swift package. Returns compiler diagnostics "
+                   "(file, line, column, severity, message) and test pass/fail counts.",
+                   Schema({{"path", {{"type", "string"}, {"description", "Package directory, relative to the workspace"}}},
+                           {"timeout_s", {{"type", "number"}, {"description", "Wall-clock limit of each step in seconds"}}}},
+                          {"path"}),
+                   run_output, exec_annotations,
+                   [this](const Json& a, ToolContext& c) { return BuildPackage(a, c); }});
+  return tools;
+}
+
+}  // namespace
+
+Result<std::vector<mcp::Tool>> MakeExecTools(const ExecOptions& options) {
+  if (options.workspace.empty()) return InvalidArgument("exec: no workspace directory given");
+  NAUT_RETURN_IF_ERROR(MakePrivateDirs(options.workspace));
+  ExecOptions resolved = options;
+  std::error_code ec;
+  resolved.workspace = fs::canonical(options.workspace, ec);
+  if (ec) return Internal("exec: workspace '" + options.workspace.string() + "': " + ec.message());
+  // The tools share one server object; the handlers keep it alive.
+  auto server = std::make_shared<ExecServer>(std::move(resolved));
+  auto tools = server->Tools();
+  for (auto& tool : tools) {
+    tool.handler = [server, inner = std::move(tool.handler)](const Json& a, ToolContext& c) { return inner(a, c); };
+  }
+  return tools;
+}
+
+Result<mcp::ServerDefinition> MakeExecServer(const Config& config) {
+  ExecOptions options;
+  options.workspace = !config.sandbox.workspace.empty()
+                          ? fs::path(config.sandbox.workspace)
+                          : config.home / "workspaces" / ("exec-" + NewId());
+  options.limits = sandbox::Limits::FromConfig(config.sandbox);
+  NAUT_ASSIGN_OR_RETURN(options.mode, sandbox::ParseMode(config.sandbox.mode));
+  NAUT_ASSIGN_OR_RETURN(auto tools, MakeExecTools(options));
+  std::error_code ec;
+  fs::path shown = fs::canonical(options.workspace, ec);
+  if (ec) shown = options.workspace;
+  mcp::ServerDefinition definition;
+  definition.name = "neuronaut-exec";
+  definition.title = "NeuroNaut exec";
+  definition.instructions =
+      "Runs code in a sandbox without network access. The working directory of every run is the "
+      "session workspace (" + shown.string() + ", seen as /work inside); files "
+      "written there persist between calls, /tmp does not." +
+      std::string(options.mode == sandbox::Mode::kUnisolated
+                      ? " WARNING: [sandbox] mode = \"unisolated\": code runs WITHOUT isolation."
+                      : "");
+  definition.tools = std::move(tools);
+  return definition;
+}
+
+}  // namespace naut::envs::exec

@@ -1,0 +1,983 @@
+#include "envs/fs/fs_server.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <random>
+
+#include "envs/fs/glob.h"
+#include "envs/fs/unified_diff.h"
+
+namespace naut::envs::fs {
+
+namespace stdfs = std::filesystem;
+using mcp::Tool;
+using mcp::ToolContext;
+using mcp::ToolResult;
+
+namespace {
+
+// Node's wording for system errors ("ENOENT: no such file or directory, open '/x'"), so that
+// refusals read exactly like the reference server's.
+std::string NodeError(int error, const std::string& syscall, const std::string& path, const std::string& dest = {}) {
+  static const std::map<int, std::pair<const char*, const char*>> kNames = {
+      {ENOENT, {"ENOENT", "no such file or directory"}},
+      {EEXIST, {"EEXIST", "file already exists"}},
+      {EISDIR, {"EISDIR", "illegal operation on a directory"}},
+      {ENOTDIR, {"ENOTDIR", "not a directory"}},
+      {EACCES, {"EACCES", "permission denied"}},
+      {EPERM, {"EPERM", "operation not permitted"}},
+      {ELOOP, {"ELOOP", "too many symbolic links encountered"}},
+      {ENOTEMPTY, {"ENOTEMPTY", "directory not empty"}},
+      {EXDEV, {"EXDEV", "cross-device link not permitted"}},
+      {EINVAL, {"EINVAL", "invalid argument"}},
+      {ENAMETOOLONG, {"ENAMETOOLONG", "name too long"}},
+      {EBUSY, {"EBUSY", "resource busy or locked"}},
+      {ENOSPC, {"ENOSPC", "no space left on device"}},
+      {EROFS, {"EROFS", "read-only file system"}},
+      {EMFILE, {"EMFILE", "too many open files"}},
+      {EFBIG, {"EFBIG", "file too large"}},
+  };
+  auto it = kNames.find(error);
+  std::string text = it != kNames.end() ? std::string(it->second.first) + ": " + it->second.second
+                                        : std::string("E") + std::to_string(error) + ": " + std::strerror(error);
+  text += ", " + syscall + " '" + path + "'";
+  if (!dest.empty()) text += " -> '" + dest + "'";
+  return text;
+}
+
+// The reference's normalizePath on POSIX: trim, drop surrounding quotes, collapse slashes,
+// drop trailing slashes.
+std::string NormalizePath(std::string p) {
+  size_t b = p.find_first_not_of(" \t\r\n");
+  size_t e = p.find_last_not_of(" \t\r\n");
+  p = b == std::string::npos ? "" : p.substr(b, e - b + 1);
+  if (!p.empty() && (p.front() == '"' || p.front() == '\'')) p.erase(0, 1);
+  if (!p.empty() && (p.back() == '"' || p.back() == '\'')) p.pop_back();
+  std::string out;
+  for (char c : p) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out += c;
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  if (out == "/") return "";  // the reference's replace(/\/+$/, '') turns "/" into ""
+  return out;
+}
+
+// path.resolve for POSIX: absolute, '.' and '..' resolved lexically, no trailing slash.
+std::string Resolve(const std::string& p) {
+  stdfs::path path = p;
+  if (!path.is_absolute()) path = stdfs::current_path() / path;
+  std::string s = path.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string ExpandHome(const std::string& p) {
+  if (p == "~" || p.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    std::string h = home != nullptr ? home : "/";
+    return Resolve(h + p.substr(1));
+  }
+  return p;
+}
+
+bool Within(const std::string& path, const std::vector<std::string>& allowed) {
+  if (path.empty() || path.find('\0') != std::string::npos) return false;
+  std::string normalized = Resolve(path);
+  for (const auto& dir : allowed) {
+    if (dir.empty()) continue;
+    std::string d = Resolve(dir);
+    if (normalized == d) return true;
+    if (d == "/") return normalized.rfind("/", 0) == 0;
+    if (normalized.rfind(d + "/", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string Join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+Result<std::string> RealPath(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf) == nullptr) return Status(Code::kNotFound, std::to_string(errno));
+  return std::string(buf);
+}
+
+ToolResult TextResult(std::string text) {
+  ToolResult r = ToolResult::Text(text);
+  r.structured = Json{{"content", std::move(text)}};
+  return r;
+}
+
+std::string InvalidArgs(const std::string& tool, const std::string& what) {
+  return "MCP error -32602: Input validation error: Invalid arguments for tool " + tool + ": " + what;
+}
+
+// Required string argument, or the validation error text.
+Result<std::string> StringArg(const Json& args, const char* key, const std::string& tool) {
+  if (!args.is_object() || !args.contains(key)) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
+  if (!args[key].is_string()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be a string"));
+  return args[key].get<std::string>();
+}
+
+Result<std::vector<std::string>> StringsArg(const Json& args, const char* key, const std::string& tool, bool required) {
+  std::vector<std::string> out;
+  if (!args.is_object() || !args.contains(key) || args[key].is_null()) {
+    if (required) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
+    return out;
+  }
+  if (!args[key].is_array()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
+  for (const auto& v : args[key]) {
+    if (!v.is_string()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Result<std::string> ReadWhole(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Internal(NodeError(errno, "open", path));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return Internal(NodeError(error, "read", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string ReplaceAll(std::string s, const std::string& from, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = s.find(from, pos)) != std::string::npos) {
+    s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return s;
+}
+
+std::string NormalizeLineEndings(const std::string& s) { return ReplaceAll(s, "\r\n", "\n"); }
+
+std::string FormatSize(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KB", "MB", "GB", "TB"};
+  if (bytes == 0) return "0 B";
+  int i = static_cast<int>(std::floor(std::log(static_cast<double>(bytes)) / std::log(1024.0)));
+  if (i <= 0) return std::to_string(bytes) + " B";
+  int unit = std::min(i, 4);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f %s", static_cast<double>(bytes) / std::pow(1024.0, unit), kUnits[unit]);
+  return buf;
+}
+
+// JavaScript's Date.prototype.toString() in the local time zone.
+std::string JsDate(const timespec& ts) {
+  time_t t = ts.tv_sec;
+  tm local;
+  localtime_r(&t, &local);
+  char date[64], zone[16];
+  std::strftime(date, sizeof(date), "%a %b %d %Y %H:%M:%S", &local);
+  std::strftime(zone, sizeof(zone), "%z", &local);
+  std::string name = local.tm_zone != nullptr ? local.tm_zone : "";
+  if (name == "UTC" || name == "GMT") name = "Coordinated Universal Time";
+  return std::string(date) + " GMT" + zone + " (" + name + ")";
+}
+
+// Node's fs.writeFile then rename, as the reference does to never write through a symlink.
+Status WriteViaTemp(const std::string& path, const std::string& content) {
+  std::random_device rd;
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rd() & 0xff);
+  std::string temp = path + "." + hex + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd < 0) return Internal(NodeError(errno, "open", temp));
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return Internal(NodeError(error, "write", temp));
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temp.c_str());
+    return Internal(NodeError(error, "rename", temp, path));
+  }
+  return Status::Ok();
+}
+
+// String.prototype.replace(string, string): first occurrence, with $$, $&, $` and $' expanded.
+std::string JsReplaceFirst(const std::string& s, const std::string& from, const std::string& to) {
+  size_t pos = s.find(from);
+  if (pos == std::string::npos) return s;
+  std::string replacement;
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (to[i] == '$' && i + 1 < to.size()) {
+      char n = to[i + 1];
+      if (n == '$') { replacement += '$'; ++i; continue; }
+      if (n == '&') { replacement += from; ++i; continue; }
+      if (n == '`') { replacement += s.substr(0, pos); ++i; continue; }
+      if (n == '\'') { replacement += s.substr(pos + from.size()); ++i; continue; }
+    }
+    replacement += to[i];
+  }
+  return s.substr(0, pos) + replacement + s.substr(pos + from.size());
+}
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t nl = s.find('\n', start);
+    if (nl == std::string::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+}
+
+std::string TrimJs(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n\f\v");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n\f\v");
+  return s.substr(b, e - b + 1);
+}
+
+std::string LeadingSpace(const std::string& s) {
+  size_t n = s.find_first_not_of(" \t\r\n\f\v");
+  return n == std::string::npos ? s : s.substr(0, n);
+}
+
+std::string TrimStart(const std::string& s) { return s.substr(LeadingSpace(s).size()); }
+
+bool IsDirectoryEntry(const stdfs::directory_entry& e) {
+  std::error_code ec;
+  return e.symlink_status(ec).type() == stdfs::file_type::directory;  // Dirent.isDirectory()
+}
+
+// Directory entries sorted by name in byte order, as fs.readdir (libuv's scandir) gives them.
+Result<std::vector<stdfs::directory_entry>> ReadDir(const std::string& path) {
+  std::error_code ec;
+  std::vector<stdfs::directory_entry> out;
+  stdfs::directory_iterator it(path, ec);
+  if (ec) return Internal(NodeError(ec.value(), "scandir", path));
+  for (; it != stdfs::directory_iterator(); it.increment(ec)) {
+    if (ec) return Internal(NodeError(ec.value(), "scandir", path));
+    out.push_back(*it);
+  }
+  std::sort(out.begin(), out.end(), [](const stdfs::directory_entry& a, const stdfs::directory_entry& b) {
+    return a.path().filename().string() < b.path().filename().string();
+  });
+  return out;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
+  std::shared_ptr<FsServer> server(new FsServer(options));
+  for (const auto& dir : options.allowed) {
+    std::string expanded = ExpandHome(dir.string());
+    std::string absolute = Resolve(expanded);
+    auto real = RealPath(absolute);
+    std::string normalized = NormalizePath(real.ok() ? *real : absolute);
+    struct stat st;
+    if (::stat(normalized.c_str(), &st) != 0) {
+      return NotFound("fs: allowed directory '" + dir.string() + "': " + std::strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return InvalidArgument("fs: allowed directory '" + dir.string() + "' is not a directory");
+    server->allowed_.push_back(normalized);
+  }
+  return server;
+}
+
+std::vector<std::string> FsServer::AllowedDirectories() const {
+  std::lock_guard lock(mu_);
+  return allowed_;
+}
+
+int FsServer::SetRootsFromMcp(const Json& roots) {
+  std::vector<std::string> accepted;
+  if (roots.is_array()) {
+    for (const auto& root : roots) {
+      if (!root.is_object() || !root.contains("uri") || !root["uri"].is_string()) continue;
+      std::string uri = root["uri"].get<std::string>();
+      std::string raw = uri.rfind("file://", 0) == 0 ? uri.substr(7) : uri;
+      auto real = RealPath(Resolve(ExpandHome(raw)));
+      if (!real) continue;
+      struct stat st;
+      if (::stat(real->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) accepted.push_back(NormalizePath(*real));
+    }
+  }
+  if (accepted.empty()) return 0;
+  std::lock_guard lock(mu_);
+  allowed_ = accepted;
+  return static_cast<int>(accepted.size());
+}
+
+Result<std::string> FsServer::ValidatePath(const std::string& requested) const {
+  const std::vector<std::string> allowed = AllowedDirectories();
+  const std::string absolute = Resolve(ExpandHome(requested));
+  const std::string list = Join(allowed, ", ");
+  if (!Within(NormalizePath(absolute), allowed)) {
+    return PermissionDenied("Access denied - path outside allowed directories: " + absolute + " not in " + list);
+  }
+  char buf[PATH_MAX];
+  if (::realpath(absolute.c_str(), buf) != nullptr) {
+    std::string real = buf;
+    if (!Within(NormalizePath(real), allowed)) {
+      return PermissionDenied("Access denied - symlink target outside allowed directories: " + real + " not in " + list);
+    }
+    return real;
+  }
+  if (errno != ENOENT) return Internal(NodeError(errno, "realpath", absolute));
+  // A new file: its parent must exist inside the allowed directories (the reference words
+  // both failures the same way).
+  std::string parent = stdfs::path(absolute).parent_path().string();
+  if (::realpath(parent.c_str(), buf) == nullptr || !Within(NormalizePath(buf), allowed)) {
+    return NotFound("Parent directory does not exist: " + parent);
+  }
+  return absolute;
+}
+
+Result<std::string> FsServer::ReadCapped(const std::string& path) const {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > options_.max_read_bytes) {
+    return ResourceExhausted("File too large: " + path + " is " + std::to_string(st.st_size) +
+                             " bytes, more than the limit of " + std::to_string(options_.max_read_bytes) +
+                             " bytes; read part of it with head or tail");
+  }
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Internal(NodeError(EISDIR, "read", path));
+  return ReadWhole(path);
+}
+
+ToolResult FsServer::ReadText(const Json& args) {
+  auto path = StringArg(args, "path", "read_text_file");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto number = [&](const char* key) -> Result<int64_t> {
+    if (!args.contains(key) || args[key].is_null()) return int64_t{0};
+    if (!args[key].is_number()) return InvalidArgument(InvalidArgs("read_text_file", std::string("'") + key + "' must be a number"));
+    return static_cast<int64_t>(args[key].get<double>());
+  };
+  auto head = number("head");
+  if (!head) return ToolResult::Error(head.error().message());
+  auto tail = number("tail");
+  if (!tail) return ToolResult::Error(tail.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  if (*head != 0 && *tail != 0) return ToolResult::Error("Cannot specify both head and tail parameters simultaneously");
+  std::string content;
+  if (*tail > 0 || *head > 0) {
+    // Streams the file: head/tail reads are not capped by max_read_bytes.
+    int fd = ::open(valid->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ToolResult::Error(NodeError(errno, "open", *valid));
+    struct stat st;
+    ::fstat(fd, &st);
+    if (*tail > 0) {
+      std::string buffer;
+      off_t pos = st.st_size;
+      int64_t newlines = 0;
+      char chunk[65536];
+      while (pos > 0 && newlines <= *tail) {
+        off_t size = std::min<off_t>(sizeof(chunk), pos);
+        pos -= size;
+        ssize_t n = ::pread(fd, chunk, static_cast<size_t>(size), pos);
+        if (n <= 0) break;
+        buffer.insert(0, chunk, static_cast<size_t>(n));
+        newlines = std::count(buffer.begin(), buffer.end(), '\n');
+      }
+      auto lines = SplitLines(NormalizeLineEndings(buffer));
+      if (pos > 0 && !lines.empty()) lines.erase(lines.begin());  // the first line is partial
+      size_t take = std::min<size_t>(lines.size(), static_cast<size_t>(*tail));
+      content = Join(std::vector<std::string>(lines.end() - static_cast<ptrdiff_t>(take), lines.end()), "\n");
+      if (st.st_size == 0) content.clear();
+    } else {
+      std::string buffer;
+      std::vector<std::string> lines;
+      char chunk[65536];
+      for (;;) {
+        if (static_cast<int64_t>(lines.size()) >= *head) break;
+        ssize_t n = ::read(fd, chunk, sizeof(chunk));
+        if (n <= 0) break;
+        buffer.append(chunk, static_cast<size_t>(n));
+        size_t last = buffer.rfind('\n');
+        if (last != std::string::npos) {
+          for (auto& l : SplitLines(buffer.substr(0, last))) {
+            lines.push_back(std::move(l));
+            if (static_cast<int64_t>(lines.size()) >= *head) break;
+          }
+          buffer.erase(0, last + 1);
+        }
+      }
+      if (!buffer.empty() && static_cast<int64_t>(lines.size()) < *head) lines.push_back(buffer);
+      content = Join(lines, "\n");
+    }
+    ::close(fd);
+  } else {
+    auto read = ReadCapped(*valid);
+    if (!read) return ToolResult::Error(read.error().message());
+    content = std::move(*read);
+  }
+  return TextResult(std::move(content));
+}
+
+ToolResult FsServer::ReadMedia(const Json& args) {
+  auto path = StringArg(args, "path", "read_media_file");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  static const std::map<std::string, std::string> kTypes = {
+      {".png", "image/png"},  {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"}, {".gif", "image/gif"},
+      {".webp", "image/webp"}, {".bmp", "image/bmp"},     {".svg", "image/svg+xml"}, {".mp3", "audio/mpeg"},
+      {".wav", "audio/wav"},  {".ogg", "audio/ogg"},      {".flac", "audio/flac"}};
+  std::string ext = Lower(stdfs::path(*valid).extension().string());
+  auto it = kTypes.find(ext);
+  std::string mime = it != kTypes.end() ? it->second : "application/octet-stream";
+  auto data = ReadCapped(*valid);
+  if (!data) return ToolResult::Error(data.error().message());
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  const std::string& in = *data;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
+    b64 += kAlphabet[(v >> 18) & 63];
+    b64 += kAlphabet[(v >> 12) & 63];
+    b64 += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    b64 += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
+  }
+  std::string type = mime.rfind("image/", 0) == 0 ? "image" : mime.rfind("audio/", 0) == 0 ? "audio" : "blob";
+  Json item = {{"type", type}, {"data", b64}, {"mimeType", mime}};
+  ToolResult r;
+  r.content.push_back({type, item});
+  r.structured = Json{{"content", Json::array({item})}};
+  return r;
+}
+
+ToolResult FsServer::ReadMultiple(const Json& args) {
+  auto paths = StringsArg(args, "paths", "read_multiple_files", true);
+  if (!paths) return ToolResult::Error(paths.error().message());
+  if (paths->empty()) return ToolResult::Error(InvalidArgs("read_multiple_files", "'paths' must contain at least 1 element"));
+  std::vector<std::string> parts;
+  for (const auto& p : *paths) {
+    auto valid = ValidatePath(p);
+    Result<std::string> content = valid ? ReadCapped(*valid) : Result<std::string>(valid.error());
+    if (content) {
+      parts.push_back(p + ":\n" + *content + "\n");
+    } else {
+      parts.push_back(p + ": Error - " + content.error().message());
+    }
+  }
+  return TextResult(Join(parts, "\n---\n"));
+}
+
+ToolResult FsServer::Write(const Json& args) {
+  auto path = StringArg(args, "path", "write_file");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto content = StringArg(args, "content", "write_file");
+  if (!content) return ToolResult::Error(content.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  // Exclusive creation first, so a symlink planted at the path is never written through.
+  int fd = ::open(valid->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+  if (fd >= 0) {
+    size_t off = 0;
+    while (off < content->size()) {
+      ssize_t n = ::write(fd, content->data() + off, content->size() - off);
+      if (n < 0) {
+        int error = errno;
+        ::close(fd);
+        return ToolResult::Error(NodeError(error, "write", *valid));
+      }
+      off += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  } else if (errno == EEXIST) {
+    if (Status s = WriteViaTemp(*valid, *content); !s.ok()) return ToolResult::Error(s.message());
+  } else {
+    return ToolResult::Error(NodeError(errno, "open", *valid));
+  }
+  return TextResult("Successfully wrote to " + *path);
+}
+
+ToolResult FsServer::Edit(const Json& args) {
+  auto path = StringArg(args, "path", "edit_file");
+  if (!path) return ToolResult::Error(path.error().message());
+  if (!args.contains("edits") || !args["edits"].is_array()) {
+    return ToolResult::Error(InvalidArgs("edit_file", "'edits' must be an array of {oldText, newText}"));
+  }
+  std::vector<std::pair<std::string, std::string>> edits;
+  for (const auto& e : args["edits"]) {
+    if (!e.is_object() || !e.contains("oldText") || !e["oldText"].is_string() || !e.contains("newText") ||
+        !e["newText"].is_string()) {
+      return ToolResult::Error(InvalidArgs("edit_file", "each edit must have string 'oldText' and 'newText'"));
+    }
+    edits.emplace_back(e["oldText"].get<std::string>(), e["newText"].get<std::string>());
+  }
+  bool dry_run = false;
+  if (args.contains("dryRun") && !args["dryRun"].is_null()) {
+    if (!args["dryRun"].is_boolean()) return ToolResult::Error(InvalidArgs("edit_file", "'dryRun' must be a boolean"));
+    dry_run = args["dryRun"].get<bool>();
+  }
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  auto original = ReadCapped(*valid);
+  if (!original) return ToolResult::Error(original.error().message());
+  const std::string content = NormalizeLineEndings(*original);
+  std::string modified = content;
+  for (const auto& [old_raw, new_raw] : edits) {
+    std::string old_text = NormalizeLineEndings(old_raw);
+    std::string new_text = NormalizeLineEndings(new_raw);
+    if (modified.find(old_text) != std::string::npos) {
+      modified = JsReplaceFirst(modified, old_text, new_text);
+      continue;
+    }
+    // Line-by-line match ignoring surrounding whitespace, keeping the file's indentation.
+    auto old_lines = SplitLines(old_text);
+    auto content_lines = SplitLines(modified);
+    bool found = false;
+    for (size_t i = 0; old_lines.size() <= content_lines.size() && i <= content_lines.size() - old_lines.size(); ++i) {
+      bool match = true;
+      for (size_t j = 0; j < old_lines.size() && match; ++j) match = TrimJs(old_lines[j]) == TrimJs(content_lines[i + j]);
+      if (!match) continue;
+      std::string original_indent = LeadingSpace(content_lines[i]);
+      auto new_lines = SplitLines(new_text);
+      for (size_t j = 0; j < new_lines.size(); ++j) {
+        if (j == 0) {
+          new_lines[j] = original_indent + TrimStart(new_lines[j]);
+          continue;
+        }
+        std::string old_indent = j < old_lines.size() ? LeadingSpace(old_lines[j]) : "";
+        std::string new_indent = LeadingSpace(new_lines[j]);
+        if (!old_indent.empty() && !new_indent.empty()) {
+          int relative = static_cast<int>(new_indent.size()) - static_cast<int>(old_indent.size());
+          new_lines[j] = original_indent + std::string(std::max(0, relative), ' ') + TrimStart(new_lines[j]);
+        }
+      }
+      content_lines.erase(content_lines.begin() + static_cast<ptrdiff_t>(i),
+                          content_lines.begin() + static_cast<ptrdiff_t>(i + old_lines.size()));
+      content_lines.insert(content_lines.begin() + static_cast<ptrdiff_t>(i), new_lines.begin(), new_lines.end());
+      modified = Join(content_lines, "\n");
+      found = true;
+      break;
+    }
+    if (!found) return ToolResult::Error("Could not find exact match for edit:\n" + old_raw);
+  }
+  std::string diff = UnifiedDiff(content, modified, *valid);
+  size_t ticks = 3;
+  while (diff.find(std::string(ticks, '`')) != std::string::npos) ++ticks;
+  std::string formatted = std::string(ticks, '`') + "diff\n" + diff + std::string(ticks, '`') + "\n\n";
+  if (!dry_run) {
+    if (Status s = WriteViaTemp(*valid, modified); !s.ok()) return ToolResult::Error(s.message());
+  }
+  return TextResult(formatted);
+}
+
+ToolResult FsServer::CreateDirectory(const Json& args) {
+  auto path = StringArg(args, "path", "create_directory");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  std::error_code ec;
+  stdfs::create_directories(*valid, ec);
+  if (ec) return ToolResult::Error(NodeError(ec.value(), "mkdir", *valid));
+  return TextResult("Successfully created directory " + *path);
+}
+
+ToolResult FsServer::ListDirectory(const Json& args) {
+  auto path = StringArg(args, "path", "list_directory");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  auto entries = ReadDir(*valid);
+  if (!entries) return ToolResult::Error(entries.error().message());
+  std::vector<std::string> lines;
+  for (const auto& e : *entries) {
+    lines.push_back(std::string(IsDirectoryEntry(e) ? "[DIR]" : "[FILE]") + " " + e.path().filename().string());
+  }
+  return TextResult(Join(lines, "\n"));
+}
+
+ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
+  auto path = StringArg(args, "path", "list_directory_with_sizes");
+  if (!path) return ToolResult::Error(path.error().message());
+  std::string sort_by = "name";
+  if (args.contains("sortBy") && !args["sortBy"].is_null()) {
+    if (!args["sortBy"].is_string() || (args["sortBy"] != "name" && args["sortBy"] != "size")) {
+      return ToolResult::Error(InvalidArgs("list_directory_with_sizes", "'sortBy' must be \"name\" or \"size\""));
+    }
+    sort_by = args["sortBy"].get<std::string>();
+  }
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  auto entries = ReadDir(*valid);
+  if (!entries) return ToolResult::Error(entries.error().message());
+  struct Item {
+    std::string name;
+    bool dir;
+    int64_t size;
+  };
+  std::vector<Item> items;
+  for (const auto& e : *entries) {
+    struct stat st;
+    int64_t size = ::stat(e.path().c_str(), &st) == 0 ? st.st_size : 0;
+    items.push_back({e.path().filename().string(), IsDirectoryEntry(e), size});
+  }
+  std::vector<Item> sorted = items;
+  if (sort_by == "size") {
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Item& a, const Item& b) { return a.size > b.size; });
+  } else {
+    // localeCompare orders letters before case; an approximation without ICU.
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Item& a, const Item& b) {
+      std::string la = Lower(a.name), lb = Lower(b.name);
+      return la != lb ? la < lb : a.name > b.name;
+    });
+  }
+  std::vector<std::string> lines;
+  int files = 0, dirs = 0;
+  int64_t total = 0;
+  for (const auto& i : sorted) {
+    std::string name = i.name;
+    if (name.size() < 30) name += std::string(30 - name.size(), ' ');
+    std::string size = i.dir ? "" : FormatSize(i.size);
+    if (size.size() < 10) size = std::string(10 - size.size(), ' ') + size;
+    if (i.dir) size = "";
+    lines.push_back(std::string(i.dir ? "[DIR]" : "[FILE]") + " " + name + " " + size);
+  }
+  for (const auto& i : items) {
+    if (i.dir) {
+      ++dirs;
+    } else {
+      ++files;
+      total += i.size;
+    }
+  }
+  lines.push_back("");
+  lines.push_back("Total: " + std::to_string(files) + " files, " + std::to_string(dirs) + " directories");
+  lines.push_back("Combined size: " + FormatSize(total));
+  return TextResult(Join(lines, "\n"));
+}
+
+ToolResult FsServer::DirectoryTree(const Json& args) {
+  auto path = StringArg(args, "path", "directory_tree");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto excludes = StringsArg(args, "excludePatterns", "directory_tree", false);
+  if (!excludes) return ToolResult::Error(excludes.error().message());
+  const std::string root = *path;
+  std::function<Result<nlohmann::ordered_json>(const std::string&, int)> build =
+      [&](const std::string& current, int depth) -> Result<nlohmann::ordered_json> {
+    if (depth > 64) return Internal("directory_tree: nesting deeper than 64 levels under " + current);
+    NAUT_ASSIGN_OR_RETURN(std::string valid, ValidatePath(current));
+    NAUT_ASSIGN_OR_RETURN(auto entries, ReadDir(valid));
+    nlohmann::ordered_json result = nlohmann::ordered_json::array();
+    for (const auto& e : entries) {
+      std::string name = e.path().filename().string();
+      std::string joined = (stdfs::path(current) / name).lexically_normal().string();
+      std::string relative = stdfs::path(Resolve(joined)).lexically_relative(Resolve(root)).string();
+      bool excluded = false;
+      for (const auto& pattern : *excludes) {
+        if (pattern.find('*') != std::string::npos) {
+          excluded = GlobMatch(pattern, relative);
+        } else {
+          excluded = GlobMatch(pattern, relative) || GlobMatch("**/" + pattern, relative) ||
+                     GlobMatch("**/" + pattern + "/**", relative);
+        }
+        if (excluded) break;
+      }
+      if (excluded) continue;
+      nlohmann::ordered_json entry;
+      entry["name"] = name;
+      bool dir = IsDirectoryEntry(e);
+      entry["type"] = dir ? "directory" : "file";
+      if (dir) {
+        NAUT_ASSIGN_OR_RETURN(entry["children"], build(joined, depth + 1));
+      }
+      result.push_back(std::move(entry));
+    }
+    return result;
+  };
+  auto tree = build(root, 0);
+  if (!tree) return ToolResult::Error(tree.error().message());
+  return TextResult(tree->dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+ToolResult FsServer::Move(const Json& args) {
+  auto source = StringArg(args, "source", "move_file");
+  if (!source) return ToolResult::Error(source.error().message());
+  auto destination = StringArg(args, "destination", "move_file");
+  if (!destination) return ToolResult::Error(destination.error().message());
+  auto from = ValidatePath(*source);
+  if (!from) return ToolResult::Error(from.error().message());
+  auto to = ValidatePath(*destination);
+  if (!to) return ToolResult::Error(to.error().message());
+  if (::rename(from->c_str(), to->c_str()) != 0) return ToolResult::Error(NodeError(errno, "rename", *from, *to));
+  return TextResult("Successfully moved " + *source + " to " + *destination);
+}
+
+ToolResult FsServer::Search(const Json& args) {
+  auto path = StringArg(args, "path", "search_files");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto pattern = StringArg(args, "pattern", "search_files");
+  if (!pattern) return ToolResult::Error(pattern.error().message());
+  auto excludes = StringsArg(args, "excludePatterns", "search_files", false);
+  if (!excludes) return ToolResult::Error(excludes.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  std::vector<std::string> results;
+  std::function<void(const std::string&, int)> search = [&](const std::string& current, int depth) {
+    if (depth > 64) return;
+    auto entries = ReadDir(current);
+    if (!entries) return;
+    for (const auto& e : *entries) {
+      std::string full = (stdfs::path(current) / e.path().filename()).string();
+      if (!ValidatePath(full)) continue;
+      std::string relative = stdfs::path(full).lexically_relative(*valid).string();
+      bool excluded = false;
+      for (const auto& x : *excludes) excluded = excluded || GlobMatch(x, relative);
+      if (excluded) continue;
+      if (GlobMatch(*pattern, relative)) results.push_back(full);
+      if (IsDirectoryEntry(e)) search(full, depth + 1);
+    }
+  };
+  search(*valid, 0);
+  return TextResult(results.empty() ? "No matches found" : Join(results, "\n"));
+}
+
+ToolResult FsServer::FileInfo(const Json& args) {
+  auto path = StringArg(args, "path", "get_file_info");
+  if (!path) return ToolResult::Error(path.error().message());
+  auto valid = ValidatePath(*path);
+  if (!valid) return ToolResult::Error(valid.error().message());
+  struct statx st;
+  if (::statx(AT_FDCWD, valid->c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &st) != 0) {
+    return ToolResult::Error(NodeError(errno, "stat", *valid));
+  }
+  auto ts = [](const struct statx_timestamp& t) { return timespec{static_cast<time_t>(t.tv_sec), static_cast<long>(t.tv_nsec)}; };
+  char perms[8];
+  std::snprintf(perms, sizeof(perms), "%03o", st.stx_mode & 0777);
+  std::string text = "size: " + std::to_string(st.stx_size) + "\n";
+  text += "created: " + JsDate(ts((st.stx_mask & STATX_BTIME) ? st.stx_btime : st.stx_ctime)) + "\n";
+  text += "modified: " + JsDate(ts(st.stx_mtime)) + "\n";
+  text += "accessed: " + JsDate(ts(st.stx_atime)) + "\n";
+  text += std::string("isDirectory: ") + (S_ISDIR(st.stx_mode) ? "true" : "false") + "\n";
+  text += std::string("isFile: ") + (S_ISREG(st.stx_mode) ? "true" : "false") + "\n";
+  text += std::string("permissions: ") + perms;
+  return TextResult(text);
+}
+
+ToolResult FsServer::ListAllowed(const Json&) {
+  return TextResult("Allowed directories:\n" + Join(AllowedDirectories(), "\n"));
+}
+
+std::vector<Tool> FsServer::Tools() {
+  // The tools share this server (the allowed directories change with MCP roots).
+  std::shared_ptr<FsServer> keep = shared_from_this();
+  auto bind = [keep](ToolResult (FsServer::*method)(const Json&)) {
+    return [keep, method](const Json& args, ToolContext&) { return ((*keep).*method)(args); };
+  };
+  const Json string = {{"type", "string"}};
+  const Json output = {{"type", "object"},
+                       {"properties", {{"content", {{"type", "string"}}}}},
+                       {"required", {"content"}}};
+  auto schema = [](Json properties, std::vector<std::string> required) {
+    return Json{{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
+  };
+  const Json read_props = {
+      {"path", string},
+      {"tail", {{"type", "number"}, {"description", "If provided, returns only the last N lines of the file"}}},
+      {"head", {{"type", "number"}, {"description", "If provided, returns only the first N lines of the file"}}}};
+  const Json read_only = {{"readOnlyHint", true}};
+  const Json excludes = {{"type", "array"}, {"items", string}, {"default", Json::array()}};
+  std::vector<Tool> tools;
+  tools.push_back({"read_file", "Read File (Deprecated)",
+                   "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
+                   schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
+  tools.push_back({"read_text_file", "Read Text File",
+                   "Read the complete contents of a file from the file system as text. Handles various text "
+                   "encodings and provides detailed error messages if the file cannot be read. Use this tool when "
+                   "you need to examine the contents of a single file. Use the 'head' parameter to read only the "
+                   "first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. "
+                   "Operates on the file as text regardless of extension. Only works within allowed directories.",
+                   schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
+  tools.push_back({"read_media_file", "Read Media File",
+                   "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works within "
+                   "allowed directories.",
+                   schema({{"path", string}}, {"path"}),
+                   Json{{"type", "object"},
+                        {"properties", {{"content", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
+                        {"required", {"content"}}},
+                   read_only, bind(&FsServer::ReadMedia)});
+  tools.push_back({"read_multiple_files", "Read Multiple Files",
+                   "Read the contents of multiple files simultaneously. This is more efficient than reading files "
+                   "one by one when you need to analyze or compare multiple files. Each file's content is returned "
+                   "with its path as a reference. Failed reads for individual files won't stop the entire "
+                   "operation. Only works within allowed directories.",
+                   schema({{"paths",
+                            {{"type", "array"},
+                             {"items", string},
+                             {"minItems", 1},
+                             {"description", "Array of file paths to read. Each path must be a string pointing to a "
+                                             "valid file within allowed directories."}}}},
+                          {"paths"}),
+                   output, read_only, bind(&FsServer::ReadMultiple)});
+  tools.push_back({"write_file", "Write File",
+                   "Create a new file or completely overwrite an existing file with new content. Use with caution "
+                   "as it will overwrite existing files without warning. Handles text content with proper encoding. "
+                   "Only works within allowed directories.",
+                   schema({{"path", string}, {"content", string}}, {"path", "content"}), output,
+                   {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", true}},
+                   bind(&FsServer::Write)});
+  tools.push_back(
+      {"edit_file", "Edit File",
+       "Make line-based edits to a text file. Each edit replaces exact line sequences with new content. Returns a "
+       "git-style diff showing the changes made. Only works within allowed directories.",
+       schema({{"path", string},
+               {"edits",
+                {{"type", "array"},
+                 {"items",
+                  {{"type", "object"},
+                   {"properties",
+                    {{"oldText", {{"type", "string"}, {"description", "Text to search for - must match exactly"}}},
+                     {"newText", {{"type", "string"}, {"description", "Text to replace with"}}}}},
+                   {"required", {"oldText", "newText"}}}}}},
+               {"dryRun",
+                {{"type", "boolean"}, {"default", false}, {"description", "Preview changes using git-style diff format"}}}},
+              {"path", "edits"}),
+       output, {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", true}},
+       bind(&FsServer::Edit)});
+  tools.push_back({"create_directory", "Create Directory",
+                   "Create a new directory or ensure a directory exists. Can create multiple nested directories in "
+                   "one operation. If the directory already exists, this operation will succeed silently. Perfect "
+                   "for setting up directory structures for projects or ensuring required paths exist. Only works "
+                   "within allowed directories.",
+                   schema({{"path", string}}, {"path"}), output,
+                   {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", false}},
+                   bind(&FsServer::CreateDirectory)});
+  tools.push_back({"list_directory", "List Directory",
+                   "Get a detailed listing of all files and directories in a specified path. Results clearly "
+                   "distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is "
+                   "essential for understanding directory structure and finding specific files within a directory. "
+                   "Only works within allowed directories.",
+                   schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::ListDirectory)});
+  tools.push_back({"list_directory_with_sizes", "List Directory with Sizes",
+                   "Get a detailed listing of all files and directories in a specified path, including sizes. "
+                   "Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This "
+                   "tool is useful for understanding directory structure and finding specific files within a "
+                   "directory. Only works within allowed directories.",
+                   schema({{"path", string},
+                           {"sortBy",
+                            {{"type", "string"},
+                             {"enum", {"name", "size"}},
+                             {"default", "name"},
+                             {"description", "Sort entries by name or size"}}}},
+                          {"path"}),
+                   output, read_only, bind(&FsServer::ListDirectoryWithSizes)});
+  tools.push_back({"directory_tree", "Directory Tree",
+                   "Get a recursive tree view of files and directories as a JSON structure. Each entry includes "
+                   "'name', 'type' (file/directory), and 'children' for directories. Files have no children array, "
+                   "while directories always have a children array (which may be empty). The output is formatted "
+                   "with 2-space indentation for readability. Only works within allowed directories.",
+                   schema({{"path", string}, {"excludePatterns", excludes}}, {"path"}), output, read_only,
+                   bind(&FsServer::DirectoryTree)});
+  tools.push_back({"move_file", "Move File",
+                   "Move or rename files and directories. Can move files between directories and rename them in a "
+                   "single operation. If the destination exists, the operation will fail. Works across different "
+                   "directories and can be used for simple renaming within the same directory. Both source and "
+                   "destination must be within allowed directories.",
+                   schema({{"source", string}, {"destination", string}}, {"source", "destination"}), output,
+                   {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", false}},
+                   bind(&FsServer::Move)});
+  tools.push_back({"search_files", "Search Files",
+                   "Recursively search for files and directories matching a pattern. The patterns should be "
+                   "glob-style patterns that match paths relative to the working directory. Use pattern like "
+                   "'*.ext' to match files in current directory, and '**/*.ext' to match files in all "
+                   "subdirectories. Returns full paths to all matching items. Great for finding files when you "
+                   "don't know their exact location. Only searches within allowed directories.",
+                   schema({{"path", string}, {"pattern", string}, {"excludePatterns", excludes}}, {"path", "pattern"}),
+                   output, read_only, bind(&FsServer::Search)});
+  tools.push_back({"get_file_info", "Get File Info",
+                   "Retrieve detailed metadata about a file or directory. Returns comprehensive information "
+                   "including size, creation time, last modified time, permissions, and type. This tool is perfect "
+                   "for understanding file characteristics without reading the actual content. Only works within "
+                   "allowed directories.",
+                   schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::FileInfo)});
+  tools.push_back({"list_allowed_directories", "List Allowed Directories",
+                   "Returns the list of directories that this server is allowed to access. Subdirectories within "
+                   "these allowed directories are also accessible. Use this to understand which directories and "
+                   "their nested paths are available before trying to access files.",
+                   Json{{"type", "object"}, {"properties", Json::object()}}, output, read_only,
+                   bind(&FsServer::ListAllowed)});
+  return tools;
+}
+
+void FsServer::RefreshRoots(mcp::ToolContext& context) {
+  if (roots_unavailable_ || !context.client_capabilities.is_object() || !context.client_capabilities.contains("roots")) {
+    return;
+  }
+  auto answer = context.request("roots/list", Json::object());
+  if (!answer.ok() || !answer->is_object() || !answer->contains("roots")) {
+    roots_unavailable_ = true;
+    return;
+  }
+  SetRootsFromMcp((*answer)["roots"]);
+}
+
+Result<mcp::ServerDefinition> MakeFsServer(const Config& config) {
+  FsOptions options;
+  for (const auto& r : config.sandbox.fs_roots) options.allowed.emplace_back(r);
+  if (options.allowed.empty()) {
+    stdfs::path dir = !config.sandbox.workspace.empty() ? stdfs::path(config.sandbox.workspace)
+                                                       : config.home / "workspaces";
+    std::error_code ec;
+    stdfs::create_directories(dir, ec);
+    if (ec) return Internal("fs: cannot create '" + dir.string() + "': " + ec.message());
+    options.allowed.push_back(dir);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto server, FsServer::Create(options));
+  mcp::ServerDefinition definition;
+  definition.name = "secure-filesystem-server";
+  definition.version = "0.2.0";
+  definition.title = "NeuroNaut fs";
+  definition.tools = server->Tools();
+  for (auto& tool : definition.tools) {
+    tool.handler = [server, inner = std::move(tool.handler)](const Json& args, mcp::ToolContext& context) {
+      server->RefreshRoots(context);
+      return inner(args, context);
+    };
+  }
+  return definition;
+}
+
+}  // namespace naut::envs::fs
