@@ -47,7 +47,9 @@ ChatRequest SmallRequest() {
 }
 
 void Overhead(int n) {
-  auto server = Start(Json{{"default", {{"content", "You are in a dark cave. Exits: north, east."}, {"chunk_size", 8}}}});
+  auto server = Start(
+      Json{{"default",
+            {{"content", "You are in a dark cave. Exits: north, east."}, {"chunk_size", 8}}}});
   EndpointOptions o;
   o.base_url = server->url();
   o.max_retries = 0;
@@ -81,14 +83,20 @@ void Overhead(int n) {
   auto streamed = measure([&] {
     if (!client.Chat(req, stream).ok()) std::exit(4);
   });
-  std::printf("(a) per-request latency against a local scripted server, %d requests each, microseconds\n", n);
+  std::printf(
+      "(a) per-request latency against a local scripted server, %d requests each, microseconds\n",
+      n);
   std::printf("| path | p50 | p99 |\n|---|---|---|\n");
-  std::printf("| bare cpp-httplib POST (floor: server + loopback) | %.0f | %.0f |\n", Percentile(floor, 0.5), Percentile(floor, 0.99));
-  std::printf("| OpenAiBackend::Chat, plain JSON | %.0f | %.0f |\n", Percentile(plain, 0.5), Percentile(plain, 0.99));
+  std::printf("| bare cpp-httplib POST (floor: server + loopback) | %.0f | %.0f |\n",
+              Percentile(floor, 0.5), Percentile(floor, 0.99));
+  std::printf("| OpenAiBackend::Chat, plain JSON | %.0f | %.0f |\n", Percentile(plain, 0.5),
+              Percentile(plain, 0.99));
   std::printf("| OpenAiBackend::Chat, streamed (%zu deltas/answer) | %.0f | %.0f |\n",
-              deltas / static_cast<size_t>(n + 50), Percentile(streamed, 0.5), Percentile(streamed, 0.99));
+              deltas / static_cast<size_t>(n + 50), Percentile(streamed, 0.5),
+              Percentile(streamed, 0.99));
   std::printf("client overhead over the floor (p50): plain %.0f us, streamed %.0f us\n\n",
-              Percentile(plain, 0.5) - Percentile(floor, 0.5), Percentile(streamed, 0.5) - Percentile(floor, 0.5));
+              Percentile(plain, 0.5) - Percentile(floor, 0.5),
+              Percentile(streamed, 0.5) - Percentile(floor, 0.5));
 }
 
 struct CacheResult {
@@ -100,7 +108,9 @@ struct CacheResult {
 // does not keep conversations in place by accident); every prompt repeats the conversation so
 // far after a shared system prompt with tool descriptions, as an agent's prompts do.
 CacheResult AgentWorkload(RoutingPolicy policy) {
-  Json script{{"prefix_cache", true}, {"slots", 4}, {"default", {{"content", std::string(300, 'a')}, {"delay_ms", 5}}}};
+  Json script{{"prefix_cache", true},
+              {"slots", 4},
+              {"default", {{"content", std::string(300, 'a')}, {"delay_ms", 5}}}};
   std::vector<std::unique_ptr<testing::ScriptedLlmProcess>> servers;
   PoolOptions po;
   for (int i = 0; i < 3; ++i) {
@@ -113,7 +123,8 @@ CacheResult AgentWorkload(RoutingPolicy policy) {
   po.health_interval = std::chrono::milliseconds(0);
   EndpointPool pool(po);
   std::string system = "You are an agent in a text game. Tools:\n";
-  for (int t = 0; t < 20; ++t) system += "tool_" + std::to_string(t) + ": " + std::string(100, 'd') + "\n";
+  for (int t = 0; t < 20; ++t)
+    system += "tool_" + std::to_string(t) + ": " + std::string(100, 'd') + "\n";
   std::mutex mu;
   CacheResult total;
   std::vector<std::thread> workers;
@@ -121,8 +132,9 @@ CacheResult AgentWorkload(RoutingPolicy policy) {
     workers.emplace_back([&, w] {
       std::vector<ChatRequest> convs(2);
       for (int c = 0; c < 2; ++c) {
-        convs[c].messages = {Message::System(system),
-                             Message::User("Task " + std::to_string(w * 2 + c) + ": " + std::string(200, 't'))};
+        convs[c].messages = {
+            Message::System(system),
+            Message::User("Task " + std::to_string(w * 2 + c) + ": " + std::string(200, 't'))};
       }
       for (int turn = 0; turn < 8; ++turn) {
         for (auto& conv : convs) {
@@ -145,15 +157,19 @@ CacheResult AgentWorkload(RoutingPolicy policy) {
 }
 
 void CacheShare() {
-  std::printf("(b) prompt tokens served from cache, 10 conversations x 8 turns, 5 threads, 3 servers x 4 slots\n");
+  std::printf(
+      "(b) prompt tokens served from cache, 10 conversations x 8 turns, 5 threads, 3 servers x 4 "
+      "slots\n");
   std::printf("| routing | prompt tokens | cached | share | failed |\n|---|---|---|---|---|\n");
   for (auto [name, policy] : {std::pair{"prefix affinity", RoutingPolicy::kPrefixAffinity},
                               std::pair{"least loaded", RoutingPolicy::kLeastLoaded},
                               std::pair{"round robin", RoutingPolicy::kRoundRobin}}) {
     CacheResult r = AgentWorkload(policy);
-    std::printf("| %s | %lld | %lld | %.1f%% | %d |\n", name, static_cast<long long>(r.prompt),
-                static_cast<long long>(r.cached), r.prompt ? 100.0 * static_cast<double>(r.cached) / static_cast<double>(r.prompt) : 0.0,
-                r.failed);
+    std::printf(
+        "| %s | %lld | %lld | %.1f%% | %d |\n", name, static_cast<long long>(r.prompt),
+        static_cast<long long>(r.cached),
+        r.prompt ? 100.0 * static_cast<double>(r.cached) / static_cast<double>(r.prompt) : 0.0,
+        r.failed);
   }
 }
 

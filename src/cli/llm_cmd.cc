@@ -1,8 +1,7 @@
 // neuronaut llm status | ask: look at the configured model servers, and talk to them once.
 
-#include <signal.h>
-
 #include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -38,12 +37,13 @@ int Status(const Config& config) {
   options.health_interval = std::chrono::milliseconds(0);
   llm::EndpointPool pool(options);
   auto status = pool.Status(/*probe=*/true);
-  std::cout << fmt::format("{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", "endpoint", "health", "model", "context",
-                           "slots", "busy");
+  std::cout << fmt::format("{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", "endpoint", "health",
+                           "model", "context", "slots", "busy");
   int up = 0;
   for (const auto& s : status) {
     up += s.state == "up";
-    std::cout << fmt::format("{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", s.url, s.state, s.model.empty() ? "-" : s.model,
+    std::cout << fmt::format("{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", s.url, s.state,
+                             s.model.empty() ? "-" : s.model,
                              s.context_size > 0 ? std::to_string(s.context_size) : "-",
                              s.slots > 0 && s.state == "up" ? std::to_string(s.slots) : "-",
                              s.server_busy >= 0 ? std::to_string(s.server_busy) : "-");
@@ -59,18 +59,22 @@ Result<std::vector<llm::ToolSpec>> LoadTools(const std::string& path) {
   NAUT_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   NAUT_ASSIGN_OR_RETURN(Json j, ParseJson(text, "tools file " + path));
   if (j.is_object() && j.contains("tools")) j = j["tools"];
-  if (!j.is_array()) return InvalidArgument("tools file " + path + ": expected an array of tools or {\"tools\": [...]}");
+  if (!j.is_array())
+    return InvalidArgument("tools file " + path +
+                           ": expected an array of tools or {\"tools\": [...]}");
   std::vector<llm::ToolSpec> tools;
   for (size_t i = 0; i < j.size(); ++i) {
     Json t = j[i];
     if (t.is_object() && t.contains("function") && t["function"].is_object()) t = t["function"];
     if (!t.is_object() || !t.contains("name") || !t["name"].is_string()) {
-      return InvalidArgument("tools file " + path + ": tool " + std::to_string(i) + " has no string \"name\"");
+      return InvalidArgument("tools file " + path + ": tool " + std::to_string(i) +
+                             " has no string \"name\"");
     }
     llm::ToolSpec spec;
     spec.name = t["name"].get<std::string>();
     spec.description = t.value("description", "");
-    Json schema = t.contains("inputSchema") ? t["inputSchema"] : t.value("parameters", Json::object());
+    Json schema =
+        t.contains("inputSchema") ? t["inputSchema"] : t.value("parameters", Json::object());
     auto sanitized = llm::SanitizeToolSchema(schema);
     for (const auto& note : sanitized.notes) spdlog::debug("tool {}: schema {}", spec.name, note);
     spec.parameters = sanitized.schema;
@@ -129,11 +133,13 @@ int Ask(const Config& config, const AskOptions& ask) {
       names += (names.empty() ? "" : ", ") + s.name;
     }
     if (!known) {
-      return Fail(InvalidArgument("--tools-from " + ask.tools_from + ": no such MCP server in " + config.mcp_file.string() +
-                                  (names.empty() ? " (none configured)" : " (configured: " + names + ")")));
+      return Fail(InvalidArgument(
+          "--tools-from " + ask.tools_from + ": no such MCP server in " + config.mcp_file.string() +
+          (names.empty() ? " (none configured)" : " (configured: " + names + ")")));
     }
-    return Fail(Unimplemented("--tools-from needs the MCP client, which is not built into this binary yet; "
-                              "save the server's tools/list result to a file and pass it with --tools FILE"));
+    return Fail(Unimplemented(
+        "--tools-from needs the MCP client, which is not built into this binary yet; "
+        "save the server's tools/list result to a file and pass it with --tools FILE"));
   }
   if (!ask.tools_file.empty()) {
     auto loaded = LoadTools(ask.tools_file);
@@ -142,7 +148,8 @@ int Ask(const Config& config, const AskOptions& ask) {
   }
   std::string text;
   for (const auto& w : ask.words) text += (text.empty() ? "" : " ") + w;
-  if (text.empty()) return Fail(InvalidArgument("llm ask: nothing to ask; give the prompt as arguments"));
+  if (text.empty())
+    return Fail(InvalidArgument("llm ask: nothing to ask; give the prompt as arguments"));
 
   auto model = llm::MakeChatModel(config.llm);
   if (!model) return Fail(model.error());
@@ -184,14 +191,17 @@ int Ask(const Config& config, const AskOptions& ask) {
   auto parsed = parser.Parse(r);
   if (ask.no_stream) std::cout << (tools.empty() ? r.content : parsed.text);
   std::cout << "\n";
-  for (const auto& call : parsed.calls) std::cout << "tool call: " << call.name << " " << DumpJson(call.arguments) << "\n";
+  for (const auto& call : parsed.calls)
+    std::cout << "tool call: " << call.name << " " << DumpJson(call.arguments) << "\n";
   if (!tools.empty() && !parsed.ok()) {
     for (const auto& p : parsed.problems) std::cout << "tool call problem: " << p << "\n";
   }
-  std::cout << fmt::format("[{} prompt tokens ({} cached), {} completion tokens, {:.1f} tokens/s, {:.2f} s, finish: {}{}]\n",
-                           r.usage.prompt_tokens, r.usage.cached_tokens, r.usage.completion_tokens, r.TokensPerSecond(),
-                           r.timings.total_ms / 1000.0, llm::FinishReasonName(r.finish_reason),
-                           r.endpoint.empty() ? "" : ", " + r.endpoint);
+  std::cout << fmt::format(
+      "[{} prompt tokens ({} cached), {} completion tokens, {:.1f} tokens/s, {:.2f} s, finish: "
+      "{}{}]\n",
+      r.usage.prompt_tokens, r.usage.cached_tokens, r.usage.completion_tokens, r.TokensPerSecond(),
+      r.timings.total_ms / 1000.0, llm::FinishReasonName(r.finish_reason),
+      r.endpoint.empty() ? "" : ", " + r.endpoint);
   return kExitOk;
 }
 
@@ -201,7 +211,8 @@ void AddLlmCommands(CLI::App& app, Context& ctx) {
   auto* llm = app.add_subcommand("llm", "Check the model servers and ask the model one question");
   llm->require_subcommand(1);
 
-  auto* status = llm->add_subcommand("status", "Each LLM endpoint's health, load, model and context size");
+  auto* status =
+      llm->add_subcommand("status", "Each LLM endpoint's health, load, model and context size");
   status->callback([&ctx] {
     auto config = ctx.LoadConfig();
     if (!config) {
@@ -212,12 +223,16 @@ void AddLlmCommands(CLI::App& app, Context& ctx) {
   });
 
   auto opts = std::make_shared<AskOptions>();
-  auto* ask = llm->add_subcommand("ask", "Send one prompt and print the answer (streamed), tool calls and token counts");
+  auto* ask = llm->add_subcommand(
+      "ask", "Send one prompt and print the answer (streamed), tool calls and token counts");
   ask->add_option("text", opts->words, "The prompt")->required();
   ask->add_option("--system", opts->system, "A system message");
-  ask->add_option("--tools", opts->tools_file, "Offer the tools in this JSON file (OpenAI tools or MCP tools/list)");
-  ask->add_option("--tools-from", opts->tools_from, "Offer the tools of this configured MCP server");
-  ask->add_flag("--no-stream", opts->no_stream, "Wait for the whole answer instead of streaming it");
+  ask->add_option("--tools", opts->tools_file,
+                  "Offer the tools in this JSON file (OpenAI tools or MCP tools/list)");
+  ask->add_option("--tools-from", opts->tools_from,
+                  "Offer the tools of this configured MCP server");
+  ask->add_flag("--no-stream", opts->no_stream,
+                "Wait for the whole answer instead of streaming it");
   ask->add_option("--max-tokens", opts->max_tokens, "Cap the answer's length");
   ask->add_option("--temperature", opts->temperature, "Sampling temperature");
   ask->callback([&ctx, opts] {

@@ -6,10 +6,14 @@ namespace naut::llm {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kSystem: return "system";
-    case Role::kUser: return "user";
-    case Role::kAssistant: return "assistant";
-    case Role::kTool: return "tool";
+    case Role::kSystem:
+      return "system";
+    case Role::kUser:
+      return "user";
+    case Role::kAssistant:
+      return "assistant";
+    case Role::kTool:
+      return "tool";
   }
   return "user";
 }
@@ -24,11 +28,16 @@ std::optional<Role> ParseRole(std::string_view name) {
 
 std::string_view FinishReasonName(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kToolCalls: return "tool_calls";
-    case FinishReason::kContentFilter: return "content_filter";
-    case FinishReason::kUnknown: return "unknown";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kToolCalls:
+      return "tool_calls";
+    case FinishReason::kContentFilter:
+      return "content_filter";
+    case FinishReason::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -52,16 +61,26 @@ double ChatResponse::TokensPerSecond() const {
 std::string_view LlmErrorKindName(LlmError::Kind kind) {
   using K = LlmError::Kind;
   switch (kind) {
-    case K::kContextLengthExceeded: return "context length exceeded";
-    case K::kRateLimited: return "rate limited";
-    case K::kNetwork: return "network error";
-    case K::kTimeout: return "timed out";
-    case K::kServer: return "server error";
-    case K::kAuthentication: return "authentication failed";
-    case K::kBadRequest: return "request rejected";
-    case K::kBadResponse: return "bad response";
-    case K::kCancelled: return "cancelled";
-    case K::kUnavailable: return "unavailable";
+    case K::kContextLengthExceeded:
+      return "context length exceeded";
+    case K::kRateLimited:
+      return "rate limited";
+    case K::kNetwork:
+      return "network error";
+    case K::kTimeout:
+      return "timed out";
+    case K::kServer:
+      return "server error";
+    case K::kAuthentication:
+      return "authentication failed";
+    case K::kBadRequest:
+      return "request rejected";
+    case K::kBadResponse:
+      return "bad response";
+    case K::kCancelled:
+      return "cancelled";
+    case K::kUnavailable:
+      return "unavailable";
   }
   return "error";
 }
@@ -71,7 +90,8 @@ std::string LlmError::ToString() const {
   std::string detail;
   if (http_status != 0) detail = "HTTP " + std::to_string(http_status);
   if (retry_after) {
-    detail += (detail.empty() ? "" : ", ") + fmt::format("retry after {:.1f}s", retry_after->count() / 1000.0);
+    detail += (detail.empty() ? "" : ", ") +
+              fmt::format("retry after {:.1f}s", retry_after->count() / 1000.0);
   }
   if (!detail.empty()) s += " (" + detail + ")";
   if (!endpoint.empty()) s += " at " + endpoint;
@@ -82,16 +102,32 @@ std::string LlmError::ToString() const {
 Status LlmError::ToStatus() const {
   Code code = Code::kUnavailable;
   switch (kind) {
-    case Kind::kContextLengthExceeded: code = Code::kResourceExhausted; break;
-    case Kind::kRateLimited: code = Code::kResourceExhausted; break;
+    case Kind::kContextLengthExceeded:
+      code = Code::kResourceExhausted;
+      break;
+    case Kind::kRateLimited:
+      code = Code::kResourceExhausted;
+      break;
     case Kind::kNetwork:
     case Kind::kServer:
-    case Kind::kUnavailable: code = Code::kUnavailable; break;
-    case Kind::kTimeout: code = Code::kDeadlineExceeded; break;
-    case Kind::kAuthentication: code = Code::kPermissionDenied; break;
-    case Kind::kBadRequest: code = Code::kInvalidArgument; break;
-    case Kind::kBadResponse: code = Code::kDataLoss; break;
-    case Kind::kCancelled: code = Code::kCancelled; break;
+    case Kind::kUnavailable:
+      code = Code::kUnavailable;
+      break;
+    case Kind::kTimeout:
+      code = Code::kDeadlineExceeded;
+      break;
+    case Kind::kAuthentication:
+      code = Code::kPermissionDenied;
+      break;
+    case Kind::kBadRequest:
+      code = Code::kInvalidArgument;
+      break;
+    case Kind::kBadResponse:
+      code = Code::kDataLoss;
+      break;
+    case Kind::kCancelled:
+      code = Code::kCancelled;
+      break;
   }
   return {code, ToString()};
 }

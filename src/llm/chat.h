@@ -153,7 +153,7 @@ struct LlmError {
     kBadRequest,             // other 4xx: the request itself is wrong
     kBadResponse,            // the answer is not what the protocol promises
     kCancelled,
-    kUnavailable,            // no endpoint can take the request (all down, or binary missing)
+    kUnavailable,  // no endpoint can take the request (all down, or binary missing)
   };
   Kind kind = Kind::kServer;
   std::string message;
@@ -175,8 +175,8 @@ std::string_view LlmErrorKindName(LlmError::Kind kind);
 template <typename T>
 class [[nodiscard]] LlmResult {
  public:
-  LlmResult(T value) : v_(std::move(value)) {}    // NOLINT(google-explicit-constructor)
-  LlmResult(LlmError e) : v_(std::move(e)) {}     // NOLINT(google-explicit-constructor)
+  LlmResult(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  LlmResult(LlmError e) : v_(std::move(e)) {}   // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   bool has_value() const { return ok(); }
   explicit operator bool() const { return ok(); }

@@ -63,7 +63,7 @@ struct EndpointPool::Endpoint {
   int consecutive_failures = 0;
   Clock::time_point open_until{};
   int64_t requests = 0, failures = 0;
-  double latency_ms = 0;  // moving average over answered requests, 0 until one is
+  double latency_ms = 0;      // moving average over answered requests, 0 until one is
   int64_t conversations = 0;  // requests routed here without an affinity match
   std::string last_error;
 };
@@ -74,7 +74,8 @@ struct EndpointPool::AffinityEntry {
   std::unordered_map<uint64_t, std::pair<size_t, std::list<uint64_t>::iterator>> map;
 };
 
-EndpointPool::EndpointPool(PoolOptions options) : options_(std::move(options)), affinity_(new AffinityEntry) {
+EndpointPool::EndpointPool(PoolOptions options)
+    : options_(std::move(options)), affinity_(new AffinityEntry) {
   for (auto opts : options_.endpoints) {
     opts.max_retries = 0;  // the pool retries, across endpoints
     auto e = std::make_unique<Endpoint>();
@@ -99,16 +100,19 @@ EndpointPool::~EndpointPool() {
 
 std::string EndpointPool::Describe() const {
   std::string s = "pool of " + std::to_string(endpoints_.size()) + " (";
-  for (size_t i = 0; i < endpoints_.size(); ++i) s += (i ? ", " : "") + endpoints_[i]->backend->base_url();
+  for (size_t i = 0; i < endpoints_.size(); ++i)
+    s += (i ? ", " : "") + endpoints_[i]->backend->base_url();
   return s + ")";
 }
 
-bool EndpointPool::Available(const Endpoint& e, Clock::time_point now) const { return e.open_until <= now; }
+bool EndpointPool::Available(const Endpoint& e, Clock::time_point now) const {
+  return e.open_until <= now;
+}
 
 int EndpointPool::Load(const Endpoint& e) const { return std::max(e.in_flight, e.server_busy); }
 
-LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, const std::vector<bool>& excluded,
-                                        std::stop_token cancel) {
+LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
+                                        const std::vector<bool>& excluded, std::stop_token cancel) {
   std::unique_lock lock(mu_);
   auto deadline = Clock::now() + options_.queue_timeout;
   while (true) {
@@ -126,8 +130,9 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
         why += (why.empty() ? "" : "; ") + e->backend->base_url() + ": " +
                (e->last_error.empty() ? e->state : e->last_error);
       }
-      return LlmError{LlmError::Kind::kUnavailable,
-                      "no endpoint of " + std::to_string(endpoints_.size()) + " can take the request (" + why + ")"};
+      return LlmError{LlmError::Kind::kUnavailable, "no endpoint of " +
+                                                        std::to_string(endpoints_.size()) +
+                                                        " can take the request (" + why + ")"};
     }
     if (!up.empty()) {
       std::optional<size_t> pick;
@@ -141,7 +146,8 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
         round_robin_ = (*pick + 1) % endpoints_.size();
       }
       if (!pick && options_.policy == RoutingPolicy::kPrefixAffinity) {
-        for (size_t k = hashes.size(); k >= static_cast<size_t>(std::max(1, options_.affinity_min_messages)) && !pick; --k) {
+        for (size_t k = hashes.size();
+             k >= static_cast<size_t>(std::max(1, options_.affinity_min_messages)) && !pick; --k) {
           auto it = affinity_->map.find(hashes[k - 1]);
           if (it == affinity_->map.end()) continue;
           size_t i = it->second.first;
@@ -149,7 +155,8 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
               Load(*endpoints_[i]) <= min_load + options_.affinity_max_extra_load) {
             pick = i;
           }
-          break;  // the longest known prefix decides; a shorter one is on the same endpoint or stale
+          break;  // the longest known prefix decides; a shorter one is on the same endpoint or
+                  // stale
         }
       }
       if (!pick) {
@@ -164,13 +171,15 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
         // Latencies within 2x of the fastest count as equal: timing noise must not decide,
         // so that similar machines share new conversations evenly.
         auto score = [&](size_t i) {
-          double l = endpoints_[i]->latency_ms > 0 ? endpoints_[i]->latency_ms : (fastest > 0 ? fastest : 1.0);
+          double l = endpoints_[i]->latency_ms > 0 ? endpoints_[i]->latency_ms
+                                                   : (fastest > 0 ? fastest : 1.0);
           if (fastest > 0 && l < 2 * fastest) l = fastest;
           return (Load(*endpoints_[i]) + 1) * l;
         };
         for (size_t i : up) {
           if (!pick || score(i) < score(*pick) ||
-              (score(i) == score(*pick) && endpoints_[i]->conversations < endpoints_[*pick]->conversations)) {
+              (score(i) == score(*pick) &&
+               endpoints_[i]->conversations < endpoints_[*pick]->conversations)) {
             pick = i;
           }
         }
@@ -179,11 +188,13 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
       endpoints_[*pick]->in_flight++;
       return *pick;
     }
-    if (cancel.stop_requested()) return LlmError{LlmError::Kind::kCancelled, "cancelled while waiting for a free slot"};
+    if (cancel.stop_requested())
+      return LlmError{LlmError::Kind::kCancelled, "cancelled while waiting for a free slot"};
     if (now >= deadline) {
-      return LlmError{LlmError::Kind::kRateLimited,
-                      "every slot of " + std::to_string(endpoints_.size()) + " endpoint(s) stayed busy for " +
-                          std::to_string(options_.queue_timeout.count() / 1000.0).substr(0, 5) + " s"};
+      return LlmError{
+          LlmError::Kind::kRateLimited,
+          "every slot of " + std::to_string(endpoints_.size()) + " endpoint(s) stayed busy for " +
+              std::to_string(options_.queue_timeout.count() / 1000.0).substr(0, 5) + " s"};
     }
     // Woken by a released slot, a cancel, or the deadline; breakers expire on their own, so
     // the wait is capped to notice them.
@@ -192,7 +203,8 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
   }
 }
 
-void EndpointPool::Release(size_t index, const ChatResult& result, const std::vector<uint64_t>& hashes) {
+void EndpointPool::Release(size_t index, const ChatResult& result,
+                           const std::vector<uint64_t>& hashes) {
   {
     std::lock_guard lock(mu_);
     Endpoint& e = *endpoints_[index];
@@ -222,12 +234,14 @@ void EndpointPool::Release(size_t index, const ChatResult& result, const std::ve
       const LlmError& err = result.error();
       e.last_error = err.ToString();
       if (err.kind != LlmError::Kind::kCancelled) e.failures++;
-      bool endpoint_fault = err.kind == LlmError::Kind::kNetwork || err.kind == LlmError::Kind::kServer ||
-                            err.kind == LlmError::Kind::kTimeout || err.kind == LlmError::Kind::kUnavailable;
+      bool endpoint_fault =
+          err.kind == LlmError::Kind::kNetwork || err.kind == LlmError::Kind::kServer ||
+          err.kind == LlmError::Kind::kTimeout || err.kind == LlmError::Kind::kUnavailable;
       if (endpoint_fault) {
         e.consecutive_failures++;
         auto backoff = options_.breaker_initial * (1 << std::min(e.consecutive_failures - 1, 10));
-        e.open_until = Clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.breaker_max);
+        e.open_until =
+            Clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.breaker_max);
         e.state = err.kind == LlmError::Kind::kNetwork ? "down" : "circuit open";
       }
     }
@@ -236,10 +250,12 @@ void EndpointPool::Release(size_t index, const ChatResult& result, const std::ve
 }
 
 ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& options) {
-  if (endpoints_.empty()) return LlmError{LlmError::Kind::kUnavailable, "the endpoint pool is empty"};
+  if (endpoints_.empty())
+    return LlmError{LlmError::Kind::kUnavailable, "the endpoint pool is empty"};
   auto hashes = PrefixFingerprints(request);
   std::vector<bool> excluded(endpoints_.size(), false);
-  int max_attempts = options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * endpoints_.size());
+  int max_attempts =
+      options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * endpoints_.size());
   std::optional<LlmError> last;
   bool delivered_any = false;
   for (int attempt = 0; attempt < max_attempts; ++attempt) {

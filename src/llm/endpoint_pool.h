@@ -87,8 +87,9 @@ class EndpointPool : public ChatModel {
   void Release(size_t index, const ChatResult& result, const std::vector<uint64_t>& hashes);
   void Probe(size_t index);
   void HealthLoop(std::stop_token stop);
-  bool Available(const Endpoint& e, std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
-  int Load(const Endpoint& e) const;  // REQUIRES(mu_)
+  bool Available(const Endpoint& e,
+                 std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
+  int Load(const Endpoint& e) const;                                // REQUIRES(mu_)
 
   PoolOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;

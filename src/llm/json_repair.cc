@@ -1,7 +1,8 @@
 #include "llm/json_repair.h"
 
-#include <cctype>
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace naut::llm {
 
@@ -80,7 +81,8 @@ class Repairer {
     while (stack_.size() >= depth) {
       if (stack_.size() > depth) Note("closed a bracket the model left open");
       if (stack_.back().open == '{' && (want_ == Want::kColon)) out_ += ":null";
-      if (stack_.back().open == '{' && want_ == Want::kValue && !out_.empty() && out_.back() == ':') {
+      if (stack_.back().open == '{' && want_ == Want::kValue && !out_.empty() &&
+          out_.back() == ':') {
         out_ += "null";
       }
       out_ += stack_.back().open == '{' ? '}' : ']';
@@ -206,7 +208,8 @@ class Repairer {
           out_ += '\'';
         } else if (n == 'u') {
           bool hex = i_ + 5 < in_.size();
-          for (size_t k = 2; hex && k < 6; ++k) hex = std::isxdigit(static_cast<unsigned char>(in_[i_ + k]));
+          for (size_t k = 2; hex && k < 6; ++k)
+            hex = std::isxdigit(static_cast<unsigned char>(in_[i_ + k]));
           if (!hex) {
             Note("escaped a stray backslash");
             out_ += "\\\\";
@@ -257,8 +260,8 @@ class Repairer {
 
   void ReadNumber() {
     size_t start = i_;
-    while (i_ < in_.size() && (std::isalnum(static_cast<unsigned char>(in_[i_])) || in_[i_] == '.' ||
-                               in_[i_] == '-' || in_[i_] == '+')) {
+    while (i_ < in_.size() && (std::isalnum(static_cast<unsigned char>(in_[i_])) ||
+                               in_[i_] == '.' || in_[i_] == '-' || in_[i_] == '+')) {
       ++i_;
     }
     std::string tok(in_.substr(start, i_ - start));
@@ -279,14 +282,16 @@ class Repairer {
   void ReadBare(bool key) {
     size_t start = i_;
     if (key) {
-      while (i_ < in_.size() && (std::isalnum(static_cast<unsigned char>(in_[i_])) || in_[i_] == '_' ||
-                                 in_[i_] == '-' || in_[i_] == '$' || in_[i_] == '.')) {
+      while (i_ < in_.size() &&
+             (std::isalnum(static_cast<unsigned char>(in_[i_])) || in_[i_] == '_' ||
+              in_[i_] == '-' || in_[i_] == '$' || in_[i_] == '.')) {
         ++i_;
       }
       out_ += Json(std::string(in_.substr(start, i_ - start))).dump();
       return;
     }
-    while (i_ < in_.size() && std::string_view(",}]\n").find(in_[i_]) == std::string_view::npos) ++i_;
+    while (i_ < in_.size() && std::string_view(",}]\n").find(in_[i_]) == std::string_view::npos)
+      ++i_;
     std::string word(in_.substr(start, i_ - start));
     while (!word.empty() && std::isspace(static_cast<unsigned char>(word.back()))) word.pop_back();
     if (word == "true" || word == "false" || word == "null") {
@@ -336,14 +341,16 @@ Result<Json> ParseJsonLenient(std::string_view text, RepairReport* report) {
   if (start == text.size()) return InvalidArgument("expected JSON, got empty text");
   // Repair completes what a model began; text that does not begin like JSON is not JSON.
   if (std::string_view("{[\"'-0123456789").find(text[start]) == std::string_view::npos) {
-    return InvalidArgument("not valid JSON: '" + std::string(text.substr(start, 40)) + "' does not start with a JSON value");
+    return InvalidArgument("not valid JSON: '" + std::string(text.substr(start, 40)) +
+                           "' does not start with a JSON value");
   }
   std::string fixed = Repairer(text.substr(start), rep).Run();
   rep.repaired = true;
   auto parsed = Json::parse(fixed, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || fixed.empty()) {
     std::string shown(text.substr(start, 80));
-    return InvalidArgument("not valid JSON and not repairable: '" + shown + (text.size() > start + 80 ? "...'" : "'"));
+    return InvalidArgument("not valid JSON and not repairable: '" + shown +
+                           (text.size() > start + 80 ? "...'" : "'"));
   }
   return parsed;
 }

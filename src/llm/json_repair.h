@@ -14,8 +14,8 @@
 namespace naut::llm {
 
 struct RepairReport {
-  bool repaired = false;            // the text was not valid JSON as written
-  std::vector<std::string> fixes;   // "closed 2 brackets", "removed a trailing comma", ...
+  bool repaired = false;           // the text was not valid JSON as written
+  std::vector<std::string> fixes;  // "closed 2 brackets", "removed a trailing comma", ...
 };
 
 // Parses `text` as JSON, repairing it when strict parsing fails. Only the first JSON value

@@ -25,7 +25,8 @@ TEST(JsonRepairTest, TrailingCommas) {
 }
 
 TEST(JsonRepairTest, SingleQuotesAndPythonLiterals) {
-  EXPECT_EQ(Repair("{'a': 'it is', 'b': True, 'c': None}"), Json::parse(R"({"a":"it is","b":true,"c":null})"));
+  EXPECT_EQ(Repair("{'a': 'it is', 'b': True, 'c': None}"),
+            Json::parse(R"({"a":"it is","b":true,"c":null})"));
 }
 
 TEST(JsonRepairTest, BareKeysAndValues) {
@@ -74,8 +75,10 @@ TEST(JsonRepairTest, FindJsonEndRespectsStrings) {
 }
 
 TEST(JsonRepairTest, NeverThrowsOnGarbage) {
-  const char* inputs[] = {"{", "[", "\"", "'", "{'", "{\"a\":", "[1,,,2", "{\"a\" \"b\"}", "{\\u12", "{\"\\u12\"}",
-                          "{\"a\":\"\\", "nul", "{:}", "[}", "{]", "-", "+.e", "{a:b:c}", "\x01\x02{"};
+  const char* inputs[] = {
+      "{",      "[",           "\"",          "'",   "{'",  "{\"a\":", "[1,,,2", "{\"a\" \"b\"}",
+      "{\\u12", "{\"\\u12\"}", "{\"a\":\"\\", "nul", "{:}", "[}",      "{]",     "-",
+      "+.e",    "{a:b:c}",     "\x01\x02{"};
   for (const char* in : inputs) {
     auto r = ParseJsonLenient(in);
     (void)r;  // either outcome is fine; it must not crash or throw

@@ -54,36 +54,43 @@ std::string LogTail(const fs::path& file, size_t bytes = 1500) {
 Result<fs::path> FindLlamaServer(const std::string& binary) {
   std::error_code ec;
   if (binary.find('/') != std::string::npos) {
-    if (fs::is_regular_file(binary, ec) && access(binary.c_str(), X_OK) == 0) return fs::absolute(binary);
+    if (fs::is_regular_file(binary, ec) && access(binary.c_str(), X_OK) == 0)
+      return fs::absolute(binary);
   } else if (auto found = FindOnPath(binary)) {
     return *found;
   }
-  return FailedPrecondition(
-      "llm backend \"llamacpp\" starts llama.cpp's llama-server, but '" + binary +
-      "' is not installed (not an executable file" + std::string(binary.find('/') == std::string::npos ? " on PATH" : "") +
-      "). Build or install llama.cpp (https://github.com/ggml-org/llama.cpp) and put llama-server on PATH, "
-      "or set [llm] llama_server to its path; or run a server yourself and use [llm] backend = \"openai\" "
-      "with LLM_BASE_URL");
+  return FailedPrecondition("llm backend \"llamacpp\" starts llama.cpp's llama-server, but '" +
+                            binary + "' is not installed (not an executable file" +
+                            std::string(binary.find('/') == std::string::npos ? " on PATH" : "") +
+                            "). Build or install llama.cpp (https://github.com/ggml-org/llama.cpp) "
+                            "and put llama-server on PATH, "
+                            "or set [llm] llama_server to its path; or run a server yourself and "
+                            "use [llm] backend = \"openai\" "
+                            "with LLM_BASE_URL");
 }
 
 Result<fs::path> FindGguf(const std::string& model, const fs::path& models_dir) {
   std::error_code ec;
   if (!model.empty()) {
-    for (const fs::path& p : {fs::path(model), models_dir / model, models_dir / (model + ".gguf")}) {
+    for (const fs::path& p :
+         {fs::path(model), models_dir / model, models_dir / (model + ".gguf")}) {
       if (fs::is_regular_file(p, ec)) return fs::absolute(p);
     }
-    return NotFound("model '" + model + "' is neither a GGUF file nor a file in " + fs::absolute(models_dir).string() +
+    return NotFound("model '" + model + "' is neither a GGUF file nor a file in " +
+                    fs::absolute(models_dir).string() +
                     "; download a .gguf there or set LLM_MODEL / [llm] model to its path");
   }
   std::vector<fs::path> found;
   if (fs::is_directory(models_dir, ec)) {
     for (const auto& entry : fs::directory_iterator(models_dir, ec)) {
-      if (entry.path().extension() == ".gguf" && entry.is_regular_file(ec)) found.push_back(entry.path());
+      if (entry.path().extension() == ".gguf" && entry.is_regular_file(ec))
+        found.push_back(entry.path());
     }
   }
   if (found.empty()) {
-    return NotFound("no .gguf model in " + fs::absolute(models_dir).string() +
-                    "; download one there (e.g. a Qwen3 or Mistral Small GGUF) or set LLM_MODEL to its path");
+    return NotFound(
+        "no .gguf model in " + fs::absolute(models_dir).string() +
+        "; download one there (e.g. a Qwen3 or Mistral Small GGUF) or set LLM_MODEL to its path");
   }
   std::sort(found.begin(), found.end());
   return fs::absolute(found.front());
@@ -101,8 +108,15 @@ struct LlamaServer::Impl {
   std::string url() const { return "http://" + options.host + ":" + std::to_string(port); }
 
   Result<std::unique_ptr<Subprocess>> Spawn() {
-    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" >>\"$NAUT_LLAMA_LOG\" 2>&1", binary.string(),
-                                     "--model", options.model.string(), "--host", options.host, "--port",
+    std::vector<std::string> argv = {"/bin/sh",
+                                     "-c",
+                                     "exec \"$0\" \"$@\" >>\"$NAUT_LLAMA_LOG\" 2>&1",
+                                     binary.string(),
+                                     "--model",
+                                     options.model.string(),
+                                     "--host",
+                                     options.host,
+                                     "--port",
                                      std::to_string(port)};
     if (options.context_size > 0) {
       argv.push_back("--ctx-size");
@@ -130,15 +144,18 @@ struct LlamaServer::Impl {
     auto deadline = Clock::now() + options.ready_timeout;
     while (Clock::now() < deadline) {
       if (auto st = proc.TryWait()) {
-        return Unavailable("llama-server exited (" + st->ToString() + ") before it was ready; the end of " +
-                           options.log_file.string() + ":\n" + LogTail(options.log_file));
+        return Unavailable("llama-server exited (" + st->ToString() +
+                           ") before it was ready; the end of " + options.log_file.string() +
+                           ":\n" + LogTail(options.log_file));
       }
       auto h = probe.Health(std::chrono::seconds(2));
       if (h.ok()) return Status::Ok();
-      if (!SleepFor(std::chrono::milliseconds(200), stop)) return Cancelled("stopped while waiting for llama-server");
+      if (!SleepFor(std::chrono::milliseconds(200), stop))
+        return Cancelled("stopped while waiting for llama-server");
     }
     return Unavailable("llama-server did not become ready at " + url() + " within " +
-                       std::to_string(options.ready_timeout.count() / 1000) + " s; see " + options.log_file.string());
+                       std::to_string(options.ready_timeout.count() / 1000) + " s; see " +
+                       options.log_file.string());
   }
 
   void Monitor(std::stop_token stop) {
@@ -151,7 +168,8 @@ struct LlamaServer::Impl {
         if (child) ended = child->TryWait();
       }
       if (!ended) continue;
-      spdlog::warn("llama-server at {} died ({}); restarting in {} ms", url(), ended->ToString(), backoff.count());
+      spdlog::warn("llama-server at {} died ({}); restarting in {} ms", url(), ended->ToString(),
+                   backoff.count());
       if (!SleepFor(backoff, stop)) return;
       auto next = Spawn();
       if (!next) {
@@ -184,7 +202,8 @@ LlamaServer::~LlamaServer() {
     impl_->monitor.join();
   }
   std::lock_guard lock(impl_->mu);
-  if (impl_->child && impl_->child->running()) impl_->child->Terminate(std::chrono::milliseconds(5000));
+  if (impl_->child && impl_->child->running())
+    impl_->child->Terminate(std::chrono::milliseconds(5000));
 }
 
 Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions options) {
@@ -203,10 +222,11 @@ Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions optio
     NAUT_ASSIGN_OR_RETURN(impl.port, FreePort(impl.options.host));
   }
   if (impl.options.log_file.empty()) {
-    impl.options.log_file = fs::temp_directory_path() / ("llama-server-" + std::to_string(impl.port) + ".log");
+    impl.options.log_file =
+        fs::temp_directory_path() / ("llama-server-" + std::to_string(impl.port) + ".log");
   }
-  spdlog::info("starting {} for {} on {} (log: {})", binary.string(), impl.options.model.string(), impl.url(),
-               impl.options.log_file.string());
+  spdlog::info("starting {} for {} on {} (log: {})", binary.string(), impl.options.model.string(),
+               impl.url(), impl.options.log_file.string());
   NAUT_ASSIGN_OR_RETURN(auto child, impl.Spawn());
   NAUT_RETURN_IF_ERROR(impl.WaitReady(*child, {}));
   impl.child = std::move(child);

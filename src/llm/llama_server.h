@@ -25,7 +25,7 @@ struct LlamaServerOptions {
   int context_size = 0;  // 0: the model's default
   int parallel = 0;      // slots; 0: llama-server's default
   std::vector<std::string> extra_args;
-  std::filesystem::path log_file;  // empty: <temp>/llama-server-<port>.log
+  std::filesystem::path log_file;                    // empty: <temp>/llama-server-<port>.log
   std::chrono::milliseconds ready_timeout{600'000};  // loading a large model takes minutes
   std::chrono::milliseconds restart_backoff_max{30'000};
 };
@@ -57,6 +57,7 @@ Result<std::filesystem::path> FindLlamaServer(const std::string& binary);
 
 // The GGUF to serve: `model` as a path, or a file name (with or without .gguf) in `models_dir`,
 // or, with `model` empty, the only / first (by name) .gguf file in `models_dir`.
-Result<std::filesystem::path> FindGguf(const std::string& model, const std::filesystem::path& models_dir);
+Result<std::filesystem::path> FindGguf(const std::string& model,
+                                       const std::filesystem::path& models_dir);
 
 }  // namespace naut::llm

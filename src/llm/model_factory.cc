@@ -39,8 +39,9 @@ EndpointOptions Endpoint(const LlmConfig& config, const std::string& url) {
 std::vector<EndpointOptions> EndpointsFromConfig(const LlmConfig& config) {
   std::vector<std::string> urls = {config.base_url};
   for (const auto& u : config.endpoints) {
-    if (std::find_if(urls.begin(), urls.end(), [&](const std::string& x) { return EndpointRoot(x) == EndpointRoot(u); }) ==
-        urls.end()) {
+    if (std::find_if(urls.begin(), urls.end(), [&](const std::string& x) {
+          return EndpointRoot(x) == EndpointRoot(u);
+        }) == urls.end()) {
       urls.push_back(u);
     }
   }
@@ -70,10 +71,12 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
     return std::unique_ptr<ChatModel>(new ManagedLlamaModel(std::move(server), e));
   }
   if (config.backend == "embedded") {
-    return Unimplemented("llm backend \"embedded\" (the in-process GGUF engine) is not available through the llm "
-                         "module; use backend = \"openai\" with a running server or \"llamacpp\" with llama-server");
+    return Unimplemented(
+        "llm backend \"embedded\" (the in-process GGUF engine) is not available through the llm "
+        "module; use backend = \"openai\" with a running server or \"llamacpp\" with llama-server");
   }
-  return InvalidArgument("unknown llm backend '" + config.backend + "'; expected openai, llamacpp or embedded");
+  return InvalidArgument("unknown llm backend '" + config.backend +
+                         "'; expected openai, llamacpp or embedded");
 }
 
 }  // namespace naut::llm

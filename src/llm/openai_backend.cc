@@ -41,7 +41,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {
     size_t sp = line.find(' ');
-    if (sp != std::string_view::npos) t->status = std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+    if (sp != std::string_view::npos)
+      t->status = std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
     t->retry_after.clear();
     t->content_type.clear();
     return size * n;
@@ -49,9 +50,11 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return size * n;
   std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   std::string value(line.substr(colon + 1));
-  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.erase(0, 1);
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front())))
+    value.erase(0, 1);
   while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
   if (name == "retry-after") t->retry_after = value;
   if (name == "content-type") t->content_type = value;
@@ -77,7 +80,8 @@ size_t OnWrite(char* data, size_t size, size_t n, void* user) {
 
 std::string EndpointRoot(std::string base_url) {
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
-  if (base_url.size() >= 3 && base_url.compare(base_url.size() - 3, 3, "/v1") == 0) base_url.resize(base_url.size() - 3);
+  if (base_url.size() >= 3 && base_url.compare(base_url.size() - 3, 3, "/v1") == 0)
+    base_url.resize(base_url.size() - 3);
   return base_url;
 }
 
@@ -117,11 +121,10 @@ void OpenAiBackend::Return(std::unique_ptr<Handle> h) {
   if (idle_.size() < 16) idle_.push_back(std::move(h));
 }
 
-LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(const std::string& method, const std::string& path,
-                                                        const std::string& body, std::stop_token cancel,
-                                                        std::chrono::milliseconds timeout,
-                                                        const std::function<bool(std::string_view)>& on_body,
-                                                        bool sse) {
+LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(
+    const std::string& method, const std::string& path, const std::string& body,
+    std::stop_token cancel, std::chrono::milliseconds timeout,
+    const std::function<bool(std::string_view)>& on_body, bool sse) {
   auto fail = [&](LlmError::Kind kind, std::string message) {
     LlmError e{kind, std::move(message)};
     e.endpoint = options_.base_url;
@@ -129,7 +132,8 @@ LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(const std::string& metho
   };
   if (cancel.stop_requested()) return fail(LlmError::Kind::kCancelled, "cancelled before sending");
   auto handle = Borrow();
-  if (!handle->multi || !handle->easy) return fail(LlmError::Kind::kNetwork, "libcurl could not create a handle");
+  if (!handle->multi || !handle->easy)
+    return fail(LlmError::Kind::kNetwork, "libcurl could not create a handle");
   CURL* easy = handle->easy;
   curl_easy_reset(easy);
   Transfer t;
@@ -146,8 +150,10 @@ LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(const std::string& metho
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, timeout.count())));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, timeout.count())));
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnWrite);
@@ -193,21 +199,26 @@ LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(const std::string& metho
   Return(std::move(handle));
 
   if (cancelled) return fail(LlmError::Kind::kCancelled, "cancelled during " + method + " " + path);
-  if (t.stopped_by_reader) return HttpReply{t.status, std::move(t.body), t.retry_after, t.content_type};
+  if (t.stopped_by_reader)
+    return HttpReply{t.status, std::move(t.body), t.retry_after, t.content_type};
   switch (result) {
-    case CURLE_OK: break;
+    case CURLE_OK:
+      break;
     case CURLE_OPERATION_TIMEDOUT:
       return fail(LlmError::Kind::kTimeout, method + " " + path + " took longer than " +
                                                 std::to_string(timeout.count()) + " ms");
     case CURLE_WRITE_ERROR:
-      return fail(LlmError::Kind::kBadResponse, "response body larger than " + std::to_string(t.body_cap) + " bytes");
+      return fail(LlmError::Kind::kBadResponse,
+                  "response body larger than " + std::to_string(t.body_cap) + " bytes");
     default:
       return fail(LlmError::Kind::kNetwork, method + " " + url + ": " + curl_easy_strerror(result));
   }
-  return HttpReply{t.status, std::move(t.body), std::move(t.retry_after), std::move(t.content_type)};
+  return HttpReply{t.status, std::move(t.body), std::move(t.retry_after),
+                   std::move(t.content_type)};
 }
 
-ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions& options, bool* delivered) {
+ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions& options,
+                                   bool* delivered) {
   const bool stream = static_cast<bool>(options.on_delta);
   std::string body = DumpJson(RequestToWire(request, options_.model, stream));
   auto timeout = options.timeout.value_or(options_.timeout);
@@ -225,7 +236,8 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
     }
     auto json = Json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
     if (json.is_discarded()) {
-      return with_endpoint({LlmError::Kind::kBadResponse, "response is not JSON: '" + reply->body.substr(0, 120) + "'"});
+      return with_endpoint({LlmError::Kind::kBadResponse,
+                            "response is not JSON: '" + reply->body.substr(0, 120) + "'"});
     }
     auto parsed = ParseCompletion(json);
     if (!parsed) return with_endpoint(parsed.error());
@@ -247,7 +259,8 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
       }
       auto chunk = Json::parse(ev.data, nullptr, /*allow_exceptions=*/false);
       if (chunk.is_discarded()) {
-        stream_error = LlmError{LlmError::Kind::kBadResponse, "stream event is not JSON: '" + ev.data.substr(0, 120) + "'"};
+        stream_error = LlmError{LlmError::Kind::kBadResponse,
+                                "stream event is not JSON: '" + ev.data.substr(0, 120) + "'"};
         return false;
       }
       StreamDelta delta;
@@ -263,7 +276,8 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
     }
     return true;
   };
-  auto reply = Http("POST", "/v1/chat/completions", body, options.cancel, timeout, reader, /*sse=*/true);
+  auto reply =
+      Http("POST", "/v1/chat/completions", body, options.cancel, timeout, reader, /*sse=*/true);
   if (!reply) return reply.error();
   if (reply->status < 200 || reply->status >= 300) {
     return with_endpoint(ErrorFromHttp(reply->status, reply->body, reply->retry_after));
@@ -271,7 +285,8 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
   if (stream_error) return with_endpoint(*stream_error);
   ChatResponse response = acc.Finish();
   if (!done && response.finish_reason == FinishReason::kUnknown) {
-    return with_endpoint({LlmError::Kind::kNetwork, "the stream ended before the answer was complete (no [DONE])"});
+    return with_endpoint(
+        {LlmError::Kind::kNetwork, "the stream ended before the answer was complete (no [DONE])"});
   }
   response.timings.total_ms = MsSince(start);
   response.timings.first_token_ms = first_token_ms;
@@ -288,9 +303,10 @@ ChatResult OpenAiBackend::Chat(const ChatRequest& request, const CallOptions& op
     if (r.ok() || !r.error().transient() || attempt >= retries) return r;
     auto wait = r.error().retry_after.value_or(backoff);
     wait = std::min(wait, options_.backoff_max * 4);
-    spdlog::warn("{}; retrying in {} ms (attempt {} of {})", r.error().ToString(), wait.count(), attempt + 2,
-                 retries + 1);
-    if (!SleepFor(wait, options.cancel)) return LlmError{LlmError::Kind::kCancelled, "cancelled while waiting to retry"};
+    spdlog::warn("{}; retrying in {} ms (attempt {} of {})", r.error().ToString(), wait.count(),
+                 attempt + 2, retries + 1);
+    if (!SleepFor(wait, options.cancel))
+      return LlmError{LlmError::Kind::kCancelled, "cancelled while waiting to retry"};
     if (delivered && options.on_delta) options.on_delta(StreamDelta{.restart = true});
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
@@ -301,7 +317,8 @@ LlmResult<bool> OpenAiBackend::Health(std::chrono::milliseconds timeout) {
   if (!reply) return reply.error();
   if (reply->status == 200) return true;
   LlmError e{reply->status == 503 ? LlmError::Kind::kUnavailable : LlmError::Kind::kServer,
-             reply->status == 503 ? "loading the model" : "GET /health answered HTTP " + std::to_string(reply->status)};
+             reply->status == 503 ? "loading the model"
+                                  : "GET /health answered HTTP " + std::to_string(reply->status)};
   e.http_status = reply->status;
   e.endpoint = options_.base_url;
   return e;
@@ -317,7 +334,8 @@ LlmResult<std::vector<std::string>> OpenAiBackend::ListModels(std::chrono::milli
   }
   std::vector<std::string> out;
   for (const auto& m : j["data"]) {
-    if (m.is_object() && m.contains("id") && m["id"].is_string()) out.push_back(m["id"].get<std::string>());
+    if (m.is_object() && m.contains("id") && m["id"].is_string())
+      out.push_back(m["id"].get<std::string>());
   }
   return out;
 }
@@ -329,12 +347,16 @@ LlmResult<ServerInfo> OpenAiBackend::Info(std::chrono::milliseconds timeout) {
   if (props->status == 200) {
     auto j = Json::parse(props->body, nullptr, false);
     if (j.is_object()) {
-      if (j.contains("default_generation_settings") && j["default_generation_settings"].is_object()) {
+      if (j.contains("default_generation_settings") &&
+          j["default_generation_settings"].is_object()) {
         const Json& g = j["default_generation_settings"];
-        if (g.contains("n_ctx") && g["n_ctx"].is_number()) info.context_size = g["n_ctx"].get<int64_t>();
+        if (g.contains("n_ctx") && g["n_ctx"].is_number())
+          info.context_size = g["n_ctx"].get<int64_t>();
       }
-      if (j.contains("total_slots") && j["total_slots"].is_number()) info.total_slots = j["total_slots"].get<int>();
-      if (j.contains("model_alias") && j["model_alias"].is_string()) info.model = j["model_alias"].get<std::string>();
+      if (j.contains("total_slots") && j["total_slots"].is_number())
+        info.total_slots = j["total_slots"].get<int>();
+      if (j.contains("model_alias") && j["model_alias"].is_string())
+        info.model = j["model_alias"].get<std::string>();
       if (info.model.empty() && j.contains("model_path") && j["model_path"].is_string()) {
         info.model = std::filesystem::path(j["model_path"].get<std::string>()).filename().string();
       }
@@ -352,21 +374,26 @@ LlmResult<SlotLoad> OpenAiBackend::Slots(std::chrono::milliseconds timeout) {
   auto reply = Http("GET", "/slots", "", {}, timeout);
   if (!reply) return reply.error();
   if (reply->status != 200) {
-    return LlmError{LlmError::Kind::kUnavailable, "GET /slots answered HTTP " + std::to_string(reply->status)};
+    return LlmError{LlmError::Kind::kUnavailable,
+                    "GET /slots answered HTTP " + std::to_string(reply->status)};
   }
   auto j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return LlmError{LlmError::Kind::kBadResponse, "/slots is not a JSON array"};
+  if (j.is_discarded() || !j.is_array())
+    return LlmError{LlmError::Kind::kBadResponse, "/slots is not a JSON array"};
   SlotLoad load;
   for (const auto& s : j) {
     ++load.total;
-    bool busy = s.is_object() && ((s.contains("is_processing") && s["is_processing"].is_boolean() && s["is_processing"].get<bool>()) ||
-                                  (s.contains("state") && s["state"].is_number() && s["state"].get<int>() != 0));
+    bool busy = s.is_object() &&
+                ((s.contains("is_processing") && s["is_processing"].is_boolean() &&
+                  s["is_processing"].get<bool>()) ||
+                 (s.contains("state") && s["state"].is_number() && s["state"].get<int>() != 0));
     if (busy) ++load.busy;
   }
   return load;
 }
 
-LlmResult<int64_t> OpenAiBackend::CountTokens(const std::string& text, std::chrono::milliseconds timeout) {
+LlmResult<int64_t> OpenAiBackend::CountTokens(const std::string& text,
+                                              std::chrono::milliseconds timeout) {
   auto reply = Http("POST", "/tokenize", DumpJson(Json{{"content", text}}), {}, timeout);
   if (!reply) return reply.error();
   if (reply->status != 200) return ErrorFromHttp(reply->status, reply->body, reply->retry_after);
@@ -377,8 +404,8 @@ LlmResult<int64_t> OpenAiBackend::CountTokens(const std::string& text, std::chro
   return static_cast<int64_t>(j["tokens"].size());
 }
 
-LlmResult<std::vector<std::vector<float>>> OpenAiBackend::Embed(const std::vector<std::string>& inputs,
-                                                                const std::string& model, std::stop_token cancel) {
+LlmResult<std::vector<std::vector<float>>> OpenAiBackend::Embed(
+    const std::vector<std::string>& inputs, const std::string& model, std::stop_token cancel) {
   Json body{{"model", model.empty() ? options_.model : model}, {"input", inputs}};
   auto reply = Http("POST", "/v1/embeddings", DumpJson(body), cancel, options_.timeout);
   if (!reply) return reply.error();
@@ -387,16 +414,20 @@ LlmResult<std::vector<std::vector<float>>> OpenAiBackend::Embed(const std::vecto
   if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array() ||
       j["data"].size() != inputs.size()) {
     return LlmError{LlmError::Kind::kBadResponse,
-                    "/v1/embeddings did not answer one {\"embedding\": [...]} per input (" + std::to_string(inputs.size()) + ")"};
+                    "/v1/embeddings did not answer one {\"embedding\": [...]} per input (" +
+                        std::to_string(inputs.size()) + ")"};
   }
   std::vector<std::vector<float>> out(inputs.size());
   for (const auto& d : j["data"]) {
-    size_t index = d.contains("index") && d["index"].is_number_unsigned() ? d["index"].get<size_t>() : 0;
+    size_t index =
+        d.contains("index") && d["index"].is_number_unsigned() ? d["index"].get<size_t>() : 0;
     if (index >= out.size() || !d.contains("embedding") || !d["embedding"].is_array()) {
-      return LlmError{LlmError::Kind::kBadResponse, "/v1/embeddings entry without a valid index or embedding"};
+      return LlmError{LlmError::Kind::kBadResponse,
+                      "/v1/embeddings entry without a valid index or embedding"};
     }
     for (const auto& v : d["embedding"]) {
-      if (!v.is_number()) return LlmError{LlmError::Kind::kBadResponse, "embedding holds a non-number"};
+      if (!v.is_number())
+        return LlmError{LlmError::Kind::kBadResponse, "embedding holds a non-number"};
       out[index].push_back(v.get<float>());
     }
   }

@@ -56,7 +56,8 @@ class OpenAiBackend : public ChatModel {
   ChatResult Chat(const ChatRequest& request, const CallOptions& options) override;
   // One attempt, no retries (the endpoint pool does its own retrying across endpoints).
   // `delivered` is set once a delta reached options.on_delta.
-  ChatResult ChatOnce(const ChatRequest& request, const CallOptions& options, bool* delivered = nullptr);
+  ChatResult ChatOnce(const ChatRequest& request, const CallOptions& options,
+                      bool* delivered = nullptr);
   std::string Describe() const override { return "openai " + options_.base_url; }
 
   // GET /health: ok when 200. kUnavailable with "loading" when the server answers 503.
@@ -65,11 +66,14 @@ class OpenAiBackend : public ChatModel {
   LlmResult<ServerInfo> Info(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // GET /slots (llama-server with --slots; 501 or 404 elsewhere -> kUnavailable).
   LlmResult<SlotLoad> Slots(std::chrono::milliseconds timeout = std::chrono::seconds(3));
-  LlmResult<std::vector<std::string>> ListModels(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  LlmResult<std::vector<std::string>> ListModels(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // POST /tokenize: the number of tokens `text` is for this server's model.
-  LlmResult<int64_t> CountTokens(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  LlmResult<int64_t> CountTokens(const std::string& text,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // POST /v1/embeddings, one vector per input, in order.
-  LlmResult<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& inputs, const std::string& model,
+  LlmResult<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& inputs,
+                                                   const std::string& model,
                                                    std::stop_token cancel = {});
 
   const std::string& base_url() const { return options_.base_url; }
@@ -84,9 +88,11 @@ class OpenAiBackend : public ChatModel {
   // One HTTP exchange. `on_body` (when set) receives the body as it arrives for a 2xx reply
   // and may return false to stop the transfer. Network failures, timeouts and cancellation
   // come back as LlmErrors; HTTP error statuses come back as replies.
-  LlmResult<HttpReply> Http(const std::string& method, const std::string& path, const std::string& body,
-                            std::stop_token cancel, std::chrono::milliseconds timeout,
-                            const std::function<bool(std::string_view)>& on_body = nullptr, bool sse = false);
+  LlmResult<HttpReply> Http(const std::string& method, const std::string& path,
+                            const std::string& body, std::stop_token cancel,
+                            std::chrono::milliseconds timeout,
+                            const std::function<bool(std::string_view)>& on_body = nullptr,
+                            bool sse = false);
 
  private:
   struct Handle;

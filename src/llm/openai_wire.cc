@@ -12,7 +12,9 @@ namespace {
 Json ToolCallToWire(const ToolCall& call) {
   std::string args = call.arguments_text;
   if (args.empty() || !ParseJson(args, "arguments").ok()) args = DumpJson(call.arguments);
-  return Json{{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", args}}}};
+  return Json{{"id", call.id},
+              {"type", "function"},
+              {"function", {{"name", call.name}, {"arguments", args}}}};
 }
 
 Json MessageToWire(const Message& m) {
@@ -72,9 +74,11 @@ void ApplyUsage(const Json& body, ChatResponse& r) {
 
 bool LooksLikeContextOverflow(std::string_view type, std::string_view code, std::string message) {
   if (type == "exceed_context_size_error" || code == "context_length_exceeded") return true;
-  std::transform(message.begin(), message.end(), message.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (const char* needle : {"context length", "context size", "context window", "maximum context",
-                             "too many tokens", "prompt is too long", "exceeds the available context"}) {
+  std::transform(message.begin(), message.end(), message.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  for (const char* needle :
+       {"context length", "context size", "context window", "maximum context", "too many tokens",
+        "prompt is too long", "exceeds the available context"}) {
     if (message.find(needle) != std::string::npos) return true;
   }
   return false;
@@ -122,26 +126,40 @@ Json RequestToWire(const ChatRequest& request, const std::string& default_model,
   if (!request.tools.empty()) {
     Json tools = Json::array();
     for (const auto& t : request.tools) {
-      tools.push_back(Json{{"type", "function"},
-                           {"function", {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
+      tools.push_back(
+          Json{{"type", "function"},
+               {"function",
+                {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}});
     }
     body["tools"] = std::move(tools);
     switch (request.tool_choice.mode) {
-      case ToolChoice::Mode::kAuto: body["tool_choice"] = "auto"; break;
-      case ToolChoice::Mode::kNone: body["tool_choice"] = "none"; break;
-      case ToolChoice::Mode::kRequired: body["tool_choice"] = "required"; break;
+      case ToolChoice::Mode::kAuto:
+        body["tool_choice"] = "auto";
+        break;
+      case ToolChoice::Mode::kNone:
+        body["tool_choice"] = "none";
+        break;
+      case ToolChoice::Mode::kRequired:
+        body["tool_choice"] = "required";
+        break;
       case ToolChoice::Mode::kFunction:
-        body["tool_choice"] = Json{{"type", "function"}, {"function", {{"name", request.tool_choice.function}}}};
+        body["tool_choice"] =
+            Json{{"type", "function"}, {"function", {{"name", request.tool_choice.function}}}};
         break;
     }
   }
   switch (request.response_format.type) {
-    case ResponseFormat::Type::kText: break;
-    case ResponseFormat::Type::kJsonObject: body["response_format"] = Json{{"type", "json_object"}}; break;
+    case ResponseFormat::Type::kText:
+      break;
+    case ResponseFormat::Type::kJsonObject:
+      body["response_format"] = Json{{"type", "json_object"}};
+      break;
     case ResponseFormat::Type::kJsonSchema:
-      body["response_format"] = Json{
-          {"type", "json_schema"},
-          {"json_schema", {{"name", request.response_format.name}, {"schema", request.response_format.schema}, {"strict", true}}}};
+      body["response_format"] = Json{{"type", "json_schema"},
+                                     {"json_schema",
+                                      {{"name", request.response_format.name},
+                                       {"schema", request.response_format.schema},
+                                       {"strict", true}}}};
       break;
   }
   const Sampling& s = request.sampling;
@@ -179,7 +197,8 @@ Json ParseArgumentsLenient(const Json& arguments, std::string* text_out) {
 
 LlmResult<ChatResponse> ParseCompletion(const Json& body) {
   auto bad = [](std::string m) { return LlmError{LlmError::Kind::kBadResponse, std::move(m)}; };
-  if (!body.is_object()) return bad("expected a JSON object, got " + std::string(JsonTypeName(body)));
+  if (!body.is_object())
+    return bad("expected a JSON object, got " + std::string(JsonTypeName(body)));
   if (auto err = body.find("error"); err != body.end()) return ErrorFromBody(*err, 0);
   auto choices = body.find("choices");
   if (choices == body.end() || !choices->is_array() || choices->empty()) {
@@ -208,8 +227,9 @@ LlmResult<ChatResponse> ParseCompletion(const Json& body) {
       if (call.id.empty()) call.id = "call_" + std::to_string(i);
       const Json fn = c.is_object() && c.contains("function") ? c["function"] : Json();
       call.name = StringOr(fn, "name");
-      call.arguments = ParseArgumentsLenient(fn.is_object() && fn.contains("arguments") ? fn["arguments"] : Json(""),
-                                             &call.arguments_text);
+      call.arguments = ParseArgumentsLenient(
+          fn.is_object() && fn.contains("arguments") ? fn["arguments"] : Json(""),
+          &call.arguments_text);
       r.tool_calls.push_back(std::move(call));
     }
   }
@@ -219,7 +239,8 @@ LlmResult<ChatResponse> ParseCompletion(const Json& body) {
   return r;
 }
 
-LlmError ErrorFromHttp(int http_status, std::string_view body, std::string_view retry_after_header) {
+LlmError ErrorFromHttp(int http_status, std::string_view body,
+                       std::string_view retry_after_header) {
   LlmError e;
   auto parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error")) {
@@ -233,9 +254,11 @@ LlmError ErrorFromHttp(int http_status, std::string_view body, std::string_view 
     char* end = nullptr;
     std::string v(retry_after_header);
     double secs = std::strtod(v.c_str(), &end);
-    if (end != v.c_str() && secs >= 0) e.retry_after = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+    if (end != v.c_str() && secs >= 0)
+      e.retry_after = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
   }
-  if (e.message.empty()) e.message = "HTTP " + std::to_string(http_status) + " with no error message";
+  if (e.message.empty())
+    e.message = "HTTP " + std::to_string(http_status) + " with no error message";
   return e;
 }
 
@@ -259,7 +282,8 @@ std::vector<SseParser::Event> SseParser::Feed(std::string_view bytes) {
     if (line[0] == ':') continue;  // comment / keep-alive
     size_t colon = line.find(':');
     std::string_view field = line.substr(0, colon);
-    std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    std::string_view value =
+        colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
     if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
     if (field == "data") {
       if (has_data_) data_ += '\n';
@@ -275,7 +299,8 @@ std::vector<SseParser::Event> SseParser::Feed(std::string_view bytes) {
 
 std::optional<LlmError> StreamAccumulator::Apply(const Json& chunk, StreamDelta& delta) {
   if (!chunk.is_object()) {
-    return LlmError{LlmError::Kind::kBadResponse, "stream chunk is " + std::string(JsonTypeName(chunk))};
+    return LlmError{LlmError::Kind::kBadResponse,
+                    "stream chunk is " + std::string(JsonTypeName(chunk))};
   }
   if (auto err = chunk.find("error"); err != chunk.end()) return ErrorFromBody(*err, 0);
   saw_any_ = true;
@@ -284,7 +309,8 @@ std::optional<LlmError> StreamAccumulator::Apply(const Json& chunk, StreamDelta&
   auto choices = chunk.find("choices");
   if (choices == chunk.end() || !choices->is_array() || choices->empty()) return std::nullopt;
   const Json& choice = (*choices)[0];
-  if (!choice.is_object()) return LlmError{LlmError::Kind::kBadResponse, "stream choice is not an object"};
+  if (!choice.is_object())
+    return LlmError{LlmError::Kind::kBadResponse, "stream choice is not an object"};
   if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string()) {
     response_.finish_reason = ParseFinishReason(f->get<std::string>());
   }

@@ -7,9 +7,10 @@ namespace {
 
 TEST(OpenAiWireTest, RequestCarriesToolsChoiceFormatAndSampling) {
   ChatRequest req;
-  req.messages = {Message::System("be brief"), Message::User("hi"),
-                  Message::Assistant("", {ToolCall{"c1", "rpg__send_message", Json{{"text", "x"}}, ""}}),
-                  Message::ToolResult("c1", "rpg__send_message", "sent")};
+  req.messages = {
+      Message::System("be brief"), Message::User("hi"),
+      Message::Assistant("", {ToolCall{"c1", "rpg__send_message", Json{{"text", "x"}}, ""}}),
+      Message::ToolResult("c1", "rpg__send_message", "sent")};
   req.tools.push_back({"rpg__send_message", "Send", Json{{"type", "object"}}});
   req.tool_choice.mode = ToolChoice::Mode::kRequired;
   req.response_format.type = ResponseFormat::Type::kJsonSchema;
@@ -61,7 +62,10 @@ TEST(OpenAiWireTest, MalformedCompletionsAreBadResponses) {
 }
 
 TEST(OpenAiWireTest, HttpErrorsAreTyped) {
-  auto ctx = ErrorFromHttp(400, R"({"error":{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}})", "");
+  auto ctx = ErrorFromHttp(
+      400,
+      R"({"error":{"code":400,"message":"the request exceeds the available context size","type":"exceed_context_size_error"}})",
+      "");
   EXPECT_EQ(ctx.kind, LlmError::Kind::kContextLengthExceeded);
   auto rate = ErrorFromHttp(429, R"({"error":{"message":"slow down"}})", "2");
   EXPECT_EQ(rate.kind, LlmError::Kind::kRateLimited);
@@ -91,12 +95,23 @@ TEST(OpenAiWireTest, StreamAccumulatorJoinsToolCallFragments) {
   EXPECT_FALSE(acc.Apply(chunk(R"({"choices":[{"delta":{"content":"Hi "}}]})"), d));
   EXPECT_EQ(d.content, "Hi ");
   d = {};
-  EXPECT_FALSE(acc.Apply(chunk(R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]}}]})"), d));
+  EXPECT_FALSE(acc.Apply(
+      chunk(
+          R"({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"a\""}}]}}]})"),
+      d));
   EXPECT_TRUE(d.tool_call_started);
   d = {};
-  EXPECT_FALSE(acc.Apply(chunk(R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":": 1}"}}]},"finish_reason":"tool_calls"}]})"), d));
-  EXPECT_FALSE(acc.Apply(chunk(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":2}}})"), d));
-  auto err = acc.Apply(chunk(R"({"error":{"message":"context size exceeded","type":"exceed_context_size_error"}})"), d);
+  EXPECT_FALSE(acc.Apply(
+      chunk(
+          R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":": 1}"}}]},"finish_reason":"tool_calls"}]})"),
+      d));
+  EXPECT_FALSE(acc.Apply(
+      chunk(
+          R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":2}}})"),
+      d));
+  auto err = acc.Apply(
+      chunk(R"({"error":{"message":"context size exceeded","type":"exceed_context_size_error"}})"),
+      d);
   ASSERT_TRUE(err.has_value());
   EXPECT_EQ(err->kind, LlmError::Kind::kContextLengthExceeded);
   ChatResponse r = acc.Finish();

@@ -6,12 +6,30 @@ namespace naut::llm {
 
 namespace {
 
-const std::set<std::string> kKept = {"type",      "properties", "required",  "items",     "prefixItems",
-                                     "enum",      "const",      "description", "title",   "default",
-                                     "minimum",   "maximum",    "exclusiveMinimum", "exclusiveMaximum",
-                                     "minLength", "maxLength",  "minItems",  "maxItems",  "additionalProperties",
-                                     "anyOf",     "pattern",    "format"};
-const std::set<std::string> kTypes = {"string", "number", "integer", "boolean", "object", "array", "null"};
+const std::set<std::string> kKept = {"type",
+                                     "properties",
+                                     "required",
+                                     "items",
+                                     "prefixItems",
+                                     "enum",
+                                     "const",
+                                     "description",
+                                     "title",
+                                     "default",
+                                     "minimum",
+                                     "maximum",
+                                     "exclusiveMinimum",
+                                     "exclusiveMaximum",
+                                     "minLength",
+                                     "maxLength",
+                                     "minItems",
+                                     "maxItems",
+                                     "additionalProperties",
+                                     "anyOf",
+                                     "pattern",
+                                     "format"};
+const std::set<std::string> kTypes = {"string", "number", "integer", "boolean",
+                                      "object", "array",  "null"};
 const std::set<std::string> kFormats = {"date", "time", "date-time", "uuid"};
 
 class Sanitizer {
@@ -26,7 +44,8 @@ class Sanitizer {
       return Json::object();
     }
     if (depth > options_.max_depth) {
-      Note(path, "nested deeper than " + std::to_string(options_.max_depth) + " levels, replaced by {}");
+      Note(path,
+           "nested deeper than " + std::to_string(options_.max_depth) + " levels, replaced by {}");
       return Json::object();
     }
     if (schema.contains("$ref")) return Ref(schema, path, depth);
@@ -42,10 +61,12 @@ class Sanitizer {
         if (!p.is_object()) continue;
         for (const auto& [k, v] : p.items()) {
           if (k == "properties" && v.is_object()) {
-            if (!merged.contains("properties") || !merged["properties"].is_object()) merged["properties"] = Json::object();
+            if (!merged.contains("properties") || !merged["properties"].is_object())
+              merged["properties"] = Json::object();
             for (const auto& [pk, pv] : v.items()) merged["properties"][pk] = pv;
           } else if (k == "required" && v.is_array()) {
-            if (!merged.contains("required") || !merged["required"].is_array()) merged["required"] = Json::array();
+            if (!merged.contains("required") || !merged["required"].is_array())
+              merged["required"] = Json::array();
             for (const auto& r : v) merged["required"].push_back(r);
           } else if (!merged.contains(k)) {
             merged[k] = v;
@@ -94,14 +115,16 @@ class Sanitizer {
       } else if (key == "items") {
         if (value.is_array()) {
           Json tuple = Json::array();
-          for (size_t i = 0; i < value.size(); ++i) tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
+          for (size_t i = 0; i < value.size(); ++i)
+            tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
           out["prefixItems"] = std::move(tuple);
         } else {
           out["items"] = Run(value, at, depth + 1);
         }
       } else if (key == "prefixItems" && value.is_array()) {
         Json tuple = Json::array();
-        for (size_t i = 0; i < value.size(); ++i) tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
+        for (size_t i = 0; i < value.size(); ++i)
+          tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
         out["prefixItems"] = std::move(tuple);
       } else if (key == "additionalProperties") {
         out[key] = value.is_boolean() ? value : Run(value, at, depth + 1);
@@ -133,7 +156,8 @@ class Sanitizer {
                        std::to_string(options_.max_enum) + ")");
           std::string some;
           for (size_t i = 0; i < 8; ++i) some += (i ? ", " : "") + DumpJson(value[i]);
-          extra_description += " One of " + std::to_string(value.size()) + " values such as " + some + ".";
+          extra_description +=
+              " One of " + std::to_string(value.size()) + " values such as " + some + ".";
           if (!merged.contains("type") && value[0].is_string()) out["type"] = "string";
         } else {
           out[key] = value;
@@ -193,7 +217,8 @@ class Sanitizer {
       Note(at, "not an array, removed");
       return Json::array({Json::object()});
     }
-    for (size_t i = 0; i < value.size(); ++i) out.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
+    for (size_t i = 0; i < value.size(); ++i)
+      out.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
     if (out.empty()) out.push_back(Json::object());
     return out;
   }
@@ -256,7 +281,8 @@ SanitizedSchema SanitizeToolSchema(const Json& schema, const SanitizeOptions& op
   if (!out.schema.contains("type")) {
     out.schema["type"] = "object";
   } else if (out.schema["type"] != "object") {
-    out.notes.push_back("(root): a tool's parameters must be an object schema; replaced by an open object");
+    out.notes.push_back(
+        "(root): a tool's parameters must be an object schema; replaced by an open object");
     out.schema = Json{{"type", "object"}};
   }
   if (!out.schema.contains("properties")) out.schema["properties"] = Json::object();

@@ -30,7 +30,8 @@ struct SanitizeOptions {
 
 struct SanitizedSchema {
   Json schema;
-  std::vector<std::string> notes;  // "properties.q.pattern: unanchored pattern moved to the description"
+  std::vector<std::string>
+      notes;  // "properties.q.pattern: unanchored pattern moved to the description"
 };
 
 SanitizedSchema SanitizeToolSchema(const Json& schema, const SanitizeOptions& options = {});

@@ -13,7 +13,8 @@ bool HasNote(const SanitizedSchema& s, const std::string& needle) {
 }
 
 TEST(SchemaSanitizerTest, CleanSchemaPassesUnchanged) {
-  Json schema = Json::parse(R"({"type":"object","properties":{"chat":{"type":"string","description":"id"},
+  Json schema =
+      Json::parse(R"({"type":"object","properties":{"chat":{"type":"string","description":"id"},
     "limit":{"type":"integer","minimum":1}},"required":["chat"]})");
   auto s = SanitizeToolSchema(schema);
   EXPECT_EQ(s.schema, schema);
@@ -21,7 +22,8 @@ TEST(SchemaSanitizerTest, CleanSchemaPassesUnchanged) {
 }
 
 TEST(SchemaSanitizerTest, UnsupportedKeywordsDropped) {
-  auto s = SanitizeToolSchema(Json::parse(R"({"$schema":"http://json-schema.org/draft-07/schema#","type":"object",
+  auto s = SanitizeToolSchema(
+      Json::parse(R"({"$schema":"http://json-schema.org/draft-07/schema#","type":"object",
     "properties":{"a":{"type":"string","if":{},"then":{},"examples":["x"]}},"patternProperties":{"^x":{}}})"));
   EXPECT_FALSE(s.schema.contains("$schema"));
   EXPECT_FALSE(s.schema.contains("patternProperties"));
@@ -64,12 +66,14 @@ TEST(SchemaSanitizerTest, RefsInlinedAndRecursionCut) {
 TEST(SchemaSanitizerTest, HugeEnumOneOfNullableAllOf) {
   Json big = Json::array();
   for (int i = 0; i < 500; ++i) big.push_back("item" + std::to_string(i));
-  Json schema{{"type", "object"},
-              {"properties",
-               {{"name", {{"enum", big}}},
-                {"v", {{"oneOf", Json::array({Json{{"type", "integer"}}, Json{{"type", "string"}}})}}},
-                {"n", {{"type", "string"}, {"nullable", true}}}}},
-              {"allOf", Json::array({Json{{"properties", {{"extra", {{"type", "boolean"}}}}}, {"required", {"extra"}}}})}};
+  Json schema{
+      {"type", "object"},
+      {"properties",
+       {{"name", {{"enum", big}}},
+        {"v", {{"oneOf", Json::array({Json{{"type", "integer"}}, Json{{"type", "string"}}})}}},
+        {"n", {{"type", "string"}, {"nullable", true}}}}},
+      {"allOf", Json::array({Json{{"properties", {{"extra", {{"type", "boolean"}}}}},
+                                  {"required", {"extra"}}}})}};
   auto s = SanitizeToolSchema(schema);
   const Json& p = s.schema["properties"];
   EXPECT_FALSE(p["name"].contains("enum"));
@@ -83,10 +87,13 @@ TEST(SchemaSanitizerTest, HugeEnumOneOfNullableAllOf) {
 }
 
 TEST(SchemaSanitizerTest, BadRootsBecomeObjectSchemas) {
-  EXPECT_EQ(SanitizeToolSchema(Json()).schema, Json({{"type", "object"}, {"properties", Json::object()}}));
+  EXPECT_EQ(SanitizeToolSchema(Json()).schema,
+            Json({{"type", "object"}, {"properties", Json::object()}}));
   EXPECT_EQ(SanitizeToolSchema(Json("x")).schema["type"], "object");
   EXPECT_EQ(SanitizeToolSchema(Json({{"type", "string"}})).schema["type"], "object");
-  EXPECT_EQ(SanitizeToolSchema(Json({{"properties", {{"a", {{"type", "wat"}}}}}})).schema["properties"]["a"], Json::object());
+  EXPECT_EQ(SanitizeToolSchema(Json({{"properties", {{"a", {{"type", "wat"}}}}}}))
+                .schema["properties"]["a"],
+            Json::object());
 }
 
 TEST(SchemaSanitizerTest, DeepNestingIsCut) {

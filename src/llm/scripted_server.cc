@@ -36,9 +36,10 @@ struct ScriptedResponse {
 Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) {
   if (!j.is_object()) return InvalidArgument(where + " must be an object");
   ScriptedResponse r;
-  static const char* kKeys[] = {"match", "content", "reasoning", "tool_calls", "finish_reason", "stream", "chunk_size",
-                                "delay_ms", "chunk_delay_ms", "cut_after_chunks", "stream_error", "status", "error",
-                                "error_type", "headers", "raw_body", "usage", "comment"};
+  static const char* kKeys[] = {
+      "match",      "content",    "reasoning",      "tool_calls",       "finish_reason", "stream",
+      "chunk_size", "delay_ms",   "chunk_delay_ms", "cut_after_chunks", "stream_error",  "status",
+      "error",      "error_type", "headers",        "raw_body",         "usage",         "comment"};
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
@@ -52,7 +53,8 @@ Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) 
   };
   auto num = [&](const char* key, int& out) -> Status {
     if (!j.contains(key)) return Status::Ok();
-    if (!j[key].is_number_integer()) return InvalidArgument(where + "." + key + " must be an integer");
+    if (!j[key].is_number_integer())
+      return InvalidArgument(where + "." + key + " must be an integer");
     out = j[key].get<int>();
     return Status::Ok();
   };
@@ -73,7 +75,8 @@ Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) 
   NAUT_RETURN_IF_ERROR(num("chunk_size", chunk));
   r.chunk_size = static_cast<size_t>(std::max(1, chunk));
   if (j.contains("stream") && !j["stream"].is_null()) {
-    if (!j["stream"].is_boolean()) return InvalidArgument(where + ".stream must be true, false or null");
+    if (!j["stream"].is_boolean())
+      return InvalidArgument(where + ".stream must be true, false or null");
     r.stream = j["stream"].get<bool>();
   }
   if (j.contains("stream_error")) r.stream_error = j["stream_error"];
@@ -86,7 +89,8 @@ Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) 
     r.usage = j["usage"];
   }
   if (j.contains("headers")) {
-    if (!j["headers"].is_object()) return InvalidArgument(where + ".headers must be an object of strings");
+    if (!j["headers"].is_object())
+      return InvalidArgument(where + ".headers must be an object of strings");
     for (const auto& [k, v] : j["headers"].items()) {
       if (!v.is_string()) return InvalidArgument(where + ".headers." + k + " must be a string");
       r.headers[k] = v.get<std::string>();
@@ -102,7 +106,8 @@ Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) 
       }
       ScriptedCall call;
       call.name = c["name"].get<std::string>();
-      call.id = c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>() : "call_" + std::to_string(i);
+      call.id = c.contains("id") && c["id"].is_string() ? c["id"].get<std::string>()
+                                                        : "call_" + std::to_string(i);
       call.arguments = c.contains("arguments") ? c["arguments"] : Json::object();
       r.tool_calls.push_back(std::move(call));
       ++i;
@@ -172,7 +177,8 @@ struct ScriptedServer::Impl {
     std::lock_guard lock(mu);
     if (!record.is_open()) return;
     auto parsed = Json::parse(body, nullptr, false);
-    Json line{{"seq", seq++}, {"path", path}, {"body", parsed.is_discarded() ? Json(body) : parsed}};
+    Json line{
+        {"seq", seq++}, {"path", path}, {"body", parsed.is_discarded() ? Json(body) : parsed}};
     if (response) line["response"] = *response;
     record << DumpJson(line) << "\n";
     record.flush();
@@ -218,9 +224,12 @@ struct ScriptedServer::Impl {
     Record(req.path, req.body, index);
     if (index == -2) {
       res.status = 500;
-      res.set_content(DumpJson(Json{{"error", {{"message", "script exhausted: no response left for this request"},
-                                               {"type", "server_error"}, {"code", 500}}}}),
-                      "application/json");
+      res.set_content(
+          DumpJson(Json{{"error",
+                         {{"message", "script exhausted: no response left for this request"},
+                          {"type", "server_error"},
+                          {"code", 500}}}}),
+          "application/json");
       return;
     }
     const ScriptedResponse r = index >= 0 ? responses[static_cast<size_t>(index)] : *fallback;
@@ -236,18 +245,21 @@ struct ScriptedServer::Impl {
       if (r.raw_body) {
         res.set_content(*r.raw_body, "text/plain");
       } else {
-        res.set_content(DumpJson(Json{{"error", {{"message", r.error.empty() ? "scripted error" : r.error},
-                                                 {"type", r.error_type.empty() ? "server_error" : r.error_type},
-                                                 {"code", res.status}}}}),
-                        "application/json");
+        res.set_content(
+            DumpJson(Json{{"error",
+                           {{"message", r.error.empty() ? "scripted error" : r.error},
+                            {"type", r.error_type.empty() ? "server_error" : r.error_type},
+                            {"code", res.status}}}}),
+            "application/json");
       }
       return;
     }
     auto body = Json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       res.status = 400;
-      res.set_content(R"({"error":{"message":"request body is not a JSON object","type":"invalid_request_error"}})",
-                      "application/json");
+      res.set_content(
+          R"({"error":{"message":"request body is not a JSON object","type":"invalid_request_error"}})",
+          "application/json");
       return;
     }
     bool stream = r.stream.value_or(body.value("stream", false));
@@ -261,9 +273,12 @@ struct ScriptedServer::Impl {
     Json calls = Json::array();
     size_t answer_bytes = r.content.size() + r.reasoning.size();
     for (const auto& c : r.tool_calls) {
-      std::string args = c.arguments.is_string() ? c.arguments.get<std::string>() : DumpJson(c.arguments);
+      std::string args =
+          c.arguments.is_string() ? c.arguments.get<std::string>() : DumpJson(c.arguments);
       answer_bytes += c.name.size() + args.size();
-      calls.push_back(Json{{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", args}}}});
+      calls.push_back(Json{{"id", c.id},
+                           {"type", "function"},
+                           {"function", {{"name", c.name}, {"arguments", args}}}});
     }
     usage["completion_tokens"] = Tokens(answer_bytes);
     usage["prompt_tokens_details"] = Json{{"cached_tokens", cached_tokens}};
@@ -276,16 +291,23 @@ struct ScriptedServer::Impl {
         }
       }
     }
-    usage["total_tokens"] = usage["prompt_tokens"].get<int64_t>() + usage["completion_tokens"].get<int64_t>();
+    usage["total_tokens"] =
+        usage["prompt_tokens"].get<int64_t>() + usage["completion_tokens"].get<int64_t>();
     int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
 
     if (!stream) {
       Json message{{"role", "assistant"}, {"content", r.content}};
       if (!r.reasoning.empty()) message["reasoning_content"] = r.reasoning;
       if (!calls.empty()) message["tool_calls"] = calls;
-      Json out{{"id", "chatcmpl-scripted"}, {"object", "chat.completion"}, {"created", created}, {"model", model},
-               {"choices", Json::array({Json{{"index", 0}, {"message", message}, {"finish_reason", r.finish_reason}}})},
+      Json out{{"id", "chatcmpl-scripted"},
+               {"object", "chat.completion"},
+               {"created", created},
+               {"model", model},
+               {"choices",
+                Json::array({Json{
+                    {"index", 0}, {"message", message}, {"finish_reason", r.finish_reason}}})},
                {"usage", usage}};
       res.set_content(DumpJson(out), "application/json");
       return;
@@ -294,8 +316,13 @@ struct ScriptedServer::Impl {
     // Streamed: the chunks are prepared up front, then written with the scripted pauses.
     std::vector<std::string> events;
     auto chunk = [&](Json delta, Json finish) {
-      Json c{{"id", "chatcmpl-scripted"}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-             {"choices", Json::array({Json{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
+      Json c{{"id", "chatcmpl-scripted"},
+             {"object", "chat.completion.chunk"},
+             {"created", created},
+             {"model", model},
+             {"choices", Json::array({Json{{"index", 0},
+                                           {"delta", std::move(delta)},
+                                           {"finish_reason", std::move(finish)}}})}};
       events.push_back("data: " + DumpJson(c) + "\n\n");
     };
     chunk(Json{{"role", "assistant"}, {"content", ""}}, nullptr);
@@ -307,12 +334,19 @@ struct ScriptedServer::Impl {
     }
     for (size_t k = 0; k < calls.size(); ++k) {
       const Json& c = calls[k];
-      chunk(Json{{"tool_calls", Json::array({Json{{"index", k}, {"id", c["id"]}, {"type", "function"},
-                                                   {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}},
+      chunk(Json{{"tool_calls",
+                  Json::array(
+                      {Json{{"index", k},
+                            {"id", c["id"]},
+                            {"type", "function"},
+                            {"function", {{"name", c["function"]["name"]}, {"arguments", ""}}}}})}},
             nullptr);
       std::string args = c["function"]["arguments"].get<std::string>();
       for (size_t i = 0; i < args.size(); i += r.chunk_size) {
-        chunk(Json{{"tool_calls", Json::array({Json{{"index", k}, {"function", {{"arguments", args.substr(i, r.chunk_size)}}}}})}},
+        chunk(Json{{"tool_calls",
+                    Json::array(
+                        {Json{{"index", k},
+                              {"function", {{"arguments", args.substr(i, r.chunk_size)}}}}})}},
               nullptr);
       }
     }
@@ -320,37 +354,37 @@ struct ScriptedServer::Impl {
       events.push_back("data: " + DumpJson(Json{{"error", *r.stream_error}}) + "\n\n");
     } else {
       chunk(Json::object(), r.finish_reason);
-      Json final_chunk{{"id", "chatcmpl-scripted"}, {"object", "chat.completion.chunk"}, {"created", created},
-                       {"model", model}, {"choices", Json::array()}, {"usage", usage}};
+      Json final_chunk{{"id", "chatcmpl-scripted"}, {"object", "chat.completion.chunk"},
+                       {"created", created},        {"model", model},
+                       {"choices", Json::array()},  {"usage", usage}};
       events.push_back("data: " + DumpJson(final_chunk) + "\n\n");
       events.push_back("data: [DONE]\n\n");
     }
     int cut = r.cut_after_chunks;
     int pause = r.chunk_delay_ms;
     in_flight++;  // held by the content provider until it finishes
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [events = std::move(events), cut, pause, this](size_t, httplib::DataSink& sink) {
-          struct Release {
-            std::atomic<int>& n;
-            ~Release() { n--; }
-          } release{in_flight};
-          for (size_t i = 0; i < events.size(); ++i) {
-            if (cut >= 0 && static_cast<int>(i) >= cut) return false;  // drops the connection
-            if (pause > 0 && i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause));
-            if (!sink.is_writable() || !sink.write(events[i].data(), events[i].size())) return false;
-          }
-          sink.done();
-          return true;
-        });
+    res.set_chunked_content_provider("text/event-stream", [events = std::move(events), cut, pause,
+                                                           this](size_t, httplib::DataSink& sink) {
+      struct Release {
+        std::atomic<int>& n;
+        ~Release() { n--; }
+      } release{in_flight};
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (cut >= 0 && static_cast<int>(i) >= cut) return false;  // drops the connection
+        if (pause > 0 && i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+        if (!sink.is_writable() || !sink.write(events[i].data(), events[i].size())) return false;
+      }
+      sink.done();
+      return true;
+    });
   }
 };
 
 ScriptedServer::ScriptedServer() : impl_(std::make_unique<Impl>()) {}
 ScriptedServer::~ScriptedServer() = default;
 
-Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& script,
-                                                               std::optional<std::filesystem::path> record_file) {
+Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
+    const Json& script, std::optional<std::filesystem::path> record_file) {
   if (!script.is_object()) return InvalidArgument("script must be a JSON object");
   std::unique_ptr<ScriptedServer> s(new ScriptedServer());
   Impl& impl = *s->impl_;
@@ -362,7 +396,8 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
       if (!v.is_number_integer()) return InvalidArgument("script.context_size must be an integer");
       impl.context_size = v.get<int64_t>();
     } else if (k == "slots") {
-      if (!v.is_number_integer() || v.get<int>() < 1) return InvalidArgument("script.slots must be a positive integer");
+      if (!v.is_number_integer() || v.get<int>() < 1)
+        return InvalidArgument("script.slots must be a positive integer");
       impl.slots = v.get<int>();
     } else if (k == "prefix_cache") {
       if (!v.is_boolean()) return InvalidArgument("script.prefix_cache must be true or false");
@@ -373,7 +408,8 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
     } else if (k == "responses") {
       if (!v.is_array()) return InvalidArgument("script.responses must be an array");
       for (size_t i = 0; i < v.size(); ++i) {
-        NAUT_ASSIGN_OR_RETURN(auto r, ParseResponse(v[i], "script.responses[" + std::to_string(i) + "]"));
+        NAUT_ASSIGN_OR_RETURN(auto r,
+                              ParseResponse(v[i], "script.responses[" + std::to_string(i) + "]"));
         impl.responses.push_back(std::move(r));
       }
     } else if (k == "default") {
@@ -381,7 +417,8 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
       impl.fallback = std::move(r);
     } else if (k != "comment") {
       return InvalidArgument("script: unknown key '" + k +
-                             "'; expected model, context_size, slots, prefix_cache, health_status, responses, default");
+                             "'; expected model, context_size, slots, prefix_cache, health_status, "
+                             "responses, default");
     }
   }
   impl.used.assign(impl.responses.size(), false);
@@ -395,18 +432,24 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
   httplib::Server& srv = impl.server;
   srv.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
   Impl* p = &impl;
-  srv.Post("/v1/chat/completions", [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
-  srv.Post("/chat/completions", [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
+  srv.Post("/v1/chat/completions",
+           [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
+  srv.Post("/chat/completions",
+           [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
   srv.Get("/health", [p](const httplib::Request& req, httplib::Response& res) {
     p->Record(req.path, "", std::nullopt);
     res.status = p->health_status;
-    res.set_content(p->health_status == 200 ? R"({"status":"ok"})"
-                                             : R"({"error":{"code":503,"message":"Loading model","type":"unavailable_error"}})",
-                    "application/json");
+    res.set_content(
+        p->health_status == 200
+            ? R"({"status":"ok"})"
+            : R"({"error":{"code":503,"message":"Loading model","type":"unavailable_error"}})",
+        "application/json");
   });
   srv.Get("/v1/models", [p](const httplib::Request&, httplib::Response& res) {
-    res.set_content(DumpJson(Json{{"object", "list"}, {"data", Json::array({Json{{"id", p->model}, {"object", "model"}}})}}),
-                    "application/json");
+    res.set_content(
+        DumpJson(Json{{"object", "list"},
+                      {"data", Json::array({Json{{"id", p->model}, {"object", "model"}}})}}),
+        "application/json");
   });
   srv.Get("/props", [p](const httplib::Request&, httplib::Response& res) {
     res.set_content(DumpJson(Json{{"default_generation_settings", {{"n_ctx", p->context_size}}},
@@ -417,19 +460,23 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
   srv.Get("/slots", [p](const httplib::Request&, httplib::Response& res) {
     Json slots = Json::array();
     int busy = p->in_flight.load();
-    for (int i = 0; i < p->slots; ++i) slots.push_back(Json{{"id", i}, {"is_processing", i < busy}});
+    for (int i = 0; i < p->slots; ++i)
+      slots.push_back(Json{{"id", i}, {"is_processing", i < busy}});
     res.set_content(DumpJson(slots), "application/json");
   });
   srv.Post("/tokenize", [](const httplib::Request& req, httplib::Response& res) {
     auto body = Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("content") || !body["content"].is_string()) {
+    if (body.is_discarded() || !body.is_object() || !body.contains("content") ||
+        !body["content"].is_string()) {
       res.status = 400;
-      res.set_content(R"({"error":{"message":"expected {\"content\": \"text\"}","type":"invalid_request_error"}})",
-                      "application/json");
+      res.set_content(
+          R"({"error":{"message":"expected {\"content\": \"text\"}","type":"invalid_request_error"}})",
+          "application/json");
       return;
     }
     Json tokens = Json::array();
-    for (int64_t i = 0; i < Tokens(body["content"].get<std::string>().size()); ++i) tokens.push_back(i);
+    for (int64_t i = 0; i < Tokens(body["content"].get<std::string>().size()); ++i)
+      tokens.push_back(i);
     res.set_content(DumpJson(Json{{"tokens", tokens}}), "application/json");
   });
   srv.Post("/v1/embeddings", [p](const httplib::Request& req, httplib::Response& res) {
@@ -439,7 +486,9 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
     if (inputs.is_string()) inputs = Json::array({inputs});
     if (!inputs.is_array()) {
       res.status = 400;
-      res.set_content(R"({"error":{"message":"expected \"input\"","type":"invalid_request_error"}})", "application/json");
+      res.set_content(
+          R"({"error":{"message":"expected \"input\"","type":"invalid_request_error"}})",
+          "application/json");
       return;
     }
     // A deterministic stand-in: byte histogram folded into 8 dimensions.
@@ -450,13 +499,15 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
       for (unsigned char c : text) v[c % 8] += 1.0;
       data.push_back(Json{{"object", "embedding"}, {"index", i}, {"embedding", v}});
     }
-    res.set_content(DumpJson(Json{{"object", "list"}, {"data", data}, {"model", p->model}}), "application/json");
+    res.set_content(DumpJson(Json{{"object", "list"}, {"data", data}, {"model", p->model}}),
+                    "application/json");
   });
   return s;
 }
 
 Result<int> ScriptedServer::Bind(const std::string& host, int port) {
-  int bound = port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);
+  int bound = port == 0 ? impl_->server.bind_to_any_port(host)
+                        : (impl_->server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return Unavailable("cannot listen on " + host + ":" + std::to_string(port));
   return bound;
 }

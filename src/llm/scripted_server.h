@@ -37,8 +37,9 @@
 //     "stream_error": {"message": "..", "type": ".."},  // sent as an SSE error event at the end
 //     "status": 200, "error": "message", "error_type": "server_error",  // an HTTP error answer
 //     "headers": {"Retry-After": "1"},
-//     "raw_body": "...",               // sent verbatim instead of a JSON answer (malformed replies)
-//     "usage": {"prompt_tokens": 10, "completion_tokens": 3, "cached_tokens": 5}  // overrides
+//     "raw_body": "...",               // sent verbatim instead of a JSON answer (malformed
+//     replies) "usage": {"prompt_tokens": 10, "completion_tokens": 3, "cached_tokens": 5}  //
+//     overrides
 //   }
 // Token counts without "usage": one token per 4 bytes of the prompt text (each message's role,
 // content and tool calls) and of the answer.
@@ -61,8 +62,8 @@ namespace naut::llm {
 class ScriptedServer {
  public:
   // Parses the script; the error names the field that is wrong.
-  static Result<std::unique_ptr<ScriptedServer>> Create(const Json& script,
-                                                        std::optional<std::filesystem::path> record_file);
+  static Result<std::unique_ptr<ScriptedServer>> Create(
+      const Json& script, std::optional<std::filesystem::path> record_file);
   ~ScriptedServer();
 
   // Binds host:port (0 = any free port) and returns the port. Serve() then blocks until Stop().

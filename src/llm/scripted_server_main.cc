@@ -11,7 +11,9 @@
 #include "llm/scripted_server.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Scripted OpenAI-compatible server for NeuroNaut's tests (script format: src/llm/scripted_server.h)"};
+  CLI::App app{
+      "Scripted OpenAI-compatible server for NeuroNaut's tests (script format: "
+      "src/llm/scripted_server.h)"};
   app.name("naut-scripted-llm");
   std::string script_path, record_path, host = "127.0.0.1";
   int port = 0;

@@ -36,8 +36,9 @@ std::string TypeOf(const Json& v) {
 
 bool HasType(const Json& v, const std::string& type) {
   if (type == "string") return v.is_string();
-  if (type == "integer") return v.is_number_integer() || v.is_number_unsigned() ||
-                                (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+  if (type == "integer")
+    return v.is_number_integer() || v.is_number_unsigned() ||
+           (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
   if (type == "number") return v.is_number();
   if (type == "boolean") return v.is_boolean();
   if (type == "object") return v.is_object();
@@ -98,8 +99,8 @@ bool Coerce(Json& v, const std::string& type) {
   return false;
 }
 
-void Validate(const Json& schema, Json& v, const std::string& where, std::vector<std::string>& problems,
-              std::vector<std::string>* repairs, int depth) {
+void Validate(const Json& schema, Json& v, const std::string& where,
+              std::vector<std::string>& problems, std::vector<std::string>* repairs, int depth) {
   if (!schema.is_object() || depth > 32) return;
   for (const char* key : {"anyOf", "oneOf"}) {
     if (schema.contains(key) && schema[key].is_array() && !schema[key].empty()) {
@@ -118,12 +119,14 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
   }
   auto types = TypesOf(schema);
   if (!types.empty()) {
-    bool match = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return HasType(v, t); });
+    bool match = std::any_of(types.begin(), types.end(),
+                             [&](const std::string& t) { return HasType(v, t); });
     if (!match) {
       for (const auto& t : types) {
         Json before = v;
         if (Coerce(v, t)) {
-          if (repairs) repairs->push_back(where + ": " + Shorten(before.dump(), 40) + " read as " + t);
+          if (repairs)
+            repairs->push_back(where + ": " + Shorten(before.dump(), 40) + " read as " + t);
           match = true;
           break;
         }
@@ -132,7 +135,11 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
     if (!match) {
       std::string expected;
       for (size_t i = 0; i < types.size(); ++i) expected += (i ? " or " : "") + types[i];
-      problems.push_back(where + " must be " + (types.size() == 1 && (types[0] == "integer" || types[0] == "array" || types[0] == "object") ? "an " : "a ") +
+      problems.push_back(where + " must be " +
+                         (types.size() == 1 && (types[0] == "integer" || types[0] == "array" ||
+                                                types[0] == "object")
+                              ? "an "
+                              : "a ") +
                          expected + ", got " + TypeOf(v) + " " + Shorten(v.dump(), 40));
       return;
     }
@@ -146,7 +153,8 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
       bool fixed = false;
       if (v.is_string()) {  // case slips: "Python" for "python"
         for (const auto& option : e) {
-          if (option.is_string() && Lower(option.get<std::string>()) == Lower(v.get<std::string>())) {
+          if (option.is_string() &&
+              Lower(option.get<std::string>()) == Lower(v.get<std::string>())) {
             if (repairs) repairs->push_back(where + ": " + v.dump() + " read as " + option.dump());
             v = option;
             fixed = true;
@@ -168,41 +176,54 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
   }
   if (v.is_string()) {
     auto len = static_cast<int64_t>(v.get<std::string>().size());
-    if (schema.contains("minLength") && schema["minLength"].is_number() && len < schema["minLength"].get<int64_t>()) {
-      problems.push_back(where + " must be at least " + schema["minLength"].dump() + " characters long");
+    if (schema.contains("minLength") && schema["minLength"].is_number() &&
+        len < schema["minLength"].get<int64_t>()) {
+      problems.push_back(where + " must be at least " + schema["minLength"].dump() +
+                         " characters long");
     }
-    if (schema.contains("maxLength") && schema["maxLength"].is_number() && len > schema["maxLength"].get<int64_t>()) {
-      problems.push_back(where + " must be at most " + schema["maxLength"].dump() + " characters long");
+    if (schema.contains("maxLength") && schema["maxLength"].is_number() &&
+        len > schema["maxLength"].get<int64_t>()) {
+      problems.push_back(where + " must be at most " + schema["maxLength"].dump() +
+                         " characters long");
     }
   }
   if (v.is_number()) {
     double x = v.get<double>();
-    if (schema.contains("minimum") && schema["minimum"].is_number() && x < schema["minimum"].get<double>()) {
-      problems.push_back(where + " must be at least " + schema["minimum"].dump() + ", got " + v.dump());
+    if (schema.contains("minimum") && schema["minimum"].is_number() &&
+        x < schema["minimum"].get<double>()) {
+      problems.push_back(where + " must be at least " + schema["minimum"].dump() + ", got " +
+                         v.dump());
     }
-    if (schema.contains("maximum") && schema["maximum"].is_number() && x > schema["maximum"].get<double>()) {
-      problems.push_back(where + " must be at most " + schema["maximum"].dump() + ", got " + v.dump());
+    if (schema.contains("maximum") && schema["maximum"].is_number() &&
+        x > schema["maximum"].get<double>()) {
+      problems.push_back(where + " must be at most " + schema["maximum"].dump() + ", got " +
+                         v.dump());
     }
   }
   if (v.is_array()) {
     auto n = static_cast<int64_t>(v.size());
-    if (schema.contains("minItems") && schema["minItems"].is_number() && n < schema["minItems"].get<int64_t>()) {
+    if (schema.contains("minItems") && schema["minItems"].is_number() &&
+        n < schema["minItems"].get<int64_t>()) {
       problems.push_back(where + " needs at least " + schema["minItems"].dump() + " items");
     }
-    if (schema.contains("maxItems") && schema["maxItems"].is_number() && n > schema["maxItems"].get<int64_t>()) {
+    if (schema.contains("maxItems") && schema["maxItems"].is_number() &&
+        n > schema["maxItems"].get<int64_t>()) {
       problems.push_back(where + " takes at most " + schema["maxItems"].dump() + " items");
     }
     if (schema.contains("items") && schema["items"].is_object()) {
       for (size_t i = 0; i < v.size(); ++i) {
-        Validate(schema["items"], v[i], where + "[" + std::to_string(i) + "]", problems, repairs, depth + 1);
+        Validate(schema["items"], v[i], where + "[" + std::to_string(i) + "]", problems, repairs,
+                 depth + 1);
       }
     }
   }
   if (v.is_object()) {
-    const Json props = schema.contains("properties") && schema["properties"].is_object() ? schema["properties"]
-                                                                                          : Json::object();
+    const Json props = schema.contains("properties") && schema["properties"].is_object()
+                           ? schema["properties"]
+                           : Json::object();
     auto child = [&](const std::string& key) {
-      return where.rfind("arguments", 0) == 0 && depth == 0 ? "argument '" + key + "'" : where + "." + key;
+      return where.rfind("arguments", 0) == 0 && depth == 0 ? "argument '" + key + "'"
+                                                            : where + "." + key;
     };
     // A null for an optional argument means "not given" to most models.
     for (auto it = v.begin(); it != v.end();) {
@@ -210,7 +231,8 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
       if (schema.contains("required") && schema["required"].is_array()) {
         for (const auto& r : schema["required"]) required = required || r == it.key();
       }
-      std::vector<std::string> allowed = props.contains(it.key()) ? TypesOf(props[it.key()]) : std::vector<std::string>{};
+      std::vector<std::string> allowed =
+          props.contains(it.key()) ? TypesOf(props[it.key()]) : std::vector<std::string>{};
       if (it->is_null() && !required && props.contains(it.key()) &&
           std::find(allowed.begin(), allowed.end(), "null") == allowed.end()) {
         if (repairs) repairs->push_back(child(it.key()) + ": null dropped");
@@ -229,18 +251,23 @@ void Validate(const Json& schema, Json& v, const std::string& where, std::vector
     for (auto& [key, value] : v.items()) {
       if (props.contains(key)) {
         Validate(props[key], value, child(key), problems, repairs, depth + 1);
-      } else if (schema.contains("additionalProperties") && schema["additionalProperties"] == false) {
+      } else if (schema.contains("additionalProperties") &&
+                 schema["additionalProperties"] == false) {
         std::string known;
         for (const auto& [k, _] : props.items()) known += (known.empty() ? "" : ", ") + k;
-        problems.push_back(child(key) + " is not accepted" + (known.empty() ? "" : " (expected: " + known + ")"));
-      } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
+        problems.push_back(child(key) + " is not accepted" +
+                           (known.empty() ? "" : " (expected: " + known + ")"));
+      } else if (schema.contains("additionalProperties") &&
+                 schema["additionalProperties"].is_object()) {
         Validate(schema["additionalProperties"], value, child(key), problems, repairs, depth + 1);
       }
     }
   }
 }
 
-bool IsNameKey(const std::string& k) { return k == "name" || k == "tool" || k == "tool_name" || k == "function"; }
+bool IsNameKey(const std::string& k) {
+  return k == "name" || k == "tool" || k == "tool_name" || k == "function";
+}
 bool IsArgsKey(const std::string& k) {
   return k == "arguments" || k == "parameters" || k == "args" || k == "input" || k == "params";
 }
@@ -250,7 +277,8 @@ struct Span {
 };
 
 void RemoveSpans(std::string& text, std::vector<Span> spans) {
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin > b.begin; });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin > b.begin; });
   size_t last = std::string::npos;
   for (const auto& s : spans) {
     if (last != std::string::npos && s.end > last) continue;  // overlaps a removed span
@@ -272,7 +300,8 @@ std::string ParsedToolCalls::Correction() const {
   if (problems.empty()) return {};
   std::string s = "Your tool call could not be run:\n";
   for (const auto& p : problems) s += "- " + p + "\n";
-  s += "Reply with a corrected call: the exact tool name and a JSON object of arguments that matches its schema.";
+  s += "Reply with a corrected call: the exact tool name and a JSON object of arguments that "
+       "matches its schema.";
   return s;
 }
 
@@ -302,8 +331,8 @@ const ToolSpec* ToolCallParser::Resolve(const std::string& name, std::string* no
   return nullptr;
 }
 
-void ToolCallParser::Accept(const std::string& name, Json arguments, std::string raw, std::string id,
-                            ParsedToolCalls& out) const {
+void ToolCallParser::Accept(const std::string& name, Json arguments, std::string raw,
+                            std::string id, ParsedToolCalls& out) const {
   if (name.empty()) {
     out.problems.push_back("a tool call has no tool name: " + Shorten(raw));
     return;
@@ -314,8 +343,9 @@ void ToolCallParser::Accept(const std::string& name, Json arguments, std::string
     std::string names;
     for (size_t i = 0; i < tools_.size() && i < 15; ++i) names += (i ? ", " : "") + tools_[i].name;
     if (tools_.size() > 15) names += ", ...";
-    out.problems.push_back("unknown tool '" + Shorten(name, 60) + "'" +
-                           (tools_.empty() ? "; no tools are available" : "; available tools: " + names));
+    out.problems.push_back(
+        "unknown tool '" + Shorten(name, 60) + "'" +
+        (tools_.empty() ? "; no tools are available" : "; available tools: " + names));
     return;
   }
   if (!note.empty()) out.repairs.push_back(note);
@@ -325,14 +355,16 @@ void ToolCallParser::Accept(const std::string& name, Json arguments, std::string
     RepairReport report;
     auto parsed = s.empty() ? Result<Json>(Json::object()) : ParseJsonLenient(s, &report);
     if (!parsed) {
-      out.problems.push_back("tool '" + spec->name + "': arguments are not valid JSON (" + parsed.error().message() + ")");
+      out.problems.push_back("tool '" + spec->name + "': arguments are not valid JSON (" +
+                             parsed.error().message() + ")");
       return;
     }
     if (report.repaired) out.repairs.push_back("tool '" + spec->name + "': arguments repaired");
     arguments = *parsed;
   }
   if (arguments.is_null()) {
-    out.problems.push_back("tool '" + spec->name + "': arguments are not valid JSON: " + Shorten(raw));
+    out.problems.push_back("tool '" + spec->name +
+                           "': arguments are not valid JSON: " + Shorten(raw));
     return;
   }
   if (!arguments.is_object()) {
@@ -353,14 +385,16 @@ void ToolCallParser::Accept(const std::string& name, Json arguments, std::string
   out.calls.push_back(std::move(call));
 }
 
-void ToolCallParser::AcceptObject(const Json& obj, const std::string& raw, ParsedToolCalls& out) const {
+void ToolCallParser::AcceptObject(const Json& obj, const std::string& raw,
+                                  ParsedToolCalls& out) const {
   if (obj.is_array()) {
     for (const auto& item : obj) AcceptObject(item, raw, out);
     return;
   }
   if (!obj.is_object()) {
-    out.problems.push_back("expected a tool call object {\"name\": ..., \"arguments\": {...}}, got " +
-                           std::string(JsonTypeName(obj)));
+    out.problems.push_back(
+        "expected a tool call object {\"name\": ..., \"arguments\": {...}}, got " +
+        std::string(JsonTypeName(obj)));
     return;
   }
   if (obj.contains("tool_calls") && obj["tool_calls"].is_array()) {
@@ -417,13 +451,15 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
     text.erase(b, e == std::string::npos ? std::string::npos : e + 8 - b);
   }
   std::vector<Span> spans;
-  auto parse_at = [&](size_t json_start, size_t span_begin, size_t span_end_min, const std::string& what) -> size_t {
+  auto parse_at = [&](size_t json_start, size_t span_begin, size_t span_end_min,
+                      const std::string& what) -> size_t {
     size_t end = ValueEnd(text, json_start);
     std::string raw = text.substr(json_start, end - json_start);
     RepairReport report;
     auto parsed = ParseJsonLenient(raw, &report);
     if (!parsed) {
-      out.problems.push_back("could not read the tool call after " + what + ": " + parsed.error().message());
+      out.problems.push_back("could not read the tool call after " + what + ": " +
+                             parsed.error().message());
     } else {
       if (report.repaired) out.repairs.push_back(what + " call JSON repaired");
       AcceptObject(*parsed, raw, out);
@@ -434,7 +470,8 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   };
 
   // Mistral: [TOOL_CALLS] followed by a JSON array/object, or name[ARGS]{...} (v11 template).
-  for (size_t pos = text.find("[TOOL_CALLS]"); pos != std::string::npos; pos = text.find("[TOOL_CALLS]", pos)) {
+  for (size_t pos = text.find("[TOOL_CALLS]"); pos != std::string::npos;
+       pos = text.find("[TOOL_CALLS]", pos)) {
     size_t j = pos + 12;
     while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
     if (j < text.size() && (text[j] == '[' || text[j] == '{')) {
@@ -462,15 +499,18 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   }
 
   // Hermes / Qwen: <tool_call>{...}</tool_call>, the closing tag possibly lost to a cut stream.
-  for (size_t pos = text.find("<tool_call>"); pos != std::string::npos; pos = text.find("<tool_call>", pos)) {
+  for (size_t pos = text.find("<tool_call>"); pos != std::string::npos;
+       pos = text.find("<tool_call>", pos)) {
     size_t body = pos + 11;
     size_t close = text.find("</tool_call>", body);
     size_t next = text.find("<tool_call>", body);
     size_t limit = std::min(close, next);
     size_t brace = text.find_first_of("{[", body);
     if (brace == std::string::npos || brace >= limit) {
-      out.problems.push_back("<tool_call> holds no JSON object {\"name\": ..., \"arguments\": {...}}");
-      size_t end = close == std::string::npos ? (next == std::string::npos ? text.size() : next) : close + 12;
+      out.problems.push_back(
+          "<tool_call> holds no JSON object {\"name\": ..., \"arguments\": {...}}");
+      size_t end = close == std::string::npos ? (next == std::string::npos ? text.size() : next)
+                                              : close + 12;
       spans.push_back({pos, end});
       out.from_content = true;
       pos = end;
@@ -481,7 +521,8 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   }
 
   // Llama 3.x: <function=name>{...}</function>, and <|python_tag|>{...}.
-  for (size_t pos = text.find("<function="); pos != std::string::npos; pos = text.find("<function=", pos)) {
+  for (size_t pos = text.find("<function="); pos != std::string::npos;
+       pos = text.find("<function=", pos)) {
     size_t gt = text.find('>', pos);
     if (gt == std::string::npos) break;
     std::string name = Trim(std::string_view(text).substr(pos + 10, gt - pos - 10));
@@ -495,7 +536,8 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
     out.from_content = true;
     pos = end;
   }
-  for (size_t pos = text.find("<|python_tag|>"); pos != std::string::npos; pos = text.find("<|python_tag|>", pos)) {
+  for (size_t pos = text.find("<|python_tag|>"); pos != std::string::npos;
+       pos = text.find("<|python_tag|>", pos)) {
     size_t brace = text.find_first_of("{[", pos);
     if (brace == std::string::npos) {
       spans.push_back({pos, pos + 14});
@@ -531,7 +573,8 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
     // Bounded: a pathological answer full of brackets must not cost quadratic time.
     int candidates = 0;
     bool tried_unclosed = false;
-    for (size_t pos = text.find_first_of("{["); pos != std::string::npos && candidates < 64; ++candidates) {
+    for (size_t pos = text.find_first_of("{["); pos != std::string::npos && candidates < 64;
+         ++candidates) {
       size_t closed = FindJsonEnd(text, pos);
       if (closed == std::string::npos && tried_unclosed) {
         pos = text.find_first_of("{[", pos + 1);
@@ -556,7 +599,8 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   RemoveSpans(text, spans);
   // Leftover end-of-turn markers some templates leave behind.
   for (const char* marker : {"</tool_call>", "<|eom_id|>", "<|eot_id|>", "</s>"}) {
-    for (size_t p; (p = text.find(marker)) != std::string::npos;) text.erase(p, std::string_view(marker).size());
+    for (size_t p; (p = text.find(marker)) != std::string::npos;)
+      text.erase(p, std::string_view(marker).size());
   }
   out.text = Trim(text);
   return out;
@@ -569,7 +613,8 @@ ParsedToolCalls ToolCallParser::Parse(const ChatResponse& response) const {
     // Null arguments: the backend could not read them; the repairer gets one more look.
     Json args = call.arguments.is_null() ? Json(call.arguments_text) : call.arguments;
     Accept(call.name, args, call.arguments_text, call.id, out);
-    if (!out.calls.empty() && out.calls.back().id == call.id) out.calls.back().arguments_text = call.arguments_text;
+    if (!out.calls.empty() && out.calls.back().id == call.id)
+      out.calls.back().arguments_text = call.arguments_text;
   }
   out.text = Trim(response.content);
   return out;

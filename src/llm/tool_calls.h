@@ -3,7 +3,7 @@
 // its calls into the content in one of the formats chat templates teach it:
 //   Mistral     [TOOL_CALLS][{"name": "f", "arguments": {...}}]   or   [TOOL_CALLS]f[ARGS]{...}
 //   Hermes/Qwen <tool_call>{"name": "f", "arguments": {...}}</tool_call>   (one or several)
-//   Llama 3.x   <|python_tag|>{"name": "f", "parameters": {...}}   or   <function=f>{...}</function>
+//   Llama 3.x   <|python_tag|>{"name": "f", "parameters": {...}}   or <function=f>{...}</function>
 //   fenced      ```json {"name": "f", "arguments": {...}} ```   (object or array)
 //   bare JSON   {"name": "f", "arguments": {...}} / {"tool_calls": [...]} in the text
 // ToolCallParser finds them, repairs near-JSON (json_repair.h), resolves tool names (a missing

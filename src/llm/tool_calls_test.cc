@@ -20,7 +20,8 @@ Json LoadCorpus() {
 std::vector<ToolSpec> Tools(const Json& corpus) {
   std::vector<ToolSpec> tools;
   for (const auto& t : corpus["tools"]) {
-    tools.push_back({t["name"].get<std::string>(), t["description"].get<std::string>(), t["parameters"]});
+    tools.push_back(
+        {t["name"].get<std::string>(), t["description"].get<std::string>(), t["parameters"]});
   }
   return tools;
 }
@@ -53,13 +54,15 @@ TEST(ToolCallCorpusTest, EveryCaseYieldsTheExpectedCallsOrCorrection) {
     ASSERT_EQ(parsed.calls.size(), expected.size()) << parsed.Correction();
     for (size_t i = 0; i < expected.size(); ++i) {
       EXPECT_EQ(parsed.calls[i].name, expected[i]["name"]);
-      EXPECT_EQ(parsed.calls[i].arguments, expected[i]["arguments"]) << parsed.calls[i].arguments.dump();
+      EXPECT_EQ(parsed.calls[i].arguments, expected[i]["arguments"])
+          << parsed.calls[i].arguments.dump();
       EXPECT_FALSE(parsed.calls[i].id.empty());
     }
     if (c.contains("expect_problem")) {
       ASSERT_FALSE(parsed.ok());
       std::string correction = parsed.Correction();
-      EXPECT_NE(correction.find(c["expect_problem"].get<std::string>()), std::string::npos) << correction;
+      EXPECT_NE(correction.find(c["expect_problem"].get<std::string>()), std::string::npos)
+          << correction;
       EXPECT_LT(correction.size(), 1200u) << "corrections must stay short";
     } else {
       EXPECT_TRUE(parsed.ok()) << parsed.Correction();
@@ -107,7 +110,8 @@ TEST(ValidateArgumentsTest, NestedObjectsArraysAndAnyOf) {
   Json bad = Json::parse(R"({"items":[{}],"mode":"medium"})");
   auto problems = ValidateArguments(schema, bad, "arguments");
   ASSERT_EQ(problems.size(), 2u);
-  EXPECT_NE(problems[0].find("argument 'items'[0].id is required"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[0].find("argument 'items'[0].id is required"), std::string::npos)
+      << problems[0];
   EXPECT_NE(problems[1].find("argument 'mode' matches none"), std::string::npos) << problems[1];
 }
 

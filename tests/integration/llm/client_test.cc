@@ -58,7 +58,8 @@ TEST(LlmClientTest, PlainCompletionAndWhatWasSent) {
 }
 
 TEST(LlmClientTest, StreamingDeliversDeltasInOrder) {
-  auto s = StartServer(Json{{"responses", {{{"content", "The quick brown fox jumps."}, {"chunk_size", 3}}}}});
+  auto s = StartServer(
+      Json{{"responses", {{{"content", "The quick brown fox jumps."}, {"chunk_size", 3}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s);
   std::string seen;
@@ -78,8 +79,11 @@ TEST(LlmClientTest, StreamingDeliversDeltasInOrder) {
 }
 
 TEST(LlmClientTest, NativeToolCallsPlainAndStreamed) {
-  Json call = {{"id", "call_7"}, {"name", "rpg__send_message"}, {"arguments", {{"chat", "game"}, {"text", "/start"}}}};
-  auto s = StartServer(Json{{"responses", {{{"tool_calls", {call}}}, {{"tool_calls", {call}}, {"chunk_size", 5}}}}});
+  Json call = {{"id", "call_7"},
+               {"name", "rpg__send_message"},
+               {"arguments", {{"chat", "game"}, {"text", "/start"}}}};
+  auto s = StartServer(
+      Json{{"responses", {{{"tool_calls", {call}}}, {{"tool_calls", {call}}, {"chunk_size", 5}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s);
   ChatRequest req = Ask("start the game");
@@ -118,10 +122,11 @@ TEST(LlmClientTest, BrokenNativeArgumentsAreRepaired) {
 }
 
 TEST(LlmClientTest, ContextOverflowIsTypedAndNotRetried) {
-  auto s = StartServer(Json{{"responses",
-                             {{{"status", 400},
-                               {"error", "the request exceeds the available context size, try increasing it"},
-                               {"error_type", "exceed_context_size_error"}}}}});
+  auto s = StartServer(
+      Json{{"responses",
+            {{{"status", 400},
+              {"error", "the request exceeds the available context size, try increasing it"},
+              {"error_type", "exceed_context_size_error"}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s, /*retries=*/3);
   auto r = client.Chat(Ask("a very long prompt"), {});
@@ -133,9 +138,10 @@ TEST(LlmClientTest, ContextOverflowIsTypedAndNotRetried) {
 }
 
 TEST(LlmClientTest, RateLimitHonoursRetryAfterThenSucceeds) {
-  auto s = StartServer(Json{{"responses",
-                             {{{"status", 429}, {"error", "slow down"}, {"headers", {{"Retry-After", "0.2"}}}},
-                              {{"content", "ok now"}}}}});
+  auto s = StartServer(
+      Json{{"responses",
+            {{{"status", 429}, {"error", "slow down"}, {"headers", {{"Retry-After", "0.2"}}}},
+             {{"content", "ok now"}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s, /*retries=*/2);
   auto r = client.Chat(Ask("hi"), {});
@@ -143,7 +149,8 @@ TEST(LlmClientTest, RateLimitHonoursRetryAfterThenSucceeds) {
   EXPECT_EQ(r->content, "ok now");
   EXPECT_EQ(s->Requests().size(), 2u);
 
-  auto s2 = StartServer(Json{{"responses", {{{"status", 429}, {"headers", {{"Retry-After", "7"}}}}}}});
+  auto s2 =
+      StartServer(Json{{"responses", {{{"status", 429}, {"headers", {{"Retry-After", "7"}}}}}}});
   ASSERT_TRUE(s2);
   auto once = Client(*s2, /*retries=*/0).Chat(Ask("hi"), {});
   ASSERT_FALSE(once.ok());
@@ -183,7 +190,9 @@ TEST(LlmClientTest, TimeoutIsTyped) {
 }
 
 TEST(LlmClientTest, CancellationStopsAStreamMidway) {
-  auto s = StartServer(Json{{"responses", {{{"content", std::string(200, 'x')}, {"chunk_size", 2}, {"chunk_delay_ms", 50}}}}});
+  auto s = StartServer(
+      Json{{"responses",
+            {{{"content", std::string(200, 'x')}, {"chunk_size", 2}, {"chunk_delay_ms", 50}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s);
   std::stop_source stop;
@@ -218,9 +227,10 @@ TEST(LlmClientTest, CancellationFromAnotherThreadWhileWaiting) {
 }
 
 TEST(LlmClientTest, CutStreamIsANetworkErrorAndARetryRestarts) {
-  auto s = StartServer(Json{{"responses",
-                             {{{"content", "first attempt text"}, {"chunk_size", 4}, {"cut_after_chunks", 3}},
-                              {{"content", "second"}}}}});
+  auto s = StartServer(
+      Json{{"responses",
+            {{{"content", "first attempt text"}, {"chunk_size", 4}, {"cut_after_chunks", 3}},
+             {{"content", "second"}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s, /*retries=*/1);
   std::string seen;
@@ -239,7 +249,8 @@ TEST(LlmClientTest, CutStreamIsANetworkErrorAndARetryRestarts) {
   EXPECT_EQ(seen, "second");
   EXPECT_EQ(r->content, "second");
 
-  auto s2 = StartServer(Json{{"responses", {{{"content", "abcdefgh"}, {"chunk_size", 2}, {"cut_after_chunks", 2}}}}});
+  auto s2 = StartServer(
+      Json{{"responses", {{{"content", "abcdefgh"}, {"chunk_size", 2}, {"cut_after_chunks", 2}}}}});
   ASSERT_TRUE(s2);
   CallOptions o2;
   o2.on_delta = [](const StreamDelta&) {};
@@ -249,9 +260,11 @@ TEST(LlmClientTest, CutStreamIsANetworkErrorAndARetryRestarts) {
 }
 
 TEST(LlmClientTest, ErrorInsideTheStreamIsTyped) {
-  auto s = StartServer(Json{{"responses",
-                             {{{"content", "partial"}, {"stream_error", {{"message", "context size exceeded"},
-                                                                         {"type", "exceed_context_size_error"}}}}}}});
+  auto s = StartServer(
+      Json{{"responses",
+            {{{"content", "partial"},
+              {"stream_error",
+               {{"message", "context size exceeded"}, {"type", "exceed_context_size_error"}}}}}}});
   ASSERT_TRUE(s);
   CallOptions opts;
   opts.on_delta = [](const StreamDelta&) {};
@@ -261,9 +274,10 @@ TEST(LlmClientTest, ErrorInsideTheStreamIsTyped) {
 }
 
 TEST(LlmClientTest, MalformedBodiesAreBadResponses) {
-  auto s = StartServer(Json{{"responses", {{{"raw_body", "<html>oops</html>"}},
-                                           {{"raw_body", R"({"choices": "nope"})"}},
-                                           {{"raw_body", "data: {not json}\n\n"}, {"stream", true}}}}});
+  auto s = StartServer(Json{{"responses",
+                             {{{"raw_body", "<html>oops</html>"}},
+                              {{"raw_body", R"({"choices": "nope"})"}},
+                              {{"raw_body", "data: {not json}\n\n"}, {"stream", true}}}}});
   ASSERT_TRUE(s);
   auto client = Client(*s);
   auto a = client.Chat(Ask("1"), {});
@@ -340,15 +354,22 @@ namespace {
 // The whole path a local model's answer takes: HTTP, streaming, extraction, repair,
 // validation, and the correction sent back when the call cannot run.
 TEST(LlmToolCallsEndToEndTest, CallsWrittenIntoTheContentAreRecoveredOrCorrected) {
-  auto s = StartServer(Json{{"responses",
-                             {{{"content", "Let me start.\n<tool_call>\n{'name': 'send_message', 'arguments': "
-                                           "{'chat': 'game', 'text': '/start',}}\n</tool_call>"},
-                               {"chunk_size", 7}},
-                              {{"content", "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\"}}]"}},
-                              {{"content", "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\", \"text\": \"hi\"}}]"}}}}});
+  auto s = StartServer(Json{
+      {"responses",
+       {{{"content",
+          "Let me start.\n<tool_call>\n{'name': 'send_message', 'arguments': "
+          "{'chat': 'game', 'text': '/start',}}\n</tool_call>"},
+         {"chunk_size", 7}},
+        {{"content",
+          "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\"}}]"}},
+        {{"content",
+          "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\", "
+          "\"text\": \"hi\"}}]"}}}}});
   ASSERT_TRUE(s);
-  ToolSpec send{"rpg__send_message", "Send a message",
-                Json::parse(R"({"type":"object","properties":{"chat":{"type":"string"},"text":{"type":"string"}},"required":["chat","text"]})")};
+  ToolSpec send{
+      "rpg__send_message", "Send a message",
+      Json::parse(
+          R"({"type":"object","properties":{"chat":{"type":"string"},"text":{"type":"string"}},"required":["chat","text"]})")};
   ToolCallParser parser({send});
   auto client = Client(*s);
   ChatRequest req = Ask("start the game");
@@ -377,7 +398,8 @@ TEST(LlmToolCallsEndToEndTest, CallsWrittenIntoTheContentAreRecoveredOrCorrected
   auto sent = s->Requests();
   ASSERT_EQ(sent.size(), 3u);
   std::string correction = sent[2]["body"]["messages"].back()["content"];
-  EXPECT_NE(correction.find("argument 'text' is required but missing"), std::string::npos) << correction;
+  EXPECT_NE(correction.find("argument 'text' is required but missing"), std::string::npos)
+      << correction;
 }
 
 }  // namespace

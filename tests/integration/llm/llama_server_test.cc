@@ -2,6 +2,8 @@
 // exercised with a stand-in executable that speaks llama-server's command line and serves
 // through the scripted server.
 
+#include "llm/llama_server.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,7 +12,6 @@
 #include <thread>
 
 #include "core/ids.h"
-#include "llm/llama_server.h"
 #include "llm/model_factory.h"
 #include "llm/openai_backend.h"
 
@@ -30,9 +31,11 @@ class LlamaServerTest : public ::testing::Test {
 
   // A stand-in for llama-server: takes its flags, serves a script on the given port.
   fs::path FakeLlamaServer() {
-    std::ofstream(dir_ / "script.json") << R"({"model": "fake-gguf", "default": {"content": "hello from the managed server"}})";
+    std::ofstream(dir_ / "script.json")
+        << R"({"model": "fake-gguf", "default": {"content": "hello from the managed server"}})";
     fs::path bin = dir_ / "llama-server";
-    std::ofstream(bin) << "#!/bin/sh\nport=0\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in --port) port=$2; shift;; esac\n"
+    std::ofstream(bin) << "#!/bin/sh\nport=0\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in --port) "
+                          "port=$2; shift;; esac\n"
                           "  shift\ndone\nexec \""
                        << NAUT_SCRIPTED_LLM << "\" --script \"" << (dir_ / "script.json").string()
                        << "\" --port \"$port\"\n";
@@ -49,7 +52,8 @@ TEST_F(LlamaServerTest, MissingBinaryIsExplained) {
   EXPECT_EQ(r.error().code(), Code::kFailedPrecondition);
   EXPECT_NE(r.error().message().find("llama.cpp"), std::string::npos) << r.error().message();
   EXPECT_NE(r.error().message().find("[llm] llama_server"), std::string::npos);
-  EXPECT_NE(r.error().message().find("'no-such-llama-server-binary' is not installed"), std::string::npos);
+  EXPECT_NE(r.error().message().find("'no-such-llama-server-binary' is not installed"),
+            std::string::npos);
 
   LlmConfig config;
   config.backend = "llamacpp";
@@ -57,7 +61,8 @@ TEST_F(LlamaServerTest, MissingBinaryIsExplained) {
   config.models_dir = (dir_ / "models").string();
   auto model = MakeChatModel(config);
   ASSERT_FALSE(model.ok());
-  EXPECT_NE(model.error().message().find("is not installed"), std::string::npos) << model.error().message();
+  EXPECT_NE(model.error().message().find("is not installed"), std::string::npos)
+      << model.error().message();
 }
 
 TEST_F(LlamaServerTest, MissingModelIsExplained) {
@@ -99,7 +104,8 @@ TEST_F(LlamaServerTest, StartsWaitsRestartsWhenKilledAndStops) {
   ASSERT_GT(pid, 0);
   kill(pid, SIGKILL);
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while ((*server)->restarts() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  while ((*server)->restarts() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
   ASSERT_EQ((*server)->restarts(), 1);
   EXPECT_NE((*server)->pid(), pid);
   auto again = client.Chat(req, {});
@@ -113,7 +119,8 @@ TEST_F(LlamaServerTest, StartsWaitsRestartsWhenKilledAndStops) {
 TEST_F(LlamaServerTest, ProcessThatExitsEarlyReportsItsLog) {
   std::ofstream(dir_ / "models" / "tiny.gguf") << "x";
   fs::path bin = dir_ / "llama-server";
-  std::ofstream(bin) << "#!/bin/sh\necho 'error: failed to load model: invalid magic' >&2\nexit 1\n";
+  std::ofstream(bin)
+      << "#!/bin/sh\necho 'error: failed to load model: invalid magic' >&2\nexit 1\n";
   fs::permissions(bin, fs::perms::owner_all);
   LlamaServerOptions o;
   o.binary = bin.string();
@@ -121,7 +128,8 @@ TEST_F(LlamaServerTest, ProcessThatExitsEarlyReportsItsLog) {
   o.log_file = dir_ / "llama.log";
   auto server = LlamaServer::Start(o);
   ASSERT_FALSE(server.ok());
-  EXPECT_NE(server.error().message().find("invalid magic"), std::string::npos) << server.error().message();
+  EXPECT_NE(server.error().message().find("invalid magic"), std::string::npos)
+      << server.error().message();
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ using namespace std::chrono_literals;
 
 TEST(LlmModelTest, RealLlamaServerAnswersStreamsAndCallsTools) {
   auto binary = FindLlamaServer("llama-server");
-  if (!binary.ok()) GTEST_SKIP() << "llama-server is not installed here: " << binary.error().message();
+  if (!binary.ok())
+    GTEST_SKIP() << "llama-server is not installed here: " << binary.error().message();
   const char* env_model = std::getenv("LLM_MODEL");
   auto gguf = FindGguf(env_model ? env_model : "", NAUT_SOURCE_DIR "/models");
   if (!gguf.ok()) GTEST_SKIP() << "no GGUF model: " << gguf.error().message();
@@ -46,8 +47,10 @@ TEST(LlmModelTest, RealLlamaServerAnswersStreamsAndCallsTools) {
   EXPECT_EQ(streamed, r->content);
   EXPECT_GT(r->usage.completion_tokens, 0);
 
-  ToolSpec send{"rpg__send_message", "Send a chat message",
-                Json::parse(R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})")};
+  ToolSpec send{
+      "rpg__send_message", "Send a chat message",
+      Json::parse(
+          R"({"type":"object","properties":{"text":{"type":"string"}},"required":["text"]})")};
   ChatRequest tool_req;
   tool_req.messages = {Message::User("Use the tool to send the message 'hello'.")};
   tool_req.tools = {send};

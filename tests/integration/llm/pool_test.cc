@@ -113,7 +113,8 @@ TEST(LlmPoolTest, ASlowEndpointGetsLessWork) {
 }
 
 // Which server got each conversation's requests, read from the servers' request records.
-std::map<int, std::set<int>> ServersPerConversation(const std::vector<std::unique_ptr<ScriptedLlmProcess>>& servers) {
+std::map<int, std::set<int>> ServersPerConversation(
+    const std::vector<std::unique_ptr<ScriptedLlmProcess>>& servers) {
   std::map<int, std::set<int>> out;
   for (size_t s = 0; s < servers.size(); ++s) {
     for (const auto& req : servers[s]->Requests()) {
@@ -180,7 +181,10 @@ TEST(LlmPoolTest, BusySlotsMeanABoundedWaitThenRateLimited) {
 }
 
 TEST(LlmPoolTest, ContextOverflowIsNotRetriedElsewhere) {
-  Json overflow{{"default", {{"status", 400}, {"error", "context size exceeded"}, {"error_type", "exceed_context_size_error"}}}};
+  Json overflow{{"default",
+                 {{"status", 400},
+                  {"error", "context size exceeded"},
+                  {"error_type", "exceed_context_size_error"}}}};
   auto servers = StartServers({overflow, overflow});
   ASSERT_EQ(servers.size(), 2u);
   EndpointPool pool(Options(servers));
@@ -192,19 +196,22 @@ TEST(LlmPoolTest, ContextOverflowIsNotRetriedElsewhere) {
 
 TEST(LlmPoolTest, EveryEndpointDownIsAClearError) {
   PoolOptions o;
-  for (const char* url : {"http://127.0.0.1:1", "http://127.0.0.1:2"}) o.endpoints.push_back({.base_url = url});
+  for (const char* url : {"http://127.0.0.1:1", "http://127.0.0.1:2"})
+    o.endpoints.push_back({.base_url = url});
   o.health_interval = 0ms;
   o.breaker_initial = 50ms;
   EndpointPool pool(o);
   auto r = pool.Chat(Conversation(1, 1), {});
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.error().kind == LlmError::Kind::kNetwork || r.error().kind == LlmError::Kind::kUnavailable)
+  EXPECT_TRUE(r.error().kind == LlmError::Kind::kNetwork ||
+              r.error().kind == LlmError::Kind::kUnavailable)
       << r.error().ToString();
 }
 
 TEST(LlmPoolTest, StatusReportsHealthModelContextAndSlots) {
-  auto servers = StartServers({Json{{"model", "mistral-small-3"}, {"context_size", 16384}, {"slots", 2}},
-                               Json{{"health_status", 503}}});
+  auto servers =
+      StartServers({Json{{"model", "mistral-small-3"}, {"context_size", 16384}, {"slots", 2}},
+                    Json{{"health_status", 503}}});
   ASSERT_EQ(servers.size(), 2u);
   EndpointPool pool(Options(servers));
   auto status = pool.Status(/*probe=*/true);
@@ -218,7 +225,8 @@ TEST(LlmPoolTest, StatusReportsHealthModelContextAndSlots) {
 }
 
 TEST(LlmPoolTest, StreamingThroughThePool) {
-  auto servers = StartServers({Json{{"default", {{"content", "streamed through the pool"}, {"chunk_size", 4}}}}});
+  auto servers = StartServers(
+      {Json{{"default", {{"content", "streamed through the pool"}, {"chunk_size", 4}}}}});
   ASSERT_EQ(servers.size(), 1u);
   EndpointPool pool(Options(servers));
   std::string seen;

@@ -28,21 +28,24 @@ namespace naut::testing {
 
 class ScriptedLlmProcess {
  public:
-  static Result<std::unique_ptr<ScriptedLlmProcess>> Start(const Json& script, std::string binary = NAUT_SCRIPTED_LLM) {
+  static Result<std::unique_ptr<ScriptedLlmProcess>> Start(const Json& script,
+                                                           std::string binary = NAUT_SCRIPTED_LLM) {
     std::unique_ptr<ScriptedLlmProcess> p(new ScriptedLlmProcess());
     p->dir_ = std::filesystem::temp_directory_path() / ("naut-scripted-" + NewId());
     std::filesystem::create_directories(p->dir_);
     auto script_file = p->dir_ / "script.json";
     p->record_file_ = p->dir_ / "requests.jsonl";
     std::ofstream(script_file) << DumpJson(script, 2);
-    NAUT_ASSIGN_OR_RETURN(p->child_, Subprocess::Spawn({.argv = {binary, "--script", script_file.string(), "--record",
-                                                                 p->record_file_.string()},
-                                                        .pipe_stdin = false,
-                                                        .pipe_stderr = false}));
+    NAUT_ASSIGN_OR_RETURN(
+        p->child_, Subprocess::Spawn({.argv = {binary, "--script", script_file.string(), "--record",
+                                               p->record_file_.string()},
+                                      .pipe_stdin = false,
+                                      .pipe_stderr = false}));
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (line.find('\n') == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return DeadlineExceeded("naut-scripted-llm did not start");
+      if (std::chrono::steady_clock::now() > deadline)
+        return DeadlineExceeded("naut-scripted-llm did not start");
       pollfd pfd{p->child_->stdout_fd(), POLLIN, 0};
       if (poll(&pfd, 1, 200) <= 0) continue;
       char buf[256];
@@ -51,7 +54,8 @@ class ScriptedLlmProcess {
       line.append(buf, static_cast<size_t>(n));
     }
     const std::string prefix = "listening ";
-    if (line.rfind(prefix, 0) != 0) return Internal("unexpected first line from naut-scripted-llm: " + line);
+    if (line.rfind(prefix, 0) != 0)
+      return Internal("unexpected first line from naut-scripted-llm: " + line);
     p->url_ = line.substr(prefix.size(), line.find('\n') - prefix.size());
     return p;
   }
@@ -76,7 +80,8 @@ class ScriptedLlmProcess {
     std::string line;
     while (std::getline(in, line)) {
       auto j = Json::parse(line, nullptr, false);
-      if (!j.is_discarded() && (path.empty() || j.value("path", "") == path)) out.push_back(std::move(j));
+      if (!j.is_discarded() && (path.empty() || j.value("path", "") == path))
+        out.push_back(std::move(j));
     }
     return out;
   }
