@@ -7,9 +7,7 @@
 namespace naut::envs {
 
 const std::vector<BuiltinServer>& BuiltinServers() {
-  // One line per server: {name, description, make}. The rpg, fs, exec, skills and memory
-  // servers add their lines here.
-  static const std::vector<BuiltinServer> kServers = {};
+  // One line per server: {name, description, make}.
   static const std::vector<BuiltinServer> kServers = {
       {"rpg", "Dungeon Quest: a Telegram-style RPG game chat (game bot + shop bot)", rpg::MakeRpgServer},
       {"exec", "Run Python, shell, C++ (Swift when installed) and build/test packages in the sandbox",
