@@ -39,5 +39,7 @@ int Fail(const Status& status);
 void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
+void AddMemoryCommands(CLI::App& app, Context& ctx);
+void AddSkillsCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

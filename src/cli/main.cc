@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   AddRunCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddMemoryCommands(app, ctx);
+  AddSkillsCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

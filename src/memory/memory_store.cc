@@ -57,6 +57,8 @@ END;
 )sql"},
 };
 
+constexpr const char* kNoIndexYet = "no index file yet";
+
 constexpr const char* kColumns =
     "m.id, m.kind, m.text, m.environment, m.tags, m.task, m.outcome, m.critique, m.run_id, "
     "m.step, m.ref, m.created, m.embedder, m.dim";
@@ -298,7 +300,7 @@ Status MemoryStore::Ready() {
   if (!mismatch.empty()) return FailedPrecondition(mismatch);
   auto loaded = VectorIndex::Load(index_path(), embedder_->id(), dim_, options_.index);
   if (!loaded) {
-    return Rebuild(loaded.error().code() == Code::kNotFound ? "no index file yet"
+    return Rebuild(loaded.error().code() == Code::kNotFound ? kNoIndexYet
                                                             : loaded.error().message());
   }
   // The index must hold exactly the live rows up to the id it covers.
@@ -316,7 +318,12 @@ Status MemoryStore::Ready() {
 }
 
 Status MemoryStore::Rebuild(const std::string& reason) {
-  spdlog::info("memory: rebuilding the vector index from the database: {}", reason);
+  // A first build is routine; any other rebuild means something was wrong and is worth a line.
+  if (reason == kNoIndexYet) {
+    spdlog::debug("memory: building the vector index from the database");
+  } else {
+    spdlog::info("memory: rebuilding the vector index from the database: {}", reason);
+  }
   auto index = std::make_unique<VectorIndex>(dim_, options_.index);
   NAUT_ASSIGN_OR_RETURN(auto q,
                         db_->Prepare("SELECT id, embedding, dim, embedder FROM memory_items "
