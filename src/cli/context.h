@@ -41,5 +41,6 @@ void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddMemoryCommands(CLI::App& app, Context& ctx);
 void AddSkillsCommands(CLI::App& app, Context& ctx);
+void AddMcpCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddConfigCommands(app, ctx);
   AddMemoryCommands(app, ctx);
   AddSkillsCommands(app, ctx);
+  AddMcpCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
