@@ -52,10 +52,10 @@ TEST_F(SkillRuntimeMcpTest, ASkillCallsTwoToolsOfARealServer) {
 
 def copy_notes(src: str, dst: str):
     """Read a text file and write an upper-cased copy; return the new file's first line."""
-    text = tools.fs__read_text_file(path=src)
+    text = tools.fs__read_text_file(path=src)["content"]  # its structuredContent
     tools.call("fs__write_file", path=dst, content=text.upper())
     print("copied", len(text), "characters")
-    return tools.fs__read_text_file(path=dst).splitlines()[0]
+    return tools.fs__read_text_file(path=dst)["content"].splitlines()[0]
 )py";
   ASSERT_TRUE(ValidateSkill(code)) << "the skill itself must pass validation";
   HubToolInvoker invoker(*hub_);
