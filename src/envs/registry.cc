@@ -1,11 +1,15 @@
 #include "envs/registry.h"
 
+#include "envs/skills/skills_server.h"
+
 namespace naut::envs {
 
 const std::vector<BuiltinServer>& BuiltinServers() {
   // One line per server: {name, description, make}. The rpg, fs, exec, skills and memory
   // servers add their lines here.
   static const std::vector<BuiltinServer> kServers = {
+      {"skills", "the learned skill library: every skill is a tool, run through the skill runtime",
+       MakeSkillsServer},
   };
   return kServers;
 }
