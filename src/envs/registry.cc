@@ -32,7 +32,7 @@ std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const st
     c.name = s.name;
     c.command = self;
     c.args = {"mcp-server", s.name};
-    if (!config.config_file.empty()) c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
+    if (config.config_file_present) c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
     c.args.insert(c.args.begin(), {"--home", config.home.string()});
     out.push_back(std::move(c));
   }
