@@ -164,6 +164,12 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const fs::path& path,
   } catch (const std::exception& e) {
     return DataLoss(where + ": " + e.what());
   }
+  // hnswlib's loading constructor leaves num_deleted_ uninitialised before counting into it.
+  size_t deleted = 0;
+  for (size_t i = 0; i < index->hnsw_->cur_element_count; ++i) {
+    if (index->hnsw_->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++deleted;
+  }
+  index->hnsw_->num_deleted_ = deleted;
   index->max_id_ = max_id->get<int64_t>();
   if (index->size() != count->get<size_t>()) {
     return DataLoss(where + ": holds " + std::to_string(index->size()) +
