@@ -1,5 +1,5 @@
 // Memory at scale, measured on the real store (SQLite WAL + FTS5 + HNSW file):
-//   memory_bench [--items 100000] [--queries 300] [--dim 512] [--ef 64] [--batch 1000] [--dir D]
+//   memory_bench [--items 100000] [--queries 300] [--dim 512] [--ef 256] [--batch 1000] [--dir D]
 // Prints insert rate, index save/load time, hybrid query latency (p50/p99), vector-only query
 // latency through HNSW and through exact search, and recall@10 of HNSW against exact search.
 // Texts are synthetic sentences drawn from a fixed vocabulary (deterministic seed).
@@ -57,7 +57,7 @@ std::string Sentence(std::mt19937& rng, int words) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t items = 100000, queries = 300, batch = 1000, ef = 64;
+  size_t items = 100000, queries = 300, batch = 1000, ef = 256;
   int dim = 512;
   std::filesystem::path dir;
   for (int i = 1; i + 1 < argc; i += 2) {
