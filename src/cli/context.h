@@ -39,6 +39,8 @@ int Fail(const Status& status);
 void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
+void AddMemoryCommands(CLI::App& app, Context& ctx);
+void AddSkillsCommands(CLI::App& app, Context& ctx);
 void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddLlmCommands(CLI::App& app, Context& ctx);
 void AddModelCommands(CLI::App& app, Context& ctx);

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   AddRunCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddMemoryCommands(app, ctx);
+  AddSkillsCommands(app, ctx);
   AddMcpCommands(app, ctx);
   AddLlmCommands(app, ctx);
   AddModelCommands(app, ctx);

@@ -3,6 +3,7 @@
 #include "envs/rpg/rpg_server.h"
 #include "envs/exec/exec_server.h"
 #include "envs/fs/fs_server.h"
+#include "envs/skills/skills_server.h"
 
 namespace naut::envs {
 
@@ -14,6 +15,8 @@ const std::vector<BuiltinServer>& BuiltinServers() {
        exec::MakeExecServer},
       {"fs", "Files inside allowed directories, with the tools of @modelcontextprotocol/server-filesystem",
        fs::MakeFsServer},
+      {"skills", "the learned skill library: every skill is a tool, run through the skill runtime",
+       MakeSkillsServer},
   };
   return kServers;
 }

@@ -1,0 +1,179 @@
+// neuronaut memory add|search|reindex|status: the agent's memories from the command line.
+
+#include <iostream>
+#include <memory>
+
+#include "cli/context.h"
+#include "core/json.h"
+#include "memory/memory_store.h"
+
+namespace naut::cli {
+
+namespace {
+
+struct MemoryArgs {
+  std::string text, kind = "fact", env, task, outcome, critique, run_id, mode = "hybrid";
+  std::vector<std::string> tags;
+  int64_t step = -1;
+  size_t top_k = 5;
+  bool json = false;
+};
+
+Result<std::unique_ptr<memory::MemoryStore>> OpenStore(Context& ctx) {
+  NAUT_ASSIGN_OR_RETURN(Config config, ctx.LoadConfig());
+  return memory::OpenMemoryStore(config);
+}
+
+Json HitJson(const memory::Hit& h) {
+  const auto& m = h.memory;
+  Json j{{"id", m.id},
+         {"kind", memory::KindName(m.kind)},
+         {"text", m.text},
+         {"environment", m.environment},
+         {"tags", m.tags},
+         {"created", m.created},
+         {"score", h.score},
+         {"similarity", h.similarity},
+         {"vector_rank", h.vector_rank},
+         {"text_rank", h.text_rank}};
+  if (!m.ref.empty()) j["ref"] = m.ref;
+  if (!m.run_id.empty()) j["run_id"] = m.run_id;
+  if (m.step >= 0) j["step"] = m.step;
+  return j;
+}
+
+int Add(Context& ctx, const MemoryArgs& a) {
+  auto kind = memory::ParseKind(a.kind);
+  if (!kind) return Fail(kind.error());
+  auto store = OpenStore(ctx);
+  if (!store) return Fail(store.error());
+  memory::NewMemory m;
+  m.kind = *kind;
+  m.text = a.text;
+  m.environment = a.env;
+  m.tags = a.tags;
+  m.task = a.task;
+  m.outcome = a.outcome;
+  m.critique = a.critique;
+  m.run_id = a.run_id;
+  m.step = a.step;
+  auto id = (*store)->Add(m);
+  if (!id) return Fail(id.error());
+  std::cout << *id << "\n";
+  return kExitOk;
+}
+
+int Search(Context& ctx, const MemoryArgs& a) {
+  memory::Query q{.text = a.text, .top_k = a.top_k, .environment = a.env, .tags = a.tags};
+  if (a.mode == "vector") q.mode = memory::SearchMode::kVector;
+  if (a.mode == "text") q.mode = memory::SearchMode::kText;
+  if (a.kind != "any") {
+    auto kind = memory::ParseKind(a.kind);
+    if (!kind) return Fail(kind.error());
+    q.kind = *kind;
+  }
+  auto store = OpenStore(ctx);
+  if (!store) return Fail(store.error());
+  auto hits = (*store)->Search(q);
+  if (!hits) return Fail(hits.error());
+  if (a.json) {
+    Json out = Json::array();
+    for (const auto& h : *hits) out.push_back(HitJson(h));
+    std::cout << DumpJson(out, 2) << "\n";
+    return kExitOk;
+  }
+  if (hits->empty()) std::cout << "no memories match\n";
+  for (const auto& h : *hits) {
+    const auto& m = h.memory;
+    std::cout << "#" << m.id << " [" << memory::KindName(m.kind)
+              << (m.environment.empty() ? "" : " " + m.environment) << "] score "
+              << std::to_string(h.score).substr(0, 6) << " (vector #" << h.vector_rank
+              << ", words #" << h.text_rank << ")\n";
+    std::string text = m.text.size() > 300 ? m.text.substr(0, 300) + "..." : m.text;
+    std::cout << "  " << text << "\n";
+  }
+  return kExitOk;
+}
+
+int Reindex(Context& ctx) {
+  auto store = OpenStore(ctx);
+  if (!store) return Fail(store.error());
+  Status s = (*store)->Reindex([](int64_t done, int64_t total) {
+    std::cerr << "\rre-embedded " << done << " / " << total << std::flush;
+  });
+  std::cerr << "\n";
+  if (!s.ok()) return Fail(s);
+  auto st = (*store)->GetStats();
+  if (!st) return Fail(st.error());
+  std::cout << "reindexed " << st->items << " memories with " << st->embedder << "\n";
+  return kExitOk;
+}
+
+int StatusCmd(Context& ctx) {
+  auto store = OpenStore(ctx);
+  if (!store) return Fail(store.error());
+  auto mismatch = (*store)->EmbedderMismatch();
+  Status ready = mismatch && mismatch->empty() ? (*store)->Index().status() : Status::Ok();
+  auto st = (*store)->GetStats();
+  if (!st) return Fail(st.error());
+  std::cout << "memories: " << st->items << "\n";
+  for (const auto& [kind, n] : st->by_kind) std::cout << "  " << kind << ": " << n << "\n";
+  std::cout << "embedder: " << st->embedder << "\n";
+  std::cout << "stored vectors: " << (st->stored_embedders.empty() ? "none" : st->stored_embedders)
+            << "\n";
+  if (!mismatch) {
+    std::cout << "embedder check: " << mismatch.error().message() << "\n";
+  } else if (!mismatch->empty()) {
+    std::cout << "embedder check: " << *mismatch << "\n";
+  } else if (!ready.ok()) {
+    std::cout << "index: " << ready.message() << "\n";
+  } else {
+    std::cout << "index: " << st->indexed << " vectors at " << (*store)->index_path().string()
+              << (st->index_rebuilt ? " (rebuilt now: " + st->index_note + ")" : "") << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddMemoryCommands(CLI::App& app, Context& ctx) {
+  auto* mem =
+      app.add_subcommand("memory", "Search and add memories (episodes, facts, reflections)");
+  mem->require_subcommand(1);
+  auto args = std::make_shared<MemoryArgs>();
+
+  auto* add = mem->add_subcommand("add", "Store a memory and print its id");
+  add->add_option("text", args->text,
+                  "What to remember (empty for an episode: made from --task/--outcome)");
+  add->add_option("--kind", args->kind, "episode | fact | reflection")->capture_default_str();
+  add->add_option("--env", args->env, "Environment it belongs to (e.g. rpg)");
+  add->add_option("--tag", args->tags, "Tag (repeatable)");
+  add->add_option("--task", args->task, "Episode: the task");
+  add->add_option("--outcome", args->outcome, "Episode: success, failure, ...");
+  add->add_option("--critique", args->critique, "Episode: what the critic said");
+  add->add_option("--run", args->run_id, "Episode: run id");
+  add->add_option("--step", args->step, "Episode: step number");
+  add->callback([&ctx, args] { ctx.exit_code = Add(ctx, *args); });
+
+  auto* search = mem->add_subcommand("search", "Find memories by meaning and words (hybrid)");
+  search->add_option("query", args->text, "What to look for")->required();
+  search->add_option("-k,--top-k", args->top_k, "How many results")->capture_default_str();
+  search->add_option("--kind", args->kind, "episode | fact | reflection | skill | any")
+      ->default_str("any");
+  search->add_option("--env", args->env, "Only this environment");
+  search->add_option("--tag", args->tags, "Only memories with this tag (repeatable)");
+  search->add_option("--mode", args->mode, "hybrid | vector | text")
+      ->check(CLI::IsMember({"hybrid", "vector", "text"}))
+      ->capture_default_str();
+  search->add_flag("--json", args->json, "Print JSON");
+  search->preparse_callback([args](size_t) { args->kind = "any"; });
+  search->callback([&ctx, args] { ctx.exit_code = Search(ctx, *args); });
+
+  mem->add_subcommand("reindex",
+                      "Re-embed every memory with the configured embedder and rebuild the index")
+      ->callback([&ctx] { ctx.exit_code = Reindex(ctx); });
+  mem->add_subcommand("status", "Counts, embedder, and the state of the vector index")
+      ->callback([&ctx] { ctx.exit_code = StatusCmd(ctx); });
+}
+
+}  // namespace naut::cli

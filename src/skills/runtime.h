@@ -1,0 +1,101 @@
+#pragma once
+// The skill runtime: runs a skill (or any model-written Python action) in a child Python
+// process with a bridge so the code calls MCP tools as `tools.rpg__press_inline_button(
+// chat_id=1, button_text="Hunt")` or `tools.call("fs__read_text_file", path="a.txt")`.
+//
+// The child speaks JSON lines with the host over its stdin/stdout: tool calls go out, their
+// results (or errors, raised in Python as tools.ToolError) come back, printed output is
+// streamed. Each call goes through a ToolInvoker (the agent plugs in its MCP client, with its
+// permissions). Budgets: the host counts tool calls and kills the child at the first call past
+// the call budget; a wall-clock deadline kills it when time runs out. Either way the result
+// says which budget stopped it and keeps the calls made and the output printed so far.
+//
+// Isolation: RuntimeOptions::launch starts the child. The default starts plain `python3 -I`
+// and marks results `isolated = false`; the sandbox module supplies an isolated launcher.
+//
+// Threads: Run() blocks the calling thread; a Runtime may run several skills from several
+// threads at once if its ToolInvoker is thread-safe.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+#include "core/subprocess.h"
+#include "mcp/tool.h"
+
+namespace naut::skills {
+
+// Calls one tool by its qualified name "<server>__<tool>". Thread-safety is the implementer's.
+class ToolInvoker {
+ public:
+  virtual ~ToolInvoker() = default;
+  virtual Result<mcp::ToolResult> Call(const std::string& qualified_name,
+                                       const Json& arguments) = 0;
+};
+
+struct ToolCallRecord {
+  std::string tool;
+  Json arguments;
+  std::string result;  // text of the result (or the error), capped
+  bool is_error = false;
+  double ms = 0;
+};
+
+enum class StopReason { kFinished, kException, kCallBudget, kTimeBudget, kCrashed };
+std::string_view StopReasonName(StopReason reason);
+
+struct RunResult {
+  StopReason stop = StopReason::kFinished;
+  bool ok() const { return stop == StopReason::kFinished; }
+  Json value;          // the return value (JSON, or its repr() as a string)
+  std::string output;  // what the code printed (capped)
+  bool output_truncated = false;
+  std::vector<ToolCallRecord> tool_calls;
+  std::string traceback;  // for kException
+  std::string error;      // one line for the model: what stopped the run
+  bool isolated = false;  // false: ran without the sandbox
+  double ms = 0;
+};
+
+struct RunLimits {
+  int max_tool_calls = 50;
+  std::chrono::milliseconds wall = std::chrono::seconds(60);
+  size_t max_output = 64 * 1024;
+};
+
+struct RunRequest {
+  std::string code;
+  // The function to call with `arguments` (a JSON object of keyword arguments). Empty: run
+  // `code` as a script (an action); its value is the variable `result` when it sets one.
+  std::string entry;
+  Json arguments = Json::object();
+  RunLimits limits;
+};
+
+struct RuntimeOptions {
+  // Starts the child. Default: Subprocess::Spawn of the given options (no isolation).
+  std::function<Result<std::unique_ptr<Subprocess>>(const SpawnOptions&)> launch;
+  bool launch_isolates = false;  // set by an isolating launcher; copied into results
+  std::string python = "python3";
+};
+
+class Runtime {
+ public:
+  Runtime(ToolInvoker& tools, RuntimeOptions options = {});
+  // Errors are for a run that could not start (no python3); everything that happens inside
+  // the run, including exceptions and budgets, is a RunResult.
+  Result<RunResult> Run(const RunRequest& request);
+
+ private:
+  ToolInvoker& tools_;
+  RuntimeOptions options_;
+};
+
+// The Python side of the bridge (the `tools` module and the runner), for tests and docs.
+std::string_view BridgeSource();
+
+}  // namespace naut::skills
