@@ -39,5 +39,6 @@ int Fail(const Status& status);
 void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
+void AddRunsCommand(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli
