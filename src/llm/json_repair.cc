@@ -181,7 +181,8 @@ class Repairer {
     while (j < in_.size() && (in_[j] == ' ' || in_[j] == '\t' || in_[j] == '\r')) ++j;
     if (j >= in_.size() || in_[j] == '\n') return true;
     char n = in_[j];
-    return n == ',' || n == '}' || n == ']' || n == ':';
+    // A quote right after is a missing comma between two strings ("a" "b").
+    return n == ',' || n == '}' || n == ']' || n == ':' || n == '"';
   }
 
   void ReadString(char quote) {
@@ -333,6 +334,10 @@ Result<Json> ParseJsonLenient(std::string_view text, RepairReport* report) {
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
   if (start == text.size()) return InvalidArgument("expected JSON, got empty text");
+  // Repair completes what a model began; text that does not begin like JSON is not JSON.
+  if (std::string_view("{[\"'-0123456789").find(text[start]) == std::string_view::npos) {
+    return InvalidArgument("not valid JSON: '" + std::string(text.substr(start, 40)) + "' does not start with a JSON value");
+  }
   std::string fixed = Repairer(text.substr(start), rep).Run();
   rep.repaired = true;
   auto parsed = Json::parse(fixed, nullptr, /*allow_exceptions=*/false);

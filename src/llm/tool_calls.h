@@ -1,0 +1,69 @@
+#pragma once
+// Tool calls that survive local models. A model may answer with native `tool_calls`, or write
+// its calls into the content in one of the formats chat templates teach it:
+//   Mistral     [TOOL_CALLS][{"name": "f", "arguments": {...}}]   or   [TOOL_CALLS]f[ARGS]{...}
+//   Hermes/Qwen <tool_call>{"name": "f", "arguments": {...}}</tool_call>   (one or several)
+//   Llama 3.x   <|python_tag|>{"name": "f", "parameters": {...}}   or   <function=f>{...}</function>
+//   fenced      ```json {"name": "f", "arguments": {...}} ```   (object or array)
+//   bare JSON   {"name": "f", "arguments": {...}} / {"tool_calls": [...]} in the text
+// ToolCallParser finds them, repairs near-JSON (json_repair.h), resolves tool names (a missing
+// `<server>__` prefix, case, '-' for '_'), validates arguments against each tool's schema with
+// safe coercions ("5" -> 5 for an integer), and turns whatever is still wrong into a short,
+// specific correction for the model.
+//
+// Thread-safety: a ToolCallParser is immutable after construction; Parse may run on any
+// number of threads at once.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+#include "llm/chat.h"
+
+namespace naut::llm {
+
+struct ParsedToolCalls {
+  std::vector<ToolCall> calls;        // valid calls, arguments validated and coerced
+  std::string text;                   // the content with extracted calls removed, trimmed
+  std::vector<std::string> problems;  // one sentence each, naming the tool and the argument
+  std::vector<std::string> repairs;   // what was fixed silently (for traces)
+  bool from_content = false;          // the calls were written into the content
+
+  bool ok() const { return problems.empty(); }
+  // The message to send back to the model when !ok(): the problems and what to do instead.
+  std::string Correction() const;
+};
+
+// Validates `args` against a JSON Schema (the subset tool schemas use: type, properties,
+// required, additionalProperties, enum, const, items, anyOf/oneOf, min/max lengths, items
+// and values). Coerces what is unambiguous in place and appends a note to `repairs`.
+// Returns the problems, each starting with `where` ("argument 'limit'").
+std::vector<std::string> ValidateArguments(const Json& schema, Json& args, const std::string& where,
+                                           std::vector<std::string>* repairs = nullptr);
+
+class ToolCallParser {
+ public:
+  explicit ToolCallParser(std::vector<ToolSpec> tools);
+
+  // Uses native tool_calls when present; otherwise looks for calls in the content.
+  ParsedToolCalls Parse(const ChatResponse& response) const;
+  // Only the content (for models without native tool calling).
+  ParsedToolCalls ParseContent(std::string_view content) const;
+
+  const std::vector<ToolSpec>& tools() const { return tools_; }
+
+ private:
+  struct Candidate {
+    Json object;  // what the model wrote, parsed
+    std::string raw;
+  };
+  void Accept(const std::string& name, Json arguments, std::string raw, std::string id,
+              ParsedToolCalls& out) const;
+  void AcceptObject(const Json& obj, const std::string& raw, ParsedToolCalls& out) const;
+  const ToolSpec* Resolve(const std::string& name, std::string* note) const;
+
+  std::vector<ToolSpec> tools_;
+};
+
+}  // namespace naut::llm

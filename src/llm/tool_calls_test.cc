@@ -1,0 +1,115 @@
+#include "llm/tool_calls.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace naut::llm {
+namespace {
+
+constexpr const char* kCorpus = NAUT_SOURCE_DIR "/src/llm/testdata/tool_call_corpus.json";
+
+Json LoadCorpus() {
+  std::ifstream in(kCorpus);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Json::parse(ss.str());
+}
+
+std::vector<ToolSpec> Tools(const Json& corpus) {
+  std::vector<ToolSpec> tools;
+  for (const auto& t : corpus["tools"]) {
+    tools.push_back({t["name"].get<std::string>(), t["description"].get<std::string>(), t["parameters"]});
+  }
+  return tools;
+}
+
+TEST(ToolCallCorpusTest, HasAtLeastFortyBrokenOrTrickyOutputs) {
+  EXPECT_GE(LoadCorpus()["cases"].size(), 40u);
+}
+
+TEST(ToolCallCorpusTest, EveryCaseYieldsTheExpectedCallsOrCorrection) {
+  Json corpus = LoadCorpus();
+  ToolCallParser parser(Tools(corpus));
+  for (const auto& c : corpus["cases"]) {
+    std::string name = c["name"].get<std::string>();
+    SCOPED_TRACE("case: " + name);
+    ChatResponse response;
+    response.content = c["content"].get<std::string>();
+    if (c.contains("native")) {
+      for (const auto& n : c["native"]) {
+        ToolCall call;
+        call.id = n["id"].get<std::string>();
+        call.name = n["name"].get<std::string>();
+        call.arguments_text = n["arguments"].get<std::string>();
+        call.arguments = Json::parse(call.arguments_text, nullptr, false);
+        if (call.arguments.is_discarded()) call.arguments = nullptr;
+        response.tool_calls.push_back(call);
+      }
+    }
+    ParsedToolCalls parsed = parser.Parse(response);
+    const Json& expected = c["expect_calls"];
+    ASSERT_EQ(parsed.calls.size(), expected.size()) << parsed.Correction();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(parsed.calls[i].name, expected[i]["name"]);
+      EXPECT_EQ(parsed.calls[i].arguments, expected[i]["arguments"]) << parsed.calls[i].arguments.dump();
+      EXPECT_FALSE(parsed.calls[i].id.empty());
+    }
+    if (c.contains("expect_problem")) {
+      ASSERT_FALSE(parsed.ok());
+      std::string correction = parsed.Correction();
+      EXPECT_NE(correction.find(c["expect_problem"].get<std::string>()), std::string::npos) << correction;
+      EXPECT_LT(correction.size(), 1200u) << "corrections must stay short";
+    } else {
+      EXPECT_TRUE(parsed.ok()) << parsed.Correction();
+    }
+    if (c.contains("expect_text")) {
+      EXPECT_EQ(parsed.text, c["expect_text"].get<std::string>());
+    }
+  }
+}
+
+TEST(ToolCallParserTest, NativeCallsKeepTheirIds) {
+  ToolCallParser parser({{"f", "", Json{{"type", "object"}}}});
+  ChatResponse r;
+  r.tool_calls.push_back({"call_abc", "f", Json::object(), "{}"});
+  auto parsed = parser.Parse(r);
+  ASSERT_EQ(parsed.calls.size(), 1u);
+  EXPECT_EQ(parsed.calls[0].id, "call_abc");
+  EXPECT_FALSE(parsed.from_content);
+}
+
+TEST(ToolCallParserTest, NoToolsMeansEveryCallIsUnknown) {
+  ToolCallParser parser({});
+  auto parsed = parser.ParseContent(R"(<tool_call>{"name": "x", "arguments": {}}</tool_call>)");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.Correction().find("no tools are available"), std::string::npos);
+}
+
+TEST(ToolCallParserTest, HugeBracketyTextStaysFast) {
+  ToolCallParser parser({{"f", "", Json{{"type", "object"}}}});
+  std::string text(50000, '{');
+  text += R"({"name": "f", "arguments": {}})";
+  auto parsed = parser.ParseContent(text);
+  EXPECT_EQ(parsed.calls.size(), 1u);
+}
+
+TEST(ValidateArgumentsTest, NestedObjectsArraysAndAnyOf) {
+  Json schema = Json::parse(R"({"type":"object","properties":{
+    "items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},
+    "mode":{"anyOf":[{"type":"integer"},{"type":"string","enum":["fast","slow"]}]}},"required":["items"]})");
+  Json ok = Json::parse(R"({"items":[{"id":"3"}],"mode":"fast"})");
+  std::vector<std::string> repairs;
+  EXPECT_TRUE(ValidateArguments(schema, ok, "arguments", &repairs).empty());
+  EXPECT_EQ(ok["items"][0]["id"], 3);
+  EXPECT_FALSE(repairs.empty());
+  Json bad = Json::parse(R"({"items":[{}],"mode":"medium"})");
+  auto problems = ValidateArguments(schema, bad, "arguments");
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("argument 'items'[0].id is required"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("argument 'mode' matches none"), std::string::npos) << problems[1];
+}
+
+}  // namespace
+}  // namespace naut::llm
