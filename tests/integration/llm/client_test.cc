@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "llm/openai_backend.h"
+#include "llm/tool_calls.h"
 #include "scripted_llm_process.h"
 
 namespace naut::llm {
@@ -328,6 +329,55 @@ TEST(LlmClientTest, LoadingServerIsUnavailable) {
 TEST(LlmClientTest, BadScriptIsRefusedWithTheFieldNamed) {
   auto s = ScriptedLlmProcess::Start(Json{{"responses", {{{"contnet", "typo"}}}}});
   ASSERT_FALSE(s.ok());
+}
+
+}  // namespace
+}  // namespace naut::llm
+
+namespace naut::llm {
+namespace {
+
+// The whole path a local model's answer takes: HTTP, streaming, extraction, repair,
+// validation, and the correction sent back when the call cannot run.
+TEST(LlmToolCallsEndToEndTest, CallsWrittenIntoTheContentAreRecoveredOrCorrected) {
+  auto s = StartServer(Json{{"responses",
+                             {{{"content", "Let me start.\n<tool_call>\n{'name': 'send_message', 'arguments': "
+                                           "{'chat': 'game', 'text': '/start',}}\n</tool_call>"},
+                               {"chunk_size", 7}},
+                              {{"content", "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\"}}]"}},
+                              {{"content", "[TOOL_CALLS][{\"name\": \"rpg__send_message\", \"arguments\": {\"chat\": \"game\", \"text\": \"hi\"}}]"}}}}});
+  ASSERT_TRUE(s);
+  ToolSpec send{"rpg__send_message", "Send a message",
+                Json::parse(R"({"type":"object","properties":{"chat":{"type":"string"},"text":{"type":"string"}},"required":["chat","text"]})")};
+  ToolCallParser parser({send});
+  auto client = Client(*s);
+  ChatRequest req = Ask("start the game");
+  req.tools = parser.tools();
+  CallOptions opts;
+  opts.on_delta = [](const StreamDelta&) {};
+  auto first = client.Chat(req, opts);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  auto parsed = parser.Parse(*first);
+  ASSERT_TRUE(parsed.ok()) << parsed.Correction();
+  ASSERT_EQ(parsed.calls.size(), 1u);
+  EXPECT_EQ(parsed.calls[0].name, "rpg__send_message");
+  EXPECT_EQ(parsed.calls[0].arguments, Json({{"chat", "game"}, {"text", "/start"}}));
+  EXPECT_EQ(parsed.text, "Let me start.");
+
+  auto second = client.Chat(req, {});
+  ASSERT_TRUE(second.ok());
+  auto bad = parser.Parse(*second);
+  ASSERT_FALSE(bad.ok());
+  // The correction goes back to the model as a user turn, and the retry is sent with it.
+  req.messages.push_back(Message::Assistant(second->content));
+  req.messages.push_back(Message::User(bad.Correction()));
+  auto third = client.Chat(req, {});
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(parser.Parse(*third).ok());
+  auto sent = s->Requests();
+  ASSERT_EQ(sent.size(), 3u);
+  std::string correction = sent[2]["body"]["messages"].back()["content"];
+  EXPECT_NE(correction.find("argument 'text' is required but missing"), std::string::npos) << correction;
 }
 
 }  // namespace

@@ -1,0 +1,356 @@
+#include "llm/endpoint_pool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <list>
+#include <unordered_map>
+
+#include "core/cancel.h"
+
+namespace naut::llm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// FNV-1a, chained: cheap, stable across runs, and good enough to tell prompts apart.
+uint64_t Mix(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  h ^= 0xff;  // field separator, so ("ab","c") differs from ("a","bc")
+  h *= 1099511628211ULL;
+  return h;
+}
+
+}  // namespace
+
+std::vector<uint64_t> PrefixFingerprints(const ChatRequest& request) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const auto& t : request.tools) {
+    h = Mix(h, t.name);
+    h = Mix(h, t.description);
+    h = Mix(h, DumpJson(t.parameters));
+  }
+  std::vector<uint64_t> out;
+  out.reserve(request.messages.size());
+  for (const auto& m : request.messages) {
+    h = Mix(h, RoleName(m.role));
+    h = Mix(h, m.content);
+    for (const auto& c : m.tool_calls) {
+      h = Mix(h, c.name);
+      h = Mix(h, c.arguments_text.empty() ? DumpJson(c.arguments) : c.arguments_text);
+    }
+    h = Mix(h, m.tool_call_id);
+    out.push_back(h);
+  }
+  return out;
+}
+
+struct EndpointPool::Endpoint {
+  std::unique_ptr<OpenAiBackend> backend;
+  // All below GUARDED_BY(EndpointPool::mu_).
+  int slots = 4;
+  bool slots_known = false;
+  int in_flight = 0;
+  int server_busy = -1;
+  bool slots_endpoint = true;  // false once /slots said it is not there
+  std::string state = "unknown";
+  std::string model;
+  int64_t context_size = 0;
+  int consecutive_failures = 0;
+  Clock::time_point open_until{};
+  int64_t requests = 0, failures = 0;
+  double latency_ms = 0;  // moving average over answered requests, 0 until one is
+  std::string last_error;
+};
+
+// LRU map from prefix fingerprint to the endpoint that last served it.
+struct EndpointPool::AffinityEntry {
+  std::list<uint64_t> order;  // most recent first
+  std::unordered_map<uint64_t, std::pair<size_t, std::list<uint64_t>::iterator>> map;
+};
+
+EndpointPool::EndpointPool(PoolOptions options) : options_(std::move(options)), affinity_(new AffinityEntry) {
+  for (auto opts : options_.endpoints) {
+    opts.max_retries = 0;  // the pool retries, across endpoints
+    auto e = std::make_unique<Endpoint>();
+    e->backend = std::make_unique<OpenAiBackend>(opts);
+    if (options_.slots_per_endpoint > 0) {
+      e->slots = options_.slots_per_endpoint;
+      e->slots_known = true;
+    }
+    endpoints_.push_back(std::move(e));
+  }
+  if (options_.health_interval.count() > 0 && !endpoints_.empty()) {
+    health_ = std::jthread([this](std::stop_token stop) { HealthLoop(stop); });
+  }
+}
+
+EndpointPool::~EndpointPool() {
+  if (health_.joinable()) {
+    health_.request_stop();
+    health_.join();
+  }
+}
+
+std::string EndpointPool::Describe() const {
+  std::string s = "pool of " + std::to_string(endpoints_.size()) + " (";
+  for (size_t i = 0; i < endpoints_.size(); ++i) s += (i ? ", " : "") + endpoints_[i]->backend->base_url();
+  return s + ")";
+}
+
+bool EndpointPool::Available(const Endpoint& e, Clock::time_point now) const { return e.open_until <= now; }
+
+int EndpointPool::Load(const Endpoint& e) const { return std::max(e.in_flight, e.server_busy); }
+
+LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, const std::vector<bool>& excluded,
+                                        std::stop_token cancel) {
+  std::unique_lock lock(mu_);
+  auto deadline = Clock::now() + options_.queue_timeout;
+  while (true) {
+    auto now = Clock::now();
+    std::vector<size_t> up;
+    bool any_up = false;
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      if (excluded[i] || !Available(*endpoints_[i], now)) continue;
+      any_up = true;
+      if (endpoints_[i]->in_flight < endpoints_[i]->slots) up.push_back(i);
+    }
+    if (!any_up) {
+      std::string why;
+      for (const auto& e : endpoints_) {
+        why += (why.empty() ? "" : "; ") + e->backend->base_url() + ": " +
+               (e->last_error.empty() ? e->state : e->last_error);
+      }
+      return LlmError{LlmError::Kind::kUnavailable,
+                      "no endpoint of " + std::to_string(endpoints_.size()) + " can take the request (" + why + ")"};
+    }
+    if (!up.empty()) {
+      std::optional<size_t> pick;
+      int min_load = Load(*endpoints_[up[0]]);
+      for (size_t i : up) min_load = std::min(min_load, Load(*endpoints_[i]));
+      if (options_.policy == RoutingPolicy::kRoundRobin) {
+        for (size_t k = 0; k < endpoints_.size() && !pick; ++k) {
+          size_t i = (round_robin_ + k) % endpoints_.size();
+          if (std::find(up.begin(), up.end(), i) != up.end()) pick = i;
+        }
+        round_robin_ = (*pick + 1) % endpoints_.size();
+      }
+      if (!pick && options_.policy == RoutingPolicy::kPrefixAffinity) {
+        for (size_t k = hashes.size(); k >= static_cast<size_t>(std::max(1, options_.affinity_min_messages)) && !pick; --k) {
+          auto it = affinity_->map.find(hashes[k - 1]);
+          if (it == affinity_->map.end()) continue;
+          size_t i = it->second.first;
+          if (std::find(up.begin(), up.end(), i) != up.end() &&
+              Load(*endpoints_[i]) <= min_load + options_.affinity_max_extra_load) {
+            pick = i;
+          }
+          break;  // the longest known prefix decides; a shorter one is on the same endpoint or stale
+        }
+      }
+      if (!pick) {
+        // Least expected wait: (load + 1) x recent latency. Busy count alone would send work
+        // to a slow machine whenever it happens to be idle; an endpoint not measured yet is
+        // taken to be as fast as the fastest, so that it gets tried.
+        double fastest = 0;
+        for (size_t i : up) {
+          double l = endpoints_[i]->latency_ms;
+          if (l > 0 && (fastest == 0 || l < fastest)) fastest = l;
+        }
+        auto score = [&](size_t i) {
+          double l = endpoints_[i]->latency_ms > 0 ? endpoints_[i]->latency_ms : (fastest > 0 ? fastest : 1.0);
+          return (Load(*endpoints_[i]) + 1) * l;
+        };
+        for (size_t i : up) {
+          if (!pick || score(i) < score(*pick) ||
+              (score(i) == score(*pick) && endpoints_[i]->requests < endpoints_[*pick]->requests)) {
+            pick = i;
+          }
+        }
+      }
+      endpoints_[*pick]->in_flight++;
+      return *pick;
+    }
+    if (cancel.stop_requested()) return LlmError{LlmError::Kind::kCancelled, "cancelled while waiting for a free slot"};
+    if (now >= deadline) {
+      return LlmError{LlmError::Kind::kRateLimited,
+                      "every slot of " + std::to_string(endpoints_.size()) + " endpoint(s) stayed busy for " +
+                          std::to_string(options_.queue_timeout.count() / 1000.0).substr(0, 5) + " s"};
+    }
+    // Woken by a released slot, a cancel, or the deadline; breakers expire on their own, so
+    // the wait is capped to notice them.
+    auto until = std::min(deadline, now + std::chrono::milliseconds(250));
+    slot_freed_.wait_until(lock, cancel, until, [] { return false; });
+  }
+}
+
+void EndpointPool::Release(size_t index, const ChatResult& result, const std::vector<uint64_t>& hashes) {
+  {
+    std::lock_guard lock(mu_);
+    Endpoint& e = *endpoints_[index];
+    e.in_flight--;
+    if (result.ok()) {
+      e.requests++;
+      double ms = result->timings.total_ms;
+      e.latency_ms = e.latency_ms == 0 ? ms : 0.7 * e.latency_ms + 0.3 * ms;
+      e.consecutive_failures = 0;
+      e.open_until = {};
+      e.state = "up";
+      e.last_error.clear();
+      for (uint64_t h : hashes) {
+        auto it = affinity_->map.find(h);
+        if (it != affinity_->map.end()) {
+          affinity_->order.erase(it->second.second);
+          affinity_->map.erase(it);
+        }
+        affinity_->order.push_front(h);
+        affinity_->map[h] = {index, affinity_->order.begin()};
+      }
+      while (affinity_->map.size() > options_.affinity_capacity) {
+        affinity_->map.erase(affinity_->order.back());
+        affinity_->order.pop_back();
+      }
+    } else {
+      const LlmError& err = result.error();
+      e.last_error = err.ToString();
+      if (err.kind != LlmError::Kind::kCancelled) e.failures++;
+      bool endpoint_fault = err.kind == LlmError::Kind::kNetwork || err.kind == LlmError::Kind::kServer ||
+                            err.kind == LlmError::Kind::kTimeout || err.kind == LlmError::Kind::kUnavailable;
+      if (endpoint_fault) {
+        e.consecutive_failures++;
+        auto backoff = options_.breaker_initial * (1 << std::min(e.consecutive_failures - 1, 10));
+        e.open_until = Clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.breaker_max);
+        e.state = err.kind == LlmError::Kind::kNetwork ? "down" : "circuit open";
+      }
+    }
+  }
+  slot_freed_.notify_all();
+}
+
+ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& options) {
+  if (endpoints_.empty()) return LlmError{LlmError::Kind::kUnavailable, "the endpoint pool is empty"};
+  auto hashes = PrefixFingerprints(request);
+  std::vector<bool> excluded(endpoints_.size(), false);
+  int max_attempts = options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * endpoints_.size());
+  std::optional<LlmError> last;
+  bool delivered_any = false;
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    if (std::all_of(excluded.begin(), excluded.end(), [](bool b) { return b; })) {
+      // Everyone failed this request once: pause briefly, then give them another chance.
+      if (!SleepFor(options_.breaker_initial, options.cancel)) break;
+      excluded.assign(excluded.size(), false);
+    }
+    auto picked = Acquire(hashes, excluded, options.cancel);
+    if (!picked) {
+      if (last && picked.error().kind == LlmError::Kind::kUnavailable) return *last;
+      return picked.error();
+    }
+    size_t i = *picked;
+    if (delivered_any && options.on_delta) options.on_delta(StreamDelta{.restart = true});
+    bool delivered = false;
+    ChatResult r = endpoints_[i]->backend->ChatOnce(request, options, &delivered);
+    delivered_any = delivered_any || delivered;
+    Release(i, r, hashes);
+    if (r.ok()) return r;
+    if (!r.error().transient()) return r;
+    spdlog::warn("llm pool: {}; trying another endpoint", r.error().ToString());
+    excluded[i] = true;
+    last = r.error();
+  }
+  if (options.cancel.stop_requested()) return LlmError{LlmError::Kind::kCancelled, "cancelled"};
+  return last.value_or(LlmError{LlmError::Kind::kUnavailable, "no attempt was made"});
+}
+
+void EndpointPool::Probe(size_t index) {
+  Endpoint& e = *endpoints_[index];
+  OpenAiBackend& b = *e.backend;
+  auto health = b.Health(std::chrono::seconds(2));
+  bool need_info;
+  bool ask_slots;
+  {
+    std::lock_guard lock(mu_);
+    need_info = e.model.empty() || !e.slots_known;
+    ask_slots = e.slots_endpoint;
+  }
+  std::optional<ServerInfo> info;
+  if (health.ok() && need_info) {
+    auto i = b.Info(std::chrono::seconds(3));
+    if (i.ok()) info = *i;
+  }
+  std::optional<SlotLoad> load;
+  bool no_slots = false;
+  if (health.ok() && ask_slots) {
+    auto s = b.Slots(std::chrono::seconds(2));
+    if (s.ok()) {
+      load = *s;
+    } else {
+      no_slots = true;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (health.ok()) {
+      e.state = "up";
+      if (e.open_until > Clock::now()) {
+        spdlog::info("llm pool: {} is healthy again", b.base_url());
+        e.open_until = {};
+        e.consecutive_failures = 0;
+      }
+    } else {
+      bool loading = health.error().kind == LlmError::Kind::kUnavailable;
+      e.state = loading ? "loading" : "down";
+      e.last_error = health.error().ToString();
+      e.open_until = std::max(e.open_until, Clock::now() + options_.breaker_initial);
+    }
+    if (info) {
+      e.model = info->model;
+      e.context_size = info->context_size;
+      if (!e.slots_known && info->total_slots > 0) {
+        e.slots = info->total_slots;
+        e.slots_known = true;
+      }
+    }
+    if (load) e.server_busy = load->busy;
+    if (no_slots) {
+      e.slots_endpoint = false;
+      e.server_busy = -1;
+    }
+  }
+  slot_freed_.notify_all();
+}
+
+void EndpointPool::HealthLoop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    for (size_t i = 0; i < endpoints_.size() && !stop.stop_requested(); ++i) Probe(i);
+    if (!SleepFor(options_.health_interval, stop)) break;
+  }
+}
+
+std::vector<EndpointStatus> EndpointPool::Status(bool probe) {
+  if (probe) {
+    for (size_t i = 0; i < endpoints_.size(); ++i) Probe(i);
+  }
+  std::lock_guard lock(mu_);
+  std::vector<EndpointStatus> out;
+  auto now = Clock::now();
+  for (const auto& e : endpoints_) {
+    EndpointStatus s;
+    s.url = e->backend->base_url();
+    s.state = e->open_until > now && e->state == "up" ? "circuit open" : e->state;
+    s.model = e->model;
+    s.context_size = e->context_size;
+    s.slots = e->slots;
+    s.in_flight = e->in_flight;
+    s.server_busy = e->server_busy;
+    s.requests = e->requests;
+    s.failures = e->failures;
+    s.last_error = e->last_error;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace naut::llm

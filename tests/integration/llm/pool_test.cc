@@ -1,0 +1,233 @@
+// The endpoint pool over three scripted servers, each a real child process.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "llm/endpoint_pool.h"
+#include "scripted_llm_process.h"
+
+namespace naut::llm {
+namespace {
+
+using namespace std::chrono_literals;
+using naut::testing::ScriptedLlmProcess;
+
+std::vector<std::unique_ptr<ScriptedLlmProcess>> StartServers(const std::vector<Json>& scripts) {
+  std::vector<std::unique_ptr<ScriptedLlmProcess>> out;
+  for (const auto& s : scripts) {
+    auto p = ScriptedLlmProcess::Start(s);
+    EXPECT_TRUE(p.ok()) << p.error().ToString();
+    if (!p.ok()) return {};
+    out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+PoolOptions Options(const std::vector<std::unique_ptr<ScriptedLlmProcess>>& servers) {
+  PoolOptions o;
+  for (const auto& s : servers) {
+    EndpointOptions e;
+    e.base_url = s->url();
+    e.timeout = 30s;
+    o.endpoints.push_back(e);
+  }
+  o.health_interval = 0ms;
+  o.breaker_initial = 200ms;
+  return o;
+}
+
+ChatRequest Conversation(int id, int turns) {
+  ChatRequest r;
+  r.messages.push_back(Message::System("You play a text adventure. Be brief."));
+  r.messages.push_back(Message::User("conversation " + std::to_string(id) + ": start"));
+  for (int t = 1; t < turns; ++t) {
+    r.messages.push_back(Message::Assistant("ok"));
+    r.messages.push_back(Message::User("turn " + std::to_string(t)));
+  }
+  return r;
+}
+
+TEST(LlmPoolTest, AKilledEndpointLosesNoRequest) {
+  Json script{{"default", {{"content", "ok"}, {"delay_ms", 30}}}};
+  auto servers = StartServers({script, script, script});
+  ASSERT_EQ(servers.size(), 3u);
+  EndpointPool pool(Options(servers));
+  std::atomic<int> done{0}, failed{0};
+  std::vector<std::string> errors;
+  std::mutex mu;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < 15; ++i) {
+        auto r = pool.Chat(Conversation(w * 100 + i, 1), {});
+        if (r.ok()) {
+          done++;
+        } else {
+          failed++;
+          std::lock_guard lock(mu);
+          errors.push_back(r.error().ToString());
+        }
+      }
+    });
+  }
+  while (done.load() < 12) std::this_thread::sleep_for(5ms);
+  servers[0]->Kill();
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(failed.load(), 0) << (errors.empty() ? "" : errors[0]);
+  EXPECT_EQ(done.load(), 60);
+  auto status = pool.Status(/*probe=*/true);
+  EXPECT_EQ(status[0].state, "down");
+  EXPECT_EQ(status[1].state, "up");
+  // Every answered request was answered by someone; the two survivors took over.
+  EXPECT_EQ(status[0].requests + status[1].requests + status[2].requests, 60);
+  EXPECT_GT(status[1].requests + status[2].requests, 40);
+}
+
+TEST(LlmPoolTest, ASlowEndpointGetsLessWork) {
+  Json fast{{"default", {{"content", "fast"}, {"delay_ms", 10}}}};
+  Json slow{{"default", {{"content", "slow"}, {"delay_ms", 1500}}}};
+  auto servers = StartServers({fast, slow, fast});
+  ASSERT_EQ(servers.size(), 3u);
+  EndpointPool pool(Options(servers));
+  std::vector<std::thread> workers;
+  std::atomic<int> failed{0};
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      for (int i = 0; i < 12; ++i) {
+        if (!pool.Chat(Conversation(w * 100 + i, 1), {}).ok()) failed++;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  size_t n_fast0 = servers[0]->Requests().size(), n_slow = servers[1]->Requests().size(),
+         n_fast2 = servers[2]->Requests().size();
+  EXPECT_EQ(n_fast0 + n_slow + n_fast2, 36u);
+  EXPECT_LT(n_slow, n_fast0);
+  EXPECT_LT(n_slow, n_fast2);
+  EXPECT_LE(n_slow, 4u);
+}
+
+// Which server got each conversation's requests, read from the servers' request records.
+std::map<int, std::set<int>> ServersPerConversation(const std::vector<std::unique_ptr<ScriptedLlmProcess>>& servers) {
+  std::map<int, std::set<int>> out;
+  for (size_t s = 0; s < servers.size(); ++s) {
+    for (const auto& req : servers[s]->Requests()) {
+      std::string first = req["body"]["messages"][1]["content"];
+      int id = std::stoi(first.substr(std::string("conversation ").size()));
+      out[id].insert(static_cast<int>(s));
+    }
+  }
+  return out;
+}
+
+TEST(LlmPoolTest, PrefixAffinityKeepsEachConversationOnOneEndpoint) {
+  Json script{{"default", {{"content", "ok"}}}};
+  auto servers = StartServers({script, script, script});
+  ASSERT_EQ(servers.size(), 3u);
+  EndpointPool pool(Options(servers));
+  for (int turn = 1; turn <= 4; ++turn) {
+    for (int c = 0; c < 6; ++c) {
+      auto r = pool.Chat(Conversation(c, turn), {});
+      ASSERT_TRUE(r.ok()) << r.error().ToString();
+    }
+  }
+  auto spread = ServersPerConversation(servers);
+  ASSERT_EQ(spread.size(), 6u);
+  std::set<int> used;
+  for (const auto& [id, where] : spread) {
+    EXPECT_EQ(where.size(), 1u) << "conversation " << id << " moved between endpoints";
+    used.insert(where.begin(), where.end());
+  }
+  EXPECT_EQ(used.size(), 3u) << "new conversations should spread over the endpoints";
+}
+
+TEST(LlmPoolTest, RoundRobinScattersConversations) {
+  Json script{{"default", {{"content", "ok"}}}};
+  auto servers = StartServers({script, script, script});
+  ASSERT_EQ(servers.size(), 3u);
+  auto o = Options(servers);
+  o.policy = RoutingPolicy::kRoundRobin;
+  EndpointPool pool(o);
+  for (int turn = 1; turn <= 3; ++turn) {
+    for (int c = 0; c < 4; ++c) ASSERT_TRUE(pool.Chat(Conversation(c, turn), {}).ok());
+  }
+  int moved = 0;
+  for (const auto& [id, where] : ServersPerConversation(servers)) moved += where.size() > 1;
+  EXPECT_GT(moved, 0);
+}
+
+TEST(LlmPoolTest, BusySlotsMeanABoundedWaitThenRateLimited) {
+  auto servers = StartServers({Json{{"responses", {{{"content", "slow"}, {"delay_ms", 2000}}}},
+                                    {"default", {{"content", "ok"}}}}});
+  ASSERT_EQ(servers.size(), 1u);
+  auto o = Options(servers);
+  o.slots_per_endpoint = 1;
+  o.queue_timeout = 300ms;
+  EndpointPool pool(o);
+  std::thread first([&] { EXPECT_TRUE(pool.Chat(Conversation(1, 1), {}).ok()); });
+  while (servers[0]->Requests().empty()) std::this_thread::sleep_for(5ms);
+  auto r = pool.Chat(Conversation(2, 1), {});
+  first.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, LlmError::Kind::kRateLimited);
+  EXPECT_NE(r.error().message.find("busy"), std::string::npos);
+  EXPECT_TRUE(pool.Chat(Conversation(3, 1), {}).ok());  // the slot is free again
+}
+
+TEST(LlmPoolTest, ContextOverflowIsNotRetriedElsewhere) {
+  Json overflow{{"default", {{"status", 400}, {"error", "context size exceeded"}, {"error_type", "exceed_context_size_error"}}}};
+  auto servers = StartServers({overflow, overflow});
+  ASSERT_EQ(servers.size(), 2u);
+  EndpointPool pool(Options(servers));
+  auto r = pool.Chat(Conversation(1, 1), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, LlmError::Kind::kContextLengthExceeded);
+  EXPECT_EQ(servers[0]->Requests().size() + servers[1]->Requests().size(), 1u);
+}
+
+TEST(LlmPoolTest, EveryEndpointDownIsAClearError) {
+  PoolOptions o;
+  for (const char* url : {"http://127.0.0.1:1", "http://127.0.0.1:2"}) o.endpoints.push_back({.base_url = url});
+  o.health_interval = 0ms;
+  o.breaker_initial = 50ms;
+  EndpointPool pool(o);
+  auto r = pool.Chat(Conversation(1, 1), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().kind == LlmError::Kind::kNetwork || r.error().kind == LlmError::Kind::kUnavailable)
+      << r.error().ToString();
+}
+
+TEST(LlmPoolTest, StatusReportsHealthModelContextAndSlots) {
+  auto servers = StartServers({Json{{"model", "mistral-small-3"}, {"context_size", 16384}, {"slots", 2}},
+                               Json{{"health_status", 503}}});
+  ASSERT_EQ(servers.size(), 2u);
+  EndpointPool pool(Options(servers));
+  auto status = pool.Status(/*probe=*/true);
+  ASSERT_EQ(status.size(), 2u);
+  EXPECT_EQ(status[0].state, "up");
+  EXPECT_EQ(status[0].model, "mistral-small-3");
+  EXPECT_EQ(status[0].context_size, 16384);
+  EXPECT_EQ(status[0].slots, 2);
+  EXPECT_EQ(status[0].server_busy, 0);
+  EXPECT_EQ(status[1].state, "loading");
+}
+
+TEST(LlmPoolTest, StreamingThroughThePool) {
+  auto servers = StartServers({Json{{"default", {{"content", "streamed through the pool"}, {"chunk_size", 4}}}}});
+  ASSERT_EQ(servers.size(), 1u);
+  EndpointPool pool(Options(servers));
+  std::string seen;
+  CallOptions opts;
+  opts.on_delta = [&](const StreamDelta& d) { seen += d.content; };
+  auto r = pool.Chat(Conversation(1, 1), opts);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(seen, "streamed through the pool");
+}
+
+}  // namespace
+}  // namespace naut::llm
