@@ -1,0 +1,82 @@
+#pragma once
+// Embedders turn text into unit-length vectors so that cosine similarity is an inner product.
+//
+// Every embedder has an id ("hashing-v1", "openai:nomic-embed-text") and a dimension; the pair
+// is recorded with every stored vector and with the index file, so that vectors of different
+// embedders are never mixed (the memory store refuses and asks for `neuronaut memory reindex`).
+//
+// Threads: an Embedder may be called from one thread at a time.
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace naut::memory {
+
+using Vector = std::vector<float>;
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  // Stable name of the model that makes the vectors; two embedders with the same id and
+  // dimension make comparable vectors.
+  virtual std::string id() const = 0;
+  // The vector size. A server embedder learns it from its first answer (one probe request).
+  virtual Result<int> Dimension() = 0;
+  // One normalised vector per text, in order. Errors: kUnavailable when a server cannot be
+  // reached, kInvalidArgument for an answer that is not a list of vectors of one size.
+  virtual Result<std::vector<Vector>> Embed(std::span<const std::string> texts) = 0;
+
+  Result<Vector> EmbedOne(const std::string& text);
+};
+
+// Needs no model: word unigrams and bigrams (identifiers also split at '_' and case changes)
+// and character trigrams, hashed with a sign into `dim` buckets and L2-normalised.
+// Deterministic across runs and machines.
+class HashingEmbedder : public Embedder {
+ public:
+  explicit HashingEmbedder(int dim) : dim_(dim) {}
+  std::string id() const override { return "hashing-v1"; }
+  Result<int> Dimension() override { return dim_; }
+  Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override;
+  Vector EmbedText(std::string_view text) const;
+
+ private:
+  int dim_;
+};
+
+// An OpenAI-compatible POST <base_url>/v1/embeddings (llama-server --embeddings, Ollama, vLLM,
+// OpenAI). `base_url` may end in "/v1" or not.
+class OpenAiEmbedder : public Embedder {
+ public:
+  struct Options {
+    std::string base_url;
+    std::string model;
+    std::string api_key;
+    double timeout_s = 60;
+    size_t batch_size = 64;
+  };
+  explicit OpenAiEmbedder(Options options) : options_(std::move(options)) {}
+  std::string id() const override { return "openai:" + options_.model; }
+  Result<int> Dimension() override;
+  Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override;
+
+ private:
+  Result<std::vector<Vector>> EmbedBatch(std::span<const std::string> texts);
+  Options options_;
+  int dim_ = 0;  // 0 until the first answer
+};
+
+// The embedder [embeddings] selects ("hashing" or "openai"; an empty base_url means the
+// [llm] one). Errors name the missing key.
+Result<std::unique_ptr<Embedder>> MakeEmbedder(const Config& config);
+
+// Scales `v` to unit length (a zero vector stays zero).
+void Normalize(Vector& v);
+float Dot(std::span<const float> a, std::span<const float> b);
+
+}  // namespace naut::memory

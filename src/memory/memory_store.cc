@@ -1,0 +1,643 @@
+#include "memory/memory_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "core/data_home.h"
+#include "core/ids.h"
+#include "core/log.h"
+
+namespace naut::memory {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, "memory items with embeddings, full-text index",
+     R"sql(
+CREATE TABLE memory_items (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('episode', 'fact', 'reflection', 'skill')),
+  text TEXT NOT NULL,
+  environment TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '',
+  task TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  critique TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  step INTEGER NOT NULL DEFAULT -1,
+  ref TEXT NOT NULL DEFAULT '',
+  created TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  embedder TEXT NOT NULL,
+  dim INTEGER NOT NULL,
+  embedding BLOB NOT NULL
+);
+CREATE INDEX memory_items_filter ON memory_items (kind, environment);
+CREATE INDEX memory_items_ref ON memory_items (ref);
+CREATE VIRTUAL TABLE memory_fts USING fts5 (
+  text, content = 'memory_items', content_rowid = 'id', tokenize = 'porter unicode61');
+CREATE TRIGGER memory_items_ai AFTER INSERT ON memory_items BEGIN
+  INSERT INTO memory_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER memory_items_ad AFTER DELETE ON memory_items BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER memory_items_au AFTER UPDATE OF text ON memory_items BEGIN
+  INSERT INTO memory_fts (memory_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO memory_fts (rowid, text) VALUES (new.id, new.text);
+END;
+)sql"},
+};
+
+constexpr const char* kColumns =
+    "m.id, m.kind, m.text, m.environment, m.tags, m.task, m.outcome, m.critique, m.run_id, "
+    "m.step, m.ref, m.created, m.embedder, m.dim";
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  if (tags.empty()) return "";
+  std::string s = ",";
+  for (const auto& t : tags) s += t + ",";
+  return s;
+}
+
+std::vector<std::string> SplitTags(const std::string& s) {
+  std::vector<std::string> tags;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty()) tags.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) tags.push_back(cur);
+  return tags;
+}
+
+Status CheckTags(const std::vector<std::string>& tags) {
+  for (const auto& t : tags) {
+    if (t.empty() || t.find(',') != std::string::npos) {
+      return InvalidArgument("memory: tag '" + t + "' must be non-empty and have no comma");
+    }
+  }
+  return Status::Ok();
+}
+
+Memory ReadRow(const store::Statement& s, int first = 0) {
+  Memory m;
+  m.id = s.ColumnInt(first + 0);
+  m.kind = ParseKind(s.ColumnText(first + 1)).value_or(Kind::kFact);
+  m.text = s.ColumnText(first + 2);
+  m.environment = s.ColumnText(first + 3);
+  m.tags = SplitTags(s.ColumnText(first + 4));
+  m.task = s.ColumnText(first + 5);
+  m.outcome = s.ColumnText(first + 6);
+  m.critique = s.ColumnText(first + 7);
+  m.run_id = s.ColumnText(first + 8);
+  m.step = s.ColumnInt(first + 9);
+  m.ref = s.ColumnText(first + 10);
+  m.created = s.ColumnText(first + 11);
+  m.embedder = s.ColumnText(first + 12);
+  m.dim = static_cast<int>(s.ColumnInt(first + 13));
+  return m;
+}
+
+Vector BlobToVector(const std::string& blob) {
+  Vector v(blob.size() / sizeof(float));
+  std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// The filter clauses of a query, with their bindings in order.
+struct Filter {
+  std::string sql;
+  std::vector<std::string> args;
+};
+
+std::string LikeEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+Filter MakeFilter(const Query& q) {
+  Filter f;
+  f.sql = " AND m.deleted = 0";
+  if (q.kind) {
+    f.sql += " AND m.kind = ?";
+    f.args.emplace_back(KindName(*q.kind));
+  }
+  if (!q.environment.empty()) {
+    f.sql += " AND m.environment = ?";
+    f.args.push_back(q.environment);
+  }
+  for (const auto& t : q.tags) {
+    f.sql += " AND m.tags LIKE ? ESCAPE '\\'";
+    f.args.push_back("%," + LikeEscape(t) + ",%");
+  }
+  return f;
+}
+
+bool Filtered(const Query& q) { return q.kind || !q.environment.empty() || !q.tags.empty(); }
+
+// Words of the query as an FTS5 expression that matches any of them ("a" OR "b").
+std::string FtsExpression(const std::string& text) {
+  std::string expr, word;
+  std::set<std::string> seen;
+  auto flush = [&] {
+    if (!word.empty() && seen.insert(word).second) {
+      if (!expr.empty()) expr += " OR ";
+      expr += "\"" + word + "\"";
+    }
+    word.clear();
+  };
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) {
+      word.push_back(static_cast<char>(std::tolower(c)));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return expr;
+}
+
+}  // namespace
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kEpisode:
+      return "episode";
+    case Kind::kFact:
+      return "fact";
+    case Kind::kReflection:
+      return "reflection";
+    case Kind::kSkill:
+      return "skill";
+  }
+  return "fact";
+}
+
+Result<Kind> ParseKind(std::string_view name) {
+  for (Kind k : {Kind::kEpisode, Kind::kFact, Kind::kReflection, Kind::kSkill}) {
+    if (KindName(k) == name) return k;
+  }
+  return InvalidArgument("memory kind '" + std::string(name) +
+                         "' is not one of episode, fact, reflection, skill");
+}
+
+// ---- MemoryWriter ----
+
+store::Db& MemoryWriter::db() { return *store_.db_; }
+
+Result<int64_t> MemoryWriter::Insert(const NewMemory& m, const Vector& embedding) {
+  NAUT_RETURN_IF_ERROR(CheckTags(m.tags));
+  if (m.text.empty()) return InvalidArgument("memory: the text to remember is empty");
+  if (static_cast<int>(embedding.size()) != store_.dim_) {
+    return Internal("memory: a vector of size " + std::to_string(embedding.size()) +
+                    " where the embedder makes " + std::to_string(store_.dim_));
+  }
+  NAUT_ASSIGN_OR_RETURN(
+      auto ins,
+      db().Prepare("INSERT INTO memory_items (kind, text, environment, tags, task, outcome, "
+                   "critique, run_id, step, ref, created, embedder, dim, embedding) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  ins.Bind(1, KindName(m.kind))
+      .Bind(2, m.text)
+      .Bind(3, m.environment)
+      .Bind(4, JoinTags(m.tags))
+      .Bind(5, m.task)
+      .Bind(6, m.outcome)
+      .Bind(7, m.critique)
+      .Bind(8, m.run_id)
+      .Bind(9, m.step)
+      .Bind(10, m.ref)
+      .Bind(11, NowIso8601())
+      .Bind(12, store_.embedder_->id())
+      .Bind(13, store_.dim_)
+      .BindBlob(14, embedding.data(), embedding.size() * sizeof(float));
+  NAUT_RETURN_IF_ERROR(ins.Run());
+  int64_t id = db().LastInsertRowId();
+  added_.emplace_back(id, embedding);
+  return id;
+}
+
+Status MemoryWriter::Remove(int64_t id) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto up, db().Prepare("UPDATE memory_items SET deleted = 1 WHERE id = ? AND deleted = 0"));
+  up.Bind(1, id);
+  NAUT_RETURN_IF_ERROR(up.Run());
+  if (db().Changes() == 0) return NotFound("memory " + std::to_string(id) + " does not exist");
+  removed_.push_back(id);
+  return Status::Ok();
+}
+
+// ---- MemoryStore ----
+
+MemoryStore::MemoryStore(std::unique_ptr<store::Db> db, std::unique_ptr<Embedder> embedder,
+                         StoreOptions options)
+    : db_(std::move(db)), embedder_(std::move(embedder)), options_(std::move(options)) {}
+
+MemoryStore::~MemoryStore() {
+  if (index_ && unsaved_ > 0) {
+    Status s = Flush();
+    if (!s.ok()) spdlog::warn("memory: {} (it will be rebuilt from the database)", s.ToString());
+  }
+}
+
+Result<std::unique_ptr<MemoryStore>> MemoryStore::Open(const fs::path& db_path,
+                                                       std::unique_ptr<Embedder> embedder,
+                                                       StoreOptions options) {
+  NAUT_ASSIGN_OR_RETURN(auto db, store::Db::Open(db_path));
+  NAUT_RETURN_IF_ERROR(db->Migrate("memory", kMigrations));
+  if (options.index_dir.empty()) options.index_dir = db_path.parent_path() / "index";
+  return std::unique_ptr<MemoryStore>(
+      new MemoryStore(std::move(db), std::move(embedder), std::move(options)));
+}
+
+std::string MemoryStore::embedder_key() const {
+  return embedder_->id() + " (dim " + std::to_string(dim_) + ")";
+}
+
+Result<std::string> MemoryStore::EmbedderMismatch() {
+  if (dim_ == 0) {
+    NAUT_ASSIGN_OR_RETURN(dim_, embedder_->Dimension());
+  }
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT embedder, dim, count(*) FROM memory_items "
+                                             "WHERE deleted = 0 GROUP BY embedder, dim"));
+  std::string other;
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (q.ColumnText(0) == embedder_->id() && q.ColumnInt(1) == dim_) continue;
+    if (!other.empty()) other += ", ";
+    other += std::to_string(q.ColumnInt(2)) + " by " + q.ColumnText(0) + " (dim " +
+             std::to_string(q.ColumnInt(1)) + ")";
+  }
+  if (other.empty()) return std::string();
+  return "memory: the stored vectors were made by another embedder (" + other +
+         ") than the configured " + embedder_key() +
+         "; run `neuronaut memory reindex` to re-embed them";
+}
+
+Status MemoryStore::Ready() {
+  if (index_) return CatchUp();
+  NAUT_ASSIGN_OR_RETURN(std::string mismatch, EmbedderMismatch());
+  if (!mismatch.empty()) return FailedPrecondition(mismatch);
+  auto loaded = VectorIndex::Load(index_path(), embedder_->id(), dim_, options_.index);
+  if (!loaded) {
+    return Rebuild(loaded.error().code() == Code::kNotFound ? "no index file yet"
+                                                            : loaded.error().message());
+  }
+  // The index must hold exactly the live rows up to the id it covers.
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT count(*) FROM memory_items WHERE deleted = 0 "
+                                             "AND id <= ?"));
+  q.Bind(1, (*loaded)->max_id());
+  NAUT_RETURN_IF_ERROR(q.Step());
+  int64_t rows = q.ColumnInt(0);
+  if (rows != static_cast<int64_t>((*loaded)->size())) {
+    return Rebuild("the index holds " + std::to_string((*loaded)->size()) +
+                   " vectors where the database has " + std::to_string(rows));
+  }
+  index_ = std::move(*loaded);
+  return CatchUp();
+}
+
+Status MemoryStore::Rebuild(const std::string& reason) {
+  spdlog::info("memory: rebuilding the vector index from the database: {}", reason);
+  auto index = std::make_unique<VectorIndex>(dim_, options_.index);
+  NAUT_ASSIGN_OR_RETURN(auto q,
+                        db_->Prepare("SELECT id, embedding, dim, embedder FROM memory_items "
+                                     "WHERE deleted = 0 ORDER BY id"));
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    if (q.ColumnInt(2) != dim_ || q.ColumnText(3) != embedder_->id()) {
+      return FailedPrecondition(
+          "memory: row " + std::to_string(q.ColumnInt(0)) +
+          " has a vector of another embedder; run `neuronaut memory reindex`");
+    }
+    Vector v = BlobToVector(q.ColumnBlob(1));
+    if (static_cast<int>(v.size()) != dim_) {
+      return DataLoss("memory: row " + std::to_string(q.ColumnInt(0)) + " has a truncated vector");
+    }
+    index->Add(q.ColumnInt(0), v);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto mx, db_->Prepare("SELECT coalesce(max(id), 0) FROM memory_items"));
+  NAUT_RETURN_IF_ERROR(mx.Step());
+  index->set_max_id(mx.ColumnInt(0));
+  index_ = std::move(index);
+  rebuilt_ = true;
+  rebuild_reason_ = reason;
+  unsaved_ = 0;
+  return Flush();
+}
+
+Status MemoryStore::CatchUp() {
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, embedding, deleted FROM memory_items "
+                                             "WHERE id > ? ORDER BY id"));
+  q.Bind(1, index_->max_id());
+  size_t added = 0;
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    int64_t id = q.ColumnInt(0);
+    if (q.ColumnInt(2) == 0) {
+      Vector v = BlobToVector(q.ColumnBlob(1));
+      if (static_cast<int>(v.size()) != dim_) {
+        return FailedPrecondition("memory: row " + std::to_string(id) +
+                                  " was written with another embedder; run `neuronaut memory "
+                                  "reindex`");
+      }
+      index_->Add(id, v);
+      ++added;
+    }
+    index_->set_max_id(std::max(index_->max_id(), id));
+  }
+  if (added > 0) unsaved_ += added;
+  return Status::Ok();
+}
+
+Status MemoryStore::Write(const std::function<Status(MemoryWriter&)>& body) {
+  NAUT_RETURN_IF_ERROR(Ready());
+  MemoryWriter writer(*this);
+  {
+    NAUT_ASSIGN_OR_RETURN(auto tx, db_->Begin());
+    // Rows other processes committed since our last look come first, so that the index
+    // covers every id up to ours without gaps.
+    NAUT_RETURN_IF_ERROR(CatchUp());
+    NAUT_RETURN_IF_ERROR(body(writer));
+    NAUT_RETURN_IF_ERROR(tx.Commit());
+  }
+  for (auto& [id, v] : writer.added_) index_->Add(id, v);
+  for (int64_t id : writer.removed_) index_->Remove(id);
+  return AfterWrite(writer.added_.size() + writer.removed_.size());
+}
+
+Status MemoryStore::AfterWrite(size_t changes) {
+  unsaved_ += changes;
+  if (options_.save_every > 0 && unsaved_ >= options_.save_every) return Flush();
+  return Status::Ok();
+}
+
+Result<int64_t> MemoryStore::Add(const NewMemory& memory) {
+  NAUT_ASSIGN_OR_RETURN(auto ids, AddBatch(std::span<const NewMemory>(&memory, 1)));
+  return ids.at(0);
+}
+
+Result<std::vector<int64_t>> MemoryStore::AddBatch(std::span<const NewMemory> memories) {
+  NAUT_RETURN_IF_ERROR(Ready());
+  std::vector<NewMemory> items(memories.begin(), memories.end());
+  std::vector<std::string> texts;
+  for (auto& m : items) {
+    if (m.text.empty() && m.kind == Kind::kEpisode) {
+      m.text = "task: " + m.task + "\noutcome: " + m.outcome;
+      if (!m.critique.empty()) m.text += "\ncritique: " + m.critique;
+    }
+    NAUT_RETURN_IF_ERROR(CheckTags(m.tags));
+    if (m.text.empty()) return InvalidArgument("memory: the text to remember is empty");
+    texts.push_back(m.text);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto vectors, embedder_->Embed(texts));
+  std::vector<int64_t> ids;
+  NAUT_RETURN_IF_ERROR(Write([&](MemoryWriter& w) -> Status {
+    for (size_t i = 0; i < items.size(); ++i) {
+      NAUT_ASSIGN_OR_RETURN(int64_t id, w.Insert(items[i], vectors[i]));
+      ids.push_back(id);
+    }
+    return Status::Ok();
+  }));
+  return ids;
+}
+
+Status MemoryStore::Remove(int64_t id) {
+  return Write([id](MemoryWriter& w) { return w.Remove(id); });
+}
+
+Result<Memory> MemoryStore::Get(int64_t id) {
+  NAUT_ASSIGN_OR_RETURN(auto q,
+                        db_->Prepare(std::string("SELECT ") + kColumns +
+                                     " FROM memory_items m WHERE m.id = ? AND m.deleted = 0"));
+  q.Bind(1, id);
+  NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return NotFound("memory " + std::to_string(id) + " does not exist");
+  return ReadRow(q);
+}
+
+Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(const Query& q,
+                                                                             const Vector& qv,
+                                                                             size_t n) {
+  std::vector<std::pair<int64_t, float>> out;
+  Filter f = MakeFilter(q);
+  if (Filtered(q)) {
+    // A small filtered set is compared exactly: HNSW would have to over-fetch a lot.
+    NAUT_ASSIGN_OR_RETURN(auto c,
+                          db_->Prepare("SELECT count(*) FROM memory_items m WHERE 1" + f.sql));
+    for (size_t i = 0; i < f.args.size(); ++i) c.Bind(static_cast<int>(i + 1), f.args[i]);
+    NAUT_RETURN_IF_ERROR(c.Step());
+    if (static_cast<size_t>(c.ColumnInt(0)) <= options_.exact_below) {
+      NAUT_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT m.id, m.embedding FROM memory_items m "
+                                                 "WHERE 1" +
+                                                 f.sql));
+      for (size_t i = 0; i < f.args.size(); ++i) s.Bind(static_cast<int>(i + 1), f.args[i]);
+      while (true) {
+        NAUT_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        Vector v = BlobToVector(s.ColumnBlob(1));
+        if (v.size() != qv.size()) continue;
+        out.emplace_back(s.ColumnInt(0), Dot(v, qv));
+      }
+      std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.second > b.second; });
+      if (out.size() > n) out.resize(n);
+      return out;
+    }
+  }
+  // Over-fetch from HNSW and keep the ids that pass the filters (and are not deleted).
+  for (size_t fetch = Filtered(q) ? n * 4 : n;; fetch *= 4) {
+    auto hits = index_->Search(qv, fetch);
+    out.clear();
+    NAUT_ASSIGN_OR_RETURN(auto s,
+                          db_->Prepare("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
+    for (const auto& h : hits) {
+      s.Reset();
+      s.Bind(1, h.id);
+      for (size_t i = 0; i < f.args.size(); ++i) s.Bind(static_cast<int>(i + 2), f.args[i]);
+      NAUT_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (row) out.emplace_back(h.id, h.similarity);
+      if (out.size() >= n) break;
+    }
+    if (out.size() >= n || hits.size() < fetch) break;
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> MemoryStore::TextCandidates(const Query& q, size_t n) {
+  std::vector<int64_t> out;
+  std::string expr = FtsExpression(q.text);
+  if (expr.empty()) return out;
+  Filter f = MakeFilter(q);
+  NAUT_ASSIGN_OR_RETURN(
+      auto s,
+      db_->Prepare("SELECT m.id FROM memory_fts JOIN memory_items m ON m.id = memory_fts.rowid "
+                   "WHERE memory_fts MATCH ?" +
+                   f.sql + " ORDER BY bm25(memory_fts) LIMIT ?"));
+  s.Bind(1, expr);
+  int i = 2;
+  for (const auto& a : f.args) s.Bind(i++, a);
+  s.Bind(i, static_cast<int64_t>(n));
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(s.ColumnInt(0));
+  }
+  return out;
+}
+
+Result<std::vector<Hit>> MemoryStore::Search(const Query& q) {
+  NAUT_RETURN_IF_ERROR(CheckTags(q.tags));
+  std::vector<Hit> hits;
+  if (q.top_k == 0) return hits;
+  const size_t n = std::max<size_t>(q.top_k * 4, 40);
+  std::unordered_map<int64_t, Hit> fused;
+  Vector qv;
+  if (q.mode != SearchMode::kText) {
+    NAUT_RETURN_IF_ERROR(Ready());
+    NAUT_ASSIGN_OR_RETURN(qv, embedder_->EmbedOne(q.text));
+    NAUT_ASSIGN_OR_RETURN(auto vec, VectorCandidates(q, qv, n));
+    for (size_t r = 0; r < vec.size(); ++r) {
+      Hit& h = fused[vec[r].first];
+      h.vector_rank = static_cast<int>(r + 1);
+      h.similarity = vec[r].second;
+      h.score += 1.0 / static_cast<double>(options_.rrf_k + r + 1);
+    }
+  }
+  if (q.mode != SearchMode::kVector) {
+    NAUT_ASSIGN_OR_RETURN(auto text, TextCandidates(q, n));
+    for (size_t r = 0; r < text.size(); ++r) {
+      Hit& h = fused[text[r]];
+      h.text_rank = static_cast<int>(r + 1);
+      h.score += 1.0 / static_cast<double>(options_.rrf_k + r + 1);
+    }
+  }
+  std::vector<std::pair<int64_t, Hit>> ranked(fused.begin(), fused.end());
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    if (a.second.score != b.second.score) return a.second.score > b.second.score;
+    return a.first > b.first;  // newer first on ties
+  });
+  for (auto& [id, h] : ranked) {
+    if (hits.size() >= q.top_k) break;
+    auto m = Get(id);
+    if (!m) continue;  // removed meanwhile
+    h.memory = std::move(*m);
+    if (h.vector_rank == 0 && !qv.empty()) {
+      NAUT_ASSIGN_OR_RETURN(auto e,
+                            db_->Prepare("SELECT embedding FROM memory_items WHERE id = ?"));
+      e.Bind(1, id);
+      NAUT_ASSIGN_OR_RETURN(bool row, e.Step());
+      if (row) h.similarity = Dot(BlobToVector(e.ColumnBlob(0)), qv);
+    }
+    hits.push_back(std::move(h));
+  }
+  return hits;
+}
+
+Status MemoryStore::Reindex(const std::function<void(int64_t, int64_t)>& progress) {
+  NAUT_ASSIGN_OR_RETURN(dim_, embedder_->Dimension());
+  NAUT_ASSIGN_OR_RETURN(auto c, db_->Prepare("SELECT count(*) FROM memory_items"));
+  NAUT_RETURN_IF_ERROR(c.Step());
+  const int64_t total = c.ColumnInt(0);
+  int64_t done = 0, last = 0;
+  constexpr int64_t kBatch = 256;
+  while (true) {
+    std::vector<int64_t> ids;
+    std::vector<std::string> texts;
+    {
+      NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, text FROM memory_items WHERE id > ? "
+                                                 "ORDER BY id LIMIT ?"));
+      q.Bind(1, last).Bind(2, kBatch);
+      while (true) {
+        NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        ids.push_back(q.ColumnInt(0));
+        texts.push_back(q.ColumnText(1));
+      }
+    }
+    if (ids.empty()) break;
+    NAUT_ASSIGN_OR_RETURN(auto vectors, embedder_->Embed(texts));
+    NAUT_ASSIGN_OR_RETURN(auto tx, db_->Begin());
+    NAUT_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE memory_items SET embedder = ?, dim = ?, "
+                                                "embedding = ? WHERE id = ?"));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      up.Reset();
+      up.Bind(1, embedder_->id()).Bind(2, dim_);
+      up.BindBlob(3, vectors[i].data(), vectors[i].size() * sizeof(float)).Bind(4, ids[i]);
+      NAUT_RETURN_IF_ERROR(up.Run());
+    }
+    NAUT_RETURN_IF_ERROR(tx.Commit());
+    done += static_cast<int64_t>(ids.size());
+    last = ids.back();
+    if (progress) progress(done, total);
+  }
+  index_.reset();
+  return Rebuild("reindex with " + embedder_key());
+}
+
+Status MemoryStore::Flush() {
+  if (!index_) return Status::Ok();
+  NAUT_RETURN_IF_ERROR(index_->Save(index_path(), embedder_->id()));
+  unsaved_ = 0;
+  return Status::Ok();
+}
+
+Result<VectorIndex*> MemoryStore::Index() {
+  NAUT_RETURN_IF_ERROR(Ready());
+  return index_.get();
+}
+
+Result<Stats> MemoryStore::GetStats() {
+  Stats st;
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT kind, count(*) FROM memory_items WHERE "
+                                             "deleted = 0 GROUP BY kind ORDER BY kind"));
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    st.by_kind.emplace_back(q.ColumnText(0), q.ColumnInt(1));
+    st.items += q.ColumnInt(1);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto e, db_->Prepare("SELECT embedder, dim, count(*) FROM memory_items "
+                                             "WHERE deleted = 0 GROUP BY embedder, dim"));
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, e.Step());
+    if (!row) break;
+    if (!st.stored_embedders.empty()) st.stored_embedders += ", ";
+    st.stored_embedders += e.ColumnText(0) + " (dim " + std::to_string(e.ColumnInt(1)) +
+                           "): " + std::to_string(e.ColumnInt(2));
+  }
+  auto dim = embedder_->Dimension();
+  st.embedder = embedder_->id() + (dim ? " (dim " + std::to_string(*dim) + ")" : " (unreachable)");
+  if (index_) st.indexed = index_->size();
+  st.index_rebuilt = rebuilt_;
+  st.index_note = rebuild_reason_;
+  return st;
+}
+
+Result<std::unique_ptr<MemoryStore>> OpenMemoryStore(const Config& config, StoreOptions options) {
+  NAUT_ASSIGN_OR_RETURN(DataHome home, OpenDataHome(config.home));
+  NAUT_ASSIGN_OR_RETURN(auto embedder, MakeEmbedder(config));
+  if (options.index_dir.empty()) options.index_dir = home.root / "index";
+  return MemoryStore::Open(home.database(), std::move(embedder), std::move(options));
+}
+
+}  // namespace naut::memory

@@ -1,0 +1,183 @@
+#pragma once
+// The memory store: episodic memories (a task, its outcome and critique, the run and step it
+// came from), semantic ones (facts, reflections) and skill entries, each with its embedding
+// and the embedder that made it; searchable by meaning (HNSW), by words (FTS5, BM25) and by
+// both fused (reciprocal rank fusion), with filters on kind, environment and tags.
+//
+// SQLite is the source of truth: a record is stored when its transaction commits. The vector
+// index file in `index_dir` is a cache of the embeddings column; it is caught up, or rebuilt
+// from SQLite, whenever it is missing, behind, inconsistent, corrupt or of another embedder,
+// so a crash at any moment loses no committed record. Several processes may write the same
+// database: new rows are picked up inside each write transaction and before each search.
+//
+// Embedders: every row records its embedder id and dimension. When the configured embedder
+// differs from the one that made the stored vectors, Add and Search fail with
+// kFailedPrecondition naming both, until Reindex() re-embeds everything.
+//
+// Threads: one thread at a time per MemoryStore. Open one per thread or process.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "memory/embedder.h"
+#include "memory/vector_index.h"
+#include "store/db.h"
+
+namespace naut::memory {
+
+enum class Kind { kEpisode, kFact, kReflection, kSkill };
+std::string_view KindName(Kind kind);  // "episode", "fact", "reflection", "skill"
+Result<Kind> ParseKind(std::string_view name);
+
+struct NewMemory {
+  Kind kind = Kind::kFact;
+  // What is embedded and searched. Empty for an episode: made from task, outcome, critique.
+  std::string text;
+  std::string environment;        // e.g. "rpg"; empty: any environment
+  std::vector<std::string> tags;  // no commas
+  // Episodic fields.
+  std::string task, outcome, critique, run_id;
+  int64_t step = -1;  // -1: none
+  std::string ref;    // what the entry stands for, e.g. a skill "name@3"
+};
+
+struct Memory : NewMemory {
+  int64_t id = 0;
+  std::string created;  // ISO 8601 UTC
+  std::string embedder;
+  int dim = 0;
+};
+
+enum class SearchMode { kHybrid, kVector, kText };
+
+struct Query {
+  std::string text;
+  size_t top_k = 5;
+  SearchMode mode = SearchMode::kHybrid;
+  std::optional<Kind> kind;
+  std::string environment;        // empty: any
+  std::vector<std::string> tags;  // every one must be present
+};
+
+struct Hit {
+  Memory memory;
+  double score = 0;      // fused score (RRF), higher is better
+  int vector_rank = 0;   // 1-based rank in the vector results, 0: not among them
+  int text_rank = 0;     // 1-based rank in the BM25 results, 0: not among them
+  float similarity = 0;  // cosine similarity to the query
+};
+
+struct Stats {
+  int64_t items = 0;
+  std::vector<std::pair<std::string, int64_t>> by_kind;
+  std::string embedder;          // the configured one, "id (dim N)"
+  std::string stored_embedders;  // what made the stored vectors
+  size_t indexed = 0;
+  bool index_rebuilt = false;  // this process rebuilt the index from SQLite
+  std::string index_note;      // why it was rebuilt
+};
+
+struct StoreOptions {
+  std::filesystem::path index_dir;  // holds memory.hnsw and memory.hnsw.json
+  VectorIndex::Options index;
+  // Save the index after this many changes (0: only at Flush and when the store closes).
+  size_t save_every = 0;
+  // Below this many rows passing the filters, vector search compares them all exactly.
+  size_t exact_below = 2000;
+  size_t rrf_k = 60;
+};
+
+class MemoryStore;
+
+// Writes of one transaction (see MemoryStore::Write).
+class MemoryWriter {
+ public:
+  // Inserts a row with a vector made by the store's embedder; returns its id.
+  Result<int64_t> Insert(const NewMemory& memory, const Vector& embedding);
+  // Marks row `id` deleted (kept as a tombstone so ids are never reused).
+  Status Remove(int64_t id);
+  store::Db& db();
+
+ private:
+  friend class MemoryStore;
+  explicit MemoryWriter(MemoryStore& store) : store_(store) {}
+  MemoryStore& store_;
+  std::vector<std::pair<int64_t, Vector>> added_;
+  std::vector<int64_t> removed_;
+};
+
+class MemoryStore {
+ public:
+  // Opens (creating and migrating) the database at `db_path`. The embedder is not contacted
+  // until the first Add, Search or Reindex.
+  static Result<std::unique_ptr<MemoryStore>> Open(const std::filesystem::path& db_path,
+                                                   std::unique_ptr<Embedder> embedder,
+                                                   StoreOptions options);
+  ~MemoryStore();  // saves the index when it changed
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  Result<int64_t> Add(const NewMemory& memory);
+  // Adds many in one transaction (import, benchmarks); embeds them in one batch.
+  Result<std::vector<int64_t>> AddBatch(std::span<const NewMemory> memories);
+  Status Remove(int64_t id);
+  Result<Memory> Get(int64_t id);
+  Result<std::vector<Hit>> Search(const Query& query);
+
+  // Runs `body` in one write transaction, then applies its inserts and removals to the index.
+  // For modules that keep their own rows beside memories (skills). Nothing is applied to the
+  // index when `body` or the commit fails.
+  Status Write(const std::function<Status(MemoryWriter&)>& body);
+
+  // Re-embeds every row with the configured embedder and rebuilds the index.
+  // `progress(done, total)` is called after each batch.
+  Status Reindex(const std::function<void(int64_t, int64_t)>& progress = {});
+  // Saves the index now.
+  Status Flush();
+  Result<Stats> GetStats();
+
+  // Empty when the stored vectors match the configured embedder, else why they do not.
+  Result<std::string> EmbedderMismatch();
+  Embedder& embedder() { return *embedder_; }
+  store::Db& db() { return *db_; }
+  // The loaded index (after Ready()); for benchmarks and checks.
+  Result<VectorIndex*> Index();
+  std::filesystem::path index_path() const { return options_.index_dir / "memory.hnsw"; }
+
+ private:
+  friend class MemoryWriter;
+  MemoryStore(std::unique_ptr<store::Db> db, std::unique_ptr<Embedder> embedder,
+              StoreOptions options);
+  // Learns the embedder's dimension, refuses mixed vectors, loads or rebuilds the index.
+  Status Ready();
+  Status Rebuild(const std::string& reason);
+  // Adds rows committed (by any process) after the index's max_id.
+  Status CatchUp();
+  Status AfterWrite(size_t changes);
+  Result<std::vector<std::pair<int64_t, float>>> VectorCandidates(const Query& q, const Vector& qv,
+                                                                  size_t n);
+  Result<std::vector<int64_t>> TextCandidates(const Query& q, size_t n);
+  std::string embedder_key() const;
+
+  std::unique_ptr<store::Db> db_;
+  std::unique_ptr<Embedder> embedder_;
+  StoreOptions options_;
+  int dim_ = 0;
+  std::unique_ptr<VectorIndex> index_;
+  size_t unsaved_ = 0;
+  bool rebuilt_ = false;
+  std::string rebuild_reason_;
+};
+
+// The store at the data home's database and index directory, with [embeddings] from `config`.
+Result<std::unique_ptr<MemoryStore>> OpenMemoryStore(const Config& config,
+                                                     StoreOptions options = {});
+
+}  // namespace naut::memory

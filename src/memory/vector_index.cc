@@ -1,0 +1,268 @@
+#include "memory/vector_index.h"
+
+#include <fcntl.h>
+#include <hnswlib/hnswlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "core/files.h"
+#include "core/json.h"
+
+namespace naut::memory {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFormat = 1;
+
+// A fast 64-bit checksum of a file (FNV-style over 8-byte words); it only has to notice
+// damage, not resist an adversary who can already write the data home.
+Result<uint64_t> FileChecksum(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("vector index " + path.string() + ": cannot be opened");
+  uint64_t h = 1469598103934665603ULL;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    size_t n = static_cast<size_t>(in.gcount());
+    size_t words = n / 8;
+    for (size_t i = 0; i < words; ++i) {
+      uint64_t w;
+      std::memcpy(&w, buf.data() + i * 8, 8);
+      h = (h ^ w) * 1099511628211ULL;
+      h ^= h >> 29;
+    }
+    for (size_t i = words * 8; i < n; ++i) {
+      h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ULL;
+    }
+  }
+  return h;
+}
+
+Status FsyncPath(const fs::path& path, bool directory) {
+  int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Internal("cannot open " + path.string() + " to sync it");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Internal("fsync of " + path.string() + " failed");
+  return Status::Ok();
+}
+
+template <typename T>
+bool ReadPod(std::ifstream& in, T& out) {
+  in.read(reinterpret_cast<char*>(&out), sizeof(T));
+  return static_cast<bool>(in);
+}
+
+// Checks the hnswlib header against what this build would write for `dim` and `m`, so
+// that the loader never sizes allocations or walks links from untrusted numbers.
+Status CheckHeader(const fs::path& path, int dim, size_t m, size_t count, uintmax_t file_size) {
+  std::ifstream in(path, std::ios::binary);
+  size_t offset_level0, max_elements, cur, size_per, label_offset, offset_data, max_m, max_m0,
+      big_m, efc;
+  int max_level;
+  unsigned int enter;
+  double mult;
+  bool ok = ReadPod(in, offset_level0) && ReadPod(in, max_elements) && ReadPod(in, cur) &&
+            ReadPod(in, size_per) && ReadPod(in, label_offset) && ReadPod(in, offset_data) &&
+            ReadPod(in, max_level) && ReadPod(in, enter) && ReadPod(in, max_m) &&
+            ReadPod(in, max_m0) && ReadPod(in, big_m) && ReadPod(in, mult) && ReadPod(in, efc);
+  const std::string where = "vector index " + path.string();
+  if (!ok) return DataLoss(where + ": truncated header");
+  const size_t links0 = 2 * m * sizeof(unsigned int) + sizeof(unsigned int);
+  const size_t data = static_cast<size_t>(dim) * sizeof(float);
+  const size_t expect_per = links0 + data + sizeof(hnswlib::labeltype);
+  if (offset_level0 != 0 || big_m != m || max_m != m || max_m0 != 2 * m || size_per != expect_per ||
+      offset_data != links0 || label_offset != links0 + data) {
+    return DataLoss(where + ": header does not describe a dim " + std::to_string(dim) + ", M " +
+                    std::to_string(m) + " index");
+  }
+  // Capacity grows by doubling from 1024, so a saved capacity far above the count is damage.
+  if (cur < count || cur > max_elements || max_elements > std::max<size_t>(2048, 2 * cur + 2) ||
+      (cur > 0 && enter >= cur) || max_level < 0 || max_level > 64) {
+    return DataLoss(where + ": header element counts are inconsistent");
+  }
+  const uintmax_t header =
+      10 * sizeof(size_t) + sizeof(int) + sizeof(unsigned int) + sizeof(double);
+  if (cur > file_size / (size_per + sizeof(unsigned int)) ||
+      file_size < header + cur * (size_per + sizeof(unsigned int))) {
+    return DataLoss(where + ": header claims " + std::to_string(cur) +
+                    " elements, more than the file holds");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<uint64_t> internal::IndexFileChecksum(const fs::path& path) { return FileChecksum(path); }
+
+VectorIndex::VectorIndex(int dim, Options options)
+    : dim_(dim),
+      options_(options),
+      space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(dim))),
+      hnsw_(std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), 1024, options.m,
+                                                              options.ef_construction)) {}
+
+VectorIndex::~VectorIndex() = default;
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const fs::path& path,
+                                                       const std::string& embedder, int dim,
+                                                       Options options) {
+  const std::string where = "vector index " + path.string();
+  fs::path record_path = path.string() + ".json";
+  std::error_code ec;
+  if (!fs::exists(path, ec) || !fs::exists(record_path, ec)) {
+    return NotFound(where + ": not built yet");
+  }
+  NAUT_ASSIGN_OR_RETURN(std::string record_text, ReadFile(record_path));
+  auto record = ParseJson(record_text, record_path.string());
+  if (!record || !record->is_object()) return DataLoss(where + ": its record is not JSON");
+  const Json& r = *record;
+  auto field = [&](const char* key) -> const Json* {
+    auto it = r.find(key);
+    return it == r.end() ? nullptr : &*it;
+  };
+  const Json *format = field("format"), *emb = field("embedder"), *d = field("dim"),
+             *max_id = field("max_id"), *count = field("count"), *size = field("size"),
+             *sum = field("checksum"), *mm = field("m");
+  if (!format || !format->is_number_integer() || format->get<int>() != kFormat || !emb ||
+      !emb->is_string() || !d || !d->is_number_integer() || !max_id ||
+      !max_id->is_number_integer() || !count || !count->is_number_unsigned() || !size ||
+      !size->is_number_unsigned() || !sum || !sum->is_string() || !mm ||
+      !mm->is_number_unsigned()) {
+    return DataLoss(where +
+                    ": its record lacks format, embedder, dim, max_id, count, size, "
+                    "checksum or m");
+  }
+  if (emb->get<std::string>() != embedder || d->get<int>() != dim) {
+    return FailedPrecondition(where + ": holds vectors of " + emb->get<std::string>() + " (dim " +
+                              std::to_string(d->get<int>()) + "), not " + embedder + " (dim " +
+                              std::to_string(dim) + ")");
+  }
+  if (mm->get<size_t>() != options.m) {
+    return FailedPrecondition(where + ": built with M " + std::to_string(mm->get<size_t>()));
+  }
+  uintmax_t file_size = fs::file_size(path, ec);
+  if (ec || file_size != size->get<uintmax_t>()) {
+    return DataLoss(where + ": size " + std::to_string(file_size) + " differs from the " +
+                    std::to_string(size->get<uintmax_t>()) + " bytes recorded");
+  }
+  NAUT_ASSIGN_OR_RETURN(uint64_t checksum, FileChecksum(path));
+  if (std::to_string(checksum) != sum->get<std::string>()) {
+    return DataLoss(where + ": checksum mismatch (the file was damaged)");
+  }
+  NAUT_RETURN_IF_ERROR(CheckHeader(path, dim, options.m, count->get<size_t>(), file_size));
+
+  auto index = std::make_unique<VectorIndex>(dim, options);
+  try {
+    index->hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(),
+                                                                     path.string(), false, 0);
+  } catch (const std::exception& e) {
+    return DataLoss(where + ": " + e.what());
+  }
+  index->max_id_ = max_id->get<int64_t>();
+  if (index->size() != count->get<size_t>()) {
+    return DataLoss(where + ": holds " + std::to_string(index->size()) +
+                    " vectors, its record says " + std::to_string(count->get<size_t>()));
+  }
+  return index;
+}
+
+Status VectorIndex::Save(const fs::path& path, const std::string& embedder) const {
+  const std::string where = "vector index " + path.string();
+  NAUT_RETURN_IF_ERROR(MakePrivateDirs(path.parent_path()));
+  fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  try {
+    hnsw_->saveIndex(tmp.string());
+  } catch (const std::exception& e) {
+    return Internal(where + ": saving failed: " + e.what());
+  }
+  std::error_code ec;
+  uintmax_t size = fs::file_size(tmp, ec);
+  if (ec) return Internal(where + ": the saved file vanished: " + ec.message());
+  NAUT_ASSIGN_OR_RETURN(uint64_t checksum, FileChecksum(tmp));
+  NAUT_RETURN_IF_ERROR(FsyncPath(tmp, false));
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Internal(where + ": cannot replace it: " + ec.message());
+  }
+  (void)FsyncPath(path.parent_path(), true);
+  Json record{{"format", kFormat},
+              {"embedder", embedder},
+              {"dim", dim_},
+              {"max_id", max_id_},
+              {"count", size_t{this->size()}},
+              {"size", size},
+              {"checksum", std::to_string(checksum)},
+              {"m", options_.m}};
+  return WriteFileAtomic(path.string() + ".json", DumpJson(record, 2) + "\n");
+}
+
+void VectorIndex::Add(int64_t id, std::span<const float> v) {
+  if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
+    hnsw_->resizeIndex(std::max<size_t>(1024, hnsw_->max_elements_ * 2));
+  }
+  hnsw_->addPoint(v.data(), static_cast<hnswlib::labeltype>(id));
+  max_id_ = std::max(max_id_, id);
+}
+
+void VectorIndex::Remove(int64_t id) {
+  auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+  if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) return;
+  hnsw_->markDeletedInternal(it->second);
+}
+
+bool VectorIndex::Contains(int64_t id) const {
+  auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+  return it != hnsw_->label_lookup_.end() && !hnsw_->isMarkedDeleted(it->second);
+}
+
+size_t VectorIndex::size() const { return hnsw_->cur_element_count - hnsw_->num_deleted_; }
+
+std::vector<IndexHit> VectorIndex::Search(std::span<const float> query, size_t k) const {
+  std::vector<IndexHit> hits;
+  if (k == 0 || size() == 0) return hits;
+  hnsw_->setEf(std::max(options_.ef_search, k));
+  auto queue = hnsw_->searchKnn(query.data(), k);
+  hits.resize(queue.size());
+  for (size_t i = queue.size(); i-- > 0;) {
+    hits[i] = {static_cast<int64_t>(queue.top().second), 1.0f - queue.top().first};
+    queue.pop();
+  }
+  return hits;
+}
+
+std::vector<IndexHit> VectorIndex::SearchExact(std::span<const float> query, size_t k) const {
+  std::vector<IndexHit> all;
+  const size_t n = hnsw_->cur_element_count;
+  all.reserve(n - hnsw_->num_deleted_);
+  for (size_t i = 0; i < n; ++i) {
+    auto internal = static_cast<hnswlib::tableint>(i);
+    if (hnsw_->isMarkedDeleted(internal)) continue;
+    const float* v = reinterpret_cast<const float*>(hnsw_->getDataByInternalId(internal));
+    float dist = hnsw_->fstdistfunc_(query.data(), v, hnsw_->dist_func_param_);
+    all.push_back({static_cast<int64_t>(hnsw_->getExternalLabel(internal)), 1.0f - dist});
+  }
+  k = std::min(k, all.size());
+  std::partial_sort(
+      all.begin(), all.begin() + static_cast<ptrdiff_t>(k), all.end(),
+      [](const IndexHit& a, const IndexHit& b) { return a.similarity > b.similarity; });
+  all.resize(k);
+  return all;
+}
+
+std::vector<int64_t> VectorIndex::Ids() const {
+  std::vector<int64_t> ids;
+  for (const auto& [label, internal] : hnsw_->label_lookup_) {
+    if (!hnsw_->isMarkedDeleted(internal)) ids.push_back(static_cast<int64_t>(label));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace naut::memory

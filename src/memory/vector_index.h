@@ -1,0 +1,97 @@
+#pragma once
+// An approximate nearest-neighbour index (HNSW, cosine similarity as the inner product of
+// unit vectors) whose labels are the row ids of the SQLite table that holds the vectors.
+//
+// The index is a cache: SQLite is the source of truth. Save() writes the hnswlib file beside a
+// small JSON record (embedder id, dimension, the highest row id covered, the element count,
+// the file's size and checksum), each replaced atomically; Load() verifies all of them before
+// handing the bytes to hnswlib, whose loader trusts its input. Any mismatch is kDataLoss and
+// the caller rebuilds from SQLite.
+//
+// Threads: one thread at a time (hnswlib's own locking is not relied on).
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace hnswlib {
+template <typename T>
+class HierarchicalNSW;
+class InnerProductSpace;
+}  // namespace hnswlib
+
+namespace naut::memory {
+
+struct IndexHit {
+  int64_t id;
+  float similarity;  // cosine, 1 = same direction
+};
+
+struct IndexRecord {
+  std::string embedder;
+  int dim = 0;
+  int64_t max_id = 0;  // every row id <= max_id was considered when the index was saved
+  size_t count = 0;    // live (not removed) elements
+};
+
+class VectorIndex {
+ public:
+  struct Options {
+    size_t m = 16;
+    size_t ef_construction = 200;
+    size_t ef_search = 64;  // raised to k when k is larger
+  };
+
+  VectorIndex(int dim, Options options);
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  // Loads the index saved at `path` (and `path` + ".json"). Errors: kNotFound when there is no
+  // index, kDataLoss when it is corrupt, truncated or disagrees with its record,
+  // kFailedPrecondition when it was made by another embedder or dimension than expected.
+  static Result<std::unique_ptr<VectorIndex>> Load(const std::filesystem::path& path,
+                                                   const std::string& embedder, int dim,
+                                                   Options options);
+  // Writes the index and its record; a crash leaves a pair that Load() accepts or rejects,
+  // never one it misreads.
+  Status Save(const std::filesystem::path& path, const std::string& embedder) const;
+
+  // Adds (or replaces) the vector of row `id`; `v` has dim() floats and unit length.
+  void Add(int64_t id, std::span<const float> v);
+  // Forgets row `id` (a no-op when absent).
+  void Remove(int64_t id);
+  bool Contains(int64_t id) const;
+
+  // The k nearest live rows, most similar first.
+  std::vector<IndexHit> Search(std::span<const float> query, size_t k) const;
+  // The same by comparing with every stored vector (for filters on small sets and for
+  // measuring recall).
+  std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k) const;
+  // All live row ids, ascending.
+  std::vector<int64_t> Ids() const;
+
+  int dim() const { return dim_; }
+  size_t size() const;  // live elements
+  int64_t max_id() const { return max_id_; }
+  void set_max_id(int64_t id) { max_id_ = id; }
+
+ private:
+  int dim_;
+  Options options_;
+  int64_t max_id_ = 0;
+  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+};
+
+namespace internal {
+// The checksum Save() records for the index file at `path`.
+Result<uint64_t> IndexFileChecksum(const std::filesystem::path& path);
+}  // namespace internal
+
+}  // namespace naut::memory

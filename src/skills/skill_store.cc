@@ -1,0 +1,434 @@
+#include "skills/skill_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+
+#include "core/files.h"
+#include "core/ids.h"
+
+namespace naut::skills {
+
+namespace fs = std::filesystem;
+using memory::Kind;
+using memory::MemoryWriter;
+using memory::NewMemory;
+
+namespace {
+
+constexpr store::Migration kMigrations[] = {
+    {1, "skills with versions and outcome counts",
+     R"sql(
+CREATE TABLE skills (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  docstring TEXT NOT NULL,
+  code TEXT NOT NULL,
+  language TEXT NOT NULL DEFAULT 'python',
+  params TEXT NOT NULL DEFAULT '[]',
+  supersedes INTEGER NOT NULL DEFAULT 0,
+  superseded INTEGER NOT NULL DEFAULT 0,
+  created TEXT NOT NULL,
+  uses INTEGER NOT NULL DEFAULT 0,
+  successes INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  environment TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '',
+  memory_id INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (name, version)
+);
+CREATE INDEX skills_current ON skills (superseded, name);
+)sql"},
+};
+
+constexpr const char* kColumns =
+    "id, name, version, description, docstring, code, language, params, supersedes, superseded, "
+    "created, uses, successes, failures, environment, tags, memory_id";
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string s;
+  for (const auto& t : tags) s += (s.empty() ? "" : ",") + t;
+  return s;
+}
+
+std::vector<std::string> SplitTags(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Json ParamsToJson(const std::vector<Param>& params) {
+  Json a = Json::array();
+  for (const auto& p : params) {
+    Json j{{"name", p.name}, {"annotation", p.annotation}};
+    j["default"] = p.default_value ? Json(*p.default_value) : Json(nullptr);
+    a.push_back(std::move(j));
+  }
+  return a;
+}
+
+std::vector<Param> ParamsFromJson(const std::string& text) {
+  std::vector<Param> params;
+  auto j = ParseJson(text, "skill params");
+  if (!j || !j->is_array()) return params;
+  for (const Json& p : *j) {
+    if (!p.is_object()) continue;
+    Param param;
+    param.name = p.value("name", "");
+    param.annotation = p.value("annotation", "");
+    if (p.contains("default") && p["default"].is_string()) param.default_value = p["default"];
+    params.push_back(std::move(param));
+  }
+  return params;
+}
+
+Skill ReadSkill(const store::Statement& s) {
+  Skill k;
+  k.id = s.ColumnInt(0);
+  k.name = s.ColumnText(1);
+  k.version = static_cast<int>(s.ColumnInt(2));
+  k.description = s.ColumnText(3);
+  k.docstring = s.ColumnText(4);
+  k.code = s.ColumnText(5);
+  k.language = s.ColumnText(6);
+  k.params = ParamsFromJson(s.ColumnText(7));
+  k.supersedes = s.ColumnInt(8);
+  k.superseded = s.ColumnInt(9) != 0;
+  k.created = s.ColumnText(10);
+  k.uses = s.ColumnInt(11);
+  k.successes = s.ColumnInt(12);
+  k.failures = s.ColumnInt(13);
+  k.environment = s.ColumnText(14);
+  k.tags = SplitTags(s.ColumnText(15));
+  k.memory_id = s.ColumnInt(16);
+  return k;
+}
+
+// What retrieval sees of a skill: its name as words, its docstring, then its code.
+std::string SearchText(const std::string& name, const std::string& docstring,
+                       const std::string& code) {
+  std::string words = name;
+  for (char& c : words) {
+    if (c == '_') c = ' ';
+  }
+  return words + ": " + docstring + "\n\n" + code;
+}
+
+std::string FileContent(const Skill& k) {
+  std::string header = "# Skill '" + k.name + "', version " + std::to_string(k.version) + " (" +
+                       k.created +
+                       "), kept by NeuroNaut.\n"
+                       "# This file mirrors the skill library; edits here are not read back.\n";
+  if (!k.environment.empty()) header += "# Environment: " + k.environment + "\n";
+  std::string code = k.code;
+  if (code.empty() || code.back() != '\n') code += "\n";
+  return header + "\n" + code;
+}
+
+}  // namespace
+
+Status CheckSkillName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 &&
+            (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!ok) {
+    return InvalidArgument("skill name '" + name +
+                           "' is not a Python identifier of at most 64 characters");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SkillStore>> SkillStore::Open(memory::MemoryStore& memory,
+                                                     SkillStoreOptions options) {
+  NAUT_RETURN_IF_ERROR(memory.db().Migrate("skills", kMigrations));
+  if (options.skills_dir.empty()) options.skills_dir = memory.db().path().parent_path() / "skills";
+  auto store = std::unique_ptr<SkillStore>(new SkillStore(memory, std::move(options)));
+  NAUT_RETURN_IF_ERROR(store->SyncFiles());
+  return store;
+}
+
+Result<std::vector<Skill>> SkillStore::Query(const std::string& where,
+                                             const std::vector<std::string>& args) {
+  NAUT_ASSIGN_OR_RETURN(auto q, memory_.db().Prepare(std::string("SELECT ") + kColumns +
+                                                     " FROM skills WHERE " + where));
+  for (size_t i = 0; i < args.size(); ++i) q.Bind(static_cast<int>(i + 1), args[i]);
+  std::vector<Skill> out;
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(ReadSkill(q));
+  }
+  return out;
+}
+
+Result<Skill> SkillStore::Get(const std::string& name, int version) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto found, version > 0 ? Query("name = ? AND version = ?", {name, std::to_string(version)})
+                              : Query("name = ? AND superseded = 0", {name}));
+  if (found.empty()) {
+    return NotFound("skill '" + name + "'" +
+                    (version > 0 ? " version " + std::to_string(version) : "") + " does not exist");
+  }
+  return found.front();
+}
+
+Result<std::vector<Skill>> SkillStore::List(bool include_superseded) {
+  return Query(include_superseded ? "1 ORDER BY name, version" : "superseded = 0 ORDER BY name",
+               {});
+}
+
+Result<std::vector<Skill>> SkillStore::Versions(const std::string& name) {
+  return Query("name = ? ORDER BY version", {name});
+}
+
+Result<AddedSkill> SkillStore::Add(const NewSkill& in) {
+  NAUT_ASSIGN_OR_RETURN(SkillShape shape, ValidateSkill(in.code));
+  if (!in.name.empty() && in.name != shape.entry) {
+    return InvalidArgument("skill refused: it is named '" + in.name +
+                           "' but its entry function is '" + shape.entry + "'");
+  }
+  NAUT_RETURN_IF_ERROR(CheckSkillName(shape.entry));
+  for (const auto& t : in.tags) {
+    if (t.empty() || t.find(',') != std::string::npos) {
+      return InvalidArgument("skill tag '" + t + "' must be non-empty and have no comma");
+    }
+  }
+  AddedSkill result;
+  auto current = Get(shape.entry);
+  if (current) {
+    if (current->code == in.code) {
+      result.skill = *current;
+      result.unchanged = true;
+      return result;
+    }
+  } else if (current.error().code() != Code::kNotFound) {
+    return current.error();
+  }
+
+  const std::string text = SearchText(shape.entry, shape.docstring, in.code);
+  NAUT_ASSIGN_OR_RETURN(memory::Vector vec, memory_.embedder().EmbedOne(text));
+  if (!in.allow_near_duplicate) {
+    NAUT_ASSIGN_OR_RETURN(
+        auto twins,
+        memory_.Search(
+            {.text = text, .top_k = 3, .mode = memory::SearchMode::kVector, .kind = Kind::kSkill}));
+    for (const auto& hit : twins) {
+      std::string twin = hit.memory.ref.substr(0, hit.memory.ref.find('@'));
+      if (twin == shape.entry || hit.similarity < options_.near_duplicate) continue;
+      return AlreadyExists("skill '" + shape.entry + "' is a near-duplicate of skill '" + twin +
+                           "' (similarity " + std::to_string(hit.similarity).substr(0, 5) +
+                           "); name it '" + twin +
+                           "' to store it as a new version, or allow near-duplicates");
+    }
+  }
+
+  Skill k;
+  k.name = shape.entry;
+  k.version = current ? current->version + 1 : 1;
+  k.docstring = shape.docstring;
+  k.description = shape.docstring.substr(0, shape.docstring.find('\n'));
+  k.code = in.code;
+  k.params = shape.params;
+  k.supersedes = current ? current->id : 0;
+  k.created = NowIso8601();
+  k.environment = in.environment;
+  k.tags = in.tags;
+  NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
+    if (current) {
+      NAUT_ASSIGN_OR_RETURN(auto up,
+                            w.db().Prepare("UPDATE skills SET superseded = 1 WHERE id = ?"));
+      up.Bind(1, current->id);
+      NAUT_RETURN_IF_ERROR(up.Run());
+      if (current->memory_id > 0) {
+        Status s = w.Remove(current->memory_id);
+        if (!s.ok() && s.code() != Code::kNotFound) return s;
+      }
+    }
+    NewMemory m;
+    m.kind = Kind::kSkill;
+    m.text = text;
+    m.environment = k.environment;
+    m.tags = k.tags;
+    m.ref = k.name + "@" + std::to_string(k.version);
+    NAUT_ASSIGN_OR_RETURN(k.memory_id, w.Insert(m, vec));
+    NAUT_ASSIGN_OR_RETURN(
+        auto ins, w.db().Prepare("INSERT INTO skills (name, version, description, docstring, "
+                                 "code, language, params, supersedes, created, environment, "
+                                 "tags, memory_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
+    ins.Bind(1, k.name)
+        .Bind(2, k.version)
+        .Bind(3, k.description)
+        .Bind(4, k.docstring)
+        .Bind(5, k.code)
+        .Bind(6, k.language)
+        .Bind(7, DumpJson(ParamsToJson(k.params)))
+        .Bind(8, k.supersedes)
+        .Bind(9, k.created)
+        .Bind(10, k.environment)
+        .Bind(11, JoinTags(k.tags))
+        .Bind(12, k.memory_id);
+    NAUT_RETURN_IF_ERROR(ins.Run());
+    k.id = w.db().LastInsertRowId();
+    return Status::Ok();
+  }));
+  if (current) {
+    result.superseded = *current;
+    result.superseded->superseded = true;
+  }
+  result.skill = k;
+  Status file = WriteFile(k);
+  if (!file.ok())
+    spdlog::warn("skills: {} (the skill is stored; the file is rewritten on next open)",
+                 file.ToString());
+  return result;
+}
+
+Result<std::vector<SkillHit>> SkillStore::Search(const std::string& text, size_t top_k,
+                                                 const std::string& environment,
+                                                 const std::vector<std::string>& tags) {
+  NAUT_ASSIGN_OR_RETURN(auto hits, memory_.Search({.text = text,
+                                                   .top_k = top_k,
+                                                   .kind = Kind::kSkill,
+                                                   .environment = environment,
+                                                   .tags = tags}));
+  std::vector<SkillHit> out;
+  for (const auto& h : hits) {
+    NAUT_ASSIGN_OR_RETURN(auto found,
+                          Query("memory_id = ? AND superseded = 0", {std::to_string(h.memory.id)}));
+    if (found.empty()) continue;
+    out.push_back({found.front(), h.score, h.similarity});
+  }
+  return out;
+}
+
+Status SkillStore::Remove(const std::string& name) {
+  NAUT_ASSIGN_OR_RETURN(auto versions, Versions(name));
+  if (versions.empty()) return NotFound("skill '" + name + "' does not exist");
+  NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
+    for (const auto& v : versions) {
+      if (v.superseded || v.memory_id == 0) continue;
+      Status s = w.Remove(v.memory_id);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    NAUT_ASSIGN_OR_RETURN(auto del, w.db().Prepare("DELETE FROM skills WHERE name = ?"));
+    del.Bind(1, name);
+    return del.Run();
+  }));
+  std::error_code ec;
+  fs::remove(FileOf(name), ec);
+  return Status::Ok();
+}
+
+Status SkillStore::RecordOutcome(const std::string& name, bool success) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto up, memory_.db().Prepare(success ? "UPDATE skills SET uses = uses + 1, successes = "
+                                              "successes + 1 WHERE name = ? AND superseded = 0"
+                                            : "UPDATE skills SET uses = uses + 1, failures = "
+                                              "failures + 1 WHERE name = ? AND superseded = 0"));
+  up.Bind(1, name);
+  NAUT_RETURN_IF_ERROR(up.Run());
+  if (memory_.db().Changes() == 0) return NotFound("skill '" + name + "' does not exist");
+  return Status::Ok();
+}
+
+Status SkillStore::WriteFile(const Skill& skill) {
+  NAUT_RETURN_IF_ERROR(MakePrivateDirs(options_.skills_dir));
+  return WriteFileAtomic(FileOf(skill.name), FileContent(skill));
+}
+
+Status SkillStore::SyncFiles() {
+  NAUT_ASSIGN_OR_RETURN(auto skills, List());
+  for (const auto& k : skills) {
+    auto have = ReadFile(FileOf(k.name));
+    if (have && *have == FileContent(k)) continue;
+    NAUT_RETURN_IF_ERROR(WriteFile(k));
+  }
+  return Status::Ok();
+}
+
+Result<Json> SkillStore::Export(const std::vector<std::string>& names) {
+  std::vector<Skill> skills;
+  if (names.empty()) {
+    NAUT_ASSIGN_OR_RETURN(skills, List());
+  } else {
+    for (const auto& n : names) {
+      NAUT_ASSIGN_OR_RETURN(Skill k, Get(n));
+      skills.push_back(std::move(k));
+    }
+  }
+  Json list = Json::array();
+  for (const auto& k : skills) {
+    list.push_back({{"name", k.name},
+                    {"version", k.version},
+                    {"language", k.language},
+                    {"description", k.description},
+                    {"code", k.code},
+                    {"environment", k.environment},
+                    {"tags", k.tags},
+                    {"created", k.created},
+                    {"uses", k.uses},
+                    {"successes", k.successes},
+                    {"failures", k.failures}});
+  }
+  return Json{
+      {"format", "neuronaut-skills"}, {"version", 1}, {"exported", NowIso8601()}, {"skills", list}};
+}
+
+Result<SkillStore::ImportReport> SkillStore::Import(const Json& bundle,
+                                                    bool allow_near_duplicates) {
+  if (!bundle.is_object() || bundle.value("format", "") != "neuronaut-skills" ||
+      !bundle.contains("skills") || !bundle["skills"].is_array()) {
+    return InvalidArgument(
+        "skills bundle: expected {\"format\": \"neuronaut-skills\", \"skills\": [...]}");
+  }
+  if (!bundle.contains("version") || !bundle["version"].is_number_integer() ||
+      bundle["version"].get<int>() != 1) {
+    return InvalidArgument("skills bundle: unsupported version (this neuronaut reads version 1)");
+  }
+  ImportReport report;
+  size_t i = 0;
+  for (const Json& e : bundle["skills"]) {
+    std::string label = "skills[" + std::to_string(i++) + "]";
+    if (!e.is_object() || !e.contains("code") || !e["code"].is_string()) {
+      report.refused.emplace_back(label, "no \"code\" string");
+      continue;
+    }
+    if (e.contains("language") && e["language"] != "python") {
+      report.refused.emplace_back(label, "language is not python");
+      continue;
+    }
+    NewSkill n;
+    n.code = e["code"];
+    if (e.contains("name") && e["name"].is_string()) {
+      n.name = e["name"];
+      label = n.name;
+    }
+    if (e.contains("environment") && e["environment"].is_string()) n.environment = e["environment"];
+    if (e.contains("tags") && e["tags"].is_array()) {
+      for (const Json& t : e["tags"]) {
+        if (t.is_string()) n.tags.push_back(t);
+      }
+    }
+    n.allow_near_duplicate = allow_near_duplicates;
+    auto added = Add(n);
+    if (!added) {
+      if (added.error().code() == Code::kUnavailable) return added.error();
+      report.refused.emplace_back(label, added.error().message());
+    } else if (added->unchanged) {
+      report.unchanged.push_back(added->skill.name);
+    } else {
+      report.added.push_back(added->skill.name);
+    }
+  }
+  return report;
+}
+
+}  // namespace naut::skills

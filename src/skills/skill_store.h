@@ -1,0 +1,121 @@
+#pragma once
+// The skill library: validated Python functions the agent learned, with versions, outcome
+// counts and retrieval. Each skill is also an entry of kind "skill" in the memory store, so
+// it is found by meaning and by words, and is mirrored as a readable file
+// <skills_dir>/<name>.py (the newest version; written atomically, never read back).
+//
+// Versioning: adding a skill under an existing name makes version n+1 and marks version n
+// superseded (kept, listed with --all, no longer retrieved). A skill whose vector is nearly
+// the same as another skill's under a different name is refused as a near-duplicate unless
+// the caller allows it.
+//
+// Threads: one thread at a time (like the MemoryStore it uses).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+#include "memory/memory_store.h"
+#include "skills/validator.h"
+
+namespace naut::skills {
+
+struct Skill {
+  int64_t id = 0;
+  std::string name;
+  int version = 1;
+  std::string description;  // first line of the docstring
+  std::string docstring;
+  std::string code;
+  std::string language = "python";
+  std::vector<Param> params;
+  int64_t supersedes = 0;  // id of the previous version, 0 for the first
+  bool superseded = false;
+  std::string created;
+  int64_t uses = 0, successes = 0, failures = 0;
+  std::string environment;
+  std::vector<std::string> tags;
+  int64_t memory_id = 0;
+};
+
+struct NewSkill {
+  std::string code;
+  std::string name;  // optional; must equal the entry function's name when given
+  std::string environment;
+  std::vector<std::string> tags;
+  bool allow_near_duplicate = false;
+};
+
+struct AddedSkill {
+  Skill skill;
+  std::optional<Skill> superseded;  // the version this one replaced
+  bool unchanged = false;           // same code as the current version: nothing was added
+};
+
+struct SkillHit {
+  Skill skill;
+  double score = 0;
+  float similarity = 0;
+};
+
+struct SkillStoreOptions {
+  std::filesystem::path skills_dir;  // where <name>.py files are mirrored
+  double near_duplicate = 0.95;      // cosine similarity at or above which a skill is a twin
+};
+
+class SkillStore {
+ public:
+  // Uses `memory` (which must outlive the SkillStore) for the database and retrieval;
+  // migrates the "skills" schema and rewrites missing or outdated skill files.
+  static Result<std::unique_ptr<SkillStore>> Open(memory::MemoryStore& memory,
+                                                  SkillStoreOptions options);
+
+  // Validates and stores a skill. Errors: kInvalidArgument with the validator's reason,
+  // kAlreadyExists for a near-duplicate (naming the twin and the similarity).
+  Result<AddedSkill> Add(const NewSkill& skill);
+  // The current version of `name`, or a given version.
+  Result<Skill> Get(const std::string& name, int version = 0);
+  Result<std::vector<Skill>> List(bool include_superseded = false);
+  Result<std::vector<Skill>> Versions(const std::string& name);
+  // Current skills ranked for `text` (hybrid retrieval) with optional filters.
+  Result<std::vector<SkillHit>> Search(const std::string& text, size_t top_k,
+                                       const std::string& environment = "",
+                                       const std::vector<std::string>& tags = {});
+  // Deletes every version of `name` and its file.
+  Status Remove(const std::string& name);
+  // Counts one use of the current version and whether it succeeded.
+  Status RecordOutcome(const std::string& name, bool success);
+
+  // A portable bundle {"format": "neuronaut-skills", "version": 1, "skills": [...]} of the
+  // current versions (all when `names` is empty).
+  Result<Json> Export(const std::vector<std::string>& names = {});
+  struct ImportReport {
+    std::vector<std::string> added, unchanged;
+    std::vector<std::pair<std::string, std::string>> refused;  // name, reason
+  };
+  // Adds every skill of a bundle through Add (validated again); bad entries are refused
+  // one by one, the rest still imported.
+  Result<ImportReport> Import(const Json& bundle, bool allow_near_duplicates = false);
+
+  std::filesystem::path FileOf(const std::string& name) const {
+    return options_.skills_dir / (name + ".py");
+  }
+
+ private:
+  SkillStore(memory::MemoryStore& memory, SkillStoreOptions options)
+      : memory_(memory), options_(std::move(options)) {}
+  Status WriteFile(const Skill& skill);
+  Status SyncFiles();
+  Result<std::vector<Skill>> Query(const std::string& where, const std::vector<std::string>& args);
+
+  memory::MemoryStore& memory_;
+  SkillStoreOptions options_;
+};
+
+// Skill names are Python identifiers of at most 64 characters.
+Status CheckSkillName(const std::string& name);
+
+}  // namespace naut::skills

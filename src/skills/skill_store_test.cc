@@ -1,0 +1,179 @@
+#include "skills/skill_store.h"
+
+#include <gtest/gtest.h>
+
+#include "core/files.h"
+#include "core/ids.h"
+
+namespace naut::skills {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string SkillCode(const std::string& name, const std::string& doc, const std::string& body) {
+  return "import tools\n\ndef " + name + "(chat_id: int):\n    \"\"\"" + doc + "\"\"\"\n    " +
+         body + "\n";
+}
+
+class SkillStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("naut-skills-" + NewId());
+    fs::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    skills_.reset();
+    memory_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen() {
+    skills_.reset();
+    memory_.reset();
+    auto m = memory::MemoryStore::Open(dir_ / "neuronaut.db",
+                                       std::make_unique<memory::HashingEmbedder>(256),
+                                       {.index_dir = dir_ / "index"});
+    ASSERT_TRUE(m) << m.error().ToString();
+    memory_ = std::move(*m);
+    auto s = SkillStore::Open(*memory_, {.skills_dir = dir_ / "skills"});
+    ASSERT_TRUE(s) << s.error().ToString();
+    skills_ = std::move(*s);
+  }
+  AddedSkill Add(const std::string& code, std::string env = "") {
+    auto r = skills_->Add({.code = code, .environment = env});
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : AddedSkill{};
+  }
+
+  fs::path dir_;
+  std::unique_ptr<memory::MemoryStore> memory_;
+  std::unique_ptr<SkillStore> skills_;
+};
+
+TEST_F(SkillStoreTest, AddsMirrorsAndRetrieves) {
+  auto a =
+      Add(SkillCode("hunt_monster", "Press Hunt to fight a monster for gold.",
+                    "return tools.rpg__press_inline_button(chat_id=chat_id, button_text='Hunt')"),
+          "rpg");
+  EXPECT_EQ(a.skill.version, 1);
+  EXPECT_EQ(a.skill.description, "Press Hunt to fight a monster for gold.");
+  Add(SkillCode("rest_at_inn", "Rest at the inn to restore health.",
+                "return tools.rpg__press_inline_button(chat_id=chat_id, button_text='Inn')"),
+      "rpg");
+  auto file = ReadFile(dir_ / "skills/hunt_monster.py");
+  ASSERT_TRUE(file);
+  EXPECT_NE(file->find("def hunt_monster(chat_id: int):"), std::string::npos);
+  auto hits = skills_->Search("fight monsters to earn gold", 1);
+  ASSERT_TRUE(hits) << hits.error().ToString();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ(hits->at(0).skill.name, "hunt_monster");
+  EXPECT_TRUE(skills_->Search("gold", 5, "fs")->empty());
+  auto got = skills_->Get("rest_at_inn");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->params.size(), 1u);
+  EXPECT_EQ(got->params[0].annotation, "int");
+}
+
+TEST_F(SkillStoreTest, SameNameMakesANewVersionAndKeepsTheOld) {
+  Add(SkillCode("hunt_monster", "Press Hunt once.", "return 1"));
+  auto v2 = Add(SkillCode("hunt_monster", "Press Hunt until a monster is beaten.", "return 2"));
+  EXPECT_EQ(v2.skill.version, 2);
+  ASSERT_TRUE(v2.superseded);
+  EXPECT_EQ(v2.superseded->version, 1);
+  EXPECT_EQ(skills_->Get("hunt_monster")->version, 2);
+  EXPECT_TRUE(skills_->Get("hunt_monster", 1)->superseded);
+  EXPECT_EQ(skills_->List()->size(), 1u);
+  EXPECT_EQ(skills_->List(true)->size(), 2u);
+  // The old version is no longer retrieved; the file shows the new one.
+  auto hits = skills_->Search("Press Hunt once", 5);
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ(hits->at(0).skill.version, 2);
+  EXPECT_NE(ReadFile(dir_ / "skills/hunt_monster.py")->find("return 2"), std::string::npos);
+  // Adding the same code again changes nothing.
+  auto same = Add(SkillCode("hunt_monster", "Press Hunt until a monster is beaten.", "return 2"));
+  EXPECT_TRUE(same.unchanged);
+  EXPECT_EQ(skills_->Versions("hunt_monster")->size(), 2u);
+}
+
+TEST_F(SkillStoreTest, NearDuplicatesAreRefusedUnlessAllowed) {
+  Add(SkillCode("hunt_monster", "Press Hunt to fight a monster for gold.", "return 1"));
+  auto twin = skills_->Add(
+      {.code = SkillCode("hunt_a_monster", "Press Hunt to fight a monster for gold.", "return 1")});
+  ASSERT_FALSE(twin);
+  EXPECT_EQ(twin.error().code(), Code::kAlreadyExists);
+  EXPECT_NE(twin.error().message().find("near-duplicate of skill 'hunt_monster'"),
+            std::string::npos)
+      << twin.error().message();
+  EXPECT_TRUE(skills_->Add(
+      {.code = SkillCode("hunt_a_monster", "Press Hunt to fight a monster for gold.", "return 1"),
+       .allow_near_duplicate = true}));
+}
+
+TEST_F(SkillStoreTest, InvalidSkillsAreRefusedWithTheReasonAndNothingIsStored) {
+  auto r = skills_->Add({.code = "import os\ndef f():\n    '''x'''\n"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("import of 'os' is not allowed"), std::string::npos);
+  r = skills_->Add({.code = SkillCode("f", "x", "return 1"), .name = "g"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("entry function is 'f'"), std::string::npos);
+  EXPECT_TRUE(skills_->List(true)->empty());
+  EXPECT_FALSE(fs::exists(dir_ / "skills/f.py"));
+}
+
+TEST_F(SkillStoreTest, OutcomesAreCounted) {
+  Add(SkillCode("hunt_monster", "Hunt.", "return 1"));
+  ASSERT_TRUE(skills_->RecordOutcome("hunt_monster", true).ok());
+  ASSERT_TRUE(skills_->RecordOutcome("hunt_monster", false).ok());
+  ASSERT_TRUE(skills_->RecordOutcome("hunt_monster", true).ok());
+  auto k = skills_->Get("hunt_monster");
+  EXPECT_EQ(k->uses, 3);
+  EXPECT_EQ(k->successes, 2);
+  EXPECT_EQ(k->failures, 1);
+  EXPECT_EQ(skills_->RecordOutcome("nope", true).code(), Code::kNotFound);
+}
+
+TEST_F(SkillStoreTest, RemoveDeletesEveryVersionAndTheFile) {
+  Add(SkillCode("hunt_monster", "Hunt once.", "return 1"));
+  Add(SkillCode("hunt_monster", "Hunt twice.", "return 2"));
+  ASSERT_TRUE(skills_->Remove("hunt_monster").ok());
+  EXPECT_EQ(skills_->Get("hunt_monster").error().code(), Code::kNotFound);
+  EXPECT_FALSE(fs::exists(dir_ / "skills/hunt_monster.py"));
+  EXPECT_TRUE(skills_->Search("hunt", 5)->empty());
+  EXPECT_EQ(skills_->Remove("hunt_monster").code(), Code::kNotFound);
+}
+
+TEST_F(SkillStoreTest, ExportImportRoundTripAndFilesComeBack) {
+  Add(SkillCode("hunt_monster", "Hunt a monster.", "return 1"), "rpg");
+  Add(SkillCode("read_notes", "Read the notes file.",
+                "return tools.call('fs__read_text_file', path='notes.txt')"));
+  auto bundle = skills_->Export();
+  ASSERT_TRUE(bundle);
+  EXPECT_EQ((*bundle)["skills"].size(), 2u);
+  fs::remove(dir_ / "skills/read_notes.py");
+  Reopen();  // a missing mirror file is rewritten
+  EXPECT_TRUE(fs::exists(dir_ / "skills/read_notes.py"));
+
+  // Import into a fresh home, with one bad entry that is refused alone.
+  fs::path other = dir_ / "other";
+  fs::create_directories(other);
+  auto m = memory::MemoryStore::Open(other / "neuronaut.db",
+                                     std::make_unique<memory::HashingEmbedder>(256), {});
+  ASSERT_TRUE(m);
+  auto s = SkillStore::Open(**m, {});
+  ASSERT_TRUE(s);
+  (*bundle)["skills"].push_back(
+      {{"name", "evil"}, {"code", "import os\ndef evil():\n  '''x'''\n"}});
+  auto report = (*s)->Import(*bundle);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->added.size(), 2u);
+  ASSERT_EQ(report->refused.size(), 1u);
+  EXPECT_EQ(report->refused[0].first, "evil");
+  EXPECT_EQ((*s)->Get("hunt_monster")->environment, "rpg");
+  EXPECT_TRUE(fs::exists(other / "skills/hunt_monster.py"));
+  auto again = (*s)->Import(*bundle);
+  EXPECT_EQ(again->unchanged.size(), 2u);
+  EXPECT_EQ((*s)->Import(Json{{"format", "x"}}).error().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace naut::skills

@@ -1,0 +1,68 @@
+#include "skills/validator.h"
+
+#include <gtest/gtest.h>
+
+namespace naut::skills {
+namespace {
+
+constexpr const char* kGood = R"py(import json
+import tools
+
+MAX_TRIES = 3
+
+
+def _press(chat_id, text):
+    return tools.rpg__press_inline_button(chat_id=chat_id, button_text=text)
+
+
+def hunt_until_gold(chat_id: int, gold: int = 10, *, verbose=False):
+    """Hunt in the game chat until the purse holds `gold` coins.
+
+    Returns the number of hunts."""
+    hunts = 0
+    for _ in range(MAX_TRIES):
+        _press(chat_id, "Hunt")
+        hunts += 1
+    return hunts
+)py";
+
+void ExpectRefused(const std::string& code, const std::string& reason) {
+  auto r = ValidateSkill(code);
+  ASSERT_FALSE(r) << "accepted:\n" << code;
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.error().message().find(reason), std::string::npos)
+      << "reason: " << r.error().message();
+}
+
+TEST(ValidateSkill, AcceptsAFunctionWithDocstringAndReportsItsShape) {
+  auto r = ValidateSkill(kGood);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->entry, "hunt_until_gold");
+  EXPECT_EQ(r->docstring.rfind("Hunt in the game chat", 0), 0u);
+  ASSERT_EQ(r->params.size(), 3u);
+  EXPECT_EQ(r->params[0].name, "chat_id");
+  EXPECT_EQ(r->params[0].annotation, "int");
+  EXPECT_FALSE(r->params[0].default_value);
+  EXPECT_EQ(r->params[1].default_value.value_or(""), "10");
+  EXPECT_EQ(r->params[2].name, "verbose");
+  EXPECT_EQ(r->params[2].default_value.value_or(""), "False");
+}
+
+TEST(ValidateSkill, RefusesWithTheReason) {
+  ExpectRefused("def f(:\n  pass\n", "line 1: syntax error");
+  ExpectRefused("def f():\n    return 1\n", "has no docstring");
+  ExpectRefused("def f():\n    '''a'''\n\ndef g():\n    '''b'''\n", "found 2: f, g");
+  ExpectRefused("x = 1\n", "found 0");
+  ExpectRefused("import os\ndef f():\n    '''a'''\n", "line 1: import of 'os' is not allowed");
+  ExpectRefused("def f():\n    '''a'''\n    import subprocess\n", "'subprocess' is not allowed");
+  ExpectRefused("from socket import socket\ndef f():\n    '''a'''\n", "'socket' is not allowed");
+  ExpectRefused("def f():\n    '''a'''\n    return eval('1')\n", "'eval' is not allowed");
+  ExpectRefused("def f():\n    '''a'''\n    return __import__('os')\n", "'__import__'");
+  ExpectRefused("def f():\n    '''a'''\n    return open('/etc/passwd').read()\n", "'open'");
+  ExpectRefused("def f():\n    '''a'''\n    return ().__class__.__bases__\n", "dunder attribute");
+  ExpectRefused("def f():\n    '''a'''\nf()\n", "top-level Expr would run");
+  ExpectRefused("def f(*args):\n    '''a'''\n", "*args or **kwargs");
+}
+
+}  // namespace
+}  // namespace naut::skills
