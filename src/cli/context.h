@@ -40,5 +40,6 @@ void AddConfigCommands(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddRunsCommand(CLI::App& app, Context& ctx);
+void AddMcpCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   AddRunsCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
+  AddMcpCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,7 @@
 #include "cli/context.h"
 #include "core/data_home.h"
 #include "core/ids.h"
+#include "envs/registry.h"
 #include "llm/model_factory.h"
 #include "mcp/hub.h"
 #include "memory/embedder.h"
@@ -87,23 +88,17 @@ void Show(const std::string& type, const Json& f) {
   }
 }
 
-std::vector<McpServerConfig> ServersFor(const Config& config, const agent::EnvProfile& profile,
-                                        const std::filesystem::path& workspace) {
+// The built-in servers the profile names (unless mcp.json defines a server of that name),
+// then the user's servers from mcp.json.
+std::vector<McpServerConfig> ServersFor(const Config& config, const agent::EnvProfile& profile) {
   std::vector<McpServerConfig> servers;
   std::error_code ec;
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  if (config.mcp.builtin_servers) {
-    for (const auto& name : profile.servers) {
-      bool user_defined = std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
-                                      [&](const McpServerConfig& s) { return s.name == name; });
-      if (user_defined) continue;
-      McpServerConfig s;
-      s.name = name;
-      s.command = self;
-      s.args = {"--home", config.home.string(), "mcp-server", name};
-      if (name == "fs" || name == "exec") s.args.push_back(workspace.string());
-      servers.push_back(std::move(s));
-    }
+  for (auto& s : envs::BuiltinServerConfigs(config, self)) {
+    bool wanted = std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
+    bool user_defined = std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
+                                    [&](const McpServerConfig& u) { return u.name == s.name; });
+    if (wanted && !user_defined) servers.push_back(std::move(s));
   }
   for (const auto& s : config.mcp_servers) {
     if (!s.disabled) servers.push_back(s);
@@ -142,9 +137,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   agent::StoreSkillLibrary skill_library(**skill_store);
   agent::StoreEpisodeMemory episodes(**memories);
 
-  std::filesystem::path workspace = home->root / "workspace" / profile->name;
-  std::filesystem::create_directories(workspace);
-  mcp::ClientManager hub(ServersFor(*config, *profile, workspace), mcp::HubOptionsFrom(*config));
+  mcp::ClientManager hub(ServersFor(*config, *profile), mcp::HubOptionsFrom(*config));
   hub.ConnectAll();
   hub.StartSupervisor();
   for (const auto& s : hub.Statuses()) {

@@ -8,6 +8,7 @@
 // (the framework runs one call at a time per server by default).
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -47,6 +48,20 @@ struct ToolContext {
   std::stop_token cancel;
   // progress(done, total_or_negative, message); a no-op when the caller asked for none.
   std::function<void(double, double, const std::string&)> progress = [](double, double, const std::string&) {};
+  // log(level, data): a notifications/message to the client when its logging level lets it
+  // through (levels: debug info notice warning error critical alert emergency).
+  std::function<void(const std::string&, const Json&)> log = [](const std::string&, const Json&) {};
+  // request(method, params): a request to the client (sampling/createMessage, elicitation/create,
+  // roots/list) that waits for its answer; fails when the client does not answer in time.
+  std::function<Result<Json>(const std::string&, const Json&)> request = [](const std::string& method, const Json&) {
+    return Result<Json>(Unimplemented("no client to send '" + method + "' to"));
+  };
+  // Closes the SSE stream that carries this call's messages (Streamable HTTP), telling the
+  // client to reconnect after the retry interval and poll for the result (SEP-1699). No-op on
+  // stdio.
+  std::function<void()> close_stream = [] {};
+  // What the client declared in initialize ("sampling", "elicitation", "roots").
+  Json client_capabilities = Json::object();
 };
 
 struct Tool {
@@ -63,6 +78,7 @@ struct ResourceContents {
   std::string uri;
   std::string mime_type = "text/plain";
   std::string text;
+  std::optional<std::string> blob;  // base64; set for binary contents instead of text
 };
 
 struct Resource {
@@ -71,6 +87,55 @@ struct Resource {
   std::string description;
   std::string mime_type = "text/plain";
   std::function<Result<ResourceContents>()> read;
+};
+
+// A family of resources named by an RFC 6570 template with simple {variables}, e.g.
+// "rpg://chat/{chat_id}/messages". `read` gets the concrete URI and the variables.
+struct ResourceTemplate {
+  std::string uri_template;
+  std::string name;
+  std::string description;
+  std::string mime_type = "text/plain";
+  std::function<Result<ResourceContents>(const std::string& uri, const std::map<std::string, std::string>& vars)> read;
+};
+
+struct PromptArgument {
+  std::string name;
+  std::string description;
+  bool required = false;
+};
+
+struct PromptResult {
+  std::string description;
+  Json messages = Json::array();  // [{"role": "user", "content": {...}}], as MCP spells them
+};
+
+struct Prompt {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::vector<PromptArgument> arguments;
+  std::function<Result<PromptResult>(const std::map<std::string, std::string>& arguments)> get;
+};
+
+// completion/complete: candidate values for argument `name` whose typed prefix is `value`, of
+// the prompt or resource template named by `ref` ({"type": "ref/prompt", "name"} or
+// {"type": "ref/resource", "uri"}). `context` holds already chosen arguments.
+using CompletionHandler = std::function<Result<std::vector<std::string>>(
+    const Json& ref, const std::string& name, const std::string& value, const Json& context)>;
+
+// Everything one server offers. Built-in servers (envs/registry.h) produce one of these; the
+// framework (mcp/server.h) serves it.
+struct ServerDefinition {
+  std::string name;
+  std::string version = "0.1.0";
+  std::string title;
+  std::string instructions;
+  std::vector<Tool> tools;
+  std::vector<Resource> resources;
+  std::vector<ResourceTemplate> resource_templates;
+  std::vector<Prompt> prompts;
+  CompletionHandler complete;  // empty: completion answers with no values
 };
 
 }  // namespace naut::mcp

@@ -1,0 +1,71 @@
+#pragma once
+// Streamable HTTP client transport: each message is a POST to the server's endpoint; the
+// answer is a JSON body, 202, or an SSE stream carrying the response and anything related.
+// A stream that ends before its response (the server closed it to make the client poll, or
+// the network dropped it) is resumed with GET + Last-Event-ID after the server's retry
+// interval. After initialize, a standalone GET stream receives the server's own messages
+// (servers that answer 405 have none). Mcp-Session-Id and MCP-Protocol-Version headers are
+// sent once known; a 404 for our session ends the connection.
+//
+// Thread-safety: Send may be called from any thread; callbacks run on transport threads.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mcp/transport.h"
+
+namespace naut::mcp {
+
+struct HttpClientOptions {
+  std::string url;                             // http(s)://host:port/mcp
+  std::map<std::string, std::string> headers;  // extra headers (e.g. Authorization)
+  int max_resumptions = 5;                     // GET retries for one request stream
+  int default_retry_ms = 1000;                 // when the server sends no retry hint
+  bool standalone_stream = true;               // open the GET stream after initialize
+};
+
+class HttpClientTransport : public ClientTransport {
+ public:
+  HttpClientTransport(std::string name, HttpClientOptions options);
+  ~HttpClientTransport() override;
+
+  Status Start(std::function<void(const Json&)> on_message, std::function<void(const Status&)> on_closed) override;
+  Status Send(const Json& message) override;
+  void SetProtocolVersion(const std::string& version) override;
+  void Close() override;
+  std::string Describe() const override { return "http: " + options_.url; }
+
+  std::string session_id() const;
+
+ private:
+  struct Exchange;  // one HTTP request/response
+  // POSTs `message` and delivers what comes back; for requests also resumes the stream.
+  void PostAndRead(Json message);
+  // Runs one HTTP exchange; SSE events and JSON bodies are delivered as they arrive.
+  Status Perform(Exchange& ex);
+  void Deliver(const std::string& data);
+  void StandaloneLoop();
+  void Fail(const Status& why);
+  std::vector<std::string> Headers(bool with_session) const;
+
+  std::string name_;
+  HttpClientOptions options_;
+  std::function<void(const Json&)> on_message_;
+  std::function<void(const Status&)> on_closed_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> failed_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string session_id_;        // guarded by mu_
+  std::string protocol_version_;  // guarded by mu_
+  int workers_ = 0;               // guarded by mu_: running PostAndRead threads
+  std::thread standalone_;
+};
+
+}  // namespace naut::mcp

@@ -1,0 +1,500 @@
+#include "mcp/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "core/ids.h"
+#include "mcp/protocol.h"
+
+namespace naut::mcp {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One SSE stream's events, kept so that a client that lost the connection (or was asked to
+// reconnect) can replay them with Last-Event-ID.
+struct EventStream {
+  std::string id;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> events;  // data of event i, id "<stream id>_<i>"
+  size_t first = 0;                 // index of events[0] (old standalone events are dropped)
+  bool finished = false;            // the last response is in
+  uint64_t disconnects = 0;         // bumped when the server asks the connection to close
+  bool attached = false;            // a connection is writing this stream
+};
+
+struct HttpSession {
+  std::string id;
+  std::shared_ptr<ServerSession> session;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<EventStream>> streams;  // guarded by mu
+  std::deque<std::string> finished_order;                       // guarded by mu, for eviction
+  std::shared_ptr<EventStream> standalone = std::make_shared<EventStream>();
+  uint64_t next_stream = 1;  // guarded by mu
+};
+
+constexpr size_t kKeptFinishedStreams = 64;
+constexpr size_t kKeptStandaloneEvents = 1000;
+
+std::string SseEvent(const std::string& id, const std::string& data) {
+  return "event: message\nid: " + id + "\ndata: " + data + "\n\n";
+}
+
+void Push(EventStream& s, const Json& message) {
+  std::lock_guard lock(s.mu);
+  s.events.push_back(DumpJson(message));
+  if (s.id == "standalone" && s.events.size() > kKeptStandaloneEvents) {
+    s.events.erase(s.events.begin());
+    ++s.first;
+  }
+  s.cv.notify_all();
+}
+
+std::string HostOnly(std::string host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return close == std::string::npos ? host : host.substr(0, close + 1);
+  }
+  size_t colon = host.rfind(':');
+  if (colon != std::string::npos) host = host.substr(0, colon);
+  return host;
+}
+
+bool IsLoopbackName(const std::string& host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1";
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Server& server;
+  HttpServerOptions options;
+  httplib::Server http;
+  std::atomic<bool> stopping{false};
+  int port = -1;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<HttpSession>> sessions;  // guarded by mu
+  int workers = 0;  // guarded by mu: request threads still running (Stop waits for them)
+  std::condition_variable workers_cv;
+
+  Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)) {}
+
+  static void JsonError(httplib::Response& res, int status, int code, const std::string& message,
+                        const Json& id = nullptr) {
+    res.status = status;
+    res.set_content(DumpJson(MakeError(id, code, message)), "application/json");
+  }
+
+  // DNS rebinding protection: a browser page on another site must not reach this server.
+  bool CheckOrigin(const httplib::Request& req, httplib::Response& res) {
+    bool loopback_bind = IsLoopbackName(options.host);
+    if (req.has_header("Host")) {
+      std::string host = HostOnly(req.get_header_value("Host"));
+      bool ok = IsLoopbackName(host) || !loopback_bind;
+      for (const auto& h : options.allowed_hosts) ok = ok || h == host;
+      if (!ok) {
+        JsonError(res, 403, kInvalidRequest, "Forbidden: Host '" + host + "' is not allowed for this local server");
+        return false;
+      }
+    }
+    if (req.has_header("Origin")) {
+      std::string origin = req.get_header_value("Origin");
+      bool ok = false;
+      for (const auto& o : options.allowed_origins) ok = ok || o == origin;
+      for (const char* scheme : {"http://", "https://"}) {
+        std::string_view sv(origin);
+        if (sv.substr(0, std::strlen(scheme)) == scheme) {
+          std::string host = HostOnly(std::string(sv.substr(std::strlen(scheme))));
+          ok = ok || IsLoopbackName(host) || (!loopback_bind && host == HostOnly(req.get_header_value("Host")));
+        }
+      }
+      if (!ok) {
+        JsonError(res, 403, kInvalidRequest, "Forbidden: Origin '" + origin + "' is not allowed");
+        return false;
+      }
+    }
+    if (req.has_header("MCP-Protocol-Version")) {
+      std::string v = req.get_header_value("MCP-Protocol-Version");
+      if (!IsSupportedProtocolVersion(v)) {
+        JsonError(res, 400, kInvalidRequest, "Bad Request: unsupported MCP-Protocol-Version '" + v + "'");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::shared_ptr<HttpSession> FindSession(const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Mcp-Session-Id")) {
+      JsonError(res, 400, kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+      return nullptr;
+    }
+    std::string id = req.get_header_value("Mcp-Session-Id");
+    std::lock_guard lock(mu);
+    auto it = sessions.find(id);
+    if (it == sessions.end()) {
+      JsonError(res, 404, kInvalidRequest, "Session not found: " + id);
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  std::shared_ptr<HttpSession> NewSession() {
+    auto hs = std::make_shared<HttpSession>();
+    hs->id = NewId();
+    hs->standalone->id = "standalone";
+    std::weak_ptr<EventStream> standalone = hs->standalone;
+    hs->session = server.CreateSession([standalone](const Json& m) {
+      if (auto s = standalone.lock()) Push(*s, m);
+    });
+    std::lock_guard lock(mu);
+    sessions[hs->id] = hs;
+    return hs;
+  }
+
+  // Writes `stream` from event index `from` until it is finished, the server asks this
+  // connection to close, the client goes away, or the server stops.
+  void WriteStream(std::shared_ptr<EventStream> stream, size_t from, httplib::DataSink& sink, bool priming) {
+    auto write = [&](const std::string& text) { return sink.write(text.data(), text.size()); };
+    uint64_t disconnects;
+    {
+      std::lock_guard lock(stream->mu);
+      disconnects = stream->disconnects;
+      stream->attached = true;
+    }
+    bool ok = true;
+    if (priming) {
+      // The priming event gives the client an id to resume from before any message arrives.
+      ok = write("id: " + stream->id + "_p\nretry: " + std::to_string(options.sse_retry_ms) + "\ndata: \n\n");
+    }
+    size_t next = from;
+    while (ok && !stopping) {
+      std::vector<std::pair<size_t, std::string>> batch;
+      bool finished, disconnect;
+      {
+        std::unique_lock lock(stream->mu);
+        stream->cv.wait_for(lock, 1s, [&] {
+          return stream->first + stream->events.size() > next || stream->finished ||
+                 stream->disconnects != disconnects || stopping;
+        });
+        if (next < stream->first) next = stream->first;
+        for (size_t i = next; i < stream->first + stream->events.size(); ++i) {
+          batch.emplace_back(i, stream->events[i - stream->first]);
+        }
+        finished = stream->finished;
+        disconnect = stream->disconnects != disconnects;
+      }
+      for (auto& [i, data] : batch) {
+        ok = ok && write(SseEvent(stream->id + "_" + std::to_string(i), data));
+        if (ok) next = i + 1;
+      }
+      if (!ok) break;
+      if (disconnect) {
+        std::lock_guard lock(stream->mu);
+        if (!(stream->finished && next == stream->first + stream->events.size())) break;
+      }
+      if (finished) {
+        std::lock_guard lock(stream->mu);
+        if (next == stream->first + stream->events.size()) break;
+      }
+      if (batch.empty() && !sink.is_writable()) break;
+      if (batch.empty() && !finished) ok = write(": keep-alive\n\n");
+    }
+    {
+      std::lock_guard lock(stream->mu);
+      stream->attached = false;
+    }
+    sink.done();
+  }
+
+  void Post(const httplib::Request& req, httplib::Response& res) {
+    if (!CheckOrigin(req, res)) return;
+    std::string accept = req.get_header_value("Accept");
+    bool sse_ok = accept.find("text/event-stream") != std::string::npos;
+    if (!accept.empty() && !sse_ok && accept.find("application/json") == std::string::npos &&
+        accept.find("*/*") == std::string::npos) {
+      JsonError(res, 406, kInvalidRequest, "Not Acceptable: Accept must include application/json or text/event-stream");
+      return;
+    }
+    std::string content_type = req.get_header_value("Content-Type");
+    if (!content_type.empty() && content_type.find("application/json") == std::string::npos) {
+      JsonError(res, 415, kInvalidRequest, "Unsupported Media Type: Content-Type must be application/json");
+      return;
+    }
+    // Batches are only decoded when the session (or the header) says 2025-03-26.
+    std::shared_ptr<HttpSession> hs;
+    bool has_session_header = req.has_header("Mcp-Session-Id");
+    std::string version = req.get_header_value("MCP-Protocol-Version");
+    if (has_session_header) {
+      hs = FindSession(req, res);
+      if (!hs) return;
+      if (version.empty()) version = hs->session->protocol_version();
+    }
+    Decoded decoded = Decode(req.body, BatchesAllowed(version));
+    if (decoded.messages.empty()) {
+      res.status = 400;
+      Json body = decoded.error_replies.size() == 1 ? decoded.error_replies[0] : Json(decoded.error_replies);
+      res.set_content(DumpJson(body), "application/json");
+      return;
+    }
+    bool is_initialize = decoded.messages.size() == 1 && decoded.messages[0].is_request() &&
+                         decoded.messages[0].method == "initialize";
+    if (is_initialize) {
+      if (hs) {
+        JsonError(res, 400, kInvalidRequest, "Bad Request: initialize must not carry an Mcp-Session-Id",
+                  decoded.messages[0].id);
+        return;
+      }
+      hs = NewSession();
+      Json response;
+      hs->session->HandleMessage(decoded.messages[0], [&](const Json& m) { response = m; });
+      res.set_header("Mcp-Session-Id", hs->id);
+      res.set_content(DumpJson(response), "application/json");
+      return;
+    }
+    if (!hs) {
+      JsonError(res, 400, kInvalidRequest, "Bad Request: Mcp-Session-Id header is required (initialize first)");
+      return;
+    }
+    int requests = 0;
+    for (const auto& m : decoded.messages) requests += m.is_request();
+    if (requests == 0) {
+      for (const auto& m : decoded.messages) hs->session->HandleMessage(m, [](const Json&) {});
+      res.status = 202;
+      return;
+    }
+    if (decoded.batch || !sse_ok) {
+      // One JSON body: run every request here, in order.
+      Json replies = Json::array();
+      for (const Json& e : decoded.error_replies) replies.push_back(e);
+      std::mutex replies_mu;
+      for (const auto& m : decoded.messages) {
+        hs->session->HandleMessage(m, [&](const Json& out) {
+          if (out.contains("id") && !out.contains("method")) {
+            std::lock_guard lock(replies_mu);
+            replies.push_back(out);
+          } else {
+            hs->session->NotifyStandalone(out.value("method", ""), out.value("params", Json(nullptr)));
+          }
+        });
+      }
+      Json body = decoded.batch ? replies : (replies.empty() ? Json(nullptr) : replies[0]);
+      if (body.is_null()) {
+        res.status = 202;
+        return;
+      }
+      res.set_content(DumpJson(body), "application/json");
+      return;
+    }
+    // An SSE stream for this POST's requests; a worker thread runs them and feeds it.
+    auto stream = std::make_shared<EventStream>();
+    {
+      std::lock_guard lock(hs->mu);
+      stream->id = std::to_string(hs->next_stream++);
+      hs->streams[stream->id] = stream;
+    }
+    auto pending = std::make_shared<std::atomic<int>>(requests);
+    std::vector<Message> messages = decoded.messages;
+    {
+      std::lock_guard lock(mu);
+      ++workers;
+    }
+    std::thread([this, hs, stream, pending, messages] {
+      Sink sink = [stream, pending](const Json& out) {
+        Push(*stream, out);
+        if (out.contains("id") && !out.contains("method") && --*pending == 0) {
+          std::lock_guard lock(stream->mu);
+          stream->finished = true;
+          stream->cv.notify_all();
+        }
+      };
+      auto close_stream = [stream] {
+        std::lock_guard lock(stream->mu);
+        ++stream->disconnects;
+        stream->cv.notify_all();
+      };
+      for (const auto& m : messages) hs->session->HandleMessage(m, sink, close_stream);
+      {
+        // Cancelled requests get no response; the stream still ends.
+        std::lock_guard lock(stream->mu);
+        stream->finished = true;
+        stream->cv.notify_all();
+      }
+      {
+        std::lock_guard lock(hs->mu);
+        hs->finished_order.push_back(stream->id);
+        while (hs->finished_order.size() > kKeptFinishedStreams) {
+          hs->streams.erase(hs->finished_order.front());
+          hs->finished_order.pop_front();
+        }
+      }
+      std::lock_guard lock(mu);
+      --workers;
+      workers_cv.notify_all();
+    }).detach();
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [this, stream](size_t, httplib::DataSink& sink) {
+      WriteStream(stream, 0, sink, true);
+      return true;
+    });
+  }
+
+  void Get(const httplib::Request& req, httplib::Response& res) {
+    if (!CheckOrigin(req, res)) return;
+    std::string accept = req.get_header_value("Accept");
+    if (accept.find("text/event-stream") == std::string::npos) {
+      JsonError(res, 406, kInvalidRequest, "Not Acceptable: GET needs Accept: text/event-stream");
+      return;
+    }
+    auto hs = FindSession(req, res);
+    if (!hs) return;
+    std::shared_ptr<EventStream> stream = hs->standalone;
+    size_t from = 0;
+    bool resume = false;
+    if (req.has_header("Last-Event-ID")) {
+      std::string last = req.get_header_value("Last-Event-ID");
+      size_t sep = last.rfind('_');
+      std::string sid = sep == std::string::npos ? last : last.substr(0, sep);
+      std::string index = sep == std::string::npos ? "" : last.substr(sep + 1);
+      if (sid != "standalone") {
+        std::lock_guard lock(hs->mu);
+        auto it = hs->streams.find(sid);
+        if (it == hs->streams.end()) {
+          JsonError(res, 404, kInvalidRequest, "Not Found: no stream to resume for Last-Event-ID '" + last + "'");
+          return;
+        }
+        stream = it->second;
+      }
+      resume = true;
+      if (index != "p" && !index.empty() && index.find_first_not_of("0123456789") == std::string::npos &&
+          index.size() < 12) {
+        from = std::stoull(index) + 1;
+      }
+    }
+    if (!resume) {
+      std::lock_guard lock(stream->mu);
+      if (stream->attached) {
+        JsonError(res, 409, kInvalidRequest, "Conflict: this session already has a standalone SSE stream");
+        return;
+      }
+      // Only messages sent from now on go to a new standalone stream.
+      from = stream->first + stream->events.size();
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("Mcp-Session-Id", hs->id);
+    res.set_chunked_content_provider("text/event-stream", [this, stream, from](size_t, httplib::DataSink& sink) {
+      WriteStream(stream, from, sink, false);
+      return true;
+    });
+  }
+
+  void Delete(const httplib::Request& req, httplib::Response& res) {
+    if (!CheckOrigin(req, res)) return;
+    auto hs = FindSession(req, res);
+    if (!hs) return;
+    hs->session->Close();
+    {
+      std::lock_guard lock(mu);
+      sessions.erase(hs->id);
+    }
+    res.status = 200;
+  }
+};
+
+HttpServer::HttpServer(Server& server, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(server, std::move(options))) {
+  Impl* impl = impl_.get();
+  int threads = std::max(4, impl->options.threads);
+  impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  impl->http.set_payload_max_length(kMaxMessageBytes);
+  impl->http.set_keep_alive_max_count(1000);
+  const std::string& path = impl->options.path;
+  impl->http.Post(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Post(req, res); });
+  impl->http.Get(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Get(req, res); });
+  impl->http.Delete(path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Delete(req, res); });
+  impl->http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Impl::JsonError(res, 500, kInternalError, "Internal error: " + what);
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  NAUT_RETURN_IF_ERROR(impl_->port >= 0 ? FailedPrecondition("http server already started") : Status::Ok());
+  int port = impl_->options.port;
+  if (port == 0) {
+    port = impl_->http.bind_to_any_port(impl_->options.host);
+  } else if (!impl_->http.bind_to_port(impl_->options.host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    return Unavailable("cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) +
+                       " (address in use or not a local address)");
+  }
+  impl_->port = port;
+  thread_ = std::thread([this] { impl_->http.listen_after_bind(); });
+  return Status::Ok();
+}
+
+Status HttpServer::Run() {
+  NAUT_RETURN_IF_ERROR(Start());
+  if (thread_.joinable()) thread_.join();
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (!impl_) return;
+  impl_->stopping = true;
+  std::vector<std::shared_ptr<HttpSession>> sessions;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [id, s] : impl_->sessions) sessions.push_back(s);
+  }
+  for (auto& s : sessions) s->session->Close();
+  impl_->http.stop();
+  if (thread_.joinable()) thread_.join();
+  // Request threads use the Server; they end soon after their sessions are closed.
+  std::unique_lock lock(impl_->mu);
+  impl_->workers_cv.wait(lock, [&] { return impl_->workers == 0; });
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+std::string HttpServer::url() const {
+  std::string host = impl_->options.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  return "http://" + host + ":" + std::to_string(impl_->port) + impl_->options.path;
+}
+
+Result<std::pair<std::string, int>> ParseHostPort(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return InvalidArgument("'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  }
+  std::string host = text.substr(0, colon);
+  std::string port_text = text.substr(colon + 1);
+  if (host.empty()) host = "127.0.0.1";
+  if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument("port '" + port_text + "' in '" + text + "' is not a number from 0 to 65535");
+  }
+  int port = std::stoi(port_text);
+  if (port > 65535) return InvalidArgument("port " + port_text + " in '" + text + "' is above 65535");
+  return std::make_pair(host, port);
+}
+
+}  // namespace naut::mcp

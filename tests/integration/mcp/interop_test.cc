@@ -1,0 +1,382 @@
+// MCP interop with real peers, each a real process: the official npm servers
+// (server-filesystem, server-everything) driven by our client and hub; our fixture server
+// driven by our client over stdio and Streamable HTTP; the official TypeScript SDK client
+// driving our server; the neuronaut CLI (mcp list / tools / call, mcp-server).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/ids.h"
+#include "core/subprocess.h"
+#include "mcp/client.h"
+#include "mcp/http_client.h"
+#include "mcp/hub.h"
+#include "mcp/stdio.h"
+
+namespace naut::mcp {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const fs::path kPeers = fs::path(NAUT_SOURCE_DIR) / "tests" / "peers";
+const fs::path kModules = kPeers / "node_modules";
+
+std::string Node() {
+  fs::path bundled = kModules / ".bin" / "node";
+  return fs::exists(bundled) ? bundled.string() : "node";
+}
+
+#define REQUIRE_PEERS()                                                                             \
+  if (!fs::exists(kModules / "@modelcontextprotocol")) {                                            \
+    GTEST_SKIP() << "npm peers are not installed: run `npm ci` in tests/peers (scripts/setup.sh does)"; \
+  }
+
+std::string Text(const ToolResult& r) {
+  std::string out;
+  for (const auto& c : r.content)
+    if (c.data.contains("text")) out += c.data["text"].get<std::string>();
+  return out;
+}
+
+std::unique_ptr<Client> ConnectStdio(const std::string& name, std::vector<std::string> argv, ClientOptions options = {}) {
+  auto client = Client::Connect(std::make_unique<StdioClientTransport>(name, SpawnOptions{.argv = std::move(argv)}),
+                                std::move(options));
+  EXPECT_TRUE(client) << client.error().ToString();
+  return client ? std::move(*client) : nullptr;
+}
+
+std::vector<std::string> Everything() {
+  return {Node(), (kModules / "@modelcontextprotocol/server-everything/dist/index.js").string(), "stdio"};
+}
+
+bool HasTool(const std::vector<ToolInfo>& tools, const std::string& name) {
+  for (const auto& t : tools)
+    if (t.name == name) return true;
+  return false;
+}
+
+TEST(McpInteropTest, FilesystemServerWritesReadsAndRefusesOutsidePaths) {
+  REQUIRE_PEERS();
+  fs::path dir = fs::temp_directory_path() / ("naut-fs-" + NewId());
+  fs::create_directories(dir);
+  dir = fs::canonical(dir);
+  auto client = ConnectStdio("filesystem", {Node(), (kModules / "@modelcontextprotocol/server-filesystem/dist/index.js").string(), dir.string()});
+  ASSERT_TRUE(client);
+  auto tools = client->ListTools();
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  EXPECT_TRUE(HasTool(*tools, "write_file"));
+  EXPECT_TRUE(HasTool(*tools, "list_directory"));
+  std::string file = (dir / "note.txt").string();
+  auto w = client->CallTool("write_file", Json{{"path", file}, {"content", "hello from neuronaut"}});
+  ASSERT_TRUE(w) << w.error().ToString();
+  EXPECT_FALSE(w->is_error) << Text(*w);
+  std::string reader = HasTool(*tools, "read_text_file") ? "read_text_file" : "read_file";
+  auto r = client->CallTool(reader, Json{{"path", file}});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(Text(*r), "hello from neuronaut");
+  auto outside = client->CallTool(reader, Json{{"path", "/etc/hostname"}});
+  ASSERT_TRUE(outside) << outside.error().ToString();
+  EXPECT_TRUE(outside->is_error) << Text(*outside);
+  client->Close();
+  fs::remove_all(dir);
+}
+
+TEST(McpInteropTest, EverythingServerToolsResourcesPromptsAndProgress) {
+  REQUIRE_PEERS();
+  auto client = ConnectStdio("everything", Everything());
+  ASSERT_TRUE(client);
+  auto tools = client->ListTools();
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  ASSERT_TRUE(HasTool(*tools, "echo"));
+  auto echo = client->CallTool("echo", Json{{"message", "hi"}});
+  ASSERT_TRUE(echo) << echo.error().ToString();
+  EXPECT_EQ(Text(*echo), "Echo: hi");
+
+  auto resources = client->ListResources();
+  ASSERT_TRUE(resources) << resources.error().ToString();
+  ASSERT_FALSE(resources->empty());
+  auto contents = client->ReadResource((*resources)[0]["uri"].get<std::string>());
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_FALSE(contents->empty());
+  auto prompts = client->ListPrompts();
+  ASSERT_TRUE(prompts) << prompts.error().ToString();
+  EXPECT_FALSE(prompts->empty());
+
+  std::vector<double> progress;
+  std::mutex mu;
+  RequestOptions ro;
+  ro.on_progress = [&](double p, double, const std::string&) {
+    std::lock_guard lock(mu);
+    progress.push_back(p);
+  };
+  auto slow = client->CallTool("trigger-long-running-operation", Json{{"duration", 1}, {"steps", 4}}, ro);
+  ASSERT_TRUE(slow) << slow.error().ToString();
+  EXPECT_FALSE(slow->is_error) << Text(*slow);
+  std::lock_guard lock(mu);
+  EXPECT_GE(progress.size(), 3u);
+}
+
+TEST(McpInteropTest, HangingCallTimesOutAndTheSessionStaysUsable) {
+  REQUIRE_PEERS();
+  auto client = ConnectStdio("everything", Everything());
+  ASSERT_TRUE(client);
+  RequestOptions ro;
+  ro.timeout = 300ms;
+  auto r = client->CallTool("trigger-long-running-operation", Json{{"duration", 5}, {"steps", 5}}, ro);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kDeadlineExceeded) << r.error().ToString();
+  auto echo = client->CallTool("echo", Json{{"message", "still here"}});
+  ASSERT_TRUE(echo) << echo.error().ToString();
+  EXPECT_EQ(Text(*echo), "Echo: still here");
+}
+
+TEST(McpInteropTest, HubRestartsAServerKilledMidCall) {
+  REQUIRE_PEERS();
+  McpServerConfig config;
+  config.name = "everything";
+  auto argv = Everything();
+  config.command = argv[0];
+  config.args.assign(argv.begin() + 1, argv.end());
+  HubOptions options;
+  options.backoff_initial = 100ms;
+  options.call_timeout = 30s;
+  ClientManager hub({config}, options);
+  auto session = hub.Session("everything");
+  ASSERT_TRUE(session) << session.error().ToString();
+  int pid = dynamic_cast<StdioClientTransport&>((*session)->transport()).pid();
+  ASSERT_GT(pid, 0);
+  std::thread killer([pid] {
+    std::this_thread::sleep_for(500ms);
+    ::kill(-pid, SIGKILL);  // the whole process group, as a crash would
+  });
+  auto r = hub.CallTool("everything__trigger-long-running-operation", Json{{"duration", 10}, {"steps", 10}});
+  killer.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnavailable) << r.error().ToString();
+
+  Result<ToolResult> echo = Unavailable("not tried");
+  for (int i = 0; i < 100 && !echo; ++i) {
+    echo = hub.CallTool("everything__echo", Json{{"message", "back"}});
+    if (!echo) std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(echo) << echo.error().ToString();
+  EXPECT_EQ(Text(*echo), "Echo: back");
+  auto statuses = hub.Statuses();
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0].state, ServerState::kConnected);
+  EXPECT_GE(statuses[0].restarts, 1);
+  auto all = hub.ListTools();
+  bool found = false;
+  for (const auto& t : all) found = found || t.qualified_name == "everything__echo";
+  EXPECT_TRUE(found);
+}
+
+TEST(McpInteropTest, OurClientAndServerOverStdio) {
+  auto client = ConnectStdio("fixture", {NAUT_FIXTURE_SERVER, "--page-size", "2"});
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->protocol_version(), "2025-11-25");
+  auto tools = client->ListTools();
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  EXPECT_GT(tools->size(), 10u);  // many pages of 2
+  EXPECT_TRUE(HasTool(*tools, "echo"));
+  EXPECT_TRUE(HasTool(*tools, "slow"));
+
+  auto bad = client->CallTool("echo", Json{{"message", 7}});
+  ASSERT_TRUE(bad) << bad.error().ToString();
+  EXPECT_TRUE(bad->is_error);
+  EXPECT_NE(Text(*bad).find("arguments.message: expected string"), std::string::npos) << Text(*bad);
+
+  auto sum = client->CallTool("add", Json{{"a", 40}, {"b", 2}});
+  ASSERT_TRUE(sum) << sum.error().ToString();
+  ASSERT_TRUE(sum->structured.has_value());
+  EXPECT_EQ((*sum->structured)["sum"], 42);
+
+  auto unknown = client->CallTool("nope", Json::object());
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("Unknown tool: nope"), std::string::npos);
+
+  std::stop_source stop;
+  RequestOptions ro;
+  ro.cancel = stop.get_token();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  auto slow = client->CallTool("slow", Json{{"seconds", 30}}, ro);
+  canceller.join();
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().code(), Code::kCancelled);
+  EXPECT_TRUE(client->Ping().ok());
+
+  auto prompt = client->GetPrompt("test_prompt_with_arguments", Json{{"arg1", "x"}});
+  ASSERT_FALSE(prompt);
+  EXPECT_NE(prompt.error().message().find("arg2"), std::string::npos);
+}
+
+// Starts the fixture server over HTTP on port 0; returns its URL.
+struct HttpFixture {
+  std::unique_ptr<Subprocess> process;
+  std::string url;
+  HttpFixture() {
+    auto p = Subprocess::Spawn({.argv = {NAUT_FIXTURE_SERVER, "--http", "127.0.0.1:0"}, .pipe_stdin = false});
+    EXPECT_TRUE(p) << p.error().ToString();
+    if (!p) return;
+    process = std::move(*p);
+    LineReader reader(process->stdout_fd());
+    bool too_long = false;
+    auto line = reader.Next(&too_long);
+    if (line && line->rfind("listening ", 0) == 0) url = line->substr(10);
+    EXPECT_FALSE(url.empty()) << "fixture server did not print its URL";
+  }
+  ~HttpFixture() {
+    if (process) process->Terminate(2s);
+  }
+};
+
+TEST(McpInteropTest, OurClientAndServerOverStreamableHttp) {
+  HttpFixture server;
+  ASSERT_FALSE(server.url.empty());
+  ClientOptions options;
+  std::atomic<int> sampled{0};
+  options.capabilities = Json{{"sampling", Json::object()}};
+  options.on_request = [&](const std::string& method, const Json&) -> Result<Json> {
+    if (method != "sampling/createMessage") return Unimplemented(method);
+    ++sampled;
+    return Json{{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "forty-two"}}}, {"model", "test"}};
+  };
+  auto transport = std::make_unique<HttpClientTransport>("fixture-http", HttpClientOptions{.url = server.url});
+  HttpClientTransport* raw = transport.get();
+  auto client = Client::Connect(std::move(transport), options);
+  ASSERT_TRUE(client) << client.error().ToString();
+  EXPECT_FALSE(raw->session_id().empty());
+  auto tools = (*client)->ListTools();
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  EXPECT_TRUE(HasTool(*tools, "test_reconnection"));
+
+  std::atomic<int> progress{0};
+  RequestOptions ro;
+  ro.on_progress = [&](double, double, const std::string&) { ++progress; };
+  auto slow = (*client)->CallTool("slow", Json{{"seconds", 0.5}}, ro);
+  ASSERT_TRUE(slow) << slow.error().ToString();
+  EXPECT_GE(progress.load(), 3);
+
+  auto sampling = (*client)->CallTool("test_sampling", Json{{"prompt", "what is six times seven?"}});
+  ASSERT_TRUE(sampling) << sampling.error().ToString();
+  EXPECT_EQ(Text(*sampling), "LLM response: forty-two");
+  EXPECT_EQ(sampled.load(), 1);
+
+  // The server closes the stream mid-call; the client resumes with Last-Event-ID.
+  auto resumed = (*client)->CallTool("test_reconnection", Json::object());
+  ASSERT_TRUE(resumed) << resumed.error().ToString();
+  EXPECT_EQ(Text(*resumed), "Reconnection test completed successfully");
+
+  auto contents = (*client)->ReadResource("test://static-binary");
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_TRUE((*contents)[0].contains("blob"));
+  auto missing = (*client)->ReadResource("test://nothing-here");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  (*client)->Close();
+}
+
+Json RunSdkClient(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {Node(), (kPeers / "sdk_interop_client.mjs").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = RunCommand({.argv = argv, .cwd = kPeers}, "", 120s);
+  EXPECT_TRUE(r) << r.error().ToString();
+  if (!r) return nullptr;
+  EXPECT_TRUE(r->status.success()) << r->out << r->err;
+  auto j = ParseJson(r->out, "sdk client output");
+  EXPECT_TRUE(j) << r->out << r->err;
+  return j ? *j : Json();
+}
+
+void ExpectSdkSawOurServer(const Json& out) {
+  ASSERT_TRUE(out.is_object()) << out.dump();
+  ASSERT_FALSE(out.contains("error")) << out.dump(2);
+  EXPECT_EQ(out["server"]["name"], "neuronaut-conformance-fixture");
+  EXPECT_GT(out["tools"].size(), 10u);
+  EXPECT_EQ(out["echo"]["content"][0]["text"], "Echo: hello from the sdk");
+  EXPECT_EQ(out["add"]["structuredContent"]["sum"], 42);
+  EXPECT_EQ(out["badArgs"]["isError"], true);
+  EXPECT_NE(out["badArgs"]["content"][0]["text"].get<std::string>().find("arguments.message"), std::string::npos);
+  EXPECT_GE(out["progress"].size(), 2u);
+  EXPECT_NE(out["resource"]["contents"][0]["text"].get<std::string>().find("Data for ID: 42"), std::string::npos);
+  EXPECT_EQ(out["prompt"]["messages"][0]["content"]["text"], "Prompt with arguments: arg1='a', arg2='b'");
+  EXPECT_NE(out["unknownTool"].get<std::string>().find("Unknown tool"), std::string::npos) << out["unknownTool"];
+}
+
+TEST(McpInteropTest, TypeScriptSdkClientDrivesOurServerOverStdio) {
+  REQUIRE_PEERS();
+  ExpectSdkSawOurServer(RunSdkClient({"stdio", NAUT_FIXTURE_SERVER, "--page-size", "3"}));
+}
+
+TEST(McpInteropTest, TypeScriptSdkClientDrivesOurServerOverHttp) {
+  REQUIRE_PEERS();
+  HttpFixture server;
+  ASSERT_FALSE(server.url.empty());
+  ExpectSdkSawOurServer(RunSdkClient({"http", server.url}));
+}
+
+class McpCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = fs::temp_directory_path() / ("naut-mcp-cli-" + NewId());
+    fs::create_directories(home_);
+    std::ofstream(home_ / "mcp.json") << Json{{"mcpServers",
+                                                {{"fixture", {{"command", NAUT_FIXTURE_SERVER}, {"args", Json::array()}}},
+                                                 {"broken", {{"command", "/nonexistent/server"}}}}}}
+                                              .dump();
+  }
+  void TearDown() override { fs::remove_all(home_); }
+  CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {NAUT_CLI, "--home", home_.string()});
+    auto r = RunCommand({.argv = args}, "", 120s);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  }
+  fs::path home_;
+};
+
+TEST_F(McpCliTest, ListToolsAndCall) {
+  auto list = Run({"mcp", "list"});
+  EXPECT_NE(list.out.find("fixture\tconnected"), std::string::npos) << list.out << list.err;
+  EXPECT_NE(list.out.find("broken\tdown"), std::string::npos) << list.out;
+  EXPECT_EQ(list.status.exit_code, 1);  // a configured server is down
+
+  auto tools = Run({"mcp", "tools", "fixture"});
+  EXPECT_EQ(tools.status.exit_code, 0) << tools.err;
+  EXPECT_NE(tools.out.find("fixture__echo"), std::string::npos) << tools.out;
+
+  auto echo = Run({"mcp", "call", "fixture", "echo", "message=42"});
+  EXPECT_EQ(echo.status.exit_code, 0) << echo.err;
+  EXPECT_EQ(echo.out, "Echo: 42\n");  // a string field keeps "42" a string
+
+  auto add = Run({"mcp", "call", "fixture", "add", "--json", R"({"a": 1, "b": 2.5})"});
+  EXPECT_EQ(add.status.exit_code, 0) << add.err;
+  EXPECT_NE(add.out.find("\"sum\": 3.5"), std::string::npos) << add.out;
+
+  auto bad = Run({"mcp", "call", "fixture", "echo"});
+  EXPECT_EQ(bad.status.exit_code, 1);
+  EXPECT_NE(bad.out.find("arguments.message: required field is missing"), std::string::npos) << bad.out;
+
+  auto no_tool = Run({"mcp", "call", "fixture", "nope"});
+  EXPECT_EQ(no_tool.status.exit_code, 1);
+  EXPECT_NE(no_tool.err.find("has no tool 'nope'"), std::string::npos) << no_tool.err;
+
+  auto no_server = Run({"mcp", "tools", "ghost"});
+  EXPECT_EQ(no_server.status.exit_code, 1);
+  EXPECT_NE(no_server.err.find("no mcp server named 'ghost'"), std::string::npos) << no_server.err;
+
+  auto unknown = Run({"mcp-server", "no-such-server"});
+  EXPECT_EQ(unknown.status.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no built-in mcp server named 'no-such-server'"), std::string::npos) << unknown.err;
+}
+
+}  // namespace
+}  // namespace naut::mcp
