@@ -41,5 +41,6 @@ void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddRunsCommand(CLI::App& app, Context& ctx);
 void AddMcpCommands(CLI::App& app, Context& ctx);
+void AddLlmCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
   AddMcpCommands(app, ctx);
+  AddLlmCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -64,6 +64,7 @@ struct EndpointPool::Endpoint {
   Clock::time_point open_until{};
   int64_t requests = 0, failures = 0;
   double latency_ms = 0;  // moving average over answered requests, 0 until one is
+  int64_t conversations = 0;  // requests routed here without an affinity match
   std::string last_error;
 };
 
@@ -160,16 +161,20 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes, con
           double l = endpoints_[i]->latency_ms;
           if (l > 0 && (fastest == 0 || l < fastest)) fastest = l;
         }
+        // Latencies within 2x of the fastest count as equal: timing noise must not decide,
+        // so that similar machines share new conversations evenly.
         auto score = [&](size_t i) {
           double l = endpoints_[i]->latency_ms > 0 ? endpoints_[i]->latency_ms : (fastest > 0 ? fastest : 1.0);
+          if (fastest > 0 && l < 2 * fastest) l = fastest;
           return (Load(*endpoints_[i]) + 1) * l;
         };
         for (size_t i : up) {
           if (!pick || score(i) < score(*pick) ||
-              (score(i) == score(*pick) && endpoints_[i]->requests < endpoints_[*pick]->requests)) {
+              (score(i) == score(*pick) && endpoints_[i]->conversations < endpoints_[*pick]->conversations)) {
             pick = i;
           }
         }
+        endpoints_[*pick]->conversations++;
       }
       endpoints_[*pick]->in_flight++;
       return *pick;

@@ -178,28 +178,39 @@ struct ScriptedServer::Impl {
     record.flush();
   }
 
-  // Cached tokens for this prompt, then remembers it in the best-matching (or oldest) slot.
+  // Cached tokens for this prompt, choosing a slot the way llama-server does: among slots
+  // whose cached prompt shares more than half with this one (--slot-prompt-similarity 0.5),
+  // the longest common prefix; else the least recently used slot. The prompt then replaces
+  // that slot's contents.
   int64_t CacheLookup(const std::string& prompt) {
     if (!prefix_cache) return 0;
     std::lock_guard lock(mu);
-    size_t best = 0, best_len = 0;
-    for (size_t s = 0; s < cached.size(); ++s) {
-      const std::string& c = cached[s];
+    auto common = [&](const std::string& c) {
       size_t n = 0;
       while (n < c.size() && n < prompt.size() && c[n] == prompt[n]) ++n;
-      if (n > best_len) {
-        best_len = n;
-        best = s;
+      return n;
+    };
+    std::optional<size_t> pick;
+    size_t best_common = 0;
+    for (size_t s = 0; s < cached.size(); ++s) {
+      if (cached[s].empty()) continue;
+      size_t n = common(cached[s]);
+      double similarity = static_cast<double>(n) / static_cast<double>(cached[s].size());
+      if (n > best_common && similarity > 0.5) {
+        best_common = n;
+        pick = s;
       }
     }
-    if (best_len == 0) {
-      for (size_t s = 0; s < cached.size(); ++s) {
-        if (cached_used[s] < cached_used[best]) best = s;
+    if (!pick) {
+      pick = 0;
+      for (size_t s = 1; s < cached.size(); ++s) {
+        if (cached_used[s] < cached_used[*pick]) pick = s;
       }
     }
-    cached[best] = prompt;
-    cached_used[best] = ++clock;
-    return static_cast<int64_t>(best_len / 4);
+    size_t reused = common(cached[*pick]);
+    cached[*pick] = prompt;
+    cached_used[*pick] = ++clock;
+    return static_cast<int64_t>(reused / 4);
   }
 
   void HandleChat(const httplib::Request& req, httplib::Response& res) {
@@ -382,6 +393,7 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(const Json& scrip
   }
 
   httplib::Server& srv = impl.server;
+  srv.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
   Impl* p = &impl;
   srv.Post("/v1/chat/completions", [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
   srv.Post("/chat/completions", [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });

@@ -14,8 +14,11 @@
 //     "model": "scripted-model",    // /v1/models, /props and the "model" of every answer
 //     "context_size": 8192,         // /props default_generation_settings.n_ctx
 //     "slots": 4,                   // /props total_slots and the length of /slots
-//     "prefix_cache": false,        // true: simulate llama-server's prompt cache; cached_tokens
-//                                   // = common prefix with the best of `slots` remembered prompts
+//     "prefix_cache": false,        // true: simulate llama-server's per-slot prompt cache:
+//                                   // a request takes the slot sharing the longest prefix with it
+//                                   // (if > 50% of that slot's prompt), else the least recently
+//                                   // used one; cached_tokens = the
+//                                   // prefix it shares with that slot's previous prompt
 //     "health_status": 200,         // what GET /health answers (503 = "loading the model")
 //     "responses": [ <response>, ... ],  // replayed in order, one per chat request
 //     "default": <response>         // used once "responses" are used up; absent: HTTP 500

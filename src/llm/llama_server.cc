@@ -1,0 +1,228 @@
+#include "llm/llama_server.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "core/cancel.h"
+#include "core/subprocess.h"
+#include "llm/openai_backend.h"
+
+namespace naut::llm {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Result<int> FreePort(const std::string& host) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Unavailable("cannot create a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(host == "0.0.0.0" ? INADDR_ANY : INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  if (port <= 0) return Unavailable("cannot find a free port on " + host);
+  return port;
+}
+
+std::string LogTail(const fs::path& file, size_t bytes = 1500) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<size_t>(in.tellg());
+  in.seekg(static_cast<std::streamoff>(size > bytes ? size - bytes : 0));
+  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return tail;
+}
+
+}  // namespace
+
+Result<fs::path> FindLlamaServer(const std::string& binary) {
+  std::error_code ec;
+  if (binary.find('/') != std::string::npos) {
+    if (fs::is_regular_file(binary, ec) && access(binary.c_str(), X_OK) == 0) return fs::absolute(binary);
+  } else if (auto found = FindOnPath(binary)) {
+    return *found;
+  }
+  return FailedPrecondition(
+      "llm backend \"llamacpp\" starts llama.cpp's llama-server, but '" + binary +
+      "' is not installed (not an executable file" + std::string(binary.find('/') == std::string::npos ? " on PATH" : "") +
+      "). Build or install llama.cpp (https://github.com/ggml-org/llama.cpp) and put llama-server on PATH, "
+      "or set [llm] llama_server to its path; or run a server yourself and use [llm] backend = \"openai\" "
+      "with LLM_BASE_URL");
+}
+
+Result<fs::path> FindGguf(const std::string& model, const fs::path& models_dir) {
+  std::error_code ec;
+  if (!model.empty()) {
+    for (const fs::path& p : {fs::path(model), models_dir / model, models_dir / (model + ".gguf")}) {
+      if (fs::is_regular_file(p, ec)) return fs::absolute(p);
+    }
+    return NotFound("model '" + model + "' is neither a GGUF file nor a file in " + fs::absolute(models_dir).string() +
+                    "; download a .gguf there or set LLM_MODEL / [llm] model to its path");
+  }
+  std::vector<fs::path> found;
+  if (fs::is_directory(models_dir, ec)) {
+    for (const auto& entry : fs::directory_iterator(models_dir, ec)) {
+      if (entry.path().extension() == ".gguf" && entry.is_regular_file(ec)) found.push_back(entry.path());
+    }
+  }
+  if (found.empty()) {
+    return NotFound("no .gguf model in " + fs::absolute(models_dir).string() +
+                    "; download one there (e.g. a Qwen3 or Mistral Small GGUF) or set LLM_MODEL to its path");
+  }
+  std::sort(found.begin(), found.end());
+  return fs::absolute(found.front());
+}
+
+struct LlamaServer::Impl {
+  LlamaServerOptions options;
+  fs::path binary;
+  int port = 0;
+  mutable std::mutex mu;
+  std::unique_ptr<Subprocess> child;  // GUARDED_BY(mu)
+  int restarts = 0;                   // GUARDED_BY(mu)
+  std::jthread monitor;
+
+  std::string url() const { return "http://" + options.host + ":" + std::to_string(port); }
+
+  Result<std::unique_ptr<Subprocess>> Spawn() {
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" >>\"$NAUT_LLAMA_LOG\" 2>&1", binary.string(),
+                                     "--model", options.model.string(), "--host", options.host, "--port",
+                                     std::to_string(port)};
+    if (options.context_size > 0) {
+      argv.push_back("--ctx-size");
+      argv.push_back(std::to_string(options.context_size));
+    }
+    if (options.parallel > 0) {
+      argv.push_back("--parallel");
+      argv.push_back(std::to_string(options.parallel));
+    }
+    argv.push_back("--jinja");  // native tool calling through the model's chat template
+    for (const auto& a : options.extra_args) argv.push_back(a);
+    return Subprocess::Spawn({.argv = argv,
+                              .env = {{"NAUT_LLAMA_LOG", options.log_file.string()}},
+                              .pipe_stdin = false,
+                              .pipe_stdout = false,
+                              .pipe_stderr = false});
+  }
+
+  // Waits for /health 200; Unavailable when the process exits first or time runs out.
+  Status WaitReady(Subprocess& proc, std::stop_token stop) {
+    EndpointOptions eo;
+    eo.base_url = url();
+    eo.connect_timeout = std::chrono::milliseconds(1000);
+    OpenAiBackend probe(eo);
+    auto deadline = Clock::now() + options.ready_timeout;
+    while (Clock::now() < deadline) {
+      if (auto st = proc.TryWait()) {
+        return Unavailable("llama-server exited (" + st->ToString() + ") before it was ready; the end of " +
+                           options.log_file.string() + ":\n" + LogTail(options.log_file));
+      }
+      auto h = probe.Health(std::chrono::seconds(2));
+      if (h.ok()) return Status::Ok();
+      if (!SleepFor(std::chrono::milliseconds(200), stop)) return Cancelled("stopped while waiting for llama-server");
+    }
+    return Unavailable("llama-server did not become ready at " + url() + " within " +
+                       std::to_string(options.ready_timeout.count() / 1000) + " s; see " + options.log_file.string());
+  }
+
+  void Monitor(std::stop_token stop) {
+    auto backoff = std::chrono::milliseconds(500);
+    while (!stop.stop_requested()) {
+      if (!SleepFor(std::chrono::milliseconds(200), stop)) return;
+      std::optional<ExitStatus> ended;
+      {
+        std::lock_guard lock(mu);
+        if (child) ended = child->TryWait();
+      }
+      if (!ended) continue;
+      spdlog::warn("llama-server at {} died ({}); restarting in {} ms", url(), ended->ToString(), backoff.count());
+      if (!SleepFor(backoff, stop)) return;
+      auto next = Spawn();
+      if (!next) {
+        spdlog::error("cannot restart llama-server: {}", next.error().message());
+        backoff = std::min(backoff * 2, options.restart_backoff_max);
+        continue;
+      }
+      Status ready = WaitReady(**next, stop);
+      {
+        std::lock_guard lock(mu);
+        child = std::move(*next);
+        if (ready.ok()) restarts++;
+      }
+      if (ready.ok()) {
+        spdlog::info("llama-server at {} is back", url());
+        backoff = std::chrono::milliseconds(500);
+      } else {
+        spdlog::error("{}", ready.message());
+        backoff = std::min(backoff * 2, options.restart_backoff_max);
+      }
+    }
+  }
+};
+
+LlamaServer::LlamaServer() : impl_(std::make_unique<Impl>()) {}
+
+LlamaServer::~LlamaServer() {
+  if (impl_->monitor.joinable()) {
+    impl_->monitor.request_stop();
+    impl_->monitor.join();
+  }
+  std::lock_guard lock(impl_->mu);
+  if (impl_->child && impl_->child->running()) impl_->child->Terminate(std::chrono::milliseconds(5000));
+}
+
+Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions options) {
+  NAUT_ASSIGN_OR_RETURN(fs::path binary, FindLlamaServer(options.binary));
+  std::error_code ec;
+  if (!fs::is_regular_file(options.model, ec)) {
+    return NotFound("model file " + options.model.string() + " does not exist");
+  }
+  std::unique_ptr<LlamaServer> s(new LlamaServer());
+  Impl& impl = *s->impl_;
+  impl.binary = binary;
+  impl.options = std::move(options);
+  if (impl.options.port > 0) {
+    impl.port = impl.options.port;
+  } else {
+    NAUT_ASSIGN_OR_RETURN(impl.port, FreePort(impl.options.host));
+  }
+  if (impl.options.log_file.empty()) {
+    impl.options.log_file = fs::temp_directory_path() / ("llama-server-" + std::to_string(impl.port) + ".log");
+  }
+  spdlog::info("starting {} for {} on {} (log: {})", binary.string(), impl.options.model.string(), impl.url(),
+               impl.options.log_file.string());
+  NAUT_ASSIGN_OR_RETURN(auto child, impl.Spawn());
+  NAUT_RETURN_IF_ERROR(impl.WaitReady(*child, {}));
+  impl.child = std::move(child);
+  impl.monitor = std::jthread([&impl](std::stop_token stop) { impl.Monitor(stop); });
+  return s;
+}
+
+std::string LlamaServer::base_url() const { return impl_->url(); }
+int LlamaServer::restarts() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->restarts;
+}
+int LlamaServer::pid() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->child && impl_->child->running() ? impl_->child->pid() : -1;
+}
+const fs::path& LlamaServer::log_file() const { return impl_->options.log_file; }
+
+}  // namespace naut::llm

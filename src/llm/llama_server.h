@@ -1,0 +1,62 @@
+#pragma once
+// A llama.cpp `llama-server` started and looked after by NeuroNaut (`[llm] backend = "llamacpp"`):
+// started for a GGUF file on a free local port, waited for until /health answers 200,
+// restarted with backoff if it dies, and stopped (SIGTERM, then SIGKILL) when this object is
+// destroyed. Its output goes to a log file, never to our terminal.
+//
+// Thread-safety: the public methods may be called from any thread. A monitor thread owned by
+// the object watches the process.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace naut::llm {
+
+struct LlamaServerOptions {
+  std::string binary = "llama-server";  // a name on PATH or a path
+  std::filesystem::path model;          // the GGUF file
+  std::string host = "127.0.0.1";
+  int port = 0;          // 0: a free port
+  int context_size = 0;  // 0: the model's default
+  int parallel = 0;      // slots; 0: llama-server's default
+  std::vector<std::string> extra_args;
+  std::filesystem::path log_file;  // empty: <temp>/llama-server-<port>.log
+  std::chrono::milliseconds ready_timeout{600'000};  // loading a large model takes minutes
+  std::chrono::milliseconds restart_backoff_max{30'000};
+};
+
+class LlamaServer {
+ public:
+  // Starts the server and waits until it is ready. FailedPrecondition when the binary is not
+  // installed (the message says how to fix it), NotFound when the model file is missing,
+  // Unavailable when the process exits or never becomes ready (with the end of its log).
+  static Result<std::unique_ptr<LlamaServer>> Start(LlamaServerOptions options);
+  ~LlamaServer();
+  LlamaServer(const LlamaServer&) = delete;
+  LlamaServer& operator=(const LlamaServer&) = delete;
+
+  std::string base_url() const;
+  int restarts() const;
+  int pid() const;  // of the current process, -1 while restarting
+  const std::filesystem::path& log_file() const;
+
+ private:
+  LlamaServer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Where `[llm] llama_server` points: the executable's full path, or FailedPrecondition saying
+// that llama.cpp's llama-server is not installed and how to get it.
+Result<std::filesystem::path> FindLlamaServer(const std::string& binary);
+
+// The GGUF to serve: `model` as a path, or a file name (with or without .gguf) in `models_dir`,
+// or, with `model` empty, the only / first (by name) .gguf file in `models_dir`.
+Result<std::filesystem::path> FindGguf(const std::string& model, const std::filesystem::path& models_dir);
+
+}  // namespace naut::llm
