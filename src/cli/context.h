@@ -41,6 +41,7 @@ void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddMemoryCommands(CLI::App& app, Context& ctx);
 void AddSkillsCommands(CLI::App& app, Context& ctx);
+void AddRunsCommand(CLI::App& app, Context& ctx);
 void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddLlmCommands(CLI::App& app, Context& ctx);
 void AddModelCommands(CLI::App& app, Context& ctx);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.verbose, "Debug logging");
 
   AddRunCommand(app, ctx);
+  AddRunsCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddConfigCommands(app, ctx);
   AddMemoryCommands(app, ctx);

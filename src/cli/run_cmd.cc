@@ -1,26 +1,246 @@
-// neuronaut run: the agent loop. The loop itself is not built yet; until it is, the command
-// says so plainly instead of pretending to work.
+// neuronaut run: the learning agent loop, with a live progress display (or --json events)
+// and a summary at the end. Ctrl-C stops after the current step; `--resume` (the default)
+// continues a stopped or killed run's unfinished task.
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <iostream>
+#include <thread>
 
+#include "agent/agent.h"
+#include "agent/library.h"
+#include "agent/mcp_toolbox.h"
 #include "cli/context.h"
+#include "core/data_home.h"
+#include "core/ids.h"
+#include "envs/registry.h"
+#include "llm/model_factory.h"
+#include "mcp/hub.h"
+#include "memory/embedder.h"
+#include "memory/memory_store.h"
+#include "skills/skill_store.h"
 
 namespace naut::cli {
 
-void AddRunCommand(CLI::App& app, Context& ctx) {
-  auto* run = app.add_subcommand("run", "Run the learning agent loop (not built yet: see README)");
-  run->allow_extras();
-  run->callback([&ctx] {
-    auto c = ctx.LoadConfig();
-    if (!c) {
-      ctx.exit_code = Fail(c.error());
-      return;
+namespace {
+
+struct RunFlags {
+  std::string env;
+  std::string goal;
+  int max_tasks = -1;
+  bool resume = false;
+  bool fresh = false;
+  bool json = false;
+};
+
+std::atomic<bool> g_stop_requested{false};
+
+void OnSignal(int) { g_stop_requested = true; }
+
+std::string Short(const Json& j, size_t cap) {
+  std::string s = j.is_string() ? j.get<std::string>() : DumpJson(j);
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s.size() > cap ? s.substr(0, cap) + "..." : s;
+}
+
+// The terminal display: one line per step, indented under its task.
+void Show(const std::string& type, const Json& f) {
+  auto& out = std::cerr;
+  if (type == "run_start") {
+    out << "NeuroNaut run " << f.value("run_id", "") << " in environment '" << f.value("env", "") << "'\n";
+  } else if (type == "resume") {
+    out << "resuming unfinished task: " << f.value("task", "") << " (attempt " << f.value("attempt", 0) << ")\n";
+  } else if (type == "goal") {
+    out << "goal: " << f.value("goal", "") << "\n  sub-goals: " << Short(f["subgoals"], 300) << "\n";
+  } else if (type == "task_start") {
+    out << "\n▶ task: " << f.value("task", "");
+    if (!f.value("milestone", "").empty()) out << "  [milestone " << f.value("milestone", "") << "]";
+    out << "\n";
+  } else if (type == "round") {
+    out << "  round " << f.value("round", 0) << "\n";
+  } else if (type == "tool_call") {
+    out << "    " << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
+        << Short(f["arguments"], 100) << "\n";
+  } else if (type == "code_action") {
+    out << "    · python code action: " << (f.value("ok", false) ? "ok" : "failed " + f.value("error", "")) << ", "
+        << f.value("tool_calls", 0) << " tool call(s)\n";
+  } else if (type == "correction") {
+    out << "    ! model output corrected: " << Short(f["problems"], 160) << "\n";
+  } else if (type == "critic") {
+    out << "    critic (" << f.value("source", "") << "): " << (f.value("success", false) ? "success" : "not yet");
+    if (!f.value("critique", "").empty()) out << " — " << Short(f["critique"], 160);
+    out << "\n";
+  } else if (type == "skill") {
+    out << "    skill " << f.value("status", "") << (f.contains("name") ? " " + f.value("name", "") : "")
+        << (f.contains("reason") ? ": " + Short(f["reason"], 160) : "") << "\n";
+  } else if (type == "milestone") {
+    out << "  milestone " << f.value("milestone", "") << ": " << f.value("note", "") << "\n";
+  } else if (type == "task_end") {
+    out << (f.value("success", false) ? "  ✓ done" : "  ✗ failed") << " after " << f.value("rounds", 0)
+        << " round(s), " << f.value("model_calls", 0) << " model call(s)";
+    if (!f.value("skill", "").empty()) out << "; skill " << f.value("skill", "");
+    if (!f.value("reason", "").empty()) out << "; " << Short(f["reason"], 200);
+    out << "\n";
+  }
+}
+
+// The built-in servers the profile names (unless mcp.json defines a server of that name),
+// then the user's servers from mcp.json.
+std::vector<McpServerConfig> ServersFor(const Config& config, const agent::EnvProfile& profile) {
+  std::vector<McpServerConfig> servers;
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  for (auto& s : envs::BuiltinServerConfigs(config, self)) {
+    bool wanted = std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
+    bool user_defined = std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
+                                    [&](const McpServerConfig& u) { return u.name == s.name; });
+    if (wanted && !user_defined) servers.push_back(std::move(s));
+  }
+  for (const auto& s : config.mcp_servers) {
+    if (!s.disabled) servers.push_back(s);
+  }
+  return servers;
+}
+
+int Run(Context& ctx, const RunFlags& flags) {
+  auto config = ctx.LoadConfig();
+  if (!config) return Fail(config.error());
+  auto home = OpenDataHome(config->home);
+  if (!home) return Fail(home.error());
+  auto profile = agent::LoadProfile(flags.env.empty() ? config->agent.env : flags.env);
+  if (!profile) return Fail(profile.error());
+
+  auto model = llm::MakeChatModel(config->llm);
+  if (!model) return Fail(model.error());
+
+  auto progress = agent::ProgressStore::Open(home->database(), home->progress_file());
+  if (!progress) return Fail(progress.error());
+  if (flags.fresh) {
+    auto active = (*progress)->ActiveTask(profile->name);
+    if (active && active->has_value()) {
+      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "", "abandoned by --fresh");
     }
-    std::cerr << "neuronaut run: the agent loop is not built yet in this version.\n"
-                 "What works today: `neuronaut doctor` (checks this machine) and `neuronaut config "
-                 "show`.\n";
-    ctx.exit_code = kExitFailure;
+  }
+
+  auto embedder = memory::MakeEmbedder(*config);
+  if (!embedder) return Fail(embedder.error());
+  memory::StoreOptions store_options;
+  store_options.index_dir = home->root / "index";
+  auto memories = memory::MemoryStore::Open(home->database(), std::move(*embedder), store_options);
+  if (!memories) return Fail(memories.error());
+  auto skill_store = skills::SkillStore::Open(**memories, {.skills_dir = home->skills_dir()});
+  if (!skill_store) return Fail(skill_store.error());
+  agent::StoreSkillLibrary skill_library(**skill_store);
+  agent::StoreEpisodeMemory episodes(**memories);
+
+  mcp::ClientManager hub(ServersFor(*config, *profile), mcp::HubOptionsFrom(*config));
+  hub.ConnectAll();
+  hub.StartSupervisor();
+  for (const auto& s : hub.Statuses()) {
+    if (s.state != mcp::ServerState::kConnected) {
+      std::cerr << "warning: MCP server '" << s.name << "' is " << mcp::ServerStateName(s.state) << ": " << s.detail
+                << "\n";
+    }
+  }
+  agent::McpToolBox toolbox(hub, profile->servers);
+
+  std::string run_id = NewId();
+  auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
+  if (!trace) return Fail(trace.error());
+
+  agent::AgentOptions options;
+  options.run_id = run_id;
+  options.goal = flags.goal;
+  options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config->agent.max_tasks;
+  options.max_rounds = config->agent.max_rounds;
+  options.task_limits = {.rounds = config->agent.max_rounds,
+                         .tool_calls = config->agent.max_tool_calls_per_task,
+                         .tokens = config->agent.max_tokens_per_task,
+                         .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
+  options.tool_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
+  options.code_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
+  options.skills_top_k = config->agent.skills_top_k;
+  options.memories_top_k = config->agent.memories_top_k;
+  if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
+  options.permissions.allow = config->permissions.allow;
+  options.permissions.deny = config->permissions.deny;
+  options.permissions.ask = config->permissions.ask;
+  if (isatty(STDIN_FILENO) && !flags.json) {
+    options.permissions.ask_user = [](const std::string& tool, const Json& args) {
+      std::cerr << "allow " << tool << " " << Short(args, 200) << "? [y/N] " << std::flush;
+      std::string answer;
+      std::getline(std::cin, answer);
+      return answer == "y" || answer == "Y" || answer == "yes";
+    };
+  }
+  options.prompt_dir = home->root / "prompts";
+
+  bool json = flags.json;
+  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library, &episodes, nullptr,
+                     [json](const std::string& type, const Json& fields) {
+                       if (json) {
+                         Json line = fields;
+                         line["type"] = type;
+                         std::cout << DumpJson(line) << "\n" << std::flush;
+                       } else {
+                         Show(type, fields);
+                       }
+                     });
+
+  std::stop_source stop;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::jthread watcher([&stop](std::stop_token own) {
+    while (!own.stop_requested()) {
+      if (g_stop_requested) {
+        stop.request_stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   });
+
+  auto summary = agent.Run(stop.get_token());
+  if (!summary) return Fail(summary.error());
+  auto milestones = (*progress)->Milestones(profile->name);
+  int done = 0, total = 0;
+  if (milestones) {
+    total = static_cast<int>(milestones->size());
+    for (const auto& m : *milestones) done += m.done ? 1 : 0;
+  }
+  if (!json) {
+    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done << " done, "
+              << summary->failed << " failed; milestones " << done << "/" << total << "; " << summary->model_calls
+              << " model call(s), " << summary->tool_calls << " tool call(s), " << summary->prompt_tokens
+              << " prompt tokens (" << summary->cached_tokens << " cached)\n"
+              << "stopped because " << summary->stop_reason << "\n"
+              << "progress: " << home->progress_file().string() << "\n";
+  }
+  if (summary->error) {
+    std::cerr << "neuronaut run: " << summary->stop_reason << "\n";
+    return kExitFailure;
+  }
+  return g_stop_requested ? 130 : kExitOk;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, Context& ctx) {
+  static RunFlags flags;
+  auto* run = app.add_subcommand("run", "Run the learning agent loop in an environment (rpg, pkg or a profile file)");
+  run->add_option("--env", flags.env, "rpg | pkg | path to a profile .toml (default: [agent] env)");
+  run->add_option("--goal", flags.goal, "Pursue this goal (decomposed into sub-goals) instead of the curriculum");
+  run->add_option("--max-tasks", flags.max_tasks, "Stop after this many tasks (default: [agent] max_tasks, 0 = no limit)");
+  auto* resume = run->add_flag("--resume", flags.resume, "Continue the unfinished task of a stopped run (the default)");
+  run->add_flag("--fresh", flags.fresh, "Abandon an unfinished task instead of resuming it")->excludes(resume);
+  run->add_flag("--json", flags.json, "Print events as JSON lines on stdout instead of the live display");
+  run->callback([&ctx] { ctx.exit_code = Run(ctx, flags); });
 }
 
 }  // namespace naut::cli

@@ -256,6 +256,9 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<double>("agent.max_task_s", NAUT_REF(agent.max_task_s), 1, 1'000'000));
     f.push_back(NumberField<int>("agent.skills_top_k", NAUT_REF(agent.skills_top_k), 0, 100));
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
+    f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
+    f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));
+    f.push_back(StringListField("permissions.ask", NAUT_REF(permissions.ask), nullptr));
     f.push_back(StringField("server.host", NAUT_REF(server.host)));
     f.push_back(NumberField<int>("server.port", NAUT_REF(server.port), 0, 65535));
     return f;

@@ -80,6 +80,16 @@ struct AgentConfig {
   int memories_top_k = 5;
 };
 
+// Which tools the agent may call: globs over <server>__<tool>. Tools that a server marks
+// destructive run only when `allow` names them explicitly (not through "*"); the built-in fs
+// server is confined to the agent's workspace, so its writing tools are named by default.
+struct PermissionsConfig {
+  std::vector<std::string> allow = {"*", "fs__write_file", "fs__edit_file", "fs__create_directory",
+                                    "fs__move_file"};
+  std::vector<std::string> deny;
+  std::vector<std::string> ask;  // asked on the terminal; refused when not interactive
+};
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8765;
@@ -112,6 +122,7 @@ struct Config {
   McpConfig mcp;
   SandboxConfig sandbox;
   AgentConfig agent;
+  PermissionsConfig permissions;
   ServerConfig server;
   std::vector<McpServerConfig> mcp_servers;  // from mcp.json, in file order
 

@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "core/files.h"
 #include "core/ids.h"
 #include "core/subprocess.h"
 #include "store/db.h"
@@ -155,10 +156,14 @@ TEST_F(CliTest, DoctorPassesWithAReachableEndpoint) {
   }
 }
 
-TEST_F(CliTest, RunSaysWhatIsMissing) {
-  auto r = Run({"run"});
-  EXPECT_EQ(r.status.exit_code, 1);
-  EXPECT_NE(r.err.find("not built yet"), std::string::npos) << r.err;
+TEST_F(CliTest, RunStopsClearlyWhenTheModelIsUnreachable) {
+  auto r = Run({"--set", "llm.max_retries=0", "run", "--max-tasks", "1"});
+  EXPECT_EQ(r.status.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("the model could not answer"), std::string::npos) << r.err;
+  // The task stays active, to be resumed by the next run.
+  auto progress = ReadFile(home_ / "PROGRESS.md");
+  ASSERT_TRUE(progress) << progress.error().ToString();
+  EXPECT_NE(progress->find("(in progress, attempt 1)"), std::string::npos) << *progress;
 }
 
 }  // namespace

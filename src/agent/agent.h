@@ -1,0 +1,134 @@
+#pragma once
+// The agent loop (Voyager-style): the curriculum picks a task, the actor works it over up to
+// max_rounds rounds of model turns and tool calls (or Python code actions), the critic checks
+// the environment (its checker tool, else an LLM judge), and a verified success becomes a
+// stored skill. Progress, traces and episodes are written as each step happens, so a run that
+// is killed resumes where it stopped: the task left active is retried, nothing done is redone.
+//
+// Threads: an Agent runs on the thread that calls Run(); every collaborator is called from
+// that thread only. Stop it by requesting stop on the token passed to Run().
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "agent/profile.h"
+#include "agent/progress.h"
+#include "agent/rails.h"
+#include "agent/toolbox.h"
+#include "agent/trace.h"
+#include "core/status.h"
+#include "llm/chat.h"
+
+namespace naut::agent {
+
+// allow / deny / ask per tool (globs over <server>__<tool>). Tools the server marks
+// destructive run only when a pattern in `allow` names them explicitly (not via "*").
+struct PermissionPolicy {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  std::vector<std::string> ask;
+  // Asked for tools matching `ask`; absent (non-interactive runs): such calls are refused.
+  std::function<bool(const std::string& tool, const Json& arguments)> ask_user;
+
+  enum class Decision { kAllow, kDeny, kAsk };
+  // `reason` says why a call is refused, in words for the model and the log.
+  Decision Decide(const ToolInfo& tool, std::string* reason) const;
+};
+
+struct AgentOptions {
+  std::string run_id;
+  std::string goal;    // --goal: decomposed into sub-goals and pursued instead of the curriculum
+  int max_tasks = 0;   // 0: until the curriculum has nothing left or stop is requested
+  int max_rounds = 4;
+  int max_steps_per_round = 8;  // model turns within one round
+  BudgetLimits task_limits;
+  std::chrono::milliseconds tool_timeout{60'000};
+  std::chrono::milliseconds code_timeout{60'000};
+  int skills_top_k = 5;
+  int memories_top_k = 5;
+  int64_t context_tokens = 8192;  // the model's context size
+  int skip_after_failures = 3;    // a milestone that failed this often is skipped
+  PermissionPolicy permissions;
+  std::filesystem::path prompt_dir;  // overrides of the built-in prompts
+  llm::Sampling sampling;
+};
+
+// Everything the loop reports, as (type, fields); also written to the run's trace.
+using EventSink = std::function<void(const std::string& type, const Json& fields)>;
+
+struct TaskOutcome {
+  bool success = false;
+  std::string reason;  // the critique, or the rail / error that ended the task
+  int rounds = 0;
+  int model_calls = 0;
+  std::string skill;  // learned or reused
+};
+
+struct RunSummary {
+  int tasks = 0, done = 0, failed = 0;
+  int model_calls = 0, tool_calls = 0;
+  int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+  std::string stop_reason;
+  bool error = false;  // the run stopped because something failed (model unreachable, ...)
+};
+
+class Agent {
+ public:
+  // Collaborators are borrowed and must outlive the Agent. `skills`, `memory` and `code` may
+  // be null: learning, recall or code actions are then reported as unavailable.
+  Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace, EnvProfile profile,
+        AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory, CodeRunner* code, EventSink sink = {});
+
+  Result<RunSummary> Run(std::stop_token stop);
+
+ private:
+  struct Round;
+  struct TaskState;
+
+  Status Prepare();
+  Result<std::optional<TaskRecord>> NextTask(std::stop_token stop);
+  Result<TaskOutcome> RunTask(TaskRecord& task, std::stop_token stop);
+  Result<bool> AlreadyAchieved(const TaskRecord& task);
+  std::string Observe();
+  // One tool call as the model asked for it; fills the tool message text.
+  ToolOutcome ExecuteCall(const llm::ToolCall& call, TaskState& state);
+  std::optional<std::string> RunCodeAction(const std::string& code, TaskState& state, std::string* result_text);
+  struct Verdict {
+    bool success = false;
+    std::string critique;
+    std::string source;  // "checker" | "llm critic"
+  };
+  Verdict Verify(const TaskRecord& task, const TaskState& state);
+  std::string LearnSkill(const TaskRecord& task, const TaskState& state);
+  llm::ChatResult CallModel(std::vector<llm::Message> messages, bool with_tools, TaskState* state,
+                            const llm::ResponseFormat& format = {});
+  Result<std::string> Prompt(const std::string& name, const std::map<std::string, std::string>& values);
+  void Emit(const std::string& type, Json fields);
+  size_t ToolOutputCap() const;
+
+  llm::ChatModel& model_;
+  ToolBox& tools_;
+  ProgressStore& progress_;
+  TraceWriter& trace_;
+  EnvProfile profile_;
+  AgentOptions options_;
+  SkillLibrary* skills_;
+  EpisodeMemory* memory_;
+  CodeRunner* code_;
+  EventSink sink_;
+
+  std::vector<ToolInfo> tool_infos_;  // allowed tools
+  std::vector<llm::ToolSpec> tool_specs_;
+  std::vector<std::string> goal_queue_;
+  RunSummary summary_;
+};
+
+// The first ```python (or ```py) fenced block of `text`, if any.
+std::optional<std::string> ExtractPythonBlock(const std::string& text);
+
+}  // namespace naut::agent

@@ -1,0 +1,214 @@
+// The loop's logic with in-process fakes behind its interfaces; the scenario tests in
+// tests/scenarios drive the same loop against the real servers.
+
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "core/files.h"
+#include "core/ids.h"
+
+namespace naut::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Answers with scripted responses in order; records every request.
+class ScriptedModel : public llm::ChatModel {
+ public:
+  std::deque<llm::ChatResponse> script;
+  std::vector<llm::ChatRequest> requests;
+  llm::ChatResult Chat(const llm::ChatRequest& request, const llm::CallOptions&) override {
+    requests.push_back(request);
+    if (script.empty()) return llm::LlmError{llm::LlmError::Kind::kBadResponse, "script exhausted"};
+    auto r = script.front();
+    script.pop_front();
+    r.usage = {100, 80, 10};
+    return r;
+  }
+  std::string Describe() const override { return "scripted"; }
+};
+
+llm::ChatResponse Text(std::string content) {
+  llm::ChatResponse r;
+  r.content = std::move(content);
+  r.finish_reason = llm::FinishReason::kStop;
+  return r;
+}
+llm::ChatResponse Call(std::string name, Json args) {
+  llm::ChatResponse r;
+  r.tool_calls.push_back({"call-" + NewId(), std::move(name), args, DumpJson(args)});
+  r.finish_reason = llm::FinishReason::kToolCalls;
+  return r;
+}
+
+// A tiny world: pressing "train" adds a point; the goal "two_points" needs two.
+class CounterWorld : public ToolBox {
+ public:
+  int points = 0;
+  std::vector<std::string> calls;
+  Result<std::vector<ToolInfo>> ListTools() override {
+    ToolInfo press{{"game__press", "Press a button", Json::parse(R"({"type":"object","properties":{"button":{"type":"string"}},"required":["button"]})")}};
+    ToolInfo check{{"game__check_goal", "Check a goal", Json::parse(R"({"type":"object","properties":{"goal_id":{"type":"string"}}})")}};
+    ToolInfo wipe{{"game__wipe", "Delete the save", Json{{"type", "object"}}}, true};
+    return std::vector<ToolInfo>{press, check, wipe};
+  }
+  Result<ToolOutcome> CallTool(const std::string& name, const Json& args, std::chrono::milliseconds,
+                               std::stop_token) override {
+    calls.push_back(name);
+    if (name == "game__check_goal") {
+      return ToolOutcome{"", false, Json{{"achieved", points >= 2}, {"detail", "points " + std::to_string(points)}}};
+    }
+    if (name == "game__press") {
+      if (args.value("button", "") == "train") return ToolOutcome{"points " + std::to_string(++points), false, {}};
+      return ToolOutcome{"nothing happens", false, {}};
+    }
+    if (name == "game__wipe") {
+      points = 0;
+      return ToolOutcome{"wiped", false, {}};
+    }
+    return Unavailable("no such tool");
+  }
+  Result<std::string> ReadResource(const std::string&) override { return std::string("points " + std::to_string(points)); }
+};
+
+class FakeSkills : public SkillLibrary {
+ public:
+  std::vector<SkillSnippet> stored;
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&, int) override { return stored; }
+  Result<std::string> Add(const std::string& code, const std::string&, const std::string&) override {
+    if (code.find("def ") == std::string::npos) return InvalidArgument("no function definition");
+    stored.push_back({"train_twice", "Train twice", code});
+    return std::string("train_twice");
+  }
+  Status RecordOutcome(const std::string&, bool) override { return Status::Ok(); }
+  Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
+    return std::optional<std::string>();
+  }
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("naut-agent-" + NewId());
+    fs::create_directories(dir_);
+    progress_ = std::move(ProgressStore::Open(dir_ / "neuronaut.db", dir_ / "PROGRESS.md")).value();
+    trace_ = std::move(TraceWriter::Open(dir_ / "runs", "run-1")).value();
+    profile_.name = "counter";
+    profile_.observe_resource = "counter://state";
+    profile_.deny = {"game__check_goal"};
+    profile_.checker_tool = "game__check_goal";
+    profile_.milestones = {{"two_points", "Get two points"}};
+    options_.run_id = "run-1";
+    options_.max_tasks = 1;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunSummary Run(SkillLibrary* skills = nullptr) {
+    Agent agent(model_, world_, *progress_, *trace_, profile_, options_, skills, nullptr, nullptr,
+                [this](const std::string& type, const Json& f) { events_.push_back(type + " " + DumpJson(f)); });
+    auto r = agent.Run({});
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : RunSummary{};
+  }
+  bool Saw(const std::string& needle) {
+    for (const auto& e : events_) {
+      if (e.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<ProgressStore> progress_;
+  std::unique_ptr<TraceWriter> trace_;
+  EnvProfile profile_;
+  AgentOptions options_;
+  ScriptedModel model_;
+  CounterWorld world_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(AgentTest, SucceedsVerifiesAndLearnsASkill) {
+  model_.script = {Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}}),
+                   Text("Done: two points."),
+                   Text("```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    tools.game__press(button='train')\n```")};
+  FakeSkills skills;
+  auto s = Run(&skills);
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(world_.points, 2);
+  ASSERT_EQ(skills.stored.size(), 1u);
+  auto m = *progress_->Milestones("counter");
+  EXPECT_TRUE(m[0].done);
+  EXPECT_EQ(m[0].skill, "train_twice");
+  // The checker tool is denied to the model but used by the critic.
+  for (const auto& t : model_.requests[0].tools) EXPECT_NE(t.name, "game__check_goal");
+  EXPECT_NE(ReadFile(dir_ / "PROGRESS.md")->find("- [x] `two_points`"), std::string::npos);
+}
+
+TEST_F(AgentTest, FalseClaimOfSuccessIsRejectedByTheChecker) {
+  options_.max_rounds = 2;
+  model_.script = {Text("I have two points now."), Text("Really, it is done.")};
+  auto s = Run();
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_TRUE(Saw("\"critique\":\"points 0\""));
+  auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].critique.find("not verified after 2 rounds"), std::string::npos) << failed[0].critique;
+}
+
+TEST_F(AgentTest, MalformedCallIsCorrectedAndTheTaskStillSucceeds) {
+  llm::ChatResponse broken = Text("[TOOL_CALLS][{\"name\": \"game__press\", \"arguments\": {\"butt\": \"train\"}}]");
+  model_.script = {broken, Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}}),
+                   Text("done")};
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);
+  EXPECT_TRUE(Saw("correction"));
+  // The correction reached the model as a message.
+  const auto& second = model_.requests[1].messages;
+  EXPECT_EQ(second.back().role, llm::Role::kUser);
+}
+
+TEST_F(AgentTest, LoopingModelIsStoppedByTheRail) {
+  for (int i = 0; i < 20; ++i) model_.script.push_back(Call("game__press", {{"button", "wait"}}));
+  auto s = Run();
+  EXPECT_EQ(s.failed, 1);
+  auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].critique.find("stopped by the loop rail: game__press was called 5 times"), std::string::npos)
+      << failed[0].critique;
+}
+
+TEST_F(AgentTest, DestructiveToolNeedsExplicitAllow) {
+  model_.script = {Call("game__wipe", Json::object()), Call("game__press", {{"button", "train"}}),
+                   Call("game__press", {{"button", "train"}}), Text("done")};
+  options_.permissions.allow = {"*"};
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "game__wipe"), 0);
+  const auto& msgs = model_.requests[1].messages;
+  EXPECT_NE(msgs.back().content.find("Refused: game__wipe changes or deletes data"), std::string::npos)
+      << msgs.back().content;
+}
+
+TEST_F(AgentTest, ResumedTaskAlreadyAchievedIsNotRedone) {
+  ASSERT_TRUE(progress_->DeclareMilestones("counter", {{.id = "two_points", .description = "Get two points"}}).ok());
+  ASSERT_TRUE(progress_->BeginTask({.env = "counter", .description = "Get two points", .milestone = "two_points"}));
+  world_.points = 2;  // the killed run got there before it could record it
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);
+  EXPECT_TRUE(model_.requests.empty());
+  EXPECT_TRUE(Saw("\"attempt\":2"));
+}
+
+TEST_F(AgentTest, BudgetRailEndsATask) {
+  options_.task_limits.tool_calls = 1;
+  model_.script = {Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}})};
+  auto s = Run();
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE((*progress_->Tasks("counter"))[0].critique.find("tool-call budget of 1 calls used up"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace naut::agent

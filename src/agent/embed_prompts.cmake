@@ -1,0 +1,17 @@
+# cmake -DOUT=<file.h> -DPROMPTS_DIR=<dir> -P embed_prompts.cmake
+# Writes a header with every prompts/*.txt as a raw string literal.
+file(GLOB prompt_files ${PROMPTS_DIR}/*.txt)
+list(SORT prompt_files)
+set(body "#pragma once\n// Generated from prompts/*.txt by src/agent/embed_prompts.cmake; do not edit.\n#include <string_view>\n#include <utility>\nnamespace naut::agent::internal {\ninline constexpr std::pair<std::string_view, std::string_view> kBuiltinPrompts[] = {\n")
+foreach(f ${prompt_files})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(FIND "${text}" ")naut_prompt\"" bad)
+  if(NOT bad EQUAL -1)
+    message(FATAL_ERROR "${f} contains the delimiter )naut_prompt\"")
+  endif()
+  string(APPEND body "  {\"${name}\", R\"naut_prompt(${text})naut_prompt\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace naut::agent::internal\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

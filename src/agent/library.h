@@ -1,0 +1,38 @@
+#pragma once
+// The agent's SkillLibrary and EpisodeMemory over the skills and memory modules.
+//
+// A learned skill is tagged with the task it was learned for ("task-<hash>"), so a task that
+// is resumed after a kill finds its skill instead of learning it a second time.
+// Threads: the agent's thread only (like the stores underneath).
+
+#include "agent/toolbox.h"
+#include "memory/memory_store.h"
+#include "skills/skill_store.h"
+
+namespace naut::agent {
+
+class StoreSkillLibrary : public SkillLibrary {
+ public:
+  explicit StoreSkillLibrary(skills::SkillStore& store) : store_(store) {}
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string& task, const std::string& env, int k) override;
+  Result<std::string> Add(const std::string& code, const std::string& task, const std::string& env) override;
+  Status RecordOutcome(const std::string& name, bool success) override;
+  Result<std::optional<std::string>> SkillForTask(const std::string& task, const std::string& env) override;
+
+  static std::string TaskTag(const std::string& task);
+
+ private:
+  skills::SkillStore& store_;
+};
+
+class StoreEpisodeMemory : public EpisodeMemory {
+ public:
+  explicit StoreEpisodeMemory(memory::MemoryStore& store) : store_(store) {}
+  Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env, int k) override;
+  Status Record(const Episode& episode) override;
+
+ private:
+  memory::MemoryStore& store_;
+};
+
+}  // namespace naut::agent
