@@ -23,7 +23,7 @@ servers = ["rpg"]
 
 [observe]
 tool = "rpg__get_messages"
-arguments = { chat_id = "rpg_bot", limit = 4 }
+arguments = { chat_id = "@dungeon_quest_bot", limit = 5 }
 
 [tools]
 allow = ["rpg__*"]

@@ -9,11 +9,13 @@
 
 #include "cli/context.h"
 #include "core/files.h"
+#include "envs/registry.h"
 #include "llm/endpoint_pool.h"
 #include "llm/llama_server.h"
 #include "llm/model_factory.h"
 #include "llm/schema_sanitizer.h"
 #include "llm/tool_calls.h"
+#include "mcp/hub.h"
 
 namespace naut::cli {
 
@@ -126,20 +128,36 @@ struct AskOptions {
 int Ask(const Config& config, const AskOptions& ask) {
   std::vector<llm::ToolSpec> tools;
   if (!ask.tools_from.empty()) {
-    bool known = false;
-    std::string names;
-    for (const auto& s : config.mcp_servers) {
-      known = known || s.name == ask.tools_from;
-      names += (names.empty() ? "" : ", ") + s.name;
+    // The configured servers (mcp.json) and the built-in ones, by name.
+    std::error_code ec;
+    std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    std::vector<McpServerConfig> servers = config.mcp_servers;
+    for (auto& b : envs::BuiltinServerConfigs(config, self)) {
+      bool shadowed = std::any_of(servers.begin(), servers.end(),
+                                  [&](const McpServerConfig& s) { return s.name == b.name; });
+      if (!shadowed) servers.push_back(std::move(b));
     }
-    if (!known) {
+    std::string names;
+    std::vector<McpServerConfig> chosen;
+    for (const auto& s : servers) {
+      names += (names.empty() ? "" : ", ") + s.name;
+      if (s.name == ask.tools_from) chosen.push_back(s);
+    }
+    if (chosen.empty()) {
       return Fail(InvalidArgument(
           "--tools-from " + ask.tools_from + ": no such MCP server in " + config.mcp_file.string() +
-          (names.empty() ? " (none configured)" : " (configured: " + names + ")")));
+          " or among the built-in servers" + (names.empty() ? "" : " (known: " + names + ")")));
     }
-    return Fail(Unimplemented(
-        "--tools-from needs the MCP client, which is not built into this binary yet; "
-        "save the server's tools/list result to a file and pass it with --tools FILE"));
+    mcp::ClientManager hub(chosen, mcp::HubOptionsFrom(config));
+    auto listed = hub.ListTools(ask.tools_from);
+    if (!listed) return Fail(listed.error().WithContext("--tools-from " + ask.tools_from));
+    for (const auto& t : *listed) {
+      llm::ToolSpec spec;
+      spec.name = ask.tools_from + "__" + t.name;
+      spec.description = t.description;
+      spec.parameters = llm::SanitizeToolSchema(t.input_schema).schema;
+      tools.push_back(std::move(spec));
+    }
   }
   if (!ask.tools_file.empty()) {
     auto loaded = LoadTools(ask.tools_file);

@@ -53,6 +53,18 @@ TEST_F(CliLlmTest, AskStreamsTheAnswerAndPrintsTokenCounts) {
   EXPECT_EQ(sent[0]["body"]["stream"], true);
 }
 
+TEST_F(CliLlmTest, AskOffersTheToolsOfABuiltInMcpServer) {
+  auto s = ScriptedLlmProcess::Start(Json{{"responses", {{{"content", "I would press a button."}}}}});
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  auto r = Run({"llm", "ask", "--no-stream", "--tools-from", "rpg", "play"}, (*s)->url());
+  EXPECT_EQ(r.status.exit_code, 0) << r.err;
+  auto sent = (*s)->Requests();
+  ASSERT_EQ(sent.size(), 1u);
+  std::vector<std::string> names;
+  for (const auto& t : sent[0]["body"]["tools"]) names.push_back(t["function"]["name"].get<std::string>());
+  EXPECT_NE(std::find(names.begin(), names.end(), "rpg__press_inline_button"), names.end()) << DumpJson(names);
+}
+
 TEST_F(CliLlmTest, AskOffersToolsAndPrintsTheCalls) {
   auto s =
       ScriptedLlmProcess::Start(Json{{"responses",
