@@ -16,7 +16,8 @@
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (const char* dir = std::getenv("NAUT_FUZZ_WRITE_SEEDS")) {
-    std::ofstream(std::string(dir) + "/valid.gguf", std::ios::binary) << naut::engine::ValidSmallGguf();
+    std::ofstream(std::string(dir) + "/valid.gguf", std::ios::binary)
+        << naut::engine::ValidSmallGguf();
     for (const auto& b : naut::engine::BrokenGgufCorpus()) {
       std::ofstream(std::string(dir) + "/" + b.name + ".gguf", std::ios::binary) << b.bytes;
     }
@@ -33,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& t : (*file)->tensors()) {
     if (t.n_bytes > 0) sum += t.data[0] + t.data[t.n_bytes - 1];
   }
-  for (const auto& [key, value] : (*file)->metadata()) sum += static_cast<unsigned>(value.ToString().size());
+  for (const auto& [key, value] : (*file)->metadata())
+    sum += static_cast<unsigned>(value.ToString().size());
   auto tok = naut::engine::Tokenizer::Create(**file);
   if (tok.ok()) {
     auto ids = (*tok)->Tokenize("Hello world <s> 123 \xE2\x96\x81", true, true);

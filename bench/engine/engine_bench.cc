@@ -28,8 +28,15 @@ double Median(std::vector<double> v) {
 }
 
 std::string MakeModel(const std::string& dir, const std::string& type_name) {
-  SyntheticModelSpec s{.arch = "llama", .n_vocab = 32000, .n_embd = 1536, .n_ff = 4096, .n_layer = 16,
-                       .n_head = 12, .n_head_kv = 4, .n_ctx = 4096, .seed = 20240601};
+  SyntheticModelSpec s{.arch = "llama",
+                       .n_vocab = 32000,
+                       .n_embd = 1536,
+                       .n_ff = 4096,
+                       .n_layer = 16,
+                       .n_head = 12,
+                       .n_head_kv = 4,
+                       .n_ctx = 4096,
+                       .seed = 20240601};
   if (type_name == "Q4_0") {
     s.type = GgmlType::kQ4_0;
     s.output_type = GgmlType::kQ6_K;
@@ -63,17 +70,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--pp") pp = std::stoi(next());
-    else if (a == "--tg") tg = std::stoi(next());
-    else if (a == "--reps") reps = std::stoi(next());
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--pp")
+      pp = std::stoi(next());
+    else if (a == "--tg")
+      tg = std::stoi(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
     else if (a == "--make") {
       std::string dir = next();
       std::filesystem::create_directories(dir);
-      while (i + 1 < argc && argv[i + 1][0] != '-' && std::strstr(argv[i + 1], ".gguf") == nullptr) models.push_back(MakeModel(dir, argv[++i]));
-    } else models.push_back(a);
+      while (i + 1 < argc && argv[i + 1][0] != '-' && std::strstr(argv[i + 1], ".gguf") == nullptr)
+        models.push_back(MakeModel(dir, argv[++i]));
+    } else
+      models.push_back(a);
   }
-  std::printf("| model | size (MiB) | threads | pp%d t/s best (median) | tg%d t/s best (median) |\n|---|---:|---:|---:|---:|\n", pp, tg);
+  std::printf(
+      "| model | size (MiB) | threads | pp%d t/s best (median) | tg%d t/s best (median) "
+      "|\n|---|---:|---:|---:|---:|\n",
+      pp, tg);
   for (const auto& path : models) {
     auto m = Model::Load(path);
     if (!m.ok()) {
@@ -99,9 +115,10 @@ int main(int argc, char** argv) {
       tgs.push_back(tg / std::chrono::duration<double>(t2 - t1).count());
     }
     double mib = static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
-    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) |\n", std::filesystem::path(path).filename().c_str(), mib,
-                threads, *std::max_element(pps.begin(), pps.end()), Median(pps), *std::max_element(tgs.begin(), tgs.end()),
-                Median(tgs));
+    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) |\n",
+                std::filesystem::path(path).filename().c_str(), mib, threads,
+                *std::max_element(pps.begin(), pps.end()), Median(pps),
+                *std::max_element(tgs.begin(), tgs.end()), Median(tgs));
     std::fflush(stdout);
   }
   std::printf("kernels: %s\n", KernelSetName(ActiveKernelSet()));

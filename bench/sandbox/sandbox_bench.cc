@@ -43,14 +43,17 @@ bool PlainRun(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::atoi(argv[1]) : 40;
-  std::filesystem::path ws = std::filesystem::temp_directory_path() / ("naut-sandbox-bench-" + std::to_string(getpid()));
+  std::filesystem::path ws =
+      std::filesystem::temp_directory_path() / ("naut-sandbox-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(ws);
-  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const std::string python =
+      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   struct Case {
     std::string name;
     std::vector<std::string> argv;
   };
-  std::vector<Case> cases = {{"/bin/true", {"/bin/true"}}, {"python3 -c pass", {python, "-c", "pass"}}};
+  std::vector<Case> cases = {{"/bin/true", {"/bin/true"}},
+                             {"python3 -c pass", {python, "-c", "pass"}}};
   std::printf("%-18s %-22s %9s %9s\n", "command", "mode", "p50 ms", "p90 ms");
   for (const auto& c : cases) {
     auto measure = [&](const std::function<bool()>& run) {
@@ -81,12 +84,14 @@ int main(int argc, char** argv) {
     auto iso = measure(sandboxed(naut::sandbox::Mode::kIsolated));
     auto uni = measure(sandboxed(naut::sandbox::Mode::kUnisolated));
     auto row = [&](const char* mode, const std::vector<double>& v) {
-      std::printf("%-18s %-22s %9.2f %9.2f\n", c.name.c_str(), mode, Percentile(v, 0.5), Percentile(v, 0.9));
+      std::printf("%-18s %-22s %9.2f %9.2f\n", c.name.c_str(), mode, Percentile(v, 0.5),
+                  Percentile(v, 0.9));
     };
     row("plain fork/exec", plain);
     row("sandbox isolated", iso);
     row("sandbox unisolated", uni);
-    std::printf("%-18s %-22s %9.2fx\n", c.name.c_str(), "isolated / plain (p50)", Percentile(iso, 0.5) / Percentile(plain, 0.5));
+    std::printf("%-18s %-22s %9.2fx\n", c.name.c_str(), "isolated / plain (p50)",
+                Percentile(iso, 0.5) / Percentile(plain, 0.5));
   }
   std::filesystem::remove_all(ws);
   return 0;

@@ -30,9 +30,10 @@ std::string Truncate(const std::string& text, size_t cap, std::string_view what)
   // Keep UTF-8 sequences whole at both cut points.
   while (head > 0 && (static_cast<unsigned char>(text[head]) & 0xC0) == 0x80) --head;
   size_t tail_start = text.size() - tail;
-  while (tail_start < text.size() && (static_cast<unsigned char>(text[tail_start]) & 0xC0) == 0x80) ++tail_start;
-  return text.substr(0, head) + "\n[... " + std::to_string(tail_start - head) + " characters of " + std::string(what) +
-         " cut to fit the context ...]\n" + text.substr(tail_start);
+  while (tail_start < text.size() && (static_cast<unsigned char>(text[tail_start]) & 0xC0) == 0x80)
+    ++tail_start;
+  return text.substr(0, head) + "\n[... " + std::to_string(tail_start - head) + " characters of " +
+         std::string(what) + " cut to fit the context ...]\n" + text.substr(tail_start);
 }
 
 std::string OneLine(std::string s, size_t cap) {
@@ -87,13 +88,15 @@ std::optional<std::string> ExtractPythonBlock(const std::string& text) {
     size_t body = text.find('\n', start);
     if (body == std::string::npos) return std::nullopt;
     size_t end = text.find("```", body + 1);
-    std::string code = text.substr(body + 1, end == std::string::npos ? std::string::npos : end - body - 1);
+    std::string code =
+        text.substr(body + 1, end == std::string::npos ? std::string::npos : end - body - 1);
     return code;
   }
   return std::nullopt;
 }
 
-PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool, std::string* reason) const {
+PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool,
+                                                    std::string* reason) const {
   const std::string& name = tool.spec.name;
   for (const auto& d : deny) {
     if (GlobMatch(d, name)) {
@@ -106,14 +109,17 @@ PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool, std::s
   for (const auto& a : allow) {
     if (GlobMatch(a, name)) {
       allowed = true;
-      if (a.find_first_of("*?") == std::string::npos || a != "*") explicitly_allowed = explicitly_allowed || a != "*";
+      if (a.find_first_of("*?") == std::string::npos || a != "*")
+        explicitly_allowed = explicitly_allowed || a != "*";
     }
   }
   for (const auto& a : ask) {
     if (GlobMatch(a, name)) return Decision::kAsk;
   }
   if (tool.destructive && !explicitly_allowed) {
-    *reason = name + " changes or deletes data; it runs only when [permissions] allow names it (e.g. allow = [\"" +
+    *reason = name +
+              " changes or deletes data; it runs only when [permissions] allow names it (e.g. "
+              "allow = [\"" +
               name + "\"])";
     return Decision::kDeny;
   }
@@ -124,8 +130,9 @@ PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool, std::s
   return Decision::kAllow;
 }
 
-Agent::Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace, EnvProfile profile,
-             AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory, CodeRunner* code, EventSink sink)
+Agent::Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace,
+             EnvProfile profile, AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory,
+             CodeRunner* code, EventSink sink)
     : model_(model),
       tools_(tools),
       progress_(progress),
@@ -142,7 +149,8 @@ void Agent::Emit(const std::string& type, Json fields) {
   trace_.Event(type, std::move(fields));
 }
 
-Result<std::string> Agent::Prompt(const std::string& name, const std::map<std::string, std::string>& values) {
+Result<std::string> Agent::Prompt(const std::string& name,
+                                  const std::map<std::string, std::string>& values) {
   NAUT_ASSIGN_OR_RETURN(std::string text, LoadPrompt(name, options_.prompt_dir));
   return RenderPrompt(text, values);
 }
@@ -162,13 +170,15 @@ Status Agent::Prepare() {
     tool_infos_.push_back(std::move(t));
   }
   if (tool_infos_.empty()) {
-    return FailedPrecondition("environment '" + profile_.name + "': none of the " + std::to_string(all.size()) +
+    return FailedPrecondition("environment '" + profile_.name + "': none of the " +
+                              std::to_string(all.size()) +
                               " tools offered by the MCP servers is allowed by the profile");
   }
   std::vector<Milestone> milestones = profile_.milestones;
   if (!profile_.milestones_resource.empty()) {
     auto text = tools_.ReadResource(profile_.milestones_resource);
-    if (!text) return text.error().WithContext("reading milestones " + profile_.milestones_resource);
+    if (!text)
+      return text.error().WithContext("reading milestones " + profile_.milestones_resource);
     NAUT_ASSIGN_OR_RETURN(milestones, ParseMilestones(*text, profile_.milestones_resource));
   }
   std::vector<MilestoneRecord> records;
@@ -180,18 +190,20 @@ Status Agent::Prepare() {
 std::string Agent::Observe() {
   if (!profile_.observe_resource.empty()) {
     auto r = tools_.ReadResource(profile_.observe_resource);
-    return r ? Truncate(*r, ToolOutputCap(), "observation") : "(observation unavailable: " + r.error().message() + ")";
+    return r ? Truncate(*r, ToolOutputCap(), "observation")
+             : "(observation unavailable: " + r.error().message() + ")";
   }
   if (!profile_.observe_tool.empty()) {
-    auto r = tools_.CallTool(profile_.observe_tool, profile_.observe_arguments, options_.tool_timeout, {});
+    auto r = tools_.CallTool(profile_.observe_tool, profile_.observe_arguments,
+                             options_.tool_timeout, {});
     return r ? Truncate(r->text, ToolOutputCap(), "observation")
              : "(observation unavailable: " + r.error().message() + ")";
   }
   return "(this environment has no observation tool; use the tools to look around)";
 }
 
-llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_tools, TaskState* state,
-                                 const llm::ResponseFormat& format) {
+llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_tools,
+                                 TaskState* state, const llm::ResponseFormat& format) {
   llm::ChatRequest request;
   request.messages = std::move(messages);
   if (with_tools) request.tools = tool_specs_;
@@ -221,7 +233,8 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
 }
 
 Result<RunSummary> Agent::Run(std::stop_token stop) {
-  NAUT_RETURN_IF_ERROR(progress_.StartRun({.id = options_.run_id, .env = profile_.name, .goal = options_.goal}));
+  NAUT_RETURN_IF_ERROR(
+      progress_.StartRun({.id = options_.run_id, .env = profile_.name, .goal = options_.goal}));
   Emit("run_start", {{"run_id", options_.run_id}, {"env", profile_.name}, {"goal", options_.goal}});
   Status prepared = Prepare();
   if (!prepared.ok()) {
@@ -243,7 +256,8 @@ Result<RunSummary> Agent::Run(std::stop_token stop) {
       auto parsed = llm::ParseJsonLenient(answer->content);
       if (parsed && parsed->is_object() && (*parsed)["subgoals"].is_array()) {
         for (const auto& g : (*parsed)["subgoals"]) {
-          if (g.is_string() && !g.get<std::string>().empty()) goal_queue_.push_back(g.get<std::string>());
+          if (g.is_string() && !g.get<std::string>().empty())
+            goal_queue_.push_back(g.get<std::string>());
         }
       }
     }
@@ -282,10 +296,13 @@ Result<RunSummary> Agent::Run(std::stop_token stop) {
     outcome->success ? ++summary_.done : ++summary_.failed;
   }
   summary_.stop_reason = stop_reason;
-  std::string text = std::to_string(summary_.done) + " done, " + std::to_string(summary_.failed) + " failed; " +
-                     stop_reason;
+  std::string text = std::to_string(summary_.done) + " done, " + std::to_string(summary_.failed) +
+                     " failed; " + stop_reason;
   (void)progress_.FinishRun(options_.run_id,
-                            stop.stop_requested() ? "stopped" : summary_.error ? "failed" : "finished", text);
+                            stop.stop_requested() ? "stopped"
+                            : summary_.error      ? "failed"
+                                                  : "finished",
+                            text);
   Emit("run_end", {{"status", "finished"},
                    {"reason", stop_reason},
                    {"tasks", summary_.tasks},
@@ -310,11 +327,15 @@ Result<std::optional<TaskRecord>> Agent::NextTask(std::stop_token stop) {
     NAUT_RETURN_IF_ERROR(progress_.RetryTask(active->id, options_.run_id));
     active->attempts += 1;
     active->run_id = options_.run_id;
-    Emit("resume", {{"task", active->description}, {"task_id", active->id}, {"attempt", active->attempts}});
+    Emit("resume",
+         {{"task", active->description}, {"task_id", active->id}, {"attempt", active->attempts}});
     return active;
   }
-  auto begin = [&](std::string description, std::string milestone) -> Result<std::optional<TaskRecord>> {
-    TaskRecord t{.env = profile_.name, .description = std::move(description), .milestone = std::move(milestone),
+  auto begin = [&](std::string description,
+                   std::string milestone) -> Result<std::optional<TaskRecord>> {
+    TaskRecord t{.env = profile_.name,
+                 .description = std::move(description),
+                 .milestone = std::move(milestone),
                  .run_id = options_.run_id};
     NAUT_ASSIGN_OR_RETURN(t.id, progress_.BeginTask(t));
     t.attempts = 1;
@@ -325,21 +346,22 @@ Result<std::optional<TaskRecord>> Agent::NextTask(std::stop_token stop) {
     goal_queue_.erase(goal_queue_.begin());
     return begin(g, "");
   }
-  if (!options_.goal.empty()) return std::optional<TaskRecord>();  // the goal's sub-goals are all done
+  if (!options_.goal.empty())
+    return std::optional<TaskRecord>();  // the goal's sub-goals are all done
 
   NAUT_ASSIGN_OR_RETURN(auto milestones, progress_.Milestones(profile_.name));
   NAUT_ASSIGN_OR_RETURN(auto failed, progress_.Tasks(profile_.name, TaskStatus::kFailed));
   for (const auto& m : milestones) {
     if (m.done || stop.stop_requested()) continue;
-    int failures = static_cast<int>(std::count_if(failed.begin(), failed.end(), [&](const TaskRecord& t) {
-      return t.milestone == m.id;
-    }));
+    int failures = static_cast<int>(std::count_if(
+        failed.begin(), failed.end(), [&](const TaskRecord& t) { return t.milestone == m.id; }));
     if (failures >= options_.skip_after_failures) continue;  // Voyager: skip what keeps failing
     TaskRecord probe{.env = profile_.name, .description = m.description, .milestone = m.id};
     auto achieved = AlreadyAchieved(probe);
     if (achieved && *achieved) {
       NAUT_RETURN_IF_ERROR(progress_.MarkMilestone(profile_.name, m.id, ""));
-      Emit("milestone", {{"milestone", m.id}, {"note", "already achieved in the environment's state"}});
+      Emit("milestone",
+           {{"milestone", m.id}, {"note", "already achieved in the environment's state"}});
       continue;
     }
     return begin(m.description, m.id);
@@ -347,18 +369,24 @@ Result<std::optional<TaskRecord>> Agent::NextTask(std::stop_token stop) {
 
   // Every milestone is done or skipped: ask the model for the next task.
   std::string ms, completed, failed_text;
-  for (const auto& m : milestones) ms += std::string("- [") + (m.done ? "x" : " ") + "] " + m.id + ": " + m.description + "\n";
+  for (const auto& m : milestones)
+    ms += std::string("- [") + (m.done ? "x" : " ") + "] " + m.id + ": " + m.description + "\n";
   NAUT_ASSIGN_OR_RETURN(auto done, progress_.Tasks(profile_.name, TaskStatus::kDone));
-  for (const auto& t : done) completed += (completed.empty() ? "" : "; ") + OneLine(t.description, 120);
-  for (const auto& t : failed) failed_text += (failed_text.empty() ? "" : "; ") + OneLine(t.description, 120);
-  NAUT_ASSIGN_OR_RETURN(std::string prompt, Prompt("curriculum", {{"env_name", profile_.name},
-                                                                  {"env_description", profile_.description},
-                                                                  {"milestones", ms.empty() ? "(none)" : ms},
-                                                                  {"completed", completed.empty() ? "(none)" : completed},
-                                                                  {"failed", failed_text.empty() ? "(none)" : failed_text},
-                                                                  {"observation", Observe()}}));
+  for (const auto& t : done)
+    completed += (completed.empty() ? "" : "; ") + OneLine(t.description, 120);
+  for (const auto& t : failed)
+    failed_text += (failed_text.empty() ? "" : "; ") + OneLine(t.description, 120);
+  NAUT_ASSIGN_OR_RETURN(
+      std::string prompt,
+      Prompt("curriculum", {{"env_name", profile_.name},
+                            {"env_description", profile_.description},
+                            {"milestones", ms.empty() ? "(none)" : ms},
+                            {"completed", completed.empty() ? "(none)" : completed},
+                            {"failed", failed_text.empty() ? "(none)" : failed_text},
+                            {"observation", Observe()}}));
   auto answer = CallModel({llm::Message::User(prompt)}, false, nullptr);
-  if (!answer) return Unavailable("the curriculum could not ask the model: " + answer.error().ToString());
+  if (!answer)
+    return Unavailable("the curriculum could not ask the model: " + answer.error().ToString());
   auto parsed = llm::ParseJsonLenient(answer->content);
   if (!parsed || !parsed->is_object() || !(*parsed)["task"].is_string() ||
       (*parsed)["task"].get<std::string>().empty()) {
@@ -376,11 +404,13 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
                            [&](const ToolInfo& t) { return t.spec.name == call.name; });
   std::string refusal;
   if (info == tool_infos_.end()) {
-    outcome = {"Error: tool '" + call.name + "' is not available in this environment.", true, std::nullopt};
+    outcome = {"Error: tool '" + call.name + "' is not available in this environment.", true,
+               std::nullopt};
   } else {
     auto decision = options_.permissions.Decide(*info, &refusal);
     if (decision == PermissionPolicy::Decision::kAsk) {
-      bool yes = options_.permissions.ask_user && options_.permissions.ask_user(call.name, call.arguments);
+      bool yes =
+          options_.permissions.ask_user && options_.permissions.ask_user(call.name, call.arguments);
       if (!yes) refusal = "the user did not allow " + call.name;
       decision = yes ? PermissionPolicy::Decision::kAllow : PermissionPolicy::Decision::kDeny;
     }
@@ -393,7 +423,8 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
       if (r) {
         outcome = std::move(*r);
       } else {
-        outcome = {"Error: the call to " + call.name + " failed: " + r.error().message(), true, std::nullopt};
+        outcome = {"Error: the call to " + call.name + " failed: " + r.error().message(), true,
+                   std::nullopt};
       }
     }
   }
@@ -401,11 +432,13 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   outcome.text = Truncate(outcome.text, ToolOutputCap(), "tool output");
   auto verdict = state.repeats.Observe(call.name, call.arguments, outcome.text);
   if (verdict == RepeatDetector::Verdict::kWarn) {
-    outcome.text += "\n\nNote: you have made this same call " + std::to_string(state.repeats.repeats()) +
-                    " times and got the same result. Repeating it will not help; try something different.";
+    outcome.text +=
+        "\n\nNote: you have made this same call " + std::to_string(state.repeats.repeats()) +
+        " times and got the same result. Repeating it will not help; try something different.";
   } else if (verdict == RepeatDetector::Verdict::kStop) {
     state.stop_reason = "stopped by the loop rail: " + call.name + " was called " +
-                        std::to_string(state.repeats.repeats()) + " times in a row with the same result";
+                        std::to_string(state.repeats.repeats()) +
+                        " times in a row with the same result";
   }
   Emit("tool_call", {{"tool", call.name},
                      {"arguments", call.arguments},
@@ -415,11 +448,13 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   std::string line = call.name + "(" + OneLine(DumpJson(call.arguments), 200) + ") -> " +
                      (outcome.is_error ? "ERROR " : "") + OneLine(outcome.text, 300);
   if (!state.rounds.empty()) state.rounds.back().steps.push_back(line);
-  if (!outcome.is_error) state.successful_actions.push_back(call.name + "(" + DumpJson(call.arguments) + ")");
+  if (!outcome.is_error)
+    state.successful_actions.push_back(call.name + "(" + DumpJson(call.arguments) + ")");
   return outcome;
 }
 
-std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskState& state, std::string* result_text) {
+std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskState& state,
+                                                std::string* result_text) {
   if (code_ == nullptr) {
     *result_text = "Code actions are not available in this setup; use function calls instead.";
     return std::string("code runner unavailable");
@@ -433,7 +468,8 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   auto r = code_->Run(code, skills_code, tools_, calls_left, options_.code_timeout);
   if (!r) {
     *result_text = "The code action could not run: " + r.error().message();
-    Emit("code_action", {{"ok", false}, {"error", r.error().message()}, {"latency_ms", MillisSince(start)}});
+    Emit("code_action",
+         {{"ok", false}, {"error", r.error().message()}, {"latency_ms", MillisSince(start)}});
     return r.error().message();
   }
   for (const auto& c : r->calls) {
@@ -442,31 +478,40 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
     auto v = state.repeats.Observe(c.tool, c.arguments, c.result);
     if (v == RepeatDetector::Verdict::kStop && !state.stop_reason) {
       state.stop_reason = "stopped by the loop rail: the code action called " + c.tool + " " +
-                          std::to_string(state.repeats.repeats()) + " times in a row with the same result";
+                          std::to_string(state.repeats.repeats()) +
+                          " times in a row with the same result";
     }
   }
   std::ostringstream out;
   out << (r->ok ? "The code action ran to the end." : "The code action failed.") << "\n";
-  if (!r->output.empty()) out << "Printed output:\n" << Truncate(r->output, ToolOutputCap(), "printed output") << "\n";
+  if (!r->output.empty())
+    out << "Printed output:\n" << Truncate(r->output, ToolOutputCap(), "printed output") << "\n";
   if (!r->return_value.empty()) out << "Return value: " << r->return_value << "\n";
-  if (!r->error.empty()) out << "Error:\n" << Truncate(r->error, ToolOutputCap() / 2, "traceback") << "\n";
+  if (!r->error.empty())
+    out << "Error:\n" << Truncate(r->error, ToolOutputCap() / 2, "traceback") << "\n";
   out << r->calls.size() << " tool call(s) made.";
   *result_text = out.str();
-  Emit("code_action", {{"ok", r->ok}, {"tool_calls", r->calls.size()}, {"latency_ms", MillisSince(start)},
+  Emit("code_action", {{"ok", r->ok},
+                       {"tool_calls", r->calls.size()},
+                       {"latency_ms", MillisSince(start)},
                        {"error", OneLine(r->error, 300)}});
   if (!state.rounds.empty()) {
-    state.rounds.back().steps.push_back(std::string("python code action -> ") + (r->ok ? "ok" : "failed") + ": " +
+    state.rounds.back().steps.push_back(std::string("python code action -> ") +
+                                        (r->ok ? "ok" : "failed") + ": " +
                                         OneLine(r->ok ? r->output : r->error, 300));
   }
   if (r->ok) state.successful_actions.push_back("```python\n" + code + "\n```");
-  return r->ok ? std::nullopt : std::optional<std::string>(r->error.empty() ? "failed" : OneLine(r->error, 300));
+  return r->ok ? std::nullopt
+               : std::optional<std::string>(r->error.empty() ? "failed" : OneLine(r->error, 300));
 }
 
 Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
   if (!profile_.checker_tool.empty() && !task.milestone.empty()) {
     Json args = {{profile_.checker_argument, task.milestone}};
     auto r = tools_.CallTool(profile_.checker_tool, args, options_.tool_timeout, {});
-    if (!r) return {false, "the checker " + profile_.checker_tool + " failed: " + r.error().message(), "checker"};
+    if (!r)
+      return {false, "the checker " + profile_.checker_tool + " failed: " + r.error().message(),
+              "checker"};
     std::optional<Json> result = r->structured;
     if (!result) {
       auto parsed = ParseJson(r->text, "checker result");
@@ -474,11 +519,15 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
     }
     std::optional<bool> ok = result ? Truthy(*result, profile_.checker_success) : std::nullopt;
     if (!ok) {
-      return {false, "the checker's answer has no " + profile_.checker_success + ": " + OneLine(r->text, 200),
-              "checker"};
+      return {
+          false,
+          "the checker's answer has no " + profile_.checker_success + ": " + OneLine(r->text, 200),
+          "checker"};
     }
-    std::string detail = result->is_object() ? result->value("detail", result->value("message", "")) : "";
-    return {*ok, *ok ? "" : (detail.empty() ? "the checker says the goal is not reached" : detail), "checker"};
+    std::string detail =
+        result->is_object() ? result->value("detail", result->value("message", "")) : "";
+    return {*ok, *ok ? "" : (detail.empty() ? "the checker says the goal is not reached" : detail),
+            "checker"};
   }
   // The LLM critic judges from the final state.
   std::string actions;
@@ -497,10 +546,12 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
   format.schema = Json::parse(R"({"type": "object", "properties": {"reasoning": {"type": "string"},
       "success": {"type": "boolean"}, "critique": {"type": "string"}}, "required": ["reasoning", "success", "critique"]})");
   auto answer = CallModel({llm::Message::User(*prompt)}, false, nullptr, format);
-  if (!answer) return {false, "the critic could not be asked: " + answer.error().ToString(), "llm critic"};
+  if (!answer)
+    return {false, "the critic could not be asked: " + answer.error().ToString(), "llm critic"};
   auto parsed = llm::ParseJsonLenient(answer->content);
   if (!parsed || !parsed->is_object() || !(*parsed)["success"].is_boolean()) {
-    return {false, "the critic's answer was not a verdict: " + OneLine(answer->content, 200), "llm critic"};
+    return {false, "the critic's answer was not a verdict: " + OneLine(answer->content, 200),
+            "llm critic"};
   }
   return {(*parsed)["success"].get<bool>(), parsed->value("critique", ""), "llm critic"};
 }
@@ -512,7 +563,8 @@ std::string Agent::LearnSkill(const TaskRecord& task, const TaskState& state) {
   }
   auto existing = skills_->SkillForTask(task.description, profile_.name);
   if (existing && existing->has_value()) {
-    Emit("skill", {{"status", "kept"}, {"name", **existing}, {"reason", "already learned for this task"}});
+    Emit("skill",
+         {{"status", "kept"}, {"name", **existing}, {"reason", "already learned for this task"}});
     return **existing;
   }
   std::string actions;
@@ -540,14 +592,17 @@ std::string Agent::LearnSkill(const TaskRecord& task, const TaskState& state) {
     }
     Emit("skill", {{"status", "refused"}, {"reason", added.error().message()}});
     messages.push_back(llm::Message::Assistant(answer->content));
-    messages.push_back(llm::Message::User("That skill was refused: " + added.error().message() +
-                                          "\nWrite it again, fixing that. One ```python block only."));
+    messages.push_back(
+        llm::Message::User("That skill was refused: " + added.error().message() +
+                           "\nWrite it again, fixing that. One ```python block only."));
   }
   return "";
 }
 
 Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
-  Emit("task_start", {{"task", task.description}, {"task_id", task.id}, {"milestone", task.milestone},
+  Emit("task_start", {{"task", task.description},
+                      {"task_id", task.id},
+                      {"milestone", task.milestone},
                       {"attempt", task.attempts}});
   TaskState state(options_.task_limits);
   TaskOutcome outcome;
@@ -561,18 +616,28 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       for (const auto& r : state.rounds) {
         for (const auto& s : r.steps) summary += s + "\n";
       }
-      Status s = memory_->Record({.env = profile_.name, .task = task.description, .success = success,
-                                  .critique = reason, .summary = Truncate(summary, 4000, "episode"),
-                                  .run_id = options_.run_id, .task_id = task.id});
+      Status s = memory_->Record({.env = profile_.name,
+                                  .task = task.description,
+                                  .success = success,
+                                  .critique = reason,
+                                  .summary = Truncate(summary, 4000, "episode"),
+                                  .run_id = options_.run_id,
+                                  .task_id = task.id});
       if (!s.ok()) spdlog::warn("episode not stored: {}", s.message());
     }
     if (skills_) {
       for (const auto& name : state.used_skills) (void)skills_->RecordOutcome(name, success);
     }
-    NAUT_RETURN_IF_ERROR(progress_.FinishTask(task.id, success ? TaskStatus::kDone : TaskStatus::kFailed, skill, reason));
-    if (success && !task.milestone.empty()) NAUT_RETURN_IF_ERROR(progress_.MarkMilestone(profile_.name, task.milestone, skill));
-    Emit("task_end", {{"task", task.description}, {"success", success}, {"rounds", outcome.rounds},
-                      {"reason", reason}, {"skill", skill}, {"model_calls", state.model_calls}});
+    NAUT_RETURN_IF_ERROR(progress_.FinishTask(
+        task.id, success ? TaskStatus::kDone : TaskStatus::kFailed, skill, reason));
+    if (success && !task.milestone.empty())
+      NAUT_RETURN_IF_ERROR(progress_.MarkMilestone(profile_.name, task.milestone, skill));
+    Emit("task_end", {{"task", task.description},
+                      {"success", success},
+                      {"rounds", outcome.rounds},
+                      {"reason", reason},
+                      {"skill", skill},
+                      {"model_calls", state.model_calls}});
     return outcome;
   };
 
@@ -588,7 +653,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
   std::vector<std::string> offered_skills;
   for (int round = 1; round <= options_.max_rounds; ++round) {
     if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
-    if (auto exceeded = state.budget.Exceeded()) return finish(false, "stopped by the budget rail: " + *exceeded, "");
+    if (auto exceeded = state.budget.Exceeded())
+      return finish(false, "stopped by the budget rail: " + *exceeded, "");
     state.budget.AddRound();
     state.rounds.emplace_back();
     outcome.rounds = round;
@@ -596,12 +662,16 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
 
     // The prompt: system and tool schemas always fit; observation, skills and memories get
     // what is left, in that order.
-    auto system = Prompt("system", {{"env_name", profile_.name}, {"env_description", profile_.description}});
+    auto system =
+        Prompt("system", {{"env_name", profile_.name}, {"env_description", profile_.description}});
     if (!system) return system.error();
-    int64_t fixed = EstimateTokens(*system) + EstimateTokens(DumpJson(Json(tool_specs_.size()))) + 1024;
-    for (const auto& t : tool_specs_) fixed += EstimateTokens(t.name + t.description + DumpJson(t.parameters));
+    int64_t fixed =
+        EstimateTokens(*system) + EstimateTokens(DumpJson(Json(tool_specs_.size()))) + 1024;
+    for (const auto& t : tool_specs_)
+      fixed += EstimateTokens(t.name + t.description + DumpJson(t.parameters));
     int64_t left_chars = std::max<int64_t>((options_.context_tokens - fixed) * 4, 2000);
-    std::string observation = Truncate(Observe(), static_cast<size_t>(left_chars / 3), "observation");
+    std::string observation =
+        Truncate(Observe(), static_cast<size_t>(left_chars / 3), "observation");
 
     std::string skills_text, skills_code;
     offered_skills.clear();
@@ -654,15 +724,18 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       }
       feedback = Truncate(feedback, static_cast<size_t>(left_chars / 4), "earlier rounds");
     }
-    auto user = Prompt("action", {{"task", task.description},
-                                  {"observation", observation},
-                                  {"skills", skills_text.empty() ? "(none yet)" : skills_text},
-                                  {"memories", memories_text.empty() ? "(none yet)" : memories_text},
-                                  {"feedback", feedback}});
+    auto user =
+        Prompt("action", {{"task", task.description},
+                          {"observation", observation},
+                          {"skills", skills_text.empty() ? "(none yet)" : skills_text},
+                          {"memories", memories_text.empty() ? "(none yet)" : memories_text},
+                          {"feedback", feedback}});
     if (!user) return user.error();
     std::vector<llm::Message> messages = {llm::Message::System(*system), llm::Message::User(*user)};
-    Emit("prompt", {{"observation_chars", observation.size()}, {"skills", offered_skills},
-                    {"memories_chars", memories_text.size()}, {"feedback_chars", feedback.size()}});
+    Emit("prompt", {{"observation_chars", observation.size()},
+                    {"skills", offered_skills},
+                    {"memories_chars", memories_text.size()},
+                    {"feedback_chars", feedback.size()}});
 
     llm::ToolCallParser parser(tool_specs_);
     bool verified_in_round = false;
@@ -670,14 +743,17 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     for (int step = 0; step < options_.max_steps_per_round; ++step) {
       if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
       if (state.stop_reason) return finish(false, *state.stop_reason, "");
-      if (auto exceeded = state.budget.Exceeded(); exceeded && exceeded->find("round") == std::string::npos) {
+      if (auto exceeded = state.budget.Exceeded();
+          exceeded && exceeded->find("round") == std::string::npos) {
         return finish(false, "stopped by the budget rail: " + *exceeded, "");
       }
       auto answer = CallModel(messages, true, &state);
       if (!answer) {
-        if (answer.error().kind == llm::LlmError::Kind::kContextLengthExceeded && messages.size() > 3) {
+        if (answer.error().kind == llm::LlmError::Kind::kContextLengthExceeded &&
+            messages.size() > 3) {
           // Drop the oldest exchange after the task prompt and try again.
-          messages.erase(messages.begin() + 2, messages.begin() + std::min<size_t>(4, messages.size() - 1));
+          messages.erase(messages.begin() + 2,
+                         messages.begin() + std::min<size_t>(4, messages.size() - 1));
           continue;
         }
         // Not the task's fault: leave it active (a later run resumes it) and stop the run.
@@ -697,7 +773,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
         if (!parsed.ok()) {
           messages.push_back(llm::Message::User(parsed.Correction()));
           Emit("correction", {{"problems", parsed.problems}});
-          state.rounds.back().steps.push_back("(model output corrected: " + OneLine(parsed.problems.front(), 200) + ")");
+          state.rounds.back().steps.push_back(
+              "(model output corrected: " + OneLine(parsed.problems.front(), 200) + ")");
         }
         continue;
       }
@@ -705,7 +782,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
         messages.push_back(llm::Message::Assistant(answer->content));
         messages.push_back(llm::Message::User(parsed.Correction()));
         Emit("correction", {{"problems", parsed.problems}});
-        state.rounds.back().steps.push_back("(model output corrected: " + OneLine(parsed.problems.front(), 200) + ")");
+        state.rounds.back().steps.push_back(
+            "(model output corrected: " + OneLine(parsed.problems.front(), 200) + ")");
         continue;
       }
       if (auto code = ExtractPythonBlock(answer->content)) {
@@ -714,7 +792,9 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
         messages.push_back(llm::Message::Assistant(answer->content));
         if (!error) {
           verdict = Verify(task, state);
-          Emit("critic", {{"success", verdict.success}, {"critique", verdict.critique}, {"source", verdict.source}});
+          Emit("critic", {{"success", verdict.success},
+                          {"critique", verdict.critique},
+                          {"source", verdict.source}});
           if (verdict.success) {
             verified_in_round = true;
             break;
@@ -731,7 +811,9 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     if (state.stop_reason) return finish(false, *state.stop_reason, "");
     if (!verified_in_round) {
       verdict = Verify(task, state);
-      Emit("critic", {{"success", verdict.success}, {"critique", verdict.critique}, {"source", verdict.source}});
+      Emit("critic", {{"success", verdict.success},
+                      {"critique", verdict.critique},
+                      {"source", verdict.source}});
     }
     if (verdict.success) {
       std::string skill = LearnSkill(task, state);
@@ -739,8 +821,11 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     }
     state.rounds.back().critique = verdict.critique;
   }
-  return finish(false, state.rounds.empty() ? "no rounds" : "not verified after " + std::to_string(options_.max_rounds) +
-                                                                 " rounds: " + state.rounds.back().critique, "");
+  return finish(false,
+                state.rounds.empty() ? "no rounds"
+                                     : "not verified after " + std::to_string(options_.max_rounds) +
+                                           " rounds: " + state.rounds.back().critique,
+                "");
 }
 
 }  // namespace naut::agent

@@ -42,8 +42,8 @@ struct PermissionPolicy {
 
 struct AgentOptions {
   std::string run_id;
-  std::string goal;    // --goal: decomposed into sub-goals and pursued instead of the curriculum
-  int max_tasks = 0;   // 0: until the curriculum has nothing left or stop is requested
+  std::string goal;   // --goal: decomposed into sub-goals and pursued instead of the curriculum
+  int max_tasks = 0;  // 0: until the curriculum has nothing left or stop is requested
   int max_rounds = 4;
   int max_steps_per_round = 8;  // model turns within one round
   BudgetLimits task_limits;
@@ -81,8 +81,9 @@ class Agent {
  public:
   // Collaborators are borrowed and must outlive the Agent. `skills`, `memory` and `code` may
   // be null: learning, recall or code actions are then reported as unavailable.
-  Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace, EnvProfile profile,
-        AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory, CodeRunner* code, EventSink sink = {});
+  Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace,
+        EnvProfile profile, AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory,
+        CodeRunner* code, EventSink sink = {});
 
   Result<RunSummary> Run(std::stop_token stop);
 
@@ -97,7 +98,8 @@ class Agent {
   std::string Observe();
   // One tool call as the model asked for it; fills the tool message text.
   ToolOutcome ExecuteCall(const llm::ToolCall& call, TaskState& state);
-  std::optional<std::string> RunCodeAction(const std::string& code, TaskState& state, std::string* result_text);
+  std::optional<std::string> RunCodeAction(const std::string& code, TaskState& state,
+                                           std::string* result_text);
   struct Verdict {
     bool success = false;
     std::string critique;
@@ -107,7 +109,8 @@ class Agent {
   std::string LearnSkill(const TaskRecord& task, const TaskState& state);
   llm::ChatResult CallModel(std::vector<llm::Message> messages, bool with_tools, TaskState* state,
                             const llm::ResponseFormat& format = {});
-  Result<std::string> Prompt(const std::string& name, const std::map<std::string, std::string>& values);
+  Result<std::string> Prompt(const std::string& name,
+                             const std::map<std::string, std::string>& values);
   void Emit(const std::string& type, Json fields);
   size_t ToolOutputCap() const;
 
