@@ -109,8 +109,8 @@ PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool,
   for (const auto& a : allow) {
     if (GlobMatch(a, name)) {
       allowed = true;
-      if (a.find_first_of("*?") == std::string::npos || a != "*")
-        explicitly_allowed = explicitly_allowed || a != "*";
+      // Any pattern narrower than "*" names the tool on purpose.
+      if (a != "*") explicitly_allowed = true;
     }
   }
   for (const auto& a : ask) {

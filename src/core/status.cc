@@ -27,7 +27,7 @@ std::string_view CodeName(Code code) {
     case Code::kDataLoss:
       return "data loss";
     case Code::kUnimplemented:
-      return "not implemented";
+      return "not built";
     case Code::kInternal:
       return "internal error";
   }
