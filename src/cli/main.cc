@@ -1,5 +1,7 @@
 // neuronaut: the one product binary. Each subcommand lives in its own file of src/cli/.
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -9,6 +11,10 @@
 
 int main(int argc, char** argv) {
   using namespace naut::cli;
+  // A peer that closes its end of a pipe (an MCP client, a build's child, `| head`) must turn
+  // our next write into EPIPE, not kill a server mid-call. Children get default dispositions
+  // back: Subprocess and the sandbox reset every signal before exec.
+  ::signal(SIGPIPE, SIG_IGN);
   (void)naut::InitLogging({});
   Context ctx;
   CLI::App app{"NeuroNaut: a self-hosted, lifelong-learning agent that runs on your own machines."};
