@@ -131,7 +131,8 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
   ASSERT_NE(messages, std::string::npos) << text;
   ASSERT_NE(buttons, std::string::npos) << text;
   EXPECT_LT(messages, buttons) << "the calls are joined in the profile's order";
-  EXPECT_NE(text.find("Oakvale · town square"), std::string::npos) << "the game bot's town message: " << text;
+  EXPECT_NE(text.find("Oakvale · town square"), std::string::npos)
+      << "the game bot's town message: " << text;
   EXPECT_NE(text.find("🌲 Forest", buttons), std::string::npos)
       << "the buttons of the newest message: " << text;
   auto listed = tools.ListTools();
@@ -268,6 +269,23 @@ TEST_F(RunProfileTest, RpgProfileFileStartsTheGameAndTakesTheFirstMilestone) {
   EXPECT_NE(r.out.find("\"type\":\"task_start\""), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("\"milestone\":\"start_game\""), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find("could not start"), std::string::npos) << r.err;
+}
+
+// Permissions match the names the model sees, so a prefix can take a tool out of the default
+// allow list; run says so before it starts rather than refusing in the middle of a task.
+TEST_F(RunProfileTest, WarnsAboutToolsThePermissionsWillRefuse) {
+  std::ofstream(home_ / "files.toml")
+      << "[environment]\nname = \"files\"\nserver = \"fs\"\ntool_prefix = \"files\"\n";
+  auto r = Run({"run", "--env", (home_ / "files.toml").string(), "--max-tasks", "1"});
+  EXPECT_NE(r.err.find("warning: files__write_file changes or deletes data; it runs only when "
+                       "[permissions] allow "
+                       "names it"),
+            std::string::npos)
+      << r.err;
+  std::ofstream(home_ / "fs.toml") << "[environment]\nname = \"fs\"\nserver = \"fs\"\n";
+  r = Run({"run", "--env", (home_ / "fs.toml").string(), "--max-tasks", "1"});
+  EXPECT_EQ(r.err.find("warning: fs__write_file"), std::string::npos)
+      << "the default allow names it: " << r.err;
 }
 
 }  // namespace
