@@ -35,7 +35,8 @@ TEST(ProfileTest, BuiltinRpgProfilePlaysTheGameChatUnderTheGamePrefix) {
 
   ASSERT_EQ(p.observation.size(), 2u);
   EXPECT_EQ(p.observation[0].tool, "game__get_messages");
-  EXPECT_EQ(p.observation[0].arguments, (Json{{"chat_id", "@dungeon_quest_bot"}, {"limit", 5}}));
+  EXPECT_EQ(p.observation[0].arguments,
+            (Json{{"chat_id", "@dungeon_quest_bot"}, {"page_size", 5}}));
   EXPECT_EQ(p.observation[1].tool, "game__list_inline_buttons");
   EXPECT_EQ(p.observation[1].arguments, (Json{{"chat_id", "@dungeon_quest_bot"}}));
   EXPECT_EQ(p.observe_tool, kObservationTool);

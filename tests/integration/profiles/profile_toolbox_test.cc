@@ -126,7 +126,7 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
   EXPECT_FALSE(seen.is_error);
   const std::string& text = seen.text;
   size_t messages =
-      text.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\",\"limit\":5}]");
+      text.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\",\"page_size\":5}]");
   size_t buttons = text.find("[game__list_inline_buttons {\"chat_id\":\"@dungeon_quest_bot\"}]");
   ASSERT_NE(messages, std::string::npos) << text;
   ASSERT_NE(buttons, std::string::npos) << text;
