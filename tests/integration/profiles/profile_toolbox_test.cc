@@ -261,6 +261,17 @@ TEST_F(RunProfileTest, TelegramProfileSaysWhenItsServerCannotStart) {
       << r.err;
 }
 
+TEST_F(RunProfileTest, ADisabledServerIsNamedNotSkipped) {
+  std::ofstream(home_ / "mcp.json")
+      << R"({"mcpServers": {"telegram-mcp": {"command": "uv", "disabled": true}}})";
+  auto r = Run({"run", "--env", (kExamples / "telegram.toml").string(), "--max-tasks", "1"});
+  EXPECT_EQ(r.status.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("plays on MCP server 'telegram-mcp', which is disabled in " +
+                       (home_ / "mcp.json").string()),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(RunProfileTest, RpgProfileFileStartsTheGameAndTakesTheFirstMilestone) {
   auto r = Run({"run", "--env", (kExamples / "rpg.toml").string(), "--max-tasks", "1", "--json"});
   // The model is unreachable, so the run stops in the first task; everything before it worked:
