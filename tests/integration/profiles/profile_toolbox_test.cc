@@ -261,6 +261,22 @@ TEST_F(RunProfileTest, TelegramProfileSaysWhenItsServerCannotStart) {
       << r.err;
 }
 
+// The Telegram example as a user runs it, with mcp.json's "telegram-mcp" entry pointing at the
+// simulator: run starts that server from mcp.json and takes the profile's first milestone.
+TEST_F(RunProfileTest, TelegramProfileStartsItsServerFromMcpJson) {
+  Json mcp = {{"mcpServers",
+               {{"telegram-mcp",
+                 {{"command", NAUT_CLI},
+                  {"args", {"--home", (home_ / "sim").string(), "mcp-server", "rpg"}}}}}}};
+  std::ofstream(home_ / "mcp.json") << DumpJson(mcp);
+  auto r =
+      Run({"run", "--env", (kExamples / "telegram.toml").string(), "--max-tasks", "1", "--json"});
+  EXPECT_EQ(r.status.exit_code, 1) << "the model is unreachable: " << r.err;
+  EXPECT_EQ(r.err.find("could not start"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("\"env\":\"telegram\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"milestone\":\"start_game\""), std::string::npos) << r.out << r.err;
+}
+
 TEST_F(RunProfileTest, ADisabledServerIsNamedNotSkipped) {
   std::ofstream(home_ / "mcp.json")
       << R"({"mcpServers": {"telegram-mcp": {"command": "uv", "disabled": true}}})";
