@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include <set>
+
+#include "agent/profiles_data.h"
 #include "agent/toolbox.h"
 #include "core/files.h"
 
@@ -9,79 +12,25 @@ namespace naut::agent {
 
 namespace {
 
-// Built-in profiles. The RPG one plays the built-in game chat; the same profile shape with
-// other tool names plays a real Telegram game (examples/profiles/telegram.toml).
-constexpr std::string_view kRpgProfile = R"(
-name = "rpg"
-description = """
-A role-playing game played in a Telegram-style chat with a game bot. The bot posts the hero's
-stats as text and the possible actions as inline buttons; pressing a button makes the bot answer
-and post or edit messages with new buttons. Read the latest messages, press buttons, send bot
-commands such as /start, /hero and /inventory. Rest at the inn or use potions before HP runs low:
-death costs gold and experience."""
-servers = ["rpg"]
+constexpr std::string_view kSeparator = "__";
 
-[observe]
-tool = "rpg__get_messages"
-arguments = { chat_id = "@dungeon_quest_bot", limit = 5 }
-
-[tools]
-allow = ["rpg__*"]
-deny = ["rpg__reset", "rpg__check_goal"]
-
-[checker]
-tool = "rpg__check_goal"
-argument = "goal_id"
-success = "/achieved"
-
-[milestones_from]
-resource = "rpg://milestones"
-)";
-
-constexpr std::string_view kPkgProfile = R"(
-name = "pkg"
-description = """
-Software packages are built in a workspace with file tools (fs__*) and a sandboxed build and run
-tool (exec__*). Each task asks for a package in its own directory of the workspace: write the
-sources, a build file and tests, then build and run the tests until they pass."""
-servers = ["fs", "exec"]
-
-[tools]
-allow = ["fs__*", "exec__*"]
-
-[checker]
-tool = "exec__build_package"
-argument = "path"
-success = "/success"
-
-[[milestones]]
-id = "cpp_hello_lib"
-description = "In the directory cpp_hello_lib, create a C++ library with a function greet(name) returning \"Hello, <name>!\", a CMake build, and a CTest test that checks it; the tests must pass."
-
-[[milestones]]
-id = "py_stats"
-description = "In the directory py_stats, create a Python package with functions mean and median and unittest tests for both; the tests must pass."
-
-[[milestones]]
-id = "cpp_stack"
-description = "In the directory cpp_stack, create a header-only C++ template Stack<T> with push, pop, top and size, a CMake build, and CTest tests covering an empty stack; the tests must pass."
-)";
-
-Status Bad(const std::string& source, const toml::node& node, const std::string& what) {
-  std::string where = source;
-  if (node.source().begin.line > 0) where += ":" + std::to_string(node.source().begin.line);
-  return InvalidArgument("profile " + where + ": " + what);
-}
-
-Result<std::vector<std::string>> StringList(const toml::node& node, const std::string& key, const std::string& source) {
-  const toml::array* arr = node.as_array();
-  if (arr == nullptr) return Bad(source, node, key + " must be an array of strings");
-  std::vector<std::string> out;
-  for (const auto& item : *arr) {
-    if (!item.is_string()) return Bad(source, item, key + " must be an array of strings");
-    out.push_back(*item.value<std::string>());
+std::string NodeType(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date or time";
   }
-  return out;
 }
 
 Json TomlToJson(const toml::node& node) {
@@ -99,8 +48,435 @@ Json TomlToJson(const toml::node& node) {
   if (node.is_integer()) return *node.value<int64_t>();
   if (node.is_floating_point()) return *node.value<double>();
   if (node.is_boolean()) return *node.value<bool>();
-  return nullptr;
+  return nullptr;  // dates and times: no tool argument takes one
 }
+
+bool HasGlob(std::string_view s) { return s.find_first_of("*?") != std::string_view::npos; }
+
+// A name the model and mcp.json accept: letters, digits, '_' and '-', and no "__" (the
+// separator between a prefix and a tool).
+bool ValidPrefix(std::string_view s) {
+  if (s.empty() || s.find(kSeparator) != std::string_view::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+// Replaces "{chat}" in every string of `j`; false when "{chat}" appears but `chat` is empty.
+bool SubstituteChat(Json& j, const std::string& chat) {
+  if (j.is_string()) {
+    std::string s = j.get<std::string>();
+    bool changed = false;
+    for (size_t at = s.find("{chat}"); at != std::string::npos; at = s.find("{chat}", at)) {
+      if (chat.empty()) return false;
+      s.replace(at, 6, chat);
+      at += chat.size();
+      changed = true;
+    }
+    if (changed) j = s;
+    return true;
+  }
+  if (j.is_structured()) {
+    for (auto& v : j) {
+      if (!SubstituteChat(v, chat)) return false;
+    }
+  }
+  return true;
+}
+
+// Reads one profile file into an EnvProfile. Each method reads one table and returns the first
+// problem, located at the offending node.
+class ProfileParser {
+ public:
+  explicit ProfileParser(std::string source) : source_(std::move(source)) {}
+
+  Result<EnvProfile> Parse(const std::string& text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, source_);
+    } catch (const toml::parse_error& e) {
+      return InvalidArgument(Where(e.source()) +
+                             ": malformed TOML: " + std::string(e.description()));
+    }
+    p_.source = source_;
+    p_.allow.clear();
+    // [environment] first: the server and prefix decide how every tool name is read.
+    const toml::node* env = root.get("environment");
+    if (env == nullptr) {
+      return InvalidArgument("profile " + source_ +
+                             ": [environment] is missing; expected at least name = \"...\" and "
+                             "server = \"<MCP server>\"");
+    }
+    NAUT_RETURN_IF_ERROR(Environment(*env));
+    for (const auto& [k, node] : root) {
+      std::string key(k.str());
+      if (key == "environment") continue;
+      const toml::table* t = node.as_table();
+      if (key == "observation" || key == "actions" || key == "checker" || key == "milestones") {
+        if (t == nullptr)
+          return Bad(node, key, "expected a table [" + key + "], got " + NodeType(node));
+      }
+      if (key == "observation") {
+        NAUT_RETURN_IF_ERROR(Observation(*t));
+      } else if (key == "actions") {
+        NAUT_RETURN_IF_ERROR(Actions(*t));
+      } else if (key == "checker") {
+        NAUT_RETURN_IF_ERROR(Checker(*t));
+      } else if (key == "milestones") {
+        NAUT_RETURN_IF_ERROR(Milestones(*t));
+      } else {
+        return Bad(node, key,
+                   "unknown key; expected the tables [environment], [[observation.calls]], "
+                   "[actions], [checker], [milestones]");
+      }
+    }
+    if (p_.allow.empty()) {
+      for (const auto& s : p_.servers)
+        p_.allow.push_back(p_.PrefixFor(s) + std::string(kSeparator) + "*");
+    }
+    if (!p_.reset_tool.empty()) p_.deny.push_back(p_.reset_tool);
+    if (!p_.observation.empty()) p_.observe_tool = std::string(kObservationTool);
+    return std::move(p_);
+  }
+
+ private:
+  std::string Where(const toml::source_region& src) const {
+    std::string w = "profile " + source_;
+    if (src.begin.line > 0) w += ":" + std::to_string(src.begin.line);
+    return w;
+  }
+  Status Bad(const toml::node& node, const std::string& key, const std::string& what) const {
+    return InvalidArgument(Where(node.source()) + ": " + key + ": " + what);
+  }
+
+  Result<std::string> String(const toml::node& node, const std::string& key) const {
+    if (!node.is_string()) return Bad(node, key, "expected a string, got " + NodeType(node));
+    return *node.value<std::string>();
+  }
+  Result<std::vector<std::string>> Strings(const toml::node& node, const std::string& key) const {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr)
+      return Bad(node, key, "expected an array of strings, got " + NodeType(node));
+    std::vector<std::string> out;
+    for (const auto& item : *arr) {
+      if (!item.is_string())
+        return Bad(item, key, "expected an array of strings, found " + NodeType(item));
+      out.push_back(*item.value<std::string>());
+    }
+    return out;
+  }
+
+  // A tool named in the profile, as the model will see it. With one server the profile uses
+  // the server's own names ("check_goal"); with several, "<server>__<tool>".
+  Result<std::string> Tool(const toml::node& node, const std::string& key, const std::string& name,
+                           bool glob) const {
+    if (name.empty()) return Bad(node, key, "expected a tool name, got an empty string");
+    if (!glob && HasGlob(name))
+      return Bad(node, key, "\"" + name + "\": expected one tool's name, not a pattern");
+    if (p_.servers.size() == 1) {
+      std::string visible = p_.PrefixFor(p_.servers[0]) + std::string(kSeparator) + name;
+      if (name.find(kSeparator) != std::string::npos) {
+        return Bad(node, key,
+                   "\"" + name + "\": expected the server's own tool name (e.g. \"" +
+                       name.substr(name.find(kSeparator) + kSeparator.size()) +
+                       "\"), without a prefix; the model sees " + p_.PrefixFor(p_.servers[0]) +
+                       "__<tool>");
+      }
+      return visible;
+    }
+    if (glob && name == "*") return name;
+    size_t sep = name.find(kSeparator);
+    std::string server = sep == std::string::npos ? "" : name.substr(0, sep);
+    bool known = std::find(p_.servers.begin(), p_.servers.end(), server) != p_.servers.end() ||
+                 (glob && HasGlob(server));
+    if (!known) {
+      std::string list;
+      for (const auto& s : p_.servers) list += (list.empty() ? "" : ", ") + s;
+      return Bad(node, key,
+                 "\"" + name +
+                     "\": expected <server>__<tool> naming one of this environment's servers (" +
+                     list + ")");
+    }
+    return name;
+  }
+
+  Status Environment(const toml::node& node) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr)
+      return Bad(node, "environment", "expected a table [environment], got " + NodeType(node));
+    std::string description;
+    const toml::node* servers_node = nullptr;
+    const toml::node* prefix_node = nullptr;
+    for (const auto& [k, v] : *t) {
+      std::string key = "[environment] " + std::string(k.str());
+      std::string_view name = k.str();
+      if (name == "name") {
+        NAUT_ASSIGN_OR_RETURN(p_.name, String(v, key));
+        if (p_.name.empty() || p_.name.find_first_of(" \t\n/") != std::string::npos) {
+          return Bad(v, key,
+                     "expected a short name without spaces or '/', got \"" + p_.name + "\"");
+        }
+      } else if (name == "description") {
+        NAUT_ASSIGN_OR_RETURN(description, String(v, key));
+      } else if (name == "server" || name == "servers") {
+        if (servers_node != nullptr) {
+          return Bad(v, key, "expected server = \"<name>\" or servers = [...], not both");
+        }
+        servers_node = &v;
+        if (name == "server") {
+          NAUT_ASSIGN_OR_RETURN(std::string s, String(v, key));
+          p_.servers = {s};
+        } else {
+          NAUT_ASSIGN_OR_RETURN(p_.servers, Strings(v, key));
+          if (p_.servers.empty()) return Bad(v, key, "expected at least one server name");
+        }
+        std::set<std::string> seen;
+        for (const auto& s : p_.servers) {
+          if (!ValidPrefix(s)) {
+            return Bad(
+                v, key,
+                "\"" + s +
+                    "\": expected an MCP server's name (letters, digits, '_', '-', no \"__\")");
+          }
+          if (!seen.insert(s).second) return Bad(v, key, "\"" + s + "\" is named twice");
+        }
+      } else if (name == "chat") {
+        NAUT_ASSIGN_OR_RETURN(p_.chat, String(v, key));
+        if (p_.chat.empty())
+          return Bad(v, key, "expected a chat id or @username, got an empty string");
+      } else if (name == "tool_prefix") {
+        prefix_node = &v;
+        NAUT_ASSIGN_OR_RETURN(p_.tool_prefix, String(v, key));
+        if (!ValidPrefix(p_.tool_prefix)) {
+          return Bad(v, key,
+                     "\"" + p_.tool_prefix +
+                         "\": expected letters, digits, '_' or '-' without \"__\" (e.g. \"game\")");
+        }
+      } else {
+        return Bad(
+            v, key,
+            "unknown key; expected name, description, server (or servers), chat, tool_prefix");
+      }
+    }
+    if (p_.name.empty())
+      return Bad(node, "[environment] name", "missing; expected name = \"<environment name>\"");
+    if (servers_node == nullptr) {
+      return Bad(node, "[environment] server",
+                 "missing; expected server = \"<MCP server>\" (a built-in server such as \"rpg\", "
+                 "or a name in "
+                 "mcp.json)");
+    }
+    if (prefix_node != nullptr && p_.servers.size() != 1) {
+      return Bad(*prefix_node, "[environment] tool_prefix",
+                 "only with a single server = \"...\"; with servers = [...] each server keeps its "
+                 "own name");
+    }
+    p_.description = description;
+    if (!p_.chat.empty()) {
+      p_.description += std::string(p_.description.empty() ? "" : "\n\n") +
+                        "The chat to play in: " + p_.chat + ".";
+    }
+    return Status::Ok();
+  }
+
+  Status Observation(const toml::table& t) {
+    for (const auto& [k, v] : t) {
+      std::string key = "[observation] " + std::string(k.str());
+      if (k.str() != "calls")
+        return Bad(v, key, "unknown key; expected [[observation.calls]] entries");
+      const toml::array* calls = v.as_array();
+      if (calls == nullptr) {
+        return Bad(v, "observation.calls",
+                   "expected [[observation.calls]] tables, got " + NodeType(v));
+      }
+      for (const auto& item : *calls) {
+        const toml::table* call = item.as_table();
+        if (call == nullptr) {
+          return Bad(item, "observation.calls",
+                     "expected [[observation.calls]] tables, found " + NodeType(item));
+        }
+        NAUT_RETURN_IF_ERROR(ObservationEntry(*call, item));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status ObservationEntry(const toml::table& call, const toml::node& node) {
+    ObservationCall c;
+    const toml::node* arguments = nullptr;
+    for (const auto& [k, v] : call) {
+      std::string key = "[[observation.calls]] " + std::string(k.str());
+      if (k.str() == "tool") {
+        NAUT_ASSIGN_OR_RETURN(std::string name, String(v, key));
+        NAUT_ASSIGN_OR_RETURN(c.tool, Tool(v, key, name, /*glob=*/false));
+      } else if (k.str() == "resource") {
+        NAUT_ASSIGN_OR_RETURN(c.resource, String(v, key));
+        if (c.resource.find("://") == std::string::npos) {
+          return Bad(v, key,
+                     "\"" + c.resource + "\": expected a resource URI such as \"rpg://state\"");
+        }
+      } else if (k.str() == "arguments") {
+        if (!v.is_table())
+          return Bad(v, key,
+                     "expected a table such as { chat_id = \"{chat}\" }, got " + NodeType(v));
+        arguments = &v;
+        c.arguments = TomlToJson(v);
+        if (!SubstituteChat(c.arguments, p_.chat)) {
+          return Bad(v, key, "uses \"{chat}\", but [environment] chat is not set");
+        }
+      } else {
+        return Bad(v, key, "unknown key; expected tool and arguments, or resource");
+      }
+    }
+    if (c.tool.empty() == c.resource.empty()) {
+      return Bad(node, "[[observation.calls]]",
+                 "expected exactly one of tool = \"<tool>\" or resource = \"<uri>\"");
+    }
+    if (arguments != nullptr && !c.resource.empty()) {
+      return Bad(*arguments, "[[observation.calls]] arguments",
+                 "only with tool = \"...\", not with resource");
+    }
+    p_.observation.push_back(std::move(c));
+    return Status::Ok();
+  }
+
+  Status Actions(const toml::table& t) {
+    for (const auto& [k, v] : t) {
+      std::string key = "[actions] " + std::string(k.str());
+      if (k.str() != "allowed_tools" && k.str() != "denied_tools") {
+        return Bad(v, key, "unknown key; expected allowed_tools or denied_tools");
+      }
+      NAUT_ASSIGN_OR_RETURN(auto names, Strings(v, key));
+      auto& out = k.str() == "allowed_tools" ? p_.allow : p_.deny;
+      for (const auto& n : names) {
+        NAUT_ASSIGN_OR_RETURN(std::string visible, Tool(v, key, n, /*glob=*/true));
+        out.push_back(std::move(visible));
+      }
+      if (k.str() == "allowed_tools" && out.empty()) {
+        return Bad(v, key, "is empty, so the agent could do nothing; list the tools it may call");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Checker(const toml::table& t) {
+    const toml::node* kind = nullptr;
+    const toml::node* tool_only = nullptr;  // argument or success_field
+    for (const auto& [k, v] : t) {
+      std::string key = "[checker] " + std::string(k.str());
+      std::string_view name = k.str();
+      if (name == "kind") {
+        kind = &v;
+        NAUT_ASSIGN_OR_RETURN(std::string s, String(v, key));
+        if (s != "tool" && s != "llm") {
+          return Bad(
+              v, key,
+              "\"" + s + "\": expected \"tool\" (a checking tool) or \"llm\" (the LLM critic)");
+        }
+        p_.checker_kind = s == "tool" ? CheckerKind::kTool : CheckerKind::kLlm;
+      } else if (name == "tool" || name == "reset_tool") {
+        NAUT_ASSIGN_OR_RETURN(std::string s, String(v, key));
+        NAUT_ASSIGN_OR_RETURN((name == "tool" ? p_.checker_tool : p_.reset_tool),
+                              Tool(v, key, s, false));
+        if (name == "tool") tool_only = tool_only ? tool_only : &v;
+      } else if (name == "argument") {
+        tool_only = &v;
+        NAUT_ASSIGN_OR_RETURN(p_.checker_argument, String(v, key));
+        if (p_.checker_argument.empty())
+          return Bad(v, key, "expected the argument's name, e.g. \"goal_id\"");
+      } else if (name == "success_field") {
+        tool_only = &v;
+        NAUT_ASSIGN_OR_RETURN(std::string field, String(v, key));
+        if (field.empty())
+          return Bad(v, key, "expected a field name such as \"achieved\" or a pointer \"/a/b\"");
+        p_.checker_success = field[0] == '/' ? field : "/" + field;
+        try {
+          (void)Json::json_pointer(p_.checker_success);
+        } catch (const std::exception& e) {
+          return Bad(v, key, "\"" + field + "\" is not a valid JSON pointer: " + e.what());
+        }
+      } else {
+        return Bad(v, key, "unknown key; expected kind, tool, argument, success_field, reset_tool");
+      }
+    }
+    if (kind == nullptr)
+      p_.checker_kind = p_.checker_tool.empty() ? CheckerKind::kLlm : CheckerKind::kTool;
+    if (p_.checker_kind == CheckerKind::kTool && p_.checker_tool.empty()) {
+      return Bad(kind ? *kind : static_cast<const toml::node&>(t), "[checker] tool",
+                 "missing; kind = \"tool\" needs tool = \"<the checking tool>\"");
+    }
+    if (p_.checker_kind == CheckerKind::kLlm && tool_only != nullptr) {
+      return Bad(*tool_only, "[checker]",
+                 "tool, argument and success_field are read only with kind = \"tool\"; the LLM "
+                 "critic takes none");
+    }
+    return Status::Ok();
+  }
+
+  Status Milestones(const toml::table& t) {
+    const toml::node* resource = nullptr;
+    const toml::node* items = nullptr;
+    for (const auto& [k, v] : t) {
+      std::string key = "[milestones] " + std::string(k.str());
+      if (k.str() == "resource") {
+        resource = &v;
+        NAUT_ASSIGN_OR_RETURN(p_.milestones_resource, String(v, key));
+        if (p_.milestones_resource.find("://") == std::string::npos) {
+          return Bad(v, key,
+                     "\"" + p_.milestones_resource +
+                         "\": expected a resource URI such as \"rpg://milestones\"");
+        }
+      } else if (k.str() == "items") {
+        items = &v;
+        const toml::array* arr = v.as_array();
+        if (arr == nullptr)
+          return Bad(v, "milestones.items",
+                     "expected [[milestones.items]] tables, got " + NodeType(v));
+        for (const auto& item : *arr) NAUT_RETURN_IF_ERROR(MilestoneItem(item));
+      } else {
+        return Bad(v, key, "unknown key; expected resource = \"<uri>\" or [[milestones.items]]");
+      }
+    }
+    if (resource != nullptr && items != nullptr) {
+      return Bad(*resource, "[milestones]", "expected resource or [[milestones.items]], not both");
+    }
+    return Status::Ok();
+  }
+
+  Status MilestoneItem(const toml::node& item) {
+    const toml::table* m = item.as_table();
+    if (m == nullptr)
+      return Bad(item, "milestones.items",
+                 "expected [[milestones.items]] tables, found " + NodeType(item));
+    Milestone out;
+    for (const auto& [k, v] : *m) {
+      std::string key = "[[milestones.items]] " + std::string(k.str());
+      std::string_view name = k.str();
+      if (name != "id" && name != "title" && name != "description") {
+        return Bad(v, key, "unknown key; expected id, title, description");
+      }
+      NAUT_ASSIGN_OR_RETURN(std::string s, String(v, key));
+      (name == "id" ? out.id : name == "title" ? out.title : out.description) = s;
+    }
+    if (out.id.empty())
+      return Bad(item, "[[milestones.items]] id", "missing; expected id = \"<milestone id>\"");
+    if (out.description.empty()) out.description = out.title;
+    if (out.description.empty()) {
+      return Bad(item, "[[milestones.items]] description",
+                 "missing for \"" + out.id +
+                     "\"; expected a description (the task the agent is given) or a title");
+    }
+    for (const auto& seen : p_.milestones) {
+      if (seen.id == out.id)
+        return Bad(item, "[[milestones.items]] id", "\"" + out.id + "\" is used twice");
+    }
+    p_.milestones.push_back(std::move(out));
+    return Status::Ok();
+  }
+
+  std::string source_;
+  EnvProfile p_;
+};
 
 }  // namespace
 
@@ -112,6 +488,28 @@ bool EnvProfile::ToolAllowed(const std::string& name) const {
     if (GlobMatch(a, name)) return true;
   }
   return false;
+}
+
+std::string EnvProfile::PrefixFor(const std::string& server) const {
+  return servers.size() == 1 && server == servers[0] && !tool_prefix.empty() ? tool_prefix : server;
+}
+
+std::optional<std::string> EnvProfile::RealToolName(std::string_view visible) const {
+  size_t sep = visible.find(kSeparator);
+  if (sep == std::string_view::npos) return std::nullopt;
+  std::string_view prefix = visible.substr(0, sep);
+  for (const auto& s : servers) {
+    if (PrefixFor(s) == prefix) return s + std::string(visible.substr(sep));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> EnvProfile::VisibleToolName(std::string_view real) const {
+  size_t sep = real.find(kSeparator);
+  if (sep == std::string_view::npos) return std::nullopt;
+  std::string server(real.substr(0, sep));
+  if (std::find(servers.begin(), servers.end(), server) == servers.end()) return std::nullopt;
+  return PrefixFor(server) + std::string(real.substr(sep));
 }
 
 bool GlobMatch(std::string_view p, std::string_view s) {
@@ -135,120 +533,54 @@ bool GlobMatch(std::string_view p, std::string_view s) {
 }
 
 Result<EnvProfile> ParseProfile(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return InvalidArgument("profile " + source + ":" + std::to_string(e.source().begin.line) +
-                           ": malformed TOML: " + std::string(e.description()));
-  }
-  EnvProfile p;
-  p.allow.clear();
-  bool allow_given = false;
-  for (const auto& [k, node] : root) {
-    std::string key(k.str());
-    if (key == "name" || key == "description") {
-      if (!node.is_string()) return Bad(source, node, key + " must be a string");
-      (key == "name" ? p.name : p.description) = *node.value<std::string>();
-    } else if (key == "servers") {
-      NAUT_ASSIGN_OR_RETURN(p.servers, StringList(node, key, source));
-    } else if (key == "observe") {
-      const toml::table* t = node.as_table();
-      if (t == nullptr) return Bad(source, node, "[observe] must be a table");
-      for (const auto& [ok, on] : *t) {
-        std::string okey(ok.str());
-        if (okey == "tool" && on.is_string()) {
-          p.observe_tool = *on.value<std::string>();
-        } else if (okey == "resource" && on.is_string()) {
-          p.observe_resource = *on.value<std::string>();
-        } else if (okey == "arguments" && on.is_table()) {
-          p.observe_arguments = TomlToJson(on);
-        } else {
-          return Bad(source, on, "[observe] " + okey + ": expected tool (string), resource (string) or arguments (table)");
-        }
-      }
-    } else if (key == "tools") {
-      const toml::table* t = node.as_table();
-      if (t == nullptr) return Bad(source, node, "[tools] must be a table");
-      for (const auto& [tk, tn] : *t) {
-        std::string tkey(tk.str());
-        if (tkey == "allow") {
-          NAUT_ASSIGN_OR_RETURN(p.allow, StringList(tn, "[tools] allow", source));
-          allow_given = true;
-        } else if (tkey == "deny") {
-          NAUT_ASSIGN_OR_RETURN(p.deny, StringList(tn, "[tools] deny", source));
-        } else {
-          return Bad(source, tn, "unknown key [tools] " + tkey + "; expected allow or deny");
-        }
-      }
-    } else if (key == "checker") {
-      const toml::table* t = node.as_table();
-      if (t == nullptr) return Bad(source, node, "[checker] must be a table");
-      for (const auto& [ck, cn] : *t) {
-        std::string ckey(ck.str());
-        if (!cn.is_string()) return Bad(source, cn, "[checker] " + ckey + " must be a string");
-        if (ckey == "tool") {
-          p.checker_tool = *cn.value<std::string>();
-        } else if (ckey == "argument") {
-          p.checker_argument = *cn.value<std::string>();
-        } else if (ckey == "success") {
-          p.checker_success = *cn.value<std::string>();
-        } else {
-          return Bad(source, cn, "unknown key [checker] " + ckey + "; expected tool, argument or success");
-        }
-      }
-    } else if (key == "milestones") {
-      const toml::array* arr = node.as_array();
-      if (arr == nullptr) return Bad(source, node, "milestones must be an array of tables ([[milestones]])");
-      for (const auto& item : *arr) {
-        const toml::table* t = item.as_table();
-        if (t == nullptr || !(*t)["id"].is_string() || !(*t)["description"].is_string()) {
-          return Bad(source, item, "each [[milestones]] needs id and description strings");
-        }
-        p.milestones.push_back({*(*t)["id"].value<std::string>(), *(*t)["description"].value<std::string>()});
-      }
-    } else if (key == "milestones_from") {
-      const toml::table* t = node.as_table();
-      if (t == nullptr || !(*t)["resource"].is_string()) {
-        return Bad(source, node, "[milestones_from] needs resource = \"<uri>\"");
-      }
-      p.milestones_resource = *(*t)["resource"].value<std::string>();
-    } else {
-      return Bad(source, node,
-                 "unknown key '" + key +
-                     "'; expected name, description, servers, [observe], [tools], [checker], [[milestones]], "
-                     "[milestones_from]");
-    }
-  }
-  if (p.name.empty()) return InvalidArgument("profile " + source + ": name is missing");
-  if (!allow_given) p.allow = {"*"};
-  if (!p.observe_tool.empty() && !p.observe_resource.empty()) {
-    return InvalidArgument("profile " + source + ": [observe] takes a tool or a resource, not both");
-  }
-  return p;
+  return ProfileParser(source).Parse(text);
+}
+
+std::vector<std::string> BuiltinProfileNames() {
+  std::vector<std::string> out;
+  for (const auto& [name, text] : internal::kBuiltinProfiles) out.emplace_back(name);
+  return out;
 }
 
 Result<EnvProfile> LoadProfile(const std::string& name_or_path) {
-  if (name_or_path == "rpg") return ParseProfile(std::string(kRpgProfile), "built-in rpg");
-  if (name_or_path == "pkg") return ParseProfile(std::string(kPkgProfile), "built-in pkg");
+  for (const auto& [name, text] : internal::kBuiltinProfiles) {
+    if (name == name_or_path) {
+      return ParseProfile(std::string(text), "built-in " + name_or_path + " (examples/profiles/" +
+                                                 name_or_path + ".toml)");
+    }
+  }
   std::error_code ec;
   if (!std::filesystem::exists(name_or_path, ec)) {
-    return NotFound("environment '" + name_or_path + "' is neither a built-in profile (rpg, pkg) nor a profile file");
+    std::string names;
+    for (const auto& n : BuiltinProfileNames()) names += (names.empty() ? "" : ", ") + n;
+    return NotFound("environment '" + name_or_path + "' is neither a built-in profile (" + names +
+                    ") nor a profile file");
+  }
+  if (std::filesystem::is_directory(name_or_path, ec)) {
+    return InvalidArgument("environment '" + name_or_path +
+                           "' is a directory; expected a profile .toml file");
   }
   NAUT_ASSIGN_OR_RETURN(std::string text, ReadFile(name_or_path));
   return ParseProfile(text, name_or_path);
 }
 
-Result<std::vector<Milestone>> ParseMilestones(const std::string& json_text, const std::string& source) {
+Result<std::vector<Milestone>> ParseMilestones(const std::string& json_text,
+                                               const std::string& source) {
   NAUT_ASSIGN_OR_RETURN(Json j, ParseJson(json_text, source));
   if (j.is_object() && j.contains("milestones")) j = j["milestones"];
-  if (!j.is_array()) return InvalidArgument(source + ": expected a JSON list of {id, description}");
+  if (!j.is_array())
+    return InvalidArgument(source + ": expected a JSON list of {id, title, description}");
   std::vector<Milestone> out;
   for (const auto& m : j) {
+    if (!m.is_object())
+      return InvalidArgument(source +
+                             ": each milestone must be an object {id, title, description}");
     auto id = GetString(m, "id", source + " milestone");
     if (!id) return id.error();
-    std::string description = GetOptionalString(m, "description").value_or(GetOptionalString(m, "title").value_or(*id));
-    out.push_back({*id, description});
+    std::string title = GetOptionalString(m, "title").value_or("");
+    std::string description =
+        GetOptionalString(m, "description").value_or(title.empty() ? *id : title);
+    out.push_back({*id, description, title});
   }
   return out;
 }

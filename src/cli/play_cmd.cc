@@ -39,12 +39,19 @@ class ChatPrinter {
   void ShowChanges(const Chat& chat) {
     for (const auto& m : chat.messages) {
       auto it = seen_.find(m.id);
-      if (it == seen_.end() || it->second != Fingerprint(m)) Print(chat, m);
+      if (it != seen_.end() && it->second.fingerprint == Fingerprint(m)) continue;
+      // A bot takes the buttons off a message it moved on from; reprinting the same text
+      // without them only repeats what is on screen.
+      if (it != seen_.end() && it->second.text == m.text && m.keyboard.empty()) {
+        it->second.fingerprint = Fingerprint(m);
+        continue;
+      }
+      Print(chat, m);
     }
   }
 
   void Remember(const Chat& chat) {
-    for (const auto& m : chat.messages) seen_[m.id] = Fingerprint(m);
+    for (const auto& m : chat.messages) seen_[m.id] = {Fingerprint(m), m.text};
   }
 
  private:
@@ -57,7 +64,7 @@ class ChatPrinter {
   }
 
   void Print(const Chat& chat, const envs::rpg::Message& m) {
-    seen_[m.id] = Fingerprint(m);
+    seen_[m.id] = {Fingerprint(m), m.text};
     if (m.outgoing) {
       out_ << "                                   you ▸ " << m.text << "\n";
       return;
@@ -80,21 +87,34 @@ class ChatPrinter {
     out_ << "└─\n";
   }
 
+  struct Seen {
+    std::string fingerprint;
+    std::string text;
+  };
   std::ostream& out_;
-  std::map<int64_t, std::string> seen_;
+  std::map<int64_t, Seen> seen_;
 };
 
 std::string ResultText(const mcp::ToolResult& r) {
   return r.content.empty() ? std::string() : r.content[0].data.value("text", std::string());
 }
 
-// The bot's answer to a press, from the tool's JSON result or its plain sentence.
+// The bot's answer to a press, from the tool's JSON result or its plain sentence, as a player
+// would see it: an alert is a pop-up, not a sentence about Telegram.
 std::string PressAnswer(const mcp::ToolResult& r) {
   std::string text = ResultText(r);
   if (auto j = ParseJson(text, "press result"); j && j->is_object() && j->contains("response")) {
-    return (*j)["response"].get<std::string>();
+    std::string response = (*j)["response"].get<std::string>();
+    constexpr std::string_view kAlert = " Telegram displayed an alert to the user.";
+    if (response.size() > kAlert.size() && response.ends_with(kAlert)) {
+      return "❗ " + response.substr(0, response.size() - kAlert.size());
+    }
+    return "💬 " + response;
   }
-  return text;
+  if (text.starts_with("No message with inline buttons found")) {
+    return "(no buttons to press here; send /start or another /command)";
+  }
+  return "💬 " + text;
 }
 
 int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, bool echo) {
@@ -137,7 +157,7 @@ int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, b
     if (number) {
       auto r =
           world->PressInlineButton(Json{{"chat_id", current}, {"button_index", std::stoi(line)}});
-      out << "  💬 " << PressAnswer(r) << "\n";
+      out << "  " << PressAnswer(r) << "\n";
     } else {
       auto r = world->SendMessage(Json{{"chat_id", current}, {"message", line}});
       if (r.is_error) out << "  ⚠️ " << ResultText(r) << "\n";

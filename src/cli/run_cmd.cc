@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/library.h"
 #include "agent/mcp_toolbox.h"
+#include "agent/profile_toolbox.h"
 #include "cli/context.h"
 #include "core/data_home.h"
 #include "core/ids.h"
@@ -51,14 +52,18 @@ std::string Short(const Json& j, size_t cap) {
 void Show(const std::string& type, const Json& f) {
   auto& out = std::cerr;
   if (type == "run_start") {
-    out << "NeuroNaut run " << f.value("run_id", "") << " in environment '" << f.value("env", "") << "'\n";
+    out << "NeuroNaut run " << f.value("run_id", "") << " in environment '" << f.value("env", "")
+        << "'\n";
   } else if (type == "resume") {
-    out << "resuming unfinished task: " << f.value("task", "") << " (attempt " << f.value("attempt", 0) << ")\n";
+    out << "resuming unfinished task: " << f.value("task", "") << " (attempt "
+        << f.value("attempt", 0) << ")\n";
   } else if (type == "goal") {
-    out << "goal: " << f.value("goal", "") << "\n  sub-goals: " << Short(f["subgoals"], 300) << "\n";
+    out << "goal: " << f.value("goal", "") << "\n  sub-goals: " << Short(f["subgoals"], 300)
+        << "\n";
   } else if (type == "task_start") {
     out << "\n▶ task: " << f.value("task", "");
-    if (!f.value("milestone", "").empty()) out << "  [milestone " << f.value("milestone", "") << "]";
+    if (!f.value("milestone", "").empty())
+      out << "  [milestone " << f.value("milestone", "") << "]";
     out << "\n";
   } else if (type == "round") {
     out << "  round " << f.value("round", 0) << "\n";
@@ -66,44 +71,84 @@ void Show(const std::string& type, const Json& f) {
     out << "    " << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
         << Short(f["arguments"], 100) << "\n";
   } else if (type == "code_action") {
-    out << "    · python code action: " << (f.value("ok", false) ? "ok" : "failed " + f.value("error", "")) << ", "
+    out << "    · python code action: "
+        << (f.value("ok", false) ? "ok" : "failed " + f.value("error", "")) << ", "
         << f.value("tool_calls", 0) << " tool call(s)\n";
   } else if (type == "correction") {
     out << "    ! model output corrected: " << Short(f["problems"], 160) << "\n";
   } else if (type == "critic") {
-    out << "    critic (" << f.value("source", "") << "): " << (f.value("success", false) ? "success" : "not yet");
+    out << "    critic (" << f.value("source", "")
+        << "): " << (f.value("success", false) ? "success" : "not yet");
     if (!f.value("critique", "").empty()) out << " — " << Short(f["critique"], 160);
     out << "\n";
   } else if (type == "skill") {
-    out << "    skill " << f.value("status", "") << (f.contains("name") ? " " + f.value("name", "") : "")
+    out << "    skill " << f.value("status", "")
+        << (f.contains("name") ? " " + f.value("name", "") : "")
         << (f.contains("reason") ? ": " + Short(f["reason"], 160) : "") << "\n";
   } else if (type == "milestone") {
     out << "  milestone " << f.value("milestone", "") << ": " << f.value("note", "") << "\n";
   } else if (type == "task_end") {
-    out << (f.value("success", false) ? "  ✓ done" : "  ✗ failed") << " after " << f.value("rounds", 0)
-        << " round(s), " << f.value("model_calls", 0) << " model call(s)";
+    out << (f.value("success", false) ? "  ✓ done" : "  ✗ failed") << " after "
+        << f.value("rounds", 0) << " round(s), " << f.value("model_calls", 0) << " model call(s)";
     if (!f.value("skill", "").empty()) out << "; skill " << f.value("skill", "");
     if (!f.value("reason", "").empty()) out << "; " << Short(f["reason"], 200);
     out << "\n";
   }
 }
 
-// The built-in servers the profile names (unless mcp.json defines a server of that name),
-// then the user's servers from mcp.json.
-std::vector<McpServerConfig> ServersFor(const Config& config, const agent::EnvProfile& profile) {
+// The servers the profile's environment is made of: a server defined in mcp.json, else the
+// built-in server of that name. A name that is neither is an error saying where to add it.
+Result<std::vector<McpServerConfig>> ServersFor(const Config& config,
+                                                const agent::EnvProfile& profile) {
   std::vector<McpServerConfig> servers;
   std::error_code ec;
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  for (auto& s : envs::BuiltinServerConfigs(config, self)) {
-    bool wanted = std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
-    bool user_defined = std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
-                                    [&](const McpServerConfig& u) { return u.name == s.name; });
-    if (wanted && !user_defined) servers.push_back(std::move(s));
-  }
-  for (const auto& s : config.mcp_servers) {
-    if (!s.disabled) servers.push_back(s);
+  auto builtins = envs::BuiltinServerConfigs(config, self);
+  for (const auto& name : profile.servers) {
+    auto user = std::find_if(config.mcp_servers.begin(), config.mcp_servers.end(),
+                             [&](const McpServerConfig& u) { return u.name == name; });
+    if (user != config.mcp_servers.end()) {
+      if (user->disabled) {
+        return FailedPrecondition("environment '" + profile.name + "' (" + profile.source +
+                                  ") plays on MCP server '" + name + "', which is disabled in " +
+                                  config.mcp_file.string() + "; remove \"disabled\": true there");
+      }
+      servers.push_back(*user);
+      continue;
+    }
+    auto builtin = std::find_if(builtins.begin(), builtins.end(),
+                                [&](const McpServerConfig& b) { return b.name == name; });
+    if (builtin != builtins.end()) {
+      servers.push_back(*builtin);
+      continue;
+    }
+    std::string known;
+    for (const auto& s : envs::BuiltinServers()) known += (known.empty() ? "" : ", ") + s.name;
+    std::string builtin_note = config.mcp.builtin_servers
+                                   ? "a built-in server (" + known + ")"
+                                   : "a built-in server ([mcp] builtin_servers is off)";
+    return NotFound(
+        "environment '" + profile.name + "' (" + profile.source + ") plays on MCP server '" + name +
+        "', which is neither " + builtin_note + " nor in " + config.mcp_file.string() +
+        (config.mcp_file_present ? "" : " (no such file)") + "; add an entry \"" + name +
+        "\" under \"mcpServers\" there (e.g. from examples/profiles/telegram.mcp.json)");
   }
   return servers;
+}
+
+// Tools the profile offers that the permission policy would refuse every time (destructive
+// tools that [permissions] allow does not name), so the user hears of it before the run.
+void WarnAboutRefusedTools(agent::ToolBox& tools, const agent::EnvProfile& profile,
+                           const agent::PermissionPolicy& permissions) {
+  auto listed = tools.ListTools();
+  if (!listed) return;
+  for (const auto& t : *listed) {
+    if (!profile.ToolAllowed(t.spec.name) || !t.destructive) continue;
+    std::string reason;
+    if (permissions.Decide(t, &reason) == agent::PermissionPolicy::Decision::kDeny) {
+      std::cerr << "warning: " << reason << "\n";
+    }
+  }
 }
 
 int Run(Context& ctx, const RunFlags& flags) {
@@ -122,7 +167,8 @@ int Run(Context& ctx, const RunFlags& flags) {
   if (flags.fresh) {
     auto active = (*progress)->ActiveTask(profile->name);
     if (active && active->has_value()) {
-      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "", "abandoned by --fresh");
+      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "",
+                                    "abandoned by --fresh");
     }
   }
 
@@ -137,16 +183,23 @@ int Run(Context& ctx, const RunFlags& flags) {
   agent::StoreSkillLibrary skill_library(**skill_store);
   agent::StoreEpisodeMemory episodes(**memories);
 
-  mcp::ClientManager hub(ServersFor(*config, *profile), mcp::HubOptionsFrom(*config));
+  auto servers = ServersFor(*config, *profile);
+  if (!servers) return Fail(servers.error());
+  mcp::ClientManager hub(*servers, mcp::HubOptionsFrom(*config));
   hub.ConnectAll();
-  hub.StartSupervisor();
+  // The environment's own servers must be up: without them there is nothing to play.
   for (const auto& s : hub.Statuses()) {
     if (s.state != mcp::ServerState::kConnected) {
-      std::cerr << "warning: MCP server '" << s.name << "' is " << mcp::ServerStateName(s.state) << ": " << s.detail
-                << "\n";
+      return Fail(Unavailable("environment '" + profile->name + "': MCP server '" + s.name +
+                              "' could not start (" + s.target + "): " + s.detail +
+                              "; check its entry in " + config->mcp_file.string() +
+                              " or try `neuronaut mcp tools " + s.name + "`"));
     }
   }
-  agent::McpToolBox toolbox(hub, profile->servers);
+  hub.StartSupervisor();
+  agent::McpToolBox hub_tools(hub, profile->servers);
+  // The model sees the profile's tools under its prefix (game__*), whatever the server is called.
+  agent::ProfileToolBox toolbox(hub_tools, *profile);
 
   std::string run_id = NewId();
   auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
@@ -157,12 +210,15 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.goal = flags.goal;
   options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config->agent.max_tasks;
   options.max_rounds = config->agent.max_rounds;
-  options.task_limits = {.rounds = config->agent.max_rounds,
-                         .tool_calls = config->agent.max_tool_calls_per_task,
-                         .tokens = config->agent.max_tokens_per_task,
-                         .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
-  options.tool_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
-  options.code_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
+  options.task_limits = {
+      .rounds = config->agent.max_rounds,
+      .tool_calls = config->agent.max_tool_calls_per_task,
+      .tokens = config->agent.max_tokens_per_task,
+      .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
+  options.tool_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
+  options.code_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
   options.skills_top_k = config->agent.skills_top_k;
   options.memories_top_k = config->agent.memories_top_k;
   if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
@@ -178,10 +234,11 @@ int Run(Context& ctx, const RunFlags& flags) {
     };
   }
   options.prompt_dir = home->root / "prompts";
+  WarnAboutRefusedTools(toolbox, *profile, options.permissions);
 
   bool json = flags.json;
-  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library, &episodes, nullptr,
-                     [json](const std::string& type, const Json& fields) {
+  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library,
+                     &episodes, nullptr, [json](const std::string& type, const Json& fields) {
                        if (json) {
                          Json line = fields;
                          line["type"] = type;
@@ -215,10 +272,11 @@ int Run(Context& ctx, const RunFlags& flags) {
     for (const auto& m : *milestones) done += m.done ? 1 : 0;
   }
   if (!json) {
-    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done << " done, "
-              << summary->failed << " failed; milestones " << done << "/" << total << "; " << summary->model_calls
-              << " model call(s), " << summary->tool_calls << " tool call(s), " << summary->prompt_tokens
-              << " prompt tokens (" << summary->cached_tokens << " cached)\n"
+    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done
+              << " done, " << summary->failed << " failed; milestones " << done << "/" << total
+              << "; " << summary->model_calls << " model call(s), " << summary->tool_calls
+              << " tool call(s), " << summary->prompt_tokens << " prompt tokens ("
+              << summary->cached_tokens << " cached)\n"
               << "stopped because " << summary->stop_reason << "\n"
               << "progress: " << home->progress_file().string() << "\n";
   }
@@ -233,13 +291,19 @@ int Run(Context& ctx, const RunFlags& flags) {
 
 void AddRunCommand(CLI::App& app, Context& ctx) {
   static RunFlags flags;
-  auto* run = app.add_subcommand("run", "Run the learning agent loop in an environment (rpg, pkg or a profile file)");
+  auto* run = app.add_subcommand(
+      "run", "Run the learning agent loop in an environment (rpg, pkg or a profile file)");
   run->add_option("--env", flags.env, "rpg | pkg | path to a profile .toml (default: [agent] env)");
-  run->add_option("--goal", flags.goal, "Pursue this goal (decomposed into sub-goals) instead of the curriculum");
-  run->add_option("--max-tasks", flags.max_tasks, "Stop after this many tasks (default: [agent] max_tasks, 0 = no limit)");
-  auto* resume = run->add_flag("--resume", flags.resume, "Continue the unfinished task of a stopped run (the default)");
-  run->add_flag("--fresh", flags.fresh, "Abandon an unfinished task instead of resuming it")->excludes(resume);
-  run->add_flag("--json", flags.json, "Print events as JSON lines on stdout instead of the live display");
+  run->add_option("--goal", flags.goal,
+                  "Pursue this goal (decomposed into sub-goals) instead of the curriculum");
+  run->add_option("--max-tasks", flags.max_tasks,
+                  "Stop after this many tasks (default: [agent] max_tasks, 0 = no limit)");
+  auto* resume = run->add_flag("--resume", flags.resume,
+                               "Continue the unfinished task of a stopped run (the default)");
+  run->add_flag("--fresh", flags.fresh, "Abandon an unfinished task instead of resuming it")
+      ->excludes(resume);
+  run->add_flag("--json", flags.json,
+                "Print events as JSON lines on stdout instead of the live display");
   run->callback([&ctx] { ctx.exit_code = Run(ctx, flags); });
 }
 

@@ -307,7 +307,10 @@ TEST(RpgProfiles, ExampleProfilesMatchTheToolSurface) {
     ASSERT_TRUE(has_tool(tool)) << tool;
     Json args = Json::object();
     for (const auto& [k, v] : *c["arguments"].as_table()) {
-      if (v.is_string()) args[std::string(k.str())] = v.value_or(std::string());
+      // "{chat}" stands for [environment] chat (the agent's profile loader substitutes it).
+      std::string text = v.value_or(std::string());
+      if (text == "{chat}") text = rpg["environment"]["chat"].value_or(std::string());
+      if (v.is_string()) args[std::string(k.str())] = text;
       if (v.is_integer()) args[std::string(k.str())] = v.value_or(int64_t{0});
     }
     auto r = d.Call(tool, args);

@@ -72,12 +72,28 @@ TEST_F(PlayTest, TheSameSeedAndChoicesPrintTheSameGame) {
 TEST_F(PlayTest, BadInputIsAnsweredNotFatal) {
   auto r = Play({"rpg", "--memory"}, "42\n/dance\nhello\n\n   \n999\nq\n");
   EXPECT_EQ(r.status.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("No message with inline buttons found."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(no buttons to press here; send /start or another /command)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("Send /start to begin your adventure."), std::string::npos) << r.out;
 
   r = Play({"chess"}, "");
   EXPECT_EQ(r.status.exit_code, 2);
   EXPECT_NE(r.err.find("unknown game 'chess'; available: rpg"), std::string::npos) << r.err;
+}
+
+// What the terminal shows is what a player needs: an alert reads as a pop-up, and a message
+// whose buttons the bot took away is not printed again.
+TEST_F(PlayTest, AlertsAndEditsReadLikeAChat) {
+  auto r = Play({"rpg", "--memory", "--seed", "4"}, "/start\n0\n0\nshop\n/start\n0\nq\n");
+  EXPECT_EQ(r.status.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  ❗ ⚔️ Finish your fight first!"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Telegram displayed an alert"), std::string::npos) << r.out;
+  size_t forest = r.out.find("│ 🌲 Whispering Forest");
+  ASSERT_NE(forest, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("│ 🌲 Whispering Forest", forest + 1), std::string::npos)
+      << "the forest menu printed again after Hunt took its buttons away:\n"
+      << r.out;
 }
 
 TEST_F(PlayTest, ACorruptSaveIsKeptAsideAndANewGameStarts) {

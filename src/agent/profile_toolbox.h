@@ -1,0 +1,41 @@
+#pragma once
+// The environment as the model sees it. ProfileToolBox wraps a ToolBox whose tools are named
+// `<server>__<tool>` (McpToolBox over the MCP hub) and shows only the profile's servers, under
+// the profile's prefix: with `server = "telegram-mcp"` and `tool_prefix = "game"`, the model is
+// offered `game__press_inline_button` and a call to it reaches
+// `telegram-mcp__press_inline_button`. Other servers' tools are neither listed nor callable.
+//
+// It also answers kObservationTool (never listed): every [[observation.calls]] entry of the
+// profile is made in order and the results are joined into one observation; a failing call
+// is reported in its place, and only when every call fails is the observation an error.
+//
+// Thread-safety: as the wrapped ToolBox (the profile is an immutable copy).
+
+#include <string>
+
+#include "agent/profile.h"
+#include "agent/toolbox.h"
+
+namespace naut::agent {
+
+class ProfileToolBox : public ToolBox {
+ public:
+  // `inner` must outlive this object.
+  ProfileToolBox(ToolBox& inner, EnvProfile profile)
+      : inner_(inner), profile_(std::move(profile)) {}
+
+  Result<std::vector<ToolInfo>> ListTools() override;
+  // Unknown names (not a tool of the profile's servers) are NotFound, naming the prefix the
+  // model should use.
+  Result<ToolOutcome> CallTool(const std::string& name, const Json& arguments,
+                               std::chrono::milliseconds timeout, std::stop_token cancel) override;
+  Result<std::string> ReadResource(const std::string& uri) override;
+
+ private:
+  Result<ToolOutcome> Observe(std::chrono::milliseconds timeout, std::stop_token cancel);
+
+  ToolBox& inner_;
+  const EnvProfile profile_;
+};
+
+}  // namespace naut::agent
