@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/code_runner.h"
 #include "agent/library.h"
 #include "agent/mcp_toolbox.h"
 #include "cli/context.h"
@@ -51,14 +52,18 @@ std::string Short(const Json& j, size_t cap) {
 void Show(const std::string& type, const Json& f) {
   auto& out = std::cerr;
   if (type == "run_start") {
-    out << "NeuroNaut run " << f.value("run_id", "") << " in environment '" << f.value("env", "") << "'\n";
+    out << "NeuroNaut run " << f.value("run_id", "") << " in environment '" << f.value("env", "")
+        << "'\n";
   } else if (type == "resume") {
-    out << "resuming unfinished task: " << f.value("task", "") << " (attempt " << f.value("attempt", 0) << ")\n";
+    out << "resuming unfinished task: " << f.value("task", "") << " (attempt "
+        << f.value("attempt", 0) << ")\n";
   } else if (type == "goal") {
-    out << "goal: " << f.value("goal", "") << "\n  sub-goals: " << Short(f["subgoals"], 300) << "\n";
+    out << "goal: " << f.value("goal", "") << "\n  sub-goals: " << Short(f["subgoals"], 300)
+        << "\n";
   } else if (type == "task_start") {
     out << "\n▶ task: " << f.value("task", "");
-    if (!f.value("milestone", "").empty()) out << "  [milestone " << f.value("milestone", "") << "]";
+    if (!f.value("milestone", "").empty())
+      out << "  [milestone " << f.value("milestone", "") << "]";
     out << "\n";
   } else if (type == "round") {
     out << "  round " << f.value("round", 0) << "\n";
@@ -66,22 +71,25 @@ void Show(const std::string& type, const Json& f) {
     out << "    " << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
         << Short(f["arguments"], 100) << "\n";
   } else if (type == "code_action") {
-    out << "    · python code action: " << (f.value("ok", false) ? "ok" : "failed " + f.value("error", "")) << ", "
+    out << "    · python code action: "
+        << (f.value("ok", false) ? "ok" : "failed " + f.value("error", "")) << ", "
         << f.value("tool_calls", 0) << " tool call(s)\n";
   } else if (type == "correction") {
     out << "    ! model output corrected: " << Short(f["problems"], 160) << "\n";
   } else if (type == "critic") {
-    out << "    critic (" << f.value("source", "") << "): " << (f.value("success", false) ? "success" : "not yet");
+    out << "    critic (" << f.value("source", "")
+        << "): " << (f.value("success", false) ? "success" : "not yet");
     if (!f.value("critique", "").empty()) out << " — " << Short(f["critique"], 160);
     out << "\n";
   } else if (type == "skill") {
-    out << "    skill " << f.value("status", "") << (f.contains("name") ? " " + f.value("name", "") : "")
+    out << "    skill " << f.value("status", "")
+        << (f.contains("name") ? " " + f.value("name", "") : "")
         << (f.contains("reason") ? ": " + Short(f["reason"], 160) : "") << "\n";
   } else if (type == "milestone") {
     out << "  milestone " << f.value("milestone", "") << ": " << f.value("note", "") << "\n";
   } else if (type == "task_end") {
-    out << (f.value("success", false) ? "  ✓ done" : "  ✗ failed") << " after " << f.value("rounds", 0)
-        << " round(s), " << f.value("model_calls", 0) << " model call(s)";
+    out << (f.value("success", false) ? "  ✓ done" : "  ✗ failed") << " after "
+        << f.value("rounds", 0) << " round(s), " << f.value("model_calls", 0) << " model call(s)";
     if (!f.value("skill", "").empty()) out << "; skill " << f.value("skill", "");
     if (!f.value("reason", "").empty()) out << "; " << Short(f["reason"], 200);
     out << "\n";
@@ -95,7 +103,8 @@ std::vector<McpServerConfig> ServersFor(const Config& config, const agent::EnvPr
   std::error_code ec;
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   for (auto& s : envs::BuiltinServerConfigs(config, self)) {
-    bool wanted = std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
+    bool wanted =
+        std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
     bool user_defined = std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
                                     [&](const McpServerConfig& u) { return u.name == s.name; });
     if (wanted && !user_defined) servers.push_back(std::move(s));
@@ -122,7 +131,8 @@ int Run(Context& ctx, const RunFlags& flags) {
   if (flags.fresh) {
     auto active = (*progress)->ActiveTask(profile->name);
     if (active && active->has_value()) {
-      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "", "abandoned by --fresh");
+      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "",
+                                    "abandoned by --fresh");
     }
   }
 
@@ -142,8 +152,8 @@ int Run(Context& ctx, const RunFlags& flags) {
   hub.StartSupervisor();
   for (const auto& s : hub.Statuses()) {
     if (s.state != mcp::ServerState::kConnected) {
-      std::cerr << "warning: MCP server '" << s.name << "' is " << mcp::ServerStateName(s.state) << ": " << s.detail
-                << "\n";
+      std::cerr << "warning: MCP server '" << s.name << "' is " << mcp::ServerStateName(s.state)
+                << ": " << s.detail << "\n";
     }
   }
   agent::McpToolBox toolbox(hub, profile->servers);
@@ -157,12 +167,15 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.goal = flags.goal;
   options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config->agent.max_tasks;
   options.max_rounds = config->agent.max_rounds;
-  options.task_limits = {.rounds = config->agent.max_rounds,
-                         .tool_calls = config->agent.max_tool_calls_per_task,
-                         .tokens = config->agent.max_tokens_per_task,
-                         .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
-  options.tool_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
-  options.code_timeout = std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
+  options.task_limits = {
+      .rounds = config->agent.max_rounds,
+      .tool_calls = config->agent.max_tool_calls_per_task,
+      .tokens = config->agent.max_tokens_per_task,
+      .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
+  options.tool_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
+  options.code_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
   options.skills_top_k = config->agent.skills_top_k;
   options.memories_top_k = config->agent.memories_top_k;
   if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
@@ -180,8 +193,10 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.prompt_dir = home->root / "prompts";
 
   bool json = flags.json;
-  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library, &episodes, nullptr,
-                     [json](const std::string& type, const Json& fields) {
+  // Code actions run through the skill runtime; their tool calls go through the same hub.
+  agent::SkillsCodeRunner code_runner;
+  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library,
+                     &episodes, &code_runner, [json](const std::string& type, const Json& fields) {
                        if (json) {
                          Json line = fields;
                          line["type"] = type;
@@ -215,10 +230,11 @@ int Run(Context& ctx, const RunFlags& flags) {
     for (const auto& m : *milestones) done += m.done ? 1 : 0;
   }
   if (!json) {
-    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done << " done, "
-              << summary->failed << " failed; milestones " << done << "/" << total << "; " << summary->model_calls
-              << " model call(s), " << summary->tool_calls << " tool call(s), " << summary->prompt_tokens
-              << " prompt tokens (" << summary->cached_tokens << " cached)\n"
+    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done
+              << " done, " << summary->failed << " failed; milestones " << done << "/" << total
+              << "; " << summary->model_calls << " model call(s), " << summary->tool_calls
+              << " tool call(s), " << summary->prompt_tokens << " prompt tokens ("
+              << summary->cached_tokens << " cached)\n"
               << "stopped because " << summary->stop_reason << "\n"
               << "progress: " << home->progress_file().string() << "\n";
   }
@@ -233,13 +249,19 @@ int Run(Context& ctx, const RunFlags& flags) {
 
 void AddRunCommand(CLI::App& app, Context& ctx) {
   static RunFlags flags;
-  auto* run = app.add_subcommand("run", "Run the learning agent loop in an environment (rpg, pkg or a profile file)");
+  auto* run = app.add_subcommand(
+      "run", "Run the learning agent loop in an environment (rpg, pkg or a profile file)");
   run->add_option("--env", flags.env, "rpg | pkg | path to a profile .toml (default: [agent] env)");
-  run->add_option("--goal", flags.goal, "Pursue this goal (decomposed into sub-goals) instead of the curriculum");
-  run->add_option("--max-tasks", flags.max_tasks, "Stop after this many tasks (default: [agent] max_tasks, 0 = no limit)");
-  auto* resume = run->add_flag("--resume", flags.resume, "Continue the unfinished task of a stopped run (the default)");
-  run->add_flag("--fresh", flags.fresh, "Abandon an unfinished task instead of resuming it")->excludes(resume);
-  run->add_flag("--json", flags.json, "Print events as JSON lines on stdout instead of the live display");
+  run->add_option("--goal", flags.goal,
+                  "Pursue this goal (decomposed into sub-goals) instead of the curriculum");
+  run->add_option("--max-tasks", flags.max_tasks,
+                  "Stop after this many tasks (default: [agent] max_tasks, 0 = no limit)");
+  auto* resume = run->add_flag("--resume", flags.resume,
+                               "Continue the unfinished task of a stopped run (the default)");
+  run->add_flag("--fresh", flags.fresh, "Abandon an unfinished task instead of resuming it")
+      ->excludes(resume);
+  run->add_flag("--json", flags.json,
+                "Print events as JSON lines on stdout instead of the live display");
   run->callback([&ctx] { ctx.exit_code = Run(ctx, flags); });
 }
 
