@@ -388,7 +388,7 @@ TEST_P(ScenarioTest, Runs) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioTest, ::testing::ValuesIn(ScenarioFiles()),
+INSTANTIATE_TEST_SUITE_P(AgentScenario, ScenarioTest, ::testing::ValuesIn(ScenarioFiles()),
                          [](const ::testing::TestParamInfo<fs::path>& info) {
                            std::string name = info.param.stem().string();
                            for (char& c : name) {
