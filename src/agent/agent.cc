@@ -509,6 +509,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
                        {"arguments", c.arguments},
                        {"is_error", c.is_error},
                        {"result_bytes", c.result.size()},
+                       {"latency_ms", static_cast<int64_t>(c.ms)},
                        {"via", "code"}});
     auto v = state.repeats.Observe(c.tool, c.arguments, c.result);
     if (v == RepeatDetector::Verdict::kStop && !state.stop_reason) {

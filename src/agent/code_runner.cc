@@ -61,7 +61,7 @@ Result<CodeOutcome> SkillsCodeRunner::Run(const std::string& code, const std::st
   }
   for (auto& c : r.tool_calls) {
     out.calls.push_back(
-        {std::move(c.tool), std::move(c.arguments), std::move(c.result), c.is_error});
+        {std::move(c.tool), std::move(c.arguments), std::move(c.result), c.is_error, c.ms});
   }
   return out;
 }

@@ -8,8 +8,8 @@
 // Isolation is the RuntimeOptions' launcher: the default runs plain `python3 -I` (results are
 // marked not isolated); an isolating launcher from the sandbox module is passed in unchanged.
 //
-// Threads: Run() blocks the calling thread and calls the ToolBox from the runtime's thread;
-// the agent calls it from its own thread only.
+// Threads: Run() blocks the calling thread and calls the ToolBox on that same thread (the
+// runtime serves the bridge from its wait loop); the agent calls it from its own thread only.
 
 #include "agent/toolbox.h"
 #include "skills/runtime.h"

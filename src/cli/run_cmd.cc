@@ -68,7 +68,8 @@ void Show(const std::string& type, const Json& f) {
   } else if (type == "round") {
     out << "  round " << f.value("round", 0) << "\n";
   } else if (type == "tool_call") {
-    out << "    " << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
+    out << (f.value("via", "") == "code" ? "      ↳ " : "    ")
+        << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
         << Short(f["arguments"], 100) << "\n";
   } else if (type == "code_action") {
     out << "    · python code action: "
