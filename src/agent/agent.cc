@@ -439,11 +439,13 @@ std::optional<std::string> Agent::Refusal(const std::string& name, const Json& a
 ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   auto start = Clock::now();
   ToolOutcome outcome;
-  if (auto refusal = Refusal(call.name, call.arguments)) {
-    bool unknown = refusal->rfind("tool '", 0) == 0;
-    outcome = {
-        unknown ? "Error: " + *refusal + "." : "Refused: " + *refusal + ". Do something else.",
-        true, std::nullopt};
+  bool known = std::any_of(tool_infos_.begin(), tool_infos_.end(),
+                           [&](const ToolInfo& t) { return t.spec.name == call.name; });
+  if (!known) {
+    outcome = {"Error: tool '" + call.name + "' is not available in this environment.", true,
+               std::nullopt};
+  } else if (auto refusal = Refusal(call.name, call.arguments)) {
+    outcome = {"Refused: " + *refusal + ". Do something else.", true, std::nullopt};
   } else {
     state.budget.AddToolCall();
     ++summary_.tool_calls;

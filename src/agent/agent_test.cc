@@ -258,10 +258,13 @@ TEST_F(AgentTest, CodeActionCallsToolsThroughTheSkillRuntime) {
 }
 
 TEST_F(AgentTest, CodeActionErrorFeedsTheNextTurnAndPermissionsHold) {
-  // The first action calls a destructive tool (refused, raised in Python as ToolError), the
-  // second one reads the refusal from its message and trains.
+  // The first action tries the checker the profile hides from the model, then a destructive
+  // tool: both refused, raised in Python as ToolError. The second action reads the refusal from
+  // its message and trains.
   model_.script = {
-      Text("```python\ntools.game__wipe()\n```"),
+      Text("```python\ntry:\n    tools.game__check_goal(goal_id='two_points')\nexcept "
+           "tools.ToolError "
+           "as e:\n    print('refused:', e)\ntools.game__wipe()\n```"),
       Text("```python\ntools.game__press(button='train')\ntools.game__press(button='train')\n```")};
   SkillsCodeRunner code;
   options_.permissions.allow = {"*"};
@@ -273,6 +276,9 @@ TEST_F(AgentTest, CodeActionErrorFeedsTheNextTurnAndPermissionsHold) {
   EXPECT_NE(feedback.find("The code action failed."), std::string::npos) << feedback;
   EXPECT_NE(feedback.find("ToolError"), std::string::npos) << feedback;
   EXPECT_NE(feedback.find("changes or deletes data"), std::string::npos) << feedback;
+  EXPECT_NE(feedback.find("refused: Refused: tool 'game__check_goal' is not available"),
+            std::string::npos)
+      << feedback;
 }
 
 TEST_F(AgentTest, LearnedSkillsAreCallableFromCodeActions) {
