@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -117,7 +118,7 @@ class ScenarioTest : public ::testing::TestWithParam<fs::path> {
     UseHome("main");
   }
   void TearDown() override {
-    if (HasFailure()) {
+    if (HasFailure() || std::getenv("NAUT_SCENARIO_KEEP") != nullptr) {
       std::cerr << "scenario scratch directory kept: " << work_ << "\n";
     } else {
       std::error_code ec;
