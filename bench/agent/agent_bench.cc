@@ -152,6 +152,9 @@ int Bench(int tasks, bool with_memory) {
   std::printf("| %d | %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.1f |\n", tasks,
               with_memory ? "on" : "off", model.calls, world.calls, wall, model.ms, world.ms,
               own / model.calls, own_cpu / model.calls, own / tasks);
+  // The memory store saves its index when it closes: close it before removing the directory.
+  episodes.reset();
+  memories.reset();
   std::error_code ec;
   fs::remove_all(dir, ec);
   return 0;
