@@ -59,6 +59,30 @@ std::optional<bool> Truthy(const Json& j, const std::string& pointer) {
   }
 }
 
+// The ToolBox a code action calls through: the agent's tools under its permission policy, so
+// code cannot reach a tool that a function call could not.
+class PolicedToolBox : public ToolBox {
+ public:
+  using Check = std::function<std::optional<std::string>(const std::string&, const Json&)>;
+  PolicedToolBox(ToolBox& inner, std::vector<ToolInfo> allowed, Check check)
+      : inner_(inner), allowed_(std::move(allowed)), check_(std::move(check)) {}
+  Result<std::vector<ToolInfo>> ListTools() override { return allowed_; }
+  Result<ToolOutcome> CallTool(const std::string& name, const Json& arguments,
+                               std::chrono::milliseconds timeout, std::stop_token cancel) override {
+    if (auto refusal = check_(name, arguments))
+      return ToolOutcome{"Refused: " + *refusal, true, std::nullopt};
+    return inner_.CallTool(name, arguments, timeout, cancel);
+  }
+  Result<std::string> ReadResource(const std::string& uri) override {
+    return inner_.ReadResource(uri);
+  }
+
+ private:
+  ToolBox& inner_;
+  std::vector<ToolInfo> allowed_;
+  Check check_;
+};
+
 }  // namespace
 
 // What happened in one round, compacted for the next one.
@@ -397,35 +421,40 @@ Result<std::optional<TaskRecord>> Agent::NextTask(std::stop_token stop) {
   return begin((*parsed)["task"].get<std::string>(), milestone);
 }
 
+std::optional<std::string> Agent::Refusal(const std::string& name, const Json& arguments) {
+  auto info = std::find_if(tool_infos_.begin(), tool_infos_.end(),
+                           [&](const ToolInfo& t) { return t.spec.name == name; });
+  if (info == tool_infos_.end()) return "tool '" + name + "' is not available in this environment";
+  std::string refusal;
+  auto decision = options_.permissions.Decide(*info, &refusal);
+  if (decision == PermissionPolicy::Decision::kAsk) {
+    bool yes = options_.permissions.ask_user && options_.permissions.ask_user(name, arguments);
+    if (yes) return std::nullopt;
+    return "the user did not allow " + name;
+  }
+  if (decision == PermissionPolicy::Decision::kDeny) return refusal;
+  return std::nullopt;
+}
+
 ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   auto start = Clock::now();
   ToolOutcome outcome;
-  auto info = std::find_if(tool_infos_.begin(), tool_infos_.end(),
+  bool known = std::any_of(tool_infos_.begin(), tool_infos_.end(),
                            [&](const ToolInfo& t) { return t.spec.name == call.name; });
-  std::string refusal;
-  if (info == tool_infos_.end()) {
+  if (!known) {
     outcome = {"Error: tool '" + call.name + "' is not available in this environment.", true,
                std::nullopt};
+  } else if (auto refusal = Refusal(call.name, call.arguments)) {
+    outcome = {"Refused: " + *refusal + ". Do something else.", true, std::nullopt};
   } else {
-    auto decision = options_.permissions.Decide(*info, &refusal);
-    if (decision == PermissionPolicy::Decision::kAsk) {
-      bool yes =
-          options_.permissions.ask_user && options_.permissions.ask_user(call.name, call.arguments);
-      if (!yes) refusal = "the user did not allow " + call.name;
-      decision = yes ? PermissionPolicy::Decision::kAllow : PermissionPolicy::Decision::kDeny;
-    }
-    if (decision == PermissionPolicy::Decision::kDeny) {
-      outcome = {"Refused: " + refusal + ". Do something else.", true, std::nullopt};
+    state.budget.AddToolCall();
+    ++summary_.tool_calls;
+    auto r = tools_.CallTool(call.name, call.arguments, options_.tool_timeout, {});
+    if (r) {
+      outcome = std::move(*r);
     } else {
-      state.budget.AddToolCall();
-      ++summary_.tool_calls;
-      auto r = tools_.CallTool(call.name, call.arguments, options_.tool_timeout, {});
-      if (r) {
-        outcome = std::move(*r);
-      } else {
-        outcome = {"Error: the call to " + call.name + " failed: " + r.error().message(), true,
-                   std::nullopt};
-      }
+      outcome = {"Error: the call to " + call.name + " failed: " + r.error().message(), true,
+                 std::nullopt};
     }
   }
   size_t full_size = outcome.text.size();
@@ -465,7 +494,10 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   }
   int calls_left = std::max(0, options_.task_limits.tool_calls - state.budget.tool_calls());
   auto start = Clock::now();
-  auto r = code_->Run(code, skills_code, tools_, calls_left, options_.code_timeout);
+  PolicedToolBox policed(tools_, tool_infos_, [this](const std::string& name, const Json& args) {
+    return Refusal(name, args);
+  });
+  auto r = code_->Run(code, skills_code, policed, calls_left, options_.code_timeout);
   if (!r) {
     *result_text = "The code action could not run: " + r.error().message();
     Emit("code_action",
@@ -475,6 +507,12 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   for (const auto& c : r->calls) {
     state.budget.AddToolCall();
     ++summary_.tool_calls;
+    Emit("tool_call", {{"tool", c.tool},
+                       {"arguments", c.arguments},
+                       {"is_error", c.is_error},
+                       {"result_bytes", c.result.size()},
+                       {"latency_ms", static_cast<int64_t>(c.ms)},
+                       {"via", "code"}});
     auto v = state.repeats.Observe(c.tool, c.arguments, c.result);
     if (v == RepeatDetector::Verdict::kStop && !state.stop_reason) {
       state.stop_reason = "stopped by the loop rail: the code action called " + c.tool + " " +
@@ -526,7 +564,12 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
     }
     std::string detail =
         result->is_object() ? result->value("detail", result->value("message", "")) : "";
-    return {*ok, *ok ? "" : (detail.empty() ? "the checker says the goal is not reached" : detail),
+    // A checker without a detail field (a build tool) says what failed in its text.
+    if (detail.empty() && !*ok && !r->text.starts_with("{")) detail = r->text;
+    return {*ok,
+            *ok ? ""
+                : "the checker " + profile_.checker_tool + " says the goal is not reached" +
+                      (detail.empty() ? "" : ": " + Truncate(detail, 1500, "checker output")),
             "checker"};
   }
   // The LLM critic judges from the final state.

@@ -96,6 +96,9 @@ class Agent {
   Result<TaskOutcome> RunTask(TaskRecord& task, std::stop_token stop);
   Result<bool> AlreadyAchieved(const TaskRecord& task);
   std::string Observe();
+  // Why a call of `name` may not run (unknown tool, permission policy, the user said no), or
+  // nothing when it may.
+  std::optional<std::string> Refusal(const std::string& name, const Json& arguments);
   // One tool call as the model asked for it; fills the tool message text.
   ToolOutcome ExecuteCall(const llm::ToolCall& call, TaskState& state);
   std::optional<std::string> RunCodeAction(const std::string& code, TaskState& state,

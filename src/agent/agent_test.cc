@@ -7,6 +7,7 @@
 
 #include <deque>
 
+#include "agent/code_runner.h"
 #include "core/files.h"
 #include "core/ids.h"
 
@@ -50,8 +51,13 @@ class CounterWorld : public ToolBox {
   int points = 0;
   std::vector<std::string> calls;
   Result<std::vector<ToolInfo>> ListTools() override {
-    ToolInfo press{{"game__press", "Press a button", Json::parse(R"({"type":"object","properties":{"button":{"type":"string"}},"required":["button"]})")}};
-    ToolInfo check{{"game__check_goal", "Check a goal", Json::parse(R"({"type":"object","properties":{"goal_id":{"type":"string"}}})")}};
+    ToolInfo press{
+        {"game__press", "Press a button",
+         Json::parse(
+             R"({"type":"object","properties":{"button":{"type":"string"}},"required":["button"]})")}};
+    ToolInfo check{
+        {"game__check_goal", "Check a goal",
+         Json::parse(R"({"type":"object","properties":{"goal_id":{"type":"string"}}})")}};
     ToolInfo wipe{{"game__wipe", "Delete the save", Json{{"type", "object"}}}, true};
     return std::vector<ToolInfo>{press, check, wipe};
   }
@@ -59,10 +65,13 @@ class CounterWorld : public ToolBox {
                                std::stop_token) override {
     calls.push_back(name);
     if (name == "game__check_goal") {
-      return ToolOutcome{"", false, Json{{"achieved", points >= 2}, {"detail", "points " + std::to_string(points)}}};
+      return ToolOutcome{
+          "", false,
+          Json{{"achieved", points >= 2}, {"detail", "points " + std::to_string(points)}}};
     }
     if (name == "game__press") {
-      if (args.value("button", "") == "train") return ToolOutcome{"points " + std::to_string(++points), false, {}};
+      if (args.value("button", "") == "train")
+        return ToolOutcome{"points " + std::to_string(++points), false, {}};
       return ToolOutcome{"nothing happens", false, {}};
     }
     if (name == "game__wipe") {
@@ -71,14 +80,19 @@ class CounterWorld : public ToolBox {
     }
     return Unavailable("no such tool");
   }
-  Result<std::string> ReadResource(const std::string&) override { return std::string("points " + std::to_string(points)); }
+  Result<std::string> ReadResource(const std::string&) override {
+    return std::string("points " + std::to_string(points));
+  }
 };
 
 class FakeSkills : public SkillLibrary {
  public:
   std::vector<SkillSnippet> stored;
-  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&, int) override { return stored; }
-  Result<std::string> Add(const std::string& code, const std::string&, const std::string&) override {
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&, int) override {
+    return stored;
+  }
+  Result<std::string> Add(const std::string& code, const std::string&,
+                          const std::string&) override {
     if (code.find("def ") == std::string::npos) return InvalidArgument("no function definition");
     stored.push_back({"train_twice", "Train twice", code});
     return std::string("train_twice");
@@ -106,9 +120,11 @@ class AgentTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunSummary Run(SkillLibrary* skills = nullptr) {
-    Agent agent(model_, world_, *progress_, *trace_, profile_, options_, skills, nullptr, nullptr,
-                [this](const std::string& type, const Json& f) { events_.push_back(type + " " + DumpJson(f)); });
+  RunSummary Run(SkillLibrary* skills = nullptr, CodeRunner* code = nullptr) {
+    Agent agent(model_, world_, *progress_, *trace_, profile_, options_, skills, nullptr, code,
+                [this](const std::string& type, const Json& f) {
+                  events_.push_back(type + " " + DumpJson(f));
+                });
     auto r = agent.Run({});
     EXPECT_TRUE(r) << r.error().ToString();
     return r ? *r : RunSummary{};
@@ -131,9 +147,10 @@ class AgentTest : public ::testing::Test {
 };
 
 TEST_F(AgentTest, SucceedsVerifiesAndLearnsASkill) {
-  model_.script = {Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}}),
-                   Text("Done: two points."),
-                   Text("```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    tools.game__press(button='train')\n```")};
+  model_.script = {Call("game__press", {{"button", "train"}}),
+                   Call("game__press", {{"button", "train"}}), Text("Done: two points."),
+                   Text("```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    "
+                        "tools.game__press(button='train')\n```")};
   FakeSkills skills;
   auto s = Run(&skills);
   EXPECT_EQ(s.done, 1);
@@ -152,16 +169,19 @@ TEST_F(AgentTest, FalseClaimOfSuccessIsRejectedByTheChecker) {
   model_.script = {Text("I have two points now."), Text("Really, it is done.")};
   auto s = Run();
   EXPECT_EQ(s.failed, 1);
-  EXPECT_TRUE(Saw("\"critique\":\"points 0\""));
+  EXPECT_TRUE(
+      Saw("\"critique\":\"the checker game__check_goal says the goal is not reached: points 0\""));
   auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
   ASSERT_EQ(failed.size(), 1u);
-  EXPECT_NE(failed[0].critique.find("not verified after 2 rounds"), std::string::npos) << failed[0].critique;
+  EXPECT_NE(failed[0].critique.find("not verified after 2 rounds"), std::string::npos)
+      << failed[0].critique;
 }
 
 TEST_F(AgentTest, MalformedCallIsCorrectedAndTheTaskStillSucceeds) {
-  llm::ChatResponse broken = Text("[TOOL_CALLS][{\"name\": \"game__press\", \"arguments\": {\"butt\": \"train\"}}]");
-  model_.script = {broken, Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}}),
-                   Text("done")};
+  llm::ChatResponse broken =
+      Text("[TOOL_CALLS][{\"name\": \"game__press\", \"arguments\": {\"butt\": \"train\"}}]");
+  model_.script = {broken, Call("game__press", {{"button", "train"}}),
+                   Call("game__press", {{"button", "train"}}), Text("done")};
   auto s = Run();
   EXPECT_EQ(s.done, 1);
   EXPECT_TRUE(Saw("correction"));
@@ -176,7 +196,8 @@ TEST_F(AgentTest, LoopingModelIsStoppedByTheRail) {
   EXPECT_EQ(s.failed, 1);
   auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
   ASSERT_EQ(failed.size(), 1u);
-  EXPECT_NE(failed[0].critique.find("stopped by the loop rail: game__press was called 5 times"), std::string::npos)
+  EXPECT_NE(failed[0].critique.find("stopped by the loop rail: game__press was called 5 times"),
+            std::string::npos)
       << failed[0].critique;
 }
 
@@ -188,13 +209,18 @@ TEST_F(AgentTest, DestructiveToolNeedsExplicitAllow) {
   EXPECT_EQ(s.done, 1);
   EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "game__wipe"), 0);
   const auto& msgs = model_.requests[1].messages;
-  EXPECT_NE(msgs.back().content.find("Refused: game__wipe changes or deletes data"), std::string::npos)
+  EXPECT_NE(msgs.back().content.find("Refused: game__wipe changes or deletes data"),
+            std::string::npos)
       << msgs.back().content;
 }
 
 TEST_F(AgentTest, ResumedTaskAlreadyAchievedIsNotRedone) {
-  ASSERT_TRUE(progress_->DeclareMilestones("counter", {{.id = "two_points", .description = "Get two points"}}).ok());
-  ASSERT_TRUE(progress_->BeginTask({.env = "counter", .description = "Get two points", .milestone = "two_points"}));
+  ASSERT_TRUE(
+      progress_
+          ->DeclareMilestones("counter", {{.id = "two_points", .description = "Get two points"}})
+          .ok());
+  ASSERT_TRUE(progress_->BeginTask(
+      {.env = "counter", .description = "Get two points", .milestone = "two_points"}));
   world_.points = 2;  // the killed run got there before it could record it
   auto s = Run();
   EXPECT_EQ(s.done, 1);
@@ -204,10 +230,78 @@ TEST_F(AgentTest, ResumedTaskAlreadyAchievedIsNotRedone) {
 
 TEST_F(AgentTest, BudgetRailEndsATask) {
   options_.task_limits.tool_calls = 1;
-  model_.script = {Call("game__press", {{"button", "train"}}), Call("game__press", {{"button", "train"}})};
+  model_.script = {Call("game__press", {{"button", "train"}}),
+                   Call("game__press", {{"button", "train"}})};
   auto s = Run();
   EXPECT_EQ(s.failed, 1);
-  EXPECT_NE((*progress_->Tasks("counter"))[0].critique.find("tool-call budget of 1 calls used up"), std::string::npos);
+  EXPECT_NE((*progress_->Tasks("counter"))[0].critique.find("tool-call budget of 1 calls used up"),
+            std::string::npos);
+}
+
+TEST_F(AgentTest, CodeActionCallsToolsThroughTheSkillRuntime) {
+  model_.script = {Text("One code action:\n```python\nfor _ in range(2):\n    "
+                        "print(tools.game__press(button='train'))\n```"),
+                   Text("```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    "
+                        "tools.game__press(button='train')\n```")};
+  FakeSkills skills;
+  SkillsCodeRunner code;
+  auto s = Run(&skills, &code);
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(world_.points, 2);
+  EXPECT_EQ(s.tool_calls, 2);
+  EXPECT_TRUE(Saw("\"ok\":true,\"tool_calls\":2"));
+  EXPECT_TRUE(Saw("\"via\":\"code\""));
+  // Verified right after the action: the second model call is the skill writer's, shown the code.
+  ASSERT_EQ(model_.requests.size(), 2u);
+  EXPECT_NE(model_.requests[1].messages[0].content.find("tools.game__press(button='train')"),
+            std::string::npos);
+}
+
+TEST_F(AgentTest, CodeActionErrorFeedsTheNextTurnAndPermissionsHold) {
+  // The first action tries the checker the profile hides from the model, then a destructive
+  // tool: both refused, raised in Python as ToolError. The second action reads the refusal from
+  // its message and trains.
+  model_.script = {
+      Text("```python\ntry:\n    tools.game__check_goal(goal_id='two_points')\nexcept "
+           "tools.ToolError "
+           "as e:\n    print('refused:', e)\ntools.game__wipe()\n```"),
+      Text("```python\ntools.game__press(button='train')\ntools.game__press(button='train')\n```")};
+  SkillsCodeRunner code;
+  options_.permissions.allow = {"*"};
+  auto s = Run(nullptr, &code);
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "game__wipe"), 0);
+  ASSERT_GE(model_.requests.size(), 2u);
+  const std::string& feedback = model_.requests[1].messages.back().content;
+  EXPECT_NE(feedback.find("The code action failed."), std::string::npos) << feedback;
+  EXPECT_NE(feedback.find("ToolError"), std::string::npos) << feedback;
+  EXPECT_NE(feedback.find("changes or deletes data"), std::string::npos) << feedback;
+  EXPECT_NE(feedback.find("refused: Refused: tool 'game__check_goal' is not available"),
+            std::string::npos)
+      << feedback;
+}
+
+TEST_F(AgentTest, LearnedSkillsAreCallableFromCodeActions) {
+  FakeSkills skills;
+  skills.stored.push_back(
+      {"train_n", "Train n times",
+       "def train_n(n):\n    \"\"\"Train n times.\"\"\"\n    for _ in range(n):\n"
+       "        tools.game__press(button='train')\n"});
+  model_.script = {Text("```python\ntrain_n(2)\n```"),
+                   Text("```python\ndef again():\n    \"\"\"x\"\"\"\n```")};
+  SkillsCodeRunner code;
+  auto s = Run(&skills, &code);
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(world_.points, 2);
+  // The skill was offered by name in the prompt.
+  EXPECT_NE(model_.requests[0].messages[1].content.find("- train_n: Train n times"),
+            std::string::npos);
+}
+
+TEST(SkillsCodeRunnerTest, ProgramImportsTheBridgeThenSkillsThenTheAction) {
+  std::string p = SkillsCodeRunner::Program("x = helper()", "def helper():\n    return 1\n");
+  EXPECT_EQ(p.rfind("import tools\n", 0), 0u);
+  EXPECT_LT(p.find("def helper"), p.find("x = helper()"));
 }
 
 }  // namespace

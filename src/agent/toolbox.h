@@ -36,7 +36,8 @@ class ToolBox {
   virtual Result<std::vector<ToolInfo>> ListTools() = 0;
   // Transport failures and timeouts are errors; a tool's own isError result is an outcome.
   virtual Result<ToolOutcome> CallTool(const std::string& name, const Json& arguments,
-                                       std::chrono::milliseconds timeout, std::stop_token cancel) = 0;
+                                       std::chrono::milliseconds timeout,
+                                       std::stop_token cancel) = 0;
   virtual Result<std::string> ReadResource(const std::string& uri) = 0;
 };
 
@@ -50,6 +51,7 @@ struct CodeOutcome {
     Json arguments;
     std::string result;
     bool is_error = false;
+    double ms = 0;  // how long the call took
   };
   std::vector<Call> calls;  // tool calls the code made, in order
 };
@@ -59,8 +61,9 @@ class CodeRunner {
   virtual ~CodeRunner() = default;
   // Runs `code` with `skills` (Python source of helper functions) defined before it; tool calls
   // go through `tools`; at most `max_tool_calls` of them.
-  virtual Result<CodeOutcome> Run(const std::string& code, const std::string& skills, ToolBox& tools,
-                                  int max_tool_calls, std::chrono::milliseconds timeout) = 0;
+  virtual Result<CodeOutcome> Run(const std::string& code, const std::string& skills,
+                                  ToolBox& tools, int max_tool_calls,
+                                  std::chrono::milliseconds timeout) = 0;
 };
 
 struct SkillSnippet {
@@ -72,13 +75,16 @@ struct SkillSnippet {
 class SkillLibrary {
  public:
   virtual ~SkillLibrary() = default;
-  virtual Result<std::vector<SkillSnippet>> Retrieve(const std::string& task, const std::string& env, int k) = 0;
+  virtual Result<std::vector<SkillSnippet>> Retrieve(const std::string& task,
+                                                     const std::string& env, int k) = 0;
   // Validates and stores a skill (a new version when the name exists); returns its name, or
   // an error naming why it was refused.
-  virtual Result<std::string> Add(const std::string& code, const std::string& task, const std::string& env) = 0;
+  virtual Result<std::string> Add(const std::string& code, const std::string& task,
+                                  const std::string& env) = 0;
   virtual Status RecordOutcome(const std::string& name, bool success) = 0;
   // The skill stored for `task` by an earlier attempt, so a resumed task is not learned twice.
-  virtual Result<std::optional<std::string>> SkillForTask(const std::string& task, const std::string& env) = 0;
+  virtual Result<std::optional<std::string>> SkillForTask(const std::string& task,
+                                                          const std::string& env) = 0;
 };
 
 struct Episode {
@@ -95,7 +101,8 @@ class EpisodeMemory {
  public:
   virtual ~EpisodeMemory() = default;
   // Short readable lines about similar earlier episodes.
-  virtual Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env, int k) = 0;
+  virtual Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env,
+                                                    int k) = 0;
   virtual Status Record(const Episode& episode) = 0;
 };
 

@@ -15,7 +15,8 @@ Result<std::unique_ptr<TraceWriter>> TraceWriter::Open(const std::filesystem::pa
   NAUT_RETURN_IF_ERROR(MakePrivateDirs(dir));
   std::filesystem::path path = dir / "events.jsonl";
   std::FILE* f = std::fopen(path.c_str(), "ae");
-  if (f == nullptr) return PermissionDenied("trace " + path.string() + ": cannot open for appending");
+  if (f == nullptr)
+    return PermissionDenied("trace " + path.string() + ": cannot open for appending");
   return std::unique_ptr<TraceWriter>(new TraceWriter(f, path));
 }
 
@@ -25,11 +26,14 @@ void TraceWriter::Event(const std::string& type, Json fields) {
   if (!fields.is_object()) fields = Json{{"value", std::move(fields)}};
   fields["type"] = type;
   fields["time"] = NowIso8601();
-  fields["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
+  fields["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start_)
+                     .count();
   std::string line = DumpJson(fields) + "\n";
   std::lock_guard lock(mu_);
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
-    if (!warned_) spdlog::warn("trace {}: write failed; further events may be lost", path_.string());
+    if (!warned_)
+      spdlog::warn("trace {}: write failed; further events may be lost", path_.string());
     warned_ = true;
   }
 }
@@ -56,8 +60,12 @@ Result<TraceSummary> SummariseTrace(const std::filesystem::path& events_file) {
     } else if (type == "task_end") {
       bool ok = e.value("success", false);
       ok ? ++s.tasks_done : ++s.tasks_failed;
-      s.lines.push_back(std::string(ok ? "  done" : "  failed") + " after " + std::to_string(e.value("rounds", 0)) +
-                        " round(s)" + (e.contains("reason") ? ": " + e.value("reason", std::string()) : ""));
+      std::string reason = e.value("reason", std::string()),
+                  skill = e.value("skill", std::string());
+      s.lines.push_back(std::string(ok ? "  done" : "  failed") + " after " +
+                        std::to_string(e.value("rounds", 0)) + " round(s)" +
+                        (skill.empty() ? "" : ", skill " + skill) +
+                        (reason.empty() ? "" : ": " + reason));
     } else if (type == "round") {
       ++s.rounds;
     } else if (type == "model_call") {

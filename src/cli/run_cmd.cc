@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/code_runner.h"
 #include "agent/library.h"
 #include "agent/mcp_toolbox.h"
 #include "agent/profile_toolbox.h"
@@ -68,7 +69,8 @@ void Show(const std::string& type, const Json& f) {
   } else if (type == "round") {
     out << "  round " << f.value("round", 0) << "\n";
   } else if (type == "tool_call") {
-    out << "    " << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
+    out << (f.value("via", "") == "code" ? "      ↳ " : "    ")
+        << (f.value("is_error", false) ? "✗ " : "· ") << f.value("tool", "") << " "
         << Short(f["arguments"], 100) << "\n";
   } else if (type == "code_action") {
     out << "    · python code action: "
@@ -237,8 +239,10 @@ int Run(Context& ctx, const RunFlags& flags) {
   WarnAboutRefusedTools(toolbox, *profile, options.permissions);
 
   bool json = flags.json;
+  // Code actions run through the skill runtime; their tool calls go through the same toolbox.
+  agent::SkillsCodeRunner code_runner;
   agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library,
-                     &episodes, nullptr, [json](const std::string& type, const Json& fields) {
+                     &episodes, &code_runner, [json](const std::string& type, const Json& fields) {
                        if (json) {
                          Json line = fields;
                          line["type"] = type;

@@ -1,0 +1,69 @@
+#include "agent/code_runner.h"
+
+namespace naut::agent {
+
+namespace {
+
+// The runtime's view of the agent's ToolBox: a ToolOutcome becomes an MCP tool result with the
+// same text, error flag and structured content, so `tools.x(...)` returns what the model would
+// have read from a function call.
+class ToolBoxInvoker : public skills::ToolInvoker {
+ public:
+  ToolBoxInvoker(ToolBox& tools, std::chrono::milliseconds timeout)
+      : tools_(tools), timeout_(timeout) {}
+  Result<mcp::ToolResult> Call(const std::string& name, const Json& arguments) override {
+    NAUT_ASSIGN_OR_RETURN(ToolOutcome o, tools_.CallTool(name, arguments, timeout_, {}));
+    mcp::ToolResult r = o.is_error ? mcp::ToolResult::Error(o.text) : mcp::ToolResult::Text(o.text);
+    r.structured = std::move(o.structured);
+    return r;
+  }
+
+ private:
+  ToolBox& tools_;
+  std::chrono::milliseconds timeout_;
+};
+
+std::string ValueText(const Json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  return DumpJson(value);
+}
+
+}  // namespace
+
+std::string SkillsCodeRunner::Program(const std::string& code, const std::string& skills) {
+  std::string program = "import tools\n";
+  if (!skills.empty()) program += "\n# Skills offered for this task\n" + skills + "\n";
+  program += "\n# The code action\n" + code;
+  if (program.back() != '\n') program += '\n';
+  return program;
+}
+
+Result<CodeOutcome> SkillsCodeRunner::Run(const std::string& code, const std::string& skills,
+                                          ToolBox& tools, int max_tool_calls,
+                                          std::chrono::milliseconds timeout) {
+  // Each tool call may take the whole action's time; the runtime's deadline bounds the total.
+  ToolBoxInvoker invoker(tools, timeout);
+  skills::Runtime runtime(invoker, options_);
+  skills::RunRequest request;
+  request.code = Program(code, skills);
+  request.limits.max_tool_calls = std::max(0, max_tool_calls);
+  request.limits.wall = timeout;
+  NAUT_ASSIGN_OR_RETURN(skills::RunResult r, runtime.Run(request));
+  CodeOutcome out;
+  out.ok = r.ok();
+  out.output = r.output;
+  if (r.output_truncated) out.output += "\n[... printed output cut ...]";
+  out.return_value = ValueText(r.value);
+  if (!r.ok()) {
+    out.error = r.error;
+    if (!r.traceback.empty()) out.error += "\n" + r.traceback;
+  }
+  for (auto& c : r.tool_calls) {
+    out.calls.push_back(
+        {std::move(c.tool), std::move(c.arguments), std::move(c.result), c.is_error, c.ms});
+  }
+  return out;
+}
+
+}  // namespace naut::agent
