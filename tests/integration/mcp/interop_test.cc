@@ -628,8 +628,7 @@ TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverHttp) {
       std::make_unique<HttpClientTransport>("skills-http", HttpClientOptions{.url = server.url}),
       options);
   ASSERT_TRUE(client) << client.error().ToString();
-  // The notification travels on the standalone GET stream, which opens after initialize.
-  std::this_thread::sleep_for(500ms);
+  // The notification travels on the standalone GET stream, open once Connect has returned.
   ExpectSkillsFollowTheLibrary(**client, waiter, home.path);
 }
 
