@@ -269,6 +269,48 @@ TEST(McpInteropTest, HubRestartsAServerKilledMidCall) {
   EXPECT_TRUE(found);
 }
 
+// Through the hub, as the agent calls tools: a call that hangs ends at [mcp] call_timeout_s
+// and the server stays usable; a server that never answers initialize is reported down after
+// the connect timeout and backed off, without blocking the other server.
+TEST(McpInteropTest, HubTimesOutHangingCallsAndSilentServers) {
+  REQUIRE_PEERS();
+  McpServerConfig everything;
+  everything.name = "everything";
+  auto argv = Everything();
+  everything.command = argv[0];
+  everything.args.assign(argv.begin() + 1, argv.end());
+  McpServerConfig silent;
+  silent.name = "silent";
+  silent.command = "sleep";
+  silent.args = {"600"};
+  HubOptions options;
+  options.call_timeout = 500ms;
+  options.connect_timeout = 1s;
+  options.backoff_initial = 30s;
+  ClientManager hub({everything, silent}, options);
+
+  auto hung = hub.CallTool("everything__trigger-long-running-operation",
+                           Json{{"duration", 10}, {"steps", 10}});
+  ASSERT_FALSE(hung);
+  EXPECT_EQ(hung.error().code(), Code::kDeadlineExceeded) << hung.error().ToString();
+  auto echo = hub.CallTool("everything__echo", Json{{"message", "alive"}});
+  ASSERT_TRUE(echo) << echo.error().ToString();
+  EXPECT_EQ(Text(*echo), "Echo: alive");
+
+  auto quiet = hub.CallTool("silent__anything", Json::object());
+  ASSERT_FALSE(quiet);
+  EXPECT_EQ(quiet.error().code(), Code::kDeadlineExceeded) << quiet.error().ToString();
+  auto again = hub.CallTool("silent__anything", Json::object());  // inside the backoff
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Code::kUnavailable) << again.error().ToString();
+  EXPECT_NE(again.error().message().find("next restart in"), std::string::npos)
+      << again.error().ToString();
+  auto statuses = hub.Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[0].state, ServerState::kConnected);
+  EXPECT_EQ(statuses[1].state, ServerState::kDown);
+}
+
 TEST(McpInteropTest, OurClientAndServerOverStdio) {
   auto client = ConnectStdio("fixture", {NAUT_FIXTURE_SERVER, "--page-size", "2"});
   ASSERT_TRUE(client);
