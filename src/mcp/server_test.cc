@@ -219,6 +219,41 @@ TEST(ServerListChangeTest, WatchThreadRunsForTheServersLifeAndMayChangeTools) {
   EXPECT_TRUE(stopped);  // the destructor stopped and joined it
 }
 
+TEST(ServerCancelTest, CancelledNotificationStopsTheHandlerAndNoResponseIsSent) {
+  std::atomic<bool> started{false}, saw_cancel{false};
+  ServerDefinition d;
+  d.name = "cancel";
+  Tool wait;
+  wait.name = "wait";
+  wait.handler = [&](const Json&, ToolContext& ctx) {
+    started = true;
+    for (int i = 0; i < 1000 && !ctx.cancel.stop_requested(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    saw_cancel = ctx.cancel.stop_requested();
+    return ToolResult::Text("finished");
+  };
+  d.tools.push_back(wait);
+  Server server(d);
+  auto session = server.CreateSession([](const Json&) {});
+  std::vector<Json> replies;
+  std::thread call([&] {
+    Message m;
+    m.kind = Message::Kind::kRequest;
+    m.id = "call-1";
+    m.method = "tools/call";
+    m.params = Json{{"name", "wait"}};
+    session->HandleMessage(m, [&](const Json& j) { replies.push_back(j); });
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Message cancel;
+  cancel.method = "notifications/cancelled";
+  cancel.params = Json{{"requestId", "call-1"}, {"reason", "user stopped it"}};
+  session->HandleMessage(cancel, [](const Json&) {});
+  call.join();
+  EXPECT_TRUE(saw_cancel);
+  EXPECT_TRUE(replies.empty()) << Json(replies).dump();
+}
+
 TEST(UriTemplateTest, Matches) {
   std::map<std::string, std::string> vars;
   EXPECT_TRUE(MatchUriTemplate("a://x/{id}/y", "a://x/7/y", &vars));
