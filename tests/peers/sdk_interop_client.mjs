@@ -41,6 +41,9 @@ async function fixture() {
   out.echo = await client.callTool({ name: "echo", arguments: { message: "hello from the sdk" } });
   out.add = await client.callTool({ name: "add", arguments: { a: 2, b: 40 } });
   out.badArgs = await client.callTool({ name: "echo", arguments: { message: 7 } });
+  // The conformance suite's checks of these two can pass on wrong answers.
+  out.simpleText = await client.callTool({ name: "test_simple_text", arguments: {} });
+  out.toolError = await client.callTool({ name: "test_error_handling", arguments: {} });
   const progress = [];
   out.slow = await client.callTool({ name: "slow", arguments: { seconds: 0.3 } }, undefined, {
     onprogress: (p) => progress.push(p.progress),

@@ -500,6 +500,13 @@ void ExpectSdkSawOurServer(const Json& out) {
   EXPECT_EQ(out["badArgs"]["isError"], true);
   EXPECT_NE(out["badArgs"]["content"][0]["text"].get<std::string>().find("arguments.message"),
             std::string::npos);
+  EXPECT_EQ(out["simpleText"],
+            Json::parse(R"({"content":[{"type":"text",)"
+                        R"("text":"This is a simple text response for testing."}]})"));
+  EXPECT_EQ(out["toolError"],
+            Json::parse(R"({"content":[{"type":"text",)"
+                        R"("text":"This tool intentionally returns an error for testing"}],)"
+                        R"("isError":true})"));
   EXPECT_GE(out["progress"].size(), 2u);
   EXPECT_NE(out["resource"]["contents"][0]["text"].get<std::string>().find("Data for ID: 42"),
             std::string::npos);
