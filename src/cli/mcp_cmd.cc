@@ -258,7 +258,10 @@ void AddMcpServerCommand(CLI::App& app, Context& ctx) {
       ctx.exit_code = Fail(st);
       return;
     }
-    std::cerr << "neuronaut: serving mcp server '" << name << "' at " << http_server.url() << "\n";
+    // On stdout (unused in HTTP mode) and flushed at once: with --http HOST:0 this line is how
+    // a user or a test learns the port.
+    std::cout << "neuronaut: mcp server '" << name << "' listening on " << http_server.url()
+              << " (Ctrl-C stops it)" << std::endl;
     int sig = 0;
     sigwait(&set, &sig);
     http_server.Stop();

@@ -58,6 +58,7 @@ struct HttpClientTransport::Exchange {
   int retry_ms = -1;
   Json request_id;  // set for requests: the response ends our interest in the stream
   bool got_response = false;
+  std::function<void()> on_headers;  // called when the final response headers are in
 };
 
 HttpClientTransport::HttpClientTransport(std::string name, HttpClientOptions options)
@@ -136,6 +137,7 @@ Status HttpClientTransport::Perform(Exchange& ex) {
   HeaderFn on_header = [](char* p, size_t size, size_t n, void* user) -> size_t {
     auto* e = static_cast<Exchange*>(user);
     std::string line(p, size * n);
+    if ((line == "\r\n" || line == "\n") && e->on_headers) e->on_headers();
     size_t colon = line.find(':');
     if (colon != std::string::npos) {
       std::string key = Lower(line.substr(0, colon));
@@ -322,6 +324,7 @@ Status HttpClientTransport::Send(const Json& message) {
       return Unavailable("mcp server '" + name_ + "': HTTP " + std::to_string(ex.status) +
                          " for a notification");
     }
+    if (message.value("method", "") == "notifications/initialized") StartStandalone();
     if (!ex.raw.empty() && !ex.sse) {
       // Some servers answer notifications with a body; anything that is a message is delivered.
       auto parsed = ParseJson(ex.raw, "body");
@@ -343,23 +346,32 @@ Status HttpClientTransport::Send(const Json& message) {
 }
 
 void HttpClientTransport::SetProtocolVersion(const std::string& version) {
-  {
-    std::lock_guard lock(mu_);
-    protocol_version_ = version;
-  }
-  if (options_.standalone_stream && !standalone_.joinable() && !closed_) {
-    standalone_ = std::thread([this] { StandaloneLoop(); });
-  }
+  std::lock_guard lock(mu_);
+  protocol_version_ = version;
+}
+
+void HttpClientTransport::StartStandalone() {
+  if (!options_.standalone_stream || standalone_.joinable() || closed_) return;
+  standalone_ = std::thread([this] { StandaloneLoop(); });
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(5), [&] { return standalone_answered_ || closed_; });
 }
 
 void HttpClientTransport::StandaloneLoop() {
   std::string last_id;
   int retry = options_.default_retry_ms;
+  auto answered = [this] {
+    std::lock_guard lock(mu_);
+    standalone_answered_ = true;
+    cv_.notify_all();
+  };
   for (int failures = 0; !closed_ && failures < 3;) {
     Exchange ex;
     ex.method = "GET";
     ex.last_event_id_header = last_id;
+    ex.on_headers = answered;
     Status st = Perform(ex);
+    answered();
     if (closed_) return;
     if (st.ok() && (ex.status == 405 || ex.status == 404 || ex.status == 400 || ex.status == 406)) {
       spdlog::debug("mcp server '{}': no standalone stream (HTTP {})", name_, ex.status);
@@ -381,6 +393,10 @@ void HttpClientTransport::StandaloneLoop() {
 
 void HttpClientTransport::Close() {
   if (closed_.exchange(true)) return;
+  {
+    std::lock_guard lock(mu_);
+    cv_.notify_all();  // a StartStandalone still waiting gives up
+  }
   if (standalone_.joinable()) standalone_.join();
   {
     std::unique_lock lock(mu_);

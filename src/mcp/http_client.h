@@ -3,9 +3,12 @@
 // answer is a JSON body, 202, or an SSE stream carrying the response and anything related.
 // A stream that ends before its response (the server closed it to make the client poll, or
 // the network dropped it) is resumed with GET + Last-Event-ID after the server's retry
-// interval. After initialize, a standalone GET stream receives the server's own messages
-// (servers that answer 405 have none). Mcp-Session-Id and MCP-Protocol-Version headers are
-// sent once known; a 404 for our session ends the connection.
+// interval. Once notifications/initialized is accepted, a standalone GET stream receives the
+// server's own messages (servers that answer 405 have none); that Send returns only after the
+// server answered the GET (or after a few seconds), so that messages the server sends after
+// the handshake, and a resumption GET of the first request, never race the standalone one.
+// Mcp-Session-Id and MCP-Protocol-Version headers are sent once known; a 404 for our session ends
+// the connection.
 //
 // Thread-safety: Send may be called from any thread; callbacks run on transport threads.
 
@@ -51,6 +54,8 @@ class HttpClientTransport : public ClientTransport {
   Status Perform(Exchange& ex);
   void Deliver(const std::string& data);
   void StandaloneLoop();
+  // Starts StandaloneLoop and waits until its first GET has its response headers or ended.
+  void StartStandalone();
   void Fail(const Status& why);
   std::vector<std::string> Headers(bool with_session) const;
 
@@ -63,9 +68,10 @@ class HttpClientTransport : public ClientTransport {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::string session_id_;        // guarded by mu_
-  std::string protocol_version_;  // guarded by mu_
-  int workers_ = 0;               // guarded by mu_: running PostAndRead threads
+  std::string session_id_;            // guarded by mu_
+  std::string protocol_version_;      // guarded by mu_
+  int workers_ = 0;                   // guarded by mu_: running PostAndRead threads
+  bool standalone_answered_ = false;  // guarded by mu_
   std::thread standalone_;
 };
 

@@ -80,6 +80,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   httplib::Server http;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> listen_returned{false};
   int port = -1;
   std::mutex mu;
   std::map<std::string, std::shared_ptr<HttpSession>> sessions;  // guarded by mu
@@ -471,7 +472,11 @@ Status HttpServer::Start() {
                        " (address in use or not a local address)");
   }
   impl_->port = port;
-  thread_ = std::thread([this] { impl_->http.listen_after_bind(); });
+  impl_->listen_returned = false;
+  thread_ = std::thread([this] {
+    impl_->http.listen_after_bind();
+    impl_->listen_returned = true;
+  });
   return Status::Ok();
 }
 
@@ -490,8 +495,15 @@ void HttpServer::Stop() {
     for (auto& [id, s] : impl_->sessions) sessions.push_back(s);
   }
   for (auto& s : sessions) s->session->Close();
-  impl_->http.stop();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    // httplib's stop() does nothing until the listen loop has marked itself running, which
+    // may be later than a Stop right after Start: repeat it until the loop has returned.
+    while (!impl_->listen_returned) {
+      impl_->http.stop();
+      std::this_thread::sleep_for(1ms);
+    }
+    thread_.join();
+  }
   // Request threads use the Server; they end soon after their sessions are closed.
   std::unique_lock lock(impl_->mu);
   impl_->workers_cv.wait(lock, [&] { return impl_->workers == 0; });

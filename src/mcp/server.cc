@@ -96,9 +96,25 @@ bool MatchUriTemplate(const std::string& tmpl, const std::string& uri,
 // ---------------------------------------------------------------------------------------------
 
 Server::Server(ServerDefinition definition, ServerOptions options)
-    : definition_(std::move(definition)), options_(options) {}
+    : options_(options),
+      definition_(std::make_shared<const ServerDefinition>(std::move(definition))) {
+  if (definition_->watch) {
+    auto watch = definition_->watch;
+    watcher_ = std::jthread([this, watch](std::stop_token stop) { watch(*this, stop); });
+  }
+}
 
-Server::~Server() = default;
+Server::~Server() {
+  if (watcher_.joinable()) {
+    watcher_.request_stop();
+    watcher_.join();
+  }
+}
+
+std::shared_ptr<const ServerDefinition> Server::definition() const {
+  std::lock_guard lock(mu_);
+  return definition_;
+}
 
 std::shared_ptr<ServerSession> Server::CreateSession(Sink standalone) {
   auto session = std::make_shared<ServerSession>(*this, std::move(standalone));
@@ -108,17 +124,75 @@ std::shared_ptr<ServerSession> Server::CreateSession(Sink standalone) {
   return session;
 }
 
-void Server::NotifyResourceUpdated(const std::string& uri) {
+std::vector<std::shared_ptr<ServerSession>> Server::LiveSessions() {
   std::vector<std::shared_ptr<ServerSession>> live;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& w : sessions_)
-      if (auto s = w.lock()) live.push_back(std::move(s));
-  }
-  for (auto& s : live) {
+  std::lock_guard lock(mu_);
+  for (auto& w : sessions_)
+    if (auto s = w.lock()) live.push_back(std::move(s));
+  return live;
+}
+
+void Server::NotifyResourceUpdated(const std::string& uri) {
+  for (auto& s : LiveSessions()) {
     if (s->subscribed(uri))
       s->NotifyStandalone("notifications/resources/updated", Json{{"uri", uri}});
   }
+}
+
+void Server::Change(ListKind kind, const std::function<bool(ServerDefinition&)>& edit) {
+  std::lock_guard order(change_mu_);
+  {
+    std::lock_guard lock(mu_);
+    auto next = std::make_shared<ServerDefinition>(*definition_);
+    if (!edit(*next)) return;
+    definition_ = std::move(next);
+  }
+  for (auto& s : LiveSessions()) s->NotifyListChanged(kind);
+}
+
+void Server::SetTools(std::vector<Tool> tools) {
+  Change(ListKind::kTools, [&](ServerDefinition& d) {
+    d.tools = std::move(tools);
+    return true;
+  });
+}
+
+void Server::AddTool(Tool tool) {
+  Change(ListKind::kTools, [&](ServerDefinition& d) {
+    auto it = std::find_if(d.tools.begin(), d.tools.end(),
+                           [&](const Tool& t) { return t.name == tool.name; });
+    if (it != d.tools.end()) {
+      *it = std::move(tool);
+    } else {
+      d.tools.push_back(std::move(tool));
+    }
+    return true;
+  });
+}
+
+bool Server::RemoveTool(const std::string& name) {
+  bool removed = false;
+  Change(ListKind::kTools, [&](ServerDefinition& d) {
+    removed = std::erase_if(d.tools, [&](const Tool& t) { return t.name == name; }) > 0;
+    return removed;
+  });
+  return removed;
+}
+
+void Server::SetResources(std::vector<Resource> resources,
+                          std::vector<ResourceTemplate> templates) {
+  Change(ListKind::kResources, [&](ServerDefinition& d) {
+    d.resources = std::move(resources);
+    d.resource_templates = std::move(templates);
+    return true;
+  });
+}
+
+void Server::SetPrompts(std::vector<Prompt> prompts) {
+  Change(ListKind::kPrompts, [&](ServerDefinition& d) {
+    d.prompts = std::move(prompts);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,6 +204,8 @@ ServerSession::~ServerSession() { Close(); }
 
 void ServerSession::Close() {
   closed_ = true;
+  // Waits for notifications already being written; later ones see closed_.
+  { std::unique_lock sending(standalone_send_mu_); }
   std::lock_guard lock(mu_);
   for (auto& [id, source] : running_) source.request_stop();
   for (auto& [id, pending] : pending_) {
@@ -165,7 +241,16 @@ void ServerSession::NotifyStandalone(std::string_view method, Json params) {
     std::lock_guard lock(mu_);
     sink = standalone_;
   }
+  std::shared_lock sending(standalone_send_mu_);
   if (sink && !closed_) sink(MakeNotification(method, std::move(params)));
+}
+
+void ServerSession::NotifyListChanged(ListKind kind) {
+  if (!initialized_ || !(list_changed_declared_ & (1u << static_cast<unsigned>(kind)))) return;
+  const char* method = kind == ListKind::kTools       ? "notifications/tools/list_changed"
+                       : kind == ListKind::kResources ? "notifications/resources/list_changed"
+                                                      : "notifications/prompts/list_changed";
+  NotifyStandalone(method, nullptr);
 }
 
 void ServerSession::HandleMessage(const Message& m, const Sink& reply,
@@ -219,7 +304,8 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
 
 Json ServerSession::HandleRequest(const Message& m, const Sink& reply, std::stop_token cancel,
                                   const std::function<void()>& close_stream) {
-  const ServerDefinition& def = server_.definition();
+  auto snapshot = server_.definition();
+  const ServerDefinition& def = *snapshot;
   const Json empty = Json::object();
   const Json& params = m.params.is_object() ? m.params : empty;
   if (!m.params.is_null() && !m.params.is_object()) {
@@ -314,7 +400,8 @@ Json ServerSession::HandleRequest(const Message& m, const Sink& reply, std::stop
 }
 
 Result<Json> ServerSession::Initialize(const Json& params) {
-  const ServerDefinition& def = server_.definition();
+  auto snapshot = server_.definition();
+  const ServerDefinition& def = *snapshot;
   std::string requested = params.value("protocolVersion", "");
   if (!params.contains("protocolVersion") || !params["protocolVersion"].is_string()) {
     return InvalidArgument("initialize: \"protocolVersion\" (a string) is required");
@@ -332,11 +419,20 @@ Result<Json> ServerSession::Initialize(const Json& params) {
   Json caps = Json::object();
   caps["logging"] = Json::object();
   caps["completions"] = Json::object();
-  if (!def.tools.empty()) caps["tools"] = Json{{"listChanged", true}};
-  if (!def.resources.empty() || !def.resource_templates.empty()) {
-    caps["resources"] = Json{{"subscribe", true}, {"listChanged", true}};
+  unsigned declared = 0;
+  if (!def.tools.empty() || def.dynamic_tools) {
+    caps["tools"] = Json{{"listChanged", true}};
+    declared |= 1u << static_cast<unsigned>(ListKind::kTools);
   }
-  if (!def.prompts.empty()) caps["prompts"] = Json{{"listChanged", true}};
+  if (!def.resources.empty() || !def.resource_templates.empty() || def.dynamic_resources) {
+    caps["resources"] = Json{{"subscribe", true}, {"listChanged", true}};
+    declared |= 1u << static_cast<unsigned>(ListKind::kResources);
+  }
+  if (!def.prompts.empty() || def.dynamic_prompts) {
+    caps["prompts"] = Json{{"listChanged", true}};
+    declared |= 1u << static_cast<unsigned>(ListKind::kPrompts);
+  }
+  list_changed_declared_ = declared;
   Json info{{"name", def.name}, {"version", def.version}};
   if (!def.title.empty()) info["title"] = def.title;
   Json out{{"protocolVersion", version}, {"capabilities", caps}, {"serverInfo", info}};
@@ -348,7 +444,9 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
                                      std::stop_token cancel,
                                      const std::function<void()>& close_stream) {
   NAUT_ASSIGN_OR_RETURN(std::string name, GetString(params, "name", "tools/call params"));
-  const auto& tools = server_.definition().tools;
+  // The snapshot keeps this tool's handler alive even if the tool is removed meanwhile.
+  auto snapshot = server_.definition();
+  const auto& tools = snapshot->tools;
   auto it = std::find_if(tools.begin(), tools.end(), [&](const Tool& t) { return t.name == name; });
   if (it == tools.end()) return InvalidArgument("Unknown tool: " + name);
   Json arguments = params.contains("arguments") ? params["arguments"] : Json::object();
@@ -440,7 +538,8 @@ Result<Json> ServerSession::SendClientRequest(const std::string& method, const J
 
 Result<Json> ServerSession::ReadResource(const Json& params) {
   NAUT_ASSIGN_OR_RETURN(std::string uri, GetString(params, "uri", "resources/read params"));
-  const ServerDefinition& def = server_.definition();
+  auto snapshot = server_.definition();
+  const ServerDefinition& def = *snapshot;
   Result<ResourceContents> contents = NotFound("Resource not found: " + uri);
   bool found = false;
   for (const auto& r : def.resources) {
@@ -466,7 +565,8 @@ Result<Json> ServerSession::ReadResource(const Json& params) {
 
 Result<Json> ServerSession::GetPrompt(const Json& params) {
   NAUT_ASSIGN_OR_RETURN(std::string name, GetString(params, "name", "prompts/get params"));
-  const auto& prompts = server_.definition().prompts;
+  auto snapshot = server_.definition();
+  const auto& prompts = snapshot->prompts;
   auto it =
       std::find_if(prompts.begin(), prompts.end(), [&](const Prompt& p) { return p.name == name; });
   if (it == prompts.end()) return InvalidArgument("Unknown prompt: " + name);
@@ -502,7 +602,8 @@ Result<Json> ServerSession::Complete(const Json& params) {
       arg.contains("value") && arg["value"].is_string() ? arg["value"].get<std::string>() : "";
   Json context = params.contains("context") ? params["context"] : Json::object();
   std::vector<std::string> values;
-  const CompletionHandler& complete = server_.definition().complete;
+  auto snapshot = server_.definition();
+  const CompletionHandler& complete = snapshot->complete;
   if (complete) {
     NAUT_ASSIGN_OR_RETURN(values, complete(params["ref"], name, value, context));
   }

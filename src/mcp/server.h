@@ -6,7 +6,13 @@
 // ServerSession. Requests are answered through the `reply` sink given with them; messages that
 // belong to a request (progress, log messages, sampling or elicitation requests made by a
 // running tool) go to the same sink, so Streamable HTTP can put them on that request's stream.
-// Messages that belong to no request (resource updates) go to the session's standalone sink.
+// Messages that belong to no request (resource updates, list changes) go to the session's
+// standalone sink.
+//
+// The lists can change at run time (Server::SetTools, AddTool, RemoveTool, SetResources,
+// SetPrompts): requests that start afterwards see the new lists, and every initialized session
+// that was told in initialize that the list may change (capability listChanged) receives
+// notifications/tools/list_changed (resources/, prompts/) on its standalone sink.
 //
 // Tool arguments are validated against the tool's inputSchema before the handler runs; a
 // mismatch is an isError result naming the field. Unknown tools, prompts and resources are
@@ -24,8 +30,10 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/json.h"
@@ -46,6 +54,9 @@ struct ServerOptions {
 
 class Server;
 
+// The lists a server can announce changes of.
+enum class ListKind { kTools, kResources, kPrompts };
+
 class ServerSession : public std::enable_shared_from_this<ServerSession> {
  public:
   ServerSession(Server& server, Sink standalone);
@@ -59,11 +70,16 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
                      const std::function<void()>& close_stream = {});
 
   // Cancels running requests and fails waiting server-to-client requests; later messages are
-  // ignored.
+  // ignored. Returns once no notification is being written to the standalone sink, so the
+  // transport may then destroy what that sink refers to.
   void Close();
 
   // Sends a notification that belongs to no request (to the standalone sink).
   void NotifyStandalone(std::string_view method, Json params);
+
+  // notifications/<list>/list_changed, when this session is initialized and its initialize
+  // result declared listChanged for that list; otherwise nothing.
+  void NotifyListChanged(ListKind kind);
 
   std::string protocol_version() const;
   bool initialized() const { return initialized_; }
@@ -89,6 +105,9 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::atomic<bool> initialized_{false};
   std::atomic<bool> closed_{false};
   std::atomic<int> log_rank_{0};
+  std::atomic<unsigned> list_changed_declared_{0};  // bit (1 << ListKind) per declared list
+  // Held shared while the standalone sink runs, exclusively by Close (see Close).
+  std::shared_mutex standalone_send_mu_;
   std::atomic<uint64_t> next_id_{1};
 
   mutable std::mutex mu_;
@@ -108,10 +127,16 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
 class Server {
  public:
+  // Starts the definition's `watch` thread, when it has one.
   explicit Server(ServerDefinition definition, ServerOptions options = {});
+  // Stops and joins the watch thread before anything else is torn down.
   ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
-  const ServerDefinition& definition() const { return definition_; }
+  // The current lists: an immutable snapshot; a later change makes a new one, so a request
+  // holding it keeps a consistent view (and its tool's handler alive).
+  std::shared_ptr<const ServerDefinition> definition() const;
   const ServerOptions& options() const { return options_; }
 
   // A new client session. Shared: the transport, the server's broadcast list (weak) and
@@ -121,11 +146,26 @@ class Server {
   // notifications/resources/updated to every session subscribed to `uri`.
   void NotifyResourceUpdated(const std::string& uri);
 
+  // Run-time changes of the lists; each notifies the sessions (see the file comment).
+  void SetTools(std::vector<Tool> tools);
+  // Adds `tool`, replacing a tool of the same name.
+  void AddTool(Tool tool);
+  // False when there was no tool of that name (nothing is sent then).
+  bool RemoveTool(const std::string& name);
+  void SetResources(std::vector<Resource> resources, std::vector<ResourceTemplate> templates);
+  void SetPrompts(std::vector<Prompt> prompts);
+
  private:
-  ServerDefinition definition_;
+  // Applies `edit` to a copy of the definition, publishes it and notifies the sessions.
+  void Change(ListKind kind, const std::function<bool(ServerDefinition&)>& edit);
+  std::vector<std::shared_ptr<ServerSession>> LiveSessions();
+
   ServerOptions options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const ServerDefinition> definition_;  // guarded by mu_
   std::vector<std::weak_ptr<ServerSession>> sessions_;  // guarded by mu_
+  std::mutex change_mu_;  // orders concurrent changes, so notifications follow publication
+  std::jthread watcher_;  // last: stopped and joined first
 };
 
 // Matches `uri` against an RFC 6570 template with simple {name} expressions; fills `vars`.

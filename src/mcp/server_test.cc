@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 namespace naut::mcp {
 namespace {
 
@@ -109,6 +112,146 @@ TEST_F(ServerTest, UnknownMethodAndBadLevel) {
   EXPECT_EQ(Send("logging/setLevel", Json{{"level", "loud"}}).back()["error"]["code"],
             kInvalidParams);
   EXPECT_EQ(Send("tools/call", Json::array()).back()["error"]["code"], kInvalidParams);
+}
+
+// A session of `server` whose standalone messages are collected.
+struct Listener {
+  std::mutex mu;
+  std::vector<Json> standalone;
+  std::shared_ptr<ServerSession> session;
+
+  Listener(Server& server, bool send_initialized) {
+    session = server.CreateSession([this](const Json& j) {
+      std::lock_guard lock(mu);
+      standalone.push_back(j);
+    });
+    Message init;
+    init.kind = Message::Kind::kRequest;
+    init.id = 1;
+    init.method = "initialize";
+    init.params = Json{{"protocolVersion", "2025-11-25"}, {"capabilities", Json::object()}};
+    session->HandleMessage(init, [](const Json&) {});
+    if (send_initialized) {
+      Message done;
+      done.method = "notifications/initialized";
+      session->HandleMessage(done, [](const Json&) {});
+    }
+  }
+  std::vector<std::string> Methods() {
+    std::lock_guard lock(mu);
+    std::vector<std::string> out;
+    for (const auto& j : standalone) out.push_back(j.value("method", ""));
+    return out;
+  }
+};
+
+Tool NamedTool(const std::string& name) {
+  Tool t;
+  t.name = name;
+  t.handler = [name](const Json&, ToolContext&) { return ToolResult::Text("I am " + name); };
+  return t;
+}
+
+TEST_F(ServerTest, ToolChangesReachInitializedSessionsAndLaterRequests) {
+  Listener ready(server_, true);
+  Listener handshaking(server_, false);  // initialize answered, initialized not yet sent
+  server_.AddTool(NamedTool("late"));
+  EXPECT_EQ(ready.Methods(), std::vector<std::string>{"notifications/tools/list_changed"});
+  EXPECT_TRUE(handshaking.Methods().empty());
+
+  auto out = Send("tools/call", Json{{"name", "late"}});
+  EXPECT_EQ(out.back()["result"]["content"][0]["text"], "I am late");
+  EXPECT_TRUE(server_.RemoveTool("late"));
+  EXPECT_FALSE(server_.RemoveTool("late"));  // nothing removed: nothing sent
+  EXPECT_EQ(ready.Methods().size(), 2u);
+  out = Send("tools/call", Json{{"name", "late"}});
+  EXPECT_EQ(out.back()["error"]["code"], kInvalidParams);
+
+  server_.SetTools({NamedTool("only")});
+  out = Send("tools/list", Json::object());
+  ASSERT_EQ(out.back()["result"]["tools"].size(), 1u);
+  EXPECT_EQ(out.back()["result"]["tools"][0]["name"], "only");
+  server_.SetResources({}, {});
+  EXPECT_EQ(ready.Methods().back(), "notifications/resources/list_changed");
+  EXPECT_EQ(Send("resources/read", Json{{"uri", "mem://a"}}).back()["error"]["code"],
+            kResourceNotFound);
+
+  // A closed session hears nothing more.
+  ready.session->Close();
+  server_.AddTool(NamedTool("after"));
+  EXPECT_EQ(ready.Methods().size(), 4u);
+}
+
+TEST(ServerListChangeTest, OnlyListsDeclaredInInitializeAreAnnounced) {
+  ServerDefinition d;
+  d.name = "dynamic";
+  d.dynamic_tools = true;  // empty, but declared because it may change
+  Server server(d);
+  Listener l(server, true);
+  server.SetPrompts({Prompt{.name = "p"}});  // prompts were not declared to this session
+  EXPECT_TRUE(l.Methods().empty());
+  server.AddTool(NamedTool("first"));
+  EXPECT_EQ(l.Methods(), std::vector<std::string>{"notifications/tools/list_changed"});
+  Listener later(server, true);
+  server.SetPrompts({});  // declared to `later`, whose initialize saw a prompt
+  EXPECT_EQ(later.Methods(), std::vector<std::string>{"notifications/prompts/list_changed"});
+  EXPECT_EQ(l.Methods().size(), 1u);
+}
+
+TEST(ServerListChangeTest, WatchThreadRunsForTheServersLifeAndMayChangeTools) {
+  std::atomic<bool> stopped{false};
+  ServerDefinition d;
+  d.name = "watched";
+  d.dynamic_tools = true;
+  d.watch = [&stopped](Server& server, std::stop_token stop) {
+    server.AddTool(NamedTool("from_watcher"));
+    while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    stopped = true;
+  };
+  {
+    Server server(d);
+    for (int i = 0; i < 400 && server.definition()->tools.empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(server.definition()->tools.size(), 1u);
+    EXPECT_EQ(server.definition()->tools[0].name, "from_watcher");
+    EXPECT_FALSE(stopped);
+  }
+  EXPECT_TRUE(stopped);  // the destructor stopped and joined it
+}
+
+TEST(ServerCancelTest, CancelledNotificationStopsTheHandlerAndNoResponseIsSent) {
+  std::atomic<bool> started{false}, saw_cancel{false};
+  ServerDefinition d;
+  d.name = "cancel";
+  Tool wait;
+  wait.name = "wait";
+  wait.handler = [&](const Json&, ToolContext& ctx) {
+    started = true;
+    for (int i = 0; i < 1000 && !ctx.cancel.stop_requested(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    saw_cancel = ctx.cancel.stop_requested();
+    return ToolResult::Text("finished");
+  };
+  d.tools.push_back(wait);
+  Server server(d);
+  auto session = server.CreateSession([](const Json&) {});
+  std::vector<Json> replies;
+  std::thread call([&] {
+    Message m;
+    m.kind = Message::Kind::kRequest;
+    m.id = "call-1";
+    m.method = "tools/call";
+    m.params = Json{{"name", "wait"}};
+    session->HandleMessage(m, [&](const Json& j) { replies.push_back(j); });
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Message cancel;
+  cancel.method = "notifications/cancelled";
+  cancel.params = Json{{"requestId", "call-1"}, {"reason", "user stopped it"}};
+  session->HandleMessage(cancel, [](const Json&) {});
+  call.join();
+  EXPECT_TRUE(saw_cancel);
+  EXPECT_TRUE(replies.empty()) << Json(replies).dump();
 }
 
 TEST(UriTemplateTest, Matches) {

@@ -5,7 +5,7 @@
 //
 // Handlers may be called from a worker thread of the server; a handler must be safe to call
 // concurrently with other handlers of the same server unless the server serialises them
-// (the framework runs one call at a time per server by default).
+// (ServerOptions::serialize_tool_calls).
 
 #include <functional>
 #include <map>
@@ -18,6 +18,8 @@
 #include "core/status.h"
 
 namespace naut::mcp {
+
+class Server;  // mcp/server.h
 
 // One content block of a tool result (MCP "content" array entry).
 struct Content {
@@ -133,7 +135,8 @@ using CompletionHandler = std::function<Result<std::vector<std::string>>(
     const Json& ref, const std::string& name, const std::string& value, const Json& context)>;
 
 // Everything one server offers. Built-in servers (envs/registry.h) produce one of these; the
-// framework (mcp/server.h) serves it.
+// framework (mcp/server.h) serves it. The lists may change while the server runs
+// (Server::SetTools and friends), which tells every session with notifications/*/list_changed.
 struct ServerDefinition {
   std::string name;
   std::string version = "0.1.0";
@@ -144,6 +147,19 @@ struct ServerDefinition {
   std::vector<ResourceTemplate> resource_templates;
   std::vector<Prompt> prompts;
   CompletionHandler complete;  // empty: completion answers with no values
+
+  // Lists that may change at run time: their capability (with listChanged) is declared even
+  // while the list is empty, so clients know to listen. A list that is not empty when a
+  // session initializes is always declared with listChanged.
+  bool dynamic_tools = false;
+  bool dynamic_resources = false;
+  bool dynamic_prompts = false;
+
+  // For servers whose lists follow outside state (a database another process writes): runs on
+  // its own thread for the life of the Server serving this definition, started by the
+  // Server's constructor; the destructor requests `stop` and joins it, so it must return soon
+  // after. It may call the Server's Set*/Add*/Remove* methods.
+  std::function<void(Server& server, std::stop_token stop)> watch;
 };
 
 }  // namespace naut::mcp

@@ -1,9 +1,13 @@
 #include "envs/skills/skills_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 
+#include "core/cancel.h"
 #include "envs/registry.h"
 #include "mcp/hub.h"
+#include "mcp/server.h"
 #include "memory/memory_store.h"
 #include "skills/hub_invoker.h"
 #include "skills/runtime.h"
@@ -11,6 +15,11 @@
 namespace naut::envs {
 
 namespace {
+
+using namespace std::chrono_literals;
+
+// How often the server looks for skills stored by other processes.
+constexpr auto kPollInterval = 1s;
 
 // What the handlers share; kept alive by the handlers' shared_ptr copies.
 struct SkillsServerState {
@@ -21,6 +30,22 @@ struct SkillsServerState {
   std::once_flag hub_once;
   std::unique_ptr<mcp::ClientManager> hub;  // created on the first call
 };
+
+// SQLite's count of commits made by other connections to the database: it changes when
+// another process (the agent, `neuronaut skills add`) wrote, and costs no table read.
+Result<int64_t> DataVersion(memory::MemoryStore& memory) {
+  NAUT_ASSIGN_OR_RETURN(auto stmt, memory.db().Prepare("PRAGMA data_version"));
+  NAUT_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Internal("PRAGMA data_version returned no row");
+  return stmt.ColumnInt(0);
+}
+
+// Identifies the served tool set: a skill's row id changes with every new version.
+std::string ToolSetKey(const std::vector<skills::Skill>& list) {
+  std::string key;
+  for (const auto& k : list) key += k.name + "#" + std::to_string(k.id) + ";";
+  return key;
+}
 
 std::string JsonType(const std::string& annotation) {
   if (annotation == "int") return "integer";
@@ -108,20 +133,11 @@ Json SkillInputSchema(const skills::Skill& skill) {
   return schema;
 }
 
-Result<mcp::ServerDefinition> MakeSkillsServer(const Config& config) {
-  auto state = std::make_shared<SkillsServerState>();
-  state->config = config;
-  NAUT_ASSIGN_OR_RETURN(state->memory, memory::OpenMemoryStore(config));
-  NAUT_ASSIGN_OR_RETURN(state->skills, skills::SkillStore::Open(
-                                           *state->memory, {.skills_dir = config.home / "skills"}));
-  NAUT_ASSIGN_OR_RETURN(auto list, state->skills->List());
-  mcp::ServerDefinition def;
-  def.name = "neuronaut-skills";
-  def.title = "NeuroNaut learned skills";
-  def.instructions =
-      "Each tool is a Python skill NeuroNaut learned and validated. Calling one runs it; the "
-      "result is JSON with its return value, printed output, the tool calls it made and, when "
-      "it failed, the error and traceback.";
+namespace {
+
+std::vector<mcp::Tool> SkillTools(const std::shared_ptr<SkillsServerState>& state,
+                                  const std::vector<skills::Skill>& list) {
+  std::vector<mcp::Tool> tools;
   for (const auto& k : list) {
     mcp::Tool tool;
     tool.name = k.name;
@@ -133,8 +149,64 @@ Result<mcp::ServerDefinition> MakeSkillsServer(const Config& config) {
     tool.handler = [state, name](const Json& args, mcp::ToolContext&) {
       return RunSkill(*state, name, args);
     };
-    def.tools.push_back(std::move(tool));
+    tools.push_back(std::move(tool));
   }
+  return tools;
+}
+
+// Re-reads the skill list whenever another process committed to the database, and replaces
+// the served tools (which notifies the sessions) when the set of skills or versions changed.
+void WatchSkills(const std::shared_ptr<SkillsServerState>& state, int64_t version, std::string key,
+                 mcp::Server& server, std::stop_token stop) {
+  while (SleepFor(kPollInterval, stop)) {
+    std::vector<skills::Skill> list;
+    {
+      std::lock_guard lock(state->mu);
+      auto now = DataVersion(*state->memory);
+      if (!now) {
+        spdlog::warn("skills server: cannot check for new skills: {}", now.error().message());
+        continue;
+      }
+      if (*now == version) continue;
+      version = *now;
+      auto current = state->skills->List();
+      if (!current) {
+        spdlog::warn("skills server: cannot list skills: {}", current.error().message());
+        continue;
+      }
+      list = std::move(*current);
+    }
+    std::string next = ToolSetKey(list);
+    if (next == key) continue;
+    key = std::move(next);
+    spdlog::info("skills server: the skill library changed; now serving {} skills", list.size());
+    server.SetTools(SkillTools(state, list));
+  }
+}
+
+}  // namespace
+
+Result<mcp::ServerDefinition> MakeSkillsServer(const Config& config) {
+  auto state = std::make_shared<SkillsServerState>();
+  state->config = config;
+  NAUT_ASSIGN_OR_RETURN(state->memory, memory::OpenMemoryStore(config));
+  NAUT_ASSIGN_OR_RETURN(state->skills, skills::SkillStore::Open(
+                                           *state->memory, {.skills_dir = config.home / "skills"}));
+  // The version first: a skill stored between the two reads is then picked up by the watcher.
+  NAUT_ASSIGN_OR_RETURN(int64_t version, DataVersion(*state->memory));
+  NAUT_ASSIGN_OR_RETURN(auto list, state->skills->List());
+  mcp::ServerDefinition def;
+  def.name = "neuronaut-skills";
+  def.title = "NeuroNaut learned skills";
+  def.instructions =
+      "Each tool is a Python skill NeuroNaut learned and validated. Calling one runs it; the "
+      "result is JSON with its return value, printed output, the tool calls it made and, when "
+      "it failed, the error and traceback.";
+  def.tools = SkillTools(state, list);
+  def.dynamic_tools = true;
+  def.watch = [state, version, key = ToolSetKey(list)](mcp::Server& server, std::stop_token stop) {
+    WatchSkills(state, version, key, server, stop);
+  };
   return def;
 }
 

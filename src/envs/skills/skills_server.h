@@ -5,11 +5,16 @@
 // runtime, whose tool bridge reaches the MCP servers configured for the agent (mcp.json and
 // the other built-ins; never `skills` itself), and counts the outcome on the skill.
 //
-// The tool list is read when the server starts. The sandbox is not part of this build yet:
+// The tool list follows the library while the server runs: about once a second the server
+// checks whether another process (the agent, `neuronaut skills add`, `skills rm`) committed to
+// the database (PRAGMA data_version, no table read) and, when the set of skills or their
+// versions changed, serves the new list and sends notifications/tools/list_changed to every
+// connected client. The sandbox is not part of this build yet:
 // calls are refused unless [sandbox] mode = "unisolated" is set explicitly, and results then
 // say they ran without isolation.
 //
-// Threads: handlers may run concurrently; they share the stores behind one mutex.
+// Threads: handlers and the watcher thread may run concurrently; they share the stores behind
+// one mutex.
 
 #include "core/config.h"
 #include "core/status.h"

@@ -1,13 +1,17 @@
 // MCP interop with real peers, each a real process: the official npm servers
-// (server-filesystem, server-everything) driven by our client and hub; our fixture server
-// driven by our client over stdio and Streamable HTTP; the official TypeScript SDK client
-// driving our server; the neuronaut CLI (mcp list / tools / call, mcp-server).
+// (server-filesystem, server-everything) and a paging server on the official SDK driven by our
+// client and hub; our fixture server driven by our client over stdio and Streamable HTTP; the
+// official TypeScript SDK client driving the fixture and the built-in `rpg` and `skills`
+// servers over stdio and HTTP; the neuronaut CLI (mcp list / tools / call, mcp-server).
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/ids.h"
@@ -130,6 +134,84 @@ TEST(McpInteropTest, EverythingServerToolsResourcesPromptsAndProgress) {
   EXPECT_GE(progress.size(), 3u);
 }
 
+// server-everything 2026.1.26 answers resources/list and tools/list on one page (its McpServer
+// does not paginate), so cursor following is checked against a server on the official SDK that
+// pages as the reference server-everything used to: 100 resources, 10 a page, base64 cursors.
+TEST(McpInteropTest, ClientFollowsCursorsOfAnSdkServer) {
+  REQUIRE_PEERS();
+  auto everything = ConnectStdio("everything", Everything());
+  ASSERT_TRUE(everything);
+  auto raw = everything->Request("resources/list", Json::object());
+  ASSERT_TRUE(raw) << raw.error().ToString();
+  EXPECT_FALSE(raw->contains("nextCursor"))
+      << "server-everything now pages resources/list; test our client against it directly";
+  everything->Close();
+
+  auto client = ConnectStdio("paged", {Node(), (kPeers / "sdk_paged_server.mjs").string()});
+  ASSERT_TRUE(client);
+  auto resources = client->ListResources();
+  ASSERT_TRUE(resources) << resources.error().ToString();
+  ASSERT_EQ(resources->size(), 100u);
+  EXPECT_EQ((*resources)[0]["uri"], "test://static/resource/1");
+  EXPECT_EQ((*resources)[99]["uri"], "test://static/resource/100");
+  auto tools = client->ListTools();
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  EXPECT_EQ(tools->size(), 23u);
+  EXPECT_TRUE(HasTool(*tools, "tool_23"));
+  auto contents = client->ReadResource("test://static/resource/57");
+  ASSERT_TRUE(contents) << contents.error().ToString();
+  EXPECT_EQ((*contents)[0]["text"], "This is Resource 57");
+}
+
+// server-everything asks its client for roots (and again after roots/list_changed), and sends
+// sampling requests to clients that declare sampling. Ours answers roots/list from its options
+// and, with no sampling handler, says plainly that NeuroNaut does not support it yet. Sampling
+// is declared here only so that the reference server asks; the agent does not declare it.
+TEST(McpInteropTest, EverythingServerGetsOurRootsAndAClearNoToSampling) {
+  REQUIRE_PEERS();
+  ClientOptions options;
+  options.roots = {{"file:///tmp/naut-root-alpha", "alpha"}};
+  options.capabilities = Json{{"sampling", Json::object()}};
+  auto client = ConnectStdio("everything", Everything(), options);
+  ASSERT_TRUE(client);
+  // Its capability-dependent tools are registered once it has seen notifications/initialized.
+  Result<std::vector<ToolInfo>> tools = Unavailable("not listed");
+  for (int i = 0; i < 50; ++i) {
+    tools = client->ListTools(true);
+    if (tools && HasTool(*tools, "get-roots-list") && HasTool(*tools, "trigger-sampling-request"))
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(tools) << tools.error().ToString();
+  ASSERT_TRUE(HasTool(*tools, "get-roots-list"));
+  ASSERT_TRUE(HasTool(*tools, "trigger-sampling-request"));
+
+  auto roots = client->CallTool("get-roots-list", Json::object());
+  ASSERT_TRUE(roots) << roots.error().ToString();
+  EXPECT_NE(Text(*roots).find("URI: file:///tmp/naut-root-alpha"), std::string::npos)
+      << Text(*roots);
+  EXPECT_NE(Text(*roots).find("alpha"), std::string::npos) << Text(*roots);
+
+  ASSERT_TRUE(client->SetRoots({{"file:///tmp/naut-root-beta", "beta"}}).ok());
+  std::string seen;
+  for (int i = 0; i < 50 && seen.find("naut-root-beta") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto again = client->CallTool("get-roots-list", Json::object());
+    ASSERT_TRUE(again) << again.error().ToString();
+    seen = Text(*again);
+  }
+  EXPECT_NE(seen.find("URI: file:///tmp/naut-root-beta"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("naut-root-alpha"), std::string::npos) << seen;
+
+  auto sampled = client->CallTool("trigger-sampling-request", Json{{"prompt", "hello"}});
+  ASSERT_TRUE(sampled) << sampled.error().ToString();
+  EXPECT_TRUE(sampled->is_error) << Text(*sampled);
+  EXPECT_NE(Text(*sampled).find("NeuroNaut does not support sampling/createMessage yet"),
+            std::string::npos)
+      << Text(*sampled);
+  EXPECT_TRUE(client->Ping().ok());  // the refusal did not hurt the session
+}
+
 TEST(McpInteropTest, HangingCallTimesOutAndTheSessionStaysUsable) {
   REQUIRE_PEERS();
   auto client = ConnectStdio("everything", Everything());
@@ -187,6 +269,48 @@ TEST(McpInteropTest, HubRestartsAServerKilledMidCall) {
   EXPECT_TRUE(found);
 }
 
+// Through the hub, as the agent calls tools: a call that hangs ends at [mcp] call_timeout_s
+// and the server stays usable; a server that never answers initialize is reported down after
+// the connect timeout and backed off, without blocking the other server.
+TEST(McpInteropTest, HubTimesOutHangingCallsAndSilentServers) {
+  REQUIRE_PEERS();
+  McpServerConfig everything;
+  everything.name = "everything";
+  auto argv = Everything();
+  everything.command = argv[0];
+  everything.args.assign(argv.begin() + 1, argv.end());
+  McpServerConfig silent;
+  silent.name = "silent";
+  silent.command = "sleep";
+  silent.args = {"600"};
+  HubOptions options;
+  options.call_timeout = 500ms;
+  options.connect_timeout = 1s;
+  options.backoff_initial = 30s;
+  ClientManager hub({everything, silent}, options);
+
+  auto hung = hub.CallTool("everything__trigger-long-running-operation",
+                           Json{{"duration", 10}, {"steps", 10}});
+  ASSERT_FALSE(hung);
+  EXPECT_EQ(hung.error().code(), Code::kDeadlineExceeded) << hung.error().ToString();
+  auto echo = hub.CallTool("everything__echo", Json{{"message", "alive"}});
+  ASSERT_TRUE(echo) << echo.error().ToString();
+  EXPECT_EQ(Text(*echo), "Echo: alive");
+
+  auto quiet = hub.CallTool("silent__anything", Json::object());
+  ASSERT_FALSE(quiet);
+  EXPECT_EQ(quiet.error().code(), Code::kDeadlineExceeded) << quiet.error().ToString();
+  auto again = hub.CallTool("silent__anything", Json::object());  // inside the backoff
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Code::kUnavailable) << again.error().ToString();
+  EXPECT_NE(again.error().message().find("next restart in"), std::string::npos)
+      << again.error().ToString();
+  auto statuses = hub.Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[0].state, ServerState::kConnected);
+  EXPECT_EQ(statuses[1].state, ServerState::kDown);
+}
+
 TEST(McpInteropTest, OurClientAndServerOverStdio) {
   auto client = ConnectStdio("fixture", {NAUT_FIXTURE_SERVER, "--page-size", "2"});
   ASSERT_TRUE(client);
@@ -196,6 +320,9 @@ TEST(McpInteropTest, OurClientAndServerOverStdio) {
   EXPECT_GT(tools->size(), 10u);  // many pages of 2
   EXPECT_TRUE(HasTool(*tools, "echo"));
   EXPECT_TRUE(HasTool(*tools, "slow"));
+  auto resources = client->ListResources();  // 3 resources on pages of 2
+  ASSERT_TRUE(resources) << resources.error().ToString();
+  EXPECT_EQ(resources->size(), 3u);
 
   auto bad = client->CallTool("echo", Json{{"message", 7}});
   ASSERT_TRUE(bad) << bad.error().ToString();
@@ -313,6 +440,44 @@ TEST(McpInteropTest, OurClientAndServerOverStreamableHttp) {
   (*client)->Close();
 }
 
+// A data home for one test, removed afterwards.
+struct TempHome {
+  fs::path path = fs::temp_directory_path() / ("naut-mcp-home-" + NewId());
+  TempHome() { fs::create_directories(path); }
+  ~TempHome() { fs::remove_all(path); }
+};
+
+// `neuronaut --home HOME [extra...] mcp-server NAME --http 127.0.0.1:0`; the URL comes from
+// the "listening on" line it prints.
+struct BuiltinHttpServer {
+  std::unique_ptr<Subprocess> process;
+  std::string url;
+  BuiltinHttpServer(const fs::path& home, const std::string& name,
+                    std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {NAUT_CLI, "--home", home.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"mcp-server", name, "--http", "127.0.0.1:0"});
+    auto p = Subprocess::Spawn({.argv = argv, .pipe_stdin = false, .pipe_stderr = false});
+    EXPECT_TRUE(p) << p.error().ToString();
+    if (!p) return;
+    process = std::move(*p);
+    LineReader reader(process->stdout_fd());
+    bool too_long = false;
+    auto line = reader.Next(&too_long);
+    const std::string marker = "listening on ";
+    size_t at = line ? line->find(marker) : std::string::npos;
+    if (at != std::string::npos) {
+      url = line->substr(at + marker.size());
+      url = url.substr(0, url.find(' '));
+    }
+    EXPECT_EQ(url.rfind("http://127.0.0.1:", 0), 0u)
+        << "mcp-server did not print where it listens: " << line.value_or("<no output>");
+  }
+  ~BuiltinHttpServer() {
+    if (process) process->Terminate(2s);
+  }
+};
+
 Json RunSdkClient(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {Node(), (kPeers / "sdk_interop_client.mjs").string()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -335,6 +500,13 @@ void ExpectSdkSawOurServer(const Json& out) {
   EXPECT_EQ(out["badArgs"]["isError"], true);
   EXPECT_NE(out["badArgs"]["content"][0]["text"].get<std::string>().find("arguments.message"),
             std::string::npos);
+  EXPECT_EQ(out["simpleText"],
+            Json::parse(R"({"content":[{"type":"text",)"
+                        R"("text":"This is a simple text response for testing."}]})"));
+  EXPECT_EQ(out["toolError"],
+            Json::parse(R"({"content":[{"type":"text",)"
+                        R"("text":"This tool intentionally returns an error for testing"}],)"
+                        R"("isError":true})"));
   EXPECT_GE(out["progress"].size(), 2u);
   EXPECT_NE(out["resource"]["contents"][0]["text"].get<std::string>().find("Data for ID: 42"),
             std::string::npos);
@@ -346,14 +518,202 @@ void ExpectSdkSawOurServer(const Json& out) {
 
 TEST(McpInteropTest, TypeScriptSdkClientDrivesOurServerOverStdio) {
   REQUIRE_PEERS();
-  ExpectSdkSawOurServer(RunSdkClient({"stdio", NAUT_FIXTURE_SERVER, "--page-size", "3"}));
+  ExpectSdkSawOurServer(
+      RunSdkClient({"fixture", "stdio", NAUT_FIXTURE_SERVER, "--page-size", "3"}));
 }
 
 TEST(McpInteropTest, TypeScriptSdkClientDrivesOurServerOverHttp) {
   REQUIRE_PEERS();
   HttpFixture server;
   ASSERT_FALSE(server.url.empty());
-  ExpectSdkSawOurServer(RunSdkClient({"http", server.url}));
+  ExpectSdkSawOurServer(RunSdkClient({"fixture", "http", server.url}));
+}
+
+std::string FirstText(const Json& result) {
+  if (!result.contains("content") || result["content"].empty()) return "";
+  return result["content"][0].value("text", "");
+}
+
+// What the SDK client's "rpg" scenario saw of the built-in game server.
+void ExpectSdkPlayedRpg(const Json& out) {
+  ASSERT_TRUE(out.is_object()) << out.dump();
+  ASSERT_FALSE(out.contains("error")) << out.dump(2);
+  EXPECT_EQ(out["server"]["name"], "rpg");
+  EXPECT_TRUE(out["capabilities"].contains("tools")) << out["capabilities"];
+  std::set<std::string> tools(out["tools"].begin(), out["tools"].end());
+  for (const char* name : {"list_chats", "get_messages", "send_message", "list_inline_buttons",
+                           "press_inline_button", "check_goal", "reset"}) {
+    EXPECT_TRUE(tools.count(name)) << name << " missing from " << out["tools"];
+  }
+  EXPECT_EQ(out["sendMessageSchema"]["required"], Json::array({"chat_id"}));
+  EXPECT_NE(FirstText(out["chats"]).find("dungeon_quest_bot"), std::string::npos) << out["chats"];
+  EXPECT_NE(out["start"].value("isError", false), true) << out["start"];
+  EXPECT_NE(FirstText(out["messages"]).find("has_inline_buttons"), std::string::npos)
+      << out["messages"];
+  EXPECT_EQ(out["badArgs"]["isError"], true) << out["badArgs"];
+  EXPECT_NE(FirstText(out["badArgs"]).find("chat_id"), std::string::npos) << out["badArgs"];
+  EXPECT_NE(std::find(out["resources"].begin(), out["resources"].end(), "rpg://state"),
+            out["resources"].end())
+      << out["resources"];
+  auto state = ParseJson(out["state"]["contents"][0].value("text", ""), "rpg://state");
+  ASSERT_TRUE(state) << out["state"];
+  EXPECT_TRUE(state->contains("hero")) << state->dump();
+  // The /start the SDK sent reached the game: its first milestone is achieved.
+  EXPECT_NE(std::find((*state)["achieved"].begin(), (*state)["achieved"].end(), "start_game"),
+            (*state)["achieved"].end())
+      << state->dump();
+  EXPECT_NE(out["missingResource"].get<std::string>().find("rpg://no-such-thing"),
+            std::string::npos)
+      << out["missingResource"];
+  EXPECT_NE(out["unknownTool"].get<std::string>().find("Unknown tool"), std::string::npos)
+      << out["unknownTool"];
+}
+
+TEST(McpInteropTest, TypeScriptSdkClientPlaysTheBuiltinRpgServerOverStdio) {
+  REQUIRE_PEERS();
+  TempHome home;
+  ExpectSdkPlayedRpg(
+      RunSdkClient({"rpg", "stdio", NAUT_CLI, "--home", home.path.string(), "mcp-server", "rpg"}));
+}
+
+TEST(McpInteropTest, TypeScriptSdkClientPlaysTheBuiltinRpgServerOverHttp) {
+  REQUIRE_PEERS();
+  TempHome home;
+  BuiltinHttpServer server(home.path, "rpg");
+  ASSERT_FALSE(server.url.empty());
+  ExpectSdkPlayedRpg(RunSdkClient({"rpg", "http", server.url}));
+}
+
+// --- The skills server follows skills stored by another process --------------------------
+
+constexpr const char* kSkillName = "double_it";
+
+void WriteSkillFile(const fs::path& file) {
+  std::ofstream(file) << "def double_it(n: int) -> int:\n"
+                         "    \"\"\"Return twice n.\"\"\"\n"
+                         "    return n * 2\n";
+}
+
+// `neuronaut --home HOME skills add|rm ...` as another process would run it.
+void RunSkillsCommand(const fs::path& home, std::vector<std::string> args) {
+  args.insert(args.begin(), {NAUT_CLI, "--home", home.string(), "skills"});
+  auto r = RunCommand({.argv = args}, "", 120s);
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_TRUE(r->status.success()) << r->out << r->err;
+}
+
+// Counts notifications/tools/list_changed from a client.
+struct ListChangedWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  int seen = 0;
+  void Note(const std::string& method) {
+    if (method != "notifications/tools/list_changed") return;
+    std::lock_guard lock(mu);
+    ++seen;
+    cv.notify_all();
+  }
+  bool WaitFor(int count, std::chrono::seconds timeout = 30s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return seen >= count; });
+  }
+};
+
+// Connected to a running `mcp-server skills` on `home`: a skill added by another process
+// becomes a listed, callable tool after tools/list_changed; removing it announces it again.
+void ExpectSkillsFollowTheLibrary(Client& client, ListChangedWaiter& waiter, const fs::path& home) {
+  EXPECT_TRUE(client.server_capabilities()["tools"].value("listChanged", false))
+      << client.server_capabilities();
+  auto before = client.ListTools();
+  ASSERT_TRUE(before) << before.error().ToString();
+  EXPECT_FALSE(HasTool(*before, kSkillName));
+
+  WriteSkillFile(home / "double_it.py");
+  RunSkillsCommand(home, {"add", (home / "double_it.py").string()});
+  ASSERT_TRUE(waiter.WaitFor(1)) << "no notifications/tools/list_changed after skills add";
+  auto after = client.ListTools();  // the notification made the cached list stale
+  ASSERT_TRUE(after) << after.error().ToString();
+  ASSERT_TRUE(HasTool(*after, kSkillName));
+  auto call = client.CallTool(kSkillName, Json{{"n", 21}});
+  ASSERT_TRUE(call) << call.error().ToString();
+  EXPECT_FALSE(call->is_error) << Text(*call);
+  auto value = ParseJson(Text(*call), "skill result");
+  ASSERT_TRUE(value) << Text(*call);
+  EXPECT_EQ((*value)["value"], 42) << Text(*call);
+  auto bad = client.CallTool(kSkillName, Json{{"n", "x"}});
+  ASSERT_TRUE(bad) << bad.error().ToString();
+  EXPECT_TRUE(bad->is_error);
+
+  RunSkillsCommand(home, {"rm", kSkillName});
+  ASSERT_TRUE(waiter.WaitFor(2)) << "no notifications/tools/list_changed after skills rm";
+  auto gone = client.ListTools();
+  ASSERT_TRUE(gone) << gone.error().ToString();
+  EXPECT_FALSE(HasTool(*gone, kSkillName));
+}
+
+const std::vector<std::string> kUnisolated = {"--set", "sandbox.mode=unisolated"};
+
+TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverStdio) {
+  TempHome home;
+  ListChangedWaiter waiter;
+  ClientOptions options;
+  options.on_notification = [&](const std::string& method, const Json&) { waiter.Note(method); };
+  std::vector<std::string> argv = {NAUT_CLI, "--home", home.path.string()};
+  argv.insert(argv.end(), kUnisolated.begin(), kUnisolated.end());
+  argv.insert(argv.end(), {"mcp-server", "skills"});
+  auto client = ConnectStdio("skills", argv, options);
+  ASSERT_TRUE(client);
+  ExpectSkillsFollowTheLibrary(*client, waiter, home.path);
+}
+
+TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverHttp) {
+  TempHome home;
+  BuiltinHttpServer server(home.path, "skills", kUnisolated);
+  ASSERT_FALSE(server.url.empty());
+  ListChangedWaiter waiter;
+  ClientOptions options;
+  options.on_notification = [&](const std::string& method, const Json&) { waiter.Note(method); };
+  auto client = Client::Connect(
+      std::make_unique<HttpClientTransport>("skills-http", HttpClientOptions{.url = server.url}),
+      options);
+  ASSERT_TRUE(client) << client.error().ToString();
+  // The notification travels on the standalone GET stream, open once Connect has returned.
+  ExpectSkillsFollowTheLibrary(**client, waiter, home.path);
+}
+
+TEST(McpSkillsServerTest, TypeScriptSdkClientHearsOfANewSkillOverHttp) {
+  REQUIRE_PEERS();
+  TempHome home;
+  BuiltinHttpServer server(home.path, "skills", kUnisolated);
+  ASSERT_FALSE(server.url.empty());
+  auto sdk = Subprocess::Spawn(
+      {.argv = {Node(), (kPeers / "sdk_interop_client.mjs").string(), "skills", "http", server.url},
+       .env = {{"SKILL_NAME", kSkillName}, {"SKILL_ARGS", R"({"n": 5})"}},
+       .cwd = kPeers,
+       .pipe_stdin = false,
+       .pipe_stderr = false});
+  ASSERT_TRUE(sdk) << sdk.error().ToString();
+  LineReader reader((*sdk)->stdout_fd());
+  bool too_long = false;
+  auto ready = reader.Next(&too_long);
+  ASSERT_TRUE(ready && ready->find("\"ready\"") != std::string::npos) << ready.value_or("");
+  // The SDK opens its GET stream right after initialized; give it a moment to attach.
+  std::this_thread::sleep_for(1s);
+  WriteSkillFile(home.path / "double_it.py");
+  RunSkillsCommand(home.path, {"add", (home.path / "double_it.py").string()});
+  auto last = reader.Next(&too_long);
+  ASSERT_TRUE(last);
+  auto out = ParseJson(*last, "sdk client output");
+  ASSERT_TRUE(out) << *last;
+  ASSERT_FALSE(out->contains("error")) << out->dump(2);
+  EXPECT_EQ((*out)["listChanged"], true) << out->dump(2);
+  EXPECT_EQ((*out)["toolsBefore"], Json::array());
+  EXPECT_EQ((*out)["toolsAfter"], Json::array({kSkillName}));
+  EXPECT_EQ((*out)["call"].value("isError", false), false) << (*out)["call"];
+  auto value = ParseJson(FirstText((*out)["call"]), "skill result");
+  ASSERT_TRUE(value) << (*out)["call"];
+  EXPECT_EQ((*value)["value"], 10);
+  EXPECT_TRUE((*sdk)->WaitFor(30s).value_or(ExitStatus{}).success());
 }
 
 class McpCliTest : public ::testing::Test {
