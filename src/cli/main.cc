@@ -19,14 +19,18 @@ int main(int argc, char** argv) {
   Context ctx;
   CLI::App app{"NeuroNaut: a self-hosted, lifelong-learning agent that runs on your own machines."};
   app.name("neuronaut");
-  app.set_version_flag("--version", std::string("neuronaut ") + NAUT_VERSION + " (" + NAUT_GIT_REV + ")");
+  app.set_version_flag("--version",
+                       std::string("neuronaut ") + NAUT_VERSION + " (" + NAUT_GIT_REV + ")");
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("--config", ctx.overrides.config_file,
                  "Configuration file (default: $NEURONAUT_HOME/neuronaut.toml)");
-  app.add_option("--home", ctx.overrides.home, "Data home (default: $NEURONAUT_HOME or ~/.neuronaut)");
-  app.add_option("--llm-backend", ctx.llm_backend, "openai | llamacpp | embedded (env LLM_BACKEND)");
-  app.add_option("--llm-base-url", ctx.llm_base_url, "OpenAI-compatible server URL (env LLM_BASE_URL)");
+  app.add_option("--home", ctx.overrides.home,
+                 "Data home (default: $NEURONAUT_HOME or ~/.neuronaut)");
+  app.add_option("--llm-backend", ctx.llm_backend,
+                 "openai | llamacpp | embedded (env LLM_BACKEND)");
+  app.add_option("--llm-base-url", ctx.llm_base_url,
+                 "OpenAI-compatible server URL (env LLM_BASE_URL)");
   app.add_option("--llm-model", ctx.llm_model, "Model name or GGUF file (env LLM_MODEL)");
   app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error, off");
   app.add_option("--set", ctx.sets, "Override any configuration key: --set section.key=value");

@@ -544,15 +544,17 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
       return mapped;
     }
   }
-  {
+  // Only the isolated child waits for its release (after its id maps are written); the
+  // unisolated one goes straight to exec, which closes its end, so a write there could fail.
+  if (isolated) {
     char go = 1;
     if (::write(sync_w.get(), &go, 1) != 1) {
       kill_all();
       reap();
       return Internal("sandbox: cannot release the child: " + Errno(errno));
     }
-    sync_w.Reset();
   }
+  sync_w.Reset();
 
   Fd cancel_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   std::stop_callback on_cancel(cancel, [fd = cancel_fd.get()] {

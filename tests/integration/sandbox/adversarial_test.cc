@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,8 +15,6 @@
 
 #include <chrono>
 #include <thread>
-
-#include <gmock/gmock.h>
 
 #include "sandbox_test_support.h"
 
@@ -86,7 +85,8 @@ TEST_F(SandboxAdversarial, HostLoopbackServiceIsUnreachable) {
 import socket, sys
 s = socket.socket(); s.settimeout(3)
 try:
-    s.connect(("127.0.0.1", )" + std::to_string(listener.port()) + R"())
+    s.connect(("127.0.0.1", )" +
+                  std::to_string(listener.port()) + R"())
     print("CONNECTED")
 except OSError as e:
     print("refused", e.errno)
@@ -104,7 +104,8 @@ import socket
 for port in (22, 80, 443, 8080):
     s = socket.socket(); s.settimeout(2)
     try:
-        s.connect((")" + address + R"(", port)); print("CONNECTED", port)
+        s.connect((")" +
+                  address + R"(", port)); print("CONNECTED", port)
     except OSError as e:
         print("unreachable", e.errno)
 )");
@@ -202,7 +203,8 @@ TEST_F(SandboxAdversarial, EtcShadowIsNotThere) {
 TEST_F(SandboxAdversarial, HostUsersHomeIsNotThere) {
   const char* home = std::getenv("HOME");
   std::string host_home = home != nullptr ? home : "/root";
-  auto r = Shell("ls -a '" + host_home + "' /root /home 2>&1; cat '" + host_home + "/.bash_history' 2>&1; echo done");
+  auto r = Shell("ls -a '" + host_home + "' /root /home 2>&1; cat '" + host_home +
+                 "/.bash_history' 2>&1; echo done");
   EXPECT_THAT(r.out, HasSubstr("No such file"));
   EXPECT_THAT(r.out, Not(HasSubstr(".bashrc")));
 }
@@ -222,7 +224,9 @@ for p in (os.environ["HOME_DB"], os.path.expanduser("~/.neuronaut/neuronaut.db")
 }
 
 TEST_F(SandboxAdversarial, WorldReadableFileOutsideWorkspaceIsNotThere) {
-  auto r = Shell("cat \"$SECRET_PATH\"; find / -xdev -name secret.txt 2>/dev/null; grep -rs TOP-SECRET /tmp /run /work; echo done");
+  auto r = Shell(
+      "cat \"$SECRET_PATH\"; find / -xdev -name secret.txt 2>/dev/null; grep -rs TOP-SECRET /tmp "
+      "/run /work; echo done");
   EXPECT_THAT(r.out, Not(HasSubstr(secret_)));
   EXPECT_THAT(r.out, HasSubstr("done"));
 }
@@ -276,7 +280,8 @@ TEST_F(SandboxAdversarial, HostFileDescriptorsDoNotLeak) {
   int fd = ::fcntl(opened, F_DUPFD, 77);  // no FD_CLOEXEC on purpose
   ::close(opened);
   ASSERT_GE(fd, 77);
-  auto r = Shell("ls /proc/self/fd; for f in /proc/self/fd/*; do cat $f 2>/dev/null; done; echo done");
+  auto r =
+      Shell("ls /proc/self/fd; for f in /proc/self/fd/*; do cat $f 2>/dev/null; done; echo done");
   ::close(fd);
   EXPECT_THAT(r.out, Not(HasSubstr(secret_)));
   EXPECT_THAT(r.out, Not(HasSubstr("\n" + std::to_string(fd) + "\n")));
@@ -291,7 +296,8 @@ TEST_F(SandboxAdversarial, SysIsNotMounted) {
 
 TEST_F(SandboxAdversarial, SystemDirectoriesAreReadOnly) {
   auto r = Shell(
-      "for p in /etc/passwd /usr/bin/naut-evil /bin/naut-evil /lib/naut-evil /naut-evil /etc/naut-evil; do "
+      "for p in /etc/passwd /usr/bin/naut-evil /bin/naut-evil /lib/naut-evil /naut-evil "
+      "/etc/naut-evil; do "
       "  (echo x > $p) 2>&1; done; echo pwned >> /etc/hosts 2>&1; echo done");
   EXPECT_THAT(r.out, HasSubstr("Read-only file system"));
   EXPECT_FALSE(fs::exists("/usr/bin/naut-evil"));
@@ -300,8 +306,10 @@ TEST_F(SandboxAdversarial, SystemDirectoriesAreReadOnly) {
 }
 
 TEST_F(SandboxAdversarial, SymlinkMadeInsideCannotEscape) {
-  auto r = Shell("ln -s \"$SECRET_PATH\" /work/link; cat /work/link 2>&1; echo overwrite > /work/link 2>&1; "
-                 "ln -s / /work/rootlink; ls /work/rootlink/; echo x > /work/rootlink/tmp/escaped-$TOKEN; echo done");
+  auto r = Shell(
+      "ln -s \"$SECRET_PATH\" /work/link; cat /work/link 2>&1; echo overwrite > /work/link 2>&1; "
+      "ln -s / /work/rootlink; ls /work/rootlink/; echo x > /work/rootlink/tmp/escaped-$TOKEN; "
+      "echo done");
   EXPECT_THAT(r.out, Not(HasSubstr(secret_)));
   // The link stayed a link in the workspace and nothing reached the real target.
   EXPECT_EQ(ReadAll(outside_ / "secret.txt"), secret_);
@@ -310,15 +318,19 @@ TEST_F(SandboxAdversarial, SymlinkMadeInsideCannotEscape) {
 TEST_F(SandboxAdversarial, SymlinkPlantedByHostDanglesInside) {
   fs::create_symlink(outside_ / "secret.txt", workspace_ / "planted");
   fs::create_symlink(outside_, workspace_ / "planted_dir");
-  auto r = Shell("cat /work/planted 2>&1; ls /work/planted_dir/ 2>&1; echo new > /work/planted_dir/new.txt 2>&1; echo done");
+  auto r = Shell(
+      "cat /work/planted 2>&1; ls /work/planted_dir/ 2>&1; echo new > /work/planted_dir/new.txt "
+      "2>&1; echo done");
   EXPECT_THAT(r.out, Not(HasSubstr(secret_)));
   EXPECT_THAT(r.out, HasSubstr("No such file"));
   EXPECT_FALSE(fs::exists(outside_ / "new.txt"));
 }
 
 TEST_F(SandboxAdversarial, DotDotCannotLeaveTheWorkspace) {
-  auto r = Shell("cd /work; cat ../../../../..\"$SECRET_PATH\" 2>&1; echo x > ../../../../../tmp/escaped-$TOKEN; "
-                 "ls /work/../; echo x > /work/../../naut-evil 2>&1; echo done");
+  auto r = Shell(
+      "cd /work; cat ../../../../..\"$SECRET_PATH\" 2>&1; echo x > "
+      "../../../../../tmp/escaped-$TOKEN; "
+      "ls /work/../; echo x > /work/../../naut-evil 2>&1; echo done");
   EXPECT_THAT(r.out, Not(HasSubstr(secret_)));
   EXPECT_FALSE(fs::exists("/naut-evil"));
 }
@@ -361,7 +373,8 @@ for i in range(40):
     except OSError:
         failed += 1
 print("made", made, "failed", failed)
-)", l);
+)",
+                  l);
   EXPECT_THAT(r.out, HasSubstr("failed"));
   EXPECT_THAT(r.out, Not(HasSubstr("failed 0\n")));
 }
@@ -404,7 +417,9 @@ TEST_F(SandboxAdversarial, FillingTheDiskWithManyFilesIsStopped) {
   l.file_size_mb = 8;
   l.disk_mb = 48;
   l.wall_s = 30;
-  auto r = Shell("i=0; while true; do head -c 8000000 /dev/zero > /work/f$i; sync /work/f$i; i=$((i+1)); done", l);
+  auto r = Shell(
+      "i=0; while true; do head -c 8000000 /dev/zero > /work/f$i; sync /work/f$i; i=$((i+1)); done",
+      l);
   EXPECT_EQ(r.limit, LimitHit::kDisk) << r.Describe() << r.err;
   EXPECT_LT(r.wall_s, 25);
 }
@@ -419,7 +434,8 @@ TEST_F(SandboxAdversarial, FillingTmpStopsAtItsSize) {
 TEST_F(SandboxAdversarial, ThousandsOfFilesAreStopped) {
   Limits l = TestLimits();
   l.max_new_files = 2000;
-  auto r = Python("import os\ni = 0\nwhile True:\n    open('/work/f%d' % i, 'w').close(); i += 1\n", l);
+  auto r =
+      Python("import os\ni = 0\nwhile True:\n    open('/work/f%d' % i, 'w').close(); i += 1\n", l);
   EXPECT_EQ(r.limit, LimitHit::kFiles) << r.Describe() << r.err;
 }
 
@@ -444,7 +460,8 @@ try:
     while True: fs.append(open("/dev/null"))
 except OSError as e:
     print("stopped at", len(fs), e.errno)
-)", l);
+)",
+                  l);
   EXPECT_THAT(r.out, HasSubstr("stopped at"));
   EXPECT_THAT(r.out, HasSubstr(" 24"));  // EMFILE
 }
@@ -522,13 +539,15 @@ print([l for l in open("/proc/self/status") if l.startswith("Cap") or l.startswi
   EXPECT_THAT(r.out, HasSubstr("CapEff:\\t0000000000000000"));
   EXPECT_THAT(r.out, HasSubstr("NoNewPrivs:\\t1"));
   // A set-uid binary gains nothing either (nosuid mounts, no_new_privs).
-  auto su = Shell("ls -l /usr/bin/su /usr/bin/passwd 2>/dev/null; /usr/bin/su -c id root < /dev/null 2>&1; "
-                  "/usr/bin/passwd -S root 2>&1; echo done");
+  auto su = Shell(
+      "ls -l /usr/bin/su /usr/bin/passwd 2>/dev/null; /usr/bin/su -c id root < /dev/null 2>&1; "
+      "/usr/bin/passwd -S root 2>&1; echo done");
   EXPECT_THAT(su.out, Not(HasSubstr("uid=0")));
 }
 
 TEST_F(SandboxAdversarial, KillingTheParentChangesNothing) {
-  auto r = Shell("kill -9 $PPID 2>&1; kill -9 1 2>&1; kill -9 -1 2>&1; kill -STOP 1 2>&1; echo survived");
+  auto r = Shell(
+      "kill -9 $PPID 2>&1; kill -9 1 2>&1; kill -9 -1 2>&1; kill -STOP 1 2>&1; echo survived");
   // kill -9 -1 ends the shell itself; either way the run ends with a proper report.
   EXPECT_TRUE(r.signal == SIGKILL || r.out.find("survived") != std::string::npos) << r.Describe();
   EXPECT_EQ(r.limit, LimitHit::kNone) << r.Describe();
@@ -576,15 +595,17 @@ calls = {"bpf": (321, 0, 0, 0), "keyctl": (250, 0, 0, 0), "perf_event_open": (29
 for name, args in calls.items():
     print(name, libc.syscall(*args), ctypes.get_errno())
 )");
-  for (const char* name : {"bpf", "keyctl", "perf_event_open", "init_module", "finit_module", "kexec_load",
-                           "io_uring_setup", "userfaultfd", "reboot", "process_vm_readv"}) {
+  for (const char* name :
+       {"bpf", "keyctl", "perf_event_open", "init_module", "finit_module", "kexec_load",
+        "io_uring_setup", "userfaultfd", "reboot", "process_vm_readv"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string(name) + " -1 1\n")) << r.out;
   }
 }
 
 TEST_F(SandboxAdversarial, HostNameAndKernelSettingsCannotChange) {
-  auto r = Shell("hostname evil 2>&1; echo evil > /proc/sys/kernel/hostname 2>&1; "
-                 "echo b > /proc/sysrq-trigger 2>&1; echo 1 > /proc/sys/vm/drop_caches 2>&1; hostname");
+  auto r = Shell(
+      "hostname evil 2>&1; echo evil > /proc/sys/kernel/hostname 2>&1; "
+      "echo b > /proc/sysrq-trigger 2>&1; echo 1 > /proc/sys/vm/drop_caches 2>&1; hostname");
   EXPECT_THAT(r.out, HasSubstr("sandbox\n"));
   EXPECT_THAT(r.out, Not(HasSubstr("evil\n")));
 }
@@ -625,6 +646,21 @@ TEST_F(SandboxAdversarial, UnisolatedModeIsMarked) {
   l.wall_s = 1;
   auto slow = Shell("sleep 30", l);
   EXPECT_EQ(slow.limit, LimitHit::kWallTime);
+}
+
+TEST_F(SandboxAdversarial, UnisolatedRunsBackToBackAllSucceed) {
+  // The unisolated child execs at once; a release write to its closed end used to fail (or
+  // raise SIGPIPE) when exec won the race, so some runs of a quick command were lost.
+  for (int i = 0; i < 60; ++i) {
+    Spec spec;
+    spec.argv = {"/bin/true"};
+    spec.workspace = workspace_;
+    spec.mode = Mode::kUnisolated;
+    spec.limits.wall_s = 20;
+    auto r = naut::sandbox::Run(spec);
+    ASSERT_TRUE(r.ok()) << "run " << i << ": " << r.error().ToString();
+    ASSERT_EQ(r->exit_code, 0) << "run " << i << ": " << r->err;
+  }
 }
 
 TEST(SandboxRefusal, NamespacesUnavailableIsAnErrorNotAFallback) {
