@@ -1,5 +1,6 @@
 // Memory at scale, measured on the real store (SQLite WAL + FTS5 + HNSW file):
-//   memory_bench [--items 100000] [--queries 300] [--dim 512] [--ef 256] [--batch 1000] [--dir D]
+//   memory_bench [--items 100000] [--queries 300] [--dim 512] [--ef 256] [--efc 64] [--m 16]
+//                [--batch 1000] [--dir D]
 // Prints insert rate, index save/load time, hybrid query latency (p50/p99), vector-only query
 // latency through HNSW and through exact search, and recall@10 of HNSW against exact search.
 // Texts are synthetic sentences drawn from a fixed vocabulary (deterministic seed).
@@ -57,7 +58,9 @@ std::string Sentence(std::mt19937& rng, int words) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t items = 100000, queries = 300, batch = 1000, ef = 256;
+  naut::memory::VectorIndex::Options defaults;
+  size_t items = 100000, queries = 300, batch = 1000, ef = defaults.ef_search,
+         efc = defaults.ef_construction, m = defaults.m;
   int dim = 512;
   std::filesystem::path dir;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -71,6 +74,10 @@ int main(int argc, char** argv) {
       dim = std::stoi(v);
     else if (k == "--ef")
       ef = std::stoul(v);
+    else if (k == "--efc")
+      efc = std::stoul(v);
+    else if (k == "--m")
+      m = std::stoul(v);
     else if (k == "--batch")
       batch = std::stoul(v);
     else if (k == "--dir")
@@ -85,6 +92,8 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   naut::memory::StoreOptions opts{.index_dir = dir / "index"};
   opts.index.ef_search = ef;
+  opts.index.ef_construction = efc;
+  opts.index.m = m;
   auto open = [&] {
     auto s = MemoryStore::Open(dir / "neuronaut.db", std::make_unique<HashingEmbedder>(dim), opts);
     if (!s) {
@@ -161,7 +170,8 @@ int main(int argc, char** argv) {
   }
   auto db_size = std::filesystem::file_size(dir / "neuronaut.db");
   auto ix_size = std::filesystem::file_size(dir / "index" / "memory.hnsw");
-  std::printf("items %zu, dim %d, M 16, ef_construction 200, ef_search %zu\n", items, dim, ef);
+  std::printf("items %zu, dim %d, M %zu, ef_construction %zu, ef_search %zu\n", items, dim, m, efc,
+              ef);
   std::printf("insert (embed + SQLite + FTS5 + HNSW, batches of %zu): %.0f items/s (%.1f s)\n",
               batch, static_cast<double>(items) / (insert_ms / 1000), insert_ms / 1000);
   std::printf("index save %.0f ms, open + load %.0f ms; database %.0f MiB, index %.0f MiB\n",

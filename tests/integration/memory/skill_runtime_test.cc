@@ -137,13 +137,11 @@ TEST_F(SandboxedSkillBuiltinFsTest, ASkillCallsTwoToolsOfTheBuiltinFsServerFromT
   const std::string code = R"py(import tools
 
 def copy_notes(src: str, dst: str):
-    """Read a text file through fs, write an upper-cased copy through fs, read it back
-    from the sandbox's own view of the workspace."""
+    """Read a text file, write an upper-cased copy; return the new file's first line."""
     text = tools.fs__read_text_file(path=src)["content"]
     tools.call("fs__write_file", path=dst, content=text.upper())
     print("copied", len(text), "characters")
-    with open("/work/NOTES.txt") as f:
-        return f.readline().strip()
+    return tools.fs__read_text_file(path=dst)["content"].splitlines()[0]
 )py";
   ASSERT_TRUE(ValidateSkill(code)) << "the skill itself must pass validation";
   HubToolInvoker invoker(*hub_);
@@ -157,10 +155,14 @@ def copy_notes(src: str, dst: str):
   EXPECT_TRUE(r->isolated);
   EXPECT_EQ(r->value, "GOLD: 7");
   EXPECT_EQ(r->output, "copied 8 characters\n");
-  ASSERT_EQ(r->tool_calls.size(), 2u);
+  ASSERT_EQ(r->tool_calls.size(), 3u);
   EXPECT_EQ(r->tool_calls[0].tool, "fs__read_text_file");
   EXPECT_EQ(r->tool_calls[1].tool, "fs__write_file");
   EXPECT_FALSE(r->tool_calls[1].is_error) << r->tool_calls[1].result;
+  std::ifstream written(dir_ / "NOTES.txt");
+  std::string line;
+  std::getline(written, line);
+  EXPECT_EQ(line, "GOLD: 7");
 }
 
 TEST_F(SandboxedSkillBuiltinFsTest, BudgetsStopFloodsAndEndlessLoops) {
