@@ -475,6 +475,9 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
     Session session(tools_, request, result);
     std::stop_source cancel;
     Fd finished(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (finished.get() < 0) {
+      return ResourceExhausted(std::string("skill run: eventfd: ") + std::strerror(errno));
+    }
     std::optional<Result<sandbox::RunResult>> outcome;
     std::thread runner([&] {
       outcome = sandbox::Run(spec, cancel.get_token());
