@@ -521,7 +521,12 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
       const Status& error = outcome->error();
       if (isolated && error.code() == Code::kFailedPrecondition && launch.fall_back_to_unisolated) {
         mode = sandbox::Mode::kUnisolated;
-        note = "isolation is unavailable here, ran unisolated as configured: " + error.message();
+        // The sandbox's own advice ("Refusing to run unisolated; ...") is not what happened.
+        std::string why = error.message();
+        if (size_t cut = why.find(" Refusing to run unisolated"); cut != std::string::npos) {
+          why.resize(cut);
+        }
+        note = "isolation is unavailable here, ran unisolated as configured: " + why;
         continue;
       }
       if (error.code() == Code::kFailedPrecondition) {

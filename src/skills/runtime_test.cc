@@ -1,12 +1,16 @@
 #include "skills/runtime.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -299,6 +303,91 @@ TEST(SandboxedRuntimeOptions, UnisolatedModeIsExplicitAndSaidInTheResult) {
   EXPECT_NE(r->isolation_note.find("unisolated"), std::string::npos) << r->isolation_note;
   config.sandbox.mode = "loose";
   EXPECT_EQ(SandboxedRuntimeOptions(config).error().code(), Code::kInvalidArgument);
+}
+
+// A machine without user namespaces, made for real: a child process enters a user namespace
+// of its own (mapping the host ids 0..1999999 onto themselves, so the sandbox's ids still
+// exist) and sets user.max_user_namespaces to 0 there, so every namespace the sandbox asks
+// for is refused. Needs root to write the id map; skipped otherwise.
+std::string RunWithoutNamespaces(bool fall_back) {
+  int to_parent[2], go[2];
+  if (::pipe(to_parent) != 0 || ::pipe(go) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(to_parent[0]);
+    ::close(go[1]);
+    auto say = [&](const std::string& text) {
+      [[maybe_unused]] ssize_t n = ::write(to_parent[1], text.data(), text.size());
+      ::_exit(0);
+    };
+    if (::unshare(CLONE_NEWUSER) != 0) say("unshare failed");
+    [[maybe_unused]] ssize_t w = ::write(to_parent[1], "u", 1);  // in the namespace now
+    char c;
+    if (::read(go[0], &c, 1) != 1) say("no go");
+    {
+      std::ofstream limit("/proc/sys/user/max_user_namespaces");
+      limit << "0\n";
+      if (!limit.flush()) say("cannot set max_user_namespaces");
+    }
+    Counter tools;
+    Config config;
+    auto options = SandboxedRuntimeOptions(config);
+    options->sandbox->fall_back_to_unisolated = fall_back;
+    Runtime rt(tools, *options);
+    auto r = rt.Run({.code = "import tools\nresult = tools.game__add(a=2, b=3)['sum']\n"});
+    if (!r)
+      say("error " + std::to_string(static_cast<int>(r.error().code())) + ": " +
+          r.error().message());
+    say("ran stop=" + std::string(StopReasonName(r->stop)) + " value=" + r->value.dump() +
+        " isolated=" + (r->isolated ? "yes" : "no") + " note=" + r->isolation_note + " " +
+        r->error);
+  }
+  ::close(to_parent[1]);
+  ::close(go[0]);
+  std::string failure;
+  char entered = 0;
+  if (::read(to_parent[0], &entered, 1) != 1 || entered != 'u') failure = "the child did not start";
+  for (const char* file : {"uid_map", "gid_map"}) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    const std::string map = "0 0 2000000\n";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, map.data(), map.size()) != static_cast<ssize_t>(map.size())) {
+      failure = "cannot write " + path + ": " + std::strerror(errno);
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  [[maybe_unused]] ssize_t w = ::write(go[1], "g", 1);
+  ::close(go[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(to_parent[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(to_parent[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (out.empty()) {
+    out = "the child ended without a word (" +
+          (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                               : "exit " + std::to_string(WEXITSTATUS(status))) +
+          ")";
+  }
+  return failure.empty() ? out : failure + "; " + out;
+}
+
+TEST(SandboxUnavailable, ARunIsRefusedWithTheReasonUnlessFallingBackIsAskedFor) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to map ids into a test user namespace";
+  if (Status s = sandbox::CheckIsolationAvailable(); !s.ok()) GTEST_SKIP() << s.ToString();
+  std::string refused = RunWithoutNamespaces(false);
+  EXPECT_EQ(
+      refused.rfind("error " + std::to_string(static_cast<int>(Code::kFailedPrecondition)), 0), 0u)
+      << refused;
+  EXPECT_NE(refused.find("skills run only in the sandbox"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("cannot create user/PID/mount/network namespaces"), std::string::npos)
+      << refused;
+  std::string fell_back = RunWithoutNamespaces(true);
+  EXPECT_EQ(
+      fell_back.rfind("ran stop=finished value=5 isolated=no note=isolation is unavailable", 0), 0u)
+      << fell_back;
 }
 
 }  // namespace
