@@ -21,8 +21,10 @@
 // Without RuntimeOptions::sandbox, RuntimeOptions::launch starts plain `python3 -I` and marks
 // results `isolated = false` (tests and trusted code only).
 //
-// Threads: Run() blocks the calling thread; a Runtime may run several skills from several
-// threads at once if its ToolInvoker is thread-safe.
+// Threads: Run() blocks the calling thread (a sandboxed run also starts and joins one thread
+// that waits in sandbox::Run; tool calls are made on the calling thread); a Runtime may run
+// several skills from several threads at once if its ToolInvoker is thread-safe, each run with
+// its own bridge directory, also when they share a workspace.
 
 #include <chrono>
 #include <filesystem>
