@@ -457,6 +457,12 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
                          ? (launch.why_unisolated.empty() ? "the sandbox runs in mode unisolated"
                                                           : launch.why_unisolated)
                          : "";
+  // sandbox::Run writes a start byte to its child; in mode unisolated the child never reads
+  // it, so a child that closes its descriptors first makes that write fail (EPIPE, "cannot
+  // release the child") before anything ran. SIGPIPE must not end the host then, and the
+  // start is tried again, a few times.
+  ::signal(SIGPIPE, SIG_IGN);
+  int start_retries = 3;
   for (;;) {
     const bool isolated = mode == sandbox::Mode::kIsolated;
     sandbox::Spec spec;
@@ -519,6 +525,10 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
 
     if (!*outcome) {
       const Status& error = outcome->error();
+      if (!isolated && start_retries-- > 0 &&
+          error.message().find("cannot release the child") != std::string::npos) {
+        continue;
+      }
       if (isolated && error.code() == Code::kFailedPrecondition && launch.fall_back_to_unisolated) {
         mode = sandbox::Mode::kUnisolated;
         // The sandbox's own advice ("Refusing to run unisolated; ...") is not what happened.
