@@ -7,9 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 status=0
-# The asan test preset leaves out VectorIndexTest: Debian 12's hnswlib 0.6.2 header reads 4 bytes
-# past a node's link list in searchBaseLayer (an upstream bug fixed in later hnswlib releases),
-# which ASan reports on any HNSW insert. Those tests run in the release pass below.
 echo "== AddressSanitizer + UBSan build: unit tests"
 if cmake --preset asan >/dev/null && cmake --build --preset asan; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -22,6 +22,7 @@
 #include "mcp/hub.h"
 #include "memory/embedder.h"
 #include "memory/memory_store.h"
+#include "skills/runtime.h"
 #include "skills/skill_store.h"
 
 namespace naut::cli {
@@ -239,8 +240,11 @@ int Run(Context& ctx, const RunFlags& flags) {
   WarnAboutRefusedTools(toolbox, *profile, options.permissions);
 
   bool json = flags.json;
-  // Code actions run through the skill runtime; their tool calls go through the same toolbox.
-  agent::SkillsCodeRunner code_runner;
+  // Code actions run through the skill runtime inside the sandbox (a fresh workspace per
+  // action); their tool calls go through the same toolbox and permissions.
+  auto runtime_options = skills::SandboxedRuntimeOptions(*config);
+  if (!runtime_options) return Fail(runtime_options.error());
+  agent::SkillsCodeRunner code_runner(std::move(*runtime_options));
   agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library,
                      &episodes, &code_runner, [json](const std::string& type, const Json& fields) {
                        if (json) {

@@ -211,11 +211,16 @@ Result<int64_t> MemoryWriter::Insert(const NewMemory& m, const Vector& embedding
     return Internal("memory: a vector of size " + std::to_string(embedding.size()) +
                     " where the embedder makes " + std::to_string(store_.dim_));
   }
-  NAUT_ASSIGN_OR_RETURN(
-      auto ins,
-      db().Prepare("INSERT INTO memory_items (kind, text, environment, tags, task, outcome, "
-                   "critique, run_id, step, ref, created, embedder, dim, embedding) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  if (!insert_) {
+    NAUT_ASSIGN_OR_RETURN(
+        insert_,
+        db().Prepare("INSERT INTO memory_items (kind, text, environment, tags, task, outcome, "
+                     "critique, run_id, step, ref, created, embedder, dim, embedding) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  } else {
+    insert_->Reset();
+  }
+  store::Statement& ins = *insert_;
   ins.Bind(1, KindName(m.kind))
       .Bind(2, m.text)
       .Bind(3, m.environment)

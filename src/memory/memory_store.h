@@ -109,6 +109,7 @@ class MemoryWriter {
   friend class MemoryStore;
   explicit MemoryWriter(MemoryStore& store) : store_(store) {}
   MemoryStore& store_;
+  std::optional<store::Statement> insert_;  // prepared once per transaction
   std::vector<std::pair<int64_t, Vector>> added_;
   std::vector<int64_t> removed_;
 };

@@ -174,6 +174,22 @@ TEST_F(MemoryStoreTest, CorruptIndexIsRebuiltFromTheDatabase) {
   EXPECT_EQ(st->indexed, 4u);
 }
 
+TEST_F(MemoryStoreTest, MissingIndexIsRebuiltFromTheDatabase) {
+  {
+    auto s = Open();
+    AddCorpus(*s);
+  }
+  fs::remove(dir_ / "index/memory.hnsw");  // the record alone is left
+  auto s = Open();
+  auto hits = s->Search({.text = "inn health", .top_k = 1, .mode = SearchMode::kVector});
+  ASSERT_TRUE(hits) << hits.error().ToString();
+  EXPECT_EQ(Ids(*hits), std::vector<int64_t>{ids_[1]});
+  auto st = s->GetStats();
+  EXPECT_TRUE(st->index_rebuilt);
+  EXPECT_EQ(st->indexed, 4u);
+  EXPECT_TRUE(fs::exists(dir_ / "index/memory.hnsw"));  // and saved again at once
+}
+
 TEST_F(MemoryStoreTest, EmbedderSwitchIsDetectedAndReindexFixesIt) {
   {
     auto s = Open(256);

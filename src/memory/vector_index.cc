@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -96,6 +97,23 @@ Status CheckHeader(const fs::path& path, int dim, size_t m, size_t count, uintma
   return Status::Ok();
 }
 
+// hnswlib 0.6.2's searchBaseLayer reads the link after the last one of the list it walks, to
+// feed a prefetch hint (`*(datal + j + 1)` under USE_SSE). Level-0 lists are followed by the
+// vector, so that read stays inside the element; but the lists of the upper layers live in a
+// block of exactly `size_links_per_element_ * level` bytes (+1 when made by addPoint), so for a
+// node whose top-layer list is full the read lands 3 (after a load: 4) bytes past the block.
+// Each such block is grown by one zeroed link; hnswlib frees it with free(), so realloc is
+// safe, and the saved file does not change (it writes `size_links_per_element_ * level`).
+void GiveLinksSlack(hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint internal) {
+  const int level = h.element_levels_[internal];
+  if (level <= 0 || h.linkLists_[internal] == nullptr) return;
+  const size_t used = h.size_links_per_element_ * static_cast<size_t>(level);
+  void* grown = std::realloc(h.linkLists_[internal], used + sizeof(hnswlib::tableint));
+  if (grown == nullptr) return;  // the old block stays valid; only the slack is missing
+  std::memset(static_cast<char*>(grown) + used, 0, sizeof(hnswlib::tableint));
+  h.linkLists_[internal] = static_cast<char*>(grown);
+}
+
 }  // namespace
 
 Result<uint64_t> internal::IndexFileChecksum(const fs::path& path) { return FileChecksum(path); }
@@ -170,6 +188,9 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const fs::path& path,
     if (index->hnsw_->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++deleted;
   }
   index->hnsw_->num_deleted_ = deleted;
+  for (size_t i = 0; i < index->hnsw_->cur_element_count; ++i) {
+    GiveLinksSlack(*index->hnsw_, static_cast<hnswlib::tableint>(i));
+  }
   index->max_id_ = max_id->get<int64_t>();
   if (index->size() != count->get<size_t>()) {
     return DataLoss(where + ": holds " + std::to_string(index->size()) +
@@ -214,6 +235,8 @@ void VectorIndex::Add(int64_t id, std::span<const float> v) {
     hnsw_->resizeIndex(std::max<size_t>(1024, hnsw_->max_elements_ * 2));
   }
   hnsw_->addPoint(v.data(), static_cast<hnswlib::labeltype>(id));
+  auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+  if (it != hnsw_->label_lookup_.end()) GiveLinksSlack(*hnsw_, it->second);
   max_id_ = std::max(max_id_, id);
 }
 

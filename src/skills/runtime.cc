@@ -1,11 +1,19 @@
 #include "skills/runtime.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <stop_token>
+#include <thread>
+
+#include "core/files.h"
+#include "core/ids.h"
 
 namespace naut::skills {
 
@@ -16,8 +24,18 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kRunner = R"py(
 import json, linecache, sys, traceback, types
 
-_proto_out = sys.stdout
-_proto_in = sys.stdin
+import os
+
+# The request comes on stdin. Bridge messages go over stdin/stdout, or, in the sandbox, over
+# the two FIFOs of the directory named by NAUT_BRIDGE (the sandbox passes no other descriptors).
+request = json.loads(sys.stdin.readline())
+_bridge = os.environ.get("NAUT_BRIDGE")
+if _bridge:
+    _proto_out = open(os.path.join(_bridge, "to_host"), "w", encoding="utf-8")
+    _proto_in = open(os.path.join(_bridge, "to_child"), "r", encoding="utf-8")
+else:
+    _proto_out = sys.stdout
+    _proto_in = sys.stdin
 
 
 def _send(msg):
@@ -79,7 +97,6 @@ class _Out:
 
 
 sys.stdout = _Out()
-request = json.loads(_proto_in.readline())
 code = request["code"]
 linecache.cache["<skill>"] = (len(code), None, code.splitlines(True), "<skill>")
 namespace = {"__name__": "skill"}
@@ -136,6 +153,160 @@ bool WriteAll(int fd, const std::string& s) {
   return true;
 }
 
+// An owned descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+// The host side of one run's bridge: turns the child's messages into the result, tool calls
+// into ToolInvoker calls and their replies. The transport (pipes or FIFOs) is the caller's.
+class Session {
+ public:
+  enum class State { kRunning, kDone, kStop };
+
+  Session(ToolInvoker& tools, const RunRequest& request, RunResult& result)
+      : tools_(tools), request_(request), result_(result) {}
+
+  // Consumes bytes from the child; `reply` sends one line back (false: the child is gone).
+  // kStop: the child must be killed now (result_.stop and error say why).
+  State Feed(const char* data, size_t n, const std::function<bool(const std::string&)>& reply) {
+    buffer_.append(data, n);
+    size_t nl;
+    while (state_ == State::kRunning && (nl = buffer_.find('\n')) != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      Handle(line, reply);
+    }
+    return state_;
+  }
+  State state() const { return state_; }
+
+ private:
+  void Stop(StopReason why, std::string error) {
+    result_.stop = why;
+    result_.error = std::move(error);
+    state_ = State::kStop;
+  }
+
+  void Handle(const std::string& line, const std::function<bool(const std::string&)>& reply) {
+    auto msg = ParseJson(line, "skill bridge message");
+    if (!msg || !msg->is_object()) {
+      Stop(StopReason::kCrashed,
+           "the skill wrote something that is not a bridge message: " + Cap(line, 200));
+      return;
+    }
+    const std::string type = msg->value("type", "");
+    const RunLimits& limits = request_.limits;
+    if (type == "out") {
+      std::string text = msg->value("text", "");
+      if (result_.output.size() + text.size() > limits.max_output) {
+        text =
+            text.substr(0, limits.max_output - std::min(result_.output.size(), limits.max_output));
+        result_.output_truncated = true;
+      }
+      result_.output += text;
+    } else if (type == "call") {
+      ToolCallRecord rec;
+      rec.tool = msg->value("tool", "");
+      rec.arguments = msg->contains("arguments") ? (*msg)["arguments"] : Json::object();
+      if (static_cast<int>(result_.tool_calls.size()) >= limits.max_tool_calls) {
+        rec.is_error = true;
+        rec.result = "refused: call budget exhausted";
+        result_.tool_calls.push_back(std::move(rec));
+        Stop(StopReason::kCallBudget,
+             "stopped: the call budget of " + std::to_string(limits.max_tool_calls) +
+                 " tool calls ran out (next call: " + result_.tool_calls.back().tool + ")");
+        return;
+      }
+      auto call_start = Clock::now();
+      auto r = tools_.Call(rec.tool, rec.arguments);
+      rec.ms = std::chrono::duration<double, std::milli>(Clock::now() - call_start).count();
+      Json answer{{"type", "result"}, {"id", msg->value("id", 0)}};
+      if (!r) {
+        rec.is_error = true;
+        rec.result = r.error().message();
+        answer["ok"] = false;
+        answer["error"] = r.error().message();
+      } else {
+        rec.is_error = r->is_error;
+        rec.result = Cap(ResultText(*r), 4000);
+        answer["ok"] = true;
+        answer["is_error"] = r->is_error;
+        answer["text"] = ResultText(*r);
+        if (r->structured) answer["structured"] = *r->structured;
+      }
+      result_.tool_calls.push_back(std::move(rec));
+      // A child that died meanwhile is noticed by the transport.
+      (void)reply(DumpJson(answer) + "\n");
+    } else if (type == "done") {
+      state_ = State::kDone;
+      if (msg->value("ok", false)) {
+        result_.stop = StopReason::kFinished;
+        result_.value = msg->contains("value") ? (*msg)["value"] : Json(nullptr);
+      } else {
+        result_.stop = StopReason::kException;
+        result_.error = msg->value("error", "exception");
+        result_.traceback = msg->value("traceback", "");
+      }
+    }
+  }
+
+  ToolInvoker& tools_;
+  const RunRequest& request_;
+  RunResult& result_;
+  std::string buffer_;
+  State state_ = State::kRunning;
+};
+
+// Writes all of `s` to a non-blocking FIFO, waiting for room; false when `gone` (an eventfd)
+// fires first or the deadline passes.
+bool WriteFifo(int fd, const std::string& s, int gone, Clock::time_point deadline) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd fds[2] = {{fd, POLLOUT, 0}, {gone, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000))) < 0 &&
+        errno != EINTR) {
+      return false;
+    }
+    if (fds[1].revents & POLLIN) return false;
+  }
+  return true;
+}
+
+// Removes a path tree when the run ends, whatever way it ends.
+struct RemoveOnExit {
+  std::filesystem::path path;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
 }  // namespace
 
 std::string_view StopReasonName(StopReason reason) {
@@ -168,6 +339,18 @@ Result<RunResult> Runtime::Run(const RunRequest& request) {
   if (!request.arguments.is_object()) {
     return InvalidArgument("skill run: arguments must be a JSON object of keyword arguments");
   }
+  if (options_.sandbox) return RunSandboxed(request);
+  return RunPlain(request);
+}
+
+namespace {
+std::string FirstLine(const RunRequest& request) {
+  Json first{{"code", request.code}, {"entry", request.entry}, {"arguments", request.arguments}};
+  return DumpJson(first) + "\n";
+}
+}  // namespace
+
+Result<RunResult> Runtime::RunPlain(const RunRequest& request) {
   const auto start = Clock::now();
   const auto deadline = start + request.limits.wall;
   NAUT_ASSIGN_OR_RETURN(
@@ -177,24 +360,20 @@ Result<RunResult> Runtime::Run(const RunRequest& request) {
                        .clear_env = true}));
   RunResult result;
   result.isolated = options_.launch_isolates;
-  Json first{{"code", request.code}, {"entry", request.entry}, {"arguments", request.arguments}};
+  if (!result.isolated) result.isolation_note = "no sandbox configured for the skill runtime";
   ::signal(SIGPIPE, SIG_IGN);  // a child that dies mid-write must not take the host with it
-  WriteAll(child->stdin_fd(), DumpJson(first) + "\n");
+  WriteAll(child->stdin_fd(), FirstLine(request));
 
-  auto stop = [&](StopReason why, std::string error) {
-    child->Signal(SIGKILL);
-    child->Wait();
-    result.stop = why;
-    result.error = std::move(error);
-  };
-  std::string buffer, err_text;
-  bool done = false;
-  while (!done) {
+  Session session(tools_, request, result);
+  auto reply = [&](const std::string& line) { return WriteAll(child->stdin_fd(), line); };
+  std::string err_text;
+  while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      stop(StopReason::kTimeBudget,
-           "stopped: the time budget of " +
-               std::to_string(request.limits.wall.count() / 1000.0).substr(0, 5) + " s ran out");
+      child->Signal(SIGKILL);
+      child->Wait();
+      result.stop = StopReason::kTimeBudget;
+      result.error = "stopped: the time budget of " + Seconds(request.limits.wall) + " s ran out";
       break;
     }
     pollfd fds[2] = {{child->stdout_fd(), POLLIN, 0}, {child->stderr_fd(), POLLIN, 0}};
@@ -216,80 +395,187 @@ Result<RunResult> Runtime::Run(const RunRequest& request) {
                      (err_text.empty() ? "" : ": " + Cap(err_text, 2000));
       break;
     }
-    buffer.append(chunk, static_cast<size_t>(got));
-    size_t nl;
-    while (!done && (nl = buffer.find('\n')) != std::string::npos) {
-      std::string line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      auto msg = ParseJson(line, "skill bridge message");
-      if (!msg || !msg->is_object()) {
-        stop(StopReason::kCrashed,
-             "the skill wrote something that is not a bridge message: " + Cap(line, 200));
-        done = true;
-        break;
-      }
-      const std::string type = msg->value("type", "");
-      if (type == "out") {
-        std::string text = msg->value("text", "");
-        if (result.output.size() + text.size() > request.limits.max_output) {
-          text = text.substr(0, request.limits.max_output -
-                                    std::min(result.output.size(), request.limits.max_output));
-          result.output_truncated = true;
-        }
-        result.output += text;
-      } else if (type == "call") {
-        ToolCallRecord rec;
-        rec.tool = msg->value("tool", "");
-        rec.arguments = msg->contains("arguments") ? (*msg)["arguments"] : Json::object();
-        if (static_cast<int>(result.tool_calls.size()) >= request.limits.max_tool_calls) {
-          rec.is_error = true;
-          rec.result = "refused: call budget exhausted";
-          result.tool_calls.push_back(std::move(rec));
-          stop(StopReason::kCallBudget,
-               "stopped: the call budget of " + std::to_string(request.limits.max_tool_calls) +
-                   " tool calls ran out (next call: " + result.tool_calls.back().tool + ")");
-          done = true;
-          break;
-        }
-        auto call_start = Clock::now();
-        auto r = tools_.Call(rec.tool, rec.arguments);
-        rec.ms = std::chrono::duration<double, std::milli>(Clock::now() - call_start).count();
-        Json reply{{"type", "result"}, {"id", msg->value("id", 0)}};
-        if (!r) {
-          rec.is_error = true;
-          rec.result = r.error().message();
-          reply["ok"] = false;
-          reply["error"] = r.error().message();
-        } else {
-          rec.is_error = r->is_error;
-          rec.result = Cap(ResultText(*r), 4000);
-          reply["ok"] = true;
-          reply["is_error"] = r->is_error;
-          reply["text"] = ResultText(*r);
-          if (r->structured) reply["structured"] = *r->structured;
-        }
-        result.tool_calls.push_back(std::move(rec));
-        if (!WriteAll(child->stdin_fd(), DumpJson(reply) + "\n")) {
-          // The child died; the next read reports it.
-        }
-      } else if (type == "done") {
-        done = true;
-        if (msg->value("ok", false)) {
-          result.stop = StopReason::kFinished;
-          result.value = msg->contains("value") ? (*msg)["value"] : Json(nullptr);
-        } else {
-          result.stop = StopReason::kException;
-          result.error = msg->value("error", "exception");
-          result.traceback = msg->value("traceback", "");
-        }
-        child->CloseStdin();
-        if (!child->WaitFor(std::chrono::seconds(5)))
-          child->Terminate(std::chrono::milliseconds(500));
-      }
+    auto state = session.Feed(chunk, static_cast<size_t>(got), reply);
+    if (state == Session::State::kStop) {
+      child->Signal(SIGKILL);
+      child->Wait();
+      break;
+    }
+    if (state == Session::State::kDone) {
+      child->CloseStdin();
+      if (!child->WaitFor(std::chrono::seconds(5)))
+        child->Terminate(std::chrono::milliseconds(500));
+      break;
     }
   }
   result.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return result;
+}
+
+Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
+  namespace fs = std::filesystem;
+  const SandboxedLaunch& launch = *options_.sandbox;
+  const auto start = Clock::now();
+  std::error_code ec;
+
+  fs::path workspace = launch.workspace;
+  RemoveOnExit own_workspace;
+  if (workspace.empty()) {
+    workspace = fs::temp_directory_path(ec) / ("naut-skill-" + NewId());
+    NAUT_RETURN_IF_ERROR(MakePrivateDirs(workspace));
+    own_workspace.path = workspace;
+  } else if (!fs::is_directory(workspace, ec)) {
+    return InvalidArgument("skill run: the workspace '" + workspace.string() +
+                           "' is not a directory");
+  }
+  // The bridge: two FIFOs the host opens read-write (so neither open nor the child's opens
+  // block, and the child's death never raises SIGPIPE here); the end of the run is learnt from
+  // the sandbox returning, not from end of file.
+  const std::string bridge_name = ".naut-bridge-" + NewId();
+  const fs::path bridge = workspace / bridge_name;
+  fs::create_directory(bridge, ec);
+  if (ec) {
+    return Internal("skill run: cannot create the bridge directory '" + bridge.string() +
+                    "': " + ec.message());
+  }
+  RemoveOnExit own_bridge{bridge};
+  for (const char* name : {"to_host", "to_child"}) {
+    if (::mkfifo((bridge / name).c_str(), 0600) != 0) {
+      return Internal("skill run: mkfifo " + (bridge / name).string() + ": " +
+                      std::strerror(errno));
+    }
+  }
+  Fd from_child(::open((bridge / "to_host").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  Fd to_child(::open((bridge / "to_child").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (from_child.get() < 0 || to_child.get() < 0) {
+    return Internal("skill run: cannot open the bridge FIFOs in '" + bridge.string() +
+                    "': " + std::strerror(errno));
+  }
+
+  sandbox::Mode mode = launch.mode;
+  std::string note = mode == sandbox::Mode::kUnisolated
+                         ? (launch.why_unisolated.empty() ? "the sandbox runs in mode unisolated"
+                                                          : launch.why_unisolated)
+                         : "";
+  // A child that dies while the bridge writes to it must not take the host with it.
+  ::signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    const bool isolated = mode == sandbox::Mode::kIsolated;
+    sandbox::Spec spec;
+    spec.argv = {options_.python, "-I", "-u", "-c", kRunner};
+    spec.stdin_data = FirstLine(request);
+    spec.workspace = workspace;
+    spec.env = {
+        {"PYTHONIOENCODING", "utf-8"},
+        {"NAUT_BRIDGE",
+         isolated ? std::string(sandbox::kInsideWorkspace) + "/" + bridge_name : bridge.string()}};
+    spec.limits = launch.limits;
+    spec.limits.wall_s = static_cast<double>(request.limits.wall.count()) / 1000.0;
+    spec.mode = mode;
+
+    RunResult result;
+    Session session(tools_, request, result);
+    std::stop_source cancel;
+    Fd finished(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (finished.get() < 0) {
+      return ResourceExhausted(std::string("skill run: eventfd: ") + std::strerror(errno));
+    }
+    std::optional<Result<sandbox::RunResult>> outcome;
+    std::thread runner([&] {
+      outcome = sandbox::Run(spec, cancel.get_token());
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(finished.get(), &one, sizeof one);
+    });
+    // The sandbox enforces the time budget; this host-side deadline only guards against a
+    // sandbox that failed to stop the run.
+    const auto guard = start + request.limits.wall + std::chrono::seconds(10);
+    auto reply = [&](const std::string& line) {
+      return WriteFifo(to_child.get(), line, finished.get(), guard);
+    };
+    std::optional<Clock::time_point> done_at;
+    bool ended = false;
+    while (!ended) {
+      const auto now = Clock::now();
+      if (now >= guard || (done_at && now - *done_at > std::chrono::seconds(5))) {
+        cancel.request_stop();  // the child outlived its budget or its own end
+      }
+      pollfd fds[2] = {{from_child.get(), POLLIN, 0}, {finished.get(), POLLIN, 0}};
+      int n = ::poll(fds, 2, 200);
+      if (n < 0 && errno != EINTR) {
+        cancel.request_stop();
+        break;
+      }
+      ended = fds[1].revents & POLLIN;
+      // Read what is there (after the end too: the child's last messages are buffered).
+      for (;;) {
+        char chunk[8192];
+        ssize_t got = ::read(from_child.get(), chunk, sizeof chunk);
+        if (got <= 0) break;
+        if (session.state() != Session::State::kRunning) continue;
+        auto state = session.Feed(chunk, static_cast<size_t>(got), reply);
+        if (state == Session::State::kStop) cancel.request_stop();
+        if (state == Session::State::kDone) done_at = Clock::now();
+      }
+    }
+    runner.join();
+
+    if (!*outcome) {
+      const Status& error = outcome->error();
+      if (isolated && error.code() == Code::kFailedPrecondition && launch.fall_back_to_unisolated) {
+        mode = sandbox::Mode::kUnisolated;
+        // The sandbox's own advice ("Refusing to run unisolated; ...") is not what happened.
+        std::string why = error.message();
+        if (size_t cut = why.find(" Refusing to run unisolated"); cut != std::string::npos) {
+          why.resize(cut);
+        }
+        note = "isolation is unavailable here, ran unisolated as configured: " + why;
+        continue;
+      }
+      if (error.code() == Code::kFailedPrecondition) {
+        return FailedPrecondition("skill run: not started, skills run only in the sandbox: " +
+                                  error.message());
+      }
+      return Status(error.code(),
+                    "skill run: the sandbox could not start Python: " + error.message());
+    }
+    const sandbox::RunResult& box = **outcome;
+    result.isolated = box.isolated;
+    result.isolation_note = box.isolated ? "" : note;
+    if (session.state() == Session::State::kRunning) {
+      // The child ended without a "done": a budget of the sandbox or a crash.
+      if (box.limit == sandbox::LimitHit::kWallTime) {
+        result.stop = StopReason::kTimeBudget;
+        result.error = "stopped: the time budget of " + Seconds(request.limits.wall) +
+                       " s ran out (the sandbox killed every process of the run)";
+      } else if (box.limit != sandbox::LimitHit::kNone) {
+        result.stop = StopReason::kCrashed;
+        result.error = "stopped by the sandbox: " + box.limit_detail;
+      } else {
+        result.stop = StopReason::kCrashed;
+        result.error = "the Python process ended without finishing (" + box.Describe() + ")" +
+                       (box.err.empty() ? "" : ": " + Cap(box.err, 2000));
+      }
+    }
+    // What the code wrote to the real stdout (os.write, subprocesses) is output too.
+    if (!box.out.empty() && result.output.size() < request.limits.max_output) {
+      result.output += box.out.substr(0, request.limits.max_output - result.output.size());
+    }
+    result.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    return result;
+  }
+}
+
+Result<RuntimeOptions> SandboxedRuntimeOptions(const Config& config,
+                                               std::filesystem::path workspace) {
+  NAUT_ASSIGN_OR_RETURN(sandbox::Mode mode, sandbox::ParseMode(config.sandbox.mode));
+  RuntimeOptions options;
+  SandboxedLaunch launch;
+  launch.limits = sandbox::Limits::FromConfig(config.sandbox);
+  launch.workspace = std::move(workspace);
+  launch.mode = mode;
+  launch.why_unisolated = "[sandbox] mode is \"unisolated\" in the configuration";
+  options.sandbox = std::move(launch);
+  return options;
 }
 
 }  // namespace naut::skills

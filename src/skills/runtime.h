@@ -10,22 +10,36 @@
 // the call budget; a wall-clock deadline kills it when time runs out. Either way the result
 // says which budget stopped it and keeps the calls made and the output printed so far.
 //
-// Isolation: RuntimeOptions::launch starts the child. The default starts plain `python3 -I`
-// and marks results `isolated = false`; the sandbox module supplies an isolated launcher.
+// Isolation: with RuntimeOptions::sandbox set (SandboxedRuntimeOptions builds it from
+// [sandbox]) the child runs inside the sandbox module: own namespaces, no network, a seccomp
+// filter, rlimits, the workspace at /work and nothing else of the host writable. The bridge
+// then runs over two FIFOs in a per-run directory inside the workspace (the sandbox passes no
+// other descriptors in), the request over the sandbox's stdin, and the time budget is the
+// sandbox's wall-clock limit, which kills every process of the run. Where namespaces are
+// unavailable a sandboxed run is refused (Run returns kFailedPrecondition saying why) unless
+// the options ask for the unisolated fall-back, whose results say `isolated = false` and why.
+// Without RuntimeOptions::sandbox, RuntimeOptions::launch starts plain `python3 -I` and marks
+// results `isolated = false` (tests and trusted code only).
 //
-// Threads: Run() blocks the calling thread; a Runtime may run several skills from several
-// threads at once if its ToolInvoker is thread-safe.
+// Threads: Run() blocks the calling thread (a sandboxed run also starts and joins one thread
+// that waits in sandbox::Run; tool calls are made on the calling thread); a Runtime may run
+// several skills from several threads at once if its ToolInvoker is thread-safe, each run with
+// its own bridge directory, also when they share a workspace.
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/json.h"
 #include "core/status.h"
 #include "core/subprocess.h"
 #include "mcp/tool.h"
+#include "sandbox/sandbox.h"
 
 namespace naut::skills {
 
@@ -58,6 +72,9 @@ struct RunResult {
   std::string traceback;  // for kException
   std::string error;      // one line for the model: what stopped the run
   bool isolated = false;  // false: ran without the sandbox
+  // Empty when isolated; else why not ("[sandbox] mode is \"unisolated\"", "no sandbox
+  // configured", or the reason isolation is unavailable here when falling back).
+  std::string isolation_note;
   double ms = 0;
 };
 
@@ -76,7 +93,22 @@ struct RunRequest {
   RunLimits limits;
 };
 
+// How a sandboxed run is set up (see the header comment).
+struct SandboxedLaunch {
+  sandbox::Limits limits;  // wall_s is replaced by each run's RunLimits::wall
+  // Mounted read-write at /work (the run's working directory); empty: a fresh directory per
+  // run, removed afterwards. The bridge directory inside it is removed after each run.
+  std::filesystem::path workspace;
+  sandbox::Mode mode = sandbox::Mode::kIsolated;
+  // Where isolation is unavailable, run unisolated (the sandbox's rlimits, seccomp filter and
+  // wall clock, the host's file system and network) instead of refusing; results say so.
+  bool fall_back_to_unisolated = false;
+  std::string why_unisolated;  // for results when mode is kUnisolated
+};
+
 struct RuntimeOptions {
+  // Set: runs the child in the sandbox and `launch` is not used.
+  std::optional<SandboxedLaunch> sandbox;
   // Starts the child. Default: Subprocess::Spawn of the given options (no isolation).
   std::function<Result<std::unique_ptr<Subprocess>>(const SpawnOptions&)> launch;
   bool launch_isolates = false;  // set by an isolating launcher; copied into results
@@ -91,9 +123,19 @@ class Runtime {
   Result<RunResult> Run(const RunRequest& request);
 
  private:
+  Result<RunResult> RunPlain(const RunRequest& request);
+  Result<RunResult> RunSandboxed(const RunRequest& request);
+
   ToolInvoker& tools_;
   RuntimeOptions options_;
 };
+
+// Options that run skills in the sandbox, from [sandbox] (mode, limits): mode "isolated" (the
+// default) refuses where namespaces are unavailable, "unisolated" runs with the sandbox's
+// rlimits, seccomp filter and wall clock but not isolated, and results say so. `workspace`
+// as in SandboxedLaunch. Errors: an unknown mode.
+Result<RuntimeOptions> SandboxedRuntimeOptions(const Config& config,
+                                               std::filesystem::path workspace = {});
 
 // The Python side of the bridge (the `tools` module and the runner), for tests and docs.
 std::string_view BridgeSource();

@@ -58,12 +58,10 @@ std::string JsonType(const std::string& annotation) {
 }
 
 mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, const Json& args) {
-  if (state.config.sandbox.mode != "unisolated") {
-    return mcp::ToolResult::Error(
-        "skill '" + name +
-        "' was not run: the sandbox is not part of this build, and skills run only isolated "
-        "unless [sandbox] mode = \"unisolated\" is set explicitly");
-  }
+  // Skills run in the sandbox ([sandbox] mode "isolated" refuses where namespaces are missing;
+  // "unisolated" is an explicit opt-out that results report).
+  auto runtime_options = skills::SandboxedRuntimeOptions(state.config);
+  if (!runtime_options) return mcp::ToolResult::Error(runtime_options.error().message());
   skills::Skill skill;
   {
     std::lock_guard lock(state.mu);
@@ -80,7 +78,7 @@ mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, cons
         std::make_unique<mcp::ClientManager>(std::move(servers), mcp::HubOptionsFrom(state.config));
   });
   skills::HubToolInvoker invoker(*state.hub);
-  skills::Runtime runtime(invoker);
+  skills::Runtime runtime(invoker, std::move(*runtime_options));
   skills::RunLimits limits;
   limits.wall = std::chrono::milliseconds(static_cast<int64_t>(state.config.sandbox.wall_s * 1000));
   auto r =

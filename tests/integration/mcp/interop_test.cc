@@ -651,7 +651,8 @@ void ExpectSkillsFollowTheLibrary(Client& client, ListChangedWaiter& waiter, con
   EXPECT_FALSE(HasTool(*gone, kSkillName));
 }
 
-const std::vector<std::string> kUnisolated = {"--set", "sandbox.mode=unisolated"};
+// No flags: skills run in the default, isolated sandbox mode.
+const std::vector<std::string> kSkillsServerFlags = {};
 
 TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverStdio) {
   TempHome home;
@@ -659,7 +660,7 @@ TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverStdio) {
   ClientOptions options;
   options.on_notification = [&](const std::string& method, const Json&) { waiter.Note(method); };
   std::vector<std::string> argv = {NAUT_CLI, "--home", home.path.string()};
-  argv.insert(argv.end(), kUnisolated.begin(), kUnisolated.end());
+  argv.insert(argv.end(), kSkillsServerFlags.begin(), kSkillsServerFlags.end());
   argv.insert(argv.end(), {"mcp-server", "skills"});
   auto client = ConnectStdio("skills", argv, options);
   ASSERT_TRUE(client);
@@ -668,7 +669,7 @@ TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverStdio) {
 
 TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverHttp) {
   TempHome home;
-  BuiltinHttpServer server(home.path, "skills", kUnisolated);
+  BuiltinHttpServer server(home.path, "skills", kSkillsServerFlags);
   ASSERT_FALSE(server.url.empty());
   ListChangedWaiter waiter;
   ClientOptions options;
@@ -684,7 +685,7 @@ TEST(McpSkillsServerTest, AnnouncesSkillsAddedByAnotherProcessOverHttp) {
 TEST(McpSkillsServerTest, TypeScriptSdkClientHearsOfANewSkillOverHttp) {
   REQUIRE_PEERS();
   TempHome home;
-  BuiltinHttpServer server(home.path, "skills", kUnisolated);
+  BuiltinHttpServer server(home.path, "skills", kSkillsServerFlags);
   ASSERT_FALSE(server.url.empty());
   auto sdk = Subprocess::Spawn(
       {.argv = {Node(), (kPeers / "sdk_interop_client.mjs").string(), "skills", "http", server.url},

@@ -69,14 +69,6 @@ def add_gold(purse: int, found: int = 5):
   auto added = Cli({"skills", "add", (home_ / "add_gold.py").string()});
   ASSERT_EQ(added.status.exit_code, 0) << added.err;
 
-  // Without an explicit opt-out the unsandboxed run is refused, with the reason.
-  Json refused = Sdk("add_gold", {{"purse", 7}});
-  ASSERT_TRUE(refused.is_object());
-  EXPECT_EQ(refused["call"]["isError"], true);
-  EXPECT_NE(refused["call"]["content"][0]["text"].get<std::string>().find("sandbox"),
-            std::string::npos);
-
-  std::ofstream(home_ / "neuronaut.toml") << "[sandbox]\nmode = \"unisolated\"\n";
   Json out = Sdk("add_gold", {{"purse", 7}});
   ASSERT_TRUE(out.is_object());
   ASSERT_EQ(out["tools"].size(), 1u);
@@ -91,7 +83,7 @@ def add_gold(purse: int, found: int = 5):
   ASSERT_TRUE(result);
   EXPECT_EQ((*result)["value"], 12);
   EXPECT_EQ((*result)["output"], "adding 5\n");
-  EXPECT_EQ((*result)["isolated"], false);
+  EXPECT_EQ((*result)["isolated"], true);  // the default [sandbox] mode runs skills isolated
 
   // The outcome was counted on the skill.
   auto show = Cli({"skills", "show", "add_gold", "--json"});
@@ -99,6 +91,17 @@ def add_gold(purse: int, found: int = 5):
   ASSERT_TRUE(shown) << show.out << show.err;
   EXPECT_EQ((*shown)["uses"], 1);
   EXPECT_EQ((*shown)["successes"], 1);
+
+  // Unisolated only when the configuration says so, and the result says it.
+  std::ofstream(home_ / "neuronaut.toml") << "[sandbox]\nmode = \"unisolated\"\n";
+  Json plain = Sdk("add_gold", {{"purse", 1}});
+  ASSERT_TRUE(plain.is_object());
+  ASSERT_NE(plain["call"]["isError"], true) << plain.dump();
+  auto plain_result =
+      ParseJson(plain["call"]["content"][0]["text"].get<std::string>(), "skill result");
+  ASSERT_TRUE(plain_result);
+  EXPECT_EQ((*plain_result)["value"], 6);
+  EXPECT_EQ((*plain_result)["isolated"], false);
 }
 
 }  // namespace
