@@ -5,6 +5,8 @@
 // ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K) into DIR unless
 // the file exists, then measures it. Prints one line per model: best and median tokens/s.
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +23,14 @@
 using namespace naut::engine;
 
 namespace {
+
+// User + system CPU seconds of the whole process (all threads) so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -88,7 +98,7 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "| model | size (MiB) | threads | pp%d t/s best (median) | tg%d t/s best (median) "
-      "|\n|---|---:|---:|---:|---:|\n",
+      "| CPU ms/token pp (tg), median |\n|---|---:|---:|---:|---:|---:|\n",
       pp, tg);
   for (const auto& path : models) {
     auto m = Model::Load(path);
@@ -100,25 +110,31 @@ int main(int argc, char** argv) {
     std::mt19937 rng(1);
     std::vector<TokenId> prompt(static_cast<size_t>(pp));
     for (auto& t : prompt) t = static_cast<TokenId>(3 + rng() % static_cast<uint32_t>(nv - 3));
-    std::vector<double> pps, tgs;
+    std::vector<double> pps, tgs, pp_cpu, tg_cpu;
     for (int r = 0; r < reps + 1; ++r) {  // the first run warms the page cache and is dropped
       auto ctx = Context::Create(**m, {.n_ctx = pp + tg + 8, .n_threads = threads, .n_batch = 512});
+      const double c0 = CpuSeconds();
       auto t0 = std::chrono::steady_clock::now();
       if (!(*ctx)->Eval(prompt).ok()) return 1;
       auto t1 = std::chrono::steady_clock::now();
+      const double c1 = CpuSeconds();
       for (int k = 0; k < tg; ++k) {
         if (!(*ctx)->Eval({static_cast<TokenId>(3 + k)}).ok()) return 1;
       }
       auto t2 = std::chrono::steady_clock::now();
+      const double c2 = CpuSeconds();
       if (r == 0) continue;
+      pp_cpu.push_back(1e3 * (c1 - c0) / pp);
+      tg_cpu.push_back(1e3 * (c2 - c1) / tg);
       pps.push_back(pp / std::chrono::duration<double>(t1 - t0).count());
       tgs.push_back(tg / std::chrono::duration<double>(t2 - t1).count());
     }
     double mib = static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
-    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) |\n",
+    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) | %.3g (%.3g) |\n",
                 std::filesystem::path(path).filename().c_str(), mib, threads,
                 *std::max_element(pps.begin(), pps.end()), Median(pps),
-                *std::max_element(tgs.begin(), tgs.end()), Median(tgs));
+                *std::max_element(tgs.begin(), tgs.end()), Median(tgs), Median(pp_cpu),
+                Median(tg_cpu));
     std::fflush(stdout);
   }
   std::printf("kernels: %s\n", KernelSetName(ActiveKernelSet()));

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "engine/gguf.h"
+#include "engine/quant.h"
 #include "engine/thread_pool.h"
 #include "engine/tokenizer.h"
 
@@ -74,9 +75,9 @@ class Model {
 };
 
 struct ContextOptions {
-  int n_ctx = 4096;    // KV cache length (capped at the model's training context)
+  int n_ctx = 4096;  // KV cache length (capped at the model's training context)
   int n_threads = 2;
-  int n_batch = 512;   // prompt tokens evaluated per forward pass
+  int n_batch = 512;  // prompt tokens evaluated per forward pass
 };
 
 class Context {
@@ -99,12 +100,15 @@ class Context {
   Result<int> EvalPrompt(const std::vector<TokenId>& prompt);
   // Drops cached positions from `n` on.
   void Truncate(int n);
-  const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab; }
+  const float* logits(int i = 0) const {
+    return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
+  }
 
  private:
   Context(const Model& model, const ContextOptions& options);
   Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
+  void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
 
   const Model& model_;
   ContextOptions options_;

@@ -42,7 +42,9 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
     DequantizeRow(tt.type, q.data(), wd.data(), n);
     float maxabs = 0;
     for (auto v : w) maxabs = std::max(maxabs, std::fabs(v));
-    for (int64_t i = 0; i < n; ++i) ASSERT_LE(std::fabs(wd[i] - w[i]), tt.dequant_rel * maxabs) << TypeName(tt.type) << " element " << i;
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_LE(std::fabs(wd[i] - w[i]), tt.dequant_rel * maxabs)
+          << TypeName(tt.type) << " element " << i;
     double ref = 0, mag = 0;
     for (int64_t i = 0; i < n; ++i) {
       ref += static_cast<double>(wd[i]) * x[i];
@@ -53,7 +55,7 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
     QuantizeActs(fmt, x.data(), n, act.data());
     float scalar = GetVecDot(tt.type, KernelSet::kScalar)(n, q.data(), act.data());
     EXPECT_NEAR(scalar, ref, tt.dot_rel * mag) << TypeName(tt.type) << " scalar";
-    if (BestKernelSet() == KernelSet::kAvx2) {
+    if (KernelSetSupported(KernelSet::kAvx2)) {
       float avx = GetVecDot(tt.type, KernelSet::kAvx2)(n, q.data(), act.data());
       EXPECT_NEAR(avx, ref, tt.dot_rel * mag) << TypeName(tt.type) << " avx2";
       // Same integer sums, different float summation order.
@@ -77,16 +79,70 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, KernelTest,
-                         testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
-                                         TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
-                                         TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
-                                         TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
-                         [](const auto& info) { return TypeName(info.param.type); });
+// The tile kernels against the scalar row kernel, over row and token counts that exercise
+// every tile shape and remainder, and rows with an odd number of blocks.
+TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
+  const TypeTol tt = GetParam();
+  for (KernelSet ks : {KernelSet::kAvx512}) {
+    const GemmKernel* gk = GetGemm(tt.type, ks);
+    if (gk == nullptr || !KernelSetSupported(ks)) continue;
+    const ActFormat fmt = ActFormatFor(tt.type);
+    const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
+    for (int64_t n : {int64_t{160}, int64_t{256}, int64_t{1024}, int64_t{5 * 256}}) {
+      if (n % block != 0) continue;
+      for (int rows : {1, 4, 7, 13}) {
+        for (int n_tokens : {1, 2, 3, 4, 5, 9}) {
+          std::vector<float> w(static_cast<size_t>(n) * rows), x(static_cast<size_t>(n) * n_tokens);
+          for (auto& v : w) v = nd(rng);
+          for (auto& v : x) v = nd(rng);
+          std::string q;
+          for (int r = 0; r < rows; ++r) q += QuantizeRow(tt.type, w.data() + r * n, n);
+          const size_t row_bytes = q.size() / rows;
+          const size_t astride = gk->act_row_bytes(n);
+          std::vector<uint8_t> acts(astride * n_tokens);
+          for (int t = 0; t < n_tokens; ++t)
+            gk->prepare(x.data() + t * n, n, acts.data() + t * astride);
+          // Rows 1.. only, to check the row range; y[0] must stay untouched.
+          const int r0 = rows > 1 ? 1 : 0;
+          std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
+          gk->gemm(n, reinterpret_cast<const uint8_t*>(q.data()), row_bytes, r0, rows, acts.data(),
+                   astride, n_tokens, y.data(), rows);
+          std::vector<uint8_t> act(ActRowBytes(fmt, n));
+          for (int t = 0; t < n_tokens; ++t) {
+            QuantizeActs(fmt, x.data() + t * n, n, act.data());
+            if (r0 == 1) {
+              EXPECT_EQ(y[t * rows], -12345.0f);
+            }
+            for (int r = r0; r < rows; ++r) {
+              float want = scalar(n, q.data() + r * row_bytes, act.data());
+              double mag = 0;
+              for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
+              ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
+                  << TypeName(tt.type) << " " << KernelSetName(ks) << " n " << n << " rows " << rows
+                  << " tokens " << n_tokens << " at " << r << "," << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllTypes, KernelTest,
+    testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
+                    TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
+                    TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
+                    TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
+    [](const auto& info) { return TypeName(info.param.type); });
 
 TEST(QuantTest, AllZeroRowsStayZero) {
   std::vector<float> z(256, 0.0f), back(256, 1.0f);
-  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+  for (GgmlType t :
+       {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     std::string q = QuantizeRow(t, z.data(), 256);
     DequantizeRow(t, q.data(), back.data(), 256);
     for (float v : back) ASSERT_EQ(v, 0.0f) << TypeName(t);

@@ -1,0 +1,216 @@
+// AVX-512 (F, BW, VL, VBMI, VNNI) tile kernels. This file alone is compiled with those
+// extensions; nothing here runs unless internal::CpuHasAvx512() said the CPU has them.
+//
+// A tile kernel multiplies several weight rows by several activation rows at once, so each
+// unpacked weight block is reused across the tokens of a prompt batch and each activation
+// block across the weight rows. The integer products use VPDPBUSD (u8 x s8 -> s32), which
+// needs one unsigned operand; the weights supply it (Q4_0 nibbles as 0..15, Q8_0 values
+// offset by 128) and the activations carry, per block, a precomputed correction that the
+// accumulation starts from, so the offset costs nothing in the inner loop:
+//   sum((q - 8) a) = sum(q a) - 8 sum(a),  sum(w a) = sum((w + 128) a) - 128 sum(a).
+//
+// Activation rows ("planar Q8") are laid out per pair of 32-element blocks: the 64 int8
+// values (the 8-bit quantization ggml's Q8_0 uses, bit-identical), then at the end of the row
+// one 16-byte record per pair: float scale of each block, int32 correction of each block.
+// An odd final block is padded with a zero block.
+
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() values, which -Wmaybe-uninitialized
+// and -Wuninitialized report inside the system header.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/quant.h"
+
+namespace naut::engine::internal {
+
+bool CpuHasAvx512() {
+  __builtin_cpu_init();
+  return CpuHasAvx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+
+namespace {
+
+inline int64_t Pairs(int64_t n) { return (n / 32 + 1) / 2; }
+inline size_t MetaOffset(int64_t n) { return static_cast<size_t>(Pairs(n)) * 64; }
+
+size_t PlanarBytes(int64_t n) {
+  // Rows start 64-byte aligned when the buffer does.
+  return (static_cast<size_t>(Pairs(n)) * 80 + 63) & ~static_cast<size_t>(63);
+}
+
+// `corr_mul` is the weight offset the correction undoes: 8 for Q4_0, 128 for Q8_0. Each of a
+// block's eight int32 lanes starts at -corr_mul/8 * sum(a), so the block total is -corr_mul*sum(a).
+template <int kCorrMul>
+void PreparePlanar(const float* x, int64_t n, void* out) {
+  const int64_t nb = n / 32;
+  auto* qs = static_cast<int8_t*>(out);
+  auto* meta = reinterpret_cast<uint8_t*>(out) + MetaOffset(n);
+  const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < 2 * Pairs(n); ++b) {
+    float d = 0;
+    int32_t corr = 0;
+    if (b < nb) {
+      const __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+      const float amax = _mm512_reduce_max_ps(
+          _mm512_max_ps(_mm512_and_ps(x0, sign_mask), _mm512_and_ps(x1, sign_mask)));
+      // Same arithmetic as QuantizeActs(kQ8_0): scale rounded to fp16, values to nearest even.
+      d = Fp16ToFp32(Fp32ToFp16(amax / 127.f));
+      const __m512 id = _mm512_set1_ps(amax != 0 ? 127.f / amax : 0.f);
+      const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
+      const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * 32), _mm512_cvtsepi32_epi8(i0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
+      corr = -(kCorrMul / 8) * _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    } else {
+      std::memset(qs + b * 32, 0, 32);
+    }
+    uint8_t* m = meta + (b / 2) * 16 + (b % 2) * 4;
+    std::memcpy(m, &d, 4);
+    std::memcpy(m + 8, &corr, 4);
+  }
+}
+
+// Weight formats: Load() unpacks blocks 2p and 2p+1 of a row (the second may be past the end
+// when nb is odd; it must then read as zeros) into 64 unsigned bytes and the two block scales
+// spread over 8 lanes each.
+struct Q4_0W {
+  static constexpr size_t kBlock = sizeof(BlockQ4_0);
+  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d) {
+    const uint8_t* ptr = row + 2 * p * kBlock;
+    const __mmask64 mask = 2 * p + 1 < nb ? (1ull << 36) - 1 : (1ull << 18) - 1;
+    // A full 64-byte load where the row has those bytes; masked loads are much slower on the
+    // row's last pair.
+    const __m512i raw =
+        2 * p + 4 <= nb ? _mm512_loadu_si512(ptr) : _mm512_maskz_loadu_epi8(mask, ptr);
+    // Bytes 0..15 and 16..31 both take block 0's packed nibbles, 32..63 block 1's; the upper
+    // copy of each is shifted down by 4 to give the high nibbles.
+    const __m512i idx =
+        _mm512_set_epi8(35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,  //
+                        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,  //
+                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,          //
+                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    __m512i v = _mm512_permutexvar_epi8(idx, raw);
+    v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
+    *q = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+    const __m256i didx = _mm256_set_epi16(9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0);
+    *d = _mm512_cvtph_ps(_mm256_permutexvar_epi16(didx, _mm512_castsi512_si256(raw)));
+  }
+};
+
+struct Q8_0W {
+  static constexpr size_t kBlock = sizeof(BlockQ8_0);
+  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d) {
+    const uint8_t* ptr = row + 2 * p * kBlock;
+    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ptr + 2));
+    uint16_t d0, d1 = 0;
+    std::memcpy(&d0, ptr, 2);
+    __m256i q1 = _mm256_setzero_si256();
+    if (2 * p + 1 < nb) {
+      q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ptr + kBlock + 2));
+      std::memcpy(&d1, ptr + kBlock, 2);
+    }
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+    *q = _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+    *d = _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(d1)),
+                                          _mm_set1_epi16(static_cast<int16_t>(d0))));
+  }
+};
+
+// M weight rows x N activation rows; y[t * ldy + r].
+template <class W, int M, int N>
+inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
+                 size_t astride, size_t meta_off, float* y, size_t ldy) {
+  const int64_t np = (nb + 1) / 2;
+  const __m512i idx_d = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i idx_c = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+  __m512 acc[M][N];
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < np; ++p) {
+    __m512i wq[M];
+    __m512 wd[M];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) W::Load(w + r * row_bytes, p, nb, &wq[r], &wd[r]);
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) {
+      const uint8_t* at = acts + t * astride;
+      const __m512i a = _mm512_loadu_si512(at + p * 64);
+      const __m512i m = _mm512_castsi128_si512(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + meta_off + p * 16)));
+      const __m512 ad = _mm512_permutexvar_ps(idx_d, _mm512_castsi512_ps(m));
+      const __m512i corr = _mm512_permutexvar_epi32(idx_c, m);
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) {
+        const __m512i dot = _mm512_dpbusd_epi32(corr, wq[r], a);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd[r], ad), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < M; ++r)
+    for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <class W, int M>
+inline void TokenTile(int nt, int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* a,
+                      size_t astride, size_t meta_off, float* y, size_t ldy) {
+  switch (nt) {
+    case 4:
+      Tile<W, M, 4>(nb, w, row_bytes, a, astride, meta_off, y, ldy);
+      break;
+    case 3:
+      Tile<W, M, 3>(nb, w, row_bytes, a, astride, meta_off, y, ldy);
+      break;
+    case 2:
+      Tile<W, M, 2>(nb, w, row_bytes, a, astride, meta_off, y, ldy);
+      break;
+    default:
+      Tile<W, M, 1>(nb, w, row_bytes, a, astride, meta_off, y, ldy);
+      break;
+  }
+}
+
+// Token tiles outside, row tiles inside: the rows [r0, r1) are the caller's chunk, sized to
+// stay in cache while each tile of four activation rows passes over them.
+template <class W>
+void Gemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const void* acts,
+          size_t astride, int n_tokens, float* y, size_t ldy) {
+  const int64_t nb = n / 32;
+  const size_t meta_off = MetaOffset(n);
+  for (int t = 0; t < n_tokens; t += 4) {
+    const int nt = std::min(4, n_tokens - t);
+    const uint8_t* a = static_cast<const uint8_t*>(acts) + t * astride;
+    float* yt = y + t * ldy;
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4)
+      TokenTile<W, 4>(nt, nb, w + r * row_bytes, row_bytes, a, astride, meta_off, yt + r, ldy);
+    for (; r < r1; ++r)
+      TokenTile<W, 1>(nt, nb, w + r * row_bytes, row_bytes, a, astride, meta_off, yt + r, ldy);
+  }
+}
+
+const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>};
+const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>};
+
+}  // namespace
+
+const GemmKernel* GetGemmAvx512(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ4_0:
+      return &kQ4_0Gemm;
+    case GgmlType::kQ8_0:
+      return &kQ8_0Gemm;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace naut::engine::internal
