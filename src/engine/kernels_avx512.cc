@@ -155,9 +155,15 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
       }
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
     for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
+
+// Tokens per tile: 4 rows x 3 tokens keeps the 12 accumulators, the unpacked weights and
+// their scales in the 32 vector registers.
+constexpr int kTokenTile = 3;
 
 template <class W, int M>
 inline void TokenTile(int nt, int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* a,
@@ -185,8 +191,8 @@ void Gemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
           size_t astride, int n_tokens, float* y, size_t ldy) {
   const int64_t nb = n / 32;
   const size_t meta_off = MetaOffset(n);
-  for (int t = 0; t < n_tokens; t += 4) {
-    const int nt = std::min(4, n_tokens - t);
+  for (int t = 0; t < n_tokens; t += kTokenTile) {
+    const int nt = std::min(kTokenTile, n_tokens - t);
     const uint8_t* a = static_cast<const uint8_t*>(acts) + t * astride;
     float* yt = y + t * ldy;
     int64_t r = r0;
