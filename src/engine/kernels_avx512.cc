@@ -206,7 +206,90 @@ void Gemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>};
 
+// exp(x) for x <= 0 down to -inf (softmax) and for the SiLU range: 2^n * p(r) with
+// r = x - n ln2 in [-ln2/2, ln2/2] and a degree-6 polynomial, about 2 ulp.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __mmask16 TailMask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+void Attend(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
+            float scale, float* score, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    const float* kj = k + j * stride;
+    __m512 acc = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d += 16) {
+      const __mmask16 m = TailMask(hd - d);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, kj + d), acc);
+    }
+    score[j] = _mm512_reduce_add_ps(acc) * scale;
+    mx = std::max(mx, score[j]);
+  }
+  __m512 sum = _mm512_setzero_ps();
+  const __m512 vmx = _mm512_set1_ps(mx);
+  for (int j = 0; j < n_kv; j += 16) {
+    const __mmask16 m = TailMask(n_kv - j);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, score + j), vmx));
+    _mm512_mask_storeu_ps(score + j, m, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+  }
+  const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+  // Eight vectors (128 values) of the output at a time stay in registers across positions.
+  for (int d0 = 0; d0 < hd; d0 += 128) {
+    __m512 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
+    const int nv = std::min(8, (hd - d0 + 15) / 16);
+    for (int j = 0; j < n_kv; ++j) {
+      const __m512 w = _mm512_set1_ps(score[j] * inv);
+      const float* vj = v + j * stride + d0;
+      if (nv == 8 && hd - d0 >= 128) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i)
+          acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 16 * i), acc[i]);
+      } else {
+        for (int i = 0; i < nv; ++i) {
+          const __mmask16 m = TailMask(hd - d0 - 16 * i);
+          acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m, vj + 16 * i), acc[i]);
+        }
+      }
+    }
+    for (int i = 0; i < nv; ++i)
+      _mm512_mask_storeu_ps(out + d0 + 16 * i, TailMask(hd - d0 - 16 * i), acc[i]);
+  }
+}
+
+void SiluMul(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i);
+    const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 silu = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, u + i)));
+  }
+}
+
+const VectorKernels kVectorKernels = {Attend, SiluMul};
+
 }  // namespace
+
+const VectorKernels* GetVectorKernelsAvx512() { return &kVectorKernels; }
 
 const GemmKernel* GetGemmAvx512(GgmlType type) {
   switch (type) {

@@ -319,17 +319,30 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
   const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
   const int64_t Dq = H * hd, Dkv = Hkv * hd, F = p.n_ff;
   const int pos0 = n_past();
-  std::vector<float> x(static_cast<size_t>(n) * E), xn(x.size());
-  std::vector<float> q(static_cast<size_t>(n) * Dq), k(static_cast<size_t>(n) * Dkv), v(k.size());
-  std::vector<float> attn(q.size()), proj(x.size());
-  std::vector<float> g(static_cast<size_t>(n) * F), u(g.size());
+  // Scratch buffers live in the Context and only grow, so steady decoding allocates nothing.
+  auto sized = [](std::vector<float>& b, size_t size) -> std::vector<float>& {
+    if (b.size() < size) b.resize(size);
+    return b;
+  };
+  const size_t nt = static_cast<size_t>(n);
+  std::vector<float>& x = sized(buf_x_, nt * E);
+  std::vector<float>& xn = sized(buf_xn_, nt * E);
+  std::vector<float>& q = sized(buf_q_, nt * Dq);
+  std::vector<float>& k = sized(buf_k_, nt * Dkv);
+  std::vector<float>& v = sized(buf_v_, nt * Dkv);
+  std::vector<float>& attn = sized(buf_attn_, nt * Dq);
+  std::vector<float>& proj = sized(buf_proj_, nt * E);
+  std::vector<float>& g = sized(buf_g_, nt * F);
+  std::vector<float>& u = sized(buf_u_, nt * F);
+  const VectorKernels& vk = GetVectorKernels();
   for (int t = 0; t < n; ++t) {
     DequantizeRow(model_.token_embd().type, model_.token_embd().row(tokens[t]), x.data() + t * E,
                   E);
   }
   // RoPE angles for the new positions.
   const int64_t half = p.n_rot / 2;
-  std::vector<float> cosv(static_cast<size_t>(n) * half), sinv(cosv.size());
+  std::vector<float>& cosv = sized(buf_cos_, nt * half);
+  std::vector<float>& sinv = sized(buf_sin_, nt * half);
   const auto& ff = model_.rope_freq_factors();
   for (int t = 0; t < n; ++t) {
     for (int64_t i = 0; i < half; ++i) {
@@ -396,44 +409,28 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
     const bool small_attn = static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4;
     const int64_t attn_chunks =
         small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
+    scores_.resize(static_cast<size_t>(attn_chunks) * (pos0 + n));
     pool_.ParallelFor(attn_chunks, [&](int64_t chunk) {
       int64_t b, e;
       SplitRange(static_cast<int64_t>(n) * H, chunk, attn_chunks, &b, &e);
-      std::vector<float> score(static_cast<size_t>(pos0 + n));
-      const VecDotFn dot = GetVecDot(GgmlType::kF32);
+      float* score = scores_.data() + chunk * static_cast<size_t>(pos0 + n);
       for (int64_t item = b; item < e; ++item) {
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
-        const float* qh = q.data() + t * Dq + h * hd;
-        const int n_kv = pos0 + t + 1;
-        float mx = -INFINITY;
-        for (int j = 0; j < n_kv; ++j) {
-          score[j] = dot(hd, kc + static_cast<size_t>(j) * Dkv + hk * hd, qh) * kq_scale;
-          mx = std::max(mx, score[j]);
-        }
-        float sum = 0;
-        for (int j = 0; j < n_kv; ++j) {
-          score[j] = std::exp(score[j] - mx);
-          sum += score[j];
-        }
-        float* out = attn.data() + t * Dq + h * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int j = 0; j < n_kv; ++j) {
-          const float w = score[j] / sum;
-          const float* vj = vc + static_cast<size_t>(j) * Dkv + hk * hd;
-          for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
-        }
+        vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd, vc + hk * hd, static_cast<size_t>(Dkv),
+                  pos0 + t + 1, static_cast<int>(hd), kq_scale, score,
+                  attn.data() + t * Dq + h * hd);
       }
     });
     MatMul(L.wo, attn.data(), n, proj.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
+    for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
     for (int t = 0; t < n; ++t)
       RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
     MatMul(L.gate, xn.data(), n, g.data());
     MatMul(L.up, xn.data(), n, u.data());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    vk.silu_mul(g.data(), u.data(), static_cast<int64_t>(nt * F));
     MatMul(L.down, g.data(), n, proj.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i];
   }
   for (int t = 0; t < n; ++t) tokens_.push_back(tokens[t]);
   if (logits_out == nullptr) return Status::Ok();

@@ -118,6 +118,9 @@ class Context {
   std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
+  // Per-batch scratch (grown, never shrunk).
+  std::vector<float> buf_x_, buf_xn_, buf_q_, buf_k_, buf_v_, buf_attn_, buf_proj_, buf_g_, buf_u_;
+  std::vector<float> buf_cos_, buf_sin_, scores_;
 };
 
 // RMSNorm of one row: y = x / sqrt(mean(x^2) + eps) * w.

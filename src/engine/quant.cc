@@ -699,6 +699,42 @@ const char* KernelSetName(KernelSet k) {
   return "?";
 }
 
+namespace {
+
+void AttendScalar(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
+                  float scale, float* score, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    score[j] = DotF32(hd, k + j * stride, q) * scale;
+    mx = std::max(mx, score[j]);
+  }
+  float sum = 0;
+  for (int j = 0; j < n_kv; ++j) {
+    score[j] = std::exp(score[j] - mx);
+    sum += score[j];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    const float w = score[j] / sum;
+    const float* vj = v + j * stride;
+    for (int d = 0; d < hd; ++d) out[d] += w * vj[d];
+  }
+}
+
+void SiluMulScalar(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+const VectorKernels kScalarVectorKernels = {AttendScalar, SiluMulScalar};
+
+}  // namespace
+
+const VectorKernels& GetVectorKernels(KernelSet k) {
+  if (k == KernelSet::kAvx512) return *internal::GetVectorKernelsAvx512();
+  return kScalarVectorKernels;
+}
+const VectorKernels& GetVectorKernels() { return GetVectorKernels(ActiveKernelSet()); }
+
 const GemmKernel* GetGemm(GgmlType type, KernelSet k) {
   return k == KernelSet::kAvx512 ? internal::GetGemmAvx512(type) : nullptr;
 }

@@ -114,7 +114,22 @@ struct GemmKernel {
 const GemmKernel* GetGemm(GgmlType type);
 const GemmKernel* GetGemm(GgmlType type, KernelSet k);
 
+// Vectorized pieces of the forward pass other than matrix products.
+struct VectorKernels {
+  // Causal attention of one query head: out[0..hd) = softmax(scale * K q) V over the n_kv
+  // cached positions, whose key and value rows are `stride` floats apart. `score` is scratch
+  // of n_kv floats.
+  void (*attend)(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
+                 float scale, float* score, float* out);
+  // g[i] = silu(g[i]) * u[i].
+  void (*silu_mul)(float* g, const float* u, int64_t n);
+};
+// The active kernel set's vector kernels (a scalar version when it has none).
+const VectorKernels& GetVectorKernels();
+const VectorKernels& GetVectorKernels(KernelSet k);
+
 namespace internal {
+const VectorKernels* GetVectorKernelsAvx512();
 const GemmKernel* GetGemmAvx512(GgmlType type);  // nullptr where no AVX-512 kernel exists
 bool CpuHasAvx512();
 VecDot4Fn GetVecDot4Avx2(GgmlType type);

@@ -151,3 +151,41 @@ TEST(QuantTest, AllZeroRowsStayZero) {
 
 }  // namespace
 }  // namespace naut::engine
+
+namespace naut::engine {
+namespace {
+
+TEST(VectorKernelsTest, AttentionAndSiluMatchScalar) {
+  if (!KernelSetSupported(KernelSet::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const VectorKernels& ref = GetVectorKernels(KernelSet::kScalar);
+  const VectorKernels& fast = GetVectorKernels(KernelSet::kAvx512);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  for (int hd : {16, 64, 80, 128, 136, 256}) {
+    for (int n_kv : {1, 5, 16, 17, 40}) {
+      const size_t stride = static_cast<size_t>(hd) + 8;
+      std::vector<float> q(hd), k(stride * n_kv), v(stride * n_kv), score(n_kv);
+      for (auto* vec : {&q, &k, &v})
+        for (auto& x : *vec) x = nd(rng);
+      std::vector<float> want(hd), got(hd, 99.0f);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      ref.attend(q.data(), k.data(), v.data(), stride, n_kv, hd, scale, score.data(), want.data());
+      fast.attend(q.data(), k.data(), v.data(), stride, n_kv, hd, scale, score.data(), got.data());
+      for (int d = 0; d < hd; ++d)
+        ASSERT_NEAR(got[d], want[d], 2e-5 * (1 + std::fabs(want[d]))) << hd << " " << n_kv;
+    }
+  }
+  for (int64_t n : {1, 15, 16, 100}) {
+    std::vector<float> g(n), u(n);
+    for (auto& x : g) x = nd(rng) * 5;
+    for (auto& x : u) x = nd(rng);
+    std::vector<float> want = g, got = g;
+    ref.silu_mul(want.data(), u.data(), n);
+    fast.silu_mul(got.data(), u.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-5 * (1 + std::fabs(want[i]))) << i;
+  }
+}
+
+}  // namespace
+}  // namespace naut::engine
