@@ -37,6 +37,8 @@ bool CpuHasAvx512() {
 
 namespace {
 
+inline float Fp16ToFp32Fast(uint16_t h) { return _cvtsh_ss(h); }
+
 inline int64_t Pairs(int64_t n) { return (n / 32 + 1) / 2; }
 inline size_t MetaOffset(int64_t n) { return static_cast<size_t>(Pairs(n)) * 64; }
 
@@ -203,6 +205,157 @@ void Gemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
   }
 }
 
+// --- Q4_K weights against Q8_K activations (the BlockQ8_K rows the row kernels use) ---
+//
+// Per 256-element super-block: VPMADDUBSW multiplies the nibbles (0..15) by the int8
+// activations into int16 pairs, VPDPWSSD scales those by the 6-bit sub-block scale into int32,
+// and one float FMA per super-block applies d * d_act; the mins term is
+// dmin * d_act * sum_j(m_j * sum of sub-block j's activations), from the activation bsums.
+
+// Sub-block scales and mins of a Q4_K/Q5_K block as 8 int16 each (ggml's 32-bit trick).
+inline void ScalesMinsK4(const uint8_t* q, __m128i* sc, __m128i* mn) {
+  uint32_t u[4];
+  std::memcpy(u, q, 12);
+  u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+  const uint32_t aux = u[1] & 0x3f3f3f3f;
+  u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+  u[2] = aux;
+  u[0] &= 0x3f3f3f3f;
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+  *sc = _mm_cvtepu8_epi16(v);
+  *mn = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
+}
+
+template <int M, int N>
+inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
+                    size_t astride, float* y, size_t ldy) {
+  // Index vectors spreading sub-block scales 2j, 2j+1 over the 16 + 16 int16 lanes of part j.
+  __m512i sidx[4];
+  for (int j = 0; j < 4; ++j)
+    sidx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
+                                 _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+  const __m256i midx = _mm256_set_epi16(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[M][N];
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nsb; ++i) {
+    const BlockQ4_K* x[M];
+    __m128i sc[M];
+    __m256i mdup[M];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      x[r] = reinterpret_cast<const BlockQ4_K*>(w + r * row_bytes) + i;
+      __m128i mn;
+      ScalesMinsK4(x[r]->scales, &sc[r], &mn);
+      mdup[r] = _mm256_permutexvar_epi16(midx, _mm256_castsi128_si256(mn));
+    }
+    const BlockQ8_K* a[N];
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(acts + t * astride) + i;
+    __m512i sumi[M][N];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) sumi[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      __m512i q[M], s16[M];
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) {
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r]->qs + 32 * j));
+        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(b), b, 1);
+        v = _mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 4);
+        q[r] = _mm512_and_si512(v, m4);
+        s16[r] = _mm512_permutexvar_epi16(sidx[j], _mm512_castsi128_si512(sc[r]));
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) {
+        const __m512i av = _mm512_loadu_si512(a[t]->qs + 64 * j);
+#pragma GCC unroll 8
+        for (int r = 0; r < M; ++r)
+          sumi[r][t] = _mm512_dpwssd_epi32(sumi[r][t], _mm512_maddubs_epi16(q[r], av), s16[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) {
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->bsums));
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) {
+        const float dw = Fp16ToFp32Fast(x[r]->d) * a[t]->d;
+        const float dm = Fp16ToFp32Fast(x[r]->dmin) * a[t]->d;
+        const __m512 mins =
+            _mm512_zextps256_ps512(_mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mdup[r])));
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[r][t]), _mm512_set1_ps(dw), acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(mins, _mm512_set1_ps(dm), acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+size_t Q8KBytes(int64_t n) { return ActRowBytes(ActFormat::kQ8_K, n); }
+void PrepareQ8K(const float* x, int64_t n, void* out) { QuantizeActs(ActFormat::kQ8_K, x, n, out); }
+
+// Single tokens take 4-row tiles (decode streams weights); batches take 2 rows x 4 tokens,
+// since unpacking a Q4_K block costs more than loading an activation block.
+void GemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+             const void* acts, size_t astride, int n_tokens, float* y, size_t ldy) {
+  const int64_t nsb = n / 256;
+  const auto* a0 = static_cast<const uint8_t*>(acts);
+  for (int t = 0; t < n_tokens; t += 4) {
+    const int nt = std::min(4, n_tokens - t);
+    const uint8_t* a = a0 + t * astride;
+    float* yt = y + t * ldy;
+    int64_t r = r0;
+    if (nt == 1) {
+      for (; r + 4 <= r1; r += 4)
+        TileQ4K<4, 1>(nsb, w + r * row_bytes, row_bytes, a, astride, yt + r, ldy);
+    }
+    for (; r + 2 <= r1; r += 2) {
+      const uint8_t* wr = w + r * row_bytes;
+      switch (nt) {
+        case 4:
+          TileQ4K<2, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 3:
+          TileQ4K<2, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 2:
+          TileQ4K<2, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        default:
+          TileQ4K<2, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+      }
+    }
+    for (; r < r1; ++r) {
+      const uint8_t* wr = w + r * row_bytes;
+      switch (nt) {
+        case 4:
+          TileQ4K<1, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 3:
+          TileQ4K<1, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 2:
+          TileQ4K<1, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        default:
+          TileQ4K<1, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+      }
+    }
+  }
+}
+
+const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmQ4K};
+
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>};
 
@@ -297,6 +450,8 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ4_0Gemm;
     case GgmlType::kQ8_0:
       return &kQ8_0Gemm;
+    case GgmlType::kQ4_K:
+      return &kQ4_KGemm;
     default:
       return nullptr;
   }
