@@ -142,6 +142,14 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
     __m512 wd[M];
 #pragma GCC unroll 8
     for (int r = 0; r < M; ++r) W::Load(w + r * row_bytes, p, nb, &wq[r], &wd[r]);
+    if constexpr (N == 1) {
+      // Decoding streams each weight once; the rows of a tile are too short for the hardware
+      // prefetcher to ramp up on, so fetch the same bytes of the next tile's rows now.
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(w + (r + M) * row_bytes + 2 * p * W::kBlock),
+                     _MM_HINT_T0);
+    }
 #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) {
       const uint8_t* at = acts + t * astride;
@@ -255,6 +263,13 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
     const BlockQ8_K* a[N];
 #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(acts + t * astride) + i;
+    if constexpr (N == 1) {
+      // As in Tile(): prefetch the next tile's rows while this one computes.
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r)
+        for (int c = 0; c < static_cast<int>(sizeof(BlockQ4_K)); c += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(x[r]) + M * row_bytes + c, _MM_HINT_T0);
+    }
     __m512i sumi[M][N];
 #pragma GCC unroll 8
     for (int r = 0; r < M; ++r)
