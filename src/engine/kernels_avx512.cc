@@ -371,6 +371,86 @@ void GemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
 
 const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmQ4K};
 
+// --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
+
+template <int M, int N>
+inline void TileF16(int64_t n, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
+                    size_t astride, float* y, size_t ldy) {
+  __m512 acc[M][N];
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m =
+        n - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - k)) - 1);
+    __m512 wv[M];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      const uint16_t* row = reinterpret_cast<const uint16_t*>(w + r * row_bytes) + k;
+      wv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row));
+      if constexpr (N == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(row) + M * row_bytes, _MM_HINT_T0);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) {
+      const __m512 a =
+          _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(acts + t * astride) + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], a, acc[r][t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+size_t F32Bytes(int64_t n) { return static_cast<size_t>(n) * 4; }
+void PrepareF32(const float* x, int64_t n, void* out) { std::memcpy(out, x, F32Bytes(n)); }
+
+void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+             const void* acts, size_t astride, int n_tokens, float* y, size_t ldy) {
+  const auto* a0 = static_cast<const uint8_t*>(acts);
+  for (int t = 0; t < n_tokens; t += 3) {
+    const int nt = std::min(3, n_tokens - t);
+    const uint8_t* a = a0 + t * astride;
+    float* yt = y + t * ldy;
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+      const uint8_t* wr = w + r * row_bytes;
+      switch (nt) {
+        case 3:
+          TileF16<4, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 2:
+          TileF16<4, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        default:
+          TileF16<4, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+      }
+    }
+    for (; r < r1; ++r) {
+      const uint8_t* wr = w + r * row_bytes;
+      switch (nt) {
+        case 3:
+          TileF16<1, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        case 2:
+          TileF16<1, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+        default:
+          TileF16<1, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          break;
+      }
+    }
+  }
+}
+
+const GemmKernel kF16Gemm = {F32Bytes, PrepareF32, GemmF16};
+
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>};
 
@@ -467,6 +547,8 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ8_0Gemm;
     case GgmlType::kQ4_K:
       return &kQ4_KGemm;
+    case GgmlType::kF16:
+      return &kF16Gemm;
     default:
       return nullptr;
   }
