@@ -317,10 +317,19 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
 size_t Q8KBytes(int64_t n) { return ActRowBytes(ActFormat::kQ8_K, n); }
 void PrepareQ8K(const float* x, int64_t n, void* out) { QuantizeActs(ActFormat::kQ8_K, x, n, out); }
 
+struct Q4KTiles {
+  template <int M, int N>
+  static void Tile(int64_t nsb, const uint8_t* w, size_t rb, const uint8_t* a, size_t as, float* y,
+                   size_t ldy) {
+    TileQ4K<M, N>(nsb, w, rb, a, as, y, ldy);
+  }
+};
+
 // Single tokens take 4-row tiles (decode streams weights); batches take 2 rows x 4 tokens,
-// since unpacking a Q4_K block costs more than loading an activation block.
-void GemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
-             const void* acts, size_t astride, int n_tokens, float* y, size_t ldy) {
+// since unpacking a K-quant block costs more than loading an activation block.
+template <class K>
+void GemmK(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const void* acts,
+           size_t astride, int n_tokens, float* y, size_t ldy) {
   const int64_t nsb = n / 256;
   const auto* a0 = static_cast<const uint8_t*>(acts);
   for (int t = 0; t < n_tokens; t += 4) {
@@ -330,22 +339,22 @@ void GemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
     int64_t r = r0;
     if (nt == 1) {
       for (; r + 4 <= r1; r += 4)
-        TileQ4K<4, 1>(nsb, w + r * row_bytes, row_bytes, a, astride, yt + r, ldy);
+        K::template Tile<4, 1>(nsb, w + r * row_bytes, row_bytes, a, astride, yt + r, ldy);
     }
     for (; r + 2 <= r1; r += 2) {
       const uint8_t* wr = w + r * row_bytes;
       switch (nt) {
         case 4:
-          TileQ4K<2, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<2, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 3:
-          TileQ4K<2, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<2, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 2:
-          TileQ4K<2, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<2, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         default:
-          TileQ4K<2, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<2, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
       }
     }
@@ -353,23 +362,118 @@ void GemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
       const uint8_t* wr = w + r * row_bytes;
       switch (nt) {
         case 4:
-          TileQ4K<1, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<1, 4>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 3:
-          TileQ4K<1, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<1, 3>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 2:
-          TileQ4K<1, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<1, 2>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         default:
-          TileQ4K<1, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
+          K::template Tile<1, 1>(nsb, wr, row_bytes, a, astride, yt + r, ldy);
           break;
       }
     }
   }
 }
 
-const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmQ4K};
+// --- Q6_K weights against Q8_K activations ---
+//
+// The 6-bit values (0..63, stored as q + 32) go through the same maddubs + dpwssd as Q4_K
+// with the int8 scale of each 16 elements; the offset is removed in integer arithmetic as
+// 32 * sum_s(scale_s * bsum_s) before the one float FMA per super-block.
+template <int M, int N>
+inline void TileQ6K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
+                    size_t astride, float* y, size_t ldy) {
+  // Part j of a half-block h = j / 2 covers elements 128h + 64(j % 2) ..+63: int16 lane l of
+  // its products belongs to scale 8h + 4(j % 2) + l / 8.
+  __m512i sidx[4];
+  for (int j = 0; j < 4; ++j) {
+    alignas(64) int16_t idx[32];
+    for (int l = 0; l < 32; ++l) idx[l] = static_cast<int16_t>(8 * (j / 2) + 4 * (j % 2) + l / 8);
+    sidx[j] = _mm512_load_si512(idx);
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+  __m512 acc[M][N];
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nsb; ++i) {
+    const BlockQ6_K* x[M];
+    __m256i sc[M];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      x[r] = reinterpret_cast<const BlockQ6_K*>(w + r * row_bytes) + i;
+      sc[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]->scales)));
+      if constexpr (N == 1) {
+        for (int c = 0; c < static_cast<int>(sizeof(BlockQ6_K)); c += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(x[r]) + M * row_bytes + c, _MM_HINT_T0);
+      }
+    }
+    const BlockQ8_K* a[N];
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(acts + t * astride) + i;
+    __m512i sumi[M][N];
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) sumi[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const int h = j / 2;
+      __m512i q[M], s16[M];
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) {
+        const __m512i lo = _mm512_loadu_si512(x[r]->ql + 64 * h);
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r]->qh + 32 * h));
+        __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1);
+        // Bytes 0..31 take qh bits (4j%8.., shift 0 or 4), bytes 32..63 the next pair up.
+        if (j % 2) hi = _mm512_srli_epi16(hi, 4);
+        hi = _mm512_mask_srli_epi16(hi, 0xFFFF0000u, hi, 2);
+        hi = _mm512_slli_epi16(_mm512_and_si512(hi, m2), 4);
+        const __m512i l4 =
+            j % 2 ? _mm512_and_si512(_mm512_srli_epi16(lo, 4), m4) : _mm512_and_si512(lo, m4);
+        q[r] = _mm512_or_si512(l4, hi);
+        s16[r] = _mm512_permutexvar_epi16(sidx[j], _mm512_castsi256_si512(sc[r]));
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < N; ++t) {
+        const __m512i av = _mm512_loadu_si512(a[t]->qs + 64 * j);
+#pragma GCC unroll 8
+        for (int r = 0; r < M; ++r)
+          sumi[r][t] = _mm512_dpwssd_epi32(sumi[r][t], _mm512_maddubs_epi16(q[r], av), s16[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) {
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t]->bsums));
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r) {
+        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc[r]), 5);
+        const __m512i tot = _mm512_sub_epi32(sumi[r][t], _mm512_zextsi256_si512(corr));
+        const float d = Fp16ToFp32Fast(x[r]->d) * a[t]->d;
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_set1_ps(d), acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < N; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+struct Q6KTiles {
+  template <int M, int N>
+  static void Tile(int64_t nsb, const uint8_t* w, size_t rb, const uint8_t* a, size_t as, float* y,
+                   size_t ldy) {
+    TileQ6K<M, N>(nsb, w, rb, a, as, y, ldy);
+  }
+};
+
+const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles>};
+const GemmKernel kQ6_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q6KTiles>};
 
 // --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
 
@@ -547,6 +651,8 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ8_0Gemm;
     case GgmlType::kQ4_K:
       return &kQ4_KGemm;
+    case GgmlType::kQ6_K:
+      return &kQ6_KGemm;
     case GgmlType::kF16:
       return &kF16Gemm;
     default:
