@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/quant.h"
 
@@ -234,7 +235,8 @@ inline void ScalesMinsK4(const uint8_t* q, __m128i* sc, __m128i* mn) {
   *mn = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
 }
 
-template <int M, int N>
+// Q4_K, or Q5_K (B = BlockQ5_K) whose fifth bits come from qh.
+template <class B, int M, int N>
 inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
                     size_t astride, float* y, size_t ldy) {
   // Index vectors spreading sub-block scales 2j, 2j+1 over the 16 + 16 int16 lanes of part j.
@@ -250,12 +252,12 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
 #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nsb; ++i) {
-    const BlockQ4_K* x[M];
+    const B* x[M];
     __m128i sc[M];
     __m256i mdup[M];
 #pragma GCC unroll 8
     for (int r = 0; r < M; ++r) {
-      x[r] = reinterpret_cast<const BlockQ4_K*>(w + r * row_bytes) + i;
+      x[r] = reinterpret_cast<const B*>(w + r * row_bytes) + i;
       __m128i mn;
       ScalesMinsK4(x[r]->scales, &sc[r], &mn);
       mdup[r] = _mm256_permutexvar_epi16(midx, _mm256_castsi128_si256(mn));
@@ -267,7 +269,7 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
       // As in Tile(): prefetch the next tile's rows while this one computes.
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r)
-        for (int c = 0; c < static_cast<int>(sizeof(BlockQ4_K)); c += 64)
+        for (int c = 0; c < static_cast<int>(sizeof(B)); c += 64)
           _mm_prefetch(reinterpret_cast<const char*>(x[r]) + M * row_bytes + c, _MM_HINT_T0);
     }
     __m512i sumi[M][N];
@@ -284,6 +286,15 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
         __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(b), b, 1);
         v = _mm512_mask_srli_epi16(v, 0xFFFF0000u, v, 4);
         q[r] = _mm512_and_si512(v, m4);
+        if constexpr (std::is_same_v<B, BlockQ5_K>) {
+          // Bit 2j of qh for the low 32 values, bit 2j + 1 for the high 32.
+          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r]->qh));
+          __m512i h =
+              _mm512_srli_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1), 2 * j);
+          h = _mm512_mask_srli_epi16(h, 0xFFFF0000u, h, 1);
+          h = _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(1)), 4);
+          q[r] = _mm512_or_si512(q[r], h);
+        }
         s16[r] = _mm512_permutexvar_epi16(sidx[j], _mm512_castsi128_si512(sc[r]));
       }
 #pragma GCC unroll 8
@@ -317,11 +328,12 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
 size_t Q8KBytes(int64_t n) { return ActRowBytes(ActFormat::kQ8_K, n); }
 void PrepareQ8K(const float* x, int64_t n, void* out) { QuantizeActs(ActFormat::kQ8_K, x, n, out); }
 
+template <class B>
 struct Q4KTiles {
   template <int M, int N>
   static void Tile(int64_t nsb, const uint8_t* w, size_t rb, const uint8_t* a, size_t as, float* y,
                    size_t ldy) {
-    TileQ4K<M, N>(nsb, w, rb, a, as, y, ldy);
+    TileQ4K<B, M, N>(nsb, w, rb, a, as, y, ldy);
   }
 };
 
@@ -472,7 +484,8 @@ struct Q6KTiles {
   }
 };
 
-const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles>};
+const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles<BlockQ4_K>>};
+const GemmKernel kQ5_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles<BlockQ5_K>>};
 const GemmKernel kQ6_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q6KTiles>};
 
 // --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
@@ -651,6 +664,8 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ8_0Gemm;
     case GgmlType::kQ4_K:
       return &kQ4_KGemm;
+    case GgmlType::kQ5_K:
+      return &kQ5_KGemm;
     case GgmlType::kQ6_K:
       return &kQ6_KGemm;
     case GgmlType::kF16:
