@@ -326,7 +326,40 @@ inline void TileQ4K(int64_t nsb, const uint8_t* w, size_t row_bytes, const uint8
 }
 
 size_t Q8KBytes(int64_t n) { return ActRowBytes(ActFormat::kQ8_K, n); }
-void PrepareQ8K(const float* x, int64_t n, void* out) { QuantizeActs(ActFormat::kQ8_K, x, n, out); }
+// Bit-identical to QuantizeActs(kQ8_K) (ggml's quantize_row_q8_K rounding), vectorized.
+void PrepareQ8K(const float* x, int64_t n, void* out) {
+  auto* b = static_cast<BlockQ8_K*>(out);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t i = 0; i < n / 256; ++i, x += 256) {
+    __m512 vmax = _mm512_setzero_ps();
+    for (int c = 0; c < 16; ++c)
+      vmax = _mm512_max_ps(vmax, _mm512_and_ps(_mm512_loadu_ps(x + 16 * c), abs_mask));
+    const float amax = _mm512_reduce_max_ps(vmax);
+    if (amax == 0) {
+      std::memset(&b[i], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    // The signed value of the first element of largest magnitude, as the scalar loop finds it.
+    float max = 0;
+    for (int c = 0; c < 16; ++c) {
+      const __mmask16 m = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(x + 16 * c), abs_mask),
+                                             _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (m) {
+        max = x[16 * c + __builtin_ctz(m)];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    for (int c = 0; c < 16; ++c) {
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * c)));
+      q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16 * c), _mm512_cvtsepi32_epi8(q));
+      b[i].bsums[c] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    b[i].d = 1 / iscale;
+  }
+}
 
 template <class B>
 struct Q4KTiles {

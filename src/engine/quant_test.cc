@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -105,6 +106,12 @@ TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
           std::vector<uint8_t> acts(astride * n_tokens);
           for (int t = 0; t < n_tokens; ++t)
             gk->prepare(x.data() + t * n, n, acts.data() + t * astride);
+          if (fmt == ActFormat::kQ8_K) {
+            // The tile kernel's Q8_K rows are the row kernels' rows, bit for bit.
+            std::vector<uint8_t> want(ActRowBytes(fmt, n));
+            QuantizeActs(fmt, x.data(), n, want.data());
+            ASSERT_EQ(0, std::memcmp(want.data(), acts.data(), want.size())) << TypeName(tt.type);
+          }
           // Rows 1.. only, to check the row range; y[0] must stay untouched.
           const int r0 = rows > 1 ? 1 : 0;
           std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
