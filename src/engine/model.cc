@@ -288,6 +288,10 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
 
 void Context::MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens,
                           float* y) {
+  if (gk.batch_gemm != nullptr && n_tokens >= gk.batch_min_tokens) {
+    MatMulBatch(gk, w, x, n_tokens, y);
+    return;
+  }
   const size_t arow = (gk.act_row_bytes(w.cols) + 63) & ~static_cast<size_t>(63);
   act_buf_.resize(arow * n_tokens + 64);
   uint8_t* acts = act_buf_.data() + (-reinterpret_cast<uintptr_t>(act_buf_.data()) & 63);
@@ -311,6 +315,31 @@ void Context::MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x,
     const int64_t r1 = small ? rows : std::min(rows, r0 + rows_per_chunk);
     gk.gemm(w.cols, w.data, w.row_bytes, r0, r1, acts, arow, n_tokens, y,
             static_cast<size_t>(rows));
+  });
+}
+
+void Context::MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens,
+                          float* y) {
+  act_buf_.resize(gk.batch_bytes(w.cols, n_tokens) + 64);
+  uint8_t* acts = act_buf_.data() + (-reinterpret_cast<uintptr_t>(act_buf_.data()) & 63);
+  const int slots = gk.batch_slots(n_tokens);
+  const int64_t prep_chunks = pool_.size();
+  pool_.ParallelFor(prep_chunks, [&](int64_t chunk) {
+    int64_t b, e;
+    SplitRange(slots, chunk, prep_chunks, &b, &e);
+    if (b < e)
+      gk.batch_prepare(x, w.cols, static_cast<int>(b), static_cast<int>(e), n_tokens, acts);
+  });
+  const int64_t rows = w.rows;
+  int64_t rows_per_chunk = std::max<int64_t>(16, kChunkBytes / static_cast<int64_t>(w.row_bytes));
+  rows_per_chunk = std::min(rows_per_chunk, (rows + 4 * pool_.size() - 1) / (4 * pool_.size()));
+  rows_per_chunk = std::max<int64_t>(16, (rows_per_chunk + 15) & ~int64_t{15});
+  const int64_t n_chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  pool_.ParallelFor(n_chunks, [&](int64_t chunk) {
+    const int64_t r0 = chunk * rows_per_chunk;
+    const int64_t r1 = std::min(rows, r0 + rows_per_chunk);
+    gk.batch_gemm(w.cols, w.data, w.row_bytes, r0, r1, acts, n_tokens, y,
+                  static_cast<size_t>(rows));
   });
 }
 

@@ -109,6 +109,7 @@ class Context {
   Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
+  void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
 
   const Model& model_;
   ContextOptions options_;

@@ -103,11 +103,23 @@ VecDot4Fn GetVecDot4(GgmlType type);
 // `prepare` into the kernel's own layout (`act_row_bytes(n)` bytes a row; rows 64-byte aligned
 // make the loads cheaper). gemm() writes y[t * ldy + r] = dot(weight row r, activation row t)
 // for r in [r0, r1) and t in [0, n_tokens); `w` points at row 0, rows `row_bytes` apart.
+//
+// A kernel may also have a batch form for at least `batch_min_tokens` tokens, with its own
+// activation layout for the whole batch (`batch_bytes(n, n_tokens)` bytes, 64-byte aligned):
+// batch_prepare() fills token slots [t0, t1) of it, where slots from n_tokens up to
+// batch_slots(n_tokens) are padding it zeroes; batch_gemm() is then gemm() on that layout.
 struct GemmKernel {
   size_t (*act_row_bytes)(int64_t n);
   void (*prepare)(const float* x, int64_t n, void* out);
   void (*gemm)(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
                const void* acts, size_t astride, int n_tokens, float* y, size_t ldy);
+  int batch_min_tokens = 0;  // 0: no batch form
+  int (*batch_slots)(int n_tokens) = nullptr;
+  size_t (*batch_bytes)(int64_t n, int n_tokens) = nullptr;
+  void (*batch_prepare)(const float* x, int64_t n, int t0, int t1, int n_tokens,
+                        void* out) = nullptr;
+  void (*batch_gemm)(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+                     const void* acts, int n_tokens, float* y, size_t ldy) = nullptr;
 };
 // The tile kernel for this weight type under the active (or the given) kernel set, or nullptr
 // when that set has none (the row kernels then do the work).

@@ -138,6 +138,52 @@ TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
   }
 }
 
+// The batch form of the tile kernels (whole prompt batches) against the scalar row kernel.
+TEST_P(KernelTest, BatchKernelMatchesScalarRowKernel) {
+  const TypeTol tt = GetParam();
+  const GemmKernel* gk = GetGemm(tt.type, KernelSet::kAvx512);
+  if (gk == nullptr || gk->batch_gemm == nullptr || !KernelSetSupported(KernelSet::kAvx512)) {
+    GTEST_SKIP() << "no batch kernel";
+  }
+  const ActFormat fmt = ActFormatFor(tt.type);
+  const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t n : {int64_t{160}, int64_t{1024}}) {
+    for (int rows : {16, 21, 35}) {
+      for (int n_tokens : {12, 16, 17, 40}) {
+        std::vector<float> w(static_cast<size_t>(n) * rows), x(static_cast<size_t>(n) * n_tokens);
+        for (auto& v : w) v = nd(rng);
+        for (auto& v : x) v = nd(rng);
+        std::string q;
+        for (int r = 0; r < rows; ++r) q += QuantizeRow(tt.type, w.data() + r * n, n);
+        const size_t row_bytes = q.size() / rows;
+        std::vector<uint8_t> buf(gk->batch_bytes(n, n_tokens) + 64);
+        uint8_t* acts = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+        const int slots = gk->batch_slots(n_tokens);
+        gk->batch_prepare(x.data(), n, 0, slots / 2, n_tokens, acts);
+        gk->batch_prepare(x.data(), n, slots / 2, slots, n_tokens, acts);
+        std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
+        const auto* wq = reinterpret_cast<const uint8_t*>(q.data());
+        gk->batch_gemm(n, wq, row_bytes, 0, 16, acts, n_tokens, y.data(), rows);
+        gk->batch_gemm(n, wq, row_bytes, 16, rows, acts, n_tokens, y.data(), rows);
+        std::vector<uint8_t> act(ActRowBytes(fmt, n));
+        for (int t = 0; t < n_tokens; ++t) {
+          QuantizeActs(fmt, x.data() + t * n, n, act.data());
+          for (int r = 0; r < rows; ++r) {
+            float want = scalar(n, q.data() + r * row_bytes, act.data());
+            double mag = 0;
+            for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
+            ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
+                << TypeName(tt.type) << " n " << n << " rows " << rows << " tokens " << n_tokens
+                << " at " << r << "," << t;
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllTypes, KernelTest,
     testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
