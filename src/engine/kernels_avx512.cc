@@ -518,7 +518,6 @@ struct Q6KTiles {
   }
 };
 
-const GemmKernel kQ4_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles<BlockQ4_K>>};
 const GemmKernel kQ5_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles<BlockQ5_K>>};
 const GemmKernel kQ6_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q6KTiles>};
 
@@ -757,6 +756,160 @@ void BatchGemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_
   }
 }
 
+// --- Batch form of the Q4_K kernel, same scheme per 32-value sub-block ---
+//
+// Per group and sub-block: 8 x 64 bytes of values, the 16 tokens' super-block scales, then
+// the 16 tokens' scale * sum of the sub-block's values (for the mins term). The weights are
+// unpacked per row tile into bytes with, per sub-block, -128 * sum(q), d * scale and
+// dmin * min.
+constexpr size_t kGroupSubBytes = 8 * 64 + 64 + 64;
+
+size_t BatchBytesK(int64_t n, int n_tokens) {
+  return static_cast<size_t>(BatchSlots(n_tokens) / kLanes) * static_cast<size_t>(n / 32) *
+         kGroupSubBytes;
+}
+
+void BatchPrepareK(const float* x, int64_t n, int t0, int t1, int n_tokens, void* out) {
+  const int64_t nsub = n / 32;
+  thread_local std::vector<BlockQ8_K> q8;
+  q8.resize(static_cast<size_t>(n / 256));
+  const __m256i vindex = _mm256_set_epi32(448, 384, 320, 256, 192, 128, 64, 0);
+  const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int t = t0; t < t1; ++t) {
+    uint8_t* g =
+        static_cast<uint8_t*>(out) + static_cast<size_t>(t / kLanes) * nsub * kGroupSubBytes;
+    const int lane = t % kLanes;
+    const bool real = t < n_tokens;
+    if (real) PrepareQ8K(x + static_cast<size_t>(t) * n, n, q8.data());
+    for (int64_t sb = 0; sb < nsub; ++sb) {
+      uint8_t* blk = g + sb * kGroupSubBytes;
+      float d = 0, ds = 0;
+      __m256i v = offset;
+      if (real) {
+        const BlockQ8_K& b = q8[sb / 8];
+        const int j = static_cast<int>(sb % 8);
+        v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j)),
+                             offset);
+        d = b.d;
+        ds = b.d * static_cast<float>(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+      }
+      _mm256_i32scatter_epi32(blk + 4 * lane, vindex, v, 1);
+      std::memcpy(blk + 512 + 4 * lane, &d, 4);
+      std::memcpy(blk + 576 + 4 * lane, &ds, 4);
+    }
+  }
+}
+
+struct BatchWeightsK {
+  std::vector<int8_t> q;
+  std::vector<int32_t> corr;
+  std::vector<float> d, dm;
+};
+
+void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
+                           BatchWeightsK* bw) {
+  const int64_t nsub = n / 32;
+  bw->q.resize(static_cast<size_t>(rows) * n);
+  bw->corr.resize(static_cast<size_t>(rows) * nsub);
+  bw->d.resize(bw->corr.size());
+  bw->dm.resize(bw->corr.size());
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  for (int r = 0; r < rows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ4_K*>(w + r * row_bytes);
+    for (int64_t i = 0; i < n / 256; ++i) {
+      __m128i sc, mn;
+      ScalesMinsK4(x[i].scales, &sc, &mn);
+      alignas(16) int16_t scs[8], mns[8];
+      _mm_store_si128(reinterpret_cast<__m128i*>(scs), sc);
+      _mm_store_si128(reinterpret_cast<__m128i*>(mns), mn);
+      const float d = Fp16ToFp32Fast(x[i].d), dmin = Fp16ToFp32Fast(x[i].dmin);
+      for (int p = 0; p < 4; ++p) {
+        for (int half = 0; half < 2; ++half) {
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * p));
+          const __m256i v = half ? _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0F))
+                                 : _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+          const int j = 2 * p + half;
+          const int64_t sb = i * 8 + j;
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(bw->q.data() + r * n + sb * 32), v);
+          const __m256i sad = _mm256_sad_epu8(v, _mm256_setzero_si256());
+          const int64_t sum = _mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1) +
+                              _mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3);
+          bw->corr[r * nsub + sb] = -128 * static_cast<int32_t>(sum);
+          bw->d[r * nsub + sb] = d * scs[j];
+          bw->dm[r * nsub + sb] = dmin * mns[j];
+        }
+      }
+      (void)m4;
+    }
+  }
+}
+
+template <int M>
+inline void BatchTileK(int64_t n, const BatchWeightsK& bw, const uint8_t* group, int valid,
+                       float* y, size_t ldy) {
+  const int64_t nsub = n / 32;
+  __m512 acc[M];
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < nsub; ++sb) {
+    const uint8_t* blk = group + sb * kGroupSubBytes;
+    __m512i a[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) a[k] = _mm512_load_si512(blk + 64 * k);
+    const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(blk + 512));
+    const __m512 ds = _mm512_load_ps(reinterpret_cast<const float*>(blk + 576));
+#pragma GCC unroll 16
+    for (int r = 0; r < M; ++r) {
+      const int8_t* wq = bw.q.data() + r * n + sb * 32;
+      __m512i s = _mm512_set1_epi32(bw.corr[r * nsub + sb]);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        int32_t w4;
+        std::memcpy(&w4, wq + 4 * k, 4);
+        s = _mm512_dpbusd_epi32(s, a[k], _mm512_set1_epi32(w4));
+      }
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                               _mm512_mul_ps(da, _mm512_set1_ps(bw.d[r * nsub + sb])), acc[r]);
+      acc[r] = _mm512_fnmadd_ps(ds, _mm512_set1_ps(bw.dm[r * nsub + sb]), acc[r]);
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
+  const __m512i vindex =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(ldy)));
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
+}
+
+void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+                  const void* acts, int n_tokens, float* y, size_t ldy) {
+  thread_local BatchWeightsK bw;
+  const int64_t nsub = n / 32;
+  const int groups = BatchSlots(n_tokens) / kLanes;
+  for (int64_t r = r0; r < r1; r += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
+    UnpackBatchWeightsQ4K(n, w + r * row_bytes, row_bytes, rows, &bw);
+    for (int g = 0; g < groups; ++g) {
+      const uint8_t* group =
+          static_cast<const uint8_t*>(acts) + static_cast<size_t>(g) * nsub * kGroupSubBytes;
+      const int valid = std::min(kLanes, n_tokens - g * kLanes);
+      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
+      if (rows == 16) {
+        BatchTileK<16>(n, bw, group, valid, yg, ldy);
+      } else {
+        for (int i = 0; i < rows; ++i) {
+          BatchWeightsK one;
+          UnpackBatchWeightsQ4K(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
+          BatchTileK<1>(n, one, group, valid, yg + i, ldy);
+        }
+      }
+    }
+  }
+}
+
+const GemmKernel kQ4_KGemm = {
+    Q8KBytes,      PrepareQ8K,  GemmK<Q4KTiles<BlockQ4_K>>, 12, BatchSlots, BatchBytesK,
+    BatchPrepareK, BatchGemmQ4K};
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>,  12,
                               BatchSlots,  BatchBytes,       BatchPrepare, BatchGemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>,  12,

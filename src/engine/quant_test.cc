@@ -149,7 +149,9 @@ TEST_P(KernelTest, BatchKernelMatchesScalarRowKernel) {
   const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (int64_t n : {int64_t{160}, int64_t{1024}}) {
+  const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
+  for (int64_t n : {int64_t{160}, int64_t{1024}, int64_t{1280}}) {
+    if (n % block != 0) continue;
     for (int rows : {16, 21, 35}) {
       for (int n_tokens : {12, 16, 17, 40}) {
         std::vector<float> w(static_cast<size_t>(n) * rows), x(static_cast<size_t>(n) * n_tokens);
