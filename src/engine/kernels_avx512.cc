@@ -518,7 +518,6 @@ struct Q6KTiles {
   }
 };
 
-const GemmKernel kQ5_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q4KTiles<BlockQ5_K>>};
 const GemmKernel kQ6_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q6KTiles>};
 
 // --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
@@ -806,6 +805,7 @@ struct BatchWeightsK {
   std::vector<float> d, dm;
 };
 
+template <class B>
 void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
                            BatchWeightsK* bw) {
   const int64_t nsub = n / 32;
@@ -815,7 +815,7 @@ void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int ro
   bw->dm.resize(bw->corr.size());
   const __m128i m4 = _mm_set1_epi8(0x0F);
   for (int r = 0; r < rows; ++r) {
-    const auto* x = reinterpret_cast<const BlockQ4_K*>(w + r * row_bytes);
+    const auto* x = reinterpret_cast<const B*>(w + r * row_bytes);
     for (int64_t i = 0; i < n / 256; ++i) {
       __m128i sc, mn;
       ScalesMinsK4(x[i].scales, &sc, &mn);
@@ -826,9 +826,15 @@ void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int ro
       for (int p = 0; p < 4; ++p) {
         for (int half = 0; half < 2; ++half) {
           const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * p));
-          const __m256i v = half ? _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0F))
-                                 : _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+          __m256i v = half ? _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0F))
+                           : _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
           const int j = 2 * p + half;
+          if constexpr (std::is_same_v<B, BlockQ5_K>) {
+            // Q5_K: bit j of qh is the fifth bit of sub-block j.
+            const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh));
+            const __m256i h = _mm256_and_si256(_mm256_srli_epi16(hb, j), _mm256_set1_epi8(1));
+            v = _mm256_or_si256(v, _mm256_slli_epi16(h, 4));
+          }
           const int64_t sb = i * 8 + j;
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(bw->q.data() + r * n + sb * 32), v);
           const __m256i sad = _mm256_sad_epu8(v, _mm256_setzero_si256());
@@ -881,6 +887,7 @@ inline void BatchTileK(int64_t n, const BatchWeightsK& bw, const uint8_t* group,
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
 
+template <class B>
 void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
                   const void* acts, int n_tokens, float* y, size_t ldy) {
   thread_local BatchWeightsK bw;
@@ -888,7 +895,7 @@ void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
   const int groups = BatchSlots(n_tokens) / kLanes;
   for (int64_t r = r0; r < r1; r += 16) {
     const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
-    UnpackBatchWeightsQ4K(n, w + r * row_bytes, row_bytes, rows, &bw);
+    UnpackBatchWeightsQ4K<B>(n, w + r * row_bytes, row_bytes, rows, &bw);
     for (int g = 0; g < groups; ++g) {
       const uint8_t* group =
           static_cast<const uint8_t*>(acts) + static_cast<size_t>(g) * nsub * kGroupSubBytes;
@@ -899,7 +906,7 @@ void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
       } else {
         for (int i = 0; i < rows; ++i) {
           BatchWeightsK one;
-          UnpackBatchWeightsQ4K(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
+          UnpackBatchWeightsQ4K<B>(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
           BatchTileK<1>(n, one, group, valid, yg + i, ldy);
         }
       }
@@ -908,8 +915,11 @@ void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
 }
 
 const GemmKernel kQ4_KGemm = {
-    Q8KBytes,      PrepareQ8K,  GemmK<Q4KTiles<BlockQ4_K>>, 12, BatchSlots, BatchBytesK,
-    BatchPrepareK, BatchGemmQ4K};
+    Q8KBytes,    PrepareQ8K,    GemmK<Q4KTiles<BlockQ4_K>>, 12, BatchSlots,
+    BatchBytesK, BatchPrepareK, BatchGemmQ4K<BlockQ4_K>};
+const GemmKernel kQ5_KGemm = {
+    Q8KBytes,    PrepareQ8K,    GemmK<Q4KTiles<BlockQ5_K>>, 12, BatchSlots,
+    BatchBytesK, BatchPrepareK, BatchGemmQ4K<BlockQ5_K>};
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>,  12,
                               BatchSlots,  BatchBytes,       BatchPrepare, BatchGemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>,  12,
