@@ -948,19 +948,32 @@ inline __mmask16 TailMask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-void Attend(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
-            float scale, float* score, float* out) {
-  float mx = -INFINITY;
-  for (int j = 0; j < n_kv; ++j) {
-    const float* kj = k + j * stride;
-    __m512 acc = _mm512_setzero_ps();
-    for (int d = 0; d < hd; d += 16) {
-      const __mmask16 m = TailMask(hd - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, kj + d), acc);
+void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, size_t v_stride,
+            int n_kv, int hd, float scale, float* score, float* out) {
+  // Scores of 16 positions at a time from the transposed keys; four accumulators hide the
+  // FMA latency.
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int j = 0; j < n_kv; j += 16) {
+    const __mmask16 m = TailMask(n_kv - j);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    int d = 0;
+    for (; d + 4 <= hd; d += 4) {
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i)
+        acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[d + i]),
+                                 _mm512_maskz_loadu_ps(m, kt + (d + i) * kt_stride + j), acc[i]);
     }
-    score[j] = _mm512_reduce_add_ps(acc) * scale;
-    mx = std::max(mx, score[j]);
+    for (; d < hd; ++d)
+      acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(q[d]),
+                               _mm512_maskz_loadu_ps(m, kt + d * kt_stride + j), acc[0]);
+    const __m512 s =
+        _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
+                      _mm512_set1_ps(scale));
+    _mm512_mask_storeu_ps(score + j, m, s);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, s);
   }
+  const float mx = _mm512_reduce_max_ps(vmax);
   __m512 sum = _mm512_setzero_ps();
   const __m512 vmx = _mm512_set1_ps(mx);
   for (int j = 0; j < n_kv; j += 16) {
@@ -970,27 +983,49 @@ void Attend(const float* q, const float* k, const float* v, size_t stride, int n
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
   }
   const float inv = 1.0f / _mm512_reduce_add_ps(sum);
-  // Eight vectors (128 values) of the output at a time stay in registers across positions.
+  // Eight vectors (128 values) of the output at a time stay in registers across positions;
+  // with fewer (small heads) four positions go in parallel so the FMA latency is hidden.
   for (int d0 = 0; d0 < hd; d0 += 128) {
-    __m512 acc[8];
-    for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
     const int nv = std::min(8, (hd - d0 + 15) / 16);
-    for (int j = 0; j < n_kv; ++j) {
-      const __m512 w = _mm512_set1_ps(score[j] * inv);
-      const float* vj = v + j * stride + d0;
-      if (nv == 8 && hd - d0 >= 128) {
+    if (nv == 8 && hd - d0 >= 128) {
+      __m512 acc[8];
+      for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
+      for (int j = 0; j < n_kv; ++j) {
+        const __m512 w = _mm512_set1_ps(score[j] * inv);
+        const float* vj = v + j * v_stride + d0;
 #pragma GCC unroll 8
         for (int i = 0; i < 8; ++i)
           acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 16 * i), acc[i]);
-      } else {
-        for (int i = 0; i < nv; ++i) {
-          const __mmask16 m = TailMask(hd - d0 - 16 * i);
-          acc[i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m, vj + 16 * i), acc[i]);
-        }
+      }
+      for (int i = 0; i < 8; ++i) _mm512_storeu_ps(out + d0 + 16 * i, acc[i]);
+      continue;
+    }
+    __m512 acc[4][8];
+    for (int u = 0; u < 4; ++u)
+      for (int i = 0; i < 8; ++i) acc[u][i] = _mm512_setzero_ps();
+    __mmask16 mask[8];
+    for (int i = 0; i < nv; ++i) mask[i] = TailMask(hd - d0 - 16 * i);
+    int j = 0;
+    for (; j + 4 <= n_kv; j += 4) {
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        const __m512 w = _mm512_set1_ps(score[j + u] * inv);
+        const float* vj = v + (j + u) * v_stride + d0;
+        for (int i = 0; i < nv; ++i)
+          acc[u][i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[i], vj + 16 * i), acc[u][i]);
       }
     }
-    for (int i = 0; i < nv; ++i)
-      _mm512_mask_storeu_ps(out + d0 + 16 * i, TailMask(hd - d0 - 16 * i), acc[i]);
+    for (; j < n_kv; ++j) {
+      const __m512 w = _mm512_set1_ps(score[j] * inv);
+      const float* vj = v + j * v_stride + d0;
+      for (int i = 0; i < nv; ++i)
+        acc[0][i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[i], vj + 16 * i), acc[0][i]);
+    }
+    for (int i = 0; i < nv; ++i) {
+      const __m512 t =
+          _mm512_add_ps(_mm512_add_ps(acc[0][i], acc[1][i]), _mm512_add_ps(acc[2][i], acc[3][i]));
+      _mm512_mask_storeu_ps(out + d0 + 16 * i, mask[i], t);
+    }
   }
 }
 

@@ -430,7 +430,8 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
         }
         rope(kt + h * hd, t);
       }
-      std::memcpy(kc + static_cast<size_t>(pos0 + t) * Dkv, kt, Dkv * sizeof(float));
+      // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
+      for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos0 + t] = kt[i];
       std::memcpy(vc + static_cast<size_t>(pos0 + t) * Dkv, vt, Dkv * sizeof(float));
     }
     // Causal attention, one (token, head) pair per work item.
@@ -446,9 +447,9 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
       for (int64_t item = b; item < e; ++item) {
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
-        vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd, vc + hk * hd, static_cast<size_t>(Dkv),
-                  pos0 + t + 1, static_cast<int>(hd), kq_scale, score,
-                  attn.data() + t * Dq + h * hd);
+        vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd * n_ctx_, static_cast<size_t>(n_ctx_),
+                  vc + hk * hd, static_cast<size_t>(Dkv), pos0 + t + 1, static_cast<int>(hd),
+                  kq_scale, score, attn.data() + t * Dq + h * hd);
       }
     });
     MatMul(L.wo, attn.data(), n, proj.data());

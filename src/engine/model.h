@@ -116,7 +116,8 @@ class Context {
   int n_ctx_ = 0;
   ThreadPool pool_;
   std::vector<TokenId> tokens_;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
+  // Values [layer][pos][n_head_kv * head_dim]; keys transposed, [layer][n_head_kv * head_dim][pos].
+  std::vector<float> k_cache_, v_cache_;
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
   // Per-batch scratch (grown, never shrunk).

@@ -701,11 +701,13 @@ const char* KernelSetName(KernelSet k) {
 
 namespace {
 
-void AttendScalar(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
-                  float scale, float* score, float* out) {
+void AttendScalar(const float* q, const float* kt, size_t kt_stride, const float* v,
+                  size_t v_stride, int n_kv, int hd, float scale, float* score, float* out) {
   float mx = -INFINITY;
   for (int j = 0; j < n_kv; ++j) {
-    score[j] = DotF32(hd, k + j * stride, q) * scale;
+    float s = 0;
+    for (int d = 0; d < hd; ++d) s += q[d] * kt[d * kt_stride + j];
+    score[j] = s * scale;
     mx = std::max(mx, score[j]);
   }
   float sum = 0;
@@ -716,7 +718,7 @@ void AttendScalar(const float* q, const float* k, const float* v, size_t stride,
   std::fill(out, out + hd, 0.0f);
   for (int j = 0; j < n_kv; ++j) {
     const float w = score[j] / sum;
-    const float* vj = v + j * stride;
+    const float* vj = v + j * v_stride;
     for (int d = 0; d < hd; ++d) out[d] += w * vj[d];
   }
 }

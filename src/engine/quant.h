@@ -129,10 +129,11 @@ const GemmKernel* GetGemm(GgmlType type, KernelSet k);
 // Vectorized pieces of the forward pass other than matrix products.
 struct VectorKernels {
   // Causal attention of one query head: out[0..hd) = softmax(scale * K q) V over the n_kv
-  // cached positions, whose key and value rows are `stride` floats apart. `score` is scratch
-  // of n_kv floats.
-  void (*attend)(const float* q, const float* k, const float* v, size_t stride, int n_kv, int hd,
-                 float scale, float* score, float* out);
+  // cached positions. Keys are stored transposed: element d of position j at
+  // kt[d * kt_stride + j], so 16 scores come from one FMA per element; value rows are
+  // `v_stride` floats apart. `score` is scratch of n_kv floats.
+  void (*attend)(const float* q, const float* kt, size_t kt_stride, const float* v, size_t v_stride,
+                 int n_kv, int hd, float scale, float* score, float* out);
   // g[i] = silu(g[i]) * u[i].
   void (*silu_mul)(float* g, const float* u, int64_t n);
 };

@@ -218,14 +218,16 @@ TEST(VectorKernelsTest, AttentionAndSiluMatchScalar) {
   std::normal_distribution<float> nd(0.0f, 2.0f);
   for (int hd : {16, 64, 80, 128, 136, 256}) {
     for (int n_kv : {1, 5, 16, 17, 40}) {
-      const size_t stride = static_cast<size_t>(hd) + 8;
-      std::vector<float> q(hd), k(stride * n_kv), v(stride * n_kv), score(n_kv);
+      const size_t stride = static_cast<size_t>(hd) + 8, kt_stride = static_cast<size_t>(n_kv) + 3;
+      std::vector<float> q(hd), k(kt_stride * hd), v(stride * n_kv), score(n_kv);
       for (auto* vec : {&q, &k, &v})
         for (auto& x : *vec) x = nd(rng);
       std::vector<float> want(hd), got(hd, 99.0f);
       const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      ref.attend(q.data(), k.data(), v.data(), stride, n_kv, hd, scale, score.data(), want.data());
-      fast.attend(q.data(), k.data(), v.data(), stride, n_kv, hd, scale, score.data(), got.data());
+      ref.attend(q.data(), k.data(), kt_stride, v.data(), stride, n_kv, hd, scale, score.data(),
+                 want.data());
+      fast.attend(q.data(), k.data(), kt_stride, v.data(), stride, n_kv, hd, scale, score.data(),
+                  got.data());
       for (int d = 0; d < hd; ++d)
         ASSERT_NEAR(got[d], want[d], 2e-5 * (1 + std::fabs(want[d]))) << hd << " " << n_kv;
     }
