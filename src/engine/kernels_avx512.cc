@@ -41,6 +41,14 @@ namespace {
 
 inline float Fp16ToFp32Fast(uint16_t h) { return _cvtsh_ss(h); }
 
+inline __mmask16 TailMask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// Token slots per vector in the batch kernels.
+constexpr int kLanes = 16;
+int BatchSlots(int n_tokens) { return (n_tokens + kLanes - 1) / kLanes * kLanes; }
+
 inline int64_t Pairs(int64_t n) { return (n / 32 + 1) / 2; }
 inline size_t MetaOffset(int64_t n) { return static_cast<size_t>(Pairs(n)) * 64; }
 
@@ -598,7 +606,83 @@ void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
   }
 }
 
-const GemmKernel kF16Gemm = {F32Bytes, PrepareF32, GemmF16};
+// Batch form for F16: 16 tokens' activations transposed ([element][token slot]) so each
+// FMA multiplies one weight (converted to float once per 16-row tile, broadcast) by the same
+// element of all 16 tokens; no horizontal sums at all.
+size_t BatchBytesF16(int64_t n, int n_tokens) {
+  return static_cast<size_t>(BatchSlots(n_tokens) / kLanes) * static_cast<size_t>(n) * 64;
+}
+
+void BatchPrepareF16(const float* x, int64_t n, int t0, int t1, int n_tokens, void* out) {
+  const __m512i vindex =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(16));
+  for (int t = t0; t < t1; ++t) {
+    float* g = static_cast<float*>(out) + static_cast<size_t>(t / kLanes) * n * kLanes + t % kLanes;
+    const float* xt = x + static_cast<size_t>(t) * n;
+    for (int64_t d = 0; d < n; d += 16) {
+      const __mmask16 m = TailMask(n - d);
+      const __m512 v = t < n_tokens ? _mm512_maskz_loadu_ps(m, xt + d) : _mm512_setzero_ps();
+      _mm512_mask_i32scatter_ps(g + d * kLanes, m, vindex, v, 4);
+    }
+  }
+}
+
+template <int M>
+inline void BatchTileF16(int64_t n, const float* wf, const float* group, int valid, float* y,
+                         size_t ldy) {
+  __m512 acc[M];
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < n; ++d) {
+    const __m512 a = _mm512_load_ps(group + d * kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < M; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wf[d * kLanes + r]), a, acc[r]);
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
+  const __m512i vindex =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(ldy)));
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
+}
+
+void BatchGemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+                  const void* acts, int n_tokens, float* y, size_t ldy) {
+  // Weights of a 16-row tile as floats, interleaved [element][row], so the 16 broadcasts of
+  // one step come from one cache line.
+  thread_local std::vector<float> wf;
+  const int groups = BatchSlots(n_tokens) / kLanes;
+  wf.resize(static_cast<size_t>(kLanes) * n);
+  const __m512i vindex =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(kLanes));
+  for (int64_t r = r0; r < r1; r += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
+    for (int i = 0; i < rows; ++i) {
+      const auto* h = reinterpret_cast<const uint16_t*>(w + (r + i) * row_bytes);
+      for (int64_t d = 0; d < n; d += 16) {
+        const __mmask16 m = TailMask(n - d);
+        _mm512_mask_i32scatter_ps(wf.data() + d * kLanes + i, m, vindex,
+                                  _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + d)), 4);
+      }
+    }
+    for (int g = 0; g < groups; ++g) {
+      const float* group = static_cast<const float*>(acts) + static_cast<size_t>(g) * n * kLanes;
+      const int valid = std::min(kLanes, n_tokens - g * kLanes);
+      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
+      if (rows == 16) {
+        BatchTileF16<16>(n, wf.data(), group, valid, yg, ldy);
+      } else {
+        for (int i = 0; i < rows; ++i) BatchTileF16<1>(n, wf.data() + i, group, valid, yg + i, ldy);
+      }
+    }
+  }
+}
+
+const GemmKernel kF16Gemm = {F32Bytes,   PrepareF32,    GemmF16,         12,
+                             BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16};
 
 // --- Batch form of the Q4_0 / Q8_0 kernels: 16 tokens side by side in the vector lanes ---
 //
@@ -611,10 +695,8 @@ const GemmKernel kF16Gemm = {F32Bytes, PrepareF32, GemmF16};
 //
 // Layout per group of 16 token slots, per block: 8 x 64 bytes of values ([k][slot][4]), then
 // the 16 fp16-rounded activation scales as floats.
-constexpr int kLanes = 16;
 constexpr size_t kGroupBlockBytes = 8 * 64 + 64;
 
-int BatchSlots(int n_tokens) { return (n_tokens + kLanes - 1) / kLanes * kLanes; }
 size_t BatchBytes(int64_t n, int n_tokens) {
   return static_cast<size_t>(BatchSlots(n_tokens) / kLanes) * static_cast<size_t>(n / 32) *
          kGroupBlockBytes;
@@ -942,10 +1024,6 @@ inline __m512 Exp(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
-}
-
-inline __mmask16 TailMask(int64_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
 void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, size_t v_stride,
