@@ -526,8 +526,6 @@ struct Q6KTiles {
   }
 };
 
-const GemmKernel kQ6_KGemm = {Q8KBytes, PrepareQ8K, GemmK<Q6KTiles>};
-
 // --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
 
 template <int M, int N>
@@ -1002,6 +1000,121 @@ const GemmKernel kQ4_KGemm = {
 const GemmKernel kQ5_KGemm = {
     Q8KBytes,    PrepareQ8K,    GemmK<Q4KTiles<BlockQ5_K>>, 12, BatchSlots,
     BatchBytesK, BatchPrepareK, BatchGemmQ4K<BlockQ5_K>};
+// --- Batch form of the Q6_K kernel: the Q4_K scheme with one scale per 16 values and no
+// mins; the weights are unpacked to q - 32 (signed), the activations are the Q8_K batch
+// layout of BatchPrepareK. ---
+void UnpackBatchWeightsQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
+                           BatchWeightsK* bw) {
+  const int64_t n16 = n / 16;
+  bw->q.resize(static_cast<size_t>(rows) * n);
+  bw->corr.resize(static_cast<size_t>(rows) * n16);
+  bw->d.resize(bw->corr.size());
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+  const __m256i off = _mm256_set1_epi8(32);
+  for (int r = 0; r < rows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ6_K*>(w + r * row_bytes);
+    for (int64_t i = 0; i < n / 256; ++i) {
+      const float d = Fp16ToFp32Fast(x[i].d);
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* ql = x[i].ql + 64 * h;
+        const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+        const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(l0, m4),
+                            _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(l1, m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4)),
+        };
+        for (int c = 0; c < 4; ++c) {
+          const int64_t e = i * 256 + 128 * h + 32 * c;  // first element of these 32
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(bw->q.data() + r * n + e),
+                              _mm256_sub_epi8(q[c], off));
+          const __m256i sad = _mm256_sad_epu8(q[c], _mm256_setzero_si256());
+          const int64_t s0 = _mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1);
+          const int64_t s1 = _mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3);
+          const int64_t g = e / 16;
+          bw->corr[r * n16 + g] = -128 * static_cast<int32_t>(s0 - 16 * 32);
+          bw->corr[r * n16 + g + 1] = -128 * static_cast<int32_t>(s1 - 16 * 32);
+          bw->d[r * n16 + g] = d * x[i].scales[g % 16];
+          bw->d[r * n16 + g + 1] = d * x[i].scales[(g + 1) % 16];
+        }
+      }
+    }
+  }
+}
+
+template <int M>
+inline void BatchTileQ6K(int64_t n, const BatchWeightsK& bw, const uint8_t* group, int valid,
+                         float* y, size_t ldy) {
+  const int64_t nsub = n / 32, n16 = n / 16;
+  __m512 acc[M];
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < nsub; ++sb) {
+    const uint8_t* blk = group + sb * kGroupSubBytes;
+    __m512i a[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) a[k] = _mm512_load_si512(blk + 64 * k);
+    const __m512 da = _mm512_load_ps(reinterpret_cast<const float*>(blk + 512));
+#pragma GCC unroll 16
+    for (int r = 0; r < M; ++r) {
+      const int8_t* wq = bw.q.data() + r * n + sb * 32;
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        __m512i s = _mm512_set1_epi32(bw.corr[r * n16 + 2 * sb + half]);
+#pragma GCC unroll 4
+        for (int k = 4 * half; k < 4 * half + 4; ++k) {
+          int32_t w4;
+          std::memcpy(&w4, wq + 4 * k, 4);
+          s = _mm512_dpbusd_epi32(s, a[k], _mm512_set1_epi32(w4));
+        }
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                 _mm512_mul_ps(da, _mm512_set1_ps(bw.d[r * n16 + 2 * sb + half])),
+                                 acc[r]);
+      }
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
+  const __m512i vindex =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(ldy)));
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
+}
+
+void BatchGemmQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+                  const void* acts, int n_tokens, float* y, size_t ldy) {
+  thread_local BatchWeightsK bw;
+  const int64_t nsub = n / 32;
+  const int groups = BatchSlots(n_tokens) / kLanes;
+  for (int64_t r = r0; r < r1; r += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
+    UnpackBatchWeightsQ6K(n, w + r * row_bytes, row_bytes, rows, &bw);
+    for (int g = 0; g < groups; ++g) {
+      const uint8_t* group =
+          static_cast<const uint8_t*>(acts) + static_cast<size_t>(g) * nsub * kGroupSubBytes;
+      const int valid = std::min(kLanes, n_tokens - g * kLanes);
+      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
+      if (rows == 16) {
+        BatchTileQ6K<16>(n, bw, group, valid, yg, ldy);
+      } else {
+        for (int i = 0; i < rows; ++i) {
+          BatchWeightsK one;
+          UnpackBatchWeightsQ6K(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
+          BatchTileQ6K<1>(n, one, group, valid, yg + i, ldy);
+        }
+      }
+    }
+  }
+}
+
+const GemmKernel kQ6_KGemm = {Q8KBytes,   PrepareQ8K,  GemmK<Q6KTiles>, 12,
+                              BatchSlots, BatchBytesK, BatchPrepareK,   BatchGemmQ6K};
 const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>,  12,
                               BatchSlots,  BatchBytes,       BatchPrepare, BatchGemm<Q4_0W>};
 const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>,  12,
