@@ -3,7 +3,12 @@
 // --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
 // 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
 // ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K) into DIR unless
-// the file exists, then measures it. Prints one line per model: best and median tokens/s.
+// the file exists, then measures it. Prints one line per model: best and median tokens/s, the
+// median CPU time (user + system, all threads) per token, which is the figure to compare when
+// the machine is shared, and the bytes a decode step reads times the median decode rate next
+// to the best of three plain streaming reads of the same mapped file at the same moment.
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +17,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/model.h"
@@ -21,6 +27,41 @@
 using namespace naut::engine;
 
 namespace {
+
+// User + system CPU seconds of the whole process (all threads) so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// GB/s of a plain streaming read over `bytes` bytes at `p` with `threads` threads: the
+// bandwidth the machine gives right now, to judge the decode figures against.
+double StreamReadGBs(const uint8_t* p, size_t bytes, int threads) {
+  std::vector<std::thread> ts;
+  std::vector<uint64_t> sums(static_cast<size_t>(threads));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < threads; ++i) {
+    ts.emplace_back([&, i] {
+      const size_t words = bytes / 8 / static_cast<size_t>(threads);
+      const uint64_t* w = reinterpret_cast<const uint64_t*>(p) + words * static_cast<size_t>(i);
+      uint64_t a = 0, b = 0, c = 0, d = 0;
+      for (size_t k = 0; k + 4 <= words; k += 4) {
+        a += w[k];
+        b += w[k + 1];
+        c += w[k + 2];
+        d += w[k + 3];
+      }
+      sums[static_cast<size_t>(i)] = a + b + c + d;
+    });
+  }
+  for (auto& t : ts) t.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  volatile uint64_t sink = 0;
+  for (uint64_t v : sums) sink = sink + v;
+  return static_cast<double>(bytes) / s / 1e9;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -88,7 +129,8 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "| model | size (MiB) | threads | pp%d t/s best (median) | tg%d t/s best (median) "
-      "|\n|---|---:|---:|---:|---:|\n",
+      "| CPU ms/token pp (tg), median | decode GB/s (stream read GB/s) |\n"
+      "|---|---:|---:|---:|---:|---:|---:|\n",
       pp, tg);
   for (const auto& path : models) {
     auto m = Model::Load(path);
@@ -100,25 +142,44 @@ int main(int argc, char** argv) {
     std::mt19937 rng(1);
     std::vector<TokenId> prompt(static_cast<size_t>(pp));
     for (auto& t : prompt) t = static_cast<TokenId>(3 + rng() % static_cast<uint32_t>(nv - 3));
-    std::vector<double> pps, tgs;
+    std::vector<double> pps, tgs, pp_cpu, tg_cpu;
     for (int r = 0; r < reps + 1; ++r) {  // the first run warms the page cache and is dropped
       auto ctx = Context::Create(**m, {.n_ctx = pp + tg + 8, .n_threads = threads, .n_batch = 512});
+      const double c0 = CpuSeconds();
       auto t0 = std::chrono::steady_clock::now();
       if (!(*ctx)->Eval(prompt).ok()) return 1;
       auto t1 = std::chrono::steady_clock::now();
+      const double c1 = CpuSeconds();
       for (int k = 0; k < tg; ++k) {
         if (!(*ctx)->Eval({static_cast<TokenId>(3 + k)}).ok()) return 1;
       }
       auto t2 = std::chrono::steady_clock::now();
+      const double c2 = CpuSeconds();
       if (r == 0) continue;
+      pp_cpu.push_back(1e3 * (c1 - c0) / pp);
+      tg_cpu.push_back(1e3 * (c2 - c1) / tg);
       pps.push_back(pp / std::chrono::duration<double>(t1 - t0).count());
       tgs.push_back(tg / std::chrono::duration<double>(t2 - t1).count());
     }
     double mib = static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
-    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) |\n",
+    // Bytes one decode step reads: every tensor but the embedding table (one row of it).
+    const GgufFile& f = (*m)->file();
+    size_t step_bytes = 0;
+    const uint8_t *lo = nullptr, *hi = nullptr;
+    for (const auto& t : f.tensors()) {
+      if (t.name != "token_embd.weight" || f.FindTensor("output.weight") == nullptr)
+        step_bytes += static_cast<size_t>(t.n_bytes);
+      if (lo == nullptr || t.data < lo) lo = t.data;
+      if (hi == nullptr || t.data + t.n_bytes > hi) hi = t.data + t.n_bytes;
+    }
+    double bw = 0;
+    for (int r = 0; r < 3; ++r)
+      bw = std::max(bw, StreamReadGBs(lo, static_cast<size_t>(hi - lo), threads));
+    std::printf("| %s | %.2f | %d | %.1f (%.1f) | %.1f (%.1f) | %.3g (%.3g) | %.1f (%.1f) |\n",
                 std::filesystem::path(path).filename().c_str(), mib, threads,
                 *std::max_element(pps.begin(), pps.end()), Median(pps),
-                *std::max_element(tgs.begin(), tgs.end()), Median(tgs));
+                *std::max_element(tgs.begin(), tgs.end()), Median(tgs), Median(pp_cpu),
+                Median(tg_cpu), static_cast<double>(step_bytes) * Median(tgs) / 1e9, bw);
     std::fflush(stdout);
   }
   std::printf("kernels: %s\n", KernelSetName(ActiveKernelSet()));

@@ -12,6 +12,8 @@ namespace {
 
 // Below this much weight data a product runs on the calling thread alone.
 constexpr int64_t kMinParallelBytes = 64 * 1024;
+// Weight bytes per work item of a tiled product.
+constexpr int64_t kChunkBytes = 48 * 1024;
 
 Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
   const GgufTensorInfo* t = f.FindTensor(name);
@@ -19,12 +21,14 @@ Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t col
   int64_t r = 1;
   for (size_t d = 1; d < t->dims.size(); ++d) r *= t->dims[d];
   if (t->dims[0] != cols || r != rows) {
-    return DataLoss("model: tensor '" + name + "' has shape [" + std::to_string(t->dims[0]) + ", " + std::to_string(r) +
-                    "], expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+    return DataLoss("model: tensor '" + name + "' has shape [" + std::to_string(t->dims[0]) + ", " +
+                    std::to_string(r) + "], expected [" + std::to_string(cols) + ", " +
+                    std::to_string(rows) + "]");
   }
   if (!IsSupportedType(t->type)) {
     return Unimplemented("model: tensor '" + name + "' has type " + TypeName(t->type) +
-                         ", which the engine cannot compute with yet (supported: F32 F16 BF16 Q8_0 Q4_0 Q4_K Q5_K Q6_K)");
+                         ", which the engine cannot compute with yet (supported: F32 F16 BF16 Q8_0 "
+                         "Q4_0 Q4_K Q5_K Q6_K)");
   }
   Weight w;
   w.type = t->type;
@@ -35,17 +39,19 @@ Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t col
   return w;
 }
 
-Result<std::vector<float>> GetVector(const GgufFile& f, const std::string& name, int64_t n, bool optional = false) {
+Result<std::vector<float>> GetVector(const GgufFile& f, const std::string& name, int64_t n,
+                                     bool optional = false) {
   const GgufTensorInfo* t = f.FindTensor(name);
   if (!t) {
     if (optional) return std::vector<float>{};
     return NotFound("model: tensor '" + name + "' is missing");
   }
   if (t->n_elements != n) {
-    return DataLoss("model: tensor '" + name + "' has " + std::to_string(t->n_elements) + " elements, expected " +
-                    std::to_string(n));
+    return DataLoss("model: tensor '" + name + "' has " + std::to_string(t->n_elements) +
+                    " elements, expected " + std::to_string(n));
   }
-  if (!IsSupportedType(t->type)) return Unimplemented("model: tensor '" + name + "' has unsupported type " + TypeName(t->type));
+  if (!IsSupportedType(t->type))
+    return Unimplemented("model: tensor '" + name + "' has unsupported type " + TypeName(t->type));
   std::vector<float> v(static_cast<size_t>(n));
   DequantizeRow(t->type, t->data, v.data(), n);
   return v;
@@ -85,7 +91,8 @@ Status Model::Init() {
   p.rope_neox = p.arch != Arch::kLlama;
   auto need = [&](const std::string& key) -> Result<int64_t> {
     NAUT_ASSIGN_OR_RETURN(int64_t v, f.GetInt(a + "." + key));
-    if (v <= 0 || v > (1 << 24)) return DataLoss("model: " + a + "." + key + " = " + std::to_string(v) + " is out of range");
+    if (v <= 0 || v > (1 << 24))
+      return DataLoss("model: " + a + "." + key + " = " + std::to_string(v) + " is out of range");
     return v;
   };
   NAUT_ASSIGN_OR_RETURN(p.n_embd, need("embedding_length"));
@@ -94,17 +101,18 @@ Status Model::Init() {
   NAUT_ASSIGN_OR_RETURN(p.n_head, need("attention.head_count"));
   p.n_head_kv = f.GetIntOr(a + ".attention.head_count_kv", p.n_head);
   if (p.n_head_kv <= 0 || p.n_head % p.n_head_kv != 0) {
-    return DataLoss("model: head_count " + std::to_string(p.n_head) + " is not a multiple of head_count_kv " +
-                    std::to_string(p.n_head_kv));
+    return DataLoss("model: head_count " + std::to_string(p.n_head) +
+                    " is not a multiple of head_count_kv " + std::to_string(p.n_head_kv));
   }
   p.head_dim = f.GetIntOr(a + ".attention.key_length", p.n_embd / p.n_head);
   if (f.GetIntOr(a + ".attention.value_length", p.head_dim) != p.head_dim) {
     return Unimplemented("model: different key and value head sizes are not supported");
   }
   p.n_rot = f.GetIntOr(a + ".rope.dimension_count", p.head_dim);
-  if (p.head_dim <= 0 || p.head_dim > 1024 || p.n_rot <= 0 || p.n_rot > p.head_dim || p.n_rot % 2 != 0) {
-    return DataLoss("model: head size " + std::to_string(p.head_dim) + " / rope dimensions " + std::to_string(p.n_rot) +
-                    " are inconsistent");
+  if (p.head_dim <= 0 || p.head_dim > 1024 || p.n_rot <= 0 || p.n_rot > p.head_dim ||
+      p.n_rot % 2 != 0) {
+    return DataLoss("model: head size " + std::to_string(p.head_dim) + " / rope dimensions " +
+                    std::to_string(p.n_rot) + " are inconsistent");
   }
   p.n_ctx_train = f.GetIntOr(a + ".context_length", 4096);
   p.rms_eps = static_cast<float>(f.GetFloatOr(a + ".attention.layer_norm_rms_epsilon", 1e-5));
@@ -115,7 +123,8 @@ Status Model::Init() {
     p.rope_freq_scale = static_cast<float>(1.0 / factor);
   } else if (scaling == "yarn" && factor > 1.0) {
     return Unimplemented("model: YaRN rope scaling is not supported yet");
-  } else if (const GgufValue* fs = f.Find(a + ".rope.scale_linear"); fs && fs->is_float() && fs->f > 0) {
+  } else if (const GgufValue* fs = f.Find(a + ".rope.scale_linear");
+             fs && fs->is_float() && fs->f > 0) {
     p.rope_freq_scale = static_cast<float>(1.0 / fs->f);
   }
 
@@ -125,8 +134,9 @@ Status Model::Init() {
   if (!te) return NotFound("model: tensor 'token_embd.weight' is missing");
   if (te->dims.size() >= 2) p.n_vocab = te->dims[1];
   if (p.n_vocab != tokenizer_->n_tokens()) {
-    return DataLoss("model: token_embd has " + std::to_string(p.n_vocab) + " rows but the vocabulary has " +
-                    std::to_string(tokenizer_->n_tokens()) + " tokens");
+    return DataLoss("model: token_embd has " + std::to_string(p.n_vocab) +
+                    " rows but the vocabulary has " + std::to_string(tokenizer_->n_tokens()) +
+                    " tokens");
   }
   const int64_t E = p.n_embd, Dq = p.n_head * p.head_dim, Dkv = p.n_head_kv * p.head_dim;
   NAUT_ASSIGN_OR_RETURN(token_embd_, GetWeight(f, "token_embd.weight", E, p.n_vocab));
@@ -136,7 +146,8 @@ Status Model::Init() {
     output_ = token_embd_;  // tied embeddings
   }
   NAUT_ASSIGN_OR_RETURN(output_norm_, GetVector(f, "output_norm.weight", E));
-  NAUT_ASSIGN_OR_RETURN(rope_freqs_, GetVector(f, "rope_freqs.weight", p.n_rot / 2, /*optional=*/true));
+  NAUT_ASSIGN_OR_RETURN(rope_freqs_,
+                        GetVector(f, "rope_freqs.weight", p.n_rot / 2, /*optional=*/true));
   layers_.resize(static_cast<size_t>(p.n_layer));
   for (int64_t i = 0; i < p.n_layer; ++i) {
     LayerWeights& L = layers_[static_cast<size_t>(i)];
@@ -154,8 +165,10 @@ Status Model::Init() {
     NAUT_ASSIGN_OR_RETURN(L.bk, GetVector(f, b + "attn_k.bias", Dkv, true));
     NAUT_ASSIGN_OR_RETURN(L.bv, GetVector(f, b + "attn_v.bias", Dkv, true));
     NAUT_ASSIGN_OR_RETURN(L.bo, GetVector(f, b + "attn_output.bias", E, true));
-    NAUT_ASSIGN_OR_RETURN(L.q_norm, GetVector(f, b + "attn_q_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
-    NAUT_ASSIGN_OR_RETURN(L.k_norm, GetVector(f, b + "attn_k_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
+    NAUT_ASSIGN_OR_RETURN(
+        L.q_norm, GetVector(f, b + "attn_q_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
+    NAUT_ASSIGN_OR_RETURN(
+        L.k_norm, GetVector(f, b + "attn_k_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
   }
   if (f.FindTensor("blk.0.ffn_gate_inp.weight")) {
     return Unimplemented("model: mixture-of-experts layers are not supported yet");
@@ -169,13 +182,16 @@ Status Model::Init() {
 Context::Context(const Model& model, const ContextOptions& options)
     : model_(model), options_(options), pool_(std::max(1, options.n_threads)) {}
 
-Result<std::unique_ptr<Context>> Context::Create(const Model& model, const ContextOptions& options) {
-  if (options.n_ctx <= 0 || options.n_batch <= 0 || options.n_threads <= 0 || options.n_threads > 256) {
+Result<std::unique_ptr<Context>> Context::Create(const Model& model,
+                                                 const ContextOptions& options) {
+  if (options.n_ctx <= 0 || options.n_batch <= 0 || options.n_threads <= 0 ||
+      options.n_threads > 256) {
     return InvalidArgument("context: n_ctx, n_batch and n_threads must be positive");
   }
   std::unique_ptr<Context> c(new Context(model, options));
   const ModelParams& p = model.params();
-  c->n_ctx_ = static_cast<int>(std::min<int64_t>(options.n_ctx, std::max<int64_t>(p.n_ctx_train, 1)));
+  c->n_ctx_ =
+      static_cast<int>(std::min<int64_t>(options.n_ctx, std::max<int64_t>(p.n_ctx_train, 1)));
   const size_t kv = static_cast<size_t>(p.n_layer) * c->n_ctx_ * p.n_head_kv * p.head_dim;
   c->k_cache_.assign(kv, 0.0f);
   c->v_cache_.assign(kv, 0.0f);
@@ -191,11 +207,13 @@ Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
   if (tokens.empty()) return InvalidArgument("context: nothing to evaluate");
   const int64_t nv = model_.params().n_vocab;
   for (TokenId t : tokens) {
-    if (t < 0 || t >= nv) return InvalidArgument("context: token id " + std::to_string(t) + " is outside the vocabulary");
+    if (t < 0 || t >= nv)
+      return InvalidArgument("context: token id " + std::to_string(t) +
+                             " is outside the vocabulary");
   }
   if (n_past() + static_cast<int>(tokens.size()) > n_ctx_) {
-    return ResourceExhausted("context: " + std::to_string(n_past() + tokens.size()) + " tokens exceed the context size " +
-                             std::to_string(n_ctx_));
+    return ResourceExhausted("context: " + std::to_string(n_past() + tokens.size()) +
+                             " tokens exceed the context size " + std::to_string(n_ctx_));
   }
   logits_.assign(static_cast<size_t>(all_logits ? tokens.size() : 1) * nv, 0.0f);
   for (size_t start = 0; start < tokens.size(); start += options_.n_batch) {
@@ -210,7 +228,8 @@ Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
 Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt) {
   if (prompt.empty()) return InvalidArgument("context: empty prompt");
   size_t common = 0;
-  while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common]) ++common;
+  while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common])
+    ++common;
   if (common == prompt.size()) --common;  // re-evaluate the last token to get its logits
   Truncate(static_cast<int>(common));
   std::vector<TokenId> rest(prompt.begin() + static_cast<std::ptrdiff_t>(common), prompt.end());
@@ -219,12 +238,17 @@ Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt) {
 }
 
 void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
+  if (const GemmKernel* gk = GetGemm(w.type)) {
+    MatMulTiled(*gk, w, x, n_tokens, y);
+    return;
+  }
   const ActFormat fmt = ActFormatFor(w.type);
   const size_t arow = ActRowBytes(fmt, w.cols);
   const void* acts = x;
   if (fmt != ActFormat::kF32) {
     act_buf_.resize(arow * n_tokens);
-    for (int t = 0; t < n_tokens; ++t) QuantizeActs(fmt, x + static_cast<size_t>(t) * w.cols, w.cols, act_buf_.data() + arow * t);
+    for (int t = 0; t < n_tokens; ++t)
+      QuantizeActs(fmt, x + static_cast<size_t>(t) * w.cols, w.cols, act_buf_.data() + arow * t);
     acts = act_buf_.data();
   }
   const VecDotFn dot = GetVecDot(w.type);
@@ -262,26 +286,98 @@ void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
   });
 }
 
+void Context::MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens,
+                          float* y) {
+  if (gk.batch_gemm != nullptr && n_tokens >= gk.batch_min_tokens) {
+    MatMulBatch(gk, w, x, n_tokens, y);
+    return;
+  }
+  const size_t arow = (gk.act_row_bytes(w.cols) + 63) & ~static_cast<size_t>(63);
+  act_buf_.resize(arow * n_tokens + 64);
+  uint8_t* acts = act_buf_.data() + (-reinterpret_cast<uintptr_t>(act_buf_.data()) & 63);
+  const int64_t rows = w.rows;
+  const bool small = static_cast<int64_t>(w.row_bytes) * rows * n_tokens < kMinParallelBytes;
+  // Activation rows are converted in parallel when there are enough of them to pay.
+  const int64_t prep_chunks = n_tokens >= 16 && !small ? pool_.size() : 1;
+  pool_.ParallelFor(prep_chunks, [&](int64_t chunk) {
+    int64_t b, e;
+    SplitRange(n_tokens, chunk, prep_chunks, &b, &e);
+    for (int64_t t = b; t < e; ++t) gk.prepare(x + t * w.cols, w.cols, acts + t * arow);
+  });
+  // Chunks of rows small enough to stay in L2 while every token tile passes over them, and
+  // many enough that a thread the OS holds back leaves little work to wait for.
+  int64_t rows_per_chunk = std::max<int64_t>(4, kChunkBytes / static_cast<int64_t>(w.row_bytes));
+  rows_per_chunk = std::min(rows_per_chunk, (rows + 4 * pool_.size() - 1) / (4 * pool_.size()));
+  rows_per_chunk = std::max<int64_t>(4, (rows_per_chunk + 3) & ~int64_t{3});
+  const int64_t n_chunks = small ? 1 : (rows + rows_per_chunk - 1) / rows_per_chunk;
+  pool_.ParallelFor(n_chunks, [&](int64_t chunk) {
+    const int64_t r0 = small ? 0 : chunk * rows_per_chunk;
+    const int64_t r1 = small ? rows : std::min(rows, r0 + rows_per_chunk);
+    gk.gemm(w.cols, w.data, w.row_bytes, r0, r1, acts, arow, n_tokens, y,
+            static_cast<size_t>(rows));
+  });
+}
+
+void Context::MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens,
+                          float* y) {
+  act_buf_.resize(gk.batch_bytes(w.cols, n_tokens) + 64);
+  uint8_t* acts = act_buf_.data() + (-reinterpret_cast<uintptr_t>(act_buf_.data()) & 63);
+  const int slots = gk.batch_slots(n_tokens);
+  const int64_t prep_chunks = pool_.size();
+  pool_.ParallelFor(prep_chunks, [&](int64_t chunk) {
+    int64_t b, e;
+    SplitRange(slots, chunk, prep_chunks, &b, &e);
+    if (b < e)
+      gk.batch_prepare(x, w.cols, static_cast<int>(b), static_cast<int>(e), n_tokens, acts);
+  });
+  const int64_t rows = w.rows;
+  int64_t rows_per_chunk = std::max<int64_t>(16, kChunkBytes / static_cast<int64_t>(w.row_bytes));
+  rows_per_chunk = std::min(rows_per_chunk, (rows + 4 * pool_.size() - 1) / (4 * pool_.size()));
+  rows_per_chunk = std::max<int64_t>(16, (rows_per_chunk + 15) & ~int64_t{15});
+  const int64_t n_chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  pool_.ParallelFor(n_chunks, [&](int64_t chunk) {
+    const int64_t r0 = chunk * rows_per_chunk;
+    const int64_t r1 = std::min(rows, r0 + rows_per_chunk);
+    gk.batch_gemm(w.cols, w.data, w.row_bytes, r0, r1, acts, n_tokens, y,
+                  static_cast<size_t>(rows));
+  });
+}
+
 Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
   const ModelParams& p = model_.params();
   const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
   const int64_t Dq = H * hd, Dkv = Hkv * hd, F = p.n_ff;
   const int pos0 = n_past();
-  std::vector<float> x(static_cast<size_t>(n) * E), xn(x.size());
-  std::vector<float> q(static_cast<size_t>(n) * Dq), k(static_cast<size_t>(n) * Dkv), v(k.size());
-  std::vector<float> attn(q.size()), proj(x.size());
-  std::vector<float> g(static_cast<size_t>(n) * F), u(g.size());
+  // Scratch buffers live in the Context and only grow, so steady decoding allocates nothing.
+  auto sized = [](std::vector<float>& b, size_t size) -> std::vector<float>& {
+    if (b.size() < size) b.resize(size);
+    return b;
+  };
+  const size_t nt = static_cast<size_t>(n);
+  std::vector<float>& x = sized(buf_x_, nt * E);
+  std::vector<float>& xn = sized(buf_xn_, nt * E);
+  std::vector<float>& q = sized(buf_q_, nt * Dq);
+  std::vector<float>& k = sized(buf_k_, nt * Dkv);
+  std::vector<float>& v = sized(buf_v_, nt * Dkv);
+  std::vector<float>& attn = sized(buf_attn_, nt * Dq);
+  std::vector<float>& proj = sized(buf_proj_, nt * E);
+  std::vector<float>& g = sized(buf_g_, nt * F);
+  std::vector<float>& u = sized(buf_u_, nt * F);
+  const VectorKernels& vk = GetVectorKernels();
   for (int t = 0; t < n; ++t) {
-    DequantizeRow(model_.token_embd().type, model_.token_embd().row(tokens[t]), x.data() + t * E, E);
+    DequantizeRow(model_.token_embd().type, model_.token_embd().row(tokens[t]), x.data() + t * E,
+                  E);
   }
   // RoPE angles for the new positions.
   const int64_t half = p.n_rot / 2;
-  std::vector<float> cosv(static_cast<size_t>(n) * half), sinv(cosv.size());
+  std::vector<float>& cosv = sized(buf_cos_, nt * half);
+  std::vector<float>& sinv = sized(buf_sin_, nt * half);
   const auto& ff = model_.rope_freq_factors();
   for (int t = 0; t < n; ++t) {
     for (int64_t i = 0; i < half; ++i) {
       double theta = static_cast<double>(pos0 + t) * p.rope_freq_scale *
-                     std::pow(static_cast<double>(p.rope_base), -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
+                     std::pow(static_cast<double>(p.rope_base),
+                              -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
       if (!ff.empty()) theta /= ff[i];
       cosv[t * half + i] = static_cast<float>(std::cos(theta));
       sinv[t * half + i] = static_cast<float>(std::sin(theta));
@@ -303,7 +399,8 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
   std::vector<float> head_norm(static_cast<size_t>(hd));
   for (int64_t il = 0; il < p.n_layer; ++il) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
-    for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.attn_norm.data(), E, p.rms_eps, xn.data() + t * E);
+    for (int t = 0; t < n; ++t)
+      RmsNorm(x.data() + t * E, L.attn_norm.data(), E, p.rms_eps, xn.data() + t * E);
     MatMul(L.wq, xn.data(), n, q.data());
     MatMul(L.wk, xn.data(), n, k.data());
     MatMul(L.wv, xn.data(), n, v.data());
@@ -313,9 +410,12 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
       float* qt = q.data() + t * Dq;
       float* kt = k.data() + t * Dkv;
       float* vt = v.data() + t * Dkv;
-      if (!L.bq.empty()) for (int64_t i = 0; i < Dq; ++i) qt[i] += L.bq[i];
-      if (!L.bk.empty()) for (int64_t i = 0; i < Dkv; ++i) kt[i] += L.bk[i];
-      if (!L.bv.empty()) for (int64_t i = 0; i < Dkv; ++i) vt[i] += L.bv[i];
+      if (!L.bq.empty())
+        for (int64_t i = 0; i < Dq; ++i) qt[i] += L.bq[i];
+      if (!L.bk.empty())
+        for (int64_t i = 0; i < Dkv; ++i) kt[i] += L.bk[i];
+      if (!L.bv.empty())
+        for (int64_t i = 0; i < Dkv; ++i) vt[i] += L.bv[i];
       for (int64_t h = 0; h < H; ++h) {
         if (!L.q_norm.empty()) {
           RmsNorm(qt + h * hd, L.q_norm.data(), hd, p.rms_eps, head_norm.data());
@@ -330,56 +430,45 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
         }
         rope(kt + h * hd, t);
       }
-      std::memcpy(kc + static_cast<size_t>(pos0 + t) * Dkv, kt, Dkv * sizeof(float));
+      // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
+      for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos0 + t] = kt[i];
       std::memcpy(vc + static_cast<size_t>(pos0 + t) * Dkv, vt, Dkv * sizeof(float));
     }
     // Causal attention, one (token, head) pair per work item.
     const int64_t group = H / Hkv;
     const bool small_attn = static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4;
-    const int64_t attn_chunks = small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
+    const int64_t attn_chunks =
+        small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
+    scores_.resize(static_cast<size_t>(attn_chunks) * (pos0 + n));
     pool_.ParallelFor(attn_chunks, [&](int64_t chunk) {
       int64_t b, e;
       SplitRange(static_cast<int64_t>(n) * H, chunk, attn_chunks, &b, &e);
-      std::vector<float> score(static_cast<size_t>(pos0 + n));
-      const VecDotFn dot = GetVecDot(GgmlType::kF32);
+      float* score = scores_.data() + chunk * static_cast<size_t>(pos0 + n);
       for (int64_t item = b; item < e; ++item) {
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
-        const float* qh = q.data() + t * Dq + h * hd;
-        const int n_kv = pos0 + t + 1;
-        float mx = -INFINITY;
-        for (int j = 0; j < n_kv; ++j) {
-          score[j] = dot(hd, kc + static_cast<size_t>(j) * Dkv + hk * hd, qh) * kq_scale;
-          mx = std::max(mx, score[j]);
-        }
-        float sum = 0;
-        for (int j = 0; j < n_kv; ++j) {
-          score[j] = std::exp(score[j] - mx);
-          sum += score[j];
-        }
-        float* out = attn.data() + t * Dq + h * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int j = 0; j < n_kv; ++j) {
-          const float w = score[j] / sum;
-          const float* vj = vc + static_cast<size_t>(j) * Dkv + hk * hd;
-          for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
-        }
+        vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd * n_ctx_, static_cast<size_t>(n_ctx_),
+                  vc + hk * hd, static_cast<size_t>(Dkv), pos0 + t + 1, static_cast<int>(hd),
+                  kq_scale, score, attn.data() + t * Dq + h * hd);
       }
     });
     MatMul(L.wo, attn.data(), n, proj.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
-    for (int t = 0; t < n; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
+    for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
+    for (int t = 0; t < n; ++t)
+      RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
     MatMul(L.gate, xn.data(), n, g.data());
     MatMul(L.up, xn.data(), n, u.data());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    vk.silu_mul(g.data(), u.data(), static_cast<int64_t>(nt * F));
     MatMul(L.down, g.data(), n, proj.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i];
   }
   for (int t = 0; t < n; ++t) tokens_.push_back(tokens[t]);
   if (logits_out == nullptr) return Status::Ok();
   const int first = all_logits ? 0 : n - 1;
   const int count = n - first;
-  for (int t = first; t < n; ++t) RmsNorm(x.data() + t * E, model_.output_norm().data(), E, p.rms_eps, xn.data() + (t - first) * E);
+  for (int t = first; t < n; ++t)
+    RmsNorm(x.data() + t * E, model_.output_norm().data(), E, p.rms_eps,
+            xn.data() + (t - first) * E);
   MatMul(model_.output(), xn.data(), count, logits_out);
   return Status::Ok();
 }

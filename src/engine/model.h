@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "engine/gguf.h"
+#include "engine/quant.h"
 #include "engine/thread_pool.h"
 #include "engine/tokenizer.h"
 
@@ -74,9 +75,9 @@ class Model {
 };
 
 struct ContextOptions {
-  int n_ctx = 4096;    // KV cache length (capped at the model's training context)
+  int n_ctx = 4096;  // KV cache length (capped at the model's training context)
   int n_threads = 2;
-  int n_batch = 512;   // prompt tokens evaluated per forward pass
+  int n_batch = 512;  // prompt tokens evaluated per forward pass
 };
 
 class Context {
@@ -99,21 +100,29 @@ class Context {
   Result<int> EvalPrompt(const std::vector<TokenId>& prompt);
   // Drops cached positions from `n` on.
   void Truncate(int n);
-  const float* logits(int i = 0) const { return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab; }
+  const float* logits(int i = 0) const {
+    return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
+  }
 
  private:
   Context(const Model& model, const ContextOptions& options);
   Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
+  void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
+  void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
 
   const Model& model_;
   ContextOptions options_;
   int n_ctx_ = 0;
   ThreadPool pool_;
   std::vector<TokenId> tokens_;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
+  // Values [layer][pos][n_head_kv * head_dim]; keys transposed, [layer][n_head_kv * head_dim][pos].
+  std::vector<float> k_cache_, v_cache_;
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
+  // Per-batch scratch (grown, never shrunk).
+  std::vector<float> buf_x_, buf_xn_, buf_q_, buf_k_, buf_v_, buf_attn_, buf_proj_, buf_g_, buf_u_;
+  std::vector<float> buf_cos_, buf_sin_, scores_;
 };
 
 // RMSNorm of one row: y = x / sqrt(mean(x^2) + eps) * w.

@@ -39,7 +39,8 @@ uint16_t Fp32ToFp16(float f) {
   std::memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+  if (ax >= 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
   if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
   if (ax < 0x38800000u) {  // subnormal half (or zero): round to nearest even on the 2^-24 grid
     float af;
@@ -71,8 +72,14 @@ uint16_t Fp32ToBf16(float f) {
 
 bool IsSupportedType(GgmlType t) {
   switch (t) {
-    case GgmlType::kF32: case GgmlType::kF16: case GgmlType::kBF16: case GgmlType::kQ8_0:
-    case GgmlType::kQ4_0: case GgmlType::kQ4_K: case GgmlType::kQ5_K: case GgmlType::kQ6_K:
+    case GgmlType::kF32:
+    case GgmlType::kF16:
+    case GgmlType::kBF16:
+    case GgmlType::kQ8_0:
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
       return true;
     default:
       return false;
@@ -228,7 +235,8 @@ void PackScalesK4(const uint8_t* ls, const uint8_t* lm, uint8_t* scales) {
 
 // Shared by Q4_K (nmax 15) and Q5_K (nmax 31): per 32-element sub-block scale and min, both
 // quantized to 6 bits against the block's super-scales. Fills L with the levels.
-void QuantKSubblocks(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales, uint8_t* L) {
+void QuantKSubblocks(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales,
+                     uint8_t* L) {
   float sc[8], mn[8];
   float max_sc = 0, max_mn = 0;
   for (int s = 0; s < 8; ++s) {
@@ -283,8 +291,14 @@ void QuantQ5_K(const float* x, BlockQ5_K* b, int64_t nb) {
     for (int n = 0; n < kQK_K; n += 64) {
       for (int j = 0; j < 32; ++j) {
         int l1 = L[n + j], l2 = L[n + j + 32];
-        if (l1 > 15) { l1 -= 16; b[i].qh[j] |= m1; }
-        if (l2 > 15) { l2 -= 16; b[i].qh[j] |= m2; }
+        if (l1 > 15) {
+          l1 -= 16;
+          b[i].qh[j] |= m1;
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          b[i].qh[j] |= m2;
+        }
         ql[j] = static_cast<uint8_t>(l1 | (l2 << 4));
       }
       m1 <<= 2;
@@ -303,10 +317,16 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
       float amax = 0, max = 0;
       for (int l = 0; l < 16; ++l) {
         float v = x[s * 16 + l];
-        if (std::fabs(v) > amax) { amax = std::fabs(v); max = v; }
+        if (std::fabs(v) > amax) {
+          amax = std::fabs(v);
+          max = v;
+        }
       }
       scales[s] = max / -32;
-      if (std::fabs(scales[s]) > max_abs_scale) { max_abs_scale = std::fabs(scales[s]); max_scale = scales[s]; }
+      if (std::fabs(scales[s]) > max_abs_scale) {
+        max_abs_scale = std::fabs(scales[s]);
+        max_scale = scales[s];
+      }
     }
     if (max_abs_scale == 0) {
       std::memset(&b[i], 0, sizeof(BlockQ6_K));
@@ -330,11 +350,12 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
     uint8_t* qh = b[i].qh;
     for (int j = 0; j < kQK_K; j += 128) {
       for (int l = 0; l < 32; ++l) {
-        uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+        uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF,
+                q4 = L[j + l + 96] & 0xF;
         ql[l] = static_cast<uint8_t>(q1 | (q3 << 4));
         ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
-                                     ((L[j + l + 96] >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
+                                     ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
       }
       ql += 64;
       qh += 32;
@@ -349,14 +370,18 @@ void QuantQ8_K(const float* x, BlockQ8_K* b, int64_t nb) {
     float max = 0, amax = 0;
     for (int j = 0; j < 256; ++j) {
       float ax = std::fabs(x[j]);
-      if (ax > amax) { amax = ax; max = x[j]; }
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
     }
     if (amax == 0) {
       std::memset(&b[i], 0, sizeof(BlockQ8_K));
       continue;
     }
     const float iscale = -127.f / max;
-    for (int j = 0; j < 256; ++j) b[i].qs[j] = static_cast<int8_t>(std::min(127, NearestInt(iscale * x[j])));
+    for (int j = 0; j < 256; ++j)
+      b[i].qs[j] = static_cast<int8_t>(std::min(127, NearestInt(iscale * x[j])));
     for (int j = 0; j < 16; ++j) {
       int sum = 0;
       for (int l = 0; l < 16; ++l) sum += b[i].qs[j * 16 + l];
@@ -439,7 +464,8 @@ float DotQ4_K(int64_t n, const void* w, const void* a) {
         s2 += (q[l] >> 4) * a8[l + 32];
       }
       sumi += sc1 * s1 + sc2 * s2;
-      summ += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) + m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
+      summ += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) +
+              m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
       q += 32;
       a8 += 64;
     }
@@ -467,7 +493,8 @@ float DotQ5_K(int64_t n, const void* w, const void* a) {
         s2 += ((q[l] >> 4) + ((qh[l] >> (2 * j + 1)) & 1) * 16) * a8[l + 32];
       }
       sumi += sc1 * s1 + sc2 * s2;
-      summ += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) + m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
+      summ += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) +
+              m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
       q += 32;
       a8 += 64;
     }
@@ -516,7 +543,9 @@ std::atomic<KernelSet> g_kernels{BestKernelSet()};
 
 void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
   switch (type) {
-    case GgmlType::kF32: std::memcpy(dst, src, n * 4); break;
+    case GgmlType::kF32:
+      std::memcpy(dst, src, n * 4);
+      break;
     case GgmlType::kF16: {
       const auto* h = static_cast<const uint16_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = Fp16ToFp32(h[i]);
@@ -527,12 +556,24 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToFp32(h[i]);
       break;
     }
-    case GgmlType::kQ4_0: DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / 32); break;
-    case GgmlType::kQ8_0: DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / 32); break;
-    case GgmlType::kQ4_K: DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / 256); break;
-    case GgmlType::kQ5_K: DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / 256); break;
-    case GgmlType::kQ6_K: DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / 256); break;
-    default: std::fill(dst, dst + n, 0.0f); assert(false && "DequantizeRow: unsupported type");
+    case GgmlType::kQ4_0:
+      DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / 32);
+      break;
+    case GgmlType::kQ8_0:
+      DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / 32);
+      break;
+    case GgmlType::kQ4_K:
+      DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / 256);
+      break;
+    case GgmlType::kQ5_K:
+      DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / 256);
+      break;
+    case GgmlType::kQ6_K:
+      DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / 256);
+      break;
+    default:
+      std::fill(dst, dst + n, 0.0f);
+      assert(false && "DequantizeRow: unsupported type");
   }
 }
 
@@ -540,7 +581,9 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n) {
   std::string out(static_cast<size_t>(RowBytes(type, n)), '\0');
   void* p = out.data();
   switch (type) {
-    case GgmlType::kF32: std::memcpy(p, src, n * 4); break;
+    case GgmlType::kF32:
+      std::memcpy(p, src, n * 4);
+      break;
     case GgmlType::kF16: {
       auto* h = static_cast<uint16_t*>(p);
       for (int64_t i = 0; i < n; ++i) h[i] = Fp32ToFp16(src[i]);
@@ -551,36 +594,58 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n) {
       for (int64_t i = 0; i < n; ++i) h[i] = Fp32ToBf16(src[i]);
       break;
     }
-    case GgmlType::kQ4_0: QuantQ4_0(src, static_cast<BlockQ4_0*>(p), n / 32); break;
-    case GgmlType::kQ8_0: QuantQ8_0(src, static_cast<BlockQ8_0*>(p), n / 32); break;
-    case GgmlType::kQ4_K: QuantQ4_K(src, static_cast<BlockQ4_K*>(p), n / 256); break;
-    case GgmlType::kQ5_K: QuantQ5_K(src, static_cast<BlockQ5_K*>(p), n / 256); break;
-    case GgmlType::kQ6_K: QuantQ6_K(src, static_cast<BlockQ6_K*>(p), n / 256); break;
-    default: assert(false && "QuantizeRow: unsupported type");
+    case GgmlType::kQ4_0:
+      QuantQ4_0(src, static_cast<BlockQ4_0*>(p), n / 32);
+      break;
+    case GgmlType::kQ8_0:
+      QuantQ8_0(src, static_cast<BlockQ8_0*>(p), n / 32);
+      break;
+    case GgmlType::kQ4_K:
+      QuantQ4_K(src, static_cast<BlockQ4_K*>(p), n / 256);
+      break;
+    case GgmlType::kQ5_K:
+      QuantQ5_K(src, static_cast<BlockQ5_K*>(p), n / 256);
+      break;
+    case GgmlType::kQ6_K:
+      QuantQ6_K(src, static_cast<BlockQ6_K*>(p), n / 256);
+      break;
+    default:
+      assert(false && "QuantizeRow: unsupported type");
   }
   return out;
 }
 
 ActFormat ActFormatFor(GgmlType t) {
   switch (t) {
-    case GgmlType::kQ4_0: case GgmlType::kQ8_0: return ActFormat::kQ8_0;
-    case GgmlType::kQ4_K: case GgmlType::kQ5_K: case GgmlType::kQ6_K: return ActFormat::kQ8_K;
-    default: return ActFormat::kF32;
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ8_0:
+      return ActFormat::kQ8_0;
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
+      return ActFormat::kQ8_K;
+    default:
+      return ActFormat::kF32;
   }
 }
 
 size_t ActRowBytes(ActFormat fmt, int64_t n) {
   switch (fmt) {
-    case ActFormat::kF32: return static_cast<size_t>(n) * 4;
-    case ActFormat::kQ8_0: return static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
-    case ActFormat::kQ8_K: return static_cast<size_t>(n / 256) * sizeof(BlockQ8_K);
+    case ActFormat::kF32:
+      return static_cast<size_t>(n) * 4;
+    case ActFormat::kQ8_0:
+      return static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
+    case ActFormat::kQ8_K:
+      return static_cast<size_t>(n / 256) * sizeof(BlockQ8_K);
   }
   return 0;
 }
 
 void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out) {
   switch (fmt) {
-    case ActFormat::kF32: std::memcpy(out, x, n * 4); break;
+    case ActFormat::kF32:
+      std::memcpy(out, x, n * 4);
+      break;
     case ActFormat::kQ8_0: {
       // ggml's AVX2 path rounds half to even and keeps the scale in fp16.
       auto* b = static_cast<BlockQ8_0*>(out);
@@ -590,43 +655,123 @@ void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out) {
         float d = amax / 127.f;
         float id = amax != 0 ? 127.f / amax : 0.f;
         b[i].d = Fp32ToFp16(d);
-        for (int j = 0; j < 32; ++j) b[i].qs[j] = static_cast<int8_t>(NearestInt(x[i * 32 + j] * id));
+        for (int j = 0; j < 32; ++j)
+          b[i].qs[j] = static_cast<int8_t>(NearestInt(x[i * 32 + j] * id));
       }
       break;
     }
-    case ActFormat::kQ8_K: QuantQ8_K(x, static_cast<BlockQ8_K*>(out), n / 256); break;
+    case ActFormat::kQ8_K:
+      QuantQ8_K(x, static_cast<BlockQ8_K*>(out), n / 256);
+      break;
   }
 }
 
-KernelSet BestKernelSet() { return internal::CpuHasAvx2() ? KernelSet::kAvx2 : KernelSet::kScalar; }
+bool KernelSetSupported(KernelSet k) {
+  switch (k) {
+    case KernelSet::kScalar:
+      return true;
+    case KernelSet::kAvx2:
+      return internal::CpuHasAvx2();
+    case KernelSet::kAvx512:
+      return internal::CpuHasAvx512();
+  }
+  return false;
+}
+KernelSet BestKernelSet() {
+  if (internal::CpuHasAvx512()) return KernelSet::kAvx512;
+  return internal::CpuHasAvx2() ? KernelSet::kAvx2 : KernelSet::kScalar;
+}
 KernelSet SetKernelSet(KernelSet k) {
-  if (k == KernelSet::kAvx2 && !internal::CpuHasAvx2()) k = KernelSet::kScalar;
+  if (k == KernelSet::kAvx512 && !KernelSetSupported(k)) k = KernelSet::kAvx2;
+  if (k == KernelSet::kAvx2 && !KernelSetSupported(k)) k = KernelSet::kScalar;
   return g_kernels.exchange(k);
 }
 KernelSet ActiveKernelSet() { return g_kernels.load(std::memory_order_relaxed); }
-const char* KernelSetName(KernelSet k) { return k == KernelSet::kAvx2 ? "avx2+fma" : "scalar"; }
+const char* KernelSetName(KernelSet k) {
+  switch (k) {
+    case KernelSet::kScalar:
+      return "scalar";
+    case KernelSet::kAvx2:
+      return "avx2+fma";
+    case KernelSet::kAvx512:
+      return "avx512+vnni";
+  }
+  return "?";
+}
+
+namespace {
+
+void AttendScalar(const float* q, const float* kt, size_t kt_stride, const float* v,
+                  size_t v_stride, int n_kv, int hd, float scale, float* score, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    float s = 0;
+    for (int d = 0; d < hd; ++d) s += q[d] * kt[d * kt_stride + j];
+    score[j] = s * scale;
+    mx = std::max(mx, score[j]);
+  }
+  float sum = 0;
+  for (int j = 0; j < n_kv; ++j) {
+    score[j] = std::exp(score[j] - mx);
+    sum += score[j];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    const float w = score[j] / sum;
+    const float* vj = v + j * v_stride;
+    for (int d = 0; d < hd; ++d) out[d] += w * vj[d];
+  }
+}
+
+void SiluMulScalar(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+const VectorKernels kScalarVectorKernels = {AttendScalar, SiluMulScalar};
+
+}  // namespace
+
+const VectorKernels& GetVectorKernels(KernelSet k) {
+  if (k == KernelSet::kAvx512) return *internal::GetVectorKernelsAvx512();
+  return kScalarVectorKernels;
+}
+const VectorKernels& GetVectorKernels() { return GetVectorKernels(ActiveKernelSet()); }
+
+const GemmKernel* GetGemm(GgmlType type, KernelSet k) {
+  return k == KernelSet::kAvx512 ? internal::GetGemmAvx512(type) : nullptr;
+}
+const GemmKernel* GetGemm(GgmlType type) { return GetGemm(type, ActiveKernelSet()); }
 
 VecDotFn GetVecDot(GgmlType type, KernelSet k) {
-  if (k == KernelSet::kAvx2) {
+  if (k == KernelSet::kAvx2 || k == KernelSet::kAvx512) {
     if (VecDotFn f = internal::GetVecDotAvx2(type)) return f;
   }
   switch (type) {
-    case GgmlType::kF32: return DotF32;
-    case GgmlType::kF16: return DotF16;
-    case GgmlType::kBF16: return DotBF16;
-    case GgmlType::kQ4_0: return DotQ4_0;
-    case GgmlType::kQ8_0: return DotQ8_0;
-    case GgmlType::kQ4_K: return DotQ4_K;
-    case GgmlType::kQ5_K: return DotQ5_K;
-    case GgmlType::kQ6_K: return DotQ6_K;
-    default: return nullptr;
+    case GgmlType::kF32:
+      return DotF32;
+    case GgmlType::kF16:
+      return DotF16;
+    case GgmlType::kBF16:
+      return DotBF16;
+    case GgmlType::kQ4_0:
+      return DotQ4_0;
+    case GgmlType::kQ8_0:
+      return DotQ8_0;
+    case GgmlType::kQ4_K:
+      return DotQ4_K;
+    case GgmlType::kQ5_K:
+      return DotQ5_K;
+    case GgmlType::kQ6_K:
+      return DotQ6_K;
+    default:
+      return nullptr;
   }
 }
 
 VecDotFn GetVecDot(GgmlType type) { return GetVecDot(type, ActiveKernelSet()); }
 
 VecDot4Fn GetVecDot4(GgmlType type) {
-  return ActiveKernelSet() == KernelSet::kAvx2 ? internal::GetVecDot4Avx2(type) : nullptr;
+  return ActiveKernelSet() != KernelSet::kScalar ? internal::GetVecDot4Avx2(type) : nullptr;
 }
 
 }  // namespace naut::engine

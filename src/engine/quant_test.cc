@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -42,7 +43,9 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
     DequantizeRow(tt.type, q.data(), wd.data(), n);
     float maxabs = 0;
     for (auto v : w) maxabs = std::max(maxabs, std::fabs(v));
-    for (int64_t i = 0; i < n; ++i) ASSERT_LE(std::fabs(wd[i] - w[i]), tt.dequant_rel * maxabs) << TypeName(tt.type) << " element " << i;
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_LE(std::fabs(wd[i] - w[i]), tt.dequant_rel * maxabs)
+          << TypeName(tt.type) << " element " << i;
     double ref = 0, mag = 0;
     for (int64_t i = 0; i < n; ++i) {
       ref += static_cast<double>(wd[i]) * x[i];
@@ -53,7 +56,7 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
     QuantizeActs(fmt, x.data(), n, act.data());
     float scalar = GetVecDot(tt.type, KernelSet::kScalar)(n, q.data(), act.data());
     EXPECT_NEAR(scalar, ref, tt.dot_rel * mag) << TypeName(tt.type) << " scalar";
-    if (BestKernelSet() == KernelSet::kAvx2) {
+    if (KernelSetSupported(KernelSet::kAvx2)) {
       float avx = GetVecDot(tt.type, KernelSet::kAvx2)(n, q.data(), act.data());
       EXPECT_NEAR(avx, ref, tt.dot_rel * mag) << TypeName(tt.type) << " avx2";
       // Same integer sums, different float summation order.
@@ -77,19 +80,167 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, KernelTest,
-                         testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
-                                         TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
-                                         TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
-                                         TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
-                         [](const auto& info) { return TypeName(info.param.type); });
+// The tile kernels against the scalar row kernel, over row and token counts that exercise
+// every tile shape and remainder, and rows with an odd number of blocks.
+TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
+  const TypeTol tt = GetParam();
+  for (KernelSet ks : {KernelSet::kAvx512}) {
+    const GemmKernel* gk = GetGemm(tt.type, ks);
+    if (gk == nullptr || !KernelSetSupported(ks)) continue;
+    const ActFormat fmt = ActFormatFor(tt.type);
+    const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
+    for (int64_t n : {int64_t{160}, int64_t{256}, int64_t{1024}, int64_t{5 * 256}}) {
+      if (n % block != 0) continue;
+      for (int rows : {1, 4, 7, 13}) {
+        for (int n_tokens : {1, 2, 3, 4, 5, 9}) {
+          std::vector<float> w(static_cast<size_t>(n) * rows), x(static_cast<size_t>(n) * n_tokens);
+          for (auto& v : w) v = nd(rng);
+          for (auto& v : x) v = nd(rng);
+          std::string q;
+          for (int r = 0; r < rows; ++r) q += QuantizeRow(tt.type, w.data() + r * n, n);
+          const size_t row_bytes = q.size() / rows;
+          const size_t astride = gk->act_row_bytes(n);
+          std::vector<uint8_t> acts(astride * n_tokens);
+          for (int t = 0; t < n_tokens; ++t)
+            gk->prepare(x.data() + t * n, n, acts.data() + t * astride);
+          if (fmt == ActFormat::kQ8_K) {
+            // The tile kernel's Q8_K rows are the row kernels' rows, bit for bit.
+            std::vector<uint8_t> want(ActRowBytes(fmt, n));
+            QuantizeActs(fmt, x.data(), n, want.data());
+            ASSERT_EQ(0, std::memcmp(want.data(), acts.data(), want.size())) << TypeName(tt.type);
+          }
+          // Rows 1.. only, to check the row range; y[0] must stay untouched.
+          const int r0 = rows > 1 ? 1 : 0;
+          std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
+          gk->gemm(n, reinterpret_cast<const uint8_t*>(q.data()), row_bytes, r0, rows, acts.data(),
+                   astride, n_tokens, y.data(), rows);
+          std::vector<uint8_t> act(ActRowBytes(fmt, n));
+          for (int t = 0; t < n_tokens; ++t) {
+            QuantizeActs(fmt, x.data() + t * n, n, act.data());
+            if (r0 == 1) {
+              EXPECT_EQ(y[t * rows], -12345.0f);
+            }
+            for (int r = r0; r < rows; ++r) {
+              float want = scalar(n, q.data() + r * row_bytes, act.data());
+              double mag = 0;
+              for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
+              ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
+                  << TypeName(tt.type) << " " << KernelSetName(ks) << " n " << n << " rows " << rows
+                  << " tokens " << n_tokens << " at " << r << "," << t;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The batch form of the tile kernels (whole prompt batches) against the scalar row kernel.
+TEST_P(KernelTest, BatchKernelMatchesScalarRowKernel) {
+  const TypeTol tt = GetParam();
+  const GemmKernel* gk = GetGemm(tt.type, KernelSet::kAvx512);
+  if (gk == nullptr || gk->batch_gemm == nullptr || !KernelSetSupported(KernelSet::kAvx512)) {
+    GTEST_SKIP() << "no batch kernel";
+  }
+  const ActFormat fmt = ActFormatFor(tt.type);
+  const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
+  for (int64_t n : {int64_t{160}, int64_t{1024}, int64_t{1280}}) {
+    if (n % block != 0) continue;
+    for (int rows : {16, 21, 35}) {
+      for (int n_tokens : {12, 16, 17, 40}) {
+        std::vector<float> w(static_cast<size_t>(n) * rows), x(static_cast<size_t>(n) * n_tokens);
+        for (auto& v : w) v = nd(rng);
+        for (auto& v : x) v = nd(rng);
+        std::string q;
+        for (int r = 0; r < rows; ++r) q += QuantizeRow(tt.type, w.data() + r * n, n);
+        const size_t row_bytes = q.size() / rows;
+        std::vector<uint8_t> buf(gk->batch_bytes(n, n_tokens) + 64);
+        uint8_t* acts = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+        const int slots = gk->batch_slots(n_tokens);
+        gk->batch_prepare(x.data(), n, 0, slots / 2, n_tokens, acts);
+        gk->batch_prepare(x.data(), n, slots / 2, slots, n_tokens, acts);
+        std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
+        const auto* wq = reinterpret_cast<const uint8_t*>(q.data());
+        gk->batch_gemm(n, wq, row_bytes, 0, 16, acts, n_tokens, y.data(), rows);
+        gk->batch_gemm(n, wq, row_bytes, 16, rows, acts, n_tokens, y.data(), rows);
+        std::vector<uint8_t> act(ActRowBytes(fmt, n));
+        for (int t = 0; t < n_tokens; ++t) {
+          QuantizeActs(fmt, x.data() + t * n, n, act.data());
+          for (int r = 0; r < rows; ++r) {
+            float want = scalar(n, q.data() + r * row_bytes, act.data());
+            double mag = 0;
+            for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
+            ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
+                << TypeName(tt.type) << " n " << n << " rows " << rows << " tokens " << n_tokens
+                << " at " << r << "," << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllTypes, KernelTest,
+    testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
+                    TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
+                    TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
+                    TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
+    [](const auto& info) { return TypeName(info.param.type); });
 
 TEST(QuantTest, AllZeroRowsStayZero) {
   std::vector<float> z(256, 0.0f), back(256, 1.0f);
-  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+  for (GgmlType t :
+       {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     std::string q = QuantizeRow(t, z.data(), 256);
     DequantizeRow(t, q.data(), back.data(), 256);
     for (float v : back) ASSERT_EQ(v, 0.0f) << TypeName(t);
+  }
+}
+
+}  // namespace
+}  // namespace naut::engine
+
+namespace naut::engine {
+namespace {
+
+TEST(VectorKernelsTest, AttentionAndSiluMatchScalar) {
+  if (!KernelSetSupported(KernelSet::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const VectorKernels& ref = GetVectorKernels(KernelSet::kScalar);
+  const VectorKernels& fast = GetVectorKernels(KernelSet::kAvx512);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  for (int hd : {16, 64, 80, 128, 136, 256}) {
+    for (int n_kv : {1, 5, 16, 17, 40}) {
+      const size_t stride = static_cast<size_t>(hd) + 8, kt_stride = static_cast<size_t>(n_kv) + 3;
+      std::vector<float> q(hd), k(kt_stride * hd), v(stride * n_kv), score(n_kv);
+      for (auto* vec : {&q, &k, &v})
+        for (auto& x : *vec) x = nd(rng);
+      std::vector<float> want(hd), got(hd, 99.0f);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      ref.attend(q.data(), k.data(), kt_stride, v.data(), stride, n_kv, hd, scale, score.data(),
+                 want.data());
+      fast.attend(q.data(), k.data(), kt_stride, v.data(), stride, n_kv, hd, scale, score.data(),
+                  got.data());
+      for (int d = 0; d < hd; ++d)
+        ASSERT_NEAR(got[d], want[d], 2e-5 * (1 + std::fabs(want[d]))) << hd << " " << n_kv;
+    }
+  }
+  for (int64_t n : {1, 15, 16, 100}) {
+    std::vector<float> g(n), u(n);
+    for (auto& x : g) x = nd(rng) * 5;
+    for (auto& x : u) x = nd(rng);
+    std::vector<float> want = g, got = g;
+    ref.silu_mul(want.data(), u.data(), n);
+    fast.silu_mul(got.data(), u.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-5 * (1 + std::fabs(want[i]))) << i;
   }
 }
 
