@@ -1,6 +1,10 @@
 #include "engine/tokenizer.h"
 
 #include <re2/re2.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/utf16.h>
+#include <unicode/utf8.h>
 
 #include <algorithm>
 #include <cctype>
@@ -50,8 +54,8 @@ void AppendUtf8(std::string& out, uint32_t cp) {
 
 bool IsUnicodeSpace(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
 }
 
 // GPT-2's byte <-> printable code point table.
@@ -73,14 +77,17 @@ const ByteMap& Bytes() {
 }
 
 // \s of the original (Oniguruma/HF) patterns means Unicode White_Space; RE2's \s is ASCII only.
-constexpr const char* kWs = "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+constexpr const char* kWs =
+    "\\t\\n\\x0B\\f\\r "
+    "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
 
 // Rewrites a pre-tokenizer pattern for RE2: \s and \S become explicit Unicode classes, and the
 // trailing `\s+(?!\S)` (with or without a following `|\s+`) becomes a capture group that
 // Split() shortens by one character when a non-space follows, which is what the lookahead does.
 std::string ToRe2(std::string p) {
   auto replace_all = [&](const std::string& from, const std::string& to) {
-    for (size_t pos = 0; (pos = p.find(from, pos)) != std::string::npos; pos += to.size()) p.replace(pos, from.size(), to);
+    for (size_t pos = 0; (pos = p.find(from, pos)) != std::string::npos; pos += to.size())
+      p.replace(pos, from.size(), to);
   };
   const std::string ws = kWs;
   replace_all("\\s+(?!\\S)|\\s+", "@TAIL@");
@@ -115,12 +122,14 @@ Status Tokenizer::Init(const GgufFile& f) {
   } else if (model == "gpt2") {
     kind_ = Kind::kBpe;
   } else if (model == "bert") {
-    return Unimplemented("tokenizer: WordPiece ('bert') vocabularies are not supported yet");
+    kind_ = Kind::kWpm;
   } else {
-    return Unimplemented("tokenizer: vocabulary type '" + model + "' is not supported (only 'llama' and 'gpt2')");
+    return Unimplemented("tokenizer: vocabulary type '" + model +
+                         "' is not supported (only 'llama', 'gpt2' and 'bert')");
   }
   const GgufValue* toks = f.Find("tokenizer.ggml.tokens");
-  if (!toks || toks->type != GgufValueType::kArray || toks->array_type != GgufValueType::kString || toks->strs.empty()) {
+  if (!toks || toks->type != GgufValueType::kArray || toks->array_type != GgufValueType::kString ||
+      toks->strs.empty()) {
     return DataLoss("tokenizer: tokenizer.ggml.tokens is missing or not a string array");
   }
   tokens_ = toks->strs;
@@ -128,20 +137,29 @@ Status Tokenizer::Init(const GgufFile& f) {
   scores_.assign(n, 0.0f);
   types_.assign(n, TokenType::kNormal);
   if (const GgufValue* sc = f.Find("tokenizer.ggml.scores")) {
-    if (sc->floats.size() != n) return DataLoss("tokenizer: scores has " + std::to_string(sc->array_size()) + " entries for " + std::to_string(n) + " tokens");
+    if (sc->floats.size() != n)
+      return DataLoss("tokenizer: scores has " + std::to_string(sc->array_size()) +
+                      " entries for " + std::to_string(n) + " tokens");
     for (size_t i = 0; i < n; ++i) scores_[i] = static_cast<float>(sc->floats[i]);
   }
   if (const GgufValue* ty = f.Find("tokenizer.ggml.token_type")) {
-    if (ty->ints.size() != n) return DataLoss("tokenizer: token_type has " + std::to_string(ty->array_size()) + " entries for " + std::to_string(n) + " tokens");
+    if (ty->ints.size() != n)
+      return DataLoss("tokenizer: token_type has " + std::to_string(ty->array_size()) +
+                      " entries for " + std::to_string(n) + " tokens");
     for (size_t i = 0; i < n; ++i) types_[i] = static_cast<TokenType>(ty->ints[i]);
   }
   token_to_id_.reserve(n);
-  for (size_t i = 0; i < n; ++i) token_to_id_.emplace(tokens_[i], static_cast<TokenId>(i));
+  for (size_t i = 0; i < n; ++i) {
+    token_to_id_.emplace(tokens_[i], static_cast<TokenId>(i));
+    max_token_len_ = std::max(max_token_len_, tokens_[i].size());
+  }
   if (kind_ == Kind::kBpe) {
     const GgufValue* mg = f.Find("tokenizer.ggml.merges");
-    if (!mg || mg->array_type != GgufValueType::kString) return DataLoss("tokenizer: BPE vocabulary without tokenizer.ggml.merges");
+    if (!mg || mg->array_type != GgufValueType::kString)
+      return DataLoss("tokenizer: BPE vocabulary without tokenizer.ggml.merges");
     merge_rank_.reserve(mg->strs.size());
-    for (size_t i = 0; i < mg->strs.size(); ++i) merge_rank_.emplace(mg->strs[i], static_cast<int32_t>(i));
+    for (size_t i = 0; i < mg->strs.size(); ++i)
+      merge_rank_.emplace(mg->strs[i], static_cast<int32_t>(i));
   }
   auto id_or = [&](const char* key, TokenId fallback) -> TokenId {
     int64_t v = f.GetIntOr(key, fallback);
@@ -150,6 +168,12 @@ Status Tokenizer::Init(const GgufFile& f) {
   bos_ = id_or("tokenizer.ggml.bos_token_id", kind_ == Kind::kSpm ? 1 : -1);
   eos_ = id_or("tokenizer.ggml.eos_token_id", kind_ == Kind::kSpm ? 2 : -1);
   unk_ = id_or("tokenizer.ggml.unknown_token_id", kind_ == Kind::kSpm ? 0 : -1);
+  if (kind_ == Kind::kWpm && unk_ < 0) unk_ = Find("[UNK]");
+  if (kind_ == Kind::kWpm && unk_ < 0) {
+    return DataLoss(
+        "tokenizer: WordPiece vocabulary without tokenizer.ggml.unknown_token_id or an [UNK] "
+        "token");
+  }
   add_bos_ = f.GetBoolOr("tokenizer.ggml.add_bos_token", kind_ == Kind::kSpm) && bos_ >= 0;
   add_eos_ = f.GetBoolOr("tokenizer.ggml.add_eos_token", false) && eos_ >= 0;
   add_space_prefix_ = f.GetBoolOr("tokenizer.ggml.add_space_prefix", kind_ == Kind::kSpm);
@@ -158,12 +182,15 @@ Status Tokenizer::Init(const GgufFile& f) {
   if (eos_ >= 0) eog_.push_back(eos_);
   TokenId eot = id_or("tokenizer.ggml.eot_token_id", -1);
   if (eot >= 0) eog_.push_back(eot);
-  for (const char* s : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "</s>"}) {
+  for (const char* s : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+                        "<|eom_id|>", "</s>"}) {
     TokenId id = Find(s);
-    if (id >= 0 && (types_[id] == TokenType::kControl || types_[id] == TokenType::kUserDefined)) eog_.push_back(id);
+    if (id >= 0 && (types_[id] == TokenType::kControl || types_[id] == TokenType::kUserDefined))
+      eog_.push_back(id);
   }
   for (size_t i = 0; i < n; ++i) {
-    if (types_[i] == TokenType::kControl || types_[i] == TokenType::kUserDefined || types_[i] == TokenType::kUnknown) {
+    if (types_[i] == TokenType::kControl || types_[i] == TokenType::kUserDefined ||
+        types_[i] == TokenType::kUnknown) {
       if (!tokens_[i].empty()) special_.push_back(static_cast<TokenId>(i));
     }
   }
@@ -171,43 +198,71 @@ Status Tokenizer::Init(const GgufFile& f) {
                    [&](TokenId a, TokenId b) { return tokens_[a].size() > tokens_[b].size(); });
 
   if (kind_ == Kind::kBpe) {
-    static const std::string kGpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+    static const std::string kGpt2 =
+        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
     static const std::string kLlama3 =
-        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+        "\\p{N}{1,3}| "
         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     static const std::string kQwen2 =
-        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+        "\\p{N}| "
         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     std::vector<std::string> exprs;
     const std::string& p = pre_;
-    if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" || p == "pixtral" || p == "dbrx" ||
-        p == "smaug-bpe" || p == "chatglm-bpe" || p == "midm-2.0") {
+    if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" || p == "pixtral" ||
+        p == "dbrx" || p == "smaug-bpe" || p == "chatglm-bpe" || p == "midm-2.0") {
       exprs = {kLlama3};
       ignore_merges_ = (p != "dbrx" && p != "smaug-bpe" && p != "chatglm-bpe");
-    } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "stablelm2" || p == "hunyuan" || p == "grok-2" ||
-               p == "megrez") {
+    } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "stablelm2" || p == "hunyuan" ||
+               p == "grok-2" || p == "megrez") {
       exprs = {kQwen2};
     } else if (p == "tekken") {
-      exprs = {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+      exprs = {
+          "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
+          "+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
+          "M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
       ignore_merges_ = true;
     } else if (p == "deepseek-llm") {
-      exprs = {"[\r\n]",
-               "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
-               "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"};
+      exprs = {
+          "[\r\n]",
+          "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{"
+          "1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{"
+          "37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}"
+          "\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{"
+          "13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{"
+          "1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{"
+          "1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{"
+          "1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{"
+          "1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{"
+          "2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}"
+          "\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}"
+          "\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}"
+          "\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-"
+          "\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}"
+          "\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{"
+          "104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{"
+          "1E900}-\\x{1E943}]+",
+          "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+          "\\s+$",
+          "[一-龥ࠀ-一가-퟿]+",
+          "\\p{N}+"};
     } else if (p == "deepseek-v3" || p == "hunyuan-dense") {
       exprs = {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
-               "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+               "[!\"#$%&'()*+,\\-./"
+               ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
                "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"};
     } else if (p == "deepseek-coder") {
       exprs = {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"};
     } else if (p == "falcon") {
       exprs = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"};
-    } else if (p == "starcoder" || p == "refact" || p == "command-r" || p == "smollm" || p == "codeshell" ||
-               p == "exaone" || p == "minerva-7b") {
+    } else if (p == "starcoder" || p == "refact" || p == "command-r" || p == "smollm" ||
+               p == "codeshell" || p == "exaone" || p == "minerva-7b") {
       exprs = {"\\p{N}", kGpt2};
-    } else if (p == "gpt-2" || p == "phi-2" || p == "jina-es" || p == "jina-de" || p == "gigachat" || p == "mpt" ||
-               p == "olmo" || p == "jais" || p == "trillion" || p == "roberta-bpe" || p == "jina-v1-en" ||
-               p == "jina-v2-es" || p == "jina-v2-de" || p == "jina-v2-code") {
+    } else if (p == "gpt-2" || p == "phi-2" || p == "jina-es" || p == "jina-de" ||
+               p == "gigachat" || p == "mpt" || p == "olmo" || p == "jais" || p == "trillion" ||
+               p == "roberta-bpe" || p == "jina-v1-en" || p == "jina-v2-es" || p == "jina-v2-de" ||
+               p == "jina-v2-code") {
       exprs = {kGpt2};
     } else if (p == "default") {
       exprs = {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
@@ -222,7 +277,9 @@ Status Tokenizer::Init(const GgufFile& f) {
       opt.set_encoding(RE2::Options::EncodingUTF8);
       opt.set_log_errors(false);
       r->re = std::make_unique<re2::RE2>(pat, opt);
-      if (!r->re->ok()) return Internal("tokenizer: pre-tokenizer regex for '" + p + "' rejected by RE2: " + r->re->error());
+      if (!r->re->ok())
+        return Internal("tokenizer: pre-tokenizer regex for '" + p +
+                        "' rejected by RE2: " + r->re->error());
       regexes_.push_back(std::move(r));
     }
   }
@@ -234,7 +291,9 @@ TokenId Tokenizer::Find(std::string_view text) const {
   return it == token_to_id_.end() ? -1 : it->second;
 }
 
-bool Tokenizer::IsEog(TokenId id) const { return std::find(eog_.begin(), eog_.end(), id) != eog_.end(); }
+bool Tokenizer::IsEog(TokenId id) const {
+  return std::find(eog_.begin(), eog_.end(), id) != eog_.end();
+}
 
 TokenId Tokenizer::ByteToken(uint8_t byte) const {
   if (kind_ == Kind::kSpm) {
@@ -260,7 +319,8 @@ std::vector<std::string> Tokenizer::PreTokenize(const std::string& text) const {
       re2::StringPiece input(f);
       size_t pos = 0;
       while (pos < f.size()) {
-        if (!rx->re->Match(input, pos, f.size(), RE2::UNANCHORED, groups.data(), ngroups + 1)) break;
+        if (!rx->re->Match(input, pos, f.size(), RE2::UNANCHORED, groups.data(), ngroups + 1))
+          break;
         size_t ms = static_cast<size_t>(groups[0].data() - f.data());
         size_t me = ms + groups[0].size();
         if (me == ms) {  // empty match: step one character
@@ -302,14 +362,18 @@ struct SpmBigram {
   int left, right;
   float score;
   size_t size;
-  bool operator<(const SpmBigram& o) const { return score < o.score || (score == o.score && left > o.left); }
+  bool operator<(const SpmBigram& o) const {
+    return score < o.score || (score == o.score && left > o.left);
+  }
 };
 
 struct BpeBigram {
   int left, right;
   int rank;
   std::string text;
-  bool operator<(const BpeBigram& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }
+  bool operator<(const BpeBigram& o) const {
+    return rank > o.rank || (rank == o.rank && left > o.left);
+  }
 };
 
 std::vector<Symbol> SplitChars(const std::string& s) {
@@ -371,6 +435,94 @@ void Tokenizer::TokenizeSpm(const std::string& text, std::vector<TokenId>& out) 
   for (int i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) resegment(syms[i]);
 }
 
+std::vector<std::string> WordPiecePreprocess(std::string_view text) {
+  std::vector<std::string> words;
+  UErrorCode err = U_ZERO_ERROR;
+  const UNormalizer2* nfd = unorm2_getNFDInstance(&err);
+  if (U_FAILURE(err)) return words;
+  // llama.cpp's "NFD" replaces each code point by the first code point of its canonical
+  // decomposition (its table is built from Python's unicodedata.normalize('NFD', c)[0]), so
+  // precomposed letters lose their accents ("Ä" -> "a") while a combining mark typed on its
+  // own is kept. The reference ids depend on exactly that, so it is reproduced here.
+  auto first_of_nfd = [nfd](UChar32 c) {
+    UChar buf[32];
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t n = unorm2_getDecomposition(nfd, c, buf, 32, &e);
+    if (U_FAILURE(e) || n <= 0) return c;
+    UChar32 first;
+    int32_t k = 0;
+    U16_NEXT(buf, k, n, first);
+    return first;
+  };
+  // The CJK ideograph ranges of BERT's _is_chinese_char.
+  auto is_cjk = [](UChar32 c) {
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+           (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
+           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+  };
+  std::string word;
+  auto finish = [&] {
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+  };
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const int32_t len = static_cast<int32_t>(text.size());
+  for (int32_t i = 0; i < len;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, len, c);
+    c = c < 0 ? 0xFFFD : first_of_nfd(c);  // ill-formed UTF-8 becomes U+FFFD, dropped below
+    if (u_isUWhiteSpace(c)) {
+      finish();
+      continue;
+    }
+    const uint32_t gc = U_GET_GC_MASK(c);
+    // llama.cpp's "control" flag: Cc, Cf, Co, Cs (unassigned code points are kept).
+    constexpr uint32_t kControl = U_GC_CC_MASK | U_GC_CF_MASK | U_GC_CO_MASK | U_GC_CS_MASK;
+    if (c == 0 || c == 0xFFFD || (gc & kControl) != 0) continue;
+    const UChar32 lower = u_tolower(c);
+    if ((gc & U_GC_P_MASK) != 0 || (c < 0x7F && (gc & U_GC_S_MASK) != 0) || is_cjk(c)) {
+      finish();
+      AppendUtf8(word, static_cast<uint32_t>(lower));
+      finish();
+    } else {
+      AppendUtf8(word, static_cast<uint32_t>(lower));
+    }
+  }
+  finish();
+  return words;
+}
+
+void Tokenizer::TokenizeWpm(const std::string& text, std::vector<TokenId>& out) const {
+  for (const std::string& w : WordPiecePreprocess(text)) {
+    // The GGUF converter wrote word-initial tokens with a leading U+2581 and continuation
+    // tokens without BERT's "##", so a greedy longest match over "\u2581word" is WordPiece.
+    const std::string word = "\xE2\x96\x81" + w;
+    const size_t first = out.size();
+    bool ok = true;
+    for (size_t i = 0; i < word.size();) {
+      size_t j = std::min(word.size(), i + max_token_len_);
+      for (; j > i; --j) {
+        TokenId id = Find(std::string_view(word).substr(i, j - i));
+        if (id >= 0) {
+          out.push_back(id);
+          break;
+        }
+      }
+      if (j == i) {
+        ok = false;
+        break;
+      }
+      i = j;
+    }
+    if (!ok) {
+      // One unmatched position makes the whole word unknown, as in BERT.
+      out.resize(first);
+      out.push_back(unk_);
+    }
+  }
+}
+
 void Tokenizer::TokenizeBpe(const std::string& text, std::vector<TokenId>& out) const {
   const ByteMap& bm = Bytes();
   for (const std::string& raw : PreTokenize(text)) {
@@ -387,7 +539,8 @@ void Tokenizer::TokenizeBpe(const std::string& text, std::vector<TokenId>& out) 
     std::priority_queue<BpeBigram> queue;
     auto try_add = [&](int l, int r) {
       if (l < 0 || r < 0) return;
-      std::string key = word.substr(syms[l].start, syms[l].n) + " " + word.substr(syms[r].start, syms[r].n);
+      std::string key =
+          word.substr(syms[l].start, syms[l].n) + " " + word.substr(syms[r].start, syms[r].n);
       auto it = merge_rank_.find(key);
       if (it == merge_rank_.end()) return;
       queue.push({l, r, it->second, word.substr(syms[l].start, syms[l].n + syms[r].n)});
@@ -423,7 +576,8 @@ void Tokenizer::TokenizeBpe(const std::string& text, std::vector<TokenId>& out) 
   }
 }
 
-std::vector<TokenId> Tokenizer::Tokenize(std::string_view text, bool add_special, bool parse_special) const {
+std::vector<TokenId> Tokenizer::Tokenize(std::string_view text, bool add_special,
+                                         bool parse_special) const {
   std::vector<TokenId> out;
   if (add_special && add_bos_) out.push_back(bos_);
   // Split the text on special tokens (longest first), leaving raw-text fragments between them.
@@ -466,10 +620,14 @@ std::vector<TokenId> Tokenizer::Tokenize(std::string_view text, bool add_special
       s += f.text;
       std::string esc;
       for (char c : s) {
-        if (c == ' ') esc += "\xE2\x96\x81";
-        else esc += c;
+        if (c == ' ')
+          esc += "\xE2\x96\x81";
+        else
+          esc += c;
       }
       TokenizeSpm(esc, out);
+    } else if (kind_ == Kind::kWpm) {
+      TokenizeWpm(f.text, out);
     } else {
       TokenizeBpe(f.text, out);
     }
@@ -483,20 +641,29 @@ std::string Tokenizer::Piece(TokenId id, bool special) const {
   if (id < 0 || id >= n_tokens()) return "";
   const std::string& t = tokens_[id];
   switch (types_[id]) {
-    case TokenType::kControl: return special ? t : "";
-    case TokenType::kUnknown: return kind_ == Kind::kSpm ? "\xE2\x96\x85" : t;
-    case TokenType::kUserDefined: return t;
+    case TokenType::kControl:
+      return special ? t : "";
+    case TokenType::kUnknown:
+      return kind_ == Kind::kSpm ? "\xE2\x96\x85" : t;
+    case TokenType::kUserDefined:
+      return t;
     case TokenType::kByte:
       if (kind_ == Kind::kSpm && t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>') {
-        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10) : -1; };
+        auto hex = [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c))
+                     ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                                                                    : (c | 0x20) - 'a' + 10)
+                     : -1;
+        };
         int hi = hex(t[3]), lo = hex(t[4]);
         if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
       }
       [[fallthrough]];
-    default: break;
+    default:
+      break;
   }
   std::string out;
-  if (kind_ == Kind::kSpm) {
+  if (kind_ == Kind::kSpm || kind_ == Kind::kWpm) {
     for (size_t i = 0; i < t.size(); ++i) {
       if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
         out += ' ';
@@ -512,8 +679,10 @@ std::string Tokenizer::Piece(TokenId id, bool special) const {
     size_t l;
     uint32_t cp = DecodeAt(t, i, &l);
     auto it = bm.cp_to_byte.find(cp);
-    if (it != bm.cp_to_byte.end()) out += static_cast<char>(it->second);
-    else out.append(t, i, l);
+    if (it != bm.cp_to_byte.end())
+      out += static_cast<char>(it->second);
+    else
+      out.append(t, i, l);
     i += l;
   }
   return out;
@@ -526,7 +695,10 @@ std::string Tokenizer::Detokenize(const std::vector<TokenId>& ids, bool special)
   for (size_t i = start; i < ids.size(); ++i) {
     std::string p = Piece(ids[i], special);
     // SPM added a space before the text; the first piece gives it back.
-    if (i == start && kind_ == Kind::kSpm && add_space_prefix_ && !p.empty() && p[0] == ' ') p.erase(0, 1);
+    // WordPiece words start with U+2581 too; the first one has no space before it.
+    if (i == start && ((kind_ == Kind::kSpm && add_space_prefix_) || kind_ == Kind::kWpm) &&
+        !p.empty() && p[0] == ' ')
+      p.erase(0, 1);
     out += p;
   }
   return out;

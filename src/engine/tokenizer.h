@@ -1,7 +1,7 @@
 #pragma once
 // Tokenizer built from a GGUF file's `tokenizer.ggml.*` metadata: SentencePiece-style
-// (`llama`) and byte-level BPE (`gpt2`) vocabularies with the pre-tokenizer named by
-// `tokenizer.ggml.pre`, special and control tokens, BOS/EOS, byte fallback, and
+// (`llama`), byte-level BPE (`gpt2`) and WordPiece (`bert`) vocabularies with the pre-tokenizer
+// named by `tokenizer.ggml.pre`, special and control tokens, BOS/EOS, byte fallback, and
 // detokenization that round-trips. Behaviour follows llama.cpp's tokenizer so that ids match
 // the models' reference outputs.
 //
@@ -26,12 +26,18 @@ namespace naut::engine {
 using TokenId = int32_t;
 
 enum class TokenType : int32_t {
-  kUndefined = 0, kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6,
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
 };
 
 class Tokenizer {
  public:
-  enum class Kind { kSpm, kBpe };
+  enum class Kind { kSpm, kBpe, kWpm };
   ~Tokenizer();
 
   static Result<std::unique_ptr<Tokenizer>> Create(const GgufFile& file);
@@ -39,7 +45,8 @@ class Tokenizer {
   // `add_special`: prepend BOS / append EOS as the vocabulary asks. `parse_special`: text
   // such as "<|im_end|>" becomes the control token; otherwise it is tokenized as plain text
   // (user-defined tokens are always recognised, as in llama.cpp).
-  std::vector<TokenId> Tokenize(std::string_view text, bool add_special, bool parse_special = false) const;
+  std::vector<TokenId> Tokenize(std::string_view text, bool add_special,
+                                bool parse_special = false) const;
 
   // The bytes of one token (control tokens give "" unless `special`).
   std::string Piece(TokenId id, bool special = false) const;
@@ -62,6 +69,7 @@ class Tokenizer {
   Status Init(const GgufFile& file);
   void TokenizeSpm(const std::string& text, std::vector<TokenId>& out) const;
   void TokenizeBpe(const std::string& text, std::vector<TokenId>& out) const;
+  void TokenizeWpm(const std::string& text, std::vector<TokenId>& out) const;
   std::vector<std::string> PreTokenize(const std::string& text) const;
   TokenId Find(std::string_view text) const;
   TokenId ByteToken(uint8_t byte) const;
@@ -76,9 +84,18 @@ class Tokenizer {
   std::vector<TokenId> special_;  // tokens matched in raw text, longest first
   std::vector<TokenId> eog_;
   TokenId bos_ = -1, eos_ = -1, unk_ = -1;
+  size_t max_token_len_ = 0;  // bytes of the longest token text (WordPiece match window)
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true, ignore_merges_ = false;
   struct Regex;
   std::vector<std::unique_ptr<Regex>> regexes_;
 };
+
+// BERT's basic pre-tokenization as llama.cpp does it for WordPiece vocabularies: each code
+// point is replaced by the first code point of its NFD decomposition (so precomposed accented
+// letters lose the accent, as the reference ids require; a lone combining mark is kept),
+// whitespace ends a word, NUL / U+FFFD / control characters (Cc, Cf, Co, Cs) are dropped,
+// every code point is lowercased, and punctuation, ASCII symbols and CJK ideographs become
+// words of their own. Returns the words as UTF-8, none empty; ill-formed UTF-8 is dropped.
+std::vector<std::string> WordPiecePreprocess(std::string_view text);
 
 }  // namespace naut::engine
