@@ -79,7 +79,10 @@ int Info(const std::string& path, bool all) {
               << p.n_head << "/" << p.n_head_kv << " (dim " << p.head_dim << ", rope " << p.n_rot
               << (p.rope_neox ? " neox" : " normal") << ", base " << p.rope_base << "), ctx " << p.n_ctx_train << "\n";
     const auto& tok = (*model)->tokenizer();
-    std::cout << "tokenizer:     " << (tok.kind() == engine::Tokenizer::Kind::kSpm ? "llama (SPM)" : "gpt2 (BPE)") << ", pre '"
+    const char* kind = tok.kind() == engine::Tokenizer::Kind::kSpm   ? "llama (SPM)"
+                       : tok.kind() == engine::Tokenizer::Kind::kBpe ? "gpt2 (BPE)"
+                                                                     : "bert (WordPiece)";
+    std::cout << "tokenizer:     " << kind << ", pre '"
               << tok.pre() << "', " << tok.n_tokens() << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
     std::cout << "engine:        can run this model\n";
   } else {

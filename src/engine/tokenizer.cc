@@ -174,8 +174,13 @@ Status Tokenizer::Init(const GgufFile& f) {
         "tokenizer: WordPiece vocabulary without tokenizer.ggml.unknown_token_id or an [UNK] "
         "token");
   }
-  add_bos_ = f.GetBoolOr("tokenizer.ggml.add_bos_token", kind_ == Kind::kSpm) && bos_ >= 0;
-  add_eos_ = f.GetBoolOr("tokenizer.ggml.add_eos_token", false) && eos_ >= 0;
+  if (kind_ == Kind::kWpm) {
+    // BERT frames its input as [CLS] text [SEP]; the converter stores those as cls/separator.
+    if (bos_ < 0) bos_ = id_or("tokenizer.ggml.cls_token_id", -1);
+    if (eos_ < 0) eos_ = id_or("tokenizer.ggml.seperator_token_id", -1);
+  }
+  add_bos_ = f.GetBoolOr("tokenizer.ggml.add_bos_token", kind_ != Kind::kBpe) && bos_ >= 0;
+  add_eos_ = f.GetBoolOr("tokenizer.ggml.add_eos_token", kind_ == Kind::kWpm) && eos_ >= 0;
   add_space_prefix_ = f.GetBoolOr("tokenizer.ggml.add_space_prefix", kind_ == Kind::kSpm);
   pre_ = f.GetStringOr("tokenizer.ggml.pre", "default");
 

@@ -169,6 +169,11 @@ TEST(WordPieceTokenizer, UnmatchedWordBecomesUnknownAndPiecesDetokenize) {
   EXPECT_EQ(ids[2], IdOf(**tok, "\xE2\x96\x81world"));
   // [UNK] is a control token in this file: it detokenizes to nothing unless `special`.
   EXPECT_EQ((*tok)->Detokenize(ids), "hello world");
+  // With special tokens the text is framed as [CLS] ... [SEP], as BERT expects.
+  auto framed = (*tok)->Tokenize("Hello world", /*add_special=*/true);
+  EXPECT_EQ(framed,
+            (std::vector<TokenId>{IdOf(**tok, "[CLS]"), ids[0], ids[2], IdOf(**tok, "[SEP]")}));
+  EXPECT_EQ((*tok)->Detokenize(framed), "hello world");
   // Continuation pieces join their word without a space.
   auto disc = (*tok)->Tokenize(" discards", false);
   ASSERT_GT(disc.size(), 1u);
