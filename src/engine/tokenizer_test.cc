@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/gguf.h"
+#include "engine/gguf_writer.h"
 
 namespace naut::engine {
 namespace {
@@ -178,6 +179,65 @@ TEST(WordPieceTokenizer, UnmatchedWordBecomesUnknownAndPiecesDetokenize) {
   auto disc = (*tok)->Tokenize(" discards", false);
   ASSERT_GT(disc.size(), 1u);
   EXPECT_EQ((*tok)->Detokenize(disc), "discards");
+}
+
+// A tiny WordPiece vocabulary written in memory: independent of the shared conformance data.
+Result<std::unique_ptr<Tokenizer>> TinyWordPiece(bool with_unk) {
+  GgufWriter w;
+  w.AddString("tokenizer.ggml.model", "bert");
+  std::vector<std::string> toks = {"[PAD]",
+                                   "[UNK]",
+                                   "[CLS]",
+                                   "[SEP]",
+                                   "\xE2\x96\x81un",
+                                   "\xE2\x96\x81unh",
+                                   "aff",
+                                   "able",
+                                   "\xE2\x96\x81"
+                                   "a",
+                                   "\xE2\x96\x81,",
+                                   "hx"};
+  w.AddStringArray("tokenizer.ggml.tokens", toks);
+  w.AddI32Array("tokenizer.ggml.token_type", {3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1});
+  if (with_unk) w.AddU32("tokenizer.ggml.unknown_token_id", 1);
+  w.AddU32("tokenizer.ggml.cls_token_id", 2);
+  w.AddU32("tokenizer.ggml.seperator_token_id", 3);
+  std::string bytes = w.ToBytes();
+  auto f = GgufFile::Parse(bytes);
+  if (!f.ok()) return f.error();
+  return Tokenizer::Create(**f);
+}
+
+TEST(WordPieceTokenizer, GreedyLongestMatchAndWholeWordUnknown) {
+  auto tok = TinyWordPiece(/*with_unk=*/true);
+  ASSERT_TRUE(tok.ok()) << tok.error().ToString();
+  // "unaffable": longest first gives "▁un" (not "▁unh", which does not fit), "aff", "able".
+  EXPECT_EQ((*tok)->Tokenize("Unaffable, a", false), (std::vector<TokenId>{4, 6, 7, 9, 8}));
+  // "unhx": "▁unh" matches, then nothing matches "x" -> the whole word is [UNK] and the
+  // "▁unh" already found is discarded; there is no backtracking to "▁un" + "hx".
+  EXPECT_EQ((*tok)->Tokenize("unhx", false), (std::vector<TokenId>{1}));
+  EXPECT_EQ((*tok)->Tokenize("a unhx a", true), (std::vector<TokenId>{2, 8, 1, 8, 3}));
+  EXPECT_TRUE((*tok)->Tokenize(" \t\n", false).empty());
+  EXPECT_EQ((*tok)->Detokenize((*tok)->Tokenize("unaffable , a", true)), "unaffable , a");
+}
+
+TEST(WordPieceTokenizer, VocabularyWithoutUnknownTokenIsRefusedUnlessItHasUnkText) {
+  // "[UNK]" is in the token list, so the id is found from its text.
+  auto found = TinyWordPiece(/*with_unk=*/false);
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  EXPECT_EQ((*found)->Tokenize("zzz", false), (std::vector<TokenId>{1}));
+  GgufWriter w;
+  w.AddString("tokenizer.ggml.model", "bert");
+  w.AddStringArray("tokenizer.ggml.tokens", {"\xE2\x96\x81"
+                                             "a"});
+  std::string bytes = w.ToBytes();
+  auto f = GgufFile::Parse(bytes);
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  auto tok = Tokenizer::Create(**f);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.error().code(), Code::kDataLoss);
+  EXPECT_NE(tok.error().message().find("unknown_token_id"), std::string::npos)
+      << tok.error().ToString();
 }
 
 }  // namespace
