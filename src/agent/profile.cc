@@ -7,31 +7,13 @@
 #include "agent/profiles_data.h"
 #include "agent/toolbox.h"
 #include "core/files.h"
+#include "core/toml.h"
 
 namespace naut::agent {
 
 namespace {
 
 constexpr std::string_view kSeparator = "__";
-
-std::string NodeType(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a number";
-    case toml::node_type::boolean:
-      return "a boolean";
-    default:
-      return "a date or time";
-  }
-}
 
 Json TomlToJson(const toml::node& node) {
   if (auto t = node.as_table()) {
@@ -114,7 +96,7 @@ class ProfileParser {
       const toml::table* t = node.as_table();
       if (key == "observation" || key == "actions" || key == "checker" || key == "milestones") {
         if (t == nullptr)
-          return Bad(node, key, "expected a table [" + key + "], got " + NodeType(node));
+          return Bad(node, key, "expected a table [" + key + "], got " + TomlTypeName(node));
       }
       if (key == "observation") {
         NAUT_RETURN_IF_ERROR(Observation(*t));
@@ -150,17 +132,17 @@ class ProfileParser {
   }
 
   Result<std::string> String(const toml::node& node, const std::string& key) const {
-    if (!node.is_string()) return Bad(node, key, "expected a string, got " + NodeType(node));
+    if (!node.is_string()) return Bad(node, key, "expected a string, got " + TomlTypeName(node));
     return *node.value<std::string>();
   }
   Result<std::vector<std::string>> Strings(const toml::node& node, const std::string& key) const {
     const toml::array* arr = node.as_array();
     if (arr == nullptr)
-      return Bad(node, key, "expected an array of strings, got " + NodeType(node));
+      return Bad(node, key, "expected an array of strings, got " + TomlTypeName(node));
     std::vector<std::string> out;
     for (const auto& item : *arr) {
       if (!item.is_string())
-        return Bad(item, key, "expected an array of strings, found " + NodeType(item));
+        return Bad(item, key, "expected an array of strings, found " + TomlTypeName(item));
       out.push_back(*item.value<std::string>());
     }
     return out;
@@ -203,7 +185,7 @@ class ProfileParser {
   Status Environment(const toml::node& node) {
     const toml::table* t = node.as_table();
     if (t == nullptr)
-      return Bad(node, "environment", "expected a table [environment], got " + NodeType(node));
+      return Bad(node, "environment", "expected a table [environment], got " + TomlTypeName(node));
     std::string description;
     const toml::node* servers_node = nullptr;
     const toml::node* prefix_node = nullptr;
@@ -287,13 +269,13 @@ class ProfileParser {
       const toml::array* calls = v.as_array();
       if (calls == nullptr) {
         return Bad(v, "observation.calls",
-                   "expected [[observation.calls]] tables, got " + NodeType(v));
+                   "expected [[observation.calls]] tables, got " + TomlTypeName(v));
       }
       for (const auto& item : *calls) {
         const toml::table* call = item.as_table();
         if (call == nullptr) {
           return Bad(item, "observation.calls",
-                     "expected [[observation.calls]] tables, found " + NodeType(item));
+                     "expected [[observation.calls]] tables, found " + TomlTypeName(item));
         }
         NAUT_RETURN_IF_ERROR(ObservationEntry(*call, item));
       }
@@ -318,7 +300,7 @@ class ProfileParser {
       } else if (k.str() == "arguments") {
         if (!v.is_table())
           return Bad(v, key,
-                     "expected a table such as { chat_id = \"{chat}\" }, got " + NodeType(v));
+                     "expected a table such as { chat_id = \"{chat}\" }, got " + TomlTypeName(v));
         arguments = &v;
         c.arguments = TomlToJson(v);
         if (!SubstituteChat(c.arguments, p_.chat)) {
@@ -431,7 +413,7 @@ class ProfileParser {
         const toml::array* arr = v.as_array();
         if (arr == nullptr)
           return Bad(v, "milestones.items",
-                     "expected [[milestones.items]] tables, got " + NodeType(v));
+                     "expected [[milestones.items]] tables, got " + TomlTypeName(v));
         for (const auto& item : *arr) NAUT_RETURN_IF_ERROR(MilestoneItem(item));
       } else {
         return Bad(v, key, "unknown key; expected resource = \"<uri>\" or [[milestones.items]]");
@@ -447,7 +429,7 @@ class ProfileParser {
     const toml::table* m = item.as_table();
     if (m == nullptr)
       return Bad(item, "milestones.items",
-                 "expected [[milestones.items]] tables, found " + NodeType(item));
+                 "expected [[milestones.items]] tables, found " + TomlTypeName(item));
     Milestone out;
     for (const auto& [k, v] : *m) {
       std::string key = "[[milestones.items]] " + std::string(k.str());

@@ -8,6 +8,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "core/toml.h"
 
 namespace naut {
 
@@ -34,18 +35,6 @@ std::string NodeText(const toml::node& node) {
   std::string s = out.str();
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
-}
-
-std::string NodeType(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date/time";
-  }
 }
 
 std::string SectionKey(const std::string& key) {
@@ -98,7 +87,7 @@ Field StringField(std::string key, std::string& (*ref)(Config&), Check check = n
     return Status::Ok();
   };
   f.from_toml = [key, set](Config& c, const toml::node& n, const std::string& where) -> Status {
-    if (!n.is_string()) return Bad(where, key, NodeText(n), "a string, got " + NodeType(n));
+    if (!n.is_string()) return Bad(where, key, NodeText(n), "a string, got " + TomlTypeName(n));
     return set(c, *n.value<std::string>(), where);
   };
   f.from_text = set;
@@ -133,7 +122,7 @@ Field NumberField(std::string key, T& (*ref)(Config&), double min, double max) {
   f.from_toml = [key, set, range](Config& c, const toml::node& n, const std::string& where) -> Status {
     if (n.is_integer()) return set(c, static_cast<double>(*n.value<int64_t>()), NodeText(n), where);
     if (!kInt && n.is_floating_point()) return set(c, *n.value<double>(), NodeText(n), where);
-    return Bad(where, key, NodeText(n), range + ", got " + NodeType(n));
+    return Bad(where, key, NodeText(n), range + ", got " + TomlTypeName(n));
   };
   f.from_text = [key, set, range](Config& c, const std::string& text, const std::string& where) -> Status {
     char* end = nullptr;
@@ -153,7 +142,7 @@ Field BoolField(std::string key, bool& (*ref)(Config&)) {
   Field f;
   f.key = key;
   f.from_toml = [key, ref](Config& c, const toml::node& n, const std::string& where) -> Status {
-    if (!n.is_boolean()) return Bad(where, key, NodeText(n), "true or false, got " + NodeType(n));
+    if (!n.is_boolean()) return Bad(where, key, NodeText(n), "true or false, got " + TomlTypeName(n));
     ref(c) = *n.value<bool>();
     return Status::Ok();
   };
@@ -176,7 +165,7 @@ Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&)
   f.key = key;
   f.from_toml = [key, ref, check](Config& c, const toml::node& n, const std::string& where) -> Status {
     const toml::array* arr = n.as_array();
-    if (arr == nullptr) return Bad(where, key, NodeText(n), "an array of strings, got " + NodeType(n));
+    if (arr == nullptr) return Bad(where, key, NodeText(n), "an array of strings, got " + TomlTypeName(n));
     std::vector<std::string> out;
     for (const auto& item : *arr) {
       if (!item.is_string()) return Bad(where, key, NodeText(item), "an array of strings");
@@ -317,7 +306,7 @@ Status ApplyToml(Config& config, const fs::path& file, const std::string& text) 
     }
     if (table == nullptr) {
       return InvalidArgument(Where(file, section_node.source()) + ": '" + section +
-                             "' must be a table ([" + section + "]), got " + NodeType(section_node));
+                             "' must be a table ([" + section + "]), got " + TomlTypeName(section_node));
     }
     for (const auto& [key, node] : *table) {
       std::string full = section + "." + std::string(key.str());
