@@ -11,7 +11,7 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 sources=(fuzz/gguf_fuzzer.cc src/engine/gguf.cc src/engine/gguf_writer.cc src/engine/gguf_corpus.cc
          src/engine/tokenizer.cc src/core/status.cc)
 echo "fuzz: building $out/gguf_fuzzer with $CXX"
-"$CXX" "${flags[@]}" "${sources[@]}" $(pkg-config --cflags --libs re2) -o "$out/gguf_fuzzer"
+"$CXX" "${flags[@]}" "${sources[@]}" $(pkg-config --cflags --libs re2 icu-uc) -o "$out/gguf_fuzzer"
 # Seeds: the hand-made valid and broken files (rewritten each run; libFuzzer adds its own).
 NAUT_FUZZ_WRITE_SEEDS="$out/corpus" "$out/gguf_fuzzer" -runs=0 "$out/corpus" >/dev/null 2>&1
 echo "fuzz: running for ${SECONDS_TO_RUN}s on $(ls "$out/corpus" | wc -l) corpus files"
