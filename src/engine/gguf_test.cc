@@ -1,6 +1,7 @@
 #include "engine/gguf.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "engine/gguf_corpus.h"
 #include "engine/gguf_writer.h"
@@ -43,7 +44,7 @@ TEST(GgufTest, ReadsEveryValueTypeAndTensors) {
 }
 
 TEST(GgufTest, OpensFromDiskWithMmap) {
-  std::string path = testing::TempDir() + "/valid.gguf";
+  std::string path = testing::TempDir() + "/valid-" + std::to_string(::getpid()) + ".gguf";
   GgufWriter w;
   w.AddString("general.architecture", "qwen3");
   w.AddTensor("x", GgmlType::kF32, {4}, std::string(16, '\0'));
@@ -59,7 +60,8 @@ TEST(GgufTest, BrokenFilesAreRefusedWithTheRightError) {
     auto f = GgufFile::Parse(b.bytes, b.name);
     ASSERT_FALSE(f.ok()) << b.name << " was accepted";
     EXPECT_NE(f.error().message().find(b.expected_error), std::string::npos)
-        << b.name << ": got '" << f.error().message() << "', expected it to mention '" << b.expected_error << "'";
+        << b.name << ": got '" << f.error().message() << "', expected it to mention '"
+        << b.expected_error << "'";
   }
 }
 

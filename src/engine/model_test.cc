@@ -1,6 +1,7 @@
 #include "engine/model.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,7 +17,9 @@ namespace naut::engine {
 namespace {
 
 std::unique_ptr<Model> Build(const SyntheticModelSpec& spec, const std::string& name) {
-  std::string path = testing::TempDir() + "/" + name + ".gguf";
+  // One file per process: ctest runs several tests of this binary at once, and a model file
+  // rewritten under another process's mapping corrupts its weights (or raises SIGBUS).
+  std::string path = testing::TempDir() + "/" + name + "-" + std::to_string(::getpid()) + ".gguf";
   EXPECT_TRUE(BuildSyntheticModel(spec).WriteTo(path).ok());
   auto m = Model::Load(path);
   EXPECT_TRUE(m.ok()) << m.error().ToString();
@@ -140,7 +143,7 @@ TEST(ContextTest, RejectsBadTokensAndFullContext) {
 
 TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
   GgufWriter w = BuildSyntheticModel({.arch = "llama"});
-  std::string path = testing::TempDir() + "/gpt2.gguf";
+  std::string path = testing::TempDir() + "/gpt2-" + std::to_string(::getpid()) + ".gguf";
   GgufWriter bad;
   bad.AddString("general.architecture", "gpt2");
   ASSERT_TRUE(bad.WriteTo(path).ok());
