@@ -52,8 +52,8 @@ int Info(const std::string& path, bool all) {
   auto f = engine::GgufFile::Open(path);
   if (!f) return Fail(f.error());
   const engine::GgufFile& g = **f;
-  std::cout << "file:          " << path << " (" << Human(static_cast<double>(g.file_size())) << ", GGUF v" << g.version()
-            << ")\n";
+  std::cout << "file:          " << path << " (" << Human(static_cast<double>(g.file_size()))
+            << ", GGUF v" << g.version() << ")\n";
   std::cout << "architecture:  " << g.GetStringOr("general.architecture", "(none)") << "\n";
   std::cout << "name:          " << g.GetStringOr("general.name", "(none)") << "\n";
   int64_t n_params = 0, n_bytes = 0;
@@ -67,23 +67,26 @@ int Info(const std::string& path, bool all) {
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.2f M", static_cast<double>(n_params) / 1e6);
-  std::cout << "parameters:    " << buf << " in " << g.tensors().size() << " tensors (" << Human(static_cast<double>(n_bytes))
-            << ")\n";
+  std::cout << "parameters:    " << buf << " in " << g.tensors().size() << " tensors ("
+            << Human(static_cast<double>(n_bytes)) << ")\n";
   std::cout << "quant mix:    ";
-  for (const auto& [type, m] : mix) std::cout << " " << type << " x" << m.first << " (" << Human(static_cast<double>(m.second)) << ")";
+  for (const auto& [type, m] : mix)
+    std::cout << " " << type << " x" << m.first << " (" << Human(static_cast<double>(m.second))
+              << ")";
   std::cout << "\n";
   auto model = engine::Model::Load(path);
   if (model) {
     const auto& p = (*model)->params();
-    std::cout << "hyperparams:   n_embd " << p.n_embd << ", n_ff " << p.n_ff << ", layers " << p.n_layer << ", heads "
-              << p.n_head << "/" << p.n_head_kv << " (dim " << p.head_dim << ", rope " << p.n_rot
-              << (p.rope_neox ? " neox" : " normal") << ", base " << p.rope_base << "), ctx " << p.n_ctx_train << "\n";
+    std::cout << "hyperparams:   n_embd " << p.n_embd << ", n_ff " << p.n_ff << ", layers "
+              << p.n_layer << ", heads " << p.n_head << "/" << p.n_head_kv << " (dim " << p.head_dim
+              << ", rope " << p.n_rot << (p.rope_neox ? " neox" : " normal") << ", base "
+              << p.rope_base << "), ctx " << p.n_ctx_train << "\n";
     const auto& tok = (*model)->tokenizer();
     const char* kind = tok.kind() == engine::Tokenizer::Kind::kSpm   ? "llama (SPM)"
                        : tok.kind() == engine::Tokenizer::Kind::kBpe ? "gpt2 (BPE)"
                                                                      : "bert (WordPiece)";
-    std::cout << "tokenizer:     " << kind << ", pre '"
-              << tok.pre() << "', " << tok.n_tokens() << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
+    std::cout << "tokenizer:     " << kind << ", pre '" << tok.pre() << "', " << tok.n_tokens()
+              << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
     std::cout << "engine:        can run this model\n";
   } else {
     std::cout << "engine:        cannot run this file: " << model.error().message() << "\n";
@@ -109,7 +112,8 @@ int Tokenize(const std::string& path, const std::string& text, bool no_bos, bool
   auto tok = engine::Tokenizer::Create(**f);
   if (!tok) return Fail(tok.error());
   auto ids = (*tok)->Tokenize(text, !no_bos, special);
-  for (engine::TokenId id : ids) std::cout << id << "\t" << Quoted((*tok)->Piece(id, /*special=*/true)) << "\n";
+  for (engine::TokenId id : ids)
+    std::cout << id << "\t" << Quoted((*tok)->Piece(id, /*special=*/true)) << "\n";
   return kExitOk;
 }
 
@@ -118,20 +122,23 @@ int Tokenize(const std::string& path, const std::string& text, bool no_bos, bool
 void AddModelCommands(CLI::App& app, Context& ctx) {
   auto* model = app.add_subcommand("model", "Inspect GGUF model files");
   model->require_subcommand(1);
-  auto* info = model->add_subcommand("info", "Architecture, sizes, quantization mix and metadata of a GGUF file");
+  auto* info = model->add_subcommand(
+      "info", "Architecture, sizes, quantization mix and metadata of a GGUF file");
   static std::string info_path;
   static bool all = false;
   info->add_option("FILE", info_path, "GGUF file")->required();
   info->add_flag("--all", all, "Print every array element and every tensor");
   info->callback([&ctx] { ctx.exit_code = Info(info_path, all); });
 
-  auto* tok = model->add_subcommand("tokenize", "Token ids and pieces of TEXT with the file's tokenizer");
+  auto* tok =
+      model->add_subcommand("tokenize", "Token ids and pieces of TEXT with the file's tokenizer");
   static std::string tok_path, text;
   static bool no_bos = false, special = false;
   tok->add_option("FILE", tok_path, "GGUF file (a vocabulary-only file is enough)")->required();
   tok->add_option("TEXT", text, "Text to tokenize")->required();
   tok->add_flag("--no-bos", no_bos, "Do not add BOS/EOS");
-  tok->add_flag("--special", special, "Parse special-token text such as <|im_end|> into the control token");
+  tok->add_flag("--special", special,
+                "Parse special-token text such as <|im_end|> into the control token");
   tok->callback([&ctx] { ctx.exit_code = Tokenize(tok_path, text, no_bos, special); });
 }
 

@@ -79,7 +79,8 @@ Check HttpUrlOrEmpty() {
 Field StringField(std::string key, std::string& (*ref)(Config&), Check check = nullptr) {
   Field f;
   f.key = key;
-  auto set = [key, ref, check](Config& c, const std::string& v, const std::string& where) -> Status {
+  auto set = [key, ref, check](Config& c, const std::string& v,
+                               const std::string& where) -> Status {
     if (check) {
       if (auto expected = check(v)) return Bad(where, key, Quote(v), *expected);
     }
@@ -110,8 +111,8 @@ Field NumberField(std::string key, T& (*ref)(Config&), double min, double max) {
   Field f;
   f.key = key;
   constexpr bool kInt = std::is_integral_v<T>;
-  std::string range = std::string(kInt ? "an integer" : "a number") + " from " +
-                      FormatNumber(min) + " to " + FormatNumber(max);
+  std::string range = std::string(kInt ? "an integer" : "a number") + " from " + FormatNumber(min) +
+                      " to " + FormatNumber(max);
   auto set = [key, ref, min, max, range](Config& c, double v, const std::string& shown,
                                          const std::string& where) -> Status {
     if (!(v >= min && v <= max)) return Bad(where, key, shown, range);
@@ -119,15 +120,18 @@ Field NumberField(std::string key, T& (*ref)(Config&), double min, double max) {
     ref(c) = static_cast<T>(v);
     return Status::Ok();
   };
-  f.from_toml = [key, set, range](Config& c, const toml::node& n, const std::string& where) -> Status {
+  f.from_toml = [key, set, range](Config& c, const toml::node& n,
+                                  const std::string& where) -> Status {
     if (n.is_integer()) return set(c, static_cast<double>(*n.value<int64_t>()), NodeText(n), where);
     if (!kInt && n.is_floating_point()) return set(c, *n.value<double>(), NodeText(n), where);
     return Bad(where, key, NodeText(n), range + ", got " + TomlTypeName(n));
   };
-  f.from_text = [key, set, range](Config& c, const std::string& text, const std::string& where) -> Status {
+  f.from_text = [key, set, range](Config& c, const std::string& text,
+                                  const std::string& where) -> Status {
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size()) return Bad(where, key, Quote(text), range);
+    if (text.empty() || end != text.c_str() + text.size())
+      return Bad(where, key, Quote(text), range);
     return set(c, v, text, where);
   };
   f.show = [ref](const Config& c) {
@@ -142,7 +146,8 @@ Field BoolField(std::string key, bool& (*ref)(Config&)) {
   Field f;
   f.key = key;
   f.from_toml = [key, ref](Config& c, const toml::node& n, const std::string& where) -> Status {
-    if (!n.is_boolean()) return Bad(where, key, NodeText(n), "true or false, got " + TomlTypeName(n));
+    if (!n.is_boolean())
+      return Bad(where, key, NodeText(n), "true or false, got " + TomlTypeName(n));
     ref(c) = *n.value<bool>();
     return Status::Ok();
   };
@@ -163,9 +168,11 @@ Field BoolField(std::string key, bool& (*ref)(Config&)) {
 Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&), Check check) {
   Field f;
   f.key = key;
-  f.from_toml = [key, ref, check](Config& c, const toml::node& n, const std::string& where) -> Status {
+  f.from_toml = [key, ref, check](Config& c, const toml::node& n,
+                                  const std::string& where) -> Status {
     const toml::array* arr = n.as_array();
-    if (arr == nullptr) return Bad(where, key, NodeText(n), "an array of strings, got " + TomlTypeName(n));
+    if (arr == nullptr)
+      return Bad(where, key, NodeText(n), "an array of strings, got " + TomlTypeName(n));
     std::vector<std::string> out;
     for (const auto& item : *arr) {
       if (!item.is_string()) return Bad(where, key, NodeText(item), "an array of strings");
@@ -178,14 +185,16 @@ Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&)
     ref(c) = std::move(out);
     return Status::Ok();
   };
-  f.from_text = [key, ref, check](Config& c, const std::string& text, const std::string& where) -> Status {
+  f.from_text = [key, ref, check](Config& c, const std::string& text,
+                                  const std::string& where) -> Status {
     std::vector<std::string> out;
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) {
       if (item.empty()) continue;
       if (check) {
-        if (auto expected = check(item)) return Bad(where, key, Quote(item), "each entry " + *expected);
+        if (auto expected = check(item))
+          return Bad(where, key, Quote(item), "each entry " + *expected);
       }
       out.push_back(item);
     }
@@ -201,7 +210,8 @@ Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&)
   return f;
 }
 
-#define NAUT_REF(member) [](Config& c) -> auto& { return c.member; }
+#define NAUT_REF(member) \
+  [](Config & c) -> auto& { return c.member; }
 
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = [] {
@@ -209,7 +219,8 @@ const std::vector<Field>& Fields() {
     f.push_back(StringField("log.level", NAUT_REF(log.level),
                             OneOf({"trace", "debug", "info", "warn", "error", "off"})));
     f.push_back(BoolField("log.file", NAUT_REF(log.file)));
-    f.push_back(StringField("llm.backend", NAUT_REF(llm.backend), OneOf({"openai", "llamacpp", "embedded"})));
+    f.push_back(StringField("llm.backend", NAUT_REF(llm.backend),
+                            OneOf({"openai", "llamacpp", "embedded"})));
     f.push_back(StringField("llm.base_url", NAUT_REF(llm.base_url), HttpUrl()));
     f.push_back(StringField("llm.model", NAUT_REF(llm.model)));
     f.push_back(StringField("llm.api_key", NAUT_REF(llm.api_key)));
@@ -220,19 +231,25 @@ const std::vector<Field>& Fields() {
     f.push_back(StringField("llm.llama_server", NAUT_REF(llm.llama_server)));
     f.push_back(StringField("llm.models_dir", NAUT_REF(llm.models_dir)));
     f.push_back(NumberField<int>("llm.threads", NAUT_REF(llm.threads), 0, 1024));
-    f.push_back(StringField("embeddings.backend", NAUT_REF(embeddings.backend), OneOf({"hashing", "openai"})));
-    f.push_back(StringField("embeddings.base_url", NAUT_REF(embeddings.base_url), HttpUrlOrEmpty()));
+    f.push_back(StringField("embeddings.backend", NAUT_REF(embeddings.backend),
+                            OneOf({"hashing", "openai"})));
+    f.push_back(
+        StringField("embeddings.base_url", NAUT_REF(embeddings.base_url), HttpUrlOrEmpty()));
     f.push_back(StringField("embeddings.model", NAUT_REF(embeddings.model)));
     f.push_back(NumberField<int>("embeddings.dim", NAUT_REF(embeddings.dim), 8, 65536));
-    f.push_back(NumberField<double>("mcp.call_timeout_s", NAUT_REF(mcp.call_timeout_s), 0.1, 86400));
-    f.push_back(NumberField<double>("mcp.connect_timeout_s", NAUT_REF(mcp.connect_timeout_s), 0.1, 3600));
+    f.push_back(
+        NumberField<double>("mcp.call_timeout_s", NAUT_REF(mcp.call_timeout_s), 0.1, 86400));
+    f.push_back(
+        NumberField<double>("mcp.connect_timeout_s", NAUT_REF(mcp.connect_timeout_s), 0.1, 3600));
     f.push_back(BoolField("mcp.builtin_servers", NAUT_REF(mcp.builtin_servers)));
-    f.push_back(StringField("sandbox.mode", NAUT_REF(sandbox.mode), OneOf({"isolated", "unisolated"})));
+    f.push_back(
+        StringField("sandbox.mode", NAUT_REF(sandbox.mode), OneOf({"isolated", "unisolated"})));
     f.push_back(NumberField<double>("sandbox.cpu_s", NAUT_REF(sandbox.cpu_s), 0.1, 86400));
     f.push_back(NumberField<double>("sandbox.wall_s", NAUT_REF(sandbox.wall_s), 0.1, 86400));
     f.push_back(NumberField<int>("sandbox.memory_mb", NAUT_REF(sandbox.memory_mb), 16, 1 << 20));
     f.push_back(NumberField<int>("sandbox.processes", NAUT_REF(sandbox.processes), 1, 100000));
-    f.push_back(NumberField<int>("sandbox.file_size_mb", NAUT_REF(sandbox.file_size_mb), 1, 1 << 20));
+    f.push_back(
+        NumberField<int>("sandbox.file_size_mb", NAUT_REF(sandbox.file_size_mb), 1, 1 << 20));
     f.push_back(NumberField<int>("sandbox.open_files", NAUT_REF(sandbox.open_files), 16, 1 << 20));
     f.push_back(NumberField<int>("sandbox.output_kb", NAUT_REF(sandbox.output_kb), 1, 1 << 20));
     f.push_back(StringField("sandbox.workspace", NAUT_REF(sandbox.workspace)));
@@ -240,8 +257,10 @@ const std::vector<Field>& Fields() {
     f.push_back(StringField("agent.env", NAUT_REF(agent.env)));
     f.push_back(NumberField<int>("agent.max_rounds", NAUT_REF(agent.max_rounds), 1, 100));
     f.push_back(NumberField<int>("agent.max_tasks", NAUT_REF(agent.max_tasks), 0, 1'000'000));
-    f.push_back(NumberField<int>("agent.max_tool_calls_per_task", NAUT_REF(agent.max_tool_calls_per_task), 1, 100000));
-    f.push_back(NumberField<int>("agent.max_tokens_per_task", NAUT_REF(agent.max_tokens_per_task), 100, 1'000'000'000));
+    f.push_back(NumberField<int>("agent.max_tool_calls_per_task",
+                                 NAUT_REF(agent.max_tool_calls_per_task), 1, 100000));
+    f.push_back(NumberField<int>("agent.max_tokens_per_task", NAUT_REF(agent.max_tokens_per_task),
+                                 100, 1'000'000'000));
     f.push_back(NumberField<double>("agent.max_task_s", NAUT_REF(agent.max_task_s), 1, 1'000'000));
     f.push_back(NumberField<int>("agent.skills_top_k", NAUT_REF(agent.skills_top_k), 0, 100));
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
@@ -267,7 +286,8 @@ const Field* FindField(const std::string& key) {
 std::string KnownKeysIn(const std::string& section) {
   std::string s;
   for (const auto& f : Fields()) {
-    if (f.key.rfind(section + ".", 0) == 0) s += (s.empty() ? "" : ", ") + f.key.substr(section.size() + 1);
+    if (f.key.rfind(section + ".", 0) == 0)
+      s += (s.empty() ? "" : ", ") + f.key.substr(section.size() + 1);
   }
   return s;
 }
@@ -285,7 +305,8 @@ std::string KnownSections() {
 
 std::string Where(const fs::path& file, const toml::source_region& src) {
   std::string w = "config " + file.string();
-  if (src.begin.line > 0) w += ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+  if (src.begin.line > 0)
+    w += ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
   return w;
 }
 
@@ -294,8 +315,8 @@ Status ApplyToml(Config& config, const fs::path& file, const std::string& text) 
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(Where(file, e.source()) + ": malformed TOML: " +
-                           std::string(e.description()));
+    return InvalidArgument(Where(file, e.source()) +
+                           ": malformed TOML: " + std::string(e.description()));
   }
   for (const auto& [section_key, section_node] : root) {
     std::string section(section_key.str());
@@ -306,14 +327,16 @@ Status ApplyToml(Config& config, const fs::path& file, const std::string& text) 
     }
     if (table == nullptr) {
       return InvalidArgument(Where(file, section_node.source()) + ": '" + section +
-                             "' must be a table ([" + section + "]), got " + TomlTypeName(section_node));
+                             "' must be a table ([" + section + "]), got " +
+                             TomlTypeName(section_node));
     }
     for (const auto& [key, node] : *table) {
       std::string full = section + "." + std::string(key.str());
       const Field* field = FindField(full);
       if (field == nullptr) {
-        return InvalidArgument(Where(file, node.source()) + ": unknown key '" + std::string(key.str()) +
-                               "' in [" + section + "]; known keys: " + KnownKeysIn(section));
+        return InvalidArgument(Where(file, node.source()) + ": unknown key '" +
+                               std::string(key.str()) + "' in [" + section +
+                               "]; known keys: " + KnownKeysIn(section));
       }
       NAUT_RETURN_IF_ERROR(field->from_toml(config, node, Where(file, node.source())));
       config.origins[full] = "file " + file.string();
@@ -331,7 +354,8 @@ Result<std::string> ReadOptionalFile(const fs::path& path, bool& present) {
   std::error_code ec;
   present = fs::exists(path, ec);
   if (!present) return std::string();
-  if (fs::is_directory(path, ec)) return InvalidArgument(path.string() + " is a directory, expected a file");
+  if (fs::is_directory(path, ec))
+    return InvalidArgument(path.string() + " is a directory, expected a file");
   return ReadFile(path);
 }
 
@@ -340,9 +364,11 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
   McpServerConfig s;
   s.name = name;
   std::string at = where + ": mcpServers." + name;
-  if (!entry.is_object()) return InvalidArgument(at + " must be an object, got " + std::string(JsonTypeName(entry)));
+  if (!entry.is_object())
+    return InvalidArgument(at + " must be an object, got " + std::string(JsonTypeName(entry)));
   if (name.empty() || name.find("__") != std::string::npos) {
-    return InvalidArgument(at + ": server names must be non-empty and must not contain '__' "
+    return InvalidArgument(at +
+                           ": server names must be non-empty and must not contain '__' "
                            "(tools reach the model as <server>__<tool>)");
   }
   auto string_map = [&](const Json& j, const std::string& key,
@@ -364,7 +390,9 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
     } else if (key == "args") {
       if (!value.is_array()) return InvalidArgument(at + ".args must be an array of strings");
       for (const auto& a : value) {
-        if (!a.is_string()) return InvalidArgument(at + ".args must be an array of strings, found " + std::string(JsonTypeName(a)));
+        if (!a.is_string())
+          return InvalidArgument(at + ".args must be an array of strings, found " +
+                                 std::string(JsonTypeName(a)));
         s.args.push_back(a.get<std::string>());
       }
     } else if (key == "env") {
@@ -375,7 +403,8 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
       if (!value.is_string()) return InvalidArgument(at + "." + key + " must be a string");
       s.url = value.get<std::string>();
       if (auto problem = HttpUrlProblem(s.url)) {
-        return InvalidArgument(at + "." + key + " = \"" + s.url + "\" is invalid: expected " + *problem);
+        return InvalidArgument(at + "." + key + " = \"" + s.url + "\" is invalid: expected " +
+                               *problem);
       }
     } else if (key == "cwd") {
       if (!value.is_string()) return InvalidArgument(at + ".cwd must be a string");
@@ -386,10 +415,13 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
     } else if (key == "type" || key == "transport") {
       if (!value.is_string()) return InvalidArgument(at + "." + key + " must be a string");
       std::string t = value.get<std::string>();
-      if (t != "stdio" && t != "http" && t != "streamable-http" && t != "streamableHttp" && t != "sse") {
-        return InvalidArgument(at + "." + key + " = \"" + t + "\" is invalid: expected \"stdio\" or \"http\"");
+      if (t != "stdio" && t != "http" && t != "streamable-http" && t != "streamableHttp" &&
+          t != "sse") {
+        return InvalidArgument(at + "." + key + " = \"" + t +
+                               "\" is invalid: expected \"stdio\" or \"http\"");
       }
-    } else if (key == "autoApprove" || key == "alwaysAllow" || key == "timeout" || key == "description") {
+    } else if (key == "autoApprove" || key == "alwaysAllow" || key == "timeout" ||
+               key == "description") {
       // Other desktop clients' settings: accepted so their files work unchanged.
     } else {
       return InvalidArgument(at + ": unknown key '" + key +
@@ -397,7 +429,8 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
     }
   }
   if (s.command.empty() == s.url.empty()) {
-    return InvalidArgument(at + ": needs exactly one of \"command\" (a stdio server) or \"url\" (an HTTP server)");
+    return InvalidArgument(
+        at + ": needs exactly one of \"command\" (a stdio server) or \"url\" (an HTTP server)");
   }
   return s;
 }
@@ -418,16 +451,19 @@ EnvLookup ProcessEnv() {
   };
 }
 
-Result<std::vector<McpServerConfig>> ParseMcpServers(std::string_view json_text, const std::string& file) {
+Result<std::vector<McpServerConfig>> ParseMcpServers(std::string_view json_text,
+                                                     const std::string& file) {
   std::string where = "mcp servers " + file;
   NAUT_ASSIGN_OR_RETURN(Json root, ParseJson(json_text, where));
-  if (!root.is_object()) return InvalidArgument(where + ": expected an object {\"mcpServers\": {...}}");
+  if (!root.is_object())
+    return InvalidArgument(where + ": expected an object {\"mcpServers\": {...}}");
   std::vector<McpServerConfig> out;
   for (const auto& [key, value] : root.items()) {
     if (key != "mcpServers") {
       return InvalidArgument(where + ": unknown key '" + key + "'; expected only \"mcpServers\"");
     }
-    if (!value.is_object()) return InvalidArgument(where + ": mcpServers must be an object of servers by name");
+    if (!value.is_object())
+      return InvalidArgument(where + ": mcpServers must be an object of servers by name");
     for (const auto& [name, entry] : value.items()) {
       NAUT_ASSIGN_OR_RETURN(McpServerConfig server, ParseMcpServer(name, entry, where));
       out.push_back(std::move(server));
@@ -456,13 +492,16 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env
     config.config_file = fs::absolute(*overrides.config_file);
     std::error_code ec;
     if (!fs::exists(config.config_file, ec)) {
-      return NotFound("config " + config.config_file.string() + ": no such file (given with --config)");
+      return NotFound("config " + config.config_file.string() +
+                      ": no such file (given with --config)");
     }
   } else {
     config.config_file = config.home / "neuronaut.toml";
   }
-  NAUT_ASSIGN_OR_RETURN(std::string toml_text, ReadOptionalFile(config.config_file, config.config_file_present));
-  if (config.config_file_present) NAUT_RETURN_IF_ERROR(ApplyToml(config, config.config_file, toml_text));
+  NAUT_ASSIGN_OR_RETURN(std::string toml_text,
+                        ReadOptionalFile(config.config_file, config.config_file_present));
+  if (config.config_file_present)
+    NAUT_RETURN_IF_ERROR(ApplyToml(config, config.config_file, toml_text));
 
   static const std::pair<const char*, const char*> kEnvKeys[] = {
       {"LLM_BACKEND", "llm.backend"},
@@ -473,7 +512,8 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env
   for (const auto& [var, key] : kEnvKeys) {
     auto value = env(var);
     if (!value) continue;
-    NAUT_RETURN_IF_ERROR(FindField(key)->from_text(config, *value, std::string("environment variable ") + var));
+    NAUT_RETURN_IF_ERROR(
+        FindField(key)->from_text(config, *value, std::string("environment variable ") + var));
     config.origins[key] = std::string("env ") + var;
   }
 
@@ -482,8 +522,8 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env
     auto flag = overrides.flag_names.find(key);
     std::string flag_name = flag != overrides.flag_names.end() ? flag->second : "--set " + key;
     if (field == nullptr) {
-      return InvalidArgument("flag " + flag_name + ": unknown key '" + key + "'; known keys: " +
-                             [] {
+      return InvalidArgument("flag " + flag_name + ": unknown key '" + key +
+                             "'; known keys: " + [] {
                                std::string s;
                                for (const auto& f : Fields()) s += (s.empty() ? "" : ", ") + f.key;
                                return s;
@@ -494,7 +534,8 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env
   }
 
   config.mcp_file = config.config_file.parent_path() / "mcp.json";
-  NAUT_ASSIGN_OR_RETURN(std::string mcp_text, ReadOptionalFile(config.mcp_file, config.mcp_file_present));
+  NAUT_ASSIGN_OR_RETURN(std::string mcp_text,
+                        ReadOptionalFile(config.mcp_file, config.mcp_file_present));
   if (config.mcp_file_present) {
     NAUT_ASSIGN_OR_RETURN(config.mcp_servers, ParseMcpServers(mcp_text, config.mcp_file.string()));
   }

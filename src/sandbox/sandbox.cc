@@ -83,15 +83,16 @@ Status MakePipe(Fd& read_end, Fd& write_end) {
 // The /etc entries programs commonly need (dynamic linker, alternatives, time zone, Python's
 // own configuration); passwd, group and hosts are written fresh instead of exposing the host's.
 constexpr const char* kEtcEntries[] = {
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone",
-    "nsswitch.conf", "protocols", "services", "mime.types", "python3", "python3.11",
-    "python3.12", "python3.13", "gcc", "ssl/openssl.cnf",
+    "ld.so.cache",   "ld.so.conf", "ld.so.conf.d", "alternatives",    "localtime", "timezone",
+    "nsswitch.conf", "protocols",  "services",     "mime.types",      "python3",   "python3.11",
+    "python3.12",    "python3.13", "gcc",          "ssl/openssl.cnf",
 };
-constexpr const char* kSystemDirs[] = {"/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin"};
+constexpr const char* kSystemDirs[] = {"/usr",    "/lib", "/lib64", "/lib32",
+                                       "/libx32", "/bin", "/sbin"};
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
 // Places an extra bind may not land on: they are built by the sandbox itself.
-constexpr const char* kReservedInside[] = {"/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin",
-                                           "/etc", "/proc", "/dev", "/tmp", "/work"};
+constexpr const char* kReservedInside[] = {"/usr",  "/lib", "/lib64", "/lib32", "/libx32", "/bin",
+                                           "/sbin", "/etc", "/proc",  "/dev",   "/tmp",    "/work"};
 
 bool IsUnder(const fs::path& path, std::string_view prefix) {
   std::string p = path.lexically_normal().string();
@@ -127,7 +128,8 @@ class PlanBuilder {
       plan_.steps.push_back({MountStep::Kind::kSymlink, target.string(), Inside(host)});
     } else if (fs::is_directory(status)) {
       Mkdirs(host);
-      plan_.steps.push_back({MountStep::Kind::kBind, Host(host), Inside(host), "", true, false, true});
+      plan_.steps.push_back(
+          {MountStep::Kind::kBind, Host(host), Inside(host), "", true, false, true});
     } else {
       BindFile(host, host, true);
     }
@@ -136,12 +138,14 @@ class PlanBuilder {
   void BindFile(const fs::path& host, const fs::path& inside, bool read_only, bool device = false) {
     Mkdirs(inside.parent_path());
     plan_.steps.push_back({MountStep::Kind::kCreateFile, "", Inside(inside)});
-    plan_.steps.push_back({MountStep::Kind::kBind, Host(host), Inside(inside), "", read_only, device, false});
+    plan_.steps.push_back(
+        {MountStep::Kind::kBind, Host(host), Inside(inside), "", read_only, device, false});
   }
 
   void BindDir(const fs::path& host, const fs::path& inside, bool read_only) {
     Mkdirs(inside);
-    plan_.steps.push_back({MountStep::Kind::kBind, Host(host), Inside(inside), "", read_only, false, false});
+    plan_.steps.push_back(
+        {MountStep::Kind::kBind, Host(host), Inside(inside), "", read_only, false, false});
   }
 
   void Tmpfs(const fs::path& inside, std::string options) {
@@ -164,7 +168,8 @@ class PlanBuilder {
     plan_.steps.push_back({MountStep::Kind::kProc, "", "/newroot/proc"});
     // What the sandbox's own procfs still offers about the machine stays read-only.
     for (const char* sub : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"}) {
-      plan_.steps.push_back({MountStep::Kind::kBind, Inside(sub), Inside(sub), "", true, false, true});
+      plan_.steps.push_back(
+          {MountStep::Kind::kBind, Inside(sub), Inside(sub), "", true, false, true});
     }
   }
 
@@ -179,20 +184,24 @@ Status BuildRootSteps(const Spec& spec, const fs::path& workspace, LaunchPlan& p
   b.Mkdirs("/etc");
   for (const char* entry : kEtcEntries) b.Mirror(fs::path("/etc") / entry);
   const std::string id = std::to_string(kInsideId);
-  b.Write("/etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:" + id + ":" + id +
-                             ":sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+  b.Write(
+      "/etc/passwd",
+      "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:" + id + ":" + id +
+          ":sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
   b.Write("/etc/group", "root:x:0:\nsandbox:x:" + id + ":\nnogroup:x:65534:\n");
   b.Write("/etc/hosts", "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n");
   b.Write("/etc/hostname", "sandbox\n");
 
   b.Tmpfs("/dev", "size=64k,nr_inodes=64,mode=0755");
-  for (const char* dev : kDevices) b.BindFile(fs::path("/dev") / dev, fs::path("/dev") / dev, false, true);
+  for (const char* dev : kDevices)
+    b.BindFile(fs::path("/dev") / dev, fs::path("/dev") / dev, false, true);
   b.Symlink("/proc/self/fd", "/dev/fd");
   b.Symlink("/proc/self/fd/0", "/dev/stdin");
   b.Symlink("/proc/self/fd/1", "/dev/stdout");
   b.Symlink("/proc/self/fd/2", "/dev/stderr");
   const std::string tmp_options = "size=" + std::to_string(spec.limits.tmp_mb) +
-                                  "m,nr_inodes=" + std::to_string(spec.limits.max_new_files) + ",mode=1777";
+                                  "m,nr_inodes=" + std::to_string(spec.limits.max_new_files) +
+                                  ",mode=1777";
   b.Tmpfs("/dev/shm", tmp_options);
   b.Proc();
   b.Tmpfs("/tmp", tmp_options);
@@ -201,13 +210,13 @@ Status BuildRootSteps(const Spec& spec, const fs::path& workspace, LaunchPlan& p
   for (const auto& bind : spec.binds) {
     fs::path inside = bind.inside.empty() ? bind.host : bind.inside;
     if (!bind.host.is_absolute() || !inside.is_absolute()) {
-      return InvalidArgument("sandbox: bind paths must be absolute: '" + bind.host.string() + "' -> '" +
-                             inside.string() + "'");
+      return InvalidArgument("sandbox: bind paths must be absolute: '" + bind.host.string() +
+                             "' -> '" + inside.string() + "'");
     }
     for (const char* reserved : kReservedInside) {
       if (IsUnder(inside, reserved) || IsUnder(reserved, inside.string())) {
-        return InvalidArgument("sandbox: a bind may not be placed at '" + inside.string() + "' (" + reserved +
-                               " is built by the sandbox)");
+        return InvalidArgument("sandbox: a bind may not be placed at '" + inside.string() + "' (" +
+                               reserved + " is built by the sandbox)");
       }
     }
     std::error_code ec;
@@ -229,24 +238,28 @@ Status HandWorkspaceTo(const fs::path& workspace, uid_t id) {
     if (::lstat(p.c_str(), &st) != 0) return Status::Ok();  // vanished meanwhile
     if (st.st_uid == id && st.st_gid == id) return Status::Ok();
     if (::lchown(p.c_str(), id, id) != 0) {
-      return PermissionDenied("sandbox: cannot hand '" + p.string() + "' to the sandbox user: " + Errno(errno));
+      return PermissionDenied("sandbox: cannot hand '" + p.string() +
+                              "' to the sandbox user: " + Errno(errno));
     }
     return Status::Ok();
   };
   NAUT_RETURN_IF_ERROR(give(workspace));
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(workspace, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           workspace, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     NAUT_RETURN_IF_ERROR(give(it->path()));
   }
-  if (ec) return Internal("sandbox: walking workspace '" + workspace.string() + "': " + ec.message());
+  if (ec)
+    return Internal("sandbox: walking workspace '" + workspace.string() + "': " + ec.message());
   return Status::Ok();
 }
 
 std::vector<std::string> ExecCandidates(const std::string& program, bool isolated) {
   if (program.find('/') != std::string::npos) return {program};
   std::vector<std::string> out;
-  for (const char* dir : {"/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"}) {
+  for (const char* dir :
+       {"/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"}) {
     out.push_back(std::string(dir) + "/" + program);
   }
   (void)isolated;
@@ -275,7 +288,8 @@ struct Capture {
   bool truncated() const { return total > static_cast<int64_t>(text.size()); }
   std::string Finish() {
     if (truncated()) {
-      text += "\n[sandbox: output truncated, " + std::to_string(total - static_cast<int64_t>(text.size())) +
+      text += "\n[sandbox: output truncated, " +
+              std::to_string(total - static_cast<int64_t>(text.size())) +
               " more bytes not shown]\n";
     }
     return std::move(text);
@@ -344,8 +358,8 @@ std::string FormatSeconds(double s) {
 
 // Output that tells an allocation failed; the address-space limit has no counter of its own.
 bool LooksOutOfMemory(const std::string& err) {
-  for (const char* marker : {"MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory",
-                             "Out of memory", "memory exhausted"}) {
+  for (const char* marker : {"MemoryError", "std::bad_alloc", "Cannot allocate memory",
+                             "out of memory", "Out of memory", "memory exhausted"}) {
     if (err.find(marker) != std::string::npos) return true;
   }
   return false;
@@ -356,7 +370,8 @@ bool LooksOutOfMemory(const std::string& err) {
 Result<Mode> ParseMode(std::string_view text) {
   if (text == "isolated") return Mode::kIsolated;
   if (text == "unisolated") return Mode::kUnisolated;
-  return InvalidArgument("sandbox: mode '" + std::string(text) + "' is not one of isolated, unisolated");
+  return InvalidArgument("sandbox: mode '" + std::string(text) +
+                         "' is not one of isolated, unisolated");
 }
 
 Limits Limits::FromConfig(const SandboxConfig& config) {
@@ -373,53 +388,65 @@ Limits Limits::FromConfig(const SandboxConfig& config) {
 
 std::string_view LimitName(LimitHit hit) {
   switch (hit) {
-    case LimitHit::kNone: return "none";
-    case LimitHit::kWallTime: return "wall_time";
-    case LimitHit::kCpuTime: return "cpu_time";
-    case LimitHit::kMemory: return "memory";
-    case LimitHit::kFileSize: return "file_size";
-    case LimitHit::kDisk: return "disk";
-    case LimitHit::kFiles: return "files";
-    case LimitHit::kCancelled: return "cancelled";
+    case LimitHit::kNone:
+      return "none";
+    case LimitHit::kWallTime:
+      return "wall_time";
+    case LimitHit::kCpuTime:
+      return "cpu_time";
+    case LimitHit::kMemory:
+      return "memory";
+    case LimitHit::kFileSize:
+      return "file_size";
+    case LimitHit::kDisk:
+      return "disk";
+    case LimitHit::kFiles:
+      return "files";
+    case LimitHit::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
 
 std::string RunResult::Describe() const {
-  std::string text = signal != 0 ? "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")"
-                                 : "exit code " + std::to_string(exit_code);
+  std::string text =
+      signal != 0 ? "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")"
+                  : "exit code " + std::to_string(exit_code);
   if (limit != LimitHit::kNone) text += "; " + limit_detail;
   if (!isolated) text += "; NOT ISOLATED (sandbox mode 'unisolated')";
   return text;
 }
 
 Json RunResult::ToJson() const {
-  Json j = {{"exit_code", signal != 0 ? Json(nullptr) : Json(exit_code)},
-            {"signal", signal != 0 ? Json(signal) : Json(nullptr)},
-            {"limit", limit == LimitHit::kNone ? Json(nullptr) : Json(std::string(LimitName(limit)))},
-            {"stdout", out},
-            {"stderr", err},
-            {"stdout_truncated", out_truncated},
-            {"stderr_truncated", err_truncated},
-            {"wall_s", wall_s},
-            {"cpu_s", cpu_s},
-            {"peak_memory_kb", peak_memory_kb},
-            {"isolated", isolated}};
+  Json j = {
+      {"exit_code", signal != 0 ? Json(nullptr) : Json(exit_code)},
+      {"signal", signal != 0 ? Json(signal) : Json(nullptr)},
+      {"limit", limit == LimitHit::kNone ? Json(nullptr) : Json(std::string(LimitName(limit)))},
+      {"stdout", out},
+      {"stderr", err},
+      {"stdout_truncated", out_truncated},
+      {"stderr_truncated", err_truncated},
+      {"wall_s", wall_s},
+      {"cpu_s", cpu_s},
+      {"peak_memory_kb", peak_memory_kb},
+      {"isolated", isolated}};
   if (limit != LimitHit::kNone) j["limit_detail"] = limit_detail;
   return j;
 }
 
 Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
-  if (spec.argv.empty() || spec.argv[0].empty()) return InvalidArgument("sandbox: empty command line");
+  if (spec.argv.empty() || spec.argv[0].empty())
+    return InvalidArgument("sandbox: empty command line");
   std::error_code ec;
   fs::path workspace = fs::canonical(spec.workspace, ec);
   if (ec || !fs::is_directory(workspace)) {
-    return InvalidArgument("sandbox: workspace '" + spec.workspace.string() + "' is not a directory" +
-                           (ec ? ": " + ec.message() : ""));
+    return InvalidArgument("sandbox: workspace '" + spec.workspace.string() +
+                           "' is not a directory" + (ec ? ": " + ec.message() : ""));
   }
   fs::path workdir_rel = fs::path(spec.workdir).lexically_normal();
   if (workdir_rel.is_absolute() || (!workdir_rel.empty() && *workdir_rel.begin() == "..")) {
-    return InvalidArgument("sandbox: workdir '" + spec.workdir + "' must be relative and inside the workspace");
+    return InvalidArgument("sandbox: workdir '" + spec.workdir +
+                           "' must be relative and inside the workspace");
   }
   const bool isolated = spec.mode == Mode::kIsolated;
   const bool root = ::geteuid() == 0;
@@ -431,15 +458,18 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   if (isolated) NAUT_RETURN_IF_ERROR(BuildRootSteps(spec, workspace, plan));
   plan.exec_paths = ExecCandidates(spec.argv[0], isolated);
   plan.args = spec.argv;
-  std::map<std::string, std::string> env = {
-      {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", isolated ? "/tmp" : workspace.string()},
-      {"TMPDIR", isolated ? "/tmp" : "/tmp"},  {"LANG", "C.UTF-8"},
-      {"USER", "sandbox"},                     {"PYTHONDONTWRITEBYTECODE", "1"}};
+  std::map<std::string, std::string> env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                                            {"HOME", isolated ? "/tmp" : workspace.string()},
+                                            {"TMPDIR", isolated ? "/tmp" : "/tmp"},
+                                            {"LANG", "C.UTF-8"},
+                                            {"USER", "sandbox"},
+                                            {"PYTHONDONTWRITEBYTECODE", "1"}};
   for (const auto& [k, v] : spec.env) env[k] = v;
   for (const auto& [k, v] : env) plan.env.push_back(k + "=" + v);
   plan.workdir = isolated ? (fs::path(kInsideWorkspace) / workdir_rel).lexically_normal().string()
                           : (workspace / workdir_rel).lexically_normal().string();
-  if (!plan.workdir.empty() && plan.workdir.size() > 1 && plan.workdir.back() == '/') plan.workdir.pop_back();
+  if (!plan.workdir.empty() && plan.workdir.size() > 1 && plan.workdir.back() == '/')
+    plan.workdir.pop_back();
   if (isolated) {
     plan.change_ids = true;
     plan.inside_uid = kInsideId;
@@ -457,9 +487,11 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   const Limits& L = spec.limits;
   double cpu = std::max(1.0, std::ceil(L.cpu_s));
   limit(RLIMIT_CPU, cpu, cpu + 1);
-  limit(RLIMIT_AS, static_cast<double>(L.memory_mb * kMiB), static_cast<double>(L.memory_mb * kMiB));
+  limit(RLIMIT_AS, static_cast<double>(L.memory_mb * kMiB),
+        static_cast<double>(L.memory_mb * kMiB));
   limit(RLIMIT_NPROC, L.processes, L.processes);
-  limit(RLIMIT_FSIZE, static_cast<double>(L.file_size_mb * kMiB), static_cast<double>(L.file_size_mb * kMiB));
+  limit(RLIMIT_FSIZE, static_cast<double>(L.file_size_mb * kMiB),
+        static_cast<double>(L.file_size_mb * kMiB));
   limit(RLIMIT_NOFILE, L.open_files, L.open_files);
   limit(RLIMIT_CORE, 0, 0);
   limit(RLIMIT_MEMLOCK, 64 * 1024, 64 * 1024);
@@ -487,8 +519,8 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   int pidfd_value = -1;
   args.flags = CLONE_PIDFD;
   if (isolated) {
-    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-                  CLONE_NEWCGROUP;
+    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                  CLONE_NEWUTS | CLONE_NEWCGROUP;
   }
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd_value);
   args.exit_signal = SIGCHLD;
@@ -499,7 +531,8 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   }
   if (cloned < 0) {
     int error = errno;
-    if (isolated && (error == EPERM || error == EINVAL || error == ENOSPC || error == EUSERS || error == ENOSYS)) {
+    if (isolated && (error == EPERM || error == EINVAL || error == ENOSPC || error == EUSERS ||
+                     error == ENOSYS)) {
       return FailedPrecondition(
           "sandbox: cannot create user/PID/mount/network namespaces (" + Errno(error) +
           "); unprivileged user namespaces may be disabled (see sysctl user.max_user_namespaces, "
@@ -536,8 +569,12 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
     const uid_t uid = root ? kHostIdWhenRoot : ::geteuid();
     const gid_t gid = root ? kHostIdWhenRoot : ::getegid();
     if (!root) mapped = WriteProcFile(pid, "setgroups", "deny");
-    if (mapped.ok()) mapped = WriteProcFile(pid, "uid_map", std::to_string(kInsideId) + " " + std::to_string(uid) + " 1\n");
-    if (mapped.ok()) mapped = WriteProcFile(pid, "gid_map", std::to_string(kInsideId) + " " + std::to_string(gid) + " 1\n");
+    if (mapped.ok())
+      mapped = WriteProcFile(pid, "uid_map",
+                             std::to_string(kInsideId) + " " + std::to_string(uid) + " 1\n");
+    if (mapped.ok())
+      mapped = WriteProcFile(pid, "gid_map",
+                             std::to_string(kInsideId) + " " + std::to_string(gid) + " 1\n");
     if (!mapped.ok()) {
       kill_all();
       reap();
@@ -589,7 +626,8 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
         next_disk_check = now + std::chrono::milliseconds(100);
         DiskUsage d = Measure(workspace);
         if (d.valid && disk_start.free_bytes - d.free_bytes > disk_cap) hit = LimitHit::kDisk;
-        if (d.valid && disk_start.free_inodes - d.free_inodes > L.max_new_files) hit = LimitHit::kFiles;
+        if (d.valid && disk_start.free_inodes - d.free_inodes > L.max_new_files)
+          hit = LimitHit::kFiles;
       }
       if (hit != LimitHit::kNone) kill_all();
     }
@@ -600,10 +638,22 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
     int cancel_slot = n;
     fds[n++] = {cancel_fd.get(), POLLIN, 0};
     int out_slot = -1, err_slot = -1, rep_slot = -1, in_slot = -1;
-    if (out_open) { out_slot = n; fds[n++] = {out_r.get(), POLLIN, 0}; }
-    if (err_open) { err_slot = n; fds[n++] = {err_r.get(), POLLIN, 0}; }
-    if (rep_open) { rep_slot = n; fds[n++] = {rep_r.get(), POLLIN, 0}; }
-    if (in_w.get() >= 0) { in_slot = n; fds[n++] = {in_w.get(), POLLOUT, 0}; }
+    if (out_open) {
+      out_slot = n;
+      fds[n++] = {out_r.get(), POLLIN, 0};
+    }
+    if (err_open) {
+      err_slot = n;
+      fds[n++] = {err_r.get(), POLLIN, 0};
+    }
+    if (rep_open) {
+      rep_slot = n;
+      fds[n++] = {rep_r.get(), POLLIN, 0};
+    }
+    if (in_w.get() >= 0) {
+      in_slot = n;
+      fds[n++] = {in_w.get(), POLLOUT, 0};
+    }
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
     if (disk_start.valid) wait = std::min<int64_t>(wait, 100);
     if (hit != LimitHit::kNone) wait = 100;
@@ -618,8 +668,8 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
     if (err_slot >= 0 && fds[err_slot].revents) err_open = Drain(err_r.get(), err);
     if (rep_slot >= 0 && fds[rep_slot].revents) rep_open = Drain(rep_r.get(), report);
     if (in_slot >= 0 && fds[in_slot].revents) {
-      if (!FeedStdin(in_w.get(), spec.stdin_data, stdin_offset) || stdin_offset == spec.stdin_data.size() ||
-          (fds[in_slot].revents & (POLLERR | POLLHUP))) {
+      if (!FeedStdin(in_w.get(), spec.stdin_data, stdin_offset) ||
+          stdin_offset == spec.stdin_data.size() || (fds[in_slot].revents & (POLLERR | POLLHUP))) {
         in_w.Reset();
       }
     }
@@ -667,8 +717,9 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   int status = command_status.value_or(init_status);
   if (isolated && !command_status && hit == LimitHit::kNone) {
     return Internal("sandbox: the sandbox ended without a report (" +
-                    std::string(WIFSIGNALED(init_status) ? "signal " + std::to_string(WTERMSIG(init_status))
-                                                         : "status " + std::to_string(WEXITSTATUS(init_status))) +
+                    std::string(WIFSIGNALED(init_status)
+                                    ? "signal " + std::to_string(WTERMSIG(init_status))
+                                    : "status " + std::to_string(WEXITSTATUS(init_status))) +
                     ")");
   }
   if (WIFSIGNALED(status)) {
@@ -688,7 +739,9 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   result.err = err.Finish();
 
   // Shells report a signalled child as 128 + signal.
-  auto ended_by = [&](int sig) { return result.signal == sig || (result.signal == 0 && result.exit_code == 128 + sig); };
+  auto ended_by = [&](int sig) {
+    return result.signal == sig || (result.signal == 0 && result.exit_code == 128 + sig);
+  };
   if (hit == LimitHit::kNone) {
     if (ended_by(SIGXCPU) || (result.signal == SIGKILL && result.cpu_s >= std::ceil(L.cpu_s))) {
       hit = LimitHit::kCpuTime;
@@ -700,14 +753,35 @@ Result<RunResult> Run(const Spec& spec, std::stop_token cancel) {
   }
   result.limit = hit;
   switch (hit) {
-    case LimitHit::kNone: break;
-    case LimitHit::kWallTime: result.limit_detail = "wall-clock limit of " + FormatSeconds(L.wall_s) + " reached; every process of the run was killed"; break;
-    case LimitHit::kCpuTime: result.limit_detail = "CPU time limit of " + FormatSeconds(cpu) + " per process reached"; break;
-    case LimitHit::kMemory: result.limit_detail = "memory limit of " + std::to_string(L.memory_mb) + " MiB (address space per process) reached"; break;
-    case LimitHit::kFileSize: result.limit_detail = "file size limit of " + std::to_string(L.file_size_mb) + " MiB reached"; break;
-    case LimitHit::kDisk: result.limit_detail = "disk limit of " + std::to_string(L.disk_mb) + " MiB written to the workspace reached; every process of the run was killed"; break;
-    case LimitHit::kFiles: result.limit_detail = "limit of " + std::to_string(L.max_new_files) + " new files in the workspace reached; every process of the run was killed"; break;
-    case LimitHit::kCancelled: result.limit_detail = "cancelled by the caller; every process of the run was killed"; break;
+    case LimitHit::kNone:
+      break;
+    case LimitHit::kWallTime:
+      result.limit_detail = "wall-clock limit of " + FormatSeconds(L.wall_s) +
+                            " reached; every process of the run was killed";
+      break;
+    case LimitHit::kCpuTime:
+      result.limit_detail = "CPU time limit of " + FormatSeconds(cpu) + " per process reached";
+      break;
+    case LimitHit::kMemory:
+      result.limit_detail = "memory limit of " + std::to_string(L.memory_mb) +
+                            " MiB (address space per process) reached";
+      break;
+    case LimitHit::kFileSize:
+      result.limit_detail = "file size limit of " + std::to_string(L.file_size_mb) + " MiB reached";
+      break;
+    case LimitHit::kDisk:
+      result.limit_detail =
+          "disk limit of " + std::to_string(L.disk_mb) +
+          " MiB written to the workspace reached; every process of the run was killed";
+      break;
+    case LimitHit::kFiles:
+      result.limit_detail =
+          "limit of " + std::to_string(L.max_new_files) +
+          " new files in the workspace reached; every process of the run was killed";
+      break;
+    case LimitHit::kCancelled:
+      result.limit_detail = "cancelled by the caller; every process of the run was killed";
+      break;
   }
   return result;
 }
@@ -724,7 +798,9 @@ Status CheckIsolationAvailable() {
   auto result = Run(spec);
   fs::remove_all(dir, ec);
   if (!result.ok()) return result.error();
-  if (!result->success()) return Internal("sandbox: /bin/true failed inside the sandbox: " + result->Describe() + " " + result->err);
+  if (!result->success())
+    return Internal("sandbox: /bin/true failed inside the sandbox: " + result->Describe() + " " +
+                    result->err);
   return Status::Ok();
 }
 
