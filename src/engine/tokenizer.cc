@@ -52,6 +52,19 @@ void AppendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
+// SentencePiece writes spaces as U+2581 ("▁").
+std::string EscapeSpaces(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == ' ')
+      out += "\xE2\x96\x81";
+    else
+      out += c;
+  }
+  return out;
+}
+
 bool IsUnicodeSpace(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
@@ -121,11 +134,14 @@ Status Tokenizer::Init(const GgufFile& f) {
     kind_ = Kind::kSpm;
   } else if (model == "gpt2") {
     kind_ = Kind::kBpe;
+  } else if (model == "gemma4") {
+    kind_ = Kind::kBpe;
+    bpe_raw_ = true;
   } else if (model == "bert") {
     kind_ = Kind::kWpm;
   } else {
     return Unimplemented("tokenizer: vocabulary type '" + model +
-                         "' is not supported (only 'llama', 'gpt2' and 'bert')");
+                         "' is not supported (only 'llama', 'gpt2', 'gemma4' and 'bert')");
   }
   const GgufValue* toks = f.Find("tokenizer.ggml.tokens");
   if (!toks || toks->type != GgufValueType::kArray || toks->array_type != GgufValueType::kString ||
@@ -179,10 +195,12 @@ Status Tokenizer::Init(const GgufFile& f) {
     if (bos_ < 0) bos_ = id_or("tokenizer.ggml.cls_token_id", -1);
     if (eos_ < 0) eos_ = id_or("tokenizer.ggml.seperator_token_id", -1);
   }
-  add_bos_ = f.GetBoolOr("tokenizer.ggml.add_bos_token", kind_ != Kind::kBpe) && bos_ >= 0;
+  // gemma4 files may say add_bos false, but the model needs its BOS (as llama.cpp overrides).
+  add_bos_ =
+      (bpe_raw_ || f.GetBoolOr("tokenizer.ggml.add_bos_token", kind_ != Kind::kBpe)) && bos_ >= 0;
   add_eos_ = f.GetBoolOr("tokenizer.ggml.add_eos_token", kind_ == Kind::kWpm) && eos_ >= 0;
   add_space_prefix_ = f.GetBoolOr("tokenizer.ggml.add_space_prefix", kind_ == Kind::kSpm);
-  pre_ = f.GetStringOr("tokenizer.ggml.pre", "default");
+  pre_ = bpe_raw_ ? "gemma4" : f.GetStringOr("tokenizer.ggml.pre", "default");
 
   if (eos_ >= 0) eog_.push_back(eos_);
   TokenId eot = id_or("tokenizer.ggml.eot_token_id", -1);
@@ -215,13 +233,22 @@ Status Tokenizer::Init(const GgufFile& f) {
         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     std::vector<std::string> exprs;
     const std::string& p = pre_;
-    if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" || p == "pixtral" ||
-        p == "dbrx" || p == "smaug-bpe" || p == "chatglm-bpe" || p == "midm-2.0") {
+    if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" ||
+        p == "falcon-h1" || p == "pixtral" || p == "midm-2.0" || p == "lfm2" ||
+        p == "jina-v5-nano") {
       exprs = {kLlama3};
-      ignore_merges_ = (p != "dbrx" && p != "smaug-bpe" && p != "chatglm-bpe");
-    } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "stablelm2" || p == "hunyuan" ||
-               p == "grok-2" || p == "megrez") {
+      ignore_merges_ = true;
+    } else if (p == "dbrx" || p == "smaug-bpe" || p == "chatglm-bpe" || p == "glm4") {
+      exprs = {kLlama3};
+    } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "kormo" || p == "f2llmv2" ||
+               p == "stablelm2" || p == "hunyuan" || p == "grok-2" || p == "megrez" ||
+               p == "solar-open") {
       exprs = {kQwen2};
+    } else if (p == "qwen35") {
+      // qwen2's split with combining marks (\p{M}) kept inside words.
+      exprs = {
+          "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}"
+          "\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
     } else if (p == "tekken") {
       exprs = {
           "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
@@ -267,8 +294,12 @@ Status Tokenizer::Init(const GgufFile& f) {
     } else if (p == "gpt-2" || p == "phi-2" || p == "jina-es" || p == "jina-de" ||
                p == "gigachat" || p == "mpt" || p == "olmo" || p == "jais" || p == "trillion" ||
                p == "roberta-bpe" || p == "jina-v1-en" || p == "jina-v2-es" || p == "jina-v2-de" ||
-               p == "jina-v2-code") {
+               p == "jina-v2-code" || p == "a.x-4.0" || p == "mellum" || p == "modern-bert" ||
+               p == "exaone4" || p == "granite-docling") {
       exprs = {kGpt2};
+    } else if (p == "gemma4") {
+      // No word split: only newline runs are cut off, since no merge crosses a newline.
+      exprs = {"[^\\n]+|[\\n]+"};
     } else if (p == "default") {
       exprs = {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
     } else {
@@ -301,7 +332,7 @@ bool Tokenizer::IsEog(TokenId id) const {
 }
 
 TokenId Tokenizer::ByteToken(uint8_t byte) const {
-  if (kind_ == Kind::kSpm) {
+  if (kind_ == Kind::kSpm || bpe_raw_) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "<0x%02X>", byte);
     TokenId id = Find(buf);
@@ -532,8 +563,12 @@ void Tokenizer::TokenizeBpe(const std::string& text, std::vector<TokenId>& out) 
   const ByteMap& bm = Bytes();
   for (const std::string& raw : PreTokenize(text)) {
     std::string word;
-    for (char c : raw) AppendUtf8(word, bm.byte_to_cp[static_cast<uint8_t>(c)]);
-    if (ignore_merges_) {
+    if (bpe_raw_) {
+      word = raw;
+    } else {
+      for (char c : raw) AppendUtf8(word, bm.byte_to_cp[static_cast<uint8_t>(c)]);
+    }
+    if (ignore_merges_ || (bpe_raw_ && word.find_first_not_of('\n') == std::string::npos)) {
       TokenId id = Find(word);
       if (id >= 0) {
         out.push_back(id);
@@ -573,7 +608,7 @@ void Tokenizer::TokenizeBpe(const std::string& text, std::vector<TokenId>& out) 
         out.push_back(id);
       } else {
         for (char c : piece) {
-          TokenId b = Find(std::string(1, c));
+          TokenId b = bpe_raw_ ? ByteToken(static_cast<uint8_t>(c)) : Find(std::string(1, c));
           if (b >= 0) out.push_back(b);
         }
       }
@@ -621,18 +656,11 @@ std::vector<TokenId> Tokenizer::Tokenize(std::string_view text, bool add_special
       continue;
     }
     if (kind_ == Kind::kSpm) {
-      std::string s = (add_space_prefix_ && prev_special) ? " " : "";
-      s += f.text;
-      std::string esc;
-      for (char c : s) {
-        if (c == ' ')
-          esc += "\xE2\x96\x81";
-        else
-          esc += c;
-      }
-      TokenizeSpm(esc, out);
+      TokenizeSpm(EscapeSpaces((add_space_prefix_ && prev_special) ? " " + f.text : f.text), out);
     } else if (kind_ == Kind::kWpm) {
       TokenizeWpm(f.text, out);
+    } else if (bpe_raw_) {
+      TokenizeBpe(EscapeSpaces(f.text), out);
     } else {
       TokenizeBpe(f.text, out);
     }
@@ -653,7 +681,8 @@ std::string Tokenizer::Piece(TokenId id, bool special) const {
     case TokenType::kUserDefined:
       return t;
     case TokenType::kByte:
-      if (kind_ == Kind::kSpm && t.size() == 6 && t.rfind("<0x", 0) == 0 && t[5] == '>') {
+      if ((kind_ == Kind::kSpm || bpe_raw_) && t.size() == 6 && t.rfind("<0x", 0) == 0 &&
+          t[5] == '>') {
         auto hex = [](char c) {
           return std::isxdigit(static_cast<unsigned char>(c))
                      ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
@@ -668,7 +697,7 @@ std::string Tokenizer::Piece(TokenId id, bool special) const {
       break;
   }
   std::string out;
-  if (kind_ == Kind::kSpm || kind_ == Kind::kWpm) {
+  if (kind_ == Kind::kSpm || kind_ == Kind::kWpm || bpe_raw_) {
     for (size_t i = 0; i < t.size(); ++i) {
       if (t.compare(i, 3, "\xE2\x96\x81") == 0) {
         out += ' ';

@@ -86,6 +86,9 @@ class Tokenizer {
   TokenId bos_ = -1, eos_ = -1, unk_ = -1;
   size_t max_token_len_ = 0;  // bytes of the longest token text (WordPiece match window)
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true, ignore_merges_ = false;
+  // SentencePiece-style BPE (gemma4): spaces are written as U+2581, merges work on raw UTF-8
+  // instead of GPT-2's byte alphabet, and unknown bytes fall back to <0xXX> tokens.
+  bool bpe_raw_ = false;
   struct Regex;
   std::vector<std::unique_ptr<Regex>> regexes_;
 };
