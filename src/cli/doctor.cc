@@ -12,6 +12,8 @@
 #include "cli/context.h"
 #include "core/data_home.h"
 #include "core/subprocess.h"
+#include "llm/embedded_backend.h"
+#include "llm/llama_server.h"
 
 namespace naut::cli {
 
@@ -79,12 +81,18 @@ Check CheckNamespaces(const Config& config) {
 
 std::string Explain(httplib::Error e) {
   switch (e) {
-    case httplib::Error::Connection: return "connection refused or host unreachable";
-    case httplib::Error::ConnectionTimeout: return "connection timed out";
-    case httplib::Error::Read: return "the server closed the connection";
-    case httplib::Error::SSLConnection: return "TLS handshake failed";
-    case httplib::Error::SSLServerVerification: return "the server's TLS certificate was not accepted";
-    default: return httplib::to_string(e);
+    case httplib::Error::Connection:
+      return "connection refused or host unreachable";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "the server closed the connection";
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "the server's TLS certificate was not accepted";
+    default:
+      return httplib::to_string(e);
   }
 }
 
@@ -138,9 +146,24 @@ std::vector<Check> CheckLlm(const Config& config) {
                      "build llama.cpp and put llama-server on PATH, or set [llm] llama_server"});
     }
   } else {
-    out.push_back({Level::kProblem,
-                   "the embedded engine (llm.backend = \"embedded\") is not built in this version",
-                   "use llm.backend = \"openai\" with an OpenAI-compatible server"});
+    auto gguf = llm::FindGguf(config.llm.model, config.llm.models_dir);
+    if (!gguf) {
+      out.push_back({Level::kProblem, "embedded engine: " + gguf.error().message(),
+                     "set [llm] model to a GGUF path, or put one in " + config.llm.models_dir});
+    } else if (auto b = llm::EmbeddedBackend::Load({.model_path = gguf->string(),
+                                                    .context_size = 256,
+                                                    .threads = 1,
+                                                    .chat_format = config.llm.chat_format});
+               !b) {
+      out.push_back({Level::kProblem,
+                     "embedded engine cannot run " + gguf->string() + ": " + b.error().message(),
+                     "see `neuronaut model info " + gguf->string() + "`"});
+    } else {
+      out.push_back({Level::kOk,
+                     "embedded engine runs " + gguf->string() + " (chat format " +
+                         std::string(llm::ChatFormatName((*b)->format())) + ")",
+                     ""});
+    }
   }
   return out;
 }
@@ -159,7 +182,8 @@ std::vector<Check> CheckTestTools() {
   std::filesystem::path peers = std::filesystem::path(NAUT_SOURCE_DIR) / "tests" / "peers";
   if (std::filesystem::exists(peers / "package.json")) {
     if (std::filesystem::exists(peers / "node_modules" / ".naut-lock-sha256")) {
-      out.push_back({Level::kOk, "npm test peers installed in " + (peers / "node_modules").string(), ""});
+      out.push_back(
+          {Level::kOk, "npm test peers installed in " + (peers / "node_modules").string(), ""});
     } else {
       out.push_back({Level::kNote, "npm test peers are not installed in " + peers.string(),
                      "run scripts/setup.sh (scripts/test.sh does it too)"});

@@ -10,6 +10,7 @@
 #include "cli/context.h"
 #include "core/files.h"
 #include "envs/registry.h"
+#include "llm/embedded_backend.h"
 #include "llm/endpoint_pool.h"
 #include "llm/llama_server.h"
 #include "llm/model_factory.h"
@@ -31,7 +32,20 @@ int Status(const Config& config) {
     return bin && gguf ? kExitOk : kExitFailure;
   }
   if (config.llm.backend == "embedded") {
-    std::cout << "backend embedded: the in-process engine; no servers to check\n";
+    std::cout << "backend embedded: neuronaut runs the model in-process (no server)\n";
+    auto gguf = llm::FindGguf(config.llm.model, config.llm.models_dir);
+    std::cout << "  model:  " << (gguf ? gguf->string() : gguf.error().message()) << "\n";
+    if (!gguf) return kExitFailure;
+    auto b = llm::EmbeddedBackend::Load({.model_path = gguf->string(),
+                                         .context_size = config.llm.context_size,
+                                         .threads = 1,
+                                         .chat_format = config.llm.chat_format});
+    if (!b) {
+      std::cout << "  engine: " << b.error().ToString() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "  engine: loads; chat format " << llm::ChatFormatName((*b)->format())
+              << ", context " << (*b)->context_size() << " tokens\n";
     return kExitOk;
   }
   llm::PoolOptions options;
@@ -144,9 +158,9 @@ int Ask(const Config& config, const AskOptions& ask) {
       if (s.name == ask.tools_from) chosen.push_back(s);
     }
     if (chosen.empty()) {
-      return Fail(InvalidArgument(
-          "--tools-from " + ask.tools_from + ": no such MCP server in " + config.mcp_file.string() +
-          " or among the built-in servers" + (names.empty() ? "" : " (known: " + names + ")")));
+      return Fail(InvalidArgument("--tools-from " + ask.tools_from + ": no such MCP server in " +
+                                  config.mcp_file.string() + " or among the built-in servers" +
+                                  (names.empty() ? "" : " (known: " + names + ")")));
     }
     mcp::ClientManager hub(chosen, mcp::HubOptionsFrom(config));
     auto listed = hub.ListTools(ask.tools_from);

@@ -38,6 +38,7 @@ struct LlmConfig {
   std::string llama_server = "llama-server";  // binary started by backend = "llamacpp"
   std::string models_dir = "models";
   int threads = 0;  // embedded engine threads, 0: all cores
+  std::string chat_format;  // embedded engine prompt format; empty: from the GGUF's template
 };
 
 struct EmbeddingsConfig {

@@ -1,6 +1,8 @@
 #include "engine/synthetic_model.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -69,7 +71,8 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, GgmlType type) {
     std::vector<float> row(static_cast<size_t>(cols));
     std::string data;
-    data.reserve(static_cast<size_t>(RowBytes(s.dequantized_twin ? GgmlType::kF32 : type, cols) * rows));
+    data.reserve(
+        static_cast<size_t>(RowBytes(s.dequantized_twin ? GgmlType::kF32 : type, cols) * rows));
     for (int64_t r = 0; r < rows; ++r) {
       for (auto& x : row) x = normal(rng);
       std::string q = QuantizeRow(type, row.data(), cols);
@@ -82,10 +85,15 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
     }
     w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, {cols, rows}, std::move(data));
   };
-  auto ones = [&](const std::string& name, int64_t n) { w.AddTensor(name, GgmlType::kF32, {n}, Bytes(std::vector<float>(static_cast<size_t>(n), 1.0f))); };
+  auto ones = [&](const std::string& name, int64_t n) {
+    std::vector<float> v(static_cast<size_t>(n), 1.0f);
+    if (s.norm_std > 0)
+      for (auto& x : v) x += normal(rng) * (s.norm_std / 0.02f);
+    w.AddTensor(name, GgmlType::kF32, {n}, Bytes(v));
+  };
   auto small = [&](const std::string& name, int64_t n) {
     std::vector<float> v(static_cast<size_t>(n));
-    for (auto& x : v) x = normal(rng);
+    for (auto& x : v) x = normal(rng) * (s.bias_std / 0.02f);
     w.AddTensor(name, GgmlType::kF32, {n}, Bytes(v));
   };
   const int64_t hd = s.n_embd / s.n_head;
@@ -114,6 +122,110 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   ones("output_norm.weight", s.n_embd);
   if (!s.tied_output) matrix("output.weight", s.n_embd, s.n_vocab, s.output_type);
   return w;
+}
+
+namespace {
+
+constexpr GgmlType kSpecTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,
+                                   GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
+                                   GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+Result<GgmlType> SpecType(const Json& j, const char* key, GgmlType fallback) {
+  if (!j.contains(key)) return fallback;
+  if (!j[key].is_string()) return InvalidArgument(std::string("spec: ") + key + " is not a string");
+  const std::string name = j[key].get<std::string>();
+  for (GgmlType t : kSpecTypes)
+    if (TypeName(t) == name) return t;
+  return InvalidArgument("spec: " + std::string(key) + " '" + name +
+                         "' is not one of F32 F16 BF16 Q8_0 Q4_0 Q4_K Q5_K Q6_K");
+}
+
+}  // namespace
+
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+Json SyntheticSpecToJson(const SyntheticModelSpec& s) {
+  return Json{{"arch", s.arch},
+              {"n_vocab", s.n_vocab},
+              {"n_embd", s.n_embd},
+              {"n_ff", s.n_ff},
+              {"n_layer", s.n_layer},
+              {"n_head", s.n_head},
+              {"n_head_kv", s.n_head_kv},
+              {"n_ctx", s.n_ctx},
+              {"type", TypeName(s.type)},
+              {"output_type", TypeName(s.output_type)},
+              {"tied_output", s.tied_output},
+              {"seed", s.seed},
+              {"norm_std", s.norm_std},
+              {"bias_std", s.bias_std}};
+}
+
+Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
+  if (!j.is_object()) return InvalidArgument("spec: not a JSON object");
+  SyntheticModelSpec s;
+  static const char* const kKeys[] = {
+      "arch",  "n_vocab", "n_embd",      "n_ff",        "n_layer", "n_head",   "n_head_kv",
+      "n_ctx", "type",    "output_type", "tied_output", "seed",    "norm_std", "bias_std"};
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
+      return InvalidArgument("spec: unknown field '" + key + "'");
+  }
+  if (j.contains("arch")) {
+    if (!j["arch"].is_string()) return InvalidArgument("spec: arch is not a string");
+    s.arch = j["arch"].get<std::string>();
+    if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3")
+      return InvalidArgument("spec: arch '" + s.arch + "' is not llama, qwen2 or qwen3");
+  }
+  struct Size {
+    const char* key;
+    int64_t* field;
+    int64_t max;
+  };
+  for (const Size& f : {Size{"n_vocab", &s.n_vocab, 1 << 18}, Size{"n_embd", &s.n_embd, 1 << 14},
+                        Size{"n_ff", &s.n_ff, 1 << 16}, Size{"n_layer", &s.n_layer, 256},
+                        Size{"n_head", &s.n_head, 256}, Size{"n_head_kv", &s.n_head_kv, 256},
+                        Size{"n_ctx", &s.n_ctx, 1 << 20}}) {
+    if (!j.contains(f.key)) continue;
+    if (!j[f.key].is_number_integer() || j[f.key].get<int64_t>() <= 0 ||
+        j[f.key].get<int64_t>() > f.max)
+      return InvalidArgument(std::string("spec: ") + f.key + " must be an integer in 1.." +
+                             std::to_string(f.max));
+    *f.field = j[f.key].get<int64_t>();
+  }
+  if (s.n_vocab < 3 + 256)
+    return InvalidArgument("spec: n_vocab must hold the 3 special and 256 byte tokens");
+  if (s.n_embd % s.n_head != 0 || s.n_head % s.n_head_kv != 0 || (s.n_embd / s.n_head) % 2 != 0)
+    return InvalidArgument("spec: n_embd / n_head / n_head_kv do not give an even head size");
+  NAUT_ASSIGN_OR_RETURN(s.type, SpecType(j, "type", s.type));
+  NAUT_ASSIGN_OR_RETURN(s.output_type, SpecType(j, "output_type", s.output_type));
+  for (GgmlType t : {s.type, s.output_type}) {
+    const int64_t block = GetTypeTraits(static_cast<uint32_t>(t))->block_size;
+    if (s.n_embd % block != 0 || s.n_ff % block != 0 ||
+        (s.n_embd / s.n_head) * s.n_head % block != 0)
+      return InvalidArgument("spec: n_embd and n_ff must be multiples of " + TypeName(t) +
+                             "'s block of " + std::to_string(block));
+  }
+  if (j.contains("tied_output")) {
+    if (!j["tied_output"].is_boolean()) return InvalidArgument("spec: tied_output is not a bool");
+    s.tied_output = j["tied_output"].get<bool>();
+  }
+  if (j.contains("seed")) {
+    if (!j["seed"].is_number_unsigned()) return InvalidArgument("spec: seed is not unsigned");
+    s.seed = j["seed"].get<uint64_t>();
+  }
+  for (auto [key, field] :
+       {std::pair{"norm_std", &s.norm_std}, std::pair{"bias_std", &s.bias_std}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_number() || j[key].get<double>() < 0 || j[key].get<double>() > 10)
+      return InvalidArgument(std::string("spec: ") + key + " must be a number in 0..10");
+    *field = j[key].get<float>();
+  }
+  return s;
 }
 
 }  // namespace naut::engine

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/json.h"
 #include "core/status.h"
 #include "engine/gguf.h"
 #include "engine/gguf_writer.h"
@@ -22,7 +23,19 @@ struct SyntheticModelSpec {
   bool tied_output = false;
   uint64_t seed = 1;
   bool dequantized_twin = false;
+  // 0 keeps every norm weight exactly 1; otherwise they are 1 + N(0, norm_std), so a forward
+  // pass that skips or misplaces a norm weight shows.
+  float norm_std = 0.0f;
+  float bias_std = 0.02f;  // qwen2's q/k/v biases
 };
+
+// The spec as a JSON object and back (the fields above by name; types by ggml name, "Q4_K").
+// Unknown fields and out-of-range sizes are refused.
+Json SyntheticSpecToJson(const SyntheticModelSpec& spec);
+Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j);
+
+// FNV-1a 64 of a byte string: the fingerprint stored beside a reference made for such a model.
+uint64_t Fnv1a64(std::string_view bytes);
 
 // Builds the model in a writer (call WriteTo or ToBytes). The vocabulary is SPM-style:
 // <unk> <s> </s>, the 256 byte tokens, then generated pieces.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "llm/embedded_backend.h"
 #include "llm/llama_server.h"
 #include "llm/openai_backend.h"
 
@@ -71,9 +72,14 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
     return std::unique_ptr<ChatModel>(new ManagedLlamaModel(std::move(server), e));
   }
   if (config.backend == "embedded") {
-    return Unimplemented(
-        "llm backend \"embedded\" (the in-process GGUF engine) is not available through the llm "
-        "module; use backend = \"openai\" with a running server or \"llamacpp\" with llama-server");
+    EmbeddedOptions o;
+    NAUT_ASSIGN_OR_RETURN(auto path, FindGguf(config.model, config.models_dir));
+    o.model_path = path.string();
+    o.context_size = config.context_size;
+    o.threads = config.threads;
+    o.chat_format = config.chat_format;
+    NAUT_ASSIGN_OR_RETURN(auto backend, EmbeddedBackend::Load(o));
+    return std::unique_ptr<ChatModel>(std::move(backend));
   }
   return InvalidArgument("unknown llm backend '" + config.backend +
                          "'; expected openai, llamacpp or embedded");

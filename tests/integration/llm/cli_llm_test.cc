@@ -54,15 +54,18 @@ TEST_F(CliLlmTest, AskStreamsTheAnswerAndPrintsTokenCounts) {
 }
 
 TEST_F(CliLlmTest, AskOffersTheToolsOfABuiltInMcpServer) {
-  auto s = ScriptedLlmProcess::Start(Json{{"responses", {{{"content", "I would press a button."}}}}});
+  auto s =
+      ScriptedLlmProcess::Start(Json{{"responses", {{{"content", "I would press a button."}}}}});
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   auto r = Run({"llm", "ask", "--no-stream", "--tools-from", "rpg", "play"}, (*s)->url());
   EXPECT_EQ(r.status.exit_code, 0) << r.err;
   auto sent = (*s)->Requests();
   ASSERT_EQ(sent.size(), 1u);
   std::vector<std::string> names;
-  for (const auto& t : sent[0]["body"]["tools"]) names.push_back(t["function"]["name"].get<std::string>());
-  EXPECT_NE(std::find(names.begin(), names.end(), "rpg__press_inline_button"), names.end()) << DumpJson(names);
+  for (const auto& t : sent[0]["body"]["tools"])
+    names.push_back(t["function"]["name"].get<std::string>());
+  EXPECT_NE(std::find(names.begin(), names.end(), "rpg__press_inline_button"), names.end())
+      << DumpJson(names);
 }
 
 TEST_F(CliLlmTest, AskOffersToolsAndPrintsTheCalls) {
@@ -132,6 +135,34 @@ TEST_F(CliLlmTest, LlamacppBackendWithoutLlamaServerSaysSo) {
   EXPECT_EQ(r->status.exit_code, 1);
   EXPECT_NE(r->err.find("llama.cpp's llama-server"), std::string::npos) << r->err;
   EXPECT_NE(r->err.find("is not installed"), std::string::npos) << r->err;
+}
+
+// The embedded engine behind the same commands, on the shared trained tiny model (it has no
+// chat template, so the format is named).
+TEST_F(CliLlmTest, EmbeddedBackendRunsTheModelInProcess) {
+  const std::string model = NAUT_SOURCE_DIR "/../shared/conformance/models/stories260K.gguf";
+  if (!fs::exists(model)) GTEST_SKIP() << "conformance data absent: " << model;
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), NAUT_CLI);
+    auto r = RunCommand({.argv = args,
+                         .env = {{"NEURONAUT_HOME", home_.string()},
+                                 {"LLM_BACKEND", "embedded"},
+                                 {"LLM_MODEL", model}}},
+                        "", 60s);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  };
+  auto no_format = run({"llm", "status"});
+  EXPECT_EQ(no_format.status.exit_code, 1);
+  EXPECT_NE(no_format.out.find("no chat template"), std::string::npos) << no_format.out;
+  auto status = run({"--set", "llm.chat_format=mistral", "llm", "status"});
+  EXPECT_EQ(status.status.exit_code, 0) << status.out << status.err;
+  EXPECT_NE(status.out.find("chat format mistral"), std::string::npos) << status.out;
+  auto ask = run({"--set", "llm.chat_format=mistral", "llm", "ask", "--max-tokens", "12",
+                  "--temperature", "0", "Once", "upon", "a", "time"});
+  EXPECT_EQ(ask.status.exit_code, 0) << ask.err;
+  EXPECT_NE(ask.out.find("12 completion tokens"), std::string::npos) << ask.out;
+  EXPECT_NE(ask.out.find("embedded"), std::string::npos) << ask.out;
 }
 
 }  // namespace

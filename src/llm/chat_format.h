@@ -1,0 +1,40 @@
+#pragma once
+// Prompt formats for the embedded engine: turns a chat (messages and tool specs) into the text a
+// model was trained on. A GGUF carries its chat template as Jinja (`tokenizer.chat_template`);
+// until a Jinja renderer exists, the template is recognised by the markers it writes and one of
+// the common families below is rendered natively. A template that matches none is refused with
+// a message saying so, never guessed.
+//
+//   ChatML     Qwen 2/2.5/3, Hermes, many fine-tunes   <|im_start|>role\n...<|im_end|>
+//   Llama 3    Llama 3.x                               <|start_header_id|>role<|end_header_id|>
+//   Mistral    Mistral Small 3, Nemo, Ministral (v7 with [SYSTEM_PROMPT]; older [INST] only)
+//   Gemma      Gemma 2/3                               <start_of_turn>user ... <end_of_turn>
+//
+// Tools are described the way each family's template does it, so the model writes calls in the
+// form ToolCallParser (tool_calls.h) reads: <tool_call>{...}</tool_call>, [TOOL_CALLS][...],
+// or a bare {"name": ..., "parameters": ...} object.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "llm/chat.h"
+
+namespace naut::llm {
+
+enum class ChatFormat { kChatMl, kLlama3, kMistralV7, kMistral, kGemma };
+std::string_view ChatFormatName(ChatFormat format);
+std::optional<ChatFormat> ParseChatFormat(std::string_view name);
+
+// The family a Jinja chat template belongs to, or kUnimplemented naming what was seen.
+Result<ChatFormat> DetectChatFormat(std::string_view jinja_template);
+
+// The prompt text for `messages` ending with the assistant turn's opening, without the BOS
+// token (the tokenizer adds it when the vocabulary asks for one). Special tokens appear as
+// text and must be tokenized with special-token parsing on.
+std::string RenderChat(ChatFormat format, const std::vector<Message>& messages,
+                       const std::vector<ToolSpec>& tools);
+
+}  // namespace naut::llm

@@ -1,0 +1,178 @@
+// The embedded backend on a small random-weight model written by the engine's GGUF writer:
+// what a ChatModel caller sees (content, streaming, usage with prefix reuse, errors).
+
+#include "llm/embedded_backend.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/synthetic_model.h"
+#include "llm/model_factory.h"
+
+namespace naut::llm {
+namespace {
+
+std::string WriteModel(const std::string& tag, const std::string& chat_template) {
+  engine::SyntheticModelSpec spec;
+  spec.arch = "qwen2";
+  spec.n_vocab = 600;
+  spec.n_embd = 64;
+  spec.n_ff = 128;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  spec.n_ctx = 256;
+  spec.seed = 7;
+  engine::GgufWriter w = engine::BuildSyntheticModel(spec);
+  if (!chat_template.empty()) w.AddString("tokenizer.chat_template", chat_template);
+  const std::string path =
+      testing::TempDir() + "naut-embedded-" + std::to_string(getpid()) + "-" + tag + ".gguf";
+  std::ofstream(path, std::ios::binary) << w.ToBytes();
+  return path;
+}
+
+class EmbeddedBackendTest : public testing::Test {
+ protected:
+  void SetUp() override { path_ = WriteModel("chatml", "{{ '<|im_start|>' + m.role }}"); }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  static ChatRequest Request(std::vector<Message> messages, int max_tokens = 8) {
+    ChatRequest r;
+    r.messages = std::move(messages);
+    r.sampling.temperature = 0;
+    r.sampling.max_tokens = max_tokens;
+    return r;
+  }
+
+  std::string path_;
+};
+
+TEST_F(EmbeddedBackendTest, AnswersStreamsAndReusesThePromptPrefix) {
+  auto b = EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 2});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  EXPECT_EQ((*b)->format(), ChatFormat::kChatMl);
+  EXPECT_NE((*b)->Describe().find("chatml"), std::string::npos);
+
+  std::vector<Message> chat = {Message::System("You play."), Message::User("Start the game.")};
+  std::string streamed;
+  CallOptions opts;
+  opts.on_delta = [&](const StreamDelta& d) { streamed += d.content; };
+  auto first = (*b)->Chat(Request(chat), opts);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_EQ(first->usage.completion_tokens, 8);
+  EXPECT_EQ(first->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(streamed, first->content);
+  EXPECT_GT(first->usage.prompt_tokens, 10);
+  EXPECT_EQ(first->usage.cached_tokens, 0);
+  EXPECT_GT(first->TokensPerSecond(), 0);
+
+  // Greedy is deterministic, and the next turn extends the same prompt: only the suffix is new.
+  auto again = (*b)->Chat(Request(chat), {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->content, first->content);
+  chat.push_back(Message::Assistant(first->content));
+  chat.push_back(Message::User("Go north."));
+  auto next = (*b)->Chat(Request(chat), {});
+  ASSERT_TRUE(next.ok()) << next.error().ToString();
+  EXPECT_GE(next->usage.cached_tokens, first->usage.prompt_tokens);
+  EXPECT_LT(next->usage.cached_tokens, next->usage.prompt_tokens);
+}
+
+TEST_F(EmbeddedBackendTest, StopStringsEndTheAnswerBeforeThem) {
+  auto b = EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1});
+  ASSERT_TRUE(b.ok());
+  auto free = (*b)->Chat(Request({Message::User("Tell a story.")}, 24), {});
+  ASSERT_TRUE(free.ok());
+  ASSERT_GE(free->content.size(), 4u);
+  // Stop at a piece of what greedy decoding writes anyway.
+  ChatRequest r = Request({Message::User("Tell a story.")}, 24);
+  const std::string stop = free->content.substr(free->content.size() / 2, 2);
+  r.stop = {stop};
+  auto stopped = (*b)->Chat(r, {});
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stopped->content, free->content.substr(0, free->content.find(stop)));
+}
+
+TEST_F(EmbeddedBackendTest, ErrorsAreTyped) {
+  auto b = EmbeddedBackend::Load({.model_path = path_, .context_size = 64, .threads = 1});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*b)->context_size(), 64);
+  auto big = (*b)->Chat(Request({Message::User(std::string(400, 'x'))}), {});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().kind, LlmError::Kind::kContextLengthExceeded) << big.error().ToString();
+
+  auto empty = (*b)->Chat(Request({}), {});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind, LlmError::Kind::kBadRequest);
+
+  ChatRequest json = Request({Message::User("hi")});
+  json.response_format.type = ResponseFormat::Type::kJsonObject;
+  auto refused = (*b)->Chat(json, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, LlmError::Kind::kBadRequest);
+  EXPECT_NE(refused.error().message.find("response_format"), std::string::npos);
+
+  std::stop_source stop;
+  CallOptions cancel;
+  cancel.cancel = stop.get_token();
+  cancel.on_delta = [&](const StreamDelta&) { stop.request_stop(); };
+  auto cancelled = (*b)->Chat(Request({Message::User("hi")}, 32), cancel);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().kind, LlmError::Kind::kCancelled);
+  // The context is still usable afterwards.
+  EXPECT_TRUE((*b)->Chat(Request({Message::User("hi")}, 2), {}).ok());
+}
+
+TEST(EmbeddedBackend, ModelWithoutTemplateNeedsAChatFormat) {
+  const std::string path = WriteModel("plain", "");
+  auto refused = EmbeddedBackend::Load({.model_path = path});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("no chat template"), std::string::npos)
+      << refused.error().ToString();
+  auto named =
+      EmbeddedBackend::Load({.model_path = path, .context_size = 128, .chat_format = "gemma"});
+  ASSERT_TRUE(named.ok()) << named.error().ToString();
+  EXPECT_EQ((*named)->format(), ChatFormat::kGemma);
+  auto unknown = EmbeddedBackend::Load({.model_path = path, .chat_format = "jinja"});
+  ASSERT_FALSE(unknown.ok());
+  std::filesystem::remove(path);
+}
+
+TEST(EmbeddedBackend, FactoryBuildsItFromConfig) {
+  const std::string path = WriteModel("factory", "<start_of_turn>");
+  LlmConfig c;
+  c.backend = "embedded";
+  c.model = path;
+  c.context_size = 128;
+  c.threads = 1;
+  auto m = MakeChatModel(c);
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  EXPECT_NE((*m)->Describe().find("gemma"), std::string::npos);
+  ChatRequest r;
+  r.messages = {Message::User("hi")};
+  r.sampling.max_tokens = 3;
+  auto a = (*m)->Chat(r, {});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  EXPECT_EQ(a->usage.completion_tokens, 3);
+
+  c.model = path + ".missing";
+  auto missing = MakeChatModel(c);
+  ASSERT_FALSE(missing.ok());
+  std::filesystem::remove(path);
+}
+
+TEST(EmbeddedBackend, BrokenModelFileIsRefusedWithItsName) {
+  const std::string path =
+      testing::TempDir() + "naut-embedded-broken-" + std::to_string(getpid()) + ".gguf";
+  std::ofstream(path, std::ios::binary) << "GGUF\x03\x00\x00\x00garbage";
+  auto b = EmbeddedBackend::Load({.model_path = path});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().ToString().find(path), std::string::npos) << b.error().ToString();
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace naut::llm
