@@ -2,9 +2,9 @@
 //   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--make DIR TYPE...] [MODEL.gguf...]
 // --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
 // 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
-// ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K) into DIR unless
-// the file exists, then measures it. Prints one line per model: best and median tokens/s, the
-// median CPU time (user + system, all threads) per token, which is the figure to compare when
+// ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K, F16, BF16) into DIR
+// unless the file exists, then measures it. Prints one line per model: best and median tokens/s,
+// the median CPU time (user + system, all threads) per token, which is the figure to compare when
 // the machine is shared, and the bytes a decode step reads times the median decode rate next
 // to the best of three plain streaming reads of the same mapped file at the same moment.
 
@@ -121,8 +121,14 @@ std::string MakeModel(const std::string& dir, const std::string& type_name) {
   } else if (type_name == "Q4_K") {
     s.type = GgmlType::kQ4_K;
     s.output_type = GgmlType::kQ6_K;
+  } else if (type_name == "F16") {
+    s.type = GgmlType::kF16;
+    s.output_type = GgmlType::kF16;
+  } else if (type_name == "BF16") {
+    s.type = GgmlType::kBF16;
+    s.output_type = GgmlType::kBF16;
   } else {
-    std::fprintf(stderr, "unknown type %s (Q4_0, Q8_0, Q4_K)\n", type_name.c_str());
+    std::fprintf(stderr, "unknown type %s (Q4_0, Q8_0, Q4_K, F16, BF16)\n", type_name.c_str());
     std::exit(2);
   }
   std::string path = dir + "/bench-llama-0.5b-" + type_name + ".gguf";

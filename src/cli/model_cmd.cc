@@ -8,6 +8,7 @@
 #include "engine/gguf.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "llm/chat_format.h"
 
 namespace naut::cli {
 
@@ -88,6 +89,12 @@ int Info(const std::string& path, bool all) {
     std::cout << "tokenizer:     " << kind << ", pre '" << tok.pre() << "', " << tok.n_tokens()
               << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
     std::cout << "engine:        can run this model\n";
+    auto format = llm::DetectChatFormat(g.GetStringOr("tokenizer.chat_template", ""));
+    std::cout << "chat format:   "
+              << (format ? std::string(llm::ChatFormatName(*format)) +
+                               " (from tokenizer.chat_template)"
+                         : format.error().message())
+              << "\n";
   } else {
     std::cout << "engine:        cannot run this file: " << model.error().message() << "\n";
   }

@@ -572,9 +572,31 @@ struct Q6KTiles {
   }
 };
 
-// --- F16 weights against float activations: VCVTPH2PS then FMA, accumulated in float ---
+// --- F16, BF16 and F32 weights against float activations: widen to float, then FMA ---
 
-template <int M, int N>
+// Sixteen weights from element k of a row, as floats (masked lanes read nothing).
+struct F16W {
+  static constexpr int64_t kSize = 2;
+  static __m512 Load(const uint8_t* row, int64_t k, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + k));
+  }
+};
+struct BF16W {
+  static constexpr int64_t kSize = 2;
+  // A bfloat16 is the top half of a float.
+  static __m512 Load(const uint8_t* row, int64_t k, __mmask16 m) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + k);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+struct F32W {
+  static constexpr int64_t kSize = 4;
+  static __m512 Load(const uint8_t* row, int64_t k, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + k);
+  }
+};
+
+template <class W, int M, int N>
 inline void TileF16(int64_t n, const uint8_t* w, size_t row_bytes, const uint8_t* acts,
                     size_t astride, float* y, size_t ldy) {
   __m512 acc[M][N];
@@ -588,10 +610,11 @@ inline void TileF16(int64_t n, const uint8_t* w, size_t row_bytes, const uint8_t
     __m512 wv[M];
 #pragma GCC unroll 8
     for (int r = 0; r < M; ++r) {
-      const uint16_t* row = reinterpret_cast<const uint16_t*>(w + r * row_bytes) + k;
-      wv[r] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row));
+      const uint8_t* row = w + r * row_bytes;
+      wv[r] = W::Load(row, k, m);
       if constexpr (N == 1) {
-        _mm_prefetch(reinterpret_cast<const char*>(row) + M * row_bytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + k * W::kSize + M * row_bytes),
+                     _MM_HINT_T0);
       }
     }
 #pragma GCC unroll 8
@@ -611,6 +634,7 @@ inline void TileF16(int64_t n, const uint8_t* w, size_t row_bytes, const uint8_t
 size_t F32Bytes(int64_t n) { return static_cast<size_t>(n) * 4; }
 void PrepareF32(const float* x, int64_t n, void* out) { std::memcpy(out, x, F32Bytes(n)); }
 
+template <class W>
 void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
              const void* acts, size_t astride, int n_tokens, float* y, size_t ldy) {
   const auto* a0 = static_cast<const uint8_t*>(acts);
@@ -623,13 +647,13 @@ void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
       const uint8_t* wr = w + r * row_bytes;
       switch (nt) {
         case 3:
-          TileF16<4, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 4, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 2:
-          TileF16<4, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 4, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         default:
-          TileF16<4, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 4, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
       }
     }
@@ -637,13 +661,13 @@ void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t 
       const uint8_t* wr = w + r * row_bytes;
       switch (nt) {
         case 3:
-          TileF16<1, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 1, 3>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         case 2:
-          TileF16<1, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 1, 2>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
         default:
-          TileF16<1, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
+          TileF16<W, 1, 1>(n, wr, row_bytes, a, astride, yt + r, ldy);
           break;
       }
     }
@@ -692,6 +716,7 @@ inline void BatchTileF16(int64_t n, const float* wf, const float* group, int val
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
 
+template <class W>
 void BatchGemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
                   const void* acts, int n_tokens, float* y, size_t ldy) {
   // Weights of a 16-row tile as floats, interleaved [element][row], so the 16 broadcasts of
@@ -705,11 +730,10 @@ void BatchGemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
   for (int64_t r = r0; r < r1; r += 16) {
     const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
     for (int i = 0; i < rows; ++i) {
-      const auto* h = reinterpret_cast<const uint16_t*>(w + (r + i) * row_bytes);
+      const uint8_t* row = w + (r + i) * row_bytes;
       for (int64_t d = 0; d < n; d += 16) {
         const __mmask16 m = TailMask(n - d);
-        _mm512_mask_i32scatter_ps(wf.data() + d * kLanes + i, m, vindex,
-                                  _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + d)), 4);
+        _mm512_mask_i32scatter_ps(wf.data() + d * kLanes + i, m, vindex, W::Load(row, d, m), 4);
       }
     }
     for (int g = 0; g < groups; ++g) {
@@ -725,8 +749,12 @@ void BatchGemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
   }
 }
 
-const GemmKernel kF16Gemm = {F32Bytes,   PrepareF32,    GemmF16,         12,
-                             BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16};
+const GemmKernel kF16Gemm = {F32Bytes,   PrepareF32,    GemmF16<F16W>,   12,
+                             BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16<F16W>};
+const GemmKernel kBF16Gemm = {F32Bytes,   PrepareF32,    GemmF16<BF16W>,  12,
+                              BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16<BF16W>};
+const GemmKernel kF32Gemm = {F32Bytes,   PrepareF32,    GemmF16<F32W>,   12,
+                             BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16<F32W>};
 
 // --- Batch form of the Q4_0 / Q8_0 kernels: 16 tokens side by side in the vector lanes ---
 //
@@ -1296,6 +1324,10 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ6_KGemm;
     case GgmlType::kF16:
       return &kF16Gemm;
+    case GgmlType::kBF16:
+      return &kBF16Gemm;
+    case GgmlType::kF32:
+      return &kF32Gemm;
     default:
       return nullptr;
   }
