@@ -88,7 +88,7 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
     if (first_ms == 0) first_ms = MsSince(t0);
     if (options.on_delta) {
       StreamDelta d;
-      d.content = std::string(text);
+      d.content = ValidUtf8(text);
       options.on_delta(d);
     }
     return true;
@@ -98,7 +98,9 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   if (r->stop_reason == "cancelled") return Error(LlmError::Kind::kCancelled, "cancelled");
 
   ChatResponse out;
-  out.content = std::move(r->text);
+  // Byte tokens can leave invalid UTF-8 (a random or confused model writes lone bytes); what
+  // leaves the backend is always valid text, as an HTTP server's JSON would be.
+  out.content = ValidUtf8(r->text);
   out.finish_reason = (r->stop_reason == "length" || r->stop_reason == "context")
                           ? FinishReason::kLength
                           : FinishReason::kStop;

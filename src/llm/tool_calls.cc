@@ -444,7 +444,8 @@ size_t ValueEnd(std::string_view text, size_t start) {
 
 ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   ParsedToolCalls out;
-  std::string text(content);
+  // Model text is not always valid UTF-8; what is parsed, repaired and echoed back must be.
+  std::string text = ValidUtf8(content);
   // Reasoning is not where calls are made; a <think> block may quote example JSON.
   for (size_t b; (b = text.find("<think>")) != std::string::npos;) {
     size_t e = text.find("</think>", b);

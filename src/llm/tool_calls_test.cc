@@ -98,6 +98,22 @@ TEST(ToolCallParserTest, HugeBracketyTextStaysFast) {
   EXPECT_EQ(parsed.calls.size(), 1u);
 }
 
+TEST(ToolCallParserTest, InvalidUtf8InTheTextNeverThrows) {
+  // What a model made of byte tokens writes: stray and truncated UTF-8, inside and outside the
+  // call, and in bare words the repairer quotes.
+  ToolCallParser parser(
+      {{"say", "", Json{{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}}}});
+  auto parsed = parser.ParseContent(
+      "noise \xB5\xC3 <tool_call>{\"name\": \"say\", \"arguments\": {\"text\": \"hi \xE2\x82\"}}"
+      "</tool_call> \xF0\x9F");
+  ASSERT_EQ(parsed.calls.size(), 1u) << parsed.Correction();
+  EXPECT_EQ(parsed.calls[0].arguments["text"], "hi \xEF\xBF\xBD");
+  EXPECT_EQ(ValidUtf8(parsed.text), parsed.text);
+  auto bare = parser.ParseContent("{name: say, arguments: {text: caf\xC3}} \xF0\x9F");
+  ASSERT_EQ(bare.calls.size(), 1u) << bare.Correction();
+  EXPECT_EQ(bare.calls[0].arguments["text"], "caf\xEF\xBF\xBD");
+}
+
 TEST(ValidateArgumentsTest, NestedObjectsArraysAndAnyOf) {
   Json schema = Json::parse(R"({"type":"object","properties":{
     "items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},
