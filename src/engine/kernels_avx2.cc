@@ -11,7 +11,8 @@ namespace naut::engine::internal {
 
 bool CpuHasAvx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
 }
 
 namespace {
@@ -89,20 +90,84 @@ float DotQ4_0(int64_t n, const void* w, const void* a) {
   for (; i + 2 <= nb; i += 2) {
     __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
     __m128i t1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i + 1].qs));
-    __m256i q0 = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
-    __m256i q1 = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t1, 4), t1), m4), off);
-    __m256 p0 = _mm256_cvtepi32_ps(MulSumI8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
-    __m256 p1 = _mm256_cvtepi32_ps(MulSumI8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i + 1].qs))));
+    __m256i q0 =
+        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
+    __m256i q1 =
+        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t1, 4), t1), m4), off);
+    __m256 p0 = _mm256_cvtepi32_ps(
+        MulSumI8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
+    __m256 p1 = _mm256_cvtepi32_ps(
+        MulSumI8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i + 1].qs))));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), p0, acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)), p1, acc1);
   }
   for (; i < nb; ++i) {
     __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
-    __m256i q0 = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
-    __m256 p0 = _mm256_cvtepi32_ps(MulSumI8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
+    __m256i q0 =
+        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
+    __m256 p0 = _mm256_cvtepi32_ps(
+        MulSumI8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), p0, acc0);
   }
   return Hsum(_mm256_add_ps(acc0, acc1));
+}
+
+// 32 nibbles of a block as bytes: element j (low nibbles 0..15, then high 16..31) at byte j.
+inline __m256i Nibbles(const uint8_t* qs) {
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0xF));
+}
+
+// The 32 bits of qh as bytes: 0x10 at byte j where bit j is set, else 0.
+inline __m256i HighBits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, 4);
+  // Byte j takes byte j/8 of the word; OR-ing every bit but (j % 8) leaves 0xFF only where
+  // that bit was set.
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i set = _mm256_cmpeq_epi8(
+      _mm256_or_si256(spread, _mm256_set1_epi64x(0x7FBFDFEFF7FBFDFE)), _mm256_set1_epi8(-1));
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// Unsigned 5- or 4-bit weights times signed activations, as 8 int32 lanes.
+inline __m256i MulSumU8I8(__m256i u, __m256i y) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
+float DotQ5_0(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i q =
+        _mm256_sub_epi8(_mm256_or_si256(Nibbles(x[i].qs), HighBits(x[i].qh)), _mm256_set1_epi8(16));
+    const __m256 p = _mm256_cvtepi32_ps(
+        MulSumI8(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), p, acc);
+  }
+  return Hsum(acc);
+}
+
+// Q4_1 / Q5_1: d*da*sum(q*qa) + m*da*sum(qa).
+template <class B, bool kFive>
+float DotMin(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const B*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    __m256i q = Nibbles(x[i].qs);
+    if constexpr (kFive) q = _mm256_or_si256(q, HighBits(x[i].qh));
+    const __m256i ya = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const float da = H2F(y[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * da), _mm256_cvtepi32_ps(MulSumU8I8(q, ya)),
+                          acc);
+    accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].m) * da),
+                           _mm256_cvtepi32_ps(MulSumU8I8(_mm256_set1_epi8(1), ya)), accm);
+  }
+  return Hsum(_mm256_add_ps(acc, accm));
 }
 
 float DotQ8_0(int64_t n, const void* w, const void* a) {
@@ -112,16 +177,19 @@ float DotQ8_0(int64_t n, const void* w, const void* a) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 2 <= nb; i += 2) {
-    __m256 p0 = _mm256_cvtepi32_ps(MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)),
-                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
-    __m256 p1 = _mm256_cvtepi32_ps(MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i + 1].qs)),
-                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i + 1].qs))));
+    __m256 p0 =
+        _mm256_cvtepi32_ps(MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
+    __m256 p1 = _mm256_cvtepi32_ps(
+        MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i + 1].qs)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i + 1].qs))));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), p0, acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i + 1].d) * H2F(y[i + 1].d)), p1, acc1);
   }
   for (; i < nb; ++i) {
-    __m256 p0 = _mm256_cvtepi32_ps(MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)),
-                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
+    __m256 p0 =
+        _mm256_cvtepi32_ps(MulSumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs))));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)), p0, acc0);
   }
   return Hsum(_mm256_add_ps(acc0, acc1));
@@ -157,8 +225,10 @@ float DotQ4_K(int64_t n, const void* w, const void* a) {
       q4 += 32;
       const __m256i ql = _mm256_and_si256(bits, m4);
       const __m256i qh = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-      __m256i pl = _mm256_maddubs_epi16(ql, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8)));
-      __m256i ph = _mm256_maddubs_epi16(qh, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32)));
+      __m256i pl =
+          _mm256_maddubs_epi16(ql, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8)));
+      __m256i ph =
+          _mm256_maddubs_epi16(qh, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32)));
       q8 += 64;
       pl = _mm256_madd_epi16(_mm256_set1_epi16(static_cast<int16_t>(sc[2 * j])), pl);
       ph = _mm256_madd_epi16(_mm256_set1_epi16(static_cast<int16_t>(sc[2 * j + 1])), ph);
@@ -189,12 +259,16 @@ float DotQ5_K(int64_t n, const void* w, const void* a) {
     for (int j = 0; j < 4; ++j) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q5));
       q5 += 32;
-      const __m256i hl = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
-      const __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
+      const __m256i hl =
+          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
+      const __m256i hh =
+          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
       const __m256i ql = _mm256_or_si256(_mm256_and_si256(bits, m4), hl);
       const __m256i qh = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), hh);
-      __m256i pl = _mm256_maddubs_epi16(ql, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8)));
-      __m256i ph = _mm256_maddubs_epi16(qh, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32)));
+      __m256i pl =
+          _mm256_maddubs_epi16(ql, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8)));
+      __m256i ph =
+          _mm256_maddubs_epi16(qh, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32)));
       q8 += 64;
       pl = _mm256_madd_epi16(_mm256_set1_epi16(static_cast<int16_t>(sc[2 * j])), pl);
       ph = _mm256_madd_epi16(_mm256_set1_epi16(static_cast<int16_t>(sc[2 * j + 1])), ph);
@@ -236,8 +310,10 @@ float DotQ6_K(int64_t n, const void* w, const void* a) {
       };
       for (int k = 0; k < 4; ++k) {
         const __m256i a8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
-        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a8), _mm256_maddubs_epi16(m32s, a8));
-        const __m256i scl = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        __m256i p =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a8), _mm256_maddubs_epi16(m32s, a8));
+        const __m256i scl =
+            _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scl, p));
       }
       q8 += 128;
@@ -248,27 +324,31 @@ float DotQ6_K(int64_t n, const void* w, const void* a) {
   return Hsum(acc);
 }
 
-
 // Four activation rows against one weight row: the weight block is unpacked once and its
 // absolute values reused, which is what makes batched prompt processing cheaper per token.
 void DotQ4_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
   const auto* x = static_cast<const BlockQ4_0*>(w);
   const BlockQ8_0* ys[4];
-  for (int j = 0; j < 4; ++j) ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
+  for (int j = 0; j < 4; ++j)
+    ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
   const int64_t nb = n / 32;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m256i off = _mm256_set1_epi8(8);
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t i = 0; i < nb; ++i) {
     __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
-    __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
+    __m256i q =
+        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
     const __m256i aq = _mm256_sign_epi8(q, q);
     const float wd = H2F(x[i].d);
     for (int j = 0; j < 4; ++j) {
       const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ys[j][i].qs));
-      const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(yv, q)), ones);
-      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(wd * H2F(ys[j][i].d)), _mm256_cvtepi32_ps(dot), acc[j]);
+      const __m256i dot =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(yv, q)), ones);
+      acc[j] =
+          _mm256_fmadd_ps(_mm256_set1_ps(wd * H2F(ys[j][i].d)), _mm256_cvtepi32_ps(dot), acc[j]);
     }
   }
   for (int j = 0; j < 4; ++j) y[j] = Hsum(acc[j]);
@@ -277,18 +357,22 @@ void DotQ4_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y
 void DotQ8_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
   const auto* x = static_cast<const BlockQ8_0*>(w);
   const BlockQ8_0* ys[4];
-  for (int j = 0; j < 4; ++j) ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
+  for (int j = 0; j < 4; ++j)
+    ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
   const int64_t nb = n / 32;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   for (int64_t i = 0; i < nb; ++i) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
     const __m256i aq = _mm256_sign_epi8(q, q);
     const float wd = H2F(x[i].d);
     for (int j = 0; j < 4; ++j) {
       const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ys[j][i].qs));
-      const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(yv, q)), ones);
-      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(wd * H2F(ys[j][i].d)), _mm256_cvtepi32_ps(dot), acc[j]);
+      const __m256i dot =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(yv, q)), ones);
+      acc[j] =
+          _mm256_fmadd_ps(_mm256_set1_ps(wd * H2F(ys[j][i].d)), _mm256_cvtepi32_ps(dot), acc[j]);
     }
   }
   for (int j = 0; j < 4; ++j) y[j] = Hsum(acc[j]);
@@ -298,26 +382,43 @@ void DotQ8_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y
 
 VecDot4Fn GetVecDot4Avx2(GgmlType type) {
   switch (type) {
-    case GgmlType::kQ4_0: return DotQ4_0x4;
-    case GgmlType::kQ8_0: return DotQ8_0x4;
-    default: return nullptr;
+    case GgmlType::kQ4_0:
+      return DotQ4_0x4;
+    case GgmlType::kQ8_0:
+      return DotQ8_0x4;
+    default:
+      return nullptr;
   }
 }
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 VecDotFn GetVecDotAvx2(GgmlType type) {
   switch (type) {
-    case GgmlType::kF32: return DotF32;
-    case GgmlType::kF16: return DotF16;
-    case GgmlType::kBF16: return DotBF16;
-    case GgmlType::kQ4_0: return DotQ4_0;
-    case GgmlType::kQ8_0: return DotQ8_0;
-    case GgmlType::kQ4_K: return DotQ4_K;
-    case GgmlType::kQ5_K: return DotQ5_K;
-    case GgmlType::kQ6_K: return DotQ6_K;
-    default: return nullptr;
+    case GgmlType::kF32:
+      return DotF32;
+    case GgmlType::kF16:
+      return DotF16;
+    case GgmlType::kBF16:
+      return DotBF16;
+    case GgmlType::kQ4_0:
+      return DotQ4_0;
+    case GgmlType::kQ8_0:
+      return DotQ8_0;
+    case GgmlType::kQ4_1:
+      return DotMin<BlockQ4_1, false>;
+    case GgmlType::kQ5_0:
+      return DotQ5_0;
+    case GgmlType::kQ5_1:
+      return DotMin<BlockQ5_1, true>;
+    case GgmlType::kQ4_K:
+      return DotQ4_K;
+    case GgmlType::kQ5_K:
+      return DotQ5_K;
+    case GgmlType::kQ6_K:
+      return DotQ6_K;
+    default:
+      return nullptr;
   }
 }
 

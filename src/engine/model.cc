@@ -26,9 +26,10 @@ Result<Weight> GetWeight(const GgufFile& f, const std::string& name, int64_t col
                     std::to_string(rows) + "]");
   }
   if (!IsSupportedType(t->type)) {
-    return Unimplemented("model: tensor '" + name + "' has type " + TypeName(t->type) +
-                         ", which the engine cannot compute with yet (supported: F32 F16 BF16 Q8_0 "
-                         "Q4_0 Q4_K Q5_K Q6_K)");
+    return Unimplemented(
+        "model: tensor '" + name + "' has type " + TypeName(t->type) +
+        ", which the engine cannot compute with yet (supported: F32 F16 BF16 Q8_0 Q4_0 "
+        "Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)");
   }
   Weight w;
   w.type = t->type;

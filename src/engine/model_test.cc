@@ -83,8 +83,9 @@ INSTANTIATE_TEST_SUITE_P(
     Types, QuantizedModelTest,
     testing::Values(QuantCase{GgmlType::kF16, 1e-4}, QuantCase{GgmlType::kBF16, 1e-4},
                     QuantCase{GgmlType::kQ8_0, 0.03}, QuantCase{GgmlType::kQ4_0, 0.03},
-                    QuantCase{GgmlType::kQ4_K, 0.03}, QuantCase{GgmlType::kQ5_K, 0.03},
-                    QuantCase{GgmlType::kQ6_K, 0.03}),
+                    QuantCase{GgmlType::kQ4_1, 0.03}, QuantCase{GgmlType::kQ5_0, 0.03},
+                    QuantCase{GgmlType::kQ5_1, 0.03}, QuantCase{GgmlType::kQ4_K, 0.03},
+                    QuantCase{GgmlType::kQ5_K, 0.03}, QuantCase{GgmlType::kQ6_K, 0.03}),
     [](const auto& info) { return TypeName(info.param.type); });
 
 TEST(ContextTest, BatchedThreadedAndSequentialEvaluationAgree) {

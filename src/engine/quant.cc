@@ -77,6 +77,9 @@ bool IsSupportedType(GgmlType t) {
     case GgmlType::kBF16:
     case GgmlType::kQ8_0:
     case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
@@ -107,6 +110,39 @@ void DequantQ4_0(const BlockQ4_0* b, float* y, int64_t nb) {
       y[i * 32 + j] = ((b[i].qs[j] & 0xF) - 8) * d;
       y[i * 32 + j + 16] = ((b[i].qs[j] >> 4) - 8) * d;
     }
+  }
+}
+
+void DequantQ4_1(const BlockQ4_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = Fp16ToFp32(b[i].d), m = Fp16ToFp32(b[i].m);
+    for (int j = 0; j < 16; ++j) {
+      y[i * 32 + j] = (b[i].qs[j] & 0xF) * d + m;
+      y[i * 32 + j + 16] = (b[i].qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+// The 5-bit value of element j (0..31) of a Q5_0 / Q5_1 block, 0..31.
+template <class B>
+inline int Q5Value(const B& b, int j) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const int lo = j < 16 ? (b.qs[j] & 0xF) : (b.qs[j - 16] >> 4);
+  return lo | static_cast<int>(((qh >> j) & 1) << 4);
+}
+
+void DequantQ5_0(const BlockQ5_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = Fp16ToFp32(b[i].d);
+    for (int j = 0; j < 32; ++j) y[i * 32 + j] = (Q5Value(b[i], j) - 16) * d;
+  }
+}
+
+void DequantQ5_1(const BlockQ5_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = Fp16ToFp32(b[i].d), m = Fp16ToFp32(b[i].m);
+    for (int j = 0; j < 32; ++j) y[i * 32 + j] = Q5Value(b[i], j) * d + m;
   }
 }
 
@@ -205,6 +241,71 @@ void QuantQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
       int x1 = std::min(15, static_cast<int>(x[i * 32 + 16 + j] * id + 8.5f));
       b[i].qs[j] = static_cast<uint8_t>(x0 | (x1 << 4));
     }
+  }
+}
+
+// As ggml's reference quantizers: Q4_1 / Q5_1 span [min, max] in 15 / 31 steps; Q5_0 puts
+// the value of largest magnitude at -16 steps.
+void QuantQ4_1(const float* x, BlockQ4_1* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    float mn = x[i * 32], mx = x[i * 32];
+    for (int j = 1; j < 32; ++j) {
+      mn = std::min(mn, x[i * 32 + j]);
+      mx = std::max(mx, x[i * 32 + j]);
+    }
+    const float d = (mx - mn) / 15, id = d ? 1.0f / d : 0.0f;
+    b[i].d = Fp32ToFp16(d);
+    b[i].m = Fp32ToFp16(mn);
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = std::min(15, static_cast<int>((x[i * 32 + j] - mn) * id + 0.5f));
+      const int x1 = std::min(15, static_cast<int>((x[i * 32 + 16 + j] - mn) * id + 0.5f));
+      b[i].qs[j] = static_cast<uint8_t>(x0 | (x1 << 4));
+    }
+  }
+}
+
+template <class B>
+void PackQ5(const int* q, B* b) {
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    b->qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+    qh |= static_cast<uint32_t>((q[j] >> 4) & 1) << j;
+    qh |= static_cast<uint32_t>((q[j + 16] >> 4) & 1) << (j + 16);
+  }
+  std::memcpy(b->qh, &qh, 4);
+}
+
+void QuantQ5_0(const float* x, BlockQ5_0* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; ++j) {
+      if (std::fabs(x[i * 32 + j]) > amax) {
+        amax = std::fabs(x[i * 32 + j]);
+        max = x[i * 32 + j];
+      }
+    }
+    const float d = max / -16, id = d ? 1.0f / d : 0.0f;
+    b[i].d = Fp32ToFp16(d);
+    int q[32];
+    for (int j = 0; j < 32; ++j) q[j] = std::min(31, static_cast<int>(x[i * 32 + j] * id + 16.5f));
+    PackQ5(q, &b[i]);
+  }
+}
+
+void QuantQ5_1(const float* x, BlockQ5_1* b, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    float mn = x[i * 32], mx = x[i * 32];
+    for (int j = 1; j < 32; ++j) {
+      mn = std::min(mn, x[i * 32 + j]);
+      mx = std::max(mx, x[i * 32 + j]);
+    }
+    const float d = (mx - mn) / 31, id = d ? 1.0f / d : 0.0f;
+    b[i].d = Fp32ToFp16(d);
+    b[i].m = Fp32ToFp16(mn);
+    int q[32];
+    for (int j = 0; j < 32; ++j)
+      q[j] = std::min(31, static_cast<int>((x[i * 32 + j] - mn) * id + 0.5f));
+    PackQ5(q, &b[i]);
   }
 }
 
@@ -434,6 +535,52 @@ float DotQ4_0(int64_t n, const void* w, const void* a) {
   return s;
 }
 
+// Q4_1 / Q5_1 against Q8_0 activations: sum(d*q + m)(da*qa) = d*da*sum(q*qa) + m*da*sum(qa)
+// (llama.cpp carries da*sum(qa) in its Q8_1 blocks; the values are the same).
+float DotQ4_1(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ4_1*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    int sumi = 0, suma = 0;
+    for (int j = 0; j < 16; ++j) {
+      sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+      suma += y[i].qs[j] + y[i].qs[j + 16];
+    }
+    const float da = Fp16ToFp32(y[i].d);
+    s += sumi * Fp16ToFp32(x[i].d) * da + Fp16ToFp32(x[i].m) * (da * suma);
+  }
+  return s;
+}
+
+float DotQ5_0(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += (Q5Value(x[i], j) - 16) * y[i].qs[j];
+    s += sumi * Fp16ToFp32(x[i].d) * Fp16ToFp32(y[i].d);
+  }
+  return s;
+}
+
+float DotQ5_1(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const BlockQ5_1*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  float s = 0;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    int sumi = 0, suma = 0;
+    for (int j = 0; j < 32; ++j) {
+      sumi += Q5Value(x[i], j) * y[i].qs[j];
+      suma += y[i].qs[j];
+    }
+    const float da = Fp16ToFp32(y[i].d);
+    s += sumi * Fp16ToFp32(x[i].d) * da + Fp16ToFp32(x[i].m) * (da * suma);
+  }
+  return s;
+}
+
 float DotQ8_0(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ8_0*>(w);
   const auto* y = static_cast<const BlockQ8_0*>(a);
@@ -562,6 +709,15 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
     case GgmlType::kQ8_0:
       DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / 32);
       break;
+    case GgmlType::kQ4_1:
+      DequantQ4_1(static_cast<const BlockQ4_1*>(src), dst, n / 32);
+      break;
+    case GgmlType::kQ5_0:
+      DequantQ5_0(static_cast<const BlockQ5_0*>(src), dst, n / 32);
+      break;
+    case GgmlType::kQ5_1:
+      DequantQ5_1(static_cast<const BlockQ5_1*>(src), dst, n / 32);
+      break;
     case GgmlType::kQ4_K:
       DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / 256);
       break;
@@ -600,6 +756,15 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n) {
     case GgmlType::kQ8_0:
       QuantQ8_0(src, static_cast<BlockQ8_0*>(p), n / 32);
       break;
+    case GgmlType::kQ4_1:
+      QuantQ4_1(src, static_cast<BlockQ4_1*>(p), n / 32);
+      break;
+    case GgmlType::kQ5_0:
+      QuantQ5_0(src, static_cast<BlockQ5_0*>(p), n / 32);
+      break;
+    case GgmlType::kQ5_1:
+      QuantQ5_1(src, static_cast<BlockQ5_1*>(p), n / 32);
+      break;
     case GgmlType::kQ4_K:
       QuantQ4_K(src, static_cast<BlockQ4_K*>(p), n / 256);
       break;
@@ -618,6 +783,9 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n) {
 ActFormat ActFormatFor(GgmlType t) {
   switch (t) {
     case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
       return ActFormat::kQ8_0;
     case GgmlType::kQ4_K:
@@ -757,6 +925,12 @@ VecDotFn GetVecDot(GgmlType type, KernelSet k) {
       return DotQ4_0;
     case GgmlType::kQ8_0:
       return DotQ8_0;
+    case GgmlType::kQ4_1:
+      return DotQ4_1;
+    case GgmlType::kQ5_0:
+      return DotQ5_0;
+    case GgmlType::kQ5_1:
+      return DotQ5_1;
     case GgmlType::kQ4_K:
       return DotQ4_K;
     case GgmlType::kQ5_K:

@@ -34,6 +34,22 @@ struct BlockQ8_0 {
   uint16_t d;
   int8_t qs[32];
 };
+// The older 32-element formats: Q4_1 and Q5_1 add a minimum (x = d * q + m), Q5_0 and Q5_1
+// keep each value's fifth bit in qh (bit j for element j).
+struct BlockQ4_1 {
+  uint16_t d, m;
+  uint8_t qs[16];
+};
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+struct BlockQ5_1 {
+  uint16_t d, m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
 struct BlockQ4_K {
   uint16_t d, dmin;
   uint8_t scales[kKScaleBytes];
@@ -58,6 +74,7 @@ struct BlockQ8_K {
   int16_t bsums[16];
 };
 
+static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24);
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
@@ -66,8 +83,7 @@ bool IsSupportedType(GgmlType type);
 
 // Dequantizes `n` elements (a multiple of the block size) starting at a block boundary.
 void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
-// Quantizes `n` floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). Returns the
-// bytes.
+// Quantizes `n` floats into `type` (any type IsSupportedType accepts). Returns the bytes.
 std::string QuantizeRow(GgmlType type, const float* src, int64_t n);
 
 // How the activations are laid out for the dot product with a weight type.

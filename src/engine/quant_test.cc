@@ -190,14 +190,16 @@ INSTANTIATE_TEST_SUITE_P(
     AllTypes, KernelTest,
     testing::Values(TypeTol{GgmlType::kF32, 0, 1e-6}, TypeTol{GgmlType::kF16, 1e-3, 1e-6},
                     TypeTol{GgmlType::kBF16, 8e-3, 1e-6}, TypeTol{GgmlType::kQ8_0, 1e-2, 1e-2},
-                    TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_K, 0.16, 1e-2},
-                    TypeTol{GgmlType::kQ5_K, 0.08, 1e-2}, TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
+                    TypeTol{GgmlType::kQ4_0, 0.16, 1e-2}, TypeTol{GgmlType::kQ4_1, 0.16, 1e-2},
+                    TypeTol{GgmlType::kQ5_0, 0.08, 1e-2}, TypeTol{GgmlType::kQ5_1, 0.08, 1e-2},
+                    TypeTol{GgmlType::kQ4_K, 0.16, 1e-2}, TypeTol{GgmlType::kQ5_K, 0.08, 1e-2},
+                    TypeTol{GgmlType::kQ6_K, 0.04, 1e-2}),
     [](const auto& info) { return TypeName(info.param.type); });
 
 TEST(QuantTest, AllZeroRowsStayZero) {
   std::vector<float> z(256, 0.0f), back(256, 1.0f);
-  for (GgmlType t :
-       {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0,
+                     GgmlType::kQ5_1, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     std::string q = QuantizeRow(t, z.data(), 256);
     DequantizeRow(t, q.data(), back.data(), 256);
     for (float v : back) ASSERT_EQ(v, 0.0f) << TypeName(t);

@@ -127,7 +127,8 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
 namespace {
 
 constexpr GgmlType kSpecTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,
-                                   GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
+                                   GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1,
+                                   GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ4_K,
                                    GgmlType::kQ5_K, GgmlType::kQ6_K};
 
 Result<GgmlType> SpecType(const Json& j, const char* key, GgmlType fallback) {
@@ -137,7 +138,7 @@ Result<GgmlType> SpecType(const Json& j, const char* key, GgmlType fallback) {
   for (GgmlType t : kSpecTypes)
     if (TypeName(t) == name) return t;
   return InvalidArgument("spec: " + std::string(key) + " '" + name +
-                         "' is not one of F32 F16 BF16 Q8_0 Q4_0 Q4_K Q5_K Q6_K");
+                         "' is not one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K");
 }
 
 }  // namespace
