@@ -241,6 +241,20 @@ Result<ChatFormat> DetectChatFormat(std::string_view t) {
       "chat_format = ...");
 }
 
+std::string TakeReasoning(std::string* text) {
+  const size_t end = text->find("</think>");
+  if (end == std::string::npos) return "";
+  const size_t open = text->rfind("<think>", end);
+  const size_t begin = open == std::string::npos ? 0 : open + 7;
+  std::string reasoning = text->substr(begin, end - begin);
+  const size_t first = text->find_first_not_of(" \t\r\n", end + 8);
+  const std::string before = open == std::string::npos ? "" : text->substr(0, open);
+  *text = before + (first == std::string::npos ? "" : text->substr(first));
+  const size_t r0 = reasoning.find_first_not_of(" \t\r\n");
+  const size_t r1 = reasoning.find_last_not_of(" \t\r\n");
+  return r0 == std::string::npos ? "" : reasoning.substr(r0, r1 - r0 + 1);
+}
+
 std::string RenderChat(ChatFormat format, const std::vector<Message>& messages,
                        const std::vector<ToolSpec>& tools) {
   switch (format) {

@@ -37,4 +37,10 @@ Result<ChatFormat> DetectChatFormat(std::string_view jinja_template);
 std::string RenderChat(ChatFormat format, const std::vector<Message>& messages,
                        const std::vector<ToolSpec>& tools);
 
+// Removes the reasoning block a thinking model writes before its answer ("<think>...</think>",
+// the opening tag optional since templates often put it in the prompt) from `text` and returns
+// the reasoning; `text` keeps the answer without leading whitespace. No "</think>": nothing
+// changes and "" is returned.
+std::string TakeReasoning(std::string* text);
+
 }  // namespace naut::llm

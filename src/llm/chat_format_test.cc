@@ -125,5 +125,18 @@ TEST(ChatFormat, GemmaFoldsSystemAndToolsIntoTheFirstUserTurn) {
   EXPECT_NE(with_tools.find("\"arguments\": dictionary"), std::string::npos);
 }
 
+TEST(ChatFormat, ReasoningIsTakenOffTheAnswer) {
+  std::string a = "<think>\nThe cave is north.\n</think>\n\nGo north.";
+  EXPECT_EQ(TakeReasoning(&a), "The cave is north.");
+  EXPECT_EQ(a, "Go north.");
+  // The template opened the block in the prompt: only the closing tag is generated.
+  std::string b = "Check the map first.</think>Go north.";
+  EXPECT_EQ(TakeReasoning(&b), "Check the map first.");
+  EXPECT_EQ(b, "Go north.");
+  std::string c = "No thinking here.";
+  EXPECT_EQ(TakeReasoning(&c), "");
+  EXPECT_EQ(c, "No thinking here.");
+}
+
 }  // namespace
 }  // namespace naut::llm

@@ -101,6 +101,9 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   // Byte tokens can leave invalid UTF-8 (a random or confused model writes lone bytes); what
   // leaves the backend is always valid text, as an HTTP server's JSON would be.
   out.content = ValidUtf8(r->text);
+  // Reasoning models (Qwen3, DeepSeek-R1 distills) think first; that goes to `reasoning`, as an
+  // OpenAI-compatible server reports it.
+  out.reasoning = TakeReasoning(&out.content);
   out.finish_reason = (r->stop_reason == "length" || r->stop_reason == "context")
                           ? FinishReason::kLength
                           : FinishReason::kStop;
