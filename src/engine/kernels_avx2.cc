@@ -391,8 +391,6 @@ VecDot4Fn GetVecDot4Avx2(GgmlType type) {
   }
 }
 
-namespace {}  // namespace
-
 VecDotFn GetVecDotAvx2(GgmlType type) {
   switch (type) {
     case GgmlType::kF32:

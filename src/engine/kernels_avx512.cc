@@ -634,10 +634,56 @@ inline void TileF16(int64_t n, const uint8_t* w, size_t row_bytes, const uint8_t
 size_t F32Bytes(int64_t n) { return static_cast<size_t>(n) * 4; }
 void PrepareF32(const float* x, int64_t n, void* out) { std::memcpy(out, x, F32Bytes(n)); }
 
+// One token (decode): each of M rows is read as its own sequential stream, two cache lines
+// per step with a prefetch a few lines ahead in the same row, which keeps more memory reads
+// in flight than TileF16's half-line steps.
+template <class W, int M>
+inline void DecodeF16(int64_t n, const uint8_t* w, size_t row_bytes, const float* a, float* y) {
+  constexpr int64_t kStep = 128 / W::kSize;  // elements in two cache lines
+  constexpr int64_t kAhead = 512;            // prefetch distance in bytes
+  __m512 acc[M][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + kStep <= n; k += kStep) {
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      const char* p = reinterpret_cast<const char*>(w + r * row_bytes + k * W::kSize) + kAhead;
+      _mm_prefetch(p, _MM_HINT_T0);
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+    }
+#pragma GCC unroll 8
+    for (int64_t u = 0; u < kStep / 16; ++u) {
+      const __m512 av = _mm512_loadu_ps(a + k + 16 * u);
+#pragma GCC unroll 8
+      for (int r = 0; r < M; ++r)
+        acc[r][u & 1] =
+            _mm512_fmadd_ps(W::Load(w + r * row_bytes, k + 16 * u, static_cast<__mmask16>(0xFFFF)),
+                            av, acc[r][u & 1]);
+    }
+  }
+  for (; k < n; k += 16) {
+    const __mmask16 m = TailMask(n - k);
+    const __m512 av = _mm512_maskz_loadu_ps(m, a + k);
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r)
+      acc[r][0] = _mm512_fmadd_ps(W::Load(w + r * row_bytes, k, m), av, acc[r][0]);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+
 template <class W>
 void GemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
              const void* acts, size_t astride, int n_tokens, float* y, size_t ldy) {
   const auto* a0 = static_cast<const uint8_t*>(acts);
+  if (n_tokens == 1) {
+    const auto* a = static_cast<const float*>(acts);
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) DecodeF16<W, 4>(n, w + r * row_bytes, row_bytes, a, y + r);
+    for (; r < r1; ++r) DecodeF16<W, 1>(n, w + r * row_bytes, row_bytes, a, y + r);
+    return;
+  }
   for (int t = 0; t < n_tokens; t += 3) {
     const int nt = std::min(3, n_tokens - t);
     const uint8_t* a = a0 + t * astride;

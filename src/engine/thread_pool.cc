@@ -28,14 +28,27 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
+// The job word: generation (16 bits) | number of chunks (24) | next unclaimed chunk (24).
+// The chunk count travels in the same word as the claim counter, so a worker still looking at
+// an old job can never claim a chunk with the new job's count (a stale count let a late
+// worker run one chunk too many and push done_ past n_chunks, which hung the caller).
+namespace {
+constexpr int kCountBits = 24;
+constexpr uint64_t kCountMask = (uint64_t{1} << kCountBits) - 1;
+constexpr int64_t kMaxChunks = static_cast<int64_t>(kCountMask);
+inline uint32_t GenOf(uint64_t s) { return static_cast<uint32_t>(s >> (2 * kCountBits)); }
+inline int64_t CountOf(uint64_t s) { return static_cast<int64_t>((s >> kCountBits) & kCountMask); }
+inline int64_t NextOf(uint64_t s) { return static_cast<int64_t>(s & kCountMask); }
+}  // namespace
+
 void ThreadPool::Help(uint32_t gen) {
   uint64_t s = state_.load(std::memory_order_acquire);
   while (true) {
-    if (static_cast<uint32_t>(s >> 32) != gen) return;
-    const int64_t n = n_chunks_;
-    const int64_t idx = static_cast<int64_t>(s & 0xffffffffu);
-    if (idx >= n) return;
-    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (GenOf(s) != gen) return;
+    const int64_t idx = NextOf(s);
+    if (idx >= CountOf(s)) return;
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
       (*fn_)(idx);
       done_.fetch_add(1, std::memory_order_acq_rel);
       s = state_.load(std::memory_order_acquire);
@@ -49,17 +62,24 @@ void ThreadPool::ParallelFor(int64_t n_chunks, const std::function<void(int64_t)
     for (int64_t i = 0; i < n_chunks; ++i) fn(i);
     return;
   }
-  const uint32_t gen = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  if (n_chunks > kMaxChunks) {
+    for (int64_t base = 0; base < n_chunks; base += kMaxChunks) {
+      ParallelFor(std::min(kMaxChunks, n_chunks - base), [&](int64_t i) { fn(base + i); });
+    }
+    return;
+  }
+  const uint32_t gen = (GenOf(state_.load(std::memory_order_relaxed)) + 1) & 0xffffu;
   fn_ = &fn;
-  n_chunks_ = n_chunks;
   done_.store(0, std::memory_order_relaxed);
-  state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  state_.store((static_cast<uint64_t>(gen) << (2 * kCountBits)) |
+                   (static_cast<uint64_t>(n_chunks) << kCountBits),
+               std::memory_order_release);
   wake_.fetch_add(1, std::memory_order_release);
   wake_.notify_all();
   Help(gen);
   // Only chunks that a running worker has claimed are left; wait for them.
   int spins = 0;
-  while (done_.load(std::memory_order_acquire) != n_chunks) {
+  while (done_.load(std::memory_order_acquire) < n_chunks) {
     if (++spins < kSpinIterations) {
       CpuRelax();
     } else {
@@ -83,7 +103,7 @@ void ThreadPool::Worker() {
     }
     seen = w;
     if (stop_.load()) return;
-    Help(static_cast<uint32_t>(state_.load(std::memory_order_acquire) >> 32));
+    Help(GenOf(state_.load(std::memory_order_acquire)));
   }
 }
 

@@ -35,8 +35,7 @@ class ThreadPool {
   int n_;
   std::vector<std::thread> threads_;
   const std::function<void(int64_t)>* fn_ = nullptr;
-  int64_t n_chunks_ = 0;
-  // High 32 bits: job generation; low 32 bits: next unclaimed chunk.
+  // The current job: generation, chunk count and next unclaimed chunk (see thread_pool.cc).
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> done_{0};
   std::atomic<uint32_t> wake_{0};
