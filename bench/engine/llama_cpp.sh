@@ -49,8 +49,8 @@ bench() {
   ours
   local models="$ROOT/build/bench-models"
   "$ROOT/build/release/bench/engine/engine_bench" --threads 1 --pp 1 --tg 1 --reps 1 \
-    --make "$models" Q4_0 Q8_0 Q4_K >/dev/null
-  local big=("$models"/bench-llama-0.5b-{Q4_0,Q8_0,Q4_K}.gguf)
+    --make "$models" Q4_0 Q8_0 Q4_K F16 BF16 >/dev/null
+  local big=("$models"/bench-llama-0.5b-{Q4_0,Q8_0,Q4_K,F16,BF16}.gguf)
   local tiny=("$ROOT"/../shared/conformance/models/synth-*.gguf)
   echo "## llama.cpp $(git -C "$SRC" log -1 --format=%h), llama-bench (mean ± sd of -r reps)"
   "$BIN/llama-bench" $(printf -- '-m %s ' "${big[@]}") -t 1,2 -p 128 -n 32 -r 3
