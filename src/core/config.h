@@ -34,16 +34,16 @@ struct LlmConfig {
   std::vector<std::string> endpoints;  // more base URLs pooled with base_url
   double timeout_s = 600;
   int max_retries = 3;
-  int context_size = 0;  // 0: ask the server
+  int context_size = 0;                       // 0: ask the server
   std::string llama_server = "llama-server";  // binary started by backend = "llamacpp"
   std::string models_dir = "models";
-  int threads = 0;  // embedded engine threads, 0: all cores
+  int threads = 0;          // embedded engine threads, 0: all cores
   std::string chat_format;  // embedded engine prompt format; empty: from the GGUF's template
 };
 
 struct EmbeddingsConfig {
   std::string backend = "hashing";  // hashing | openai
-  std::string base_url;  // empty: the llm base_url
+  std::string base_url;             // empty: the llm base_url
   std::string model;
   int dim = 512;
 };
@@ -127,7 +127,8 @@ struct Config {
   ServerConfig server;
   std::vector<McpServerConfig> mcp_servers;  // from mcp.json, in file order
 
-  // "llm.base_url" -> "default" | "file /x/neuronaut.toml" | "env LLM_BASE_URL" | "flag --llm-base-url"
+  // "llm.base_url" -> "default" | "file /x/neuronaut.toml" | "env LLM_BASE_URL" | "flag
+  // --llm-base-url"
   std::map<std::string, std::string> origins;
 };
 
