@@ -41,6 +41,12 @@ namespace {
 
 inline float Fp16ToFp32Fast(uint16_t h) { return _cvtsh_ss(h); }
 
+// Lane i holds i * stride: the index vector of a gather or scatter 16 elements apart.
+inline __m512i LaneOffsets(int stride) {
+  return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                            _mm512_set1_epi32(stride));
+}
+
 inline __mmask16 TailMask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
@@ -728,9 +734,7 @@ size_t BatchBytesF16(int64_t n, int n_tokens) {
 }
 
 void BatchPrepareF16(const float* x, int64_t n, int t0, int t1, int n_tokens, void* out) {
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(16));
+  const __m512i vindex = LaneOffsets(16);
   for (int t = t0; t < t1; ++t) {
     float* g = static_cast<float*>(out) + static_cast<size_t>(t / kLanes) * n * kLanes + t % kLanes;
     const float* xt = x + static_cast<size_t>(t) * n;
@@ -742,34 +746,14 @@ void BatchPrepareF16(const float* x, int64_t n, int t0, int t1, int n_tokens, vo
   }
 }
 
-template <int M>
-inline void BatchTileF16(int64_t n, const float* wf, size_t wstride, const float* group, int valid,
-                         float* y, size_t ldy) {
-  __m512 acc[M];
-#pragma GCC unroll 16
-  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
-  for (int64_t d = 0; d < n; ++d) {
-    const __m512 a = _mm512_load_ps(group + d * kLanes);
-#pragma GCC unroll 16
-    for (int r = 0; r < M; ++r)
-      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wf[r * wstride + d]), a, acc[r]);
-  }
-  const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(ldy)));
-#pragma GCC unroll 16
-  for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
-}
-
 // R rows against G groups of 16 tokens: R*G accumulators, so each step's G activation loads
 // and R weight broadcasts feed R*G FMAs (8 x 3: 11 loads per 24 FMAs, against 17 per 16 for
 // one group), which keeps the FMA units rather than the load ports busy.
 template <int R, int G>
-inline void BatchTileF16Multi(int64_t n, const float* wf, size_t wstride, const float* group0,
-                              size_t gstride, int n_tokens_left, float* y, size_t ldy) {
+inline void BatchTileF16(int64_t n, const float* wf, size_t wstride, const float* group0,
+                         size_t gstride, int n_tokens_left, float* y, size_t ldy) {
   __m512 acc[R][G];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int g = 0; g < G; ++g) acc[r][g] = _mm512_setzero_ps();
@@ -777,22 +761,20 @@ inline void BatchTileF16Multi(int64_t n, const float* wf, size_t wstride, const 
     __m512 a[G];
 #pragma GCC unroll 4
     for (int g = 0; g < G; ++g) a[g] = _mm512_load_ps(group0 + g * gstride + d * kLanes);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 b = _mm512_set1_ps(wf[r * wstride + d]);
 #pragma GCC unroll 4
       for (int g = 0; g < G; ++g) acc[r][g] = _mm512_fmadd_ps(b, a[g], acc[r][g]);
     }
   }
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(ldy)));
+  const __m512i vindex = LaneOffsets(static_cast<int>(ldy));
 #pragma GCC unroll 4
   for (int g = 0; g < G; ++g) {
     const int valid = std::min(kLanes, n_tokens_left - g * kLanes);
     const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
     float* yg = y + static_cast<size_t>(g) * kLanes * ldy;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) _mm512_mask_i32scatter_ps(yg + r, m, vindex, acc[r][g], 4);
   }
 }
@@ -817,26 +799,24 @@ void BatchGemmF16(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
       }
     }
     const size_t gstride = static_cast<size_t>(n) * kLanes;
+    const float* a = static_cast<const float*>(acts);
+    auto yg = [&](int g) { return y + static_cast<size_t>(g) * kLanes * ldy + r; };
     int g = 0;
     if (rows == 16) {
       for (; g + 3 <= groups; g += 3) {
-        const float* group = static_cast<const float*>(acts) + g * gstride;
-        float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
-        BatchTileF16Multi<8, 3>(n, wf.data(), ws, group, gstride, n_tokens - g * kLanes, yg, ldy);
-        BatchTileF16Multi<8, 3>(n, wf.data() + 8 * ws, ws, group, gstride, n_tokens - g * kLanes,
-                                yg + 8, ldy);
+        BatchTileF16<8, 3>(n, wf.data(), ws, a + g * gstride, gstride, n_tokens - g * kLanes, yg(g),
+                           ldy);
+        BatchTileF16<8, 3>(n, wf.data() + 8 * ws, ws, a + g * gstride, gstride,
+                           n_tokens - g * kLanes, yg(g) + 8, ldy);
       }
-    }
-    for (; g < groups; ++g) {
-      const float* group = static_cast<const float*>(acts) + g * gstride;
-      const int valid = std::min(kLanes, n_tokens - g * kLanes);
-      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
-      if (rows == 16) {
-        BatchTileF16<16>(n, wf.data(), ws, group, valid, yg, ldy);
-      } else {
+      for (; g < groups; ++g)
+        BatchTileF16<16, 1>(n, wf.data(), ws, a + g * gstride, gstride, n_tokens - g * kLanes,
+                            yg(g), ldy);
+    } else {
+      for (; g < groups; ++g)
         for (int i = 0; i < rows; ++i)
-          BatchTileF16<1>(n, wf.data() + i * ws, ws, group, valid, yg + i, ldy);
-      }
+          BatchTileF16<1, 1>(n, wf.data() + i * ws, ws, a + g * gstride, gstride,
+                             n_tokens - g * kLanes, yg(g) + i, ldy);
     }
   }
 }
@@ -966,9 +946,7 @@ inline void BatchTile(int64_t n, const BatchWeights& bw, const uint8_t* group, i
     }
   }
   const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(ldy)));
+  const __m512i vindex = LaneOffsets(static_cast<int>(ldy));
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
@@ -1126,9 +1104,7 @@ inline void BatchTileK(int64_t n, const BatchWeightsK& bw, const uint8_t* group,
     }
   }
   const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(ldy)));
+  const __m512i vindex = LaneOffsets(static_cast<int>(ldy));
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
@@ -1246,9 +1222,7 @@ inline void BatchTileQ6K(int64_t n, const BatchWeightsK& bw, const uint8_t* grou
     }
   }
   const __mmask16 m = static_cast<__mmask16>((1u << valid) - 1);
-  const __m512i vindex =
-      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                         _mm512_set1_epi32(static_cast<int>(ldy)));
+  const __m512i vindex = LaneOffsets(static_cast<int>(ldy));
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
