@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "engine/synthetic_model.h"
 
@@ -33,6 +34,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot write %s\n", argv[1]);
     return 1;
   }
-  std::printf("%016llx\n", static_cast<unsigned long long>(engine::Fnv1a64(bytes)));
+  std::printf("%016llx\n", static_cast<unsigned long long>(Fnv1a64(bytes)));
   return 0;
 }

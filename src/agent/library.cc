@@ -2,26 +2,27 @@
 
 #include <cstdio>
 
+#include "core/hash.h"
+
 namespace naut::agent {
 
 std::string StoreSkillLibrary::TaskTag(const std::string& task) {
-  // FNV-1a: stable across runs and builds, unlike std::hash.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : task) h = (h ^ c) * 1099511628211ull;
+  const uint64_t h = Fnv1a64(task, kFnv1aStoredSeed);  // stable across runs, unlike std::hash
   char buf[32];
   std::snprintf(buf, sizeof buf, "task-%016llx", static_cast<unsigned long long>(h));
   return buf;
 }
 
-Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string& task, const std::string& env,
-                                                              int k) {
+Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string& task,
+                                                              const std::string& env, int k) {
   NAUT_ASSIGN_OR_RETURN(auto hits, store_.Search(task, static_cast<size_t>(k), env));
   std::vector<SkillSnippet> out;
   for (const auto& h : hits) out.push_back({h.skill.name, h.skill.description, h.skill.code});
   return out;
 }
 
-Result<std::string> StoreSkillLibrary::Add(const std::string& code, const std::string& task, const std::string& env) {
+Result<std::string> StoreSkillLibrary::Add(const std::string& code, const std::string& task,
+                                           const std::string& env) {
   skills::NewSkill s;
   s.code = code;
   s.environment = env;
@@ -34,17 +35,20 @@ Status StoreSkillLibrary::RecordOutcome(const std::string& name, bool success) {
   return store_.RecordOutcome(name, success);
 }
 
-Result<std::optional<std::string>> StoreSkillLibrary::SkillForTask(const std::string& task, const std::string& env) {
+Result<std::optional<std::string>> StoreSkillLibrary::SkillForTask(const std::string& task,
+                                                                   const std::string& env) {
   std::string tag = TaskTag(task);
   NAUT_ASSIGN_OR_RETURN(auto all, store_.List());
   for (const auto& s : all) {
     if (s.environment != env) continue;
-    if (std::find(s.tags.begin(), s.tags.end(), tag) != s.tags.end()) return std::optional<std::string>(s.name);
+    if (std::find(s.tags.begin(), s.tags.end(), tag) != s.tags.end())
+      return std::optional<std::string>(s.name);
   }
   return std::optional<std::string>();
 }
 
-Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string& task, const std::string& env, int k) {
+Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string& task,
+                                                              const std::string& env, int k) {
   memory::Query q;
   q.text = task;
   q.top_k = static_cast<size_t>(k);
@@ -70,7 +74,8 @@ Status StoreEpisodeMemory::Record(const Episode& e) {
   m.critique = e.critique;
   m.run_id = e.run_id;
   m.step = e.task_id;
-  m.text = e.task + "\n" + m.outcome + (e.critique.empty() ? "" : ": " + e.critique) + "\n" + e.summary;
+  m.text =
+      e.task + "\n" + m.outcome + (e.critique.empty() ? "" : ": " + e.critique) + "\n" + e.summary;
   return store_.Add(m).status();
 }
 

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "engine/model.h"
 #include "engine/synthetic_model.h"

@@ -143,12 +143,6 @@ Result<GgmlType> SpecType(const Json& j, const char* key, GgmlType fallback) {
 
 }  // namespace
 
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
 Json SyntheticSpecToJson(const SyntheticModelSpec& s) {
   return Json{{"arch", s.arch},
               {"n_vocab", s.n_vocab},

@@ -34,9 +34,6 @@ struct SyntheticModelSpec {
 Json SyntheticSpecToJson(const SyntheticModelSpec& spec);
 Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j);
 
-// FNV-1a 64 of a byte string: the fingerprint stored beside a reference made for such a model.
-uint64_t Fnv1a64(std::string_view bytes);
-
 // Builds the model in a writer (call WriteTo or ToBytes). The vocabulary is SPM-style:
 // <unk> <s> </s>, the 256 byte tokens, then generated pieces.
 GgufWriter BuildSyntheticModel(const SyntheticModelSpec& spec);

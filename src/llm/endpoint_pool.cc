@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/cancel.h"
+#include "core/hash.h"
 
 namespace naut::llm {
 
@@ -14,21 +15,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// FNV-1a, chained: cheap, stable across runs, and good enough to tell prompts apart.
-uint64_t Mix(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= 0xff;  // field separator, so ("ab","c") differs from ("a","bc")
-  h *= 1099511628211ULL;
-  return h;
-}
+// FNV-1a, chained: cheap, stable across runs, and good enough to tell prompts apart. A 0xff
+// byte ends each field, so ("ab","c") differs from ("a","bc").
+uint64_t Mix(uint64_t h, std::string_view s) { return Fnv1a64("\xff", Fnv1a64(s, h)); }
 
 }  // namespace
 
 std::vector<uint64_t> PrefixFingerprints(const ChatRequest& request) {
-  uint64_t h = 14695981039346656037ULL;
+  uint64_t h = kFnv1aOffset;
   for (const auto& t : request.tools) {
     h = Mix(h, t.name);
     h = Mix(h, t.description);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "core/hash.h"
 #include "core/json.h"
 
 namespace naut::memory {
@@ -12,11 +13,7 @@ namespace naut::memory {
 namespace {
 
 uint64_t Fnv1a(std::string_view s, uint64_t seed) {
-  uint64_t h = 1469598103934665603ULL ^ seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
+  uint64_t h = Fnv1a64(s, kFnv1aStoredSeed ^ seed);
   // Final mix so that nearby strings spread over all buckets and the sign bit.
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
