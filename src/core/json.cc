@@ -1,10 +1,105 @@
 #include "core/json.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace naut {
 
-Result<Json> ParseJson(std::string_view text, std::string_view what) {
+namespace {
+
+constexpr size_t kNpos = std::string_view::npos;
+
+// The index just past the string literal whose opening quote is at `open`; npos when the
+// text ends first.
+size_t StringEnd(std::string_view text, size_t open) {
+  for (size_t i = open + 1; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '"') {
+      return i + 1;
+    }
+  }
+  return kNpos;
+}
+
+// Size first, then depth in one pass that steps over strings (a bracket inside a string does
+// not nest). Exact for valid JSON; whatever else the text holds, the parser reports.
+Status CheckLimits(std::string_view text, std::string_view what, size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return ResourceExhausted(std::string(what) + ": " + std::to_string(text.size()) +
+                             " bytes of JSON exceed the limit of " + std::to_string(max_bytes) +
+                             " bytes");
+  }
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    switch (text[i]) {
+      case '"':
+        i = StringEnd(text, i);
+        if (i == kNpos) return Status::Ok();
+        --i;
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) {
+          return ResourceExhausted(std::string(what) + ": JSON nests deeper than " +
+                                   std::to_string(kMaxJsonDepth) + " levels (at byte " +
+                                   std::to_string(i) + ")");
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+size_t SkipSpace(std::string_view text, size_t i) {
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+    ++i;
+  }
+  return i;
+}
+
+// The index just past the value that starts at `i`, counting brackets however deep they go;
+// npos when the text ends first.
+size_t ValueEnd(std::string_view text, size_t i) {
+  if (i >= text.size()) return kNpos;
+  if (text[i] == '"') return StringEnd(text, i);
+  if (text[i] != '[' && text[i] != '{') {
+    while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' &&
+           text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
+      ++i;
+    }
+    // In an object a scalar is always followed by something; at the end of a cut text it may
+    // itself be cut ("12" of "1234").
+    return i < text.size() ? i : kNpos;
+  }
+  size_t depth = 0;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      i = StringEnd(text, i);
+      if (i == kNpos) return kNpos;
+      --i;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if ((c == ']' || c == '}') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return kNpos;
+}
+
+}  // namespace
+
+Result<Json> ParseJson(std::string_view text, std::string_view what, size_t max_bytes) {
+  if (Status st = CheckLimits(text, what, max_bytes); !st.ok()) return st;
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& e) {
@@ -13,6 +108,49 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   } catch (const std::exception& e) {
     return InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
   }
+}
+
+Json PeekJsonMembers(std::string_view text, std::initializer_list<std::string_view> keys) {
+  Json out = Json::object();
+  size_t i = SkipSpace(text, 0);
+  if (i >= text.size() || text[i] != '{') return out;
+  for (++i;;) {
+    i = SkipSpace(text, i);
+    if (i >= text.size() || text[i] != '"') return out;
+    size_t key_end = StringEnd(text, i);
+    if (key_end == kNpos) return out;
+    Json key = Json::parse(text.substr(i, key_end - i), nullptr, /*allow_exceptions=*/false);
+    i = SkipSpace(text, key_end);
+    if (i >= text.size() || text[i] != ':') return out;
+    i = SkipSpace(text, i + 1);
+    size_t value_end = ValueEnd(text, i);
+    if (value_end == kNpos) return out;
+    if (key.is_string() && text[i] != '[' && text[i] != '{' &&
+        std::find(keys.begin(), keys.end(), key.get_ref<const std::string&>()) != keys.end()) {
+      // A scalar: no nesting, so this parse builds one small value.
+      Json value = Json::parse(text.substr(i, value_end - i), nullptr, false);
+      if (!value.is_discarded()) out[key.get<std::string>()] = std::move(value);
+    }
+    i = SkipSpace(text, value_end);
+    if (i >= text.size() || text[i] != ',') return out;
+    ++i;
+  }
+}
+
+int JsonDepth(const Json& j) {
+  int deepest = 0;
+  std::vector<std::pair<const Json*, int>> todo = {{&j, 0}};
+  while (!todo.empty()) {
+    auto [value, depth] = todo.back();
+    todo.pop_back();
+    if (!value->is_structured()) {
+      deepest = std::max(deepest, depth);
+      continue;
+    }
+    deepest = std::max(deepest, depth + 1);
+    for (const Json& child : *value) todo.emplace_back(&child, depth + 1);
+  }
+  return deepest;
 }
 
 std::string DumpJson(const Json& j, int indent) {

@@ -2,6 +2,7 @@
 // JSON at the edges: parsing that never throws, and typed field access with errors that name
 // the field and what was expected. Inside the program, data lives in typed structs.
 
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,11 +14,43 @@ namespace naut {
 
 using Json = nlohmann::json;
 
-// Parses `text`; on failure the error names `what` (e.g. "mcp.json" or "model output") and
-// the byte offset of the problem.
-Result<Json> ParseJson(std::string_view text, std::string_view what);
+// Limits on JSON that comes from outside the process. nlohmann-json parses and destroys
+// iteratively, but copying, comparing and serialising a value recurse once per nesting level,
+// so a value nested 200,000 deep (400 KB of brackets) overflows the stack the first time it
+// is copied or dumped. Every text from outside therefore goes through ParseJson, which refuses
+// deeper nesting and bigger texts before it builds anything; whatever NeuroNaut builds from a
+// parsed value is at most a few levels deeper, which copying and dumping take easily.
+//
+// Depth counts open arrays and objects: "1" is 0 deep, "[]" and "{}" are 1, "[[1]]" is 2.
+// Real documents (tool schemas, tool results, model responses) stay far below 32.
+inline constexpr int kMaxJsonDepth = 256;
+// The default size cap: above any real MCP message, model response, tool result (images
+// included, as base64) or file of ours. Callers expecting bigger or smaller texts pass their
+// own cap.
+inline constexpr size_t kMaxJsonBytes = 16 * 1024 * 1024;
+
+// Parses `text`, the one entry point for JSON from outside the process (peers, model output,
+// files). Errors name `what` (e.g. "mcp.json" or "model output"):
+//   - ResourceExhausted when `text` is longer than `max_bytes` or nests deeper than
+//     kMaxJsonDepth; both are checked by one linear scan before any value is built;
+//   - InvalidArgument for anything that is not JSON, with the byte offset of the problem.
+// Thread-safe.
+Result<Json> ParseJson(std::string_view text, std::string_view what,
+                       size_t max_bytes = kMaxJsonBytes);
+
+// The scalar members named in `keys` of the object `text` starts with, read without building
+// the rest: nested values are skipped by bracket counting, so this works on texts ParseJson
+// refused (too deep, too big) and on a truncated head of one. For answering a refused
+// JSON-RPC message by its "id". Members that are missing, not scalars or not readable are
+// absent from the result (an object, possibly empty). Linear in the text; thread-safe.
+Json PeekJsonMembers(std::string_view text, std::initializer_list<std::string_view> keys);
+
+// How deep `j` nests (see kMaxJsonDepth), measured without recursion.
+int JsonDepth(const Json& j);
 
 // Serialises without throwing: invalid UTF-8 in strings is replaced, never an exception.
+// Serialising recurses per level: `j` must come from ParseJson or from NeuroNaut itself (see
+// kMaxJsonDepth).
 std::string DumpJson(const Json& j, int indent = -1);
 
 // `text` with every invalid UTF-8 sequence (stray or truncated bytes, overlong forms,

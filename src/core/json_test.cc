@@ -53,5 +53,90 @@ TEST(JsonTest, ValidUtf8ReplacesOnlyWhatIsInvalid) {
   EXPECT_EQ(back->get<std::string>(), mixed);
 }
 
+std::string Nested(int depth, char open, char close, const std::string& inner = "1") {
+  std::string s;
+  for (int i = 0; i < depth; ++i) s += open == '{' ? std::string("{\"k\":") : std::string(1, open);
+  s += inner;
+  for (int i = 0; i < depth; ++i) s += close;
+  return s;
+}
+
+TEST(JsonLimitsTest, NestingUpToTheLimitParsesAndOneMoreIsRefused) {
+  for (char open : {'[', '{'}) {
+    char close = open == '[' ? ']' : '}';
+    auto at_limit = ParseJson(Nested(kMaxJsonDepth, open, close), "peer message");
+    ASSERT_TRUE(at_limit) << at_limit.error().ToString();
+    EXPECT_EQ(JsonDepth(*at_limit), kMaxJsonDepth);
+    // What was parsed at the limit can be copied, compared and dumped.
+    Json copy = *at_limit;
+    EXPECT_EQ(copy, *at_limit);
+    EXPECT_EQ(DumpJson(copy), Nested(kMaxJsonDepth, open, close));
+
+    auto over = ParseJson(Nested(kMaxJsonDepth + 1, open, close), "peer message");
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error().code(), Code::kResourceExhausted);
+    EXPECT_NE(over.error().message().find("peer message: JSON nests deeper than 256 levels"),
+              std::string::npos)
+        << over.error().message();
+  }
+}
+
+TEST(JsonLimitsTest, HostileDepthIsRefusedWithoutACrash) {
+  // 200,000 levels: parsing would succeed, but the first copy or dump of the value would
+  // overflow the stack.
+  auto r = ParseJson(Nested(200000, '[', ']'), "tools/call params");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kResourceExhausted);
+  // Unclosed brackets count too: the limit is reached before the text ends.
+  EXPECT_EQ(ParseJson(std::string(300000, '['), "x").error().code(), Code::kResourceExhausted);
+}
+
+TEST(JsonLimitsTest, BracketsInsideStringsDoNotCount) {
+  std::string deep_text(100000, '[');
+  Json doc = {{"text", deep_text + std::string(100000, '{') + "\\\"]]"}, {"n", 1}};
+  auto r = ParseJson(DumpJson(doc), "tool result");
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(*r, doc);
+  // Escaped quotes do not end the string early: the brackets after them are still text.
+  auto escaped = ParseJson(R"(["\"[[[[", "\\", "\\\"{{{"])", "x");
+  ASSERT_TRUE(escaped) << escaped.error().ToString();
+  EXPECT_EQ(escaped->size(), 3u);
+}
+
+TEST(JsonLimitsTest, SizeLimitIsCheckedBeforeParsing) {
+  std::string big = "\"" + std::string(1000, 'a') + "\"";
+  EXPECT_TRUE(ParseJson(big, "x", big.size()));
+  auto r = ParseJson(big, "skill bundle", big.size() - 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ(r.error().message(), "skill bundle: 1002 bytes of JSON exceed the limit of 1001 bytes");
+  // Syntax errors stay InvalidArgument, so callers can tell them from refusals.
+  EXPECT_EQ(ParseJson("[1,", "x").error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseJson("[" + std::to_string(kMaxJsonBytes), "x").error().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(JsonLimitsTest, PeekReadsTheIdOfARefusedMessage) {
+  std::string deep = R"({"jsonrpc":"2.0","result":)" + Nested(200000, '[', ']') +
+                     R"(,"id":7,"method":"x","note":"a \"}\" b"})";
+  ASSERT_FALSE(ParseJson(deep, "x"));
+  Json peeked = PeekJsonMembers(deep, {"id", "method", "jsonrpc"});
+  EXPECT_EQ(peeked, (Json{{"id", 7}, {"method", "x"}, {"jsonrpc", "2.0"}}));
+  // Members that are containers or not asked for are left out.
+  EXPECT_EQ(PeekJsonMembers(R"({"id":[1],"x":2})", {"id"}), Json::object());
+  // A cut head yields what precedes the cut, never a value cut short.
+  EXPECT_EQ(PeekJsonMembers(R"({"id":"a-1","result":{"content":[1,2)", {"id"}),
+            (Json{{"id", "a-1"}}));
+  EXPECT_EQ(PeekJsonMembers(R"({"jsonrpc":"2.0","id":1234)", {"id"}), Json::object());
+  EXPECT_EQ(PeekJsonMembers("[1,2]", {"id"}), Json::object());
+  EXPECT_EQ(PeekJsonMembers("", {"id"}), Json::object());
+}
+
+TEST(JsonLimitsTest, DepthOfValues) {
+  EXPECT_EQ(JsonDepth(Json(1)), 0);
+  EXPECT_EQ(JsonDepth(Json::array()), 1);
+  EXPECT_EQ(JsonDepth(Json::parse(R"({"a":[1,{"b":[]}],"c":2})")), 4);
+}
+
 }  // namespace
 }  // namespace naut
