@@ -143,6 +143,12 @@ void Client::OnClosed(const Status& reason) {
 Result<Json> Client::Request(const std::string& method, Json params,
                              const RequestOptions& options) {
   if (closed_) return closed_reason().ok() ? Unavailable("not connected") : closed_reason();
+  // Servers refuse what nests deeper than they parse (ours do, at the same limit); saying so
+  // here beats a parse error without an id that leaves the request to time out.
+  if (JsonDepth(params) + 1 > kMaxJsonDepth) {
+    return InvalidArgument(method + ": the request would nest deeper than " +
+                           std::to_string(kMaxJsonDepth) + " levels, which servers refuse");
+  }
   Json id = static_cast<int64_t>(next_id_++);
   auto pending = std::make_shared<Pending>();
   std::string progress_key;
@@ -202,6 +208,18 @@ void Client::OnMessage(const Json& raw) {
   }
   if (m->is_response()) {
     std::lock_guard lock(mu_);
+    if (m->id.is_null()) {
+      // An error nobody could tie to a request (the server could not read one of ours, or we
+      // refused one of its answers): whichever request it concerns would otherwise wait for
+      // its timeout, so every request in flight fails now.
+      for (auto& [key, p] : pending_) {
+        p->done = true;
+        p->error = m->error;
+      }
+      pending_.clear();
+      cv_.notify_all();
+      return;
+    }
     auto it = pending_.find(IdKey(m->id));
     if (it == pending_.end()) return;  // late answer to a request that timed out
     it->second->done = true;

@@ -77,7 +77,10 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // One request; the result object or an error naming the method. Deadline exceeded and
-  // cancellation send notifications/cancelled to the server.
+  // cancellation send notifications/cancelled to the server. An answer the transport refused
+  // (nested deeper than kMaxJsonDepth, over kMaxMessageBytes) fails the request it answers, or
+  // every request in flight when its id cannot be read; so does an error response with a null
+  // id. Params nested deeper than kMaxJsonDepth are refused before sending.
   Result<Json> Request(const std::string& method, Json params, const RequestOptions& options = {});
   Status Notify(const std::string& method, Json params = nullptr);
 

@@ -58,6 +58,7 @@ struct HttpClientTransport::Exchange {
   int retry_ms = -1;
   Json request_id;  // set for requests: the response ends our interest in the stream
   bool got_response = false;
+  bool too_big = false;              // the body or an SSE event passed kMaxMessageBytes
   std::function<void()> on_headers;  // called when the final response headers are in
 };
 
@@ -93,18 +94,35 @@ std::vector<std::string> HttpClientTransport::Headers(bool with_session) const {
   return h;
 }
 
-void HttpClientTransport::Deliver(const std::string& data) {
-  if (closed_) return;
-  auto parsed = ParseJson(data, "message from " + options_.url);
+bool HttpClientTransport::Deliver(std::string_view data, const Json& request_id) {
+  if (closed_) return false;
+  auto answers = [&](const Json& m) {
+    return !request_id.is_null() && m.is_object() && m.contains("id") && m["id"] == request_id &&
+           !m.contains("method");
+  };
+  auto parsed = ParseJson(data, "message from mcp server '" + name_ + "'", kMaxMessageBytes);
   if (!parsed) {
-    spdlog::warn("mcp server '{}': {}", name_, parsed.error().message());
-    return;
+    spdlog::warn("mcp: {}", parsed.error().message());  // the message names the server
+    if (parsed.error().code() != Code::kResourceExhausted) return false;
+    Refusal refusal = RefuseMessage(data, parsed.error());
+    if (!refusal.to_server.is_null()) (void)Send(refusal.to_server);
+    if (refusal.to_client.is_null()) return false;
+    if (refusal.to_client["id"].is_null() && !request_id.is_null())
+      refusal.to_client["id"] = request_id;
+    on_message_(refusal.to_client);
+    return answers(refusal.to_client);
   }
+  bool answered = false;
   if (parsed->is_array()) {
-    for (const Json& m : *parsed) on_message_(m);
+    for (const Json& m : *parsed) {
+      answered = answered || answers(m);
+      on_message_(m);
+    }
   } else {
+    answered = answers(*parsed);
     on_message_(*parsed);
   }
+  return answered;
 }
 
 Status HttpClientTransport::Perform(Exchange& ex) {
@@ -154,7 +172,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
       e->sse = e->content_type.find("text/event-stream") != std::string::npos;
     }
     if (!e->sse) {
-      if (e->raw.size() + size * n > kMaxMessageBytes) return 0;
+      if (e->raw.size() + size * n > kMaxMessageBytes) {
+        e->too_big = true;
+        return 0;
+      }
       e->raw.append(p, size * n);
       return size * n;
     }
@@ -166,13 +187,7 @@ Status HttpClientTransport::Perform(Exchange& ex) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) {
         if (e->has_data && !Trim(e->data).empty()) {
-          std::string data = e->data;
-          auto parsed = ParseJson(data, "sse event");
-          if (parsed && parsed->is_object() && !e->request_id.is_null() && parsed->contains("id") &&
-              (*parsed)["id"] == e->request_id && !parsed->contains("method")) {
-            e->got_response = true;
-          }
-          e->self->Deliver(data);
+          if (e->self->Deliver(e->data, e->request_id)) e->got_response = true;
           // A resumed GET stream may stay open; once our response is in, it has served us.
           if (e->got_response && e->stop_after_response) return 0;
         }
@@ -189,6 +204,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
         if (e->has_data) e->data += "\n";
         e->data += value;
         e->has_data = true;
+        if (e->data.size() > kMaxMessageBytes) {
+          e->too_big = true;
+          return 0;
+        }
       } else if (field == "id") {
         e->last_event_id = value;
       } else if (field == "retry") {
@@ -197,7 +216,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
           e->retry_ms = std::stoi(value);
         }
       }
-      if (e->line_buf.size() > kMaxMessageBytes) return 0;
+    }
+    if (e->line_buf.size() > kMaxMessageBytes) {
+      e->too_big = true;
+      return 0;
     }
     return size * n;
   };
@@ -220,6 +242,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && ex.got_response)) {
     if (closed_) return Cancelled("connection closed");
+    if (ex.too_big) {
+      return ResourceExhausted("message from mcp server '" + name_ + "': more than " +
+                               std::to_string(kMaxMessageBytes) + " bytes");
+    }
     return Unavailable("mcp server '" + name_ + "' (" + options_.url +
                        "): " + curl_easy_strerror(rc));
   }
@@ -238,7 +264,7 @@ void HttpClientTransport::PostAndRead(Json message) {
   if (is_request) ex.request_id = message["id"];
   bool had_session = !session_id().empty();
   auto fail_request = [&](const std::string& why) {
-    if (is_request) Deliver(DumpJson(MakeError(message["id"], kInternalError, why)));
+    if (is_request && !closed_) on_message_(MakeError(message["id"], kInternalError, why));
   };
   Status st = Perform(ex);
   if (!st.ok()) {
@@ -257,10 +283,10 @@ void HttpClientTransport::PostAndRead(Json message) {
   if (ex.status >= 400 || ex.status < 200) {
     std::string body = ex.raw.size() > 300 ? ex.raw.substr(0, 300) + "..." : ex.raw;
     // A JSON-RPC error body for our request is the real answer.
-    auto parsed = ParseJson(ex.raw, "http error body");
+    auto parsed = ParseJson(ex.raw, "http error body", kMaxMessageBytes);
     if (is_request && parsed && parsed->is_object() && parsed->contains("error") &&
         parsed->contains("id") && (*parsed)["id"] == message["id"]) {
-      Deliver(ex.raw);
+      on_message_(*parsed);
       return;
     }
     fail_request("HTTP " + std::to_string(ex.status) + " from " + options_.url +
@@ -273,7 +299,8 @@ void HttpClientTransport::PostAndRead(Json message) {
     return;
   }
   if (!ex.sse) {
-    Deliver(ex.raw);
+    if (!Deliver(ex.raw, message["id"]))
+      fail_request("the server's answer holds no response to the request");
     return;
   }
   // The stream ended without our response: resume it after the retry interval.
@@ -327,8 +354,8 @@ Status HttpClientTransport::Send(const Json& message) {
     if (message.value("method", "") == "notifications/initialized") StartStandalone();
     if (!ex.raw.empty() && !ex.sse) {
       // Some servers answer notifications with a body; anything that is a message is delivered.
-      auto parsed = ParseJson(ex.raw, "body");
-      if (parsed && (parsed->contains("method") || parsed->is_array())) Deliver(ex.raw);
+      auto parsed = ParseJson(ex.raw, "body", kMaxMessageBytes);
+      if (parsed && (parsed->contains("method") || parsed->is_array())) Deliver(ex.raw, nullptr);
     }
     return Status::Ok();
   }

@@ -8,7 +8,8 @@
 // server answered the GET (or after a few seconds), so that messages the server sends after
 // the handshake, and a resumption GET of the first request, never race the standalone one.
 // Mcp-Session-Id and MCP-Protocol-Version headers are sent once known; a 404 for our session ends
-// the connection.
+// the connection. A body or SSE event over kMaxMessageBytes, or nested deeper than
+// kMaxJsonDepth, fails the request it answers (see Client::Request).
 //
 // Thread-safety: Send may be called from any thread; callbacks run on transport threads.
 
@@ -52,7 +53,11 @@ class HttpClientTransport : public ClientTransport {
   void PostAndRead(Json message);
   // Runs one HTTP exchange; SSE events and JSON bodies are delivered as they arrive.
   Status Perform(Exchange& ex);
-  void Deliver(const std::string& data);
+  // Parses one message of the server's and hands it to the client. One refused for its size or
+  // depth is answered as RefuseMessage says, `request_id` (of the request whose POST carried
+  // it; null on the standalone stream) standing in for an id that cannot be read. True when
+  // the message, or the error standing in for it, answers `request_id`.
+  bool Deliver(std::string_view data, const Json& request_id);
   void StandaloneLoop();
   // Starts StandaloneLoop and waits until its first GET has its response headers or ended.
   void StartStandalone();

@@ -111,14 +111,7 @@ Result<Message> FromJson(const Json& value, Json* error_reply) {
 
 Decoded Decode(std::string_view text, bool allow_batch) {
   Decoded out;
-  if (text.size() > kMaxMessageBytes) {
-    out.error_replies.push_back(
-        MakeError(nullptr, kInvalidRequest,
-                  "Invalid Request: message of " + std::to_string(text.size()) +
-                      " bytes exceeds the limit of " + std::to_string(kMaxMessageBytes)));
-    return out;
-  }
-  auto parsed = ParseJson(text, "json-rpc message");
+  auto parsed = ParseJson(text, "json-rpc message", kMaxMessageBytes);
   if (!parsed) {
     out.error_replies.push_back(
         MakeError(nullptr, kParseError, "Parse error: " + parsed.error().message()));
@@ -156,6 +149,18 @@ Decoded Decode(std::string_view text, bool allow_batch) {
   } else {
     out.error_replies.push_back(std::move(reply));
   }
+  return out;
+}
+
+Refusal RefuseMessage(std::string_view text, const Status& why) {
+  Json envelope = PeekJsonMembers(text, {"id", "method"});
+  Json id = envelope.contains("id") && ValidId(envelope["id"]) ? envelope["id"] : Json(nullptr);
+  Refusal out;
+  if (envelope.contains("method")) {
+    if (!id.is_null()) out.to_server = MakeError(id, kParseError, "Parse error: " + why.message());
+    return out;  // a notification: nobody waits for it
+  }
+  out.to_client = MakeError(id, kParseError, "refused the server's answer: " + why.message());
   return out;
 }
 

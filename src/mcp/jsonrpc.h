@@ -30,8 +30,9 @@ inline constexpr int kResourceNotFound = -32002;
 // MCP (2025-11-25): the server needs the user to complete a URL elicitation first.
 inline constexpr int kRequestCancelled = -32800;
 
-// Messages bigger than this are refused with an error before parsing.
-inline constexpr size_t kMaxMessageBytes = 16 * 1024 * 1024;
+// Messages bigger than this are refused with an error before parsing (as are messages nested
+// deeper than kMaxJsonDepth; see core/json.h).
+inline constexpr size_t kMaxMessageBytes = kMaxJsonBytes;
 
 struct RpcError {
   int code = kInternalError;
@@ -59,8 +60,23 @@ struct Decoded {
   bool batch = false;
 };
 
-// Decodes one wire message. `allow_batch`: a JSON array is a batch of messages.
+// Decodes one wire message. `allow_batch`: a JSON array is a batch of messages. A message over
+// kMaxMessageBytes or nested deeper than kMaxJsonDepth is answered like one that is not JSON:
+// a parse error (-32700) with a null id.
 Decoded Decode(std::string_view text, bool allow_batch);
+
+// What a client transport does with a message from its server that it refused to parse (too
+// big or too deep; `why` says which, naming the server): `text` (the message, or the head of
+// one too big to keep) still tells, by its "id" and "method", who waits for it.
+struct Refusal {
+  // An error response to hand to the client in place of the refused response, so that the
+  // request it answered fails now instead of timing out. Its id is null when unreadable (the
+  // client then fails every request in flight). Null when the message was not a response.
+  Json to_client;
+  // A parse error to send back when the refused message was a request of the server's.
+  Json to_server;
+};
+Refusal RefuseMessage(std::string_view text, const Status& why);
 
 // Validates an already parsed value as one message; on failure returns the error response to
 // send (with the id when readable).

@@ -35,7 +35,12 @@ size_t Utf8Length(const std::string& s) {
   return n;
 }
 
-Status Check(const Json& v, const Json& schema, const std::string& path) {
+Status Check(const Json& v, const Json& schema, const std::string& path, int depth) {
+  // Each level of the value or the schema is one level of recursion here.
+  if (depth > kMaxJsonDepth) {
+    return InvalidArgument(path + ": nested deeper than " + std::to_string(kMaxJsonDepth) +
+                           " levels");
+  }
   if (schema.is_boolean()) {
     if (schema.get<bool>()) return Status::Ok();
     return InvalidArgument(path + ": no value is allowed here");
@@ -105,7 +110,7 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     if (auto it = schema.find("items");
         it != schema.end() && (it->is_object() || it->is_boolean())) {
       for (size_t i = 0; i < v.size(); ++i) {
-        NAUT_RETURN_IF_ERROR(Check(v[i], *it, path + "[" + std::to_string(i) + "]"));
+        NAUT_RETURN_IF_ERROR(Check(v[i], *it, path + "[" + std::to_string(i) + "]", depth + 1));
       }
     }
   }
@@ -122,7 +127,7 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     auto additional = schema.find("additionalProperties");
     for (const auto& [key, item] : v.items()) {
       if (props && props->contains(key)) {
-        NAUT_RETURN_IF_ERROR(Check(item, (*props)[key], path + "." + key));
+        NAUT_RETURN_IF_ERROR(Check(item, (*props)[key], path + "." + key, depth + 1));
       } else if (additional != schema.end()) {
         if (additional->is_boolean() && !additional->get<bool>()) {
           std::string allowed;
@@ -133,14 +138,14 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
           return InvalidArgument(path + "." + key + ": unknown field" +
                                  (allowed.empty() ? std::string() : "; allowed: " + allowed));
         }
-        NAUT_RETURN_IF_ERROR(Check(item, *additional, path + "." + key));
+        NAUT_RETURN_IF_ERROR(Check(item, *additional, path + "." + key, depth + 1));
       }
     }
   }
   if (auto it = schema.find("anyOf"); it != schema.end() && it->is_array() && !it->empty()) {
     Status first;
     for (const auto& s : *it) {
-      Status st = Check(v, s, path);
+      Status st = Check(v, s, path, depth + 1);
       if (st.ok()) return Status::Ok();
       if (first.ok()) first = st;
     }
@@ -150,7 +155,7 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     int matches = 0;
     Status first;
     for (const auto& s : *it) {
-      Status st = Check(v, s, path);
+      Status st = Check(v, s, path, depth + 1);
       if (st.ok())
         ++matches;
       else if (first.ok())
@@ -161,7 +166,7 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
     return InvalidArgument(path + ": matches more than one of the allowed shapes");
   }
   if (auto it = schema.find("allOf"); it != schema.end() && it->is_array()) {
-    for (const auto& s : *it) NAUT_RETURN_IF_ERROR(Check(v, s, path));
+    for (const auto& s : *it) NAUT_RETURN_IF_ERROR(Check(v, s, path, depth + 1));
   }
   return Status::Ok();
 }
@@ -169,7 +174,7 @@ Status Check(const Json& v, const Json& schema, const std::string& path) {
 }  // namespace
 
 Status ValidateJson(const Json& value, const Json& schema, const std::string& root) {
-  return Check(value, schema, root);
+  return Check(value, schema, root, 0);
 }
 
 }  // namespace naut::mcp

@@ -5,7 +5,8 @@
 // Keywords outside the subset are ignored, never rejected, so a richer schema still works.
 //
 // The error names the field by its path ("arguments.items[2].name: expected a string, got
-// number") so a model can correct its call. Pure functions; thread-safe.
+// number") so a model can correct its call. A value or schema nested deeper than
+// kMaxJsonDepth fails validation instead of recursing further. Pure functions; thread-safe.
 
 #include <string>
 

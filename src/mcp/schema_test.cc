@@ -57,5 +57,24 @@ TEST(SchemaTest, IgnoresKeywordsOutsideTheSubset) {
   EXPECT_TRUE(ValidateJson(Json{{"x", "anything"}}, schema).ok());
 }
 
+TEST(SchemaTest, DeepValuesAndSchemasFailInsteadOfRecursingOn) {
+  // A schema that accepts arrays of arrays to any depth, and a value deeper than the limit
+  // (built here, as no parse of outside text would produce one).
+  Json schema = Json::parse(R"({"type": "array"})");
+  Json value = Json::array();
+  Json* at = &value;
+  for (int i = 0; i < 2 * kMaxJsonDepth; ++i) at = &at->emplace_back(Json::array());
+  Json nested_schema = Json::object();
+  Json* s = &nested_schema;
+  for (int i = 0; i < 2 * kMaxJsonDepth; ++i) {
+    (*s)["type"] = "array";
+    s = &(*s)["items"];
+  }
+  Status st = ValidateJson(value, nested_schema);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("nested deeper than 256 levels"), std::string::npos) << st.message();
+  EXPECT_TRUE(ValidateJson(value, schema).ok());  // a shallow schema looks at one level only
+}
+
 }  // namespace
 }  // namespace naut::mcp

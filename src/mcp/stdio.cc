@@ -33,6 +33,7 @@ std::optional<std::string> LineReader::Next(bool* too_long) {
     scan_ = buf_.size();
     if (buf_.size() > max_bytes_) {
       // Keep reading to find the end of this line, without keeping it.
+      if (!discarding) head_ = buf_.substr(0, kHeadBytes);
       discarding = true;
       buf_.clear();
       scan_ = 0;
@@ -90,8 +91,8 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
   bool too_long = false;
   while (auto line = reader.Next(&too_long)) {
     if (too_long) {
-      write(MakeError(nullptr, kInvalidRequest,
-                      "Invalid Request: message exceeds the limit of " +
+      write(MakeError(nullptr, kParseError,
+                      "Parse error: json-rpc message exceeds the limit of " +
                           std::to_string(kMaxMessageBytes) + " bytes"));
       continue;
     }
@@ -181,13 +182,19 @@ Status StdioClientTransport::Start(std::function<void(const Json&)> on_message,
 void StdioClientTransport::ReadStdout() {
   LineReader reader(process_->stdout_fd());
   bool too_long = false;
+  const std::string what = "message from mcp server '" + name_ + "'";
   while (auto line = reader.Next(&too_long)) {
     if (too_long) {
-      spdlog::warn("mcp server '{}': dropped a message over {} bytes", name_, kMaxMessageBytes);
+      Refuse(reader.head(), ResourceExhausted(what + ": more than " +
+                                              std::to_string(kMaxMessageBytes) + " bytes"));
       continue;
     }
     if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto parsed = ParseJson(*line, "message from mcp server '" + name_ + "'");
+    auto parsed = ParseJson(*line, what, kMaxMessageBytes);
+    if (!parsed && parsed.error().code() == Code::kResourceExhausted) {
+      Refuse(*line, parsed.error());
+      continue;
+    }
     if (!parsed) {
       // Servers sometimes print banners to stdout; that must not end the session.
       spdlog::warn("mcp server '{}': {}", name_, parsed.error().message());
@@ -215,6 +222,13 @@ void StdioClientTransport::ReadStdout() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   on_closed_(Unavailable("mcp server '" + name_ + "' exited (" + how + ")"));
+}
+
+void StdioClientTransport::Refuse(std::string_view text, const Status& why) {
+  spdlog::warn("mcp: {}", why.message());  // the message names the server
+  Refusal refusal = RefuseMessage(text, why);
+  if (!refusal.to_server.is_null()) (void)Send(refusal.to_server);
+  if (!refusal.to_client.is_null()) on_message_(refusal.to_client);
 }
 
 void StdioClientTransport::ReadStderr() {

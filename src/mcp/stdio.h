@@ -19,18 +19,24 @@ namespace naut::mcp {
 
 // Reads newline-terminated lines from a blocking fd. Lines longer than `max_bytes` are not
 // kept: Next returns them as an empty string with `*too_long` set and skips to the next
-// newline. Used by one thread.
+// newline; their first kHeadBytes stay readable through head(), enough to answer a refused
+// JSON-RPC message by its id. Used by one thread.
 class LineReader {
  public:
+  static constexpr size_t kHeadBytes = 64 * 1024;
+
   explicit LineReader(int fd, size_t max_bytes = kMaxMessageBytes)
       : fd_(fd), max_bytes_(max_bytes) {}
   // The next line without its "\n" (and "\r"); nullopt at end of input or on a read error.
   std::optional<std::string> Next(bool* too_long);
+  // The start of the last line Next reported as too long.
+  const std::string& head() const { return head_; }
 
  private:
   int fd_;
   size_t max_bytes_;
   std::string buf_;
+  std::string head_;
   size_t scan_ = 0;
   bool eof_ = false;
 };
@@ -62,6 +68,8 @@ class StdioClientTransport : public ClientTransport {
  private:
   void ReadStdout();
   void ReadStderr();
+  // Answers a message refused for its size or depth (see RefuseMessage).
+  void Refuse(std::string_view text, const Status& why);
 
   std::string name_;
   SpawnOptions options_;

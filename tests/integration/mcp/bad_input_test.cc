@@ -91,8 +91,20 @@ TEST(McpBadInputTest, EachMalformedMessageGetsTheRightError) {
   std::string huge = R"({"jsonrpc":"2.0","id":12,"method":"ping","params":{"pad":")" +
                      std::string(kMaxMessageBytes, 'a') + "\"}}";
   Json too_big = peer.Exchange(huge);
-  EXPECT_EQ(Code(too_big), kInvalidRequest);
-  EXPECT_NE(too_big["error"]["message"].get<std::string>().find("exceeds"), std::string::npos);
+  EXPECT_EQ(Code(too_big), kParseError);
+  EXPECT_TRUE(too_big["id"].is_null());
+  EXPECT_NE(too_big["error"]["message"].get<std::string>().find("exceed"), std::string::npos);
+
+  // Nesting that parses fine but overflows the stack of whoever copies or dumps it.
+  std::string deep = R"({"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"echo",)"
+                     R"("arguments":{"message":)" +
+                     std::string(200000, '[') + std::string(200000, ']') + "}}}";
+  Json too_deep = peer.Exchange(deep);
+  EXPECT_EQ(Code(too_deep), kParseError);
+  EXPECT_TRUE(too_deep["id"].is_null());
+  EXPECT_NE(too_deep["error"]["message"].get<std::string>().find("nests deeper than 256 levels"),
+            std::string::npos)
+      << too_deep.dump();
 
   Json pong = peer.Exchange(R"({"jsonrpc":"2.0","id":"last","method":"ping"})");
   EXPECT_EQ(pong["id"], "last");
@@ -192,6 +204,18 @@ TEST(McpBadInputTest, HttpRejectsMalformedRequestsAndForeignOrigins) {
   ASSERT_TRUE(garbage);
   EXPECT_EQ(garbage->status, 400);
   EXPECT_NE(garbage->body.find("-32700"), std::string::npos) << garbage->body;
+
+  auto deep = http.Post("/mcp", accept,
+                        R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":)" +
+                            std::string(300000, '[') + std::string(300000, ']') + "}}",
+                        "application/json");
+  ASSERT_TRUE(deep) << "the server died or hung up";
+  EXPECT_EQ(deep->status, 400);
+  EXPECT_NE(deep->body.find("-32700"), std::string::npos) << deep->body.substr(0, 300);
+  auto oversized =
+      http.Post("/mcp", accept, std::string(kMaxMessageBytes + 1, ' '), "application/json");
+  ASSERT_TRUE(oversized) << "the server died or hung up";
+  EXPECT_EQ(oversized->status, 413);
 
   auto no_session =
       http.Post("/mcp", accept, R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "application/json");
