@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <optional>
 
 namespace naut::llm {
 
@@ -15,12 +16,15 @@ class Repairer {
  public:
   Repairer(std::string_view in, RepairReport& report) : in_(in), report_(report) {}
 
-  std::string Run() {
+  // The repaired text; nullopt when the value opens more than kMaxJsonDepth brackets, which
+  // no repair should produce (and the parser would refuse).
+  std::optional<std::string> Run() {
     while (!done_) {
       SkipSpaceAndComments();
       if (i_ >= in_.size()) break;
       Step();
     }
+    if (too_deep_) return std::nullopt;
     Finish();
     return out_;
   }
@@ -152,6 +156,10 @@ class Repairer {
 
   void ReadValue(char c) {
     if (c == '{' || c == '[') {
+      if (stack_.size() >= static_cast<size_t>(kMaxJsonDepth)) {
+        too_deep_ = done_ = true;
+        return;
+      }
       stack_.push_back({c});
       out_ += c;
       ++i_;
@@ -269,10 +277,10 @@ class Repairer {
     if (!num.empty() && num[0] == '+') num.erase(0, 1);
     if (!num.empty() && num[0] == '.') num.insert(0, "0");
     if (num.size() > 1 && num.back() == '.') num += '0';
-    auto parsed = Json::parse(num, nullptr, /*allow_exceptions=*/false);
-    if (!parsed.is_discarded() && parsed.is_number()) {
+    auto parsed = ParseJson(num, "number");
+    if (parsed && parsed->is_number()) {
       if (num != tok) Note("normalised a number");
-      out_ += parsed.dump();
+      out_ += parsed->dump();
     } else {
       Note("quoted a value that is not a number");
       out_ += Json(tok).dump();
@@ -326,6 +334,7 @@ class Repairer {
   std::vector<Frame> stack_;
   Want want_ = Want::kValue;
   bool done_ = false;
+  bool too_deep_ = false;
 };
 
 }  // namespace
@@ -334,8 +343,12 @@ Result<Json> ParseJsonLenient(std::string_view text, RepairReport* report) {
   RepairReport local;
   RepairReport& rep = report ? *report : local;
   rep = {};
-  auto strict = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!strict.is_discarded()) return strict;
+  auto strict = ParseJson(text, "model output");
+  if (strict) return strict;
+  // Too big is not a slip a repair could fix. Too deep may be: the depth count takes stray
+  // brackets at face value ("{{{{" before a call), which the repairer drops; what it keeps
+  // is bounded by the same depth.
+  if (text.size() > kMaxJsonBytes) return strict.error();
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
   if (start == text.size()) return InvalidArgument("expected JSON, got empty text");
@@ -344,10 +357,15 @@ Result<Json> ParseJsonLenient(std::string_view text, RepairReport* report) {
     return InvalidArgument("not valid JSON: '" + std::string(text.substr(start, 40)) +
                            "' does not start with a JSON value");
   }
-  std::string fixed = Repairer(text.substr(start), rep).Run();
+  std::optional<std::string> fixed = Repairer(text.substr(start), rep).Run();
   rep.repaired = true;
-  auto parsed = Json::parse(fixed, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || fixed.empty()) {
+  if (!fixed) {
+    return ResourceExhausted("model output: JSON nests deeper than " +
+                             std::to_string(kMaxJsonDepth) + " levels");
+  }
+  auto parsed = ParseJson(*fixed, "repaired model output");
+  if (!parsed && parsed.error().code() == Code::kResourceExhausted) return parsed.error();
+  if (!parsed || fixed->empty()) {
     std::string shown(text.substr(start, 80));
     return InvalidArgument("not valid JSON and not repairable: '" + shown +
                            (text.size() > start + 80 ? "...'" : "'"));

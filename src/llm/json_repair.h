@@ -19,7 +19,9 @@ struct RepairReport {
 };
 
 // Parses `text` as JSON, repairing it when strict parsing fails. Only the first JSON value
-// is read; text after it is ignored and reported. The error names what could not be fixed.
+// is read; text after it is ignored and reported. The error names what could not be fixed;
+// text over kMaxJsonBytes or nested deeper than kMaxJsonDepth (core/json.h) is refused with
+// ResourceExhausted, and the repairer stops at that depth rather than closing what it opened.
 Result<Json> ParseJsonLenient(std::string_view text, RepairReport* report = nullptr);
 
 // The index just past the JSON value (object or array) that starts at `start`, found by

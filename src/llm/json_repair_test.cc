@@ -85,5 +85,28 @@ TEST(JsonRepairTest, NeverThrowsOnGarbage) {
   }
 }
 
+TEST(JsonRepairTest, HostileNestingIsRefusedNotRepairedOrRecursedInto) {
+  // Closed, unclosed and almost-JSON arrays: none may crash, none is "repaired" into a deep
+  // value.
+  for (const std::string& text :
+       {std::string(200000, '[') + std::string(200000, ']'), std::string(200000, '['),
+        "{\"a\": " + std::string(200000, '[') + "1,", std::string(300, '[') + "'x'"}) {
+    RepairReport report;
+    auto r = ParseJsonLenient(text, &report);
+    ASSERT_FALSE(r.ok()) << text.substr(0, 20);
+    EXPECT_EQ(r.error().code(), Code::kResourceExhausted);
+    EXPECT_NE(r.error().message().find("nests deeper than 256 levels"), std::string::npos)
+        << r.error().message();
+  }
+  // Braces in key position are strays the repairer drops, however many there are.
+  auto braces = ParseJsonLenient(std::string(200000, '{'));
+  ASSERT_TRUE(braces.ok()) << braces.error().ToString();
+  EXPECT_EQ(*braces, Json::object());
+  // Up to the limit, a cut answer is still closed as before.
+  auto ok = ParseJsonLenient(std::string(kMaxJsonDepth, '[') + "'x'");
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ(JsonDepth(*ok), kMaxJsonDepth);
+}
+
 }  // namespace
 }  // namespace naut::llm

@@ -17,6 +17,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The most a model server may send in one body or one stream event: far above a long answer,
+// room for a large batch of embeddings.
+constexpr size_t kMaxResponseBytes = 64 << 20;
+
+// Every JSON a model server sends is read here: within kMaxResponseBytes and kMaxJsonDepth
+// (core/json.h), so a hostile or broken server gets a typed bad-response error, never a crash.
+LlmResult<Json> ParseReply(std::string_view text, const std::string& what) {
+  auto parsed = ParseJson(text, what, kMaxResponseBytes);
+  if (parsed) return std::move(*parsed);
+  if (parsed.error().code() == Code::kResourceExhausted)
+    return LlmError{LlmError::Kind::kBadResponse, parsed.error().message()};
+  return LlmError{LlmError::Kind::kBadResponse,
+                  what + " is not JSON: '" + std::string(text.substr(0, 120)) + "'"};
+}
+
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
@@ -33,7 +48,7 @@ struct Transfer {
   std::string content_type;
   const std::function<bool(std::string_view)>* on_body = nullptr;
   bool stopped_by_reader = false;
-  size_t body_cap = 64 << 20;
+  size_t body_cap = kMaxResponseBytes;
 };
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -234,12 +249,9 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
     if (reply->status < 200 || reply->status >= 300) {
       return with_endpoint(ErrorFromHttp(reply->status, reply->body, reply->retry_after));
     }
-    auto json = Json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded()) {
-      return with_endpoint({LlmError::Kind::kBadResponse,
-                            "response is not JSON: '" + reply->body.substr(0, 120) + "'"});
-    }
-    auto parsed = ParseCompletion(json);
+    auto json = ParseReply(reply->body, "response");
+    if (!json) return with_endpoint(json.error());
+    auto parsed = ParseCompletion(*json);
     if (!parsed) return with_endpoint(parsed.error());
     parsed->timings.total_ms = MsSince(start);
     parsed->endpoint = options_.base_url;
@@ -257,14 +269,13 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
         done = true;
         return false;
       }
-      auto chunk = Json::parse(ev.data, nullptr, /*allow_exceptions=*/false);
-      if (chunk.is_discarded()) {
-        stream_error = LlmError{LlmError::Kind::kBadResponse,
-                                "stream event is not JSON: '" + ev.data.substr(0, 120) + "'"};
+      auto chunk = ParseReply(ev.data, "stream event");
+      if (!chunk) {
+        stream_error = chunk.error();
         return false;
       }
       StreamDelta delta;
-      if (auto err = acc.Apply(chunk, delta)) {
+      if (auto err = acc.Apply(*chunk, delta)) {
         stream_error = *err;
         return false;
       }
@@ -273,6 +284,12 @@ ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions
         if (delivered) *delivered = true;
         options.on_delta(delta);
       }
+    }
+    if (sse.pending() > kMaxResponseBytes) {
+      stream_error =
+          LlmError{LlmError::Kind::kBadResponse,
+                   "stream event larger than " + std::to_string(kMaxResponseBytes) + " bytes"};
+      return false;
     }
     return true;
   };
@@ -328,8 +345,10 @@ LlmResult<std::vector<std::string>> OpenAiBackend::ListModels(std::chrono::milli
   auto reply = Http("GET", "/v1/models", "", {}, timeout);
   if (!reply) return reply.error();
   if (reply->status != 200) return ErrorFromHttp(reply->status, reply->body, reply->retry_after);
-  auto j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array()) {
+  auto parsed = ParseReply(reply->body, "/v1/models");
+  if (!parsed) return parsed.error();
+  const Json& j = *parsed;
+  if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) {
     return LlmError{LlmError::Kind::kBadResponse, "/v1/models did not answer {\"data\": [...]}"};
   }
   std::vector<std::string> out;
@@ -345,7 +364,9 @@ LlmResult<ServerInfo> OpenAiBackend::Info(std::chrono::milliseconds timeout) {
   auto props = Http("GET", "/props", "", {}, timeout);
   if (!props) return props.error();
   if (props->status == 200) {
-    auto j = Json::parse(props->body, nullptr, false);
+    // /props is optional (llama-server has it): what cannot be read is skipped.
+    auto parsed = ParseReply(props->body, "/props");
+    const Json j = parsed ? std::move(*parsed) : Json();
     if (j.is_object()) {
       if (j.contains("default_generation_settings") &&
           j["default_generation_settings"].is_object()) {
@@ -377,9 +398,10 @@ LlmResult<SlotLoad> OpenAiBackend::Slots(std::chrono::milliseconds timeout) {
     return LlmError{LlmError::Kind::kUnavailable,
                     "GET /slots answered HTTP " + std::to_string(reply->status)};
   }
-  auto j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded() || !j.is_array())
-    return LlmError{LlmError::Kind::kBadResponse, "/slots is not a JSON array"};
+  auto parsed = ParseReply(reply->body, "/slots");
+  if (!parsed) return parsed.error();
+  const Json& j = *parsed;
+  if (!j.is_array()) return LlmError{LlmError::Kind::kBadResponse, "/slots is not a JSON array"};
   SlotLoad load;
   for (const auto& s : j) {
     ++load.total;
@@ -397,8 +419,10 @@ LlmResult<int64_t> OpenAiBackend::CountTokens(const std::string& text,
   auto reply = Http("POST", "/tokenize", DumpJson(Json{{"content", text}}), {}, timeout);
   if (!reply) return reply.error();
   if (reply->status != 200) return ErrorFromHttp(reply->status, reply->body, reply->retry_after);
-  auto j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("tokens") || !j["tokens"].is_array()) {
+  auto parsed = ParseReply(reply->body, "/tokenize");
+  if (!parsed) return parsed.error();
+  const Json& j = *parsed;
+  if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array()) {
     return LlmError{LlmError::Kind::kBadResponse, "/tokenize did not answer {\"tokens\": [...]}"};
   }
   return static_cast<int64_t>(j["tokens"].size());
@@ -410,8 +434,10 @@ LlmResult<std::vector<std::vector<float>>> OpenAiBackend::Embed(
   auto reply = Http("POST", "/v1/embeddings", DumpJson(body), cancel, options_.timeout);
   if (!reply) return reply.error();
   if (reply->status != 200) return ErrorFromHttp(reply->status, reply->body, reply->retry_after);
-  auto j = Json::parse(reply->body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array() ||
+  auto parsed = ParseReply(reply->body, "/v1/embeddings");
+  if (!parsed) return parsed.error();
+  const Json& j = *parsed;
+  if (!j.is_object() || !j.contains("data") || !j["data"].is_array() ||
       j["data"].size() != inputs.size()) {
     return LlmError{LlmError::Kind::kBadResponse,
                     "/v1/embeddings did not answer one {\"embedding\": [...]} per input (" +

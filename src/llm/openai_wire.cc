@@ -242,9 +242,9 @@ LlmResult<ChatResponse> ParseCompletion(const Json& body) {
 LlmError ErrorFromHttp(int http_status, std::string_view body,
                        std::string_view retry_after_header) {
   LlmError e;
-  auto parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error")) {
-    e = ErrorFromBody(parsed["error"], http_status);
+  auto parsed = ParseJson(body, "error body");
+  if (parsed && parsed->is_object() && parsed->contains("error")) {
+    e = ErrorFromBody((*parsed)["error"], http_status);
   } else {
     std::string text(body.substr(0, 300));
     e = ErrorFromBody(Json(text), http_status);

@@ -1,5 +1,6 @@
 #include "llm/schema_sanitizer.h"
 
+#include <algorithm>
 #include <set>
 
 namespace naut::llm {
@@ -35,7 +36,10 @@ const std::set<std::string> kFormats = {"date", "time", "date-time", "uuid"};
 class Sanitizer {
  public:
   Sanitizer(const Json& root, const SanitizeOptions& options, std::vector<std::string>& notes)
-      : root_(root), options_(options), notes_(notes) {}
+      : root_(root),
+        options_(options),
+        max_depth_(std::min(options.max_depth, kMaxJsonDepth)),
+        notes_(notes) {}
 
   Json Run(const Json& schema, const std::string& path, int depth) {
     if (schema.is_boolean()) return schema.get<bool>() ? Json::object() : Json{{"type", "null"}};
@@ -43,9 +47,8 @@ class Sanitizer {
       Note(path, "not a schema (" + std::string(JsonTypeName(schema)) + "), replaced by {}");
       return Json::object();
     }
-    if (depth > options_.max_depth) {
-      Note(path,
-           "nested deeper than " + std::to_string(options_.max_depth) + " levels, replaced by {}");
+    if (depth > max_depth_) {
+      Note(path, "nested deeper than " + std::to_string(max_depth_) + " levels, replaced by {}");
       return Json::object();
     }
     if (schema.contains("$ref")) return Ref(schema, path, depth);
@@ -243,8 +246,13 @@ class Sanitizer {
       Note(path, "$ref '" + ref + "' cannot be resolved here, replaced by {}");
       return Json::object();
     }
-    if (active_.count(ref)) {
-      Note(path, "recursive $ref '" + ref + "' cut, replaced by {}");
+    // A $ref expands at the depth of its use, so a chain of distinct $refs (a -> b -> c ...)
+    // would recurse once per link without ever going deeper: the chain has its own bound.
+    bool too_long = static_cast<int>(active_.size()) >= max_depth_;
+    if (active_.count(ref) || too_long) {
+      Note(path, too_long ? "chain of more than " + std::to_string(max_depth_) + " $refs cut at '" +
+                                ref + "', replaced by {}"
+                          : "recursive $ref '" + ref + "' cut, replaced by {}");
       Json cut = Json::object();
       if (target.is_object() && target.contains("type")) cut["type"] = target["type"];
       return cut;
@@ -263,6 +271,7 @@ class Sanitizer {
 
   const Json& root_;
   const SanitizeOptions& options_;
+  const int max_depth_;  // each level is a level of recursion here, so never past kMaxJsonDepth
   std::vector<std::string>& notes_;
   std::set<std::string> active_;  // $refs being expanded on the current path
 };

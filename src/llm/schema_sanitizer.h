@@ -11,7 +11,8 @@
 //     `format` kept only for date, time, date-time and uuid; what is dropped moves into the
 //     description so the model still reads it
 //   - enums longer than `max_enum` dropped (their first values named in the description)
-//   - nesting deeper than `max_depth` cut to {}; descriptions capped in length
+//   - nesting deeper than `max_depth` (never more than kMaxJsonDepth) cut to {}, and so are
+//     chains of more than `max_depth` $refs; descriptions capped in length
 //   - the root made an object schema, as the tools format requires
 // Pure functions; safe from any thread.
 

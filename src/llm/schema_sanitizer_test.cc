@@ -104,5 +104,39 @@ TEST(SchemaSanitizerTest, DeepNestingIsCut) {
   EXPECT_LT(s.schema.dump().size(), deep.dump().size());
 }
 
+TEST(SchemaSanitizerTest, LongChainsOfRefsAreCutNotFollowed) {
+  // 100,000 distinct $defs, each a $ref to the next: each link expands at the same depth,
+  // so only a bound on the chain keeps this from recursing 100,000 times.
+  Json defs = Json::object();
+  const int links = 100000;
+  for (int i = 0; i < links; ++i) {
+    defs["d" + std::to_string(i)] = {{"$ref", "#/$defs/d" + std::to_string(i + 1)}};
+  }
+  defs["d" + std::to_string(links)] = {{"type", "string"}};
+  Json schema = {{"type", "object"},
+                 {"properties", {{"x", {{"$ref", "#/$defs/d0"}}}}},
+                 {"$defs", std::move(defs)}};
+  auto s = SanitizeToolSchema(schema);
+  EXPECT_TRUE(HasNote(s, "chain of more than 12 $refs cut")) << s.notes.size();
+  EXPECT_EQ(s.schema["properties"]["x"], Json::object());
+  // A short chain still resolves.
+  Json short_chain = Json::parse(R"({"type":"object","properties":{"x":{"$ref":"#/$defs/a"}},
+    "$defs":{"a":{"$ref":"#/$defs/b"},"b":{"type":"integer"}}})");
+  EXPECT_EQ(SanitizeToolSchema(short_chain).schema["properties"]["x"], Json({{"type", "integer"}}));
+}
+
+TEST(SchemaSanitizerTest, MaxDepthNeverPassesTheJsonLimit) {
+  Json schema = Json::object();
+  Json* at = &schema;
+  for (int i = 0; i < 2 * kMaxJsonDepth; ++i) {
+    (*at)["type"] = "array";
+    at = &(*at)["items"];
+  }
+  auto s = SanitizeToolSchema(Json{{"type", "object"}, {"properties", {{"a", schema}}}},
+                              SanitizeOptions{.max_depth = 1000000});
+  EXPECT_TRUE(HasNote(s, "nested deeper than 256 levels"));
+  EXPECT_LE(JsonDepth(s.schema), 2 * kMaxJsonDepth + 4);
+}
+
 }  // namespace
 }  // namespace naut::llm

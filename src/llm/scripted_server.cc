@@ -176,9 +176,8 @@ struct ScriptedServer::Impl {
   void Record(const std::string& path, const std::string& body, std::optional<int> response) {
     std::lock_guard lock(mu);
     if (!record.is_open()) return;
-    auto parsed = Json::parse(body, nullptr, false);
-    Json line{
-        {"seq", seq++}, {"path", path}, {"body", parsed.is_discarded() ? Json(body) : parsed}};
+    auto parsed = ParseJson(body, "request body");
+    Json line{{"seq", seq++}, {"path", path}, {"body", parsed ? std::move(*parsed) : Json(body)}};
     if (response) line["response"] = *response;
     record << DumpJson(line) << "\n";
     record.flush();
@@ -254,8 +253,9 @@ struct ScriptedServer::Impl {
       }
       return;
     }
-    auto body = Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
+    auto parsed = ParseJson(req.body, "request body");
+    const Json body = parsed ? std::move(*parsed) : Json();
+    if (!body.is_object()) {
       res.status = 400;
       res.set_content(
           R"({"error":{"message":"request body is not a JSON object","type":"invalid_request_error"}})",
@@ -465,9 +465,9 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
     res.set_content(DumpJson(slots), "application/json");
   });
   srv.Post("/tokenize", [](const httplib::Request& req, httplib::Response& res) {
-    auto body = Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("content") ||
-        !body["content"].is_string()) {
+    auto parsed = ParseJson(req.body, "request body");
+    const Json body = parsed ? std::move(*parsed) : Json();
+    if (!body.is_object() || !body.contains("content") || !body["content"].is_string()) {
       res.status = 400;
       res.set_content(
           R"({"error":{"message":"expected {\"content\": \"text\"}","type":"invalid_request_error"}})",
@@ -481,7 +481,8 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
   });
   srv.Post("/v1/embeddings", [p](const httplib::Request& req, httplib::Response& res) {
     p->Record(req.path, req.body, std::nullopt);
-    auto body = Json::parse(req.body, nullptr, false);
+    auto parsed = ParseJson(req.body, "request body");
+    const Json body = parsed ? std::move(*parsed) : Json();
     Json inputs = body.is_object() && body.contains("input") ? body["input"] : Json();
     if (inputs.is_string()) inputs = Json::array({inputs});
     if (!inputs.is_array()) {

@@ -10,6 +10,10 @@ namespace naut::llm {
 
 namespace {
 
+// Arguments travel inside a tools/call request, a few levels down; what the servers parse must
+// stay within kMaxJsonDepth.
+constexpr int kMaxArgumentsDepth = kMaxJsonDepth - 8;
+
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -66,9 +70,9 @@ bool Coerce(Json& v, const std::string& type) {
   if (v.is_string()) {
     std::string s = Trim(v.get<std::string>());
     if (type == "integer" || type == "number") {
-      auto n = Json::parse(s, nullptr, false);
-      if (!n.is_discarded() && n.is_number() && HasType(n, type)) {
-        v = type == "integer" ? Json(static_cast<int64_t>(n.get<double>())) : n;
+      auto n = ParseJson(s, "number");
+      if (n && n->is_number() && HasType(*n, type)) {
+        v = type == "integer" ? Json(static_cast<int64_t>(n->get<double>())) : *n;
         return true;
       }
     }
@@ -373,6 +377,12 @@ void ToolCallParser::Accept(const std::string& name, Json arguments, std::string
     return;
   }
   auto problems = ValidateArguments(spec->parameters, arguments, "arguments", &out.repairs);
+  // A string argument read as JSON (Coerce) can nest the whole lenient-parse limit below a
+  // few levels of arguments; no tool server would accept that.
+  if (JsonDepth(arguments) > kMaxArgumentsDepth) {
+    problems.push_back("arguments nest deeper than " + std::to_string(kMaxArgumentsDepth) +
+                       " levels");
+  }
   if (!problems.empty()) {
     for (const auto& p : problems) out.problems.push_back("tool '" + spec->name + "': " + p);
     return;

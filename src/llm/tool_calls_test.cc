@@ -131,5 +131,53 @@ TEST(ValidateArgumentsTest, NestedObjectsArraysAndAnyOf) {
   EXPECT_NE(problems[1].find("argument 'mode' matches none"), std::string::npos) << problems[1];
 }
 
+TEST(ToolCallParserTest, HostileNestingInModelTextIsACorrectionNotACrash) {
+  ToolCallParser parser({{"game__press", "press a button",
+                          Json::parse(R"({"type":"object","properties":{"b":{}}})")}});
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  for (const std::string& content :
+       {"<tool_call>{\"name\": \"game__press\", \"arguments\": {\"b\": " + deep + "}}</tool_call>",
+        "<tool_call>" + std::string(200000, '{'), "[TOOL_CALLS]" + deep,
+        "```json\n{\"name\": \"game__press\", \"arguments\": " + deep + "}\n```",
+        "Sure: {\"name\": \"game__press\", \"arguments\": {\"b\": " + std::string(200000, '[')}) {
+    ParsedToolCalls out = parser.ParseContent(content);
+    EXPECT_TRUE(out.calls.empty()) << content.substr(0, 30);
+    // Tagged calls get a correction (too deep, or stray braces dropped and no tool name);
+    // untagged text is just text.
+    if (content.rfind("<tool_call>", 0) == 0 || content.rfind("[TOOL_CALLS]", 0) == 0) {
+      EXPECT_FALSE(out.Correction().empty()) << content.substr(0, 30);
+    }
+    if (content.find(deep) != std::string::npos && content.rfind("<tool_call>", 0) == 0) {
+      EXPECT_NE(out.Correction().find("nests deeper than 256 levels"), std::string::npos)
+          << out.Correction();
+    }
+  }
+  // Native tool calls with deep argument text (the backend could not read them).
+  ChatResponse response;
+  response.tool_calls.push_back({"call_0", "game__press", Json(), "{\"b\": " + deep + "}"});
+  ParsedToolCalls out = parser.Parse(response);
+  EXPECT_TRUE(out.calls.empty());
+  ASSERT_EQ(out.problems.size(), 1u);
+  EXPECT_NE(out.problems[0].find("nests deeper than 256 levels"), std::string::npos)
+      << out.problems[0];
+}
+
+TEST(ToolCallParserTest, ArgumentsMadeTooDeepByCoercionAreCorrected) {
+  // A string argument where an object is expected is read as JSON; that must not let the
+  // arguments grow past what a tool server accepts.
+  ToolCallParser parser({{"t", "", Json::parse(R"({"type":"object","properties":{
+      "o":{"type":"object"}}})")}});
+  std::string inner;
+  for (int i = 0; i < kMaxJsonDepth - 2; ++i) inner += "{\"k\":";
+  inner += "1" + std::string(kMaxJsonDepth - 2, '}');
+  ChatResponse response;
+  response.tool_calls.push_back({"c", "t", Json{{"o", inner}}, ""});
+  ParsedToolCalls out = parser.Parse(response);
+  EXPECT_TRUE(out.calls.empty());
+  ASSERT_FALSE(out.problems.empty());
+  EXPECT_NE(out.problems.back().find("arguments nest deeper than"), std::string::npos)
+      << out.problems.back();
+}
+
 }  // namespace
 }  // namespace naut::llm
