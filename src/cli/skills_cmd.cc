@@ -15,6 +15,10 @@ namespace naut::cli {
 
 namespace {
 
+// A bundle holds a whole skill library (code, docs, versions); it may outgrow the default JSON
+// size cap that suits one message.
+constexpr size_t kMaxBundleBytes = 64 * 1024 * 1024;
+
 struct SkillArgs {
   std::string name, query, file, output, env;
   std::vector<std::string> names, tags;
@@ -178,7 +182,7 @@ int Export(Context& ctx, const SkillArgs& a) {
 int Import(Context& ctx, const SkillArgs& a) {
   auto text = ReadFile(a.file);
   if (!text) return Fail(text.error());
-  auto bundle = ParseJson(*text, a.file);
+  auto bundle = ParseJson(*text, a.file, kMaxBundleBytes);
   if (!bundle) return Fail(bundle.error());
   auto lib = OpenLibrary(ctx);
   if (!lib) return Fail(lib.error());

@@ -149,6 +149,10 @@ TEST_F(ConfigTest, McpServerErrorsNameTheServer) {
   EXPECT_NE(Error().find("mcpServers.bad.env.A must be a string"), std::string::npos);
   Write("mcp.json", "{nope");
   EXPECT_NE(Error().find("invalid JSON"), std::string::npos);
+  Write("mcp.json", R"({"mcpServers": {"deep": {"command": "x", "args": )" +
+                        std::string(200000, '[') + std::string(200000, ']') + "}}}");
+  EXPECT_NE(Error().find("mcp.json: JSON nests deeper than 256 levels"), std::string::npos)
+      << Error();
 }
 
 TEST_F(ConfigTest, RenderShowsOrigins) {

@@ -238,6 +238,24 @@ TEST_F(RpgServerTest, ACorruptStateFileIsMovedAsideNotLost) {
   EXPECT_TRUE(fs::exists(file));  // the new game is stored
 }
 
+TEST_F(RpgServerTest, ADeeplyNestedStateFileIsRefusedAndMovedAside) {
+  fs::path file = StateFileIn(dir_);
+  fs::create_directories(file.parent_path());
+  const std::string deep =
+      "{\"version\": 1, \"hero\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+  std::ofstream(file) << deep;
+  auto w = RpgWorld::Open(file, 5);
+  ASSERT_TRUE(w) << w.error().ToString();
+  EXPECT_NE((*w)->load_note().find("nests deeper than 256 levels"), std::string::npos)
+      << (*w)->load_note();
+  fs::path aside = file;
+  aside += ".corrupt";
+  auto kept = ReadFile(aside);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->size(), deep.size());
+  EXPECT_EQ((*w)->StateJson()["seed"], "5");
+}
+
 TEST_F(RpgServerTest, ResetPersists) {
   fs::path file = StateFileIn(dir_);
   {

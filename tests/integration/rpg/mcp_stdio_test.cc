@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/ids.h"
+#include "core/subprocess.h"
 #include "mcp/client.h"
 #include "mcp/stdio.h"
 
@@ -109,6 +110,55 @@ TEST_F(RpgMcpTest, PlaysOverStdioAndResumesAfterARestart) {
   Json press = ParsedText(
       Call(*c, "press_inline_button", Json{{"chat_id", game_chat}, {"button_text", "🐾 Hunt"}}));
   EXPECT_FALSE(press["response"].get<std::string>().empty());
+}
+
+// One line nesting 200,000 arrays: before the JSON limits the server died of a stack overflow
+// copying the params. Now it answers a parse error and goes on serving the same session.
+TEST_F(RpgMcpTest, ADeeplyNestedMessageIsAnsweredAndTheServerGoesOn) {
+  using namespace std::chrono_literals;
+  auto process = Subprocess::Spawn(
+      {.argv = {NAUT_CLI, "--home", home_.string(), "mcp-server", "rpg"}, .pipe_stderr = false});
+  ASSERT_TRUE(process) << process.error().ToString();
+  LineReader reader((*process)->stdout_fd());
+  auto exchange = [&](const std::string& line) -> Json {
+    EXPECT_TRUE(WriteLine((*process)->stdin_fd(), line).ok());
+    bool too_long = false;
+    auto reply = reader.Next(&too_long);
+    if (!reply) return nullptr;  // the server closed its output
+    auto j = ParseJson(*reply, "reply");
+    EXPECT_TRUE(j) << *reply;
+    return j ? *j : Json();
+  };
+  Json init = exchange(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+      R"("capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  ASSERT_TRUE(init.contains("result")) << init.dump();
+  ASSERT_TRUE(
+      WriteLine((*process)->stdin_fd(), R"({"jsonrpc":"2.0","method":"notifications/initialized"})")
+          .ok());
+
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  Json refused =
+      exchange(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"send_message",)"
+               R"("arguments":{"chat_id":"@dungeon_quest_bot","message":)" +
+               deep + "}}}");
+  ASSERT_TRUE(refused.is_object()) << "the server died: " << (*process)->Wait().ToString();
+  EXPECT_EQ(refused["error"]["code"], kParseError) << refused.dump();
+  EXPECT_TRUE(refused["id"].is_null());
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("nests deeper than 256 levels"),
+            std::string::npos)
+      << refused.dump();
+
+  Json chats =
+      exchange(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_chats",)"
+               R"("arguments":{}}})");
+  ASSERT_TRUE(chats.contains("result")) << chats.dump();
+  EXPECT_EQ(chats["id"], 3);
+  EXPECT_NE(chats["result"]["content"][0]["text"].get<std::string>().find("dungeon_quest_bot"),
+            std::string::npos)
+      << chats.dump();
+  (*process)->CloseStdin();
+  EXPECT_TRUE((*process)->WaitFor(10s).has_value());
 }
 
 }  // namespace
