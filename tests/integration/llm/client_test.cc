@@ -293,6 +293,55 @@ TEST(LlmClientTest, MalformedBodiesAreBadResponses) {
   EXPECT_EQ(c.error().kind, LlmError::Kind::kBadResponse);
 }
 
+// A hostile or broken model server: JSON nested 200,000 deep parses fine but overflows the
+// stack of whoever copies or dumps it. Each reply is a typed bad response (or server error),
+// tool-call text that deep becomes a correction for the model, and the next call works.
+TEST(LlmClientTest, DeeplyNestedRepliesAreBadResponsesNotCrashes) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  auto s = StartServer(Json{
+      {"responses",
+       {{{"raw_body", R"({"choices":[{"message":{"role":"assistant","content":)" + deep + "}}]}"}},
+        {{"raw_body", "data: {\"choices\":[{\"delta\":{\"content\":" + deep + "}}]}\n\n"},
+         {"stream", true}},
+        {{"status", 500}, {"raw_body", R"({"error":)" + deep + "}"}},
+        {{"tool_calls", {{{"id", "call_1"}, {"name", "game__press"}, {"arguments", deep}}}}},
+        {{"content", "fine"}}}}});
+  ASSERT_TRUE(s);
+  auto client = Client(*s);
+  auto whole = client.Chat(Ask("1"), {});
+  ASSERT_FALSE(whole.ok());
+  EXPECT_EQ(whole.error().kind, LlmError::Kind::kBadResponse);
+  EXPECT_NE(whole.error().message.find("nests deeper than 256 levels"), std::string::npos)
+      << whole.error().ToString();
+
+  CallOptions stream;
+  stream.on_delta = [](const StreamDelta&) {};
+  auto chunk = client.Chat(Ask("2"), stream);
+  ASSERT_FALSE(chunk.ok());
+  EXPECT_EQ(chunk.error().kind, LlmError::Kind::kBadResponse);
+  EXPECT_NE(chunk.error().message.find("stream event: JSON nests deeper than 256 levels"),
+            std::string::npos)
+      << chunk.error().ToString();
+
+  auto error_body = client.Chat(Ask("3"), {});
+  ASSERT_FALSE(error_body.ok());
+  EXPECT_EQ(error_body.error().http_status, 500);
+
+  auto call = client.Chat(Ask("4"), {});
+  ASSERT_TRUE(call.ok()) << call.error().ToString();
+  ASSERT_EQ(call->tool_calls.size(), 1u);
+  EXPECT_TRUE(call->tool_calls[0].arguments.is_null());  // unreadable: left to the parser
+  ToolCallParser parser({{"game__press", "press", Json{{"type", "object"}}}});
+  ParsedToolCalls parsed = parser.Parse(*call);
+  EXPECT_TRUE(parsed.calls.empty());
+  EXPECT_NE(parsed.Correction().find("nests deeper than 256 levels"), std::string::npos)
+      << parsed.Correction();
+
+  auto fine = client.Chat(Ask("5"), {});
+  ASSERT_TRUE(fine.ok()) << fine.error().ToString();
+  EXPECT_EQ(fine->content, "fine");
+}
+
 TEST(LlmClientTest, NothingListeningIsANetworkError) {
   EndpointOptions o;
   o.base_url = "http://127.0.0.1:1";
