@@ -149,22 +149,17 @@ Result<std::vector<std::string>> StringsArg(const Json& args, const char* key, c
   return out;
 }
 
-Result<std::string> ReadWhole(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Internal(NodeError(errno, "open", path));
+// Reads what `fd` has left, in chunks.
+Result<std::string> ReadAll(int fd, const std::string& path) {
   std::string out;
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      return Internal(NodeError(error, "read", path));
-    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Internal(NodeError(errno, "read", path));
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 
@@ -203,30 +198,32 @@ std::string JsDate(const timespec& ts) {
   return std::string(date) + " GMT" + zone + " (" + name + ")";
 }
 
-// Node's fs.writeFile then rename, as the reference does to never write through a symlink.
-Status WriteViaTemp(const std::string& path, const std::string& content) {
+// Node's fs.writeFile then rename, as the reference does to never write through a symlink;
+// both the temporary file and the rename stay inside the located directory.
+Status WriteViaTemp(const Location& at, const std::string& content) {
   std::random_device rd;
   char hex[33];
   for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rd() & 0xff);
-  std::string temp = path + "." + hex + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-  if (fd < 0) return Internal(NodeError(errno, "open", temp));
+  const std::string temp_name = at.name + "." + hex + ".tmp";
+  const std::string temp = at.real + "." + hex + ".tmp";
+  UniqueFd fd(::openat(at.dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
+  if (!fd.valid()) return Internal(NodeError(errno, "open", temp));
   size_t off = 0;
   while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
+      ::unlinkat(at.dir.get(), temp_name.c_str(), 0);
       return Internal(NodeError(error, "write", temp));
     }
     off += static_cast<size_t>(n);
   }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  fd.Reset();
+  if (::renameat(at.dir.get(), temp_name.c_str(), at.dir.get(), at.name.c_str()) != 0) {
     int error = errno;
-    ::unlink(temp.c_str());
-    return Internal(NodeError(error, "rename", temp, path));
+    ::unlinkat(at.dir.get(), temp_name.c_str(), 0);
+    return Internal(NodeError(error, "rename", temp, at.real));
   }
   return Status::Ok();
 }
@@ -277,25 +274,14 @@ std::string LeadingSpace(const std::string& s) {
 
 std::string TrimStart(const std::string& s) { return s.substr(LeadingSpace(s).size()); }
 
-bool IsDirectoryEntry(const stdfs::directory_entry& e) {
-  std::error_code ec;
-  return e.symlink_status(ec).type() == stdfs::file_type::directory;  // Dirent.isDirectory()
-}
-
-// Directory entries sorted by name in byte order, as fs.readdir (libuv's scandir) gives them.
-Result<std::vector<stdfs::directory_entry>> ReadDir(const std::string& path) {
-  std::error_code ec;
-  std::vector<stdfs::directory_entry> out;
-  stdfs::directory_iterator it(path, ec);
-  if (ec) return Internal(NodeError(ec.value(), "scandir", path));
-  for (; it != stdfs::directory_iterator(); it.increment(ec)) {
-    if (ec) return Internal(NodeError(ec.value(), "scandir", path));
-    out.push_back(*it);
-  }
-  std::sort(out.begin(), out.end(), [](const stdfs::directory_entry& a, const stdfs::directory_entry& b) {
-    return a.path().filename().string() < b.path().filename().string();
-  });
-  return out;
+// Entries of a located directory, in byte order of their names, as fs.readdir gives them;
+// types are the entries' own (a symlink is not a directory, as Dirent.isDirectory()).
+Result<std::vector<DirEntryAt>> ReadDir(const Location& at) {
+  UniqueFd dir(::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return Internal(NodeError(errno == ELOOP ? ENOTDIR : errno, "scandir", at.real));
+  auto entries = ListDirAt(dir.get());
+  if (!entries) return Internal(NodeError(EIO, "scandir", at.real));
+  return entries;
 }
 
 std::string Lower(std::string s) {
@@ -307,6 +293,7 @@ std::string Lower(std::string s) {
 
 Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
   std::shared_ptr<FsServer> server(new FsServer(options));
+  auto roots = std::make_shared<std::vector<RootDir>>();
   for (const auto& dir : options.allowed) {
     std::string expanded = ExpandHome(dir.string());
     std::string absolute = Resolve(expanded);
@@ -317,8 +304,12 @@ Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
       return NotFound("fs: allowed directory '" + dir.string() + "': " + std::strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) return InvalidArgument("fs: allowed directory '" + dir.string() + "' is not a directory");
+    auto root = OpenRootDir(normalized.empty() ? "/" : normalized);
+    if (!root) return NotFound("fs: allowed directory '" + dir.string() + "': " + root.error().message());
     server->allowed_.push_back(normalized);
+    roots->push_back(std::move(*root));
   }
+  server->roots_ = std::move(roots);
   return server;
 }
 
@@ -329,6 +320,7 @@ std::vector<std::string> FsServer::AllowedDirectories() const {
 
 int FsServer::SetRootsFromMcp(const Json& roots) {
   std::vector<std::string> accepted;
+  auto opened = std::make_shared<std::vector<RootDir>>();
   if (roots.is_array()) {
     for (const auto& root : roots) {
       if (!root.is_object() || !root.contains("uri") || !root["uri"].is_string()) continue;
@@ -336,50 +328,70 @@ int FsServer::SetRootsFromMcp(const Json& roots) {
       std::string raw = uri.rfind("file://", 0) == 0 ? uri.substr(7) : uri;
       auto real = RealPath(Resolve(ExpandHome(raw)));
       if (!real) continue;
-      struct stat st;
-      if (::stat(real->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) accepted.push_back(NormalizePath(*real));
+      auto dir = OpenRootDir(*real);
+      if (!dir) continue;
+      accepted.push_back(NormalizePath(*real));
+      opened->push_back(std::move(*dir));
     }
   }
   if (accepted.empty()) return 0;
   std::lock_guard lock(mu_);
   allowed_ = accepted;
+  roots_ = std::move(opened);
   return static_cast<int>(accepted.size());
 }
 
-Result<std::string> FsServer::ValidatePath(const std::string& requested) const {
-  const std::vector<std::string> allowed = AllowedDirectories();
+Result<Location> FsServer::Locate(const std::string& requested, FinalLink final) const {
+  std::vector<std::string> allowed;
+  std::shared_ptr<const std::vector<RootDir>> roots;
+  {
+    std::lock_guard lock(mu_);
+    allowed = allowed_;
+    roots = roots_;
+  }
   const std::string absolute = Resolve(ExpandHome(requested));
   const std::string list = Join(allowed, ", ");
   if (!Within(NormalizePath(absolute), allowed)) {
     return PermissionDenied("Access denied - path outside allowed directories: " + absolute + " not in " + list);
   }
-  char buf[PATH_MAX];
-  if (::realpath(absolute.c_str(), buf) != nullptr) {
-    std::string real = buf;
-    if (!Within(NormalizePath(real), allowed)) {
-      return PermissionDenied("Access denied - symlink target outside allowed directories: " + real + " not in " + list);
-    }
-    return real;
+  LocateError why;
+  auto where = naut::Locate(*roots, absolute, final, &why);
+  if (where) return where;
+  switch (why.kind) {
+    case LocateError::Kind::kOutside:
+      return PermissionDenied("Access denied - symlink target outside allowed directories: " + why.real + " not in " +
+                              list);
+    case LocateError::Kind::kMissingParent:
+      // The reference words a missing or escaping parent the same way.
+      return NotFound("Parent directory does not exist: " + stdfs::path(absolute).parent_path().string());
+    case LocateError::Kind::kSystem:
+      break;
   }
-  if (errno != ENOENT) return Internal(NodeError(errno, "realpath", absolute));
-  // A new file: its parent must exist inside the allowed directories (the reference words
-  // both failures the same way).
-  std::string parent = stdfs::path(absolute).parent_path().string();
-  if (::realpath(parent.c_str(), buf) == nullptr || !Within(NormalizePath(buf), allowed)) {
-    return NotFound("Parent directory does not exist: " + parent);
-  }
-  return absolute;
+  return Internal(NodeError(why.error, "realpath", absolute));
 }
 
-Result<std::string> FsServer::ReadCapped(const std::string& path) const {
+Result<UniqueFd> FsServer::OpenForRead(const Location& at, bool capped) const {
+  if (!at.exists) return Internal(NodeError(ENOENT, "open", at.real));
+  // O_NONBLOCK: a FIFO planted in the tree must not hang the server; O_NOFOLLOW: a name that
+  // became a symlink since it was located is refused, not followed.
+  UniqueFd fd(::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return Internal(NodeError(errno, "open", at.real));
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > options_.max_read_bytes) {
-    return ResourceExhausted("File too large: " + path + " is " + std::to_string(st.st_size) +
+  if (::fstat(fd.get(), &st) != 0) return Internal(NodeError(errno, "fstat", at.real));
+  if (S_ISDIR(st.st_mode)) return Internal(NodeError(EISDIR, "read", at.real));
+  if (!S_ISREG(st.st_mode)) return Internal(NodeError(EINVAL, "read", at.real) + " (not a regular file)");
+  if (capped && st.st_size > options_.max_read_bytes) {
+    return ResourceExhausted("File too large: " + at.real + " is " + std::to_string(st.st_size) +
                              " bytes, more than the limit of " + std::to_string(options_.max_read_bytes) +
                              " bytes; read part of it with head or tail");
   }
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Internal(NodeError(EISDIR, "read", path));
-  return ReadWhole(path);
+  ::fcntl(fd.get(), F_SETFL, 0);
+  return fd;
+}
+
+Result<std::string> FsServer::ReadCapped(const Location& at) const {
+  NAUT_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(at, true));
+  return ReadAll(fd.get(), at.real);
 }
 
 ToolResult FsServer::ReadText(const Json& args) {
@@ -394,14 +406,15 @@ ToolResult FsServer::ReadText(const Json& args) {
   if (!head) return ToolResult::Error(head.error().message());
   auto tail = number("tail");
   if (!tail) return ToolResult::Error(tail.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   if (*head != 0 && *tail != 0) return ToolResult::Error("Cannot specify both head and tail parameters simultaneously");
   std::string content;
   if (*tail > 0 || *head > 0) {
     // Streams the file: head/tail reads are not capped by max_read_bytes.
-    int fd = ::open(valid->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ToolResult::Error(NodeError(errno, "open", *valid));
+    auto opened = OpenForRead(*valid, false);
+    if (!opened) return ToolResult::Error(opened.error().message());
+    const int fd = opened->get();
     struct stat st;
     ::fstat(fd, &st);
     if (*tail > 0) {
@@ -443,7 +456,6 @@ ToolResult FsServer::ReadText(const Json& args) {
       if (!buffer.empty() && static_cast<int64_t>(lines.size()) < *head) lines.push_back(buffer);
       content = Join(lines, "\n");
     }
-    ::close(fd);
   } else {
     auto read = ReadCapped(*valid);
     if (!read) return ToolResult::Error(read.error().message());
@@ -455,13 +467,13 @@ ToolResult FsServer::ReadText(const Json& args) {
 ToolResult FsServer::ReadMedia(const Json& args) {
   auto path = StringArg(args, "path", "read_media_file");
   if (!path) return ToolResult::Error(path.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   static const std::map<std::string, std::string> kTypes = {
       {".png", "image/png"},  {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"}, {".gif", "image/gif"},
       {".webp", "image/webp"}, {".bmp", "image/bmp"},     {".svg", "image/svg+xml"}, {".mp3", "audio/mpeg"},
       {".wav", "audio/wav"},  {".ogg", "audio/ogg"},      {".flac", "audio/flac"}};
-  std::string ext = Lower(stdfs::path(*valid).extension().string());
+  std::string ext = Lower(stdfs::path(valid->real).extension().string());
   auto it = kTypes.find(ext);
   std::string mime = it != kTypes.end() ? it->second : "application/octet-stream";
   auto data = ReadCapped(*valid);
@@ -492,7 +504,7 @@ ToolResult FsServer::ReadMultiple(const Json& args) {
   if (paths->empty()) return ToolResult::Error(InvalidArgs("read_multiple_files", "'paths' must contain at least 1 element"));
   std::vector<std::string> parts;
   for (const auto& p : *paths) {
-    auto valid = ValidatePath(p);
+    auto valid = Locate(p, FinalLink::kFollow);
     Result<std::string> content = valid ? ReadCapped(*valid) : Result<std::string>(valid.error());
     if (content) {
       parts.push_back(p + ":\n" + *content + "\n");
@@ -508,26 +520,23 @@ ToolResult FsServer::Write(const Json& args) {
   if (!path) return ToolResult::Error(path.error().message());
   auto content = StringArg(args, "content", "write_file");
   if (!content) return ToolResult::Error(content.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
-  // Exclusive creation first, so a symlink planted at the path is never written through.
-  int fd = ::open(valid->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-  if (fd >= 0) {
+  // Exclusive creation first, so a symlink planted at the name is never written through.
+  UniqueFd fd(::openat(valid->dir.get(), valid->name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                       0666));
+  if (fd.valid()) {
     size_t off = 0;
     while (off < content->size()) {
-      ssize_t n = ::write(fd, content->data() + off, content->size() - off);
-      if (n < 0) {
-        int error = errno;
-        ::close(fd);
-        return ToolResult::Error(NodeError(error, "write", *valid));
-      }
+      ssize_t n = ::write(fd.get(), content->data() + off, content->size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ToolResult::Error(NodeError(errno, "write", valid->real));
       off += static_cast<size_t>(n);
     }
-    ::close(fd);
   } else if (errno == EEXIST) {
     if (Status s = WriteViaTemp(*valid, *content); !s.ok()) return ToolResult::Error(s.message());
   } else {
-    return ToolResult::Error(NodeError(errno, "open", *valid));
+    return ToolResult::Error(NodeError(errno, "open", valid->real));
   }
   return TextResult("Successfully wrote to " + *path);
 }
@@ -551,7 +560,7 @@ ToolResult FsServer::Edit(const Json& args) {
     if (!args["dryRun"].is_boolean()) return ToolResult::Error(InvalidArgs("edit_file", "'dryRun' must be a boolean"));
     dry_run = args["dryRun"].get<bool>();
   }
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   auto original = ReadCapped(*valid);
   if (!original) return ToolResult::Error(original.error().message());
@@ -595,7 +604,7 @@ ToolResult FsServer::Edit(const Json& args) {
     }
     if (!found) return ToolResult::Error("Could not find exact match for edit:\n" + old_raw);
   }
-  std::string diff = UnifiedDiff(content, modified, *valid);
+  std::string diff = UnifiedDiff(content, modified, valid->real);
   size_t ticks = 3;
   while (diff.find(std::string(ticks, '`')) != std::string::npos) ++ticks;
   std::string formatted = std::string(ticks, '`') + "diff\n" + diff + std::string(ticks, '`') + "\n\n";
@@ -608,24 +617,28 @@ ToolResult FsServer::Edit(const Json& args) {
 ToolResult FsServer::CreateDirectory(const Json& args) {
   auto path = StringArg(args, "path", "create_directory");
   if (!path) return ToolResult::Error(path.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
-  std::error_code ec;
-  stdfs::create_directories(*valid, ec);
-  if (ec) return ToolResult::Error(NodeError(ec.value(), "mkdir", *valid));
+  if (::mkdirat(valid->dir.get(), valid->name.c_str(), 0777) != 0) {
+    int error = errno;
+    struct stat st;
+    bool is_dir = error == EEXIST && ::fstatat(valid->dir.get(), valid->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                  S_ISDIR(st.st_mode);
+    if (!is_dir) return ToolResult::Error(NodeError(error, "mkdir", valid->real));
+  }
   return TextResult("Successfully created directory " + *path);
 }
 
 ToolResult FsServer::ListDirectory(const Json& args) {
   auto path = StringArg(args, "path", "list_directory");
   if (!path) return ToolResult::Error(path.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   auto entries = ReadDir(*valid);
   if (!entries) return ToolResult::Error(entries.error().message());
   std::vector<std::string> lines;
   for (const auto& e : *entries) {
-    lines.push_back(std::string(IsDirectoryEntry(e) ? "[DIR]" : "[FILE]") + " " + e.path().filename().string());
+    lines.push_back(std::string(S_ISDIR(e.st.st_mode) ? "[DIR]" : "[FILE]") + " " + e.name);
   }
   return TextResult(Join(lines, "\n"));
 }
@@ -640,7 +653,7 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
     }
     sort_by = args["sortBy"].get<std::string>();
   }
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   auto entries = ReadDir(*valid);
   if (!entries) return ToolResult::Error(entries.error().message());
@@ -651,9 +664,19 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
   };
   std::vector<Item> items;
   for (const auto& e : *entries) {
-    struct stat st;
-    int64_t size = ::stat(e.path().c_str(), &st) == 0 ? st.st_size : 0;
-    items.push_back({e.path().filename().string(), IsDirectoryEntry(e), size});
+    int64_t size = e.st.st_size;
+    if (S_ISLNK(e.st.st_mode)) {
+      // The reference stats through links: the size of what the link names, when that lies
+      // within the roots; a link leading out discloses nothing.
+      size = 0;
+      auto target = Locate(valid->real + "/" + e.name, FinalLink::kFollow);
+      struct stat st;
+      if (target && target->exists &&
+          ::fstatat(target->dir.get(), target->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        size = st.st_size;
+      }
+    }
+    items.push_back({e.name, S_ISDIR(e.st.st_mode), size});
   }
   std::vector<Item> sorted = items;
   if (sort_by == "size") {
@@ -696,14 +719,16 @@ ToolResult FsServer::DirectoryTree(const Json& args) {
   auto excludes = StringsArg(args, "excludePatterns", "directory_tree", false);
   if (!excludes) return ToolResult::Error(excludes.error().message());
   const std::string root = *path;
+  // Each level is located afresh from a root descriptor, so a directory swapped for a link
+  // while the tree is built is either walked inside the roots or refused.
   std::function<Result<nlohmann::ordered_json>(const std::string&, int)> build =
       [&](const std::string& current, int depth) -> Result<nlohmann::ordered_json> {
     if (depth > 64) return Internal("directory_tree: nesting deeper than 64 levels under " + current);
-    NAUT_ASSIGN_OR_RETURN(std::string valid, ValidatePath(current));
+    NAUT_ASSIGN_OR_RETURN(Location valid, Locate(current, FinalLink::kFollow));
     NAUT_ASSIGN_OR_RETURN(auto entries, ReadDir(valid));
     nlohmann::ordered_json result = nlohmann::ordered_json::array();
     for (const auto& e : entries) {
-      std::string name = e.path().filename().string();
+      const std::string& name = e.name;
       std::string joined = (stdfs::path(current) / name).lexically_normal().string();
       std::string relative = stdfs::path(Resolve(joined)).lexically_relative(Resolve(root)).string();
       bool excluded = false;
@@ -719,7 +744,7 @@ ToolResult FsServer::DirectoryTree(const Json& args) {
       if (excluded) continue;
       nlohmann::ordered_json entry;
       entry["name"] = name;
-      bool dir = IsDirectoryEntry(e);
+      bool dir = S_ISDIR(e.st.st_mode);
       entry["type"] = dir ? "directory" : "file";
       if (dir) {
         NAUT_ASSIGN_OR_RETURN(entry["children"], build(joined, depth + 1));
@@ -738,11 +763,16 @@ ToolResult FsServer::Move(const Json& args) {
   if (!source) return ToolResult::Error(source.error().message());
   auto destination = StringArg(args, "destination", "move_file");
   if (!destination) return ToolResult::Error(destination.error().message());
-  auto from = ValidatePath(*source);
+  auto from = Locate(*source, FinalLink::kFollow);
   if (!from) return ToolResult::Error(from.error().message());
-  auto to = ValidatePath(*destination);
+  auto to = Locate(*destination, FinalLink::kFollow);
   if (!to) return ToolResult::Error(to.error().message());
-  if (::rename(from->c_str(), to->c_str()) != 0) return ToolResult::Error(NodeError(errno, "rename", *from, *to));
+  if (from->name == "." || to->name == ".") {
+    return ToolResult::Error(NodeError(EBUSY, "rename", from->real, to->real));
+  }
+  if (::renameat2(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str(), 0) != 0) {
+    return ToolResult::Error(NodeError(errno, "rename", from->real, to->real));
+  }
   return TextResult("Successfully moved " + *source + " to " + *destination);
 }
 
@@ -753,36 +783,40 @@ ToolResult FsServer::Search(const Json& args) {
   if (!pattern) return ToolResult::Error(pattern.error().message());
   auto excludes = StringsArg(args, "excludePatterns", "search_files", false);
   if (!excludes) return ToolResult::Error(excludes.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
+  const std::string base = valid->real;
   std::vector<std::string> results;
   std::function<void(const std::string&, int)> search = [&](const std::string& current, int depth) {
     if (depth > 64) return;
-    auto entries = ReadDir(current);
+    auto here = Locate(current, FinalLink::kFollow);
+    if (!here) return;
+    auto entries = ReadDir(*here);
     if (!entries) return;
     for (const auto& e : *entries) {
-      std::string full = (stdfs::path(current) / e.path().filename()).string();
-      if (!ValidatePath(full)) continue;
-      std::string relative = stdfs::path(full).lexically_relative(*valid).string();
+      std::string full = (stdfs::path(current) / e.name).string();
+      // A link is listed only when what it names lies within the roots.
+      if (S_ISLNK(e.st.st_mode) && !Locate(full, FinalLink::kFollow)) continue;
+      std::string relative = stdfs::path(full).lexically_relative(base).string();
       bool excluded = false;
       for (const auto& x : *excludes) excluded = excluded || GlobMatch(x, relative);
       if (excluded) continue;
       if (GlobMatch(*pattern, relative)) results.push_back(full);
-      if (IsDirectoryEntry(e)) search(full, depth + 1);
+      if (S_ISDIR(e.st.st_mode)) search(full, depth + 1);
     }
   };
-  search(*valid, 0);
+  search(base, 0);
   return TextResult(results.empty() ? "No matches found" : Join(results, "\n"));
 }
 
 ToolResult FsServer::FileInfo(const Json& args) {
   auto path = StringArg(args, "path", "get_file_info");
   if (!path) return ToolResult::Error(path.error().message());
-  auto valid = ValidatePath(*path);
+  auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   struct statx st;
-  if (::statx(AT_FDCWD, valid->c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &st) != 0) {
-    return ToolResult::Error(NodeError(errno, "stat", *valid));
+  if (::statx(valid->dir.get(), valid->name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &st) != 0) {
+    return ToolResult::Error(NodeError(errno, "stat", valid->real));
   }
   auto ts = [](const struct statx_timestamp& t) { return timespec{static_cast<time_t>(t.tv_sec), static_cast<long>(t.tv_nsec)}; };
   char perms[8];

@@ -7,11 +7,17 @@
 // list_directory, list_directory_with_sizes, directory_tree, move_file, search_files,
 // get_file_info, list_allowed_directories.
 //
-// Every path is made absolute (relative to the process's working directory, `~` expanded),
-// checked against the allowed directories, then resolved with symlinks and checked again;
-// a path leaving them is refused with an `isError` result in the reference's words
-// ("Access denied - path outside allowed directories: ..."). Unlike the reference, whole-file
-// reads are capped (`max_read_bytes`); head/tail reads are not.
+// Every path is made absolute (relative to the process's working directory, `~` expanded) and
+// checked lexically against the allowed directories, as the reference does; then it is walked
+// beneath the directories' open descriptors (core/beneath.h) and used only through the
+// descriptor that walk produced: a directory swapped for a symlink at any moment (by sandboxed
+// code writing the same tree) can never make a tool read, write, list or describe anything
+// outside the allowed directories. Symlinks that stay inside them keep working. Refusals are
+// `isError` results in the reference's words ("Access denied - path outside allowed
+// directories: ...", "Access denied - symlink target outside allowed directories: ...").
+// Unlike the reference, whole-file reads are capped (`max_read_bytes`; head/tail reads are
+// not), anything but a regular file is refused for reading (a FIFO would hang the server), and
+// listed sizes of links leading out are 0.
 //
 // Thread-safety: handlers may run concurrently; the allowed directories are guarded by a
 // mutex and may be replaced at any time (MCP roots).
@@ -23,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/beneath.h"
 #include "core/config.h"
 #include "mcp/tool.h"
 
@@ -54,8 +61,12 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
  private:
   explicit FsServer(const FsOptions& options) : options_(options) {}
 
-  // The reference's validatePath: the real path to operate on, or an error message.
-  Result<std::string> ValidatePath(const std::string& requested) const;
+  // The reference's validatePath, made race-free: where `requested` lies beneath the allowed
+  // directories, or the refusal in the reference's words.
+  Result<Location> Locate(const std::string& requested, FinalLink final) const;
+  // Opens a located regular file for reading; `capped` applies max_read_bytes.
+  Result<UniqueFd> OpenForRead(const Location& at, bool capped) const;
+  Result<std::string> ReadCapped(const Location& at) const;
 
   mcp::ToolResult ReadText(const Json& args);
   mcp::ToolResult ReadMedia(const Json& args);
@@ -71,11 +82,11 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   mcp::ToolResult FileInfo(const Json& args);
   mcp::ToolResult ListAllowed(const Json& args);
 
-  Result<std::string> ReadCapped(const std::string& path) const;
-
   FsOptions options_;
   mutable std::mutex mu_;
   std::vector<std::string> allowed_;  // GUARDED_BY(mu_): normalised real paths
+  // GUARDED_BY(mu_): the same directories, open; replaced whole, so a call keeps its snapshot.
+  std::shared_ptr<const std::vector<RootDir>> roots_;
   std::atomic<bool> roots_unavailable_{false};
 };
 
