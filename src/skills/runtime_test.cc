@@ -88,6 +88,29 @@ TEST(Runtime, ActionsReturnTheirResultVariable) {
   EXPECT_NE(r->value.get<std::string>().find("[2, <object object"), std::string::npos);
 }
 
+TEST(Runtime, ABridgeMessageNestedTooDeepStopsTheRunNotTheHost) {
+  // Python's encoder writes 600 levels; past kMaxJsonDepth the host refuses the message, both
+  // as a result and as the arguments of a tool call, and the run stops as crashed.
+  Counter tools;
+  Runtime rt(tools);
+  // Hostile code can also write the bridge itself (here the real stdout): 200,000 levels.
+  const char* raw = R"py(import sys
+sys.__stdout__.write('{"type": "call", "id": 1, "tool": "game__echo", "arguments": {"text": '
+                     + "[" * 200000 + "]" * 200000 + '}}\n')
+sys.__stdout__.flush()
+)py";
+  for (const char* code : {"x = []\nfor _ in range(600):\n    x = [x]\nresult = x\n",
+                           "import tools\nx = []\nfor _ in range(600):\n    x = [x]\n"
+                           "tools.game__echo(text=x)\n",
+                           raw}) {
+    auto r = rt.Run({.code = code});
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->stop, StopReason::kCrashed) << r->error;
+    EXPECT_NE(r->error.find("not a bridge message"), std::string::npos) << r->error;
+  }
+  EXPECT_EQ(tools.calls, 0);
+}
+
 TEST(Runtime, FloodingToolCallsIsStoppedByTheCallBudget) {
   Counter tools;
   Runtime rt(tools);
