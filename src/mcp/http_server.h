@@ -12,6 +12,9 @@
 //   server closed early, ToolContext::close_stream) resumes with GET + Last-Event-ID.
 // - DNS rebinding: Host and Origin must name a loopback host unless listed in
 //   allowed_hosts / allowed_origins. Binds 127.0.0.1 unless configured otherwise.
+// - Bad bodies: one over kMaxMessageBytes is refused with 413 before it is read; one that is
+//   not JSON or nests deeper than kMaxJsonDepth gets 400 with a parse error (-32700). Either
+//   way the server goes on serving every session.
 //
 // Thread-safety: Start/Stop from one owner thread; requests are served on the server's own
 // thread pool.
