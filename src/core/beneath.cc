@@ -304,8 +304,7 @@ Status RemoveTreeIn(int dir, const std::string& name, int depth) {
 Status WalkIn(int dir_fd,
               const std::function<Status(int, const std::string&, const struct stat&)>& visit,
               int depth) {
-  if (depth >= kMaxTreeDepth)
-    return ResourceExhausted("tree deeper than " + std::to_string(kMaxTreeDepth) + " levels");
+  if (depth >= kMaxTreeDepth) return Status::Ok();
   NAUT_ASSIGN_OR_RETURN(auto entries, ListDirAt(dir_fd));
   for (const auto& e : entries) {
     NAUT_RETURN_IF_ERROR(visit(dir_fd, e.name, e.st));

@@ -115,7 +115,8 @@ Status RemoveTreeAt(int dir, const std::string& name);
 
 // Calls `visit(parent_fd, name, st)` for every object under the directory `dir_fd` (opened
 // O_RDONLY | O_DIRECTORY), parents before children, without following symlinks; stops at the
-// first error `visit` returns. Same depth bound as RemoveTreeAt.
+// first error `visit` returns. Levels below 256 are not visited (each level holds one
+// descriptor).
 Status WalkTreeAt(
     int dir_fd,
     const std::function<Status(int parent, const std::string& name, const struct stat& st)>& visit);

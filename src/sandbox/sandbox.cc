@@ -19,6 +19,8 @@
 #include <set>
 #include <system_error>
 
+#include "core/beneath.h"
+#include "core/unique_fd.h"
 #include "sandbox/launch_plan.h"
 #include "sandbox/seccomp_filter.h"
 
@@ -34,34 +36,7 @@ constexpr int64_t kMiB = 1024 * 1024;
 
 std::string Errno(int error) { return std::strerror(error); }
 
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.Release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = other.Release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 // Both ends get O_CLOEXEC and numbers above 2, so that the child's dup2 onto 0..2 never
 // clobbers another of its pipes.
@@ -232,27 +207,32 @@ Status BuildRootSteps(const Spec& spec, const fs::path& workspace, LaunchPlan& p
 }
 
 // When the caller is root the command runs as kHostIdWhenRoot, so the workspace must be its.
+// The walk goes through descriptors and never follows a link: code of a run still going in the
+// same workspace may swap a directory for a link to a host directory, whose files must never be
+// handed to the sandbox user.
 Status HandWorkspaceTo(const fs::path& workspace, uid_t id) {
-  auto give = [&](const fs::path& p) -> Status {
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) return Status::Ok();  // vanished meanwhile
-    if (st.st_uid == id && st.st_gid == id) return Status::Ok();
-    if (::lchown(p.c_str(), id, id) != 0) {
-      return PermissionDenied("sandbox: cannot hand '" + p.string() +
-                              "' to the sandbox user: " + Errno(errno));
-    }
-    return Status::Ok();
-  };
-  NAUT_RETURN_IF_ERROR(give(workspace));
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(
-           workspace, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    NAUT_RETURN_IF_ERROR(give(it->path()));
+  Fd dir(::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0)
+    return PermissionDenied("sandbox: cannot open workspace '" + workspace.string() +
+                            "': " + Errno(errno));
+  struct stat st;
+  if (::fstat(dir.get(), &st) == 0 && (st.st_uid != id || st.st_gid != id) &&
+      ::fchown(dir.get(), id, id) != 0) {
+    return PermissionDenied("sandbox: cannot hand '" + workspace.string() +
+                            "' to the sandbox user: " + Errno(errno));
   }
-  if (ec)
-    return Internal("sandbox: walking workspace '" + workspace.string() + "': " + ec.message());
-  return Status::Ok();
+  Status walked = WalkTreeAt(
+      dir.get(), [&](int parent, const std::string& name, const struct stat& entry) -> Status {
+        if (entry.st_uid == id && entry.st_gid == id) return Status::Ok();
+        if (::fchownat(parent, name.c_str(), id, id, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT) {
+          return PermissionDenied("sandbox: cannot hand '" + name + "' in '" + workspace.string() +
+                                  "' to the sandbox user: " + Errno(errno));
+        }
+        return Status::Ok();
+      });
+  return walked.ok()
+             ? walked
+             : walked.WithContext("sandbox: walking workspace '" + workspace.string() + "'");
 }
 
 std::vector<std::string> ExecCandidates(const std::string& program, bool isolated) {

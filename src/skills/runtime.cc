@@ -12,8 +12,10 @@
 #include <stop_token>
 #include <thread>
 
+#include "core/beneath.h"
 #include "core/files.h"
 #include "core/ids.h"
+#include "core/unique_fd.h"
 
 namespace naut::skills {
 
@@ -153,20 +155,7 @@ bool WriteAll(int fd, const std::string& s) {
   return true;
 }
 
-// An owned descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string Seconds(std::chrono::milliseconds ms) {
   char buf[32];
@@ -298,12 +287,13 @@ bool WriteFifo(int fd, const std::string& s, int gone, Clock::time_point deadlin
   return true;
 }
 
-// Removes a path tree when the run ends, whatever way it ends.
+// Removes `name` in the directory `parent` (and everything under it) when the run ends,
+// whatever way it ends; through descriptors, never following a link the run left there.
 struct RemoveOnExit {
-  std::filesystem::path path;
+  Fd parent;
+  std::string name;
   ~RemoveOnExit() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
+    if (parent.valid()) (void)RemoveTreeAt(parent.get(), name);
   }
 };
 
@@ -421,34 +411,48 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
   fs::path workspace = launch.workspace;
   RemoveOnExit own_workspace;
   if (workspace.empty()) {
-    workspace = fs::temp_directory_path(ec) / ("naut-skill-" + NewId());
+    const fs::path tmp = fs::temp_directory_path(ec);
+    const std::string name = "naut-skill-" + NewId();
+    workspace = tmp / name;
     NAUT_RETURN_IF_ERROR(MakePrivateDirs(workspace));
-    own_workspace.path = workspace;
+    own_workspace.parent.Reset(::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    own_workspace.name = name;
   } else if (!fs::is_directory(workspace, ec)) {
     return InvalidArgument("skill run: the workspace '" + workspace.string() +
                            "' is not a directory");
   }
   // The bridge: two FIFOs the host opens read-write (so neither open nor the child's opens
   // block, and the child's death never raises SIGPIPE here); the end of the run is learnt from
-  // the sandbox returning, not from end of file.
+  // the sandbox returning, not from end of file. The workspace may be shared with code that is
+  // running, so the bridge is made and opened through descriptors: a name swapped for a link
+  // meanwhile makes the run fail, never opens a host file.
   const std::string bridge_name = ".naut-bridge-" + NewId();
   const fs::path bridge = workspace / bridge_name;
-  fs::create_directory(bridge, ec);
-  if (ec) {
+  Fd workspace_fd(::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!workspace_fd.valid() || ::mkdirat(workspace_fd.get(), bridge_name.c_str(), 0700) != 0) {
     return Internal("skill run: cannot create the bridge directory '" + bridge.string() +
-                    "': " + ec.message());
+                    "': " + std::strerror(errno));
   }
-  RemoveOnExit own_bridge{bridge};
-  for (const char* name : {"to_host", "to_child"}) {
-    if (::mkfifo((bridge / name).c_str(), 0600) != 0) {
-      return Internal("skill run: mkfifo " + (bridge / name).string() + ": " +
-                      std::strerror(errno));
+  RemoveOnExit own_bridge{std::move(workspace_fd), bridge_name};
+  Fd bridge_fd(::openat(own_bridge.parent.get(), bridge_name.c_str(),
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!bridge_fd.valid()) {
+    return Internal("skill run: cannot open the bridge directory '" + bridge.string() +
+                    "': " + std::strerror(errno));
+  }
+  auto open_fifo = [&](const char* name) {
+    Fd fd;
+    struct stat st;
+    if (::mkfifoat(bridge_fd.get(), name, 0600) == 0) {
+      fd.Reset(::openat(bridge_fd.get(), name, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
     }
-  }
-  Fd from_child(::open((bridge / "to_host").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  Fd to_child(::open((bridge / "to_child").c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  if (from_child.get() < 0 || to_child.get() < 0) {
-    return Internal("skill run: cannot open the bridge FIFOs in '" + bridge.string() +
+    if (fd.valid() && (::fstat(fd.get(), &st) != 0 || !S_ISFIFO(st.st_mode))) fd.Reset();
+    return fd;
+  };
+  Fd from_child = open_fifo("to_host");
+  Fd to_child = open_fifo("to_child");
+  if (!from_child.valid() || !to_child.valid()) {
+    return Internal("skill run: cannot make and open the bridge FIFOs in '" + bridge.string() +
                     "': " + std::strerror(errno));
   }
 

@@ -1,9 +1,13 @@
 #include "envs/exec/exec_server.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cmath>
 #include <system_error>
 
+#include "core/beneath.h"
 #include "core/files.h"
 #include "core/ids.h"
 #include "core/subprocess.h"
@@ -29,28 +33,40 @@ std::string Tail(const std::string& text, size_t max) {
 
 class ExecServer {
  public:
-  explicit ExecServer(ExecOptions options) : options_(std::move(options)) {}
+  ExecServer(ExecOptions options, RootDir workspace)
+      : options_(std::move(options)), workspace_(std::move(workspace)) {}
 
   std::vector<Tool> Tools();
 
  private:
+  // Made and removed through descriptors beneath the workspace: code of another run may be
+  // swapping `.naut-exec` for a symlink to a host directory at any moment.
   struct Scratch {
-    fs::path host_dir;     // absolute, on the host
+    UniqueFd parent;       // .naut-exec
+    std::string name;      // run-N
+    UniqueFd dir;          // .naut-exec/run-N
     std::string relative;  // as seen from the workspace root (the run's working directory)
     ~Scratch() {
-      std::error_code ec;
-      if (!host_dir.empty()) fs::remove_all(host_dir, ec);
+      if (parent.valid()) (void)RemoveTreeAt(parent.get(), name);
     }
   };
 
   Result<std::unique_ptr<Scratch>> MakeScratch() {
     auto s = std::make_unique<Scratch>();
-    s->relative = std::string(kScratchDir) + "/run-" + std::to_string(++counter_);
-    s->host_dir = options_.workspace / s->relative;
-    std::error_code ec;
-    fs::create_directories(s->host_dir, ec);
-    if (ec) return Internal("exec: cannot create '" + s->host_dir.string() + "': " + ec.message());
+    s->name = "run-" + std::to_string(++counter_);
+    s->relative = std::string(kScratchDir) + "/" + s->name;
+    auto parent = MakeDirsAt(workspace_.fd.get(), kScratchDir);
+    if (!parent) return Internal("exec: cannot create '" + std::string(kScratchDir) + "' in the workspace: " + parent.error().message());
+    s->parent = std::move(*parent);
+    auto dir = MakeDirsAt(s->parent.get(), s->name);
+    if (!dir) return Internal("exec: cannot create '" + s->relative + "' in the workspace: " + dir.error().message());
+    s->dir = std::move(*dir);
     return s;
+  }
+
+  // Writes one source file into a run's scratch directory.
+  Status WriteSource(const Scratch& scratch, const std::string& name, const std::string& content) const {
+    return WriteFileAt(scratch.dir.get(), name, content, 0644, scratch.relative + "/" + name);
   }
 
   // The wall-clock limit a call asked for, within bounds.
@@ -109,6 +125,7 @@ class ExecServer {
   ToolResult BuildPackage(const Json& args, ToolContext& context);
 
   ExecOptions options_;
+  RootDir workspace_;  // the workspace, open: host-side file work goes through it
   std::atomic<int> counter_{0};
 };
 
@@ -139,7 +156,7 @@ ToolResult ExecServer::RunPython(const Json& args, ToolContext& context) {
   auto scratch = MakeScratch();
   if (!scratch) return Refused(scratch.error());
   const std::string file = (*scratch)->relative + "/main.py";
-  if (Status s = WriteFileAtomic(options_.workspace / file, *code, fs::perms(0644)); !s.ok()) return Refused(s);
+  if (Status s = WriteSource(**scratch, "main.py", *code); !s.ok()) return Refused(s);
   auto run = RunIn({Python(), "-u", file}, *input, *timeout, context);
   if (!run) return Refused(run.error());
   Json extra = Json::object();
@@ -214,7 +231,7 @@ ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool 
   const std::string dir = (*scratch)->relative;
   const std::string src = dir + (swift ? "/main.swift" : "/main.cpp");
   const std::string exe = dir + "/main";
-  if (Status s = WriteFileAtomic(options_.workspace / src, *source, fs::perms(0644)); !s.ok()) return Refused(s);
+  if (Status s = WriteSource(**scratch, swift ? "main.swift" : "main.cpp", *source); !s.ok()) return Refused(s);
   std::vector<std::string> compile = swift ? std::vector<std::string>{chain.compiler, "-O", "-o", exe, src}
                                            : std::vector<std::string>{"g++", "-std=c++20", "-O1", "-Wall",
                                                                       "-fdiagnostics-color=never", "-o", exe, src};
@@ -270,14 +287,22 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
   if (!rel.empty() && *rel.begin() == "..") {
     return ToolResult::Error("build_package: path '" + *path + "' is outside the workspace");
   }
-  std::error_code ec;
-  fs::path host = fs::weakly_canonical(options_.workspace / rel, ec);
-  fs::path root = fs::canonical(options_.workspace, ec);
-  auto within = host.lexically_relative(root);
-  if (ec || within.empty() || *within.begin() == "..") {
+  // The package directory is located beneath the workspace's descriptor and probed through
+  // its own: the model's code may be swapping it for a link to a host directory meanwhile.
+  auto located = Locate(std::span<const RootDir>(&workspace_, 1), (options_.workspace / rel).string(), FinalLink::kFollow);
+  if (!located) return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
+  auto package = OpenDirAt(located->dir.get(), located->name);
+  if (!located->exists || !package) {
+    return ToolResult::Error("build_package: '" + *path + "' is not a directory in the workspace");
+  }
+  fs::path within = fs::path(located->real).lexically_relative(workspace_.path);
+  if (within.empty() || *within.begin() == "..") {
     return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
   }
-  if (!fs::is_directory(host)) return ToolResult::Error("build_package: '" + *path + "' is not a directory in the workspace");
+  auto has = [&](const char* name) {
+    struct stat st;
+    return ::fstatat(package->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  };
   const std::string pkg = within == "." ? "." : within.string();
   const std::string inside_pkg = (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
 
@@ -332,7 +357,7 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     return r;
   };
 
-  if (fs::exists(host / "CMakeLists.txt")) {
+  if (has("CMakeLists.txt")) {
     kind = "cmake";
     const std::string build = pkg + "/build";
     std::vector<std::string> configure = {"cmake", "-S", pkg, "-B", build, "-DCMAKE_BUILD_TYPE=Debug"};
@@ -356,8 +381,7 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
     return finish();
   }
-  if (fs::exists(host / "pyproject.toml") || fs::exists(host / "setup.py") || fs::exists(host / "setup.cfg") ||
-      fs::exists(host / "tests") || fs::exists(host / "test")) {
+  if (has("pyproject.toml") || has("setup.py") || has("setup.cfg") || has("tests") || has("test")) {
     kind = "python";
     std::map<std::string, std::string> env = {{"PYTHONPATH", inside_pkg + ":" + inside_pkg + "/src"}};
     auto has_pytest = RunIn({Python(), "-c", "import pytest"}, "", 30, context, pkg);
@@ -378,7 +402,7 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
     return finish();
   }
-  if (fs::exists(host / "Package.swift")) {
+  if (has("Package.swift")) {
     kind = "swift";
     auto chain = FindSwift();
     if (!chain) {
@@ -471,7 +495,8 @@ Result<std::vector<mcp::Tool>> MakeExecTools(const ExecOptions& options) {
   resolved.workspace = fs::canonical(options.workspace, ec);
   if (ec) return Internal("exec: workspace '" + options.workspace.string() + "': " + ec.message());
   // The tools share one server object; the handlers keep it alive.
-  auto server = std::make_shared<ExecServer>(std::move(resolved));
+  NAUT_ASSIGN_OR_RETURN(RootDir workspace, OpenRootDir(resolved.workspace.string()));
+  auto server = std::make_shared<ExecServer>(std::move(resolved), std::move(workspace));
   auto tools = server->Tools();
   for (auto& tool : tools) {
     tool.handler = [server, inner = std::move(tool.handler)](const Json& a, ToolContext& c) { return inner(a, c); };

@@ -203,5 +203,33 @@ TEST_F(ExecServerTest, BuildPackageRefusesPathsOutsideTheWorkspace) {
   EXPECT_THAT(Text(Call("build_package", {{"path", "etclink"}})), HasSubstr("leaves the workspace"));
 }
 
+// Code in the sandbox replaces the host's scratch folder with a link to a host directory; the
+// host's next run must neither write its source there nor remove anything of it afterwards.
+TEST_F(ExecServerTest, ScratchFolderSwappedForALinkIsNeverFollowed) {
+  const fs::path host = workspace_.string() + "-host";
+  fs::create_directories(host / "run-1");
+  std::ofstream(host / "run-1" / "main.py") << "precious";
+  std::ofstream(host / "run-1" / "keep.txt") << "keep";
+  auto planted = Call("run_shell", {{"command", "rm -rf .naut-exec && ln -s " + host.string() + " .naut-exec"}});
+  ASSERT_FALSE(planted.is_error) << Text(planted);
+  auto r = Call("run_python", {{"code", "print('hi')"}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_THAT(Text(r), HasSubstr(".naut-exec"));
+  std::ifstream main(host / "run-1" / "main.py");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(main), {}), "precious");
+  EXPECT_TRUE(fs::exists(host / "run-1" / "keep.txt"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(host), fs::directory_iterator()), 1);
+  // A package directory swapped for a link out is refused the same way.
+  fs::remove(workspace_ / ".naut-exec");
+  std::ofstream(host / "CMakeLists.txt") << "project(x)";
+  fs::create_symlink(host, workspace_ / "pkg");
+  EXPECT_THAT(Text(Call("build_package", {{"path", "pkg"}})), HasSubstr("leaves the workspace"));
+  // The workspace works again once the link is gone.
+  auto again = Call("run_python", {{"code", "print('again')"}});
+  EXPECT_FALSE(again.is_error) << Text(again);
+  std::error_code ec;
+  fs::remove_all(host, ec);
+}
+
 }  // namespace
 }  // namespace naut::envs::exec
