@@ -85,7 +85,7 @@ void AddSandboxCommands(CLI::App& app, Context& ctx) {
       return;
     }
     if (args->json) {
-      std::cout << result->ToJson().dump(2) << "\n";
+      std::cout << DumpJson(result->ToJson(), 2) << "\n";
     } else {
       std::cout << result->out;
       std::cerr << result->err;

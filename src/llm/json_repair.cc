@@ -283,7 +283,7 @@ class Repairer {
       out_ += parsed->dump();
     } else {
       Note("quoted a value that is not a number");
-      out_ += Json(tok).dump();
+      out_ += DumpJson(Json(tok));
     }
   }
 
@@ -295,7 +295,7 @@ class Repairer {
               in_[i_] == '-' || in_[i_] == '$' || in_[i_] == '.')) {
         ++i_;
       }
-      out_ += Json(std::string(in_.substr(start, i_ - start))).dump();
+      out_ += DumpJson(Json(std::string(in_.substr(start, i_ - start))));
       return;
     }
     while (i_ < in_.size() && std::string_view(",}]\n").find(in_[i_]) == std::string_view::npos)
@@ -312,7 +312,7 @@ class Repairer {
       out_ += "null";
     } else {
       Note("quoted a bare string");
-      out_ += Json(word).dump();
+      out_ += DumpJson(Json(word));  // invalid UTF-8 becomes U+FFFD, never an exception
     }
   }
 

@@ -110,3 +110,16 @@ TEST(JsonRepairTest, HostileNestingIsRefusedNotRepairedOrRecursedInto) {
 
 }  // namespace
 }  // namespace naut::llm
+
+namespace naut::llm {
+namespace {
+
+// Found by fuzz/json_fuzzer.cc: a bare word with a stray byte made the repairer throw.
+TEST(JsonRepairTest, InvalidUtf8InABareWordIsReplacedNotThrown) {
+  auto r = ParseJsonLenient("{\"text\": hi\xad there}");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ((*r)["text"], "hi\xEF\xBF\xBD there");
+}
+
+}  // namespace
+}  // namespace naut::llm

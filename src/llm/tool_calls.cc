@@ -89,7 +89,7 @@ bool Coerce(Json& v, const std::string& type) {
     }
   }
   if (type == "string" && (v.is_number() || v.is_boolean())) {
-    v = v.dump();
+    v = DumpJson(v);
     return true;
   }
   if (type == "integer" && v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()) {
@@ -130,7 +130,7 @@ void Validate(const Json& schema, Json& v, const std::string& where,
         Json before = v;
         if (Coerce(v, t)) {
           if (repairs)
-            repairs->push_back(where + ": " + Shorten(before.dump(), 40) + " read as " + t);
+            repairs->push_back(where + ": " + Shorten(DumpJson(before), 40) + " read as " + t);
           match = true;
           break;
         }
@@ -144,7 +144,7 @@ void Validate(const Json& schema, Json& v, const std::string& where,
                                                 types[0] == "object")
                               ? "an "
                               : "a ") +
-                         expected + ", got " + TypeOf(v) + " " + Shorten(v.dump(), 40));
+                         expected + ", got " + TypeOf(v) + " " + Shorten(DumpJson(v), 40));
       return;
     }
     if (std::find(types.begin(), types.end(), "integer") != types.end() && v.is_number_float()) {
@@ -159,7 +159,7 @@ void Validate(const Json& schema, Json& v, const std::string& where,
         for (const auto& option : e) {
           if (option.is_string() &&
               Lower(option.get<std::string>()) == Lower(v.get<std::string>())) {
-            if (repairs) repairs->push_back(where + ": " + v.dump() + " read as " + option.dump());
+            if (repairs) repairs->push_back(where + ": " + DumpJson(v) + " read as " + DumpJson(option));
             v = option;
             fixed = true;
             break;
@@ -168,26 +168,26 @@ void Validate(const Json& schema, Json& v, const std::string& where,
       }
       if (!fixed) {
         std::string options;
-        for (size_t i = 0; i < e.size() && i < 10; ++i) options += (i ? ", " : "") + e[i].dump();
+        for (size_t i = 0; i < e.size() && i < 10; ++i) options += (i ? ", " : "") + DumpJson(e[i]);
         if (e.size() > 10) options += ", ...";
-        problems.push_back(where + " must be one of " + options + ", got " + Shorten(v.dump(), 40));
+        problems.push_back(where + " must be one of " + options + ", got " + Shorten(DumpJson(v), 40));
         return;
       }
     }
   }
   if (schema.contains("const") && v != schema["const"]) {
-    problems.push_back(where + " must be " + schema["const"].dump());
+    problems.push_back(where + " must be " + DumpJson(schema["const"]));
   }
   if (v.is_string()) {
     auto len = static_cast<int64_t>(v.get<std::string>().size());
     if (schema.contains("minLength") && schema["minLength"].is_number() &&
         len < schema["minLength"].get<int64_t>()) {
-      problems.push_back(where + " must be at least " + schema["minLength"].dump() +
+      problems.push_back(where + " must be at least " + DumpJson(schema["minLength"]) +
                          " characters long");
     }
     if (schema.contains("maxLength") && schema["maxLength"].is_number() &&
         len > schema["maxLength"].get<int64_t>()) {
-      problems.push_back(where + " must be at most " + schema["maxLength"].dump() +
+      problems.push_back(where + " must be at most " + DumpJson(schema["maxLength"]) +
                          " characters long");
     }
   }
@@ -195,24 +195,24 @@ void Validate(const Json& schema, Json& v, const std::string& where,
     double x = v.get<double>();
     if (schema.contains("minimum") && schema["minimum"].is_number() &&
         x < schema["minimum"].get<double>()) {
-      problems.push_back(where + " must be at least " + schema["minimum"].dump() + ", got " +
-                         v.dump());
+      problems.push_back(where + " must be at least " + DumpJson(schema["minimum"]) + ", got " +
+                         DumpJson(v));
     }
     if (schema.contains("maximum") && schema["maximum"].is_number() &&
         x > schema["maximum"].get<double>()) {
-      problems.push_back(where + " must be at most " + schema["maximum"].dump() + ", got " +
-                         v.dump());
+      problems.push_back(where + " must be at most " + DumpJson(schema["maximum"]) + ", got " +
+                         DumpJson(v));
     }
   }
   if (v.is_array()) {
     auto n = static_cast<int64_t>(v.size());
     if (schema.contains("minItems") && schema["minItems"].is_number() &&
         n < schema["minItems"].get<int64_t>()) {
-      problems.push_back(where + " needs at least " + schema["minItems"].dump() + " items");
+      problems.push_back(where + " needs at least " + DumpJson(schema["minItems"]) + " items");
     }
     if (schema.contains("maxItems") && schema["maxItems"].is_number() &&
         n > schema["maxItems"].get<int64_t>()) {
-      problems.push_back(where + " takes at most " + schema["maxItems"].dump() + " items");
+      problems.push_back(where + " takes at most " + DumpJson(schema["maxItems"]) + " items");
     }
     if (schema.contains("items") && schema["items"].is_object()) {
       for (size_t i = 0; i < v.size(); ++i) {

@@ -154,7 +154,7 @@ Result<Json> Client::Request(const std::string& method, Json params,
   std::string progress_key;
   if (options.on_progress) {
     if (!params.is_object()) params = Json::object();
-    Json token = "p-" + id.dump();
+    Json token = "p-" + DumpJson(id);
     params["_meta"]["progressToken"] = token;
     progress_key = IdKey(token);
     pending->on_progress = options.on_progress;

@@ -199,7 +199,7 @@ RpcError StatusToError(const Status& status) {
 
 std::string IdKey(const Json& id) {
   if (id.is_string()) return "s:" + id.get<std::string>();
-  return "n:" + id.dump();
+  return "n:" + DumpJson(id);
 }
 
 }  // namespace naut::mcp

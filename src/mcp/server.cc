@@ -260,7 +260,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
     std::lock_guard lock(mu_);
     auto it = pending_.find(IdKey(m.id));
     if (it == pending_.end()) {
-      spdlog::debug("mcp server: response to unknown request {}", m.id.dump());
+      spdlog::debug("mcp server: response to unknown request {}", DumpJson(m.id));
       return;
     }
     it->second->done = true;
@@ -288,7 +288,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
     std::lock_guard lock(mu_);
     if (running_.count(key)) {
       reply(MakeError(m.id, kInvalidRequest,
-                      "Invalid Request: id " + m.id.dump() + " is already in use"));
+                      "Invalid Request: id " + DumpJson(m.id) + " is already in use"));
       return;
     }
     running_.emplace(key, cancel);
