@@ -302,7 +302,7 @@ std::vector<std::string> ValidateArguments(const Json& schema, Json& args, const
 
 std::string ParsedToolCalls::Correction() const {
   if (problems.empty()) return {};
-  std::string s = "Your tool call could not be run:\n";
+  std::string s = "Not every tool call of your answer was run:\n";
   for (const auto& p : problems) s += "- " + p + "\n";
   s += "Reply with a corrected call: the exact tool name and a JSON object of arguments that "
        "matches its schema.";
@@ -448,6 +448,28 @@ bool LooksLikeCall(const Json& j) {
 size_t ValueEnd(std::string_view text, size_t start) {
   size_t end = FindJsonEnd(text, start);
   return end == std::string_view::npos ? text.size() : end;
+}
+
+// A small model that loses its place writes the same call again and again until it runs out of
+// tokens (seen with Qwen2.5-Coder-0.5B: 27 identical send_message calls in one answer). A call
+// is made once; its repeats right after it are dropped and the model is told so.
+void DropRepeats(ParsedToolCalls& out) {
+  std::vector<ToolCall> kept;
+  for (size_t i = 0; i < out.calls.size();) {
+    size_t same = i + 1;
+    while (same < out.calls.size() && out.calls[same].name == out.calls[i].name &&
+           out.calls[same].arguments == out.calls[i].arguments) {
+      ++same;
+    }
+    if (same - i > 1) {
+      out.problems.push_back(out.calls[i].name + " was called " + std::to_string(same - i) +
+                             " times in a row with the same arguments; it was run once. Wait for "
+                             "a call's result before you repeat it.");
+    }
+    kept.push_back(std::move(out.calls[i]));
+    i = same;
+  }
+  out.calls = std::move(kept);
 }
 
 }  // namespace
@@ -614,6 +636,7 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
       text.erase(p, std::string_view(marker).size());
   }
   out.text = Trim(text);
+  DropRepeats(out);
   return out;
 }
 
@@ -628,6 +651,7 @@ ParsedToolCalls ToolCallParser::Parse(const ChatResponse& response) const {
       out.calls.back().arguments_text = call.arguments_text;
   }
   out.text = Trim(response.content);
+  DropRepeats(out);
   return out;
 }
 

@@ -46,7 +46,8 @@ class ToolCallParser {
  public:
   explicit ToolCallParser(std::vector<ToolSpec> tools);
 
-  // Uses native tool_calls when present; otherwise looks for calls in the content.
+  // Uses native tool_calls when present; otherwise looks for calls in the content. A call
+  // repeated right after itself with the same arguments is kept once, with a problem saying so.
   ParsedToolCalls Parse(const ChatResponse& response) const;
   // Only the content (for models without native tool calling).
   ParsedToolCalls ParseContent(std::string_view content) const;
