@@ -245,6 +245,11 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
     fields["completion_tokens"] = u.completion_tokens;
     fields["finish_reason"] = std::string(llm::FinishReasonName(result->finish_reason));
     fields["endpoint"] = result->endpoint;
+    // What the model wrote, so that a run with a real model can be studied (and its failures
+    // turned into tests) from the trace alone; capped, a trace is not a transcript store.
+    constexpr size_t kTracedChars = 4000;
+    fields["content"] = ValidUtf8(result->content.substr(0, kTracedChars));
+    if (!result->tool_calls.empty()) fields["native_tool_calls"] = result->tool_calls.size();
     summary_.prompt_tokens += u.prompt_tokens;
     summary_.cached_tokens += u.cached_tokens;
     summary_.completion_tokens += u.completion_tokens;
@@ -530,6 +535,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   out << r->calls.size() << " tool call(s) made.";
   *result_text = out.str();
   Emit("code_action", {{"ok", r->ok},
+                       {"code", ValidUtf8(code.substr(0, 4000))},
                        {"tool_calls", r->calls.size()},
                        {"latency_ms", MillisSince(start)},
                        {"error", OneLine(r->error, 300)}});
