@@ -1,5 +1,8 @@
 // Prompt-processing and generation speed of the embedded engine, in the shape of llama-bench:
-//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--make DIR TYPE...] [MODEL.gguf...]
+//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg] [--make DIR TYPE...]
+//                [MODEL.gguf...]
+// Generation follows the prompt in the same context unless --fresh-tg, which starts it from an
+// empty cache as llama-bench's tgN does.
 // --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
 // 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
 // ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K, F16, BF16) into DIR
@@ -147,6 +150,7 @@ std::string MakeModel(const std::string& dir, const std::string& type_name) {
 
 int main(int argc, char** argv) {
   int threads = 2, pp = 128, tg = 32, reps = 3;
+  bool fresh_tg = false;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -159,6 +163,8 @@ int main(int argc, char** argv) {
       tg = std::stoi(next());
     else if (a == "--reps")
       reps = std::stoi(next());
+    else if (a == "--fresh-tg")
+      fresh_tg = true;
     else if (a == "--make") {
       std::string dir = next();
       std::filesystem::create_directories(dir);
@@ -188,8 +194,12 @@ int main(int argc, char** argv) {
       const double c0 = CpuSeconds();
       auto t0 = std::chrono::steady_clock::now();
       if (!(*ctx)->Eval(prompt).ok()) return 1;
-      auto t1 = std::chrono::steady_clock::now();
+      const auto t1 = std::chrono::steady_clock::now();
       const double c1 = CpuSeconds();
+      if (fresh_tg)
+        ctx = Context::Create(**m, {.n_ctx = tg + 8, .n_threads = threads, .n_batch = 512});
+      const auto t1g = std::chrono::steady_clock::now();
+      const double c1g = CpuSeconds();
       for (int k = 0; k < tg; ++k) {
         if (!(*ctx)->Eval({static_cast<TokenId>(3 + k)}).ok()) return 1;
       }
@@ -197,9 +207,9 @@ int main(int argc, char** argv) {
       const double c2 = CpuSeconds();
       if (r == 0) continue;
       pp_cpu.push_back(1e3 * (c1 - c0) / pp);
-      tg_cpu.push_back(1e3 * (c2 - c1) / tg);
+      tg_cpu.push_back(1e3 * (c2 - c1g) / tg);
       pps.push_back(pp / std::chrono::duration<double>(t1 - t0).count());
-      tgs.push_back(tg / std::chrono::duration<double>(t2 - t1).count());
+      tgs.push_back(tg / std::chrono::duration<double>(t2 - t1g).count());
     }
     double mib = static_cast<double>(std::filesystem::file_size(path)) / (1024.0 * 1024.0);
     // Bytes one decode step reads: every tensor but the embedding table (one row of it).

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # llama.cpp beside the embedded engine, on this machine:
 #
-#   bench/engine/llama_cpp.sh setup   build llama.cpp (llama-bench and bench/engine/llama_ref)
+#   bench/engine/llama_cpp.sh setup   build llama.cpp (llama-server, llama-bench, llama-tokenize and
+#                                     bench/engine/llama_ref) into bench/engine/.llama-cpp/bin
 #   bench/engine/llama_cpp.sh bench   llama-bench and engine_bench on the same files, 1 and 2 threads
 #   bench/engine/llama_cpp.sh refs    rewrite src/engine/testdata/llama_cpp/*.json
+#   bench/engine/llama_cpp.sh refs-real   rewrite src/engine/testdata/llama_cpp_real/*.json from the
+#                                     real models in ./models (scripts/models.sh fetches them):
+#                                     the ids of src/engine/testdata/real_text/*.txt (llama-tokenize)
+#                                     and greedy continuations with top-5 probabilities (llama_ref)
+#   bench/engine/llama_cpp.sh bench-real  llama-bench and engine_bench alternating on the real models,
+#                                     pp512 and tg128 at 1 and 2 threads (run it under
+#                                     `flock /tmp/naut-build.lock` so that no build shares the CPU)
 #
 # llama.cpp's source comes from the npm package node-llama-cpp, which ships it as a git bundle
-# (no other network access is needed); it is built with -march=native (GGML_NATIVE) under
-# bench/engine/.llama-cpp/, which git ignores. `bench` and `refs` run `setup` when needed.
+# (no other network access is needed); it is built for this CPU's instruction sets except AMX
+# (see cpu_flags) under bench/engine/.llama-cpp/, which git ignores. `bench` and `refs` run `setup` when needed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -16,8 +24,31 @@ NODE_LLAMA_CPP_VERSION=3.22.1
 SRC="$WORK/src"
 BIN="$WORK/bin"
 
+# ggml's CPU options for this machine's instruction sets: what -march=native would give, except
+# AMX. On the 2-vCPU VMs the project runs on, the CPU reports AMX and the kernel grants it, but the
+# AMX matrix kernels (ggml's amx/mmq.cpp) die with SIGILL at their first tile instruction, so
+# llama-bench, llama-server and llama_ref crashed on any prompt of a Q4_0/Q4_1/Q8_0/K-quant model.
+cpu_flags() {
+  local have
+  have=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  local opts="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  local pair
+  for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI avx512f:AVX512 \
+    avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
+    local on=OFF
+    [[ "$have" == *" ${pair%%:*} "* ]] && on=ON
+    opts+=" -DGGML_${pair#*:}=$on"
+  done
+  echo "$opts"
+}
+
 setup() {
-  if [[ -x "$BIN/llama-bench" && -x "$BIN/llama_ref" ]]; then return; fi
+  local config
+  config="$(cpu_flags)"
+  if [[ -x "$BIN/llama-bench" && -x "$BIN/llama-server" && -x "$BIN/llama-tokenize" &&
+    "$(cat "$BIN/.cpu-flags" 2>/dev/null)" == "$config" ]]; then
+    return
+  fi
   mkdir -p "$WORK/npm" "$BIN"
   if [[ ! -f "$WORK/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle" ]]; then
     npm install --prefix "$WORK/npm" --no-save --ignore-scripts --omit=optional --no-audit \
@@ -26,17 +57,29 @@ setup() {
   if [[ ! -d "$SRC" ]]; then
     git clone -q "$WORK/npm/node_modules/node-llama-cpp/llama/gitRelease.bundle" "$SRC" 2>/dev/null
   fi
-  cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+  # shellcheck disable=SC2086 # one word per option
+  cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release $config \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
-    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
-  cmake --build "$WORK/build" -j2 --target llama-bench llama >&2
-  cp "$WORK/build/bin/llama-bench" "$BIN/"
-  local b="$WORK/build"
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >&2
+  cmake --build "$WORK/build" -j2 --target llama-bench llama-server llama-tokenize llama >&2
+  # Renamed into place, so that a llama-server still running from the old binary keeps it.
+  for tool in llama-bench llama-server llama-tokenize; do
+    cp "$WORK/build/bin/$tool" "$BIN/.$tool.new" && mv -f "$BIN/.$tool.new" "$BIN/$tool"
+  done
+  echo "$config" >"$BIN/.cpu-flags"
+  rm -f "$BIN/llama_ref"
+  echo "llama.cpp $(git -C "$SRC" log -1 --format='%h %ad') built in $WORK" >&2
+  llama_ref
+}
+
+# (Re)builds llama_ref against the static libraries when its source is newer than the binary.
+llama_ref() {
+  local src="$ROOT/bench/engine/llama_ref/llama_ref.cc" b="$WORK/build"
+  if [[ -x "$BIN/llama_ref" && "$BIN/llama_ref" -nt "$src" ]]; then return; fi
   g++ -O2 -std=c++17 -I "$SRC/include" -I "$SRC/ggml/include" \
     "$ROOT/bench/engine/llama_ref/llama_ref.cc" "$b/src/libllama.a" "$b/ggml/src/libggml.a" \
     "$b/ggml/src/libggml-cpu.a" "$b/ggml/src/libggml-base.a" -fopenmp -lpthread -ldl \
     -o "$BIN/llama_ref"
-  echo "llama.cpp $(git -C "$SRC" log -1 --format='%h %ad') built in $WORK" >&2
 }
 
 ours() {
@@ -82,6 +125,7 @@ PROMPTS=("Once upon a time" "The little dog"
 
 refs() {
   setup
+  llama_ref
   ours
   local out="$ROOT/src/engine/testdata/llama_cpp" tmp
   tmp="$(mktemp -d)"
@@ -105,12 +149,146 @@ EOF
   done
 }
 
+# The real models of scripts/models.tsv that are in ./models, as "name file sha256 size" lines.
+real_models() {
+  local name file sha size
+  while IFS=$'\t' read -r name file sha size _; do
+    [[ -z "$name" || "$name" == \#* ]] && continue
+    if [[ -f "$ROOT/models/$file" ]]; then
+      echo "$name $file $sha $size"
+    else
+      echo "skipping $name: models/$file is absent (scripts/models.sh $name fetches it)" >&2
+    fi
+  done <"$ROOT/scripts/models.tsv"
+}
+
+refs_real() {
+  setup
+  llama_ref
+  local out="$ROOT/src/engine/testdata/llama_cpp_real" corpus="$ROOT/src/engine/testdata/real_text"
+  local commit tmp
+  commit="$(git -C "$SRC" log -1 --format=%h)"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' RETURN
+  local prompts=() n_predict
+  mapfile -d '' prompts < <(python3 -c 'import json,sys; sys.stdout.write("".join(p + "\0" for p in json.load(open(sys.argv[1]))["prompts"]))' "$out/prompts.json")
+  n_predict="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["n_predict"])' "$out/prompts.json")"
+  local name file sha size
+  while read -r name file sha size; do
+    local model="$ROOT/models/$file"
+    # Each corpus file with chat markup read as special tokens (llama-tokenize's default, as a
+    # chat prompt is) and as plain text; BOS as the vocabulary asks.
+    for f in "$corpus"/*.txt; do
+      for special in 1 0; do
+        local flags=(--ids --no-escape --log-disable)
+        [[ $special == 0 ]] && flags+=(--no-parse-special)
+        "$BIN/llama-tokenize" -m "$model" -f "$f" "${flags[@]}" 2>/dev/null \
+          >"$tmp/$(basename "$f" .txt).$special.ids"
+      done
+    done
+    python3 - "$tmp" "$corpus" "$name" "$file" "$sha" "$size" "$commit" >"$out/$name.tokens.json" <<'EOF'
+import ast, glob, json, os, sys
+tmp, corpus, name, file, sha, size, commit = sys.argv[1:]
+texts = []
+for path in sorted(glob.glob(os.path.join(corpus, "*.txt"))):
+    stem = os.path.basename(path)[:-4]
+    for special in (True, False):
+        ids = ast.literal_eval(open(os.path.join(tmp, f"{stem}.{int(special)}.ids")).read().strip())
+        texts.append({"file": os.path.basename(path), "parse_special": special, "ids": ids})
+print(json.dumps({"model": name, "file": file, "sha256": sha, "size": int(size),
+                  "llama_cpp": f"node-llama-cpp bundle {commit}, llama-tokenize (add BOS as the vocabulary asks)",
+                  "texts": texts}, indent=0))
+EOF
+    echo "wrote $out/$name.tokens.json" >&2
+    "$BIN/llama_ref" --special "$model" "$n_predict" off f32 "${prompts[@]}" >"$tmp/$name.json"
+    # llama.cpp's own default (flash attention, F16 KV cache) on the same prompts: how far its
+    # probabilities move with its own attention settings, the model's numeric noise.
+    "$BIN/llama_ref" --special "$model" "$n_predict" on f16 "${prompts[@]}" >"$tmp/$name.default.json"
+    python3 - "$tmp/$name.json" "$tmp/$name.default.json" "$name" "$file" "$sha" "$size" "$commit" \
+      >"$out/$name.greedy.json" <<'EOF'
+import json, sys
+path, default_path, name, file, sha, size, commit = sys.argv[1:]
+ref, other = json.load(open(path)), json.load(open(default_path))
+spread = 0.0
+for a, b in zip(ref["results"], other["results"]):
+    for i, (ta, tb) in enumerate(zip(a["top"], b["top"])):
+        if a["completion_tokens"][:i] != b["completion_tokens"][:i]:
+            break
+        pa = dict((t, p) for t, p in ta)
+        spread = max([spread] + [abs(pa[t] - p) for t, p in tb if t in pa])
+print(json.dumps({"model": name, "file": file, "sha256": sha, "size": int(size),
+                  "llama_cpp": "node-llama-cpp bundle " + commit + ", " + ref["llama_cpp"],
+                  "parse_special": ref["parse_special"],
+                  "llama_cpp_spread": {"against": other["llama_cpp"], "max_abs_dp": spread},
+                  "results": ref["results"]}, indent=1))
+EOF
+    echo "wrote $out/$name.greedy.json" >&2
+  done < <(real_models)
+}
+
+# llama-bench (pp512, tg128, one repetition) and engine_bench (the same, tg from an empty cache)
+# alternating, REPS rounds (default 5) over the real models and 1 and 2 threads, so that a
+# change in the machine's load falls on both; then mean ± sd of each.
+bench_real() {
+  setup
+  ours
+  local reps="${REPS:-5}" raw
+  raw="$(mktemp)"
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
+    "llama.cpp $(git -C "$SRC" log -1 --format=%h), $reps rounds"
+  local round name file sha size t
+  for ((round = 1; round <= reps; round++)); do
+    while read -r name file sha size; do
+      for t in 1 2; do
+        "$BIN/llama-bench" -m "$ROOT/models/$file" -t "$t" -p 512 -n 128 -r 1 -o jsonl 2>/dev/null |
+          sed "s/^/llama\t$name\t/" >>"$raw"
+        "$ROOT/build/release/bench/engine/engine_bench" --threads "$t" --pp 512 --tg 128 --reps 1 \
+          --fresh-tg "$ROOT/models/$file" | grep '\.gguf' | sed "s/^/naut\t$name\t/" >>"$raw"
+      done
+    done < <(real_models)
+    echo "round $round done, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  done
+  echo "## end $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$raw" <<'EOF'
+import collections, json, statistics, sys
+runs = collections.defaultdict(list)  # (model, threads, test, engine) -> t/s
+for line in open(sys.argv[1]):
+    engine, model, rest = line.rstrip("\n").split("\t", 2)
+    if engine == "llama":
+        r = json.loads(rest)
+        test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+        runs[(model, r["n_threads"], test, engine)].append(r["avg_ts"])
+    else:
+        cells = [c.strip() for c in rest.strip("|").split("|")]
+        threads = int(cells[2])
+        runs[(model, threads, "pp512", engine)].append(float(cells[3].split()[0]))
+        runs[(model, threads, "tg128", engine)].append(float(cells[4].split()[0]))
+def fmt(v):
+    return f"{statistics.mean(v):.1f} ± {statistics.stdev(v) if len(v) > 1 else 0:.1f}"
+print("| model | threads | test | llama.cpp t/s | ours t/s | ours / llama.cpp |")
+print("|---|---:|---|---:|---:|---:|")
+for (model, threads, test, engine) in sorted(k for k in runs if k[3] == "llama"):
+    a, b = runs[(model, threads, test, "llama")], runs.get((model, threads, test, "naut"), [])
+    ratio = f"{statistics.mean(b) / statistics.mean(a):.2f}" if b else "-"
+    print(f"| {model} | {threads} | {test} | {fmt(a)} | {fmt(b) if b else '-'} | {ratio} |")
+EOF
+  echo "raw figures: $raw" >&2
+}
+
 case "${1:-}" in
   setup) setup ;;
+  server-path)
+    # Builds what is missing and prints the llama-server binary (scripts and tests use it).
+    setup
+    echo "$BIN/llama-server"
+    ;;
   bench) bench ;;
   refs) refs ;;
+  refs-real) refs_real ;;
+  bench-real) bench_real ;;
   *)
-    echo "usage: $0 setup|bench|refs" >&2
+    echo "usage: $0 setup|server-path|bench|refs|refs-real|bench-real" >&2
     exit 2
     ;;
 esac

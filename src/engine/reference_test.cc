@@ -21,6 +21,7 @@
 
 #include "core/hash.h"
 #include "core/json.h"
+#include "engine/llama_cpp_tolerance.h"
 #include "engine/model.h"
 #include "engine/synthetic_model.h"
 
@@ -39,45 +40,11 @@ struct Case {
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.ref_path; }
 
-std::vector<double> Softmax(const float* logits, int64_t n) {
-  double mx = -1e300;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(logits[i]));
-  std::vector<double> p(static_cast<size_t>(n));
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += (p[i] = std::exp(logits[i] - mx));
-  for (auto& v : p) v /= sum;
-  return p;
-}
-
 Result<Json> ReadJson(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseJson(ss.str(), path);
-}
-
-// How far llama.cpp's probabilities may be from ours (conformance README section 4):
-// |dp| <= rel * p + abs.
-struct Tolerance {
-  double rel, abs;
-};
-
-Tolerance ToleranceFor(const GgufFile& f, bool exact, double top1) {
-  bool quantized = false, all_f32 = true, bf16 = false;
-  for (const auto& t : f.tensors()) {
-    if (t.dims.size() < 2) continue;
-    if (t.type != GgmlType::kF32) all_f32 = false;
-    if (t.type == GgmlType::kBF16) bf16 = true;
-    if (t.type != GgmlType::kF32 && t.type != GgmlType::kF16 && t.type != GgmlType::kBF16)
-      quantized = true;
-  }
-  // Quantized: llama.cpp quantizes activations to 8 bits, which moves a peaked (trained)
-  // distribution by up to 0.06 absolute and a flat random one by up to 5 %.
-  if (quantized) return {0.05, top1 > 0.05 ? 0.06 : 0.0};
-  if (!exact) return {0.03, 1e-9};  // F16 KV cache and flash attention: about 1.5 %
-  // llama.cpp rounds activations to the weights' 16-bit type: F16 keeps 11 significant bits
-  // (about 5e-4 relative), BF16 only 8 (4e-3); observed up to 2.6e-3 on the own BF16 model.
-  return {all_f32 ? 1e-4 : (bf16 ? 1e-2 : 2e-3), 1e-9};
 }
 
 void Check(const Case& c) {
@@ -123,7 +90,7 @@ void Check(const Case& c) {
       for (const auto& e : top) {
         int id = e[0].get<int>();
         double pref = e[1].get<double>();
-        EXPECT_NEAR(probs[id], pref, tol.rel * pref + tol.abs)
+        EXPECT_NEAR(probs[id], pref, tol.Of(pref))
             << c.name << " prompt '" << r["prompt"].get<std::string>().substr(0, 20)
             << "' position " << i << " token " << id;
         ++checked;

@@ -2,7 +2,10 @@
 // layout of ../shared/conformance/reference (prompt_tokens, completion_tokens, top). Built
 // against a llama.cpp source tree by bench/engine/llama_cpp.sh; not part of the product build.
 //
-//   llama_ref MODEL.gguf N_PREDICT FA(on|off) KV(f16|f32) PROMPT...   > reference.json
+//   llama_ref [--special] MODEL.gguf N_PREDICT FA(on|off) KV(f16|f32) PROMPT...   > reference.json
+//
+// --special: text such as "<|im_start|>" in a prompt becomes the special token (chat markup),
+// as llama-server does for a chat prompt; without it the prompt is tokenized as plain text.
 
 #include <llama.h>
 
@@ -16,8 +19,14 @@
 #include <vector>
 
 int main(int argc, char** argv) {
+  const bool parse_special = argc > 1 && std::strcmp(argv[1], "--special") == 0;
+  if (parse_special) {
+    --argc;
+    ++argv;
+  }
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s MODEL N_PREDICT on|off f16|f32 PROMPT...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--special] MODEL N_PREDICT on|off f16|f32 PROMPT...\n",
+                 argv[0]);
     return 2;
   }
   const std::string path = argv[1];
@@ -36,6 +45,7 @@ int main(int argc, char** argv) {
   nlohmann::json out = {{"model", path.substr(path.rfind('/') + 1)},
                         {"llama_cpp", std::string("flash attention ") + (fa ? "on" : "off") +
                                           ", KV cache " + (kv_f32 ? "F32" : "F16") + ", 1 thread"},
+                        {"parse_special", parse_special},
                         {"results", nlohmann::json::array()}};
   for (int a = 5; a < argc; ++a) {
     llama_context_params cp = llama_context_default_params();
@@ -50,8 +60,9 @@ int main(int argc, char** argv) {
     llama_context* ctx = llama_init_from_model(model, cp);
     const std::string prompt = argv[a];
     std::vector<llama_token> toks(prompt.size() + 8);
-    const int n = llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()),
-                                 toks.data(), static_cast<int32_t>(toks.size()), true, false);
+    const int n =
+        llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()), toks.data(),
+                       static_cast<int32_t>(toks.size()), true, parse_special);
     toks.resize(static_cast<size_t>(std::max(n, 0)));
     std::vector<llama_token> completion;
     nlohmann::json tops = nlohmann::json::array();
