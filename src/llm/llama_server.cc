@@ -53,20 +53,27 @@ std::string LogTail(const fs::path& file, size_t bytes = 1500) {
 
 Result<fs::path> FindLlamaServer(const std::string& binary) {
   std::error_code ec;
+  auto executable = [&](const fs::path& p) {
+    return fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0;
+  };
   if (binary.find('/') != std::string::npos) {
-    if (fs::is_regular_file(binary, ec) && access(binary.c_str(), X_OK) == 0)
-      return fs::absolute(binary);
+    if (executable(binary)) return fs::absolute(binary);
   } else if (auto found = FindOnPath(binary)) {
     return *found;
+  } else if (fs::path built = fs::path(kProjectLlamaCppBin) / binary; executable(built)) {
+    // A user working in a clone has usually built it there (bench/engine/llama_cpp.sh setup)
+    // rather than installed it; finding it saves setting [llm] llama_server by hand.
+    return fs::absolute(built);
   }
-  return FailedPrecondition("llm backend \"llamacpp\" starts llama.cpp's llama-server, but '" +
-                            binary + "' is not installed (not an executable file" +
-                            std::string(binary.find('/') == std::string::npos ? " on PATH" : "") +
-                            "). Build or install llama.cpp (https://github.com/ggml-org/llama.cpp) "
-                            "and put llama-server on PATH, "
-                            "or set [llm] llama_server to its path; or run a server yourself and "
-                            "use [llm] backend = \"openai\" "
-                            "with LLM_BASE_URL");
+  const bool bare = binary.find('/') == std::string::npos;
+  return FailedPrecondition(
+      "llm backend \"llamacpp\" starts llama.cpp's llama-server, but '" + binary +
+      "' is not installed (not an executable file" +
+      std::string(bare ? " on PATH or in ./" + std::string(kProjectLlamaCppBin) : "") +
+      "). In a NeuroNaut clone, `bash bench/engine/llama_cpp.sh setup` builds it there; or "
+      "install llama.cpp (https://github.com/ggml-org/llama.cpp) and put llama-server on PATH, "
+      "or set [llm] llama_server to its path; or run a server yourself and use [llm] backend = "
+      "\"openai\" with LLM_BASE_URL");
 }
 
 Result<fs::path> FindGguf(const std::string& model, const fs::path& models_dir) {

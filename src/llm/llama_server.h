@@ -51,8 +51,13 @@ class LlamaServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Where `[llm] llama_server` points: the executable's full path, or FailedPrecondition saying
-// that llama.cpp's llama-server is not installed and how to get it.
+// Where the project builds llama.cpp (bench/engine/llama_cpp.sh setup), relative to a clone.
+inline constexpr const char* kProjectLlamaCppBin = "bench/engine/.llama-cpp/bin";
+
+// Where `[llm] llama_server` points: the executable's full path. A path is taken as it is; a
+// bare name is looked up on PATH, then in kProjectLlamaCppBin under the working directory (so
+// that `neuronaut` run from a clone finds the server the project built). FailedPrecondition
+// when none is executable, saying that llama-server is not installed and how to get it.
 Result<std::filesystem::path> FindLlamaServer(const std::string& binary);
 
 // The GGUF to serve: `model` as a path, or a file name (with or without .gguf) in `models_dir`,
