@@ -39,12 +39,6 @@ const fs::path kModel =
     fs::path(NAUT_SOURCE_DIR) / "models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf";
 constexpr int kThreads = 2;
 
-// llama.cpp's AMX kernels (compiled in by -march=native on CPUs that report AMX) die with
-// SIGILL in this machine's VMs on the K-quant weights; --no-repack (its environment form here,
-// so that it also reaches the server `neuronaut` starts) keeps llama-server off them.
-// TODO(llama_cpp.sh): drop once the project's build leaves AMX out.
-[[maybe_unused]] const bool kNoAmx = setenv("LLAMA_ARG_REPACK", "0", /*overwrite=*/0) == 0;
-
 bool ModelTestsRequired() {
   const char* v = std::getenv("NAUT_TEST_MODEL");
   return v != nullptr && std::string(v) == "1";
