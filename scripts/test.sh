@@ -2,7 +2,8 @@
 # Runs every test from a fresh Debian 12 machine: set-up, the sanitizer build of the unit
 # tests, the whole suite (unit, integration, slow) on the release build, then the `model`
 # label: real models through a real llama-server and the embedded engine. For that it fetches
-# the default model (scripts/models.sh, about 30 s) and builds llama.cpp's llama-server from
+# SmolLM2-135M and the default model first (scripts/models.sh, about 30 s; the engine's parity
+# tests in the suite use them too) and builds llama.cpp's llama-server from
 # node-llama-cpp's source (bench/engine/llama_cpp.sh setup, about 10 min on 2 cores, cached in
 # an ignored folder afterwards). NAUT_TEST_MODEL=0 leaves the `model` label out.
 set -uo pipefail
@@ -10,6 +11,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 status=0
+# The real models the suite checks the engine against (tokenizer, greedy continuations, top-5
+# probabilities) and the `model` tests run on; fetched once, verified every time.
+echo "== real models: fetch and verify"
+bash scripts/models.sh smollm2-135m qwen2.5-coder-0.5b || status=1
+
 echo "== AddressSanitizer + UBSan build: unit tests"
 if cmake --preset asan >/dev/null && cmake --build --preset asan; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -27,10 +33,10 @@ echo "== release build: every test but the real models"
 ctest --preset release -j2 -LE model || status=1
 
 if [[ "${NAUT_TEST_MODEL:-1}" != 0 ]]; then
-  echo "== real models (label model): fetch the model, build llama-server, run one at a time"
+  echo "== real models (label model): build llama-server, run one at a time"
   # One test at a time: each loads the model on both cores, and two would share them badly.
   # NAUT_TEST_MODEL=1 makes a test that finds no model or server fail instead of skip.
-  if bash scripts/models.sh qwen2.5-coder-0.5b && bash bench/engine/llama_cpp.sh setup; then
+  if bash bench/engine/llama_cpp.sh setup; then
     NAUT_TEST_MODEL=1 ctest --preset release -j1 -L model || status=1
   else
     status=1
