@@ -24,7 +24,8 @@ void AddSandboxCommands(CLI::App& app, Context& ctx) {
   auto* group = app.add_subcommand("sandbox", "Check the sandbox, or run a command in it");
   group->require_subcommand(1);
 
-  auto* check = group->add_subcommand("check", "Say whether isolated sandboxes work on this machine");
+  auto* check =
+      group->add_subcommand("check", "Say whether isolated sandboxes work on this machine");
   check->callback([&ctx] {
     auto config = ctx.LoadConfig(false);
     if (!config) {
@@ -36,7 +37,8 @@ void AddSandboxCommands(CLI::App& app, Context& ctx) {
       ctx.exit_code = Fail(s);
       return;
     }
-    std::cout << "ok: isolated sandbox works (user, PID, mount, network namespaces; seccomp; rlimits)\n";
+    std::cout
+        << "ok: isolated sandbox works (user, PID, mount, network namespaces; seccomp; rlimits)\n";
     if (config->sandbox.mode != "isolated") {
       std::cout << "note: [sandbox] mode = \"" << config->sandbox.mode
                 << "\": tool servers run code UNISOLATED (results are marked)\n";
@@ -44,10 +46,13 @@ void AddSandboxCommands(CLI::App& app, Context& ctx) {
   });
 
   auto args = std::make_shared<SandboxArgs>();
-  auto* run = group->add_subcommand("run", "Run a command in the sandbox with the configured limits");
-  run->add_option("--workspace", args->workspace,
-                  "Directory mounted read-write at /work (default: a new one under <home>/workspaces)");
-  run->add_option("--timeout", args->timeout_s, "Wall-clock limit in seconds (default [sandbox] wall_s)");
+  auto* run =
+      group->add_subcommand("run", "Run a command in the sandbox with the configured limits");
+  run->add_option(
+      "--workspace", args->workspace,
+      "Directory mounted read-write at /work (default: a new one under <home>/workspaces)");
+  run->add_option("--timeout", args->timeout_s,
+                  "Wall-clock limit in seconds (default [sandbox] wall_s)");
   run->add_flag("--json", args->json, "Print the result as JSON");
   run->add_option("command", args->command, "The command and its arguments (after --)")->required();
   run->callback([&ctx, args] {
@@ -89,8 +94,9 @@ void AddSandboxCommands(CLI::App& app, Context& ctx) {
     } else {
       std::cout << result->out;
       std::cerr << result->err;
-      std::cerr << "neuronaut sandbox: " << result->Describe() << " (" << result->wall_s << " s, peak "
-                << result->peak_memory_kb << " KiB; workspace " << workspace.string() << ")\n";
+      std::cerr << "neuronaut sandbox: " << result->Describe() << " (" << result->wall_s
+                << " s, peak " << result->peak_memory_kb << " KiB; workspace " << workspace.string()
+                << ")\n";
     }
     ctx.exit_code = result->signal != 0 ? 128 + result->signal : result->exit_code;
   });

@@ -139,16 +139,16 @@ Json PeekJsonMembers(std::string_view text, std::initializer_list<std::string_vi
 
 int JsonDepth(const Json& j) {
   int deepest = 0;
-  std::vector<std::pair<const Json*, int>> todo = {{&j, 0}};
-  while (!todo.empty()) {
-    auto [value, depth] = todo.back();
-    todo.pop_back();
+  std::vector<std::pair<const Json*, int>> pending = {{&j, 0}};
+  while (!pending.empty()) {
+    auto [value, depth] = pending.back();
+    pending.pop_back();
     if (!value->is_structured()) {
       deepest = std::max(deepest, depth);
       continue;
     }
     deepest = std::max(deepest, depth + 1);
-    for (const Json& child : *value) todo.emplace_back(&child, depth + 1);
+    for (const Json& child : *value) pending.emplace_back(&child, depth + 1);
   }
   return deepest;
 }

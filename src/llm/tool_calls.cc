@@ -159,7 +159,8 @@ void Validate(const Json& schema, Json& v, const std::string& where,
         for (const auto& option : e) {
           if (option.is_string() &&
               Lower(option.get<std::string>()) == Lower(v.get<std::string>())) {
-            if (repairs) repairs->push_back(where + ": " + DumpJson(v) + " read as " + DumpJson(option));
+            if (repairs)
+              repairs->push_back(where + ": " + DumpJson(v) + " read as " + DumpJson(option));
             v = option;
             fixed = true;
             break;
@@ -170,7 +171,8 @@ void Validate(const Json& schema, Json& v, const std::string& where,
         std::string options;
         for (size_t i = 0; i < e.size() && i < 10; ++i) options += (i ? ", " : "") + DumpJson(e[i]);
         if (e.size() > 10) options += ", ...";
-        problems.push_back(where + " must be one of " + options + ", got " + Shorten(DumpJson(v), 40));
+        problems.push_back(where + " must be one of " + options + ", got " +
+                           Shorten(DumpJson(v), 40));
         return;
       }
     }

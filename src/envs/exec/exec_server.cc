@@ -28,7 +28,8 @@ constexpr std::string_view kScratchDir = ".naut-exec";
 
 std::string Tail(const std::string& text, size_t max) {
   if (text.size() <= max) return text;
-  return "[... " + std::to_string(text.size() - max) + " bytes cut ...]\n" + text.substr(text.size() - max);
+  return "[... " + std::to_string(text.size() - max) + " bytes cut ...]\n" +
+         text.substr(text.size() - max);
 }
 
 class ExecServer {
@@ -56,30 +57,37 @@ class ExecServer {
     s->name = "run-" + std::to_string(++counter_);
     s->relative = std::string(kScratchDir) + "/" + s->name;
     auto parent = MakeDirsAt(workspace_.fd.get(), kScratchDir);
-    if (!parent) return Internal("exec: cannot create '" + std::string(kScratchDir) + "' in the workspace: " + parent.error().message());
+    if (!parent)
+      return Internal("exec: cannot create '" + std::string(kScratchDir) +
+                      "' in the workspace: " + parent.error().message());
     s->parent = std::move(*parent);
     auto dir = MakeDirsAt(s->parent.get(), s->name);
-    if (!dir) return Internal("exec: cannot create '" + s->relative + "' in the workspace: " + dir.error().message());
+    if (!dir)
+      return Internal("exec: cannot create '" + s->relative +
+                      "' in the workspace: " + dir.error().message());
     s->dir = std::move(*dir);
     return s;
   }
 
   // Writes one source file into a run's scratch directory.
-  Status WriteSource(const Scratch& scratch, const std::string& name, const std::string& content) const {
+  Status WriteSource(const Scratch& scratch, const std::string& name,
+                     const std::string& content) const {
     return WriteFileAt(scratch.dir.get(), name, content, 0644, scratch.relative + "/" + name);
   }
 
   // The wall-clock limit a call asked for, within bounds.
   Result<double> Timeout(const Json& args, double fallback) const {
     if (!args.contains("timeout_s") || args["timeout_s"].is_null()) return fallback;
-    if (!args["timeout_s"].is_number()) return InvalidArgument("'timeout_s' must be a number of seconds");
+    if (!args["timeout_s"].is_number())
+      return InvalidArgument("'timeout_s' must be a number of seconds");
     double t = args["timeout_s"].get<double>();
     if (!(t > 0) || !std::isfinite(t)) return InvalidArgument("'timeout_s' must be positive");
     return std::min(t, options_.max_timeout_s);
   }
 
-  Result<sandbox::RunResult> RunIn(std::vector<std::string> argv, std::string stdin_data, double wall_s,
-                                   const ToolContext& context, std::string workdir = {},
+  Result<sandbox::RunResult> RunIn(std::vector<std::string> argv, std::string stdin_data,
+                                   double wall_s, const ToolContext& context,
+                                   std::string workdir = {},
                                    std::vector<sandbox::BindMount> binds = {},
                                    std::map<std::string, std::string> env = {}) {
     sandbox::Spec spec;
@@ -138,9 +146,11 @@ Result<std::string> OptionalString(const Json& args, const char* key) {
 Result<std::vector<std::string>> OptionalStrings(const Json& args, const char* key) {
   std::vector<std::string> out;
   if (!args.contains(key) || args[key].is_null()) return out;
-  if (!args[key].is_array()) return InvalidArgument(std::string("'") + key + "' must be an array of strings");
+  if (!args[key].is_array())
+    return InvalidArgument(std::string("'") + key + "' must be an array of strings");
   for (const auto& v : args[key]) {
-    if (!v.is_string()) return InvalidArgument(std::string("'") + key + "' must be an array of strings");
+    if (!v.is_string())
+      return InvalidArgument(std::string("'") + key + "' must be an array of strings");
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -160,7 +170,8 @@ ToolResult ExecServer::RunPython(const Json& args, ToolContext& context) {
   auto run = RunIn({Python(), "-u", file}, *input, *timeout, context);
   if (!run) return Refused(run.error());
   Json extra = Json::object();
-  if (auto d = ParsePythonTraceback(run->err); d && !run->success()) extra["diagnostics"] = Json::array({d->ToJson()});
+  if (auto d = ParsePythonTraceback(run->err); d && !run->success())
+    extra["diagnostics"] = Json::array({d->ToJson()});
   return FromRun(*run, extra);
 }
 
@@ -231,10 +242,12 @@ ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool 
   const std::string dir = (*scratch)->relative;
   const std::string src = dir + (swift ? "/main.swift" : "/main.cpp");
   const std::string exe = dir + "/main";
-  if (Status s = WriteSource(**scratch, swift ? "main.swift" : "main.cpp", *source); !s.ok()) return Refused(s);
-  std::vector<std::string> compile = swift ? std::vector<std::string>{chain.compiler, "-O", "-o", exe, src}
-                                           : std::vector<std::string>{"g++", "-std=c++20", "-O1", "-Wall",
-                                                                      "-fdiagnostics-color=never", "-o", exe, src};
+  if (Status s = WriteSource(**scratch, swift ? "main.swift" : "main.cpp", *source); !s.ok())
+    return Refused(s);
+  std::vector<std::string> compile =
+      swift ? std::vector<std::string>{chain.compiler, "-O", "-o", exe, src}
+            : std::vector<std::string>{
+                  "g++", "-std=c++20", "-O1", "-Wall", "-fdiagnostics-color=never", "-o", exe, src};
   auto built = RunIn(compile, "", std::max(*timeout, 120.0), context, {}, chain.binds, chain.env);
   if (!built) return Refused(built.error());
   auto diagnostics = ParseCompilerDiagnostics(built->err);
@@ -255,14 +268,17 @@ ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool 
 }
 
 // One step of a build: its run, summarised for the result.
-Json StepJson(const std::string& name, const std::vector<std::string>& argv, const sandbox::RunResult& r) {
+Json StepJson(const std::string& name, const std::vector<std::string>& argv,
+              const sandbox::RunResult& r) {
   std::string command;
   for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
   Json j = {{"step", name},
             {"command", command},
             {"exit_code", r.signal != 0 ? Json(nullptr) : Json(r.exit_code)},
             {"signal", r.signal != 0 ? Json(r.signal) : Json(nullptr)},
-            {"limit", r.limit == sandbox::LimitHit::kNone ? Json(nullptr) : Json(std::string(sandbox::LimitName(r.limit)))},
+            {"limit", r.limit == sandbox::LimitHit::kNone
+                          ? Json(nullptr)
+                          : Json(std::string(sandbox::LimitName(r.limit)))},
             {"wall_s", r.wall_s},
             {"stdout", Tail(r.out, 4000)},
             {"stderr", Tail(r.err, 4000)}};
@@ -279,7 +295,8 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     // Accept the sandbox's own view of the workspace ("/work/pkg") as well.
     auto inside = rel.lexically_relative(sandbox::kInsideWorkspace);
     if (inside.empty() || *inside.begin() == "..") {
-      return ToolResult::Error("build_package: path '" + *path + "' is outside the workspace; give a path relative to it");
+      return ToolResult::Error("build_package: path '" + *path +
+                               "' is outside the workspace; give a path relative to it");
     }
     rel = inside;
   }
@@ -289,8 +306,10 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
   }
   // The package directory is located beneath the workspace's descriptor and probed through
   // its own: the model's code may be swapping it for a link to a host directory meanwhile.
-  auto located = Locate(std::span<const RootDir>(&workspace_, 1), (options_.workspace / rel).string(), FinalLink::kFollow);
-  if (!located) return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
+  auto located = Locate(std::span<const RootDir>(&workspace_, 1),
+                        (options_.workspace / rel).string(), FinalLink::kFollow);
+  if (!located)
+    return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
   auto package = OpenDirAt(located->dir.get(), located->name);
   if (!located->exists || !package) {
     return ToolResult::Error("build_package: '" + *path + "' is not a directory in the workspace");
@@ -304,7 +323,8 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     return ::fstatat(package->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
   };
   const std::string pkg = within == "." ? "." : within.string();
-  const std::string inside_pkg = (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
+  const std::string inside_pkg =
+      (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
 
   Json steps = Json::array();
   std::vector<Diagnostic> diagnostics;
@@ -327,28 +347,28 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     Json diag = Json::array();
     for (const auto& d : diagnostics) diag.push_back(d.ToJson());
     bool ok = failed_stage.empty();
-    Json out = {{"kind", kind},
-                {"path", pkg},
-                {"success", ok},
-                {"failed_stage", ok ? Json(nullptr) : Json(failed_stage)},
-                {"diagnostics", diag},
-                {"tests", counts ? counts->ToJson() : Json(nullptr)},
-                {"steps", steps},
-                {"isolated", isolated}};
-    std::string text = kind + " package '" + pkg + "': " + (ok ? "built and tested" : "failed at " + failed_stage);
+    Json out = {{"kind", kind},        {"path", pkg},
+                {"success", ok},       {"failed_stage", ok ? Json(nullptr) : Json(failed_stage)},
+                {"diagnostics", diag}, {"tests", counts ? counts->ToJson() : Json(nullptr)},
+                {"steps", steps},      {"isolated", isolated}};
+    std::string text =
+        kind + " package '" + pkg + "': " + (ok ? "built and tested" : "failed at " + failed_stage);
     if (counts) {
-      text += "; tests: " + std::to_string(counts->passed) + " passed, " + std::to_string(counts->failed) +
-              " failed, " + std::to_string(counts->total) + " total";
+      text += "; tests: " + std::to_string(counts->passed) + " passed, " +
+              std::to_string(counts->failed) + " failed, " + std::to_string(counts->total) +
+              " total";
     }
     int shown = 0;
     for (const auto& d : diagnostics) {
       if (d.severity == "note" || ++shown > 20) continue;
-      text += "\n" + d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.severity +
-              ": " + d.message;
+      text += "\n" + d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+              d.severity + ": " + d.message;
     }
     if (!isolated) text += "\nNOT ISOLATED (sandbox mode 'unisolated')";
     if (!ok && diagnostics.empty() && !steps.empty()) {
-      text += "\n" + Tail(steps.back()["stderr"].get<std::string>() + steps.back()["stdout"].get<std::string>(), 3000);
+      text += "\n" + Tail(steps.back()["stderr"].get<std::string>() +
+                              steps.back()["stdout"].get<std::string>(),
+                          3000);
     }
     ToolResult r;
     r.content.push_back(mcp::Content::Text(text));
@@ -360,7 +380,8 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
   if (has("CMakeLists.txt")) {
     kind = "cmake";
     const std::string build = pkg + "/build";
-    std::vector<std::string> configure = {"cmake", "-S", pkg, "-B", build, "-DCMAKE_BUILD_TYPE=Debug"};
+    std::vector<std::string> configure = {"cmake", "-S",  pkg,
+                                          "-B",    build, "-DCMAKE_BUILD_TYPE=Debug"};
     if (fs::exists("/usr/bin/ninja")) {
       configure.push_back("-G");
       configure.push_back("Ninja");
@@ -383,14 +404,18 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
   }
   if (has("pyproject.toml") || has("setup.py") || has("setup.cfg") || has("tests") || has("test")) {
     kind = "python";
-    std::map<std::string, std::string> env = {{"PYTHONPATH", inside_pkg + ":" + inside_pkg + "/src"}};
+    std::map<std::string, std::string> env = {
+        {"PYTHONPATH", inside_pkg + ":" + inside_pkg + "/src"}};
     auto has_pytest = RunIn({Python(), "-c", "import pytest"}, "", 30, context, pkg);
     if (!has_pytest) return Refused(has_pytest.error());
     if (has_pytest->success()) {
-      auto t = step("test", {Python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short"}, pkg, env);
+      auto t =
+          step("test", {Python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short"},
+               pkg, env);
       if (!t) return Refused(t.error());
       counts = ParsePytestSummary(t->out);
-      if (auto d = ParsePythonTraceback(t->out + "\n" + t->err); d && !t->success()) diagnostics.push_back(*d);
+      if (auto d = ParsePythonTraceback(t->out + "\n" + t->err); d && !t->success())
+        diagnostics.push_back(*d);
       // pytest exits 5 when it found no tests: not a failure of the package.
       if (t->exit_code == 5 && t->signal == 0 && counts) failed_stage.clear();
     } else {
@@ -406,7 +431,9 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     kind = "swift";
     auto chain = FindSwift();
     if (!chain) {
-      return ToolResult::Error("build_package: '" + pkg + "' is a Swift package but no Swift toolchain (`swift`) is on the PATH of this server");
+      return ToolResult::Error(
+          "build_package: '" + pkg +
+          "' is a Swift package but no Swift toolchain (`swift`) is on the PATH of this server");
     }
     auto swift_bin = (fs::path(chain->compiler).parent_path() / "swift").string();
     auto r = RunIn({swift_bin, "build"}, "", *timeout, context, pkg, chain->binds, chain->env);
@@ -424,64 +451,85 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
     if (!t->success()) failed_stage = "test";
     return finish();
   }
-  return ToolResult::Error("build_package: '" + pkg +
-                           "' has no CMakeLists.txt, pyproject.toml, setup.py, setup.cfg, tests/ or Package.swift");
+  return ToolResult::Error(
+      "build_package: '" + pkg +
+      "' has no CMakeLists.txt, pyproject.toml, setup.py, setup.cfg, tests/ or Package.swift");
 }
 
 Json Schema(Json properties, std::vector<std::string> required) {
-  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)},
+  return {{"type", "object"},
+          {"properties", std::move(properties)},
+          {"required", std::move(required)},
           {"additionalProperties", false}};
 }
 
-const Json kTimeout = {{"type", "number"}, {"description", "Wall-clock limit in seconds (default from [sandbox] wall_s)"}};
-const Json kStdin = {{"type", "string"}, {"description", "Text fed to the program's standard input"}};
-const Json kArgs = {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Command-line arguments"}};
+const Json kTimeout = {
+    {"type", "number"},
+    {"description", "Wall-clock limit in seconds (default from [sandbox] wall_s)"}};
+const Json kStdin = {{"type", "string"},
+                     {"description", "Text fed to the program's standard input"}};
+const Json kArgs = {
+    {"type", "array"}, {"items", {{"type", "string"}}}, {"description", "Command-line arguments"}};
 
 std::vector<Tool> ExecServer::Tools() {
   std::vector<Tool> tools;
   const Json run_output = {{"type", "object"}};
-  Json exec_annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"openWorldHint", false}};
-  tools.push_back({"run_python", "Run Python",
-                   "Run a Python 3 program in the sandbox (no network; the session workspace is the "
-                   "working directory and the only writable place besides /tmp). Returns exit code, "
-                   "stdout, stderr, time and memory.",
-                   Schema({{"code", {{"type", "string"}, {"description", "Python source"}}},
-                           {"stdin", kStdin},
-                           {"timeout_s", kTimeout}},
-                          {"code"}),
-                   run_output, exec_annotations,
-                   [this](const Json& a, ToolContext& c) { return RunPython(a, c); }});
-  tools.push_back({"run_shell", "Run shell command",
-                   "Run a bash command line in the sandbox, in the session workspace (no network).",
-                   Schema({{"command", {{"type", "string"}}}, {"stdin", kStdin}, {"timeout_s", kTimeout}}, {"command"}),
-                   run_output, exec_annotations,
-                   [this](const Json& a, ToolContext& c) { return RunShell(a, c); }});
-  tools.push_back({"run_cpp", "Compile and run C++",
-                   "Compile one C++20 source file with g++ and run it in the sandbox. Compiler "
-                   "errors come back as diagnostics with file, line, column, severity and message.",
-                   Schema({{"source", {{"type", "string"}, {"description", "C++ source of a program with main()"}}},
-                           {"args", kArgs},
-                           {"stdin", kStdin},
-                           {"timeout_s", kTimeout}},
-                          {"source"}),
-                   run_output, exec_annotations,
-                   [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, false); }});
-  tools.push_back({"run_swift", "Compile and run Swift",
-                   "Compile one Swift source file with swiftc and run it in the sandbox, when a Swift "
-                   "toolchain is installed (the result says so when it is not).",
-                   Schema({{"source", {{"type", "string"}}}, {"args", kArgs}, {"stdin", kStdin}, {"timeout_s", kTimeout}},
-                          {"source"}),
-                   run_output, exec_annotations,
-                   [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, true); }});
-  tools.push_back({"build_package", "Build and test a package",
-                   "Build and test a package in the workspace: CMake (configure, build, CTest), a Python "
-                   "package (pytest, else unittest) or a Swift package. Returns compiler diagnostics "
-                   "(file, line, column, severity, message) and test pass/fail counts.",
-                   Schema({{"path", {{"type", "string"}, {"description", "Package directory, relative to the workspace"}}},
-                           {"timeout_s", {{"type", "number"}, {"description", "Wall-clock limit of each step in seconds"}}}},
-                          {"path"}),
-                   run_output, exec_annotations,
-                   [this](const Json& a, ToolContext& c) { return BuildPackage(a, c); }});
+  Json exec_annotations = {
+      {"readOnlyHint", false}, {"destructiveHint", false}, {"openWorldHint", false}};
+  tools.push_back(
+      {"run_python", "Run Python",
+       "Run a Python 3 program in the sandbox (no network; the session workspace is the "
+       "working directory and the only writable place besides /tmp). Returns exit code, "
+       "stdout, stderr, time and memory.",
+       Schema({{"code", {{"type", "string"}, {"description", "Python source"}}},
+               {"stdin", kStdin},
+               {"timeout_s", kTimeout}},
+              {"code"}),
+       run_output, exec_annotations,
+       [this](const Json& a, ToolContext& c) { return RunPython(a, c); }});
+  tools.push_back(
+      {"run_shell", "Run shell command",
+       "Run a bash command line in the sandbox, in the session workspace (no network).",
+       Schema({{"command", {{"type", "string"}}}, {"stdin", kStdin}, {"timeout_s", kTimeout}},
+              {"command"}),
+       run_output, exec_annotations,
+       [this](const Json& a, ToolContext& c) { return RunShell(a, c); }});
+  tools.push_back(
+      {"run_cpp", "Compile and run C++",
+       "Compile one C++20 source file with g++ and run it in the sandbox. Compiler "
+       "errors come back as diagnostics with file, line, column, severity and message.",
+       Schema({{"source",
+                {{"type", "string"}, {"description", "C++ source of a program with main()"}}},
+               {"args", kArgs},
+               {"stdin", kStdin},
+               {"timeout_s", kTimeout}},
+              {"source"}),
+       run_output, exec_annotations,
+       [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, false); }});
+  tools.push_back(
+      {"run_swift", "Compile and run Swift",
+       "Compile one Swift source file with swiftc and run it in the sandbox, when a Swift "
+       "toolchain is installed (the result says so when it is not).",
+       Schema({{"source", {{"type", "string"}}},
+               {"args", kArgs},
+               {"stdin", kStdin},
+               {"timeout_s", kTimeout}},
+              {"source"}),
+       run_output, exec_annotations,
+       [this](const Json& a, ToolContext& c) { return RunCompiled(a, c, true); }});
+  tools.push_back(
+      {"build_package", "Build and test a package",
+       "Build and test a package in the workspace: CMake (configure, build, CTest), a Python "
+       "package (pytest, else unittest) or a Swift package. Returns compiler diagnostics "
+       "(file, line, column, severity, message) and test pass/fail counts.",
+       Schema(
+           {{"path",
+             {{"type", "string"}, {"description", "Package directory, relative to the workspace"}}},
+            {"timeout_s",
+             {{"type", "number"}, {"description", "Wall-clock limit of each step in seconds"}}}},
+           {"path"}),
+       run_output, exec_annotations,
+       [this](const Json& a, ToolContext& c) { return BuildPackage(a, c); }});
   return tools;
 }
 
@@ -499,7 +547,9 @@ Result<std::vector<mcp::Tool>> MakeExecTools(const ExecOptions& options) {
   auto server = std::make_shared<ExecServer>(std::move(resolved), std::move(workspace));
   auto tools = server->Tools();
   for (auto& tool : tools) {
-    tool.handler = [server, inner = std::move(tool.handler)](const Json& a, ToolContext& c) { return inner(a, c); };
+    tool.handler = [server, inner = std::move(tool.handler)](const Json& a, ToolContext& c) {
+      return inner(a, c);
+    };
   }
   return tools;
 }
@@ -520,7 +570,9 @@ Result<mcp::ServerDefinition> MakeExecServer(const Config& config) {
   definition.title = "NeuroNaut exec";
   definition.instructions =
       "Runs code in a sandbox without network access. The working directory of every run is the "
-      "session workspace (" + shown.string() + ", seen as /work inside); files "
+      "session workspace (" +
+      shown.string() +
+      ", seen as /work inside); files "
       "written there persist between calls, /tmp does not." +
       std::string(options.mode == sandbox::Mode::kUnisolated
                       ? " WARNING: [sandbox] mode = \"unisolated\": code runs WITHOUT isolation."

@@ -39,7 +39,9 @@ class ExecServerTest : public ::testing::Test {
     ADD_FAILURE() << "no tool " << name;
     return {};
   }
-  static std::string Text(const mcp::ToolResult& r) { return r.content.empty() ? "" : r.content[0].data["text"].get<std::string>(); }
+  static std::string Text(const mcp::ToolResult& r) {
+    return r.content.empty() ? "" : r.content[0].data["text"].get<std::string>();
+  }
   void Write(const fs::path& rel, const std::string& text) {
     fs::create_directories((workspace_ / rel).parent_path());
     std::ofstream(workspace_ / rel) << text;
@@ -56,12 +58,16 @@ TEST_F(ExecServerTest, OffersTheToolsWithSchemas) {
     EXPECT_EQ(t.input_schema["type"], "object");
     EXPECT_FALSE(t.description.empty());
   }
-  EXPECT_THAT(names, ::testing::UnorderedElementsAre("run_python", "run_shell", "run_cpp", "run_swift", "build_package"));
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("run_python", "run_shell", "run_cpp",
+                                                     "run_swift", "build_package"));
 }
 
 TEST_F(ExecServerTest, RunPythonReturnsOutputAndExitCode) {
-  auto r = Call("run_python", {{"code", "import sys\nprint('hello', sys.stdin.read().strip())\nopen('made.txt','w').write('x')\n"},
-                               {"stdin", "world"}});
+  auto r = Call(
+      "run_python",
+      {{"code",
+        "import sys\nprint('hello', sys.stdin.read().strip())\nopen('made.txt','w').write('x')\n"},
+       {"stdin", "world"}});
   EXPECT_FALSE(r.is_error) << Text(r);
   ASSERT_TRUE(r.structured.has_value());
   EXPECT_EQ((*r.structured)["stdout"], "hello world\n");
@@ -103,7 +109,9 @@ TEST_F(ExecServerTest, RunShell) {
 }
 
 TEST_F(ExecServerTest, RunCppCompilesAndRunsWithArgs) {
-  auto r = Call("run_cpp", {{"source", "#include <iostream>\nint main(int c, char** v) { std::cout << c << v[1] << std::endl; }\n"},
+  auto r = Call("run_cpp", {{"source",
+                             "#include <iostream>\nint main(int c, char** v) { std::cout << c << "
+                             "v[1] << std::endl; }\n"},
                             {"args", {"abc"}}});
   EXPECT_FALSE(r.is_error) << Text(r);
   EXPECT_EQ((*r.structured)["stdout"], "2abc\n");
@@ -140,16 +148,21 @@ TEST_F(ExecServerTest, RunSwiftSaysWhenThereIsNoToolchain) {
 }
 
 TEST_F(ExecServerTest, BuildPackageCMakeErrorThenCounts) {
-  Write("calc/CMakeLists.txt",
-        "cmake_minimum_required(VERSION 3.16)\nproject(calc CXX)\nenable_testing()\n"
-        "add_executable(calc_test test.cc)\n"
-        "add_test(NAME adds COMMAND calc_test add)\nadd_test(NAME multiplies COMMAND calc_test mul)\n"
-        "add_test(NAME divides COMMAND calc_test div)\n");
-  Write("calc/calc.h", "#pragma once\ninline int Add(int a, int b) { return a + b; }\ninline int Mul(int a, int b) { return a * b; }\n");
-  Write("calc/test.cc",
-        "#include <string>\n#include \"calc.h\"\nint main(int, char** v) {\n  std::string t = v[1];\n"
-        "  if (t == \"add\") return Add(2, 2) == 4 ? 0 : 1;\n  if (t == \"mul\") return Mul(2, 3) == 6 ? 0 : 1;\n"
-        "  return Div(6, 3) == 2 ? 0 : 1;\n}\n");
+  Write(
+      "calc/CMakeLists.txt",
+      "cmake_minimum_required(VERSION 3.16)\nproject(calc CXX)\nenable_testing()\n"
+      "add_executable(calc_test test.cc)\n"
+      "add_test(NAME adds COMMAND calc_test add)\nadd_test(NAME multiplies COMMAND calc_test mul)\n"
+      "add_test(NAME divides COMMAND calc_test div)\n");
+  Write("calc/calc.h",
+        "#pragma once\ninline int Add(int a, int b) { return a + b; }\ninline int Mul(int a, int "
+        "b) { return a * b; }\n");
+  Write(
+      "calc/test.cc",
+      "#include <string>\n#include \"calc.h\"\nint main(int, char** v) {\n  std::string t = v[1];\n"
+      "  if (t == \"add\") return Add(2, 2) == 4 ? 0 : 1;\n  if (t == \"mul\") return Mul(2, 3) == "
+      "6 ? 0 : 1;\n"
+      "  return Div(6, 3) == 2 ? 0 : 1;\n}\n");
   auto broken = Call("build_package", {{"path", "calc"}});
   EXPECT_TRUE(broken.is_error);
   ASSERT_TRUE(broken.structured.has_value()) << Text(broken);
@@ -165,8 +178,10 @@ TEST_F(ExecServerTest, BuildPackageCMakeErrorThenCounts) {
   EXPECT_TRUE(found) << broken.structured->dump(2);
 
   // Fixed (Div exists but is wrong): it builds, and the counts say 2 passed, 1 failed.
-  Write("calc/calc.h", "#pragma once\ninline int Add(int a, int b) { return a + b; }\ninline int Mul(int a, int b) { return a * b; }\n"
-                       "inline int Div(int a, int b) { return a - b; }\n");
+  Write("calc/calc.h",
+        "#pragma once\ninline int Add(int a, int b) { return a + b; }\ninline int Mul(int a, int "
+        "b) { return a * b; }\n"
+        "inline int Div(int a, int b) { return a - b; }\n");
   auto fixed = Call("build_package", {{"path", "calc"}});
   ASSERT_TRUE(fixed.structured.has_value()) << Text(fixed);
   EXPECT_EQ((*fixed.structured)["tests"]["passed"], 2) << fixed.structured->dump(2);
@@ -200,7 +215,8 @@ TEST_F(ExecServerTest, BuildPackageRefusesPathsOutsideTheWorkspace) {
   EXPECT_TRUE(r.is_error);
   EXPECT_THAT(Text(r), HasSubstr("has no CMakeLists.txt"));
   fs::create_symlink("/etc", workspace_ / "etclink");
-  EXPECT_THAT(Text(Call("build_package", {{"path", "etclink"}})), HasSubstr("leaves the workspace"));
+  EXPECT_THAT(Text(Call("build_package", {{"path", "etclink"}})),
+              HasSubstr("leaves the workspace"));
 }
 
 // Code in the sandbox replaces the host's scratch folder with a link to a host directory; the
@@ -210,7 +226,8 @@ TEST_F(ExecServerTest, ScratchFolderSwappedForALinkIsNeverFollowed) {
   fs::create_directories(host / "run-1");
   std::ofstream(host / "run-1" / "main.py") << "precious";
   std::ofstream(host / "run-1" / "keep.txt") << "keep";
-  auto planted = Call("run_shell", {{"command", "rm -rf .naut-exec && ln -s " + host.string() + " .naut-exec"}});
+  auto planted = Call("run_shell",
+                      {{"command", "rm -rf .naut-exec && ln -s " + host.string() + " .naut-exec"}});
   ASSERT_FALSE(planted.is_error) << Text(planted);
   auto r = Call("run_python", {{"code", "print('hi')"}});
   EXPECT_TRUE(r.is_error);

@@ -30,7 +30,8 @@ namespace {
 
 // Node's wording for system errors ("ENOENT: no such file or directory, open '/x'"), so that
 // refusals read exactly like the reference server's.
-std::string NodeError(int error, const std::string& syscall, const std::string& path, const std::string& dest = {}) {
+std::string NodeError(int error, const std::string& syscall, const std::string& path,
+                      const std::string& dest = {}) {
   static const std::map<int, std::pair<const char*, const char*>> kNames = {
       {ENOENT, {"ENOENT", "no such file or directory"}},
       {EEXIST, {"EEXIST", "file already exists"}},
@@ -50,8 +51,9 @@ std::string NodeError(int error, const std::string& syscall, const std::string& 
       {EFBIG, {"EFBIG", "file too large"}},
   };
   auto it = kNames.find(error);
-  std::string text = it != kNames.end() ? std::string(it->second.first) + ": " + it->second.second
-                                        : std::string("E") + std::to_string(error) + ": " + std::strerror(error);
+  std::string text = it != kNames.end()
+                         ? std::string(it->second.first) + ": " + it->second.second
+                         : std::string("E") + std::to_string(error) + ": " + std::strerror(error);
   text += ", " + syscall + " '" + path + "'";
   if (!dest.empty()) text += " -> '" + dest + "'";
   return text;
@@ -125,25 +127,34 @@ ToolResult TextResult(std::string text) {
 }
 
 std::string InvalidArgs(const std::string& tool, const std::string& what) {
-  return "MCP error -32602: Input validation error: Invalid arguments for tool " + tool + ": " + what;
+  return "MCP error -32602: Input validation error: Invalid arguments for tool " + tool + ": " +
+         what;
 }
 
 // Required string argument, or the validation error text.
 Result<std::string> StringArg(const Json& args, const char* key, const std::string& tool) {
-  if (!args.is_object() || !args.contains(key)) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
-  if (!args[key].is_string()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be a string"));
+  if (!args.is_object() || !args.contains(key))
+    return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
+  if (!args[key].is_string())
+    return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be a string"));
   return args[key].get<std::string>();
 }
 
-Result<std::vector<std::string>> StringsArg(const Json& args, const char* key, const std::string& tool, bool required) {
+Result<std::vector<std::string>> StringsArg(const Json& args, const char* key,
+                                            const std::string& tool, bool required) {
   std::vector<std::string> out;
   if (!args.is_object() || !args.contains(key) || args[key].is_null()) {
-    if (required) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
+    if (required)
+      return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
     return out;
   }
-  if (!args[key].is_array()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
+  if (!args[key].is_array())
+    return InvalidArgument(
+        InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
   for (const auto& v : args[key]) {
-    if (!v.is_string()) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
+    if (!v.is_string())
+      return InvalidArgument(
+          InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -181,7 +192,8 @@ std::string FormatSize(int64_t bytes) {
   if (i <= 0) return std::to_string(bytes) + " B";
   int unit = std::min(i, 4);
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f %s", static_cast<double>(bytes) / std::pow(1024.0, unit), kUnits[unit]);
+  std::snprintf(buf, sizeof(buf), "%.2f %s", static_cast<double>(bytes) / std::pow(1024.0, unit),
+                kUnits[unit]);
   return buf;
 }
 
@@ -206,7 +218,8 @@ Status WriteViaTemp(const Location& at, const std::string& content) {
   for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", rd() & 0xff);
   const std::string temp_name = at.name + "." + hex + ".tmp";
   const std::string temp = at.real + "." + hex + ".tmp";
-  UniqueFd fd(::openat(at.dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
+  UniqueFd fd(::openat(at.dir.get(), temp_name.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
   if (!fd.valid()) return Internal(NodeError(errno, "open", temp));
   size_t off = 0;
   while (off < content.size()) {
@@ -236,10 +249,26 @@ std::string JsReplaceFirst(const std::string& s, const std::string& from, const 
   for (size_t i = 0; i < to.size(); ++i) {
     if (to[i] == '$' && i + 1 < to.size()) {
       char n = to[i + 1];
-      if (n == '$') { replacement += '$'; ++i; continue; }
-      if (n == '&') { replacement += from; ++i; continue; }
-      if (n == '`') { replacement += s.substr(0, pos); ++i; continue; }
-      if (n == '\'') { replacement += s.substr(pos + from.size()); ++i; continue; }
+      if (n == '$') {
+        replacement += '$';
+        ++i;
+        continue;
+      }
+      if (n == '&') {
+        replacement += from;
+        ++i;
+        continue;
+      }
+      if (n == '`') {
+        replacement += s.substr(0, pos);
+        ++i;
+        continue;
+      }
+      if (n == '\'') {
+        replacement += s.substr(pos + from.size());
+        ++i;
+        continue;
+      }
     }
     replacement += to[i];
   }
@@ -277,8 +306,10 @@ std::string TrimStart(const std::string& s) { return s.substr(LeadingSpace(s).si
 // Entries of a located directory, in byte order of their names, as fs.readdir gives them;
 // types are the entries' own (a symlink is not a directory, as Dirent.isDirectory()).
 Result<std::vector<DirEntryAt>> ReadDir(const Location& at) {
-  UniqueFd dir(::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir.valid()) return Internal(NodeError(errno == ELOOP ? ENOTDIR : errno, "scandir", at.real));
+  UniqueFd dir(
+      ::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid())
+    return Internal(NodeError(errno == ELOOP ? ENOTDIR : errno, "scandir", at.real));
   auto entries = ListDirAt(dir.get());
   if (!entries) return Internal(NodeError(EIO, "scandir", at.real));
   return entries;
@@ -303,9 +334,11 @@ Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
     if (::stat(normalized.c_str(), &st) != 0) {
       return NotFound("fs: allowed directory '" + dir.string() + "': " + std::strerror(errno));
     }
-    if (!S_ISDIR(st.st_mode)) return InvalidArgument("fs: allowed directory '" + dir.string() + "' is not a directory");
+    if (!S_ISDIR(st.st_mode))
+      return InvalidArgument("fs: allowed directory '" + dir.string() + "' is not a directory");
     auto root = OpenRootDir(normalized.empty() ? "/" : normalized);
-    if (!root) return NotFound("fs: allowed directory '" + dir.string() + "': " + root.error().message());
+    if (!root)
+      return NotFound("fs: allowed directory '" + dir.string() + "': " + root.error().message());
     server->allowed_.push_back(normalized);
     roots->push_back(std::move(*root));
   }
@@ -352,18 +385,20 @@ Result<Location> FsServer::Locate(const std::string& requested, FinalLink final)
   const std::string absolute = Resolve(ExpandHome(requested));
   const std::string list = Join(allowed, ", ");
   if (!Within(NormalizePath(absolute), allowed)) {
-    return PermissionDenied("Access denied - path outside allowed directories: " + absolute + " not in " + list);
+    return PermissionDenied("Access denied - path outside allowed directories: " + absolute +
+                            " not in " + list);
   }
   LocateError why;
   auto where = naut::Locate(*roots, absolute, final, &why);
   if (where) return where;
   switch (why.kind) {
     case LocateError::Kind::kOutside:
-      return PermissionDenied("Access denied - symlink target outside allowed directories: " + why.real + " not in " +
-                              list);
+      return PermissionDenied("Access denied - symlink target outside allowed directories: " +
+                              why.real + " not in " + list);
     case LocateError::Kind::kMissingParent:
       // The reference words a missing or escaping parent the same way.
-      return NotFound("Parent directory does not exist: " + stdfs::path(absolute).parent_path().string());
+      return NotFound("Parent directory does not exist: " +
+                      stdfs::path(absolute).parent_path().string());
     case LocateError::Kind::kSystem:
       break;
   }
@@ -374,15 +409,18 @@ Result<UniqueFd> FsServer::OpenForRead(const Location& at, bool capped) const {
   if (!at.exists) return Internal(NodeError(ENOENT, "open", at.real));
   // O_NONBLOCK: a FIFO planted in the tree must not hang the server; O_NOFOLLOW: a name that
   // became a symlink since it was located is refused, not followed.
-  UniqueFd fd(::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd fd(
+      ::openat(at.dir.get(), at.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) return Internal(NodeError(errno, "open", at.real));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Internal(NodeError(errno, "fstat", at.real));
   if (S_ISDIR(st.st_mode)) return Internal(NodeError(EISDIR, "read", at.real));
-  if (!S_ISREG(st.st_mode)) return Internal(NodeError(EINVAL, "read", at.real) + " (not a regular file)");
+  if (!S_ISREG(st.st_mode))
+    return Internal(NodeError(EINVAL, "read", at.real) + " (not a regular file)");
   if (capped && st.st_size > options_.max_read_bytes) {
     return ResourceExhausted("File too large: " + at.real + " is " + std::to_string(st.st_size) +
-                             " bytes, more than the limit of " + std::to_string(options_.max_read_bytes) +
+                             " bytes, more than the limit of " +
+                             std::to_string(options_.max_read_bytes) +
                              " bytes; read part of it with head or tail");
   }
   ::fcntl(fd.get(), F_SETFL, 0);
@@ -399,7 +437,9 @@ ToolResult FsServer::ReadText(const Json& args) {
   if (!path) return ToolResult::Error(path.error().message());
   auto number = [&](const char* key) -> Result<int64_t> {
     if (!args.contains(key) || args[key].is_null()) return int64_t{0};
-    if (!args[key].is_number()) return InvalidArgument(InvalidArgs("read_text_file", std::string("'") + key + "' must be a number"));
+    if (!args[key].is_number())
+      return InvalidArgument(
+          InvalidArgs("read_text_file", std::string("'") + key + "' must be a number"));
     return static_cast<int64_t>(args[key].get<double>());
   };
   auto head = number("head");
@@ -408,7 +448,8 @@ ToolResult FsServer::ReadText(const Json& args) {
   if (!tail) return ToolResult::Error(tail.error().message());
   auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
-  if (*head != 0 && *tail != 0) return ToolResult::Error("Cannot specify both head and tail parameters simultaneously");
+  if (*head != 0 && *tail != 0)
+    return ToolResult::Error("Cannot specify both head and tail parameters simultaneously");
   std::string content;
   if (*tail > 0 || *head > 0) {
     // Streams the file: head/tail reads are not capped by max_read_bytes.
@@ -433,7 +474,8 @@ ToolResult FsServer::ReadText(const Json& args) {
       auto lines = SplitLines(NormalizeLineEndings(buffer));
       if (pos > 0 && !lines.empty()) lines.erase(lines.begin());  // the first line is partial
       size_t take = std::min<size_t>(lines.size(), static_cast<size_t>(*tail));
-      content = Join(std::vector<std::string>(lines.end() - static_cast<ptrdiff_t>(take), lines.end()), "\n");
+      content = Join(
+          std::vector<std::string>(lines.end() - static_cast<ptrdiff_t>(take), lines.end()), "\n");
       if (st.st_size == 0) content.clear();
     } else {
       std::string buffer;
@@ -470,9 +512,10 @@ ToolResult FsServer::ReadMedia(const Json& args) {
   auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   static const std::map<std::string, std::string> kTypes = {
-      {".png", "image/png"},  {".jpg", "image/jpeg"},     {".jpeg", "image/jpeg"}, {".gif", "image/gif"},
-      {".webp", "image/webp"}, {".bmp", "image/bmp"},     {".svg", "image/svg+xml"}, {".mp3", "audio/mpeg"},
-      {".wav", "audio/wav"},  {".ogg", "audio/ogg"},      {".flac", "audio/flac"}};
+      {".png", "image/png"},     {".jpg", "image/jpeg"},  {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},     {".webp", "image/webp"}, {".bmp", "image/bmp"},
+      {".svg", "image/svg+xml"}, {".mp3", "audio/mpeg"},  {".wav", "audio/wav"},
+      {".ogg", "audio/ogg"},     {".flac", "audio/flac"}};
   std::string ext = Lower(stdfs::path(valid->real).extension().string());
   auto it = kTypes.find(ext);
   std::string mime = it != kTypes.end() ? it->second : "application/octet-stream";
@@ -490,7 +533,9 @@ ToolResult FsServer::ReadMedia(const Json& args) {
     b64 += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
     b64 += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
   }
-  std::string type = mime.rfind("image/", 0) == 0 ? "image" : mime.rfind("audio/", 0) == 0 ? "audio" : "blob";
+  std::string type = mime.rfind("image/", 0) == 0   ? "image"
+                     : mime.rfind("audio/", 0) == 0 ? "audio"
+                                                    : "blob";
   Json item = {{"type", type}, {"data", b64}, {"mimeType", mime}};
   ToolResult r;
   r.content.push_back({type, item});
@@ -501,7 +546,9 @@ ToolResult FsServer::ReadMedia(const Json& args) {
 ToolResult FsServer::ReadMultiple(const Json& args) {
   auto paths = StringsArg(args, "paths", "read_multiple_files", true);
   if (!paths) return ToolResult::Error(paths.error().message());
-  if (paths->empty()) return ToolResult::Error(InvalidArgs("read_multiple_files", "'paths' must contain at least 1 element"));
+  if (paths->empty())
+    return ToolResult::Error(
+        InvalidArgs("read_multiple_files", "'paths' must contain at least 1 element"));
   std::vector<std::string> parts;
   for (const auto& p : *paths) {
     auto valid = Locate(p, FinalLink::kFollow);
@@ -523,8 +570,8 @@ ToolResult FsServer::Write(const Json& args) {
   auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   // Exclusive creation first, so a symlink planted at the name is never written through.
-  UniqueFd fd(::openat(valid->dir.get(), valid->name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                       0666));
+  UniqueFd fd(::openat(valid->dir.get(), valid->name.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666));
   if (fd.valid()) {
     size_t off = 0;
     while (off < content->size()) {
@@ -545,19 +592,22 @@ ToolResult FsServer::Edit(const Json& args) {
   auto path = StringArg(args, "path", "edit_file");
   if (!path) return ToolResult::Error(path.error().message());
   if (!args.contains("edits") || !args["edits"].is_array()) {
-    return ToolResult::Error(InvalidArgs("edit_file", "'edits' must be an array of {oldText, newText}"));
+    return ToolResult::Error(
+        InvalidArgs("edit_file", "'edits' must be an array of {oldText, newText}"));
   }
   std::vector<std::pair<std::string, std::string>> edits;
   for (const auto& e : args["edits"]) {
-    if (!e.is_object() || !e.contains("oldText") || !e["oldText"].is_string() || !e.contains("newText") ||
-        !e["newText"].is_string()) {
-      return ToolResult::Error(InvalidArgs("edit_file", "each edit must have string 'oldText' and 'newText'"));
+    if (!e.is_object() || !e.contains("oldText") || !e["oldText"].is_string() ||
+        !e.contains("newText") || !e["newText"].is_string()) {
+      return ToolResult::Error(
+          InvalidArgs("edit_file", "each edit must have string 'oldText' and 'newText'"));
     }
     edits.emplace_back(e["oldText"].get<std::string>(), e["newText"].get<std::string>());
   }
   bool dry_run = false;
   if (args.contains("dryRun") && !args["dryRun"].is_null()) {
-    if (!args["dryRun"].is_boolean()) return ToolResult::Error(InvalidArgs("edit_file", "'dryRun' must be a boolean"));
+    if (!args["dryRun"].is_boolean())
+      return ToolResult::Error(InvalidArgs("edit_file", "'dryRun' must be a boolean"));
     dry_run = args["dryRun"].get<bool>();
   }
   auto valid = Locate(*path, FinalLink::kFollow);
@@ -577,9 +627,12 @@ ToolResult FsServer::Edit(const Json& args) {
     auto old_lines = SplitLines(old_text);
     auto content_lines = SplitLines(modified);
     bool found = false;
-    for (size_t i = 0; old_lines.size() <= content_lines.size() && i <= content_lines.size() - old_lines.size(); ++i) {
+    for (size_t i = 0;
+         old_lines.size() <= content_lines.size() && i <= content_lines.size() - old_lines.size();
+         ++i) {
       bool match = true;
-      for (size_t j = 0; j < old_lines.size() && match; ++j) match = TrimJs(old_lines[j]) == TrimJs(content_lines[i + j]);
+      for (size_t j = 0; j < old_lines.size() && match; ++j)
+        match = TrimJs(old_lines[j]) == TrimJs(content_lines[i + j]);
       if (!match) continue;
       std::string original_indent = LeadingSpace(content_lines[i]);
       auto new_lines = SplitLines(new_text);
@@ -592,12 +645,14 @@ ToolResult FsServer::Edit(const Json& args) {
         std::string new_indent = LeadingSpace(new_lines[j]);
         if (!old_indent.empty() && !new_indent.empty()) {
           int relative = static_cast<int>(new_indent.size()) - static_cast<int>(old_indent.size());
-          new_lines[j] = original_indent + std::string(std::max(0, relative), ' ') + TrimStart(new_lines[j]);
+          new_lines[j] =
+              original_indent + std::string(std::max(0, relative), ' ') + TrimStart(new_lines[j]);
         }
       }
       content_lines.erase(content_lines.begin() + static_cast<ptrdiff_t>(i),
                           content_lines.begin() + static_cast<ptrdiff_t>(i + old_lines.size()));
-      content_lines.insert(content_lines.begin() + static_cast<ptrdiff_t>(i), new_lines.begin(), new_lines.end());
+      content_lines.insert(content_lines.begin() + static_cast<ptrdiff_t>(i), new_lines.begin(),
+                           new_lines.end());
       modified = Join(content_lines, "\n");
       found = true;
       break;
@@ -607,7 +662,8 @@ ToolResult FsServer::Edit(const Json& args) {
   std::string diff = UnifiedDiff(content, modified, valid->real);
   size_t ticks = 3;
   while (diff.find(std::string(ticks, '`')) != std::string::npos) ++ticks;
-  std::string formatted = std::string(ticks, '`') + "diff\n" + diff + std::string(ticks, '`') + "\n\n";
+  std::string formatted =
+      std::string(ticks, '`') + "diff\n" + diff + std::string(ticks, '`') + "\n\n";
   if (!dry_run) {
     if (Status s = WriteViaTemp(*valid, modified); !s.ok()) return ToolResult::Error(s.message());
   }
@@ -622,7 +678,8 @@ ToolResult FsServer::CreateDirectory(const Json& args) {
   if (::mkdirat(valid->dir.get(), valid->name.c_str(), 0777) != 0) {
     int error = errno;
     struct stat st;
-    bool is_dir = error == EEXIST && ::fstatat(valid->dir.get(), valid->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    bool is_dir = error == EEXIST &&
+                  ::fstatat(valid->dir.get(), valid->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                   S_ISDIR(st.st_mode);
     if (!is_dir) return ToolResult::Error(NodeError(error, "mkdir", valid->real));
   }
@@ -649,7 +706,8 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
   std::string sort_by = "name";
   if (args.contains("sortBy") && !args["sortBy"].is_null()) {
     if (!args["sortBy"].is_string() || (args["sortBy"] != "name" && args["sortBy"] != "size")) {
-      return ToolResult::Error(InvalidArgs("list_directory_with_sizes", "'sortBy' must be \"name\" or \"size\""));
+      return ToolResult::Error(
+          InvalidArgs("list_directory_with_sizes", "'sortBy' must be \"name\" or \"size\""));
     }
     sort_by = args["sortBy"].get<std::string>();
   }
@@ -680,7 +738,8 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
   }
   std::vector<Item> sorted = items;
   if (sort_by == "size") {
-    std::stable_sort(sorted.begin(), sorted.end(), [](const Item& a, const Item& b) { return a.size > b.size; });
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Item& a, const Item& b) { return a.size > b.size; });
   } else {
     // localeCompare orders letters before case; an approximation without ICU.
     std::stable_sort(sorted.begin(), sorted.end(), [](const Item& a, const Item& b) {
@@ -708,7 +767,8 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
     }
   }
   lines.push_back("");
-  lines.push_back("Total: " + std::to_string(files) + " files, " + std::to_string(dirs) + " directories");
+  lines.push_back("Total: " + std::to_string(files) + " files, " + std::to_string(dirs) +
+                  " directories");
   lines.push_back("Combined size: " + FormatSize(total));
   return TextResult(Join(lines, "\n"));
 }
@@ -723,14 +783,16 @@ ToolResult FsServer::DirectoryTree(const Json& args) {
   // while the tree is built is either walked inside the roots or refused.
   std::function<Result<nlohmann::ordered_json>(const std::string&, int)> build =
       [&](const std::string& current, int depth) -> Result<nlohmann::ordered_json> {
-    if (depth > 64) return Internal("directory_tree: nesting deeper than 64 levels under " + current);
+    if (depth > 64)
+      return Internal("directory_tree: nesting deeper than 64 levels under " + current);
     NAUT_ASSIGN_OR_RETURN(Location valid, Locate(current, FinalLink::kFollow));
     NAUT_ASSIGN_OR_RETURN(auto entries, ReadDir(valid));
     nlohmann::ordered_json result = nlohmann::ordered_json::array();
     for (const auto& e : entries) {
       const std::string& name = e.name;
       std::string joined = (stdfs::path(current) / name).lexically_normal().string();
-      std::string relative = stdfs::path(Resolve(joined)).lexically_relative(Resolve(root)).string();
+      std::string relative =
+          stdfs::path(Resolve(joined)).lexically_relative(Resolve(root)).string();
       bool excluded = false;
       for (const auto& pattern : *excludes) {
         if (pattern.find('*') != std::string::npos) {
@@ -815,14 +877,18 @@ ToolResult FsServer::FileInfo(const Json& args) {
   auto valid = Locate(*path, FinalLink::kFollow);
   if (!valid) return ToolResult::Error(valid.error().message());
   struct statx st;
-  if (::statx(valid->dir.get(), valid->name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &st) != 0) {
+  if (::statx(valid->dir.get(), valid->name.c_str(), AT_SYMLINK_NOFOLLOW,
+              STATX_BASIC_STATS | STATX_BTIME, &st) != 0) {
     return ToolResult::Error(NodeError(errno, "stat", valid->real));
   }
-  auto ts = [](const struct statx_timestamp& t) { return timespec{static_cast<time_t>(t.tv_sec), static_cast<long>(t.tv_nsec)}; };
+  auto ts = [](const struct statx_timestamp& t) {
+    return timespec{static_cast<time_t>(t.tv_sec), static_cast<long>(t.tv_nsec)};
+  };
   char perms[8];
   std::snprintf(perms, sizeof(perms), "%03o", st.stx_mode & 0777);
   std::string text = "size: " + std::to_string(st.stx_size) + "\n";
-  text += "created: " + JsDate(ts((st.stx_mask & STATX_BTIME) ? st.stx_btime : st.stx_ctime)) + "\n";
+  text +=
+      "created: " + JsDate(ts((st.stx_mask & STATX_BTIME) ? st.stx_btime : st.stx_ctime)) + "\n";
   text += "modified: " + JsDate(ts(st.stx_mtime)) + "\n";
   text += "accessed: " + JsDate(ts(st.stx_atime)) + "\n";
   text += std::string("isDirectory: ") + (S_ISDIR(st.stx_mode) ? "true" : "false") + "\n";
@@ -846,56 +912,79 @@ std::vector<Tool> FsServer::Tools() {
                        {"properties", {{"content", {{"type", "string"}}}}},
                        {"required", {"content"}}};
   auto schema = [](Json properties, std::vector<std::string> required) {
-    return Json{{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
+    return Json{{"type", "object"},
+                {"properties", std::move(properties)},
+                {"required", std::move(required)}};
   };
   const Json read_props = {
       {"path", string},
-      {"tail", {{"type", "number"}, {"description", "If provided, returns only the last N lines of the file"}}},
-      {"head", {{"type", "number"}, {"description", "If provided, returns only the first N lines of the file"}}}};
+      {"tail",
+       {{"type", "number"},
+        {"description", "If provided, returns only the last N lines of the file"}}},
+      {"head",
+       {{"type", "number"},
+        {"description", "If provided, returns only the first N lines of the file"}}}};
   const Json read_only = {{"readOnlyHint", true}};
   const Json excludes = {{"type", "array"}, {"items", string}, {"default", Json::array()}};
   std::vector<Tool> tools;
-  tools.push_back({"read_file", "Read File (Deprecated)",
-                   "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
-                   schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
-  tools.push_back({"read_text_file", "Read Text File",
-                   "Read the complete contents of a file from the file system as text. Handles various text "
-                   "encodings and provides detailed error messages if the file cannot be read. Use this tool when "
-                   "you need to examine the contents of a single file. Use the 'head' parameter to read only the "
-                   "first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. "
-                   "Operates on the file as text regardless of extension. Only works within allowed directories.",
-                   schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
-  tools.push_back({"read_media_file", "Read Media File",
-                   "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works within "
-                   "allowed directories.",
-                   schema({{"path", string}}, {"path"}),
-                   Json{{"type", "object"},
-                        {"properties", {{"content", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
-                        {"required", {"content"}}},
-                   read_only, bind(&FsServer::ReadMedia)});
-  tools.push_back({"read_multiple_files", "Read Multiple Files",
-                   "Read the contents of multiple files simultaneously. This is more efficient than reading files "
-                   "one by one when you need to analyze or compare multiple files. Each file's content is returned "
-                   "with its path as a reference. Failed reads for individual files won't stop the entire "
-                   "operation. Only works within allowed directories.",
-                   schema({{"paths",
-                            {{"type", "array"},
-                             {"items", string},
-                             {"minItems", 1},
-                             {"description", "Array of file paths to read. Each path must be a string pointing to a "
-                                             "valid file within allowed directories."}}}},
-                          {"paths"}),
-                   output, read_only, bind(&FsServer::ReadMultiple)});
-  tools.push_back({"write_file", "Write File",
-                   "Create a new file or completely overwrite an existing file with new content. Use with caution "
-                   "as it will overwrite existing files without warning. Handles text content with proper encoding. "
+  tools.push_back(
+      {"read_file", "Read File (Deprecated)",
+       "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
+       schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
+  tools.push_back(
+      {"read_text_file", "Read Text File",
+       "Read the complete contents of a file from the file system as text. Handles various text "
+       "encodings and provides detailed error messages if the file cannot be read. Use this tool "
+       "when "
+       "you need to examine the contents of a single file. Use the 'head' parameter to read only "
+       "the "
+       "first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. "
+       "Operates on the file as text regardless of extension. Only works within allowed "
+       "directories.",
+       schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
+  tools.push_back(
+      {"read_media_file", "Read Media File",
+       "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works "
+       "within "
+       "allowed directories.",
+       schema({{"path", string}}, {"path"}),
+       Json{{"type", "object"},
+            {"properties", {{"content", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
+            {"required", {"content"}}},
+       read_only, bind(&FsServer::ReadMedia)});
+  tools.push_back(
+      {"read_multiple_files", "Read Multiple Files",
+       "Read the contents of multiple files simultaneously. This is more efficient than reading "
+       "files "
+       "one by one when you need to analyze or compare multiple files. Each file's content is "
+       "returned "
+       "with its path as a reference. Failed reads for individual files won't stop the entire "
+       "operation. Only works within allowed directories.",
+       schema({{"paths",
+                {{"type", "array"},
+                 {"items", string},
+                 {"minItems", 1},
+                 {"description",
+                  "Array of file paths to read. Each path must be a string pointing to a "
+                  "valid file within allowed directories."}}}},
+              {"paths"}),
+       output, read_only, bind(&FsServer::ReadMultiple)});
+  tools.push_back({"write_file",
+                   "Write File",
+                   "Create a new file or completely overwrite an existing file with new content. "
+                   "Use with caution "
+                   "as it will overwrite existing files without warning. Handles text content with "
+                   "proper encoding. "
                    "Only works within allowed directories.",
-                   schema({{"path", string}, {"content", string}}, {"path", "content"}), output,
+                   schema({{"path", string}, {"content", string}}, {"path", "content"}),
+                   output,
                    {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", true}},
                    bind(&FsServer::Write)});
   tools.push_back(
-      {"edit_file", "Edit File",
-       "Make line-based edits to a text file. Each edit replaces exact line sequences with new content. Returns a "
+      {"edit_file",
+       "Edit File",
+       "Make line-based edits to a text file. Each edit replaces exact line sequences with new "
+       "content. Returns a "
        "git-style diff showing the changes made. Only works within allowed directories.",
        schema({{"path", string},
                {"edits",
@@ -903,73 +992,103 @@ std::vector<Tool> FsServer::Tools() {
                  {"items",
                   {{"type", "object"},
                    {"properties",
-                    {{"oldText", {{"type", "string"}, {"description", "Text to search for - must match exactly"}}},
+                    {{"oldText",
+                      {{"type", "string"},
+                       {"description", "Text to search for - must match exactly"}}},
                      {"newText", {{"type", "string"}, {"description", "Text to replace with"}}}}},
                    {"required", {"oldText", "newText"}}}}}},
                {"dryRun",
-                {{"type", "boolean"}, {"default", false}, {"description", "Preview changes using git-style diff format"}}}},
+                {{"type", "boolean"},
+                 {"default", false},
+                 {"description", "Preview changes using git-style diff format"}}}},
               {"path", "edits"}),
-       output, {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", true}},
+       output,
+       {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", true}},
        bind(&FsServer::Edit)});
-  tools.push_back({"create_directory", "Create Directory",
-                   "Create a new directory or ensure a directory exists. Can create multiple nested directories in "
-                   "one operation. If the directory already exists, this operation will succeed silently. Perfect "
-                   "for setting up directory structures for projects or ensuring required paths exist. Only works "
+  tools.push_back({"create_directory",
+                   "Create Directory",
+                   "Create a new directory or ensure a directory exists. Can create multiple "
+                   "nested directories in "
+                   "one operation. If the directory already exists, this operation will succeed "
+                   "silently. Perfect "
+                   "for setting up directory structures for projects or ensuring required paths "
+                   "exist. Only works "
                    "within allowed directories.",
-                   schema({{"path", string}}, {"path"}), output,
+                   schema({{"path", string}}, {"path"}),
+                   output,
                    {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", false}},
                    bind(&FsServer::CreateDirectory)});
-  tools.push_back({"list_directory", "List Directory",
-                   "Get a detailed listing of all files and directories in a specified path. Results clearly "
-                   "distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is "
-                   "essential for understanding directory structure and finding specific files within a directory. "
-                   "Only works within allowed directories.",
-                   schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::ListDirectory)});
-  tools.push_back({"list_directory_with_sizes", "List Directory with Sizes",
-                   "Get a detailed listing of all files and directories in a specified path, including sizes. "
-                   "Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This "
-                   "tool is useful for understanding directory structure and finding specific files within a "
-                   "directory. Only works within allowed directories.",
-                   schema({{"path", string},
-                           {"sortBy",
-                            {{"type", "string"},
-                             {"enum", {"name", "size"}},
-                             {"default", "name"},
-                             {"description", "Sort entries by name or size"}}}},
-                          {"path"}),
-                   output, read_only, bind(&FsServer::ListDirectoryWithSizes)});
-  tools.push_back({"directory_tree", "Directory Tree",
-                   "Get a recursive tree view of files and directories as a JSON structure. Each entry includes "
-                   "'name', 'type' (file/directory), and 'children' for directories. Files have no children array, "
-                   "while directories always have a children array (which may be empty). The output is formatted "
-                   "with 2-space indentation for readability. Only works within allowed directories.",
-                   schema({{"path", string}, {"excludePatterns", excludes}}, {"path"}), output, read_only,
-                   bind(&FsServer::DirectoryTree)});
-  tools.push_back({"move_file", "Move File",
-                   "Move or rename files and directories. Can move files between directories and rename them in a "
-                   "single operation. If the destination exists, the operation will fail. Works across different "
-                   "directories and can be used for simple renaming within the same directory. Both source and "
-                   "destination must be within allowed directories.",
-                   schema({{"source", string}, {"destination", string}}, {"source", "destination"}), output,
-                   {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", false}},
-                   bind(&FsServer::Move)});
-  tools.push_back({"search_files", "Search Files",
-                   "Recursively search for files and directories matching a pattern. The patterns should be "
-                   "glob-style patterns that match paths relative to the working directory. Use pattern like "
-                   "'*.ext' to match files in current directory, and '**/*.ext' to match files in all "
-                   "subdirectories. Returns full paths to all matching items. Great for finding files when you "
-                   "don't know their exact location. Only searches within allowed directories.",
-                   schema({{"path", string}, {"pattern", string}, {"excludePatterns", excludes}}, {"path", "pattern"}),
-                   output, read_only, bind(&FsServer::Search)});
-  tools.push_back({"get_file_info", "Get File Info",
-                   "Retrieve detailed metadata about a file or directory. Returns comprehensive information "
-                   "including size, creation time, last modified time, permissions, and type. This tool is perfect "
-                   "for understanding file characteristics without reading the actual content. Only works within "
-                   "allowed directories.",
-                   schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::FileInfo)});
+  tools.push_back(
+      {"list_directory", "List Directory",
+       "Get a detailed listing of all files and directories in a specified path. Results clearly "
+       "distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is "
+       "essential for understanding directory structure and finding specific files within a "
+       "directory. "
+       "Only works within allowed directories.",
+       schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::ListDirectory)});
+  tools.push_back(
+      {"list_directory_with_sizes", "List Directory with Sizes",
+       "Get a detailed listing of all files and directories in a specified path, including sizes. "
+       "Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. "
+       "This "
+       "tool is useful for understanding directory structure and finding specific files within a "
+       "directory. Only works within allowed directories.",
+       schema({{"path", string},
+               {"sortBy",
+                {{"type", "string"},
+                 {"enum", {"name", "size"}},
+                 {"default", "name"},
+                 {"description", "Sort entries by name or size"}}}},
+              {"path"}),
+       output, read_only, bind(&FsServer::ListDirectoryWithSizes)});
+  tools.push_back(
+      {"directory_tree", "Directory Tree",
+       "Get a recursive tree view of files and directories as a JSON structure. Each entry "
+       "includes "
+       "'name', 'type' (file/directory), and 'children' for directories. Files have no children "
+       "array, "
+       "while directories always have a children array (which may be empty). The output is "
+       "formatted "
+       "with 2-space indentation for readability. Only works within allowed directories.",
+       schema({{"path", string}, {"excludePatterns", excludes}}, {"path"}), output, read_only,
+       bind(&FsServer::DirectoryTree)});
+  tools.push_back(
+      {"move_file",
+       "Move File",
+       "Move or rename files and directories. Can move files between directories and rename them "
+       "in a "
+       "single operation. If the destination exists, the operation will fail. Works across "
+       "different "
+       "directories and can be used for simple renaming within the same directory. Both source and "
+       "destination must be within allowed directories.",
+       schema({{"source", string}, {"destination", string}}, {"source", "destination"}),
+       output,
+       {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", false}},
+       bind(&FsServer::Move)});
+  tools.push_back(
+      {"search_files", "Search Files",
+       "Recursively search for files and directories matching a pattern. The patterns should be "
+       "glob-style patterns that match paths relative to the working directory. Use pattern like "
+       "'*.ext' to match files in current directory, and '**/*.ext' to match files in all "
+       "subdirectories. Returns full paths to all matching items. Great for finding files when you "
+       "don't know their exact location. Only searches within allowed directories.",
+       schema({{"path", string}, {"pattern", string}, {"excludePatterns", excludes}},
+              {"path", "pattern"}),
+       output, read_only, bind(&FsServer::Search)});
+  tools.push_back(
+      {"get_file_info", "Get File Info",
+       "Retrieve detailed metadata about a file or directory. Returns comprehensive information "
+       "including size, creation time, last modified time, permissions, and type. This tool is "
+       "perfect "
+       "for understanding file characteristics without reading the actual content. Only works "
+       "within "
+       "allowed directories.",
+       schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::FileInfo)});
   tools.push_back({"list_allowed_directories", "List Allowed Directories",
-                   "Returns the list of directories that this server is allowed to access. Subdirectories within "
-                   "these allowed directories are also accessible. Use this to understand which directories and "
+                   "Returns the list of directories that this server is allowed to access. "
+                   "Subdirectories within "
+                   "these allowed directories are also accessible. Use this to understand which "
+                   "directories and "
                    "their nested paths are available before trying to access files.",
                    Json{{"type", "object"}, {"properties", Json::object()}}, output, read_only,
                    bind(&FsServer::ListAllowed)});
@@ -977,7 +1096,8 @@ std::vector<Tool> FsServer::Tools() {
 }
 
 void FsServer::RefreshRoots(mcp::ToolContext& context) {
-  if (roots_unavailable_ || !context.client_capabilities.is_object() || !context.client_capabilities.contains("roots")) {
+  if (roots_unavailable_ || !context.client_capabilities.is_object() ||
+      !context.client_capabilities.contains("roots")) {
     return;
   }
   auto answer = context.request("roots/list", Json::object());
@@ -993,7 +1113,7 @@ Result<mcp::ServerDefinition> MakeFsServer(const Config& config) {
   for (const auto& r : config.sandbox.fs_roots) options.allowed.emplace_back(r);
   if (options.allowed.empty()) {
     stdfs::path dir = !config.sandbox.workspace.empty() ? stdfs::path(config.sandbox.workspace)
-                                                       : config.home / "workspaces";
+                                                        : config.home / "workspaces";
     std::error_code ec;
     stdfs::create_directories(dir, ec);
     if (ec) return Internal("fs: cannot create '" + dir.string() + "': " + ec.message());
@@ -1006,7 +1126,8 @@ Result<mcp::ServerDefinition> MakeFsServer(const Config& config) {
   definition.title = "NeuroNaut fs";
   definition.tools = server->Tools();
   for (auto& tool : definition.tools) {
-    tool.handler = [server, inner = std::move(tool.handler)](const Json& args, mcp::ToolContext& context) {
+    tool.handler = [server, inner = std::move(tool.handler)](const Json& args,
+                                                             mcp::ToolContext& context) {
       server->RefreshRoots(context);
       return inner(args, context);
     };
