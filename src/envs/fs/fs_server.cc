@@ -1,6 +1,5 @@
 #include "envs/fs/fs_server.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
