@@ -535,6 +535,13 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides, const EnvLookup& env
     config.origins[key] = "flag " + flag_name;
   }
 
+  // The pool is exactly what the user lists: the default base_url (where nothing may run) joins
+  // it only when no endpoints are listed.
+  if (!config.llm.endpoints.empty() && config.origins["llm.base_url"] == "default") {
+    config.llm.base_url = config.llm.endpoints.front();
+    config.origins["llm.base_url"] = "the first of llm.endpoints";
+  }
+
   config.mcp_file = config.config_file.parent_path() / "mcp.json";
   NAUT_ASSIGN_OR_RETURN(std::string mcp_text,
                         ReadOptionalFile(config.mcp_file, config.mcp_file_present));

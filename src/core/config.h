@@ -31,7 +31,9 @@ struct LlmConfig {
   std::string base_url = "http://127.0.0.1:8080";
   std::string model;    // model name for the server, or a GGUF path / name in models_dir
   std::string api_key;  // sent as a bearer token when set
-  std::vector<std::string> endpoints;  // more base URLs pooled with base_url
+  // Base URLs pooled with base_url; when base_url is left at its default, the pool is exactly
+  // these (base_url becomes the first).
+  std::vector<std::string> endpoints;
   double timeout_s = 600;
   int max_retries = 3;
   int context_size = 0;                       // 0: ask the server

@@ -70,6 +70,21 @@ TEST_F(ConfigTest, FileThenEnvThenFlags) {
   EXPECT_EQ(c->origins.at("agent.max_rounds"), "file " + (home_ / "neuronaut.toml").string());
 }
 
+TEST_F(ConfigTest, ListedEndpointsReplaceTheDefaultBaseUrl) {
+  Write("neuronaut.toml", "[llm]\nendpoints = [\"http://a:1\", \"http://b:2\"]\n");
+  auto c = Load();
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->llm.base_url, "http://a:1");
+  EXPECT_EQ(c->origins.at("llm.base_url"), "the first of llm.endpoints");
+
+  // A base_url the user sets stays in the pool beside the endpoints.
+  env_["LLM_BASE_URL"] = "http://c:3";
+  auto d = Load();
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->llm.base_url, "http://c:3");
+  EXPECT_EQ(d->llm.endpoints.size(), 2u);
+}
+
 TEST_F(ConfigTest, MalformedTomlNamesFileAndLine) {
   Write("neuronaut.toml", "[llm]\nbase_url = \"http://x\n");
   std::string e = Error();

@@ -56,6 +56,10 @@ struct EndpointPool::Endpoint {
   int64_t context_size = 0;
   int consecutive_failures = 0;
   Clock::time_point open_until{};
+  // With health probes running, an endpoint that failed a request stays out until a probe
+  // started after the failure finds it healthy; a user's request never tests it again.
+  bool awaiting_probe = false;
+  Clock::time_point failed_at{};
   int64_t requests = 0, failures = 0;
   double latency_ms = 0;      // moving average over answered requests, 0 until one is
   int64_t conversations = 0;  // requests routed here without an affinity match
@@ -100,7 +104,7 @@ std::string EndpointPool::Describe() const {
 }
 
 bool EndpointPool::Available(const Endpoint& e, Clock::time_point now) const {
-  return e.open_until <= now;
+  return e.open_until <= now && !e.awaiting_probe;
 }
 
 int EndpointPool::Load(const Endpoint& e) const { return std::max(e.in_flight, e.server_busy); }
@@ -237,6 +241,8 @@ void EndpointPool::Release(size_t index, const ChatResult& result,
         e.open_until =
             Clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.breaker_max);
         e.state = err.kind == LlmError::Kind::kNetwork ? "down" : "circuit open";
+        e.awaiting_probe = options_.health_interval.count() > 0;
+        e.failed_at = Clock::now();
       }
     }
   }
@@ -282,6 +288,7 @@ ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& opt
 void EndpointPool::Probe(size_t index) {
   Endpoint& e = *endpoints_[index];
   OpenAiBackend& b = *e.backend;
+  auto started = Clock::now();
   auto health = b.Health(std::chrono::seconds(2));
   bool need_info;
   bool ask_slots;
@@ -308,11 +315,15 @@ void EndpointPool::Probe(size_t index) {
   {
     std::lock_guard lock(mu_);
     if (health.ok()) {
-      e.state = "up";
-      if (e.open_until > Clock::now()) {
+      bool was_out = e.open_until > Clock::now() || e.awaiting_probe;
+      if (was_out && started >= e.failed_at) {
         spdlog::info("llm pool: {} is healthy again", b.base_url());
+        e.state = "up";
         e.open_until = {};
         e.consecutive_failures = 0;
+        e.awaiting_probe = false;
+      } else if (!was_out) {
+        e.state = "up";
       }
     } else {
       bool loading = health.error().kind == LlmError::Kind::kUnavailable;
@@ -354,7 +365,8 @@ std::vector<EndpointStatus> EndpointPool::Status(bool probe) {
   for (const auto& e : endpoints_) {
     EndpointStatus s;
     s.url = e->backend->base_url();
-    s.state = e->open_until > now && e->state == "up" ? "circuit open" : e->state;
+    s.state = (e->open_until > now || e->awaiting_probe) && e->state == "up" ? "circuit open"
+                                                                              : e->state;
     s.model = e->model;
     s.context_size = e->context_size;
     s.slots = e->slots;

@@ -20,7 +20,9 @@
 // busy the request waits at most `queue_timeout`, then fails with kRateLimited.
 //
 // Health. A background thread (when `health_interval` > 0) polls GET /health, /props (slots,
-// context size, model) and /slots (load), closing the breaker of an endpoint that recovered.
+// context size, model) and /slots (load). With it running, an endpoint that failed stays out
+// of routing until a probe finds it healthy again (so a dead machine costs no user request a
+// retry); without it, the breaker's backoff alone decides when it is tried again.
 //
 // Thread-safety: Chat and Status may be called from any number of threads at once.
 

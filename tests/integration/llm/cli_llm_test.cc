@@ -126,6 +126,25 @@ TEST_F(CliLlmTest, StatusShowsEachEndpoint) {
   EXPECT_NE(none.out.find("0 of 1 endpoint(s) up"), std::string::npos) << none.out;
 }
 
+// A new user lists two servers and sets nothing else: the pool is those two, and the default
+// base_url (127.0.0.1:8080, where nothing runs) is not among them.
+TEST_F(CliLlmTest, ThePoolIsExactlyTheListedEndpoints) {
+  auto a = ScriptedLlmProcess::Start(Json{{"model", "model-a"}});
+  auto b = ScriptedLlmProcess::Start(Json{{"model", "model-b"}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::ofstream(home_ / "neuronaut.toml")
+      << "[llm]\nendpoints = [\"" << (*a)->url() << "\", \"" << (*b)->url() << "\"]\n";
+  auto r = RunCommand({.argv = {NAUT_CLI, "llm", "status"},
+                       .env = {{"NEURONAUT_HOME", home_.string()}, {"LLM_BACKEND", "openai"}}},
+                      "", 60s);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status.exit_code, 0) << r->out << r->err;
+  EXPECT_NE(r->out.find("2 of 2 endpoint(s) up"), std::string::npos) << r->out;
+  EXPECT_EQ(r->out.find("8080"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("model-a"), std::string::npos) << r->out;
+  EXPECT_NE(r->out.find("model-b"), std::string::npos) << r->out;
+}
+
 TEST_F(CliLlmTest, LlamacppBackendWithoutLlamaServerSaysSo) {
   auto r = RunCommand({.argv = {NAUT_CLI, "--set", "llm.llama_server=/nonexistent/llama-server",
                                 "llm", "ask", "hi"},

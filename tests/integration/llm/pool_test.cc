@@ -208,6 +208,46 @@ TEST(LlmPoolTest, EveryEndpointDownIsAClearError) {
       << r.error().ToString();
 }
 
+// A dead endpoint costs one failed request, not one per backoff: it stays out until a health
+// probe finds it back, and then it gets work again.
+TEST(LlmPoolTest, ADeadEndpointStaysOutUntilAProbeFindsItBack) {
+  Json script{{"default", {{"content", "ok"}}}};
+  auto servers = StartServers({script, script});
+  ASSERT_EQ(servers.size(), 2u);
+  PoolOptions o = Options(servers);
+  o.policy = RoutingPolicy::kRoundRobin;
+  o.breaker_initial = 20ms;  // without the probe rule, it would be tried again every few ms
+  o.breaker_max = 40ms;
+  o.health_interval = 400ms;
+  EndpointPool pool(o);
+  std::string url = servers[0]->url();
+  int port = std::stoi(url.substr(url.rfind(':') + 1));
+  servers[0]->Kill();
+
+  auto until = std::chrono::steady_clock::now() + 1500ms;
+  int answered = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = pool.Chat(Conversation(answered, 1), {});
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    answered++;
+    std::this_thread::sleep_for(10ms);
+  }
+  auto status = pool.Status(/*probe=*/false);
+  EXPECT_EQ(status[0].failures, 1) << "the dead endpoint was tried by user requests again";
+  EXPECT_EQ(status[0].state, "down");
+  EXPECT_EQ(status[1].requests, answered);
+
+  auto back = ScriptedLlmProcess::Start(script, NAUT_SCRIPTED_LLM, port);
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until && (*back)->Requests().empty()) {
+    ASSERT_TRUE(pool.Chat(Conversation(1000 + answered++, 1), {}).ok());
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_FALSE((*back)->Requests().empty()) << "the endpoint that came back got no work";
+  EXPECT_EQ(pool.Status(/*probe=*/false)[0].state, "up");
+}
+
 TEST(LlmPoolTest, StatusReportsHealthModelContextAndSlots) {
   auto servers =
       StartServers({Json{{"model", "mistral-small-3"}, {"context_size", 16384}, {"slots", 2}},

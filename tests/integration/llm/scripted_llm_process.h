@@ -28,8 +28,10 @@ namespace naut::testing {
 
 class ScriptedLlmProcess {
  public:
+  // `port` 0: any free port (a server restarted on the port of one that was killed passes it).
   static Result<std::unique_ptr<ScriptedLlmProcess>> Start(const Json& script,
-                                                           std::string binary = NAUT_SCRIPTED_LLM) {
+                                                           std::string binary = NAUT_SCRIPTED_LLM,
+                                                           int port = 0) {
     std::unique_ptr<ScriptedLlmProcess> p(new ScriptedLlmProcess());
     p->dir_ = std::filesystem::temp_directory_path() / ("naut-scripted-" + NewId());
     std::filesystem::create_directories(p->dir_);
@@ -38,7 +40,8 @@ class ScriptedLlmProcess {
     std::ofstream(script_file) << DumpJson(script, 2);
     NAUT_ASSIGN_OR_RETURN(
         p->child_, Subprocess::Spawn({.argv = {binary, "--script", script_file.string(), "--record",
-                                               p->record_file_.string()},
+                                               p->record_file_.string(), "--port",
+                                               std::to_string(port)},
                                       .pipe_stdin = false,
                                       .pipe_stderr = false}));
     std::string line;
