@@ -4,15 +4,18 @@
 // A tile kernel multiplies several weight rows by several activation rows at once, so each
 // unpacked weight block is reused across the tokens of a prompt batch and each activation
 // block across the weight rows. The integer products use VPDPBUSD (u8 x s8 -> s32), which
-// needs one unsigned operand; the weights supply it (Q4_0 nibbles as 0..15, Q8_0 values
-// offset by 128) and the activations carry, per block, a precomputed correction that the
-// accumulation starts from, so the offset costs nothing in the inner loop:
+// needs one unsigned operand; the weights supply it (Q4_0 nibbles as 0..15, Q5_0 values as
+// 0..31, Q8_0 values offset by 128) and the activations carry, per block, a precomputed
+// correction that the accumulation starts from, so the offset costs nothing in the inner loop:
 //   sum((q - 8) a) = sum(q a) - 8 sum(a),  sum(w a) = sum((w + 128) a) - 128 sum(a).
+// Q4_1 and Q5_1 (x = d q + m) have no offset but a minimum: their activations carry
+// d_a * sum(a) instead, and the block adds m * d_a * sum(a) to d * d_a * sum(q a).
 //
 // Activation rows ("planar Q8") are laid out per pair of 32-element blocks: the 64 int8
 // values (the 8-bit quantization ggml's Q8_0 uses, bit-identical), then at the end of the row
-// one 16-byte record per pair: float scale of each block, int32 correction of each block.
-// An odd final block is padded with a zero block.
+// one 16-byte record per pair: float scale of each block, then per block the int32 correction
+// (or, for Q4_1 / Q5_1, the float d_a * sum(a)). An odd final block is padded with a zero
+// block.
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() values, which -Wmaybe-uninitialized
 // and -Wuninitialized report inside the system header.
@@ -21,7 +24,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -63,8 +68,9 @@ size_t PlanarBytes(int64_t n) {
   return (static_cast<size_t>(Pairs(n)) * 80 + 63) & ~static_cast<size_t>(63);
 }
 
-// `corr_mul` is the weight offset the correction undoes: 8 for Q4_0, 128 for Q8_0. Each of a
-// block's eight int32 lanes starts at -corr_mul/8 * sum(a), so the block total is -corr_mul*sum(a).
+// `kCorrMul` is the weight offset the correction undoes: 8 for Q4_0, 16 for Q5_0, 128 for
+// Q8_0. Each of a block's eight int32 lanes starts at -kCorrMul/8 * sum(a), so the block total
+// is -kCorrMul * sum(a). kCorrMul 0 (Q4_1, Q5_1) stores the float d * sum(a) in its place.
 template <int kCorrMul>
 void PreparePlanar(const float* x, int64_t n, void* out) {
   const int64_t nb = n / 32;
@@ -85,7 +91,13 @@ void PreparePlanar(const float* x, int64_t n, void* out) {
       const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * 32), _mm512_cvtsepi32_epi8(i0));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
-      corr = -(kCorrMul / 8) * _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+      if constexpr (kCorrMul == 0) {
+        const float ds = d * static_cast<float>(sum);
+        std::memcpy(&corr, &ds, 4);
+      } else {
+        corr = -(kCorrMul / 8) * sum;
+      }
     } else {
       std::memset(qs + b * 32, 0, 32);
     }
@@ -95,36 +107,96 @@ void PreparePlanar(const float* x, int64_t n, void* out) {
   }
 }
 
-// Weight formats: Load() unpacks blocks 2p and 2p+1 of a row (the second may be past the end
+// Weight formats. Load() unpacks blocks 2p and 2p+1 of a row (the second may be past the end
 // when nb is odd; it must then read as zeros) into 64 unsigned bytes and the two block scales
-// spread over 8 lanes each.
-struct Q4_0W {
-  static constexpr size_t kBlock = sizeof(BlockQ4_0);
-  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d) {
+// spread over 8 lanes each; the types with a minimum (kMin) also give the two minimums, in
+// lanes 0 and 8 (the other lanes zero), for the minimum term. Unpack() gives the 32 values of
+// one block as unsigned bytes in element order, for the batch kernels; the values they stand
+// for are those minus kBias.
+
+// Byte i of the nibble permutation: the packed byte that holds element i of the pair (both
+// halves of a block take the same 16 bytes; the upper copy is shifted down by 4 later).
+consteval std::array<uint8_t, 64> NibbleIndex(int block, int qs) {
+  std::array<uint8_t, 64> a{};
+  for (int i = 0; i < 64; ++i) a[i] = static_cast<uint8_t>(i / 32 * block + qs + i % 16);
+  return a;
+}
+// Byte i of the fifth-bit permutation: the qh byte that holds element i's bit (bit i % 8).
+consteval std::array<uint8_t, 64> HighBitIndex(int block, int qh) {
+  std::array<uint8_t, 64> a{};
+  for (int i = 0; i < 64; ++i) a[i] = static_cast<uint8_t>(i / 32 * block + qh + i % 32 / 8);
+  return a;
+}
+
+// The 32-element formats with 4-bit values (Q4_0, Q4_1) or 4 + 1 bits (Q5_0, Q5_1): fp16 scale
+// at byte 0, for Q4_1 / Q5_1 the fp16 minimum at byte kMinAt, for Q5_0 / Q5_1 the fifth bits
+// (bit j for element j) at byte kQh, and 16 bytes of nibbles at kQs (element j in the low
+// nibble of byte j, element j + 16 in its high nibble).
+template <class B, int kQs, int kQh, int kMinAt, int kValueBias>
+struct PackedW {
+  static constexpr size_t kBlock = sizeof(B);
+  static constexpr bool kMin = kMinAt >= 0;
+  static constexpr int kBias = kValueBias;
+  static_assert(kBlock >= 16, "a full 64-byte load must cover the pair when 4 blocks remain");
+  alignas(64) static constexpr std::array<uint8_t, 64> kNibbles = NibbleIndex(kBlock, kQs);
+  alignas(64) static constexpr std::array<uint8_t, 64> kHighBits = HighBitIndex(kBlock,
+                                                                                kQh < 0 ? 0 : kQh);
+
+  static inline __m512i LoadPair(const uint8_t* row, int64_t p, int64_t nb) {
     const uint8_t* ptr = row + 2 * p * kBlock;
-    const __mmask64 mask = 2 * p + 1 < nb ? (1ull << 36) - 1 : (1ull << 18) - 1;
     // A full 64-byte load where the row has those bytes; masked loads are much slower on the
     // row's last pair.
-    const __m512i raw =
-        2 * p + 4 <= nb ? _mm512_loadu_si512(ptr) : _mm512_maskz_loadu_epi8(mask, ptr);
-    // Bytes 0..15 and 16..31 both take block 0's packed nibbles, 32..63 block 1's; the upper
-    // copy of each is shifted down by 4 to give the high nibbles.
-    const __m512i idx =
-        _mm512_set_epi8(35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,  //
-                        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,  //
-                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,          //
-                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
-    __m512i v = _mm512_permutexvar_epi8(idx, raw);
+    if (2 * p + 4 <= nb) return _mm512_loadu_si512(ptr);
+    const __mmask64 mask = 2 * p + 1 < nb ? (1ull << (2 * kBlock)) - 1 : (1ull << kBlock) - 1;
+    return _mm512_maskz_loadu_epi8(mask, ptr);
+  }
+  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d,
+                          __m512* m = nullptr) {
+    const __m512i raw = LoadPair(row, p, nb);
+    __m512i v = _mm512_permutexvar_epi8(_mm512_load_si512(kNibbles.data()), raw);
     v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
-    *q = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
-    const __m256i didx = _mm256_set_epi16(9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0);
-    *d = _mm512_cvtph_ps(_mm256_permutexvar_epi16(didx, _mm512_castsi512_si256(raw)));
+    v = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+    if constexpr (kQh >= 0) {
+      const __m512i h = _mm512_permutexvar_epi8(_mm512_load_si512(kHighBits.data()), raw);
+      const __mmask64 set = _mm512_test_epi8_mask(h, _mm512_set1_epi64(0x8040201008040201));
+      v = _mm512_mask_add_epi8(v, set, v, _mm512_set1_epi8(16));
+    }
+    *q = v;
+    constexpr int kD1 = static_cast<int>(kBlock / 2);  // block 1's scale, in 16-bit words
+    const __m256i r256 = _mm512_castsi512_si256(raw);
+    *d = _mm512_cvtph_ps(_mm256_permutexvar_epi16(
+        _mm256_set_epi16(kD1, kD1, kD1, kD1, kD1, kD1, kD1, kD1, 0, 0, 0, 0, 0, 0, 0, 0), r256));
+    if constexpr (kMin) {
+      constexpr int kM0 = kMinAt / 2, kM1 = kD1 + kMinAt / 2;
+      *m = _mm512_cvtph_ps(_mm256_maskz_permutexvar_epi16(
+          0x0101, _mm256_set_epi16(0, 0, 0, 0, 0, 0, 0, kM1, 0, 0, 0, 0, 0, 0, 0, kM0), r256));
+    }
+  }
+  static inline __m256i Unpack(const uint8_t* blk) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQs));
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+    if constexpr (kQh >= 0) {
+      uint32_t qh;
+      std::memcpy(&qh, blk + kQh, 4);
+      u = _mm256_mask_add_epi8(u, _cvtu32_mask32(qh), u, _mm256_set1_epi8(16));
+    }
+    return u;
   }
 };
 
+using Q4_0W = PackedW<BlockQ4_0, offsetof(BlockQ4_0, qs), -1, -1, 8>;
+using Q4_1W = PackedW<BlockQ4_1, offsetof(BlockQ4_1, qs), -1, offsetof(BlockQ4_1, m), 0>;
+using Q5_0W = PackedW<BlockQ5_0, offsetof(BlockQ5_0, qs), offsetof(BlockQ5_0, qh), -1, 16>;
+using Q5_1W =
+    PackedW<BlockQ5_1, offsetof(BlockQ5_1, qs), offsetof(BlockQ5_1, qh), offsetof(BlockQ5_1, m), 0>;
+
 struct Q8_0W {
   static constexpr size_t kBlock = sizeof(BlockQ8_0);
-  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d) {
+  static constexpr bool kMin = false;
+  static constexpr int kBias = 128;
+  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d,
+                          __m512* = nullptr) {
     const uint8_t* ptr = row + 2 * p * kBlock;
     const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ptr + 2));
     uint16_t d0, d1 = 0;
@@ -138,6 +210,10 @@ struct Q8_0W {
     *q = _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
     *d = _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(d1)),
                                           _mm_set1_epi16(static_cast<int16_t>(d0))));
+  }
+  static inline __m256i Unpack(const uint8_t* blk) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)),
+                            _mm256_set1_epi8(static_cast<char>(0x80)));
   }
 };
 
@@ -201,9 +277,9 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
   }
   for (; p < np; ++p) {
     __m512i wq[M];
-    __m512 wd[M];
+    __m512 wd[M], wm[M];
 #pragma GCC unroll 8
-    for (int r = 0; r < M; ++r) W::Load(w + r * row_bytes, p, nb, &wq[r], &wd[r]);
+    for (int r = 0; r < M; ++r) W::Load(w + r * row_bytes, p, nb, &wq[r], &wd[r], &wm[r]);
     if constexpr (N == 1) {
       // Decoding streams each weight once; the rows of a tile are too short for the hardware
       // prefetcher to ramp up on, so fetch the same bytes of the next tile's rows now.
@@ -219,11 +295,18 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
       const __m512i m = _mm512_castsi128_si512(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + meta_off + p * 16)));
       const __m512 ad = _mm512_permutexvar_ps(idx_d, _mm512_castsi512_ps(m));
+      // The correction, or for a type with a minimum d_a * sum(a) (lanes 0 and 8 count).
       const __m512i corr = _mm512_permutexvar_epi32(idx_c, m);
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
-        const __m512i dot = _mm512_dpbusd_epi32(corr, wq[r], a);
-        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd[r], ad), acc[r][t]);
+        if constexpr (W::kMin) {
+          const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[r], a);
+          acc[r][t] = _mm512_fmadd_ps(wm[r], _mm512_castsi512_ps(corr), acc[r][t]);
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd[r], ad), acc[r][t]);
+        } else {
+          const __m512i dot = _mm512_dpbusd_epi32(corr, wq[r], a);
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd[r], ad), acc[r][t]);
+        }
       }
     }
   }
@@ -828,7 +911,7 @@ const GemmKernel kBF16Gemm = {F32Bytes,   PrepareF32,    GemmF16<BF16W>,  12,
 const GemmKernel kF32Gemm = {F32Bytes,   PrepareF32,    GemmF16<F32W>,   12,
                              BatchSlots, BatchBytesF16, BatchPrepareF16, BatchGemmF16<F32W>};
 
-// --- Batch form of the Q4_0 / Q8_0 kernels: 16 tokens side by side in the vector lanes ---
+// --- Batch form of the 32-element types: 16 tokens side by side in the vector lanes ---
 //
 // The activations of 16 tokens are interleaved so that one 64-byte vector holds the same four
 // values of one block for each of the 16 tokens, offset to unsigned (a + 128); the weights go
@@ -838,27 +921,31 @@ const GemmKernel kF32Gemm = {F32Bytes,   PrepareF32,    GemmF16<F32W>,   12,
 // starting the integer sum at -128 * sum(w) of the weight block.
 //
 // Layout per group of 16 token slots, per block: 8 x 64 bytes of values ([k][slot][4]), then
-// the 16 fp16-rounded activation scales as floats.
+// the 16 fp16-rounded activation scales as floats; for the types with a minimum (Q4_1, Q5_1)
+// then also the 16 tokens' d_a * sum(a), as the K-quants have per sub-block (kGroupSubBytes).
 constexpr size_t kGroupBlockBytes = 8 * 64 + 64;
+constexpr size_t kGroupSubBytes = 8 * 64 + 64 + 64;
 
+template <bool kSums>
 size_t BatchBytes(int64_t n, int n_tokens) {
   return static_cast<size_t>(BatchSlots(n_tokens) / kLanes) * static_cast<size_t>(n / 32) *
-         kGroupBlockBytes;
+         (kSums ? kGroupSubBytes : kGroupBlockBytes);
 }
 
+template <bool kSums>
 void BatchPrepare(const float* x, int64_t n, int t0, int t1, int n_tokens, void* out) {
+  constexpr size_t kBytes = kSums ? kGroupSubBytes : kGroupBlockBytes;
   const int64_t nb = n / 32;
   const __m512 sign_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   const __m256i vindex = _mm256_set_epi32(448, 384, 320, 256, 192, 128, 64, 0);
   const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int t = t0; t < t1; ++t) {
-    uint8_t* g =
-        static_cast<uint8_t*>(out) + static_cast<size_t>(t / kLanes) * nb * kGroupBlockBytes;
+    uint8_t* g = static_cast<uint8_t*>(out) + static_cast<size_t>(t / kLanes) * nb * kBytes;
     const int lane = t % kLanes;
     const float* xt = x + static_cast<size_t>(t) * n;
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* blk = g + b * kGroupBlockBytes;
-      float d = 0;
+      uint8_t* blk = g + b * kBytes;
+      float d = 0, ds = 0;
       __m256i v = offset;
       if (t < n_tokens) {
         const __m512 x0 = _mm512_loadu_ps(xt + b * 32), x1 = _mm512_loadu_ps(xt + b * 32 + 16);
@@ -866,21 +953,27 @@ void BatchPrepare(const float* x, int64_t n, int t0, int t1, int n_tokens, void*
             _mm512_max_ps(_mm512_and_ps(x0, sign_mask), _mm512_and_ps(x1, sign_mask)));
         d = Fp16ToFp32(Fp32ToFp16(amax / 127.f));
         const __m512 id = _mm512_set1_ps(amax != 0 ? 127.f / amax : 0.f);
-        const __m128i q0 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, id)));
-        const __m128i q1 = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, id)));
-        v = _mm256_xor_si256(_mm256_set_m128i(q1, q0), offset);
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
+        const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
+        if constexpr (kSums)
+          ds = d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
+        v = _mm256_xor_si256(_mm256_set_m128i(_mm512_cvtsepi32_epi8(i1), _mm512_cvtsepi32_epi8(i0)),
+                             offset);
       }
       _mm256_i32scatter_epi32(blk + 4 * lane, vindex, v, 1);
       std::memcpy(blk + 512 + 4 * lane, &d, 4);
+      if constexpr (kSums) std::memcpy(blk + 576 + 4 * lane, &ds, 4);
     }
   }
 }
 
-// Unpacked weights of up to 16 rows: signed values, block corrections and scales.
+// Unpacked weights of up to 16 rows: signed values, and per block (or sub-block) the
+// correction, the scale and, for the types with a minimum, the minimum's factor dm (the tile
+// subtracts dm * d_a * sum(a)).
 struct BatchWeights {
   std::vector<int8_t> q;
   std::vector<int32_t> corr;
-  std::vector<float> d;
+  std::vector<float> d, dm;
 };
 
 template <class W>
@@ -889,31 +982,26 @@ void UnpackBatchWeights(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
   bw->q.resize(static_cast<size_t>(rows) * n);
   bw->corr.resize(static_cast<size_t>(rows) * nb);
   bw->d.resize(static_cast<size_t>(rows) * nb);
+  if constexpr (W::kMin) bw->dm.resize(static_cast<size_t>(rows) * nb);
   for (int r = 0; r < rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * W::kBlock;
       uint16_t dh;
       std::memcpy(&dh, blk, 2);
-      __m256i u;  // the 32 values offset to unsigned (+8 for Q4_0, +128 for Q8_0)
-      int bias;
-      if constexpr (std::is_same_v<W, Q4_0W>) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-        const __m128i m4 = _mm_set1_epi8(0x0F);
-        u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
-        bias = 8;
-      } else {
-        u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)),
-                             _mm256_set1_epi8(static_cast<char>(0x80)));
-        bias = 128;
-      }
+      const __m256i u = W::Unpack(blk);
       const __m256i sad = _mm256_sad_epu8(u, _mm256_setzero_si256());
       const int64_t usum = _mm256_extract_epi64(sad, 0) + _mm256_extract_epi64(sad, 1) +
                            _mm256_extract_epi64(sad, 2) + _mm256_extract_epi64(sad, 3);
-      const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(static_cast<char>(bias)));
+      const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(static_cast<char>(W::kBias)));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(bw->q.data() + r * n + b * 32), q);
-      bw->corr[r * nb + b] = -128 * static_cast<int32_t>(usum - 32 * bias);
+      bw->corr[r * nb + b] = -128 * static_cast<int32_t>(usum - 32 * W::kBias);
       bw->d[r * nb + b] = Fp16ToFp32Fast(dh);
+      if constexpr (W::kMin) {
+        uint16_t mh;
+        std::memcpy(&mh, blk + 2, 2);  // the minimum follows the scale in Q4_1 and Q5_1
+        bw->dm[r * nb + b] = -Fp16ToFp32Fast(mh);
+      }
     }
   }
 }
@@ -951,47 +1039,12 @@ inline void BatchTile(int64_t n, const BatchWeights& bw, const uint8_t* group, i
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
 
-template <class W>
-void BatchGemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
-               const void* acts, int n_tokens, float* y, size_t ldy) {
-  thread_local BatchWeights bw;
-  const int64_t nb = n / 32;
-  const int groups = BatchSlots(n_tokens) / kLanes;
-  for (int64_t r = r0; r < r1; r += 16) {
-    const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
-    UnpackBatchWeights<W>(n, w + r * row_bytes, row_bytes, rows, &bw);
-    for (int g = 0; g < groups; ++g) {
-      const uint8_t* group =
-          static_cast<const uint8_t*>(acts) + static_cast<size_t>(g) * nb * kGroupBlockBytes;
-      const int valid = std::min(kLanes, n_tokens - g * kLanes);
-      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
-      if (rows == 16) {
-        BatchTile<16>(n, bw, group, valid, yg, ldy);
-      } else {
-        // Rows past the last full tile one at a time, with their own unpacked copy.
-        for (int i = 0; i < rows; ++i) {
-          BatchWeights one;
-          UnpackBatchWeights<W>(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
-          BatchTile<1>(n, one, group, valid, yg + i, ldy);
-        }
-      }
-    }
-  }
-}
-
 // --- Batch form of the Q4_K kernel, same scheme per 32-value sub-block ---
 //
 // Per group and sub-block: 8 x 64 bytes of values, the 16 tokens' super-block scales, then
 // the 16 tokens' scale * sum of the sub-block's values (for the mins term). The weights are
 // unpacked per row tile into bytes with, per sub-block, -128 * sum(q), d * scale and
 // dmin * min.
-constexpr size_t kGroupSubBytes = 8 * 64 + 64 + 64;
-
-size_t BatchBytesK(int64_t n, int n_tokens) {
-  return static_cast<size_t>(BatchSlots(n_tokens) / kLanes) * static_cast<size_t>(n / 32) *
-         kGroupSubBytes;
-}
-
 void BatchPrepareK(const float* x, int64_t n, int t0, int t1, int n_tokens, void* out) {
   const int64_t nsub = n / 32;
   thread_local std::vector<BlockQ8_K> q8;
@@ -1023,15 +1076,9 @@ void BatchPrepareK(const float* x, int64_t n, int t0, int t1, int n_tokens, void
   }
 }
 
-struct BatchWeightsK {
-  std::vector<int8_t> q;
-  std::vector<int32_t> corr;
-  std::vector<float> d, dm;
-};
-
 template <class B>
 void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
-                           BatchWeightsK* bw) {
+                           BatchWeights* bw) {
   const int64_t nsub = n / 32;
   bw->q.resize(static_cast<size_t>(rows) * n);
   bw->corr.resize(static_cast<size_t>(rows) * nsub);
@@ -1075,8 +1122,8 @@ void UnpackBatchWeightsQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int ro
 }
 
 template <int M>
-inline void BatchTileK(int64_t n, const BatchWeightsK& bw, const uint8_t* group, int valid,
-                       float* y, size_t ldy) {
+inline void BatchTileK(int64_t n, const BatchWeights& bw, const uint8_t* group, int valid, float* y,
+                       size_t ldy) {
   const int64_t nsub = n / 32;
   __m512 acc[M];
 #pragma GCC unroll 16
@@ -1109,10 +1156,48 @@ inline void BatchTileK(int64_t n, const BatchWeightsK& bw, const uint8_t* group,
   for (int r = 0; r < M; ++r) _mm512_mask_i32scatter_ps(y + r, m, vindex, acc[r], 4);
 }
 
+// Q4_0, Q5_0 and Q8_0 through BatchTile; Q4_1 and Q5_1 through BatchTileK, whose mins term
+// is theirs with a block's minimum as dmin * min.
+template <class W>
+void BatchGemm(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
+               const void* acts, int n_tokens, float* y, size_t ldy) {
+  constexpr size_t kBytes = W::kMin ? kGroupSubBytes : kGroupBlockBytes;
+  thread_local BatchWeights bw;
+  const int64_t nb = n / 32;
+  const int groups = BatchSlots(n_tokens) / kLanes;
+  auto tile = [&](auto m, const BatchWeights& weights, const uint8_t* group, int valid, float* yg) {
+    if constexpr (W::kMin) {
+      BatchTileK<decltype(m)::value>(n, weights, group, valid, yg, ldy);
+    } else {
+      BatchTile<decltype(m)::value>(n, weights, group, valid, yg, ldy);
+    }
+  };
+  for (int64_t r = r0; r < r1; r += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, r1 - r));
+    UnpackBatchWeights<W>(n, w + r * row_bytes, row_bytes, rows, &bw);
+    for (int g = 0; g < groups; ++g) {
+      const uint8_t* group =
+          static_cast<const uint8_t*>(acts) + static_cast<size_t>(g) * nb * kBytes;
+      const int valid = std::min(kLanes, n_tokens - g * kLanes);
+      float* yg = y + static_cast<size_t>(g) * kLanes * ldy + r;
+      if (rows == 16) {
+        tile(std::integral_constant<int, 16>(), bw, group, valid, yg);
+      } else {
+        // Rows past the last full tile one at a time, with their own unpacked copy.
+        for (int i = 0; i < rows; ++i) {
+          BatchWeights one;
+          UnpackBatchWeights<W>(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
+          tile(std::integral_constant<int, 1>(), one, group, valid, yg + i);
+        }
+      }
+    }
+  }
+}
+
 template <class B>
 void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
                   const void* acts, int n_tokens, float* y, size_t ldy) {
-  thread_local BatchWeightsK bw;
+  thread_local BatchWeights bw;
   const int64_t nsub = n / 32;
   const int groups = BatchSlots(n_tokens) / kLanes;
   for (int64_t r = r0; r < r1; r += 16) {
@@ -1127,7 +1212,7 @@ void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
         BatchTileK<16>(n, bw, group, valid, yg, ldy);
       } else {
         for (int i = 0; i < rows; ++i) {
-          BatchWeightsK one;
+          BatchWeights one;
           UnpackBatchWeightsQ4K<B>(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
           BatchTileK<1>(n, one, group, valid, yg + i, ldy);
         }
@@ -1137,16 +1222,16 @@ void BatchGemmQ4K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
 }
 
 const GemmKernel kQ4_KGemm = {
-    Q8KBytes,    PrepareQ8K,    GemmK<Q4KTiles<BlockQ4_K>>, 12, BatchSlots,
-    BatchBytesK, BatchPrepareK, BatchGemmQ4K<BlockQ4_K>};
+    Q8KBytes,         PrepareQ8K,    GemmK<Q4KTiles<BlockQ4_K>>, 12, BatchSlots,
+    BatchBytes<true>, BatchPrepareK, BatchGemmQ4K<BlockQ4_K>};
 const GemmKernel kQ5_KGemm = {
-    Q8KBytes,    PrepareQ8K,    GemmK<Q4KTiles<BlockQ5_K>>, 12, BatchSlots,
-    BatchBytesK, BatchPrepareK, BatchGemmQ4K<BlockQ5_K>};
+    Q8KBytes,         PrepareQ8K,    GemmK<Q4KTiles<BlockQ5_K>>, 12, BatchSlots,
+    BatchBytes<true>, BatchPrepareK, BatchGemmQ4K<BlockQ5_K>};
 // --- Batch form of the Q6_K kernel: the Q4_K scheme with one scale per 16 values and no
 // mins; the weights are unpacked to q - 32 (signed), the activations are the Q8_K batch
 // layout of BatchPrepareK. ---
 void UnpackBatchWeightsQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int rows,
-                           BatchWeightsK* bw) {
+                           BatchWeights* bw) {
   const int64_t n16 = n / 16;
   bw->q.resize(static_cast<size_t>(rows) * n);
   bw->corr.resize(static_cast<size_t>(rows) * n16);
@@ -1191,7 +1276,7 @@ void UnpackBatchWeightsQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int ro
 }
 
 template <int M>
-inline void BatchTileQ6K(int64_t n, const BatchWeightsK& bw, const uint8_t* group, int valid,
+inline void BatchTileQ6K(int64_t n, const BatchWeights& bw, const uint8_t* group, int valid,
                          float* y, size_t ldy) {
   const int64_t nsub = n / 32, n16 = n / 16;
   __m512 acc[M];
@@ -1229,7 +1314,7 @@ inline void BatchTileQ6K(int64_t n, const BatchWeightsK& bw, const uint8_t* grou
 
 void BatchGemmQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
                   const void* acts, int n_tokens, float* y, size_t ldy) {
-  thread_local BatchWeightsK bw;
+  thread_local BatchWeights bw;
   const int64_t nsub = n / 32;
   const int groups = BatchSlots(n_tokens) / kLanes;
   for (int64_t r = r0; r < r1; r += 16) {
@@ -1244,7 +1329,7 @@ void BatchGemmQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
         BatchTileQ6K<16>(n, bw, group, valid, yg, ldy);
       } else {
         for (int i = 0; i < rows; ++i) {
-          BatchWeightsK one;
+          BatchWeights one;
           UnpackBatchWeightsQ6K(n, w + (r + i) * row_bytes, row_bytes, 1, &one);
           BatchTileQ6K<1>(n, one, group, valid, yg + i, ldy);
         }
@@ -1253,12 +1338,21 @@ void BatchGemmQ6K(int64_t n, const uint8_t* w, size_t row_bytes, int64_t r0, int
   }
 }
 
-const GemmKernel kQ6_KGemm = {Q8KBytes,   PrepareQ8K,  GemmK<Q6KTiles>, 12,
-                              BatchSlots, BatchBytesK, BatchPrepareK,   BatchGemmQ6K};
-const GemmKernel kQ4_0Gemm = {PlanarBytes, PreparePlanar<8>, Gemm<Q4_0W>,  12,
-                              BatchSlots,  BatchBytes,       BatchPrepare, BatchGemm<Q4_0W>};
-const GemmKernel kQ8_0Gemm = {PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>,  12,
-                              BatchSlots,  BatchBytes,         BatchPrepare, BatchGemm<Q8_0W>};
+const GemmKernel kQ6_KGemm = {Q8KBytes,   PrepareQ8K,       GemmK<Q6KTiles>, 12,
+                              BatchSlots, BatchBytes<true>, BatchPrepareK,   BatchGemmQ6K};
+const GemmKernel kQ4_0Gemm = {
+    PlanarBytes, PreparePlanar<8>,  Gemm<Q4_0W>,         12,
+    BatchSlots,  BatchBytes<false>, BatchPrepare<false>, BatchGemm<Q4_0W>};
+const GemmKernel kQ5_0Gemm = {
+    PlanarBytes, PreparePlanar<16>, Gemm<Q5_0W>,         12,
+    BatchSlots,  BatchBytes<false>, BatchPrepare<false>, BatchGemm<Q5_0W>};
+const GemmKernel kQ8_0Gemm = {
+    PlanarBytes, PreparePlanar<128>, Gemm<Q8_0W>,         12,
+    BatchSlots,  BatchBytes<false>,  BatchPrepare<false>, BatchGemm<Q8_0W>};
+const GemmKernel kQ4_1Gemm = {PlanarBytes, PreparePlanar<0>, Gemm<Q4_1W>,        12,
+                              BatchSlots,  BatchBytes<true>, BatchPrepare<true>, BatchGemm<Q4_1W>};
+const GemmKernel kQ5_1Gemm = {PlanarBytes, PreparePlanar<0>, Gemm<Q5_1W>,        12,
+                              BatchSlots,  BatchBytes<true>, BatchPrepare<true>, BatchGemm<Q5_1W>};
 
 // exp(x) for x <= 0 down to -inf (softmax) and for the SiLU range: 2^n * p(r) with
 // r = x - n ln2 in [-ln2/2, ln2/2] and a degree-6 polynomial, about 2 ulp.
@@ -1382,6 +1476,12 @@ const GemmKernel* GetGemmAvx512(GgmlType type) {
       return &kQ4_0Gemm;
     case GgmlType::kQ8_0:
       return &kQ8_0Gemm;
+    case GgmlType::kQ4_1:
+      return &kQ4_1Gemm;
+    case GgmlType::kQ5_0:
+      return &kQ5_0Gemm;
+    case GgmlType::kQ5_1:
+      return &kQ5_1Gemm;
     case GgmlType::kQ4_K:
       return &kQ4_KGemm;
     case GgmlType::kQ5_K:
