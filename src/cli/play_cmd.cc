@@ -10,6 +10,8 @@
 
 #include "cli/context.h"
 #include "core/data_home.h"
+#include "core/home_lock.h"
+#include "core/ids.h"
 #include "envs/rpg/rpg_server.h"
 
 namespace naut::cli {
@@ -196,6 +198,7 @@ void AddPlayCommand(CLI::App& app, Context& ctx) {
       return;
     }
     std::filesystem::path state_file;
+    std::optional<HomeLock> home_lock;
     if (!memory) {
       auto config = ctx.LoadConfig();
       if (!config) {
@@ -208,6 +211,13 @@ void AddPlayCommand(CLI::App& app, Context& ctx) {
         return;
       }
       state_file = envs::rpg::StateFileIn(home->root);
+      // The saved game is the agent's: nobody plays it while a run does.
+      auto lock = HomeLock::Acquire(*home, NewId(), "neuronaut play");
+      if (!lock) {
+        ctx.exit_code = Fail(lock.error());
+        return;
+      }
+      home_lock = std::move(*lock);
     }
     auto world = RpgWorld::Open(state_file, static_cast<uint64_t>(seed.value_or(0)));
     if (!world) {

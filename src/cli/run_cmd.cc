@@ -16,6 +16,7 @@
 #include "agent/profile_toolbox.h"
 #include "cli/context.h"
 #include "core/data_home.h"
+#include "core/home_lock.h"
 #include "core/ids.h"
 #include "envs/registry.h"
 #include "llm/model_factory.h"
@@ -159,6 +160,14 @@ int Run(Context& ctx, const RunFlags& flags) {
   if (!config) return Fail(config.error());
   auto home = OpenDataHome(config->home);
   if (!home) return Fail(home.error());
+  // One agent per data home: two would work the same milestones and drive one saved game.
+  std::string run_id = NewId();
+  auto lock = HomeLock::Acquire(*home, run_id, "neuronaut run");
+  if (!lock) return Fail(lock.error());
+  if (const auto& dead = lock->took_over()) {
+    std::cerr << "note: run " << dead->run_id << " (pid " << dead->pid
+              << ") ended without stopping cleanly; its unfinished task is resumed\n";
+  }
   auto profile = agent::LoadProfile(flags.env.empty() ? config->agent.env : flags.env);
   if (!profile) return Fail(profile.error());
 
@@ -204,7 +213,6 @@ int Run(Context& ctx, const RunFlags& flags) {
   // The model sees the profile's tools under its prefix (game__*), whatever the server is called.
   agent::ProfileToolBox toolbox(hub_tools, *profile);
 
-  std::string run_id = NewId();
   auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
   if (!trace) return Fail(trace.error());
 

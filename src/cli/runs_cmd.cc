@@ -7,6 +7,7 @@
 #include "agent/trace.h"
 #include "cli/context.h"
 #include "core/data_home.h"
+#include "core/home_lock.h"
 
 namespace naut::cli {
 
@@ -24,6 +25,10 @@ int ListRuns(Context& ctx) {
   if (!progress) return Fail(progress.error());
   auto runs = (*progress)->Runs();
   if (!runs) return Fail(runs.error());
+  if (auto holder = HomeLock::Holder(home)) {
+    std::cout << "active now: run " << holder->run_id << " (pid " << holder->pid << ", "
+              << holder->what << ")\n";
+  }
   if (runs->empty()) {
     std::cout << "no runs yet in " << home.root.string() << "\n";
     return kExitOk;

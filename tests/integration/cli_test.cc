@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/files.h"
+#include "core/home_lock.h"
 #include "core/ids.h"
 #include "core/subprocess.h"
 #include "store/db.h"
@@ -164,6 +165,37 @@ TEST_F(CliTest, RunStopsClearlyWhenTheModelIsUnreachable) {
   auto progress = ReadFile(home_ / "PROGRESS.md");
   ASSERT_TRUE(progress) << progress.error().ToString();
   EXPECT_NE(progress->find("(in progress, attempt 1)"), std::string::npos) << *progress;
+}
+
+// One agent per data home: while a run holds it, another run and `play` are refused with the
+// holder's run id and pid; read-only commands keep working.
+TEST_F(CliTest, ASecondAgentOnAnActiveHomeIsRefused) {
+  fs::create_directories(home_);
+  auto held = HomeLock::Acquire(DataHome{home_}, "run-holding", "neuronaut run");
+  ASSERT_TRUE(held.ok()) << held.error().ToString();
+  const std::string holder = "run run-holding (pid " + std::to_string(getpid());
+
+  auto run = Run({"run", "--max-tasks", "1"});
+  EXPECT_EQ(run.status.exit_code, 1) << run.out << run.err;
+  EXPECT_NE(run.err.find(holder), std::string::npos) << run.err;
+  EXPECT_FALSE(fs::exists(home_ / "PROGRESS.md")) << "the refused run changed the home";
+
+  auto play = RunCommand({.argv = {NAUT_CLI, "play", "rpg"},
+                          .env = {{"NEURONAUT_HOME", home_.string()}}},
+                         "q\n", 60s);
+  ASSERT_TRUE(play.ok());
+  EXPECT_NE(play->status.exit_code, 0);
+  EXPECT_NE(play->err.find(holder), std::string::npos) << play->err;
+
+  auto list = Run({"runs", "list"});
+  EXPECT_EQ(list.status.exit_code, 0) << list.err;
+  auto skills = Run({"skills", "list"});
+  EXPECT_EQ(skills.status.exit_code, 0) << skills.err;
+
+  held = Unavailable("released");  // the holder stops
+  auto after = Run({"--set", "llm.max_retries=0", "run", "--max-tasks", "1"});
+  EXPECT_EQ(after.err.find("is in use by"), std::string::npos) << after.err;
+  EXPECT_NE(after.err.find("the model could not answer"), std::string::npos) << after.err;
 }
 
 }  // namespace
