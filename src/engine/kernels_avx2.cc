@@ -324,23 +324,28 @@ float DotQ6_K(int64_t n, const void* w, const void* a) {
   return Hsum(acc);
 }
 
+// The values of a Q4_0 / Q5_0 block as signed bytes.
+inline __m256i SignedValues(const BlockQ4_0& b) {
+  return _mm256_sub_epi8(Nibbles(b.qs), _mm256_set1_epi8(8));
+}
+inline __m256i SignedValues(const BlockQ5_0& b) {
+  return _mm256_sub_epi8(_mm256_or_si256(Nibbles(b.qs), HighBits(b.qh)), _mm256_set1_epi8(16));
+}
+
 // Four activation rows against one weight row: the weight block is unpacked once and its
 // absolute values reused, which is what makes batched prompt processing cheaper per token.
-void DotQ4_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
-  const auto* x = static_cast<const BlockQ4_0*>(w);
+template <class B>
+void DotOffsetx4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
+  const auto* x = static_cast<const B*>(w);
   const BlockQ8_0* ys[4];
   for (int j = 0; j < 4; ++j)
     ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
   const int64_t nb = n / 32;
-  const __m256i m4 = _mm256_set1_epi8(0xF);
-  const __m256i off = _mm256_set1_epi8(8);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
   for (int64_t i = 0; i < nb; ++i) {
-    __m128i t0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
-    __m256i q =
-        _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t0, 4), t0), m4), off);
+    const __m256i q = SignedValues(x[i]);
     const __m256i aq = _mm256_sign_epi8(q, q);
     const float wd = H2F(x[i].d);
     for (int j = 0; j < 4; ++j) {
@@ -352,6 +357,35 @@ void DotQ4_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y
     }
   }
   for (int j = 0; j < 4; ++j) y[j] = Hsum(acc[j]);
+}
+
+// Q4_1 / Q5_1 against four activation rows, as DotMin: the unsigned values go straight into
+// VPMADDUBSW, and each row's block sum (for the minimum term) is one more against ones.
+template <class B, bool kFive>
+void DotMinx4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
+  const auto* x = static_cast<const B*>(w);
+  const BlockQ8_0* ys[4];
+  for (int j = 0; j < 4; ++j)
+    ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                    _mm256_setzero_ps()};
+  for (int64_t i = 0; i < n / 32; ++i) {
+    __m256i q = Nibbles(x[i].qs);
+    if constexpr (kFive) q = _mm256_or_si256(q, HighBits(x[i].qh));
+    const float wd = H2F(x[i].d), wm = H2F(x[i].m);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ys[j][i].qs));
+      const float da = H2F(ys[j][i].d);
+      acc[j] =
+          _mm256_fmadd_ps(_mm256_set1_ps(wd * da), _mm256_cvtepi32_ps(MulSumU8I8(q, yv)), acc[j]);
+      accm[j] = _mm256_fmadd_ps(_mm256_set1_ps(wm * da), _mm256_cvtepi32_ps(MulSumU8I8(ones8, yv)),
+                                accm[j]);
+    }
+  }
+  for (int j = 0; j < 4; ++j) y[j] = Hsum(_mm256_add_ps(acc[j], accm[j]));
 }
 
 void DotQ8_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
@@ -383,9 +417,15 @@ void DotQ8_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y
 VecDot4Fn GetVecDot4Avx2(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:
-      return DotQ4_0x4;
+      return DotOffsetx4<BlockQ4_0>;
+    case GgmlType::kQ5_0:
+      return DotOffsetx4<BlockQ5_0>;
     case GgmlType::kQ8_0:
       return DotQ8_0x4;
+    case GgmlType::kQ4_1:
+      return DotMinx4<BlockQ4_1, false>;
+    case GgmlType::kQ5_1:
+      return DotMinx4<BlockQ5_1, true>;
     default:
       return nullptr;
   }

@@ -81,7 +81,7 @@ TEST_P(KernelTest, DotMatchesDequantizeThenFloatForEveryKernelSet) {
 }
 
 // The tile kernels against the scalar row kernel, over row and token counts that exercise
-// every tile shape and remainder, and rows with an odd number of blocks.
+// every tile shape and remainder, and rows with an odd number of blocks (1, 3, 5).
 TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
   const TypeTol tt = GetParam();
   for (KernelSet ks : {KernelSet::kAvx512}) {
@@ -92,7 +92,8 @@ TEST_P(KernelTest, TileKernelMatchesScalarRowKernel) {
     std::mt19937 rng(7);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
-    for (int64_t n : {int64_t{160}, int64_t{256}, int64_t{1024}, int64_t{5 * 256}}) {
+    for (int64_t n :
+         {int64_t{32}, int64_t{96}, int64_t{160}, int64_t{256}, int64_t{1024}, int64_t{5 * 256}}) {
       if (n % block != 0) continue;
       for (int rows : {1, 4, 7, 13}) {
         for (int n_tokens : {1, 2, 3, 4, 5, 9}) {
@@ -174,6 +175,65 @@ TEST_P(KernelTest, BatchKernelMatchesScalarRowKernel) {
           QuantizeActs(fmt, x.data() + t * n, n, act.data());
           for (int r = 0; r < rows; ++r) {
             float want = scalar(n, q.data() + r * row_bytes, act.data());
+            double mag = 0;
+            for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
+            ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
+                << TypeName(tt.type) << " n " << n << " rows " << rows << " tokens " << n_tokens
+                << " at " << r << "," << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The batch form on the shapes real files have and the edges around them: rows of 1, 2, 3, 18,
+// 24 and 28 blocks of 32 (576 and 896 are SmolLM2's and Qwen2.5-0.5B's widths, neither a
+// multiple of 256; 768 is three K-quant blocks), row ranges that end inside a 16-row tile, every
+// batch size from 1 to 20 (the engine only sends 12 or more, but the layout must hold for any) and
+// 33, and activations prepared in two uneven parts.
+TEST_P(KernelTest, BatchKernelMatchesScalarRowKernelOnOddShapes) {
+  const TypeTol tt = GetParam();
+  const GemmKernel* gk = GetGemm(tt.type, KernelSet::kAvx512);
+  if (gk == nullptr || gk->batch_gemm == nullptr || !KernelSetSupported(KernelSet::kAvx512)) {
+    GTEST_SKIP() << "no batch kernel";
+  }
+  const ActFormat fmt = ActFormatFor(tt.type);
+  const VecDotFn scalar = GetVecDot(tt.type, KernelSet::kScalar);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t block = GetTypeTraits(static_cast<uint32_t>(tt.type))->block_size;
+  std::vector<int> token_counts;
+  for (int t = 1; t <= 20; ++t) token_counts.push_back(t);
+  token_counts.push_back(33);
+  for (int64_t n :
+       {int64_t{32}, int64_t{64}, int64_t{96}, int64_t{576}, int64_t{768}, int64_t{896}}) {
+    if (n % block != 0) continue;
+    for (int rows : {1, 5, 17, 31}) {
+      std::vector<float> w(static_cast<size_t>(n) * rows);
+      for (auto& v : w) v = nd(rng);
+      std::string q;
+      for (int r = 0; r < rows; ++r) q += QuantizeRow(tt.type, w.data() + r * n, n);
+      const size_t row_bytes = q.size() / rows;
+      const auto* wq = reinterpret_cast<const uint8_t*>(q.data());
+      const int split = rows > 16 ? 16 : 0;  // a second call for the rows of a partial tile
+      for (int n_tokens : token_counts) {
+        std::vector<float> x(static_cast<size_t>(n) * n_tokens);
+        for (auto& v : x) v = nd(rng);
+        std::vector<uint8_t> buf(gk->batch_bytes(n, n_tokens) + 64);
+        uint8_t* acts = buf.data() + (-reinterpret_cast<uintptr_t>(buf.data()) & 63);
+        const int slots = gk->batch_slots(n_tokens);
+        ASSERT_GE(slots, n_tokens);
+        gk->batch_prepare(x.data(), n, 0, slots / 3, n_tokens, acts);
+        gk->batch_prepare(x.data(), n, slots / 3, slots, n_tokens, acts);
+        std::vector<float> y(static_cast<size_t>(rows) * n_tokens, -12345.0f);
+        if (split > 0) gk->batch_gemm(n, wq, row_bytes, 0, split, acts, n_tokens, y.data(), rows);
+        gk->batch_gemm(n, wq, row_bytes, split, rows, acts, n_tokens, y.data(), rows);
+        std::vector<uint8_t> act(ActRowBytes(fmt, n));
+        for (int t = 0; t < n_tokens; ++t) {
+          QuantizeActs(fmt, x.data() + t * n, n, act.data());
+          for (int r = 0; r < rows; ++r) {
+            const float want = scalar(n, q.data() + r * row_bytes, act.data());
             double mag = 0;
             for (int64_t i = 0; i < n; ++i) mag += std::fabs(w[r * n + i] * x[t * n + i]);
             ASSERT_NEAR(y[t * rows + r], want, 1e-5 * mag)
