@@ -13,6 +13,9 @@
 #                                     pp512 and tg128 at 1 and 2 threads (run it under
 #                                     `flock /tmp/naut-build.lock` so that no build shares the CPU)
 #
+# refs-real and bench-real take every real model in ./models, or those MODELS names (names of
+# scripts/models.tsv, space-separated), e.g. MODELS="smollm2-135m qwen2.5-coder-0.5b".
+#
 # llama.cpp's source comes from the npm package node-llama-cpp, which ships it as a git bundle
 # (no other network access is needed); it is built for this CPU's instruction sets except AMX
 # (see cpu_flags) under bench/engine/.llama-cpp/, which git ignores. `bench` and `refs` run `setup` when needed.
@@ -149,11 +152,13 @@ EOF
   done
 }
 
-# The real models of scripts/models.tsv that are in ./models, as "name file sha256 size" lines.
+# The real models of scripts/models.tsv that are in ./models (only those named in MODELS when it
+# is set), as "name file sha256 size" lines.
 real_models() {
   local name file sha size
   while IFS=$'\t' read -r name file sha size _; do
     [[ -z "$name" || "$name" == \#* ]] && continue
+    [[ -n "${MODELS:-}" && " $MODELS " != *" $name "* ]] && continue
     if [[ -f "$ROOT/models/$file" ]]; then
       echo "$name $file $sha $size"
     else
