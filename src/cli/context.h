@@ -48,5 +48,6 @@ void AddModelCommands(CLI::App& app, Context& ctx);
 void AddGenerateCommand(CLI::App& app, Context& ctx);
 void AddPlayCommand(CLI::App& app, Context& ctx);
 void AddSandboxCommands(CLI::App& app, Context& ctx);
+void AddBackupCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

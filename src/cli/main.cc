@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   AddGenerateCommand(app, ctx);
   AddPlayCommand(app, ctx);
   AddSandboxCommands(app, ctx);
+  AddBackupCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

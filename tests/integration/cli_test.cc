@@ -198,5 +198,28 @@ TEST_F(CliTest, ASecondAgentOnAnActiveHomeIsRefused) {
   EXPECT_NE(after.err.find("the model could not answer"), std::string::npos) << after.err;
 }
 
+// A backup restored into another, empty home resumes the same run: the unfinished task is
+// picked up again there.
+TEST_F(CliTest, ABackupRestoredElsewhereResumesTheRun) {
+  auto first = Run({"--set", "llm.max_retries=0", "run", "--max-tasks", "1"});
+  ASSERT_EQ(first.status.exit_code, 1) << first.err;
+  auto backup = Run({"backup", (root_ / "bk").string()});
+  ASSERT_EQ(backup.status.exit_code, 0) << backup.err;
+  EXPECT_NE(backup.out.find("copied"), std::string::npos) << backup.out;
+
+  const std::string other = (root_ / "other-home").string();
+  auto restore = Run({"--home", other, "restore", (root_ / "bk").string()});
+  ASSERT_EQ(restore.status.exit_code, 0) << restore.out << restore.err;
+  auto again = Run({"--home", other, "restore", (root_ / "bk").string()});
+  EXPECT_EQ(again.status.exit_code, 1);
+  EXPECT_NE(again.err.find("not empty"), std::string::npos) << again.err;
+
+  auto resumed = Run({"--home", other, "--set", "llm.max_retries=0", "run", "--max-tasks", "1"});
+  EXPECT_NE(resumed.err.find("resuming unfinished task"), std::string::npos) << resumed.err;
+  auto progress = ReadFile(fs::path(other) / "PROGRESS.md");
+  ASSERT_TRUE(progress) << progress.error().ToString();
+  EXPECT_NE(progress->find("(in progress, attempt 2)"), std::string::npos) << *progress;
+}
+
 }  // namespace
 }  // namespace naut
