@@ -17,6 +17,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kEmptyAnswerCorrection =
+    "Your answer was empty. The task is not done yet: read the observation and the last tool "
+    "result, then call a tool or write one ```python code action. If you are sure the task is "
+    "done, say so in one short sentence.";
+
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -788,6 +793,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
 
     llm::ToolCallParser parser(tool_specs_);
     bool verified_in_round = false;
+    bool asked_after_empty = false;
     Verdict verdict;
     for (int step = 0; step < options_.max_steps_per_round; ++step) {
       if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
@@ -851,6 +857,17 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
           result_text += "\nThe task is not complete yet: " + verdict.critique;
         }
         messages.push_back(llm::Message::User(result_text));
+        continue;
+      }
+      // An empty answer is no claim of success: small models sometimes end their turn at once
+      // after a tool result. Ask once per round for an action; a second empty answer ends it.
+      if (answer->content.find_first_not_of(" \t\r\n") == std::string::npos &&
+          !asked_after_empty) {
+        asked_after_empty = true;
+        messages.push_back(llm::Message::Assistant(answer->content));
+        messages.push_back(llm::Message::User(kEmptyAnswerCorrection));
+        Emit("correction", {{"problems", Json::array({"empty answer"})}});
+        state.rounds.back().steps.push_back("(empty answer: asked again)");
         continue;
       }
       // No call and no code: the model says it is done.

@@ -190,6 +190,29 @@ TEST_F(AgentTest, MalformedCallIsCorrectedAndTheTaskStillSucceeds) {
   EXPECT_EQ(second.back().role, llm::Role::kUser);
 }
 
+// Qwen2.5-Coder-1.5B (run kept in tests/fixtures/real_runs/) answered a tool result with nothing
+// at all (0 tokens), which ended the round as if it had claimed success. An empty answer is
+// asked about once per round.
+TEST_F(AgentTest, AnEmptyAnswerIsAskedAboutNotTakenAsDone) {
+  options_.max_rounds = 1;
+  model_.script = {Call("game__press", {{"button", "train"}}), Text(""),
+                   Call("game__press", {{"button", "train"}}), Text("done")};
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(world_.points, 2);
+  ASSERT_GE(model_.requests.size(), 3u);
+  EXPECT_NE(model_.requests[2].messages.back().content.find("Your answer was empty"),
+            std::string::npos);
+}
+
+TEST_F(AgentTest, TwoEmptyAnswersEndTheRound) {
+  options_.max_rounds = 1;
+  model_.script = {Text(""), Text("  \n")};
+  auto s = Run();
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(model_.requests.size(), 2u);
+}
+
 TEST_F(AgentTest, LoopingModelIsStoppedByTheRail) {
   for (int i = 0; i < 20; ++i) model_.script.push_back(Call("game__press", {{"button", "wait"}}));
   auto s = Run();
@@ -255,6 +278,28 @@ TEST_F(AgentTest, CodeActionCallsToolsThroughTheSkillRuntime) {
   ASSERT_EQ(model_.requests.size(), 2u);
   EXPECT_NE(model_.requests[1].messages[0].content.find("tools.game__press(button='train')"),
             std::string::npos);
+}
+
+// Qwen2.5-Coder-1.5B (run kept in tests/fixtures/real_runs/) wrote its code actions as a
+// function `act()` that nothing called, five times: "ran to the end, 0 tool calls". A function
+// that needs no arguments is called; one that does is reported to the model.
+TEST_F(AgentTest, ACodeActionThatOnlyDefinesAFunctionHasItCalled) {
+  model_.script = {
+      Text("```python\ndef act(button):\n    tools.game__press(button=button)\n```"),
+      Text("```python\nimport json\n\ndef act():\n    # Train twice\n    "
+           "tools.game__press({\"button\": \"train\"})\n    result = "
+           "tools.game__press(button=\"train\")\n    if result:\n        print(\"trained\")\n```\n"
+           "This action trains twice."),
+      Text("```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    "
+           "tools.game__press(button='train')\n```")};
+  FakeSkills skills;
+  SkillsCodeRunner code;
+  auto s = Run(&skills, &code);
+  EXPECT_EQ(s.done, 1);
+  EXPECT_EQ(world_.points, 2);
+  ASSERT_GE(model_.requests.size(), 2u);
+  const std::string& told = model_.requests[1].messages.back().content;
+  EXPECT_NE(told.find("only defines act(button) and never calls it"), std::string::npos) << told;
 }
 
 TEST_F(AgentTest, CodeActionErrorFeedsTheNextTurnAndPermissionsHold) {

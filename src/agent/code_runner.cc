@@ -29,6 +29,38 @@ std::string ValueText(const Json& value) {
   return DumpJson(value);
 }
 
+// Appended after the action. Models (Voyager's prompt style, and small ones always) often write
+// a code action as a function and never call it: the action then "runs to the end" having done
+// nothing. When the action's top level is only imports and function definitions, none of them
+// called, the last function is called if it needs no arguments; otherwise the model is told.
+constexpr const char* kCallUncalledFunction = R"py(
+
+def __naut_call_defined_function(source):
+    import ast, inspect
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return
+    defs = [n.name for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    only_defs = all(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Import, ast.ImportFrom))
+                    or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+                    for n in body)
+    if not defs or not only_defs or isinstance(body[-1], ast.AsyncFunctionDef):
+        return
+    fn = globals().get(defs[-1])
+    if not callable(fn):
+        return
+    required = [p.name for p in inspect.signature(fn).parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if required:
+        print("Note: the code only defines %s(%s) and never calls it, so nothing was done; "
+              "call it at the end of the code action." % (defs[-1], ", ".join(required)))
+        return
+    print("Note: the code only defined %s(); NeuroNaut called it." % defs[-1])
+    globals()["result"] = fn()
+
+)py";
+
 }  // namespace
 
 std::string SkillsCodeRunner::Program(const std::string& code, const std::string& skills) {
@@ -36,6 +68,8 @@ std::string SkillsCodeRunner::Program(const std::string& code, const std::string
   if (!skills.empty()) program += "\n# Skills offered for this task\n" + skills + "\n";
   program += "\n# The code action\n" + code;
   if (program.back() != '\n') program += '\n';
+  program += kCallUncalledFunction;
+  program += "__naut_call_defined_function(" + DumpJson(Json(code)) + ")\n";
   return program;
 }
 

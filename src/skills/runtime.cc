@@ -52,9 +52,22 @@ class ToolError(Exception):
 _calls = [0]
 
 
-def call(_tool_name, **arguments):
-    """Calls the MCP tool `<server>__<tool>` with keyword arguments and returns its result:
-    the structured content when the tool has one, else its text."""
+def _arguments(tool_name, args, kwargs):
+    # Keyword arguments, or one dict of them (models often write tools.x({"a": 1})).
+    if len(args) == 1 and isinstance(args[0], dict) and all(isinstance(k, str) for k in args[0]):
+        merged = dict(args[0])
+        merged.update(kwargs)
+        return merged
+    if args:
+        raise TypeError("%s takes keyword arguments, e.g. tools.%s(name=value, ...), or one dict "
+                        "of them; got %d positional argument(s)" % (tool_name, tool_name, len(args)))
+    return kwargs
+
+
+def call(_tool_name, *args, **arguments):
+    """Calls the MCP tool `<server>__<tool>` with keyword arguments (or one dict of them) and
+    returns its result: the structured content when the tool has one, else its text."""
+    arguments = _arguments(_tool_name, args, arguments)
     _calls[0] += 1
     _send({"type": "call", "id": _calls[0], "tool": _tool_name, "arguments": arguments})
     line = _proto_in.readline()
@@ -75,8 +88,8 @@ class _Tools(types.ModuleType):
         if name.startswith("__"):
             raise AttributeError(name)
 
-        def tool(**arguments):
-            return call(name, **arguments)
+        def tool(*args, **arguments):
+            return call(name, *args, **arguments)
 
         tool.__name__ = name
         return tool

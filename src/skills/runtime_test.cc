@@ -77,6 +77,36 @@ TEST(Runtime, ToolErrorsAreExceptionsWithATraceback) {
   EXPECT_NE(r->error.find("no tool named 'nope__x'"), std::string::npos) << r->error;
 }
 
+// Qwen2.5-Coder-1.5B wrote this skill after its first success (run kept in
+// tests/fixtures/real_runs/): the arguments as one dict, not as keywords.
+TEST(Runtime, ToolsTakeOneDictOfArgumentsAsModelsWriteThem) {
+  Counter tools;
+  Runtime rt(tools);
+  auto r = rt.Run({.code = R"py(import tools
+import json
+
+def send_start_message(chat_id):
+    """
+    Send '/start' message to the game bot.
+    """
+    tools.game__echo({"text": chat_id + " /start"})
+    return tools.call("game__add", {"a": 1}, b=2)
+)py",
+                   .entry = "send_start_message",
+                   .arguments = {{"chat_id", "@dungeon_quest_bot"}}});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->stop, StopReason::kFinished) << r->error << r->traceback;
+  ASSERT_EQ(r->tool_calls.size(), 2u);
+  EXPECT_EQ(r->tool_calls[0].arguments["text"], "@dungeon_quest_bot /start");
+  EXPECT_EQ(r->value["sum"], 3);
+  // Anything else positional is refused with the way to write it.
+  r = rt.Run({.code = "import tools\nresult = tools.game__add(1, 2)\n"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->stop, StopReason::kException);
+  EXPECT_NE(r->error.find("game__add takes keyword arguments"), std::string::npos) << r->error;
+  EXPECT_EQ(tools.calls.load(), 2);
+}
+
 TEST(Runtime, ActionsReturnTheirResultVariable) {
   Counter tools;
   Runtime rt(tools);
