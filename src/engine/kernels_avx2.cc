@@ -151,23 +151,22 @@ float DotQ5_0(int64_t n, const void* w, const void* a) {
   return Hsum(acc);
 }
 
-// Q4_1 / Q5_1: d*da*sum(q*qa) + m*da*sum(qa).
+// Q4_1 / Q5_1 against Q8_1 activations: d*da*sum(q*qa) + m*s, s = da*sum(qa) from the block.
 template <class B, bool kFive>
 float DotMin(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const B*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
-  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  const auto* y = static_cast<const BlockQ8_1*>(a);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
   for (int64_t i = 0; i < n / 32; ++i) {
     __m256i q = Nibbles(x[i].qs);
     if constexpr (kFive) q = _mm256_or_si256(q, HighBits(x[i].qh));
     const __m256i ya = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
-    const float da = H2F(y[i].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * da), _mm256_cvtepi32_ps(MulSumU8I8(q, ya)),
-                          acc);
-    accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].m) * da),
-                           _mm256_cvtepi32_ps(MulSumU8I8(_mm256_set1_epi8(1), ya)), accm);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(x[i].d) * H2F(y[i].d)),
+                          _mm256_cvtepi32_ps(MulSumU8I8(q, ya)), acc);
+    summs += H2F(x[i].m) * H2F(y[i].s);
   }
-  return Hsum(_mm256_add_ps(acc, accm));
+  return Hsum(acc) + summs;
 }
 
 float DotQ8_0(int64_t n, const void* w, const void* a) {
@@ -360,32 +359,28 @@ void DotOffsetx4(int64_t n, const void* w, const void* a, size_t astride, float*
 }
 
 // Q4_1 / Q5_1 against four activation rows, as DotMin: the unsigned values go straight into
-// VPMADDUBSW, and each row's block sum (for the minimum term) is one more against ones.
+// VPMADDUBSW.
 template <class B, bool kFive>
 void DotMinx4(int64_t n, const void* w, const void* a, size_t astride, float* y) {
   const auto* x = static_cast<const B*>(w);
-  const BlockQ8_0* ys[4];
+  const BlockQ8_1* ys[4];
   for (int j = 0; j < 4; ++j)
-    ys[j] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(a) + j * astride);
-  const __m256i ones8 = _mm256_set1_epi8(1);
+    ys[j] = reinterpret_cast<const BlockQ8_1*>(static_cast<const uint8_t*>(a) + j * astride);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
-  __m256 accm[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                    _mm256_setzero_ps()};
+  float summs[4] = {0, 0, 0, 0};
   for (int64_t i = 0; i < n / 32; ++i) {
     __m256i q = Nibbles(x[i].qs);
     if constexpr (kFive) q = _mm256_or_si256(q, HighBits(x[i].qh));
     const float wd = H2F(x[i].d), wm = H2F(x[i].m);
     for (int j = 0; j < 4; ++j) {
       const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ys[j][i].qs));
-      const float da = H2F(ys[j][i].d);
-      acc[j] =
-          _mm256_fmadd_ps(_mm256_set1_ps(wd * da), _mm256_cvtepi32_ps(MulSumU8I8(q, yv)), acc[j]);
-      accm[j] = _mm256_fmadd_ps(_mm256_set1_ps(wm * da), _mm256_cvtepi32_ps(MulSumU8I8(ones8, yv)),
-                                accm[j]);
+      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(wd * H2F(ys[j][i].d)),
+                               _mm256_cvtepi32_ps(MulSumU8I8(q, yv)), acc[j]);
+      summs[j] += wm * H2F(ys[j][i].s);
     }
   }
-  for (int j = 0; j < 4; ++j) y[j] = Hsum(_mm256_add_ps(acc[j], accm[j]));
+  for (int j = 0; j < 4; ++j) y[j] = Hsum(acc[j]) + summs[j];
 }
 
 void DotQ8_0x4(int64_t n, const void* w, const void* a, size_t astride, float* y) {

@@ -9,12 +9,13 @@
 // correction that the accumulation starts from, so the offset costs nothing in the inner loop:
 //   sum((q - 8) a) = sum(q a) - 8 sum(a),  sum(w a) = sum((w + 128) a) - 128 sum(a).
 // Q4_1 and Q5_1 (x = d q + m) have no offset but a minimum: their activations carry
-// d_a * sum(a) instead, and the block adds m * d_a * sum(a) to d * d_a * sum(q a).
+// s = d_a * sum(a) instead (in fp16 precision, as ggml's Q8_1 blocks have it), and the block
+// adds m * s to d * d_a * sum(q a).
 //
 // Activation rows ("planar Q8") are laid out per pair of 32-element blocks: the 64 int8
 // values (the 8-bit quantization ggml's Q8_0 uses, bit-identical), then at the end of the row
 // one 16-byte record per pair: float scale of each block, then per block the int32 correction
-// (or, for Q4_1 / Q5_1, the float d_a * sum(a)). An odd final block is padded with a zero
+// (or, for Q4_1 / Q5_1, s as a float). An odd final block is padded with a zero
 // block.
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() values, which -Wmaybe-uninitialized
@@ -70,7 +71,8 @@ size_t PlanarBytes(int64_t n) {
 
 // `kCorrMul` is the weight offset the correction undoes: 8 for Q4_0, 16 for Q5_0, 128 for
 // Q8_0. Each of a block's eight int32 lanes starts at -kCorrMul/8 * sum(a), so the block total
-// is -kCorrMul * sum(a). kCorrMul 0 (Q4_1, Q5_1) stores the float d * sum(a) in its place.
+// is -kCorrMul * sum(a). kCorrMul 0 (Q4_1, Q5_1) stores s = d * sum(a) as QuantizeActs(kQ8_1)
+// rounds it (fp16, from the scale before its own rounding) in its place, as a float.
 template <int kCorrMul>
 void PreparePlanar(const float* x, int64_t n, void* out) {
   const int64_t nb = n / 32;
@@ -93,7 +95,7 @@ void PreparePlanar(const float* x, int64_t n, void* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
       const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
       if constexpr (kCorrMul == 0) {
-        const float ds = d * static_cast<float>(sum);
+        const float ds = Fp16ToFp32(Fp32ToFp16(amax / 127.f * static_cast<float>(sum)));
         std::memcpy(&corr, &ds, 4);
       } else {
         corr = -(kCorrMul / 8) * sum;
@@ -295,7 +297,7 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
       const __m512i m = _mm512_castsi128_si512(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + meta_off + p * 16)));
       const __m512 ad = _mm512_permutexvar_ps(idx_d, _mm512_castsi512_ps(m));
-      // The correction, or for a type with a minimum d_a * sum(a) (lanes 0 and 8 count).
+      // The correction, or for a type with a minimum s (lanes 0 and 8 count).
       const __m512i corr = _mm512_permutexvar_epi32(idx_c, m);
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
@@ -922,7 +924,8 @@ const GemmKernel kF32Gemm = {F32Bytes,   PrepareF32,    GemmF16<F32W>,   12,
 //
 // Layout per group of 16 token slots, per block: 8 x 64 bytes of values ([k][slot][4]), then
 // the 16 fp16-rounded activation scales as floats; for the types with a minimum (Q4_1, Q5_1)
-// then also the 16 tokens' d_a * sum(a), as the K-quants have per sub-block (kGroupSubBytes).
+// then also the 16 tokens' s (Q8_1's d_a * sum(a)), in the place the K-quants have their
+// per-sub-block sums (kGroupSubBytes).
 constexpr size_t kGroupBlockBytes = 8 * 64 + 64;
 constexpr size_t kGroupSubBytes = 8 * 64 + 64 + 64;
 
@@ -955,8 +958,10 @@ void BatchPrepare(const float* x, int64_t n, int t0, int t1, int n_tokens, void*
         const __m512 id = _mm512_set1_ps(amax != 0 ? 127.f / amax : 0.f);
         const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
         const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
-        if constexpr (kSums)
-          ds = d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
+        if constexpr (kSums) {
+          const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+          ds = Fp16ToFp32(Fp32ToFp16(amax / 127.f * static_cast<float>(sum)));
+        }
         v = _mm256_xor_si256(_mm256_set_m128i(_mm512_cvtsepi32_epi8(i1), _mm512_cvtsepi32_epi8(i0)),
                              offset);
       }
@@ -969,7 +974,7 @@ void BatchPrepare(const float* x, int64_t n, int t0, int t1, int n_tokens, void*
 
 // Unpacked weights of up to 16 rows: signed values, and per block (or sub-block) the
 // correction, the scale and, for the types with a minimum, the minimum's factor dm (the tile
-// subtracts dm * d_a * sum(a)).
+// subtracts dm times the activations' scaled sum).
 struct BatchWeights {
   std::vector<int8_t> q;
   std::vector<int32_t> corr;

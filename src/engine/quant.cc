@@ -535,20 +535,16 @@ float DotQ4_0(int64_t n, const void* w, const void* a) {
   return s;
 }
 
-// Q4_1 / Q5_1 against Q8_0 activations: sum(d*q + m)(da*qa) = d*da*sum(q*qa) + m*da*sum(qa)
-// (llama.cpp carries da*sum(qa) in its Q8_1 blocks; the values are the same).
+// Q4_1 / Q5_1 against Q8_1 activations, as ggml: sum(d*q + m)(da*qa) = d*da*sum(q*qa) + m*s.
 float DotQ4_1(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ4_1*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const auto* y = static_cast<const BlockQ8_1*>(a);
   float s = 0;
   for (int64_t i = 0; i < n / 32; ++i) {
-    int sumi = 0, suma = 0;
-    for (int j = 0; j < 16; ++j) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j)
       sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + 16];
-      suma += y[i].qs[j] + y[i].qs[j + 16];
-    }
-    const float da = Fp16ToFp32(y[i].d);
-    s += sumi * Fp16ToFp32(x[i].d) * da + Fp16ToFp32(x[i].m) * (da * suma);
+    s += Fp16ToFp32(x[i].d) * Fp16ToFp32(y[i].d) * sumi + Fp16ToFp32(x[i].m) * Fp16ToFp32(y[i].s);
   }
   return s;
 }
@@ -567,16 +563,12 @@ float DotQ5_0(int64_t n, const void* w, const void* a) {
 
 float DotQ5_1(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ5_1*>(w);
-  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const auto* y = static_cast<const BlockQ8_1*>(a);
   float s = 0;
   for (int64_t i = 0; i < n / 32; ++i) {
-    int sumi = 0, suma = 0;
-    for (int j = 0; j < 32; ++j) {
-      sumi += Q5Value(x[i], j) * y[i].qs[j];
-      suma += y[i].qs[j];
-    }
-    const float da = Fp16ToFp32(y[i].d);
-    s += sumi * Fp16ToFp32(x[i].d) * da + Fp16ToFp32(x[i].m) * (da * suma);
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += Q5Value(x[i], j) * y[i].qs[j];
+    s += Fp16ToFp32(x[i].d) * Fp16ToFp32(y[i].d) * sumi + Fp16ToFp32(x[i].m) * Fp16ToFp32(y[i].s);
   }
   return s;
 }
@@ -783,11 +775,12 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n) {
 ActFormat ActFormatFor(GgmlType t) {
   switch (t) {
     case GgmlType::kQ4_0:
-    case GgmlType::kQ4_1:
     case GgmlType::kQ5_0:
-    case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
       return ActFormat::kQ8_0;
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+      return ActFormat::kQ8_1;
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
@@ -803,11 +796,35 @@ size_t ActRowBytes(ActFormat fmt, int64_t n) {
       return static_cast<size_t>(n) * 4;
     case ActFormat::kQ8_0:
       return static_cast<size_t>(n / 32) * sizeof(BlockQ8_0);
+    case ActFormat::kQ8_1:
+      return static_cast<size_t>(n / 32) * sizeof(BlockQ8_1);
     case ActFormat::kQ8_K:
       return static_cast<size_t>(n / 256) * sizeof(BlockQ8_K);
   }
   return 0;
 }
+
+namespace {
+
+// One 32-value activation block as ggml's AVX2 quantize_row_q8_0 / q8_1 make it: values
+// rounded half to even, the scale kept in fp16. Returns the sum of the values; `d_out`, when
+// given, receives the scale before its rounding (ggml's Q8_1 sum term uses that one).
+int QuantActBlock(const float* x, uint16_t* d16, int8_t* qs, float* d_out = nullptr) {
+  float amax = 0;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127.f;
+  const float id = amax != 0 ? 127.f / amax : 0.f;
+  *d16 = Fp32ToFp16(d);
+  if (d_out != nullptr) *d_out = d;
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    qs[j] = static_cast<int8_t>(NearestInt(x[j] * id));
+    sum += qs[j];
+  }
+  return sum;
+}
+
+}  // namespace
 
 void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out) {
   switch (fmt) {
@@ -815,16 +832,16 @@ void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out) {
       std::memcpy(out, x, n * 4);
       break;
     case ActFormat::kQ8_0: {
-      // ggml's AVX2 path rounds half to even and keeps the scale in fp16.
       auto* b = static_cast<BlockQ8_0*>(out);
+      for (int64_t i = 0; i < n / 32; ++i) QuantActBlock(x + i * 32, &b[i].d, b[i].qs);
+      break;
+    }
+    case ActFormat::kQ8_1: {
+      auto* b = static_cast<BlockQ8_1*>(out);
       for (int64_t i = 0; i < n / 32; ++i) {
-        float amax = 0;
-        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i * 32 + j]));
-        float d = amax / 127.f;
-        float id = amax != 0 ? 127.f / amax : 0.f;
-        b[i].d = Fp32ToFp16(d);
-        for (int j = 0; j < 32; ++j)
-          b[i].qs[j] = static_cast<int8_t>(NearestInt(x[i * 32 + j] * id));
+        float d;
+        const int sum = QuantActBlock(x + i * 32, &b[i].d, b[i].qs, &d);
+        b[i].s = Fp32ToFp16(d * static_cast<float>(sum));
       }
       break;
     }

@@ -67,6 +67,12 @@ struct BlockQ6_K {
   int8_t scales[16];
   uint16_t d;
 };
+// Activation blocks for Q4_1 / Q5_1, as ggml's Q8_1: the Q8_0 values and scale, and the sum
+// term s = d * sum(qs) in fp16 (d taken before its own rounding to fp16), for the minimum.
+struct BlockQ8_1 {
+  uint16_t d, s;
+  int8_t qs[32];
+};
 // Activation blocks for the K-quants: float scale and per-16 sums (the mins term needs them).
 struct BlockQ8_K {
   float d;
@@ -74,7 +80,8 @@ struct BlockQ8_K {
   int16_t bsums[16];
 };
 
-static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24);
+static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 &&
+              sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
@@ -87,7 +94,7 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
 std::string QuantizeRow(GgmlType type, const float* src, int64_t n);
 
 // How the activations are laid out for the dot product with a weight type.
-enum class ActFormat { kF32, kQ8_0, kQ8_K };
+enum class ActFormat { kF32, kQ8_0, kQ8_1, kQ8_K };
 ActFormat ActFormatFor(GgmlType weight_type);
 size_t ActRowBytes(ActFormat fmt, int64_t n);
 void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out);
