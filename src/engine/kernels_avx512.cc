@@ -139,6 +139,9 @@ struct PackedW {
   static constexpr size_t kBlock = sizeof(B);
   static constexpr bool kMin = kMinAt >= 0;
   static constexpr int kBias = kValueBias;
+  // The scales (and minimums) of four consecutive blocks lie in their first 64 bytes, which
+  // the four-block decode loop of Tile() needs (Q4_0 and Q4_1).
+  static constexpr bool kFourScalesInLine = 3 * kBlock + (kMin ? 4 : 2) <= 64;
   static_assert(kBlock >= 16, "a full 64-byte load must cover the pair when 4 blocks remain");
   alignas(64) static constexpr std::array<uint8_t, 64> kNibbles = NibbleIndex(kBlock, kQs);
   alignas(64) static constexpr std::array<uint8_t, 64> kHighBits = HighBitIndex(kBlock,
@@ -152,9 +155,8 @@ struct PackedW {
     const __mmask64 mask = 2 * p + 1 < nb ? (1ull << (2 * kBlock)) - 1 : (1ull << kBlock) - 1;
     return _mm512_maskz_loadu_epi8(mask, ptr);
   }
-  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d,
-                          __m512* m = nullptr) {
-    const __m512i raw = LoadPair(row, p, nb);
+  // The pair's 64 values from its bytes as LoadPair() gives them.
+  static inline __m512i Values(__m512i raw) {
     __m512i v = _mm512_permutexvar_epi8(_mm512_load_si512(kNibbles.data()), raw);
     v = _mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4);
     v = _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
@@ -163,7 +165,12 @@ struct PackedW {
       const __mmask64 set = _mm512_test_epi8_mask(h, _mm512_set1_epi64(0x8040201008040201));
       v = _mm512_mask_add_epi8(v, set, v, _mm512_set1_epi8(16));
     }
-    *q = v;
+    return v;
+  }
+  static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d,
+                          __m512* m = nullptr) {
+    const __m512i raw = LoadPair(row, p, nb);
+    *q = Values(raw);
     constexpr int kD1 = static_cast<int>(kBlock / 2);  // block 1's scale, in 16-bit words
     const __m256i r256 = _mm512_castsi512_si256(raw);
     *d = _mm512_cvtph_ps(_mm256_permutexvar_epi16(
@@ -197,6 +204,7 @@ struct Q8_0W {
   static constexpr size_t kBlock = sizeof(BlockQ8_0);
   static constexpr bool kMin = false;
   static constexpr int kBias = 128;
+  static constexpr bool kFourScalesInLine = false;
   static inline void Load(const uint8_t* row, int64_t p, int64_t nb, __m512i* q, __m512* d,
                           __m512* = nullptr) {
     const uint8_t* ptr = row + 2 * p * kBlock;
@@ -232,23 +240,28 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
 #pragma GCC unroll 8
     for (int t = 0; t < N; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t p = 0;
-  if constexpr (N == 1 && std::is_same_v<W, Q4_0W>) {
-    // Decoding Q4_0 is bound by port 0 (the dot, the conversions and the scaling) as much as
-    // by memory. Two pairs (four blocks) at a time: their two dot vectors fold into one of four
-    // lanes per block, so the int-to-float conversion, the scale product and the FMA run once
-    // per four blocks, and one fp16 conversion gives the four weight scales.
+  if constexpr (N == 1 && W::kFourScalesInLine) {
+    // Decoding Q4_0 / Q4_1 is bound by port 0 (the dot, the conversions and the scaling) as
+    // much as by memory. Two pairs (four blocks) at a time: their two dot vectors fold into one
+    // of four lanes per block, so the int-to-float conversion, the scale product and the FMA
+    // run once per four blocks, and one fp16 conversion gives the four weight scales (one more
+    // the four minimums, whose term is one FMA against the activation sums in lanes 0, 4, 8, 12).
     const __m512i idx_ad = _mm512_set_epi32(5, 5, 5, 5, 4, 4, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m512i idx_c1 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6);
-    // Block scales of blocks 2p..2p+3 sit at bytes 0, 18, 36 and 54 of the pair's 64 bytes.
+    const __m512i idx_as = _mm512_set_epi32(0, 0, 0, 7, 0, 0, 0, 6, 0, 0, 0, 3, 0, 0, 0, 2);
+    // Block scales of blocks 2p..2p+3 sit at words 0, B, 2B and 3B of the first 64 bytes (B
+    // the block size in words), their minimums one word after each.
+    constexpr int B = static_cast<int>(W::kBlock / 2);
     const __m512i idx_wd = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
-                                            27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
+                                            3 * B, 3 * B, 3 * B, 3 * B, 2 * B, 2 * B, 2 * B, 2 * B,
+                                            B, B, B, B, 0, 0, 0, 0);
+    const __m512i idx_wm = _mm512_add_epi16(idx_wd, _mm512_set1_epi16(1));
     for (; 2 * p + 4 <= nb; p += 2) {
       __m512i wq0[M], wq1[M];
-      __m512 unused;
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
-        W::Load(w + r * row_bytes, p, nb, &wq0[r], &unused);
-        W::Load(w + r * row_bytes, p + 1, nb, &wq1[r], &unused);
+        wq0[r] = W::Values(_mm512_loadu_si512(w + r * row_bytes + 2 * p * W::kBlock));
+        wq1[r] = W::Values(_mm512_loadu_si512(w + r * row_bytes + (2 * p + 2) * W::kBlock));
       }
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
@@ -261,8 +274,14 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
       const __m512i m = _mm512_castsi256_si512(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acts + meta_off + p * 16)));
       const __m512 ad = _mm512_permutexvar_ps(idx_ad, _mm512_castsi512_ps(m));
-      const __m512i c0 = _mm512_permutexvar_epi32(idx_c, m);
-      const __m512i c1 = _mm512_permutexvar_epi32(idx_c1, m);
+      __m512i c0 = _mm512_setzero_si512(), c1 = c0;
+      __m512 as = _mm512_setzero_ps();
+      if constexpr (W::kMin) {
+        as = _mm512_maskz_permutexvar_ps(0x1111, idx_as, _mm512_castsi512_ps(m));
+      } else {
+        c0 = _mm512_permutexvar_epi32(idx_c, m);
+        c1 = _mm512_permutexvar_epi32(idx_c1, m);
+      }
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
         const __m512i raw = _mm512_loadu_si512(w + r * row_bytes + 2 * p * W::kBlock);
@@ -273,6 +292,11 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
         // Halves of each block's eight lanes: [b0 b1 b2 b3] x 4 lanes.
         const __m512i dot = _mm512_add_epi32(_mm512_shuffle_i32x4(d0, d1, _MM_SHUFFLE(2, 0, 2, 0)),
                                              _mm512_shuffle_i32x4(d0, d1, _MM_SHUFFLE(3, 1, 3, 1)));
+        if constexpr (W::kMin) {
+          const __m512 wm =
+              _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx_wm, raw)));
+          acc[r][0] = _mm512_fmadd_ps(wm, as, acc[r][0]);
+        }
         acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, ad), acc[r][0]);
       }
     }
