@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <fstream>
 
 #include "agent/code_runner.h"
 #include "core/files.h"
@@ -281,7 +282,7 @@ TEST_F(AgentTest, CodeActionCallsToolsThroughTheSkillRuntime) {
 }
 
 // Qwen2.5-Coder-1.5B (run kept in tests/fixtures/real_runs/) wrote its code actions as a
-// function `act()` that nothing called, five times: "ran to the end, 0 tool calls". A function
+// function `act()` that nothing called, seven times: "ran to the end, 0 tool calls". A function
 // that needs no arguments is called; one that does is reported to the model.
 TEST_F(AgentTest, ACodeActionThatOnlyDefinesAFunctionHasItCalled) {
   model_.script = {
@@ -341,6 +342,32 @@ TEST_F(AgentTest, LearnedSkillsAreCallableFromCodeActions) {
   // The skill was offered by name in the prompt.
   EXPECT_NE(model_.requests[0].messages[1].content.find("- train_n: Train n times"),
             std::string::npos);
+}
+
+// The recorded code actions themselves: each defines act() and never calls it. Run now, the
+// first one reaches its tools (the first is a checker it guessed, refused as unknown here).
+TEST(SkillsCodeRunnerTest, TheRecordedUncalledActionsNowRunTheirTools) {
+  std::ifstream in(
+      NAUT_SOURCE_DIR
+      "/tests/fixtures/real_runs/qwen2.5-coder-1.5b-rpg-uncalled-function.events.jsonl");
+  ASSERT_TRUE(in) << "fixture missing";
+  std::vector<std::string> codes;
+  for (std::string line; std::getline(in, line);) {
+    auto e = ParseJson(line, "event");
+    ASSERT_TRUE(e.ok());
+    if ((*e)["type"] == "code_action") codes.push_back((*e)["code"]);
+  }
+  ASSERT_GE(codes.size(), 5u);
+  for (const auto& c : codes) {
+    ASSERT_NE(c.find("def act():"), std::string::npos) << c;
+    CounterWorld world;
+    SkillsCodeRunner runner;
+    auto r = runner.Run(c, "", world, 10, std::chrono::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    ASSERT_FALSE(world.calls.empty()) << "the action still did nothing: " << r->output;
+    EXPECT_EQ(world.calls[0], "check_goal");
+    EXPECT_NE(r->output.find("NeuroNaut called it"), std::string::npos) << r->output;
+  }
 }
 
 TEST(SkillsCodeRunnerTest, ProgramImportsTheBridgeThenSkillsThenTheAction) {
