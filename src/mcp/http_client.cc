@@ -69,6 +69,11 @@ HttpClientTransport::HttpClientTransport(std::string name, HttpClientOptions opt
 
 HttpClientTransport::~HttpClientTransport() { Close(); }
 
+void HttpClientTransport::AdoptSession(const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (session_id_.empty()) session_id_ = id;
+}
+
 std::string HttpClientTransport::session_id() const {
   std::lock_guard lock(mu_);
   return session_id_;
@@ -170,6 +175,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
     if (!e->decided) {
       e->decided = true;
       e->sse = e->content_type.find("text/event-stream") != std::string::npos;
+      // Adopted before any message of the body is delivered: the answer to `initialize` makes
+      // the client send `notifications/initialized` at once, from another thread, and that
+      // must carry the session id.
+      if (!e->session_id.empty()) e->self->AdoptSession(e->session_id);
     }
     if (!e->sse) {
       if (e->raw.size() + size * n > kMaxMessageBytes) {
@@ -271,10 +280,7 @@ void HttpClientTransport::PostAndRead(Json message) {
     fail_request(st.message());
     return;
   }
-  if (!ex.session_id.empty()) {
-    std::lock_guard lock(mu_);
-    if (session_id_.empty()) session_id_ = ex.session_id;
-  }
+  if (!ex.session_id.empty()) AdoptSession(ex.session_id);
   if (ex.status == 404 && had_session) {
     fail_request("the server ended our session (HTTP 404)");
     Fail(Unavailable("mcp server '" + name_ + "': session expired (HTTP 404)"));

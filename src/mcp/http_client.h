@@ -62,6 +62,8 @@ class HttpClientTransport : public ClientTransport {
   // Starts StandaloneLoop and waits until its first GET has its response headers or ended.
   void StartStandalone();
   void Fail(const Status& why);
+  // Takes the server's session id from a response, unless one is already set.
+  void AdoptSession(const std::string& id);
   std::vector<std::string> Headers(bool with_session) const;
 
   std::string name_;

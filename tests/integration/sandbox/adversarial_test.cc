@@ -392,7 +392,11 @@ TEST_F(SandboxAdversarial, CpuSpinIsStopped) {
   l.cpu_s = 1;
   auto r = Python("while True:\n    pass\n", l);
   EXPECT_EQ(r.limit, LimitHit::kCpuTime) << r.Describe();
-  EXPECT_GE(r.cpu_s, 0.9);
+  // Stopped for its CPU time, not at once. The kernel checks RLIMIT_CPU against tick-sampled
+  // time while rusage reports the precise one: on a loaded machine the two differ by up to a
+  // fifth (0.84 s read for a 1 s limit in a CI run).
+  EXPECT_GE(r.cpu_s, 0.6) << r.Describe();
+  EXPECT_LE(r.cpu_s, 3.0) << r.Describe();
 }
 
 TEST_F(SandboxAdversarial, SleeperIsKilledAtTheWallClockLimit) {
