@@ -98,16 +98,30 @@ size_t ValueEnd(std::string_view text, size_t i) {
 
 }  // namespace
 
-Result<Json> ParseJson(std::string_view text, std::string_view what, size_t max_bytes) {
+namespace {
+
+template <typename J>
+Result<J> ParseJsonAs(std::string_view text, std::string_view what, size_t max_bytes) {
   if (Status st = CheckLimits(text, what, max_bytes); !st.ok()) return st;
   try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+    return J::parse(text.begin(), text.end());
+  } catch (const typename J::parse_error& e) {
     return InvalidArgument(std::string(what) + ": invalid JSON at byte " + std::to_string(e.byte) +
                            ": " + e.what());
   } catch (const std::exception& e) {
     return InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
   }
+}
+
+}  // namespace
+
+Result<Json> ParseJson(std::string_view text, std::string_view what, size_t max_bytes) {
+  return ParseJsonAs<Json>(text, what, max_bytes);
+}
+
+Result<nlohmann::ordered_json> ParseOrderedJson(std::string_view text, std::string_view what,
+                                                size_t max_bytes) {
+  return ParseJsonAs<nlohmann::ordered_json>(text, what, max_bytes);
 }
 
 Json PeekJsonMembers(std::string_view text, std::initializer_list<std::string_view> keys) {

@@ -38,6 +38,11 @@ inline constexpr size_t kMaxJsonBytes = 16 * 1024 * 1024;
 Result<Json> ParseJson(std::string_view text, std::string_view what,
                        size_t max_bytes = kMaxJsonBytes);
 
+// The same, keeping the order of object members as written (Python dicts keep it; chat
+// templates print it with tojson and items()).
+Result<nlohmann::ordered_json> ParseOrderedJson(std::string_view text, std::string_view what,
+                                                size_t max_bytes = kMaxJsonBytes);
+
 // The scalar members named in `keys` of the object `text` starts with, read without building
 // the rest: nested values are skipped by bracket counting, so this works on texts ParseJson
 // refused (too deep, too big) and on a truncated head of one. For answering a refused

@@ -11,6 +11,19 @@ TEST(JsonTest, ParseErrorsNameTheSourceAndOffset) {
   EXPECT_NE(r.error().message().find("model output: invalid JSON at byte"), std::string::npos);
 }
 
+TEST(JsonTest, OrderedParseKeepsMemberOrderAndTheSameLimits) {
+  auto r = ParseOrderedJson(R"({"z": 1, "a": {"y": 2, "b": 3}})", "case file");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->dump(), R"({"z":1,"a":{"y":2,"b":3}})");
+  auto bad = ParseOrderedJson("[1,", "case file");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("case file: invalid JSON at byte"), std::string::npos);
+  auto deep = ParseOrderedJson(
+      std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']'), "case file");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().code(), Code::kResourceExhausted);
+}
+
 TEST(JsonTest, TypedAccessNamesFieldAndTypes) {
   Json j = {{"name", 3}, {"ok", true}};
   auto name = GetString(j, "name", "params");
