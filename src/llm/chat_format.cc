@@ -36,19 +36,23 @@ std::string PlainToolPrompt(const std::vector<ToolSpec>& tools, const char* args
   return s;
 }
 
+std::string HermesToolPrompt(const std::vector<ToolSpec>& tools) {
+  std::string s =
+      "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are "
+      "provided with function signatures within <tools></tools> XML tags:\n<tools>";
+  for (const ToolSpec& t : tools) s += "\n" + DumpJson(ToolJson(t));
+  s += "\n</tools>\n\nFor each function call, return a json object with function name and "
+       "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+       "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+  return s;
+}
+
 std::string RenderChatMl(const std::vector<Message>& messages, const std::vector<ToolSpec>& tools) {
   std::string out;
   std::string system = SystemText(messages);
   if (!tools.empty()) {
     if (!system.empty()) system += "\n\n";
-    system +=
-        "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are "
-        "provided with function signatures within <tools></tools> XML tags:\n<tools>";
-    for (const ToolSpec& t : tools) system += "\n" + DumpJson(ToolJson(t));
-    system +=
-        "\n</tools>\n\nFor each function call, return a json object with function name and "
-        "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
-        "<function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+    system += HermesToolPrompt(tools);
   }
   if (!system.empty()) out += "<|im_start|>system\n" + system + "<|im_end|>\n";
   for (size_t i = 0; i < messages.size(); ++i) {
@@ -63,7 +67,7 @@ std::string RenderChatMl(const std::vector<Message>& messages, const std::vector
         out += "<|im_start|>assistant\n" + m.content;
         for (size_t k = 0; k < m.tool_calls.size(); ++k) {
           if (k > 0 || !m.content.empty()) out += "\n";
-          out += "<tool_call>\n" + CallJson(m.tool_calls[k], "arguments") + "\n</tool_call>";
+          out += ToolCallText(m.tool_calls[k], ToolSyntax::kHermes);
         }
         out += "<|im_end|>\n";
         break;
@@ -239,6 +243,16 @@ Result<ChatFormat> DetectChatFormat(std::string_view t) {
       "the model's chat template is none of the built-in formats (chatml, llama3, mistral-v7, "
       "mistral, gemma) and running Jinja templates is not built yet; name a format with "
       "chat_format = ...");
+}
+
+std::string ToolPrompt(const std::vector<ToolSpec>& tools, ToolSyntax syntax) {
+  return syntax == ToolSyntax::kHermes ? HermesToolPrompt(tools)
+                                       : PlainToolPrompt(tools, "arguments");
+}
+
+std::string ToolCallText(const ToolCall& call, ToolSyntax syntax) {
+  const std::string json = CallJson(call, "arguments");
+  return syntax == ToolSyntax::kHermes ? "<tool_call>\n" + json + "\n</tool_call>" : json;
 }
 
 std::string TakeReasoning(std::string* text) {

@@ -37,6 +37,16 @@ Result<ChatFormat> DetectChatFormat(std::string_view jinja_template);
 std::string RenderChat(ChatFormat format, const std::vector<Message>& messages,
                        const std::vector<ToolSpec>& tools);
 
+// How a model is told to call tools when its prompt format has no way of its own: the Hermes
+// form of the ChatML families (<tool_call>{"name": ..., "arguments": {...}}</tool_call>) or a
+// bare JSON object. Both are forms ToolCallParser reads. Used by the built-in formats and by
+// ChatTemplate (chat_template.h) for templates that ignore `tools`.
+enum class ToolSyntax { kHermes, kJson };
+// The text describing `tools` and how to call them.
+std::string ToolPrompt(const std::vector<ToolSpec>& tools, ToolSyntax syntax);
+// One call as the model would write it in that form.
+std::string ToolCallText(const ToolCall& call, ToolSyntax syntax);
+
 // Removes the reasoning block a thinking model writes before its answer ("<think>...</think>",
 // the opening tag optional since templates often put it in the prompt) from `text` and returns
 // the reasoning; `text` keeps the answer without leading whitespace. No "</think>": nothing
