@@ -1,14 +1,21 @@
 // neuronaut model info FILE | model tokenize FILE TEXT: look inside a GGUF file.
+// neuronaut model template render (--template FILE | MODEL.gguf) --input CASE.json: render a
+// chat template the way transformers does.
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 
 #include "cli/context.h"
+#include "core/files.h"
+#include "core/json.h"
 #include "engine/gguf.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "llm/chat_format.h"
+#include "llm/chat_template.h"
+#include "llm/jinja.h"
 
 namespace naut::cli {
 
@@ -124,6 +131,80 @@ int Tokenize(const std::string& path, const std::string& text, bool no_bos, bool
   return kExitOk;
 }
 
+std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
+  return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
+}
+
+// "YYYY-MM-DD HH:MM[:SS]" as local broken-down time.
+Result<std::tm> ParseNow(const std::string& text) {
+  std::tm tm{};
+  int sec = 0;
+  const int n = std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &sec);
+  if (n < 5) return InvalidArgument("--now '" + text + "' is not 'YYYY-MM-DD HH:MM[:SS]'");
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_sec = n == 6 ? sec : 0;
+  tm.tm_isdst = -1;
+  std::mktime(&tm);  // fills in the weekday and day of the year
+  return tm;
+}
+
+int RenderTemplate(const std::string& model_path, const std::string& template_path,
+                   const std::string& input_path, const std::string& now) {
+  if (model_path.empty() == template_path.empty()) {
+    return Fail(InvalidArgument("name either a GGUF file or --template FILE.jinja"));
+  }
+  std::string source, name;
+  llm::ChatTemplateTokens tokens;
+  if (!template_path.empty()) {
+    auto text = ReadFile(template_path);
+    if (!text) return Fail(text.error());
+    source = std::move(*text);
+    name = template_path;
+  } else {
+    auto f = engine::GgufFile::Open(model_path);
+    if (!f) return Fail(f.error());
+    source = (*f)->GetStringOr("tokenizer.chat_template", "");
+    if (source.empty()) {
+      return Fail(NotFound(model_path + " has no chat template (tokenizer.chat_template)"));
+    }
+    name = model_path + " (tokenizer.chat_template)";
+    if (auto tok = engine::Tokenizer::Create(**f); tok) {
+      tokens.bos = TokenText(**tok, (*tok)->bos());
+      tokens.eos = TokenText(**tok, (*tok)->eos());
+    }
+  }
+  auto input_text = ReadFile(input_path);
+  if (!input_text) return Fail(input_text.error());
+  auto input = ParseOrderedJson(*input_text, input_path);
+  if (!input) return Fail(input.error());
+  nlohmann::ordered_json variables = std::move(*input);
+  // A conformance case file: {"template": ..., "input": {...}, "output": ...}.
+  if (variables.is_object() && variables.contains("input") && variables.contains("template")) {
+    nlohmann::ordered_json inner = std::move(variables["input"]);
+    variables = std::move(inner);
+  }
+  if (!variables.is_object()) {
+    return Fail(InvalidArgument(input_path + ": expected a JSON object of template variables"));
+  }
+  llm::JinjaOptions options;
+  options.name = name;
+  auto tmpl = llm::JinjaTemplate::Parse(source, options);
+  if (!tmpl) return Fail(tmpl.error());
+  llm::JinjaRenderOptions render_options;
+  if (!now.empty()) {
+    auto tm = ParseNow(now);
+    if (!tm) return Fail(tm.error());
+    render_options.now = [t = *tm] { return t; };
+  }
+  auto out =
+      tmpl->Render(llm::WithTransformersDefaults(std::move(variables), tokens), render_options);
+  if (!out) return Fail(out.error());
+  std::cout << *out << std::flush;
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddModelCommands(CLI::App& app, Context& ctx) {
@@ -147,6 +228,26 @@ void AddModelCommands(CLI::App& app, Context& ctx) {
   tok->add_flag("--special", special,
                 "Parse special-token text such as <|im_end|> into the control token");
   tok->callback([&ctx] { ctx.exit_code = Tokenize(tok_path, text, no_bos, special); });
+
+  auto* tmpl =
+      model->add_subcommand("template", "Chat templates (Jinja) as transformers renders them");
+  tmpl->require_subcommand(1);
+  auto* render = tmpl->add_subcommand(
+      "render", "Print what a chat template renders for the variables in --input, exactly");
+  static std::string render_model, render_template, render_input, render_now;
+  render->add_option("MODEL", render_model, "GGUF file whose tokenizer.chat_template to render");
+  render->add_option("--template", render_template, "Jinja template file to render instead");
+  render
+      ->add_option("--input", render_input,
+                   "JSON object of template variables ({\"messages\": [...], \"tools\": [...], "
+                   "\"add_generation_prompt\": true, ...}), or a conformance case file whose "
+                   "\"input\" is that object")
+      ->required();
+  render->add_option("--now", render_now,
+                     "The time strftime_now() formats, 'YYYY-MM-DD HH:MM' (default: now)");
+  render->callback([&ctx] {
+    ctx.exit_code = RenderTemplate(render_model, render_template, render_input, render_now);
+  });
 }
 
 }  // namespace naut::cli
