@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A code action failing the same way this many times in a row ends the task (the loop rail).
+constexpr int kSameCodeFailuresToStop = 3;
+
 constexpr const char* kEmptyAnswerCorrection =
     "Your answer was empty. The task is not done yet: read the observation and the last tool "
     "result, then call a tool or write one ```python code action. If you are sure the task is "
@@ -107,6 +110,8 @@ struct Agent::TaskState {
   std::string skills_text;  // Python source of the skills offered this round
   std::vector<std::string> offered_skills;
   std::set<std::string> used_skills;  // offered skills that a code action called
+  std::string last_failed_code;       // the code and error of the last failed code action
+  int same_code_failures = 0;         // how many times in a row it failed so
   explicit TaskState(BudgetLimits limits) : budget(limits) {}
 };
 
@@ -538,6 +543,19 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   if (!r->error.empty())
     out << "Error:\n" << Truncate(r->error, ToolOutputCap() / 2, "traceback") << "\n";
   out << r->calls.size() << " tool call(s) made.";
+  // The same code failing the same way again: the model is stuck. Say so, then stop the task.
+  const std::string failure = r->ok ? "" : code + '\x1f' + OneLine(r->error, 300);
+  state.same_code_failures =
+      r->ok ? 0 : (failure == state.last_failed_code ? state.same_code_failures + 1 : 1);
+  state.last_failed_code = failure;
+  if (state.same_code_failures >= 2) {
+    out << "\nThis is the same code that failed before, with the same error: change it.";
+  }
+  if (state.same_code_failures >= kSameCodeFailuresToStop && !state.stop_reason) {
+    state.stop_reason = "stopped by the loop rail: the same code action failed " +
+                        std::to_string(state.same_code_failures) +
+                        " times in a row with the same error";
+  }
   *result_text = out.str();
   Emit("code_action", {{"ok", r->ok},
                        {"code", ValidUtf8(code.substr(0, 4000))},
@@ -861,8 +879,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       }
       // An empty answer is no claim of success: small models sometimes end their turn at once
       // after a tool result. Ask once per round for an action; a second empty answer ends it.
-      if (answer->content.find_first_not_of(" \t\r\n") == std::string::npos &&
-          !asked_after_empty) {
+      if (answer->content.find_first_not_of(" \t\r\n") == std::string::npos && !asked_after_empty) {
         asked_after_empty = true;
         messages.push_back(llm::Message::Assistant(answer->content));
         messages.push_back(llm::Message::User(kEmptyAnswerCorrection));

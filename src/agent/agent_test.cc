@@ -370,6 +370,27 @@ TEST(SkillsCodeRunnerTest, TheRecordedUncalledActionsNowRunTheirTools) {
   }
 }
 
+// Through llama-server the 1.5B wrote `game__check_goal()` as a bare name and sent the same
+// failing action again and again (tests/fixtures/real_runs/). Tools answer to their bare
+// names; the same code failing the same way three times ends the task.
+TEST_F(AgentTest, ToolsAnswerToBareNamesAndARepeatedFailingActionIsStopped) {
+  options_.max_rounds = 1;
+  const std::string stuck = "```python\nundefined_helper()\n```";
+  model_.script = {Text("```python\ngame__press(button='train')\n```"), Text(stuck), Text(stuck),
+                   Text(stuck), Text(stuck)};
+  SkillsCodeRunner code;
+  auto s = Run(nullptr, &code);
+  EXPECT_EQ(world_.points, 1);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(model_.requests.size(), 4u) << "the fourth identical failure was not needed";
+  EXPECT_NE(model_.requests[3].messages.back().content.find("same code that failed before"),
+            std::string::npos);
+  auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].critique.find("the same code action failed 3 times"), std::string::npos)
+      << failed[0].critique;
+}
+
 TEST(SkillsCodeRunnerTest, ProgramImportsTheBridgeThenSkillsThenTheAction) {
   std::string p = SkillsCodeRunner::Program("x = helper()", "def helper():\n    return 1\n");
   EXPECT_EQ(p.rfind("import tools\n", 0), 0u);

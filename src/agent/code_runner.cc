@@ -1,5 +1,8 @@
 #include "agent/code_runner.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace naut::agent {
 
 namespace {
@@ -63,8 +66,17 @@ def __naut_call_defined_function(source):
 
 }  // namespace
 
-std::string SkillsCodeRunner::Program(const std::string& code, const std::string& skills) {
+std::string SkillsCodeRunner::Program(const std::string& code, const std::string& skills,
+                                      const std::vector<std::string>& tool_names) {
   std::string program = "import tools\n";
+  for (const auto& name : tool_names) {
+    bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                      std::all_of(name.begin(), name.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                      });
+    if (identifier && name.find("__") != std::string::npos && name.rfind("__", 0) != 0)
+      program += name + " = getattr(tools, \"" + name + "\")\n";
+  }
   if (!skills.empty()) program += "\n# Skills offered for this task\n" + skills + "\n";
   program += "\n# The code action\n" + code;
   if (program.back() != '\n') program += '\n';
@@ -80,7 +92,11 @@ Result<CodeOutcome> SkillsCodeRunner::Run(const std::string& code, const std::st
   ToolBoxInvoker invoker(tools, timeout);
   skills::Runtime runtime(invoker, options_);
   skills::RunRequest request;
-  request.code = Program(code, skills);
+  std::vector<std::string> tool_names;
+  if (auto listed = tools.ListTools(); listed.ok()) {
+    for (const auto& t : *listed) tool_names.push_back(t.spec.name);
+  }
+  request.code = Program(code, skills, tool_names);
   request.limits.max_tool_calls = std::max(0, max_tool_calls);
   request.limits.wall = timeout;
   NAUT_ASSIGN_OR_RETURN(skills::RunResult r, runtime.Run(request));

@@ -23,8 +23,11 @@ class SkillsCodeRunner : public CodeRunner {
   Result<CodeOutcome> Run(const std::string& code, const std::string& skills, ToolBox& tools,
                           int max_tool_calls, std::chrono::milliseconds timeout) override;
 
-  // The source the runtime executes: the bridge import, the skills, then the action.
-  static std::string Program(const std::string& code, const std::string& skills);
+  // The source the runtime executes: the bridge import, each tool of `tool_names` bound to its
+  // bare name too (models write `game__send_message(...)` as often as
+  // `tools.game__send_message(...)`), the skills, then the action.
+  static std::string Program(const std::string& code, const std::string& skills,
+                             const std::vector<std::string>& tool_names = {});
 
  private:
   skills::RuntimeOptions options_;
