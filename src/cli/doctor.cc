@@ -153,15 +153,15 @@ std::vector<Check> CheckLlm(const Config& config) {
     } else if (auto b = llm::EmbeddedBackend::Load({.model_path = gguf->string(),
                                                     .context_size = 256,
                                                     .threads = 1,
-                                                    .chat_format = config.llm.chat_format});
+                                                    .chat_format = config.llm.chat_format,
+                                                    .chat_template = config.llm.chat_template});
                !b) {
       out.push_back({Level::kProblem,
                      "embedded engine cannot run " + gguf->string() + ": " + b.error().message(),
                      "see `neuronaut model info " + gguf->string() + "`"});
     } else {
       out.push_back({Level::kOk,
-                     "embedded engine runs " + gguf->string() + " (chat format " +
-                         std::string(llm::ChatFormatName((*b)->format())) + ")",
+                     "embedded engine runs " + gguf->string() + " (" + (*b)->PromptFormat() + ")",
                      ""});
     }
   }

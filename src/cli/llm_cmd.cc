@@ -39,13 +39,14 @@ int Status(const Config& config) {
     auto b = llm::EmbeddedBackend::Load({.model_path = gguf->string(),
                                          .context_size = config.llm.context_size,
                                          .threads = 1,
-                                         .chat_format = config.llm.chat_format});
+                                         .chat_format = config.llm.chat_format,
+                                         .chat_template = config.llm.chat_template});
     if (!b) {
       std::cout << "  engine: " << b.error().ToString() << "\n";
       return kExitFailure;
     }
-    std::cout << "  engine: loads; chat format " << llm::ChatFormatName((*b)->format())
-              << ", context " << (*b)->context_size() << " tokens\n";
+    std::cout << "  engine: loads; " << (*b)->PromptFormat() << ", context " << (*b)->context_size()
+              << " tokens\n";
     return kExitOk;
   }
   llm::PoolOptions options;

@@ -56,6 +56,10 @@ std::string Quoted(const std::string& s) {
   return out + "\"";
 }
 
+std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
+  return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
+}
+
 int Info(const std::string& path, bool all) {
   auto f = engine::GgufFile::Open(path);
   if (!f) return Fail(f.error());
@@ -96,10 +100,26 @@ int Info(const std::string& path, bool all) {
     std::cout << "tokenizer:     " << kind << ", pre '" << tok.pre() << "', " << tok.n_tokens()
               << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
     std::cout << "engine:        can run this model\n";
-    auto format = llm::DetectChatFormat(g.GetStringOr("tokenizer.chat_template", ""));
+    const std::string source = g.GetStringOr("tokenizer.chat_template", "");
+    auto format = llm::DetectChatFormat(source);
+    std::cout << "chat template: ";
+    if (source.empty()) {
+      std::cout << "none";
+    } else if (auto t = llm::ChatTemplate::Create(
+                   source, {TokenText(tok, tok.bos()), TokenText(tok, tok.eos())});
+               t.ok()) {
+      const auto& caps = t->capabilities();
+      std::cout << "Jinja, renders (system role " << (caps.system_role ? "yes" : "no") << ", tools "
+                << (caps.tools ? "yes" : "no") << ", tool calls "
+                << (caps.tool_calls ? "yes" : "no") << ", tool results "
+                << (caps.tool_responses ? "yes" : "no") << ")";
+    } else {
+      std::cout << "Jinja, cannot be used: " << t.error().message();
+    }
+    std::cout << "\n";
     std::cout << "chat format:   "
               << (format ? std::string(llm::ChatFormatName(*format)) +
-                               " (from tokenizer.chat_template)"
+                               " (built-in fallback, from the template's markers)"
                          : format.error().message())
               << "\n";
   } else {
@@ -129,10 +149,6 @@ int Tokenize(const std::string& path, const std::string& text, bool no_bos, bool
   for (engine::TokenId id : ids)
     std::cout << id << "\t" << Quoted((*tok)->Piece(id, /*special=*/true)) << "\n";
   return kExitOk;
-}
-
-std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
-  return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
 }
 
 // "YYYY-MM-DD HH:MM[:SS]" as local broken-down time.

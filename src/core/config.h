@@ -39,8 +39,9 @@ struct LlmConfig {
   int context_size = 0;                       // 0: ask the server
   std::string llama_server = "llama-server";  // binary started by backend = "llamacpp"
   std::string models_dir = "models";
-  int threads = 0;          // embedded engine threads, 0: all cores
-  std::string chat_format;  // embedded engine prompt format; empty: from the GGUF's template
+  int threads = 0;            // embedded engine threads, 0: all cores
+  std::string chat_format;    // embedded engine: a built-in prompt format; empty: the template
+  std::string chat_template;  // embedded engine: a Jinja file used instead of the GGUF's template
 };
 
 struct EmbeddingsConfig {

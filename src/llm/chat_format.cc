@@ -241,8 +241,7 @@ Result<ChatFormat> DetectChatFormat(std::string_view t) {
   if (has("<start_of_turn>")) return ChatFormat::kGemma;
   return Unimplemented(
       "the model's chat template is none of the built-in formats (chatml, llama3, mistral-v7, "
-      "mistral, gemma) and running Jinja templates is not built yet; name a format with "
-      "chat_format = ...");
+      "mistral, gemma); name a format with chat_format = ...");
 }
 
 std::string ToolPrompt(const std::vector<ToolSpec>& tools, ToolSyntax syntax) {

@@ -1,9 +1,10 @@
 #pragma once
-// Prompt formats for the embedded engine: turns a chat (messages and tool specs) into the text a
-// model was trained on. A GGUF carries its chat template as Jinja (`tokenizer.chat_template`);
-// until a Jinja renderer exists, the template is recognised by the markers it writes and one of
-// the common families below is rendered natively. A template that matches none is refused with
-// a message saying so, never guessed.
+// Built-in prompt formats for the embedded engine: turns a chat (messages and tool specs) into
+// the text a model was trained on, for the common families below. A GGUF carries its chat
+// template as Jinja (`tokenizer.chat_template`), which ChatTemplate (chat_template.h) renders;
+// these formats are the fallback when a file has no template, or one that cannot be used, and
+// are recognised by the markers the template writes. A template that matches none is refused
+// with a message saying so, never guessed.
 //
 //   ChatML     Qwen 2/2.5/3, Hermes, many fine-tunes   <|im_start|>role\n...<|im_end|>
 //   Llama 3    Llama 3.x                               <|start_header_id|>role<|end_header_id|>

@@ -157,9 +157,9 @@ Result<std::string> ChatTemplate::Apply(const std::vector<Message>& messages,
                                         const std::vector<ToolSpec>& tools,
                                         const JinjaRenderOptions& options) const {
   const ToolSyntax syntax = hermes_tools_ ? ToolSyntax::kHermes : ToolSyntax::kJson;
+  bool last_was_result = false;
   std::vector<Message> chat;
   chat.reserve(messages.size() + 1);
-  bool last_was_result = false;
   for (const Message& m : messages) {
     Message copy = m;
     if (m.role == Role::kAssistant && !m.tool_calls.empty() && !caps_.tool_calls) {
@@ -169,24 +169,26 @@ Result<std::string> ChatTemplate::Apply(const std::vector<Message>& messages,
       }
       copy.tool_calls.clear();
     }
-    const bool as_result = m.role == Role::kTool && !caps_.tool_responses;
-    if (as_result) {
-      const std::string text =
+    if (m.role == Role::kTool && !caps_.tool_responses) {
+      copy = Message::User(
           syntax == ToolSyntax::kHermes
               ? "<tool_response>\n" + m.content + "\n</tool_response>"
-              : DumpJson(Json{{"tool_response", {{"name", m.name}, {"content", m.content}}}});
-      if (last_was_result) {
-        chat.back().content += "\n" + text;
-        continue;
-      }
-      copy = Message::User(text);
+              : DumpJson(Json{{"tool_response", {{"name", m.name}, {"content", m.content}}}}));
     }
-    last_was_result = as_result;
-    chat.push_back(std::move(copy));
+    // Results written as user turns join the user turns beside them, so that templates which
+    // demand alternating roles take the chat.
+    if (!caps_.tool_responses && copy.role == Role::kUser && !chat.empty() &&
+        chat.back().role == Role::kUser && (m.role == Role::kTool || last_was_result)) {
+      chat.back().content += "\n" + copy.content;
+    } else {
+      chat.push_back(std::move(copy));
+    }
+    last_was_result = m.role == Role::kTool;
   }
   const bool native_tools = tools.empty() || caps_.tools;
   if (!native_tools) {
-    const std::string prompt = ToolPrompt(tools, syntax);
+    std::string prompt = ToolPrompt(tools, syntax);
+    while (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
     if (!chat.empty() && chat.front().role == Role::kSystem) {
       chat.front().content += "\n\n" + prompt;
     } else {

@@ -1,8 +1,11 @@
 #include "llm/embedded_backend.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <thread>
 
+#include "core/files.h"
 #include "engine/generate.h"
 
 namespace naut::llm {
@@ -23,22 +26,66 @@ LlmError Error(LlmError::Kind kind, std::string message) {
   return e;
 }
 
+std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
+  return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
+}
+
 }  // namespace
+
+Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
+  if (!o.chat_format.empty()) {
+    if (!o.chat_template.empty()) {
+      return InvalidArgument("set either chat_format or chat_template, not both");
+    }
+    auto f = ParseChatFormat(o.chat_format);
+    if (!f) return InvalidArgument("unknown chat format '" + o.chat_format + "'");
+    format_ = *f;
+    has_format_ = true;
+    return Status::Ok();
+  }
+  std::string source;
+  if (!o.chat_template.empty()) {
+    auto text = ReadFile(o.chat_template);
+    if (!text.ok()) return text.error().WithContext("chat_template");
+    source = std::move(*text);
+    template_origin_ = o.chat_template;
+  } else {
+    source = model_->file().GetStringOr("tokenizer.chat_template", "");
+    template_origin_ = "the model's tokenizer.chat_template";
+  }
+  auto detected = DetectChatFormat(source);
+  if (detected.ok()) {
+    format_ = *detected;
+    has_format_ = true;
+  }
+  if (source.empty()) return detected.error();
+  const engine::Tokenizer& tok = model_->tokenizer();
+  ChatTemplateTokens tokens{TokenText(tok, tok.bos()), TokenText(tok, tok.eos())};
+  auto t = ChatTemplate::Create(source, tokens,
+                                o.chat_template.empty() ? "chat template" : o.chat_template);
+  if (t.ok()) {
+    strip_bos_ = tok.add_bos() && !tokens.bos.empty();
+    template_ = std::make_unique<const ChatTemplate>(std::move(*t));
+    return Status::Ok();
+  }
+  if (!o.chat_template.empty()) return t.error();
+  if (!has_format_) {
+    return Unimplemented("the chat template cannot be used (" + t.error().message() +
+                         ") and is none of the built-in formats; name one with chat_format = "
+                         "chatml | llama3 | mistral-v7 | mistral | gemma");
+  }
+  spdlog::warn(
+      "{}: the chat template cannot be used ({}); prompts are written in the built-in {} "
+      "format",
+      path_, t.error().message(), ChatFormatName(format_));
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOptions& o) {
   std::unique_ptr<EmbeddedBackend> b(new EmbeddedBackend());
   b->path_ = o.model_path;
   NAUT_ASSIGN_OR_RETURN(b->model_, engine::Model::Load(o.model_path));
-  if (!o.chat_format.empty()) {
-    auto f = ParseChatFormat(o.chat_format);
-    if (!f) return InvalidArgument("unknown chat format '" + o.chat_format + "'");
-    b->format_ = *f;
-  } else {
-    const std::string tmpl = b->model_->file().GetStringOr("tokenizer.chat_template", "");
-    auto f = DetectChatFormat(tmpl);
-    if (!f.ok()) return f.error().WithContext(o.model_path);
-    b->format_ = *f;
-  }
+  if (Status st = b->ChoosePromptFormat(o); !st.ok()) return st.WithContext(o.model_path);
   engine::ContextOptions co;
   co.n_ctx = o.context_size > 0 ? o.context_size : 4096;
   co.n_threads = o.threads > 0 ? o.threads
@@ -47,8 +94,35 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
   return b;
 }
 
+std::string EmbeddedBackend::PromptFormat() const {
+  if (template_) return "chat template from " + template_origin_;
+  return "chat format " + std::string(ChatFormatName(format_));
+}
+
 std::string EmbeddedBackend::Describe() const {
-  return "embedded " + path_ + " (" + std::string(ChatFormatName(format_)) + ")";
+  return "embedded " + path_ + " (" + PromptFormat() + ")";
+}
+
+LlmResult<std::string> EmbeddedBackend::Prompt(const ChatRequest& request) const {
+  const std::vector<ToolSpec> no_tools;
+  const std::vector<ToolSpec>& tools =
+      request.tool_choice.mode == ToolChoice::Mode::kNone ? no_tools : request.tools;
+  if (template_) {
+    auto text = template_->Apply(request.messages, tools);
+    if (text.ok()) {
+      // The tokenizer adds BOS itself; the template's own copy would make two.
+      const std::string& bos = template_->tokens().bos;
+      if (strip_bos_ && text->compare(0, bos.size(), bos) == 0) text->erase(0, bos.size());
+      return std::move(*text);
+    }
+    if (!has_format_) {
+      return Error(LlmError::Kind::kBadRequest, template_origin_ + ": " + text.error().message());
+    }
+    spdlog::warn(
+        "{}: the chat template refuses this chat ({}); writing it in the built-in {} format", path_,
+        text.error().message(), ChatFormatName(format_));
+  }
+  return RenderChat(format_, request.messages, tools);
 }
 
 ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& options) {
@@ -58,13 +132,11 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
     return Error(LlmError::Kind::kBadRequest,
                  "the embedded engine cannot constrain output to JSON yet (response_format)");
   }
-  const std::string prompt =
-      RenderChat(format_, request.messages,
-                 request.tool_choice.mode == ToolChoice::Mode::kNone ? std::vector<ToolSpec>{}
-                                                                     : request.tools);
+  LlmResult<std::string> prompt = Prompt(request);
+  if (!prompt.ok()) return prompt.error();
   const engine::Tokenizer& tok = model_->tokenizer();
   std::vector<engine::TokenId> ids =
-      tok.Tokenize(prompt, /*add_special=*/true, /*parse_special=*/true);
+      tok.Tokenize(*prompt, /*add_special=*/true, /*parse_special=*/true);
 
   std::lock_guard lock(mu_);
   if (static_cast<int>(ids.size()) >= ctx_->n_ctx()) {

@@ -164,6 +164,93 @@ TEST(EmbeddedBackend, FactoryBuildsItFromConfig) {
   std::filesystem::remove(path);
 }
 
+TEST(EmbeddedBackend, RendersTheModelsOwnJinjaTemplate) {
+  // Markers of no built-in family: such a file was refused before templates were rendered.
+  const std::string body =
+      "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+      "{% if add_generation_prompt %}[assistant] {% endif %}";
+  const std::string with_bos = WriteModel("jinja-bos", "{{ bos_token }}" + body);
+  const std::string without_bos = WriteModel("jinja", body);
+  auto b = EmbeddedBackend::Load({.model_path = with_bos, .context_size = 128, .threads = 1});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  ASSERT_NE((*b)->chat_template(), nullptr);
+  EXPECT_FALSE((*b)->has_format());
+  EXPECT_NE((*b)->Describe().find("chat template from the model's tokenizer.chat_template"),
+            std::string::npos)
+      << (*b)->Describe();
+  ChatRequest r;
+  r.messages = {Message::System("Play."), Message::User("hi")};
+  r.sampling.temperature = 0;
+  r.sampling.max_tokens = 2;
+  auto a = (*b)->Chat(r, {});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  // The tokenizer adds BOS itself, so the template's own is dropped: one BOS either way.
+  auto twin = EmbeddedBackend::Load({.model_path = without_bos, .context_size = 128, .threads = 1});
+  ASSERT_TRUE(twin.ok());
+  auto c = (*twin)->Chat(r, {});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(a->usage.prompt_tokens, c->usage.prompt_tokens);
+  std::filesystem::remove(with_bos);
+  std::filesystem::remove(without_bos);
+}
+
+TEST(EmbeddedBackend, ChatTemplateFileOverridesTheModels) {
+  const std::string path = WriteModel("override", "");
+  const std::string file =
+      testing::TempDir() + "naut-embedded-" + std::to_string(getpid()) + ".jinja";
+  std::ofstream(file) << "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<model>";
+  auto b = EmbeddedBackend::Load(
+      {.model_path = path, .context_size = 128, .threads = 1, .chat_template = file});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  EXPECT_NE((*b)->PromptFormat().find(file), std::string::npos) << (*b)->PromptFormat();
+
+  std::ofstream(file) << "{% for m in messages %}\n{{ m.content }";
+  auto broken = EmbeddedBackend::Load({.model_path = path, .chat_template = file});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message().find(file + " line 2, column"), std::string::npos)
+      << broken.error().message();
+
+  auto missing = EmbeddedBackend::Load({.model_path = path, .chat_template = file + ".missing"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("chat_template"), std::string::npos);
+
+  auto both =
+      EmbeddedBackend::Load({.model_path = path, .chat_format = "chatml", .chat_template = file});
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.error().message().find("not both"), std::string::npos);
+  std::filesystem::remove(file);
+  std::filesystem::remove(path);
+}
+
+TEST(EmbeddedBackend, AChatTheTemplateRefusesIsWrittenInTheBuiltInFormatOrRefused) {
+  const std::string refusal =
+      "{% for m in messages %}{% if 'forbidden' in m.content %}"
+      "{{ raise_exception('This model does not talk about that') }}{% endif %}";
+  const std::string plain = WriteModel("refuses", refusal + "{{ m.content }}{% endfor %}");
+  const std::string chatml =
+      WriteModel("refuses-chatml", refusal + "<|im_start|>{{ m.content }}{% endfor %}");
+  ChatRequest r;
+  r.messages = {Message::User("a forbidden topic")};
+  r.sampling.temperature = 0;
+  r.sampling.max_tokens = 2;
+
+  auto b = EmbeddedBackend::Load({.model_path = plain, .context_size = 128, .threads = 1});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  auto refused = (*b)->Chat(r, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, LlmError::Kind::kBadRequest);
+  EXPECT_NE(refused.error().message.find("This model does not talk about that"), std::string::npos)
+      << refused.error().message;
+
+  auto fallback = EmbeddedBackend::Load({.model_path = chatml, .context_size = 128, .threads = 1});
+  ASSERT_TRUE(fallback.ok()) << fallback.error().ToString();
+  EXPECT_TRUE((*fallback)->has_format());
+  auto answered = (*fallback)->Chat(r, {});
+  ASSERT_TRUE(answered.ok()) << answered.error().ToString();
+  std::filesystem::remove(plain);
+  std::filesystem::remove(chatml);
+}
+
 TEST(EmbeddedBackend, BrokenModelFileIsRefusedWithItsName) {
   const std::string path =
       testing::TempDir() + "naut-embedded-broken-" + std::to_string(getpid()) + ".gguf";

@@ -78,6 +78,7 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
     o.context_size = config.context_size;
     o.threads = config.threads;
     o.chat_format = config.chat_format;
+    o.chat_template = config.chat_template;
     NAUT_ASSIGN_OR_RETURN(auto backend, EmbeddedBackend::Load(o));
     return std::unique_ptr<ChatModel>(std::move(backend));
   }
