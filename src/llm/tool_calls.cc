@@ -540,6 +540,38 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
     size_t close = text.find("</tool_call>", body);
     size_t next = text.find("<tool_call>", body);
     size_t limit = std::min(close, next);
+    // Qwen3-Coder: <function=name><parameter=key>value</parameter>...</function> inside the
+    // tags, values as text (the schema check coerces numbers, booleans, objects and arrays).
+    size_t first = body;
+    while (first < text.size() && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
+    if (text.compare(first, 10, "<function=") == 0) {
+      const size_t region_end = limit == std::string::npos ? text.size() : limit;
+      size_t gt = text.find('>', first);
+      if (gt == std::string::npos || gt > region_end) gt = region_end;
+      std::string name = Trim(std::string_view(text).substr(first + 10, gt - first - 10));
+      Json args = Json::object();
+      for (size_t p = text.find("<parameter=", gt); p != std::string::npos && p < region_end;) {
+        size_t pg = text.find('>', p);
+        if (pg == std::string::npos || pg >= region_end) break;
+        std::string key = Trim(std::string_view(text).substr(p + 11, pg - p - 11));
+        size_t pc = text.find("</parameter>", pg);
+        size_t next_param = text.find("<parameter=", pg);
+        size_t stop = std::min({pc, next_param, region_end});
+        std::string value = text.substr(pg + 1, stop - pg - 1);
+        if (!value.empty() && value.front() == '\n') value.erase(0, 1);
+        if (!value.empty() && value.back() == '\n') value.pop_back();
+        args[key] = value;
+        p = stop == pc ? pc + 12 : stop;
+        if (p >= region_end) break;
+        p = text.find("<parameter=", p);
+      }
+      const size_t end = close != std::string::npos && close < next ? close + 12 : region_end;
+      Accept(name, args, text.substr(pos, end - pos), "", out);
+      spans.push_back({pos, end});
+      out.from_content = true;
+      pos = end;
+      continue;
+    }
     size_t brace = text.find_first_of("{[", body);
     if (brace == std::string::npos || brace >= limit) {
       out.problems.push_back(
@@ -556,8 +588,16 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   }
 
   // Llama 3.x: <function=name>{...}</function>, and <|python_tag|>{...}.
+  auto taken = [&](size_t at) {
+    return std::any_of(spans.begin(), spans.end(),
+                       [&](const Span& sp) { return at >= sp.begin && at < sp.end; });
+  };
   for (size_t pos = text.find("<function="); pos != std::string::npos;
        pos = text.find("<function=", pos)) {
+    if (taken(pos)) {
+      ++pos;
+      continue;
+    }
     size_t gt = text.find('>', pos);
     if (gt == std::string::npos) break;
     std::string name = Trim(std::string_view(text).substr(pos + 10, gt - pos - 10));
@@ -633,7 +673,7 @@ ParsedToolCalls ToolCallParser::ParseContent(std::string_view content) const {
   }
   RemoveSpans(text, spans);
   // Leftover end-of-turn markers some templates leave behind.
-  for (const char* marker : {"</tool_call>", "<|eom_id|>", "<|eot_id|>", "</s>"}) {
+  for (const char* marker : {"</tool_call>", "<|eom_id|>", "<|eot_id|>", "</s>", "<|tool_call|>"}) {
     for (size_t p; (p = text.find(marker)) != std::string::npos;)
       text.erase(p, std::string_view(marker).size());
   }

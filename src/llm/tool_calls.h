@@ -3,9 +3,11 @@
 // its calls into the content in one of the formats chat templates teach it:
 //   Mistral     [TOOL_CALLS][{"name": "f", "arguments": {...}}]   or   [TOOL_CALLS]f[ARGS]{...}
 //   Hermes/Qwen <tool_call>{"name": "f", "arguments": {...}}</tool_call>   (one or several)
+//   Qwen3-Coder <tool_call><function=f><parameter=k>value</parameter></function></tool_call>
 //   Llama 3.x   <|python_tag|>{"name": "f", "parameters": {...}}   or <function=f>{...}</function>
 //   fenced      ```json {"name": "f", "arguments": {...}} ```   (object or array)
-//   bare JSON   {"name": "f", "arguments": {...}} / {"tool_calls": [...]} in the text
+//   bare JSON   {"name": "f", "arguments": {...}} / {"tool_calls": [...]} in the text (also
+//               after Granite's <|tool_call|>)
 // ToolCallParser finds them, repairs near-JSON (json_repair.h), resolves tool names (a missing
 // `<server>__` prefix, case, '-' for '_'), validates arguments against each tool's schema with
 // safe coercions ("5" -> 5 for an integer), and turns whatever is still wrong into a short,
