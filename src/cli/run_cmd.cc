@@ -1,10 +1,14 @@
 // neuronaut run: the learning agent loop, with a live progress display (or --json events)
-// and a summary at the end. Ctrl-C stops after the current step; `--resume` (the default)
-// continues a stopped or killed run's unfinished task.
+// and a summary at the end. Ctrl-C stops after the current step and SIGTERM at once (a model
+// call under way is cancelled), both leaving the task active and exiting cleanly; `--resume`
+// (the default) continues a stopped or killed run's unfinished task. Run as
+// a systemd service it reports readiness, its task and stopping, and feeds the watchdog while
+// the agent shows progress (core/service_notify.h).
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -18,6 +22,7 @@
 #include "core/data_home.h"
 #include "core/home_lock.h"
 #include "core/ids.h"
+#include "core/service_notify.h"
 #include "envs/registry.h"
 #include "llm/model_factory.h"
 #include "mcp/hub.h"
@@ -40,8 +45,12 @@ struct RunFlags {
 };
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signal{0};
 
-void OnSignal(int) { g_stop_requested = true; }
+void OnSignal(int sig) {
+  g_stop_signal = sig;
+  g_stop_requested = true;
+}
 
 std::string Short(const Json& j, size_t cap) {
   std::string s = j.is_string() ? j.get<std::string>() : DumpJson(j);
@@ -98,6 +107,42 @@ void Show(const std::string& type, const Json& f) {
     if (!f.value("reason", "").empty()) out << "; " << Short(f["reason"], 200);
     out << "\n";
   }
+}
+
+// Under systemd (`neuronaut service install`): the STATUS= line `systemctl status` shows.
+void NotifyServiceStatus(const std::string& type, const Json& f) {
+  if (type == "task_start") {
+    NotifyStatus("task: " + f.value("task", ""));
+  } else if (type == "round") {
+    NotifyStatus("task: " + f.value("task", "") + " (round " + std::to_string(f.value("round", 0)) +
+                 ")");
+  }
+}
+
+// The agent's model, cut short by SIGTERM: a service manager's stop must not wait out a long
+// answer (the task stays active and the step is redone on resume). Ctrl-C still lets the
+// current step finish. Called from the agent's thread.
+class CancelledOnTerm final : public llm::ChatModel {
+ public:
+  CancelledOnTerm(llm::ChatModel& inner, std::stop_token term) : inner_(inner), term_(term) {}
+  llm::ChatResult Chat(const llm::ChatRequest& request, const llm::CallOptions& options) override {
+    llm::CallOptions o = options;
+    if (!o.cancel.stop_possible()) o.cancel = term_;
+    return inner_.Chat(request, o);
+  }
+  std::string Describe() const override { return inner_.Describe(); }
+
+ private:
+  llm::ChatModel& inner_;
+  std::stop_token term_;
+};
+
+// How long the agent may go without an event before the service watchdog stops being fed: the
+// longest single step (a model call, a tool call, a code action) and a minute more.
+std::chrono::milliseconds StallLimit(const Config& config) {
+  double step_s =
+      std::max({config.llm.timeout_s, config.mcp.call_timeout_s, config.sandbox.wall_s});
+  return std::chrono::milliseconds(static_cast<int64_t>((step_s + 60) * 1000));
 }
 
 // The servers the profile's environment is made of: a server defined in mcp.json, else the
@@ -158,6 +203,14 @@ void WarnAboutRefusedTools(agent::ToolBox& tools, const agent::EnvProfile& profi
 int Run(Context& ctx, const RunFlags& flags) {
   auto config = ctx.LoadConfig();
   if (!config) return Fail(config.error());
+  // Stop after the current step on Ctrl-C or SIGTERM, from here on: whatever has started by
+  // then (MCP servers, a llama-server) is stopped on the way out.
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // Fed while the agent shows progress (any event); a no-op outside systemd.
+  ServiceWatchdog watchdog(StallLimit(*config));
   auto home = OpenDataHome(config->home);
   if (!home) return Fail(home.error());
   // One agent per data home: two would work the same milestones and drive one saved game.
@@ -253,8 +306,13 @@ int Run(Context& ctx, const RunFlags& flags) {
   auto runtime_options = skills::SandboxedRuntimeOptions(*config);
   if (!runtime_options) return Fail(runtime_options.error());
   agent::SkillsCodeRunner code_runner(std::move(*runtime_options));
-  agent::Agent agent(**model, toolbox, **progress, **trace, *profile, options, &skill_library,
-                     &episodes, &code_runner, [json](const std::string& type, const Json& fields) {
+  std::stop_source term;  // SIGTERM: also cancels a model call under way
+  CancelledOnTerm stoppable_model(**model, term.get_token());
+  agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
+                     &skill_library, &episodes, &code_runner,
+                     [json, &watchdog](const std::string& type, const Json& fields) {
+                       watchdog.Progress();
+                       NotifyServiceStatus(type, fields);
                        if (json) {
                          Json line = fields;
                          line["type"] = type;
@@ -265,13 +323,11 @@ int Run(Context& ctx, const RunFlags& flags) {
                      });
 
   std::stop_source stop;
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::jthread watcher([&stop](std::stop_token own) {
+  std::jthread watcher([&stop, &term](std::stop_token own) {
     while (!own.stop_requested()) {
       if (g_stop_requested) {
+        NotifyStopping("stopping after the current step; the task stays active and is resumed");
+        if (g_stop_signal == SIGTERM) term.request_stop();
         stop.request_stop();
         return;
       }
@@ -279,6 +335,7 @@ int Run(Context& ctx, const RunFlags& flags) {
     }
   });
 
+  NotifyReady("running in environment '" + profile->name + "', run " + run_id);
   auto summary = agent.Run(stop.get_token());
   if (!summary) return Fail(summary.error());
   auto milestones = (*progress)->Milestones(profile->name);
@@ -296,11 +353,18 @@ int Run(Context& ctx, const RunFlags& flags) {
               << "stopped because " << summary->stop_reason << "\n"
               << "progress: " << home->progress_file().string() << "\n";
   }
-  if (summary->error) {
+  // SIGTERM cuts a model call short, which the agent reports as an error; the run still ended
+  // as asked, with its task active.
+  bool terminated = g_stop_signal == SIGTERM;
+  if (terminated && !json) {
+    std::cerr << "stopped by SIGTERM; the unfinished task is resumed by the next run\n";
+  }
+  if (summary->error && !terminated) {
     std::cerr << "neuronaut run: " << summary->stop_reason << "\n";
     return kExitFailure;
   }
-  return g_stop_requested ? 130 : kExitOk;
+  // Stopped by SIGTERM (a service manager, `kill`), the run ended as asked: a clean exit.
+  return g_stop_requested && !terminated ? 130 : kExitOk;
 }
 
 }  // namespace
