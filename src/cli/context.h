@@ -49,5 +49,6 @@ void AddGenerateCommand(CLI::App& app, Context& ctx);
 void AddPlayCommand(CLI::App& app, Context& ctx);
 void AddSandboxCommands(CLI::App& app, Context& ctx);
 void AddBackupCommands(CLI::App& app, Context& ctx);
+void AddServiceCommands(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   AddPlayCommand(app, ctx);
   AddSandboxCommands(app, ctx);
   AddBackupCommands(app, ctx);
+  AddServiceCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
