@@ -260,8 +260,8 @@ inline void Tile(int64_t nb, const uint8_t* w, size_t row_bytes, const uint8_t* 
       __m512i wq0[M], wq1[M];
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
-        wq0[r] = W::Values(_mm512_loadu_si512(w + r * row_bytes + 2 * p * W::kBlock));
-        wq1[r] = W::Values(_mm512_loadu_si512(w + r * row_bytes + (2 * p + 2) * W::kBlock));
+        wq0[r] = W::Values(W::LoadPair(w + r * row_bytes, p, nb));
+        wq1[r] = W::Values(W::LoadPair(w + r * row_bytes, p + 1, nb));
       }
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
