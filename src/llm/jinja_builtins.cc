@@ -776,6 +776,7 @@ Value FFirst(Runtime&, const Value& v, CallArgs& a) {
 
 Value FFloat(Runtime&, const Value& v, CallArgs& a) {
   Params p(a, "filter 'float'", {"default"});
+  if (v.is_undefined()) RuntimeError(v.undefined_hint());  // float(Undefined) raises
   if (v.is_number()) return Value(v.ToDouble());
   if (v.is_string()) {
     if (auto d = ParsePyFloat(v.as_string())) return Value(*d);
@@ -797,6 +798,10 @@ Value FFormat(Runtime& rt, const Value& v, CallArgs& a) {
 
 Value FIndent(Runtime& rt, const Value& v, CallArgs& a) {
   Params p(a, "filter 'indent'", {"width", "first", "blank"});
+  // Jinja2 appends "\n" to the value: only strings take it.
+  if (!v.is_string()) {
+    RuntimeError("unsupported operand type(s) for +=: '" + TypeName(v) + "' and 'str'");
+  }
   std::string indention;
   if (p.Has(0) && p.Get(0).is_string()) {
     indention = p.Get(0).as_string();
@@ -830,6 +835,7 @@ Value FIndent(Runtime& rt, const Value& v, CallArgs& a) {
 
 Value FInt(Runtime&, const Value& v, CallArgs& a) {
   Params p(a, "filter 'int'", {"default", "base"});
+  if (v.is_undefined()) RuntimeError(v.undefined_hint());  // int(Undefined) raises
   const int64_t base = p.Int(1, 10);
   if (v.is_int() || v.is_bool()) return Value(v.ToInt());
   if (v.is_float()) {
@@ -1042,6 +1048,21 @@ Value FRound(Runtime&, const Value& v, CallArgs& a) {
     RuntimeError("method must be 'common', 'ceil' or 'floor'");
   }
   if (!v.is_number()) RuntimeError("type " + TypeName(v) + " doesn't define __round__ method");
+  if (method == "common" && !v.is_float()) {
+    // Python's round() of an int is an int (rounded half to even at negative precision).
+    int64_t i = v.ToInt();
+    if (precision >= 0) return Value(i);
+    if (precision < -18) return Value(int64_t{0});
+    int64_t unit = 1;
+    for (int64_t k = 0; k < -precision; ++k) unit *= 10;
+    int64_t q = i / unit, rem = i % unit;
+    if (rem < 0) {
+      rem += unit;
+      --q;
+    }
+    if (rem * 2 > unit || (rem * 2 == unit && q % 2 != 0)) ++q;
+    return Value(q * unit);
+  }
   const double d = v.ToDouble();
   const double scale = std::pow(10.0, static_cast<double>(precision));
   double r;
@@ -1177,6 +1198,17 @@ Value FTruncate(Runtime&, const Value& v, CallArgs& a) {
   const bool killwords = p.Bool(1, false);
   const std::string end = p.String(2).value_or("...");
   const int64_t leeway = p.Int(3, 5);
+  if (v.is_undefined()) return v;  // len() of an undefined value is 0
+  if (!v.is_string()) {
+    // Jinja2 measures the value as it is; a short list or dict comes back unchanged.
+    const bool sized = (v.is_list() && !v.is_generator()) || v.is_dict();
+    const int64_t len = !sized        ? -1
+                        : v.is_dict() ? static_cast<int64_t>(v.dict().size())
+                                      : static_cast<int64_t>(v.items().size());
+    if (len < 0) RuntimeError("object of type '" + TypeName(v) + "' has no len()");
+    if (len <= length + leeway) return v;
+    RuntimeError("filter 'truncate' needs a string, not " + TypeName(v));
+  }
   const std::u32string s = Cps(Str(v));
   const int64_t end_len = static_cast<int64_t>(Utf8Length(end));
   if (length < end_len) RuntimeError("expected length >= " + std::to_string(end_len));
@@ -1938,6 +1970,10 @@ Value Slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
 std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) {
   std::vector<Value> positional;
   const Value* mapping = nullptr;
+  // Python takes any subscriptable non-tuple (a dict, but also a list) as a possible mapping and
+  // then does not complain about arguments left over.
+  const bool mapping_like =
+      args.is_dict() || args.is_undefined() || (args.is_list() && !args.is_tuple());
   if (args.is_tuple()) {
     positional = args.items();
   } else if (args.is_dict()) {
@@ -2086,7 +2122,7 @@ std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) 
     out += body;
     rt.CheckSize(out.size());
   }
-  if (mapping == nullptr && next < positional.size()) {
+  if (!mapping_like && next < positional.size()) {
     RuntimeError("not all arguments converted during string formatting");
   }
   return out;

@@ -322,6 +322,11 @@ Value Runtime::Invoke(const Stmt& macro, const ScopePtr& defining_scope, CallArg
     }
   }
   const size_t n_pos = args.positional.size();
+  // Every parameter is local from the start: a default naming a later parameter (or itself)
+  // sees it undefined, never a variable of the same name outside.
+  for (const MacroParam& p : macro.params) {
+    scope->Set(p.name, Value::Undefined("parameter '" + p.name + "' was not provided"));
+  }
   for (size_t i = 0; i < macro.params.size(); ++i) {
     const MacroParam& p = macro.params[i];
     auto kw = std::find_if(keywords.begin(), keywords.end(),
@@ -446,7 +451,12 @@ Value Runtime::EvalInner(const Expr& e, const ScopePtr& scope) {
       auto part = [&](size_t i) { return e.kids[i] ? Eval(*e.kids[i], scope) : Value(nullptr); };
       const Value start = part(1), stop = part(2), step = part(3);
       Value out = Slice(obj, start, stop, step);
-      if (out.is_undefined()) return NoAttribute(obj, "slice");
+      if (out.is_undefined()) {
+        // Jinja2 slices with Python's own [] (not its forgiving getitem): a value that cannot
+        // be sliced is a TypeError.
+        if (obj.is_dict()) RuntimeError("unhashable type: 'slice'");
+        RuntimeError("'" + TypeName(obj) + "' object is not subscriptable");
+      }
       return out;
     }
     case Expr::Kind::kCall: {
@@ -606,7 +616,9 @@ Value Runtime::GetItem(const Value& obj, const Value& key) {
 
 Value Runtime::Binary(const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined()) FailUndefined(a);
-  if (b.is_undefined()) FailUndefined(b);
+  // `str % undefined` is Python formatting with an empty mapping-like argument; every other
+  // operation on an undefined value fails.
+  if (b.is_undefined() && !(op == "%" && a.is_string())) FailUndefined(b);
   const char o = op[0];
   auto unsupported = [&]() -> Value {
     RuntimeError("unsupported operand type(s) for " + op + ": '" + TypeName(a) + "' and '" +

@@ -392,6 +392,36 @@ const ErrorCase kErrors[] = {
      R"J(object of type 'generator' has no len())J", Code::kInvalidArgument},
 };
 
+// Where Jinja2 follows Python closely enough for a template to notice.
+const Case kPythonQuirks[] = {
+    {R"J({{ 1|round }} {{ 1234|round(-2) }} {{ 2.5|round }} {{ true|round }})J", R"J({})J",
+     R"J(1 1200 2.0 1)J"},
+    {R"J({{ ['<b>'|safe, 'x'] }} {{ ('<i>'|safe) ~ '<b>' }})J", R"J({})J",
+     R"J([Markup('<b>'), 'x'] <i><b>)J"},
+    {R"J({% set b = 'outer' %}{% macro m(a, b=b, c=a) %}[{{ a }}|{{ b }}|{{ c }}]{% endmacro %}{{ m(1) }})J",
+     R"J({})J", R"J([1||1])J"},
+    {R"J({{ 'plain' % [1, 2] }} {{ 'x%sy' % undefined_thing }} {{ '%s' % [1, 2] }})J", R"J({})J",
+     R"J(plain xy [1, 2])J"},
+    {R"J({{ x|truncate(5) }}|{{ [1, 2]|truncate(5) }}|{{ 12|center(4) }}|)J", R"J({})J",
+     R"J(|[1, 2]| 12 |)J"},
+    {R"J({{ tools|selectattr('type', 'equalto', 'x')|list }} {{ none|map('upper')|list }} {{ ''|reject|list }})J",
+     R"J({"tools": null})J", R"J([] [] [])J"},
+};
+
+const ErrorCase kPythonQuirkErrors[] = {
+    {R"J({{ b[1:] }})J", R"J({"b": true})J", R"J('bool' object is not subscriptable)J",
+     Code::kInvalidArgument},
+    {R"J({{ d[1:] }})J", R"J({"d": {"a": 1}})J", R"J(unhashable type: 'slice')J",
+     Code::kInvalidArgument},
+    {R"J({{ undefined_thing|int }})J", R"J({})J", R"J('undefined_thing' is undefined)J",
+     Code::kInvalidArgument},
+    {R"J({{ undefined_thing|float }})J", R"J({})J", R"J('undefined_thing' is undefined)J",
+     Code::kInvalidArgument},
+    {R"J({{ xs|map('upper')|tojson }})J", R"J({"xs": ["a"]})J",
+     R"J(object of type generator is not json serializable)J", Code::kInvalidArgument},
+    {R"J({{ [1]|indent }})J", R"J({})J", R"J('list')J", Code::kInvalidArgument},
+};
+
 TEST(JinjaTest, Statements) { ExpectRenders(kStatements); }
 TEST(JinjaTest, WhitespaceControlAsTransformersSetsItUp) { ExpectRenders(kWhitespace); }
 TEST(JinjaTest, ExpressionsHavePythonSemantics) { ExpectRenders(kExpressions); }
@@ -400,8 +430,11 @@ TEST(JinjaTest, ToJsonIsPythonsJsonDumps) { ExpectRenders(kToJson); }
 TEST(JinjaTest, Tests) { ExpectRenders(kTests); }
 TEST(JinjaTest, StringDictAndListMethods) { ExpectRenders(kMethods); }
 
-TEST(JinjaTest, FailuresAreTheOnesJinjaRaises) {
-  for (const ErrorCase& c : kErrors) {
+TEST(JinjaTest, PythonQuirksTemplatesCanNotice) { ExpectRenders(kPythonQuirks); }
+
+template <size_t N>
+void ExpectFailures(const ErrorCase (&cases)[N]) {
+  for (const ErrorCase& c : cases) {
     auto out = Render(c.source, c.variables);
     ASSERT_FALSE(out.ok()) << c.source << " rendered " << *out;
     EXPECT_NE(Lower(out.error().message()).find(c.message), std::string::npos)
@@ -409,6 +442,11 @@ TEST(JinjaTest, FailuresAreTheOnesJinjaRaises) {
         << out.error().ToString();
     EXPECT_EQ(out.error().code(), c.code) << c.source << "\n" << out.error().ToString();
   }
+}
+
+TEST(JinjaTest, FailuresAreTheOnesJinjaRaises) {
+  ExpectFailures(kErrors);
+  ExpectFailures(kPythonQuirkErrors);
 }
 
 TEST(JinjaTest, ErrorsNameTheLineAndColumn) {

@@ -445,6 +445,12 @@ void ReprTo(std::string& out, const Value& v, int level) {
       out += FloatRepr(v.as_float());
       return;
     case Value::Kind::kString:
+      if (v.is_markup()) {
+        out += "Markup(";
+        ReprString(out, v.as_string());
+        out += ')';
+        return;
+      }
       ReprString(out, v.as_string());
       return;
     case Value::Kind::kList: {
