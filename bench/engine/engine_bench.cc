@@ -1,8 +1,9 @@
 // Prompt-processing and generation speed of the embedded engine, in the shape of llama-bench:
-//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg] [--make DIR TYPE...]
-//                [MODEL.gguf...]
+//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg]
+//                [--kernels scalar|avx2|avx512] [--make DIR TYPE...] [MODEL.gguf...]
 // Generation follows the prompt in the same context unless --fresh-tg, which starts it from an
-// empty cache as llama-bench's tgN does.
+// empty cache as llama-bench's tgN does. --kernels runs a lower kernel set than the CPU's best
+// (what a CPU without AVX-512, or without AVX2, would run).
 // --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
 // 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
 // ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K, F16, BF16) into DIR
@@ -165,7 +166,15 @@ int main(int argc, char** argv) {
       reps = std::stoi(next());
     else if (a == "--fresh-tg")
       fresh_tg = true;
-    else if (a == "--make") {
+    else if (a == "--kernels") {
+      const std::string k = next();
+      if (k != "scalar" && k != "avx2" && k != "avx512") {
+        std::fprintf(stderr, "--kernels takes scalar, avx2 or avx512, not '%s'\n", k.c_str());
+        return 2;
+      }
+      SetKernelSet(k == "scalar" ? KernelSet::kScalar
+                                 : (k == "avx2" ? KernelSet::kAvx2 : KernelSet::kAvx512));
+    } else if (a == "--make") {
       std::string dir = next();
       std::filesystem::create_directories(dir);
       while (i + 1 < argc && argv[i + 1][0] != '-' && std::strstr(argv[i + 1], ".gguf") == nullptr)
