@@ -18,7 +18,8 @@
 //
 // Bad or hostile templates fail with a Status, never a crash: parse errors and template
 // errors name the line and column ("chat template line 3, column 12: ..."); nesting depth,
-// output size, steps run and stack use are bounded (JinjaRenderOptions).
+// output size, steps run (statements, loop iterations, and work on big values: list items
+// built or compared, text built or scanned) and stack use are bounded (JinjaRenderOptions).
 //
 // Status codes: kInvalidArgument for syntax errors and for what Python would raise at run
 // time (TypeError, UndefinedError, ...); kFailedPrecondition when the template refuses the
@@ -56,7 +57,7 @@ struct JinjaRenderOptions {
   // The clock strftime_now() formats; unset: local time now.
   std::function<std::tm()> now;
   size_t max_output_bytes = size_t{8} << 20;  // and the largest string a template may build
-  int64_t max_steps = 2'000'000;              // statements run plus loop iterations
+  int64_t max_steps = 2'000'000;              // statements, loop iterations and work on big values
   int max_call_depth = 200;                   // nested macro calls
   size_t max_stack_bytes = size_t{2} << 20;   // C++ stack one render may use
 };

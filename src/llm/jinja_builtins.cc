@@ -166,6 +166,7 @@ std::string Replace(Runtime& rt, const std::string& s, const std::string& old,
   }
   out.append(s, pos, std::string::npos);
   rt.CheckSize(out.size());
+  AddWork(out.size() / 256 + static_cast<uint64_t>(done));
   return out;
 }
 
@@ -599,6 +600,7 @@ std::string StrFormat(Runtime& rt, const std::string& format, const CallArgs& ar
     out += FormatSpec(value, spec);
     rt.CheckSize(out.size());
   }
+  AddWork(out.size() / 256);
   return out;
 }
 
@@ -875,6 +877,7 @@ Value FJoin(Runtime& rt, const Value& v, CallArgs& a) {
     out += Str(attribute ? GetPath(rt, item, *attribute) : item);
     rt.CheckSize(out.size());
   }
+  AddWork(out.size() / 256);
   return Value(std::move(out));
 }
 
@@ -1456,6 +1459,7 @@ const std::unordered_map<std::string_view, Test>& Tests() {
 // ---- methods -----------------------------------------------------------------------------
 
 Value StrMethod(Runtime& rt, const std::string& s, const std::string& name, CallArgs& a) {
+  AddWork(1 + s.size() / 256);
   const std::string what = "str." + name + "()";
   auto affix = [&](bool prefix) {
     Params p(a, what, {"prefix", "start", "end"}, 1);
@@ -1849,9 +1853,9 @@ bool ApplyTest(Runtime& rt, std::string_view name, const Value& value, CallArgs&
 std::optional<Value> FindMethod(const Value& obj, const std::string& name) {
   if (obj.is_string()) {
     if (!IsStrMethod(name)) return std::nullopt;
-    const std::string s = obj.as_string();
-    return Value::Function(
-        "str." + name, [s, name](Runtime& rt, CallArgs& a) { return StrMethod(rt, s, name, a); });
+    return Value::Function("str." + name, [obj, name](Runtime& rt, CallArgs& a) {
+      return StrMethod(rt, obj.as_string(), name, a);
+    });
   }
   if (obj.is_dict() || obj.is_list()) {
     if (IsMutatingMethod(obj, name)) {
@@ -1887,6 +1891,7 @@ std::vector<std::pair<std::string, Value>> Globals() {
 }
 
 std::vector<Value> Iterate(const Value& v) {
+  AddWork(v.is_list() ? v.items().size() : (v.is_dict() ? v.dict().size() : 0));
   switch (v.kind()) {
     case Value::Kind::kUndefined:
       return {};
@@ -2125,6 +2130,7 @@ std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) 
   if (!mapping_like && next < positional.size()) {
     RuntimeError("not all arguments converted during string formatting");
   }
+  AddWork(out.size() / 256);
   return out;
 }
 

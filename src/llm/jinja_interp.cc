@@ -95,14 +95,16 @@ void Runtime::CheckSize(size_t bytes) const {
 
 void Runtime::Append(std::string& out, std::string_view text) const {
   CheckSize(out.size() + text.size());
+  AddWork(text.size() / 256);
   out += text;
 }
 
 void Runtime::Step() {
-  if (++steps_ > limits_.max_steps) {
-    Throw(TemplateError::Kind::kLimit, "the template ran more than " +
-                                           std::to_string(limits_.max_steps) +
-                                           " steps (statements and loop iterations)");
+  steps_ += 1 + static_cast<int64_t>(TakeWork());
+  if (steps_ > limits_.max_steps) {
+    Throw(TemplateError::Kind::kLimit,
+          "the template ran more than " + std::to_string(limits_.max_steps) +
+              " steps (statements, loop iterations and work on big values)");
   }
 }
 
@@ -462,11 +464,13 @@ Value Runtime::EvalInner(const Expr& e, const ScopePtr& scope) {
     case Expr::Kind::kCall: {
       const Value callee = Eval(*e.kids[0], scope);
       CallArgs args = EvalArgs(e.args, scope);
+      Step();
       return Call(callee, args);
     }
     case Expr::Kind::kFilter: {
       const Value input = e.kids.empty() ? Value() : Eval(*e.kids[0], scope);
       CallArgs args = EvalArgs(e.args, scope);
+      Step();
       return ApplyFilter(*this, e.name, input, args);
     }
     case Expr::Kind::kTest: {
@@ -494,6 +498,7 @@ Value Runtime::EvalInner(const Expr& e, const ScopePtr& scope) {
     case Expr::Kind::kBinary: {
       const Value a = Eval(*e.kids[0], scope);
       const Value b = Eval(*e.kids[1], scope);
+      Step();
       return Binary(e.name, a, b);
     }
     case Expr::Kind::kConcat: {
@@ -504,12 +509,14 @@ Value Runtime::EvalInner(const Expr& e, const ScopePtr& scope) {
         CheckSize(s.size() + part.size());
         s += part;
       }
+      AddWork(s.size() / 256);
       return Value(std::move(s));
     }
     case Expr::Kind::kCompare: {
       Value left = Eval(*e.kids[0], scope);
       for (size_t i = 0; i < e.ops.size(); ++i) {
         Value right = Eval(*e.kids[i + 1], scope);
+        Step();
         if (!CompareOp(e.ops[i], left, right)) return Value(false);
         left = std::move(right);
       }
@@ -615,6 +622,12 @@ Value Runtime::GetItem(const Value& obj, const Value& key) {
 }
 
 Value Runtime::Binary(const std::string& op, const Value& a, const Value& b) {
+  Value result = BinaryInner(op, a, b);
+  if (result.is_string()) AddWork(result.as_string().size() / 256);
+  return result;
+}
+
+Value Runtime::BinaryInner(const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined()) FailUndefined(a);
   // `str % undefined` is Python formatting with an empty mapping-like argument; every other
   // operation on an undefined value fails.
@@ -770,6 +783,7 @@ bool Runtime::CompareOp(const std::string& op, const Value& a, const Value& b) {
         if (!a.is_string()) {
           RuntimeError("'in <string>' requires string as left operand, not " + TypeName(a));
         }
+        AddWork(b.as_string().size() / 256);
         found = b.as_string().find(a.as_string()) != std::string::npos;
         break;
       case Value::Kind::kList:

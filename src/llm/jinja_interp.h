@@ -21,7 +21,7 @@ namespace naut::llm::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = size_t{8} << 20;  // also the largest string a template may build
-  int64_t max_steps = 2'000'000;              // statements run plus loop iterations
+  int64_t max_steps = 2'000'000;              // statements, loop iterations and work on big values
   int max_call_depth = 200;                   // nested macro calls
   size_t max_stack_bytes = size_t{2} << 20;   // C++ stack a render may use
 };
@@ -75,6 +75,7 @@ class Runtime {
   Value EvalInner(const Expr& e, const ScopePtr& scope);
   CallArgs EvalArgs(const ArgsNode& args, const ScopePtr& scope);
   Value Binary(const std::string& op, const Value& a, const Value& b);
+  Value BinaryInner(const std::string& op, const Value& a, const Value& b);
   bool CompareOp(const std::string& op, const Value& a, const Value& b);
 
   void Append(std::string& out, std::string_view text) const;

@@ -637,6 +637,19 @@ TEST(JinjaHostileTest, HugeLoopsAndOutputsAreBounded) {
     EXPECT_NE(big.error().code(), Code::kOk) << source;
   }
 
+  // Work on big values counts too, not only statements: each of these stops at the step limit.
+  for (const char* source :
+       {"{% for i in range(100000) %}{{ range(100000)|sum }}{% endfor %}",
+        "{% set s = 'x' * 4000000 %}{% for i in range(100000) %}{{ s.replace('x', 'y')|length }}"
+        "{% endfor %}",
+        "{% set l = range(100000)|list %}{% for i in range(100000) %}{{ l == l|list }}{% endfor %}",
+        "{% set s = 'ü' * 2000000 %}{% for i in range(100000) %}{{ s[5] }}{% endfor %}"}) {
+    auto work = Render(source);
+    ASSERT_FALSE(work.ok()) << source;
+    EXPECT_EQ(work.error().code(), Code::kResourceExhausted) << source;
+    EXPECT_NE(work.error().message().find("steps"), std::string::npos) << work.error().message();
+  }
+
   auto range = Render("{{ range(1000000)|length }}");
   ASSERT_FALSE(range.ok());
   EXPECT_NE(range.error().message().find("MAX_RANGE (100000)"), std::string::npos);

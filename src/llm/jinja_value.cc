@@ -13,6 +13,18 @@ void Throw(TemplateError::Kind kind, std::string message, Loc loc) {
 }
 
 namespace {
+thread_local uint64_t g_work = 0;
+}  // namespace
+
+void AddWork(uint64_t units) { g_work += units; }
+
+uint64_t TakeWork() {
+  const uint64_t w = g_work;
+  g_work = 0;
+  return w;
+}
+
+namespace {
 
 void CheckDepth(int depth) {
   if (depth > kMaxValueDepth) {
@@ -90,6 +102,7 @@ Value Value::List(std::vector<Value> items) {
     Throw(TemplateError::Kind::kLimit,
           "a list of more than " + std::to_string(kMaxListItems) + " items");
   }
+  AddWork(items.size());
   auto data = std::make_shared<ListData>();
   for (const Value& item : items) data->depth = std::max(data->depth, item.depth() + 1);
   CheckDepth(data->depth);
@@ -253,6 +266,7 @@ bool Truthy(const Value& v) {
 }
 
 bool Equal(const Value& a, const Value& b) {
+  AddWork(1);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.ToDouble() == b.ToDouble();
     return a.ToInt() == b.ToInt();
@@ -291,6 +305,7 @@ bool Equal(const Value& a, const Value& b) {
 }
 
 int Compare(const Value& a, const Value& b, std::string_view op) {
+  AddWork(1);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) {
       const double x = a.ToDouble(), y = b.ToDouble();
@@ -702,6 +717,7 @@ Value FromJsonImpl(const J& j, int level) {
 std::string Repr(const Value& v) {
   std::string out;
   ReprTo(out, v, 0);
+  AddWork(out.size() / 256);
   return out;
 }
 
@@ -721,6 +737,7 @@ std::string ToJson(const Value& v, const JsonStyle& style) {
     w.key_sep = ": ";
   }
   w.Write(v, 0);
+  AddWork(w.out.size() / 256);
   return std::move(w.out);
 }
 
@@ -730,6 +747,7 @@ Value FromJson(const nlohmann::json& j) { return FromJsonImpl(j, 0); }
 // ---- UTF-8 and character classes ----------------------------------------------------------
 
 std::u32string DecodeUtf8(std::string_view s) {
+  AddWork(s.size() / 256);
   std::u32string out;
   out.reserve(s.size());
   size_t i = 0;

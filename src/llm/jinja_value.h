@@ -47,6 +47,12 @@ struct TemplateError {
 };
 
 [[noreturn]] void Throw(TemplateError::Kind kind, std::string message, Loc loc = {});
+
+// Work done by value operations on this thread (one unit per list item built or value
+// compared, one per 256 bytes of text built or decoded). The interpreter adds it to its step
+// count, so that a template looping over big values is stopped as a long loop is.
+void AddWork(uint64_t units);
+uint64_t TakeWork();
 [[noreturn]] inline void RuntimeError(std::string message) {
   Throw(TemplateError::Kind::kRuntime, std::move(message));
 }
@@ -96,9 +102,9 @@ class Value {
   Value(int i) : v_(static_cast<int64_t>(i)) {}
   Value(int64_t i) : v_(i) {}
   Value(double d) : v_(d) {}
-  Value(std::string s) : v_(std::move(s)) {}
-  Value(std::string_view s) : v_(std::string(s)) {}
-  Value(const char* s) : v_(std::string(s)) {}
+  Value(std::string s) : v_(std::make_shared<const std::string>(std::move(s))) {}
+  Value(std::string_view s) : Value(std::string(s)) {}
+  Value(const char* s) : Value(std::string(s)) {}
 
   // An undefined value whose use fails with `hint` ("'x' is undefined").
   static Value Undefined(std::string hint);
@@ -133,7 +139,7 @@ class Value {
   bool as_bool() const { return std::get<bool>(v_); }
   int64_t as_int() const { return std::get<int64_t>(v_); }
   double as_float() const { return std::get<double>(v_); }
-  const std::string& as_string() const { return std::get<std::string>(v_); }
+  const std::string& as_string() const { return *std::get<5>(v_); }
   const std::vector<Value>& items() const;  // list or tuple
   const DictData& dict() const;
   NamespaceData& ns() const;
@@ -152,9 +158,11 @@ class Value {
   struct UndefinedTag {
     std::shared_ptr<const std::string> hint;
   };
-  std::variant<UndefinedTag, std::nullptr_t, bool, int64_t, double, std::string,
-               std::shared_ptr<const ListData>, std::shared_ptr<const DictData>,
-               std::shared_ptr<NamespaceData>, std::shared_ptr<const FunctionData>>
+  // Strings are shared, like Python's: reading a variable or an attribute never copies text.
+  std::variant<UndefinedTag, std::nullptr_t, bool, int64_t, double,
+               std::shared_ptr<const std::string>, std::shared_ptr<const ListData>,
+               std::shared_ptr<const DictData>, std::shared_ptr<NamespaceData>,
+               std::shared_ptr<const FunctionData>>
       v_;
   bool markup_ = false;
 };
