@@ -33,6 +33,76 @@ ToolCall ProbeCall() {
   return c;
 }
 
+// The workarounds Apply uses for what a template cannot show, one step each.
+
+void WriteToolCallsAsText(std::vector<Message>& chat, ToolSyntax syntax) {
+  for (Message& m : chat) {
+    if (m.role != Role::kAssistant || m.tool_calls.empty()) continue;
+    for (const ToolCall& c : m.tool_calls) {
+      if (!m.content.empty()) m.content += "\n";
+      m.content += ToolCallText(c, syntax);
+    }
+    m.tool_calls.clear();
+  }
+}
+
+// Each result becomes a user turn; results and the user turns beside them are joined, so that
+// templates which demand alternating roles take the chat.
+void WriteToolResultsAsUserTurns(std::vector<Message>& chat, ToolSyntax syntax) {
+  std::vector<Message> out;
+  bool last_was_result = false;
+  for (Message& m : chat) {
+    const bool result = m.role == Role::kTool;
+    if (result) {
+      m = Message::User(
+          syntax == ToolSyntax::kHermes
+              ? "<tool_response>\n" + m.content + "\n</tool_response>"
+              : DumpJson(Json{{"tool_response", {{"name", m.name}, {"content", m.content}}}}));
+    }
+    if (m.role == Role::kUser && !out.empty() && out.back().role == Role::kUser &&
+        (result || last_was_result)) {
+      out.back().content += "\n" + m.content;
+    } else {
+      out.push_back(std::move(m));
+    }
+    last_was_result = result;
+  }
+  chat = std::move(out);
+}
+
+void DescribeToolsInSystemTurn(std::vector<Message>& chat, const std::vector<ToolSpec>& tools,
+                               ToolSyntax syntax) {
+  std::string prompt = ToolPrompt(tools, syntax);
+  while (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
+  if (!chat.empty() && chat.front().role == Role::kSystem) {
+    chat.front().content += "\n\n" + prompt;
+  } else {
+    chat.insert(chat.begin(), Message::System(prompt));
+  }
+}
+
+void FoldSystemIntoFirstUserTurn(std::vector<Message>& chat) {
+  std::string system;
+  std::vector<Message> rest;
+  for (Message& m : chat) {
+    if (m.role == Role::kSystem) {
+      if (!system.empty()) system += "\n\n";
+      system += m.content;
+    } else {
+      rest.push_back(std::move(m));
+    }
+  }
+  chat = std::move(rest);
+  if (system.empty()) return;
+  auto first_user = std::find_if(chat.begin(), chat.end(),
+                                 [](const Message& m) { return m.role == Role::kUser; });
+  if (first_user == chat.end()) {
+    chat.insert(chat.begin(), Message::User(system));
+  } else {
+    first_user->content = system + "\n\n" + first_user->content;
+  }
+}
+
 }  // namespace
 
 std::string NineCharToolCallId(const std::string& id) {
@@ -157,66 +227,12 @@ Result<std::string> ChatTemplate::Apply(const std::vector<Message>& messages,
                                         const std::vector<ToolSpec>& tools,
                                         const JinjaRenderOptions& options) const {
   const ToolSyntax syntax = hermes_tools_ ? ToolSyntax::kHermes : ToolSyntax::kJson;
-  bool last_was_result = false;
-  std::vector<Message> chat;
-  chat.reserve(messages.size() + 1);
-  for (const Message& m : messages) {
-    Message copy = m;
-    if (m.role == Role::kAssistant && !m.tool_calls.empty() && !caps_.tool_calls) {
-      for (const ToolCall& c : m.tool_calls) {
-        if (!copy.content.empty()) copy.content += "\n";
-        copy.content += ToolCallText(c, syntax);
-      }
-      copy.tool_calls.clear();
-    }
-    if (m.role == Role::kTool && !caps_.tool_responses) {
-      copy = Message::User(
-          syntax == ToolSyntax::kHermes
-              ? "<tool_response>\n" + m.content + "\n</tool_response>"
-              : DumpJson(Json{{"tool_response", {{"name", m.name}, {"content", m.content}}}}));
-    }
-    // Results written as user turns join the user turns beside them, so that templates which
-    // demand alternating roles take the chat.
-    if (!caps_.tool_responses && copy.role == Role::kUser && !chat.empty() &&
-        chat.back().role == Role::kUser && (m.role == Role::kTool || last_was_result)) {
-      chat.back().content += "\n" + copy.content;
-    } else {
-      chat.push_back(std::move(copy));
-    }
-    last_was_result = m.role == Role::kTool;
-  }
+  std::vector<Message> chat = messages;
+  if (!caps_.tool_calls) WriteToolCallsAsText(chat, syntax);
+  if (!caps_.tool_responses) WriteToolResultsAsUserTurns(chat, syntax);
   const bool native_tools = tools.empty() || caps_.tools;
-  if (!native_tools) {
-    std::string prompt = ToolPrompt(tools, syntax);
-    while (!prompt.empty() && prompt.back() == '\n') prompt.pop_back();
-    if (!chat.empty() && chat.front().role == Role::kSystem) {
-      chat.front().content += "\n\n" + prompt;
-    } else {
-      chat.insert(chat.begin(), Message::System(prompt));
-    }
-  }
-  if (!caps_.system_role) {
-    std::string system;
-    std::vector<Message> rest;
-    for (Message& m : chat) {
-      if (m.role == Role::kSystem) {
-        if (!system.empty()) system += "\n\n";
-        system += m.content;
-      } else {
-        rest.push_back(std::move(m));
-      }
-    }
-    chat = std::move(rest);
-    if (!system.empty()) {
-      auto first_user = std::find_if(chat.begin(), chat.end(),
-                                     [](const Message& m) { return m.role == Role::kUser; });
-      if (first_user == chat.end()) {
-        chat.insert(chat.begin(), Message::User(system));
-      } else {
-        first_user->content = system + "\n\n" + first_user->content;
-      }
-    }
-  }
+  if (!native_tools) DescribeToolsInSystemTurn(chat, tools, syntax);
+  if (!caps_.system_role) FoldSystemIntoFirstUserTurn(chat);
   return Render(ChatMessagesJson(chat),
                 native_tools && !tools.empty() ? ChatToolsJson(tools) : OJson(), options);
 }
