@@ -33,11 +33,12 @@ int ListRuns(Context& ctx) {
     std::cout << "no runs yet in " << home.root.string() << "\n";
     return kExitOk;
   }
-  std::cout << std::left << std::setw(26) << "RUN" << std::setw(8) << "ENV" << std::setw(10) << "STATUS"
-            << std::setw(22) << "STARTED" << "SUMMARY\n";
+  std::cout << std::left << std::setw(26) << "RUN" << std::setw(8) << "ENV" << std::setw(10)
+            << "STATUS" << std::setw(22) << "STARTED"
+            << "SUMMARY\n";
   for (const auto& r : *runs) {
-    std::cout << std::setw(26) << r.id << std::setw(8) << r.env << std::setw(10) << r.status << std::setw(22)
-              << r.started << r.summary << "\n";
+    std::cout << std::setw(26) << r.id << std::setw(8) << r.env << std::setw(10) << r.status
+              << std::setw(22) << r.started << r.summary << "\n";
   }
   return kExitOk;
 }
@@ -48,10 +49,12 @@ int ShowRun(Context& ctx, const std::string& id) {
   if (!progress) return Fail(progress.error());
   auto run = (*progress)->FindRun(id);
   if (!run) return Fail(run.error());
-  if (!run->has_value()) return Fail(NotFound("no run with id '" + id + "' (see `neuronaut runs list`)"));
+  if (!run->has_value())
+    return Fail(NotFound("no run with id '" + id + "' (see `neuronaut runs list`)"));
   const auto& r = **run;
-  std::cout << "run      " << r.id << "\nenv      " << r.env << "\nstatus   " << r.status << "\nstarted  "
-            << r.started << "\nfinished " << (r.finished.empty() ? "-" : r.finished) << "\n";
+  std::cout << "run      " << r.id << "\nenv      " << r.env << "\nstatus   " << r.status
+            << "\nstarted  " << r.started << "\nfinished "
+            << (r.finished.empty() ? "-" : r.finished) << "\n";
   if (!r.goal.empty()) std::cout << "goal     " << r.goal << "\n";
   if (!r.summary.empty()) std::cout << "summary  " << r.summary << "\n";
   auto trace = agent::SummariseTrace(home.runs_dir() / r.id / "events.jsonl");
@@ -60,13 +63,16 @@ int ShowRun(Context& ctx, const std::string& id) {
     return kExitOk;
   }
   const auto& t = *trace;
-  std::cout << "tasks    " << t.tasks << " started, " << t.tasks_done << " done, " << t.tasks_failed << " failed\n"
-            << "rounds   " << t.rounds << "\nmodel    " << t.model_calls << " calls, " << t.prompt_tokens
-            << " prompt tokens (" << t.cached_tokens << " cached), " << t.completion_tokens << " completion tokens, "
-            << t.model_ms << " ms\n"
-            << "tools    " << t.tool_calls << " calls (" << t.tool_errors << " errors), " << t.tool_ms << " ms\n"
+  std::cout << "tasks    " << t.tasks << " started, " << t.tasks_done << " done, " << t.tasks_failed
+            << " failed\n"
+            << "rounds   " << t.rounds << "\nmodel    " << t.model_calls << " calls, "
+            << t.prompt_tokens << " prompt tokens (" << t.cached_tokens << " cached), "
+            << t.completion_tokens << " completion tokens, " << t.model_ms << " ms\n"
+            << "tools    " << t.tool_calls << " calls (" << t.tool_errors << " errors), "
+            << t.tool_ms << " ms\n"
             << "elapsed  " << t.total_ms << " ms\n";
-  if (t.skipped_lines) std::cout << "note     " << t.skipped_lines << " unreadable trace line(s) skipped\n";
+  if (t.skipped_lines)
+    std::cout << "note     " << t.skipped_lines << " unreadable trace line(s) skipped\n";
   for (const auto& line : t.lines) std::cout << "  " << line << "\n";
   return kExitOk;
 }
@@ -74,10 +80,14 @@ int ShowRun(Context& ctx, const std::string& id) {
 }  // namespace
 
 void AddRunsCommand(CLI::App& app, Context& ctx) {
-  auto* runs = app.add_subcommand("runs", "List earlier agent runs and summarise one from its trace");
+  auto* runs =
+      app.add_subcommand("runs", "List earlier agent runs and summarise one from its trace");
   runs->require_subcommand(1);
-  runs->add_subcommand("list", "List runs, newest first")->callback([&ctx] { ctx.exit_code = ListRuns(ctx); });
-  auto* show = runs->add_subcommand("show", "Summarise one run: tasks, rounds, tokens, tool calls, time");
+  runs->add_subcommand("list", "List runs, newest first")->callback([&ctx] {
+    ctx.exit_code = ListRuns(ctx);
+  });
+  auto* show =
+      runs->add_subcommand("show", "Summarise one run: tasks, rounds, tokens, tool calls, time");
   static std::string id;
   show->add_option("id", id, "Run id or a unique prefix of it")->required();
   show->callback([&ctx] { ctx.exit_code = ShowRun(ctx, id); });

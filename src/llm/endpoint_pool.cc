@@ -365,8 +365,8 @@ std::vector<EndpointStatus> EndpointPool::Status(bool probe) {
   for (const auto& e : endpoints_) {
     EndpointStatus s;
     s.url = e->backend->base_url();
-    s.state = (e->open_until > now || e->awaiting_probe) && e->state == "up" ? "circuit open"
-                                                                              : e->state;
+    s.state =
+        (e->open_until > now || e->awaiting_probe) && e->state == "up" ? "circuit open" : e->state;
     s.model = e->model;
     s.context_size = e->context_size;
     s.slots = e->slots;

@@ -180,9 +180,8 @@ TEST_F(CliTest, ASecondAgentOnAnActiveHomeIsRefused) {
   EXPECT_NE(run.err.find(holder), std::string::npos) << run.err;
   EXPECT_FALSE(fs::exists(home_ / "PROGRESS.md")) << "the refused run changed the home";
 
-  auto play = RunCommand({.argv = {NAUT_CLI, "play", "rpg"},
-                          .env = {{"NEURONAUT_HOME", home_.string()}}},
-                         "q\n", 60s);
+  auto play = RunCommand(
+      {.argv = {NAUT_CLI, "play", "rpg"}, .env = {{"NEURONAUT_HOME", home_.string()}}}, "q\n", 60s);
   ASSERT_TRUE(play.ok());
   EXPECT_NE(play->status.exit_code, 0);
   EXPECT_NE(play->err.find(holder), std::string::npos) << play->err;

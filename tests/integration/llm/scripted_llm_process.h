@@ -39,11 +39,11 @@ class ScriptedLlmProcess {
     p->record_file_ = p->dir_ / "requests.jsonl";
     std::ofstream(script_file) << DumpJson(script, 2);
     NAUT_ASSIGN_OR_RETURN(
-        p->child_, Subprocess::Spawn({.argv = {binary, "--script", script_file.string(), "--record",
-                                               p->record_file_.string(), "--port",
-                                               std::to_string(port)},
-                                      .pipe_stdin = false,
-                                      .pipe_stderr = false}));
+        p->child_,
+        Subprocess::Spawn({.argv = {binary, "--script", script_file.string(), "--record",
+                                    p->record_file_.string(), "--port", std::to_string(port)},
+                           .pipe_stdin = false,
+                           .pipe_stderr = false}));
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (line.find('\n') == std::string::npos) {
