@@ -123,17 +123,12 @@ Result<std::string> JinjaTemplate::Render(const nlohmann::ordered_json& variable
     return InvalidArgument(options_.name + ": the variables must be a JSON object, not " +
                            std::string(variables.type_name()));
   }
-  jinja::RenderLimits limits;
-  limits.max_output_bytes = options.max_output_bytes;
-  limits.max_steps = options.max_steps;
-  limits.max_call_depth = options.max_call_depth;
-  limits.max_stack_bytes = options.max_stack_bytes;
   try {
     std::vector<std::pair<std::string, jinja::Value>> vars;
     for (auto it = variables.begin(); it != variables.end(); ++it) {
       vars.emplace_back(it.key(), jinja::FromJson(it.value()));
     }
-    jinja::Runtime runtime(limits, options.now);
+    jinja::Runtime runtime(options, options.now);
     return runtime.Render(*program_, vars);
   } catch (const TemplateError& e) {
     return ToStatus(e, options_.name);

@@ -53,13 +53,17 @@ struct JinjaOptions {
   size_t max_source_bytes = size_t{4} << 20;
 };
 
-struct JinjaRenderOptions {
-  // The clock strftime_now() formats; unset: local time now.
-  std::function<std::tm()> now;
+// What one render may use.
+struct JinjaRenderLimits {
   size_t max_output_bytes = size_t{8} << 20;  // and the largest string a template may build
   int64_t max_steps = 2'000'000;              // statements, loop iterations and work on big values
   int max_call_depth = 200;                   // nested macro calls
   size_t max_stack_bytes = size_t{2} << 20;   // C++ stack one render may use
+};
+
+struct JinjaRenderOptions : JinjaRenderLimits {
+  // The clock strftime_now() formats; unset: local time now.
+  std::function<std::tm()> now;
 };
 
 class JinjaTemplate {

@@ -15,16 +15,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "llm/jinja.h"
 #include "llm/jinja_ast.h"
 
 namespace naut::llm::jinja {
 
-struct RenderLimits {
-  size_t max_output_bytes = size_t{8} << 20;  // also the largest string a template may build
-  int64_t max_steps = 2'000'000;              // statements, loop iterations and work on big values
-  int max_call_depth = 200;                   // nested macro calls
-  size_t max_stack_bytes = size_t{2} << 20;   // C++ stack a render may use
-};
+using RenderLimits = JinjaRenderLimits;
 
 class Scope {
  public:
