@@ -216,7 +216,11 @@ Status Agent::Prepare() {
     NAUT_ASSIGN_OR_RETURN(milestones, ParseMilestones(*text, profile_.milestones_resource));
   }
   std::vector<MilestoneRecord> records;
-  for (const auto& m : milestones) records.push_back({profile_.name, m.id, m.description});
+  milestone_ids_.clear();
+  for (const auto& m : milestones) {
+    records.push_back({profile_.name, m.id, m.description});
+    milestone_ids_.push_back(m.id);
+  }
   NAUT_RETURN_IF_ERROR(progress_.DeclareMilestones(profile_.name, records));
   return Status::Ok();
 }
@@ -274,7 +278,16 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
 Result<RunSummary> Agent::Run(std::stop_token stop) {
   NAUT_RETURN_IF_ERROR(
       progress_.StartRun({.id = options_.run_id, .env = profile_.name, .goal = options_.goal}));
-  Emit("run_start", {{"run_id", options_.run_id}, {"env", profile_.name}, {"goal", options_.goal}});
+  started_ = Clock::now();
+  Json start = options_.run_info.is_object() ? options_.run_info : Json::object();
+  start["run_id"] = options_.run_id;
+  start["env"] = profile_.name;
+  start["goal"] = options_.goal;
+  start["critic"] = options_.critic == CriticKind::kLlm ? "llm" : "checker";
+  start["curriculum"] = options_.curriculum == CurriculumKind::kFixed ? "fixed" : "auto";
+  start["skills"] = skills_ != nullptr;
+  start["memories_top_k"] = memory_ ? options_.memories_top_k : 0;
+  Emit("run_start", std::move(start));
   Status prepared = Prepare();
   if (!prepared.ok()) {
     (void)progress_.FinishRun(options_.run_id, "failed", prepared.message());
@@ -282,6 +295,7 @@ Result<RunSummary> Agent::Run(std::stop_token stop) {
     return prepared;
   }
   Emit("tools", {{"count", tool_specs_.size()}});
+  SweepMilestones();
 
   if (!options_.goal.empty()) {
     auto observation = Observe();
@@ -352,8 +366,33 @@ Result<RunSummary> Agent::Run(std::stop_token stop) {
   return summary_;
 }
 
+void Agent::SweepMilestones() {
+  if (profile_.checker_tool.empty()) return;
+  for (const auto& id : milestone_ids_) {
+    if (reached_.contains(id)) continue;
+    auto r = tools_.CallTool(profile_.checker_tool, Json{{profile_.checker_argument, id}},
+                             options_.tool_timeout, {});
+    if (!r) continue;
+    std::optional<Json> result = r->structured;
+    if (!result) {
+      if (auto parsed = ParseJson(r->text, "checker result")) result = *parsed;
+    }
+    if (!result || Truthy(*result, profile_.checker_success) != true) continue;
+    reached_.insert(id);
+    Emit("milestone_reached", {{"milestone", id},
+                               {"model_calls", summary_.model_calls},
+                               {"tool_calls", summary_.tool_calls},
+                               {"prompt_tokens", summary_.prompt_tokens},
+                               {"completion_tokens", summary_.completion_tokens},
+                               {"elapsed_s", static_cast<double>(MillisSince(started_)) / 1000}});
+  }
+}
+
 Result<bool> Agent::AlreadyAchieved(const TaskRecord& task) {
-  if (task.milestone.empty() || profile_.checker_tool.empty()) return false;
+  // Only the checker knows the world's state; the LLM critic would have to be asked.
+  if (task.milestone.empty() || profile_.checker_tool.empty() ||
+      options_.critic == CriticKind::kLlm)
+    return false;
   TaskState none(options_.task_limits);
   Verdict v = Verify(task, none);
   return v.success && v.source == "checker";
@@ -389,7 +428,16 @@ Result<std::optional<TaskRecord>> Agent::NextTask(std::stop_token stop) {
     return std::optional<TaskRecord>();  // the goal's sub-goals are all done
 
   NAUT_ASSIGN_OR_RETURN(auto milestones, progress_.Milestones(profile_.name));
+  if (options_.curriculum == CurriculumKind::kFixed) {
+    for (const auto& m : milestones) {
+      if (!m.done) return begin(m.description, m.id);
+    }
+    return std::optional<TaskRecord>();  // the fixed list is done
+  }
+  // Failures count within the current game: a new game gives every milestone a fresh start.
   NAUT_ASSIGN_OR_RETURN(auto failed, progress_.Tasks(profile_.name, TaskStatus::kFailed));
+  NAUT_ASSIGN_OR_RETURN(int64_t first_task, progress_.GameFirstTask(profile_.name));
+  std::erase_if(failed, [&](const TaskRecord& t) { return t.id < first_task; });
   for (const auto& m : milestones) {
     if (m.done || stop.stop_requested()) continue;
     int failures = static_cast<int>(std::count_if(
@@ -573,7 +621,8 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
 }
 
 Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
-  if (!profile_.checker_tool.empty() && !task.milestone.empty()) {
+  if (!profile_.checker_tool.empty() && !task.milestone.empty() &&
+      options_.critic == CriticKind::kChecker) {
     Json args = {{profile_.checker_argument, task.milestone}};
     auto r = tools_.CallTool(profile_.checker_tool, args, options_.tool_timeout, {});
     if (!r)
@@ -618,6 +667,11 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
   format.schema = Json::parse(R"({"type": "object", "properties": {"reasoning": {"type": "string"},
       "success": {"type": "boolean"}, "critique": {"type": "string"}}, "required": ["reasoning", "success", "critique"]})");
   auto answer = CallModel({llm::Message::User(*prompt)}, false, nullptr, format);
+  if (!answer && answer.error().kind == llm::LlmError::Kind::kBadRequest) {
+    // A backend that cannot constrain output (the embedded engine today): the prompt asks for
+    // the same JSON, which is read leniently below.
+    answer = CallModel({llm::Message::User(*prompt)}, false, nullptr);
+  }
   if (!answer)
     return {false, "the critic could not be asked: " + answer.error().ToString(), "llm critic"};
   auto parsed = llm::ParseJsonLenient(answer->content);
@@ -630,7 +684,8 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
 
 std::string Agent::LearnSkill(const TaskRecord& task, const TaskState& state) {
   if (skills_ == nullptr) {
-    Emit("skill", {{"status", "unavailable"}, {"reason", "no skill library in this setup"}});
+    Emit("skill", {{"status", "unavailable"},
+                   {"reason", "no skill library in this run (--no-skills, or none set up)"}});
     return "";
   }
   auto existing = skills_->SkillForTask(task.description, profile_.name);
@@ -679,6 +734,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
   TaskState state(options_.task_limits);
   TaskOutcome outcome;
   auto finish = [&](bool success, std::string reason, std::string skill) -> Result<TaskOutcome> {
+    SweepMilestones();
     outcome.success = success;
     outcome.reason = reason;
     outcome.skill = skill;
@@ -816,6 +872,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     for (int step = 0; step < options_.max_steps_per_round; ++step) {
       if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
       if (state.stop_reason) return finish(false, *state.stop_reason, "");
+      if (step > 0) SweepMilestones();
       if (auto exceeded = state.budget.Exceeded();
           exceeded && exceeded->find("round") == std::string::npos) {
         return finish(false, "stopped by the budget rail: " + *exceeded, "");

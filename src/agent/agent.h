@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -40,8 +41,17 @@ struct PermissionPolicy {
   Decision Decide(const ToolInfo& tool, std::string* reason) const;
 };
 
+// Who judges a task: the environment's checker tool where the profile names one, or the model
+// (the LLM critic) even where it does; the learning benchmark compares the two.
+enum class CriticKind { kChecker, kLlm };
+// Where tasks come from: the automatic curriculum (the milestones in order, skipping those that
+// keep failing and those already reached, then tasks the model proposes) or a fixed list (the
+// milestones in order, each retried until reached, nothing skipped, nothing proposed).
+enum class CurriculumKind { kAuto, kFixed };
+
 struct AgentOptions {
   std::string run_id;
+  Json run_info = Json::object();  // written into the run_start event (model, seed, variant)
   std::string goal;   // --goal: decomposed into sub-goals and pursued instead of the curriculum
   int max_tasks = 0;  // 0: until the curriculum has nothing left or stop is requested
   int max_rounds = 4;
@@ -53,6 +63,8 @@ struct AgentOptions {
   int memories_top_k = 5;
   int64_t context_tokens = 8192;  // the model's context size
   int skip_after_failures = 3;    // a milestone that failed this often is skipped
+  CriticKind critic = CriticKind::kChecker;
+  CurriculumKind curriculum = CurriculumKind::kAuto;
   PermissionPolicy permissions;
   std::filesystem::path prompt_dir;  // overrides of the built-in prompts
   llm::Sampling sampling;
@@ -95,6 +107,10 @@ class Agent {
   Result<std::optional<TaskRecord>> NextTask(std::stop_token stop);
   Result<TaskOutcome> RunTask(TaskRecord& task, std::stop_token stop);
   Result<bool> AlreadyAchieved(const TaskRecord& task);
+  // Asks the checker about every milestone not yet seen reached and reports each newly reached
+  // one (event "milestone_reached", with the calls and tokens spent so far). This measures the
+  // run; the agent's own beliefs (its critic, its curriculum) are not touched by it.
+  void SweepMilestones();
   std::string Observe();
   // Why a call of `name` may not run (unknown tool, permission policy, the user said no), or
   // nothing when it may.
@@ -131,6 +147,9 @@ class Agent {
   std::vector<ToolInfo> tool_infos_;  // allowed tools
   std::vector<llm::ToolSpec> tool_specs_;
   std::vector<std::string> goal_queue_;
+  std::vector<std::string> milestone_ids_;  // in curriculum order
+  std::set<std::string> reached_;           // milestones the checker has confirmed in this run
+  std::chrono::steady_clock::time_point started_;
   RunSummary summary_;
 };
 

@@ -165,6 +165,108 @@ TEST_F(AgentTest, SucceedsVerifiesAndLearnsASkill) {
   EXPECT_NE(ReadFile(dir_ / "PROGRESS.md")->find("- [x] `two_points`"), std::string::npos);
 }
 
+// The benchmark's measurement: every milestone the checker confirms is reported once, with
+// the model calls spent by then, whoever judged the task.
+TEST_F(AgentTest, ReachedMilestonesAreReportedWithTheCallsSpent) {
+  profile_.milestones = {{"two_points", "Get two points"}, {"one_more", "Get one more"}};
+  model_.script = {Call("game__press", {{"button", "train"}}),
+                   Call("game__press", {{"button", "train"}}), Text("Done: two points.")};
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);
+  // The counter world's checker answers every goal by the points alone: both are reached at
+  // once, each reported once although the checker is asked again after every step.
+  std::vector<std::string> reached;
+  for (const auto& e : events_) {
+    if (e.starts_with("milestone_reached ")) {
+      auto f = Json::parse(e.substr(e.find(' ') + 1));
+      reached.push_back(f["milestone"]);
+      EXPECT_EQ(f["model_calls"], 2);  // reached after the second call's tool ran
+    }
+  }
+  EXPECT_EQ(reached, (std::vector<std::string>{"two_points", "one_more"}));
+}
+
+// --critic llm: the checker is not consulted for the verdict (the model judges), but the run's
+// measurement still says what the world reached.
+TEST_F(AgentTest, TheLlmCriticJudgesEvenWhereACheckerExists) {
+  options_.max_rounds = 1;
+  options_.critic = CriticKind::kLlm;
+  model_.script = {Text("I have two points now."),
+                   Text(R"({"reasoning": "it says so", "success": true, "critique": ""})")};
+  auto s = Run();
+  EXPECT_EQ(s.done, 1);  // the model believed the claim
+  EXPECT_EQ(world_.points, 0);
+  EXPECT_TRUE(Saw("\"source\":\"llm critic\""));
+  EXPECT_FALSE(Saw("milestone_reached"));
+  EXPECT_TRUE(Saw("\"critic\":\"llm\""));  // in run_start
+}
+
+// A backend that cannot constrain output refuses response_format; the critic asks again
+// without it (its prompt asks for the same JSON).
+TEST_F(AgentTest, TheLlmCriticAsksAgainWhenJsonOutputIsRefused) {
+  options_.max_rounds = 1;
+  options_.critic = CriticKind::kLlm;
+  struct Refusing : ScriptedModel {
+    llm::ChatResult Chat(const llm::ChatRequest& r, const llm::CallOptions& o) override {
+      if (r.response_format.type != llm::ResponseFormat::Type::kText) {
+        requests.push_back(r);
+        return llm::LlmError{llm::LlmError::Kind::kBadRequest, "no response_format here"};
+      }
+      return ScriptedModel::Chat(r, o);
+    }
+  } refusing;
+  refusing.script = {Text("done"),
+                     Text(R"({"reasoning": "", "success": false, "critique": "no"})")};
+  Agent agent(refusing, world_, *progress_, *trace_, profile_, options_, nullptr, nullptr, nullptr,
+              [this](const std::string& type, const Json& f) {
+                events_.push_back(type + " " + DumpJson(f));
+              });
+  auto s = agent.Run({});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->failed, 1);
+  EXPECT_TRUE(Saw("\"critique\":\"no\""));
+  EXPECT_EQ(refusing.requests.size(), 3u);  // actor, critic with format, critic without
+}
+
+// --curriculum fixed: the milestones in order, a failed one again and again; the automatic
+// curriculum skips one after skip_after_failures failures.
+TEST_F(AgentTest, TheFixedCurriculumRetriesWhatTheAutomaticOneSkips) {
+  profile_.milestones = {{"two_points", "Get two points"}, {"one_more", "Get one more"}};
+  options_.max_rounds = 1;
+  options_.max_tasks = 3;
+  options_.skip_after_failures = 1;
+  options_.curriculum = CurriculumKind::kFixed;
+  model_.script = {Text("no"), Text("no"), Text("no")};
+  Run();
+  auto tasks = *progress_->Tasks("counter");
+  ASSERT_EQ(tasks.size(), 3u);
+  for (const auto& t : tasks) EXPECT_EQ(t.milestone, "two_points");
+
+  events_.clear();
+  options_.curriculum = CurriculumKind::kAuto;
+  options_.max_tasks = 1;
+  options_.run_id = "run-2";
+  model_.script = {Text("no")};
+  Run();
+  EXPECT_TRUE(Saw("\"milestone\":\"one_more\""));  // two_points failed: skipped
+}
+
+// A new game (neuronaut run --seed) gives every milestone a fresh start: failures of the old
+// game no longer make the curriculum skip it.
+TEST_F(AgentTest, ANewGameForgetsTheOldGamesFailures) {
+  profile_.milestones = {{"two_points", "Get two points"}, {"one_more", "Get one more"}};
+  options_.max_rounds = 1;
+  options_.skip_after_failures = 1;
+  model_.script = {Text("no")};
+  Run();
+  ASSERT_TRUE(progress_->StartNewGame("counter").ok());
+  options_.run_id = "run-2";
+  model_.script = {Text("no")};
+  events_.clear();
+  Run();
+  EXPECT_TRUE(Saw("task_start {\"attempt\":1,\"milestone\":\"two_points\""));
+}
+
 TEST_F(AgentTest, FalseClaimOfSuccessIsRejectedByTheChecker) {
   options_.max_rounds = 2;
   model_.script = {Text("I have two points now."), Text("Really, it is done.")};

@@ -27,6 +27,9 @@ constexpr store::Migration kMigrations[] = {
      " env TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL,"
      " description TEXT NOT NULL, done_at TEXT NOT NULL DEFAULT '',"
      " skill TEXT NOT NULL DEFAULT '', PRIMARY KEY (env, id));"},
+    {2, "games: where the current game of an environment began",
+     "CREATE TABLE games ("
+     " env TEXT PRIMARY KEY, first_task INTEGER NOT NULL, started TEXT NOT NULL);"},
 };
 
 TaskStatus ParseStatus(const std::string& s) {
@@ -71,9 +74,12 @@ std::string OneLine(std::string s) {
 
 std::string_view TaskStatusName(TaskStatus s) {
   switch (s) {
-    case TaskStatus::kActive: return "active";
-    case TaskStatus::kDone: return "done";
-    case TaskStatus::kFailed: return "failed";
+    case TaskStatus::kActive:
+      return "active";
+    case TaskStatus::kDone:
+      return "done";
+    case TaskStatus::kFailed:
+      return "failed";
   }
   return "active";
 }
@@ -86,22 +92,30 @@ Result<std::unique_ptr<ProgressStore>> ProgressStore::Open(const std::filesystem
 }
 
 Status ProgressStore::StartRun(const RunRecord& run) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("INSERT INTO runs (id, env, goal, started, status) VALUES (?, ?, ?, ?, ?)"));
-  q.Bind(1, run.id).Bind(2, run.env).Bind(3, run.goal).Bind(4, run.started.empty() ? NowIso8601() : run.started);
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      db_->Prepare("INSERT INTO runs (id, env, goal, started, status) VALUES (?, ?, ?, ?, ?)"));
+  q.Bind(1, run.id)
+      .Bind(2, run.env)
+      .Bind(3, run.goal)
+      .Bind(4, run.started.empty() ? NowIso8601() : run.started);
   q.Bind(5, run.status.empty() ? std::string("running") : run.status);
   return q.Run();
 }
 
-Status ProgressStore::FinishRun(const std::string& run_id, const std::string& status, const std::string& summary) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?"));
+Status ProgressStore::FinishRun(const std::string& run_id, const std::string& status,
+                                const std::string& summary) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto q, db_->Prepare("UPDATE runs SET finished = ?, status = ?, summary = ? WHERE id = ?"));
   q.Bind(1, NowIso8601()).Bind(2, status).Bind(3, summary).Bind(4, run_id);
   NAUT_RETURN_IF_ERROR(q.Run());
   return WriteProgressFile();
 }
 
 Result<std::vector<RunRecord>> ProgressStore::Runs(int limit) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, env, goal, started, finished, status, summary FROM runs "
-                                             "ORDER BY started DESC, id DESC LIMIT ?"));
+  NAUT_ASSIGN_OR_RETURN(
+      auto q, db_->Prepare("SELECT id, env, goal, started, finished, status, summary FROM runs "
+                           "ORDER BY started DESC, id DESC LIMIT ?"));
   q.Bind(1, limit);
   std::vector<RunRecord> out;
   while (true) {
@@ -113,8 +127,9 @@ Result<std::vector<RunRecord>> ProgressStore::Runs(int limit) {
 }
 
 Result<std::optional<RunRecord>> ProgressStore::FindRun(const std::string& id_prefix) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, env, goal, started, finished, status, summary FROM runs "
-                                             "WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id DESC LIMIT 2"));
+  NAUT_ASSIGN_OR_RETURN(
+      auto q, db_->Prepare("SELECT id, env, goal, started, finished, status, summary FROM runs "
+                           "WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id DESC LIMIT 2"));
   q.Bind(1, id_prefix);
   std::vector<RunRecord> found;
   while (true) {
@@ -124,17 +139,20 @@ Result<std::optional<RunRecord>> ProgressStore::FindRun(const std::string& id_pr
   }
   if (found.empty()) return std::optional<RunRecord>();
   if (found.size() > 1 && found[0].id != id_prefix) {
-    return InvalidArgument("run id '" + id_prefix + "' is ambiguous: it matches " + found[0].id + " and " +
-                           found[1].id);
+    return InvalidArgument("run id '" + id_prefix + "' is ambiguous: it matches " + found[0].id +
+                           " and " + found[1].id);
   }
   return std::optional<RunRecord>(found[0]);
 }
 
-Status ProgressStore::DeclareMilestones(const std::string& env, const std::vector<MilestoneRecord>& milestones) {
+Status ProgressStore::DeclareMilestones(const std::string& env,
+                                        const std::vector<MilestoneRecord>& milestones) {
   NAUT_ASSIGN_OR_RETURN(auto tx, db_->Begin());
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare(
-      "INSERT INTO milestones (env, id, position, description) VALUES (?, ?, ?, ?) "
-      "ON CONFLICT (env, id) DO UPDATE SET position = excluded.position, description = excluded.description"));
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      db_->Prepare("INSERT INTO milestones (env, id, position, description) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (env, id) DO UPDATE SET position = excluded.position, description "
+                   "= excluded.description"));
   int position = 0;
   for (const auto& m : milestones) {
     q.Reset();
@@ -146,21 +164,24 @@ Status ProgressStore::DeclareMilestones(const std::string& env, const std::vecto
 }
 
 Result<std::vector<MilestoneRecord>> ProgressStore::Milestones(const std::string& env) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT env, id, description, done_at, skill FROM milestones "
-                                             "WHERE env = ? ORDER BY position"));
+  NAUT_ASSIGN_OR_RETURN(auto q,
+                        db_->Prepare("SELECT env, id, description, done_at, skill FROM milestones "
+                                     "WHERE env = ? ORDER BY position"));
   q.Bind(1, env);
   std::vector<MilestoneRecord> out;
   while (true) {
     NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
-    MilestoneRecord m{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2), false, q.ColumnText(3), q.ColumnText(4)};
+    MilestoneRecord m{q.ColumnText(0), q.ColumnText(1), q.ColumnText(2),
+                      false,           q.ColumnText(3), q.ColumnText(4)};
     m.done = !m.done_at.empty();
     out.push_back(std::move(m));
   }
   return out;
 }
 
-Status ProgressStore::MarkMilestone(const std::string& env, const std::string& id, const std::string& skill) {
+Status ProgressStore::MarkMilestone(const std::string& env, const std::string& id,
+                                    const std::string& skill) {
   NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("UPDATE milestones SET done_at = ?, skill = ? "
                                              "WHERE env = ? AND id = ? AND done_at = ''"));
   q.Bind(1, NowIso8601()).Bind(2, skill).Bind(3, env).Bind(4, id);
@@ -168,10 +189,47 @@ Status ProgressStore::MarkMilestone(const std::string& env, const std::string& i
   return WriteProgressFile();
 }
 
+Status ProgressStore::StartNewGame(const std::string& env) {
+  NAUT_ASSIGN_OR_RETURN(auto tx, db_->Begin());
+  NAUT_ASSIGN_OR_RETURN(auto abandon,
+                        db_->Prepare("UPDATE tasks SET status = 'failed', finished = ?, "
+                                     "critique = 'abandoned: a new game started' "
+                                     "WHERE env = ? AND status = 'active'"));
+  abandon.Bind(1, NowIso8601()).Bind(2, env);
+  NAUT_RETURN_IF_ERROR(abandon.Run());
+  NAUT_ASSIGN_OR_RETURN(
+      auto undo, db_->Prepare("UPDATE milestones SET done_at = '', skill = '' WHERE env = ?"));
+  undo.Bind(1, env);
+  NAUT_RETURN_IF_ERROR(undo.Run());
+  NAUT_ASSIGN_OR_RETURN(
+      auto game, db_->Prepare("INSERT INTO games (env, first_task, started) VALUES "
+                              "(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM tasks), ?) "
+                              "ON CONFLICT (env) DO UPDATE SET "
+                              "first_task = excluded.first_task, started = excluded.started"));
+  game.Bind(1, env).Bind(2, NowIso8601());
+  NAUT_RETURN_IF_ERROR(game.Run());
+  NAUT_RETURN_IF_ERROR(tx.Commit());
+  return WriteProgressFile();
+}
+
+Result<int64_t> ProgressStore::GameFirstTask(const std::string& env) {
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT first_task FROM games WHERE env = ?"));
+  q.Bind(1, env);
+  NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.ColumnInt(0) : int64_t{0};
+}
+
 Result<int64_t> ProgressStore::BeginTask(TaskRecord task) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("INSERT INTO tasks (env, description, milestone, status, attempts, run_id, created) "
-                                             "VALUES (?, ?, ?, 'active', 1, ?, ?)"));
-  q.Bind(1, task.env).Bind(2, task.description).Bind(3, task.milestone).Bind(4, task.run_id).Bind(5, NowIso8601());
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      db_->Prepare(
+          "INSERT INTO tasks (env, description, milestone, status, attempts, run_id, created) "
+          "VALUES (?, ?, ?, 'active', 1, ?, ?)"));
+  q.Bind(1, task.env)
+      .Bind(2, task.description)
+      .Bind(3, task.milestone)
+      .Bind(4, task.run_id)
+      .Bind(5, NowIso8601());
   NAUT_RETURN_IF_ERROR(q.Run());
   int64_t id = db_->LastInsertRowId();
   NAUT_RETURN_IF_ERROR(WriteProgressFile());
@@ -179,31 +237,43 @@ Result<int64_t> ProgressStore::BeginTask(TaskRecord task) {
 }
 
 Status ProgressStore::RetryTask(int64_t id, const std::string& run_id) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("UPDATE tasks SET attempts = attempts + 1, status = 'active', "
-                                             "run_id = ?, finished = '' WHERE id = ?"));
+  NAUT_ASSIGN_OR_RETURN(auto q,
+                        db_->Prepare("UPDATE tasks SET attempts = attempts + 1, status = 'active', "
+                                     "run_id = ?, finished = '' WHERE id = ?"));
   q.Bind(1, run_id).Bind(2, id);
   NAUT_RETURN_IF_ERROR(q.Run());
   return WriteProgressFile();
 }
 
-Status ProgressStore::FinishTask(int64_t id, TaskStatus status, const std::string& skill, const std::string& critique) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("UPDATE tasks SET status = ?, skill = ?, critique = ?, finished = ? WHERE id = ?"));
-  q.Bind(1, TaskStatusName(status)).Bind(2, skill).Bind(3, critique).Bind(4, NowIso8601()).Bind(5, id);
+Status ProgressStore::FinishTask(int64_t id, TaskStatus status, const std::string& skill,
+                                 const std::string& critique) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      db_->Prepare(
+          "UPDATE tasks SET status = ?, skill = ?, critique = ?, finished = ? WHERE id = ?"));
+  q.Bind(1, TaskStatusName(status))
+      .Bind(2, skill)
+      .Bind(3, critique)
+      .Bind(4, NowIso8601())
+      .Bind(5, id);
   NAUT_RETURN_IF_ERROR(q.Run());
   if (db_->Changes() != 1) return NotFound("task " + std::to_string(id));
   return WriteProgressFile();
 }
 
 Result<std::optional<TaskRecord>> ProgressStore::ActiveTask(const std::string& env) {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare(std::string("SELECT ") + kTaskColumns +
-                                             " FROM tasks WHERE env = ? AND status = 'active' ORDER BY id DESC LIMIT 1"));
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      db_->Prepare(std::string("SELECT ") + kTaskColumns +
+                   " FROM tasks WHERE env = ? AND status = 'active' ORDER BY id DESC LIMIT 1"));
   q.Bind(1, env);
   NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return std::optional<TaskRecord>();
   return std::optional<TaskRecord>(ReadTask(q));
 }
 
-Result<std::vector<TaskRecord>> ProgressStore::Tasks(const std::string& env, std::optional<TaskStatus> status) {
+Result<std::vector<TaskRecord>> ProgressStore::Tasks(const std::string& env,
+                                                     std::optional<TaskStatus> status) {
   std::string sql = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE env = ?";
   if (status) sql += " AND status = ?";
   sql += " ORDER BY id";
@@ -223,7 +293,9 @@ Status ProgressStore::WriteProgressFile() {
   std::ostringstream md;
   md << "# NeuroNaut progress\n\n"
      << "Written by neuronaut after every change; the database (neuronaut.db) is its twin.\n";
-  NAUT_ASSIGN_OR_RETURN(auto envs_q, db_->Prepare("SELECT env FROM milestones UNION SELECT env FROM tasks ORDER BY 1"));
+  NAUT_ASSIGN_OR_RETURN(
+      auto envs_q,
+      db_->Prepare("SELECT env FROM milestones UNION SELECT env FROM tasks ORDER BY 1"));
   std::vector<std::string> envs;
   while (true) {
     NAUT_ASSIGN_OR_RETURN(bool row, envs_q.Step());
@@ -236,20 +308,24 @@ Status ProgressStore::WriteProgressFile() {
     if (milestones.empty()) md << "(none declared)\n";
     for (const auto& m : milestones) {
       md << "- [" << (m.done ? "x" : " ") << "] `" << m.id << "` " << OneLine(m.description);
-      if (m.done) md << " (" << m.done_at << (m.skill.empty() ? "" : ", skill `" + m.skill + "`") << ")";
+      if (m.done)
+        md << " (" << m.done_at << (m.skill.empty() ? "" : ", skill `" + m.skill + "`") << ")";
       md << "\n";
     }
     md << "\n### Tasks\n\n";
     NAUT_ASSIGN_OR_RETURN(auto tasks, Tasks(env));
     if (tasks.empty()) md << "(none yet)\n";
     for (const auto& t : tasks) {
-      const char* box = t.status == TaskStatus::kDone ? "[x]" : t.status == TaskStatus::kFailed ? "[-]" : "[ ]";
+      const char* box = t.status == TaskStatus::kDone     ? "[x]"
+                        : t.status == TaskStatus::kFailed ? "[-]"
+                                                          : "[ ]";
       md << "- " << box << " " << OneLine(t.description);
       if (t.status == TaskStatus::kActive) md << " (in progress, attempt " << t.attempts << ")";
       if (t.status == TaskStatus::kDone) {
         md << " (" << t.finished << (t.skill.empty() ? "" : ", skill `" + t.skill + "`") << ")";
       }
-      if (t.status == TaskStatus::kFailed) md << " (failed " << t.finished << ": " << OneLine(t.critique) << ")";
+      if (t.status == TaskStatus::kFailed)
+        md << " (failed " << t.finished << ": " << OneLine(t.critique) << ")";
       md << "\n";
     }
   }

@@ -26,9 +26,9 @@ struct TaskRecord {
   std::string description;
   std::string milestone;  // milestone id this task pursues, or empty
   TaskStatus status = TaskStatus::kActive;
-  int attempts = 0;       // times the task was started
-  std::string skill;      // name of the skill that solved it
-  std::string critique;   // last critique or failure reason
+  int attempts = 0;      // times the task was started
+  std::string skill;     // name of the skill that solved it
+  std::string critique;  // last critique or failure reason
   std::string run_id;
   std::string created, finished;
 };
@@ -58,7 +58,8 @@ class ProgressStore {
 
   // Runs
   Status StartRun(const RunRecord& run);
-  Status FinishRun(const std::string& run_id, const std::string& status, const std::string& summary);
+  Status FinishRun(const std::string& run_id, const std::string& status,
+                   const std::string& summary);
   Result<std::vector<RunRecord>> Runs(int limit = 50);
   Result<std::optional<RunRecord>> FindRun(const std::string& id_prefix);
 
@@ -67,13 +68,21 @@ class ProgressStore {
   Result<std::vector<MilestoneRecord>> Milestones(const std::string& env);
   Status MarkMilestone(const std::string& env, const std::string& id, const std::string& skill);
 
+  // A new game of `env` (the world was reset): its milestones are to be reached again and an
+  // active task is abandoned; the task history is kept, and GameFirstTask() says where the
+  // current game's tasks begin (0 when no new game was ever started).
+  Status StartNewGame(const std::string& env);
+  Result<int64_t> GameFirstTask(const std::string& env);
+
   // Tasks
   Result<int64_t> BeginTask(TaskRecord task);  // inserts an active task with attempts = 1
   Status RetryTask(int64_t id, const std::string& run_id);  // attempts += 1, back to active
-  Status FinishTask(int64_t id, TaskStatus status, const std::string& skill, const std::string& critique);
+  Status FinishTask(int64_t id, TaskStatus status, const std::string& skill,
+                    const std::string& critique);
   // The task left active by a stopped run of `env`, if any.
   Result<std::optional<TaskRecord>> ActiveTask(const std::string& env);
-  Result<std::vector<TaskRecord>> Tasks(const std::string& env, std::optional<TaskStatus> status = {});
+  Result<std::vector<TaskRecord>> Tasks(const std::string& env,
+                                        std::optional<TaskStatus> status = {});
 
   // Rewrites PROGRESS.md from the database.
   Status WriteProgressFile();

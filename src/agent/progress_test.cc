@@ -32,7 +32,10 @@ TEST_F(ProgressTest, MilestonesAndTasksSurviveReopenAndRenderAsChecklist) {
     ASSERT_TRUE(p->DeclareMilestones("rpg", {{.id = "level_2", .description = "Reach level 2"},
                                              {.id = "boss", .description = "Defeat the boss"}})
                     .ok());
-    auto id = p->BeginTask({.env = "rpg", .description = "Hunt in the forest", .milestone = "level_2", .run_id = "run-1"});
+    auto id = p->BeginTask({.env = "rpg",
+                            .description = "Hunt in the forest",
+                            .milestone = "level_2",
+                            .run_id = "run-1"});
     ASSERT_TRUE(id);
     ASSERT_TRUE(p->FinishTask(*id, TaskStatus::kDone, "hunt_forest", "").ok());
     ASSERT_TRUE(p->MarkMilestone("rpg", "level_2", "hunt_forest").ok());
@@ -60,7 +63,9 @@ TEST_F(ProgressTest, RedeclaringMilestonesKeepsTheirState) {
   auto p = Open();
   ASSERT_TRUE(p->DeclareMilestones("rpg", {{.id = "a", .description = "A"}}).ok());
   ASSERT_TRUE(p->MarkMilestone("rpg", "a", "").ok());
-  ASSERT_TRUE(p->DeclareMilestones("rpg", {{.id = "a", .description = "A again"}, {.id = "b", .description = "B"}}).ok());
+  ASSERT_TRUE(p->DeclareMilestones(
+                   "rpg", {{.id = "a", .description = "A again"}, {.id = "b", .description = "B"}})
+                  .ok());
   auto m = *p->Milestones("rpg");
   ASSERT_EQ(m.size(), 2u);
   EXPECT_TRUE(m[0].done);
@@ -78,6 +83,27 @@ TEST_F(ProgressTest, RetryCountsAttemptsAndFailureRecordsReason) {
   EXPECT_EQ(failed[0].critique, "tests still fail");
   EXPECT_FALSE(p->ActiveTask("pkg")->has_value());
   EXPECT_EQ(p->FinishTask(999, TaskStatus::kDone, "", "").code(), Code::kNotFound);
+}
+
+TEST_F(ProgressTest, ANewGameUndoesMilestonesAndAbandonsTheActiveTask) {
+  auto store_ = Open();
+  ASSERT_TRUE(store_->DeclareMilestones("rpg", {{"rpg", "a", "A"}, {"rpg", "b", "B"}}).ok());
+  ASSERT_TRUE(store_->MarkMilestone("rpg", "a", "skill_a").ok());
+  auto done = store_->BeginTask({.env = "rpg", .description = "A", .milestone = "a"});
+  ASSERT_TRUE(store_->FinishTask(*done, TaskStatus::kDone, "skill_a", "").ok());
+  auto open = store_->BeginTask({.env = "rpg", .description = "B", .milestone = "b"});
+  ASSERT_TRUE(open);
+  EXPECT_EQ(*store_->GameFirstTask("rpg"), 0);
+
+  ASSERT_TRUE(store_->StartNewGame("rpg").ok());
+  auto milestones = store_->Milestones("rpg");
+  ASSERT_TRUE(milestones);
+  for (const auto& m : *milestones) EXPECT_FALSE(m.done) << m.id;
+  EXPECT_FALSE(store_->ActiveTask("rpg")->has_value());
+  EXPECT_EQ(*store_->GameFirstTask("rpg"), *open + 1);
+  EXPECT_EQ(store_->Tasks("rpg")->size(), 2u);  // the history is kept
+  auto next = store_->BeginTask({.env = "rpg", .description = "A", .milestone = "a"});
+  EXPECT_GE(*next, *store_->GameFirstTask("rpg"));
 }
 
 TEST_F(ProgressTest, FindRunByPrefix) {

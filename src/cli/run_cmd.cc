@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "agent/agent.h"
@@ -42,7 +44,26 @@ struct RunFlags {
   bool resume = false;
   bool fresh = false;
   bool json = false;
+  std::optional<int64_t> seed;  // a new game with this seed before the run
+  double max_minutes = 0;       // 0: no time limit
+  bool no_skills = false;
+  bool no_memory = false;
+  std::string critic = "checker";
+  std::string curriculum = "auto";
 };
+
+// "<model name> (<n> cores)" of this machine, for the run's record.
+std::string MachineDescription() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, cpu = "unknown CPU";
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return cpu + " (" + std::to_string(std::thread::hardware_concurrency()) + " cores)";
+}
 
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signal{0};
@@ -269,8 +290,37 @@ int Run(Context& ctx, const RunFlags& flags) {
   auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
   if (!trace) return Fail(trace.error());
 
+  // --seed: the world starts over with this seed, so the environment's milestones are to be
+  // reached again (skills and memories are kept: that is how transfer is measured).
+  if (flags.seed) {
+    if (profile->reset_tool.empty()) {
+      return Fail(FailedPrecondition("--seed: environment '" + profile->name + "' (" +
+                                     profile->source +
+                                     ") names no [checker] reset_tool to start a new game with"));
+    }
+    auto reset = toolbox.CallTool(
+        profile->reset_tool, Json{{"seed", *flags.seed}},
+        std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000)), {});
+    if (!reset) return Fail(reset.error().WithContext("--seed: " + profile->reset_tool));
+    if (reset->is_error) {
+      return Fail(
+          FailedPrecondition("--seed: " + profile->reset_tool + " refused: " + reset->text));
+    }
+    if (Status st = (*progress)->StartNewGame(profile->name); !st.ok()) return Fail(st);
+  }
+
   agent::AgentOptions options;
   options.run_id = run_id;
+  options.run_info = {{"llm",
+                       {{"backend", config->llm.backend},
+                        {"model", (*model)->Describe()},
+                        {"threads", config->llm.threads},
+                        {"context_size", config->llm.context_size}}},
+                      {"machine", MachineDescription()},
+                      {"seed", flags.seed ? Json(*flags.seed) : Json(nullptr)}};
+  options.critic = flags.critic == "llm" ? agent::CriticKind::kLlm : agent::CriticKind::kChecker;
+  options.curriculum =
+      flags.curriculum == "fixed" ? agent::CurriculumKind::kFixed : agent::CurriculumKind::kAuto;
   options.goal = flags.goal;
   options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config->agent.max_tasks;
   options.max_rounds = config->agent.max_rounds;
@@ -284,7 +334,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.code_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
   options.skills_top_k = config->agent.skills_top_k;
-  options.memories_top_k = config->agent.memories_top_k;
+  options.memories_top_k = flags.no_memory ? 0 : config->agent.memories_top_k;
   if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
   options.permissions.allow = config->permissions.allow;
   options.permissions.deny = config->permissions.deny;
@@ -309,7 +359,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   std::stop_source term;  // SIGTERM: also cancels a model call under way
   CancelledOnTerm stoppable_model(**model, term.get_token());
   agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
-                     &skill_library, &episodes, &code_runner,
+                     flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
                      [json, &watchdog](const std::string& type, const Json& fields) {
                        watchdog.Progress();
                        NotifyServiceStatus(type, fields);
@@ -323,8 +373,22 @@ int Run(Context& ctx, const RunFlags& flags) {
                      });
 
   std::stop_source stop;
-  std::jthread watcher([&stop, &term](std::stop_token own) {
+  const auto deadline = flags.max_minutes > 0
+                            ? std::optional(std::chrono::steady_clock::now() +
+                                            std::chrono::milliseconds(
+                                                static_cast<int64_t>(flags.max_minutes * 60000)))
+                            : std::nullopt;
+  std::atomic<bool> timed_out{false};
+  std::jthread watcher([&stop, &term, &timed_out, deadline](std::stop_token own) {
     while (!own.stop_requested()) {
+      if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+        timed_out = true;
+        // Time is up: the model call under way is cut short, the task stays active.
+        NotifyStopping("--max-minutes reached; the task stays active and is resumed");
+        term.request_stop();
+        stop.request_stop();
+        return;
+      }
       if (g_stop_requested) {
         NotifyStopping("stopping after the current step; the task stays active and is resumed");
         if (g_stop_signal == SIGTERM) term.request_stop();
@@ -355,9 +419,10 @@ int Run(Context& ctx, const RunFlags& flags) {
   }
   // SIGTERM cuts a model call short, which the agent reports as an error; the run still ended
   // as asked, with its task active.
-  bool terminated = g_stop_signal == SIGTERM;
+  bool terminated = g_stop_signal == SIGTERM || timed_out;
   if (terminated && !json) {
-    std::cerr << "stopped by SIGTERM; the unfinished task is resumed by the next run\n";
+    std::cerr << (timed_out ? "stopped at --max-minutes" : "stopped by SIGTERM")
+              << "; the unfinished task is resumed by the next run\n";
   }
   if (summary->error && !terminated) {
     std::cerr << "neuronaut run: " << summary->stop_reason << "\n";
@@ -384,6 +449,24 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
       ->excludes(resume);
   run->add_flag("--json", flags.json,
                 "Print events as JSON lines on stdout instead of the live display");
+  run->add_option("--seed", flags.seed,
+                  "Start a new game with this seed first (the profile's reset tool); the "
+                  "environment's milestones are to be reached again, skills and memories stay")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--max-minutes", flags.max_minutes,
+                  "Stop after this many minutes (the task under way stays active)")
+      ->check(CLI::PositiveNumber);
+  run->add_flag("--no-skills", flags.no_skills,
+                "Run without the skill library: nothing retrieved, nothing learned");
+  run->add_flag("--no-memory", flags.no_memory, "Do not show the model earlier episodes");
+  run->add_option("--critic", flags.critic,
+                  "Who judges a task: checker (the profile's checker tool; the default) or llm "
+                  "(the model, even where a checker exists)")
+      ->check(CLI::IsMember({"checker", "llm"}));
+  run->add_option("--curriculum", flags.curriculum,
+                  "auto (milestones, skipping what keeps failing, then tasks the model proposes; "
+                  "the default) or fixed (the milestones in order, each until reached)")
+      ->check(CLI::IsMember({"auto", "fixed"}));
   run->callback([&ctx] { ctx.exit_code = Run(ctx, flags); });
 }
 
