@@ -52,6 +52,19 @@ std::string OneLine(std::string s, size_t cap) {
   return s;
 }
 
+// "name(a, b=1)" from a skill's "def name(a, b=1):", so the model sees how to call it; the bare
+// name when the definition is not found on one line.
+std::string SkillSignature(const std::string& code, const std::string& name) {
+  size_t def = code.find("def " + name + "(");
+  if (def == std::string::npos) return name + "(...)";
+  size_t open = def + 4 + name.size();
+  size_t close = code.find(')', open);
+  size_t eol = code.find('\n', open);
+  if (close == std::string::npos || (eol != std::string::npos && close > eol))
+    return name + "(...)";
+  return name + OneLine(code.substr(open, close - open + 1), 200);
+}
+
 // Truthiness of a JSON value at `pointer` (e.g. "/achieved").
 std::optional<bool> Truthy(const Json& j, const std::string& pointer) {
   try {
@@ -187,6 +200,11 @@ Result<std::string> Agent::Prompt(const std::string& name,
                                   const std::map<std::string, std::string>& values) {
   NAUT_ASSIGN_OR_RETURN(std::string text, LoadPrompt(name, options_.prompt_dir));
   return RenderPrompt(text, values);
+}
+
+std::string Agent::ObservationAfterActing() {
+  if (profile_.observe_resource.empty() && profile_.observe_tool.empty()) return "";
+  return "\n\nThe observation now:\n" + Observe();
 }
 
 size_t Agent::ToolOutputCap() const {
@@ -521,6 +539,7 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
     }
   }
   size_t full_size = outcome.text.size();
+  if (!outcome.is_error) outcome.text = JsonAsReadableText(outcome.text);
   outcome.text = Truncate(outcome.text, ToolOutputCap(), "tool output");
   auto verdict = state.repeats.Observe(call.name, call.arguments, outcome.text);
   if (verdict == RepeatDetector::Verdict::kWarn) {
@@ -765,6 +784,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
                       {"rounds", outcome.rounds},
                       {"reason", reason},
                       {"skill", skill},
+                      {"used_skills", state.used_skills},
                       {"model_calls", state.model_calls}});
     return outcome;
   };
@@ -808,7 +828,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       if (found) {
         size_t cap = static_cast<size_t>(left_chars / 3);
         for (const auto& s : *found) {
-          std::string entry = "- " + s.name + ": " + OneLine(s.description, 300) + "\n";
+          std::string entry =
+              "- " + SkillSignature(s.code, s.name) + ": " + OneLine(s.description, 300) + "\n";
           if (skills_text.size() + entry.size() > cap) break;  // trimmed to fit
           skills_text += entry;
           skills_code += s.code + "\n\n";
@@ -895,8 +916,12 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       if (!parsed.repairs.empty()) Emit("repair", {{"repairs", parsed.repairs}});
       if (!parsed.calls.empty()) {
         messages.push_back(llm::Message::Assistant(parsed.text, parsed.calls));
-        for (const auto& call : parsed.calls) {
+        for (size_t i = 0; i < parsed.calls.size(); ++i) {
+          const auto& call = parsed.calls[i];
           ToolOutcome o = ExecuteCall(call, state);
+          bool last = i + 1 == parsed.calls.size() || state.stop_reason;
+          // The world has changed: the model sees it as it is now, not as the round began.
+          if (last) o.text += ObservationAfterActing();
           messages.push_back(llm::Message::ToolResult(call.id, call.name, o.text));
           if (state.stop_reason) break;
         }
@@ -931,7 +956,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
           }
           result_text += "\nThe task is not complete yet: " + verdict.critique;
         }
-        messages.push_back(llm::Message::User(result_text));
+        messages.push_back(llm::Message::User(result_text + ObservationAfterActing()));
         continue;
       }
       // An empty answer is no claim of success: small models sometimes end their turn at once
@@ -956,6 +981,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
                       {"source", verdict.source}});
     }
     if (verdict.success) {
+      SweepMilestones();  // reached by the actions, before the skill writer's call
       std::string skill = LearnSkill(task, state);
       return finish(true, "", skill);
     }

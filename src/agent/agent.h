@@ -112,6 +112,9 @@ class Agent {
   // run; the agent's own beliefs (its critic, its curriculum) are not touched by it.
   void SweepMilestones();
   std::string Observe();
+  // "The observation now: ..." to follow the result of an action, or nothing when the
+  // environment has no observation.
+  std::string ObservationAfterActing();
   // Why a call of `name` may not run (unknown tool, permission policy, the user said no), or
   // nothing when it may.
   std::optional<std::string> Refusal(const std::string& name, const Json& arguments);

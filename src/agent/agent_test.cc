@@ -441,8 +441,8 @@ TEST_F(AgentTest, LearnedSkillsAreCallableFromCodeActions) {
   auto s = Run(&skills, &code);
   EXPECT_EQ(s.done, 1);
   EXPECT_EQ(world_.points, 2);
-  // The skill was offered by name in the prompt.
-  EXPECT_NE(model_.requests[0].messages[1].content.find("- train_n: Train n times"),
+  // The skill was offered in the prompt as it is called.
+  EXPECT_NE(model_.requests[0].messages[1].content.find("- train_n(n): Train n times"),
             std::string::npos);
 }
 

@@ -57,7 +57,7 @@ Result<ToolOutcome> ProfileToolBox::Observe(std::chrono::milliseconds timeout,
     } else {
       auto r = CallTool(c.tool, c.arguments, timeout, cancel);
       if (r) {
-        part = r->is_error ? "(error) " + r->text : r->text;
+        part = r->is_error ? "(error) " + r->text : JsonAsReadableText(r->text);
       } else {
         ++failed;
         if (!first_error) first_error = r.error();

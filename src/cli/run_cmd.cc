@@ -292,12 +292,10 @@ int Run(Context& ctx, const RunFlags& flags) {
 
   // --seed: the world starts over with this seed, so the environment's milestones are to be
   // reached again (skills and memories are kept: that is how transfer is measured).
-  if (flags.seed) {
-    if (profile->reset_tool.empty()) {
-      return Fail(FailedPrecondition("--seed: environment '" + profile->name + "' (" +
-                                     profile->source +
-                                     ") names no [checker] reset_tool to start a new game with"));
-    }
+  if (flags.seed && profile->reset_tool.empty()) {
+    std::cerr << "note: --seed: environment '" << profile->name
+              << "' names no [checker] reset_tool; the seed only seeds the model's sampling\n";
+  } else if (flags.seed) {
     auto reset = toolbox.CallTool(
         profile->reset_tool, Json{{"seed", *flags.seed}},
         std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000)), {});
@@ -318,6 +316,7 @@ int Run(Context& ctx, const RunFlags& flags) {
                         {"context_size", config->llm.context_size}}},
                       {"machine", MachineDescription()},
                       {"seed", flags.seed ? Json(*flags.seed) : Json(nullptr)}};
+  if (flags.seed) options.sampling.seed = *flags.seed;  // the same seed plays the same way
   options.critic = flags.critic == "llm" ? agent::CriticKind::kLlm : agent::CriticKind::kChecker;
   options.curriculum =
       flags.curriculum == "fixed" ? agent::CurriculumKind::kFixed : agent::CurriculumKind::kAuto;
@@ -450,8 +449,9 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
   run->add_flag("--json", flags.json,
                 "Print events as JSON lines on stdout instead of the live display");
   run->add_option("--seed", flags.seed,
-                  "Start a new game with this seed first (the profile's reset tool); the "
-                  "environment's milestones are to be reached again, skills and memories stay")
+                  "Start a new game with this seed first (the profile's reset tool) and seed "
+                  "the model's sampling with it; the environment's milestones are to be reached "
+                  "again, skills and memories stay")
       ->check(CLI::NonNegativeNumber);
   run->add_option("--max-minutes", flags.max_minutes,
                   "Stop after this many minutes (the task under way stays active)")

@@ -171,6 +171,94 @@ std::string DumpJson(const Json& j, int indent) {
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+
+std::string ScalarText(const nlohmann::ordered_json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    // Quoted only where bare text would read as something else.
+    if (s.empty() || s.front() == ' ' || s.back() == ' ') return DumpJson(Json(s));
+    return s;
+  }
+  if (v.is_null()) return "null";
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+bool IsScalar(const nlohmann::ordered_json& v) {
+  return !v.is_object() && !v.is_array() &&
+         !(v.is_string() && v.get_ref<const std::string&>().find('\n') != std::string::npos);
+}
+
+void AppendIndented(std::string& out, std::string_view text, const std::string& pad) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    out += pad;
+    out += text.substr(start, end - start);
+    out += '\n';
+    start = end + 1;
+  }
+}
+
+// `v` (not a scalar) under a line that has been written already, indented by `depth`.
+void AppendReadable(std::string& out, const nlohmann::ordered_json& v, int depth) {
+  const std::string pad(static_cast<size_t>(depth) * 2, ' ');
+  if (v.is_string()) {
+    AppendIndented(out, v.get_ref<const std::string&>(), pad);
+    return;
+  }
+  if (v.is_array() && v.empty()) return;
+  if (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& e) { return IsScalar(e); })) {
+    out += pad + "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + ScalarText(v[i]);
+    out += "]\n";
+    return;
+  }
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    std::string head = v.is_array() ? pad + "-" : pad + it.key() + ":";
+    const auto& e = it.value();
+    if (IsScalar(e)) {
+      out += head + " " + ScalarText(e) + "\n";
+    } else if (e.is_array() && !e.empty() &&
+               std::all_of(e.begin(), e.end(), [](const auto& x) { return IsScalar(x); })) {
+      std::string inline_list;
+      AppendReadable(inline_list, e, 0);  // "[a, b]\n"
+      out += head + " " + inline_list;
+    } else if (e.is_string()) {
+      out += head + " |\n";
+      AppendReadable(out, e, depth + 1);
+    } else if (e.empty()) {
+      out += head + (e.is_array() ? " []\n" : " {}\n");
+    } else if (v.is_array() && e.is_object()) {
+      // "- first: member" with the others under it, as YAML writes a list of maps.
+      std::string item;
+      AppendReadable(item, e, depth + 1);
+      item.replace(0, pad.size() + 2, pad + "- ");
+      out += item;
+    } else {
+      out += head + "\n";
+      AppendReadable(out, e, depth + 1);
+    }
+  }
+}
+
+}  // namespace
+
+std::string JsonAsReadableText(std::string_view text) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) {
+    return std::string(text);
+  }
+  auto parsed = ParseOrderedJson(text, "tool result");
+  if (!parsed) return std::string(text);
+  if (parsed->empty()) return std::string(text);
+  std::string out;
+  AppendReadable(out, *parsed, 0);
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
 std::string ValidUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -41,6 +41,32 @@ TEST(JsonTest, DumpNeverThrowsOnInvalidUtf8) {
   EXPECT_NE(out.find("bad"), std::string::npos);
 }
 
+TEST(JsonTest, ReadableTextKeepsOrderLinesAndNesting) {
+  std::string tool = R"({"message_id": 5, "buttons": [{"index": 0, "text": "🌲 Forest"},
+      {"index": 1, "text": "🛏 Inn · 10💰", "url": null}], "tags": ["a", "b c", ""],
+      "text": "🏰 Oakvale\n❤️ 30/30", "empty": [], "none": {}, "pad": " x"})";
+  EXPECT_EQ(JsonAsReadableText(tool),
+            "message_id: 5\n"
+            "buttons:\n"
+            "  - index: 0\n"
+            "    text: 🌲 Forest\n"
+            "  - index: 1\n"
+            "    text: 🛏 Inn · 10💰\n"
+            "    url: null\n"
+            "tags: [a, b c, \"\"]\n"
+            "text: |\n"
+            "  🏰 Oakvale\n"
+            "  ❤️ 30/30\n"
+            "empty: []\n"
+            "none: {}\n"
+            "pad: \" x\"");
+  // Not JSON, a JSON scalar, broken JSON: unchanged.
+  EXPECT_EQ(JsonAsReadableText("You walk into the forest."), "You walk into the forest.");
+  EXPECT_EQ(JsonAsReadableText("42"), "42");
+  EXPECT_EQ(JsonAsReadableText("{\"a\": "), "{\"a\": ");
+  EXPECT_EQ(JsonAsReadableText("[]"), "[]");
+}
+
 TEST(JsonTest, ValidUtf8ReplacesOnlyWhatIsInvalid) {
   const std::string ok = "plain, caf\xC3\xA9, \xE2\x82\xAC, \xF0\x9F\x98\x80";
   EXPECT_EQ(ValidUtf8(ok), ok);
