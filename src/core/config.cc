@@ -231,6 +231,7 @@ const std::vector<Field>& Fields() {
     f.push_back(StringField("llm.llama_server", NAUT_REF(llm.llama_server)));
     f.push_back(StringField("llm.models_dir", NAUT_REF(llm.models_dir)));
     f.push_back(NumberField<int>("llm.threads", NAUT_REF(llm.threads), 0, 1024));
+    f.push_back(NumberField<int>("llm.slots", NAUT_REF(llm.slots), 1, 64));
     f.push_back(StringField("llm.chat_format", NAUT_REF(llm.chat_format),
                             OneOf({"", "chatml", "llama3", "mistral-v7", "mistral", "gemma"})));
     f.push_back(StringField("llm.chat_template", NAUT_REF(llm.chat_template)));

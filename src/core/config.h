@@ -40,6 +40,7 @@ struct LlmConfig {
   std::string llama_server = "llama-server";  // binary started by backend = "llamacpp"
   std::string models_dir = "models";
   int threads = 0;            // embedded engine threads, 0: all cores
+  int slots = 2;              // KV caches (embedded) or llama-server slots, each context_size
   std::string chat_format;    // embedded engine: a built-in prompt format; empty: the template
   std::string chat_template;  // embedded engine: a Jinja file used instead of the GGUF's template
 };

@@ -101,6 +101,22 @@ TEST_F(ConfigTest, WrongTypeNamesKeyValueAndExpectation) {
       << e;
 }
 
+TEST_F(ConfigTest, LlmSlotsDefaultToTwoWithinOneToSixtyFour) {
+  auto c = Load();
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->llm.slots, 2);
+  EXPECT_NE(RenderConfig(*c).find("slots = 2"), std::string::npos) << RenderConfig(*c);
+  Write("neuronaut.toml", "[llm]\nslots = 4\n");
+  auto d = Load();
+  ASSERT_TRUE(d) << d.error().ToString();
+  EXPECT_EQ(d->llm.slots, 4);
+  Write("neuronaut.toml", "[llm]\nslots = 0\n");
+  std::string e = Error();
+  EXPECT_NE(e.find("[llm] slots = 0 is invalid: expected an integer from 1 to 64"),
+            std::string::npos)
+      << e;
+}
+
 TEST_F(ConfigTest, BadUrlIsExplained) {
   Write("neuronaut.toml", "[llm]\nbase_url = \"htp://x\"\n");
   std::string e = Error();

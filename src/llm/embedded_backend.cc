@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -28,6 +29,22 @@ LlmError Error(LlmError::Kind kind, std::string message) {
 
 std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
   return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
+}
+
+constexpr int kMaxSlots = 64;
+
+// A slot's cache is worth keeping for a prompt that shares at least this many leading tokens
+// with it (or all of its tokens, when the prompt is shorter). Every prompt without a system
+// message of its own starts with the chat template's default preamble (Qwen2.5:
+// "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. ...<|im_end|>\n<|im_start|>user\n",
+// 24 tokens), so sharing less says nothing about two prompts belonging together; taking that
+// slot would throw away a cache of perhaps thousands of tokens to save evaluating a few dozen
+// (well under a second), when the least recently used slot is the better one to give up.
+constexpr size_t kMinReusedPrefix = 32;
+
+size_t CommonPrefix(const std::vector<engine::TokenId>& a, const std::vector<engine::TokenId>& b) {
+  return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                             a.begin());
 }
 
 }  // namespace
@@ -84,13 +101,19 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOptions& o) {
   std::unique_ptr<EmbeddedBackend> b(new EmbeddedBackend());
   b->path_ = o.model_path;
+  if (o.slots < 1 || o.slots > kMaxSlots) {
+    return InvalidArgument("embedded engine: slots must be 1.." + std::to_string(kMaxSlots) +
+                           ", got " + std::to_string(o.slots));
+  }
   NAUT_ASSIGN_OR_RETURN(b->model_, engine::Model::Load(o.model_path));
   if (Status st = b->ChoosePromptFormat(o); !st.ok()) return st.WithContext(o.model_path);
-  engine::ContextOptions co;
+  engine::ContextOptions& co = b->context_options_;
   co.n_ctx = o.context_size > 0 ? o.context_size : 4096;
   co.n_threads = o.threads > 0 ? o.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  NAUT_ASSIGN_OR_RETURN(b->ctx_, engine::Context::Create(*b->model_, co));
+  b->slots_.resize(static_cast<size_t>(o.slots));
+  NAUT_ASSIGN_OR_RETURN(b->slots_[0].ctx, engine::Context::Create(*b->model_, co));
+  b->context_size_ = b->slots_[0].ctx->n_ctx();
   return b;
 }
 
@@ -101,6 +124,35 @@ std::string EmbeddedBackend::PromptFormat() const {
 
 std::string EmbeddedBackend::Describe() const {
   return "embedded " + path_ + " (" + PromptFormat() + ")";
+}
+
+Result<EmbeddedBackend::Slot*> EmbeddedBackend::ChooseSlot(
+    const std::vector<engine::TokenId>& prompt) {
+  size_t best = 0, best_common = 0, lru = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    if (s.last_used < slots_[lru].last_used) lru = i;
+    if (!s.ctx) continue;
+    const std::vector<engine::TokenId>& cached = s.ctx->cached_tokens();
+    const size_t common = CommonPrefix(cached, prompt);
+    // Of two slots that share as much, the one holding less else loses less.
+    if (common > best_common ||
+        (common == best_common && cached.size() < slots_[best].ctx->cached_tokens().size())) {
+      best = i;
+      best_common = common;
+    }
+  }
+  const bool worth_keeping =
+      best_common > 0 && best_common >= std::min(kMinReusedPrefix, prompt.size());
+  Slot& slot = slots_[worth_keeping ? best : lru];
+  if (!slot.ctx) {
+    NAUT_ASSIGN_OR_RETURN(slot.ctx, engine::Context::Create(*model_, context_options_));
+  }
+  slot.last_used = ++calls_;
+  spdlog::debug("{}: slot {} of {} ({} of the prompt's {} tokens cached there)", path_,
+                &slot - slots_.data(), slots_.size(), worth_keeping ? best_common : 0,
+                prompt.size());
+  return &slot;
 }
 
 LlmResult<std::string> EmbeddedBackend::Prompt(const ChatRequest& request) const {
@@ -138,12 +190,15 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   std::vector<engine::TokenId> ids =
       tok.Tokenize(*prompt, /*add_special=*/true, /*parse_special=*/true);
 
-  std::lock_guard lock(mu_);
-  if (static_cast<int>(ids.size()) >= ctx_->n_ctx()) {
+  if (static_cast<int>(ids.size()) >= context_size_) {
     return Error(LlmError::Kind::kContextLengthExceeded,
                  "the prompt has " + std::to_string(ids.size()) + " tokens; the context holds " +
-                     std::to_string(ctx_->n_ctx()));
+                     std::to_string(context_size_));
   }
+  std::lock_guard lock(mu_);
+  auto slot = ChooseSlot(ids);
+  if (!slot.ok()) return Error(LlmError::Kind::kServer, slot.error().ToString());
+  engine::Context& ctx = *(*slot)->ctx;
   engine::GenerateOptions g;
   const Sampling& s = request.sampling;
   if (s.temperature) g.sampling.temperature = static_cast<float>(*s.temperature);
@@ -152,7 +207,7 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   if (s.min_p) g.sampling.min_p = static_cast<float>(*s.min_p);
   if (s.repeat_penalty) g.sampling.repeat_penalty = static_cast<float>(*s.repeat_penalty);
   if (s.seed) g.sampling.seed = static_cast<uint64_t>(*s.seed);
-  g.max_tokens = s.max_tokens ? *s.max_tokens : ctx_->n_ctx() - static_cast<int>(ids.size());
+  g.max_tokens = s.max_tokens ? *s.max_tokens : context_size_ - static_cast<int>(ids.size());
   g.stop = request.stop;
   double first_ms = 0;
   g.on_text = [&](std::string_view text) {
@@ -165,7 +220,7 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
     }
     return true;
   };
-  auto r = engine::Generate(*ctx_, ids, g);
+  auto r = engine::Generate(ctx, ids, g);
   if (!r.ok()) return Error(LlmError::Kind::kServer, r.error().ToString());
   if (r->stop_reason == "cancelled") return Error(LlmError::Kind::kCancelled, "cancelled");
 

@@ -13,12 +13,26 @@
 // template refuses (raise_exception) is written in the built-in format when there is one, else
 // answered with kBadRequest and the template's message.
 //
-// Thread-safety: Chat may be called from several threads; calls run one at a time on the one
-// context (a second caller waits).
+// Slots. The backend keeps EmbeddedOptions::slots contexts, each with its own KV cache, over
+// the one loaded model, so that prompts that take turns (the agent's actor prompt between a
+// critic, a skill writer and a curriculum prompt) each keep their cached prefix. A call goes to
+// the slot whose cached tokens share the longest prefix with its prompt, when that prefix is
+// worth keeping (at least 32 tokens, or the whole prompt); otherwise to the least recently used
+// slot, whose cache it replaces. A slot's context is allocated the first time a prompt goes
+// to it, so slots cost memory only once used: each holds a float KV cache of
+// n_layer x 2 (keys and values) x n_head_kv x head_dim x context_size x 4 bytes (Qwen2.5 1.5B:
+// 28 x 2 x 256 x 4 bytes = 56 KiB a token, 448 MiB at 8192 tokens), plus the engine's scratch
+// buffers for a batch (about 60 MB for that model once a 512-token batch has run).
+//
+// Thread-safety: Chat may be called from several threads; calls run one at a time (one mutex
+// over every slot; a second caller waits), since the engine already uses every core it is
+// given for one call.
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "engine/model.h"
@@ -32,13 +46,15 @@ struct EmbeddedOptions {
   std::string model_path;
   int context_size = 4096;    // capped at the model's training context
   int threads = 0;            // 0: every core
+  int slots = 2;              // KV caches kept, 1..64 (see "Slots" above)
   std::string chat_format;    // a built-in format by name; empty: the model's chat template
   std::string chat_template;  // a Jinja file to use instead of the GGUF's template
 };
 
 class EmbeddedBackend : public ChatModel {
  public:
-  // Loads the model (memory-mapped) and allocates the context. Errors name the file.
+  // Loads the model (memory-mapped) and allocates the first slot's context. Errors name the
+  // file; `slots` outside 1..64 is InvalidArgument.
   static Result<std::unique_ptr<EmbeddedBackend>> Load(const EmbeddedOptions& options);
 
   ChatResult Chat(const ChatRequest& request, const CallOptions& options) override;
@@ -53,7 +69,8 @@ class EmbeddedBackend : public ChatModel {
   // "chat template from the model's tokenizer.chat_template", "chat template from FILE", or
   // "chat format NAME" for a built-in format.
   std::string PromptFormat() const;
-  int context_size() const { return ctx_->n_ctx(); }
+  int context_size() const { return context_size_; }
+  int slots() const { return static_cast<int>(slots_.size()); }
 
  private:
   EmbeddedBackend() = default;
@@ -61,10 +78,22 @@ class EmbeddedBackend : public ChatModel {
   // The prompt text for a request, or kBadRequest with the template's message.
   LlmResult<std::string> Prompt(const ChatRequest& request) const;
 
+  struct Slot {
+    std::unique_ptr<engine::Context> ctx;  // null until a prompt first goes to this slot
+    uint64_t last_used = 0;                // 0: never used
+  };
+  // The slot for `prompt` (see "Slots" above), its context allocated. Called with mu_ held.
+  Result<Slot*> ChooseSlot(const std::vector<engine::TokenId>& prompt);
+
   std::string path_;
   std::unique_ptr<engine::Model> model_;
-  std::mutex mu_;  // guards ctx_
-  std::unique_ptr<engine::Context> ctx_;
+  engine::ContextOptions context_options_;
+  int context_size_ = 0;  // the contexts' n_ctx: the option capped at the model's
+  std::mutex mu_;
+  // Sized by Load and never resized; the Slots in it are GUARDED_BY(mu_). slots_[0].ctx is
+  // allocated by Load, so a context that cannot be made fails there.
+  std::vector<Slot> slots_;
+  uint64_t calls_ = 0;  // GUARDED_BY(mu_); the clock of Slot::last_used
   std::unique_ptr<const ChatTemplate> template_;
   std::string template_origin_;  // "the model's tokenizer.chat_template" or the file
   bool strip_bos_ = false;       // the tokenizer adds BOS itself; the template writes it too

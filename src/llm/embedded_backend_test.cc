@@ -80,6 +80,99 @@ TEST_F(EmbeddedBackendTest, AnswersStreamsAndReusesThePromptPrefix) {
   EXPECT_LT(next->usage.cached_tokens, next->usage.prompt_tokens);
 }
 
+// Three prompts that start differently, as the agent's actor, critic and skill writer prompts
+// do (each over 32 tokens, sharing only the chat format's first few).
+std::vector<Message> Actor() {
+  return {Message::System("Actor: play the game with the tools, a step at a time."),
+          Message::User("Task: reach the inn.")};
+}
+std::vector<Message> Critic() {
+  return {Message::User("Critic: did the agent reach the inn? Answer yes or no, then why.")};
+}
+std::vector<Message> Writer() {
+  return {Message::User("Writer: write one Python function that does this task again.")};
+}
+
+TEST_F(EmbeddedBackendTest, InterleavedPromptsKeepTheirCachedPrefixesInTheirOwnSlots) {
+  auto b =
+      EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1, .slots = 2});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  EXPECT_EQ((*b)->slots(), 2);
+  std::vector<Message> actor = Actor();
+  auto a = (*b)->Chat(Request(actor), {});
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  auto c = (*b)->Chat(Request(Critic()), {});
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_LT(c->usage.cached_tokens, 32);  // nothing in common with the actor's prompt
+
+  // The actor's next turn finds its prompt still cached, though the critic ran in between.
+  actor.push_back(Message::Assistant(a->content));
+  actor.push_back(Message::User("Go north."));
+  auto a2 = (*b)->Chat(Request(actor), {});
+  ASSERT_TRUE(a2.ok()) << a2.error().ToString();
+  EXPECT_GE(a2->usage.cached_tokens, a->usage.prompt_tokens);
+  // And again: the slot that shares the prompt wins even when it is not the least recently
+  // used one.
+  actor.push_back(Message::Assistant(a2->content));
+  actor.push_back(Message::User("Go in."));
+  auto a3 = (*b)->Chat(Request(actor), {});
+  ASSERT_TRUE(a3.ok()) << a3.error().ToString();
+  EXPECT_GE(a3->usage.cached_tokens, a2->usage.prompt_tokens);
+  // The critic's slot was left alone meanwhile.
+  auto c2 = (*b)->Chat(Request(Critic()), {});
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2->usage.cached_tokens, c->usage.prompt_tokens - 1);  // the last is re-evaluated
+  EXPECT_EQ(c2->content, c->content);
+}
+
+TEST_F(EmbeddedBackendTest, WithOneSlotAnInterleavedPromptEvictsTheOther) {
+  auto b =
+      EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1, .slots = 1});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  std::vector<Message> actor = Actor();
+  auto a = (*b)->Chat(Request(actor), {});
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE((*b)->Chat(Request(Critic()), {}).ok());
+  actor.push_back(Message::Assistant(a->content));
+  actor.push_back(Message::User("Go north."));
+  auto a2 = (*b)->Chat(Request(actor), {});
+  ASSERT_TRUE(a2.ok());
+  EXPECT_LT(a2->usage.cached_tokens, 32);
+  EXPECT_GT(a->usage.prompt_tokens, 32);
+}
+
+TEST_F(EmbeddedBackendTest, APromptSharingNoSlotsPrefixReplacesTheLeastRecentlyUsed) {
+  auto b =
+      EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1, .slots = 2});
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  auto a = (*b)->Chat(Request(Actor()), {});
+  auto c = (*b)->Chat(Request(Critic()), {});
+  ASSERT_TRUE(a.ok() && c.ok());
+  // The actor's cache is the longer one: evicting the shorter cache would pick the critic's.
+  ASSERT_GT(a->usage.prompt_tokens, c->usage.prompt_tokens);
+  auto w = (*b)->Chat(Request(Writer()), {});
+  ASSERT_TRUE(w.ok());
+  EXPECT_LT(w->usage.cached_tokens, 32);
+  // The writer took the actor's slot (used longest ago); the critic's is intact.
+  auto c2 = (*b)->Chat(Request(Critic()), {});
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2->usage.cached_tokens, c->usage.prompt_tokens - 1);
+  auto a2 = (*b)->Chat(Request(Actor()), {});
+  ASSERT_TRUE(a2.ok());
+  EXPECT_LT(a2->usage.cached_tokens, 32);
+}
+
+TEST(EmbeddedBackend, SlotsOutsideTheirRangeAreRefused) {
+  const std::string path = WriteModel("slots", "<|im_start|>");
+  for (int slots : {0, 65}) {
+    auto b = EmbeddedBackend::Load({.model_path = path, .context_size = 64, .slots = slots});
+    ASSERT_FALSE(b.ok()) << slots;
+    EXPECT_NE(b.error().message().find("slots must be 1..64"), std::string::npos)
+        << b.error().ToString();
+  }
+  std::filesystem::remove(path);
+}
+
 TEST_F(EmbeddedBackendTest, StopStringsEndTheAnswerBeforeThem) {
   auto b = EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1});
   ASSERT_TRUE(b.ok());

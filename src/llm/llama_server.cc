@@ -127,7 +127,7 @@ struct LlamaServer::Impl {
                                      std::to_string(port)};
     if (options.context_size > 0) {
       argv.push_back("--ctx-size");
-      argv.push_back(std::to_string(options.context_size));
+      argv.push_back(std::to_string(options.context_size * std::max(1, options.parallel)));
     }
     if (options.parallel > 0) {
       argv.push_back("--parallel");

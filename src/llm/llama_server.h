@@ -22,7 +22,8 @@ struct LlamaServerOptions {
   std::filesystem::path model;          // the GGUF file
   std::string host = "127.0.0.1";
   int port = 0;          // 0: a free port
-  int context_size = 0;  // 0: the model's default
+  int context_size = 0;  // per slot: --ctx-size gets context_size x parallel, since llama-server
+                         // splits its context between the slots; 0: the model's, split likewise
   int parallel = 0;      // slots; 0: llama-server's default
   std::vector<std::string> extra_args;
   std::filesystem::path log_file;                    // empty: <temp>/llama-server-<port>.log

@@ -66,6 +66,8 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
     NAUT_RETURN_IF_ERROR(FindLlamaServer(o.binary));  // before looking for models: the likelier fix
     NAUT_ASSIGN_OR_RETURN(o.model, FindGguf(config.model, config.models_dir));
     o.context_size = config.context_size;
+    // One slot passes no --parallel: llama-server keeps its own default.
+    if (config.slots > 1) o.parallel = config.slots;
     NAUT_ASSIGN_OR_RETURN(auto server, LlamaServer::Start(o));
     EndpointOptions e = Endpoint(config, server->base_url());
     e.model = o.model.stem().string();
@@ -77,6 +79,7 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
     o.model_path = path.string();
     o.context_size = config.context_size;
     o.threads = config.threads;
+    o.slots = config.slots;
     o.chat_format = config.chat_format;
     o.chat_template = config.chat_template;
     NAUT_ASSIGN_OR_RETURN(auto backend, EmbeddedBackend::Load(o));
