@@ -471,25 +471,55 @@ void Tokenizer::TokenizeSpm(const std::string& text, std::vector<TokenId>& out) 
   for (int i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) resegment(syms[i]);
 }
 
-std::vector<std::string> WordPiecePreprocess(std::string_view text) {
-  std::vector<std::string> words;
+namespace {
+
+// The text in NFD as UTF-16, with each ill-formed UTF-8 sequence replaced by U+FFFD. Empty
+// when ICU has no NFD data, which a working ICU always has.
+std::vector<UChar> NfdUtf16(std::string_view text) {
   UErrorCode err = U_ZERO_ERROR;
   const UNormalizer2* nfd = unorm2_getNFDInstance(&err);
-  if (U_FAILURE(err)) return words;
-  // llama.cpp's "NFD" replaces each code point by the first code point of its canonical
-  // decomposition (its table is built from Python's unicodedata.normalize('NFD', c)[0]), so
-  // precomposed letters lose their accents ("Ä" -> "a") while a combining mark typed on its
-  // own is kept. The reference ids depend on exactly that, so it is reproduced here.
-  auto first_of_nfd = [nfd](UChar32 c) {
-    UChar buf[32];
-    UErrorCode e = U_ZERO_ERROR;
-    int32_t n = unorm2_getDecomposition(nfd, c, buf, 32, &e);
-    if (U_FAILURE(e) || n <= 0) return c;
-    UChar32 first;
-    int32_t k = 0;
-    U16_NEXT(buf, k, n, first);
-    return first;
-  };
+  if (U_FAILURE(err)) return {};
+  std::vector<UChar> src;
+  src.reserve(text.size());
+  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
+  const int32_t len = static_cast<int32_t>(text.size());
+  for (int32_t i = 0; i < len;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, len, c);
+    if (c < 0) c = 0xFFFD;
+    UChar units[2];
+    int32_t n = 0;
+    U16_APPEND_UNSAFE(units, n, c);  // U8_NEXT yields only valid scalar values
+    src.insert(src.end(), units, units + n);
+  }
+  // NFD rarely more than doubles a text; when it does, ICU reports the size it needs and the
+  // one retry fits.
+  std::vector<UChar> out(src.size() * 2 + 16);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    err = U_ZERO_ERROR;
+    const int32_t n = unorm2_normalize(nfd, src.data(), static_cast<int32_t>(src.size()),
+                                       out.data(), static_cast<int32_t>(out.size()), &err);
+    if (err == U_BUFFER_OVERFLOW_ERROR) {
+      out.resize(static_cast<size_t>(n));
+      continue;
+    }
+    if (U_FAILURE(err)) return {};
+    out.resize(static_cast<size_t>(n));
+    return out;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<std::string> WordPiecePreprocess(std::string_view text) {
+  std::vector<std::string> words;
+  // BERT's BasicTokenizer strips accents by decomposing the whole text (NFD) and dropping the
+  // nonspacing marks (Mn), whether a mark came from a precomposed letter ("é") or was typed
+  // on its own ("e" + U+0301). Spacing marks (Mc, such as Devanagari's vowel signs) stay: BERT's
+  // vocabularies have tokens for them, and none for Mn marks. Hugging Face wrote the reference
+  // ids this way; llama.cpp keeps every mark and so gives [UNK] for such words.
+  const std::vector<UChar> nfd = NfdUtf16(text);
   // The CJK ideograph ranges of BERT's _is_chinese_char.
   auto is_cjk = [](UChar32 c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -502,17 +532,16 @@ std::vector<std::string> WordPiecePreprocess(std::string_view text) {
     if (!word.empty()) words.push_back(std::move(word));
     word.clear();
   };
-  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
-  const int32_t len = static_cast<int32_t>(text.size());
+  const int32_t len = static_cast<int32_t>(nfd.size());
   for (int32_t i = 0; i < len;) {
     UChar32 c;
-    U8_NEXT(bytes, i, len, c);
-    c = c < 0 ? 0xFFFD : first_of_nfd(c);  // ill-formed UTF-8 becomes U+FFFD, dropped below
+    U16_NEXT(nfd.data(), i, len, c);
     if (u_isUWhiteSpace(c)) {
       finish();
       continue;
     }
     const uint32_t gc = U_GET_GC_MASK(c);
+    if ((gc & U_GC_MN_MASK) != 0) continue;
     // llama.cpp's "control" flag: Cc, Cf, Co, Cs (unassigned code points are kept).
     constexpr uint32_t kControl = U_GC_CC_MASK | U_GC_CF_MASK | U_GC_CO_MASK | U_GC_CS_MASK;
     if (c == 0 || c == 0xFFFD || (gc & kControl) != 0) continue;

@@ -93,10 +93,10 @@ class Tokenizer {
   std::vector<std::unique_ptr<Regex>> regexes_;
 };
 
-// BERT's basic pre-tokenization as llama.cpp does it for WordPiece vocabularies: each code
-// point is replaced by the first code point of its NFD decomposition (so precomposed accented
-// letters lose the accent, as the reference ids require; a lone combining mark is kept),
-// whitespace ends a word, NUL / U+FFFD / control characters (Cc, Cf, Co, Cs) are dropped,
+// BERT's basic pre-tokenization for uncased WordPiece vocabularies (Hugging Face's BertNormalizer):
+// the text is decomposed (NFD) and its nonspacing marks (Mn) dropped, so "é" and "e" + U+0301
+// both become "e" while spacing marks (Mc, e.g. Devanagari U+093F) stay; whitespace ends a
+// word, NUL / U+FFFD / control characters (Cc, Cf, Co, Cs) are dropped,
 // every code point is lowercased, and punctuation, ASCII symbols and CJK ideographs become
 // words of their own. Returns the words as UTF-8, none empty; ill-formed UTF-8 is dropped.
 std::vector<std::string> WordPiecePreprocess(std::string_view text);

@@ -142,18 +142,42 @@ TokenId IdOf(const Tokenizer& tok, const std::string& text) {
   return -1;
 }
 
-TEST(WordPiecePreprocess, PrecomposedLettersBecomeTheirNfdBaseLoneMarksStay) {
-  // As llama.cpp (and the reference ids of case 'Äpfel' / 'Cửa Việt'): "Ä" -> "A" -> "a".
+TEST(WordPiecePreprocess, PrecomposedLettersLoseTheirAccents) {
+  // As the reference ids of case 'Äpfel' / 'Cửa Việt': "Ä" -> "A" + U+0308 -> "a".
   EXPECT_EQ(WordPiecePreprocess("\xC3\x84pfel"), (Words{"apfel"}));
   EXPECT_EQ(WordPiecePreprocess("C\xE1\xBB\xAD"
                                 "a Vi\xE1\xBB\x87t"),
             (Words{"cua", "viet"}));
-  // A combining acute typed after a plain "e" is its own code point (Mn) and stays in the word.
-  EXPECT_EQ(WordPiecePreprocess("Caf"
-                                "e\xCC\x81"),
-            (Words{"cafe\xCC\x81"}));
   // Cyrillic is lowercased per code point; "й" decomposes to "и" + breve, so it becomes "и".
   EXPECT_EQ(WordPiecePreprocess("\xD0\x9D\xD0\xB5\xD0\xB9"), (Words{"\xD0\xBD\xD0\xB5\xD0\xB8"}));
+}
+
+TEST(WordPiecePreprocess, CombiningMarksTypedInTheInputAreStrippedToo) {
+  // "e" + U+0301 is the same word as the precomposed "é", as in BERT.
+  EXPECT_EQ(WordPiecePreprocess("Caf"
+                                "e\xCC\x81"),
+            (Words{"cafe"}));
+  EXPECT_EQ(WordPiecePreprocess("Caf\xC3\xA9"), (Words{"cafe"}));
+  // Several marks on one letter, and a mark after a precomposed one, all go.
+  EXPECT_EQ(WordPiecePreprocess("e\xCC\x81\xCC\x81x \xC3\xB1\xCC\xA3"), (Words{"ex", "n"}));
+  // A mark at the start of the text is no word at all.
+  EXPECT_TRUE(WordPiecePreprocess("\xCC\x81").empty());
+}
+
+TEST(WordPiecePreprocess, IndicNonspacingMarksGoSpacingMarksStay) {
+  // "हिन्दी": the virama U+094D is Mn and is dropped; the vowel signs U+093F and U+0940 are
+  // Mc and stay (BERT strips only Mn, and the vocabulary has tokens for the Mc signs).
+  EXPECT_EQ(WordPiecePreprocess(
+                "\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80"),
+            (Words{"\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA4\xA6\xE0\xA5\x80"}));
+  // "क़" precomposed (U+0958) and as "क" + nukta (U+093C, Mn) are both "क".
+  EXPECT_EQ(WordPiecePreprocess("\xE0\xA5\x98"), (Words{"\xE0\xA4\x95"}));
+  EXPECT_EQ(WordPiecePreprocess("\xE0\xA4\x95\xE0\xA4\xBC"), (Words{"\xE0\xA4\x95"}));
+}
+
+TEST(WordPiecePreprocess, WholeDecompositionIsKeptNotOnlyItsFirstCodePoint) {
+  // A Hangul syllable decomposes into letters (Lo), not marks: "가" is "ᄀ" + "ᅡ".
+  EXPECT_EQ(WordPiecePreprocess("\xEA\xB0\x80"), (Words{"\xE1\x84\x80\xE1\x85\xA1"}));
 }
 
 TEST(WordPiecePreprocess, SplitsCjkIdeographsPunctuationAndAsciiSymbols) {
@@ -216,6 +240,30 @@ TEST(WordPieceTokenizer, UnmatchedWordBecomesUnknownAndPiecesDetokenize) {
   auto disc = (*tok)->Tokenize(" discards", false);
   ASSERT_GT(disc.size(), 1u);
   EXPECT_EQ((*tok)->Detokenize(disc), "discards");
+}
+
+// The ids are those of Hugging Face's BertWordPieceTokenizer (lowercase, accents stripped) over
+// the same vocabulary.
+TEST(WordPieceTokenizer, MarkedWordsMatchBertInsteadOfBecomingUnknown) {
+  const std::string path = kDir + "ggml-vocab-bert-bge.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "conformance data absent: " << path;
+  auto f = GgufFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  auto tok = Tokenizer::Create(**f);
+  ASSERT_TRUE(tok.ok()) << tok.error().ToString();
+  auto ids = [&](const std::string& text) { return (*tok)->Tokenize(text, false); };
+  const std::vector<TokenId> cafe = {7668};
+  EXPECT_EQ(ids("Caf\xC3\xA9"), cafe);
+  EXPECT_EQ(ids("Caf"
+                "e\xCC\x81"),
+            cafe);
+  // "Na" + U+0308 "ive re" + U+0301 "sume" + U+0301.
+  EXPECT_EQ(ids("Na\xCC\x88ive re\xCC\x81sume\xCC\x81"), (std::vector<TokenId>{15743, 13746}));
+  // "हिन्दी" is "ह" "##ि" "##न" "##द" "##ी": the virama goes, the vowel signs are tokens.
+  EXPECT_EQ(ids("\xE0\xA4\xB9\xE0\xA4\xBF\xE0\xA4\xA8\xE0\xA5\x8D\xE0\xA4\xA6\xE0\xA5\x80"),
+            (std::vector<TokenId>{1339, 29877, 29863, 29861, 29878}));
+  // "가나" is "ᄀ" "##ᅡ" "##ᄂ" "##ᅡ".
+  EXPECT_EQ(ids("\xEA\xB0\x80\xEB\x82\x98"), (std::vector<TokenId>{1455, 30006, 29992, 30006}));
 }
 
 // A tiny WordPiece vocabulary written in memory: independent of the shared conformance data.
