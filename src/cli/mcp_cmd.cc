@@ -1,5 +1,5 @@
 // neuronaut mcp list | tools <server> | call <server> <tool> ...   (the MCP client side)
-// neuronaut mcp-server <name> [--http HOST:PORT]                    (serve a built-in server)
+// neuronaut mcp-server <name> [WORD...] [--http HOST:PORT]          (serve a built-in server)
 
 #include <unistd.h>
 
@@ -202,10 +202,19 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
 
 void AddMcpServerCommand(CLI::App& app, Context& ctx) {
   static std::string name, http;
+  static std::vector<std::string> operands;
   static bool list_only = false;
   auto* cmd = app.add_subcommand(
       "mcp-server", "Serve a built-in MCP server over stdio (default) or Streamable HTTP");
   cmd->add_option("name", name, "Built-in server name (omit to list them)");
+  std::string operands_help;
+  for (const auto& s : envs::BuiltinServers()) {
+    if (!s.operands.empty())
+      operands_help += (operands_help.empty() ? "" : "; ") + s.name + " " + s.operands;
+  }
+  cmd->add_option(
+      "operands", operands,
+      "Arguments after the name: " + (operands_help.empty() ? std::string("none") : operands_help));
   cmd->add_option("--http", http,
                   "Serve Streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8931) instead of stdio");
   cmd->add_flag("--list", list_only, "List the built-in servers");
@@ -225,6 +234,10 @@ void AddMcpServerCommand(CLI::App& app, Context& ctx) {
     auto entry = envs::FindBuiltinServer(name);
     if (!entry) {
       ctx.exit_code = Fail(entry.error());
+      return;
+    }
+    if (Status st = envs::TakeOperands(**entry, operands, *config); !st.ok()) {
+      ctx.exit_code = Fail(st);
       return;
     }
     auto definition = (*entry)->make(*config);

@@ -1,20 +1,36 @@
 #include "envs/registry.h"
 
-#include "envs/rpg/rpg_server.h"
 #include "envs/exec/exec_server.h"
 #include "envs/fs/fs_server.h"
+#include "envs/rpg/rpg_server.h"
 #include "envs/skills/skills_server.h"
 
 namespace naut::envs {
+namespace {
+
+// `mcp-server fs DIR...`: the directories given replace the configured ones, as they are the
+// whole configuration of @modelcontextprotocol/server-filesystem; FsServer::Create names any
+// that does not exist or is not a directory.
+Status TakeFsDirectories(const std::vector<std::string>& dirs, Config& config) {
+  config.sandbox.fs_roots = dirs;
+  return Status::Ok();
+}
+
+}  // namespace
 
 const std::vector<BuiltinServer>& BuiltinServers() {
-  // One line per server: {name, description, make}.
+  // One line per server: {name, description, make[, operands, take_operands]}.
   static const std::vector<BuiltinServer> kServers = {
-      {"rpg", "Dungeon Quest: a Telegram-style RPG game chat (game bot + shop bot)", rpg::MakeRpgServer},
-      {"exec", "Run Python, shell, C++ (Swift when installed) and build/test packages in the sandbox",
+      {"rpg", "Dungeon Quest: a Telegram-style RPG game chat (game bot + shop bot)",
+       rpg::MakeRpgServer},
+      {"exec",
+       "Run Python, shell, C++ (Swift when installed) and build/test packages in the sandbox",
        exec::MakeExecServer},
-      {"fs", "Files inside allowed directories, with the tools of @modelcontextprotocol/server-filesystem",
-       fs::MakeFsServer},
+      {"fs",
+       "Files inside allowed directories, with the tools of "
+       "@modelcontextprotocol/server-filesystem",
+       fs::MakeFsServer, "DIR... (the allowed directories, replacing [sandbox] fs_roots)",
+       TakeFsDirectories},
       {"skills", "the learned skill library: every skill is a tool, run through the skill runtime",
        MakeSkillsServer},
   };
@@ -32,6 +48,16 @@ Result<const BuiltinServer*> FindBuiltinServer(const std::string& name) {
       (known.empty() ? "none (no built-in server is compiled into this build)" : known));
 }
 
+Status TakeOperands(const BuiltinServer& server, const std::vector<std::string>& words,
+                    Config& config) {
+  if (words.empty()) return Status::Ok();
+  if (!server.take_operands) {
+    return InvalidArgument("mcp-server " + server.name +
+                           " takes no arguments after its name (got '" + words.front() + "')");
+  }
+  return server.take_operands(words, config);
+}
+
 std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const std::string& self) {
   std::vector<McpServerConfig> out;
   if (!config.mcp.builtin_servers) return out;
@@ -40,7 +66,8 @@ std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const st
     c.name = s.name;
     c.command = self;
     c.args = {"mcp-server", s.name};
-    if (config.config_file_present) c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
+    if (config.config_file_present)
+      c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
     c.args.insert(c.args.begin(), {"--home", config.home.string()});
     out.push_back(std::move(c));
   }

@@ -21,6 +21,11 @@ struct BuiltinServer {
   std::string name;
   std::string description;
   std::function<Result<mcp::ServerDefinition>(const Config&)> make;
+  // The words `mcp-server <name> WORD...` takes after the name, as help shows them ("DIR...
+  // (what they are)"); empty when the server takes none. `take_operands` applies them to the
+  // configuration that `make` is then given.
+  std::string operands;
+  std::function<Status(const std::vector<std::string>& words, Config& config)> take_operands;
 };
 
 // Every built-in server, in table order.
@@ -29,8 +34,14 @@ const std::vector<BuiltinServer>& BuiltinServers();
 // The entry named `name`; NotFound lists the available names.
 Result<const BuiltinServer*> FindBuiltinServer(const std::string& name);
 
-// Stdio server entries ("<name>": <self> mcp-server <name>) for every built-in server, for the
-// agent's ClientManager when [mcp] builtin_servers is on. `self` is this binary.
+// Applies the words given after `mcp-server <name>` to `config` (for `fs`, the allowed
+// directories replace [sandbox] fs_roots, as @modelcontextprotocol/server-filesystem takes
+// them). No words change nothing; words for a server that takes none are InvalidArgument.
+Status TakeOperands(const BuiltinServer& server, const std::vector<std::string>& words,
+                    Config& config);
+
+// Stdio server entries ("<name>": <self> mcp-server <name>) for every built-in server when
+// [mcp] builtin_servers is on, none otherwise. `self` is this binary.
 std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config,
                                                   const std::string& self = "/proc/self/exe");
 

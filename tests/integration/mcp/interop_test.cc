@@ -775,5 +775,56 @@ TEST_F(McpCliTest, ListToolsAndCall) {
       << unknown.err;
 }
 
+// `mcp-server fs DIR...` takes its directories as @modelcontextprotocol/server-filesystem does,
+// so an mcp.json entry switches to it keeping its directory list; they replace [sandbox] fs_roots.
+TEST_F(McpCliTest, FsServerTakesAllowedDirectoriesAsArguments) {
+  for (const char* d : {"a", "b", "configured"}) fs::create_directories(home_ / d);
+  const fs::path a = fs::canonical(home_ / "a"), b = fs::canonical(home_ / "b");
+  const fs::path configured = fs::canonical(home_ / "configured");
+  auto client = ConnectStdio(
+      "fs", {NAUT_CLI, "--home", home_.string(), "--set", "sandbox.fs_roots=" + configured.string(),
+             "mcp-server", "fs", a.string(), b.string()});
+  ASSERT_TRUE(client);
+  auto listed = client->CallTool("list_allowed_directories", Json::object());
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  EXPECT_EQ(Text(*listed), "Allowed directories:\n" + a.string() + "\n" + b.string());
+
+  auto written =
+      client->CallTool("write_file", {{"path", (b / "note.txt").string()}, {"content", "hi"}});
+  ASSERT_TRUE(written) << written.error().ToString();
+  EXPECT_FALSE(written->is_error) << Text(*written);
+  std::ifstream note(b / "note.txt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(note), {}), "hi");
+
+  auto refused = client->CallTool("write_file",
+                                  {{"path", (configured / "x.txt").string()}, {"content", "no"}});
+  ASSERT_TRUE(refused) << refused.error().ToString();
+  EXPECT_TRUE(refused->is_error);
+  EXPECT_NE(Text(*refused).find("Access denied - path outside allowed directories"),
+            std::string::npos)
+      << Text(*refused);
+  EXPECT_FALSE(fs::exists(configured / "x.txt"));
+}
+
+TEST_F(McpCliTest, FsServerNamesADirectoryThatDoesNotExist) {
+  fs::create_directories(home_ / "a");
+  const std::string missing = (home_ / "no-such-dir").string();
+  auto r = Run({"mcp-server", "fs", (home_ / "a").string(), missing});
+  EXPECT_EQ(r.status.exit_code, 1);
+  EXPECT_NE(r.err.find("'" + missing + "': No such file or directory"), std::string::npos) << r.err;
+
+  auto file = Run({"mcp-server", "fs", (home_ / "mcp.json").string()});
+  EXPECT_EQ(file.status.exit_code, 1);
+  EXPECT_NE(file.err.find("'" + (home_ / "mcp.json").string() + "' is not a directory"),
+            std::string::npos)
+      << file.err;
+
+  auto rpg = Run({"mcp-server", "rpg", "extra"});
+  EXPECT_EQ(rpg.status.exit_code, 1);
+  EXPECT_NE(rpg.err.find("mcp-server rpg takes no arguments after its name (got 'extra')"),
+            std::string::npos)
+      << rpg.err;
+}
+
 }  // namespace
 }  // namespace naut::mcp
