@@ -143,18 +143,16 @@ struct AskOptions {
 int Ask(const Config& config, const AskOptions& ask) {
   std::vector<llm::ToolSpec> tools;
   if (!ask.tools_from.empty()) {
-    // The configured servers (mcp.json) and the built-in ones, by name.
+    // The configured servers (mcp.json) and the built-in ones, by name as every command names
+    // them.
     std::error_code ec;
     std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-    std::vector<McpServerConfig> servers = config.mcp_servers;
-    for (auto& b : envs::BuiltinServerConfigs(config, self)) {
-      bool shadowed = std::any_of(servers.begin(), servers.end(),
-                                  [&](const McpServerConfig& s) { return s.name == b.name; });
-      if (!shadowed) servers.push_back(std::move(b));
-    }
+    envs::ResolvedServers resolved = envs::ResolveServers(config, self);
+    if (resolved.Hides(ask.tools_from))
+      std::cerr << envs::HiddenBuiltinNote(config, ask.tools_from) << "\n";
     std::string names;
     std::vector<McpServerConfig> chosen;
-    for (const auto& s : servers) {
+    for (const auto& s : resolved.servers) {
       names += (names.empty() ? "" : ", ") + s.name;
       if (s.name == ask.tools_from) chosen.push_back(s);
     }

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <string_view>
 
 #include "cli/context.h"
 #include "envs/registry.h"
@@ -16,14 +17,17 @@
 namespace naut::cli {
 namespace {
 
-std::vector<McpServerConfig> AllServers(const Config& config) {
-  std::vector<McpServerConfig> servers = envs::BuiltinServerConfigs(config);
-  for (const auto& s : config.mcp_servers) servers.push_back(s);
-  return servers;
-}
-
-std::unique_ptr<mcp::ClientManager> MakeHub(const Config& config) {
-  return std::make_unique<mcp::ClientManager>(AllServers(config), mcp::HubOptionsFrom(config));
+// The servers named as every command names them (an mcp.json entry wins over a built-in of its
+// name), after a note on stderr for each built-in so hidden: the one `server` names, or every
+// one when `server` is empty.
+std::unique_ptr<mcp::ClientManager> MakeHub(const Config& config, std::string_view server = {}) {
+  envs::ResolvedServers resolved = envs::ResolveServers(config);
+  for (const auto& name : resolved.hidden_builtins) {
+    if (server.empty() || name == server)
+      std::cerr << envs::HiddenBuiltinNote(config, name) << "\n";
+  }
+  return std::make_unique<mcp::ClientManager>(std::move(resolved.servers),
+                                              mcp::HubOptionsFrom(config));
 }
 
 // key=value pairs into tool arguments. A value is JSON when it parses as JSON and the schema
@@ -116,7 +120,7 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
       ctx.exit_code = Fail(config.error());
       return;
     }
-    auto hub = MakeHub(*config);
+    auto hub = MakeHub(*config, tools_server);
     auto list = hub->ListTools(tools_server);
     if (!list) {
       ctx.exit_code = Fail(list.error());
@@ -153,7 +157,7 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
       ctx.exit_code = Fail(config.error());
       return;
     }
-    auto hub = MakeHub(*config);
+    auto hub = MakeHub(*config, call_server);
     auto tools = hub->ListTools(call_server);
     if (!tools) {
       ctx.exit_code = Fail(tools.error());

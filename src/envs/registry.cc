@@ -1,5 +1,7 @@
 #include "envs/registry.h"
 
+#include <algorithm>
+
 #include "envs/exec/exec_server.h"
 #include "envs/fs/fs_server.h"
 #include "envs/rpg/rpg_server.h"
@@ -72,6 +74,40 @@ std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const st
     out.push_back(std::move(c));
   }
   return out;
+}
+
+const McpServerConfig* ResolvedServers::Find(std::string_view name) const {
+  auto it = std::find_if(servers.begin(), servers.end(),
+                         [&](const McpServerConfig& s) { return s.name == name; });
+  return it == servers.end() ? nullptr : &*it;
+}
+
+bool ResolvedServers::Hides(std::string_view name) const {
+  return std::find(hidden_builtins.begin(), hidden_builtins.end(), name) != hidden_builtins.end();
+}
+
+ResolvedServers ResolveServers(const Config& config, const std::string& self) {
+  ResolvedServers out;
+  auto configured = [&](const std::string& name) {
+    return std::any_of(config.mcp_servers.begin(), config.mcp_servers.end(),
+                       [&](const McpServerConfig& s) { return s.name == name; });
+  };
+  for (auto& b : BuiltinServerConfigs(config, self)) {
+    if (configured(b.name)) {
+      out.hidden_builtins.push_back(b.name);
+    } else {
+      out.servers.push_back(std::move(b));
+    }
+  }
+  for (const auto& s : config.mcp_servers) {
+    if (out.Find(s.name) == nullptr) out.servers.push_back(s);
+  }
+  return out;
+}
+
+std::string HiddenBuiltinNote(const Config& config, std::string_view name) {
+  return "note: MCP server '" + std::string(name) + "' is the one in " + config.mcp_file.string() +
+         "; it hides the built-in server of that name";
 }
 
 }  // namespace naut::envs

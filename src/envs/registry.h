@@ -5,10 +5,13 @@
 //
 // The agent reaches built-in servers like any other MCP server: spawned from this same binary
 // (`/proc/self/exe mcp-server <name>`) over stdio; BuiltinServerConfigs makes those entries.
+// Which server a name means is decided in one place, ResolveServers: a server the user named
+// in mcp.json always wins over a built-in of the same name.
 // The table is immutable; all functions are thread-safe.
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -44,5 +47,28 @@ Status TakeOperands(const BuiltinServer& server, const std::vector<std::string>&
 // [mcp] builtin_servers is on, none otherwise. `self` is this binary.
 std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config,
                                                   const std::string& self = "/proc/self/exe");
+
+// The MCP servers a command can reach by name.
+struct ResolvedServers {
+  // Each built-in (table order) whose name no mcp.json entry takes, then every mcp.json entry
+  // (file order, disabled ones included). Names are unique.
+  std::vector<McpServerConfig> servers;
+  // Built-ins hidden by an mcp.json entry of the same name, in table order.
+  std::vector<std::string> hidden_builtins;
+
+  // The server named `name`, or null.
+  const McpServerConfig* Find(std::string_view name) const;
+  // Whether the mcp.json entry `name` hides a built-in.
+  bool Hides(std::string_view name) const;
+};
+
+// Every command resolves server names here: a name configured in mcp.json means that entry,
+// else the built-in of that name (when [mcp] builtin_servers is on). `self` as for
+// BuiltinServerConfigs.
+ResolvedServers ResolveServers(const Config& config, const std::string& self = "/proc/self/exe");
+
+// The note a command prints (to stderr) when the user's `name` hides a built-in:
+// "note: MCP server 'fs' is the one in <mcp.json>; it hides the built-in server of that name".
+std::string HiddenBuiltinNote(const Config& config, std::string_view name);
 
 }  // namespace naut::envs

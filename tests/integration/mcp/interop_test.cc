@@ -826,5 +826,60 @@ TEST_F(McpCliTest, FsServerNamesADirectoryThatDoesNotExist) {
       << rpg.err;
 }
 
+// A server the user calls `fs` in mcp.json is the one `mcp call`, `tools` and `list` reach, with
+// a note that it hides the built-in: the built-in's [sandbox] fs_roots play no part.
+TEST_F(McpCliTest, AConfiguredNameWinsOverTheBuiltInAndSaysSo) {
+  fs::create_directories(home_ / "mine");
+  fs::create_directories(home_ / "builtin");
+  const fs::path mine = fs::canonical(home_ / "mine");
+  const std::string builtin = fs::canonical(home_ / "builtin").string();
+  const std::string builtin_roots = "sandbox.fs_roots=" + builtin;
+  std::ofstream(home_ / "mcp.json")
+      << Json{{"mcpServers",
+               {{"fs",
+                 {{"command", NAUT_CLI},
+                  {"args", {"--home", home_.string(), "mcp-server", "fs", mine.string()}}}}}}}
+             .dump();
+  const std::string note = "note: MCP server 'fs' is the one in " + (home_ / "mcp.json").string() +
+                           "; it hides the built-in server of that name";
+
+  auto call = Run({"--set", builtin_roots, "mcp", "call", "fs", "list_allowed_directories"});
+  EXPECT_EQ(call.status.exit_code, 0) << call.err;
+  EXPECT_EQ(call.out.rfind("Allowed directories:\n" + mine.string() + "\n", 0), 0u) << call.out;
+  EXPECT_EQ(call.out.find(builtin), std::string::npos) << call.out;
+  EXPECT_NE(call.err.find(note), std::string::npos) << call.err;
+
+  auto tools = Run({"--set", builtin_roots, "mcp", "tools", "fs"});
+  EXPECT_EQ(tools.status.exit_code, 0) << tools.err;
+  EXPECT_NE(tools.out.find("fs__list_allowed_directories"), std::string::npos) << tools.out;
+  EXPECT_NE(tools.err.find(note), std::string::npos) << tools.err;
+
+  // One `fs` line, and it is the configured command.
+  auto list = Run({"--set", builtin_roots, "mcp", "list"});
+  const size_t at = list.out.find("fs\t");
+  ASSERT_NE(at, std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("\nfs\t", at + 1), std::string::npos) << list.out;
+  const std::string line = list.out.substr(at, list.out.find('\n', at) - at);
+  EXPECT_NE(line.find("connected"), std::string::npos) << line;
+  EXPECT_NE(line.find(mine.string()), std::string::npos) << line;
+  EXPECT_NE(list.err.find(note), std::string::npos) << list.err;
+
+  // A command about another server says nothing of `fs`.
+  auto rpg = Run({"mcp", "tools", "rpg"});
+  EXPECT_EQ(rpg.status.exit_code, 0) << rpg.err;
+  EXPECT_EQ(rpg.err.find("note:"), std::string::npos) << rpg.err;
+}
+
+// A configured server that is disabled still takes its name: the built-in does not stand in.
+TEST_F(McpCliTest, ADisabledConfiguredServerIsNotReplacedByTheBuiltIn) {
+  std::ofstream(home_ / "mcp.json")
+      << Json{{"mcpServers", {{"fs", {{"command", "/nonexistent/fs"}, {"disabled", true}}}}}}
+             .dump();
+  auto call = Run({"mcp", "call", "fs", "list_allowed_directories"});
+  EXPECT_EQ(call.status.exit_code, 1);
+  EXPECT_NE(call.err.find("mcp server 'fs' is disabled"), std::string::npos) << call.err;
+  EXPECT_EQ(call.out, "");
+}
+
 }  // namespace
 }  // namespace naut::mcp
