@@ -202,9 +202,15 @@ Result<std::string> Agent::Prompt(const std::string& name,
   return RenderPrompt(text, values);
 }
 
+bool Agent::HasCheckerFor(const TaskRecord& task) const {
+  return !profile_.checker_tool.empty() && !task.milestone.empty() &&
+         options_.critic == CriticKind::kChecker;
+}
+
 std::string Agent::ObservationAfterActing() {
   if (profile_.observe_resource.empty() && profile_.observe_tool.empty()) return "";
-  return "\n\nThe observation now:\n" + Observe();
+  // Half a tool result's share: it comes after every action, the conversation must keep room.
+  return "\n\nThe observation now:\n" + Truncate(Observe(), ToolOutputCap() / 2, "observation");
 }
 
 size_t Agent::ToolOutputCap() const {
@@ -265,6 +271,11 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
   if (with_tools) request.tools = tool_specs_;
   request.response_format = format;
   request.sampling = options_.sampling;
+  // An action is a call or a short program: a model that runs on (repeating itself, or a random
+  // model) is cut off before it fills the context.
+  if (!request.sampling.max_tokens)
+    request.sampling.max_tokens =
+        static_cast<int>(std::min<int64_t>(1024, options_.context_tokens / 4));
   auto start = Clock::now();
   llm::ChatResult result = model_.Chat(request, {});
   ++summary_.model_calls;
@@ -640,8 +651,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
 }
 
 Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
-  if (!profile_.checker_tool.empty() && !task.milestone.empty() &&
-      options_.critic == CriticKind::kChecker) {
+  if (HasCheckerFor(task)) {
     Json args = {{profile_.checker_argument, task.milestone}};
     auto r = tools_.CallTool(profile_.checker_tool, args, options_.tool_timeout, {});
     if (!r)
@@ -889,6 +899,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     llm::ToolCallParser parser(tool_specs_);
     bool verified_in_round = false;
     bool asked_after_empty = false;
+    bool rejected_claim_in_round = false;
     Verdict verdict;
     for (int step = 0; step < options_.max_steps_per_round; ++step) {
       if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
@@ -905,6 +916,13 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
           // Drop the oldest exchange after the task prompt and try again.
           messages.erase(messages.begin() + 2,
                          messages.begin() + std::min<size_t>(4, messages.size() - 1));
+          continue;
+        }
+        if (answer.error().kind == llm::LlmError::Kind::kContextLengthExceeded &&
+            messages.size() > 2 && messages.back().content.size() > 800) {
+          // Only the task prompt and the latest message are left: the latest is cut to half.
+          auto& last = messages.back().content;
+          last = Truncate(last, last.size() / 2, "message");
           continue;
         }
         // Not the task's fault: leave it active (a later run resumes it) and stop the run.
@@ -969,8 +987,30 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
         state.rounds.back().steps.push_back("(empty answer: asked again)");
         continue;
       }
-      // No call and no code: the model says it is done.
+      // No call and no code: the model says it is done. A checker tool answers at once, so the
+      // first claim of a round that it rejects goes back to the model with the reason and the
+      // round goes on (small models often talk about the task instead of acting); a second
+      // ends the round.
       state.rounds.back().steps.push_back("model: " + OneLine(answer->content, 200));
+      bool empty = answer->content.find_first_not_of(" \t\r\n") == std::string::npos;
+      if (!empty && !rejected_claim_in_round && HasCheckerFor(task)) {
+        verdict = Verify(task, state);
+        Emit("critic", {{"success", verdict.success},
+                        {"critique", verdict.critique},
+                        {"source", verdict.source}});
+        if (verdict.success) {
+          verified_in_round = true;
+          break;
+        }
+        rejected_claim_in_round = true;
+        messages.push_back(llm::Message::Assistant(answer->content));
+        messages.push_back(
+            llm::Message::User("The task is not done: " + verdict.critique +
+                               "\nAct now: call a tool, or write one ```python code action." +
+                               ObservationAfterActing()));
+        state.rounds.back().steps.push_back("(not done: " + OneLine(verdict.critique, 200) + ")");
+        continue;
+      }
       break;
     }
     if (state.stop_reason) return finish(false, *state.stop_reason, "");

@@ -128,6 +128,8 @@ class Agent {
     std::string source;  // "checker" | "llm critic"
   };
   Verdict Verify(const TaskRecord& task, const TaskState& state);
+  // Whether the environment's checker tool judges `task` (else the LLM critic does).
+  bool HasCheckerFor(const TaskRecord& task) const;
   std::string LearnSkill(const TaskRecord& task, const TaskState& state);
   llm::ChatResult CallModel(std::vector<llm::Message> messages, bool with_tools, TaskState* state,
                             const llm::ResponseFormat& format = {});

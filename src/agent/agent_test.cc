@@ -236,7 +236,7 @@ TEST_F(AgentTest, TheFixedCurriculumRetriesWhatTheAutomaticOneSkips) {
   options_.max_tasks = 3;
   options_.skip_after_failures = 1;
   options_.curriculum = CurriculumKind::kFixed;
-  model_.script = {Text("no"), Text("no"), Text("no")};
+  model_.script = {Text("no"), Text("no"), Text("no"), Text("no"), Text("no"), Text("no")};
   Run();
   auto tasks = *progress_->Tasks("counter");
   ASSERT_EQ(tasks.size(), 3u);
@@ -246,7 +246,7 @@ TEST_F(AgentTest, TheFixedCurriculumRetriesWhatTheAutomaticOneSkips) {
   options_.curriculum = CurriculumKind::kAuto;
   options_.max_tasks = 1;
   options_.run_id = "run-2";
-  model_.script = {Text("no")};
+  model_.script = {Text("no"), Text("no")};
   Run();
   EXPECT_TRUE(Saw("\"milestone\":\"one_more\""));  // two_points failed: skipped
 }
@@ -257,11 +257,11 @@ TEST_F(AgentTest, ANewGameForgetsTheOldGamesFailures) {
   profile_.milestones = {{"two_points", "Get two points"}, {"one_more", "Get one more"}};
   options_.max_rounds = 1;
   options_.skip_after_failures = 1;
-  model_.script = {Text("no")};
+  model_.script = {Text("no"), Text("no")};
   Run();
   ASSERT_TRUE(progress_->StartNewGame("counter").ok());
   options_.run_id = "run-2";
-  model_.script = {Text("no")};
+  model_.script = {Text("no"), Text("no")};
   events_.clear();
   Run();
   EXPECT_TRUE(Saw("task_start {\"attempt\":1,\"milestone\":\"two_points\""));
@@ -269,9 +269,16 @@ TEST_F(AgentTest, ANewGameForgetsTheOldGamesFailures) {
 
 TEST_F(AgentTest, FalseClaimOfSuccessIsRejectedByTheChecker) {
   options_.max_rounds = 2;
-  model_.script = {Text("I have two points now."), Text("Really, it is done.")};
+  // The first claim of a round goes back with the checker's reason; the second ends it.
+  model_.script = {Text("I have two points now."), Text("Really, it is done."),
+                   Text("I have two points now."), Text("Really, it is done.")};
   auto s = Run();
   EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(model_.requests.size(), 4u);
+  EXPECT_NE(model_.requests[1].messages.back().content.find(
+                "The task is not done: the checker game__check_goal says the goal is not "
+                "reached: points 0"),
+            std::string::npos);
   EXPECT_TRUE(
       Saw("\"critique\":\"the checker game__check_goal says the goal is not reached: points 0\""));
   auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);

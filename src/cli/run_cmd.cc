@@ -26,6 +26,7 @@
 #include "core/ids.h"
 #include "core/service_notify.h"
 #include "envs/registry.h"
+#include "llm/embedded_backend.h"
 #include "llm/model_factory.h"
 #include "mcp/hub.h"
 #include "memory/embedder.h"
@@ -173,23 +174,17 @@ Result<std::vector<McpServerConfig>> ServersFor(const Config& config,
   std::vector<McpServerConfig> servers;
   std::error_code ec;
   std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  auto builtins = envs::BuiltinServerConfigs(config, self);
+  envs::ResolvedServers resolved = envs::ResolveServers(config, self);
   for (const auto& name : profile.servers) {
-    auto user = std::find_if(config.mcp_servers.begin(), config.mcp_servers.end(),
-                             [&](const McpServerConfig& u) { return u.name == name; });
-    if (user != config.mcp_servers.end()) {
-      if (user->disabled) {
-        return FailedPrecondition("environment '" + profile.name + "' (" + profile.source +
-                                  ") plays on MCP server '" + name + "', which is disabled in " +
-                                  config.mcp_file.string() + "; remove \"disabled\": true there");
-      }
-      servers.push_back(*user);
-      continue;
+    const McpServerConfig* found = resolved.Find(name);
+    if (found != nullptr && found->disabled) {
+      return FailedPrecondition("environment '" + profile.name + "' (" + profile.source +
+                                ") plays on MCP server '" + name + "', which is disabled in " +
+                                config.mcp_file.string() + "; remove \"disabled\": true there");
     }
-    auto builtin = std::find_if(builtins.begin(), builtins.end(),
-                                [&](const McpServerConfig& b) { return b.name == name; });
-    if (builtin != builtins.end()) {
-      servers.push_back(*builtin);
+    if (found != nullptr) {
+      if (resolved.Hides(name)) std::cerr << envs::HiddenBuiltinNote(config, name) << "\n";
+      servers.push_back(*found);
       continue;
     }
     std::string known;
@@ -335,6 +330,9 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.skills_top_k = config->agent.skills_top_k;
   options.memories_top_k = flags.no_memory ? 0 : config->agent.memories_top_k;
   if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
+  // The embedded engine knows the context it really holds (the model's may be smaller).
+  if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(model->get()))
+    options.context_tokens = embedded->context_size();
   options.permissions.allow = config->permissions.allow;
   options.permissions.deny = config->permissions.deny;
   options.permissions.ask = config->permissions.ask;

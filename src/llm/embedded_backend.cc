@@ -108,7 +108,7 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
   NAUT_ASSIGN_OR_RETURN(b->model_, engine::Model::Load(o.model_path));
   if (Status st = b->ChoosePromptFormat(o); !st.ok()) return st.WithContext(o.model_path);
   engine::ContextOptions& co = b->context_options_;
-  co.n_ctx = o.context_size > 0 ? o.context_size : 4096;
+  co.n_ctx = o.context_size > 0 ? o.context_size : 8192;
   co.n_threads = o.threads > 0 ? o.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   b->slots_.resize(static_cast<size_t>(o.slots));

@@ -44,7 +44,7 @@ namespace naut::llm {
 
 struct EmbeddedOptions {
   std::string model_path;
-  int context_size = 4096;    // capped at the model's training context
+  int context_size = 8192;    // capped at the model's training context; the agent plans for 8192
   int threads = 0;            // 0: every core
   int slots = 2;              // KV caches kept, 1..64 (see "Slots" above)
   std::string chat_format;    // a built-in format by name; empty: the model's chat template

@@ -806,6 +806,17 @@ std::string Game::MilestoneDetail(std::string_view id) const {
   if (id == "defeat_goblin_boss") {
     return bounty_accepted_ ? "bounty accepted, boss still alive" : "bounty not accepted yet";
   }
+  // What a player would be told is missing, so a checker's "no" says where to go.
+  if (id == "start_game") return "the game has not started: send /start to the game bot";
+  if (id == "first_victory") return "no fight won yet: fights are found in the 🌲 Forest";
+  if (id == "buy_potion") return "no potion bought yet: the shop is @goblin_market_bot";
+  if (id == "rest_at_inn") return "no night at the inn yet: the 🛏 Inn is in town";
+  if (id == "buy_weapon") return "no sword bought yet: the shop is @goblin_market_bot";
+  if (id == "equip_weapon") return "no bought sword equipped yet: see /inventory";
+  if (id == "buy_armour") return "no armour bought yet: the shop is @goblin_market_bot";
+  if (id == "accept_bounty") return "the bounty is not accepted yet: see the 📜 Quest board";
+  if (id == "visit_cave") return "no fight won in the 🕳 Cave yet";
+  if (id == "defeat_cave_troll") return "no Cave Troll defeated yet";
   return "not yet";
 }
 

@@ -24,8 +24,10 @@ TEST(EmbeddedRunTest, AgentLoopRunsOnTheInProcessEngine) {
   if (!fs::exists(model)) GTEST_SKIP() << "conformance data absent: " << model;
   const fs::path home = fs::temp_directory_path() / ("naut-embedded-run-" + NewId());
   fs::create_directories(home);
-  auto r = RunCommand({.argv = {NAUT_CLI, "--set", "llm.chat_format=mistral-v7", "run", "--env",
-                                "rpg", "--max-tasks", "1", "--json"},
+  // ChatML: the tools are part of the system turn, so a conversation that grows keeps its
+  // prefix (the Mistral formats write them before the latest user turn instead).
+  auto r = RunCommand({.argv = {NAUT_CLI, "--set", "llm.chat_format=chatml", "run", "--env", "rpg",
+                                "--max-tasks", "1", "--json"},
                        .env = {{"NEURONAUT_HOME", home.string()},
                                {"LLM_BACKEND", "embedded"},
                                {"LLM_MODEL", model}}},
