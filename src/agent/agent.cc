@@ -123,8 +123,10 @@ struct Agent::TaskState {
   std::string skills_text;  // Python source of the skills offered this round
   std::vector<std::string> offered_skills;
   std::set<std::string> used_skills;  // offered skills that a code action called
-  std::string last_failed_code;       // the code and error of the last failed code action
-  int same_code_failures = 0;         // how many times in a row it failed so
+  // The code and error (or output) of the last code action that failed or called no tool, and
+  // how many times in a row it did so.
+  std::string last_failed_code;
+  int same_code_failures = 0;
   explicit TaskState(BudgetLimits limits) : budget(limits) {}
 };
 
@@ -621,18 +623,30 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   if (!r->error.empty())
     out << "Error:\n" << Truncate(r->error, ToolOutputCap() / 2, "traceback") << "\n";
   out << r->calls.size() << " tool call(s) made.";
-  // The same code failing the same way again: the model is stuck. Say so, then stop the task.
-  const std::string failure = r->ok ? "" : code + '\x1f' + OneLine(r->error, 300);
+  const bool no_calls = r->ok && r->calls.empty();
+  if (no_calls) {
+    // Small models print a call's text instead of making it (a real run printed
+    // "game__send_message(...)" nine times).
+    out << " Nothing in the environment changed: a tool acts only when the code calls it, as "
+           "tools.<server>__<tool>(arg=value).";
+  }
+  // The same code failing the same way again, or again calling no tool: the model is stuck.
+  // Say so, then stop the task.
+  const std::string stuck =
+      r->ok && !no_calls ? "" : code + '\x1f' + OneLine(r->ok ? r->output : r->error, 300);
   state.same_code_failures =
-      r->ok ? 0 : (failure == state.last_failed_code ? state.same_code_failures + 1 : 1);
-  state.last_failed_code = failure;
+      stuck.empty() ? 0 : (stuck == state.last_failed_code ? state.same_code_failures + 1 : 1);
+  state.last_failed_code = stuck;
   if (state.same_code_failures >= 2) {
-    out << "\nThis is the same code that failed before, with the same error: change it.";
+    out << (no_calls
+                ? "\nThis is the same code as before, and again it called no tool: change it."
+                : "\nThis is the same code that failed before, with the same error: change it.");
   }
   if (state.same_code_failures >= kSameCodeFailuresToStop && !state.stop_reason) {
-    state.stop_reason = "stopped by the loop rail: the same code action failed " +
-                        std::to_string(state.same_code_failures) +
-                        " times in a row with the same error";
+    state.stop_reason = "stopped by the loop rail: the same code action " +
+                        std::string(no_calls ? "called no tool " : "failed ") +
+                        std::to_string(state.same_code_failures) + " times in a row" +
+                        (no_calls ? "" : " with the same error");
   }
   *result_text = out.str();
   Emit("code_action", {{"ok", r->ok},

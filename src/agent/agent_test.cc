@@ -482,6 +482,22 @@ TEST(SkillsCodeRunnerTest, TheRecordedUncalledActionsNowRunTheirTools) {
 // Through llama-server the 1.5B wrote `game__check_goal()` as a bare name and sent the same
 // failing action again and again (tests/fixtures/real_runs/). Tools answer to their bare
 // names; the same code failing the same way three times ends the task.
+// Qwen2.5-Coder-1.5B (learning benchmark, seed 1) printed the text of a call nine times instead
+// of making it: the model is told that nothing changed, and the third identical run stops.
+TEST_F(AgentTest, ACodeActionThatCallsNoToolIsToldSoAndStoppedWhenRepeated) {
+  const std::string printed = "```python\nprint(\"game__press(button='train')\")\n```";
+  model_.script = {Text(printed), Text(printed), Text(printed), Text(printed)};
+  SkillsCodeRunner code;
+  auto s = Run(nullptr, &code);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(model_.requests.size(), 3u);
+  EXPECT_NE(model_.requests[1].messages.back().content.find("Nothing in the environment changed"),
+            std::string::npos);
+  EXPECT_NE(model_.requests[2].messages.back().content.find("again it called no tool"),
+            std::string::npos);
+  EXPECT_TRUE(Saw("the same code action called no tool 3 times in a row"));
+}
+
 TEST_F(AgentTest, ToolsAnswerToBareNamesAndARepeatedFailingActionIsStopped) {
   options_.max_rounds = 1;
   const std::string stuck = "```python\nundefined_helper()\n```";
