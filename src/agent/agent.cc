@@ -852,6 +852,11 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       if (found) {
         size_t cap = static_cast<size_t>(left_chars / 3);
         for (const auto& s : *found) {
+          if (s.similarity < options_.skills_min_similarity) {
+            // Not shown (it would lead the model astray) but defined, for the skills that call it.
+            skills_code += s.code + "\n\n";
+            continue;
+          }
           std::string entry =
               "- " + SkillSignature(s.code, s.name) + ": " + OneLine(s.description, 300) + "\n";
           if (skills_text.size() + entry.size() > cap) break;  // trimmed to fit

@@ -60,6 +60,7 @@ struct AgentOptions {
   std::chrono::milliseconds tool_timeout{60'000};
   std::chrono::milliseconds code_timeout{60'000};
   int skills_top_k = 5;
+  double skills_min_similarity = -1;  // skills less similar to the task are not offered
   int memories_top_k = 5;
   int64_t context_tokens = 8192;  // the model's context size
   int skip_after_failures = 3;    // a milestone that failed this often is skipped

@@ -498,6 +498,22 @@ TEST_F(AgentTest, ACodeActionThatCallsNoToolIsToldSoAndStoppedWhenRepeated) {
   EXPECT_TRUE(Saw("the same code action called no tool 3 times in a row"));
 }
 
+// A real run offered the only skill it had ("send /start") for "win a fight", and the model
+// called it again and again: skills unlike the task are not offered.
+TEST_F(AgentTest, SkillsUnlikeTheTaskAreNotOffered) {
+  options_.max_rounds = 1;
+  options_.skills_min_similarity = 0.3;
+  FakeSkills skills;
+  skills.stored.push_back({"start_game", "Send /start", "def start_game():\n    pass\n", 0.05});
+  skills.stored.push_back({"train_n", "Train n times", "def train_n(n):\n    pass\n", 0.6});
+  model_.script = {Text("no"), Text("no")};
+  Run(&skills);
+  const std::string& prompt = model_.requests[0].messages[1].content;
+  EXPECT_EQ(prompt.find("start_game"), std::string::npos);
+  EXPECT_NE(prompt.find("- train_n(n): Train n times"), std::string::npos);
+  EXPECT_TRUE(Saw("\"skills\":[\"train_n\"]"));
+}
+
 TEST_F(AgentTest, ToolsAnswerToBareNamesAndARepeatedFailingActionIsStopped) {
   options_.max_rounds = 1;
   const std::string stuck = "```python\nundefined_helper()\n```";

@@ -14,10 +14,13 @@ namespace naut::agent {
 class StoreSkillLibrary : public SkillLibrary {
  public:
   explicit StoreSkillLibrary(skills::SkillStore& store) : store_(store) {}
-  Result<std::vector<SkillSnippet>> Retrieve(const std::string& task, const std::string& env, int k) override;
-  Result<std::string> Add(const std::string& code, const std::string& task, const std::string& env) override;
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string& task, const std::string& env,
+                                             int k) override;
+  Result<std::string> Add(const std::string& code, const std::string& task,
+                          const std::string& env) override;
   Status RecordOutcome(const std::string& name, bool success) override;
-  Result<std::optional<std::string>> SkillForTask(const std::string& task, const std::string& env) override;
+  Result<std::optional<std::string>> SkillForTask(const std::string& task,
+                                                  const std::string& env) override;
 
   static std::string TaskTag(const std::string& task);
 
@@ -28,7 +31,8 @@ class StoreSkillLibrary : public SkillLibrary {
 class StoreEpisodeMemory : public EpisodeMemory {
  public:
   explicit StoreEpisodeMemory(memory::MemoryStore& store) : store_(store) {}
-  Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env, int k) override;
+  Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env,
+                                            int k) override;
   Status Record(const Episode& episode) override;
 
  private:

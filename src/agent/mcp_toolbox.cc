@@ -27,9 +27,11 @@ Result<std::vector<ToolInfo>> McpToolBox::ListTools() {
     ToolInfo info;
     info.spec.name = q.qualified_name;
     info.spec.description = q.tool.description;
-    info.spec.parameters = q.tool.input_schema.is_object() ? q.tool.input_schema : Json{{"type", "object"}};
+    info.spec.parameters =
+        q.tool.input_schema.is_object() ? q.tool.input_schema : Json{{"type", "object"}};
     const Json& a = q.tool.annotations;
-    info.destructive = a.is_object() && a.value("destructiveHint", false) && !a.value("readOnlyHint", false);
+    info.destructive =
+        a.is_object() && a.value("destructiveHint", false) && !a.value("readOnlyHint", false);
     info.read_only = a.is_object() && a.value("readOnlyHint", false);
     out.push_back(std::move(info));
   }
@@ -37,7 +39,8 @@ Result<std::vector<ToolInfo>> McpToolBox::ListTools() {
 }
 
 Result<ToolOutcome> McpToolBox::CallTool(const std::string& name, const Json& arguments,
-                                         std::chrono::milliseconds timeout, std::stop_token cancel) {
+                                         std::chrono::milliseconds timeout,
+                                         std::stop_token cancel) {
   mcp::RequestOptions options;
   options.timeout = timeout;
   options.cancel = cancel;

@@ -19,8 +19,8 @@ class McpToolBox : public ToolBox {
       : hub_(hub), resource_servers_(std::move(resource_servers)) {}
 
   Result<std::vector<ToolInfo>> ListTools() override;
-  Result<ToolOutcome> CallTool(const std::string& name, const Json& arguments, std::chrono::milliseconds timeout,
-                               std::stop_token cancel) override;
+  Result<ToolOutcome> CallTool(const std::string& name, const Json& arguments,
+                               std::chrono::milliseconds timeout, std::stop_token cancel) override;
   Result<std::string> ReadResource(const std::string& uri) override;
 
   // The text a model reads for an MCP tool result: text blocks joined, other blocks named.

@@ -23,7 +23,8 @@ std::vector<std::string> BuiltinPromptNames() {
   return out;
 }
 
-Result<std::string> RenderPrompt(const std::string& text, const std::map<std::string, std::string>& values) {
+Result<std::string> RenderPrompt(const std::string& text,
+                                 const std::map<std::string, std::string>& values) {
   std::string out;
   out.reserve(text.size() * 2);
   size_t pos = 0;
@@ -40,7 +41,8 @@ Result<std::string> RenderPrompt(const std::string& text, const std::map<std::st
     }
     std::string key = text.substr(open + 2, close - open - 2);
     auto it = values.find(key);
-    if (it == values.end()) return InvalidArgument("prompt placeholder {{" + key + "}} has no value");
+    if (it == values.end())
+      return InvalidArgument("prompt placeholder {{" + key + "}} has no value");
     out.append(text, pos, open - pos);
     out += it->second;
     pos = close + 2;

@@ -13,13 +13,15 @@
 namespace naut::agent {
 
 // The prompt `name`: the override in `override_dir` when present, else the built-in text.
-Result<std::string> LoadPrompt(const std::string& name, const std::filesystem::path& override_dir = {});
+Result<std::string> LoadPrompt(const std::string& name,
+                               const std::filesystem::path& override_dir = {});
 
 // Names of the built-in prompts.
 std::vector<std::string> BuiltinPromptNames();
 
 // Replaces every {{key}} with its value. A placeholder without a value is an error naming it,
 // so a prompt edited by a user cannot silently lose the task or the tools.
-Result<std::string> RenderPrompt(const std::string& text, const std::map<std::string, std::string>& values);
+Result<std::string> RenderPrompt(const std::string& text,
+                                 const std::map<std::string, std::string>& values);
 
 }  // namespace naut::agent

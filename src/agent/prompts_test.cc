@@ -11,7 +11,8 @@ namespace {
 
 TEST(PromptsTest, BuiltinsAreCompiledIn) {
   auto names = BuiltinPromptNames();
-  for (const char* n : {"system", "action", "critic", "curriculum", "skill_writer", "decompose", "compact"}) {
+  for (const char* n :
+       {"system", "action", "critic", "curriculum", "skill_writer", "decompose", "compact"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
   auto critic = LoadPrompt("critic");
@@ -29,7 +30,8 @@ TEST(PromptsTest, DataHomeOverrideWins) {
 }
 
 TEST(PromptsTest, RenderFillsPlaceholdersAndRefusesMissingOnes) {
-  EXPECT_EQ(*RenderPrompt("do {{task}} now {{x}}", {{"task", "it"}, {"x", "{{y}}"}}), "do it now {{y}}");
+  EXPECT_EQ(*RenderPrompt("do {{task}} now {{x}}", {{"task", "it"}, {"x", "{{y}}"}}),
+            "do it now {{y}}");
   auto r = RenderPrompt("do {{task}}", {});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("{{task}}"), std::string::npos);

@@ -5,22 +5,26 @@
 namespace naut::agent {
 
 std::optional<std::string> Budget::Exceeded() const {
-  if (rounds_ >= limits_.rounds) return "round budget of " + std::to_string(limits_.rounds) + " rounds used up";
+  if (rounds_ >= limits_.rounds)
+    return "round budget of " + std::to_string(limits_.rounds) + " rounds used up";
   if (tool_calls_ >= limits_.tool_calls) {
     return "tool-call budget of " + std::to_string(limits_.tool_calls) + " calls used up";
   }
-  if (tokens_ >= limits_.tokens) return "token budget of " + std::to_string(limits_.tokens) + " tokens used up";
+  if (tokens_ >= limits_.tokens)
+    return "token budget of " + std::to_string(limits_.tokens) + " tokens used up";
   auto elapsed = std::chrono::steady_clock::now() - start_;
   if (elapsed >= limits_.wall) {
     return "time budget of " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits_.wall).count()) + " s used up";
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits_.wall).count()) +
+           " s used up";
   }
   return std::nullopt;
 }
 
 RepeatDetector::Verdict RepeatDetector::Observe(const std::string& tool, const Json& arguments,
                                                 const std::string& result) {
-  std::string key = tool + "\x1f" + DumpJson(arguments) + "\x1f" + std::to_string(std::hash<std::string>{}(result));
+  std::string key = tool + "\x1f" + DumpJson(arguments) + "\x1f" +
+                    std::to_string(std::hash<std::string>{}(result));
   recent_.push_back(std::move(key));
   if (recent_.size() > 16) recent_.pop_front();
   // The longest run of the last call, or of the last 2- or 3-call cycle, ending now.

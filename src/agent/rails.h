@@ -22,7 +22,8 @@ struct BudgetLimits {
 // Counts what a task (or a run) has used; Exceeded() names the first limit passed.
 class Budget {
  public:
-  explicit Budget(BudgetLimits limits) : limits_(limits), start_(std::chrono::steady_clock::now()) {}
+  explicit Budget(BudgetLimits limits)
+      : limits_(limits), start_(std::chrono::steady_clock::now()) {}
   void AddRound() { ++rounds_; }
   void AddToolCall() { ++tool_calls_; }
   void AddTokens(int64_t n) { tokens_ += n; }
@@ -41,13 +42,14 @@ class Budget {
   int64_t tokens_ = 0;
 };
 
-// Notices a model stuck in a loop: the same call (tool + arguments + result) made again and again, or
-// a short cycle of calls repeating (A B A B ...). The verdict escalates: first a warning to
-// show the model, then a stop.
+// Notices a model stuck in a loop: the same call (tool + arguments + result) made again and again,
+// or a short cycle of calls repeating (A B A B ...). The verdict escalates: first a warning to show
+// the model, then a stop.
 class RepeatDetector {
  public:
   enum class Verdict { kOk, kWarn, kStop };
-  explicit RepeatDetector(int warn_after = 3, int stop_after = 5) : warn_after_(warn_after), stop_after_(stop_after) {}
+  explicit RepeatDetector(int warn_after = 3, int stop_after = 5)
+      : warn_after_(warn_after), stop_after_(stop_after) {}
   // `result` is what the call returned: a call that keeps returning the same thing is stuck;
   // the same call with changing results (attacking in a fight) is progress.
   Verdict Observe(const std::string& tool, const Json& arguments, const std::string& result);

@@ -70,6 +70,7 @@ struct SkillSnippet {
   std::string name;
   std::string description;
   std::string code;
+  double similarity = 1;  // to the task it was retrieved for (cosine of the embeddings)
 };
 
 class SkillLibrary {

@@ -19,7 +19,8 @@ namespace naut::agent {
 
 class TraceWriter {
  public:
-  static Result<std::unique_ptr<TraceWriter>> Open(const std::filesystem::path& runs_dir, const std::string& run_id);
+  static Result<std::unique_ptr<TraceWriter>> Open(const std::filesystem::path& runs_dir,
+                                                   const std::string& run_id);
   ~TraceWriter();
 
   // Appends {"type": type, "time": ..., "ms": ..., ...fields}. Write errors are logged once,
@@ -31,7 +32,7 @@ class TraceWriter {
   TraceWriter(std::FILE* file, std::filesystem::path path)
       : file_(file), path_(std::move(path)), start_(std::chrono::steady_clock::now()) {}
   std::mutex mu_;
-  std::FILE* file_;  // guarded by mu_
+  std::FILE* file_;      // guarded by mu_
   bool warned_ = false;  // guarded by mu_
   std::filesystem::path path_;
   std::chrono::steady_clock::time_point start_;
@@ -44,7 +45,7 @@ struct TraceSummary {
   int rounds = 0, model_calls = 0, tool_calls = 0, tool_errors = 0;
   int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
   int64_t model_ms = 0, tool_ms = 0, total_ms = 0;
-  int skipped_lines = 0;  // lines that were not valid JSON (e.g. torn by a kill)
+  int skipped_lines = 0;           // lines that were not valid JSON (e.g. torn by a kill)
   std::vector<std::string> lines;  // one readable line per task event
 };
 

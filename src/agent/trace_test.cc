@@ -16,8 +16,12 @@ TEST(TraceTest, EventsAreAppendedAndSummarised) {
     ASSERT_TRUE(w) << w.error().ToString();
     (*w)->Event("task_start", {{"task", "Reach level 2"}});
     (*w)->Event("round", {{"round", 1}});
-    (*w)->Event("model_call", {{"prompt_tokens", 1000}, {"cached_tokens", 800}, {"completion_tokens", 50}, {"latency_ms", 20}});
-    (*w)->Event("tool_call", {{"tool", "rpg__press_inline_button"}, {"is_error", true}, {"latency_ms", 3}});
+    (*w)->Event("model_call", {{"prompt_tokens", 1000},
+                               {"cached_tokens", 800},
+                               {"completion_tokens", 50},
+                               {"latency_ms", 20}});
+    (*w)->Event("tool_call",
+                {{"tool", "rpg__press_inline_button"}, {"is_error", true}, {"latency_ms", 3}});
     (*w)->Event("task_end", {{"success", true}, {"rounds", 1}});
   }
   // A torn last line, as a kill -9 mid-write would leave.

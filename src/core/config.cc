@@ -267,6 +267,8 @@ const std::vector<Field>& Fields() {
                                  100, 1'000'000'000));
     f.push_back(NumberField<double>("agent.max_task_s", NAUT_REF(agent.max_task_s), 1, 1'000'000));
     f.push_back(NumberField<int>("agent.skills_top_k", NAUT_REF(agent.skills_top_k), 0, 100));
+    f.push_back(NumberField<double>("agent.skills_min_similarity",
+                                    NAUT_REF(agent.skills_min_similarity), -1, 1));
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
     f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
     f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));

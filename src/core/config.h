@@ -82,6 +82,9 @@ struct AgentConfig {
   int max_tokens_per_task = 200000;
   double max_task_s = 900;
   int skills_top_k = 5;
+  // A skill is offered only when its description is at least this similar (cosine) to the task;
+  // unrelated skills lead small models astray.
+  double skills_min_similarity = 0.3;
   int memories_top_k = 5;
 };
 
