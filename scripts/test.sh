@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 status=0
+echo "== formatting (scripts/format.sh --check)"
+bash scripts/format.sh --check || status=1
+
 # The real models the suite checks the engine against (tokenizer, greedy continuations, top-5
 # probabilities) and the `model` tests run on; fetched once, verified every time.
 echo "== real models: fetch and verify"

@@ -27,7 +27,8 @@ struct GenerateFlags {
 int RunGenerate(const GenerateFlags& g) {
   auto model = engine::Model::Load(g.model);
   if (!model) return Fail(model.error());
-  auto ctx = engine::Context::Create(**model, {.n_ctx = g.ctx_size, .n_threads = g.threads, .n_batch = g.batch});
+  auto ctx = engine::Context::Create(
+      **model, {.n_ctx = g.ctx_size, .n_threads = g.threads, .n_batch = g.batch});
   if (!ctx) return Fail(ctx.error());
   auto prompt = (*model)->tokenizer().Tokenize(g.prompt, !g.no_bos, g.special);
   if (prompt.empty()) return Fail(InvalidArgument("generate: the prompt gives no tokens"));
@@ -44,12 +45,15 @@ int RunGenerate(const GenerateFlags& g) {
   if (!res) return Fail(res.error());
   const int n_eval = res->n_prompt - res->n_reused;
   // The first sampled token comes from the prompt's logits; each later one costs one decode.
-  const int n_decoded = std::max<int>(0, static_cast<int>(res->tokens.size()) - (res->stop_reason == "length" ? 1 : 0));
-  std::fprintf(stderr, "prompt:     %d tokens in %.3f s (%.1f tokens/s)\n", n_eval, res->prompt_seconds,
-               res->prompt_seconds > 0 ? n_eval / res->prompt_seconds : 0.0);
-  std::fprintf(stderr, "generation: %zu tokens in %.3f s (%.1f tokens/s), stopped by %s\n", res->tokens.size(),
-               res->gen_seconds, res->gen_seconds > 0 ? n_decoded / res->gen_seconds : 0.0, res->stop_reason.c_str());
-  std::fprintf(stderr, "threads %d, kernels %s\n", g.threads, engine::KernelSetName(engine::ActiveKernelSet()));
+  const int n_decoded = std::max<int>(
+      0, static_cast<int>(res->tokens.size()) - (res->stop_reason == "length" ? 1 : 0));
+  std::fprintf(stderr, "prompt:     %d tokens in %.3f s (%.1f tokens/s)\n", n_eval,
+               res->prompt_seconds, res->prompt_seconds > 0 ? n_eval / res->prompt_seconds : 0.0);
+  std::fprintf(stderr, "generation: %zu tokens in %.3f s (%.1f tokens/s), stopped by %s\n",
+               res->tokens.size(), res->gen_seconds,
+               res->gen_seconds > 0 ? n_decoded / res->gen_seconds : 0.0, res->stop_reason.c_str());
+  std::fprintf(stderr, "threads %d, kernels %s\n", g.threads,
+               engine::KernelSetName(engine::ActiveKernelSet()));
   return kExitOk;
 }
 
@@ -57,13 +61,17 @@ int RunGenerate(const GenerateFlags& g) {
 
 void AddGenerateCommand(CLI::App& app, Context& ctx) {
   static GenerateFlags g;
-  auto* cmd = app.add_subcommand("generate", "Run a GGUF model in-process and stream the continuation of a prompt");
+  auto* cmd = app.add_subcommand(
+      "generate", "Run a GGUF model in-process and stream the continuation of a prompt");
   cmd->add_option("-m,--model", g.model, "GGUF model file")->required();
   cmd->add_option("-p,--prompt", g.prompt, "Prompt text")->required();
-  cmd->add_option("-n,--n-predict", g.n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-n,--n-predict", g.n_predict, "Tokens to generate")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", g.threads, "Compute threads")->check(CLI::Range(1, 256));
-  cmd->add_option("-c,--ctx-size", g.ctx_size, "Context length (KV cache)")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("-b,--batch-size", g.batch, "Prompt tokens per forward pass")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("-c,--ctx-size", g.ctx_size, "Context length (KV cache)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("-b,--batch-size", g.batch, "Prompt tokens per forward pass")
+      ->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--temp", g.sampling.temperature, "Temperature (0 = greedy)");
   cmd->add_option("--top-k", g.sampling.top_k, "Top-k (0 = off)");
   cmd->add_option("--top-p", g.sampling.top_p, "Top-p (1 = off)");

@@ -14,7 +14,11 @@ size_t CompleteUtf8(std::string_view s) {
   while (i > 0 && back < 4) {
     unsigned char c = static_cast<unsigned char>(s[i - 1]);
     if ((c & 0xC0) != 0x80) {
-      size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+      size_t need = c < 0x80             ? 1
+                    : (c & 0xE0) == 0xC0 ? 2
+                    : (c & 0xF0) == 0xE0 ? 3
+                    : (c & 0xF8) == 0xF0 ? 4
+                                         : 1;
       return (back + 1 >= need) ? s.size() : i - 1;
     }
     --i;
@@ -25,7 +29,8 @@ size_t CompleteUtf8(std::string_view s) {
 
 }  // namespace
 
-Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt, const GenerateOptions& o) {
+Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt,
+                                const GenerateOptions& o) {
   using Clock = std::chrono::steady_clock;
   GenerateResult res;
   res.n_prompt = static_cast<int>(prompt.size());

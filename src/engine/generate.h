@@ -35,6 +35,7 @@ struct GenerateResult {
   double gen_seconds = 0;
 };
 
-Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt, const GenerateOptions& options);
+Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt,
+                                const GenerateOptions& options);
 
 }  // namespace naut::engine

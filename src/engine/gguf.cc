@@ -19,17 +19,17 @@ struct TypeEntry {
 };
 
 constexpr TypeEntry kTypes[] = {
-    {0, {"F32", 1, 4}},        {1, {"F16", 1, 2}},        {2, {"Q4_0", 32, 18}},
-    {3, {"Q4_1", 32, 20}},     {6, {"Q5_0", 32, 22}},     {7, {"Q5_1", 32, 24}},
-    {8, {"Q8_0", 32, 34}},     {9, {"Q8_1", 32, 36}},     {10, {"Q2_K", 256, 84}},
-    {11, {"Q3_K", 256, 110}},  {12, {"Q4_K", 256, 144}},  {13, {"Q5_K", 256, 176}},
-    {14, {"Q6_K", 256, 210}},  {15, {"Q8_K", 256, 292}},  {16, {"IQ2_XXS", 256, 66}},
-    {17, {"IQ2_XS", 256, 74}}, {18, {"IQ3_XXS", 256, 98}}, {19, {"IQ1_S", 256, 50}},
-    {20, {"IQ4_NL", 32, 18}},  {21, {"IQ3_S", 256, 110}}, {22, {"IQ2_S", 256, 82}},
-    {23, {"IQ4_XS", 256, 136}}, {24, {"I8", 1, 1}},       {25, {"I16", 1, 2}},
-    {26, {"I32", 1, 4}},       {27, {"I64", 1, 8}},       {28, {"F64", 1, 8}},
-    {29, {"IQ1_M", 256, 56}},  {30, {"BF16", 1, 2}},      {34, {"TQ1_0", 256, 54}},
-    {35, {"TQ2_0", 256, 66}},  {39, {"MXFP4", 32, 17}},
+    {0, {"F32", 1, 4}},         {1, {"F16", 1, 2}},         {2, {"Q4_0", 32, 18}},
+    {3, {"Q4_1", 32, 20}},      {6, {"Q5_0", 32, 22}},      {7, {"Q5_1", 32, 24}},
+    {8, {"Q8_0", 32, 34}},      {9, {"Q8_1", 32, 36}},      {10, {"Q2_K", 256, 84}},
+    {11, {"Q3_K", 256, 110}},   {12, {"Q4_K", 256, 144}},   {13, {"Q5_K", 256, 176}},
+    {14, {"Q6_K", 256, 210}},   {15, {"Q8_K", 256, 292}},   {16, {"IQ2_XXS", 256, 66}},
+    {17, {"IQ2_XS", 256, 74}},  {18, {"IQ3_XXS", 256, 98}}, {19, {"IQ1_S", 256, 50}},
+    {20, {"IQ4_NL", 32, 18}},   {21, {"IQ3_S", 256, 110}},  {22, {"IQ2_S", 256, 82}},
+    {23, {"IQ4_XS", 256, 136}}, {24, {"I8", 1, 1}},         {25, {"I16", 1, 2}},
+    {26, {"I32", 1, 4}},        {27, {"I64", 1, 8}},        {28, {"F64", 1, 8}},
+    {29, {"IQ1_M", 256, 56}},   {30, {"BF16", 1, 2}},       {34, {"TQ1_0", 256, 54}},
+    {35, {"TQ2_0", 256, 66}},   {39, {"MXFP4", 32, 17}},
 };
 
 std::string Errno() { return std::strerror(errno); }
@@ -60,7 +60,8 @@ class Cursor {
     return Status::Ok();
   }
   Status Truncated(const char* what) const {
-    return DataLoss(std::string("file truncated while reading ") + what + " at offset " + std::to_string(pos_));
+    return DataLoss(std::string("file truncated while reading ") + what + " at offset " +
+                    std::to_string(pos_));
   }
 
  private:
@@ -73,12 +74,24 @@ class Cursor {
 // before reserving memory for them.
 uint64_t MinElementSize(GgufValueType t) {
   switch (t) {
-    case GgufValueType::kUint8: case GgufValueType::kInt8: case GgufValueType::kBool: return 1;
-    case GgufValueType::kUint16: case GgufValueType::kInt16: return 2;
-    case GgufValueType::kUint32: case GgufValueType::kInt32: case GgufValueType::kFloat32: return 4;
-    case GgufValueType::kString: case GgufValueType::kUint64: case GgufValueType::kInt64:
-    case GgufValueType::kFloat64: return 8;
-    case GgufValueType::kArray: return 12;
+    case GgufValueType::kUint8:
+    case GgufValueType::kInt8:
+    case GgufValueType::kBool:
+      return 1;
+    case GgufValueType::kUint16:
+    case GgufValueType::kInt16:
+      return 2;
+    case GgufValueType::kUint32:
+    case GgufValueType::kInt32:
+    case GgufValueType::kFloat32:
+      return 4;
+    case GgufValueType::kString:
+    case GgufValueType::kUint64:
+    case GgufValueType::kInt64:
+    case GgufValueType::kFloat64:
+      return 8;
+    case GgufValueType::kArray:
+      return 12;
   }
   return 1;
 }
@@ -88,25 +101,80 @@ bool ValidValueType(uint32_t t) { return t <= 12; }
 Status ReadScalar(Cursor& c, GgufValueType t, GgufValue* v, const std::string& key) {
   const char* what = "metadata value";
   switch (t) {
-    case GgufValueType::kUint8: { uint8_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kInt8: { int8_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kUint16: { uint16_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kInt16: { int16_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kUint32: { uint32_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kInt32: { int32_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kUint64: { uint64_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = static_cast<int64_t>(x); break; }
-    case GgufValueType::kInt64: { int64_t x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->i = x; break; }
-    case GgufValueType::kFloat32: { float x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
-    case GgufValueType::kFloat64: { double x{}; NAUT_RETURN_IF_ERROR(c.Read(&x, what)); v->f = x; break; }
-    case GgufValueType::kBool: {
-      uint8_t x = 0;
+    case GgufValueType::kUint8: {
+      uint8_t x{};
       NAUT_RETURN_IF_ERROR(c.Read(&x, what));
-      if (x > 1) return DataLoss("metadata '" + key + "': bool value " + std::to_string(x) + " is not 0 or 1");
       v->i = x;
       break;
     }
-    case GgufValueType::kString: NAUT_RETURN_IF_ERROR(c.ReadString(&v->s, what)); break;
-    case GgufValueType::kArray: return Internal("ReadScalar called on an array");
+    case GgufValueType::kInt8: {
+      int8_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kUint16: {
+      uint16_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kInt16: {
+      int16_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kUint32: {
+      uint32_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kInt32: {
+      int32_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kUint64: {
+      uint64_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = static_cast<int64_t>(x);
+      break;
+    }
+    case GgufValueType::kInt64: {
+      int64_t x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kFloat32: {
+      float x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->f = x;
+      break;
+    }
+    case GgufValueType::kFloat64: {
+      double x{};
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      v->f = x;
+      break;
+    }
+    case GgufValueType::kBool: {
+      uint8_t x = 0;
+      NAUT_RETURN_IF_ERROR(c.Read(&x, what));
+      if (x > 1)
+        return DataLoss("metadata '" + key + "': bool value " + std::to_string(x) +
+                        " is not 0 or 1");
+      v->i = x;
+      break;
+    }
+    case GgufValueType::kString:
+      NAUT_RETURN_IF_ERROR(c.ReadString(&v->s, what));
+      break;
+    case GgufValueType::kArray:
+      return Internal("ReadScalar called on an array");
   }
   return Status::Ok();
 }
@@ -115,12 +183,14 @@ Status ReadValue(Cursor& c, GgufValueType t, GgufValue* v, const std::string& ke
   v->type = t;
   if (t != GgufValueType::kArray) return ReadScalar(c, t, v, key);
   if (depth >= GgufFile::kMaxArrayDepth) {
-    return DataLoss("metadata '" + key + "': arrays nested deeper than " + std::to_string(GgufFile::kMaxArrayDepth));
+    return DataLoss("metadata '" + key + "': arrays nested deeper than " +
+                    std::to_string(GgufFile::kMaxArrayDepth));
   }
   uint32_t et = 0;
   uint64_t n = 0;
   NAUT_RETURN_IF_ERROR(c.Read(&et, "array element type"));
-  if (!ValidValueType(et)) return DataLoss("metadata '" + key + "': unknown array element type " + std::to_string(et));
+  if (!ValidValueType(et))
+    return DataLoss("metadata '" + key + "': unknown array element type " + std::to_string(et));
   NAUT_RETURN_IF_ERROR(c.Read(&n, "array length"));
   v->array_type = static_cast<GgufValueType>(et);
   if (n > c.remaining() / MinElementSize(v->array_type)) {
@@ -131,9 +201,11 @@ Status ReadValue(Cursor& c, GgufValueType t, GgufValue* v, const std::string& ke
   switch (v->array_type) {
     case GgufValueType::kString:
       v->strs.resize(n);
-      for (uint64_t k = 0; k < n; ++k) NAUT_RETURN_IF_ERROR(c.ReadString(&v->strs[k], "array string"));
+      for (uint64_t k = 0; k < n; ++k)
+        NAUT_RETURN_IF_ERROR(c.ReadString(&v->strs[k], "array string"));
       break;
-    case GgufValueType::kFloat32: case GgufValueType::kFloat64:
+    case GgufValueType::kFloat32:
+    case GgufValueType::kFloat64:
       v->floats.resize(n);
       for (uint64_t k = 0; k < n; ++k) {
         NAUT_RETURN_IF_ERROR(ReadScalar(c, v->array_type, &tmp, key));
@@ -142,7 +214,8 @@ Status ReadValue(Cursor& c, GgufValueType t, GgufValue* v, const std::string& ke
       break;
     case GgufValueType::kArray:
       v->items.resize(n);
-      for (uint64_t k = 0; k < n; ++k) NAUT_RETURN_IF_ERROR(ReadValue(c, GgufValueType::kArray, &v->items[k], key, depth + 1));
+      for (uint64_t k = 0; k < n; ++k)
+        NAUT_RETURN_IF_ERROR(ReadValue(c, GgufValueType::kArray, &v->items[k], key, depth + 1));
       break;
     default:
       v->ints.resize(n);
@@ -174,7 +247,7 @@ int64_t RowBytes(GgmlType type, int64_t n) {
 }
 
 std::string_view ValueTypeName(GgufValueType type) {
-  static constexpr std::string_view kNames[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+  static constexpr std::string_view kNames[] = {"u8",   "i8",  "u16", "i16", "u32", "i32", "f32",
                                                 "bool", "str", "arr", "u64", "i64", "f64"};
   auto i = static_cast<uint32_t>(type);
   return i < 13 ? kNames[i] : "?";
@@ -182,10 +255,17 @@ std::string_view ValueTypeName(GgufValueType type) {
 
 bool GgufValue::is_integer() const {
   switch (type) {
-    case GgufValueType::kUint8: case GgufValueType::kInt8: case GgufValueType::kUint16:
-    case GgufValueType::kInt16: case GgufValueType::kUint32: case GgufValueType::kInt32:
-    case GgufValueType::kUint64: case GgufValueType::kInt64: return true;
-    default: return false;
+    case GgufValueType::kUint8:
+    case GgufValueType::kInt8:
+    case GgufValueType::kUint16:
+    case GgufValueType::kInt16:
+    case GgufValueType::kUint32:
+    case GgufValueType::kInt32:
+    case GgufValueType::kUint64:
+    case GgufValueType::kInt64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -198,27 +278,37 @@ std::string GgufValue::ToString(size_t max_items) const {
     switch (t) {
       case GgufValueType::kString: {
         std::string out = "\"";
-        for (char ch : s.substr(0, 60)) out += (ch == '\n') ? std::string("\\n") : std::string(1, ch);
+        for (char ch : s.substr(0, 60))
+          out += (ch == '\n') ? std::string("\\n") : std::string(1, ch);
         return out + (s.size() > 60 ? "...\"" : "\"");
       }
-      case GgufValueType::kFloat32: case GgufValueType::kFloat64: {
+      case GgufValueType::kFloat32:
+      case GgufValueType::kFloat64: {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%g", f);
         return buf;
       }
-      case GgufValueType::kBool: return i ? "true" : "false";
-      case GgufValueType::kUint64: return std::to_string(static_cast<uint64_t>(i));
-      default: return std::to_string(i);
+      case GgufValueType::kBool:
+        return i ? "true" : "false";
+      case GgufValueType::kUint64:
+        return std::to_string(static_cast<uint64_t>(i));
+      default:
+        return std::to_string(i);
     }
   };
   if (type != GgufValueType::kArray) return scalar(type, i, f, s);
-  std::string out = "[" + std::string(ValueTypeName(array_type)) + " x " + std::to_string(array_size()) + "] ";
+  std::string out =
+      "[" + std::string(ValueTypeName(array_type)) + " x " + std::to_string(array_size()) + "] ";
   for (size_t k = 0; k < array_size() && k < max_items; ++k) {
     if (k) out += ", ";
-    if (!strs.empty()) out += scalar(GgufValueType::kString, 0, 0, strs[k]);
-    else if (!floats.empty()) out += scalar(array_type, 0, floats[k], "");
-    else if (!ints.empty()) out += scalar(array_type, ints[k], 0, "");
-    else out += items[k].ToString(2);
+    if (!strs.empty())
+      out += scalar(GgufValueType::kString, 0, 0, strs[k]);
+    else if (!floats.empty())
+      out += scalar(array_type, 0, floats[k], "");
+    else if (!ints.empty())
+      out += scalar(array_type, ints[k], 0, "");
+    else
+      out += items[k].ToString(2);
   }
   if (array_size() > max_items) out += ", ...";
   return out;
@@ -234,7 +324,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     if (errno == ENOENT) return NotFound(path + ": no such file");
     return PermissionDenied(path + ": cannot open: " + Errno());
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return InvalidArgument(path + ": not a regular file");
@@ -276,7 +366,8 @@ Status GgufFile::ParseAll() {
   if (std::memcmp(&magic, "GGUF", 4) != 0) return DataLoss("not a GGUF file: bad magic");
   NAUT_RETURN_IF_ERROR(c.Read(&version_, "version"));
   if (version_ == 1) return Unimplemented("GGUF version 1 is not supported (only 2 and 3)");
-  if (version_ != 2 && version_ != 3) return DataLoss("unknown GGUF version " + std::to_string(version_));
+  if (version_ != 2 && version_ != 3)
+    return DataLoss("unknown GGUF version " + std::to_string(version_));
   uint64_t n_tensors = 0, n_kv = 0;
   NAUT_RETURN_IF_ERROR(c.Read(&n_tensors, "tensor count"));
   NAUT_RETURN_IF_ERROR(c.Read(&n_kv, "metadata count"));
@@ -285,7 +376,8 @@ Status GgufFile::ParseAll() {
     return DataLoss("metadata count " + std::to_string(n_kv) + " is larger than the file can hold");
   }
   if (n_tensors > c.remaining() / 32) {
-    return DataLoss("tensor count " + std::to_string(n_tensors) + " is larger than the file can hold");
+    return DataLoss("tensor count " + std::to_string(n_tensors) +
+                    " is larger than the file can hold");
   }
   kv_.reserve(n_kv);
   for (uint64_t k = 0; k < n_kv; ++k) {
@@ -293,7 +385,8 @@ Status GgufFile::ParseAll() {
     NAUT_RETURN_IF_ERROR(c.ReadString(&key, "metadata key"));
     uint32_t t = 0;
     NAUT_RETURN_IF_ERROR(c.Read(&t, "metadata value type"));
-    if (!ValidValueType(t)) return DataLoss("metadata '" + key + "': unknown value type " + std::to_string(t));
+    if (!ValidValueType(t))
+      return DataLoss("metadata '" + key + "': unknown value type " + std::to_string(t));
     GgufValue v;
     NAUT_RETURN_IF_ERROR(ReadValue(c, static_cast<GgufValueType>(t), &v, key, 0));
     if (kv_index_.count(key)) return DataLoss("metadata key '" + key + "' appears twice");
@@ -314,7 +407,8 @@ Status GgufFile::ParseAll() {
     uint32_t n_dims = 0;
     NAUT_RETURN_IF_ERROR(c.Read(&n_dims, "tensor dimension count"));
     if (n_dims == 0 || n_dims > kMaxDims) {
-      return DataLoss("tensor '" + ti.name + "': " + std::to_string(n_dims) + " dimensions (expected 1 to 4)");
+      return DataLoss("tensor '" + ti.name + "': " + std::to_string(n_dims) +
+                      " dimensions (expected 1 to 4)");
     }
     int64_t total = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
@@ -331,11 +425,13 @@ Status GgufFile::ParseAll() {
     uint32_t type = 0;
     NAUT_RETURN_IF_ERROR(c.Read(&type, "tensor type"));
     const TypeTraits* tr = GetTypeTraits(type);
-    if (tr == nullptr) return DataLoss("tensor '" + ti.name + "': unknown type id " + std::to_string(type));
+    if (tr == nullptr)
+      return DataLoss("tensor '" + ti.name + "': unknown type id " + std::to_string(type));
     ti.type = static_cast<GgmlType>(type);
     if (ti.dims[0] % tr->block_size != 0) {
       return DataLoss("tensor '" + ti.name + "': row length " + std::to_string(ti.dims[0]) +
-                      " is not a multiple of the " + tr->name + " block size " + std::to_string(tr->block_size));
+                      " is not a multiple of the " + tr->name + " block size " +
+                      std::to_string(tr->block_size));
     }
     ti.n_elements = total;
     int64_t blocks = total / tr->block_size;
@@ -345,8 +441,8 @@ Status GgufFile::ParseAll() {
     ti.n_bytes = blocks * tr->type_size;
     NAUT_RETURN_IF_ERROR(c.Read(&ti.offset, "tensor offset"));
     if (ti.offset % alignment_ != 0) {
-      return DataLoss("tensor '" + ti.name + "': offset " + std::to_string(ti.offset) + " is not aligned to " +
-                      std::to_string(alignment_));
+      return DataLoss("tensor '" + ti.name + "': offset " + std::to_string(ti.offset) +
+                      " is not aligned to " + std::to_string(alignment_));
     }
     if (tensor_index_.count(ti.name)) return DataLoss("tensor '" + ti.name + "' appears twice");
     tensor_index_.emplace(ti.name, tensors_.size());
@@ -362,8 +458,9 @@ Status GgufFile::ParseAll() {
   for (auto& ti : tensors_) {
     uint64_t nb = static_cast<uint64_t>(ti.n_bytes);
     if (ti.offset > data_size || nb > data_size - ti.offset) {
-      return DataLoss("tensor '" + ti.name + "': data [" + std::to_string(ti.offset) + ", +" + std::to_string(nb) +
-                      ") lies outside the " + std::to_string(data_size) + "-byte data section");
+      return DataLoss("tensor '" + ti.name + "': data [" + std::to_string(ti.offset) + ", +" +
+                      std::to_string(nb) + ") lies outside the " + std::to_string(data_size) +
+                      "-byte data section");
     }
     ti.data = base_ + data_offset_ + ti.offset;
   }
@@ -383,14 +480,16 @@ const GgufTensorInfo* GgufFile::FindTensor(std::string_view name) const {
 Result<std::string> GgufFile::GetString(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (!v) return NotFound("metadata key '" + std::string(key) + "' is missing");
-  if (v->type != GgufValueType::kString) return InvalidArgument("metadata key '" + std::string(key) + "' is not a string");
+  if (v->type != GgufValueType::kString)
+    return InvalidArgument("metadata key '" + std::string(key) + "' is not a string");
   return v->s;
 }
 
 Result<int64_t> GgufFile::GetInt(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (!v) return NotFound("metadata key '" + std::string(key) + "' is missing");
-  if (!v->is_integer()) return InvalidArgument("metadata key '" + std::string(key) + "' is not an integer");
+  if (!v->is_integer())
+    return InvalidArgument("metadata key '" + std::string(key) + "' is not an integer");
   return v->i;
 }
 
@@ -405,7 +504,8 @@ Result<double> GgufFile::GetFloat(std::string_view key) const {
 Result<bool> GgufFile::GetBool(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (!v) return NotFound("metadata key '" + std::string(key) + "' is missing");
-  if (v->type != GgufValueType::kBool) return InvalidArgument("metadata key '" + std::string(key) + "' is not a bool");
+  if (v->type != GgufValueType::kBool)
+    return InvalidArgument("metadata key '" + std::string(key) + "' is not a bool");
   return v->i != 0;
 }
 

@@ -19,11 +19,38 @@ namespace naut::engine {
 
 // ggml tensor type ids as stored in GGUF tensor infos.
 enum class GgmlType : uint32_t {
-  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kQ8_1 = 9,
-  kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15,
-  kIQ2_XXS = 16, kIQ2_XS = 17, kIQ3_XXS = 18, kIQ1_S = 19, kIQ4_NL = 20, kIQ3_S = 21,
-  kIQ2_S = 22, kIQ4_XS = 23, kI8 = 24, kI16 = 25, kI32 = 26, kI64 = 27, kF64 = 28,
-  kIQ1_M = 29, kBF16 = 30, kTQ1_0 = 34, kTQ2_0 = 35, kMXFP4 = 39,
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kIQ2_XXS = 16,
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
+  kI8 = 24,
+  kI16 = 25,
+  kI32 = 26,
+  kI64 = 27,
+  kF64 = 28,
+  kIQ1_M = 29,
+  kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
+  kMXFP4 = 39,
 };
 
 struct TypeTraits {
@@ -39,8 +66,19 @@ std::string TypeName(GgmlType type);
 int64_t RowBytes(GgmlType type, int64_t n);
 
 enum class GgufValueType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 std::string_view ValueTypeName(GgufValueType type);
 
@@ -59,7 +97,9 @@ struct GgufValue {
   std::vector<GgufValue> items;
 
   bool is_integer() const;
-  bool is_float() const { return type == GgufValueType::kFloat32 || type == GgufValueType::kFloat64; }
+  bool is_float() const {
+    return type == GgufValueType::kFloat32 || type == GgufValueType::kFloat64;
+  }
   size_t array_size() const;
   // Short human-readable rendering (arrays abbreviated), for `model info`.
   std::string ToString(size_t max_items = 8) const;
@@ -88,7 +128,8 @@ class GgufFile {
   // Maps `path` read-only and parses it.
   static Result<std::unique_ptr<GgufFile>> Open(const std::string& path);
   // Parses a file already in memory; `bytes` must outlive the result (used by the fuzzer).
-  static Result<std::unique_ptr<GgufFile>> Parse(std::string_view bytes, std::string name = "<memory>");
+  static Result<std::unique_ptr<GgufFile>> Parse(std::string_view bytes,
+                                                 std::string name = "<memory>");
 
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
@@ -101,7 +142,7 @@ class GgufFile {
   const GgufValue* Find(std::string_view key) const;
   // Typed getters: NotFound when absent, InvalidArgument when of another type.
   Result<std::string> GetString(std::string_view key) const;
-  Result<int64_t> GetInt(std::string_view key) const;  // any integer type
+  Result<int64_t> GetInt(std::string_view key) const;   // any integer type
   Result<double> GetFloat(std::string_view key) const;  // float or integer
   Result<bool> GetBool(std::string_view key) const;
   int64_t GetIntOr(std::string_view key, int64_t fallback) const;

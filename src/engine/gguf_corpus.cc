@@ -29,7 +29,8 @@ std::string Kv(const std::string& key, uint32_t type, const std::string& payload
   return out + payload;
 }
 
-std::string TensorInfo(const std::string& name, std::vector<uint64_t> dims, uint32_t type, uint64_t offset) {
+std::string TensorInfo(const std::string& name, std::vector<uint64_t> dims, uint32_t type,
+                       uint64_t offset) {
   std::string out;
   PutStr(out, name);
   PutU32(out, static_cast<uint32_t>(dims.size()));
@@ -72,7 +73,8 @@ std::string ValidSmallGguf() {
   w.AddRaw("t.nested", GgufValueType::kArray, nested);
   std::vector<float> v(64);
   for (int i = 0; i < 64; ++i) v[i] = static_cast<float>(i) * 0.25f;
-  w.AddTensor("a", GgmlType::kF32, {16, 4}, std::string(reinterpret_cast<const char*>(v.data()), 256));
+  w.AddTensor("a", GgmlType::kF32, {16, 4},
+              std::string(reinterpret_cast<const char*>(v.data()), 256));
   w.AddTensor("b", GgmlType::kF32, {8}, std::string(reinterpret_cast<const char*>(v.data()), 32));
   return w.ToBytes();
 }
@@ -123,28 +125,38 @@ std::vector<BrokenGguf> BrokenGgufCorpus() {
     c.push_back({"string_truncated", s.substr(0, s.size() - 3), "string length"});
   }
   c.push_back({"bad_bool", Raw(3, 0, 1, Kv("k", 7, "\x05")), "bool value 5"});
-  c.push_back({"duplicate_key", Raw(3, 0, 2, Kv("k", 0, "\x01") + Kv("k", 0, "\x02")), "appears twice"});
-  c.push_back({"alignment_not_pow2", Raw(3, 0, 1, Kv("general.alignment", 4, Pod<uint32_t>(48))), "power of two"});
-  c.push_back({"alignment_zero", Raw(3, 0, 1, Kv("general.alignment", 4, Pod<uint32_t>(0))), "power of two"});
-  c.push_back({"alignment_wrong_type", Raw(3, 0, 1, Kv("general.alignment", 10, Pod<uint64_t>(32))), "must be a u32"});
+  c.push_back(
+      {"duplicate_key", Raw(3, 0, 2, Kv("k", 0, "\x01") + Kv("k", 0, "\x02")), "appears twice"});
+  c.push_back({"alignment_not_pow2", Raw(3, 0, 1, Kv("general.alignment", 4, Pod<uint32_t>(48))),
+               "power of two"});
+  c.push_back({"alignment_zero", Raw(3, 0, 1, Kv("general.alignment", 4, Pod<uint32_t>(0))),
+               "power of two"});
+  c.push_back({"alignment_wrong_type", Raw(3, 0, 1, Kv("general.alignment", 10, Pod<uint64_t>(32))),
+               "must be a u32"});
   auto with_tensor = [&](const std::string& ti, size_t data_bytes) {
     return Pad(Raw(3, 1, 0, ti)) + std::string(data_bytes, '\0');
   };
   c.push_back({"zero_dims", with_tensor(TensorInfo("t", {}, 0, 0), 32), "0 dimensions"});
-  c.push_back({"five_dims", with_tensor(TensorInfo("t", {1, 1, 1, 1, 1}, 0, 0), 32), "5 dimensions"});
+  c.push_back(
+      {"five_dims", with_tensor(TensorInfo("t", {1, 1, 1, 1, 1}, 0, 0), 32), "5 dimensions"});
   c.push_back({"zero_dim", with_tensor(TensorInfo("t", {4, 0}, 0, 0), 32), "is zero"});
-  c.push_back({"overflow_dims", with_tensor(TensorInfo("t", {1ull << 40, 1ull << 40}, 0, 0), 32), "overflow"});
+  c.push_back({"overflow_dims", with_tensor(TensorInfo("t", {1ull << 40, 1ull << 40}, 0, 0), 32),
+               "overflow"});
   c.push_back({"negative_dim", with_tensor(TensorInfo("t", {~0ull}, 0, 0), 32), "overflow"});
   c.push_back({"unknown_type", with_tensor(TensorInfo("t", {8}, 31, 0), 32), "unknown type id 31"});
-  c.push_back({"row_not_block_multiple", with_tensor(TensorInfo("t", {33}, 2, 0), 64), "block size"});
+  c.push_back(
+      {"row_not_block_multiple", with_tensor(TensorInfo("t", {33}, 2, 0), 64), "block size"});
   c.push_back({"misaligned_offset", with_tensor(TensorInfo("t", {8}, 0, 4), 64), "not aligned"});
   c.push_back({"data_past_end", with_tensor(TensorInfo("t", {64}, 0, 0), 32), "outside"});
   c.push_back({"offset_past_end", with_tensor(TensorInfo("t", {8}, 0, 1ull << 40), 32), "outside"});
-  c.push_back({"huge_byte_size", with_tensor(TensorInfo("t", {1ull << 31, 1ull << 31}, 0, 0), 32), "overflow"});
+  c.push_back({"huge_byte_size", with_tensor(TensorInfo("t", {1ull << 31, 1ull << 31}, 0, 0), 32),
+               "overflow"});
   c.push_back({"duplicate_tensor",
-               Pad(Raw(3, 2, 0, TensorInfo("t", {8}, 0, 0) + TensorInfo("t", {8}, 0, 32))) + std::string(64, '\0'),
+               Pad(Raw(3, 2, 0, TensorInfo("t", {8}, 0, 0) + TensorInfo("t", {8}, 0, 32))) +
+                   std::string(64, '\0'),
                "appears twice"});
-  c.push_back({"tensor_info_truncated", Raw(3, 1, 0, TensorInfo("t", {8}, 0, 0)).substr(0, 40), "tensor count"});
+  c.push_back({"tensor_info_truncated", Raw(3, 1, 0, TensorInfo("t", {8}, 0, 0)).substr(0, 40),
+               "tensor count"});
   c.push_back({"data_section_missing", Raw(3, 1, 0, TensorInfo("t", {8}, 0, 0)), "truncated"});
   c.push_back({"valid_truncated_in_data", valid.substr(0, valid.size() - 16), "outside"});
   return c;

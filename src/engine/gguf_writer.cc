@@ -31,11 +31,21 @@ void GgufWriter::AddString(const std::string& key, const std::string& v) {
   PutStr(p, v);
   AddRaw(key, GgufValueType::kString, p);
 }
-void GgufWriter::AddU32(const std::string& key, uint32_t v) { AddRaw(key, GgufValueType::kUint32, Pod(v)); }
-void GgufWriter::AddI32(const std::string& key, int32_t v) { AddRaw(key, GgufValueType::kInt32, Pod(v)); }
-void GgufWriter::AddU64(const std::string& key, uint64_t v) { AddRaw(key, GgufValueType::kUint64, Pod(v)); }
-void GgufWriter::AddF32(const std::string& key, float v) { AddRaw(key, GgufValueType::kFloat32, Pod(v)); }
-void GgufWriter::AddBool(const std::string& key, bool v) { AddRaw(key, GgufValueType::kBool, Pod<uint8_t>(v)); }
+void GgufWriter::AddU32(const std::string& key, uint32_t v) {
+  AddRaw(key, GgufValueType::kUint32, Pod(v));
+}
+void GgufWriter::AddI32(const std::string& key, int32_t v) {
+  AddRaw(key, GgufValueType::kInt32, Pod(v));
+}
+void GgufWriter::AddU64(const std::string& key, uint64_t v) {
+  AddRaw(key, GgufValueType::kUint64, Pod(v));
+}
+void GgufWriter::AddF32(const std::string& key, float v) {
+  AddRaw(key, GgufValueType::kFloat32, Pod(v));
+}
+void GgufWriter::AddBool(const std::string& key, bool v) {
+  AddRaw(key, GgufValueType::kBool, Pod<uint8_t>(v));
+}
 
 void GgufWriter::AddStringArray(const std::string& key, const std::vector<std::string>& v) {
   std::string p;
@@ -59,7 +69,8 @@ void GgufWriter::AddI32Array(const std::string& key, const std::vector<int32_t>&
   AddRaw(key, GgufValueType::kArray, p);
 }
 
-void GgufWriter::AddTensor(const std::string& name, GgmlType type, std::vector<int64_t> dims, std::string data) {
+void GgufWriter::AddTensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
+                           std::string data) {
   tensors_.push_back({name, type, std::move(dims), std::move(data)});
 }
 

@@ -29,7 +29,8 @@ class GgufWriter {
   void AddRaw(const std::string& key, GgufValueType type, const std::string& payload);
 
   // `dims[0]` is the row length. `data` must hold RowBytes(type, rows) for all rows.
-  void AddTensor(const std::string& name, GgmlType type, std::vector<int64_t> dims, std::string data);
+  void AddTensor(const std::string& name, GgmlType type, std::vector<int64_t> dims,
+                 std::string data);
 
   std::string ToBytes() const;
   Status WriteTo(const std::string& path) const;

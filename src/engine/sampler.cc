@@ -9,9 +9,11 @@ namespace naut::engine {
 TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<TokenId>& history) {
   cand_.resize(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < n_vocab; ++i) cand_[i] = {logits[i], static_cast<TokenId>(i)};
-  const bool penalize = p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
+  const bool penalize =
+      p_.repeat_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
   if (penalize && p_.repeat_last_n != 0) {
-    size_t n = p_.repeat_last_n < 0 ? history.size() : std::min<size_t>(history.size(), p_.repeat_last_n);
+    size_t n =
+        p_.repeat_last_n < 0 ? history.size() : std::min<size_t>(history.size(), p_.repeat_last_n);
     std::unordered_map<TokenId, int> counts;
     for (size_t i = history.size() - n; i < history.size(); ++i) ++counts[history[i]];
     for (auto [id, count] : counts) {
@@ -21,19 +23,23 @@ TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<
       l -= static_cast<float>(count) * p_.frequency_penalty + p_.presence_penalty;
     }
   }
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  auto by_logit = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   if (p_.temperature <= 0.0f) {
     return std::min_element(cand_.begin(), cand_.end(), by_logit)->second;
   }
   size_t k = cand_.size();
   if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < k) k = static_cast<size_t>(p_.top_k);
-  std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(k), cand_.end(), by_logit);
+  std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(k), cand_.end(),
+                    by_logit);
   cand_.resize(k);
   // Softmax at the temperature.
   const float mx = cand_[0].first;
   double sum = 0;
   std::vector<double> prob(k);
-  for (size_t i = 0; i < k; ++i) sum += (prob[i] = std::exp((cand_[i].first - mx) / p_.temperature));
+  for (size_t i = 0; i < k; ++i)
+    sum += (prob[i] = std::exp((cand_[i].first - mx) / p_.temperature));
   for (auto& v : prob) v /= sum;
   size_t keep = k;
   if (p_.min_p > 0.0f) {
@@ -52,7 +58,8 @@ TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<
       }
     }
   }
-  std::discrete_distribution<size_t> dist(prob.begin(), prob.begin() + static_cast<std::ptrdiff_t>(keep));
+  std::discrete_distribution<size_t> dist(prob.begin(),
+                                          prob.begin() + static_cast<std::ptrdiff_t>(keep));
   return cand_[dist(rng_)].second;
 }
 

@@ -190,7 +190,8 @@ namespace {
 // every one was run. The answer is rebuilt from the trace's tool calls in the model's own
 // <tool_call> format.
 TEST(ToolCallParserTest, RealModelRepeatingOneCallRunsItOnce) {
-  std::ifstream in(NAUT_SOURCE_DIR "/tests/fixtures/real_runs/qwen2.5-coder-0.5b-rpg-repeated-calls.events.jsonl");
+  std::ifstream in(NAUT_SOURCE_DIR
+                   "/tests/fixtures/real_runs/qwen2.5-coder-0.5b-rpg-repeated-calls.events.jsonl");
   ASSERT_TRUE(in) << "missing fixture";
   std::string line, content;
   int model_calls = 0, repeated = 0;
@@ -198,13 +199,15 @@ TEST(ToolCallParserTest, RealModelRepeatingOneCallRunsItOnce) {
     Json e = Json::parse(line);
     if (e["type"] == "model_call") ++model_calls;
     if (e["type"] != "tool_call" || model_calls != 2) continue;
-    content += "<tool_call>\n" + Json{{"name", "game__send_message"}, {"arguments", e["arguments"]}}.dump() +
+    content += "<tool_call>\n" +
+               Json{{"name", "game__send_message"}, {"arguments", e["arguments"]}}.dump() +
                "\n</tool_call>\n";
     ++repeated;
   }
   ASSERT_EQ(repeated, 27);
-  ToolCallParser parser({{"game__send_message", "Send a message to a chat",
-                          Json::parse(R"({"type": "object", "properties": {"chat_id": {"type": "string"},
+  ToolCallParser parser(
+      {{"game__send_message", "Send a message to a chat",
+        Json::parse(R"({"type": "object", "properties": {"chat_id": {"type": "string"},
                                           "text": {"type": "string"}, "message_id": {"type": "integer"}},
                                           "required": ["chat_id", "text"]})")}});
   ChatResponse response;
@@ -213,14 +216,18 @@ TEST(ToolCallParserTest, RealModelRepeatingOneCallRunsItOnce) {
   ASSERT_EQ(parsed.calls.size(), 1u);
   EXPECT_EQ(parsed.calls[0].arguments["chat_id"], "@dungeon_quest_bot");
   ASSERT_EQ(parsed.problems.size(), 1u);
-  EXPECT_NE(parsed.problems[0].find("called 27 times in a row"), std::string::npos) << parsed.problems[0];
+  EXPECT_NE(parsed.problems[0].find("called 27 times in a row"), std::string::npos)
+      << parsed.problems[0];
   EXPECT_NE(parsed.Correction().find("it was run once"), std::string::npos);
 
   // Different calls, or the same call apart, are all kept.
   response.content =
-      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": \"x\"}}</tool_call>"
-      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": \"y\"}}</tool_call>"
-      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": \"x\"}}</tool_call>";
+      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": "
+      "\"x\"}}</tool_call>"
+      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": "
+      "\"y\"}}</tool_call>"
+      "<tool_call>{\"name\": \"game__send_message\", \"arguments\": {\"chat_id\": \"a\", \"text\": "
+      "\"x\"}}</tool_call>";
   parsed = parser.Parse(response);
   EXPECT_EQ(parsed.calls.size(), 3u);
   EXPECT_TRUE(parsed.ok());

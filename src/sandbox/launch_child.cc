@@ -248,7 +248,8 @@ void DropCapabilities(const LaunchPlan& plan) {
   prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   sock_fprog prog{static_cast<unsigned short>(plan.seccomp->size()),
                   const_cast<sock_filter*>(plan.seccomp->data())};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) FailSetup(plan, "seccomp", nullptr);
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+    FailSetup(plan, "seccomp", nullptr);
 
   int error = ENOENT;
   for (const auto& path : plan.exec_paths) {
@@ -286,7 +287,8 @@ void RunSandboxInit(const LaunchPlan& plan) {
   // init's memory holds the parent's copy-on-write image; nobody inside may read it.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) FailSetup(plan, "make / private", nullptr);
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    FailSetup(plan, "make / private", nullptr);
   // Host paths are opened now, with the caller's file-system identity (which, for a root
   // caller, is not mapped into the namespace and so could neither create files in the new
   // root nor be used later); the binds then go through these descriptors.
@@ -295,7 +297,8 @@ void RunSandboxInit(const LaunchPlan& plan) {
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const MountStep& step = plan.steps[i];
     source_fds[i] = -1;
-    if (step.kind != MountStep::Kind::kBind || step.source.compare(0, 9, "/oldroot/") != 0) continue;
+    if (step.kind != MountStep::Kind::kBind || step.source.compare(0, 9, "/oldroot/") != 0)
+      continue;
     source_fds[i] = open(step.source.c_str() + 8, O_PATH | O_CLOEXEC);
     if (source_fds[i] < 0) {
       if (step.optional && (errno == ENOENT || errno == ENOTDIR)) {
@@ -314,10 +317,12 @@ void RunSandboxInit(const LaunchPlan& plan) {
     FailSetup(plan, "mount scratch tmpfs on", "/tmp");
   }
   if (chdir("/tmp") != 0) FailSetup(plan, "chdir", "/tmp");
-  if (mkdir("oldroot", 0755) != 0 || mkdir("newroot", 0755) != 0) FailSetup(plan, "mkdir", "scratch");
+  if (mkdir("oldroot", 0755) != 0 || mkdir("newroot", 0755) != 0)
+    FailSetup(plan, "mkdir", "scratch");
   if (syscall(SYS_pivot_root, ".", "oldroot") != 0) FailSetup(plan, "pivot_root", "scratch");
   if (chdir("/") != 0) FailSetup(plan, "chdir", "/");
-  if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") != 0) {
+  if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV,
+            "size=1m,nr_inodes=4096,mode=0755") != 0) {
     FailSetup(plan, "mount root tmpfs on", "/newroot");
   }
   for (size_t i = 0; i < plan.steps.size(); ++i) RunStep(plan, plan.steps[i], source_fds[i]);
@@ -331,7 +336,8 @@ void RunSandboxInit(const LaunchPlan& plan) {
   if (syscall(SYS_pivot_root, ".", ".") != 0) FailSetup(plan, "pivot_root", "/newroot");
   if (umount2(".", MNT_DETACH) != 0) FailSetup(plan, "detach", "old root");
   if (chdir("/") != 0) FailSetup(plan, "chdir", "/");
-  if (mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+  if (mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+            nullptr) != 0) {
     FailSetup(plan, "remount read-only", "/");
   }
   sethostname(plan.hostname.data(), plan.hostname.size());

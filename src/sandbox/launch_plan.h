@@ -20,13 +20,13 @@ namespace naut::sandbox::internal {
 // intermediate layout the child uses: the host's root at /oldroot, the new root at /newroot.
 struct MountStep {
   enum class Kind {
-    kMkdir,      // target (mode 0755); existing is fine
-    kBind,       // bind `source` on `target` (a directory, or a file already created)
-    kCreateFile, // an empty file to bind a file on
-    kTmpfs,      // tmpfs with `data` as mount options
-    kProc,       // a fresh procfs for the new PID namespace
-    kSymlink,    // target -> source
-    kWriteFile,  // target gets `data`
+    kMkdir,       // target (mode 0755); existing is fine
+    kBind,        // bind `source` on `target` (a directory, or a file already created)
+    kCreateFile,  // an empty file to bind a file on
+    kTmpfs,       // tmpfs with `data` as mount options
+    kProc,        // a fresh procfs for the new PID namespace
+    kSymlink,     // target -> source
+    kWriteFile,   // target gets `data`
   };
   Kind kind;
   std::string source;

@@ -53,14 +53,14 @@ inline constexpr uid_t kHostIdWhenRoot = 1999999;
 inline constexpr std::string_view kInsideWorkspace = "/work";
 
 struct Limits {
-  double cpu_s = 30;        // per process (RLIMIT_CPU)
-  double wall_s = 60;       // the whole tree
-  int64_t memory_mb = 1024; // address space per process (RLIMIT_AS)
-  int processes = 64;       // RLIMIT_NPROC, counted in the sandbox's own user namespace
-  int64_t file_size_mb = 64;  // RLIMIT_FSIZE
-  int open_files = 256;       // RLIMIT_NOFILE
-  int64_t output_kb = 64;     // each of stdout and stderr, beyond it output is dropped
-  int64_t disk_mb = 1024;     // bytes the workspace's file system may grow by during a run
+  double cpu_s = 30;              // per process (RLIMIT_CPU)
+  double wall_s = 60;             // the whole tree
+  int64_t memory_mb = 1024;       // address space per process (RLIMIT_AS)
+  int processes = 64;             // RLIMIT_NPROC, counted in the sandbox's own user namespace
+  int64_t file_size_mb = 64;      // RLIMIT_FSIZE
+  int open_files = 256;           // RLIMIT_NOFILE
+  int64_t output_kb = 64;         // each of stdout and stderr, beyond it output is dropped
+  int64_t disk_mb = 1024;         // bytes the workspace's file system may grow by during a run
   int64_t max_new_files = 20000;  // inodes it may gain during a run
   int64_t tmp_mb = 256;           // the private /tmp (and /dev/shm) tmpfs size
 
@@ -75,10 +75,11 @@ struct BindMount {
 };
 
 struct Spec {
-  std::vector<std::string> argv;  // argv[0]: absolute, or looked up in /usr/local/bin, /usr/bin, /bin
-  std::string stdin_data;         // fed to stdin, then closed
-  std::filesystem::path workspace;  // host directory, mounted read-write at /work
-  std::string workdir;              // relative to the workspace; empty: the workspace itself
+  std::vector<std::string>
+      argv;                // argv[0]: absolute, or looked up in /usr/local/bin, /usr/bin, /bin
+  std::string stdin_data;  // fed to stdin, then closed
+  std::filesystem::path workspace;         // host directory, mounted read-write at /work
+  std::string workdir;                     // relative to the workspace; empty: the workspace itself
   std::map<std::string, std::string> env;  // added to PATH, HOME=/tmp, TMPDIR, LANG, USER
   std::vector<BindMount> binds;
   Limits limits;
@@ -98,8 +99,8 @@ struct RunResult {
   bool out_truncated = false, err_truncated = false;
   int64_t out_bytes = 0, err_bytes = 0;  // what the command wrote in total
   double wall_s = 0;
-  double cpu_s = 0;             // user + system of every reaped process of the run
-  int64_t peak_memory_kb = 0;   // largest resident set of any one process of the run
+  double cpu_s = 0;            // user + system of every reaped process of the run
+  int64_t peak_memory_kb = 0;  // largest resident set of any one process of the run
   bool isolated = true;
 
   bool success() const { return signal == 0 && exit_code == 0 && limit == LimitHit::kNone; }

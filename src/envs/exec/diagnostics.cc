@@ -38,7 +38,11 @@ int CountBefore(std::string_view text, const RE2& pattern) {
 }  // namespace
 
 Json Diagnostic::ToJson() const {
-  return {{"file", file}, {"line", line}, {"column", column}, {"severity", severity}, {"message", message}};
+  return {{"file", file},
+          {"line", line},
+          {"column", column},
+          {"severity", severity},
+          {"message", message}};
 }
 
 Json TestCounts::ToJson() const {
@@ -48,7 +52,8 @@ Json TestCounts::ToJson() const {
 std::vector<Diagnostic> ParseCompilerDiagnostics(std::string_view output) {
   static const RE2 with_column(R"(^(.+?):(\d+):(\d+): (fatal error|error|warning|note): (.*)$)");
   static const RE2 without_column(R"(^(.+?):(\d+): (fatal error|error|warning|note): (.*)$)");
-  static const RE2 linker(R"(^(?:/usr/bin/ld: )?(.+?):(?:\(.*\)|\d+)?:? (undefined reference to .*)$)");
+  static const RE2 linker(
+      R"(^(?:/usr/bin/ld: )?(.+?):(?:\(.*\)|\d+)?:? (undefined reference to .*)$)");
   static const RE2 cmake(R"(^CMake (Error|Warning)(?: \(dev\))? at (.+?):(\d+) \((.*)\):\s*$)");
   static const RE2 cmake_plain(R"(^CMake (Error|Warning): (.*)$)");
   std::vector<Diagnostic> out;
@@ -91,7 +96,8 @@ std::vector<Diagnostic> ParseCompilerDiagnostics(std::string_view output) {
 
 std::optional<Diagnostic> ParsePythonTraceback(std::string_view output) {
   static const RE2 frame(R"re(^\s*File "(.+)", line (\d+).*$)re");
-  static const RE2 exception(R"(^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|KeyboardInterrupt|StopIteration)(?::\s?(.*))?$)");
+  static const RE2 exception(
+      R"(^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|KeyboardInterrupt|StopIteration)(?::\s?(.*))?$)");
   std::optional<Diagnostic> found;
   std::string file, line_no;
   auto lines = Lines(output);

@@ -12,9 +12,9 @@
 namespace naut::envs::exec {
 
 struct Diagnostic {
-  std::string file;  // as the tool printed it (callers may make it workspace-relative)
-  int line = 0;      // 0: unknown
-  int column = 0;    // 0: unknown
+  std::string file;      // as the tool printed it (callers may make it workspace-relative)
+  int line = 0;          // 0: unknown
+  int column = 0;        // 0: unknown
   std::string severity;  // error | warning | note | fatal error
   std::string message;
   Json ToJson() const;

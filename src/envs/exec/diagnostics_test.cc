@@ -72,7 +72,8 @@ TEST(ParsePythonTraceback, InnermostFrameAndException) {
   EXPECT_EQ(d->file, "/work/lib.py");
   EXPECT_EQ(d->line, 3);
   EXPECT_EQ(d->message, "ZeroDivisionError: division by zero");
-  auto syntax = ParsePythonTraceback("  File \"x.py\", line 2\n    def (\n        ^\nSyntaxError: invalid syntax\n");
+  auto syntax = ParsePythonTraceback(
+      "  File \"x.py\", line 2\n    def (\n        ^\nSyntaxError: invalid syntax\n");
   ASSERT_TRUE(syntax.has_value());
   EXPECT_EQ(syntax->line, 2);
   EXPECT_EQ(syntax->message, "SyntaxError: invalid syntax");
@@ -80,7 +81,8 @@ TEST(ParsePythonTraceback, InnermostFrameAndException) {
 }
 
 TEST(TestSummaries, Ctest) {
-  auto c = ParseCtestSummary("...\n67% tests passed, 1 tests failed out of 3\n\nTotal Test time (real) =   0.01 sec\n");
+  auto c = ParseCtestSummary(
+      "...\n67% tests passed, 1 tests failed out of 3\n\nTotal Test time (real) =   0.01 sec\n");
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->passed, 2);
   EXPECT_EQ(c->failed, 1);
@@ -108,7 +110,8 @@ TEST(TestSummaries, Unittest) {
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ(ok->passed, 4);
   EXPECT_EQ(ok->failed, 0);
-  auto bad = ParseUnittestSummary("Ran 5 tests in 0.002s\n\nFAILED (failures=1, errors=1, skipped=1)\n");
+  auto bad =
+      ParseUnittestSummary("Ran 5 tests in 0.002s\n\nFAILED (failures=1, errors=1, skipped=1)\n");
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->failed, 2);
   EXPECT_EQ(bad->skipped, 1);

@@ -28,8 +28,8 @@ struct ExecOptions {
   std::filesystem::path workspace;  // created (0700) if missing
   sandbox::Limits limits;           // per run; timeout_s arguments may lower wall_s
   sandbox::Mode mode = sandbox::Mode::kIsolated;
-  double max_timeout_s = 600;       // the largest timeout_s a call may ask for
-  double build_timeout_s = 600;     // default wall-clock limit of each build_package step
+  double max_timeout_s = 600;    // the largest timeout_s a call may ask for
+  double build_timeout_s = 600;  // default wall-clock limit of each build_package step
 };
 
 // The tools; errors are for a workspace that cannot be created.

@@ -38,7 +38,9 @@ class FsServerTest : public ::testing::Test {
     std::error_code ec;
     stdfs::remove_all(base_, ec);
   }
-  static void Write(const stdfs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+  static void Write(const stdfs::path& p, const std::string& text) {
+    std::ofstream(p, std::ios::binary) << text;
+  }
   static std::string Read(const stdfs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::stringstream ss;
@@ -68,10 +70,11 @@ class FsServerTest : public ::testing::Test {
 TEST_F(FsServerTest, ToolNamesMatchTheReference) {
   std::vector<std::string> names;
   for (const auto& t : tools_) names.push_back(t.name);
-  EXPECT_THAT(names, ::testing::ElementsAre("read_file", "read_text_file", "read_media_file", "read_multiple_files",
-                                            "write_file", "edit_file", "create_directory", "list_directory",
-                                            "list_directory_with_sizes", "directory_tree", "move_file",
-                                            "search_files", "get_file_info", "list_allowed_directories"));
+  EXPECT_THAT(names, ::testing::ElementsAre(
+                         "read_file", "read_text_file", "read_media_file", "read_multiple_files",
+                         "write_file", "edit_file", "create_directory", "list_directory",
+                         "list_directory_with_sizes", "directory_tree", "move_file", "search_files",
+                         "get_file_info", "list_allowed_directories"));
 }
 
 TEST_F(FsServerTest, ReadWriteAndHeadTail) {
@@ -122,17 +125,21 @@ TEST_F(FsServerTest, SymlinksAreResolvedBeforeTheCheck) {
 }
 
 TEST_F(FsServerTest, EditFileDryRunAndApply) {
-  Json edit = {{"path", P("a.txt")}, {"edits", {{{"oldText", "two"}, {"newText", "2"}}}}, {"dryRun", true}};
+  Json edit = {
+      {"path", P("a.txt")}, {"edits", {{{"oldText", "two"}, {"newText", "2"}}}}, {"dryRun", true}};
   auto dry = Call("edit_file", edit);
   EXPECT_FALSE(dry.is_error) << Text(dry);
-  EXPECT_EQ(Text(dry), "```diff\nIndex: " + P("a.txt") +
-                           "\n===================================================================\n--- " + P("a.txt") +
-                           "\toriginal\n+++ " + P("a.txt") + "\tmodified\n@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n```\n\n");
+  EXPECT_EQ(Text(dry),
+            "```diff\nIndex: " + P("a.txt") +
+                "\n===================================================================\n--- " +
+                P("a.txt") + "\toriginal\n+++ " + P("a.txt") +
+                "\tmodified\n@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n```\n\n");
   EXPECT_EQ(Read(root_ / "a.txt"), "one\ntwo\nthree\n");
   edit["dryRun"] = false;
   EXPECT_FALSE(Call("edit_file", edit).is_error);
   EXPECT_EQ(Read(root_ / "a.txt"), "one\n2\nthree\n");
-  auto missing = Call("edit_file", {{"path", P("a.txt")}, {"edits", {{{"oldText", "nope"}, {"newText", "x"}}}}});
+  auto missing = Call("edit_file",
+                      {{"path", P("a.txt")}, {"edits", {{{"oldText", "nope"}, {"newText", "x"}}}}});
   EXPECT_TRUE(missing.is_error);
   EXPECT_EQ(Text(missing), "Could not find exact match for edit:\nnope");
 }
@@ -153,26 +160,34 @@ TEST_F(FsServerTest, ListingsTreeSearchInfo) {
     }
   }
   EXPECT_TRUE(saw_sub);
-  auto excluded = Json::parse(Text(Call("directory_tree", {{"path", root_.string()}, {"excludePatterns", {"sub"}}})));
+  auto excluded = Json::parse(
+      Text(Call("directory_tree", {{"path", root_.string()}, {"excludePatterns", {"sub"}}})));
   EXPECT_EQ(excluded.size(), 1u);
-  EXPECT_EQ(Text(Call("search_files", {{"path", root_.string()}, {"pattern", "**/*.md"}})), P("sub/b.md"));
-  EXPECT_EQ(Text(Call("search_files", {{"path", root_.string()}, {"pattern", "*.zip"}})), "No matches found");
+  EXPECT_EQ(Text(Call("search_files", {{"path", root_.string()}, {"pattern", "**/*.md"}})),
+            P("sub/b.md"));
+  EXPECT_EQ(Text(Call("search_files", {{"path", root_.string()}, {"pattern", "*.zip"}})),
+            "No matches found");
   auto info = Text(Call("get_file_info", {{"path", P("a.txt")}}));
   EXPECT_THAT(info, StartsWith("size: 14\ncreated: "));
   EXPECT_THAT(info, HasSubstr("isFile: true\npermissions: "));
-  EXPECT_EQ(Text(Call("list_allowed_directories", Json::object())), "Allowed directories:\n" + root_.string());
+  EXPECT_EQ(Text(Call("list_allowed_directories", Json::object())),
+            "Allowed directories:\n" + root_.string());
 }
 
 TEST_F(FsServerTest, MoveCreateAndMultipleReads) {
   // As in the reference, the parent of a new path must exist (so nested creation needs steps).
-  EXPECT_EQ(Text(Call("create_directory", {{"path", P("x/y/z")}})), "Parent directory does not exist: " + P("x/y"));
-  EXPECT_EQ(Text(Call("create_directory", {{"path", P("x")}})), "Successfully created directory " + P("x"));
+  EXPECT_EQ(Text(Call("create_directory", {{"path", P("x/y/z")}})),
+            "Parent directory does not exist: " + P("x/y"));
+  EXPECT_EQ(Text(Call("create_directory", {{"path", P("x")}})),
+            "Successfully created directory " + P("x"));
   EXPECT_TRUE(stdfs::is_directory(root_ / "x"));
   EXPECT_EQ(Text(Call("move_file", {{"source", P("a.txt")}, {"destination", P("x/a.txt")}})),
             "Successfully moved " + P("a.txt") + " to " + P("x/a.txt"));
   auto multi = Text(Call("read_multiple_files", {{"paths", {P("x/a.txt"), P("none.txt")}}}));
-  EXPECT_THAT(multi, StartsWith(P("x/a.txt") + ":\none\ntwo\nthree\n\n\n---\n" + P("none.txt") + ": Error - "));
-  auto refused = Call("move_file", {{"source", P("x/a.txt")}, {"destination", (outside_ / "a.txt").string()}});
+  EXPECT_THAT(multi, StartsWith(P("x/a.txt") + ":\none\ntwo\nthree\n\n\n---\n" + P("none.txt") +
+                                ": Error - "));
+  auto refused =
+      Call("move_file", {{"source", P("x/a.txt")}, {"destination", (outside_ / "a.txt").string()}});
   EXPECT_TRUE(refused.is_error);
   EXPECT_FALSE(stdfs::exists(outside_ / "a.txt"));
 }

@@ -36,7 +36,8 @@ std::vector<std::string> ExpandBraces(const std::string& pattern, int depth = 0)
       if (alternatives.size() < 2) return {pattern};  // "{a}" is literal in minimatch
       std::vector<std::string> out;
       for (const auto& alt : alternatives) {
-        for (auto& e : ExpandBraces(pattern.substr(0, open) + alt + pattern.substr(i + 1), depth + 1)) {
+        for (auto& e :
+             ExpandBraces(pattern.substr(0, open) + alt + pattern.substr(i + 1), depth + 1)) {
           out.push_back(std::move(e));
         }
       }
@@ -51,7 +52,8 @@ std::vector<std::string_view> Split(std::string_view s) {
   size_t start = 0;
   for (;;) {
     size_t slash = s.find('/', start);
-    parts.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    parts.push_back(
+        s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -115,7 +117,8 @@ bool MatchSegment(std::string_view p, std::string_view s) {
   return pi == p.size();
 }
 
-bool MatchParts(const std::vector<std::string_view>& p, size_t pi, const std::vector<std::string_view>& s, size_t si) {
+bool MatchParts(const std::vector<std::string_view>& p, size_t pi,
+                const std::vector<std::string_view>& s, size_t si) {
   while (pi < p.size()) {
     if (p[pi] == "**") {
       while (pi + 1 < p.size() && p[pi + 1] == "**") ++pi;

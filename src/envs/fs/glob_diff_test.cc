@@ -40,7 +40,9 @@ TEST(UnifiedDiff, MatchesJsdiffFormat) {
 
 TEST(UnifiedDiff, NoNewlineAtEndAndSeparateHunks) {
   std::string diff = UnifiedDiff("a\nb", "a\nc", "f");
-  EXPECT_NE(diff.find("-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"),
+            std::string::npos)
+      << diff;
   std::string old_text, new_text;
   for (int i = 0; i < 30; ++i) {
     old_text += "line" + std::to_string(i) + "\n";
@@ -50,7 +52,8 @@ TEST(UnifiedDiff, NoNewlineAtEndAndSeparateHunks) {
   EXPECT_NE(diff.find("@@ -1,7 +1,7 @@\n"), std::string::npos) << diff;
   EXPECT_NE(diff.find("@@ -22,9 +22,9 @@\n"), std::string::npos) << diff;
   EXPECT_EQ(UnifiedDiff("same\n", "same\n", "f"),
-            "Index: f\n===================================================================\n--- f\toriginal\n+++ f\tmodified\n");
+            "Index: f\n===================================================================\n--- "
+            "f\toriginal\n+++ f\tmodified\n");
 }
 
 }  // namespace

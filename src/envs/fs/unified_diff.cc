@@ -30,17 +30,21 @@ std::string StripNewline(std::string_view t) {
 }
 
 // Longest-common-subsequence diff, emitting removals before additions in each change.
-std::vector<Component> Diff(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
+std::vector<Component> Diff(const std::vector<std::string_view>& a,
+                            const std::vector<std::string_view>& b) {
   // Common prefix and suffix first: edits are usually small.
   size_t pre = 0;
   while (pre < a.size() && pre < b.size() && a[pre] == b[pre]) ++pre;
   size_t suf = 0;
-  while (suf < a.size() - pre && suf < b.size() - pre && a[a.size() - 1 - suf] == b[b.size() - 1 - suf]) ++suf;
+  while (suf < a.size() - pre && suf < b.size() - pre &&
+         a[a.size() - 1 - suf] == b[b.size() - 1 - suf])
+    ++suf;
   const size_t n = a.size() - pre - suf, m = b.size() - pre - suf;
   std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;) {
     for (size_t j = m; j-- > 0;) {
-      lcs[i][j] = a[pre + i] == b[pre + j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+      lcs[i][j] =
+          a[pre + i] == b[pre + j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
     }
   }
   std::vector<Component> out;
@@ -81,8 +85,9 @@ struct Hunk {
 
 }  // namespace
 
-std::string UnifiedDiff(std::string_view old_text, std::string_view new_text, const std::string& file_name,
-                        const std::string& old_header, const std::string& new_header) {
+std::string UnifiedDiff(std::string_view old_text, std::string_view new_text,
+                        const std::string& file_name, const std::string& old_header,
+                        const std::string& new_header) {
   const int context = 4;
   std::vector<Component> diff = Diff(Tokens(old_text), Tokens(new_text));
   diff.push_back({Component::kSame, {}});  // as jsdiff: a sentinel that closes the last hunk
@@ -119,8 +124,11 @@ std::string UnifiedDiff(std::string_view old_text, std::string_view new_text, co
       } else {
         int context_size = std::min(static_cast<int>(lines.size()), context);
         for (int k = 0; k < context_size; ++k) cur.push_back(" " + lines[k]);
-        Hunk hunk{old_range_start, old_line - old_range_start + context_size, new_range_start,
-                  new_line - new_range_start + context_size, {}};
+        Hunk hunk{old_range_start,
+                  old_line - old_range_start + context_size,
+                  new_range_start,
+                  new_line - new_range_start + context_size,
+                  {}};
         if (i + 2 >= diff.size() && static_cast<int>(lines.size()) <= context) {
           bool old_eof_newline = !old_text.empty() && old_text.back() == '\n';
           bool new_eof_newline = !new_text.empty() && new_text.back() == '\n';

@@ -8,7 +8,8 @@
 
 namespace naut::envs::fs {
 
-std::string UnifiedDiff(std::string_view old_text, std::string_view new_text, const std::string& file_name,
-                        const std::string& old_header = "original", const std::string& new_header = "modified");
+std::string UnifiedDiff(std::string_view old_text, std::string_view new_text,
+                        const std::string& file_name, const std::string& old_header = "original",
+                        const std::string& new_header = "modified");
 
 }  // namespace naut::envs::fs

@@ -43,7 +43,9 @@ TEST_F(CliSandboxTest, CheckSaysItWorks) {
 }
 
 TEST_F(CliSandboxTest, RunPassesOutputStdinAndExitCode) {
-  auto r = Cli({"sandbox", "run", "--", "/bin/sh", "-c", "cat; echo uid=$(id -u); ls /root 2>&1; exit 7"}, "piped\n");
+  auto r = Cli(
+      {"sandbox", "run", "--", "/bin/sh", "-c", "cat; echo uid=$(id -u); ls /root 2>&1; exit 7"},
+      "piped\n");
   EXPECT_EQ(r.status.exit_code, 7) << r.err;
   EXPECT_THAT(r.out, HasSubstr("piped\nuid=1000\n"));
   EXPECT_THAT(r.out, HasSubstr("No such file"));

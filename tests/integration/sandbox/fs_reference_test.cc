@@ -27,18 +27,22 @@ std::string Text(const ToolResult& r) {
 }
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
   return s;
 }
 
-void Write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+void Write(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
 
 // Two identical trees (one per server, so that writes do not interfere) and a secret beside.
 void MakeTree(const fs::path& root) {
   fs::create_directories(root / "src" / "deep");
   fs::create_directories(root / "empty");
   Write(root / "notes.txt", "alpha\nbeta\ngamma\ndelta\n");
-  Write(root / "src" / "main.py", "def main():\n    print('hi')\n\n\nif __name__ == '__main__':\n    main()\n");
+  Write(root / "src" / "main.py",
+        "def main():\n    print('hi')\n\n\nif __name__ == '__main__':\n    main()\n");
   Write(root / "src" / "deep" / "data.txt", "1\n2\n3");
   Write(root / ".hidden.txt", "h\n");
 }
@@ -47,7 +51,8 @@ class FsReferenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kModules / "@modelcontextprotocol" / "server-filesystem")) {
-      GTEST_SKIP() << "npm peers are not installed: run `npm ci` in tests/peers (scripts/setup.sh does)";
+      GTEST_SKIP()
+          << "npm peers are not installed: run `npm ci` in tests/peers (scripts/setup.sh does)";
     }
     base_ = fs::temp_directory_path() / ("naut-fsref-" + NewId());
     fs::create_directories(base_ / "home");
@@ -61,9 +66,10 @@ class FsReferenceTest : public ::testing::Test {
     fs::create_symlink(base_ / "outside" / "secret.txt", ref_dir_ / "escape.txt");
     fs::create_symlink(base_ / "outside" / "secret.txt", our_dir_ / "escape.txt");
     fs::path node = kModules / ".bin" / "node";
-    ref_ = Connect("reference", {fs::exists(node) ? node.string() : "node",
-                                 (kModules / "@modelcontextprotocol/server-filesystem/dist/index.js").string(),
-                                 ref_dir_.string()});
+    ref_ = Connect("reference",
+                   {fs::exists(node) ? node.string() : "node",
+                    (kModules / "@modelcontextprotocol/server-filesystem/dist/index.js").string(),
+                    ref_dir_.string()});
     our_ = Connect("ours", {NAUT_CLI, "--home", (base_ / "home").string(), "--set",
                             "sandbox.fs_roots=" + our_dir_.string(), "mcp-server", "fs"});
     ASSERT_TRUE(ref_ && our_);
@@ -75,7 +81,8 @@ class FsReferenceTest : public ::testing::Test {
     if (!base_.empty()) fs::remove_all(base_, ec);
   }
   std::unique_ptr<Client> Connect(const std::string& name, std::vector<std::string> argv) {
-    auto c = Client::Connect(std::make_unique<StdioClientTransport>(name, SpawnOptions{.argv = std::move(argv)}), {});
+    auto c = Client::Connect(
+        std::make_unique<StdioClientTransport>(name, SpawnOptions{.argv = std::move(argv)}), {});
     EXPECT_TRUE(c) << name << ": " << c.error().ToString();
     return c ? std::move(*c) : nullptr;
   }
@@ -91,8 +98,10 @@ class FsReferenceTest : public ::testing::Test {
     };
     ToolResult a = call(*ref_, ref_dir_);
     ToolResult b = call(*our_, our_dir_);
-    EXPECT_EQ(a.is_error, b.is_error) << tool << " " << args_template << "\nreference: " << Text(a) << "\nours: " << Text(b);
-    EXPECT_EQ(Replace(Text(a), ref_dir_.string(), "ROOT"), Replace(Text(b), our_dir_.string(), "ROOT"))
+    EXPECT_EQ(a.is_error, b.is_error)
+        << tool << " " << args_template << "\nreference: " << Text(a) << "\nours: " << Text(b);
+    EXPECT_EQ(Replace(Text(a), ref_dir_.string(), "ROOT"),
+              Replace(Text(b), our_dir_.string(), "ROOT"))
         << tool << " " << args_template;
   }
 
@@ -120,11 +129,15 @@ TEST_F(FsReferenceTest, SameToolsAndArguments) {
       }
       return out;
     };
-    std::set<std::string> ref_props = names(t.input_schema, "properties"), our_props = names(o.input_schema, "properties");
+    std::set<std::string> ref_props = names(t.input_schema, "properties"),
+                          our_props = names(o.input_schema, "properties");
     EXPECT_EQ(ref_props, our_props) << t.name;
-    std::set<std::string> ref_req = names(t.input_schema, "required"), our_req = names(o.input_schema, "required");
+    std::set<std::string> ref_req = names(t.input_schema, "required"),
+                          our_req = names(o.input_schema, "required");
     EXPECT_EQ(ref_req, our_req) << t.name;
-    EXPECT_EQ(t.annotations.value("readOnlyHint", false), o.annotations.value("readOnlyHint", false)) << t.name;
+    EXPECT_EQ(t.annotations.value("readOnlyHint", false),
+              o.annotations.value("readOnlyHint", false))
+        << t.name;
   }
   EXPECT_EQ(ref_tools->size(), our_tools->size());
 }
@@ -154,10 +167,15 @@ TEST_F(FsReferenceTest, SameAnswersToWrites) {
   Same("write_file", R"({"path": "ROOT/new.txt", "content": "fresh\n"})");
   Same("write_file", R"({"path": "ROOT/new.txt", "content": "replaced\n"})");
   Same("read_text_file", R"({"path": "ROOT/new.txt"})");
-  Same("edit_file", R"j({"path": "ROOT/src/main.py", "edits": [{"oldText": "print('hi')", "newText": "print('hello')"}], "dryRun": true})j");
-  Same("edit_file", R"j({"path": "ROOT/src/main.py", "edits": [{"oldText": "def main():", "newText": "def main() -> None:"}, {"oldText": "  main()", "newText": "  main()  # run"}]})j");
+  Same(
+      "edit_file",
+      R"j({"path": "ROOT/src/main.py", "edits": [{"oldText": "print('hi')", "newText": "print('hello')"}], "dryRun": true})j");
+  Same(
+      "edit_file",
+      R"j({"path": "ROOT/src/main.py", "edits": [{"oldText": "def main():", "newText": "def main() -> None:"}, {"oldText": "  main()", "newText": "  main()  # run"}]})j");
   Same("read_text_file", R"({"path": "ROOT/src/main.py"})");
-  Same("edit_file", R"({"path": "ROOT/notes.txt", "edits": [{"oldText": "not there", "newText": "x"}]})");
+  Same("edit_file",
+       R"({"path": "ROOT/notes.txt", "edits": [{"oldText": "not there", "newText": "x"}]})");
   Same("create_directory", R"({"path": "ROOT/made"})");
   Same("create_directory", R"({"path": "ROOT/made"})");
   Same("move_file", R"({"source": "ROOT/new.txt", "destination": "ROOT/made/moved.txt"})");
@@ -175,9 +193,11 @@ TEST_F(FsReferenceTest, SameRefusals) {
   Same("write_file", R"({"path": "ROOT/no/such/dir/f.txt", "content": "x"})");
   Same("create_directory", R"({"path": "ROOT/a/b/c"})");
   Same("list_directory", R"({"path": "/etc"})");
-  Same("move_file", R"({"source": "ROOT/notes.txt", "destination": ")" + outside + R"(/notes.txt"})");
+  Same("move_file",
+       R"({"source": "ROOT/notes.txt", "destination": ")" + outside + R"(/notes.txt"})");
   Same("read_text_file", R"({"path": "ROOT/missing.txt"})");
-  Same("read_multiple_files", R"({"paths": ["ROOT/notes.txt", ")" + outside + R"(/secret.txt", "ROOT/missing.txt"]})");
+  Same("read_multiple_files",
+       R"({"paths": ["ROOT/notes.txt", ")" + outside + R"(/secret.txt", "ROOT/missing.txt"]})");
   Same("get_file_info", R"({"path": "/etc/passwd"})");
   EXPECT_EQ(std::ifstream(base_ / "outside" / "secret.txt").get(), 's');
   EXPECT_FALSE(fs::exists(base_ / "outside" / "new.txt"));
@@ -199,9 +219,12 @@ TEST_F(FsReferenceTest, FileInfoHasTheSameFields) {
     size_t start = 0;
     while (start < text.size()) {
       size_t nl = text.find('\n', start);
-      std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      std::string line =
+          text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
       out.push_back(line.substr(0, line.find(':')));
-      if (line.rfind("size", 0) == 0 || line.rfind("is", 0) == 0 || line.rfind("permissions", 0) == 0) out.back() = line;
+      if (line.rfind("size", 0) == 0 || line.rfind("is", 0) == 0 ||
+          line.rfind("permissions", 0) == 0)
+        out.back() = line;
       if (nl == std::string::npos) break;
       start = nl + 1;
     }

@@ -73,8 +73,8 @@ void HostGuardTest::TearDown() {
 std::map<std::string, std::string> HostGuardTest::Snapshot() const {
   std::map<std::string, std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::path& p = it->path();
     if (p == workspace_) {
       it.disable_recursion_pending();
@@ -102,7 +102,8 @@ std::vector<pid_t> HostGuardTest::Leftovers() const {
   return found;
 }
 
-RunResult HostGuardTest::Run(std::vector<std::string> argv, const Limits& limits, std::string stdin_data) {
+RunResult HostGuardTest::Run(std::vector<std::string> argv, const Limits& limits,
+                             std::string stdin_data) {
   Spec spec;
   spec.argv = std::move(argv);
   spec.workspace = workspace_;
