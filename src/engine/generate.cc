@@ -38,7 +38,12 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
   const Tokenizer& tok = model.tokenizer();
   const int64_t nv = model.params().n_vocab;
   auto t0 = Clock::now();
-  NAUT_ASSIGN_OR_RETURN(res.n_reused, ctx.EvalPrompt(prompt));
+  auto reused = ctx.EvalPrompt(prompt, o.cancelled);
+  if (!reused && reused.error().code() == Code::kCancelled) {
+    res.stop_reason = "cancelled";
+    return res;
+  }
+  NAUT_ASSIGN_OR_RETURN(res.n_reused, std::move(reused));
   auto t1 = Clock::now();
   res.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
 

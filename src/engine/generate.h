@@ -23,6 +23,9 @@ struct GenerateOptions {
   bool stop_at_eog = true;
   // Receives text as it becomes final; return false to stop (stop_reason "cancelled").
   std::function<bool(std::string_view text)> on_text;
+  // Asked between batches of the prompt's evaluation; true stops there (stop_reason
+  // "cancelled").
+  std::function<bool()> cancelled;
 };
 
 struct GenerateResult {

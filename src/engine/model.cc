@@ -226,15 +226,24 @@ Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
   return Status::Ok();
 }
 
-Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt) {
+Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt,
+                                const std::function<bool()>& cancelled) {
   if (prompt.empty()) return InvalidArgument("context: empty prompt");
   size_t common = 0;
   while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common])
     ++common;
   if (common == prompt.size()) --common;  // re-evaluate the last token to get its logits
   Truncate(static_cast<int>(common));
-  std::vector<TokenId> rest(prompt.begin() + static_cast<std::ptrdiff_t>(common), prompt.end());
-  NAUT_RETURN_IF_ERROR(Eval(rest));
+  // A batch at a time, asking between batches whether to go on: a long prompt on a slow
+  // machine takes minutes, and a caller that gave up should not wait for it.
+  for (size_t at = common; at < prompt.size();) {
+    if (cancelled && cancelled()) return Cancelled("context: prompt evaluation cancelled");
+    size_t end = std::min(prompt.size(), at + static_cast<size_t>(std::max(1, options_.n_batch)));
+    NAUT_RETURN_IF_ERROR(
+        Eval(std::vector<TokenId>(prompt.begin() + static_cast<std::ptrdiff_t>(at),
+                                  prompt.begin() + static_cast<std::ptrdiff_t>(end))));
+    at = end;
+  }
   return static_cast<int>(common);
 }
 

@@ -7,6 +7,7 @@
 // A Context is used by one thread at a time (it owns its thread pool).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,8 +97,11 @@ class Context {
   Status Eval(const std::vector<TokenId>& tokens, bool all_logits = false);
   // Makes the cache hold exactly `prompt` and leaves the logits of its last token: the longest
   // prefix shared with the cached tokens is kept and only the rest is evaluated (at least one
-  // token, for the logits). Returns how many tokens were reused.
-  Result<int> EvalPrompt(const std::vector<TokenId>& prompt);
+  // token, for the logits), n_batch tokens at a time. Returns how many tokens were reused, or
+  // kCancelled when `cancelled` (asked before each batch) says so; the cache then holds the
+  // batches evaluated so far.
+  Result<int> EvalPrompt(const std::vector<TokenId>& prompt,
+                         const std::function<bool()>& cancelled = {});
   // Drops cached positions from `n` on.
   void Truncate(int n);
   const float* logits(int i = 0) const {

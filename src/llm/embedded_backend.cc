@@ -210,6 +210,7 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   g.max_tokens = s.max_tokens ? *s.max_tokens : context_size_ - static_cast<int>(ids.size());
   g.stop = request.stop;
   double first_ms = 0;
+  g.cancelled = [&] { return options.cancel.stop_requested(); };
   g.on_text = [&](std::string_view text) {
     if (options.cancel.stop_requested()) return false;
     if (first_ms == 0) first_ms = MsSince(t0);

@@ -217,6 +217,17 @@ TEST_F(EmbeddedBackendTest, ErrorsAreTyped) {
   EXPECT_EQ(cancelled.error().kind, LlmError::Kind::kCancelled);
   // The context is still usable afterwards.
   EXPECT_TRUE((*b)->Chat(Request({Message::User("hi")}, 2), {}).ok());
+
+  // Cancelled before the prompt is evaluated: stopped between its batches, not after them.
+  std::stop_source early;
+  early.request_stop();
+  CallOptions before;
+  before.cancel = early.get_token();
+  before.on_delta = [](const StreamDelta&) { ADD_FAILURE() << "a token after the cancel"; };
+  auto stopped = (*b)->Chat(Request({Message::User("hello there")}, 8), before);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().kind, LlmError::Kind::kCancelled);
+  EXPECT_TRUE((*b)->Chat(Request({Message::User("hello there")}, 2), {}).ok());
 }
 
 TEST(EmbeddedBackend, ModelWithoutTemplateNeedsAChatFormat) {
