@@ -273,6 +273,9 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
   if (with_tools) request.tools = tool_specs_;
   request.response_format = format;
   request.sampling = options_.sampling;
+  // Each call its own sampling seed, derived from the run's: a retry of a failed step is not
+  // forced to write the same answer again, and the run stays reproducible.
+  if (request.sampling.seed) *request.sampling.seed += summary_.model_calls;
   // An action is a call or a short program: a model that runs on (repeating itself, or a random
   // model) is cut off before it fills the context.
   if (!request.sampling.max_tokens)

@@ -500,6 +500,17 @@ TEST_F(AgentTest, ACodeActionThatCallsNoToolIsToldSoAndStoppedWhenRepeated) {
 
 // A real run offered the only skill it had ("send /start") for "win a fight", and the model
 // called it again and again: skills unlike the task are not offered.
+TEST_F(AgentTest, EachModelCallHasItsOwnSeedDerivedFromTheRuns) {
+  options_.max_rounds = 1;
+  options_.sampling.seed = 7;
+  model_.script = {Call("game__press", {{"button", "train"}}), Text("no"), Text("no")};
+  Run();
+  ASSERT_GE(model_.requests.size(), 3u);
+  EXPECT_EQ(model_.requests[0].sampling.seed, 7);
+  EXPECT_EQ(model_.requests[1].sampling.seed, 8);
+  EXPECT_EQ(model_.requests[2].sampling.seed, 9);
+}
+
 TEST_F(AgentTest, SkillsUnlikeTheTaskAreNotOffered) {
   options_.max_rounds = 1;
   options_.skills_min_similarity = 0.3;
