@@ -308,6 +308,7 @@ int Run(Context& ctx, const RunFlags& flags) {
                        {{"backend", config->llm.backend},
                         {"model", (*model)->Describe()},
                         {"threads", config->llm.threads},
+                        {"slots", config->llm.slots},
                         {"context_size", config->llm.context_size}}},
                       {"machine", MachineDescription()},
                       {"seed", flags.seed ? Json(*flags.seed) : Json(nullptr)}};
