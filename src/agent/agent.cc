@@ -65,6 +65,13 @@ std::string SkillSignature(const std::string& code, const std::string& name) {
   return name + OneLine(code.substr(open, close - open + 1), 200);
 }
 
+// A checker's answer as JSON: its structured content, else its text parsed.
+std::optional<Json> CheckerResult(const ToolOutcome& r) {
+  if (r.structured) return r.structured;
+  if (auto parsed = ParseJson(r.text, "checker result")) return *parsed;
+  return std::nullopt;
+}
+
 // Truthiness of a JSON value at `pointer` (e.g. "/achieved").
 std::optional<bool> Truthy(const Json& j, const std::string& pointer) {
   try {
@@ -407,10 +414,7 @@ void Agent::SweepMilestones() {
     auto r = tools_.CallTool(profile_.checker_tool, Json{{profile_.checker_argument, id}},
                              options_.tool_timeout, {});
     if (!r) continue;
-    std::optional<Json> result = r->structured;
-    if (!result) {
-      if (auto parsed = ParseJson(r->text, "checker result")) result = *parsed;
-    }
+    std::optional<Json> result = CheckerResult(*r);
     if (!result || Truthy(*result, profile_.checker_success) != true) continue;
     reached_.insert(id);
     Emit("milestone_reached", {{"milestone", id},
@@ -674,11 +678,7 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
     if (!r)
       return {false, "the checker " + profile_.checker_tool + " failed: " + r.error().message(),
               "checker"};
-    std::optional<Json> result = r->structured;
-    if (!result) {
-      auto parsed = ParseJson(r->text, "checker result");
-      if (parsed) result = *parsed;
-    }
+    std::optional<Json> result = CheckerResult(*r);
     std::optional<bool> ok = result ? Truthy(*result, profile_.checker_success) : std::nullopt;
     if (!ok) {
       return {
@@ -726,6 +726,13 @@ Agent::Verdict Agent::Verify(const TaskRecord& task, const TaskState& state) {
             "llm critic"};
   }
   return {(*parsed)["success"].get<bool>(), parsed->value("critique", ""), "llm critic"};
+}
+
+Agent::Verdict Agent::Judge(const TaskRecord& task, const TaskState& state) {
+  Verdict verdict = Verify(task, state);
+  Emit("critic",
+       {{"success", verdict.success}, {"critique", verdict.critique}, {"source", verdict.source}});
+  return verdict;
 }
 
 std::string Agent::LearnSkill(const TaskRecord& task, const TaskState& state) {
@@ -986,10 +993,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
         auto error = RunCodeAction(*code, state, &result_text);
         messages.push_back(llm::Message::Assistant(answer->content));
         if (!error) {
-          verdict = Verify(task, state);
-          Emit("critic", {{"success", verdict.success},
-                          {"critique", verdict.critique},
-                          {"source", verdict.source}});
+          verdict = Judge(task, state);
           if (verdict.success) {
             verified_in_round = true;
             break;
@@ -1001,7 +1005,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       }
       // An empty answer is no claim of success: small models sometimes end their turn at once
       // after a tool result. Ask once per round for an action; a second empty answer ends it.
-      if (answer->content.find_first_not_of(" \t\r\n") == std::string::npos && !asked_after_empty) {
+      const bool empty = answer->content.find_first_not_of(" \t\r\n") == std::string::npos;
+      if (empty && !asked_after_empty) {
         asked_after_empty = true;
         messages.push_back(llm::Message::Assistant(answer->content));
         messages.push_back(llm::Message::User(kEmptyAnswerCorrection));
@@ -1014,12 +1019,8 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
       // round goes on (small models often talk about the task instead of acting); a second
       // ends the round.
       state.rounds.back().steps.push_back("model: " + OneLine(answer->content, 200));
-      bool empty = answer->content.find_first_not_of(" \t\r\n") == std::string::npos;
       if (!empty && !rejected_claim_in_round && HasCheckerFor(task)) {
-        verdict = Verify(task, state);
-        Emit("critic", {{"success", verdict.success},
-                        {"critique", verdict.critique},
-                        {"source", verdict.source}});
+        verdict = Judge(task, state);
         if (verdict.success) {
           verified_in_round = true;
           break;
@@ -1037,10 +1038,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     }
     if (state.stop_reason) return finish(false, *state.stop_reason, "");
     if (!verified_in_round) {
-      verdict = Verify(task, state);
-      Emit("critic", {{"success", verdict.success},
-                      {"critique", verdict.critique},
-                      {"source", verdict.source}});
+      verdict = Judge(task, state);
     }
     if (verdict.success) {
       SweepMilestones();  // reached by the actions, before the skill writer's call

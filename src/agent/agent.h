@@ -129,6 +129,8 @@ class Agent {
     std::string source;  // "checker" | "llm critic"
   };
   Verdict Verify(const TaskRecord& task, const TaskState& state);
+  // Verify, and the verdict reported (event "critic").
+  Verdict Judge(const TaskRecord& task, const TaskState& state);
   // Whether the environment's checker tool judges `task` (else the LLM critic does).
   bool HasCheckerFor(const TaskRecord& task) const;
   std::string LearnSkill(const TaskRecord& task, const TaskState& state);
