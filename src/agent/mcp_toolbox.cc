@@ -2,25 +2,6 @@
 
 namespace naut::agent {
 
-std::string McpToolBox::ResultText(const mcp::ToolResult& result) {
-  std::string text;
-  for (const auto& c : result.content) {
-    if (!text.empty()) text += "\n";
-    const Json& d = c.data;
-    if (c.type == "text") {
-      text += d.value("text", "");
-    } else if (c.type == "resource" && d.contains("resource") && d["resource"].contains("text")) {
-      text += d["resource"].value("text", "");
-    } else if (c.type == "resource_link") {
-      text += "[resource " + d.value("uri", "") + "]";
-    } else {
-      text += "[" + c.type + " content]";
-    }
-  }
-  if (text.empty() && result.structured) text = DumpJson(*result.structured);
-  return text;
-}
-
 Result<std::vector<ToolInfo>> McpToolBox::ListTools() {
   std::vector<ToolInfo> out;
   for (const auto& q : hub_.ListTools()) {
@@ -45,7 +26,7 @@ Result<ToolOutcome> McpToolBox::CallTool(const std::string& name, const Json& ar
   options.timeout = timeout;
   options.cancel = cancel;
   NAUT_ASSIGN_OR_RETURN(mcp::ToolResult r, hub_.CallTool(name, arguments, options));
-  return ToolOutcome{ResultText(r), r.is_error, r.structured};
+  return ToolOutcome{r.AsText(), r.is_error, r.structured};
 }
 
 Result<std::string> McpToolBox::ReadResource(const std::string& uri) {

@@ -23,9 +23,6 @@ class McpToolBox : public ToolBox {
                                std::chrono::milliseconds timeout, std::stop_token cancel) override;
   Result<std::string> ReadResource(const std::string& uri) override;
 
-  // The text a model reads for an MCP tool result: text blocks joined, other blocks named.
-  static std::string ResultText(const mcp::ToolResult& result);
-
  private:
   mcp::ClientManager& hub_;
   std::vector<std::string> resource_servers_;

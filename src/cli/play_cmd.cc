@@ -97,14 +97,10 @@ class ChatPrinter {
   std::map<int64_t, Seen> seen_;
 };
 
-std::string ResultText(const mcp::ToolResult& r) {
-  return r.content.empty() ? std::string() : r.content[0].data.value("text", std::string());
-}
-
 // The bot's answer to a press, from the tool's JSON result or its plain sentence, as a player
 // would see it: an alert is a pop-up, not a sentence about Telegram.
 std::string PressAnswer(const mcp::ToolResult& r) {
-  std::string text = ResultText(r);
+  std::string text = r.AsText();
   if (auto j = ParseJson(text, "press result"); j && j->is_object() && j->contains("response")) {
     std::string response = (*j)["response"].get<std::string>();
     constexpr std::string_view kAlert = " Telegram displayed an alert to the user.";
@@ -145,7 +141,7 @@ int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, b
       continue;
     }
     if (line == "chats") {
-      out << ResultText(world->ListChats(Json::object())) << "\n";
+      out << world->ListChats(Json::object()).AsText() << "\n";
       continue;
     }
     if (line == "shop" || line == "game") {
@@ -162,7 +158,7 @@ int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, b
       out << "  " << PressAnswer(r) << "\n";
     } else {
       auto r = world->SendMessage(Json{{"chat_id", current}, {"message", line}});
-      if (r.is_error) out << "  ⚠️ " << ResultText(r) << "\n";
+      if (r.is_error) out << "  ⚠️ " << r.AsText() << "\n";
     }
     Game g = world->Snapshot();
     printer.ShowChanges(*g.FindChat(current));

@@ -47,6 +47,30 @@ struct ToolResult {
   static ToolResult Structured(Json value) {
     return {{Content::Text(DumpJson(value))}, std::move(value), false};
   }
+
+  // The result as text, the one way every reader sees it (the model after a direct call, a
+  // skill or code action through the bridge, `neuronaut play`): text blocks as they are, an
+  // embedded resource as its text, a resource link as "[resource URI]", anything else as
+  // "[TYPE content]", one block per line; the structured content as JSON when there is no
+  // text at all.
+  std::string AsText() const {
+    std::string text;
+    for (const auto& c : content) {
+      if (!text.empty()) text += "\n";
+      const Json& d = c.data;
+      if (c.type == "text") {
+        text += d.value("text", "");
+      } else if (c.type == "resource" && d.contains("resource") && d["resource"].contains("text")) {
+        text += d["resource"].value("text", "");
+      } else if (c.type == "resource_link") {
+        text += "[resource " + d.value("uri", "") + "]";
+      } else {
+        text += "[" + c.type + " content]";
+      }
+    }
+    if (text.empty() && structured) text = DumpJson(*structured);
+    return text;
+  }
 };
 
 // What a running call may use: cancellation and progress reporting.

@@ -143,20 +143,6 @@ std::string Cap(std::string s, size_t n) {
   return s;
 }
 
-std::string ResultText(const mcp::ToolResult& r) {
-  std::string text;
-  for (const auto& c : r.content) {
-    if (c.data.contains("text") && c.data["text"].is_string()) {
-      if (!text.empty()) text += "\n";
-      text += c.data["text"].get<std::string>();
-    } else {
-      if (!text.empty()) text += "\n";
-      text += "[" + c.type + " content]";
-    }
-  }
-  return text;
-}
-
 bool WriteAll(int fd, const std::string& s) {
   size_t off = 0;
   while (off < s.size()) {
@@ -247,10 +233,10 @@ class Session {
         answer["error"] = r.error().message();
       } else {
         rec.is_error = r->is_error;
-        rec.result = Cap(ResultText(*r), 4000);
+        rec.result = Cap(r->AsText(), 4000);
         answer["ok"] = true;
         answer["is_error"] = r->is_error;
-        answer["text"] = ResultText(*r);
+        answer["text"] = r->AsText();
         if (r->structured) answer["structured"] = *r->structured;
       }
       result_.tool_calls.push_back(std::move(rec));

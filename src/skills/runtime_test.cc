@@ -30,9 +30,21 @@ class Counter : public ToolInvoker {
     }
     if (name == "game__echo") return mcp::ToolResult::Text(args.value("text", ""));
     if (name == "game__fail") return mcp::ToolResult::Error("the monster is too strong");
+    if (name == "game__look") return Look();
     return NotFound("no tool named '" + name + "'");
   }
   std::atomic<int> calls{0};
+
+  // A result of every kind of content block, as an MCP server may answer.
+  static mcp::ToolResult Look() {
+    mcp::ToolResult r = mcp::ToolResult::Text("a cave");
+    r.content.push_back({"resource_link", Json{{"type", "resource_link"}, {"uri", "rpg://state"}}});
+    r.content.push_back(
+        {"resource",
+         Json{{"type", "resource"}, {"resource", {{"uri", "rpg://map"}, {"text", "# . #"}}}}});
+    r.content.push_back({"image", Json{{"type", "image"}, {"data", "AAAA"}}});
+    return r;
+  }
 };
 
 TEST(Runtime, RunsAnEntryFunctionThatCallsToolsBothWays) {
@@ -79,6 +91,20 @@ TEST(Runtime, ToolErrorsAreExceptionsWithATraceback) {
 
 // Qwen2.5-Coder-1.5B wrote this skill after its first success (run kept in
 // tests/fixtures/real_runs/): the arguments as one dict, not as keywords.
+TEST(Runtime, ASkillReadsAToolResultAsTheModelDoes) {
+  Counter tools;
+  Runtime rt(tools);
+  auto r = rt.Run({.code = "import tools\nresult = tools.game__look()\n"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->stop, StopReason::kFinished) << r->error << r->traceback;
+  // The text of mcp::ToolResult::AsText, which the agent shows the model after a direct call.
+  const std::string expected = "a cave\n[resource rpg://state]\n# . #\n[image content]";
+  EXPECT_EQ(Counter::Look().AsText(), expected);
+  EXPECT_EQ(r->value, expected);
+  ASSERT_EQ(r->tool_calls.size(), 1u);
+  EXPECT_EQ(r->tool_calls[0].result, expected);
+}
+
 TEST(Runtime, ToolsTakeOneDictOfArgumentsAsModelsWriteThem) {
   Counter tools;
   Runtime rt(tools);
