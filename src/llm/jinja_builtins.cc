@@ -379,28 +379,33 @@ std::string GroupThousands(const std::string& digits, char sep) {
   return digits.substr(0, start) + grouped + digits.substr(end);
 }
 
-// Python's format(value, spec) for the mini-language str.format uses.
-std::string FormatSpec(const Value& v, std::string_view spec) {
+// A parsed format spec: [[fill]align][sign][#][0][width][grouping][.precision][type].
+struct FormatSpecParts {
   char32_t fill = ' ';
   char align = 0, sign = '-';
-  bool alt = false, zero = false;
+  bool alt = false;
   int64_t width = -1, precision = -1;
   char grouping = 0, type = 0;
+};
+
+FormatSpecParts ParseFormatSpec(std::string_view spec) {
+  FormatSpecParts f;
+  bool zero = false;
   const std::u32string cps = Cps(spec);
   size_t i = 0;
   auto is_align = [](char32_t c) { return c == '<' || c == '>' || c == '^' || c == '='; };
   if (cps.size() >= 2 && is_align(cps[1])) {
-    fill = cps[0];
-    align = static_cast<char>(cps[1]);
+    f.fill = cps[0];
+    f.align = static_cast<char>(cps[1]);
     i = 2;
   } else if (!cps.empty() && is_align(cps[0])) {
-    align = static_cast<char>(cps[0]);
+    f.align = static_cast<char>(cps[0]);
     i = 1;
   }
   if (i < cps.size() && (cps[i] == '+' || cps[i] == '-' || cps[i] == ' '))
-    sign = static_cast<char>(cps[i++]);
+    f.sign = static_cast<char>(cps[i++]);
   if (i < cps.size() && cps[i] == '#') {
-    alt = true;
+    f.alt = true;
     ++i;
   }
   if (i < cps.size() && cps[i] == '0') {
@@ -408,43 +413,37 @@ std::string FormatSpec(const Value& v, std::string_view spec) {
     ++i;
   }
   while (i < cps.size() && IsDigit(cps[i])) {
-    width = std::max<int64_t>(width, 0) * 10 + (cps[i++] - '0');
-    if (width > 100000) RuntimeError("format width too big");
+    f.width = std::max<int64_t>(f.width, 0) * 10 + (cps[i++] - '0');
+    if (f.width > 100000) RuntimeError("format width too big");
   }
-  if (i < cps.size() && (cps[i] == ',' || cps[i] == '_')) grouping = static_cast<char>(cps[i++]);
+  if (i < cps.size() && (cps[i] == ',' || cps[i] == '_')) f.grouping = static_cast<char>(cps[i++]);
   if (i < cps.size() && cps[i] == '.') {
     ++i;
-    precision = 0;
+    f.precision = 0;
     while (i < cps.size() && IsDigit(cps[i])) {
-      precision = precision * 10 + (cps[i++] - '0');
-      if (precision > 1000) RuntimeError("format precision too big");
+      f.precision = f.precision * 10 + (cps[i++] - '0');
+      if (f.precision > 1000) RuntimeError("format precision too big");
     }
   }
-  if (i < cps.size()) type = static_cast<char>(cps[i++]);
+  if (i < cps.size()) f.type = static_cast<char>(cps[i++]);
   if (i < cps.size()) RuntimeError("Invalid format specifier '" + std::string(spec) + "'");
-  if (zero && align == 0) {
-    fill = '0';
-    align = '=';
+  if (zero && f.align == 0) {
+    f.fill = '0';
+    f.align = '=';
   }
+  return f;
+}
+
+[[noreturn]] void UnknownFormatCode(char type, const Value& v) {
+  RuntimeError("Unknown format code '" + std::string(1, type) + "' for object of type '" +
+               TypeName(v) + "'");
+}
+
+// The digits of a number as `f` asks for them, without the sign; `negative` says whether one is
+// due.
+std::string FormatNumberBody(const Value& v, const FormatSpecParts& f, bool& negative) {
+  const char type = f.type;
   std::string body;
-  std::string sign_text;
-  const bool numeric = v.is_number() && !(type == 's');
-  if (!numeric) {
-    if (type != 0 && type != 's') {
-      RuntimeError("Unknown format code '" + std::string(1, type) + "' for object of type '" +
-                   TypeName(v) + "'");
-    }
-    body = Str(v);
-    if (precision >= 0) {
-      const std::u32string b = Cps(body);
-      if (static_cast<int64_t>(b.size()) > precision) {
-        body = EncodeUtf8(std::u32string_view(b).substr(0, static_cast<size_t>(precision)));
-      }
-    }
-    if (align == 0) align = '<';
-    return Pad(body, width, fill, align == '=' ? '<' : align);
-  }
-  bool negative = false;
   if ((type == 0 || type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' ||
        type == 'n' || type == 'c') &&
       !v.is_float()) {
@@ -456,57 +455,78 @@ std::string FormatSpec(const Value& v, std::string_view spec) {
       const int base = type == 'x' || type == 'X' ? 16 : (type == 'o' ? 8 : (type == 'b' ? 2 : 10));
       body = IntToBase(n, base, type == 'X');
       if (negative) body.erase(0, 1);
-      if (grouping) body = GroupThousands(body, grouping);
-      if (alt && base != 10)
+      if (f.grouping) body = GroupThousands(body, f.grouping);
+      if (f.alt && base != 10)
         body = (base == 16 ? (type == 'X' ? "0X" : "0x") : (base == 8 ? "0o" : "0b")) + body;
     }
+    return body;
+  }
+  double d = v.ToDouble();
+  negative = std::signbit(d) && !std::isnan(d);
+  d = std::fabs(d);
+  if (type == 0 && f.precision < 0) {
+    body = FloatRepr(d);
   } else {
-    double d = v.ToDouble();
-    negative = std::signbit(d) && !std::isnan(d);
-    d = std::fabs(d);
-    if (type == 0 && precision < 0) {
-      body = FloatRepr(d);
-    } else {
-      const int p = static_cast<int>(precision < 0 ? 6 : precision);
-      switch (type) {
-        case 'e':
-        case 'E':
-        case 'f':
-        case 'F':
-          body = FormatFixed(d, p, type);
-          break;
-        case '%':
-          body = FormatFixed(d * 100, p, 'f') + "%";
-          break;
-        case 'g':
-        case 'G':
-        case 0:
-          body = FormatFixed(d, p == 0 ? 1 : p, type == 'G' ? 'G' : 'g');
-          break;
-        default:
-          RuntimeError("Unknown format code '" + std::string(1, type) + "' for object of type '" +
-                       TypeName(v) + "'");
+    const int p = static_cast<int>(f.precision < 0 ? 6 : f.precision);
+    switch (type) {
+      case 'e':
+      case 'E':
+      case 'f':
+      case 'F':
+        body = FormatFixed(d, p, type);
+        break;
+      case '%':
+        body = FormatFixed(d * 100, p, 'f') + "%";
+        break;
+      case 'g':
+      case 'G':
+      case 0:
+        body = FormatFixed(d, p == 0 ? 1 : p, type == 'G' ? 'G' : 'g');
+        break;
+      default:
+        UnknownFormatCode(type, v);
+    }
+  }
+  if (f.grouping) body = GroupThousands(body, f.grouping);
+  return body;
+}
+
+// Python's format(value, spec) for the mini-language str.format uses.
+std::string FormatSpec(const Value& v, std::string_view spec) {
+  FormatSpecParts f = ParseFormatSpec(spec);
+  const bool numeric = v.is_number() && !(f.type == 's');
+  if (!numeric) {
+    if (f.type != 0 && f.type != 's') UnknownFormatCode(f.type, v);
+    std::string body = Str(v);
+    if (f.precision >= 0) {
+      const std::u32string b = Cps(body);
+      if (static_cast<int64_t>(b.size()) > f.precision) {
+        body = EncodeUtf8(std::u32string_view(b).substr(0, static_cast<size_t>(f.precision)));
       }
     }
-    if (grouping) body = GroupThousands(body, grouping);
+    if (f.align == 0) f.align = '<';
+    return Pad(body, f.width, f.fill, f.align == '=' ? '<' : f.align);
   }
+  bool negative = false;
+  const std::string body = FormatNumberBody(v, f, negative);
+  std::string sign_text;
   if (negative) {
     sign_text = "-";
-  } else if (sign == '+') {
+  } else if (f.sign == '+') {
     sign_text = "+";
-  } else if (sign == ' ') {
+  } else if (f.sign == ' ') {
     sign_text = " ";
   }
-  if (align == 0) align = '>';
-  if (align == '=') {
+  if (f.align == 0) f.align = '>';
+  if (f.align == '=') {
     const int64_t len = static_cast<int64_t>(Utf8Length(sign_text) + Utf8Length(body));
-    std::string f;
-    AppendUtf8(f, fill);
+    std::string fill;
+    AppendUtf8(fill, f.fill);
     std::string padding;
-    for (int64_t k = len; k < width; ++k) padding += f;
+    for (int64_t k = len; k < f.width; ++k) padding += fill;
     return sign_text + padding + body;
   }
-  return Pad(sign_text + body, width, fill, align);
+  return Pad(sign_text + body, f.width, f.fill, f.align);
 }
 
 // Python's str.format(*args, **kwargs).
@@ -1458,206 +1478,302 @@ const std::unordered_map<std::string_view, Test>& Tests() {
 
 // ---- methods -----------------------------------------------------------------------------
 
+// The str methods, one function each, found by name in StrMethods(). `name` is the name called
+// (several methods share a function) and `what` is "str.<name>()" for argument errors.
+using StrFn = Value (*)(Runtime&, const std::string& s, const std::string& name,
+                        const std::string& what, CallArgs&);
+
+// Python's start/end arguments of find() and friends, clamped to [0, n].
+std::pair<int64_t, int64_t> ClampRange(int64_t start, int64_t end, int64_t n) {
+  if (start < 0) start = std::max<int64_t>(0, start + n);
+  if (end < 0) end = std::max<int64_t>(0, end + n);
+  return {start, std::min(end, n)};
+}
+
+Value SAffix(const std::string& s, const std::string& name, const std::string& what, CallArgs& a,
+             bool prefix) {
+  Params p(a, what, {"prefix", "start", "end"}, 1);
+  std::u32string cps = Cps(s);
+  int64_t n = static_cast<int64_t>(cps.size());
+  const int64_t start_arg = p.Int(1, 0), end_arg = p.Int(2, n);
+  const std::pair<int64_t, int64_t> range = ClampRange(start_arg, end_arg, n);
+  const int64_t start = range.first, end = range.second;
+  if (start > n) return Value(false);
+  const std::string hay = start <= end
+                              ? EncodeUtf8(std::u32string_view(cps).substr(
+                                    static_cast<size_t>(start), static_cast<size_t>(end - start)))
+                              : std::string();
+  auto match = [&](const Value& cand) {
+    if (!cand.is_string()) {
+      RuntimeError(name + " first arg must be str or a tuple of str, not " + TypeName(cand));
+    }
+    const std::string& c = cand.as_string();
+    if (start > end) return false;
+    if (c.size() > hay.size()) return false;
+    return prefix ? hay.compare(0, c.size(), c) == 0
+                  : hay.compare(hay.size() - c.size(), c.size(), c) == 0;
+  };
+  const Value& arg = p.Get(0);
+  if (arg.is_list()) {
+    for (const Value& c : arg.items()) {
+      if (match(c)) return Value(true);
+    }
+    return Value(false);
+  }
+  return Value(match(arg));
+}
+
+Value SStartsWith(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+                  CallArgs& a) {
+  return SAffix(s, name, what, a, true);
+}
+
+Value SEndsWith(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+                CallArgs& a) {
+  return SAffix(s, name, what, a, false);
+}
+
+Value SSplit(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+             CallArgs& a) {
+  Params p(a, what, {"sep", "maxsplit"});
+  const int64_t maxsplit = p.Int(1, -1);
+  const bool right = name == "rsplit";
+  if (!p.Has(0) || p.Get(0).is_none()) return Value::List(SplitWhitespace(s, maxsplit, right));
+  return Value::List(SplitSep(s, Str(p.Get(0)), maxsplit, right));
+}
+
+Value SSplitLines(Runtime&, const std::string& s, const std::string&, const std::string& what,
+                  CallArgs& a) {
+  Params p(a, what, {"keepends"});
+  std::vector<Value> out;
+  for (auto& line : SplitLines(s, p.Bool(0, false))) out.emplace_back(std::move(line));
+  return Value::List(std::move(out));
+}
+
+Value SStrip(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+             CallArgs& a) {
+  Params p(a, what, {"chars"});
+  return Value(Strip(s, p.String(0), name != "rstrip", name != "lstrip"));
+}
+
+Value SReplace(Runtime& rt, const std::string& s, const std::string&, const std::string& what,
+               CallArgs& a) {
+  Params p(a, what, {"old", "new", "count"}, 2);
+  if (!p.Get(0).is_string() || !p.Get(1).is_string()) {
+    RuntimeError("replace() arguments must be str");
+  }
+  return Value(Replace(rt, s, p.Get(0).as_string(), p.Get(1).as_string(), p.Int(2, -1)));
+}
+
+Value SCase(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+            CallArgs& a) {
+  Params p(a, what, {});
+  if (name == "upper") return Value(Upper(s));
+  if (name == "lower" || name == "casefold") return Value(Lower(s));
+  if (name == "title") return Value(PyTitle(s));
+  if (name == "capitalize") return Value(PyCapitalize(s));
+  std::u32string cps = Cps(s);  // swapcase
+  for (char32_t& c : cps) c = ToUpper(c) != c ? ToUpper(c) : ToLower(c);
+  return Value(EncodeUtf8(cps));
+}
+
+// find, rfind, index, rindex and count: they share Python's slice arguments.
+Value SFind(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+            CallArgs& a) {
+  Params p(a, what, {"sub", "start", "end"}, 1);
+  const std::string sub = Str(p.Get(0));
+  const std::u32string cps = Cps(s);
+  const int64_t n = static_cast<int64_t>(cps.size());
+  const int64_t start_arg = p.Int(1, 0), end_arg = p.Int(2, n);
+  const auto [start, end] = ClampRange(start_arg, end_arg, n);
+  const std::u32string needle = Cps(sub);
+  if (name == "count") {
+    if (start > end) return Value(0);
+    if (needle.empty()) return Value(end - start + 1);
+    int64_t count = 0;
+    for (size_t i = static_cast<size_t>(start); i + needle.size() <= static_cast<size_t>(end);) {
+      if (cps.compare(i, needle.size(), needle) == 0) {
+        ++count;
+        i += needle.size();
+      } else {
+        ++i;
+      }
+    }
+    return Value(count);
+  }
+  int64_t found = -1;
+  if (start <= end && static_cast<int64_t>(needle.size()) <= end - start) {
+    const std::u32string_view window = std::u32string_view(cps).substr(
+        static_cast<size_t>(start), static_cast<size_t>(end - start));
+    const size_t hit = name[0] == 'r' ? window.rfind(needle) : window.find(needle);
+    if (hit != std::u32string_view::npos) found = start + static_cast<int64_t>(hit);
+  }
+  if (found < 0 && (name == "index" || name == "rindex")) RuntimeError("substring not found");
+  return Value(found);
+}
+
+Value SJoin(Runtime& rt, const std::string& s, const std::string&, const std::string& what,
+            CallArgs& a) {
+  Params p(a, what, {"iterable"}, 1);
+  std::string out;
+  bool first = true;
+  for (const Value& item : Iterate(p.Get(0))) {
+    if (!item.is_string()) {
+      RuntimeError("sequence item: expected str instance, " + TypeName(item) + " found");
+    }
+    if (!first) out += s;
+    first = false;
+    out += item.as_string();
+    rt.CheckSize(out.size());
+  }
+  return Value(std::move(out));
+}
+
+Value SFormat(Runtime& rt, const std::string& s, const std::string&, const std::string&,
+              CallArgs& a) {
+  return Value(StrFormat(rt, s, a));
+}
+
+// The is...() predicates: false for an empty string, as in Python.
+Value SIs(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+          CallArgs& a) {
+  Params p(a, what, {});
+  const std::u32string cps = Cps(s);
+  if (cps.empty()) return Value(false);
+  if (name == "islower" || name == "isupper") {
+    bool cased = false;
+    for (char32_t c : cps) {
+      if (!IsCased(c)) continue;
+      cased = true;
+      if (name == "islower" ? ToLower(c) != c : ToUpper(c) != c) return Value(false);
+    }
+    return Value(cased);
+  }
+  if (name == "istitle")
+    return Value(PyTitle(s) == s && std::any_of(cps.begin(), cps.end(), IsCased));
+  for (char32_t c : cps) {
+    bool ok;
+    if (name == "isspace") {
+      ok = IsPySpace(c);
+    } else if (name == "isalpha") {
+      ok = IsAlpha(c);
+    } else if (name == "isalnum") {
+      ok = IsAlpha(c) || IsDigit(c);
+    } else {
+      ok = IsDigit(c);
+    }
+    if (!ok) return Value(false);
+  }
+  return Value(true);
+}
+
+Value SZfill(Runtime& rt, const std::string& s, const std::string&, const std::string& what,
+             CallArgs& a) {
+  Params p(a, what, {"width"}, 1);
+  const int64_t width = p.Int(0, 0);
+  rt.CheckSize(static_cast<size_t>(std::max<int64_t>(width, 0)));
+  const int64_t len = static_cast<int64_t>(Utf8Length(s));
+  if (width <= len) return Value(s);
+  const size_t sign = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  return Value(s.substr(0, sign) + std::string(static_cast<size_t>(width - len), '0') +
+               s.substr(sign));
+}
+
+Value SJustify(Runtime& rt, const std::string& s, const std::string& name, const std::string& what,
+               CallArgs& a) {
+  Params p(a, what, {"width", "fillchar"}, 1);
+  const int64_t width = p.Int(0, 0);
+  rt.CheckSize(static_cast<size_t>(std::max<int64_t>(width, 0)) * 4);
+  char32_t fill = ' ';
+  if (p.Has(1)) {
+    const std::u32string f = Cps(Str(p.Get(1)));
+    if (f.size() != 1) RuntimeError("The fill character must be exactly one character long");
+    fill = f[0];
+  }
+  return Value(Pad(s, width, fill, name == "ljust" ? '<' : (name == "rjust" ? '>' : '^')));
+}
+
+Value SPartition(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+                 CallArgs& a) {
+  Params p(a, what, {"sep"}, 1);
+  const std::string sep = Str(p.Get(0));
+  if (sep.empty()) RuntimeError("empty separator");
+  const size_t hit = name == "partition" ? s.find(sep) : s.rfind(sep);
+  if (hit == std::string::npos) {
+    return name == "partition" ? Value::Tuple({Value(s), Value(""), Value("")})
+                               : Value::Tuple({Value(""), Value(""), Value(s)});
+  }
+  return Value::Tuple({Value(s.substr(0, hit)), Value(sep), Value(s.substr(hit + sep.size()))});
+}
+
+Value SRemoveAffix(Runtime&, const std::string& s, const std::string& name, const std::string& what,
+                   CallArgs& a) {
+  Params p(a, what, {"affix"}, 1);
+  const std::string x = Str(p.Get(0));
+  if (name == "removeprefix") {
+    return Value(s.compare(0, x.size(), x) == 0 ? s.substr(x.size()) : s);
+  }
+  if (s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) {
+    return Value(s.substr(0, s.size() - x.size()));
+  }
+  return Value(s);
+}
+
+Value SEncode(Runtime&, const std::string&, const std::string&, const std::string&, CallArgs&) {
+  RuntimeError("str.encode() is not available in templates");
+}
+
+const std::unordered_map<std::string_view, StrFn>& StrMethods() {
+  static const std::unordered_map<std::string_view, StrFn> methods = {
+      {"startswith", SStartsWith},
+      {"endswith", SEndsWith},
+      {"split", SSplit},
+      {"rsplit", SSplit},
+      {"splitlines", SSplitLines},
+      {"strip", SStrip},
+      {"lstrip", SStrip},
+      {"rstrip", SStrip},
+      {"replace", SReplace},
+      {"upper", SCase},
+      {"lower", SCase},
+      {"title", SCase},
+      {"capitalize", SCase},
+      {"swapcase", SCase},
+      {"casefold", SCase},
+      {"find", SFind},
+      {"rfind", SFind},
+      {"index", SFind},
+      {"rindex", SFind},
+      {"count", SFind},
+      {"join", SJoin},
+      {"format", SFormat},
+      {"isdigit", SIs},
+      {"isnumeric", SIs},
+      {"isdecimal", SIs},
+      {"isalpha", SIs},
+      {"isalnum", SIs},
+      {"isspace", SIs},
+      {"islower", SIs},
+      {"isupper", SIs},
+      {"istitle", SIs},
+      {"zfill", SZfill},
+      {"ljust", SJustify},
+      {"rjust", SJustify},
+      {"center", SJustify},
+      {"partition", SPartition},
+      {"rpartition", SPartition},
+      {"removeprefix", SRemoveAffix},
+      {"removesuffix", SRemoveAffix},
+      {"encode", SEncode},
+  };
+  return methods;
+}
+
 Value StrMethod(Runtime& rt, const std::string& s, const std::string& name, CallArgs& a) {
   AddWork(1 + s.size() / 256);
-  const std::string what = "str." + name + "()";
-  auto affix = [&](bool prefix) {
-    Params p(a, what, {"prefix", "start", "end"}, 1);
-    std::u32string cps = Cps(s);
-    int64_t n = static_cast<int64_t>(cps.size());
-    int64_t start = p.Int(1, 0), end = p.Int(2, n);
-    if (start < 0) start = std::max<int64_t>(0, start + n);
-    if (end < 0) end = std::max<int64_t>(0, end + n);
-    end = std::min(end, n);
-    if (start > n) return Value(false);
-    const std::string hay = start <= end
-                                ? EncodeUtf8(std::u32string_view(cps).substr(
-                                      static_cast<size_t>(start), static_cast<size_t>(end - start)))
-                                : std::string();
-    auto match = [&](const Value& cand) {
-      if (!cand.is_string()) {
-        RuntimeError(name + " first arg must be str or a tuple of str, not " + TypeName(cand));
-      }
-      const std::string& c = cand.as_string();
-      if (start > end) return false;
-      if (c.size() > hay.size()) return false;
-      return prefix ? hay.compare(0, c.size(), c) == 0
-                    : hay.compare(hay.size() - c.size(), c.size(), c) == 0;
-    };
-    const Value& arg = p.Get(0);
-    if (arg.is_list()) {
-      for (const Value& c : arg.items()) {
-        if (match(c)) return Value(true);
-      }
-      return Value(false);
-    }
-    return Value(match(arg));
-  };
-  if (name == "startswith") return affix(true);
-  if (name == "endswith") return affix(false);
-  if (name == "split" || name == "rsplit") {
-    Params p(a, what, {"sep", "maxsplit"});
-    const int64_t maxsplit = p.Int(1, -1);
-    const bool right = name == "rsplit";
-    if (!p.Has(0) || p.Get(0).is_none()) return Value::List(SplitWhitespace(s, maxsplit, right));
-    return Value::List(SplitSep(s, Str(p.Get(0)), maxsplit, right));
-  }
-  if (name == "splitlines") {
-    Params p(a, what, {"keepends"});
-    std::vector<Value> out;
-    for (auto& line : SplitLines(s, p.Bool(0, false))) out.emplace_back(std::move(line));
-    return Value::List(std::move(out));
-  }
-  if (name == "strip" || name == "lstrip" || name == "rstrip") {
-    Params p(a, what, {"chars"});
-    return Value(Strip(s, p.String(0), name != "rstrip", name != "lstrip"));
-  }
-  if (name == "replace") {
-    Params p(a, what, {"old", "new", "count"}, 2);
-    if (!p.Get(0).is_string() || !p.Get(1).is_string()) {
-      RuntimeError("replace() arguments must be str");
-    }
-    return Value(Replace(rt, s, p.Get(0).as_string(), p.Get(1).as_string(), p.Int(2, -1)));
-  }
-  if (name == "upper" || name == "lower" || name == "title" || name == "capitalize" ||
-      name == "swapcase" || name == "casefold") {
-    Params p(a, what, {});
-    if (name == "upper") return Value(Upper(s));
-    if (name == "lower" || name == "casefold") return Value(Lower(s));
-    if (name == "title") return Value(PyTitle(s));
-    if (name == "capitalize") return Value(PyCapitalize(s));
-    std::u32string cps = Cps(s);
-    for (char32_t& c : cps) c = ToUpper(c) != c ? ToUpper(c) : ToLower(c);
-    return Value(EncodeUtf8(cps));
-  }
-  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
-    Params p(a, what, {"sub", "start", "end"}, 1);
-    const std::string sub = Str(p.Get(0));
-    const std::u32string cps = Cps(s);
-    const int64_t n = static_cast<int64_t>(cps.size());
-    int64_t start = p.Int(1, 0), end = p.Int(2, n);
-    if (start < 0) start = std::max<int64_t>(0, start + n);
-    if (end < 0) end = std::max<int64_t>(0, end + n);
-    end = std::min(end, n);
-    const std::u32string needle = Cps(sub);
-    if (name == "count") {
-      if (start > end) return Value(0);
-      if (needle.empty()) return Value(end - start + 1);
-      int64_t count = 0;
-      for (size_t i = static_cast<size_t>(start); i + needle.size() <= static_cast<size_t>(end);) {
-        if (cps.compare(i, needle.size(), needle) == 0) {
-          ++count;
-          i += needle.size();
-        } else {
-          ++i;
-        }
-      }
-      return Value(count);
-    }
-    int64_t found = -1;
-    if (start <= end && static_cast<int64_t>(needle.size()) <= end - start) {
-      const std::u32string_view window = std::u32string_view(cps).substr(
-          static_cast<size_t>(start), static_cast<size_t>(end - start));
-      const size_t hit = name[0] == 'r' ? window.rfind(needle) : window.find(needle);
-      if (hit != std::u32string_view::npos) found = start + static_cast<int64_t>(hit);
-    }
-    if (found < 0 && (name == "index" || name == "rindex")) RuntimeError("substring not found");
-    return Value(found);
-  }
-  if (name == "join") {
-    Params p(a, what, {"iterable"}, 1);
-    std::string out;
-    bool first = true;
-    for (const Value& item : Iterate(p.Get(0))) {
-      if (!item.is_string()) {
-        RuntimeError("sequence item: expected str instance, " + TypeName(item) + " found");
-      }
-      if (!first) out += s;
-      first = false;
-      out += item.as_string();
-      rt.CheckSize(out.size());
-    }
-    return Value(std::move(out));
-  }
-  if (name == "format") return Value(StrFormat(rt, s, a));
-  if (name == "isdigit" || name == "isnumeric" || name == "isdecimal" || name == "isalpha" ||
-      name == "isalnum" || name == "isspace" || name == "islower" || name == "isupper" ||
-      name == "istitle") {
-    Params p(a, what, {});
-    const std::u32string cps = Cps(s);
-    if (cps.empty()) return Value(false);
-    if (name == "islower" || name == "isupper") {
-      bool cased = false;
-      for (char32_t c : cps) {
-        if (!IsCased(c)) continue;
-        cased = true;
-        if (name == "islower" ? ToLower(c) != c : ToUpper(c) != c) return Value(false);
-      }
-      return Value(cased);
-    }
-    if (name == "istitle")
-      return Value(PyTitle(s) == s && std::any_of(cps.begin(), cps.end(), IsCased));
-    for (char32_t c : cps) {
-      bool ok;
-      if (name == "isspace") {
-        ok = IsPySpace(c);
-      } else if (name == "isalpha") {
-        ok = IsAlpha(c);
-      } else if (name == "isalnum") {
-        ok = IsAlpha(c) || IsDigit(c);
-      } else {
-        ok = IsDigit(c);
-      }
-      if (!ok) return Value(false);
-    }
-    return Value(true);
-  }
-  if (name == "zfill") {
-    Params p(a, what, {"width"}, 1);
-    const int64_t width = p.Int(0, 0);
-    rt.CheckSize(static_cast<size_t>(std::max<int64_t>(width, 0)));
-    const int64_t len = static_cast<int64_t>(Utf8Length(s));
-    if (width <= len) return Value(s);
-    const size_t sign = !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
-    return Value(s.substr(0, sign) + std::string(static_cast<size_t>(width - len), '0') +
-                 s.substr(sign));
-  }
-  if (name == "ljust" || name == "rjust" || name == "center") {
-    Params p(a, what, {"width", "fillchar"}, 1);
-    const int64_t width = p.Int(0, 0);
-    rt.CheckSize(static_cast<size_t>(std::max<int64_t>(width, 0)) * 4);
-    char32_t fill = ' ';
-    if (p.Has(1)) {
-      const std::u32string f = Cps(Str(p.Get(1)));
-      if (f.size() != 1) RuntimeError("The fill character must be exactly one character long");
-      fill = f[0];
-    }
-    return Value(Pad(s, width, fill, name == "ljust" ? '<' : (name == "rjust" ? '>' : '^')));
-  }
-  if (name == "partition" || name == "rpartition") {
-    Params p(a, what, {"sep"}, 1);
-    const std::string sep = Str(p.Get(0));
-    if (sep.empty()) RuntimeError("empty separator");
-    const size_t hit = name == "partition" ? s.find(sep) : s.rfind(sep);
-    if (hit == std::string::npos) {
-      return name == "partition" ? Value::Tuple({Value(s), Value(""), Value("")})
-                                 : Value::Tuple({Value(""), Value(""), Value(s)});
-    }
-    return Value::Tuple({Value(s.substr(0, hit)), Value(sep), Value(s.substr(hit + sep.size()))});
-  }
-  if (name == "removeprefix" || name == "removesuffix") {
-    Params p(a, what, {"affix"}, 1);
-    const std::string x = Str(p.Get(0));
-    if (name == "removeprefix") {
-      return Value(s.compare(0, x.size(), x) == 0 ? s.substr(x.size()) : s);
-    }
-    if (s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0) {
-      return Value(s.substr(0, s.size() - x.size()));
-    }
-    return Value(s);
-  }
-  if (name == "encode") RuntimeError("str.encode() is not available in templates");
-  RuntimeError("'str' object has no attribute '" + name + "'");
+  auto it = StrMethods().find(name);
+  if (it == StrMethods().end()) RuntimeError("'str' object has no attribute '" + name + "'");
+  return it->second(rt, s, name, "str." + name + "()", a);
 }
 
 Value DictMethod(Runtime&, const Value& d, const std::string& name, CallArgs& a) {
@@ -1704,17 +1820,7 @@ Value ListMethod(Runtime&, const Value& l, const std::string& name, CallArgs& a)
   RuntimeError("'" + TypeName(l) + "' object has no attribute '" + name + "'");
 }
 
-bool IsStrMethod(const std::string& name) {
-  static const std::vector<std::string_view> names = {
-      "startswith", "endswith",     "split",        "rsplit",  "splitlines", "strip",
-      "lstrip",     "rstrip",       "replace",      "upper",   "lower",      "title",
-      "capitalize", "swapcase",     "casefold",     "find",    "rfind",      "index",
-      "rindex",     "count",        "join",         "format",  "isdigit",    "isnumeric",
-      "isdecimal",  "isalpha",      "isalnum",      "isspace", "islower",    "isupper",
-      "istitle",    "zfill",        "ljust",        "rjust",   "center",     "partition",
-      "rpartition", "removeprefix", "removesuffix", "encode"};
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
+bool IsStrMethod(const std::string& name) { return StrMethods().count(name) > 0; }
 
 // Methods ImmutableSandboxedEnvironment refuses: they would change a list or dict.
 bool IsMutatingMethod(const Value& obj, const std::string& name) {
@@ -1972,21 +2078,170 @@ Value Slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
   return obj.is_tuple() ? Value::Tuple(std::move(out)) : Value::List(std::move(out));
 }
 
-std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) {
+namespace {
+
+// The arguments of `format % args`: a tuple's items are taken in order, a dict is looked up by
+// the `%(key)` names.
+struct PercentArgs {
   std::vector<Value> positional;
   const Value* mapping = nullptr;
+  size_t next = 0;
+
+  const Value& Next() {
+    if (next >= positional.size()) RuntimeError("not enough arguments for format string");
+    return positional[next++];
+  }
+};
+
+// One `%...` conversion: flags, width, precision, type and the value it converts.
+struct PercentConversion {
+  std::string flags;
+  int64_t width = -1, precision = -1;
+  char type = 0;
+  Value value;
+
+  bool Has(char flag) const { return flags.find(flag) != std::string::npos; }
+};
+
+// Reads the conversion after a '%' at f[i] (not '%%') and leaves i after its type character.
+PercentConversion ParsePercentConversion(const std::string& f, size_t& i, PercentArgs& args) {
+  PercentConversion c;
+  if (f[i] == '(') {
+    const size_t close = f.find(')', i);
+    if (close == std::string::npos) RuntimeError("incomplete format key");
+    if (args.mapping == nullptr) RuntimeError("format requires a mapping");
+    const Value* v = args.mapping->dict().Find(std::string_view(f).substr(i + 1, close - i - 1));
+    if (v == nullptr) RuntimeError("KeyError: '" + f.substr(i + 1, close - i - 1) + "'");
+    c.value = *v;
+    i = close + 1;
+  }
+  while (i < f.size() && std::string("-+ #0").find(f[i]) != std::string::npos) c.flags += f[i++];
+  auto number = [&](int64_t& target) {
+    if (i < f.size() && f[i] == '*') {
+      target = args.Next().ToInt();
+      ++i;
+      return;
+    }
+    while (i < f.size() && f[i] >= '0' && f[i] <= '9') {
+      target = std::max<int64_t>(target, 0) * 10 + (f[i++] - '0');
+      if (target > 100000) RuntimeError("format width too big");
+    }
+  };
+  number(c.width);
+  if (i < f.size() && f[i] == '.') {
+    ++i;
+    c.precision = 0;
+    number(c.precision);
+  }
+  if (i >= f.size()) RuntimeError("incomplete format");
+  c.type = f[i++];
+  if (args.mapping == nullptr || c.value.is_undefined()) {
+    if (args.mapping != nullptr) RuntimeError("format requires a mapping");
+    c.value = args.Next();
+  }
+  return c;
+}
+
+// The text of one conversion, padded to its width.
+std::string FormatPercentConversion(const PercentConversion& c) {
+  const Value& value = c.value;
+  const char type = c.type;
+  std::string body;
+  bool numeric = false, negative = false;
+  switch (type) {
+    case 's':
+    case 'r':
+    case 'a':
+      body = type == 's' ? Str(value) : Repr(value);
+      if (c.precision >= 0) {
+        const std::u32string b = Cps(body);
+        if (static_cast<int64_t>(b.size()) > c.precision) {
+          body = EncodeUtf8(std::u32string_view(b).substr(0, static_cast<size_t>(c.precision)));
+        }
+      }
+      break;
+    case 'd':
+    case 'i':
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'o': {
+      if (!value.is_number()) {
+        RuntimeError("%" + std::string(1, type) + " format: a real number is required, not " +
+                     TypeName(value));
+      }
+      numeric = true;
+      const int64_t n = value.is_float() ? static_cast<int64_t>(value.as_float()) : value.ToInt();
+      negative = n < 0;
+      const int base = type == 'x' || type == 'X' ? 16 : (type == 'o' ? 8 : 10);
+      body = IntToBase(n, base, type == 'X');
+      if (negative) body.erase(0, 1);
+      if (c.precision >= 0 && static_cast<int64_t>(body.size()) < c.precision) {
+        body = std::string(static_cast<size_t>(c.precision) - body.size(), '0') + body;
+      }
+      if (c.Has('#') && base != 10) {
+        body = (base == 16 ? (type == 'X' ? "0X" : "0x") : "0o") + body;
+      }
+      break;
+    }
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
+    case 'g':
+    case 'G': {
+      if (!value.is_number()) {
+        RuntimeError("must be real number, not " + TypeName(value));
+      }
+      numeric = true;
+      const double d = value.ToDouble();
+      negative = std::signbit(d) && !std::isnan(d);
+      body = FormatFixed(std::fabs(d), static_cast<int>(c.precision < 0 ? 6 : c.precision), type);
+      break;
+    }
+    case 'c':
+      if (value.is_int()) {
+        AppendUtf8(body, static_cast<char32_t>(value.as_int()));
+      } else {
+        body = Str(value);
+      }
+      break;
+    default:
+      RuntimeError("unsupported format character '" + std::string(1, type) + "'");
+  }
+  std::string sign;
+  if (numeric) {
+    if (negative) {
+      sign = "-";
+    } else if (c.Has('+')) {
+      sign = "+";
+    } else if (c.Has(' ')) {
+      sign = " ";
+    }
+  }
+  const int64_t len = static_cast<int64_t>(Utf8Length(sign) + Utf8Length(body));
+  if (c.width <= len) return sign + body;
+  const size_t pad = static_cast<size_t>(c.width - len);
+  if (c.Has('-')) return sign + body + std::string(pad, ' ');
+  if (numeric && c.Has('0')) return sign + std::string(pad, '0') + body;
+  return std::string(pad, ' ') + sign + body;
+}
+
+}  // namespace
+
+std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) {
+  PercentArgs percent_args;
   // Python takes any subscriptable non-tuple (a dict, but also a list) as a possible mapping and
   // then does not complain about arguments left over.
   const bool mapping_like =
       args.is_dict() || args.is_undefined() || (args.is_list() && !args.is_tuple());
   if (args.is_tuple()) {
-    positional = args.items();
+    percent_args.positional = args.items();
   } else if (args.is_dict()) {
-    mapping = &args;
+    percent_args.mapping = &args;
   } else {
-    positional.push_back(args);
+    percent_args.positional.push_back(args);
   }
-  size_t next = 0;
   std::string out;
   for (size_t i = 0; i < f.size();) {
     if (f[i] != '%') {
@@ -2000,134 +2255,10 @@ std::string PercentFormat(Runtime& rt, const std::string& f, const Value& args) 
       ++i;
       continue;
     }
-    Value value;
-    if (f[i] == '(') {
-      const size_t close = f.find(')', i);
-      if (close == std::string::npos) RuntimeError("incomplete format key");
-      if (mapping == nullptr) RuntimeError("format requires a mapping");
-      const Value* v = mapping->dict().Find(std::string_view(f).substr(i + 1, close - i - 1));
-      if (v == nullptr) RuntimeError("KeyError: '" + f.substr(i + 1, close - i - 1) + "'");
-      value = *v;
-      i = close + 1;
-    }
-    std::string flags;
-    while (i < f.size() && std::string("-+ #0").find(f[i]) != std::string::npos) flags += f[i++];
-    int64_t width = -1, precision = -1;
-    auto number = [&](int64_t& target) {
-      if (i < f.size() && f[i] == '*') {
-        if (next >= positional.size()) RuntimeError("not enough arguments for format string");
-        target = positional[next++].ToInt();
-        ++i;
-        return;
-      }
-      while (i < f.size() && f[i] >= '0' && f[i] <= '9') {
-        target = std::max<int64_t>(target, 0) * 10 + (f[i++] - '0');
-        if (target > 100000) RuntimeError("format width too big");
-      }
-    };
-    number(width);
-    if (i < f.size() && f[i] == '.') {
-      ++i;
-      precision = 0;
-      number(precision);
-    }
-    if (i >= f.size()) RuntimeError("incomplete format");
-    const char type = f[i++];
-    if (mapping == nullptr || value.is_undefined()) {
-      if (mapping != nullptr) RuntimeError("format requires a mapping");
-      if (next >= positional.size()) RuntimeError("not enough arguments for format string");
-      value = positional[next++];
-    }
-    std::string body;
-    bool numeric = false, negative = false;
-    switch (type) {
-      case 's':
-      case 'r':
-      case 'a':
-        body = type == 's' ? Str(value) : Repr(value);
-        if (precision >= 0) {
-          const std::u32string b = Cps(body);
-          if (static_cast<int64_t>(b.size()) > precision) {
-            body = EncodeUtf8(std::u32string_view(b).substr(0, static_cast<size_t>(precision)));
-          }
-        }
-        break;
-      case 'd':
-      case 'i':
-      case 'u':
-      case 'x':
-      case 'X':
-      case 'o': {
-        if (!value.is_number()) {
-          RuntimeError("%" + std::string(1, type) + " format: a real number is required, not " +
-                       TypeName(value));
-        }
-        numeric = true;
-        const int64_t n = value.is_float() ? static_cast<int64_t>(value.as_float()) : value.ToInt();
-        negative = n < 0;
-        const int base = type == 'x' || type == 'X' ? 16 : (type == 'o' ? 8 : 10);
-        body = IntToBase(n, base, type == 'X');
-        if (negative) body.erase(0, 1);
-        if (precision >= 0 && static_cast<int64_t>(body.size()) < precision) {
-          body = std::string(static_cast<size_t>(precision) - body.size(), '0') + body;
-        }
-        if (flags.find('#') != std::string::npos && base != 10) {
-          body = (base == 16 ? (type == 'X' ? "0X" : "0x") : "0o") + body;
-        }
-        break;
-      }
-      case 'f':
-      case 'F':
-      case 'e':
-      case 'E':
-      case 'g':
-      case 'G': {
-        if (!value.is_number()) {
-          RuntimeError("must be real number, not " + TypeName(value));
-        }
-        numeric = true;
-        const double d = value.ToDouble();
-        negative = std::signbit(d) && !std::isnan(d);
-        body = FormatFixed(std::fabs(d), static_cast<int>(precision < 0 ? 6 : precision), type);
-        break;
-      }
-      case 'c':
-        if (value.is_int()) {
-          AppendUtf8(body, static_cast<char32_t>(value.as_int()));
-        } else {
-          body = Str(value);
-        }
-        break;
-      default:
-        RuntimeError("unsupported format character '" + std::string(1, type) + "'");
-    }
-    std::string sign;
-    if (numeric) {
-      if (negative) {
-        sign = "-";
-      } else if (flags.find('+') != std::string::npos) {
-        sign = "+";
-      } else if (flags.find(' ') != std::string::npos) {
-        sign = " ";
-      }
-    }
-    const int64_t len = static_cast<int64_t>(Utf8Length(sign) + Utf8Length(body));
-    if (width > len) {
-      const size_t pad = static_cast<size_t>(width - len);
-      if (flags.find('-') != std::string::npos) {
-        body = sign + body + std::string(pad, ' ');
-      } else if (numeric && flags.find('0') != std::string::npos) {
-        body = sign + std::string(pad, '0') + body;
-      } else {
-        body = std::string(pad, ' ') + sign + body;
-      }
-    } else {
-      body = sign + body;
-    }
-    out += body;
+    out += FormatPercentConversion(ParsePercentConversion(f, i, percent_args));
     rt.CheckSize(out.size());
   }
-  if (!mapping_like && next < positional.size()) {
+  if (!mapping_like && percent_args.next < percent_args.positional.size()) {
     RuntimeError("not all arguments converted during string formatting");
   }
   AddWork(out.size() / 256);

@@ -415,6 +415,9 @@ CallArgs Runtime::EvalArgs(const ArgsNode& args, const ScopePtr& scope) {
   return out;
 }
 
+// Long because it is a flat dispatch: one short case per expression kind, each evaluating its
+// children and handing the operation itself to GetAttr, GetItem, Slice, Call, Binary and the
+// like. Splitting the switch would only scatter the cases.
 Value Runtime::EvalInner(const Expr& e, const ScopePtr& scope) {
   CheckStack();
   switch (e.kind) {
@@ -627,148 +630,162 @@ Value Runtime::Binary(const std::string& op, const Value& a, const Value& b) {
   return result;
 }
 
+namespace {
+
+[[noreturn]] void Unsupported(const std::string& op, const Value& a, const Value& b) {
+  RuntimeError("unsupported operand type(s) for " + op + ": '" + TypeName(a) + "' and '" +
+               TypeName(b) + "'");
+}
+
+// Python's arithmetic on two numbers: ints stay ints (with overflow checked) unless `/` or a
+// float is involved; `//` and `%` round toward negative infinity.
+Value NumberOp(const std::string& op, const Value& a, const Value& b) {
+  const bool ints = !a.is_float() && !b.is_float();
+  const int64_t x = a.ToInt(), y = b.ToInt();
+  const double dx = a.ToDouble(), dy = b.ToDouble();
+  if (op == "+") {
+    if (ints) return Value(Add(x, y));
+    return Value(dx + dy);
+  }
+  if (op == "-") {
+    if (ints) return Value(Sub(x, y));
+    return Value(dx - dy);
+  }
+  if (op == "*") {
+    if (ints) return Value(Mul(x, y));
+    return Value(dx * dy);
+  }
+  if (op == "/") {
+    if (dy == 0) RuntimeError("division by zero");
+    return Value(dx / dy);
+  }
+  if (op == "//" || op == "%") {
+    if (ints) {
+      if (y == 0) RuntimeError("integer division or modulo by zero");
+      if (x == std::numeric_limits<int64_t>::min() && y == -1) {
+        if (op == "%") return Value(int64_t{0});
+        RuntimeError("integer overflow: the result does not fit in 64 bits");
+      }
+      int64_t q = x / y, m = x % y;
+      if (m != 0 && ((m < 0) != (y < 0))) {
+        --q;
+        m += y;
+      }
+      return op == "//" ? Value(q) : Value(m);
+    }
+    if (dy == 0) RuntimeError("float division by zero");
+    if (op == "//") return Value(std::floor(dx / dy));
+    double m = std::fmod(dx, dy);
+    if (m != 0 && ((m < 0) != (dy < 0))) m += dy;
+    return Value(m);
+  }
+  if (op == "**") {
+    if (ints && y >= 0) {
+      int64_t result = 1, base = x;
+      int64_t e = y;
+      while (e > 0) {
+        if (e & 1) result = Mul(result, base);
+        e >>= 1;
+        if (e > 0) base = Mul(base, base);
+      }
+      return Value(result);
+    }
+    if (dx == 0 && dy < 0) RuntimeError("0.0 cannot be raised to a negative power");
+    return Value(std::pow(dx, dy));
+  }
+  Unsupported(op, a, b);
+}
+
+}  // namespace
+
 Value Runtime::BinaryInner(const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined()) FailUndefined(a);
   // `str % undefined` is Python formatting with an empty mapping-like argument; every other
   // operation on an undefined value fails.
   if (b.is_undefined() && !(op == "%" && a.is_string())) FailUndefined(b);
-  const char o = op[0];
-  auto unsupported = [&]() -> Value {
-    RuntimeError("unsupported operand type(s) for " + op + ": '" + TypeName(a) + "' and '" +
-                 TypeName(b) + "'");
-  };
-  if (a.is_number() && b.is_number()) {
-    const bool ints = !a.is_float() && !b.is_float();
-    const int64_t x = a.ToInt(), y = b.ToInt();
-    const double dx = a.ToDouble(), dy = b.ToDouble();
-    if (op == "+") {
-      if (ints) return Value(Add(x, y));
-      return Value(dx + dy);
-    }
-    if (op == "-") {
-      if (ints) return Value(Sub(x, y));
-      return Value(dx - dy);
-    }
-    if (op == "*") {
-      if (ints) return Value(Mul(x, y));
-      return Value(dx * dy);
-    }
-    if (op == "/") {
-      if (dy == 0) RuntimeError("division by zero");
-      return Value(dx / dy);
-    }
-    if (op == "//" || op == "%") {
-      if (ints) {
-        if (y == 0) RuntimeError("integer division or modulo by zero");
-        if (x == std::numeric_limits<int64_t>::min() && y == -1) {
-          if (op == "%") return Value(int64_t{0});
-          RuntimeError("integer overflow: the result does not fit in 64 bits");
-        }
-        int64_t q = x / y, m = x % y;
-        if (m != 0 && ((m < 0) != (y < 0))) {
-          --q;
-          m += y;
-        }
-        return op == "//" ? Value(q) : Value(m);
-      }
-      if (dy == 0) RuntimeError("float division by zero");
-      if (op == "//") return Value(std::floor(dx / dy));
-      double m = std::fmod(dx, dy);
-      if (m != 0 && ((m < 0) != (dy < 0))) m += dy;
-      return Value(m);
-    }
-    if (op == "**") {
-      if (ints && y >= 0) {
-        int64_t result = 1, base = x;
-        int64_t e = y;
-        while (e > 0) {
-          if (e & 1) result = Mul(result, base);
-          e >>= 1;
-          if (e > 0) base = Mul(base, base);
-        }
-        return Value(result);
-      }
-      if (dx == 0 && dy < 0) RuntimeError("0.0 cannot be raised to a negative power");
-      return Value(std::pow(dx, dy));
-    }
-    return unsupported();
-  }
-  if (o == '+') {
-    if (a.is_string() && b.is_string()) {
-      if (a.is_markup() || b.is_markup()) {
-        // markupsafe: the plain side is escaped and the result is safe.
-        std::string s = a.is_markup() ? a.as_string() : HtmlEscape(a.as_string());
-        s += b.is_markup() ? b.as_string() : HtmlEscape(b.as_string());
-        CheckSize(s.size());
-        return Value::Markup(std::move(s));
-      }
-      CheckSize(a.as_string().size() + b.as_string().size());
-      return Value(a.as_string() + b.as_string());
-    }
-    if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple() && !a.is_generator() &&
-        !b.is_generator()) {
-      std::vector<Value> items = a.items();
-      items.insert(items.end(), b.items().begin(), b.items().end());
-      return a.is_tuple() ? Value::Tuple(std::move(items)) : Value::List(std::move(items));
-    }
-    if (a.is_string() || a.is_list()) {
-      RuntimeError("can only concatenate " + TypeName(a) + " (not \"" + TypeName(b) + "\") to " +
-                   TypeName(a));
-    }
-    return unsupported();
-  }
-  if (op == "*") {
-    const Value& seq = a.is_number() ? b : a;
-    const Value& count = a.is_number() ? a : b;
-    if ((seq.is_string() || (seq.is_list() && !seq.is_generator())) &&
-        (count.is_int() || count.is_bool())) {
-      const int64_t n = std::max<int64_t>(0, count.ToInt());
-      if (seq.is_string()) {
-        const std::string& s = seq.as_string();
-        if (!s.empty() && n > 0) {
-          if (static_cast<uint64_t>(n) > limits_.max_output_bytes / s.size() + 1) {
-            CheckSize(limits_.max_output_bytes + 1);
-          }
-          CheckSize(s.size() * static_cast<size_t>(n));
-        }
-        std::string out;
-        for (int64_t i = 0; i < n; ++i) out += s;
-        return seq.is_markup() ? Value::Markup(std::move(out)) : Value(std::move(out));
-      }
-      const auto& src = seq.items();
-      if (!src.empty() && static_cast<uint64_t>(n) > kMaxListItems / src.size()) {
-        Throw(TemplateError::Kind::kLimit,
-              "a list of more than " + std::to_string(kMaxListItems) + " items");
-      }
-      std::vector<Value> items;
-      for (int64_t i = 0; i < n; ++i) items.insert(items.end(), src.begin(), src.end());
-      return seq.is_tuple() ? Value::Tuple(std::move(items)) : Value::List(std::move(items));
-    }
-    RuntimeError("can't multiply sequence by non-int of type '" + TypeName(count) + "'");
-  }
-  if (op == "%" && a.is_string()) {
-    if (a.is_markup()) {
-      // markupsafe escapes the arguments of a safe format string.
-      auto escape = [](const Value& v) {
-        return v.is_markup() ? v : Value::Markup(HtmlEscape(Str(v)));
-      };
-      Value args = b;
-      if (b.is_tuple()) {
-        std::vector<Value> items;
-        for (const Value& item : b.items()) items.push_back(escape(item));
-        args = Value::Tuple(std::move(items));
-      } else if (!b.is_dict()) {
-        args = escape(b);
-      }
-      std::string s = PercentFormat(*this, a.as_string(), args);
+  if (a.is_number() && b.is_number()) return NumberOp(op, a, b);
+  if (op[0] == '+') return Concatenate(op, a, b);
+  if (op == "*") return Repeat(a, b);
+  if (op == "%" && a.is_string()) return FormatPercent(a, b);
+  Unsupported(op, a, b);
+}
+
+Value Runtime::Concatenate(const std::string& op, const Value& a, const Value& b) {
+  if (a.is_string() && b.is_string()) {
+    if (a.is_markup() || b.is_markup()) {
+      // markupsafe: the plain side is escaped and the result is safe.
+      std::string s = a.is_markup() ? a.as_string() : HtmlEscape(a.as_string());
+      s += b.is_markup() ? b.as_string() : HtmlEscape(b.as_string());
       CheckSize(s.size());
       return Value::Markup(std::move(s));
     }
-    std::string s = PercentFormat(*this, a.as_string(), b);
-    CheckSize(s.size());
-    return Value(std::move(s));
+    CheckSize(a.as_string().size() + b.as_string().size());
+    return Value(a.as_string() + b.as_string());
   }
-  return unsupported();
+  if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple() && !a.is_generator() &&
+      !b.is_generator()) {
+    std::vector<Value> items = a.items();
+    items.insert(items.end(), b.items().begin(), b.items().end());
+    return a.is_tuple() ? Value::Tuple(std::move(items)) : Value::List(std::move(items));
+  }
+  if (a.is_string() || a.is_list()) {
+    RuntimeError("can only concatenate " + TypeName(a) + " (not \"" + TypeName(b) + "\") to " +
+                 TypeName(a));
+  }
+  Unsupported(op, a, b);
+}
+
+Value Runtime::Repeat(const Value& a, const Value& b) {
+  const Value& seq = a.is_number() ? b : a;
+  const Value& count = a.is_number() ? a : b;
+  if ((seq.is_string() || (seq.is_list() && !seq.is_generator())) &&
+      (count.is_int() || count.is_bool())) {
+    const int64_t n = std::max<int64_t>(0, count.ToInt());
+    if (seq.is_string()) {
+      const std::string& s = seq.as_string();
+      if (!s.empty() && n > 0) {
+        if (static_cast<uint64_t>(n) > limits_.max_output_bytes / s.size() + 1) {
+          CheckSize(limits_.max_output_bytes + 1);
+        }
+        CheckSize(s.size() * static_cast<size_t>(n));
+      }
+      std::string out;
+      for (int64_t i = 0; i < n; ++i) out += s;
+      return seq.is_markup() ? Value::Markup(std::move(out)) : Value(std::move(out));
+    }
+    const auto& src = seq.items();
+    if (!src.empty() && static_cast<uint64_t>(n) > kMaxListItems / src.size()) {
+      Throw(TemplateError::Kind::kLimit,
+            "a list of more than " + std::to_string(kMaxListItems) + " items");
+    }
+    std::vector<Value> items;
+    for (int64_t i = 0; i < n; ++i) items.insert(items.end(), src.begin(), src.end());
+    return seq.is_tuple() ? Value::Tuple(std::move(items)) : Value::List(std::move(items));
+  }
+  RuntimeError("can't multiply sequence by non-int of type '" + TypeName(count) + "'");
+}
+
+Value Runtime::FormatPercent(const Value& format, const Value& args) {
+  if (format.is_markup()) {
+    // markupsafe escapes the arguments of a safe format string.
+    auto escape = [](const Value& v) {
+      return v.is_markup() ? v : Value::Markup(HtmlEscape(Str(v)));
+    };
+    Value escaped = args;
+    if (args.is_tuple()) {
+      std::vector<Value> items;
+      for (const Value& item : args.items()) items.push_back(escape(item));
+      escaped = Value::Tuple(std::move(items));
+    } else if (!args.is_dict()) {
+      escaped = escape(args);
+    }
+    std::string s = PercentFormat(*this, format.as_string(), escaped);
+    CheckSize(s.size());
+    return Value::Markup(std::move(s));
+  }
+  std::string s = PercentFormat(*this, format.as_string(), args);
+  CheckSize(s.size());
+  return Value(std::move(s));
 }
 
 bool Runtime::CompareOp(const std::string& op, const Value& a, const Value& b) {

@@ -72,6 +72,11 @@ class Runtime {
   CallArgs EvalArgs(const ArgsNode& args, const ScopePtr& scope);
   Value Binary(const std::string& op, const Value& a, const Value& b);
   Value BinaryInner(const std::string& op, const Value& a, const Value& b);
+  // The operators on values that are not both numbers: `+` of strings or lists, `*` of a
+  // sequence by an int, `%` formatting of a string.
+  Value Concatenate(const std::string& op, const Value& a, const Value& b);
+  Value Repeat(const Value& a, const Value& b);
+  Value FormatPercent(const Value& format, const Value& args);
   bool CompareOp(const std::string& op, const Value& a, const Value& b);
 
   void Append(std::string& out, std::string_view text) const;

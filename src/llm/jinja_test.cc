@@ -346,6 +346,12 @@ const Case kMethods[] = {
      R"J({"d": {"k": "v"}})J", R"J(v None dflt 2 1)J"},
     {R"J({{ '%s-%d' % ('a', 3) }} {{ '%5.1f%%' % 12.345 }} {{ '%s' % 'single' }} {{ '%(a)s/%(b)s' % {'a': 1, 'b': 2} }})J",
      R"J({})J", R"J(a-3  12.3% single 1/2)J"},
+    {R"J({{ 'MiXed'.swapcase() }} {{ 'MiXed'.casefold() }} {{ 'hello'.find('l', -2) }} {{ 'hello'.rindex('l', 0, 3) }} {{ 'aaaa'.count('aa', 1) }} {{ 'abc'.count('') }} {{ 'x'.center(5, '*') }} {{ 'file.txt'.removesuffix('.txt') }} {{ 'Title Case'.istitle() }} {{ 'hello'.endswith('ell', 0, 4) }})J",
+     R"J({})J", R"J(mIxED mixed 3 2 1 4 **x** file True True)J"},
+    {R"J({{ '{:+d}|{:=+8.2f}|{:#x}|{:#o}|{:.1%}|{:_}|{:*^9}|{:.3}|{: d}|{:X}'.format(5, -3.14159, 255, 8, 0.256, 1234567, 'mid', 'truncate', 7, 255) }})J",
+     R"J({})J", R"J(+5|-   3.14|0xff|0o10|25.6%|1_234_567|***mid***|tru| 7|FF)J"},
+    {R"J({{ '%+d|% d|%*d|%#x|%#o|%-6d|%06.2f|%.3s|%r|%c|%e|%X' % (5, 7, 4, 3, 255, 8, 42, -3.14159, 'abcdef', 'q', 65, 12345.678, 255) }})J",
+     R"J({})J", R"J(+5| 7|   3|0xff|0o10|42    |-03.14|abc|'q'|A|1.234568e+04|FF)J"},
 };
 
 const ErrorCase kErrors[] = {
