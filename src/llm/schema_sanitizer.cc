@@ -53,145 +53,170 @@ class Sanitizer {
     }
     if (schema.contains("$ref")) return Ref(schema, path, depth);
 
-    Json out = Json::object();
-    std::string extra_description;
-    // allOf of object schemas: merged into this one.
-    Json merged = schema;
-    if (schema.contains("allOf") && schema["allOf"].is_array()) {
-      merged.erase("allOf");
-      for (const auto& part : schema["allOf"]) {
-        Json p = part.is_object() && part.contains("$ref") ? Resolve(part["$ref"]) : part;
-        if (!p.is_object()) continue;
-        for (const auto& [k, v] : p.items()) {
-          if (k == "properties" && v.is_object()) {
-            if (!merged.contains("properties") || !merged["properties"].is_object())
-              merged["properties"] = Json::object();
-            for (const auto& [pk, pv] : v.items()) merged["properties"][pk] = pv;
-          } else if (k == "required" && v.is_array()) {
-            if (!merged.contains("required") || !merged["required"].is_array())
-              merged["required"] = Json::array();
-            for (const auto& r : v) merged["required"].push_back(r);
-          } else if (!merged.contains(k)) {
-            merged[k] = v;
-          }
-        }
-      }
-      Note(path, "allOf merged into one schema");
-    }
-
+    const Json merged = MergeAllOf(schema, path);
+    Schema out;
     for (const auto& [key, value] : merged.items()) {
-      std::string at = path.empty() ? key : path + "." + key;
-      if (key == "oneOf") {
-        out["anyOf"] = Alternatives(value, at, depth);
-      } else if (key == "anyOf") {
-        out["anyOf"] = Alternatives(value, at, depth);
-      } else if (key == "nullable") {
-        continue;  // handled with type below
-      } else if (!kKept.count(key)) {
-        Note(at, "unsupported keyword removed");
-      } else if (key == "type") {
-        Json t = Type(value, at);
-        if (!t.is_null()) out["type"] = t;
-      } else if (key == "properties") {
-        if (!value.is_object()) {
-          Note(at, "not an object, removed");
-          continue;
-        }
-        Json props = Json::object();
-        for (const auto& [name, sub] : value.items()) {
-          if (sub.is_boolean() && !sub.get<bool>()) {
-            Note(at + "." + name, "forbidden property (false) removed");
-            continue;
-          }
-          props[name] = Run(sub, at + "." + name, depth + 1);
-        }
-        out["properties"] = std::move(props);
-      } else if (key == "required") {
-        Json req = Json::array();
-        std::set<std::string> seen;
-        if (value.is_array()) {
-          for (const auto& r : value) {
-            if (r.is_string() && seen.insert(r.get<std::string>()).second) req.push_back(r);
-          }
-        }
-        out["required"] = std::move(req);
-      } else if (key == "items") {
-        if (value.is_array()) {
-          Json tuple = Json::array();
-          for (size_t i = 0; i < value.size(); ++i)
-            tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
-          out["prefixItems"] = std::move(tuple);
-        } else {
-          out["items"] = Run(value, at, depth + 1);
-        }
-      } else if (key == "prefixItems" && value.is_array()) {
-        Json tuple = Json::array();
-        for (size_t i = 0; i < value.size(); ++i)
-          tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
-        out["prefixItems"] = std::move(tuple);
-      } else if (key == "additionalProperties") {
-        out[key] = value.is_boolean() ? value : Run(value, at, depth + 1);
-      } else if (key == "pattern") {
-        std::string p = value.is_string() ? value.get<std::string>() : "";
-        bool anchored = p.size() >= 2 && p.front() == '^' && p.back() == '$';
-        bool fancy = p.find("(?=") != std::string::npos || p.find("(?!") != std::string::npos ||
-                     p.find("(?<") != std::string::npos || p.find("\\1") != std::string::npos;
-        if (anchored && !fancy) {
-          out[key] = p;
-        } else {
-          Note(at, anchored ? "pattern with lookaround or backreference moved to the description"
-                            : "unanchored pattern moved to the description");
-          extra_description += " Must match the pattern " + p + ".";
-        }
-      } else if (key == "format") {
-        std::string f = value.is_string() ? value.get<std::string>() : "";
-        if (kFormats.count(f)) {
-          out[key] = f;
-        } else {
-          Note(at, "format '" + f + "' moved to the description");
-          extra_description += " Format: " + f + ".";
-        }
-      } else if (key == "enum") {
-        if (!value.is_array() || value.empty()) {
-          Note(at, "empty or invalid enum removed");
-        } else if (value.size() > options_.max_enum) {
-          Note(at, "enum of " + std::to_string(value.size()) + " values removed (more than " +
-                       std::to_string(options_.max_enum) + ")");
-          std::string some;
-          for (size_t i = 0; i < 8; ++i) some += (i ? ", " : "") + DumpJson(value[i]);
-          extra_description +=
-              " One of " + std::to_string(value.size()) + " values such as " + some + ".";
-          if (!merged.contains("type") && value[0].is_string()) out["type"] = "string";
-        } else {
-          out[key] = value;
-        }
-      } else if (key == "description" || key == "title") {
-        if (value.is_string()) out[key] = value;
-      } else {
-        out[key] = value;
-      }
+      Keyword(key, value, path.empty() ? key : path + "." + key, depth, merged, out);
     }
-    if (merged.contains("nullable") && merged["nullable"] == true && out.contains("type")) {
-      Json t = out["type"].is_array() ? out["type"] : Json::array({out["type"]});
+    if (merged.contains("nullable") && merged["nullable"] == true && out.json.contains("type")) {
+      Json t = out.json["type"].is_array() ? out.json["type"] : Json::array({out.json["type"]});
       if (std::find(t.begin(), t.end(), "null") == t.end()) t.push_back("null");
-      out["type"] = t;
+      out.json["type"] = t;
       Note(path, "nullable turned into a \"null\" type");
     }
-    if (!extra_description.empty()) {
-      std::string d = out.contains("description") ? out["description"].get<std::string>() : "";
-      out["description"] = d + (d.empty() ? extra_description.substr(1) : extra_description);
-    }
-    if (out.contains("description")) {
-      std::string d = out["description"].get<std::string>();
-      if (d.size() > options_.max_description) {
-        out["description"] = d.substr(0, options_.max_description) + "...";
-        Note(path.empty() ? "description" : path + ".description", "shortened");
-      }
-    }
-    return out;
+    FinishDescription(path, out);
+    return std::move(out.json);
   }
 
  private:
+  // A schema being sanitized, and what its description is to gain from keywords that the
+  // grammar cannot enforce.
+  struct Schema {
+    Json json = Json::object();
+    std::string extra_description;
+  };
+
+  // allOf of object schemas: merged into this one.
+  Json MergeAllOf(const Json& schema, const std::string& path) {
+    Json merged = schema;
+    if (!schema.contains("allOf") || !schema["allOf"].is_array()) return merged;
+    merged.erase("allOf");
+    for (const auto& part : schema["allOf"]) {
+      Json p = part.is_object() && part.contains("$ref") ? Resolve(part["$ref"]) : part;
+      if (!p.is_object()) continue;
+      for (const auto& [k, v] : p.items()) {
+        if (k == "properties" && v.is_object()) {
+          if (!merged.contains("properties") || !merged["properties"].is_object())
+            merged["properties"] = Json::object();
+          for (const auto& [pk, pv] : v.items()) merged["properties"][pk] = pv;
+        } else if (k == "required" && v.is_array()) {
+          if (!merged.contains("required") || !merged["required"].is_array())
+            merged["required"] = Json::array();
+          for (const auto& r : v) merged["required"].push_back(r);
+        } else if (!merged.contains(k)) {
+          merged[k] = v;
+        }
+      }
+    }
+    Note(path, "allOf merged into one schema");
+    return merged;
+  }
+
+  // One keyword of `merged` (at path `at`) into `out`: kept, rewritten, moved to the
+  // description or removed with a note.
+  void Keyword(const std::string& key, const Json& value, const std::string& at, int depth,
+               const Json& merged, Schema& out) {
+    if (key == "oneOf" || key == "anyOf") {
+      out.json["anyOf"] = Alternatives(value, at, depth);
+    } else if (key == "nullable") {
+      return;  // handled with type, once every keyword is in
+    } else if (!kKept.count(key)) {
+      Note(at, "unsupported keyword removed");
+    } else if (key == "type") {
+      Json t = Type(value, at);
+      if (!t.is_null()) out.json["type"] = t;
+    } else if (key == "properties") {
+      Properties(value, at, depth, out);
+    } else if (key == "required") {
+      Json req = Json::array();
+      std::set<std::string> seen;
+      if (value.is_array()) {
+        for (const auto& r : value) {
+          if (r.is_string() && seen.insert(r.get<std::string>()).second) req.push_back(r);
+        }
+      }
+      out.json["required"] = std::move(req);
+    } else if (key == "items" && !value.is_array()) {
+      out.json["items"] = Run(value, at, depth + 1);
+    } else if (key == "items" || (key == "prefixItems" && value.is_array())) {
+      Json tuple = Json::array();
+      for (size_t i = 0; i < value.size(); ++i)
+        tuple.push_back(Run(value[i], at + "[" + std::to_string(i) + "]", depth + 1));
+      out.json["prefixItems"] = std::move(tuple);
+    } else if (key == "additionalProperties") {
+      out.json[key] = value.is_boolean() ? value : Run(value, at, depth + 1);
+    } else if (key == "pattern") {
+      Pattern(value, at, out);
+    } else if (key == "format") {
+      std::string f = value.is_string() ? value.get<std::string>() : "";
+      if (kFormats.count(f)) {
+        out.json[key] = f;
+      } else {
+        Note(at, "format '" + f + "' moved to the description");
+        out.extra_description += " Format: " + f + ".";
+      }
+    } else if (key == "enum") {
+      Enum(value, at, merged, out);
+    } else if (key == "description" || key == "title") {
+      if (value.is_string()) out.json[key] = value;
+    } else {
+      out.json[key] = value;
+    }
+  }
+
+  void Properties(const Json& value, const std::string& at, int depth, Schema& out) {
+    if (!value.is_object()) {
+      Note(at, "not an object, removed");
+      return;
+    }
+    Json props = Json::object();
+    for (const auto& [name, sub] : value.items()) {
+      if (sub.is_boolean() && !sub.get<bool>()) {
+        Note(at + "." + name, "forbidden property (false) removed");
+        continue;
+      }
+      props[name] = Run(sub, at + "." + name, depth + 1);
+    }
+    out.json["properties"] = std::move(props);
+  }
+
+  // Only an anchored pattern without lookaround or backreferences is one the grammar can hold.
+  void Pattern(const Json& value, const std::string& at, Schema& out) {
+    std::string p = value.is_string() ? value.get<std::string>() : "";
+    bool anchored = p.size() >= 2 && p.front() == '^' && p.back() == '$';
+    bool fancy = p.find("(?=") != std::string::npos || p.find("(?!") != std::string::npos ||
+                 p.find("(?<") != std::string::npos || p.find("\\1") != std::string::npos;
+    if (anchored && !fancy) {
+      out.json["pattern"] = p;
+    } else {
+      Note(at, anchored ? "pattern with lookaround or backreference moved to the description"
+                        : "unanchored pattern moved to the description");
+      out.extra_description += " Must match the pattern " + p + ".";
+    }
+  }
+
+  void Enum(const Json& value, const std::string& at, const Json& merged, Schema& out) {
+    if (!value.is_array() || value.empty()) {
+      Note(at, "empty or invalid enum removed");
+    } else if (value.size() > options_.max_enum) {
+      Note(at, "enum of " + std::to_string(value.size()) + " values removed (more than " +
+                   std::to_string(options_.max_enum) + ")");
+      std::string some;
+      for (size_t i = 0; i < 8; ++i) some += (i ? ", " : "") + DumpJson(value[i]);
+      out.extra_description +=
+          " One of " + std::to_string(value.size()) + " values such as " + some + ".";
+      if (!merged.contains("type") && value[0].is_string()) out.json["type"] = "string";
+    } else {
+      out.json["enum"] = value;
+    }
+  }
+
+  void FinishDescription(const std::string& path, Schema& out) {
+    if (!out.extra_description.empty()) {
+      std::string d =
+          out.json.contains("description") ? out.json["description"].get<std::string>() : "";
+      out.json["description"] =
+          d + (d.empty() ? out.extra_description.substr(1) : out.extra_description);
+    }
+    if (out.json.contains("description")) {
+      std::string d = out.json["description"].get<std::string>();
+      if (d.size() > options_.max_description) {
+        out.json["description"] = d.substr(0, options_.max_description) + "...";
+        Note(path.empty() ? "description" : path + ".description", "shortened");
+      }
+    }
+  }
+
   void Note(const std::string& path, const std::string& what) {
     notes_.push_back((path.empty() ? "(root)" : path) + ": " + what);
   }

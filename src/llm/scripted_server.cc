@@ -218,6 +218,16 @@ struct ScriptedServer::Impl {
     return static_cast<int64_t>(reused / 4);
   }
 
+  // What every answer to one chat request shares: the tool calls in the wire's shape, the usage
+  // block and the creation time.
+  struct Completion {
+    Json calls = Json::array();
+    Json usage;
+    int64_t created = 0;
+  };
+
+  // The request, the scripted response it picks, and the answer: an error, the raw body, one
+  // JSON completion or a stream of chunks.
   void HandleChat(const httplib::Request& req, httplib::Response& res) {
     int index = Pick(req.body);
     Record(req.path, req.body, index);
@@ -240,17 +250,7 @@ struct ScriptedServer::Impl {
     if (r.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(r.delay_ms));
     for (const auto& [k, v] : r.headers) res.set_header(k, v);
     if (r.status != 200 || !r.error.empty()) {
-      res.status = r.status == 200 ? 500 : r.status;
-      if (r.raw_body) {
-        res.set_content(*r.raw_body, "text/plain");
-      } else {
-        res.set_content(
-            DumpJson(Json{{"error",
-                           {{"message", r.error.empty() ? "scripted error" : r.error},
-                            {"type", r.error_type.empty() ? "server_error" : r.error_type},
-                            {"code", res.status}}}}),
-            "application/json");
-      }
+      AnswerScriptedError(r, res);
       return;
     }
     auto parsed = ParseJson(req.body, "request body");
@@ -267,19 +267,43 @@ struct ScriptedServer::Impl {
       res.set_content(*r.raw_body, stream ? "text/event-stream" : "application/json");
       return;
     }
-    std::string prompt = PromptText(body);
-    Json usage{{"prompt_tokens", Tokens(prompt.size())}, {"completion_tokens", 0}};
+    const Completion completion = Complete(r, PromptText(body));
+    if (!stream) {
+      AnswerWhole(r, completion, res);
+    } else {
+      AnswerStreamed(r, completion, res);
+    }
+  }
+
+  static void AnswerScriptedError(const ScriptedResponse& r, httplib::Response& res) {
+    res.status = r.status == 200 ? 500 : r.status;
+    if (r.raw_body) {
+      res.set_content(*r.raw_body, "text/plain");
+      return;
+    }
+    res.set_content(DumpJson(Json{{"error",
+                                   {{"message", r.error.empty() ? "scripted error" : r.error},
+                                    {"type", r.error_type.empty() ? "server_error" : r.error_type},
+                                    {"code", res.status}}}}),
+                    "application/json");
+  }
+
+  // Counts tokens as 4 bytes each, the cached ones from the simulated prompt cache; the script's
+  // own usage fields override.
+  Completion Complete(const ScriptedResponse& r, const std::string& prompt) {
+    Completion out;
+    out.usage = Json{{"prompt_tokens", Tokens(prompt.size())}, {"completion_tokens", 0}};
     int64_t cached_tokens = CacheLookup(prompt);
-    Json calls = Json::array();
     size_t answer_bytes = r.content.size() + r.reasoning.size();
     for (const auto& c : r.tool_calls) {
       std::string args =
           c.arguments.is_string() ? c.arguments.get<std::string>() : DumpJson(c.arguments);
       answer_bytes += c.name.size() + args.size();
-      calls.push_back(Json{{"id", c.id},
-                           {"type", "function"},
-                           {"function", {{"name", c.name}, {"arguments", args}}}});
+      out.calls.push_back(Json{{"id", c.id},
+                               {"type", "function"},
+                               {"function", {{"name", c.name}, {"arguments", args}}}});
     }
+    Json& usage = out.usage;
     usage["completion_tokens"] = Tokens(answer_bytes);
     usage["prompt_tokens_details"] = Json{{"cached_tokens", cached_tokens}};
     if (r.usage) {
@@ -293,32 +317,34 @@ struct ScriptedServer::Impl {
     }
     usage["total_tokens"] =
         usage["prompt_tokens"].get<int64_t>() + usage["completion_tokens"].get<int64_t>();
-    int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+    out.created = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return out;
+  }
 
-    if (!stream) {
-      Json message{{"role", "assistant"}, {"content", r.content}};
-      if (!r.reasoning.empty()) message["reasoning_content"] = r.reasoning;
-      if (!calls.empty()) message["tool_calls"] = calls;
-      Json out{{"id", "chatcmpl-scripted"},
-               {"object", "chat.completion"},
-               {"created", created},
-               {"model", model},
-               {"choices",
-                Json::array({Json{
-                    {"index", 0}, {"message", message}, {"finish_reason", r.finish_reason}}})},
-               {"usage", usage}};
-      res.set_content(DumpJson(out), "application/json");
-      return;
-    }
+  void AnswerWhole(const ScriptedResponse& r, const Completion& c, httplib::Response& res) {
+    Json message{{"role", "assistant"}, {"content", r.content}};
+    if (!r.reasoning.empty()) message["reasoning_content"] = r.reasoning;
+    if (!c.calls.empty()) message["tool_calls"] = c.calls;
+    Json out{{"id", "chatcmpl-scripted"},
+             {"object", "chat.completion"},
+             {"created", c.created},
+             {"model", model},
+             {"choices",
+              Json::array(
+                  {Json{{"index", 0}, {"message", message}, {"finish_reason", r.finish_reason}}})},
+             {"usage", c.usage}};
+    res.set_content(DumpJson(out), "application/json");
+  }
 
-    // Streamed: the chunks are prepared up front, then written with the scripted pauses.
+  // The server-sent events of a streamed answer, in `r.chunk_size` pieces.
+  std::vector<std::string> StreamEvents(const ScriptedResponse& r, const Completion& completion) {
     std::vector<std::string> events;
     auto chunk = [&](Json delta, Json finish) {
       Json c{{"id", "chatcmpl-scripted"},
              {"object", "chat.completion.chunk"},
-             {"created", created},
+             {"created", completion.created},
              {"model", model},
              {"choices", Json::array({Json{{"index", 0},
                                            {"delta", std::move(delta)},
@@ -332,6 +358,7 @@ struct ScriptedServer::Impl {
     for (size_t i = 0; i < r.content.size(); i += r.chunk_size) {
       chunk(Json{{"content", r.content.substr(i, r.chunk_size)}}, nullptr);
     }
+    const Json& calls = completion.calls;
     for (size_t k = 0; k < calls.size(); ++k) {
       const Json& c = calls[k];
       chunk(Json{{"tool_calls",
@@ -354,12 +381,18 @@ struct ScriptedServer::Impl {
       events.push_back("data: " + DumpJson(Json{{"error", *r.stream_error}}) + "\n\n");
     } else {
       chunk(Json::object(), r.finish_reason);
-      Json final_chunk{{"id", "chatcmpl-scripted"}, {"object", "chat.completion.chunk"},
-                       {"created", created},        {"model", model},
-                       {"choices", Json::array()},  {"usage", usage}};
+      Json final_chunk{{"id", "chatcmpl-scripted"},     {"object", "chat.completion.chunk"},
+                       {"created", completion.created}, {"model", model},
+                       {"choices", Json::array()},      {"usage", completion.usage}};
       events.push_back("data: " + DumpJson(final_chunk) + "\n\n");
       events.push_back("data: [DONE]\n\n");
     }
+    return events;
+  }
+
+  // The chunks are prepared up front, then written with the scripted pauses.
+  void AnswerStreamed(const ScriptedResponse& r, const Completion& c, httplib::Response& res) {
+    std::vector<std::string> events = StreamEvents(r, c);
     int cut = r.cut_after_chunks;
     int pause = r.chunk_delay_ms;
     in_flight++;  // held by the content provider until it finishes
@@ -378,6 +411,124 @@ struct ScriptedServer::Impl {
       return true;
     });
   }
+
+  // The script's top-level keys; the responses are parsed by ParseResponse.
+  Status Configure(const Json& script) {
+    for (const auto& [k, v] : script.items()) {
+      if (k == "model") {
+        if (!v.is_string()) return InvalidArgument("script.model must be a string");
+        model = v.get<std::string>();
+      } else if (k == "context_size") {
+        if (!v.is_number_integer())
+          return InvalidArgument("script.context_size must be an integer");
+        context_size = v.get<int64_t>();
+      } else if (k == "slots") {
+        if (!v.is_number_integer() || v.get<int>() < 1)
+          return InvalidArgument("script.slots must be a positive integer");
+        slots = v.get<int>();
+      } else if (k == "prefix_cache") {
+        if (!v.is_boolean()) return InvalidArgument("script.prefix_cache must be true or false");
+        prefix_cache = v.get<bool>();
+      } else if (k == "health_status") {
+        if (!v.is_number_integer())
+          return InvalidArgument("script.health_status must be an integer");
+        health_status = v.get<int>();
+      } else if (k == "responses") {
+        if (!v.is_array()) return InvalidArgument("script.responses must be an array");
+        for (size_t i = 0; i < v.size(); ++i) {
+          NAUT_ASSIGN_OR_RETURN(auto r,
+                                ParseResponse(v[i], "script.responses[" + std::to_string(i) + "]"));
+          responses.push_back(std::move(r));
+        }
+      } else if (k == "default") {
+        NAUT_ASSIGN_OR_RETURN(auto r, ParseResponse(v, "script.default"));
+        fallback = std::move(r);
+      } else if (k != "comment") {
+        return InvalidArgument(
+            "script: unknown key '" + k +
+            "'; expected model, context_size, slots, prefix_cache, health_status, "
+            "responses, default");
+      }
+    }
+    used.assign(responses.size(), false);
+    cached.assign(static_cast<size_t>(slots), "");
+    cached_used.assign(static_cast<size_t>(slots), 0);
+    return Status::Ok();
+  }
+
+  // The OpenAI- and llama-server-shaped endpoints besides chat.
+  void AddServiceRoutes() {
+    httplib::Server& srv = server;
+    Impl* p = this;
+    srv.Get("/health", [p](const httplib::Request& req, httplib::Response& res) {
+      p->Record(req.path, "", std::nullopt);
+      res.status = p->health_status;
+      res.set_content(
+          p->health_status == 200
+              ? R"({"status":"ok"})"
+              : R"({"error":{"code":503,"message":"Loading model","type":"unavailable_error"}})",
+          "application/json");
+    });
+    srv.Get("/v1/models", [p](const httplib::Request&, httplib::Response& res) {
+      res.set_content(
+          DumpJson(Json{{"object", "list"},
+                        {"data", Json::array({Json{{"id", p->model}, {"object", "model"}}})}}),
+          "application/json");
+    });
+    srv.Get("/props", [p](const httplib::Request&, httplib::Response& res) {
+      res.set_content(DumpJson(Json{{"default_generation_settings", {{"n_ctx", p->context_size}}},
+                                    {"total_slots", p->slots},
+                                    {"model_alias", p->model}}),
+                      "application/json");
+    });
+    srv.Get("/slots", [p](const httplib::Request&, httplib::Response& res) {
+      Json slots = Json::array();
+      int busy = p->in_flight.load();
+      for (int i = 0; i < p->slots; ++i)
+        slots.push_back(Json{{"id", i}, {"is_processing", i < busy}});
+      res.set_content(DumpJson(slots), "application/json");
+    });
+    srv.Post("/tokenize", [](const httplib::Request& req, httplib::Response& res) {
+      auto parsed = ParseJson(req.body, "request body");
+      const Json body = parsed ? std::move(*parsed) : Json();
+      if (!body.is_object() || !body.contains("content") || !body["content"].is_string()) {
+        res.status = 400;
+        res.set_content(
+            R"({"error":{"message":"expected {\"content\": \"text\"}","type":"invalid_request_error"}})",
+            "application/json");
+        return;
+      }
+      Json tokens = Json::array();
+      for (int64_t i = 0; i < Tokens(body["content"].get<std::string>().size()); ++i)
+        tokens.push_back(i);
+      res.set_content(DumpJson(Json{{"tokens", tokens}}), "application/json");
+    });
+    srv.Post("/v1/embeddings", [p](const httplib::Request& req, httplib::Response& res) {
+      p->Record(req.path, req.body, std::nullopt);
+      auto parsed = ParseJson(req.body, "request body");
+      const Json body = parsed ? std::move(*parsed) : Json();
+      Json inputs = body.is_object() && body.contains("input") ? body["input"] : Json();
+      if (inputs.is_string()) inputs = Json::array({inputs});
+      if (!inputs.is_array()) {
+        res.status = 400;
+        res.set_content(
+            R"({"error":{"message":"expected \"input\"","type":"invalid_request_error"}})",
+            "application/json");
+        return;
+      }
+      // A deterministic stand-in: byte histogram folded into 8 dimensions.
+      Json data = Json::array();
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        std::vector<double> v(8, 0.0);
+        std::string text =
+            inputs[i].is_string() ? inputs[i].get<std::string>() : DumpJson(inputs[i]);
+        for (unsigned char c : text) v[c % 8] += 1.0;
+        data.push_back(Json{{"object", "embedding"}, {"index", i}, {"embedding", v}});
+      }
+      res.set_content(DumpJson(Json{{"object", "list"}, {"data", data}, {"model", p->model}}),
+                      "application/json");
+    });
+  }
 };
 
 ScriptedServer::ScriptedServer() : impl_(std::make_unique<Impl>()) {}
@@ -388,47 +539,11 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
   if (!script.is_object()) return InvalidArgument("script must be a JSON object");
   std::unique_ptr<ScriptedServer> s(new ScriptedServer());
   Impl& impl = *s->impl_;
-  for (const auto& [k, v] : script.items()) {
-    if (k == "model") {
-      if (!v.is_string()) return InvalidArgument("script.model must be a string");
-      impl.model = v.get<std::string>();
-    } else if (k == "context_size") {
-      if (!v.is_number_integer()) return InvalidArgument("script.context_size must be an integer");
-      impl.context_size = v.get<int64_t>();
-    } else if (k == "slots") {
-      if (!v.is_number_integer() || v.get<int>() < 1)
-        return InvalidArgument("script.slots must be a positive integer");
-      impl.slots = v.get<int>();
-    } else if (k == "prefix_cache") {
-      if (!v.is_boolean()) return InvalidArgument("script.prefix_cache must be true or false");
-      impl.prefix_cache = v.get<bool>();
-    } else if (k == "health_status") {
-      if (!v.is_number_integer()) return InvalidArgument("script.health_status must be an integer");
-      impl.health_status = v.get<int>();
-    } else if (k == "responses") {
-      if (!v.is_array()) return InvalidArgument("script.responses must be an array");
-      for (size_t i = 0; i < v.size(); ++i) {
-        NAUT_ASSIGN_OR_RETURN(auto r,
-                              ParseResponse(v[i], "script.responses[" + std::to_string(i) + "]"));
-        impl.responses.push_back(std::move(r));
-      }
-    } else if (k == "default") {
-      NAUT_ASSIGN_OR_RETURN(auto r, ParseResponse(v, "script.default"));
-      impl.fallback = std::move(r);
-    } else if (k != "comment") {
-      return InvalidArgument("script: unknown key '" + k +
-                             "'; expected model, context_size, slots, prefix_cache, health_status, "
-                             "responses, default");
-    }
-  }
-  impl.used.assign(impl.responses.size(), false);
-  impl.cached.assign(static_cast<size_t>(impl.slots), "");
-  impl.cached_used.assign(static_cast<size_t>(impl.slots), 0);
+  NAUT_RETURN_IF_ERROR(impl.Configure(script));
   if (record_file) {
     impl.record.open(*record_file, std::ios::app);
     if (!impl.record) return InvalidArgument("cannot open record file " + record_file->string());
   }
-
   httplib::Server& srv = impl.server;
   srv.set_tcp_nodelay(true);  // small answers must not wait for delayed ACKs
   Impl* p = &impl;
@@ -436,73 +551,7 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
            [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
   srv.Post("/chat/completions",
            [p](const httplib::Request& req, httplib::Response& res) { p->HandleChat(req, res); });
-  srv.Get("/health", [p](const httplib::Request& req, httplib::Response& res) {
-    p->Record(req.path, "", std::nullopt);
-    res.status = p->health_status;
-    res.set_content(
-        p->health_status == 200
-            ? R"({"status":"ok"})"
-            : R"({"error":{"code":503,"message":"Loading model","type":"unavailable_error"}})",
-        "application/json");
-  });
-  srv.Get("/v1/models", [p](const httplib::Request&, httplib::Response& res) {
-    res.set_content(
-        DumpJson(Json{{"object", "list"},
-                      {"data", Json::array({Json{{"id", p->model}, {"object", "model"}}})}}),
-        "application/json");
-  });
-  srv.Get("/props", [p](const httplib::Request&, httplib::Response& res) {
-    res.set_content(DumpJson(Json{{"default_generation_settings", {{"n_ctx", p->context_size}}},
-                                  {"total_slots", p->slots},
-                                  {"model_alias", p->model}}),
-                    "application/json");
-  });
-  srv.Get("/slots", [p](const httplib::Request&, httplib::Response& res) {
-    Json slots = Json::array();
-    int busy = p->in_flight.load();
-    for (int i = 0; i < p->slots; ++i)
-      slots.push_back(Json{{"id", i}, {"is_processing", i < busy}});
-    res.set_content(DumpJson(slots), "application/json");
-  });
-  srv.Post("/tokenize", [](const httplib::Request& req, httplib::Response& res) {
-    auto parsed = ParseJson(req.body, "request body");
-    const Json body = parsed ? std::move(*parsed) : Json();
-    if (!body.is_object() || !body.contains("content") || !body["content"].is_string()) {
-      res.status = 400;
-      res.set_content(
-          R"({"error":{"message":"expected {\"content\": \"text\"}","type":"invalid_request_error"}})",
-          "application/json");
-      return;
-    }
-    Json tokens = Json::array();
-    for (int64_t i = 0; i < Tokens(body["content"].get<std::string>().size()); ++i)
-      tokens.push_back(i);
-    res.set_content(DumpJson(Json{{"tokens", tokens}}), "application/json");
-  });
-  srv.Post("/v1/embeddings", [p](const httplib::Request& req, httplib::Response& res) {
-    p->Record(req.path, req.body, std::nullopt);
-    auto parsed = ParseJson(req.body, "request body");
-    const Json body = parsed ? std::move(*parsed) : Json();
-    Json inputs = body.is_object() && body.contains("input") ? body["input"] : Json();
-    if (inputs.is_string()) inputs = Json::array({inputs});
-    if (!inputs.is_array()) {
-      res.status = 400;
-      res.set_content(
-          R"({"error":{"message":"expected \"input\"","type":"invalid_request_error"}})",
-          "application/json");
-      return;
-    }
-    // A deterministic stand-in: byte histogram folded into 8 dimensions.
-    Json data = Json::array();
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      std::vector<double> v(8, 0.0);
-      std::string text = inputs[i].is_string() ? inputs[i].get<std::string>() : DumpJson(inputs[i]);
-      for (unsigned char c : text) v[c % 8] += 1.0;
-      data.push_back(Json{{"object", "embedding"}, {"index", i}, {"embedding", v}});
-    }
-    res.set_content(DumpJson(Json{{"object", "list"}, {"data", data}, {"model", p->model}}),
-                    "application/json");
-  });
+  impl.AddServiceRoutes();
   return s;
 }
 
