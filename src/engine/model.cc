@@ -353,6 +353,10 @@ void Context::MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x,
   });
 }
 
+// One forward pass through every layer, kept in one piece on purpose: this is the hot path of
+// every decoded token, and each step of the layer loop (norm, QKV, RoPE, KV-cache write,
+// attention, FFN) works on the same scratch buffers, RoPE tables and cache pointers set up at
+// the top. Read it in the order a transformer layer runs; the comments mark the steps.
 Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
   const ModelParams& p = model_.params();
   const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
