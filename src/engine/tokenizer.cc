@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <optional>
 #include <queue>
 
 namespace naut::engine {
@@ -112,6 +113,99 @@ std::string ToRe2(std::string p) {
   return p;
 }
 
+// The split patterns of a pre-tokenizer (llama.cpp's names for `tokenizer.ggml.pre`), in the
+// original Oniguruma syntax that ToRe2 rewrites; nullopt for a name not supported.
+struct PreTokenizerSplit {
+  std::vector<std::string> exprs;
+  bool ignore_merges = false;  // a word that is one token is taken whole, before any merge
+};
+
+std::optional<PreTokenizerSplit> PreTokenizerPatterns(const std::string& p) {
+  static const std::string kGpt2 =
+      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+  static const std::string kLlama3 =
+      "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+      "\\p{N}{1,3}| "
+      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  static const std::string kQwen2 =
+      "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+      "\\p{N}| "
+      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  PreTokenizerSplit split;
+  if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" || p == "falcon-h1" ||
+      p == "pixtral" || p == "midm-2.0" || p == "lfm2" || p == "jina-v5-nano") {
+    split.exprs = {kLlama3};
+    split.ignore_merges = true;
+  } else if (p == "dbrx" || p == "smaug-bpe" || p == "chatglm-bpe" || p == "glm4") {
+    split.exprs = {kLlama3};
+  } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "kormo" || p == "f2llmv2" ||
+             p == "stablelm2" || p == "hunyuan" || p == "grok-2" || p == "megrez" ||
+             p == "solar-open") {
+    split.exprs = {kQwen2};
+  } else if (p == "qwen35") {
+    // qwen2's split with combining marks (\p{M}) kept inside words.
+    split.exprs = {
+        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}"
+        "\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+  } else if (p == "tekken") {
+    split.exprs = {
+        "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
+        "+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
+        "M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+    split.ignore_merges = true;
+  } else if (p == "deepseek-llm") {
+    split.exprs = {
+        "[\r\n]",
+        "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{"
+        "1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{"
+        "37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}"
+        "\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{"
+        "13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{"
+        "1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{"
+        "1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{"
+        "1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{"
+        "1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{"
+        "2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}"
+        "\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}"
+        "\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}"
+        "\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-"
+        "\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}"
+        "\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{"
+        "104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{"
+        "1E900}-\\x{1E943}]+",
+        "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+        "\\s+$",
+        "[一-龥ࠀ-一가-퟿]+",
+        "\\p{N}+"};
+  } else if (p == "deepseek-v3" || p == "hunyuan-dense") {
+    split.exprs = {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
+                   "[!\"#$%&'()*+,\\-./"
+                   ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+                   "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"};
+  } else if (p == "deepseek-coder") {
+    split.exprs = {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"};
+  } else if (p == "falcon") {
+    split.exprs = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"};
+  } else if (p == "starcoder" || p == "refact" || p == "command-r" || p == "smollm" ||
+             p == "codeshell" || p == "exaone" || p == "minerva-7b") {
+    split.exprs = {"\\p{N}", kGpt2};
+  } else if (p == "gpt-2" || p == "phi-2" || p == "jina-es" || p == "jina-de" || p == "gigachat" ||
+             p == "mpt" || p == "olmo" || p == "jais" || p == "trillion" || p == "roberta-bpe" ||
+             p == "jina-v1-en" || p == "jina-v2-es" || p == "jina-v2-de" || p == "jina-v2-code" ||
+             p == "a.x-4.0" || p == "mellum" || p == "modern-bert" || p == "exaone4" ||
+             p == "granite-docling") {
+    split.exprs = {kGpt2};
+  } else if (p == "gemma4") {
+    // No word split: only newline runs are cut off, since no merge crosses a newline.
+    split.exprs = {"[^\\n]+|[\\n]+"};
+  } else if (p == "default") {
+    split.exprs = {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
+  } else {
+    return std::nullopt;
+  }
+  return split;
+}
+
 }  // namespace
 
 struct Tokenizer::Regex {
@@ -129,6 +223,13 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Create(const GgufFile& file) {
 }
 
 Status Tokenizer::Init(const GgufFile& f) {
+  NAUT_RETURN_IF_ERROR(InitVocabulary(f));
+  NAUT_RETURN_IF_ERROR(InitSpecialTokens(f));
+  if (kind_ == Kind::kBpe) return InitPreTokenizer();
+  return Status::Ok();
+}
+
+Status Tokenizer::InitVocabulary(const GgufFile& f) {
   NAUT_ASSIGN_OR_RETURN(std::string model, f.GetString("tokenizer.ggml.model"));
   if (model == "llama") {
     kind_ = Kind::kSpm;
@@ -177,6 +278,11 @@ Status Tokenizer::Init(const GgufFile& f) {
     for (size_t i = 0; i < mg->strs.size(); ++i)
       merge_rank_.emplace(mg->strs[i], static_cast<int32_t>(i));
   }
+  return Status::Ok();
+}
+
+Status Tokenizer::InitSpecialTokens(const GgufFile& f) {
+  const size_t n = tokens_.size();
   auto id_or = [&](const char* key, TokenId fallback) -> TokenId {
     int64_t v = f.GetIntOr(key, fallback);
     return (v >= 0 && v < static_cast<int64_t>(n)) ? static_cast<TokenId>(v) : -1;
@@ -219,105 +325,25 @@ Status Tokenizer::Init(const GgufFile& f) {
   }
   std::stable_sort(special_.begin(), special_.end(),
                    [&](TokenId a, TokenId b) { return tokens_[a].size() > tokens_[b].size(); });
+  return Status::Ok();
+}
 
-  if (kind_ == Kind::kBpe) {
-    static const std::string kGpt2 =
-        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
-    static const std::string kLlama3 =
-        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
-        "\\p{N}{1,3}| "
-        "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-    static const std::string kQwen2 =
-        "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
-        "\\p{N}| "
-        "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-    std::vector<std::string> exprs;
-    const std::string& p = pre_;
-    if (p == "llama3" || p == "llama-v3" || p == "llama-bpe" || p == "falcon3" ||
-        p == "falcon-h1" || p == "pixtral" || p == "midm-2.0" || p == "lfm2" ||
-        p == "jina-v5-nano") {
-      exprs = {kLlama3};
-      ignore_merges_ = true;
-    } else if (p == "dbrx" || p == "smaug-bpe" || p == "chatglm-bpe" || p == "glm4") {
-      exprs = {kLlama3};
-    } else if (p == "qwen2" || p == "deepseek-r1-qwen" || p == "kormo" || p == "f2llmv2" ||
-               p == "stablelm2" || p == "hunyuan" || p == "grok-2" || p == "megrez" ||
-               p == "solar-open") {
-      exprs = {kQwen2};
-    } else if (p == "qwen35") {
-      // qwen2's split with combining marks (\p{M}) kept inside words.
-      exprs = {
-          "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}"
-          "\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
-    } else if (p == "tekken") {
-      exprs = {
-          "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
-          "+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{"
-          "M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
-      ignore_merges_ = true;
-    } else if (p == "deepseek-llm") {
-      exprs = {
-          "[\r\n]",
-          "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{"
-          "1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}-\\x{377}\\x{37B}-\\x{37D}\\x{"
-          "37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}"
-          "\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{"
-          "13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{"
-          "1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{"
-          "1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{"
-          "1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{"
-          "1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{"
-          "2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}"
-          "\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}"
-          "\\x{214E}\\x{2183}-\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}"
-          "\\x{2CF2}-\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-"
-          "\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}"
-          "\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{"
-          "104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{"
-          "1E900}-\\x{1E943}]+",
-          "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
-          "\\s+$",
-          "[一-龥ࠀ-一가-퟿]+",
-          "\\p{N}+"};
-    } else if (p == "deepseek-v3" || p == "hunyuan-dense") {
-      exprs = {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
-               "[!\"#$%&'()*+,\\-./"
-               ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-               "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"};
-    } else if (p == "deepseek-coder") {
-      exprs = {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"};
-    } else if (p == "falcon") {
-      exprs = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"};
-    } else if (p == "starcoder" || p == "refact" || p == "command-r" || p == "smollm" ||
-               p == "codeshell" || p == "exaone" || p == "minerva-7b") {
-      exprs = {"\\p{N}", kGpt2};
-    } else if (p == "gpt-2" || p == "phi-2" || p == "jina-es" || p == "jina-de" ||
-               p == "gigachat" || p == "mpt" || p == "olmo" || p == "jais" || p == "trillion" ||
-               p == "roberta-bpe" || p == "jina-v1-en" || p == "jina-v2-es" || p == "jina-v2-de" ||
-               p == "jina-v2-code" || p == "a.x-4.0" || p == "mellum" || p == "modern-bert" ||
-               p == "exaone4" || p == "granite-docling") {
-      exprs = {kGpt2};
-    } else if (p == "gemma4") {
-      // No word split: only newline runs are cut off, since no merge crosses a newline.
-      exprs = {"[^\\n]+|[\\n]+"};
-    } else if (p == "default") {
-      exprs = {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"};
-    } else {
-      return Unimplemented("tokenizer: pre-tokenizer '" + p + "' is not supported");
-    }
-    for (const auto& e : exprs) {
-      auto r = std::make_unique<Regex>();
-      std::string pat = ToRe2(e);
-      r->has_tail = pat.find("([" + std::string(kWs) + "]+)") != std::string::npos;
-      RE2::Options opt;
-      opt.set_encoding(RE2::Options::EncodingUTF8);
-      opt.set_log_errors(false);
-      r->re = std::make_unique<re2::RE2>(pat, opt);
-      if (!r->re->ok())
-        return Internal("tokenizer: pre-tokenizer regex for '" + p +
-                        "' rejected by RE2: " + r->re->error());
-      regexes_.push_back(std::move(r));
-    }
+Status Tokenizer::InitPreTokenizer() {
+  std::optional<PreTokenizerSplit> split = PreTokenizerPatterns(pre_);
+  if (!split) return Unimplemented("tokenizer: pre-tokenizer '" + pre_ + "' is not supported");
+  if (split->ignore_merges) ignore_merges_ = true;
+  for (const auto& e : split->exprs) {
+    auto r = std::make_unique<Regex>();
+    std::string pat = ToRe2(e);
+    r->has_tail = pat.find("([" + std::string(kWs) + "]+)") != std::string::npos;
+    RE2::Options opt;
+    opt.set_encoding(RE2::Options::EncodingUTF8);
+    opt.set_log_errors(false);
+    r->re = std::make_unique<re2::RE2>(pat, opt);
+    if (!r->re->ok())
+      return Internal("tokenizer: pre-tokenizer regex for '" + pre_ +
+                      "' rejected by RE2: " + r->re->error());
+    regexes_.push_back(std::move(r));
   }
   return Status::Ok();
 }

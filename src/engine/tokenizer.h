@@ -67,6 +67,11 @@ class Tokenizer {
  private:
   Tokenizer() = default;
   Status Init(const GgufFile& file);
+  // Init's steps: the vocabulary (kind, tokens, scores, types, merges); the special ids, the
+  // add_* flags and the end-of-generation tokens; the BPE pre-tokenizer's regexes.
+  Status InitVocabulary(const GgufFile& file);
+  Status InitSpecialTokens(const GgufFile& file);
+  Status InitPreTokenizer();
   void TokenizeSpm(const std::string& text, std::vector<TokenId>& out) const;
   void TokenizeBpe(const std::string& text, std::vector<TokenId>& out) const;
   void TokenizeWpm(const std::string& text, std::vector<TokenId>& out) const;
