@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/tool_name.h"
+
 namespace naut::agent {
 
 namespace {
@@ -74,7 +76,7 @@ std::string SkillsCodeRunner::Program(const std::string& code, const std::string
                       std::all_of(name.begin(), name.end(), [](char c) {
                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
                       });
-    if (identifier && name.find("__") != std::string::npos && name.rfind("__", 0) != 0)
+    if (identifier && HasToolNameSeparator(name) && !name.starts_with(kToolNameSeparator))
       program += name + " = getattr(tools, \"" + name + "\")\n";
   }
   if (!skills.empty()) program += "\n# Skills offered for this task\n" + skills + "\n";

@@ -8,12 +8,11 @@
 #include "agent/toolbox.h"
 #include "core/files.h"
 #include "core/toml.h"
+#include "core/tool_name.h"
 
 namespace naut::agent {
 
 namespace {
-
-constexpr std::string_view kSeparator = "__";
 
 Json TomlToJson(const toml::node& node) {
   if (auto t = node.as_table()) {
@@ -38,7 +37,7 @@ bool HasGlob(std::string_view s) { return s.find_first_of("*?") != std::string_v
 // A name the model and mcp.json accept: letters, digits, '_' and '-', and no "__" (the
 // separator between a prefix and a tool).
 bool ValidPrefix(std::string_view s) {
-  if (s.empty() || s.find(kSeparator) != std::string_view::npos) return false;
+  if (s.empty() || HasToolNameSeparator(s)) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
@@ -113,8 +112,7 @@ class ProfileParser {
       }
     }
     if (p_.allow.empty()) {
-      for (const auto& s : p_.servers)
-        p_.allow.push_back(p_.PrefixFor(s) + std::string(kSeparator) + "*");
+      for (const auto& s : p_.servers) p_.allow.push_back(JoinToolName(p_.PrefixFor(s), "*"));
     }
     if (!p_.reset_tool.empty()) p_.deny.push_back(p_.reset_tool);
     if (!p_.observation.empty()) p_.observe_tool = std::string(kObservationTool);
@@ -156,19 +154,18 @@ class ProfileParser {
     if (!glob && HasGlob(name))
       return Bad(node, key, "\"" + name + "\": expected one tool's name, not a pattern");
     if (p_.servers.size() == 1) {
-      std::string visible = p_.PrefixFor(p_.servers[0]) + std::string(kSeparator) + name;
-      if (name.find(kSeparator) != std::string::npos) {
+      std::string visible = JoinToolName(p_.PrefixFor(p_.servers[0]), name);
+      if (auto parts = SplitToolName(name)) {
         return Bad(node, key,
-                   "\"" + name + "\": expected the server's own tool name (e.g. \"" +
-                       name.substr(name.find(kSeparator) + kSeparator.size()) +
+                   "\"" + name + "\": expected the server's own tool name (e.g. \"" + parts->tool +
                        "\"), without a prefix; the model sees " + p_.PrefixFor(p_.servers[0]) +
                        "__<tool>");
       }
       return visible;
     }
     if (glob && name == "*") return name;
-    size_t sep = name.find(kSeparator);
-    std::string server = sep == std::string::npos ? "" : name.substr(0, sep);
+    auto parts = SplitToolName(name);
+    std::string server = parts ? parts->server : "";
     bool known = std::find(p_.servers.begin(), p_.servers.end(), server) != p_.servers.end() ||
                  (glob && HasGlob(server));
     if (!known) {
@@ -477,21 +474,20 @@ std::string EnvProfile::PrefixFor(const std::string& server) const {
 }
 
 std::optional<std::string> EnvProfile::RealToolName(std::string_view visible) const {
-  size_t sep = visible.find(kSeparator);
-  if (sep == std::string_view::npos) return std::nullopt;
-  std::string_view prefix = visible.substr(0, sep);
+  auto parts = SplitToolName(visible);
+  if (!parts) return std::nullopt;
   for (const auto& s : servers) {
-    if (PrefixFor(s) == prefix) return s + std::string(visible.substr(sep));
+    if (PrefixFor(s) == parts->server) return JoinToolName(s, parts->tool);
   }
   return std::nullopt;
 }
 
 std::optional<std::string> EnvProfile::VisibleToolName(std::string_view real) const {
-  size_t sep = real.find(kSeparator);
-  if (sep == std::string_view::npos) return std::nullopt;
-  std::string server(real.substr(0, sep));
-  if (std::find(servers.begin(), servers.end(), server) == servers.end()) return std::nullopt;
-  return PrefixFor(server) + std::string(real.substr(sep));
+  auto parts = SplitToolName(real);
+  if (!parts) return std::nullopt;
+  if (std::find(servers.begin(), servers.end(), parts->server) == servers.end())
+    return std::nullopt;
+  return JoinToolName(PrefixFor(parts->server), parts->tool);
 }
 
 bool GlobMatch(std::string_view p, std::string_view s) {

@@ -166,7 +166,7 @@ int Ask(const Config& config, const AskOptions& ask) {
     if (!listed) return Fail(listed.error().WithContext("--tools-from " + ask.tools_from));
     for (const auto& t : *listed) {
       llm::ToolSpec spec;
-      spec.name = ask.tools_from + "__" + t.name;
+      spec.name = JoinToolName(ask.tools_from, t.name);
       spec.description = t.description;
       spec.parameters = llm::SanitizeToolSchema(t.input_schema).schema;
       tools.push_back(std::move(spec));

@@ -132,7 +132,7 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
       if (!t.output_schema.is_null()) j["outputSchema"] = t.output_schema;
       all.push_back(j);
       if (!tools_json) {
-        std::cout << tools_server << mcp::kToolNameSeparator << t.name << "\n";
+        std::cout << JoinToolName(tools_server, t.name) << "\n";
         if (!t.description.empty()) std::cout << "  " << t.description << "\n";
         std::cout << "  input: " << DumpJson(t.input_schema) << "\n";
       }
@@ -193,8 +193,7 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
     mcp::RequestOptions ro;
     if (call_timeout > 0)
       ro.timeout = std::chrono::milliseconds(static_cast<int64_t>(call_timeout * 1000));
-    auto result =
-        hub->CallTool(call_server + std::string(mcp::kToolNameSeparator) + call_tool, *args, ro);
+    auto result = hub->CallTool(JoinToolName(call_server, call_tool), *args, ro);
     if (!result) {
       ctx.exit_code = Fail(result.error());
       return;

@@ -9,6 +9,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/toml.h"
+#include "core/tool_name.h"
 
 namespace naut {
 
@@ -372,7 +373,7 @@ Result<McpServerConfig> ParseMcpServer(const std::string& name, const Json& entr
   std::string at = where + ": mcpServers." + name;
   if (!entry.is_object())
     return InvalidArgument(at + " must be an object, got " + std::string(JsonTypeName(entry)));
-  if (name.empty() || name.find("__") != std::string::npos) {
+  if (name.empty() || HasToolNameSeparator(name)) {
     return InvalidArgument(at +
                            ": server names must be non-empty and must not contain '__' "
                            "(tools reach the model as <server>__<tool>)");

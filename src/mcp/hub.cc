@@ -59,7 +59,7 @@ ClientManager::ClientManager(std::vector<McpServerConfig> servers, HubOptions op
     e.config = std::move(s);
     if (e.config.disabled) {
       e.state = ServerState::kDisabled;
-    } else if (name.find(kToolNameSeparator) != std::string::npos || name.empty()) {
+    } else if (HasToolNameSeparator(name) || name.empty()) {
       e.state = ServerState::kDown;
       e.detail =
           "server name '" + name +
@@ -239,7 +239,7 @@ std::vector<QualifiedTool> ClientManager::ListTools() {
       continue;
     }
     for (auto& t : *tools) {
-      std::string q = name + std::string(kToolNameSeparator) + t.name;
+      std::string q = JoinToolName(name, t.name);
       out.push_back({std::move(q), name, std::move(t)});
     }
   }
@@ -248,11 +248,11 @@ std::vector<QualifiedTool> ClientManager::ListTools() {
 
 Result<std::pair<std::string, std::string>> ClientManager::SplitToolName(
     const std::string& qualified) {
-  size_t at = qualified.find(kToolNameSeparator);
-  if (at == std::string::npos || at == 0 || at + kToolNameSeparator.size() >= qualified.size()) {
+  auto parts = naut::SplitToolName(qualified);
+  if (!parts || parts->server.empty() || parts->tool.empty()) {
     return InvalidArgument("tool name '" + qualified + "' is not of the form <server>__<tool>");
   }
-  return std::make_pair(qualified.substr(0, at), qualified.substr(at + kToolNameSeparator.size()));
+  return std::make_pair(std::move(parts->server), std::move(parts->tool));
 }
 
 Result<ToolResult> ClientManager::CallTool(const std::string& qualified, const Json& arguments,

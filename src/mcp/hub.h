@@ -18,11 +18,10 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/tool_name.h"
 #include "mcp/client.h"
 
 namespace naut::mcp {
-
-inline constexpr std::string_view kToolNameSeparator = "__";
 
 struct HubOptions {
   std::chrono::milliseconds call_timeout = std::chrono::seconds(60);
@@ -81,7 +80,8 @@ class ClientManager {
   Result<ToolResult> CallTool(const std::string& qualified_name, const Json& arguments,
                               const RequestOptions& options = {});
 
-  // ("server", "tool") from "server__tool".
+  // ("server", "tool") from "server__tool" (core/tool_name.h), as routing needs it: an error
+  // naming the form when either part is missing.
   static Result<std::pair<std::string, std::string>> SplitToolName(
       const std::string& qualified_name);
 
