@@ -10,8 +10,8 @@
 //               after Granite's <|tool_call|>)
 // ToolCallParser finds them, repairs near-JSON (json_repair.h), resolves tool names (a missing
 // `<server>__` prefix, case, '-' for '_'), validates arguments against each tool's schema with
-// safe coercions ("5" -> 5 for an integer), and turns whatever is still wrong into a short,
-// specific correction for the model.
+// safe repairs ("5" -> 5 for an integer; core/json_schema.h), and turns whatever is still wrong
+// into a short, specific correction for the model.
 //
 // Thread-safety: a ToolCallParser is immutable after construction; Parse may run on any
 // number of threads at once.
@@ -37,13 +37,6 @@ struct ParsedToolCalls {
   std::string Correction() const;
 };
 
-// Validates `args` against a JSON Schema (the subset tool schemas use: type, properties,
-// required, additionalProperties, enum, const, items, anyOf/oneOf, min/max lengths, items
-// and values). Coerces what is unambiguous in place and appends a note to `repairs`.
-// Returns the problems, each starting with `where` ("argument 'limit'").
-std::vector<std::string> ValidateArguments(const Json& schema, Json& args, const std::string& where,
-                                           std::vector<std::string>* repairs = nullptr);
-
 class ToolCallParser {
  public:
   explicit ToolCallParser(std::vector<ToolSpec> tools);
@@ -57,10 +50,7 @@ class ToolCallParser {
   const std::vector<ToolSpec>& tools() const { return tools_; }
 
  private:
-  struct Candidate {
-    Json object;  // what the model wrote, parsed
-    std::string raw;
-  };
+  class ContentScan;  // ParseContent's reader, one format at a time
   void Accept(const std::string& name, Json arguments, std::string raw, std::string id,
               ParsedToolCalls& out) const;
   void AcceptObject(const Json& obj, const std::string& raw, ParsedToolCalls& out) const;

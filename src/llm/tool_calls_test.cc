@@ -114,23 +114,6 @@ TEST(ToolCallParserTest, InvalidUtf8InTheTextNeverThrows) {
   EXPECT_EQ(bare.calls[0].arguments["text"], "caf\xEF\xBF\xBD");
 }
 
-TEST(ValidateArgumentsTest, NestedObjectsArraysAndAnyOf) {
-  Json schema = Json::parse(R"({"type":"object","properties":{
-    "items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}},
-    "mode":{"anyOf":[{"type":"integer"},{"type":"string","enum":["fast","slow"]}]}},"required":["items"]})");
-  Json ok = Json::parse(R"({"items":[{"id":"3"}],"mode":"fast"})");
-  std::vector<std::string> repairs;
-  EXPECT_TRUE(ValidateArguments(schema, ok, "arguments", &repairs).empty());
-  EXPECT_EQ(ok["items"][0]["id"], 3);
-  EXPECT_FALSE(repairs.empty());
-  Json bad = Json::parse(R"({"items":[{}],"mode":"medium"})");
-  auto problems = ValidateArguments(schema, bad, "arguments");
-  ASSERT_EQ(problems.size(), 2u);
-  EXPECT_NE(problems[0].find("argument 'items'[0].id is required"), std::string::npos)
-      << problems[0];
-  EXPECT_NE(problems[1].find("argument 'mode' matches none"), std::string::npos) << problems[1];
-}
-
 TEST(ToolCallParserTest, HostileNestingInModelTextIsACorrectionNotACrash) {
   ToolCallParser parser({{"game__press", "press a button",
                           Json::parse(R"({"type":"object","properties":{"b":{}}})")}});

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "core/json_schema.h"
 #include "mcp/protocol.h"
-#include "mcp/schema.h"
 
 namespace naut::mcp {
 namespace {
