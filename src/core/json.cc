@@ -1,6 +1,7 @@
 #include "core/json.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -363,6 +364,70 @@ std::optional<std::string> GetOptionalString(const Json& obj, std::string_view k
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_string()) return std::nullopt;
   return it->get<std::string>();
+}
+
+std::optional<int64_t> GetOptionalInt(const Json& obj, std::string_view key) {
+  if (!obj.is_object()) return std::nullopt;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  double d = it->get<double>();
+  // 2^63 is the first double past int64_t; below -2^63 likewise.
+  if (!std::isfinite(d) || std::floor(d) != d || d >= 9223372036854775808.0 ||
+      d < -9223372036854775808.0) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(d);
+}
+
+std::optional<double> GetOptionalNumber(const Json& obj, std::string_view key) {
+  if (!obj.is_object()) return std::nullopt;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+namespace {
+// The member `key` of the object `obj`, or nullptr when it is absent or null.
+Result<const Json*> PresentField(const Json& obj, std::string_view key, std::string_view what) {
+  if (!obj.is_object()) {
+    return InvalidArgument(std::string(what) + ": expected an object, got " +
+                           std::string(JsonTypeName(obj)));
+  }
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return static_cast<const Json*>(nullptr);
+  return &*it;
+}
+}  // namespace
+
+Result<std::optional<std::string>> GetStringIfPresent(const Json& obj, std::string_view key,
+                                                      std::string_view what) {
+  NAUT_ASSIGN_OR_RETURN(const Json* v, PresentField(obj, key, what));
+  if (!v) return std::optional<std::string>();
+  if (!v->is_string()) return WrongType(what, key, "a string", *v);
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::optional<double>> GetNumberIfPresent(const Json& obj, std::string_view key,
+                                                 std::string_view what) {
+  NAUT_ASSIGN_OR_RETURN(const Json* v, PresentField(obj, key, what));
+  if (!v) return std::optional<double>();
+  if (!v->is_number()) return WrongType(what, key, "a number", *v);
+  return std::optional<double>(v->get<double>());
+}
+
+Result<std::optional<std::vector<std::string>>> GetStringsIfPresent(const Json& obj,
+                                                                    std::string_view key,
+                                                                    std::string_view what) {
+  NAUT_ASSIGN_OR_RETURN(const Json* v, PresentField(obj, key, what));
+  if (!v) return std::optional<std::vector<std::string>>();
+  std::vector<std::string> out;
+  if (!v->is_array()) return WrongType(what, key, "an array of strings", *v);
+  for (const auto& item : *v) {
+    if (!item.is_string()) return WrongType(what, key, "an array of strings", item);
+    out.push_back(item.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
 }
 
 }  // namespace naut

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -75,6 +76,21 @@ Result<std::string> GetString(const Json& obj, std::string_view key, std::string
 Result<int64_t> GetInt(const Json& obj, std::string_view key, std::string_view what);
 Result<bool> GetBool(const Json& obj, std::string_view key, std::string_view what);
 std::optional<std::string> GetOptionalString(const Json& obj, std::string_view key);
+// The same for numbers: a member that is absent or of another type is nullopt. GetOptionalInt
+// takes integers and numbers without a fraction (3.0) within int64_t.
+std::optional<int64_t> GetOptionalInt(const Json& obj, std::string_view key);
+std::optional<double> GetOptionalNumber(const Json& obj, std::string_view key);
+
+// Optional members that must have their type when given (tool arguments): absent or null is
+// nullopt, a value of another type the InvalidArgument GetString gives ("run_python arguments:
+// field 'stdin' must be a string, got integer"). A non-object `obj` is an error too.
+Result<std::optional<std::string>> GetStringIfPresent(const Json& obj, std::string_view key,
+                                                      std::string_view what);
+Result<std::optional<double>> GetNumberIfPresent(const Json& obj, std::string_view key,
+                                                 std::string_view what);
+Result<std::optional<std::vector<std::string>>> GetStringsIfPresent(const Json& obj,
+                                                                    std::string_view key,
+                                                                    std::string_view what);
 
 // "string", "number", "object", ... for error messages.
 std::string_view JsonTypeName(const Json& j);

@@ -35,6 +35,36 @@ TEST(JsonTest, TypedAccessNamesFieldAndTypes) {
   EXPECT_FALSE(GetString(Json::array(), "x", "params"));
 }
 
+TEST(JsonTest, OptionalNumbersAreNulloptWhenAbsentOrNotNumbers) {
+  Json j = {{"n", 7}, {"f", 2.0}, {"half", 2.5}, {"s", "7"}, {"huge", 1e300}};
+  EXPECT_EQ(GetOptionalInt(j, "n"), 7);
+  EXPECT_EQ(GetOptionalInt(j, "f"), 2);
+  EXPECT_EQ(GetOptionalInt(j, "half"), std::nullopt);
+  EXPECT_EQ(GetOptionalInt(j, "s"), std::nullopt);
+  EXPECT_EQ(GetOptionalInt(j, "huge"), std::nullopt);
+  EXPECT_EQ(GetOptionalInt(j, "none"), std::nullopt);
+  EXPECT_EQ(GetOptionalInt(Json::array(), "n"), std::nullopt);
+  EXPECT_EQ(GetOptionalNumber(j, "half"), 2.5);
+  EXPECT_EQ(GetOptionalNumber(j, "s"), std::nullopt);
+}
+
+TEST(JsonTest, OptionalArgumentsMustHaveTheirTypeWhenGiven) {
+  Json j = {{"stdin", "x"}, {"none", nullptr}, {"n", 5}, {"args", {"a", "b"}}, {"mixed", {"a", 1}}};
+  EXPECT_EQ(**GetStringIfPresent(j, "stdin", "params"), "x");
+  EXPECT_FALSE(GetStringIfPresent(j, "none", "params")->has_value());
+  EXPECT_FALSE(GetStringIfPresent(j, "absent", "params")->has_value());
+  EXPECT_EQ(GetStringIfPresent(j, "n", "params").error().message(),
+            "params: field 'n' must be a string, got integer");
+  EXPECT_EQ(**GetNumberIfPresent(j, "n", "params"), 5.0);
+  EXPECT_EQ(GetNumberIfPresent(j, "stdin", "params").error().message(),
+            "params: field 'stdin' must be a number, got string");
+  EXPECT_EQ(**GetStringsIfPresent(j, "args", "params"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(GetStringsIfPresent(j, "mixed", "params").error().message(),
+            "params: field 'mixed' must be an array of strings, got integer");
+  EXPECT_FALSE(GetStringsIfPresent(j, "stdin", "params"));
+  EXPECT_FALSE(GetStringIfPresent(Json::array(), "x", "params"));
+}
+
 TEST(JsonTest, DumpNeverThrowsOnInvalidUtf8) {
   Json j = std::string("bad \xff\xfe bytes");
   std::string out = DumpJson(j);
