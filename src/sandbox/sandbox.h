@@ -75,12 +75,15 @@ struct BindMount {
 };
 
 struct Spec {
-  std::vector<std::string>
-      argv;                // argv[0]: absolute, or looked up in /usr/local/bin, /usr/bin, /bin
-  std::string stdin_data;  // fed to stdin, then closed
-  std::filesystem::path workspace;         // host directory, mounted read-write at /work
-  std::string workdir;                     // relative to the workspace; empty: the workspace itself
-  std::map<std::string, std::string> env;  // added to PATH, HOME=/tmp, TMPDIR, LANG, USER
+  // argv[0]: a path (used as given), or a bare name looked up in /usr/local/bin, /usr/bin, /bin,
+  // /usr/local/sbin, /usr/sbin, /sbin.
+  std::vector<std::string> argv;
+  std::string stdin_data;           // fed to stdin, then closed
+  std::filesystem::path workspace;  // host directory, mounted read-write at /work
+  std::string workdir;              // relative to the workspace; empty: the workspace itself
+  // Over PATH, HOME (/tmp; unisolated the workspace), TMPDIR=/tmp, LANG, USER and
+  // PYTHONDONTWRITEBYTECODE; an entry here replaces the default of its name.
+  std::map<std::string, std::string> env;
   std::vector<BindMount> binds;
   Limits limits;
   Mode mode = Mode::kIsolated;
@@ -111,7 +114,7 @@ struct RunResult {
 
 // Runs `spec` to completion (or until a limit or `cancel`). Errors are for runs that could
 // not start (no namespaces, bad workspace, a program that is not there), never for what the
-// command itself did.
+// command itself did. The steps it takes, each tested alone, are in run_steps.h.
 Result<RunResult> Run(const Spec& spec, std::stop_token cancel = {});
 
 // Whether the isolated mode works here; the error says why not (for `neuronaut doctor`).
