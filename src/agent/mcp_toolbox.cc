@@ -1,5 +1,7 @@
 #include "agent/mcp_toolbox.h"
 
+#include "mcp/permissions.h"
+
 namespace naut::agent {
 
 Result<std::vector<ToolInfo>> McpToolBox::ListTools() {
@@ -11,8 +13,7 @@ Result<std::vector<ToolInfo>> McpToolBox::ListTools() {
     info.spec.parameters =
         q.tool.input_schema.is_object() ? q.tool.input_schema : Json{{"type", "object"}};
     const Json& a = q.tool.annotations;
-    info.destructive =
-        a.is_object() && a.value("destructiveHint", false) && !a.value("readOnlyHint", false);
+    info.destructive = mcp::IsDestructive(a);
     info.read_only = a.is_object() && a.value("readOnlyHint", false);
     out.push_back(std::move(info));
   }

@@ -5,10 +5,13 @@
 //
 // The child speaks JSON lines with the host over its stdin/stdout: tool calls go out, their
 // results (or errors, raised in Python as tools.ToolError) come back, printed output is
-// streamed. Each call goes through a ToolInvoker (the agent plugs in its MCP client, with its
-// permissions). Budgets: the host counts tool calls and kills the child at the first call past
-// the call budget; a wall-clock deadline kills it when time runs out. Either way the result
-// says which budget stopped it and keeps the calls made and the output printed so far.
+// streamed. Each call goes through a ToolInvoker, which applies [permissions]: the agent's code
+// runner plugs in its ToolBox (agent/code_runner.h), the skills server the ClientManager
+// (skills/hub_invoker.h). A result reaches the code as mcp::ToolResult::AsText, the text the
+// model reads after a direct call (or as its structured content when it has one). Budgets: the host
+// counts tool calls and kills the child at the first call past the call budget; a wall-clock
+// deadline kills it when time runs out. Either way the result says which budget stopped it and
+// keeps the calls made and the output printed so far.
 //
 // Isolation: with RuntimeOptions::sandbox set (SandboxedRuntimeOptions builds it from
 // [sandbox]) the child runs inside the sandbox module: own namespaces, no network, a seccomp

@@ -7,6 +7,7 @@
 #include "core/cancel.h"
 #include "envs/registry.h"
 #include "mcp/hub.h"
+#include "mcp/permissions.h"
 #include "mcp/server.h"
 #include "memory/memory_store.h"
 #include "skills/hub_invoker.h"
@@ -70,14 +71,16 @@ mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, cons
     skill = *k;
   }
   std::call_once(state.hub_once, [&] {
-    std::vector<McpServerConfig> servers = state.config.mcp_servers;
-    for (auto& s : BuiltinServerConfigs(state.config)) {
-      if (s.name != "skills") servers.push_back(std::move(s));
-    }
-    state.hub =
-        std::make_unique<mcp::ClientManager>(std::move(servers), mcp::HubOptionsFrom(state.config));
+    // The servers the agent reaches, resolved as every command resolves them, but this one.
+    ResolvedServers resolved = ResolveServers(state.config);
+    std::erase_if(resolved.servers, [&](const McpServerConfig& s) {
+      return s.name == "skills" && !resolved.Hides("skills");
+    });
+    state.hub = std::make_unique<mcp::ClientManager>(std::move(resolved.servers),
+                                                     mcp::HubOptionsFrom(state.config));
   });
-  skills::HubToolInvoker invoker(*state.hub);
+  skills::HubToolInvoker invoker(*state.hub,
+                                 mcp::PermissionPolicy::FromConfig(state.config.permissions));
   skills::Runtime runtime(invoker, std::move(*runtime_options));
   skills::RunLimits limits;
   limits.wall = std::chrono::milliseconds(static_cast<int64_t>(state.config.sandbox.wall_s * 1000));

@@ -19,6 +19,11 @@ namespace fs = std::filesystem;
 
 const fs::path kModules = fs::path(NAUT_SOURCE_DIR) / "tests" / "peers" / "node_modules";
 
+// The default [permissions]: everything, and the fs server's writing tools by name.
+mcp::PermissionPolicy DefaultPermissions() {
+  return mcp::PermissionPolicy::FromConfig(PermissionsConfig{});
+}
+
 class SkillRuntimeMcpTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -59,7 +64,7 @@ def copy_notes(src: str, dst: str):
     return tools.fs__read_text_file(path=dst)["content"].splitlines()[0]
 )py";
   ASSERT_TRUE(ValidateSkill(code)) << "the skill itself must pass validation";
-  HubToolInvoker invoker(*hub_);
+  HubToolInvoker invoker(*hub_, DefaultPermissions());
   Runtime rt(invoker);
   auto r = rt.Run({.code = code,
                    .entry = "copy_notes",
@@ -79,7 +84,7 @@ def copy_notes(src: str, dst: str):
 }
 
 TEST_F(SkillRuntimeMcpTest, RefusedPathsAreToolErrorsAndFloodsHitTheBudget) {
-  HubToolInvoker invoker(*hub_);
+  HubToolInvoker invoker(*hub_, DefaultPermissions());
   Runtime rt(invoker);
   auto r =
       rt.Run({.code = "import tools\nresult = tools.fs__read_text_file(path='/etc/hostname')\n"});
@@ -144,7 +149,7 @@ def copy_notes(src: str, dst: str):
     return tools.fs__read_text_file(path=dst)["content"].splitlines()[0]
 )py";
   ASSERT_TRUE(ValidateSkill(code)) << "the skill itself must pass validation";
-  HubToolInvoker invoker(*hub_);
+  HubToolInvoker invoker(*hub_, DefaultPermissions());
   Runtime rt(invoker, options_);
   auto r = rt.Run({.code = code,
                    .entry = "copy_notes",
@@ -166,7 +171,7 @@ def copy_notes(src: str, dst: str):
 }
 
 TEST_F(SandboxedSkillBuiltinFsTest, BudgetsStopFloodsAndEndlessLoops) {
-  HubToolInvoker invoker(*hub_);
+  HubToolInvoker invoker(*hub_, DefaultPermissions());
   Runtime rt(invoker, options_);
   auto r = rt.Run({.code = "import tools\nwhile True:\n    tools.fs__list_directory(path=" +
                            DumpJson(dir_.string()) + ")\n",
