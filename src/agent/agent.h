@@ -1,9 +1,12 @@
 #pragma once
-// The agent loop (Voyager-style): the curriculum picks a task, the actor works it over up to
-// max_rounds rounds of model turns and tool calls (or Python code actions), the critic checks
-// the environment (its checker tool, else an LLM judge), and a verified success becomes a
-// stored skill. Progress, traces and episodes are written as each step happens, so a run that
-// is killed resumes where it stopped: the task left active is retried, nothing done is redone.
+// The agent loop (Voyager-style), which ties the roles together: the curriculum picks a task
+// (curriculum.h), the actor works it over up to max_rounds rounds of model turns and tool calls
+// (or Python code actions) with a prompt fitted to the context (context_builder.h, compaction.h),
+// the critic checks the environment (critic.h: its checker tool, else an LLM judge), and a
+// verified success becomes a stored skill (skill_writer.h). The actor itself, and the counting
+// of every model and tool call, live here. Progress, traces and episodes are written as each step
+// happens, so a run that is killed resumes where it stopped: the task left active is retried,
+// nothing done is redone.
 //
 // Threads: an Agent runs on the thread that calls Run(); every collaborator is called from
 // that thread only. Stop it by requesting stop on the token passed to Run().
@@ -17,33 +20,36 @@
 #include <string>
 #include <vector>
 
+#include "agent/compaction.h"
+#include "agent/context_builder.h"
+#include "agent/critic.h"
+#include "agent/curriculum.h"
+#include "agent/loop_access.h"
 #include "agent/profile.h"
 #include "agent/progress.h"
 #include "agent/rails.h"
+#include "agent/skill_writer.h"
 #include "agent/toolbox.h"
 #include "agent/trace.h"
 #include "core/status.h"
 #include "llm/chat.h"
-#include "mcp/permissions.h"
+#include "llm/tool_calls.h"
 
 namespace naut::agent {
 
-// [permissions] for the agent's direct calls and code actions: the one policy every path to a
-// tool goes through (mcp/permissions.h), also read for a ToolInfo.
-struct PermissionPolicy : mcp::PermissionPolicy {
-  using mcp::PermissionPolicy::Decide;
-  Decision Decide(const ToolInfo& tool, std::string* reason) const {
-    return Decide(tool.spec.name, tool.destructive, reason);
-  }
-};
+// allow / deny / ask per tool (globs over <server>__<tool>). Tools the server marks
+// destructive run only when a pattern in `allow` names them explicitly (not via "*").
+struct PermissionPolicy {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  std::vector<std::string> ask;
+  // Asked for tools matching `ask`; absent (non-interactive runs): such calls are refused.
+  std::function<bool(const std::string& tool, const Json& arguments)> ask_user;
 
-// Who judges a task: the environment's checker tool where the profile names one, or the model
-// (the LLM critic) even where it does; the learning benchmark compares the two.
-enum class CriticKind { kChecker, kLlm };
-// Where tasks come from: the automatic curriculum (the milestones in order, skipping those that
-// keep failing and those already reached, then tasks the model proposes) or a fixed list (the
-// milestones in order, each retried until reached, nothing skipped, nothing proposed).
-enum class CurriculumKind { kAuto, kFixed };
+  enum class Decision { kAllow, kDeny, kAsk };
+  // `reason` says why a call is refused, in words for the model and the log.
+  Decision Decide(const ToolInfo& tool, std::string* reason) const;
+};
 
 struct AgentOptions {
   std::string run_id;
@@ -58,7 +64,7 @@ struct AgentOptions {
   int skills_top_k = 5;
   double skills_min_similarity = -1;  // skills less similar to the task are not offered
   int memories_top_k = 5;
-  int64_t context_tokens = 8192;  // the model's context size
+  int64_t context_tokens = 8192;  // the model's context size: PromptBudget shares it out
   int skip_after_failures = 3;    // a milestone that failed this often is skipped
   CriticKind critic = CriticKind::kChecker;
   CurriculumKind curriculum = CurriculumKind::kAuto;
@@ -66,9 +72,6 @@ struct AgentOptions {
   std::filesystem::path prompt_dir;  // overrides of the built-in prompts
   llm::Sampling sampling;
 };
-
-// Everything the loop reports, as (type, fields); also written to the run's trace.
-using EventSink = std::function<void(const std::string& type, const Json& fields)>;
 
 struct TaskOutcome {
   bool success = false;
@@ -93,17 +96,54 @@ class Agent {
   Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace,
         EnvProfile profile, AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory,
         CodeRunner* code, EventSink sink = {});
+  // The roles hold callbacks into this Agent: it stays where it was made.
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
 
   Result<RunSummary> Run(std::stop_token stop);
 
  private:
-  struct Round;
   struct TaskState;
+  struct RoundState;
+  // How a round ended: a rail ended the task (`failure`), else the critic's verdict.
+  struct RoundEnd {
+    std::optional<std::string> failure;
+    Verdict verdict;
+  };
+  enum class StepEnd { kNextStep, kRoundOver };
 
+  // Run's steps: the run_start event, the tools and milestones (Prepare), the goal's sub-goals;
+  // then tasks until a stop; then the run's end recorded.
+  Status StartRun();
   Status Prepare();
-  Result<std::optional<TaskRecord>> NextTask(std::stop_token stop);
+  std::string TaskLoop(std::stop_token stop);
+  void FinishRun(const std::string& stop_reason, std::stop_token stop);
+
+  // RunTask's steps: rounds until the critic is satisfied, a rail ends the task, or max_rounds.
   Result<TaskOutcome> RunTask(TaskRecord& task, std::stop_token stop);
-  Result<bool> AlreadyAchieved(const TaskRecord& task);
+  Result<RoundEnd> RunRound(const TaskRecord& task, TaskState& state, std::stop_token stop);
+  // The round's opening messages (system, task prompt) from the context builder.
+  Result<std::vector<llm::Message>> RoundPrompt(const TaskRecord& task, TaskState& state);
+  // One model answer acted on: tool calls run, a code action run and judged, a correction or a
+  // claim of success answered. Appends what the model sees next to `messages`.
+  StepEnd TakeStep(const TaskRecord& task, const llm::ChatResponse& answer,
+                   const llm::ToolCallParser& parser, std::vector<llm::Message>& messages,
+                   TaskState& state, RoundState& round);
+  // TakeStep's cases: the calls the model made; a code action; an answer with neither (empty,
+  // or a claim that the task is done).
+  void RunToolCalls(const llm::ParsedToolCalls& parsed, std::vector<llm::Message>& messages,
+                    TaskState& state);
+  StepEnd RunCodeStep(const TaskRecord& task, const std::string& answer, const std::string& code,
+                      std::vector<llm::Message>& messages, TaskState& state, RoundState& round);
+  StepEnd AnswerClaim(const TaskRecord& task, const std::string& answer,
+                      std::vector<llm::Message>& messages, TaskState& state, RoundState& round);
+  // The parser's correction sent to the model, reported and logged as a step.
+  void Correct(const llm::ParsedToolCalls& parsed, std::vector<llm::Message>& messages,
+               TaskState& state);
+  // The task's end recorded: episode, skill outcomes, progress, milestone, event "task_end".
+  Result<TaskOutcome> FinishTask(const TaskRecord& task, TaskState& state, bool success,
+                                 const std::string& reason, const std::string& skill);
+
   // Asks the checker about every milestone not yet seen reached and reports each newly reached
   // one (event "milestone_reached", with the calls and tokens spent so far). This measures the
   // run; the agent's own beliefs (its critic, its curriculum) are not touched by it.
@@ -119,23 +159,16 @@ class Agent {
   ToolOutcome ExecuteCall(const llm::ToolCall& call, TaskState& state);
   std::optional<std::string> RunCodeAction(const std::string& code, TaskState& state,
                                            std::string* result_text);
-  struct Verdict {
-    bool success = false;
-    std::string critique;
-    std::string source;  // "checker" | "llm critic"
-  };
-  Verdict Verify(const TaskRecord& task, const TaskState& state);
-  // Verify, and the verdict reported (event "critic").
-  Verdict Judge(const TaskRecord& task, const TaskState& state);
-  // Whether the environment's checker tool judges `task` (else the LLM critic does).
-  bool HasCheckerFor(const TaskRecord& task) const;
-  std::string LearnSkill(const TaskRecord& task, const TaskState& state);
+  // What a code action's run is reported as to the model, with the loop rail's count of the
+  // same code failing (or calling no tool) again updated.
+  std::string DescribeCodeRun(const std::string& code, const CodeOutcome& run, TaskState& state);
   llm::ChatResult CallModel(std::vector<llm::Message> messages, bool with_tools, TaskState* state,
                             const llm::ResponseFormat& format = {});
   Result<std::string> Prompt(const std::string& name,
                              const std::map<std::string, std::string>& values);
   void Emit(const std::string& type, Json fields);
-  size_t ToolOutputCap() const;
+  // What the roles reach the model, the prompts, the observation and the events through.
+  LoopAccess Access();
 
   llm::ChatModel& model_;
   ToolBox& tools_;
@@ -147,17 +180,17 @@ class Agent {
   EpisodeMemory* memory_;
   CodeRunner* code_;
   EventSink sink_;
+  PromptBudget budget_;
+  Critic critic_;
+  Curriculum curriculum_;
+  SkillWriter skill_writer_;
 
   std::vector<ToolInfo> tool_infos_;  // allowed tools
   std::vector<llm::ToolSpec> tool_specs_;
-  std::vector<std::string> goal_queue_;
   std::vector<std::string> milestone_ids_;  // in curriculum order
   std::set<std::string> reached_;           // milestones the checker has confirmed in this run
   std::chrono::steady_clock::time_point started_;
   RunSummary summary_;
 };
-
-// The first ```python (or ```py) fenced block of `text`, if any.
-std::optional<std::string> ExtractPythonBlock(const std::string& text);
 
 }  // namespace naut::agent

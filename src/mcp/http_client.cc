@@ -60,7 +60,94 @@ struct HttpClientTransport::Exchange {
   bool got_response = false;
   bool too_big = false;              // the body or an SSE event passed kMaxMessageBytes
   std::function<void()> on_headers;  // called when the final response headers are in
+
+  // curl's callbacks: a header line, and a piece of the body. Returning less than `size`
+  // makes curl stop the transfer.
+  size_t OnHeader(std::string_view line);
+  size_t OnBody(const char* p, size_t size);
+  // One line of the SSE stream; false to stop reading.
+  bool OnSseLine(std::string line);
 };
+
+size_t HttpClientTransport::Exchange::OnHeader(std::string_view header) {
+  std::string line(header);
+  if ((line == "\r\n" || line == "\n") && on_headers) on_headers();
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string key = Lower(line.substr(0, colon));
+    std::string value = Trim(line.substr(colon + 1));
+    if (key == "content-type") content_type = Lower(value);
+    if (key == "mcp-session-id") session_id = value;
+  }
+  return header.size();
+}
+
+size_t HttpClientTransport::Exchange::OnBody(const char* p, size_t size) {
+  if (!decided) {
+    decided = true;
+    sse = content_type.find("text/event-stream") != std::string::npos;
+    // Adopted before any message of the body is delivered: the answer to `initialize` makes
+    // the client send `notifications/initialized` at once, from another thread, and that
+    // must carry the session id.
+    if (!session_id.empty()) self->AdoptSession(session_id);
+  }
+  if (!sse) {
+    if (raw.size() + size > kMaxMessageBytes) {
+      too_big = true;
+      return 0;
+    }
+    raw.append(p, size);
+    return size;
+  }
+  line_buf.append(p, size);
+  size_t nl;
+  while ((nl = line_buf.find('\n')) != std::string::npos) {
+    std::string line = line_buf.substr(0, nl);
+    line_buf.erase(0, nl + 1);
+    if (!OnSseLine(std::move(line))) return 0;
+  }
+  if (line_buf.size() > kMaxMessageBytes) {
+    too_big = true;
+    return 0;
+  }
+  return size;
+}
+
+bool HttpClientTransport::Exchange::OnSseLine(std::string line) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) {
+    if (has_data && !Trim(data).empty()) {
+      if (self->Deliver(data, request_id)) got_response = true;
+      // A resumed GET stream may stay open; once our response is in, it has served us.
+      if (got_response && stop_after_response) return false;
+    }
+    data.clear();
+    has_data = false;
+    return true;
+  }
+  if (line[0] == ':') return true;
+  size_t colon = line.find(':');
+  std::string field = line.substr(0, colon);
+  std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+  if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+  if (field == "data") {
+    if (has_data) data += "\n";
+    data += value;
+    has_data = true;
+    if (data.size() > kMaxMessageBytes) {
+      too_big = true;
+      return false;
+    }
+  } else if (field == "id") {
+    last_event_id = value;
+  } else if (field == "retry") {
+    if (!value.empty() && value.size() < 9 &&
+        value.find_first_not_of("0123456789") == std::string::npos) {
+      retry_ms = std::stoi(value);
+    }
+  }
+  return true;
+}
 
 HttpClientTransport::HttpClientTransport(std::string name, HttpClientOptions options)
     : name_(std::move(name)), options_(std::move(options)) {
@@ -158,79 +245,10 @@ Status HttpClientTransport::Perform(Exchange& ex) {
   }
   using HeaderFn = size_t (*)(char*, size_t, size_t, void*);
   HeaderFn on_header = [](char* p, size_t size, size_t n, void* user) -> size_t {
-    auto* e = static_cast<Exchange*>(user);
-    std::string line(p, size * n);
-    if ((line == "\r\n" || line == "\n") && e->on_headers) e->on_headers();
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string key = Lower(line.substr(0, colon));
-      std::string value = Trim(line.substr(colon + 1));
-      if (key == "content-type") e->content_type = Lower(value);
-      if (key == "mcp-session-id") e->session_id = value;
-    }
-    return size * n;
+    return static_cast<Exchange*>(user)->OnHeader(std::string_view(p, size * n));
   };
   HeaderFn on_body = [](char* p, size_t size, size_t n, void* user) -> size_t {
-    auto* e = static_cast<Exchange*>(user);
-    if (!e->decided) {
-      e->decided = true;
-      e->sse = e->content_type.find("text/event-stream") != std::string::npos;
-      // Adopted before any message of the body is delivered: the answer to `initialize` makes
-      // the client send `notifications/initialized` at once, from another thread, and that
-      // must carry the session id.
-      if (!e->session_id.empty()) e->self->AdoptSession(e->session_id);
-    }
-    if (!e->sse) {
-      if (e->raw.size() + size * n > kMaxMessageBytes) {
-        e->too_big = true;
-        return 0;
-      }
-      e->raw.append(p, size * n);
-      return size * n;
-    }
-    e->line_buf.append(p, size * n);
-    size_t nl;
-    while ((nl = e->line_buf.find('\n')) != std::string::npos) {
-      std::string line = e->line_buf.substr(0, nl);
-      e->line_buf.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) {
-        if (e->has_data && !Trim(e->data).empty()) {
-          if (e->self->Deliver(e->data, e->request_id)) e->got_response = true;
-          // A resumed GET stream may stay open; once our response is in, it has served us.
-          if (e->got_response && e->stop_after_response) return 0;
-        }
-        e->data.clear();
-        e->has_data = false;
-        continue;
-      }
-      if (line[0] == ':') continue;
-      size_t colon = line.find(':');
-      std::string field = line.substr(0, colon);
-      std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
-      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
-      if (field == "data") {
-        if (e->has_data) e->data += "\n";
-        e->data += value;
-        e->has_data = true;
-        if (e->data.size() > kMaxMessageBytes) {
-          e->too_big = true;
-          return 0;
-        }
-      } else if (field == "id") {
-        e->last_event_id = value;
-      } else if (field == "retry") {
-        if (!value.empty() && value.size() < 9 &&
-            value.find_first_not_of("0123456789") == std::string::npos) {
-          e->retry_ms = std::stoi(value);
-        }
-      }
-    }
-    if (e->line_buf.size() > kMaxMessageBytes) {
-      e->too_big = true;
-      return 0;
-    }
-    return size * n;
+    return static_cast<Exchange*>(user)->OnBody(p, size * n);
   };
   using ProgressFn = int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
   ProgressFn on_progress = [](void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {

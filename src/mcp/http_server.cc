@@ -221,22 +221,12 @@ struct HttpServer::Impl {
     sink.done();
   }
 
+  // A POST carries client messages: checked (headers, session), decoded, then answered by
+  // initialize, 202 for notifications alone, one JSON body, or an SSE stream.
   void Post(const httplib::Request& req, httplib::Response& res) {
     if (!CheckOrigin(req, res)) return;
-    std::string accept = req.get_header_value("Accept");
-    bool sse_ok = accept.find("text/event-stream") != std::string::npos;
-    if (!accept.empty() && !sse_ok && accept.find("application/json") == std::string::npos &&
-        accept.find("*/*") == std::string::npos) {
-      JsonError(res, 406, kInvalidRequest,
-                "Not Acceptable: Accept must include application/json or text/event-stream");
-      return;
-    }
-    std::string content_type = req.get_header_value("Content-Type");
-    if (!content_type.empty() && content_type.find("application/json") == std::string::npos) {
-      JsonError(res, 415, kInvalidRequest,
-                "Unsupported Media Type: Content-Type must be application/json");
-      return;
-    }
+    bool sse_ok = false;
+    if (!CheckPostHeaders(req, res, sse_ok)) return;
     // Batches are only decoded when the session (or the header) says 2025-03-26.
     std::shared_ptr<HttpSession> hs;
     bool has_session_header = req.has_header("Mcp-Session-Id");
@@ -257,17 +247,7 @@ struct HttpServer::Impl {
     bool is_initialize = decoded.messages.size() == 1 && decoded.messages[0].is_request() &&
                          decoded.messages[0].method == "initialize";
     if (is_initialize) {
-      if (hs) {
-        JsonError(res, 400, kInvalidRequest,
-                  "Bad Request: initialize must not carry an Mcp-Session-Id",
-                  decoded.messages[0].id);
-        return;
-      }
-      hs = NewSession();
-      Json response;
-      hs->session->HandleMessage(decoded.messages[0], [&](const Json& m) { response = m; });
-      res.set_header("Mcp-Session-Id", hs->id);
-      res.set_content(DumpJson(response), "application/json");
+      Initialize(hs, decoded.messages[0], res);
       return;
     }
     if (!hs) {
@@ -283,30 +263,74 @@ struct HttpServer::Impl {
       return;
     }
     if (decoded.batch || !sse_ok) {
-      // One JSON body: run every request here, in order.
-      Json replies = Json::array();
-      for (const Json& e : decoded.error_replies) replies.push_back(e);
-      std::mutex replies_mu;
-      for (const auto& m : decoded.messages) {
-        hs->session->HandleMessage(m, [&](const Json& out) {
-          if (out.contains("id") && !out.contains("method")) {
-            std::lock_guard lock(replies_mu);
-            replies.push_back(out);
-          } else {
-            hs->session->NotifyStandalone(out.value("method", ""),
-                                          out.value("params", Json(nullptr)));
-          }
-        });
-      }
-      Json body = decoded.batch ? replies : (replies.empty() ? Json(nullptr) : replies[0]);
-      if (body.is_null()) {
-        res.status = 202;
-        return;
-      }
-      res.set_content(DumpJson(body), "application/json");
+      AnswerInBody(*hs, decoded, res);
+    } else {
+      AnswerAsStream(hs, decoded.messages, requests, res);
+    }
+  }
+
+  // Accept must allow JSON or SSE (`sse_ok` says whether it allows SSE); a body must be JSON.
+  static bool CheckPostHeaders(const httplib::Request& req, httplib::Response& res, bool& sse_ok) {
+    std::string accept = req.get_header_value("Accept");
+    sse_ok = accept.find("text/event-stream") != std::string::npos;
+    if (!accept.empty() && !sse_ok && accept.find("application/json") == std::string::npos &&
+        accept.find("*/*") == std::string::npos) {
+      JsonError(res, 406, kInvalidRequest,
+                "Not Acceptable: Accept must include application/json or text/event-stream");
+      return false;
+    }
+    std::string content_type = req.get_header_value("Content-Type");
+    if (!content_type.empty() && content_type.find("application/json") == std::string::npos) {
+      JsonError(res, 415, kInvalidRequest,
+                "Unsupported Media Type: Content-Type must be application/json");
+      return false;
+    }
+    return true;
+  }
+
+  // `initialize` starts a session; it must not come within one (`hs` set).
+  void Initialize(const std::shared_ptr<HttpSession>& hs, const Message& initialize,
+                  httplib::Response& res) {
+    if (hs) {
+      JsonError(res, 400, kInvalidRequest,
+                "Bad Request: initialize must not carry an Mcp-Session-Id", initialize.id);
       return;
     }
-    // An SSE stream for this POST's requests; a worker thread runs them and feeds it.
+    std::shared_ptr<HttpSession> created = NewSession();
+    Json response;
+    created->session->HandleMessage(initialize, [&](const Json& m) { response = m; });
+    res.set_header("Mcp-Session-Id", created->id);
+    res.set_content(DumpJson(response), "application/json");
+  }
+
+  // One JSON body: every request runs here, in order; what else they send goes to the
+  // standalone stream.
+  void AnswerInBody(HttpSession& hs, const Decoded& decoded, httplib::Response& res) {
+    Json replies = Json::array();
+    for (const Json& e : decoded.error_replies) replies.push_back(e);
+    std::mutex replies_mu;
+    for (const auto& m : decoded.messages) {
+      hs.session->HandleMessage(m, [&](const Json& out) {
+        if (out.contains("id") && !out.contains("method")) {
+          std::lock_guard lock(replies_mu);
+          replies.push_back(out);
+        } else {
+          hs.session->NotifyStandalone(out.value("method", ""), out.value("params", Json(nullptr)));
+        }
+      });
+    }
+    Json body = decoded.batch ? replies : (replies.empty() ? Json(nullptr) : replies[0]);
+    if (body.is_null()) {
+      res.status = 202;
+      return;
+    }
+    res.set_content(DumpJson(body), "application/json");
+  }
+
+  // An SSE stream for this POST's requests; a worker thread runs them and feeds it, and the
+  // stream is kept for resumption until kKeptFinishedStreams newer ones have finished.
+  void AnswerAsStream(const std::shared_ptr<HttpSession>& hs, std::vector<Message> messages,
+                      int requests, httplib::Response& res) {
     auto stream = std::make_shared<EventStream>();
     {
       std::lock_guard lock(hs->mu);
@@ -314,12 +338,11 @@ struct HttpServer::Impl {
       hs->streams[stream->id] = stream;
     }
     auto pending = std::make_shared<std::atomic<int>>(requests);
-    std::vector<Message> messages = decoded.messages;
     {
       std::lock_guard lock(mu);
       ++workers;
     }
-    std::thread([this, hs, stream, pending, messages] {
+    std::thread([this, hs, stream, pending, messages = std::move(messages)] {
       Sink sink = [stream, pending](const Json& out) {
         Push(*stream, out);
         if (out.contains("id") && !out.contains("method") && --*pending == 0) {

@@ -1,0 +1,43 @@
+#pragma once
+// The skill writer: after a verified success, the model is shown the actions that worked and
+// asked for one reusable Python function; the skill library validates and stores it. A skill the
+// library refuses goes back to the model once with the reason (kSkillAttempts in all). A task
+// that already has its skill (a resumed task) keeps it and costs no model call. Learning never
+// fails the task: whatever happens is reported (event "skill": learned, kept, refused, failed,
+// unavailable) and the name learned or kept is returned, else an empty string.
+//
+// Called on the agent loop's thread only; the borrowed SkillLibrary must outlive the writer.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/loop_access.h"
+#include "agent/toolbox.h"
+
+namespace naut::agent {
+
+// The first ```python (or ```py) fenced block of `text`, if any: a skill as the model writes it,
+// and the actor's code action.
+std::optional<std::string> ExtractPythonBlock(const std::string& text);
+
+// How many times the model may write a skill for one task.
+inline constexpr int kSkillAttempts = 2;
+
+class SkillWriter {
+ public:
+  // `skills` may be null (--no-skills): nothing is learned, which is reported.
+  // `skills_top_k`: how many similar skills are named to the model as callable.
+  SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access);
+
+  // Learns a skill for `task` from `successful_actions` (calls and code that worked, in order).
+  std::string Learn(const std::string& task, const std::vector<std::string>& successful_actions);
+
+ private:
+  SkillLibrary* skills_;
+  std::string env_;
+  int skills_top_k_;
+  LoopAccess access_;
+};
+
+}  // namespace naut::agent

@@ -1,0 +1,116 @@
+#include "agent/skill_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace naut::agent {
+namespace {
+
+TEST(ExtractPythonBlockTest, TheFirstFencedBlock) {
+  EXPECT_EQ(ExtractPythonBlock("Here:\n```python\nprint(1)\n```\n```python\nx\n```"), "print(1)\n");
+  EXPECT_EQ(ExtractPythonBlock("```py\nx = 1\n```"), "x = 1\n");
+  EXPECT_EQ(ExtractPythonBlock("```python\nunclosed()\n"), "unclosed()\n");
+  EXPECT_FALSE(ExtractPythonBlock("no code here"));
+  EXPECT_FALSE(ExtractPythonBlock("```json\n{}\n```"));
+}
+
+// Stores what has a function definition; refuses the rest.
+class Library : public SkillLibrary {
+ public:
+  std::vector<std::string> added;
+  std::optional<std::string> for_task;
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&,
+                                             int k) override {
+    EXPECT_EQ(k, 5);
+    return std::vector<SkillSnippet>{{"train_n", "Train n times", "def train_n(n): pass"},
+                                     {"start", "Start", "def start(): pass"}};
+  }
+  Result<std::string> Add(const std::string& code, const std::string&,
+                          const std::string& env) override {
+    EXPECT_EQ(env, "counter");
+    if (code.find("def ") == std::string::npos) return InvalidArgument("no function definition");
+    added.push_back(code);
+    return std::string("train_twice");
+  }
+  Status RecordOutcome(const std::string&, bool) override { return Status::Ok(); }
+  Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
+    return for_task;
+  }
+};
+
+class SkillWriterTest : public ::testing::Test {
+ protected:
+  SkillWriter Make(SkillLibrary* library) {
+    LoopAccess access;
+    access.ask_model = [this](std::vector<llm::Message> messages,
+                              const llm::ResponseFormat&) -> llm::ChatResult {
+      requests.push_back(messages);
+      if (answers.empty()) return llm::LlmError{llm::LlmError::Kind::kNetwork, "unreachable"};
+      llm::ChatResponse r;
+      r.content = answers.front();
+      answers.pop_front();
+      return r;
+    };
+    access.prompt = [](const std::string& name, const std::map<std::string, std::string>& v) {
+      return Result<std::string>(name + "|" + v.at("task") + "|" + v.at("actions") + "|" +
+                                 v.at("skill_names"));
+    };
+    access.observe = [] { return std::string(); };
+    access.emit = [this](const std::string& type, const Json& f) {
+      events.push_back(type + " " + DumpJson(f));
+    };
+    return SkillWriter(library, "counter", 5, access);
+  }
+  std::deque<std::string> answers;
+  std::vector<std::vector<llm::Message>> requests;
+  std::vector<std::string> events;
+};
+
+TEST_F(SkillWriterTest, TheActionsThatWorkedBecomeAStoredSkill) {
+  Library library;
+  answers = {"```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n```"};
+  EXPECT_EQ(Make(&library).Learn("Get two points", {"game__press({})", "game__press({})"}),
+            "train_twice");
+  ASSERT_EQ(library.added.size(), 1u);
+  EXPECT_EQ(library.added[0], "def train_twice():\n    \"\"\"Train twice.\"\"\"\n");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0][0].content,
+            "skill_writer|Get two points|game__press({})\ngame__press({})\n|train_n, start");
+  EXPECT_EQ(events,
+            (std::vector<std::string>{R"(skill {"name":"train_twice","status":"learned"})"}));
+}
+
+TEST_F(SkillWriterTest, ARefusedSkillGoesBackOnceWithTheReason) {
+  Library library;
+  answers = {"tools.game__press()", "still no function", "never asked"};
+  EXPECT_EQ(Make(&library).Learn("Get two points", {}), "");
+  EXPECT_TRUE(library.added.empty());
+  ASSERT_EQ(requests.size(), 2u);  // kSkillAttempts
+  EXPECT_EQ(requests[0][0].content, "skill_writer|Get two points|(none recorded)|train_n, start");
+  ASSERT_EQ(requests[1].size(), 3u);
+  EXPECT_EQ(requests[1][1].content, "tools.game__press()");
+  EXPECT_NE(requests[1][2].content.find("That skill was refused: no function definition"),
+            std::string::npos);
+  EXPECT_EQ(events.size(), 2u);
+  EXPECT_NE(events[1].find("\"status\":\"refused\""), std::string::npos);
+}
+
+TEST_F(SkillWriterTest, ASkillAlreadyLearnedForTheTaskIsKeptWithoutAsking) {
+  Library library;
+  library.for_task = "train_twice";
+  EXPECT_EQ(Make(&library).Learn("Get two points", {}), "train_twice");
+  EXPECT_TRUE(requests.empty());
+  EXPECT_NE(events[0].find("\"status\":\"kept\""), std::string::npos);
+}
+
+TEST_F(SkillWriterTest, WithoutALibraryOrAModelNothingIsLearnedAndItIsSaid) {
+  EXPECT_EQ(Make(nullptr).Learn("Get two points", {}), "");
+  EXPECT_NE(events[0].find("\"status\":\"unavailable\""), std::string::npos);
+  Library library;
+  EXPECT_EQ(Make(&library).Learn("Get two points", {}), "");  // the model is unreachable
+  EXPECT_NE(events[1].find("\"status\":\"failed\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace naut::agent
