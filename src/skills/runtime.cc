@@ -291,6 +291,9 @@ bool WriteFifo(int fd, const std::string& s, int gone, Clock::time_point deadlin
 struct RemoveOnExit {
   Fd parent;
   std::string name;
+  RemoveOnExit() = default;
+  RemoveOnExit(RemoveOnExit&&) = default;  // the moved-from one has no parent, removes nothing
+  RemoveOnExit& operator=(RemoveOnExit&&) = delete;
   ~RemoveOnExit() {
     if (parent.valid()) (void)RemoveTreeAt(parent.get(), name);
   }
@@ -401,42 +404,66 @@ Result<RunResult> Runtime::RunPlain(const RunRequest& request) {
   return result;
 }
 
-Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
-  namespace fs = std::filesystem;
-  const SandboxedLaunch& launch = *options_.sandbox;
-  const auto start = Clock::now();
-  std::error_code ec;
+namespace {
 
-  fs::path workspace = launch.workspace;
-  RemoveOnExit own_workspace;
-  if (workspace.empty()) {
-    const fs::path tmp = fs::temp_directory_path(ec);
-    const std::string name = "naut-skill-" + NewId();
-    workspace = tmp / name;
-    NAUT_RETURN_IF_ERROR(MakePrivateDirs(workspace));
-    own_workspace.parent.Reset(::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    own_workspace.name = name;
-  } else if (!fs::is_directory(workspace, ec)) {
-    return InvalidArgument("skill run: the workspace '" + workspace.string() +
-                           "' is not a directory");
+namespace fs = std::filesystem;
+
+// Where a sandboxed run works: the configured workspace, or a fresh private directory in the
+// temporary directory, removed when the run ends.
+struct RunWorkspace {
+  fs::path path;
+  RemoveOnExit own;  // empty for a configured workspace
+};
+
+Result<RunWorkspace> PrepareWorkspace(const fs::path& configured) {
+  RunWorkspace workspace;
+  std::error_code ec;
+  if (!configured.empty()) {
+    if (!fs::is_directory(configured, ec)) {
+      return InvalidArgument("skill run: the workspace '" + configured.string() +
+                             "' is not a directory");
+    }
+    workspace.path = configured;
+    return workspace;
   }
-  // The bridge: two FIFOs the host opens read-write (so neither open nor the child's opens
-  // block, and the child's death never raises SIGPIPE here); the end of the run is learnt from
-  // the sandbox returning, not from end of file. The workspace may be shared with code that is
-  // running, so the bridge is made and opened through descriptors: a name swapped for a link
-  // meanwhile makes the run fail, never opens a host file.
-  const std::string bridge_name = ".naut-bridge-" + NewId();
-  const fs::path bridge = workspace / bridge_name;
+  const fs::path tmp = fs::temp_directory_path(ec);
+  const std::string name = "naut-skill-" + NewId();
+  workspace.path = tmp / name;
+  NAUT_RETURN_IF_ERROR(MakePrivateDirs(workspace.path));
+  workspace.own.parent.Reset(::open(tmp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  workspace.own.name = name;
+  return workspace;
+}
+
+// The bridge: two FIFOs in a directory of their own inside the workspace, removed when the run
+// ends. The host opens both read-write (so neither open nor the child's opens block, and the
+// child's death never raises SIGPIPE here); the end of the run is learnt from the sandbox
+// returning, not from end of file. The workspace may be shared with code that is running, so
+// the bridge is made and opened through descriptors: a name swapped for a link meanwhile makes
+// the run fail, never opens a host file.
+struct Bridge {
+  std::string name;  // of its directory in the workspace
+  fs::path path;     // of its directory, as the host sees it
+  RemoveOnExit own;
+  Fd from_child;  // "to_host"
+  Fd to_child;    // "to_child"
+};
+
+Result<Bridge> OpenBridge(const fs::path& workspace) {
+  Bridge bridge;
+  bridge.name = ".naut-bridge-" + NewId();
+  bridge.path = workspace / bridge.name;
   Fd workspace_fd(::open(workspace.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!workspace_fd.valid() || ::mkdirat(workspace_fd.get(), bridge_name.c_str(), 0700) != 0) {
-    return Internal("skill run: cannot create the bridge directory '" + bridge.string() +
+  if (!workspace_fd.valid() || ::mkdirat(workspace_fd.get(), bridge.name.c_str(), 0700) != 0) {
+    return Internal("skill run: cannot create the bridge directory '" + bridge.path.string() +
                     "': " + std::strerror(errno));
   }
-  RemoveOnExit own_bridge{std::move(workspace_fd), bridge_name};
-  Fd bridge_fd(::openat(own_bridge.parent.get(), bridge_name.c_str(),
+  bridge.own.parent = std::move(workspace_fd);
+  bridge.own.name = bridge.name;
+  Fd bridge_fd(::openat(bridge.own.parent.get(), bridge.name.c_str(),
                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!bridge_fd.valid()) {
-    return Internal("skill run: cannot open the bridge directory '" + bridge.string() +
+    return Internal("skill run: cannot open the bridge directory '" + bridge.path.string() +
                     "': " + std::strerror(errno));
   }
   auto open_fifo = [&](const char* name) {
@@ -448,12 +475,133 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
     if (fd.valid() && (::fstat(fd.get(), &st) != 0 || !S_ISFIFO(st.st_mode))) fd.Reset();
     return fd;
   };
-  Fd from_child = open_fifo("to_host");
-  Fd to_child = open_fifo("to_child");
-  if (!from_child.valid() || !to_child.valid()) {
-    return Internal("skill run: cannot make and open the bridge FIFOs in '" + bridge.string() +
+  bridge.from_child = open_fifo("to_host");
+  bridge.to_child = open_fifo("to_child");
+  if (!bridge.from_child.valid() || !bridge.to_child.valid()) {
+    return Internal("skill run: cannot make and open the bridge FIFOs in '" + bridge.path.string() +
                     "': " + std::strerror(errno));
   }
+  return bridge;
+}
+
+// Python with the runner in the sandbox, in `mode`: the request on stdin, the bridge's
+// directory as the child sees it, the run's time budget as the sandbox's wall clock.
+sandbox::Spec SandboxSpec(const std::string& python, const SandboxedLaunch& launch,
+                          const RunRequest& request, const fs::path& workspace,
+                          const Bridge& bridge, sandbox::Mode mode) {
+  const bool isolated = mode == sandbox::Mode::kIsolated;
+  sandbox::Spec spec;
+  spec.argv = {python, "-I", "-u", "-c", kRunner};
+  spec.stdin_data = FirstLine(request);
+  spec.workspace = workspace;
+  spec.env = {{"PYTHONIOENCODING", "utf-8"},
+              {"NAUT_BRIDGE", isolated ? std::string(sandbox::kInsideWorkspace) + "/" + bridge.name
+                                       : bridge.path.string()}};
+  spec.limits = launch.limits;
+  spec.limits.wall_s = static_cast<double>(request.limits.wall.count()) / 1000.0;
+  spec.mode = mode;
+  return spec;
+}
+
+// Runs `spec` in the sandbox on a thread of its own and serves the bridge on this one until the
+// sandbox returns (then `finished`, an eventfd, fires): the child's messages go to `session`,
+// its replies back over the FIFO. A child that outlives `guard`, or its own "done" by 5 s, or
+// that the session must stop, is killed through the sandbox's cancellation.
+Result<sandbox::RunResult> ServeBridge(const sandbox::Spec& spec, Session& session,
+                                       const Bridge& bridge, const Fd& finished,
+                                       Clock::time_point guard) {
+  std::stop_source cancel;
+  std::optional<Result<sandbox::RunResult>> outcome;
+  std::thread runner([&] {
+    outcome = sandbox::Run(spec, cancel.get_token());
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(finished.get(), &one, sizeof one);
+  });
+  auto reply = [&](const std::string& line) {
+    return WriteFifo(bridge.to_child.get(), line, finished.get(), guard);
+  };
+  std::optional<Clock::time_point> done_at;
+  bool ended = false;
+  while (!ended) {
+    const auto now = Clock::now();
+    if (now >= guard || (done_at && now - *done_at > std::chrono::seconds(5))) {
+      cancel.request_stop();  // the child outlived its budget or its own end
+    }
+    pollfd fds[2] = {{bridge.from_child.get(), POLLIN, 0}, {finished.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, 200);
+    if (n < 0 && errno != EINTR) {
+      cancel.request_stop();
+      break;
+    }
+    ended = fds[1].revents & POLLIN;
+    // Read what is there (after the end too: the child's last messages are buffered).
+    for (;;) {
+      char chunk[8192];
+      ssize_t got = ::read(bridge.from_child.get(), chunk, sizeof chunk);
+      if (got <= 0) break;
+      if (session.state() != Session::State::kRunning) continue;
+      auto state = session.Feed(chunk, static_cast<size_t>(got), reply);
+      if (state == Session::State::kStop) cancel.request_stop();
+      if (state == Session::State::kDone) done_at = Clock::now();
+    }
+  }
+  runner.join();
+  return std::move(*outcome);
+}
+
+// The note results of the unisolated retry carry when isolation was refused: the sandbox's
+// reason, without its own advice ("Refusing to run unisolated; ..."), which is not what
+// happened.
+std::string FallBackNote(const Status& refused) {
+  std::string why = refused.message();
+  if (size_t cut = why.find(" Refusing to run unisolated"); cut != std::string::npos) {
+    why.resize(cut);
+  }
+  return "isolation is unavailable here, ran unisolated as configured: " + why;
+}
+
+// Why the run did not start, as Runtime::Run reports it.
+Status NotStarted(const Status& error) {
+  if (error.code() == Code::kFailedPrecondition) {
+    return FailedPrecondition("skill run: not started, skills run only in the sandbox: " +
+                              error.message());
+  }
+  return Status(error.code(), "skill run: the sandbox could not start Python: " + error.message());
+}
+
+// Completes `result` from the sandbox's report once the run is over: a child that ended
+// without a "done" (the session still running) was stopped by a budget of the sandbox or
+// crashed; what the code wrote to the real stdout (os.write, subprocesses) is output too.
+void Conclude(const sandbox::RunResult& box, Session::State state, const RunRequest& request,
+              RunResult& result) {
+  if (state == Session::State::kRunning) {
+    if (box.limit == sandbox::LimitHit::kWallTime) {
+      result.stop = StopReason::kTimeBudget;
+      result.error = "stopped: the time budget of " + Seconds(request.limits.wall) +
+                     " s ran out (the sandbox killed every process of the run)";
+    } else if (box.limit != sandbox::LimitHit::kNone) {
+      result.stop = StopReason::kCrashed;
+      result.error = "stopped by the sandbox: " + box.limit_detail;
+    } else {
+      result.stop = StopReason::kCrashed;
+      result.error = "the Python process ended without finishing (" + box.Describe() + ")" +
+                     (box.err.empty() ? "" : ": " + Cap(box.err, 2000));
+    }
+  }
+  if (!box.out.empty() && result.output.size() < request.limits.max_output) {
+    result.output += box.out.substr(0, request.limits.max_output - result.output.size());
+  }
+}
+
+}  // namespace
+
+// The workspace and the bridge, then the run in the sandbox; where isolation is refused and
+// the options allow falling back, once more unisolated.
+Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
+  const SandboxedLaunch& launch = *options_.sandbox;
+  const auto start = Clock::now();
+  NAUT_ASSIGN_OR_RETURN(RunWorkspace workspace, PrepareWorkspace(launch.workspace));
+  NAUT_ASSIGN_OR_RETURN(Bridge bridge, OpenBridge(workspace.path));
 
   sandbox::Mode mode = launch.mode;
   std::string note = mode == sandbox::Mode::kUnisolated
@@ -463,106 +611,32 @@ Result<RunResult> Runtime::RunSandboxed(const RunRequest& request) {
   // A child that dies while the bridge writes to it must not take the host with it.
   ::signal(SIGPIPE, SIG_IGN);
   for (;;) {
-    const bool isolated = mode == sandbox::Mode::kIsolated;
-    sandbox::Spec spec;
-    spec.argv = {options_.python, "-I", "-u", "-c", kRunner};
-    spec.stdin_data = FirstLine(request);
-    spec.workspace = workspace;
-    spec.env = {
-        {"PYTHONIOENCODING", "utf-8"},
-        {"NAUT_BRIDGE",
-         isolated ? std::string(sandbox::kInsideWorkspace) + "/" + bridge_name : bridge.string()}};
-    spec.limits = launch.limits;
-    spec.limits.wall_s = static_cast<double>(request.limits.wall.count()) / 1000.0;
-    spec.mode = mode;
-
+    const sandbox::Spec spec =
+        SandboxSpec(options_.python, launch, request, workspace.path, bridge, mode);
     RunResult result;
     Session session(tools_, request, result);
-    std::stop_source cancel;
     Fd finished(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (finished.get() < 0) {
       return ResourceExhausted(std::string("skill run: eventfd: ") + std::strerror(errno));
     }
-    std::optional<Result<sandbox::RunResult>> outcome;
-    std::thread runner([&] {
-      outcome = sandbox::Run(spec, cancel.get_token());
-      uint64_t one = 1;
-      [[maybe_unused]] ssize_t n = ::write(finished.get(), &one, sizeof one);
-    });
     // The sandbox enforces the time budget; this host-side deadline only guards against a
     // sandbox that failed to stop the run.
     const auto guard = start + request.limits.wall + std::chrono::seconds(10);
-    auto reply = [&](const std::string& line) {
-      return WriteFifo(to_child.get(), line, finished.get(), guard);
-    };
-    std::optional<Clock::time_point> done_at;
-    bool ended = false;
-    while (!ended) {
-      const auto now = Clock::now();
-      if (now >= guard || (done_at && now - *done_at > std::chrono::seconds(5))) {
-        cancel.request_stop();  // the child outlived its budget or its own end
-      }
-      pollfd fds[2] = {{from_child.get(), POLLIN, 0}, {finished.get(), POLLIN, 0}};
-      int n = ::poll(fds, 2, 200);
-      if (n < 0 && errno != EINTR) {
-        cancel.request_stop();
-        break;
-      }
-      ended = fds[1].revents & POLLIN;
-      // Read what is there (after the end too: the child's last messages are buffered).
-      for (;;) {
-        char chunk[8192];
-        ssize_t got = ::read(from_child.get(), chunk, sizeof chunk);
-        if (got <= 0) break;
-        if (session.state() != Session::State::kRunning) continue;
-        auto state = session.Feed(chunk, static_cast<size_t>(got), reply);
-        if (state == Session::State::kStop) cancel.request_stop();
-        if (state == Session::State::kDone) done_at = Clock::now();
-      }
-    }
-    runner.join();
-
-    if (!*outcome) {
-      const Status& error = outcome->error();
-      if (isolated && error.code() == Code::kFailedPrecondition && launch.fall_back_to_unisolated) {
+    auto outcome = ServeBridge(spec, session, bridge, finished, guard);
+    if (!outcome) {
+      const Status error = outcome.error();
+      if (mode == sandbox::Mode::kIsolated && error.code() == Code::kFailedPrecondition &&
+          launch.fall_back_to_unisolated) {
         mode = sandbox::Mode::kUnisolated;
-        // The sandbox's own advice ("Refusing to run unisolated; ...") is not what happened.
-        std::string why = error.message();
-        if (size_t cut = why.find(" Refusing to run unisolated"); cut != std::string::npos) {
-          why.resize(cut);
-        }
-        note = "isolation is unavailable here, ran unisolated as configured: " + why;
+        note = FallBackNote(error);
         continue;
       }
-      if (error.code() == Code::kFailedPrecondition) {
-        return FailedPrecondition("skill run: not started, skills run only in the sandbox: " +
-                                  error.message());
-      }
-      return Status(error.code(),
-                    "skill run: the sandbox could not start Python: " + error.message());
+      return NotStarted(error);
     }
-    const sandbox::RunResult& box = **outcome;
+    const sandbox::RunResult& box = *outcome;
     result.isolated = box.isolated;
     result.isolation_note = box.isolated ? "" : note;
-    if (session.state() == Session::State::kRunning) {
-      // The child ended without a "done": a budget of the sandbox or a crash.
-      if (box.limit == sandbox::LimitHit::kWallTime) {
-        result.stop = StopReason::kTimeBudget;
-        result.error = "stopped: the time budget of " + Seconds(request.limits.wall) +
-                       " s ran out (the sandbox killed every process of the run)";
-      } else if (box.limit != sandbox::LimitHit::kNone) {
-        result.stop = StopReason::kCrashed;
-        result.error = "stopped by the sandbox: " + box.limit_detail;
-      } else {
-        result.stop = StopReason::kCrashed;
-        result.error = "the Python process ended without finishing (" + box.Describe() + ")" +
-                       (box.err.empty() ? "" : ": " + Cap(box.err, 2000));
-      }
-    }
-    // What the code wrote to the real stdout (os.write, subprocesses) is output too.
-    if (!box.out.empty() && result.output.size() < request.limits.max_output) {
-      result.output += box.out.substr(0, request.limits.max_output - result.output.size());
-    }
+    Conclude(box, session.state(), request, result);
     result.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     return result;
   }
