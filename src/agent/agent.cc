@@ -81,41 +81,6 @@ struct Agent::RoundState {
   Verdict verdict;
 };
 
-PermissionPolicy::Decision PermissionPolicy::Decide(const ToolInfo& tool,
-                                                    std::string* reason) const {
-  const std::string& name = tool.spec.name;
-  for (const auto& d : deny) {
-    if (GlobMatch(d, name)) {
-      *reason = "the permission policy denies " + name + " ([permissions] deny = \"" + d + "\")";
-      return Decision::kDeny;
-    }
-  }
-  bool explicitly_allowed = false;
-  bool allowed = allow.empty();
-  for (const auto& a : allow) {
-    if (GlobMatch(a, name)) {
-      allowed = true;
-      // Any pattern narrower than "*" names the tool on purpose.
-      if (a != "*") explicitly_allowed = true;
-    }
-  }
-  for (const auto& a : ask) {
-    if (GlobMatch(a, name)) return Decision::kAsk;
-  }
-  if (tool.destructive && !explicitly_allowed) {
-    *reason = name +
-              " changes or deletes data; it runs only when [permissions] allow names it (e.g. "
-              "allow = [\"" +
-              name + "\"])";
-    return Decision::kDeny;
-  }
-  if (!allowed) {
-    *reason = name + " is not in [permissions] allow";
-    return Decision::kDeny;
-  }
-  return Decision::kAllow;
-}
-
 Agent::Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, TraceWriter& trace,
              EnvProfile profile, AgentOptions options, SkillLibrary* skills, EpisodeMemory* memory,
              CodeRunner* code, EventSink sink)
@@ -347,15 +312,7 @@ std::optional<std::string> Agent::Refusal(const std::string& name, const Json& a
   auto info = std::find_if(tool_infos_.begin(), tool_infos_.end(),
                            [&](const ToolInfo& t) { return t.spec.name == name; });
   if (info == tool_infos_.end()) return "tool '" + name + "' is not available in this environment";
-  std::string refusal;
-  auto decision = options_.permissions.Decide(*info, &refusal);
-  if (decision == PermissionPolicy::Decision::kAsk) {
-    bool yes = options_.permissions.ask_user && options_.permissions.ask_user(name, arguments);
-    if (yes) return std::nullopt;
-    return "the user did not allow " + name;
-  }
-  if (decision == PermissionPolicy::Decision::kDeny) return refusal;
-  return std::nullopt;
+  return options_.permissions.Refusal(name, info->destructive, arguments);
 }
 
 ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {

@@ -34,21 +34,17 @@
 #include "core/status.h"
 #include "llm/chat.h"
 #include "llm/tool_calls.h"
+#include "mcp/permissions.h"
 
 namespace naut::agent {
 
-// allow / deny / ask per tool (globs over <server>__<tool>). Tools the server marks
-// destructive run only when a pattern in `allow` names them explicitly (not via "*").
-struct PermissionPolicy {
-  std::vector<std::string> allow;
-  std::vector<std::string> deny;
-  std::vector<std::string> ask;
-  // Asked for tools matching `ask`; absent (non-interactive runs): such calls are refused.
-  std::function<bool(const std::string& tool, const Json& arguments)> ask_user;
-
-  enum class Decision { kAllow, kDeny, kAsk };
-  // `reason` says why a call is refused, in words for the model and the log.
-  Decision Decide(const ToolInfo& tool, std::string* reason) const;
+// [permissions] for the agent's direct calls and code actions: the one policy every path to a
+// tool goes through (mcp/permissions.h), also read for a ToolInfo.
+struct PermissionPolicy : mcp::PermissionPolicy {
+  using mcp::PermissionPolicy::Decide;
+  Decision Decide(const ToolInfo& tool, std::string* reason) const {
+    return Decide(tool.spec.name, tool.destructive, reason);
+  }
 };
 
 struct AgentOptions {
