@@ -16,6 +16,7 @@
 #include <random>
 
 #include "envs/fs/glob.h"
+#include "envs/fs/node_compat.h"
 #include "envs/fs/unified_diff.h"
 
 namespace naut::envs::fs {
@@ -26,86 +27,6 @@ using mcp::ToolContext;
 using mcp::ToolResult;
 
 namespace {
-
-// Node's wording for system errors ("ENOENT: no such file or directory, open '/x'"), so that
-// refusals read exactly like the reference server's.
-std::string NodeError(int error, const std::string& syscall, const std::string& path,
-                      const std::string& dest = {}) {
-  static const std::map<int, std::pair<const char*, const char*>> kNames = {
-      {ENOENT, {"ENOENT", "no such file or directory"}},
-      {EEXIST, {"EEXIST", "file already exists"}},
-      {EISDIR, {"EISDIR", "illegal operation on a directory"}},
-      {ENOTDIR, {"ENOTDIR", "not a directory"}},
-      {EACCES, {"EACCES", "permission denied"}},
-      {EPERM, {"EPERM", "operation not permitted"}},
-      {ELOOP, {"ELOOP", "too many symbolic links encountered"}},
-      {ENOTEMPTY, {"ENOTEMPTY", "directory not empty"}},
-      {EXDEV, {"EXDEV", "cross-device link not permitted"}},
-      {EINVAL, {"EINVAL", "invalid argument"}},
-      {ENAMETOOLONG, {"ENAMETOOLONG", "name too long"}},
-      {EBUSY, {"EBUSY", "resource busy or locked"}},
-      {ENOSPC, {"ENOSPC", "no space left on device"}},
-      {EROFS, {"EROFS", "read-only file system"}},
-      {EMFILE, {"EMFILE", "too many open files"}},
-      {EFBIG, {"EFBIG", "file too large"}},
-  };
-  auto it = kNames.find(error);
-  std::string text = it != kNames.end()
-                         ? std::string(it->second.first) + ": " + it->second.second
-                         : std::string("E") + std::to_string(error) + ": " + std::strerror(error);
-  text += ", " + syscall + " '" + path + "'";
-  if (!dest.empty()) text += " -> '" + dest + "'";
-  return text;
-}
-
-// The reference's normalizePath on POSIX: trim, drop surrounding quotes, collapse slashes,
-// drop trailing slashes.
-std::string NormalizePath(std::string p) {
-  size_t b = p.find_first_not_of(" \t\r\n");
-  size_t e = p.find_last_not_of(" \t\r\n");
-  p = b == std::string::npos ? "" : p.substr(b, e - b + 1);
-  if (!p.empty() && (p.front() == '"' || p.front() == '\'')) p.erase(0, 1);
-  if (!p.empty() && (p.back() == '"' || p.back() == '\'')) p.pop_back();
-  std::string out;
-  for (char c : p) {
-    if (c == '/' && !out.empty() && out.back() == '/') continue;
-    out += c;
-  }
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  if (out == "/") return "";  // the reference's replace(/\/+$/, '') turns "/" into ""
-  return out;
-}
-
-// path.resolve for POSIX: absolute, '.' and '..' resolved lexically, no trailing slash.
-std::string Resolve(const std::string& p) {
-  stdfs::path path = p;
-  if (!path.is_absolute()) path = stdfs::current_path() / path;
-  std::string s = path.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
-
-std::string ExpandHome(const std::string& p) {
-  if (p == "~" || p.rfind("~/", 0) == 0) {
-    const char* home = std::getenv("HOME");
-    std::string h = home != nullptr ? home : "/";
-    return Resolve(h + p.substr(1));
-  }
-  return p;
-}
-
-bool Within(const std::string& path, const std::vector<std::string>& allowed) {
-  if (path.empty() || path.find('\0') != std::string::npos) return false;
-  std::string normalized = Resolve(path);
-  for (const auto& dir : allowed) {
-    if (dir.empty()) continue;
-    std::string d = Resolve(dir);
-    if (normalized == d) return true;
-    if (d == "/") return normalized.rfind("/", 0) == 0;
-    if (normalized.rfind(d + "/", 0) == 0) return true;
-  }
-  return false;
-}
 
 std::string Join(const std::vector<std::string>& items, const std::string& sep) {
   std::string out;
@@ -130,33 +51,26 @@ std::string InvalidArgs(const std::string& tool, const std::string& what) {
          what;
 }
 
-// Required string argument, or the validation error text.
+// Required string argument, or the reference's validation error text.
 Result<std::string> StringArg(const Json& args, const char* key, const std::string& tool) {
-  if (!args.is_object() || !args.contains(key))
-    return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
-  if (!args[key].is_string())
-    return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' must be a string"));
-  return args[key].get<std::string>();
+  if (auto value = GetOptionalString(args, key)) return *std::move(value);
+  const bool given = args.is_object() && args.contains(key);
+  return InvalidArgument(
+      InvalidArgs(tool, std::string("'") + key + (given ? "' must be a string" : "' is required")));
 }
 
+// Array-of-strings argument (absent or null is empty unless `required`), or the reference's
+// validation error text.
 Result<std::vector<std::string>> StringsArg(const Json& args, const char* key,
                                             const std::string& tool, bool required) {
-  std::vector<std::string> out;
-  if (!args.is_object() || !args.contains(key) || args[key].is_null()) {
-    if (required)
-      return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
-    return out;
-  }
-  if (!args[key].is_array())
+  auto strings = args.is_object() ? GetStringsIfPresent(args, key, tool)
+                                  : Result<std::optional<std::vector<std::string>>>(std::nullopt);
+  if (!strings)
     return InvalidArgument(
         InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
-  for (const auto& v : args[key]) {
-    if (!v.is_string())
-      return InvalidArgument(
-          InvalidArgs(tool, std::string("'") + key + "' must be an array of strings"));
-    out.push_back(v.get<std::string>());
-  }
-  return out;
+  if (*strings) return **std::move(strings);
+  if (required) return InvalidArgument(InvalidArgs(tool, std::string("'") + key + "' is required"));
+  return std::vector<std::string>{};
 }
 
 // Reads what `fd` has left, in chunks.
@@ -183,31 +97,6 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
 }
 
 std::string NormalizeLineEndings(const std::string& s) { return ReplaceAll(s, "\r\n", "\n"); }
-
-std::string FormatSize(int64_t bytes) {
-  static const char* kUnits[] = {"B", "KB", "MB", "GB", "TB"};
-  if (bytes == 0) return "0 B";
-  int i = static_cast<int>(std::floor(std::log(static_cast<double>(bytes)) / std::log(1024.0)));
-  if (i <= 0) return std::to_string(bytes) + " B";
-  int unit = std::min(i, 4);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.2f %s", static_cast<double>(bytes) / std::pow(1024.0, unit),
-                kUnits[unit]);
-  return buf;
-}
-
-// JavaScript's Date.prototype.toString() in the local time zone.
-std::string JsDate(const timespec& ts) {
-  time_t t = ts.tv_sec;
-  tm local;
-  localtime_r(&t, &local);
-  char date[64], zone[16];
-  std::strftime(date, sizeof(date), "%a %b %d %Y %H:%M:%S", &local);
-  std::strftime(zone, sizeof(zone), "%z", &local);
-  std::string name = local.tm_zone != nullptr ? local.tm_zone : "";
-  if (name == "UTC" || name == "GMT") name = "Coordinated Universal Time";
-  return std::string(date) + " GMT" + zone + " (" + name + ")";
-}
 
 // Node's fs.writeFile then rename, as the reference does to never write through a symlink;
 // both the temporary file and the rename stay inside the located directory.
@@ -240,40 +129,6 @@ Status WriteViaTemp(const Location& at, const std::string& content) {
   return Status::Ok();
 }
 
-// String.prototype.replace(string, string): first occurrence, with $$, $&, $` and $' expanded.
-std::string JsReplaceFirst(const std::string& s, const std::string& from, const std::string& to) {
-  size_t pos = s.find(from);
-  if (pos == std::string::npos) return s;
-  std::string replacement;
-  for (size_t i = 0; i < to.size(); ++i) {
-    if (to[i] == '$' && i + 1 < to.size()) {
-      char n = to[i + 1];
-      if (n == '$') {
-        replacement += '$';
-        ++i;
-        continue;
-      }
-      if (n == '&') {
-        replacement += from;
-        ++i;
-        continue;
-      }
-      if (n == '`') {
-        replacement += s.substr(0, pos);
-        ++i;
-        continue;
-      }
-      if (n == '\'') {
-        replacement += s.substr(pos + from.size());
-        ++i;
-        continue;
-      }
-    }
-    replacement += to[i];
-  }
-  return s.substr(0, pos) + replacement + s.substr(pos + from.size());
-}
-
 std::vector<std::string> SplitLines(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -286,13 +141,6 @@ std::vector<std::string> SplitLines(const std::string& s) {
     out.push_back(s.substr(start, nl - start));
     start = nl + 1;
   }
-}
-
-std::string TrimJs(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n\f\v");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n\f\v");
-  return s.substr(b, e - b + 1);
 }
 
 std::string LeadingSpace(const std::string& s) {
@@ -326,7 +174,7 @@ Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
   auto roots = std::make_shared<std::vector<RootDir>>();
   for (const auto& dir : options.allowed) {
     std::string expanded = ExpandHome(dir.string());
-    std::string absolute = Resolve(expanded);
+    std::string absolute = ResolvePath(expanded);
     auto real = RealPath(absolute);
     std::string normalized = NormalizePath(real.ok() ? *real : absolute);
     struct stat st;
@@ -358,7 +206,7 @@ int FsServer::SetRootsFromMcp(const Json& roots) {
       if (!root.is_object() || !root.contains("uri") || !root["uri"].is_string()) continue;
       std::string uri = root["uri"].get<std::string>();
       std::string raw = uri.rfind("file://", 0) == 0 ? uri.substr(7) : uri;
-      auto real = RealPath(Resolve(ExpandHome(raw)));
+      auto real = RealPath(ResolvePath(ExpandHome(raw)));
       if (!real) continue;
       auto dir = OpenRootDir(*real);
       if (!dir) continue;
@@ -381,9 +229,9 @@ Result<Location> FsServer::Locate(const std::string& requested, FinalLink final)
     allowed = allowed_;
     roots = roots_;
   }
-  const std::string absolute = Resolve(ExpandHome(requested));
+  const std::string absolute = ResolvePath(ExpandHome(requested));
   const std::string list = Join(allowed, ", ");
-  if (!Within(NormalizePath(absolute), allowed)) {
+  if (!WithinAllowed(NormalizePath(absolute), allowed)) {
     return PermissionDenied("Access denied - path outside allowed directories: " + absolute +
                             " not in " + list);
   }
@@ -435,11 +283,11 @@ ToolResult FsServer::ReadText(const Json& args) {
   auto path = StringArg(args, "path", "read_text_file");
   if (!path) return ToolResult::Error(path.error().message());
   auto number = [&](const char* key) -> Result<int64_t> {
-    if (!args.contains(key) || args[key].is_null()) return int64_t{0};
-    if (!args[key].is_number())
+    auto value = GetNumberIfPresent(args, key, "read_text_file");
+    if (!value)
       return InvalidArgument(
           InvalidArgs("read_text_file", std::string("'") + key + "' must be a number"));
-    return static_cast<int64_t>(args[key].get<double>());
+    return static_cast<int64_t>(value->value_or(0));
   };
   auto head = number("head");
   if (!head) return ToolResult::Error(head.error().message());
@@ -631,7 +479,7 @@ ToolResult FsServer::Edit(const Json& args) {
          ++i) {
       bool match = true;
       for (size_t j = 0; j < old_lines.size() && match; ++j)
-        match = TrimJs(old_lines[j]) == TrimJs(content_lines[i + j]);
+        match = JsTrim(old_lines[j]) == JsTrim(content_lines[i + j]);
       if (!match) continue;
       std::string original_indent = LeadingSpace(content_lines[i]);
       auto new_lines = SplitLines(new_text);
@@ -791,7 +639,7 @@ ToolResult FsServer::DirectoryTree(const Json& args) {
       const std::string& name = e.name;
       std::string joined = (stdfs::path(current) / name).lexically_normal().string();
       std::string relative =
-          stdfs::path(Resolve(joined)).lexically_relative(Resolve(root)).string();
+          stdfs::path(ResolvePath(joined)).lexically_relative(ResolvePath(root)).string();
       bool excluded = false;
       for (const auto& pattern : *excludes) {
         if (pattern.find('*') != std::string::npos) {
@@ -900,197 +748,188 @@ ToolResult FsServer::ListAllowed(const Json&) {
   return TextResult("Allowed directories:\n" + Join(AllowedDirectories(), "\n"));
 }
 
+// The reference's tools, in its order and with its texts; schemas are JSON text, a null output
+// schema is the reference's {content: string}.
+const FsServer::ToolSpec FsServer::kToolSpecs[] = {
+    {"read_file", "Read File (Deprecated)",
+     "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
+     R"({"type": "object",
+         "properties": {"head": {"type": "number",
+                                 "description":
+                                   "If provided, returns only the first N lines of the file"},
+                        "path": {"type": "string"},
+                        "tail": {"type": "number",
+                                 "description":
+                                   "If provided, returns only the last N lines of the file"}},
+         "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
+    {"read_text_file", "Read Text File",
+     "Read the complete contents of a file from the file system as text. Handles various "
+     "text encodings and provides detailed error messages if the file cannot be read. Use "
+     "this tool when you need to examine the contents of a single file. Use the 'head' "
+     "parameter to read only the first N lines of a file, or the 'tail' parameter to read "
+     "only the last N lines of a file. Operates on the file as text regardless of extension. "
+     "Only works within allowed directories.",
+     R"({"type": "object",
+         "properties": {"head": {"type": "number",
+                                 "description":
+                                   "If provided, returns only the first N lines of the file"},
+                        "path": {"type": "string"},
+                        "tail": {"type": "number",
+                                 "description":
+                                   "If provided, returns only the last N lines of the file"}},
+         "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
+    {"read_media_file", "Read Media File",
+     "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works "
+     "within allowed directories.",
+     R"({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})",
+     R"({"type": "object",
+         "properties": {"content": {"type": "array", "items": {"type": "object"}}},
+         "required": ["content"]})",
+     R"({"readOnlyHint": true})", &FsServer::ReadMedia},
+    {"read_multiple_files", "Read Multiple Files",
+     "Read the contents of multiple files simultaneously. This is more efficient than "
+     "reading files one by one when you need to analyze or compare multiple files. Each "
+     "file's content is returned with its path as a reference. Failed reads for individual "
+     "files won't stop the entire operation. Only works within allowed directories.",
+     R"({"type": "object",
+         "properties": {"paths": {"type": "array",
+                                  "items": {"type": "string"},
+                                  "minItems": 1,
+                                  "description":
+                                    "Array of file paths to read. Each path must be a string )"
+     R"(pointing to a valid file within allowed directories."}},
+         "required": ["paths"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::ReadMultiple},
+    {"write_file", "Write File",
+     "Create a new file or completely overwrite an existing file with new content. Use with "
+     "caution as it will overwrite existing files without warning. Handles text content with "
+     "proper encoding. Only works within allowed directories.",
+     R"({"type": "object",
+         "properties": {"content": {"type": "string"}, "path": {"type": "string"}},
+         "required": ["path", "content"]})",
+     nullptr, R"({"destructiveHint": true, "idempotentHint": true, "readOnlyHint": false})",
+     &FsServer::Write},
+    {"edit_file", "Edit File",
+     "Make line-based edits to a text file. Each edit replaces exact line sequences with new "
+     "content. Returns a git-style diff showing the changes made. Only works within allowed "
+     "directories.",
+     R"({"type": "object",
+         "properties": {"dryRun": {"type": "boolean",
+                                   "default": false,
+                                   "description": "Preview changes using git-style diff format"},
+                        "edits": {"type": "array",
+                                  "items": {"type": "object",
+                                            "properties": {"newText": {"type": "string",
+                                                                       "description":
+                                                                         "Text to replace )"
+     R"(with"},
+                                                           "oldText": {"type": "string",
+                                                                       "description":
+                                                                         "Text to search for - )"
+     R"(must match exactly"}},
+                                            "required": ["oldText", "newText"]}},
+                        "path": {"type": "string"}},
+         "required": ["path", "edits"]})",
+     nullptr, R"({"destructiveHint": true, "idempotentHint": false, "readOnlyHint": false})",
+     &FsServer::Edit},
+    {"create_directory", "Create Directory",
+     "Create a new directory or ensure a directory exists. Can create multiple nested "
+     "directories in one operation. If the directory already exists, this operation will "
+     "succeed silently. Perfect for setting up directory structures for projects or ensuring "
+     "required paths exist. Only works within allowed directories.",
+     R"({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})",
+     nullptr, R"({"destructiveHint": false, "idempotentHint": true, "readOnlyHint": false})",
+     &FsServer::CreateDirectory},
+    {"list_directory", "List Directory",
+     "Get a detailed listing of all files and directories in a specified path. Results "
+     "clearly distinguish between files and directories with [FILE] and [DIR] prefixes. This "
+     "tool is essential for understanding directory structure and finding specific files "
+     "within a directory. Only works within allowed directories.",
+     R"({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::ListDirectory},
+    {"list_directory_with_sizes", "List Directory with Sizes",
+     "Get a detailed listing of all files and directories in a specified path, including "
+     "sizes. Results clearly distinguish between files and directories with [FILE] and [DIR] "
+     "prefixes. This tool is useful for understanding directory structure and finding "
+     "specific files within a directory. Only works within allowed directories.",
+     R"({"type": "object",
+         "properties": {"path": {"type": "string"},
+                        "sortBy": {"type": "string",
+                                   "enum": ["name", "size"],
+                                   "default": "name",
+                                   "description": "Sort entries by name or size"}},
+         "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::ListDirectoryWithSizes},
+    {"directory_tree", "Directory Tree",
+     "Get a recursive tree view of files and directories as a JSON structure. Each entry "
+     "includes 'name', 'type' (file/directory), and 'children' for directories. Files have "
+     "no children array, while directories always have a children array (which may be "
+     "empty). The output is formatted with 2-space indentation for readability. Only works "
+     "within allowed directories.",
+     R"({"type": "object",
+         "properties": {"excludePatterns": {"type": "array",
+                                            "items": {"type": "string"},
+                                            "default": []},
+                        "path": {"type": "string"}},
+         "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::DirectoryTree},
+    {"move_file", "Move File",
+     "Move or rename files and directories. Can move files between directories and rename "
+     "them in a single operation. If the destination exists, the operation will fail. Works "
+     "across different directories and can be used for simple renaming within the same "
+     "directory. Both source and destination must be within allowed directories.",
+     R"({"type": "object",
+         "properties": {"destination": {"type": "string"}, "source": {"type": "string"}},
+         "required": ["source", "destination"]})",
+     nullptr, R"({"destructiveHint": false, "idempotentHint": false, "readOnlyHint": false})",
+     &FsServer::Move},
+    {"search_files", "Search Files",
+     "Recursively search for files and directories matching a pattern. The patterns should "
+     "be glob-style patterns that match paths relative to the working directory. Use pattern "
+     "like '*.ext' to match files in current directory, and '**/*.ext' to match files in all "
+     "subdirectories. Returns full paths to all matching items. Great for finding files when "
+     "you don't know their exact location. Only searches within allowed directories.",
+     R"({"type": "object",
+         "properties": {"excludePatterns": {"type": "array",
+                                            "items": {"type": "string"},
+                                            "default": []},
+                        "path": {"type": "string"},
+                        "pattern": {"type": "string"}},
+         "required": ["path", "pattern"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::Search},
+    {"get_file_info", "Get File Info",
+     "Retrieve detailed metadata about a file or directory. Returns comprehensive "
+     "information including size, creation time, last modified time, permissions, and type. "
+     "This tool is perfect for understanding file characteristics without reading the actual "
+     "content. Only works within allowed directories.",
+     R"({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})",
+     nullptr, R"({"readOnlyHint": true})", &FsServer::FileInfo},
+    {"list_allowed_directories", "List Allowed Directories",
+     "Returns the list of directories that this server is allowed to access. Subdirectories "
+     "within these allowed directories are also accessible. Use this to understand which "
+     "directories and their nested paths are available before trying to access files.",
+     R"({"type": "object", "properties": {}})", nullptr, R"({"readOnlyHint": true})",
+     &FsServer::ListAllowed},
+};
+
 std::vector<Tool> FsServer::Tools() {
+  static const Json kTextOutput = {{"type", "object"},
+                                   {"properties", {{"content", {{"type", "string"}}}}},
+                                   {"required", {"content"}}};
+  auto json = [](const char* text) { return Json::parse(text); };  // our own literals
   // The tools share this server (the allowed directories change with MCP roots).
   std::shared_ptr<FsServer> keep = shared_from_this();
-  auto bind = [keep](ToolResult (FsServer::*method)(const Json&)) {
-    return [keep, method](const Json& args, ToolContext&) { return ((*keep).*method)(args); };
-  };
-  const Json string = {{"type", "string"}};
-  const Json output = {{"type", "object"},
-                       {"properties", {{"content", {{"type", "string"}}}}},
-                       {"required", {"content"}}};
-  auto schema = [](Json properties, std::vector<std::string> required) {
-    return Json{{"type", "object"},
-                {"properties", std::move(properties)},
-                {"required", std::move(required)}};
-  };
-  const Json read_props = {
-      {"path", string},
-      {"tail",
-       {{"type", "number"},
-        {"description", "If provided, returns only the last N lines of the file"}}},
-      {"head",
-       {{"type", "number"},
-        {"description", "If provided, returns only the first N lines of the file"}}}};
-  const Json read_only = {{"readOnlyHint", true}};
-  const Json excludes = {{"type", "array"}, {"items", string}, {"default", Json::array()}};
   std::vector<Tool> tools;
-  tools.push_back(
-      {"read_file", "Read File (Deprecated)",
-       "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
-       schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
-  tools.push_back(
-      {"read_text_file", "Read Text File",
-       "Read the complete contents of a file from the file system as text. Handles various text "
-       "encodings and provides detailed error messages if the file cannot be read. Use this tool "
-       "when "
-       "you need to examine the contents of a single file. Use the 'head' parameter to read only "
-       "the "
-       "first N lines of a file, or the 'tail' parameter to read only the last N lines of a file. "
-       "Operates on the file as text regardless of extension. Only works within allowed "
-       "directories.",
-       schema(read_props, {"path"}), output, read_only, bind(&FsServer::ReadText)});
-  tools.push_back(
-      {"read_media_file", "Read Media File",
-       "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works "
-       "within "
-       "allowed directories.",
-       schema({{"path", string}}, {"path"}),
-       Json{{"type", "object"},
-            {"properties", {{"content", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
-            {"required", {"content"}}},
-       read_only, bind(&FsServer::ReadMedia)});
-  tools.push_back(
-      {"read_multiple_files", "Read Multiple Files",
-       "Read the contents of multiple files simultaneously. This is more efficient than reading "
-       "files "
-       "one by one when you need to analyze or compare multiple files. Each file's content is "
-       "returned "
-       "with its path as a reference. Failed reads for individual files won't stop the entire "
-       "operation. Only works within allowed directories.",
-       schema({{"paths",
-                {{"type", "array"},
-                 {"items", string},
-                 {"minItems", 1},
-                 {"description",
-                  "Array of file paths to read. Each path must be a string pointing to a "
-                  "valid file within allowed directories."}}}},
-              {"paths"}),
-       output, read_only, bind(&FsServer::ReadMultiple)});
-  tools.push_back({"write_file",
-                   "Write File",
-                   "Create a new file or completely overwrite an existing file with new content. "
-                   "Use with caution "
-                   "as it will overwrite existing files without warning. Handles text content with "
-                   "proper encoding. "
-                   "Only works within allowed directories.",
-                   schema({{"path", string}, {"content", string}}, {"path", "content"}),
-                   output,
-                   {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", true}},
-                   bind(&FsServer::Write)});
-  tools.push_back(
-      {"edit_file",
-       "Edit File",
-       "Make line-based edits to a text file. Each edit replaces exact line sequences with new "
-       "content. Returns a "
-       "git-style diff showing the changes made. Only works within allowed directories.",
-       schema({{"path", string},
-               {"edits",
-                {{"type", "array"},
-                 {"items",
-                  {{"type", "object"},
-                   {"properties",
-                    {{"oldText",
-                      {{"type", "string"},
-                       {"description", "Text to search for - must match exactly"}}},
-                     {"newText", {{"type", "string"}, {"description", "Text to replace with"}}}}},
-                   {"required", {"oldText", "newText"}}}}}},
-               {"dryRun",
-                {{"type", "boolean"},
-                 {"default", false},
-                 {"description", "Preview changes using git-style diff format"}}}},
-              {"path", "edits"}),
-       output,
-       {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", true}},
-       bind(&FsServer::Edit)});
-  tools.push_back({"create_directory",
-                   "Create Directory",
-                   "Create a new directory or ensure a directory exists. Can create multiple "
-                   "nested directories in "
-                   "one operation. If the directory already exists, this operation will succeed "
-                   "silently. Perfect "
-                   "for setting up directory structures for projects or ensuring required paths "
-                   "exist. Only works "
-                   "within allowed directories.",
-                   schema({{"path", string}}, {"path"}),
-                   output,
-                   {{"readOnlyHint", false}, {"idempotentHint", true}, {"destructiveHint", false}},
-                   bind(&FsServer::CreateDirectory)});
-  tools.push_back(
-      {"list_directory", "List Directory",
-       "Get a detailed listing of all files and directories in a specified path. Results clearly "
-       "distinguish between files and directories with [FILE] and [DIR] prefixes. This tool is "
-       "essential for understanding directory structure and finding specific files within a "
-       "directory. "
-       "Only works within allowed directories.",
-       schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::ListDirectory)});
-  tools.push_back(
-      {"list_directory_with_sizes", "List Directory with Sizes",
-       "Get a detailed listing of all files and directories in a specified path, including sizes. "
-       "Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes. "
-       "This "
-       "tool is useful for understanding directory structure and finding specific files within a "
-       "directory. Only works within allowed directories.",
-       schema({{"path", string},
-               {"sortBy",
-                {{"type", "string"},
-                 {"enum", {"name", "size"}},
-                 {"default", "name"},
-                 {"description", "Sort entries by name or size"}}}},
-              {"path"}),
-       output, read_only, bind(&FsServer::ListDirectoryWithSizes)});
-  tools.push_back(
-      {"directory_tree", "Directory Tree",
-       "Get a recursive tree view of files and directories as a JSON structure. Each entry "
-       "includes "
-       "'name', 'type' (file/directory), and 'children' for directories. Files have no children "
-       "array, "
-       "while directories always have a children array (which may be empty). The output is "
-       "formatted "
-       "with 2-space indentation for readability. Only works within allowed directories.",
-       schema({{"path", string}, {"excludePatterns", excludes}}, {"path"}), output, read_only,
-       bind(&FsServer::DirectoryTree)});
-  tools.push_back(
-      {"move_file",
-       "Move File",
-       "Move or rename files and directories. Can move files between directories and rename them "
-       "in a "
-       "single operation. If the destination exists, the operation will fail. Works across "
-       "different "
-       "directories and can be used for simple renaming within the same directory. Both source and "
-       "destination must be within allowed directories.",
-       schema({{"source", string}, {"destination", string}}, {"source", "destination"}),
-       output,
-       {{"readOnlyHint", false}, {"idempotentHint", false}, {"destructiveHint", false}},
-       bind(&FsServer::Move)});
-  tools.push_back(
-      {"search_files", "Search Files",
-       "Recursively search for files and directories matching a pattern. The patterns should be "
-       "glob-style patterns that match paths relative to the working directory. Use pattern like "
-       "'*.ext' to match files in current directory, and '**/*.ext' to match files in all "
-       "subdirectories. Returns full paths to all matching items. Great for finding files when you "
-       "don't know their exact location. Only searches within allowed directories.",
-       schema({{"path", string}, {"pattern", string}, {"excludePatterns", excludes}},
-              {"path", "pattern"}),
-       output, read_only, bind(&FsServer::Search)});
-  tools.push_back(
-      {"get_file_info", "Get File Info",
-       "Retrieve detailed metadata about a file or directory. Returns comprehensive information "
-       "including size, creation time, last modified time, permissions, and type. This tool is "
-       "perfect "
-       "for understanding file characteristics without reading the actual content. Only works "
-       "within "
-       "allowed directories.",
-       schema({{"path", string}}, {"path"}), output, read_only, bind(&FsServer::FileInfo)});
-  tools.push_back({"list_allowed_directories", "List Allowed Directories",
-                   "Returns the list of directories that this server is allowed to access. "
-                   "Subdirectories within "
-                   "these allowed directories are also accessible. Use this to understand which "
-                   "directories and "
-                   "their nested paths are available before trying to access files.",
-                   Json{{"type", "object"}, {"properties", Json::object()}}, output, read_only,
-                   bind(&FsServer::ListAllowed)});
+  for (const ToolSpec& spec : kToolSpecs) {
+    tools.push_back({spec.name, spec.title, spec.description, json(spec.input_schema),
+                     spec.output_schema != nullptr ? json(spec.output_schema) : kTextOutput,
+                     json(spec.annotations),
+                     [keep, method = spec.handler](const Json& args, ToolContext&) {
+                       return ((*keep).*method)(args);
+                     }});
+  }
   return tools;
 }
 

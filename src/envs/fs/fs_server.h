@@ -82,6 +82,19 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   mcp::ToolResult FileInfo(const Json& args);
   mcp::ToolResult ListAllowed(const Json& args);
 
+  // One tool of the reference: its texts, its schemas and annotations as JSON text, and its
+  // handler. The table (kToolSpecs) is in fs_server.cc.
+  struct ToolSpec {
+    const char* name;
+    const char* title;
+    const char* description;
+    const char* input_schema;
+    const char* output_schema;  // nullptr: {"content": string}, the reference's text result
+    const char* annotations;
+    mcp::ToolResult (FsServer::*handler)(const Json& args);
+  };
+  static const ToolSpec kToolSpecs[];
+
   FsOptions options_;
   mutable std::mutex mu_;
   std::vector<std::string> allowed_;  // GUARDED_BY(mu_): normalised real paths
