@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr auto kDiskCheckEvery = std::chrono::milliseconds(100);
+// Once stopped, only the kill has to land.
+constexpr auto kPollWhileStopping = std::chrono::milliseconds(100);
 
 // Drains what is readable now; false once the stream reached end of file.
 bool Drain(int fd, CappedStream& stream) {
@@ -144,8 +146,7 @@ class Supervisor {
     int64_t wait_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now).count() + 1;
     if (child_.disk_at_start.valid) wait_ms = std::min<int64_t>(wait_ms, kDiskCheckEvery.count());
-    // Stopped: only waiting for the kill to land.
-    if (stop_ != LimitHit::kNone) wait_ms = kDiskCheckEvery.count();
+    if (stop_ != LimitHit::kNone) wait_ms = kPollWhileStopping.count();
     int ready = ::poll(fds, n, static_cast<int>(std::max<int64_t>(wait_ms, 0)));
     if (ready < 0 && errno != EINTR)
       return Internal("sandbox: poll: " + std::string(std::strerror(errno)));
