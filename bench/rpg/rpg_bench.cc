@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/ids.h"
-#include "envs/rpg/test_driver.h"
+#include "envs/testing/rpg_driver.h"
 
 using namespace naut;
 using namespace naut::envs::rpg;

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "envs/rpg/test_driver.h"
+#include "envs/testing/rpg_driver.h"
 
 namespace naut::envs::rpg {
 namespace {

@@ -10,7 +10,7 @@
 #include "core/config.h"
 #include "core/files.h"
 #include "core/ids.h"
-#include "envs/rpg/test_driver.h"
+#include "envs/testing/rpg_driver.h"
 
 namespace naut::envs::rpg {
 namespace {

@@ -1,7 +1,8 @@
 #pragma once
-// Test support (header-only, used by the rpg tests): a driver that plays through the tool
-// handlers exactly as a model would, records a transcript of every call and its answer, and
-// two plain-code policies: a planner that prepares and beats the boss, and a naive hunter.
+// Test support (header-only, in naut_envs_testing; used by the rpg tests and the rpg bench): a
+// driver that plays through the tool handlers exactly as a model would, records a transcript of
+// every call and its answer, and two plain-code policies: a planner that prepares and beats the
+// boss, and a naive hunter.
 
 #include <gtest/gtest.h>
 
