@@ -69,12 +69,9 @@ void PrintToolResult(const mcp::ToolResult& r) {
   if (r.structured) std::cout << "structuredContent: " << DumpJson(*r.structured, 2) << "\n";
 }
 
-void AddMcpClientCommands(CLI::App& app, Context& ctx) {
-  auto* mcp = app.add_subcommand(
-      "mcp", "Inspect and call the configured MCP servers (mcp.json and built-ins)");
-  mcp->require_subcommand(1);
-
-  auto* list = mcp->add_subcommand(
+// neuronaut mcp list: every configured server, started to check it, with its tool count.
+void AddMcpListCommand(CLI::App& mcp, Context& ctx) {
+  auto* list = mcp.add_subcommand(
       "list", "Configured MCP servers and their state (starts each to check it)");
   list->callback([&ctx] {
     auto config = ctx.LoadConfig();
@@ -108,10 +105,13 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
     }
     if (any_down) ctx.exit_code = kExitFailure;
   });
+}
 
+// neuronaut mcp tools <server> [--json]
+void AddMcpToolsCommand(CLI::App& mcp, Context& ctx) {
   static std::string tools_server;
   static bool tools_json = false;
-  auto* tools = mcp->add_subcommand("tools", "The tools of one server, with their input schemas");
+  auto* tools = mcp.add_subcommand("tools", "The tools of one server, with their input schemas");
   tools->add_option("server", tools_server, "Server name (see `neuronaut mcp list`)")->required();
   tools->add_flag("--json", tools_json, "Print the tools as one JSON array");
   tools->callback([&ctx] {
@@ -139,11 +139,14 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
     }
     if (tools_json) std::cout << DumpJson(all, 2) << "\n";
   });
+}
 
+// neuronaut mcp call <server> <tool> key=value ... | --json '{...}'
+void AddMcpCallCommand(CLI::App& mcp, Context& ctx) {
   static std::string call_server, call_tool, call_json;
   static std::vector<std::string> call_args;
   static double call_timeout = 0;
-  auto* call = mcp->add_subcommand(
+  auto* call = mcp.add_subcommand(
       "call", "Call a tool: mcp call <server> <tool> key=value ... | --json '{...}'");
   call->add_option("server", call_server, "Server name")->required();
   call->add_option("tool", call_tool, "Tool name")->required();
@@ -201,6 +204,16 @@ void AddMcpClientCommands(CLI::App& app, Context& ctx) {
     PrintToolResult(*result);
     if (result->is_error) ctx.exit_code = kExitFailure;
   });
+}
+
+void AddMcpClientCommands(CLI::App& app, Context& ctx) {
+  auto* mcp = app.add_subcommand(
+      "mcp", "Inspect and call the configured MCP servers (mcp.json and built-ins)");
+  mcp->require_subcommand(1);
+
+  AddMcpListCommand(*mcp, ctx);
+  AddMcpToolsCommand(*mcp, ctx);
+  AddMcpCallCommand(*mcp, ctx);
 }
 
 void AddMcpServerCommand(CLI::App& app, Context& ctx) {
