@@ -34,41 +34,21 @@ Json MessageToWire(const Message& m) {
   return j;
 }
 
-int64_t IntOr(const Json& obj, const char* key, int64_t fallback) {
-  if (!obj.is_object()) return fallback;
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return fallback;
-  return it->get<int64_t>();
-}
-
-double NumberOr(const Json& obj, const char* key, double fallback) {
-  if (!obj.is_object()) return fallback;
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_number()) return fallback;
-  return it->get<double>();
-}
-
-std::string StringOr(const Json& obj, const char* key) {
-  if (!obj.is_object()) return {};
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
-
 void ApplyUsage(const Json& body, ChatResponse& r) {
   if (auto u = body.find("usage"); u != body.end() && u->is_object()) {
-    r.usage.prompt_tokens = IntOr(*u, "prompt_tokens", r.usage.prompt_tokens);
-    r.usage.completion_tokens = IntOr(*u, "completion_tokens", r.usage.completion_tokens);
+    r.usage.prompt_tokens = GetOptionalInt(*u, "prompt_tokens").value_or(r.usage.prompt_tokens);
+    r.usage.completion_tokens =
+        GetOptionalInt(*u, "completion_tokens").value_or(r.usage.completion_tokens);
     if (auto d = u->find("prompt_tokens_details"); d != u->end()) {
-      r.usage.cached_tokens = IntOr(*d, "cached_tokens", r.usage.cached_tokens);
+      r.usage.cached_tokens = GetOptionalInt(*d, "cached_tokens").value_or(r.usage.cached_tokens);
     }
   }
   // llama-server: prompt_n counts only the tokens it had to evaluate; cache_n the reused ones.
   if (auto t = body.find("timings"); t != body.end() && t->is_object()) {
-    int64_t cache_n = IntOr(*t, "cache_n", -1);
+    int64_t cache_n = GetOptionalInt(*t, "cache_n").value_or(-1);
     if (cache_n >= 0 && r.usage.cached_tokens == 0) r.usage.cached_tokens = cache_n;
-    r.timings.server_prompt_ms = NumberOr(*t, "prompt_ms", 0);
-    r.timings.server_predicted_ms = NumberOr(*t, "predicted_ms", 0);
+    r.timings.server_prompt_ms = GetOptionalNumber(*t, "prompt_ms").value_or(0);
+    r.timings.server_predicted_ms = GetOptionalNumber(*t, "predicted_ms").value_or(0);
   }
 }
 
@@ -91,10 +71,10 @@ LlmError ErrorFromBody(const Json& err, int http_status) {
   if (err.is_string()) {
     e.message = err.get<std::string>();
   } else if (err.is_object()) {
-    e.message = StringOr(err, "message");
-    type = StringOr(err, "type");
-    code = StringOr(err, "code");
-    if (http_status == 0) e.http_status = static_cast<int>(IntOr(err, "code", 0));
+    e.message = GetOptionalString(err, "message").value_or("");
+    type = GetOptionalString(err, "type").value_or("");
+    code = GetOptionalString(err, "code").value_or("");
+    if (http_status == 0) e.http_status = static_cast<int>(GetOptionalInt(err, "code").value_or(0));
   }
   int s = e.http_status;
   if (LooksLikeContextOverflow(type, code, e.message)) {
@@ -213,28 +193,28 @@ LlmResult<ChatResponse> ParseCompletion(const Json& body) {
     if (c->is_string()) {
       r.content = c->get<std::string>();
     } else if (c->is_array()) {  // content parts
-      for (const auto& part : *c) r.content += StringOr(part, "text");
+      for (const auto& part : *c) r.content += GetOptionalString(part, "text").value_or("");
     } else if (!c->is_null()) {
       return bad("message.content is " + std::string(JsonTypeName(*c)) + ", expected a string");
     }
   }
-  r.reasoning = StringOr(*msg, "reasoning_content");
+  r.reasoning = GetOptionalString(*msg, "reasoning_content").value_or("");
   if (auto calls = msg->find("tool_calls"); calls != msg->end() && calls->is_array()) {
     for (size_t i = 0; i < calls->size(); ++i) {
       const Json& c = (*calls)[i];
       ToolCall call;
-      call.id = StringOr(c, "id");
+      call.id = GetOptionalString(c, "id").value_or("");
       if (call.id.empty()) call.id = "call_" + std::to_string(i);
       const Json fn = c.is_object() && c.contains("function") ? c["function"] : Json();
-      call.name = StringOr(fn, "name");
+      call.name = GetOptionalString(fn, "name").value_or("");
       call.arguments = ParseArgumentsLenient(
           fn.is_object() && fn.contains("arguments") ? fn["arguments"] : Json(""),
           &call.arguments_text);
       r.tool_calls.push_back(std::move(call));
     }
   }
-  r.finish_reason = ParseFinishReason(StringOr(choice, "finish_reason"));
-  r.model = StringOr(body, "model");
+  r.finish_reason = ParseFinishReason(GetOptionalString(choice, "finish_reason").value_or(""));
+  r.model = GetOptionalString(body, "model").value_or("");
   ApplyUsage(body, r);
   return r;
 }
@@ -304,7 +284,7 @@ std::optional<LlmError> StreamAccumulator::Apply(const Json& chunk, StreamDelta&
   }
   if (auto err = chunk.find("error"); err != chunk.end()) return ErrorFromBody(*err, 0);
   saw_any_ = true;
-  if (response_.model.empty()) response_.model = StringOr(chunk, "model");
+  if (response_.model.empty()) response_.model = GetOptionalString(chunk, "model").value_or("");
   ApplyUsage(chunk, response_);
   auto choices = chunk.find("choices");
   if (choices == chunk.end() || !choices->is_array() || choices->empty()) return std::nullopt;
@@ -316,18 +296,20 @@ std::optional<LlmError> StreamAccumulator::Apply(const Json& chunk, StreamDelta&
   }
   auto d = choice.find("delta");
   if (d == choice.end() || !d->is_object()) return std::nullopt;
-  delta.content = StringOr(*d, "content");
-  delta.reasoning = StringOr(*d, "reasoning_content");
+  delta.content = GetOptionalString(*d, "content").value_or("");
+  delta.reasoning = GetOptionalString(*d, "reasoning_content").value_or("");
   response_.content += delta.content;
   response_.reasoning += delta.reasoning;
   if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {
     for (const auto& c : *calls) {
-      int index = static_cast<int>(IntOr(c, "index", static_cast<int64_t>(calls_.size())));
+      int index = static_cast<int>(
+          GetOptionalInt(c, "index").value_or(static_cast<int64_t>(calls_.size())));
       ToolCall& call = calls_[index];
-      if (auto id = StringOr(c, "id"); !id.empty()) call.id = id;
+      if (auto id = GetOptionalString(c, "id").value_or(""); !id.empty()) call.id = id;
       if (c.is_object() && c.contains("function") && c["function"].is_object()) {
         const Json& fn = c["function"];
-        if (auto name = StringOr(fn, "name"); !name.empty() && call.name.empty()) {
+        if (auto name = GetOptionalString(fn, "name").value_or("");
+            !name.empty() && call.name.empty()) {
           call.name = name;
           delta.tool_call_started = true;
           delta.tool_name = name;
