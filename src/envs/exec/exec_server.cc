@@ -76,13 +76,12 @@ class ExecServer {
   }
 
   // The wall-clock limit a call asked for, within bounds.
-  Result<double> Timeout(const Json& args, double fallback) const {
-    if (!args.contains("timeout_s") || args["timeout_s"].is_null()) return fallback;
-    if (!args["timeout_s"].is_number())
-      return InvalidArgument("'timeout_s' must be a number of seconds");
-    double t = args["timeout_s"].get<double>();
-    if (!(t > 0) || !std::isfinite(t)) return InvalidArgument("'timeout_s' must be positive");
-    return std::min(t, options_.max_timeout_s);
+  Result<double> Timeout(const Json& args, std::string_view what, double fallback) const {
+    NAUT_ASSIGN_OR_RETURN(std::optional<double> t, GetNumberIfPresent(args, "timeout_s", what));
+    if (!t) return fallback;
+    if (!(*t > 0) || !std::isfinite(*t))
+      return InvalidArgument(std::string(what) + ": 'timeout_s' must be positive");
+    return std::min(*t, options_.max_timeout_s);
   }
 
   Result<sandbox::RunResult> RunIn(std::vector<std::string> argv, std::string stdin_data,
@@ -132,42 +131,36 @@ class ExecServer {
   ToolResult RunCompiled(const Json& args, ToolContext& context, bool swift);
   ToolResult BuildPackage(const Json& args, ToolContext& context);
 
+  // build_package, step by step (below).
+  struct Build;
+  Result<std::pair<UniqueFd, fs::path>> LocatePackage(const std::string& path) const;
+  Result<sandbox::RunResult> Step(Build& build, const std::string& name,
+                                  std::vector<std::string> argv, ToolContext& context,
+                                  std::string workdir = {},
+                                  std::map<std::string, std::string> env = {});
+  ToolResult BuildCMake(Build& build, ToolContext& context);
+  ToolResult BuildPython(Build& build, ToolContext& context);
+  ToolResult BuildSwift(Build& build, ToolContext& context);
+  ToolResult Finish(Build& build) const;
+
   ExecOptions options_;
   RootDir workspace_;  // the workspace, open: host-side file work goes through it
   std::atomic<int> counter_{0};
 };
 
-Result<std::string> OptionalString(const Json& args, const char* key) {
-  if (!args.contains(key) || args[key].is_null()) return std::string();
-  if (!args[key].is_string()) return InvalidArgument(std::string("'") + key + "' must be a string");
-  return args[key].get<std::string>();
-}
-
-Result<std::vector<std::string>> OptionalStrings(const Json& args, const char* key) {
-  std::vector<std::string> out;
-  if (!args.contains(key) || args[key].is_null()) return out;
-  if (!args[key].is_array())
-    return InvalidArgument(std::string("'") + key + "' must be an array of strings");
-  for (const auto& v : args[key]) {
-    if (!v.is_string())
-      return InvalidArgument(std::string("'") + key + "' must be an array of strings");
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
 ToolResult ExecServer::RunPython(const Json& args, ToolContext& context) {
-  auto code = GetString(args, "code", "run_python arguments");
+  constexpr std::string_view kWhat = "run_python arguments";
+  auto code = GetString(args, "code", kWhat);
   if (!code) return Refused(code.error());
-  auto input = OptionalString(args, "stdin");
+  auto input = GetStringIfPresent(args, "stdin", kWhat);
   if (!input) return Refused(input.error());
-  auto timeout = Timeout(args, options_.limits.wall_s);
+  auto timeout = Timeout(args, kWhat, options_.limits.wall_s);
   if (!timeout) return Refused(timeout.error());
   auto scratch = MakeScratch();
   if (!scratch) return Refused(scratch.error());
   const std::string file = (*scratch)->relative + "/main.py";
   if (Status s = WriteSource(**scratch, "main.py", *code); !s.ok()) return Refused(s);
-  auto run = RunIn({Python(), "-u", file}, *input, *timeout, context);
+  auto run = RunIn({Python(), "-u", file}, input->value_or(""), *timeout, context);
   if (!run) return Refused(run.error());
   Json extra = Json::object();
   if (auto d = ParsePythonTraceback(run->err); d && !run->success())
@@ -176,14 +169,15 @@ ToolResult ExecServer::RunPython(const Json& args, ToolContext& context) {
 }
 
 ToolResult ExecServer::RunShell(const Json& args, ToolContext& context) {
-  auto command = GetString(args, "command", "run_shell arguments");
+  constexpr std::string_view kWhat = "run_shell arguments";
+  auto command = GetString(args, "command", kWhat);
   if (!command) return Refused(command.error());
-  auto input = OptionalString(args, "stdin");
+  auto input = GetStringIfPresent(args, "stdin", kWhat);
   if (!input) return Refused(input.error());
-  auto timeout = Timeout(args, options_.limits.wall_s);
+  auto timeout = Timeout(args, kWhat, options_.limits.wall_s);
   if (!timeout) return Refused(timeout.error());
   const char* shell = fs::exists("/bin/bash") ? "/bin/bash" : "/bin/sh";
-  auto run = RunIn({shell, "-c", *command}, *input, *timeout, context);
+  auto run = RunIn({shell, "-c", *command}, input->value_or(""), *timeout, context);
   if (!run) return Refused(run.error());
   return FromRun(*run);
 }
@@ -215,14 +209,14 @@ std::optional<Toolchain> FindSwift() {
 }
 
 ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool swift) {
-  const char* tool = swift ? "run_swift" : "run_cpp";
-  auto source = GetString(args, "source", std::string(tool) + " arguments");
+  const std::string what = std::string(swift ? "run_swift" : "run_cpp") + " arguments";
+  auto source = GetString(args, "source", what);
   if (!source) return Refused(source.error());
-  auto run_args = OptionalStrings(args, "args");
+  auto run_args = GetStringsIfPresent(args, "args", what);
   if (!run_args) return Refused(run_args.error());
-  auto input = OptionalString(args, "stdin");
+  auto input = GetStringIfPresent(args, "stdin", what);
   if (!input) return Refused(input.error());
-  auto timeout = Timeout(args, options_.limits.wall_s);
+  auto timeout = Timeout(args, what, options_.limits.wall_s);
   if (!timeout) return Refused(timeout.error());
 
   Toolchain chain;
@@ -261,8 +255,8 @@ ToolResult ExecServer::RunCompiled(const Json& args, ToolContext& context, bool 
     return r;
   }
   std::vector<std::string> argv = {"./" + exe};
-  argv.insert(argv.end(), run_args->begin(), run_args->end());
-  auto ran = RunIn(argv, *input, *timeout, context, {}, chain.binds, chain.env);
+  if (*run_args) argv.insert(argv.end(), (*run_args)->begin(), (*run_args)->end());
+  auto ran = RunIn(argv, input->value_or(""), *timeout, context, {}, chain.binds, chain.env);
   if (!ran) return Refused(ran.error());
   return FromRun(*ran, {{"stage", "run"}, {"diagnostics", diag}});
 }
@@ -285,175 +279,217 @@ Json StepJson(const std::string& name, const std::vector<std::string>& argv,
   return j;
 }
 
+// One build_package call: the package, and what its steps found so far.
+struct ExecServer::Build {
+  std::string pkg;         // relative to the workspace ("." for the workspace itself)
+  std::string inside_pkg;  // the package directory as the sandbox sees it
+  double timeout_s = 0;    // of each step
+  std::string kind;        // cmake | python | swift
+  Json steps = Json::array();
+  std::vector<Diagnostic> diagnostics;
+  std::optional<TestCounts> counts;
+  std::string failed_stage;  // empty while every step succeeded
+  bool isolated = true;
+
+  void AddDiagnostics(const std::string& text) {
+    auto parsed = ParseCompilerDiagnostics(text);
+    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
+  }
+  // Failed tests fail the build even when the test runner exited 0.
+  void CountFailedTests() {
+    if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
+  }
+};
+
 ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
-  auto path = GetString(args, "path", "build_package arguments");
+  constexpr std::string_view kWhat = "build_package arguments";
+  auto path = GetString(args, "path", kWhat);
   if (!path) return Refused(path.error());
-  auto timeout = Timeout(args, options_.build_timeout_s);
+  auto timeout = Timeout(args, kWhat, options_.build_timeout_s);
   if (!timeout) return Refused(timeout.error());
-  fs::path rel = fs::path(*path).lexically_normal();
+  auto located = LocatePackage(*path);
+  if (!located) return ToolResult::Error(located.error().message());
+  const auto& [package, within] = *located;
+  Build build;
+  build.pkg = within == "." ? "." : within.string();
+  build.inside_pkg = (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
+  build.timeout_s = *timeout;
+  auto has = [&package](const char* name) {
+    struct stat st;
+    return ::fstatat(package.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  };
+  if (has("CMakeLists.txt")) return BuildCMake(build, context);
+  if (has("pyproject.toml") || has("setup.py") || has("setup.cfg") || has("tests") || has("test"))
+    return BuildPython(build, context);
+  if (has("Package.swift")) return BuildSwift(build, context);
+  return ToolResult::Error(
+      "build_package: '" + build.pkg +
+      "' has no CMakeLists.txt, pyproject.toml, setup.py, setup.cfg, tests/ or Package.swift");
+}
+
+// The package directory `path` names, open, and where it is relative to the workspace. The
+// error's message is the answer to give.
+Result<std::pair<UniqueFd, fs::path>> ExecServer::LocatePackage(const std::string& path) const {
+  fs::path rel = fs::path(path).lexically_normal();
   if (rel.is_absolute()) {
     // Accept the sandbox's own view of the workspace ("/work/pkg") as well.
     auto inside = rel.lexically_relative(sandbox::kInsideWorkspace);
     if (inside.empty() || *inside.begin() == "..") {
-      return ToolResult::Error("build_package: path '" + *path +
-                               "' is outside the workspace; give a path relative to it");
+      return InvalidArgument("build_package: path '" + path +
+                             "' is outside the workspace; give a path relative to it");
     }
     rel = inside;
   }
   if (rel == ".") rel = "";
   if (!rel.empty() && *rel.begin() == "..") {
-    return ToolResult::Error("build_package: path '" + *path + "' is outside the workspace");
+    return InvalidArgument("build_package: path '" + path + "' is outside the workspace");
   }
   // The package directory is located beneath the workspace's descriptor and probed through
   // its own: the model's code may be swapping it for a link to a host directory meanwhile.
   auto located = Locate(std::span<const RootDir>(&workspace_, 1),
                         (options_.workspace / rel).string(), FinalLink::kFollow);
-  if (!located)
-    return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
+  if (!located) return InvalidArgument("build_package: path '" + path + "' leaves the workspace");
   auto package = OpenDirAt(located->dir.get(), located->name);
   if (!located->exists || !package) {
-    return ToolResult::Error("build_package: '" + *path + "' is not a directory in the workspace");
+    return InvalidArgument("build_package: '" + path + "' is not a directory in the workspace");
   }
   fs::path within = fs::path(located->real).lexically_relative(workspace_.path);
   if (within.empty() || *within.begin() == "..") {
-    return ToolResult::Error("build_package: path '" + *path + "' leaves the workspace");
+    return InvalidArgument("build_package: path '" + path + "' leaves the workspace");
   }
-  auto has = [&](const char* name) {
-    struct stat st;
-    return ::fstatat(package->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  };
-  const std::string pkg = within == "." ? "." : within.string();
-  const std::string inside_pkg =
-      (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
+  return std::make_pair(std::move(*package), std::move(within));
+}
 
-  Json steps = Json::array();
-  std::vector<Diagnostic> diagnostics;
-  std::optional<TestCounts> counts;
-  std::string kind, failed_stage;
-  bool isolated = true;
-  auto step = [&](const std::string& name, std::vector<std::string> argv, std::string workdir = {},
-                  std::map<std::string, std::string> env = {}) -> Result<sandbox::RunResult> {
-    auto r = RunIn(argv, "", *timeout, context, std::move(workdir), {}, std::move(env));
-    if (!r) return r.error();
-    isolated = isolated && r->isolated;
-    steps.push_back(StepJson(name, argv, *r));
-    if (!r->success() && failed_stage.empty()) failed_stage = name;
-    return r;
-  };
-  auto finish = [&]() {
-    StripPathPrefix(diagnostics, inside_pkg);
-    StripPathPrefix(diagnostics, sandbox::kInsideWorkspace);
-    StripPathPrefix(diagnostics, options_.workspace.string());
-    Json diag = Json::array();
-    for (const auto& d : diagnostics) diag.push_back(d.ToJson());
-    bool ok = failed_stage.empty();
-    Json out = {{"kind", kind},        {"path", pkg},
-                {"success", ok},       {"failed_stage", ok ? Json(nullptr) : Json(failed_stage)},
-                {"diagnostics", diag}, {"tests", counts ? counts->ToJson() : Json(nullptr)},
-                {"steps", steps},      {"isolated", isolated}};
-    std::string text =
-        kind + " package '" + pkg + "': " + (ok ? "built and tested" : "failed at " + failed_stage);
-    if (counts) {
-      text += "; tests: " + std::to_string(counts->passed) + " passed, " +
-              std::to_string(counts->failed) + " failed, " + std::to_string(counts->total) +
-              " total";
-    }
-    int shown = 0;
-    for (const auto& d : diagnostics) {
-      if (d.severity == "note" || ++shown > 20) continue;
-      text += "\n" + d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
-              d.severity + ": " + d.message;
-    }
-    if (!isolated) text += "\nNOT ISOLATED (sandbox mode 'unisolated')";
-    if (!ok && diagnostics.empty() && !steps.empty()) {
-      text += "\n" + Tail(steps.back()["stderr"].get<std::string>() +
-                              steps.back()["stdout"].get<std::string>(),
-                          3000);
-    }
-    ToolResult r;
-    r.content.push_back(mcp::Content::Text(text));
-    r.structured = out;
-    r.is_error = !ok;
-    return r;
-  };
+// Runs one step and records it; the first step that fails names the failed stage.
+Result<sandbox::RunResult> ExecServer::Step(Build& build, const std::string& name,
+                                            std::vector<std::string> argv, ToolContext& context,
+                                            std::string workdir,
+                                            std::map<std::string, std::string> env) {
+  auto r = RunIn(argv, "", build.timeout_s, context, std::move(workdir), {}, std::move(env));
+  if (!r) return r.error();
+  build.isolated = build.isolated && r->isolated;
+  build.steps.push_back(StepJson(name, argv, *r));
+  if (!r->success() && build.failed_stage.empty()) build.failed_stage = name;
+  return r;
+}
 
-  if (has("CMakeLists.txt")) {
-    kind = "cmake";
-    const std::string build = pkg + "/build";
-    std::vector<std::string> configure = {"cmake", "-S",  pkg,
-                                          "-B",    build, "-DCMAKE_BUILD_TYPE=Debug"};
-    if (fs::exists("/usr/bin/ninja")) {
-      configure.push_back("-G");
-      configure.push_back("Ninja");
-    }
-    auto c = step("configure", configure);
-    if (!c) return Refused(c.error());
-    auto parsed = ParseCompilerDiagnostics(c->err + "\n" + c->out);
-    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
-    if (!failed_stage.empty()) return finish();
-    auto b = step("build", {"cmake", "--build", build, "-j2"});
-    if (!b) return Refused(b.error());
-    parsed = ParseCompilerDiagnostics(b->out + "\n" + b->err);
-    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
-    if (!failed_stage.empty()) return finish();
-    auto t = step("test", {"ctest", "--test-dir", build, "--output-on-failure"});
+// CMake: configure, build, CTest.
+ToolResult ExecServer::BuildCMake(Build& build, ToolContext& context) {
+  build.kind = "cmake";
+  const std::string dir = build.pkg + "/build";
+  std::vector<std::string> configure = {"cmake", "-S", build.pkg,
+                                        "-B",    dir,  "-DCMAKE_BUILD_TYPE=Debug"};
+  if (fs::exists("/usr/bin/ninja")) {
+    configure.push_back("-G");
+    configure.push_back("Ninja");
+  }
+  auto c = Step(build, "configure", configure, context);
+  if (!c) return Refused(c.error());
+  build.AddDiagnostics(c->err + "\n" + c->out);
+  if (!build.failed_stage.empty()) return Finish(build);
+  auto b = Step(build, "build", {"cmake", "--build", dir, "-j2"}, context);
+  if (!b) return Refused(b.error());
+  build.AddDiagnostics(b->out + "\n" + b->err);
+  if (!build.failed_stage.empty()) return Finish(build);
+  auto t = Step(build, "test", {"ctest", "--test-dir", dir, "--output-on-failure"}, context);
+  if (!t) return Refused(t.error());
+  build.counts = ParseCtestSummary(t->out);
+  build.CountFailedTests();
+  return Finish(build);
+}
+
+// A Python package: pytest when the sandbox's Python has it, else unittest.
+ToolResult ExecServer::BuildPython(Build& build, ToolContext& context) {
+  build.kind = "python";
+  std::map<std::string, std::string> env = {
+      {"PYTHONPATH", build.inside_pkg + ":" + build.inside_pkg + "/src"}};
+  auto has_pytest = RunIn({Python(), "-c", "import pytest"}, "", 30, context, build.pkg);
+  if (!has_pytest) return Refused(has_pytest.error());
+  if (has_pytest->success()) {
+    auto t = Step(build, "test",
+                  {Python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short"}, context,
+                  build.pkg, env);
     if (!t) return Refused(t.error());
-    counts = ParseCtestSummary(t->out);
-    if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
-    return finish();
-  }
-  if (has("pyproject.toml") || has("setup.py") || has("setup.cfg") || has("tests") || has("test")) {
-    kind = "python";
-    std::map<std::string, std::string> env = {
-        {"PYTHONPATH", inside_pkg + ":" + inside_pkg + "/src"}};
-    auto has_pytest = RunIn({Python(), "-c", "import pytest"}, "", 30, context, pkg);
-    if (!has_pytest) return Refused(has_pytest.error());
-    if (has_pytest->success()) {
-      auto t =
-          step("test", {Python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short"},
-               pkg, env);
-      if (!t) return Refused(t.error());
-      counts = ParsePytestSummary(t->out);
-      if (auto d = ParsePythonTraceback(t->out + "\n" + t->err); d && !t->success())
-        diagnostics.push_back(*d);
-      // pytest exits 5 when it found no tests: not a failure of the package.
-      if (t->exit_code == 5 && t->signal == 0 && counts) failed_stage.clear();
-    } else {
-      auto t = step("test", {Python(), "-m", "unittest", "discover", "-v"}, pkg, env);
-      if (!t) return Refused(t.error());
-      counts = ParseUnittestSummary(t->err);
-      if (auto d = ParsePythonTraceback(t->err); d && !t->success()) diagnostics.push_back(*d);
-    }
-    if (counts && counts->failed > 0 && failed_stage.empty()) failed_stage = "test";
-    return finish();
-  }
-  if (has("Package.swift")) {
-    kind = "swift";
-    auto chain = FindSwift();
-    if (!chain) {
-      return ToolResult::Error(
-          "build_package: '" + pkg +
-          "' is a Swift package but no Swift toolchain (`swift`) is on the PATH of this server");
-    }
-    auto swift_bin = (fs::path(chain->compiler).parent_path() / "swift").string();
-    auto r = RunIn({swift_bin, "build"}, "", *timeout, context, pkg, chain->binds, chain->env);
-    if (!r) return Refused(r.error());
-    steps.push_back(StepJson("build", {"swift", "build"}, *r));
-    auto parsed = ParseCompilerDiagnostics(r->out + "\n" + r->err);
-    diagnostics.insert(diagnostics.end(), parsed.begin(), parsed.end());
-    if (!r->success()) {
-      failed_stage = "build";
-      return finish();
-    }
-    auto t = RunIn({swift_bin, "test"}, "", *timeout, context, pkg, chain->binds, chain->env);
+    build.counts = ParsePytestSummary(t->out);
+    if (auto d = ParsePythonTraceback(t->out + "\n" + t->err); d && !t->success())
+      build.diagnostics.push_back(*d);
+    // pytest exits 5 when it found no tests: not a failure of the package.
+    if (t->exit_code == 5 && t->signal == 0 && build.counts) build.failed_stage.clear();
+  } else {
+    auto t = Step(build, "test", {Python(), "-m", "unittest", "discover", "-v"}, context, build.pkg,
+                  env);
     if (!t) return Refused(t.error());
-    steps.push_back(StepJson("test", {"swift", "test"}, *t));
-    if (!t->success()) failed_stage = "test";
-    return finish();
+    build.counts = ParseUnittestSummary(t->err);
+    if (auto d = ParsePythonTraceback(t->err); d && !t->success()) build.diagnostics.push_back(*d);
   }
-  return ToolResult::Error(
-      "build_package: '" + pkg +
-      "' has no CMakeLists.txt, pyproject.toml, setup.py, setup.cfg, tests/ or Package.swift");
+  build.CountFailedTests();
+  return Finish(build);
+}
+
+// A Swift package: swift build, swift test, with the toolchain mounted when it is outside /usr.
+ToolResult ExecServer::BuildSwift(Build& build, ToolContext& context) {
+  build.kind = "swift";
+  auto chain = FindSwift();
+  if (!chain) {
+    return ToolResult::Error(
+        "build_package: '" + build.pkg +
+        "' is a Swift package but no Swift toolchain (`swift`) is on the PATH of this server");
+  }
+  auto swift_bin = (fs::path(chain->compiler).parent_path() / "swift").string();
+  auto r = RunIn({swift_bin, "build"}, "", build.timeout_s, context, build.pkg, chain->binds,
+                 chain->env);
+  if (!r) return Refused(r.error());
+  build.steps.push_back(StepJson("build", {"swift", "build"}, *r));
+  build.AddDiagnostics(r->out + "\n" + r->err);
+  if (!r->success()) {
+    build.failed_stage = "build";
+    return Finish(build);
+  }
+  auto t =
+      RunIn({swift_bin, "test"}, "", build.timeout_s, context, build.pkg, chain->binds, chain->env);
+  if (!t) return Refused(t.error());
+  build.steps.push_back(StepJson("test", {"swift", "test"}, *t));
+  if (!t->success()) build.failed_stage = "test";
+  return Finish(build);
+}
+
+// The answer: a summary for the model to read and the whole record as structured content.
+ToolResult ExecServer::Finish(Build& build) const {
+  StripPathPrefix(build.diagnostics, build.inside_pkg);
+  StripPathPrefix(build.diagnostics, sandbox::kInsideWorkspace);
+  StripPathPrefix(build.diagnostics, options_.workspace.string());
+  Json diag = Json::array();
+  for (const auto& d : build.diagnostics) diag.push_back(d.ToJson());
+  const bool ok = build.failed_stage.empty();
+  Json out = {
+      {"kind", build.kind},   {"path", build.pkg},
+      {"success", ok},        {"failed_stage", ok ? Json(nullptr) : Json(build.failed_stage)},
+      {"diagnostics", diag},  {"tests", build.counts ? build.counts->ToJson() : Json(nullptr)},
+      {"steps", build.steps}, {"isolated", build.isolated}};
+  std::string text = build.kind + " package '" + build.pkg +
+                     "': " + (ok ? "built and tested" : "failed at " + build.failed_stage);
+  if (build.counts) {
+    text += "; tests: " + std::to_string(build.counts->passed) + " passed, " +
+            std::to_string(build.counts->failed) + " failed, " +
+            std::to_string(build.counts->total) + " total";
+  }
+  int shown = 0;
+  for (const auto& d : build.diagnostics) {
+    if (d.severity == "note" || ++shown > 20) continue;
+    text += "\n" + d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+            d.severity + ": " + d.message;
+  }
+  if (!build.isolated) text += "\nNOT ISOLATED (sandbox mode 'unisolated')";
+  if (!ok && build.diagnostics.empty() && !build.steps.empty()) {
+    text += "\n" + Tail(build.steps.back()["stderr"].get<std::string>() +
+                            build.steps.back()["stdout"].get<std::string>(),
+                        3000);
+  }
+  ToolResult r;
+  r.content.push_back(mcp::Content::Text(text));
+  r.structured = out;
+  r.is_error = !ok;
+  return r;
 }
 
 Json Schema(Json properties, std::vector<std::string> required) {
