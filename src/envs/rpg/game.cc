@@ -1,7 +1,10 @@
 #include "envs/rpg/game.h"
 
 #include <algorithm>
-#include <stdexcept>
+#include <cerrno>
+#include <cstdlib>
+
+#include "core/json_schema.h"
 
 namespace naut::envs::rpg {
 namespace {
@@ -902,57 +905,172 @@ Json EnemyJson(const Enemy& e) {
               {"gold", e.gold},     {"boss", e.boss}};
 }
 
-// Reading a stored state: a failed access throws FieldError naming the field; FromJson turns
-// it into a Status at its edge.
-struct FieldError {
-  std::string field;
-};
+// The stored state's shape (what ToJson writes), checked before any field is read, so a broken
+// file is refused naming its first wrong field ("rpg state.hero.gold: expected integer, got
+// string"). Ids and the clock are bounded well inside int64_t, counters inside int.
+const Json& StateSchema() {
+  static const Json schema = [] {
+    const Json id = {{"type", "integer"}, {"minimum", -9e18}, {"maximum", 9e18}};
+    const Json count = {{"type", "integer"}, {"minimum", -1000000000}, {"maximum", 1000000000}};
+    const Json text = {{"type", "string"}};
+    const Json flag = {{"type", "boolean"}};
+    const Json texts = {{"type", "array"}, {"items", text}};
+    auto array_of = [](Json items) { return Json{{"type", "array"}, {"items", std::move(items)}}; };
+    // Every property listed is required.
+    auto object = [](Json properties) {
+      Json required = Json::array();
+      for (const auto& [key, unused] : properties.items()) required.push_back(key);
+      return Json{{"type", "object"},
+                  {"properties", std::move(properties)},
+                  {"required", std::move(required)}};
+    };
+    Json enemy = object({{"key", text},
+                         {"name", text},
+                         {"emoji", text},
+                         {"hp", count},
+                         {"max_hp", count},
+                         {"atk", count},
+                         {"def", count},
+                         {"xp", count},
+                         {"gold", count},
+                         {"boss", flag}});
+    Json fight = object({{"enemy", enemy},
+                         {"round", count},
+                         {"boss_winding_up", flag},
+                         {"message_id", id},
+                         {"log", texts}});
+    fight["type"] = Json::array({"object", "null"});
+    Json hero = object({{"name", text},
+                        {"level", count},
+                        {"xp", count},
+                        {"hp", count},
+                        {"max_hp", count},
+                        {"gold", count},
+                        {"potions", count},
+                        {"items", texts},
+                        {"weapon", text},
+                        {"armour", text}});
+    Json button = object({{"text", text}});
+    button["properties"]["data"] = text;  // optional, as is url
+    button["properties"]["url"] = text;
+    Json message = object({{"id", id},
+                           {"outgoing", flag},
+                           {"text", text},
+                           {"date", id},
+                           {"edit_date", id},
+                           {"keyboard", array_of(array_of(button))}});
+    Json chat = object({{"id", id},
+                        {"title", text},
+                        {"username", text},
+                        {"active_message_id", id},
+                        {"messages", array_of(message)}});
+    return object({{"version", {{"const", 1}}},
+                   {"seed", text},
+                   {"rng", text},
+                   {"clock", id},
+                   {"next_message_id", id},
+                   {"started", flag},
+                   {"location", {{"enum", {"town", "forest", "cave"}}}},
+                   {"hero", hero},
+                   {"fight", fight},
+                   {"bounty_accepted", flag},
+                   {"boss_defeated", flag},
+                   {"deaths", count},
+                   {"kills", count},
+                   {"defeated_kinds", texts},
+                   {"achieved", texts},
+                   {"chats", array_of(chat)}});
+  }();
+  return schema;
+}
 
-const Json& Field(const Json& obj, const char* key, std::string_view path) {
-  if (!obj.is_object() || !obj.contains(key))
-    throw FieldError{std::string(path) + key + " is missing"};
-  return obj.at(key);
+// The readers below take values StateSchema() has checked.
+int Int(const Json& obj, const char* key) { return obj.at(key).get<int>(); }
+int64_t Int64(const Json& obj, const char* key) { return obj.at(key).get<int64_t>(); }
+std::string Str(const Json& obj, const char* key) { return obj.at(key).get<std::string>(); }
+bool Flag(const Json& obj, const char* key) { return obj.at(key).get<bool>(); }
+std::vector<std::string> Strs(const Json& obj, const char* key) {
+  return obj.at(key).get<std::vector<std::string>>();
 }
-int64_t IntField(const Json& obj, const char* key, std::string_view path) {
-  const Json& v = Field(obj, key, path);
-  if (!v.is_number_integer()) throw FieldError{std::string(path) + key + " must be an integer"};
-  return v.get<int64_t>();
-}
-int IntField32(const Json& obj, const char* key, std::string_view path) {
-  int64_t v = IntField(obj, key, path);
-  if (v < -1000000000 || v > 1000000000)
-    throw FieldError{std::string(path) + key + " is out of range"};
-  return static_cast<int>(v);
-}
-std::string StrField(const Json& obj, const char* key, std::string_view path) {
-  const Json& v = Field(obj, key, path);
-  if (!v.is_string()) throw FieldError{std::string(path) + key + " must be a string"};
-  return v.get<std::string>();
-}
-bool BoolField(const Json& obj, const char* key, std::string_view path) {
-  const Json& v = Field(obj, key, path);
-  if (!v.is_boolean()) throw FieldError{std::string(path) + key + " must be a boolean"};
-  return v.get<bool>();
-}
-const Json& ArrayField(const Json& obj, const char* key, std::string_view path) {
-  const Json& v = Field(obj, key, path);
-  if (!v.is_array()) throw FieldError{std::string(path) + key + " must be an array"};
-  return v;
-}
-std::vector<std::string> StrArray(const Json& obj, const char* key, std::string_view path) {
-  std::vector<std::string> out;
-  for (const auto& v : ArrayField(obj, key, path)) {
-    if (!v.is_string()) throw FieldError{std::string(path) + key + " must hold strings"};
-    out.push_back(v.get<std::string>());
+
+Result<uint64_t> ParseU64(const Json& state, const char* key) {
+  std::string text = Str(state, key);
+  if (text.empty() || text.size() > 20 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return DataLoss(std::string("rpg state: ") + key + " must be a decimal unsigned integer");
   }
-  return out;
+  errno = 0;
+  unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE) return DataLoss(std::string("rpg state: ") + key + " is out of range");
+  return static_cast<uint64_t>(v);
 }
-Enemy EnemyFrom(const Json& j, std::string_view path) {
-  return Enemy{StrField(j, "key", path),      StrField(j, "name", path),
-               StrField(j, "emoji", path),    IntField32(j, "hp", path),
-               IntField32(j, "max_hp", path), IntField32(j, "atk", path),
-               IntField32(j, "def", path),    IntField32(j, "xp", path),
-               IntField32(j, "gold", path),   BoolField(j, "boss", path)};
+
+Hero HeroFrom(const Json& h) {
+  Hero hero;
+  hero.name = Str(h, "name");
+  hero.level = Int(h, "level");
+  hero.xp = Int(h, "xp");
+  hero.hp = Int(h, "hp");
+  hero.max_hp = Int(h, "max_hp");
+  hero.gold = Int(h, "gold");
+  hero.potions = Int(h, "potions");
+  hero.items = Strs(h, "items");
+  hero.weapon = Str(h, "weapon");
+  hero.armour = Str(h, "armour");
+  return hero;
+}
+
+Fight FightFrom(const Json& f) {
+  const Json& e = f.at("enemy");
+  Fight fight;
+  fight.enemy =
+      Enemy{Str(e, "key"), Str(e, "name"), Str(e, "emoji"), Int(e, "hp"),   Int(e, "max_hp"),
+            Int(e, "atk"), Int(e, "def"),  Int(e, "xp"),    Int(e, "gold"), Flag(e, "boss")};
+  fight.round = Int(f, "round");
+  fight.boss_winding_up = Flag(f, "boss_winding_up");
+  fight.message_id = Int64(f, "message_id");
+  fight.log = Strs(f, "log");
+  return fight;
+}
+
+Message MessageFrom(const Json& mj) {
+  Message m;
+  m.id = Int64(mj, "id");
+  m.outgoing = Flag(mj, "outgoing");
+  m.text = Str(mj, "text");
+  m.date = Int64(mj, "date");
+  m.edit_date = Int64(mj, "edit_date");
+  for (const auto& rj : mj.at("keyboard")) {
+    std::vector<Button> row;
+    for (const auto& bj : rj) {
+      Button b;
+      b.text = Str(bj, "text");
+      if (bj.contains("data")) b.data = Str(bj, "data");
+      if (bj.contains("url")) b.url = Str(bj, "url");
+      row.push_back(std::move(b));
+    }
+    m.keyboard.push_back(std::move(row));
+  }
+  return m;
+}
+
+Result<std::vector<Chat>> ChatsFrom(const Json& chats) {
+  if (chats.size() != 2) return DataLoss("rpg state: chats must hold the game and the shop chat");
+  std::vector<Chat> out;
+  for (const auto& cj : chats) {
+    Chat c;
+    c.id = Int64(cj, "id");
+    if (c.id != kGameChatId && c.id != kShopChatId)
+      return DataLoss("rpg state: chats[].id is not a known chat");
+    c.title = Str(cj, "title");
+    c.username = Str(cj, "username");
+    c.active_message_id = Int64(cj, "active_message_id");
+    for (const auto& mj : cj.at("messages")) c.messages.push_back(MessageFrom(mj));
+    out.push_back(std::move(c));
+  }
+  if (out[0].id != kGameChatId || out[1].id != kShopChatId)
+    return DataLoss("rpg state: chats must list the game chat, then the shop chat");
+  return out;
 }
 
 }  // namespace
@@ -1030,106 +1148,31 @@ Json Game::ToJson(bool include_chats) const {
 }
 
 Result<Game> Game::FromJson(const Json& s) {
-  try {
-    if (IntField(s, "version", "") != 1) throw FieldError{"version is not 1"};
-    auto parse_u64 = [&](const char* key) {
-      std::string text = StrField(s, key, "");
-      if (text.empty() || text.size() > 20 ||
-          text.find_first_not_of("0123456789") != std::string::npos) {
-        throw FieldError{std::string(key) + " must be a decimal unsigned integer"};
-      }
-      try {
-        return static_cast<uint64_t>(std::stoull(text));
-      } catch (const std::exception&) {
-        throw FieldError{std::string(key) + " is out of range"};
-      }
-    };
-    Game g(parse_u64("seed"));
-    g.rng_ = parse_u64("rng");
-    g.clock_ = IntField(s, "clock", "");
-    g.next_message_id_ = IntField(s, "next_message_id", "");
-    g.started_ = BoolField(s, "started", "");
-    std::string loc = StrField(s, "location", "");
-    if (loc == "town") {
-      g.location_ = Location::kTown;
-    } else if (loc == "forest") {
-      g.location_ = Location::kForest;
-    } else if (loc == "cave") {
-      g.location_ = Location::kCave;
-    } else {
-      throw FieldError{"location '" + loc + "' is not town, forest or cave"};
-    }
-    const Json& h = Field(s, "hero", "");
-    g.hero_.name = StrField(h, "name", "hero.");
-    g.hero_.level = IntField32(h, "level", "hero.");
-    g.hero_.xp = IntField32(h, "xp", "hero.");
-    g.hero_.hp = IntField32(h, "hp", "hero.");
-    g.hero_.max_hp = IntField32(h, "max_hp", "hero.");
-    g.hero_.gold = IntField32(h, "gold", "hero.");
-    g.hero_.potions = IntField32(h, "potions", "hero.");
-    g.hero_.items = StrArray(h, "items", "hero.");
-    g.hero_.weapon = StrField(h, "weapon", "hero.");
-    g.hero_.armour = StrField(h, "armour", "hero.");
-    const Json& f = Field(s, "fight", "");
-    if (!f.is_null()) {
-      Fight fight;
-      fight.enemy = EnemyFrom(Field(f, "enemy", "fight."), "fight.enemy.");
-      fight.round = IntField32(f, "round", "fight.");
-      fight.boss_winding_up = BoolField(f, "boss_winding_up", "fight.");
-      fight.message_id = IntField(f, "message_id", "fight.");
-      fight.log = StrArray(f, "log", "fight.");
-      g.fight_ = std::move(fight);
-    }
-    g.bounty_accepted_ = BoolField(s, "bounty_accepted", "");
-    g.boss_defeated_ = BoolField(s, "boss_defeated", "");
-    g.deaths_ = IntField32(s, "deaths", "");
-    g.kills_ = IntField32(s, "kills", "");
-    g.defeated_kinds_ = StrArray(s, "defeated_kinds", "");
-    g.achieved_ = StrArray(s, "achieved", "");
-    const Json& chats = ArrayField(s, "chats", "");
-    if (chats.size() != 2) throw FieldError{"chats must hold the game and the shop chat"};
-    g.chats_.clear();
-    for (const auto& cj : chats) {
-      Chat c;
-      c.id = IntField(cj, "id", "chats[].");
-      if (c.id != kGameChatId && c.id != kShopChatId)
-        throw FieldError{"chats[].id is not a known chat"};
-      c.title = StrField(cj, "title", "chats[].");
-      c.username = StrField(cj, "username", "chats[].");
-      c.active_message_id = IntField(cj, "active_message_id", "chats[].");
-      for (const auto& mj : ArrayField(cj, "messages", "chats[].")) {
-        Message m;
-        m.id = IntField(mj, "id", "chats[].messages[].");
-        m.outgoing = BoolField(mj, "outgoing", "chats[].messages[].");
-        m.text = StrField(mj, "text", "chats[].messages[].");
-        m.date = IntField(mj, "date", "chats[].messages[].");
-        m.edit_date = IntField(mj, "edit_date", "chats[].messages[].");
-        for (const auto& rj : ArrayField(mj, "keyboard", "chats[].messages[].")) {
-          if (!rj.is_array()) throw FieldError{"chats[].messages[].keyboard rows must be arrays"};
-          std::vector<Button> row;
-          for (const auto& bj : rj) {
-            Button b;
-            b.text = StrField(bj, "text", "keyboard button.");
-            if (bj.contains("data")) b.data = StrField(bj, "data", "keyboard button.");
-            if (bj.contains("url")) b.url = StrField(bj, "url", "keyboard button.");
-            row.push_back(std::move(b));
-          }
-          m.keyboard.push_back(std::move(row));
-        }
-        c.messages.push_back(std::move(m));
-      }
-      g.chats_.push_back(std::move(c));
-    }
-    if (g.chats_[0].id != kGameChatId || g.chats_[1].id != kShopChatId) {
-      throw FieldError{"chats must list the game chat, then the shop chat"};
-    }
-    if (Status st = g.CheckInvariants(); !st.ok()) return DataLoss("rpg state: " + st.message());
-    return g;
-  } catch (const FieldError& e) {
-    return DataLoss("rpg state: " + e.field);
-  } catch (const std::exception& e) {
-    return DataLoss(std::string("rpg state: ") + e.what());
-  }
+  if (Status st = ValidateJson(s, StateSchema(), "rpg state"); !st.ok())
+    return DataLoss(st.message());
+  NAUT_ASSIGN_OR_RETURN(uint64_t seed, ParseU64(s, "seed"));
+  NAUT_ASSIGN_OR_RETURN(uint64_t rng, ParseU64(s, "rng"));
+  NAUT_ASSIGN_OR_RETURN(std::vector<Chat> chats, ChatsFrom(s.at("chats")));
+  Game g(seed);
+  g.rng_ = rng;
+  g.clock_ = Int64(s, "clock");
+  g.next_message_id_ = Int64(s, "next_message_id");
+  g.started_ = Flag(s, "started");
+  const std::string location = Str(s, "location");
+  g.location_ = location == "town"     ? Location::kTown
+                : location == "forest" ? Location::kForest
+                                       : Location::kCave;
+  g.hero_ = HeroFrom(s.at("hero"));
+  if (const Json& f = s.at("fight"); !f.is_null()) g.fight_ = FightFrom(f);
+  g.bounty_accepted_ = Flag(s, "bounty_accepted");
+  g.boss_defeated_ = Flag(s, "boss_defeated");
+  g.deaths_ = Int(s, "deaths");
+  g.kills_ = Int(s, "kills");
+  g.defeated_kinds_ = Strs(s, "defeated_kinds");
+  g.achieved_ = Strs(s, "achieved");
+  g.chats_ = std::move(chats);
+  if (Status st = g.CheckInvariants(); !st.ok()) return DataLoss("rpg state: " + st.message());
+  return g;
 }
 
 }  // namespace naut::envs::rpg

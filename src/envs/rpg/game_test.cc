@@ -123,6 +123,32 @@ TEST(RpgGame, FromJsonNamesTheBrokenField) {
   EXPECT_FALSE(Game::FromJson(Json{{"version", 2}}));
 }
 
+TEST(RpgGame, FromJsonNamesTheFieldByItsPath) {
+  const Json good = Game(1).ToJson();
+  auto message = [](const Json& s) {
+    auto r = Game::FromJson(s);
+    return r ? std::string() : r.error().message();
+  };
+  Json s = good;
+  s["location"] = "moon";
+  EXPECT_NE(message(s).find("rpg state.location"), std::string::npos) << message(s);
+  s = good;
+  s["fight"] = 5;
+  EXPECT_EQ(message(s), "rpg state.fight: expected object or null, got integer");
+  s = good;
+  s["chats"][0]["messages"] = Json::array({Json{{"id", 1}}});
+  EXPECT_NE(message(s).find("rpg state.chats[0].messages[0]."), std::string::npos) << message(s);
+  s = good;
+  s["clock"] = 1e300;  // an integer in JSON's eyes, but no int64_t
+  EXPECT_NE(message(s).find("rpg state.clock"), std::string::npos) << message(s);
+  s = good;
+  s["seed"] = "99999999999999999999";
+  EXPECT_EQ(message(s), "rpg state: seed is out of range");
+  s = good;
+  s["hero"]["gold"] = 25.0;  // a number without a fraction is read as the integer
+  EXPECT_EQ(message(s), "");
+}
+
 // Random presses on random chats, messages and indexes, bad argument types, spam: every
 // answer is a normal result or an error naming a field, and the invariants hold after each.
 TEST(RpgGame, RandomBadPressesKeepTheStateConsistent) {

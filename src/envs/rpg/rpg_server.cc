@@ -42,17 +42,13 @@ std::string IsoDate(int64_t unix_seconds) {
   return buf;
 }
 
-// An argument that is absent or null; else an integer (JSON integer, integral float, or a
-// string of digits, as the Telegram server accepts). The error names the field.
+// An argument that is absent or null; else an integer: a JSON integer, a number without a
+// fraction, or a string of digits, as the Telegram server accepts them. The error names the
+// field.
 Result<std::optional<int64_t>> OptionalInt(const Json& args, const char* key) {
   if (!args.contains(key) || args[key].is_null()) return std::optional<int64_t>();
+  if (auto n = GetOptionalInt(args, key)) return n;
   const Json& v = args[key];
-  if (v.is_number_integer()) return std::optional<int64_t>(v.get<int64_t>());
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d)))
-      return std::optional<int64_t>(static_cast<int64_t>(d));
-  }
   if (v.is_string()) {
     std::string s = Trim(v.get<std::string>());
     bool digits = !s.empty() && s.size() <= 18 &&
@@ -63,16 +59,6 @@ Result<std::optional<int64_t>> OptionalInt(const Json& args, const char* key) {
   return InvalidArgument(std::string(key) + " must be an integer, got " +
                          std::string(JsonTypeName(v)) +
                          (v.is_string() ? " '" + v.get<std::string>() + "'" : ""));
-}
-
-Result<std::optional<std::string>> OptionalString(const Json& args, const char* key) {
-  if (!args.contains(key) || args[key].is_null()) return std::optional<std::string>();
-  const Json& v = args[key];
-  if (!v.is_string()) {
-    return InvalidArgument(std::string(key) + " must be a string, got " +
-                           std::string(JsonTypeName(v)));
-  }
-  return std::optional<std::string>(v.get<std::string>());
 }
 
 ToolResult ArgError(const Status& s) { return ToolResult::Error(s.message()); }
@@ -291,9 +277,9 @@ ToolResult RpgWorld::SendMessage(const Json& args) {
   std::lock_guard lock(mu_);
   auto chat = ResolveChat(game_, args);
   if (!chat) return ArgError(chat.error());
-  auto message = OptionalString(args, "message");
+  auto message = GetStringIfPresent(args, "message", "send_message arguments");
   if (!message) return ArgError(message.error());
-  auto text = OptionalString(args, "text");
+  auto text = GetStringIfPresent(args, "text", "send_message arguments");
   if (!text) return ArgError(text.error());
   if (!message->has_value() && !text->has_value()) {
     return ToolResult::Error("message is required (the text to send; 'text' is accepted too)");
@@ -332,7 +318,7 @@ ToolResult RpgWorld::PressInlineButton(const Json& args) {
   if (!chat) return ArgError(chat.error());
   auto message_id = OptionalInt(args, "message_id");
   if (!message_id) return ArgError(message_id.error());
-  auto button_text = OptionalString(args, "button_text");
+  auto button_text = GetStringIfPresent(args, "button_text", "press_inline_button arguments");
   if (!button_text) return ArgError(button_text.error());
   auto button_index = OptionalInt(args, "button_index");
   if (!button_index) return ArgError(button_index.error());
@@ -384,7 +370,7 @@ ToolResult RpgWorld::PressInlineButton(const Json& args) {
 
 ToolResult RpgWorld::CheckGoal(const Json& args) {
   if (!args.is_object()) return ToolResult::Error("arguments must be an object");
-  auto goal = OptionalString(args, "goal_id");
+  auto goal = GetStringIfPresent(args, "goal_id", "check_goal arguments");
   if (!goal) return ArgError(goal.error());
   if (!goal->has_value()) return ToolResult::Error("goal_id is required");
   std::lock_guard lock(mu_);
