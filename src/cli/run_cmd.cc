@@ -216,100 +216,87 @@ void WarnAboutRefusedTools(agent::ToolBox& tools, const agent::EnvProfile& profi
   }
 }
 
-int Run(Context& ctx, const RunFlags& flags) {
-  auto config = ctx.LoadConfig();
-  if (!config) return Fail(config.error());
-  // Stop after the current step on Ctrl-C or SIGTERM, from here on: whatever has started by
-  // then (MCP servers, a llama-server) is stopped on the way out.
+// Stop after the current step on Ctrl-C or SIGTERM: the handlers only set flags, which the stop
+// watcher (WatchForStop) turns into stop requests.
+void InstallStopHandlers() {
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  // Fed while the agent shows progress (any event); a no-op outside systemd.
-  ServiceWatchdog watchdog(StallLimit(*config));
-  auto home = OpenDataHome(config->home);
-  if (!home) return Fail(home.error());
-  // One agent per data home: two would work the same milestones and drive one saved game.
-  std::string run_id = NewId();
-  auto lock = HomeLock::Acquire(*home, run_id, "neuronaut run");
-  if (!lock) return Fail(lock.error());
-  if (const auto& dead = lock->took_over()) {
-    std::cerr << "note: run " << dead->run_id << " (pid " << dead->pid
-              << ") ended without stopping cleanly; its unfinished task is resumed\n";
+}
+
+// --fresh: the task a stopped run left active is failed as abandoned instead of resumed.
+void AbandonActiveTask(agent::ProgressStore& progress, const std::string& env) {
+  auto active = progress.ActiveTask(env);
+  if (active && active->has_value()) {
+    (void)progress.FinishTask((*active)->id, agent::TaskStatus::kFailed, "",
+                              "abandoned by --fresh");
   }
-  auto profile = agent::LoadProfile(flags.env.empty() ? config->agent.env : flags.env);
-  if (!profile) return Fail(profile.error());
+}
 
-  auto model = llm::MakeChatModel(config->llm);
-  if (!model) return Fail(model.error());
+// The memory store and the skill store over it, in the data home.
+struct LearningStores {
+  std::unique_ptr<memory::MemoryStore> memories;
+  std::unique_ptr<skills::SkillStore> skills;
+};
 
-  auto progress = agent::ProgressStore::Open(home->database(), home->progress_file());
-  if (!progress) return Fail(progress.error());
-  if (flags.fresh) {
-    auto active = (*progress)->ActiveTask(profile->name);
-    if (active && active->has_value()) {
-      (void)(*progress)->FinishTask((*active)->id, agent::TaskStatus::kFailed, "",
-                                    "abandoned by --fresh");
-    }
-  }
-
-  auto embedder = memory::MakeEmbedder(*config);
-  if (!embedder) return Fail(embedder.error());
+Result<LearningStores> OpenLearningStores(const Config& config, const DataHome& home) {
+  NAUT_ASSIGN_OR_RETURN(auto embedder, memory::MakeEmbedder(config));
   memory::StoreOptions store_options;
-  store_options.index_dir = home->root / "index";
-  auto memories = memory::MemoryStore::Open(home->database(), std::move(*embedder), store_options);
-  if (!memories) return Fail(memories.error());
-  auto skill_store = skills::SkillStore::Open(**memories, {.skills_dir = home->skills_dir()});
-  if (!skill_store) return Fail(skill_store.error());
-  agent::StoreSkillLibrary skill_library(**skill_store);
-  agent::StoreEpisodeMemory episodes(**memories);
+  store_options.index_dir = home.root / "index";
+  LearningStores stores;
+  NAUT_ASSIGN_OR_RETURN(stores.memories, memory::MemoryStore::Open(
+                                             home.database(), std::move(embedder), store_options));
+  NAUT_ASSIGN_OR_RETURN(
+      stores.skills, skills::SkillStore::Open(*stores.memories, {.skills_dir = home.skills_dir()}));
+  return stores;
+}
 
-  auto servers = ServersFor(*config, *profile);
-  if (!servers) return Fail(servers.error());
-  mcp::ClientManager hub(*servers, mcp::HubOptionsFrom(*config));
-  hub.ConnectAll();
-  // The environment's own servers must be up: without them there is nothing to play.
+// The environment's own servers must be up: without them there is nothing to play.
+Status RequireEnvironmentServers(const mcp::ClientManager& hub, const agent::EnvProfile& profile,
+                                 const Config& config) {
   for (const auto& s : hub.Statuses()) {
     if (s.state != mcp::ServerState::kConnected) {
-      return Fail(Unavailable("environment '" + profile->name + "': MCP server '" + s.name +
-                              "' could not start (" + s.target + "): " + s.detail +
-                              "; check its entry in " + config->mcp_file.string() +
-                              " or try `neuronaut mcp tools " + s.name + "`"));
+      return Unavailable("environment '" + profile.name + "': MCP server '" + s.name +
+                         "' could not start (" + s.target + "): " + s.detail +
+                         "; check its entry in " + config.mcp_file.string() +
+                         " or try `neuronaut mcp tools " + s.name + "`");
     }
   }
-  hub.StartSupervisor();
-  agent::McpToolBox hub_tools(hub, profile->servers);
-  // The model sees the profile's tools under its prefix (game__*), whatever the server is called.
-  agent::ProfileToolBox toolbox(hub_tools, *profile);
+  return Status::Ok();
+}
 
-  auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
-  if (!trace) return Fail(trace.error());
-
-  // --seed: the world starts over with this seed, so the environment's milestones are to be
-  // reached again (skills and memories are kept: that is how transfer is measured).
-  if (flags.seed && profile->reset_tool.empty()) {
-    std::cerr << "note: --seed: environment '" << profile->name
+// --seed: the world starts over with this seed, so the environment's milestones are to be
+// reached again (skills and memories are kept: that is how transfer is measured). A profile
+// without a reset tool only gets a note.
+Status StartNewGame(agent::ToolBox& toolbox, agent::ProgressStore& progress,
+                    const agent::EnvProfile& profile, int64_t seed, const Config& config) {
+  if (profile.reset_tool.empty()) {
+    std::cerr << "note: --seed: environment '" << profile.name
               << "' names no [checker] reset_tool; the seed only seeds the model's sampling\n";
-  } else if (flags.seed) {
-    auto reset = toolbox.CallTool(
-        profile->reset_tool, Json{{"seed", *flags.seed}},
-        std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000)), {});
-    if (!reset) return Fail(reset.error().WithContext("--seed: " + profile->reset_tool));
-    if (reset->is_error) {
-      return Fail(
-          FailedPrecondition("--seed: " + profile->reset_tool + " refused: " + reset->text));
-    }
-    if (Status st = (*progress)->StartNewGame(profile->name); !st.ok()) return Fail(st);
+    return Status::Ok();
   }
+  auto reset = toolbox.CallTool(
+      profile.reset_tool, Json{{"seed", seed}},
+      std::chrono::milliseconds(static_cast<int64_t>(config.mcp.call_timeout_s * 1000)), {});
+  if (!reset) return reset.error().WithContext("--seed: " + profile.reset_tool);
+  if (reset->is_error)
+    return FailedPrecondition("--seed: " + profile.reset_tool + " refused: " + reset->text);
+  return progress.StartNewGame(profile.name);
+}
 
+// The agent's options from the configuration and the flags.
+agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
+                                    const llm::ChatModel& model, const std::string& run_id,
+                                    const DataHome& home) {
   agent::AgentOptions options;
   options.run_id = run_id;
   options.run_info = {{"llm",
-                       {{"backend", config->llm.backend},
-                        {"model", (*model)->Describe()},
-                        {"threads", config->llm.threads},
-                        {"slots", config->llm.slots},
-                        {"context_size", config->llm.context_size}}},
+                       {{"backend", config.llm.backend},
+                        {"model", model.Describe()},
+                        {"threads", config.llm.threads},
+                        {"slots", config.llm.slots},
+                        {"context_size", config.llm.context_size}}},
                       {"machine", MachineDescription()},
                       {"seed", flags.seed ? Json(*flags.seed) : Json(nullptr)}};
   if (flags.seed) options.sampling.seed = *flags.seed;  // the same seed plays the same way
@@ -317,27 +304,27 @@ int Run(Context& ctx, const RunFlags& flags) {
   options.curriculum =
       flags.curriculum == "fixed" ? agent::CurriculumKind::kFixed : agent::CurriculumKind::kAuto;
   options.goal = flags.goal;
-  options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config->agent.max_tasks;
-  options.max_rounds = config->agent.max_rounds;
+  options.max_tasks = flags.max_tasks >= 0 ? flags.max_tasks : config.agent.max_tasks;
+  options.max_rounds = config.agent.max_rounds;
   options.task_limits = {
-      .rounds = config->agent.max_rounds,
-      .tool_calls = config->agent.max_tool_calls_per_task,
-      .tokens = config->agent.max_tokens_per_task,
-      .wall = std::chrono::milliseconds(static_cast<int64_t>(config->agent.max_task_s * 1000))};
+      .rounds = config.agent.max_rounds,
+      .tool_calls = config.agent.max_tool_calls_per_task,
+      .tokens = config.agent.max_tokens_per_task,
+      .wall = std::chrono::milliseconds(static_cast<int64_t>(config.agent.max_task_s * 1000))};
   options.tool_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(config->mcp.call_timeout_s * 1000));
+      std::chrono::milliseconds(static_cast<int64_t>(config.mcp.call_timeout_s * 1000));
   options.code_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(config->sandbox.wall_s * 1000));
-  options.skills_top_k = config->agent.skills_top_k;
-  options.skills_min_similarity = config->agent.skills_min_similarity;
-  options.memories_top_k = flags.no_memory ? 0 : config->agent.memories_top_k;
-  if (config->llm.context_size > 0) options.context_tokens = config->llm.context_size;
+      std::chrono::milliseconds(static_cast<int64_t>(config.sandbox.wall_s * 1000));
+  options.skills_top_k = config.agent.skills_top_k;
+  options.skills_min_similarity = config.agent.skills_min_similarity;
+  options.memories_top_k = flags.no_memory ? 0 : config.agent.memories_top_k;
+  if (config.llm.context_size > 0) options.context_tokens = config.llm.context_size;
   // The embedded engine knows the context it really holds (the model's may be smaller).
-  if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(model->get()))
+  if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(&model))
     options.context_tokens = embedded->context_size();
-  options.permissions.allow = config->permissions.allow;
-  options.permissions.deny = config->permissions.deny;
-  options.permissions.ask = config->permissions.ask;
+  options.permissions.allow = config.permissions.allow;
+  options.permissions.deny = config.permissions.deny;
+  options.permissions.ask = config.permissions.ask;
   if (isatty(STDIN_FILENO) && !flags.json) {
     options.permissions.ask_user = [](const std::string& tool, const Json& args) {
       std::cerr << "allow " << tool << " " << Short(args, 200) << "? [y/N] " << std::flush;
@@ -346,39 +333,37 @@ int Run(Context& ctx, const RunFlags& flags) {
       return answer == "y" || answer == "Y" || answer == "yes";
     };
   }
-  options.prompt_dir = home->root / "prompts";
-  WarnAboutRefusedTools(toolbox, *profile, options.permissions);
+  options.prompt_dir = home.root / "prompts";
+  return options;
+}
 
-  bool json = flags.json;
-  // Code actions run through the skill runtime inside the sandbox (a fresh workspace per
-  // action); their tool calls go through the same toolbox and permissions.
-  auto runtime_options = skills::SandboxedRuntimeOptions(*config);
-  if (!runtime_options) return Fail(runtime_options.error());
-  agent::SkillsCodeRunner code_runner(std::move(*runtime_options));
-  std::stop_source term;  // SIGTERM: also cancels a model call under way
-  CancelledOnTerm stoppable_model(**model, term.get_token());
-  agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
-                     flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
-                     [json, &watchdog](const std::string& type, const Json& fields) {
-                       watchdog.Progress();
-                       NotifyServiceStatus(type, fields);
-                       if (json) {
-                         Json line = fields;
-                         line["type"] = type;
-                         std::cout << DumpJson(line) << "\n" << std::flush;
-                       } else {
-                         Show(type, fields);
-                       }
-                     });
+// Where the agent's events go: the watchdog is fed and the service status updated by each, and
+// each is shown on the terminal or printed as a JSON line (--json).
+agent::EventSink EventOutput(bool json, ServiceWatchdog& watchdog) {
+  return [json, &watchdog](const std::string& type, const Json& fields) {
+    watchdog.Progress();
+    NotifyServiceStatus(type, fields);
+    if (json) {
+      Json line = fields;
+      line["type"] = type;
+      std::cout << DumpJson(line) << "\n" << std::flush;
+    } else {
+      Show(type, fields);
+    }
+  };
+}
 
-  std::stop_source stop;
-  const auto deadline = flags.max_minutes > 0
-                            ? std::optional(std::chrono::steady_clock::now() +
-                                            std::chrono::milliseconds(
-                                                static_cast<int64_t>(flags.max_minutes * 60000)))
-                            : std::nullopt;
-  std::atomic<bool> timed_out{false};
-  std::jthread watcher([&stop, &term, &timed_out, deadline](std::stop_token own) {
+// The thread that turns a signal, or --max-minutes running out, into stop requests: `stop` ends
+// the run after the current step; `term` (SIGTERM, the time limit) also cuts a model call short.
+// `timed_out` says which happened. Stops itself when the returned thread is destroyed.
+std::jthread WatchForStop(std::stop_source& stop, std::stop_source& term,
+                          std::atomic<bool>& timed_out, double max_minutes) {
+  const auto deadline =
+      max_minutes > 0
+          ? std::optional(std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(max_minutes * 60000)))
+          : std::nullopt;
+  return std::jthread([&stop, &term, &timed_out, deadline](std::stop_token own) {
     while (!own.stop_requested()) {
       if (deadline && std::chrono::steady_clock::now() >= *deadline) {
         timed_out = true;
@@ -397,24 +382,27 @@ int Run(Context& ctx, const RunFlags& flags) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
+}
 
-  NotifyReady("running in environment '" + profile->name + "', run " + run_id);
-  auto summary = agent.Run(stop.get_token());
-  if (!summary) return Fail(summary.error());
-  auto milestones = (*progress)->Milestones(profile->name);
+// The summary on the terminal and the exit code: 0 for a run that ended as asked (SIGTERM and
+// --max-minutes included), 1 for one stopped by a failure, 130 for Ctrl-C.
+int ReportRunEnd(const agent::RunSummary& summary, agent::ProgressStore& progress,
+                 const std::string& env, const std::string& run_id, const DataHome& home, bool json,
+                 bool timed_out) {
+  auto milestones = progress.Milestones(env);
   int done = 0, total = 0;
   if (milestones) {
     total = static_cast<int>(milestones->size());
     for (const auto& m : *milestones) done += m.done ? 1 : 0;
   }
   if (!json) {
-    std::cerr << "\nrun " << run_id << ": " << summary->tasks << " task(s), " << summary->done
-              << " done, " << summary->failed << " failed; milestones " << done << "/" << total
-              << "; " << summary->model_calls << " model call(s), " << summary->tool_calls
-              << " tool call(s), " << summary->prompt_tokens << " prompt tokens ("
-              << summary->cached_tokens << " cached)\n"
-              << "stopped because " << summary->stop_reason << "\n"
-              << "progress: " << home->progress_file().string() << "\n";
+    std::cerr << "\nrun " << run_id << ": " << summary.tasks << " task(s), " << summary.done
+              << " done, " << summary.failed << " failed; milestones " << done << "/" << total
+              << "; " << summary.model_calls << " model call(s), " << summary.tool_calls
+              << " tool call(s), " << summary.prompt_tokens << " prompt tokens ("
+              << summary.cached_tokens << " cached)\n"
+              << "stopped because " << summary.stop_reason << "\n"
+              << "progress: " << home.progress_file().string() << "\n";
   }
   // SIGTERM cuts a model call short, which the agent reports as an error; the run still ended
   // as asked, with its task active.
@@ -423,12 +411,80 @@ int Run(Context& ctx, const RunFlags& flags) {
     std::cerr << (timed_out ? "stopped at --max-minutes" : "stopped by SIGTERM")
               << "; the unfinished task is resumed by the next run\n";
   }
-  if (summary->error && !terminated) {
-    std::cerr << "neuronaut run: " << summary->stop_reason << "\n";
+  if (summary.error && !terminated) {
+    std::cerr << "neuronaut run: " << summary.stop_reason << "\n";
     return kExitFailure;
   }
   // Stopped by SIGTERM (a service manager, `kill`), the run ended as asked: a clean exit.
   return g_stop_requested && !terminated ? 130 : kExitOk;
+}
+
+// The run's steps in order; every object made here lives until the agent has stopped, and
+// whatever has started (MCP servers, a llama-server) is stopped on the way out.
+int Run(Context& ctx, const RunFlags& flags) {
+  auto config = ctx.LoadConfig();
+  if (!config) return Fail(config.error());
+  InstallStopHandlers();
+  // Fed while the agent shows progress (any event); a no-op outside systemd.
+  ServiceWatchdog watchdog(StallLimit(*config));
+  auto home = OpenDataHome(config->home);
+  if (!home) return Fail(home.error());
+  // One agent per data home: two would work the same milestones and drive one saved game.
+  std::string run_id = NewId();
+  auto lock = HomeLock::Acquire(*home, run_id, "neuronaut run");
+  if (!lock) return Fail(lock.error());
+  if (const auto& dead = lock->took_over()) {
+    std::cerr << "note: run " << dead->run_id << " (pid " << dead->pid
+              << ") ended without stopping cleanly; its unfinished task is resumed\n";
+  }
+  auto profile = agent::LoadProfile(flags.env.empty() ? config->agent.env : flags.env);
+  if (!profile) return Fail(profile.error());
+  auto model = llm::MakeChatModel(config->llm);
+  if (!model) return Fail(model.error());
+  auto progress = agent::ProgressStore::Open(home->database(), home->progress_file());
+  if (!progress) return Fail(progress.error());
+  if (flags.fresh) AbandonActiveTask(**progress, profile->name);
+  auto stores = OpenLearningStores(*config, *home);
+  if (!stores) return Fail(stores.error());
+  agent::StoreSkillLibrary skill_library(*stores->skills);
+  agent::StoreEpisodeMemory episodes(*stores->memories);
+
+  auto servers = ServersFor(*config, *profile);
+  if (!servers) return Fail(servers.error());
+  mcp::ClientManager hub(*servers, mcp::HubOptionsFrom(*config));
+  hub.ConnectAll();
+  if (Status up = RequireEnvironmentServers(hub, *profile, *config); !up.ok()) return Fail(up);
+  hub.StartSupervisor();
+  agent::McpToolBox hub_tools(hub, profile->servers);
+  // The model sees the profile's tools under its prefix (game__*), whatever the server is called.
+  agent::ProfileToolBox toolbox(hub_tools, *profile);
+  auto trace = agent::TraceWriter::Open(home->runs_dir(), run_id);
+  if (!trace) return Fail(trace.error());
+  if (flags.seed) {
+    Status reset = StartNewGame(toolbox, **progress, *profile, *flags.seed, *config);
+    if (!reset.ok()) return Fail(reset);
+  }
+
+  agent::AgentOptions options = AgentOptionsFor(*config, flags, **model, run_id, *home);
+  WarnAboutRefusedTools(toolbox, *profile, options.permissions);
+  // Code actions run through the skill runtime inside the sandbox (a fresh workspace per
+  // action); their tool calls go through the same toolbox and permissions.
+  auto runtime_options = skills::SandboxedRuntimeOptions(*config);
+  if (!runtime_options) return Fail(runtime_options.error());
+  agent::SkillsCodeRunner code_runner(std::move(*runtime_options));
+  std::stop_source term;  // SIGTERM: also cancels a model call under way
+  CancelledOnTerm stoppable_model(**model, term.get_token());
+  agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
+                     flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
+                     EventOutput(flags.json, watchdog));
+
+  std::stop_source stop;
+  std::atomic<bool> timed_out{false};
+  std::jthread watcher = WatchForStop(stop, term, timed_out, flags.max_minutes);
+  NotifyReady("running in environment '" + profile->name + "', run " + run_id);
+  auto summary = agent.Run(stop.get_token());
+  if (!summary) return Fail(summary.error());
+  return ReportRunEnd(*summary, **progress, profile->name, run_id, *home, flags.json, timed_out);
 }
 
 }  // namespace
