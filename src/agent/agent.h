@@ -109,7 +109,7 @@ class Agent {
   enum class StepEnd { kNextStep, kRoundOver };
 
   // Run's steps: the run_start event, the tools and milestones (Prepare), the goal's sub-goals;
-  // then tasks until a stop; then the run's end recorded.
+  // then tasks until a stop (TaskLoop says why it stopped); then the run's end recorded.
   Status StartRun();
   Status Prepare();
   std::string TaskLoop(std::stop_token stop);

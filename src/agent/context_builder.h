@@ -43,8 +43,9 @@ struct PromptBudget {
   // too long is shortened when the model refuses it.
   int64_t min_free_chars = 2000;
   // Shares of that room, 1/N each. The observation and the skills a third each, memories a sixth
-  // (a few lines of similar episodes), earlier rounds a quarter. They add up to 13/12: the
-  // skills and memories rarely fill their shares, and the answer reserve takes the overlap.
+  // (a few lines of similar episodes), earlier rounds a quarter. They add up to 13/12: skills
+  // and memories rarely fill their shares, and a prompt that still does not fit is shortened
+  // when the model refuses it (ShrinkConversation).
   int64_t observation_share = 3;
   int64_t skills_share = 3;
   int64_t memories_share = 6;
