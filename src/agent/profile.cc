@@ -490,26 +490,6 @@ std::optional<std::string> EnvProfile::VisibleToolName(std::string_view real) co
   return JoinToolName(PrefixFor(parts->server), parts->tool);
 }
 
-bool GlobMatch(std::string_view p, std::string_view s) {
-  size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
-      ++pi;
-      ++si;
-    } else if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      mark = si;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      si = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
-
 Result<EnvProfile> ParseProfile(const std::string& text, const std::string& source) {
   return ProfileParser(source).Parse(text);
 }

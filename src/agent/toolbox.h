@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/status.h"
 #include "llm/chat.h"
+#include "mcp/permissions.h"
 
 namespace naut::agent {
 
@@ -107,7 +108,6 @@ class EpisodeMemory {
   virtual Status Record(const Episode& episode) = 0;
 };
 
-// Matches `name` against a glob with '*' and '?' (e.g. "fs__*", "rpg__press_*").
-bool GlobMatch(std::string_view pattern, std::string_view name);
+using mcp::GlobMatch;  // the one glob of [permissions] and profiles' allow/deny lists
 
 }  // namespace naut::agent

@@ -322,9 +322,7 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
   // The embedded engine knows the context it really holds (the model's may be smaller).
   if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(&model))
     options.context_tokens = embedded->context_size();
-  options.permissions.allow = config.permissions.allow;
-  options.permissions.deny = config.permissions.deny;
-  options.permissions.ask = config.permissions.ask;
+  options.permissions = {mcp::PermissionPolicy::FromConfig(config.permissions)};
   if (isatty(STDIN_FILENO) && !flags.json) {
     options.permissions.ask_user = [](const std::string& tool, const Json& args) {
       std::cerr << "allow " << tool << " " << Short(args, 200) << "? [y/N] " << std::flush;
