@@ -30,7 +30,7 @@ void TraceWriter::Event(const std::string& type, Json fields) {
                      std::chrono::steady_clock::now() - start_)
                      .count();
   std::string line = DumpJson(fields) + "\n";
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
     if (!warned_)
       spdlog::warn("trace {}: write failed; further events may be lost", path_.string());

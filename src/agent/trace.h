@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <string>
 
 #include "core/json.h"
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace naut::agent {
@@ -31,9 +31,9 @@ class TraceWriter {
  private:
   TraceWriter(std::FILE* file, std::filesystem::path path)
       : file_(file), path_(std::move(path)), start_(std::chrono::steady_clock::now()) {}
-  std::mutex mu_;
-  std::FILE* file_;      // guarded by mu_
-  bool warned_ = false;  // guarded by mu_
+  Mutex mu_;
+  std::FILE* file_ GUARDED_BY(mu_);
+  bool warned_ GUARDED_BY(mu_) = false;
   std::filesystem::path path_;
   std::chrono::steady_clock::time_point start_;
 };

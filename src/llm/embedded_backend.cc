@@ -111,7 +111,9 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
   co.n_ctx = o.context_size > 0 ? o.context_size : 8192;
   co.n_threads = o.threads > 0 ? o.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  MutexLock lock(b->mu_);
   b->slots_.resize(static_cast<size_t>(o.slots));
+  b->slot_count_ = o.slots;
   NAUT_ASSIGN_OR_RETURN(b->slots_[0].ctx, engine::Context::Create(*b->model_, co));
   b->context_size_ = b->slots_[0].ctx->n_ctx();
   return b;
@@ -195,7 +197,7 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
                  "the prompt has " + std::to_string(ids.size()) + " tokens; the context holds " +
                      std::to_string(context_size_));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto slot = ChooseSlot(ids);
   if (!slot.ok()) return Error(LlmError::Kind::kServer, slot.error().ToString());
   engine::Context& ctx = *(*slot)->ctx;

@@ -30,10 +30,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "engine/model.h"
 #include "llm/chat.h"
@@ -70,7 +70,7 @@ class EmbeddedBackend : public ChatModel {
   // "chat format NAME" for a built-in format.
   std::string PromptFormat() const;
   int context_size() const { return context_size_; }
-  int slots() const { return static_cast<int>(slots_.size()); }
+  int slots() const { return slot_count_; }
 
  private:
   EmbeddedBackend() = default;
@@ -82,18 +82,19 @@ class EmbeddedBackend : public ChatModel {
     std::unique_ptr<engine::Context> ctx;  // null until a prompt first goes to this slot
     uint64_t last_used = 0;                // 0: never used
   };
-  // The slot for `prompt` (see "Slots" above), its context allocated. Called with mu_ held.
-  Result<Slot*> ChooseSlot(const std::vector<engine::TokenId>& prompt);
+  // The slot for `prompt` (see "Slots" above), its context allocated.
+  Result<Slot*> ChooseSlot(const std::vector<engine::TokenId>& prompt) REQUIRES(mu_);
 
   std::string path_;
   std::unique_ptr<engine::Model> model_;
   engine::ContextOptions context_options_;
   int context_size_ = 0;  // the contexts' n_ctx: the option capped at the model's
-  std::mutex mu_;
-  // Sized by Load and never resized; the Slots in it are GUARDED_BY(mu_). slots_[0].ctx is
-  // allocated by Load, so a context that cannot be made fails there.
-  std::vector<Slot> slots_;
-  uint64_t calls_ = 0;  // GUARDED_BY(mu_); the clock of Slot::last_used
+  Mutex mu_;
+  // Sized by Load (slot_count_ of them) and never resized. slots_[0].ctx is allocated by Load,
+  // so a context that cannot be made fails there.
+  std::vector<Slot> slots_ GUARDED_BY(mu_);
+  int slot_count_ = 0;
+  uint64_t calls_ GUARDED_BY(mu_) = 0;  // the clock of Slot::last_used
   std::unique_ptr<const ChatTemplate> template_;
   std::string template_origin_;  // "the model's tokenizer.chat_template" or the file
   bool strip_bos_ = false;       // the tokenizer adds BOS itself; the template writes it too

@@ -44,8 +44,6 @@ std::vector<uint64_t> PrefixFingerprints(const ChatRequest& request) {
 }
 
 struct EndpointPool::Endpoint {
-  std::unique_ptr<OpenAiBackend> backend;
-  // All below GUARDED_BY(EndpointPool::mu_).
   int slots = 4;
   bool slots_known = false;
   int in_flight = 0;
@@ -76,15 +74,15 @@ EndpointPool::EndpointPool(PoolOptions options)
     : options_(std::move(options)), affinity_(new AffinityEntry) {
   for (auto opts : options_.endpoints) {
     opts.max_retries = 0;  // the pool retries, across endpoints
-    auto e = std::make_unique<Endpoint>();
-    e->backend = std::make_unique<OpenAiBackend>(opts);
+    backends_.push_back(std::make_unique<OpenAiBackend>(opts));
+    Endpoint e;
     if (options_.slots_per_endpoint > 0) {
-      e->slots = options_.slots_per_endpoint;
-      e->slots_known = true;
+      e.slots = options_.slots_per_endpoint;
+      e.slots_known = true;
     }
     endpoints_.push_back(std::move(e));
   }
-  if (options_.health_interval.count() > 0 && !endpoints_.empty()) {
+  if (options_.health_interval.count() > 0 && !backends_.empty()) {
     health_ = std::jthread([this](std::stop_token stop) { HealthLoop(stop); });
   }
 }
@@ -97,9 +95,8 @@ EndpointPool::~EndpointPool() {
 }
 
 std::string EndpointPool::Describe() const {
-  std::string s = "pool of " + std::to_string(endpoints_.size()) + " (";
-  for (size_t i = 0; i < endpoints_.size(); ++i)
-    s += (i ? ", " : "") + endpoints_[i]->backend->base_url();
+  std::string s = "pool of " + std::to_string(backends_.size()) + " (";
+  for (size_t i = 0; i < backends_.size(); ++i) s += (i ? ", " : "") + backends_[i]->base_url();
   return s + ")";
 }
 
@@ -111,22 +108,23 @@ int EndpointPool::Load(const Endpoint& e) const { return std::max(e.in_flight, e
 
 LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
                                         const std::vector<bool>& excluded, std::stop_token cancel) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   auto deadline = Clock::now() + options_.queue_timeout;
   while (true) {
     auto now = Clock::now();
     std::vector<size_t> up;
     bool any_up = false;
     for (size_t i = 0; i < endpoints_.size(); ++i) {
-      if (excluded[i] || !Available(*endpoints_[i], now)) continue;
+      if (excluded[i] || !Available(endpoints_[i], now)) continue;
       any_up = true;
-      if (endpoints_[i]->in_flight < endpoints_[i]->slots) up.push_back(i);
+      if (endpoints_[i].in_flight < endpoints_[i].slots) up.push_back(i);
     }
     if (!any_up) {
       std::string why;
-      for (const auto& e : endpoints_) {
-        why += (why.empty() ? "" : "; ") + e->backend->base_url() + ": " +
-               (e->last_error.empty() ? e->state : e->last_error);
+      for (size_t i = 0; i < endpoints_.size(); ++i) {
+        const Endpoint& e = endpoints_[i];
+        why += (why.empty() ? "" : "; ") + backends_[i]->base_url() + ": " +
+               (e.last_error.empty() ? e.state : e.last_error);
       }
       return LlmError{LlmError::Kind::kUnavailable, "no endpoint of " +
                                                         std::to_string(endpoints_.size()) +
@@ -134,8 +132,8 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
     }
     if (!up.empty()) {
       std::optional<size_t> pick;
-      int min_load = Load(*endpoints_[up[0]]);
-      for (size_t i : up) min_load = std::min(min_load, Load(*endpoints_[i]));
+      int min_load = Load(endpoints_[up[0]]);
+      for (size_t i : up) min_load = std::min(min_load, Load(endpoints_[i]));
       if (options_.policy == RoutingPolicy::kRoundRobin) {
         for (size_t k = 0; k < endpoints_.size() && !pick; ++k) {
           size_t i = (round_robin_ + k) % endpoints_.size();
@@ -150,7 +148,7 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
           if (it == affinity_->map.end()) continue;
           size_t i = it->second.first;
           if (std::find(up.begin(), up.end(), i) != up.end() &&
-              Load(*endpoints_[i]) <= min_load + options_.affinity_max_extra_load) {
+              Load(endpoints_[i]) <= min_load + options_.affinity_max_extra_load) {
             pick = i;
           }
           break;  // the longest known prefix decides; a shorter one is on the same endpoint or
@@ -163,27 +161,27 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
         // taken to be as fast as the fastest, so that it gets tried.
         double fastest = 0;
         for (size_t i : up) {
-          double l = endpoints_[i]->latency_ms;
+          double l = endpoints_[i].latency_ms;
           if (l > 0 && (fastest == 0 || l < fastest)) fastest = l;
         }
         // Latencies within 2x of the fastest count as equal: timing noise must not decide,
         // so that similar machines share new conversations evenly.
-        auto score = [&](size_t i) {
-          double l = endpoints_[i]->latency_ms > 0 ? endpoints_[i]->latency_ms
-                                                   : (fastest > 0 ? fastest : 1.0);
+        auto score = [&](size_t i) REQUIRES(mu_) {
+          double l = endpoints_[i].latency_ms > 0 ? endpoints_[i].latency_ms
+                                                  : (fastest > 0 ? fastest : 1.0);
           if (fastest > 0 && l < 2 * fastest) l = fastest;
-          return (Load(*endpoints_[i]) + 1) * l;
+          return (Load(endpoints_[i]) + 1) * l;
         };
         for (size_t i : up) {
           if (!pick || score(i) < score(*pick) ||
               (score(i) == score(*pick) &&
-               endpoints_[i]->conversations < endpoints_[*pick]->conversations)) {
+               endpoints_[i].conversations < endpoints_[*pick].conversations)) {
             pick = i;
           }
         }
-        endpoints_[*pick]->conversations++;
+        endpoints_[*pick].conversations++;
       }
-      endpoints_[*pick]->in_flight++;
+      endpoints_[*pick].in_flight++;
       return *pick;
     }
     if (cancel.stop_requested())
@@ -204,8 +202,8 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
 void EndpointPool::Release(size_t index, const ChatResult& result,
                            const std::vector<uint64_t>& hashes) {
   {
-    std::lock_guard lock(mu_);
-    Endpoint& e = *endpoints_[index];
+    MutexLock lock(mu_);
+    Endpoint& e = endpoints_[index];
     e.in_flight--;
     if (result.ok()) {
       e.requests++;
@@ -250,12 +248,12 @@ void EndpointPool::Release(size_t index, const ChatResult& result,
 }
 
 ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& options) {
-  if (endpoints_.empty())
+  if (backends_.empty())
     return LlmError{LlmError::Kind::kUnavailable, "the endpoint pool is empty"};
   auto hashes = PrefixFingerprints(request);
-  std::vector<bool> excluded(endpoints_.size(), false);
+  std::vector<bool> excluded(backends_.size(), false);
   int max_attempts =
-      options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * endpoints_.size());
+      options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * backends_.size());
   std::optional<LlmError> last;
   bool delivered_any = false;
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
@@ -272,7 +270,7 @@ ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& opt
     size_t i = *picked;
     if (delivered_any && options.on_delta) options.on_delta(StreamDelta{.restart = true});
     bool delivered = false;
-    ChatResult r = endpoints_[i]->backend->ChatOnce(request, options, &delivered);
+    ChatResult r = backends_[i]->ChatOnce(request, options, &delivered);
     delivered_any = delivered_any || delivered;
     Release(i, r, hashes);
     if (r.ok()) return r;
@@ -286,14 +284,14 @@ ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& opt
 }
 
 void EndpointPool::Probe(size_t index) {
-  Endpoint& e = *endpoints_[index];
-  OpenAiBackend& b = *e.backend;
+  OpenAiBackend& b = *backends_[index];
   auto started = Clock::now();
   auto health = b.Health(std::chrono::seconds(2));
   bool need_info;
   bool ask_slots;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
+    const Endpoint& e = endpoints_[index];
     need_info = e.model.empty() || !e.slots_known;
     ask_slots = e.slots_endpoint;
   }
@@ -313,7 +311,8 @@ void EndpointPool::Probe(size_t index) {
     }
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
+    Endpoint& e = endpoints_[index];
     if (health.ok()) {
       bool was_out = e.open_until > Clock::now() || e.awaiting_probe;
       if (was_out && started >= e.failed_at) {
@@ -350,31 +349,32 @@ void EndpointPool::Probe(size_t index) {
 
 void EndpointPool::HealthLoop(std::stop_token stop) {
   while (!stop.stop_requested()) {
-    for (size_t i = 0; i < endpoints_.size() && !stop.stop_requested(); ++i) Probe(i);
+    for (size_t i = 0; i < backends_.size() && !stop.stop_requested(); ++i) Probe(i);
     if (!SleepFor(options_.health_interval, stop)) break;
   }
 }
 
 std::vector<EndpointStatus> EndpointPool::Status(bool probe) {
   if (probe) {
-    for (size_t i = 0; i < endpoints_.size(); ++i) Probe(i);
+    for (size_t i = 0; i < backends_.size(); ++i) Probe(i);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<EndpointStatus> out;
   auto now = Clock::now();
-  for (const auto& e : endpoints_) {
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const Endpoint& e = endpoints_[i];
     EndpointStatus s;
-    s.url = e->backend->base_url();
+    s.url = backends_[i]->base_url();
     s.state =
-        (e->open_until > now || e->awaiting_probe) && e->state == "up" ? "circuit open" : e->state;
-    s.model = e->model;
-    s.context_size = e->context_size;
-    s.slots = e->slots;
-    s.in_flight = e->in_flight;
-    s.server_busy = e->server_busy;
-    s.requests = e->requests;
-    s.failures = e->failures;
-    s.last_error = e->last_error;
+        (e.open_until > now || e.awaiting_probe) && e.state == "up" ? "circuit open" : e.state;
+    s.model = e.model;
+    s.context_size = e.context_size;
+    s.slots = e.slots;
+    s.in_flight = e.in_flight;
+    s.server_busy = e.server_busy;
+    s.requests = e.requests;
+    s.failures = e.failures;
+    s.last_error = e.last_error;
     out.push_back(std::move(s));
   }
   return out;

@@ -29,11 +29,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "llm/openai_backend.h"
 
 namespace naut::llm {
@@ -79,28 +79,31 @@ class EndpointPool : public ChatModel {
 
   // Every endpoint's state; `probe` asks each server now (health, props, slots) first.
   std::vector<EndpointStatus> Status(bool probe);
-  size_t size() const { return endpoints_.size(); }
+  size_t size() const { return backends_.size(); }
 
  private:
   struct Endpoint;
   // Picks an endpoint for `hashes` and takes a slot on it, waiting while all are busy.
   LlmResult<size_t> Acquire(const std::vector<uint64_t>& hashes, const std::vector<bool>& excluded,
-                            std::stop_token cancel);
-  void Release(size_t index, const ChatResult& result, const std::vector<uint64_t>& hashes);
-  void Probe(size_t index);
+                            std::stop_token cancel) EXCLUDES(mu_);
+  void Release(size_t index, const ChatResult& result, const std::vector<uint64_t>& hashes)
+      EXCLUDES(mu_);
+  void Probe(size_t index) EXCLUDES(mu_);
   void HealthLoop(std::stop_token stop);
-  bool Available(const Endpoint& e,
-                 std::chrono::steady_clock::time_point now) const;  // REQUIRES(mu_)
-  int Load(const Endpoint& e) const;                                // REQUIRES(mu_)
+  bool Available(const Endpoint& e, std::chrono::steady_clock::time_point now) const REQUIRES(mu_);
+  int Load(const Endpoint& e) const REQUIRES(mu_);
 
   PoolOptions options_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  // One per endpoint, fixed at construction (OpenAiBackend is thread-safe).
+  std::vector<std::unique_ptr<OpenAiBackend>> backends_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable_any slot_freed_;
+  // What the pool knows of each endpoint, index for index with backends_.
+  std::vector<Endpoint> endpoints_ GUARDED_BY(mu_);
   struct AffinityEntry;
-  std::unique_ptr<AffinityEntry> affinity_;  // GUARDED_BY(mu_)
-  size_t round_robin_ = 0;                   // GUARDED_BY(mu_)
+  std::unique_ptr<AffinityEntry> affinity_ GUARDED_BY(mu_);
+  size_t round_robin_ GUARDED_BY(mu_) = 0;
   std::jthread health_;
 };
 

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <fstream>
-#include <mutex>
 #include <thread>
 
 #include "core/cancel.h"
+#include "core/mutex.h"
 #include "core/subprocess.h"
 #include "llm/openai_backend.h"
 
@@ -107,9 +107,9 @@ struct LlamaServer::Impl {
   LlamaServerOptions options;
   fs::path binary;
   int port = 0;
-  mutable std::mutex mu;
-  std::unique_ptr<Subprocess> child;  // GUARDED_BY(mu)
-  int restarts = 0;                   // GUARDED_BY(mu)
+  mutable Mutex mu;
+  std::unique_ptr<Subprocess> child GUARDED_BY(mu);
+  int restarts GUARDED_BY(mu) = 0;
   std::jthread monitor;
 
   std::string url() const { return "http://" + options.host + ":" + std::to_string(port); }
@@ -171,7 +171,7 @@ struct LlamaServer::Impl {
       if (!SleepFor(std::chrono::milliseconds(200), stop)) return;
       std::optional<ExitStatus> ended;
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         if (child) ended = child->TryWait();
       }
       if (!ended) continue;
@@ -186,7 +186,7 @@ struct LlamaServer::Impl {
       }
       Status ready = WaitReady(**next, stop);
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         child = std::move(*next);
         if (ready.ok()) restarts++;
       }
@@ -208,7 +208,7 @@ LlamaServer::~LlamaServer() {
     impl_->monitor.request_stop();
     impl_->monitor.join();
   }
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   if (impl_->child && impl_->child->running())
     impl_->child->Terminate(std::chrono::milliseconds(5000));
 }
@@ -236,18 +236,21 @@ Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions optio
                impl.url(), impl.options.log_file.string());
   NAUT_ASSIGN_OR_RETURN(auto child, impl.Spawn());
   NAUT_RETURN_IF_ERROR(impl.WaitReady(*child, {}));
-  impl.child = std::move(child);
+  {
+    MutexLock lock(impl.mu);
+    impl.child = std::move(child);
+  }
   impl.monitor = std::jthread([&impl](std::stop_token stop) { impl.Monitor(stop); });
   return s;
 }
 
 std::string LlamaServer::base_url() const { return impl_->url(); }
 int LlamaServer::restarts() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->restarts;
 }
 int LlamaServer::pid() const {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   return impl_->child && impl_->child->running() ? impl_->child->pid() : -1;
 }
 const fs::path& LlamaServer::log_file() const { return impl_->options.log_file; }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
 #include <stop_token>
 
 #include "core/cancel.h"
@@ -121,7 +120,7 @@ OpenAiBackend::~OpenAiBackend() = default;
 
 std::unique_ptr<OpenAiBackend::Handle> OpenAiBackend::Borrow() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!idle_.empty()) {
       auto h = std::move(idle_.back());
       idle_.pop_back();
@@ -132,7 +131,7 @@ std::unique_ptr<OpenAiBackend::Handle> OpenAiBackend::Borrow() {
 }
 
 void OpenAiBackend::Return(std::unique_ptr<Handle> h) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (idle_.size() < 16) idle_.push_back(std::move(h));
 }
 

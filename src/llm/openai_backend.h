@@ -13,12 +13,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "llm/chat.h"
 
 namespace naut::llm {
@@ -96,13 +96,13 @@ class OpenAiBackend : public ChatModel {
 
  private:
   struct Handle;
-  std::unique_ptr<Handle> Borrow();
-  void Return(std::unique_ptr<Handle> h);
+  std::unique_ptr<Handle> Borrow() EXCLUDES(mu_);
+  void Return(std::unique_ptr<Handle> h) EXCLUDES(mu_);
 
   EndpointOptions options_;
   std::string root_;  // base URL without /v1
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Handle>> idle_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<std::unique_ptr<Handle>> idle_ GUARDED_BY(mu_);
 };
 
 // "http://h:1/v1/" -> "http://h:1".

@@ -4,8 +4,9 @@
 
 #include <chrono>
 #include <fstream>
-#include <mutex>
 #include <thread>
+
+#include "core/mutex.h"
 
 namespace naut::llm {
 
@@ -146,18 +147,18 @@ struct ScriptedServer::Impl {
   std::vector<ScriptedResponse> responses;
   std::optional<ScriptedResponse> fallback;
 
-  std::mutex mu;
-  std::vector<bool> used;            // GUARDED_BY(mu)
-  std::vector<std::string> cached;   // GUARDED_BY(mu): one remembered prompt per slot
-  std::vector<int64_t> cached_used;  // GUARDED_BY(mu): LRU stamps
-  int64_t clock = 0;                 // GUARDED_BY(mu)
-  int64_t seq = 0;                   // GUARDED_BY(mu)
-  std::ofstream record;              // GUARDED_BY(mu)
+  Mutex mu;
+  std::vector<bool> used GUARDED_BY(mu);
+  std::vector<std::string> cached GUARDED_BY(mu);   // one remembered prompt per slot
+  std::vector<int64_t> cached_used GUARDED_BY(mu);  // LRU stamps
+  int64_t clock GUARDED_BY(mu) = 0;
+  int64_t seq GUARDED_BY(mu) = 0;
+  std::ofstream record GUARDED_BY(mu);
   std::atomic<int> in_flight{0};
 
   // Picks the response for a request body; -1: the default; -2: none left.
   int Pick(const std::string& body) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     for (size_t i = 0; i < responses.size(); ++i) {
       if (!used[i] && responses[i].match && body.find(*responses[i].match) != std::string::npos) {
         used[i] = true;
@@ -174,7 +175,7 @@ struct ScriptedServer::Impl {
   }
 
   void Record(const std::string& path, const std::string& body, std::optional<int> response) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (!record.is_open()) return;
     auto parsed = ParseJson(body, "request body");
     Json line{{"seq", seq++}, {"path", path}, {"body", parsed ? std::move(*parsed) : Json(body)}};
@@ -189,7 +190,7 @@ struct ScriptedServer::Impl {
   // that slot's contents.
   int64_t CacheLookup(const std::string& prompt) {
     if (!prefix_cache) return 0;
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto common = [&](const std::string& c) {
       size_t n = 0;
       while (n < c.size() && n < prompt.size() && c[n] == prompt[n]) ++n;
@@ -450,6 +451,7 @@ struct ScriptedServer::Impl {
             "responses, default");
       }
     }
+    MutexLock lock(mu);
     used.assign(responses.size(), false);
     cached.assign(static_cast<size_t>(slots), "");
     cached_used.assign(static_cast<size_t>(slots), 0);
@@ -541,6 +543,7 @@ Result<std::unique_ptr<ScriptedServer>> ScriptedServer::Create(
   Impl& impl = *s->impl_;
   NAUT_RETURN_IF_ERROR(impl.Configure(script));
   if (record_file) {
+    MutexLock lock(impl.mu);
     impl.record.open(*record_file, std::ios::app);
     if (!impl.record) return InvalidArgument("cannot open record file " + record_file->string());
   }
