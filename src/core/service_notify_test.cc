@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -101,6 +102,40 @@ TEST_F(ServiceNotifyTest, WatchdogIntervalFollowsWatchdogUsecAndPid) {
   EXPECT_TRUE(WatchdogInterval().has_value());
   // Meant for another process (a child inherited the variables): not ours to feed.
   ::setenv("WATCHDOG_PID", std::to_string(::getpid() + 1).c_str(), 1);
+  EXPECT_FALSE(WatchdogInterval().has_value());
+}
+
+TEST_F(ServiceNotifyTest, AnAbstractSocketIsReachedAndAnUnusableAddressIsOnlyLogged) {
+  // systemd may name a socket in the abstract namespace: "@name".
+  UniqueFd abstract(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(abstract.valid());
+  std::string name = "naut-notify-" + NewId();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  name.copy(addr.sun_path + 1, name.size());
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  ASSERT_EQ(::bind(abstract.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+  NotifyStatus("abstract");
+  fd_ = std::move(abstract);
+  EXPECT_EQ(Receive(300ms), std::vector<std::string>{"STATUS=abstract"});
+
+  // Neither a path nor an abstract name, or too long for a socket address: nothing is sent and
+  // the work goes on.
+  for (std::string bad : {std::string("relative/notify"), "/" + std::string(200, 'x')}) {
+    ::setenv("NOTIFY_SOCKET", bad.c_str(), 1);
+    NotifyReady("x");
+  }
+  EXPECT_TRUE(Receive(100ms).empty());
+}
+
+TEST_F(ServiceNotifyTest, AWatchdogIntervalThatIsNotANumberIsNoWatchdog) {
+  for (const char* bad : {"", "60s", "-5", "0", "99999999999999999999999"}) {
+    ::setenv("WATCHDOG_USEC", bad, 1);
+    EXPECT_FALSE(WatchdogInterval().has_value()) << bad;
+  }
+  ::setenv("WATCHDOG_USEC", "1000", 1);
+  ::setenv("WATCHDOG_PID", "self", 1);
   EXPECT_FALSE(WatchdogInterval().has_value());
 }
 
