@@ -108,17 +108,17 @@ Status Client::Initialize() {
 }
 
 Status Client::closed_reason() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return closed_reason_;
 }
 
 void Client::Close() {
   if (!closed_.exchange(true)) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_reason_.ok()) closed_reason_ = Unavailable("connection closed by NeuroNaut");
   }
   transport_->Close();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, p] : pending_) {
     p->done = true;
     p->failure = closed_reason_;
@@ -129,7 +129,7 @@ void Client::Close() {
 
 void Client::OnClosed(const Status& reason) {
   spdlog::warn("mcp: {}: {}", transport_->Describe(), reason.message());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   closed_ = true;
   if (closed_reason_.ok()) closed_reason_ = reason;
   for (auto& [id, p] : pending_) {
@@ -160,12 +160,12 @@ Result<Json> Client::Request(const std::string& method, Json params,
     pending->on_progress = options.on_progress;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_[IdKey(id)] = pending;
     if (!progress_key.empty()) progress_[progress_key] = pending;
   }
   auto forget = [&] {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_.erase(IdKey(id));
     if (!progress_key.empty()) progress_.erase(progress_key);
   };
@@ -176,7 +176,7 @@ Result<Json> Client::Request(const std::string& method, Json params,
   auto timeout = options.timeout.value_or(options_.request_timeout);
   bool done;
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     done = cv_.wait_for(lock, options.cancel, timeout, [&] { return pending->done; });
   }
   forget();
@@ -207,7 +207,7 @@ void Client::OnMessage(const Json& raw) {
     return;
   }
   if (m->is_response()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (m->id.is_null()) {
       // An error nobody could tie to a request (the server could not read one of ours, or we
       // refused one of its answers): whichever request it concerns would otherwise wait for
@@ -240,7 +240,7 @@ void Client::OnMessage(const Json& raw) {
   if (m->method == "notifications/progress" && p.is_object() && p.contains("progressToken")) {
     std::shared_ptr<Pending> target;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = progress_.find(IdKey(p["progressToken"]));
       if (it != progress_.end()) target = it->second;
     }
@@ -267,7 +267,7 @@ void Client::AnswerServerRequest(const Message& m) {
     reply = MakeResult(m.id, Json::object());
   } else if (m.method == "roots/list") {
     Json roots = Json::array();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& r : roots_) {
       Json j{{"uri", r.uri}};
       if (!r.name.empty()) j["name"] = r.name;
@@ -310,7 +310,7 @@ Result<std::vector<Json>> Client::ListAll(const std::string& method, const std::
 
 Result<std::vector<ToolInfo>> Client::ListTools(bool refresh, const RequestOptions& options) {
   if (!refresh && !tools_dirty_) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return tools_cache_;
   }
   tools_dirty_ = false;
@@ -328,7 +328,7 @@ Result<std::vector<ToolInfo>> Client::ListTools(bool refresh, const RequestOptio
     }
     tools.push_back(std::move(*info));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   tools_cache_ = tools;
   return tools;
 }
@@ -378,7 +378,7 @@ Status Client::SetLogLevel(const std::string& level) {
 
 Status Client::SetRoots(std::vector<Root> roots) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     roots_ = std::move(roots);
   }
   return Notify("notifications/roots/list_changed");

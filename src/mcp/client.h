@@ -14,13 +14,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
 #include "core/json.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/tool.h"
@@ -137,13 +137,13 @@ class Client {
   std::atomic<bool> closed_{false};
   std::atomic<bool> tools_dirty_{true};
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable_any cv_;
-  std::map<std::string, std::shared_ptr<Pending>> pending_;   // guarded by mu_; IdKey -> call
-  std::map<std::string, std::shared_ptr<Pending>> progress_;  // guarded by mu_; token key -> call
-  Status closed_reason_;                                      // guarded by mu_
-  std::vector<ToolInfo> tools_cache_;                         // guarded by mu_
-  std::vector<Root> roots_;                                   // guarded by mu_
+  std::map<std::string, std::shared_ptr<Pending>> pending_ GUARDED_BY(mu_);   // IdKey -> call
+  std::map<std::string, std::shared_ptr<Pending>> progress_ GUARDED_BY(mu_);  // token key -> call
+  Status closed_reason_ GUARDED_BY(mu_);
+  std::vector<ToolInfo> tools_cache_ GUARDED_BY(mu_);
+  std::vector<Root> roots_ GUARDED_BY(mu_);
 
   // Set during Initialize, read-only afterwards.
   std::string protocol_version_;

@@ -157,12 +157,12 @@ HttpClientTransport::HttpClientTransport(std::string name, HttpClientOptions opt
 HttpClientTransport::~HttpClientTransport() { Close(); }
 
 void HttpClientTransport::AdoptSession(const std::string& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (session_id_.empty()) session_id_ = id;
 }
 
 std::string HttpClientTransport::session_id() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return session_id_;
 }
 
@@ -180,7 +180,7 @@ Status HttpClientTransport::Start(std::function<void(const Json&)> on_message,
 std::vector<std::string> HttpClientTransport::Headers(bool with_session) const {
   std::vector<std::string> h;
   for (const auto& [k, v] : options_.headers) h.push_back(k + ": " + v);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (with_session && !session_id_.empty()) h.push_back("Mcp-Session-Id: " + session_id_);
   if (!protocol_version_.empty()) h.push_back("MCP-Protocol-Version: " + protocol_version_);
   return h;
@@ -384,12 +384,12 @@ Status HttpClientTransport::Send(const Json& message) {
     return Status::Ok();
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++workers_;
   }
   std::thread([this, message] {
     PostAndRead(message);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --workers_;
     cv_.notify_all();
   }).detach();
@@ -397,22 +397,23 @@ Status HttpClientTransport::Send(const Json& message) {
 }
 
 void HttpClientTransport::SetProtocolVersion(const std::string& version) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   protocol_version_ = version;
 }
 
 void HttpClientTransport::StartStandalone() {
   if (!options_.standalone_stream || standalone_.joinable() || closed_) return;
   standalone_ = std::thread([this] { StandaloneLoop(); });
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, std::chrono::seconds(5), [&] { return standalone_answered_ || closed_; });
+  MutexLock lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(5),
+               [&]() REQUIRES(mu_) { return standalone_answered_ || closed_; });
 }
 
 void HttpClientTransport::StandaloneLoop() {
   std::string last_id;
   int retry = options_.default_retry_ms;
   auto answered = [this] {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     standalone_answered_ = true;
     cv_.notify_all();
   };
@@ -445,13 +446,13 @@ void HttpClientTransport::StandaloneLoop() {
 void HttpClientTransport::Close() {
   if (closed_.exchange(true)) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     cv_.notify_all();  // a StartStandalone still waiting gives up
   }
   if (standalone_.joinable()) standalone_.join();
   {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return workers_ == 0; });
+    MutexLock lock(mu_);
+    cv_.wait(lock, [&]() REQUIRES(mu_) { return workers_ == 0; });
   }
   std::string sid = session_id();
   if (!sid.empty() && !failed_) {

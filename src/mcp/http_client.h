@@ -16,11 +16,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "mcp/transport.h"
 
 namespace naut::mcp {
@@ -63,8 +63,8 @@ class HttpClientTransport : public ClientTransport {
   void StartStandalone();
   void Fail(const Status& why);
   // Takes the server's session id from a response, unless one is already set.
-  void AdoptSession(const std::string& id);
-  std::vector<std::string> Headers(bool with_session) const;
+  void AdoptSession(const std::string& id) EXCLUDES(mu_);
+  std::vector<std::string> Headers(bool with_session) const EXCLUDES(mu_);
 
   std::string name_;
   HttpClientOptions options_;
@@ -73,12 +73,12 @@ class HttpClientTransport : public ClientTransport {
   std::atomic<bool> closed_{false};
   std::atomic<bool> failed_{false};
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string session_id_;            // guarded by mu_
-  std::string protocol_version_;      // guarded by mu_
-  int workers_ = 0;                   // guarded by mu_: running PostAndRead threads
-  bool standalone_answered_ = false;  // guarded by mu_
+  mutable Mutex mu_;
+  std::condition_variable_any cv_;
+  std::string session_id_ GUARDED_BY(mu_);
+  std::string protocol_version_ GUARDED_BY(mu_);
+  int workers_ GUARDED_BY(mu_) = 0;  // running PostAndRead threads
+  bool standalone_answered_ GUARDED_BY(mu_) = false;
   std::thread standalone_;
 };
 

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <random>
 
 #include "core/ids.h"
+#include "core/mutex.h"
 #include "mcp/protocol.h"
 
 namespace naut::mcp {
@@ -22,24 +22,24 @@ using namespace std::chrono_literals;
 // One SSE stream's events, kept so that a client that lost the connection (or was asked to
 // reconnect) can replay them with Last-Event-ID.
 struct EventStream {
-  std::string id;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::string> events;  // data of event i, id "<stream id>_<i>"
-  size_t first = 0;                 // index of events[0] (old standalone events are dropped)
-  bool finished = false;            // the last response is in
-  uint64_t disconnects = 0;         // bumped when the server asks the connection to close
-  bool attached = false;            // a connection is writing this stream
+  std::string id;  // set before the stream is shared, then read-only
+  Mutex mu;
+  std::condition_variable_any cv;
+  std::vector<std::string> events GUARDED_BY(mu);  // data of event i, id "<stream id>_<i>"
+  size_t first GUARDED_BY(mu) = 0;       // index of events[0] (old standalone events are dropped)
+  bool finished GUARDED_BY(mu) = false;  // the last response is in
+  uint64_t disconnects GUARDED_BY(mu) = 0;  // bumped when the server asks the connection to close
+  bool attached GUARDED_BY(mu) = false;     // a connection is writing this stream
 };
 
 struct HttpSession {
   std::string id;
   std::shared_ptr<ServerSession> session;
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<EventStream>> streams;  // guarded by mu
-  std::deque<std::string> finished_order;                       // guarded by mu, for eviction
+  Mutex mu;
+  std::map<std::string, std::shared_ptr<EventStream>> streams GUARDED_BY(mu);
+  std::deque<std::string> finished_order GUARDED_BY(mu);  // for eviction
   std::shared_ptr<EventStream> standalone = std::make_shared<EventStream>();
-  uint64_t next_stream = 1;  // guarded by mu
+  uint64_t next_stream GUARDED_BY(mu) = 1;
 };
 
 constexpr size_t kKeptFinishedStreams = 64;
@@ -50,7 +50,7 @@ std::string SseEvent(const std::string& id, const std::string& data) {
 }
 
 void Push(EventStream& s, const Json& message) {
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   s.events.push_back(DumpJson(message));
   if (s.id == "standalone" && s.events.size() > kKeptStandaloneEvents) {
     s.events.erase(s.events.begin());
@@ -82,10 +82,10 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> listen_returned{false};
   int port = -1;
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<HttpSession>> sessions;  // guarded by mu
-  int workers = 0;  // guarded by mu: request threads still running (Stop waits for them)
-  std::condition_variable workers_cv;
+  Mutex mu;
+  std::map<std::string, std::shared_ptr<HttpSession>> sessions GUARDED_BY(mu);
+  int workers GUARDED_BY(mu) = 0;  // request threads still running (Stop waits for them)
+  std::condition_variable_any workers_cv;
 
   Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)) {}
 
@@ -142,7 +142,7 @@ struct HttpServer::Impl {
       return nullptr;
     }
     std::string id = req.get_header_value("Mcp-Session-Id");
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto it = sessions.find(id);
     if (it == sessions.end()) {
       JsonError(res, 404, kInvalidRequest, "Session not found: " + id);
@@ -159,7 +159,7 @@ struct HttpServer::Impl {
     hs->session = server.CreateSession([standalone](const Json& m) {
       if (auto s = standalone.lock()) Push(*s, m);
     });
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     sessions[hs->id] = hs;
     return hs;
   }
@@ -171,7 +171,7 @@ struct HttpServer::Impl {
     auto write = [&](const std::string& text) { return sink.write(text.data(), text.size()); };
     uint64_t disconnects;
     {
-      std::lock_guard lock(stream->mu);
+      MutexLock lock(stream->mu);
       disconnects = stream->disconnects;
       stream->attached = true;
     }
@@ -186,8 +186,8 @@ struct HttpServer::Impl {
       std::vector<std::pair<size_t, std::string>> batch;
       bool finished, disconnect;
       {
-        std::unique_lock lock(stream->mu);
-        stream->cv.wait_for(lock, 1s, [&] {
+        MutexLock lock(stream->mu);
+        stream->cv.wait_for(lock, 1s, [&]() REQUIRES(stream->mu) {
           return stream->first + stream->events.size() > next || stream->finished ||
                  stream->disconnects != disconnects || stopping;
         });
@@ -204,18 +204,18 @@ struct HttpServer::Impl {
       }
       if (!ok) break;
       if (disconnect) {
-        std::lock_guard lock(stream->mu);
+        MutexLock lock(stream->mu);
         if (!(stream->finished && next == stream->first + stream->events.size())) break;
       }
       if (finished) {
-        std::lock_guard lock(stream->mu);
+        MutexLock lock(stream->mu);
         if (next == stream->first + stream->events.size()) break;
       }
       if (batch.empty() && !sink.is_writable()) break;
       if (batch.empty() && !finished) ok = write(": keep-alive\n\n");
     }
     {
-      std::lock_guard lock(stream->mu);
+      MutexLock lock(stream->mu);
       stream->attached = false;
     }
     sink.done();
@@ -308,11 +308,11 @@ struct HttpServer::Impl {
   void AnswerInBody(HttpSession& hs, const Decoded& decoded, httplib::Response& res) {
     Json replies = Json::array();
     for (const Json& e : decoded.error_replies) replies.push_back(e);
-    std::mutex replies_mu;
+    Mutex replies_mu;
     for (const auto& m : decoded.messages) {
       hs.session->HandleMessage(m, [&](const Json& out) {
         if (out.contains("id") && !out.contains("method")) {
-          std::lock_guard lock(replies_mu);
+          MutexLock lock(replies_mu);
           replies.push_back(out);
         } else {
           hs.session->NotifyStandalone(out.value("method", ""), out.value("params", Json(nullptr)));
@@ -333,45 +333,45 @@ struct HttpServer::Impl {
                       int requests, httplib::Response& res) {
     auto stream = std::make_shared<EventStream>();
     {
-      std::lock_guard lock(hs->mu);
+      MutexLock lock(hs->mu);
       stream->id = std::to_string(hs->next_stream++);
       hs->streams[stream->id] = stream;
     }
     auto pending = std::make_shared<std::atomic<int>>(requests);
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ++workers;
     }
     std::thread([this, hs, stream, pending, messages = std::move(messages)] {
       Sink sink = [stream, pending](const Json& out) {
         Push(*stream, out);
         if (out.contains("id") && !out.contains("method") && --*pending == 0) {
-          std::lock_guard lock(stream->mu);
+          MutexLock lock(stream->mu);
           stream->finished = true;
           stream->cv.notify_all();
         }
       };
       auto close_stream = [stream] {
-        std::lock_guard lock(stream->mu);
+        MutexLock lock(stream->mu);
         ++stream->disconnects;
         stream->cv.notify_all();
       };
       for (const auto& m : messages) hs->session->HandleMessage(m, sink, close_stream);
       {
         // Cancelled requests get no response; the stream still ends.
-        std::lock_guard lock(stream->mu);
+        MutexLock lock(stream->mu);
         stream->finished = true;
         stream->cv.notify_all();
       }
       {
-        std::lock_guard lock(hs->mu);
+        MutexLock lock(hs->mu);
         hs->finished_order.push_back(stream->id);
         while (hs->finished_order.size() > kKeptFinishedStreams) {
           hs->streams.erase(hs->finished_order.front());
           hs->finished_order.pop_front();
         }
       }
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       --workers;
       workers_cv.notify_all();
     }).detach();
@@ -401,7 +401,7 @@ struct HttpServer::Impl {
       std::string sid = sep == std::string::npos ? last : last.substr(0, sep);
       std::string index = sep == std::string::npos ? "" : last.substr(sep + 1);
       if (sid != "standalone") {
-        std::lock_guard lock(hs->mu);
+        MutexLock lock(hs->mu);
         auto it = hs->streams.find(sid);
         if (it == hs->streams.end()) {
           JsonError(res, 404, kInvalidRequest,
@@ -417,7 +417,7 @@ struct HttpServer::Impl {
       }
     }
     if (!resume) {
-      std::lock_guard lock(stream->mu);
+      MutexLock lock(stream->mu);
       if (stream->attached) {
         JsonError(res, 409, kInvalidRequest,
                   "Conflict: this session already has a standalone SSE stream");
@@ -441,7 +441,7 @@ struct HttpServer::Impl {
     if (!hs) return;
     hs->session->Close();
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       sessions.erase(hs->id);
     }
     res.status = 200;
@@ -514,7 +514,7 @@ void HttpServer::Stop() {
   impl_->stopping = true;
   std::vector<std::shared_ptr<HttpSession>> sessions;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     for (auto& [id, s] : impl_->sessions) sessions.push_back(s);
   }
   for (auto& s : sessions) s->session->Close();
@@ -528,8 +528,8 @@ void HttpServer::Stop() {
     thread_.join();
   }
   // Request threads use the Server; they end soon after their sessions are closed.
-  std::unique_lock lock(impl_->mu);
-  impl_->workers_cv.wait(lock, [&] { return impl_->workers == 0; });
+  MutexLock lock(impl_->mu);
+  impl_->workers_cv.wait(lock, [&]() REQUIRES(impl_->mu) { return impl_->workers == 0; });
 }
 
 int HttpServer::port() const { return impl_->port; }

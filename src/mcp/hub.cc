@@ -77,7 +77,7 @@ ClientManager::~ClientManager() {
   }
   std::vector<std::shared_ptr<Client>> clients;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [name, e] : entries_)
       if (e.client) clients.push_back(std::move(e.client));
   }
@@ -97,10 +97,10 @@ void ClientManager::NoteDown(Entry& e, const Status& why) {
   e.next_attempt = Clock::now() + delay;
 }
 
-Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e,
-                                                       std::unique_lock<std::mutex>& lock) {
+Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e) {
+  MutexLock lock(mu_);
   // Another thread is connecting this server: wait for it rather than start a second process.
-  cv_.wait(lock, [&] { return !e.connecting; });
+  while (e.connecting) cv_.wait(lock);
   if (e.client && e.client->connected()) return e.client;
   if (e.state == ServerState::kDisabled)
     return FailedPrecondition("mcp server '" + e.config.name + "' is disabled");
@@ -154,7 +154,7 @@ void ClientManager::ConnectAll() {
   std::vector<std::thread> threads;
   for (const auto& name : order_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (entries_[name].state == ServerState::kDisabled) continue;
     }
     threads.emplace_back([this, name] { (void)Session(name); });
@@ -169,7 +169,7 @@ void ClientManager::StartSupervisor(std::chrono::milliseconds period) {
       for (const auto& name : order_) {
         bool wanted;
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           const Entry& e = entries_[name];
           wanted = e.state != ServerState::kDisabled && e.state != ServerState::kNotStarted &&
                    !(e.client && e.client->connected()) && Clock::now() >= e.next_attempt &&
@@ -183,7 +183,7 @@ void ClientManager::StartSupervisor(std::chrono::milliseconds period) {
 
 std::vector<ServerStatus> ClientManager::Statuses() const {
   std::vector<ServerStatus> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& name : order_) {
     const Entry& e = entries_.at(name);
     ServerStatus s;
@@ -209,15 +209,19 @@ std::vector<ServerStatus> ClientManager::Statuses() const {
 }
 
 Result<std::shared_ptr<Client>> ClientManager::Session(const std::string& server) {
-  std::unique_lock lock(mu_);
-  auto it = entries_.find(server);
-  if (it == entries_.end()) {
+  Entry* entry = nullptr;
+  {
+    MutexLock lock(mu_);
+    auto it = entries_.find(server);
+    if (it != entries_.end()) entry = &it->second;
+  }
+  if (entry == nullptr) {
     std::string known;
     for (const auto& n : order_) known += (known.empty() ? "" : ", ") + n;
     return NotFound("no mcp server named '" + server +
                     "' (configured: " + (known.empty() ? "none" : known) + ")");
   }
-  return Connect(it->second, lock);
+  return Connect(*entry);
 }
 
 Result<std::vector<ToolInfo>> ClientManager::ListTools(const std::string& server) {
@@ -230,7 +234,7 @@ std::vector<QualifiedTool> ClientManager::ListTools() {
   std::vector<QualifiedTool> out;
   for (const auto& name : order_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (entries_[name].state == ServerState::kDisabled) continue;
     }
     auto tools = ListTools(name);
@@ -261,7 +265,7 @@ Result<ToolResult> ClientManager::CallTool(const std::string& qualified, const J
   NAUT_ASSIGN_OR_RETURN(auto client, Session(names.first));
   auto r = client->CallTool(names.second, arguments, options);
   if (!r && !client->connected()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Entry& e = entries_[names.first];
     if (e.client == client) {
       NoteDown(e, client->closed_reason());

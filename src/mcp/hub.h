@@ -12,12 +12,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/config.h"
+#include "core/mutex.h"
 #include "core/tool_name.h"
 #include "mcp/client.h"
 
@@ -98,14 +98,16 @@ class ClientManager {
     bool connecting = false;
   };
 
-  Result<std::shared_ptr<Client>> Connect(Entry& entry, std::unique_lock<std::mutex>& lock);
-  void NoteDown(Entry& entry, const Status& why);
+  // The live session of `entry` (an element of entries_), connecting it outside the lock.
+  Result<std::shared_ptr<Client>> Connect(Entry& entry) EXCLUDES(mu_);
+  void NoteDown(Entry& entry, const Status& why) REQUIRES(mu_);
 
   HubOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Entry> entries_;  // guarded by mu_
-  std::vector<std::string> order_;        // config order
+  mutable Mutex mu_;
+  std::condition_variable_any cv_;
+  // Filled by the constructor, never erased from, so an Entry& stays valid.
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
+  std::vector<std::string> order_;  // config order
   std::jthread supervisor_;
 };
 

@@ -74,18 +74,23 @@ Status WriteLine(int fd, std::string_view text) {
 }
 
 Status ServeStdio(Server& server, int in_fd, int out_fd) {
-  std::mutex out_mu;
-  bool out_broken = false;
+  struct Output {
+    Mutex mu;
+    bool broken GUARDED_BY(mu) = false;
+  } out;
   Sink write = [&](const Json& message) {
-    std::lock_guard lock(out_mu);
-    if (out_broken) return;
-    if (!WriteLine(out_fd, DumpJson(message)).ok()) out_broken = true;
+    MutexLock lock(out.mu);
+    if (out.broken) return;
+    if (!WriteLine(out_fd, DumpJson(message)).ok()) out.broken = true;
   };
   auto session = server.CreateSession(write);
 
-  std::mutex workers_mu;
-  std::condition_variable workers_cv;
-  int workers = 0;
+  // The tools/call threads still running; the end of the input waits for them.
+  struct Workers {
+    Mutex mu;
+    std::condition_variable_any done;
+    int running GUARDED_BY(mu) = 0;
+  } workers;
 
   LineReader reader(in_fd);
   bool too_long = false;
@@ -120,14 +125,14 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
     for (const Message& m : decoded.messages) {
       if (m.is_request() && m.method == "tools/call") {
         {
-          std::lock_guard lock(workers_mu);
-          ++workers;
+          MutexLock lock(workers.mu);
+          ++workers.running;
         }
         std::thread([&, session, m] {
           session->HandleMessage(m, write);
-          std::lock_guard lock(workers_mu);
-          --workers;
-          workers_cv.notify_all();
+          MutexLock lock(workers.mu);
+          --workers.running;
+          workers.done.notify_all();
         }).detach();
       } else {
         session->HandleMessage(m, write);
@@ -135,8 +140,8 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
     }
   }
   session->Close();
-  std::unique_lock lock(workers_mu);
-  workers_cv.wait(lock, [&] { return workers == 0; });
+  MutexLock lock(workers.mu);
+  while (workers.running > 0) workers.done.wait(lock);
   return Status::Ok();
 }
 
@@ -207,13 +212,13 @@ void StdioClientTransport::ReadStdout() {
     }
   }
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     if (closed_) return;
   }
   std::string how = "its output ended";
   // Give the process a moment to finish exiting so the reason can be reported.
   for (int i = 0; i < 50; ++i) {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     if (closed_) return;
     if (auto st = process_->TryWait()) {
       how = st->ToString();
@@ -240,7 +245,7 @@ void StdioClientTransport::ReadStderr() {
 }
 
 Status StdioClientTransport::Send(const Json& message) {
-  std::lock_guard lock(write_mu_);
+  MutexLock lock(write_mu_);
   if (closed_ || !process_ || process_->stdin_fd() < 0) {
     return Unavailable("mcp server '" + name_ + "' is not running");
   }
@@ -251,7 +256,7 @@ Status StdioClientTransport::Send(const Json& message) {
 
 void StdioClientTransport::Close() {
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(write_mu_);
     if (closed_) return;
     closed_ = true;
     if (process_) {

@@ -5,12 +5,12 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "core/config.h"
+#include "core/mutex.h"
 #include "core/subprocess.h"
 #include "mcp/server.h"
 #include "mcp/transport.h"
@@ -74,8 +74,8 @@ class StdioClientTransport : public ClientTransport {
   std::string name_;
   SpawnOptions options_;
   std::unique_ptr<Subprocess> process_;
-  std::mutex write_mu_;
-  bool closed_ = false;  // guarded by write_mu_
+  Mutex write_mu_;
+  bool closed_ GUARDED_BY(write_mu_) = false;
   std::function<void(const Json&)> on_message_;
   std::function<void(const Status&)> on_closed_;
   std::thread stdout_thread_, stderr_thread_;

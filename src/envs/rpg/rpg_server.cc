@@ -161,6 +161,7 @@ fs::path StateFileIn(const fs::path& data_home_root) {
 
 Result<std::shared_ptr<RpgWorld>> RpgWorld::Open(const fs::path& state_file, uint64_t seed) {
   std::shared_ptr<RpgWorld> world(new RpgWorld(state_file));
+  MutexLock lock(world->mu_);
   world->game_ = Game(seed);
   if (state_file.empty()) return world;
   NAUT_RETURN_IF_ERROR(MakePrivateDirs(state_file.parent_path()));
@@ -184,7 +185,6 @@ Result<std::shared_ptr<RpgWorld>> RpgWorld::Open(const fs::path& state_file, uin
                         "); it was moved to " + aside.string() + " and a new game started";
     spdlog::warn("rpg: {}", world->load_note_);
   }
-  std::lock_guard lock(world->mu_);
   world->SaveLocked();
   if (!world->last_save_.ok()) return world->last_save_;
   return world;
@@ -197,22 +197,22 @@ void RpgWorld::SaveLocked() {
 }
 
 Status RpgWorld::last_save_status() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_save_;
 }
 
 Game RpgWorld::Snapshot() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return game_;
 }
 
 Json RpgWorld::StateJson() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return game_.ToJson();
 }
 
 Json RpgWorld::MilestonesJson() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Json out = Json::array();
   for (const auto& m : Milestones()) {
     out.push_back(Json{{"id", m.id},
@@ -226,14 +226,14 @@ Json RpgWorld::MilestonesJson() const {
 
 ToolResult RpgWorld::ListChats(const Json& args) {
   if (!args.is_null() && !args.is_object()) return ToolResult::Error("arguments must be an object");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Json out = Json::array();
   for (const auto& c : game_.chats()) out.push_back(ChatSummary(c));
   return JsonText(out);
 }
 
 ToolResult RpgWorld::GetMessages(const Json& args) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto chat = ResolveChat(game_, args);
   if (!chat) return ArgError(chat.error());
   if (!chat->chat) return ToolResult::Text(chat->answer);
@@ -274,7 +274,7 @@ ToolResult RpgWorld::GetMessages(const Json& args) {
 }
 
 ToolResult RpgWorld::SendMessage(const Json& args) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto chat = ResolveChat(game_, args);
   if (!chat) return ArgError(chat.error());
   auto message = GetStringIfPresent(args, "message", "send_message arguments");
@@ -296,7 +296,7 @@ ToolResult RpgWorld::SendMessage(const Json& args) {
 }
 
 ToolResult RpgWorld::ListInlineButtons(const Json& args) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto chat = ResolveChat(game_, args);
   if (!chat) return ArgError(chat.error());
   auto message_id = OptionalInt(args, "message_id");
@@ -313,7 +313,7 @@ ToolResult RpgWorld::ListInlineButtons(const Json& args) {
 }
 
 ToolResult RpgWorld::PressInlineButton(const Json& args) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto chat = ResolveChat(game_, args);
   if (!chat) return ArgError(chat.error());
   auto message_id = OptionalInt(args, "message_id");
@@ -373,7 +373,7 @@ ToolResult RpgWorld::CheckGoal(const Json& args) {
   auto goal = GetStringIfPresent(args, "goal_id", "check_goal arguments");
   if (!goal) return ArgError(goal.error());
   if (!goal->has_value()) return ToolResult::Error("goal_id is required");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& m : Milestones()) {
     if (m.id == **goal) {
       return JsonText(Json{{"goal_id", m.id},
@@ -394,7 +394,7 @@ ToolResult RpgWorld::Reset(const Json& args) {
   if (!seed) return ArgError(seed.error());
   int64_t s = seed->value_or(0);
   if (s < 0) return ToolResult::Error("seed must be 0 or more, got " + std::to_string(s));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   game_ = Game(static_cast<uint64_t>(s));
   SaveLocked();
   return ToolResult::Text("🔄 New game started with seed " + std::to_string(s) +

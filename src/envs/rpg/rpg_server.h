@@ -17,11 +17,11 @@
 
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "envs/rpg/game.h"
 #include "mcp/tool.h"
@@ -61,12 +61,12 @@ class RpgWorld {
 
  private:
   explicit RpgWorld(std::filesystem::path state_file) : state_file_(std::move(state_file)) {}
-  void SaveLocked();  // requires mu_
+  void SaveLocked() REQUIRES(mu_);
 
   const std::filesystem::path state_file_;
-  mutable std::mutex mu_;
-  Game game_;              // guarded by mu_
-  Status last_save_;       // guarded by mu_
+  mutable Mutex mu_;
+  Game game_ GUARDED_BY(mu_);
+  Status last_save_ GUARDED_BY(mu_);
   std::string load_note_;  // written once in Open
 };
 
