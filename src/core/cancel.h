@@ -4,17 +4,18 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <stop_token>
+
+#include "core/mutex.h"
 
 namespace naut {
 
 // Sleeps for `d` or until `token` is stopped. Returns false when stopped early.
 template <typename Rep, typename Period>
 bool SleepFor(std::chrono::duration<Rep, Period> d, std::stop_token token) {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable_any cv;
-  std::unique_lock lock(mu);
+  MutexLock lock(mu);
   cv.wait_for(lock, token, d, [] { return false; });
   return !token.stop_requested();
 }

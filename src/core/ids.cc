@@ -3,8 +3,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <random>
+
+#include "core/mutex.h"
 
 namespace naut {
 
@@ -20,11 +21,11 @@ std::string FormatUtc(const char* format) {
 }  // namespace
 
 std::string NewId() {
-  static std::mutex mu;
-  static std::mt19937_64 rng{std::random_device{}()};
+  static Mutex mu;
+  static std::mt19937_64 rng GUARDED_BY(mu){std::random_device{}()};
   uint32_t suffix;
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     suffix = static_cast<uint32_t>(rng());
   }
   char hex[9];

@@ -12,9 +12,9 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 
+#include "core/mutex.h"
 #include "core/unique_fd.h"
 
 namespace naut {
@@ -118,7 +118,7 @@ bool ServiceWatchdog::Alive() const {
 }
 
 void ServiceWatchdog::Feed(std::stop_token stop, std::chrono::microseconds interval) {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable_any wake;  // only woken by `stop`
   bool fed = true;
   while (!stop.stop_requested()) {
@@ -132,7 +132,7 @@ void ServiceWatchdog::Feed(std::stop_token stop, std::chrono::microseconds inter
           "restart NeuroNaut and the run resumes",
           static_cast<double>(stall_.count()) / 1000);
     }
-    std::unique_lock lock(mu);
+    MutexLock lock(mu);
     wake.wait_for(lock, stop, interval / 2, [] { return false; });
   }
 }

@@ -112,13 +112,13 @@ Server::~Server() {
 }
 
 std::shared_ptr<const ServerDefinition> Server::definition() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return definition_;
 }
 
 std::shared_ptr<ServerSession> Server::CreateSession(Sink standalone) {
   auto session = std::make_shared<ServerSession>(*this, std::move(standalone));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
   sessions_.push_back(session);
   return session;
@@ -126,7 +126,7 @@ std::shared_ptr<ServerSession> Server::CreateSession(Sink standalone) {
 
 std::vector<std::shared_ptr<ServerSession>> Server::LiveSessions() {
   std::vector<std::shared_ptr<ServerSession>> live;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& w : sessions_)
     if (auto s = w.lock()) live.push_back(std::move(s));
   return live;
@@ -140,9 +140,9 @@ void Server::NotifyResourceUpdated(const std::string& uri) {
 }
 
 void Server::Change(ListKind kind, const std::function<bool(ServerDefinition&)>& edit) {
-  std::lock_guard order(change_mu_);
+  MutexLock order(change_mu_);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto next = std::make_shared<ServerDefinition>(*definition_);
     if (!edit(*next)) return;
     definition_ = std::move(next);
@@ -206,7 +206,7 @@ void ServerSession::Close() {
   closed_ = true;
   // Waits for notifications already being written; later ones see closed_.
   { std::unique_lock sending(standalone_send_mu_); }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, source] : running_) source.request_stop();
   for (auto& [id, pending] : pending_) {
     pending->done = true;
@@ -216,29 +216,29 @@ void ServerSession::Close() {
 }
 
 std::string ServerSession::protocol_version() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return protocol_version_;
 }
 
 bool ServerSession::batches_allowed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return BatchesAllowed(protocol_version_);
 }
 
 bool ServerSession::subscribed(const std::string& uri) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return subscriptions_.count(uri) > 0;
 }
 
 void ServerSession::SetStandaloneSink(Sink sink) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   standalone_ = std::move(sink);
 }
 
 void ServerSession::NotifyStandalone(std::string_view method, Json params) {
   Sink sink;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sink = standalone_;
   }
   std::shared_lock sending(standalone_send_mu_);
@@ -257,7 +257,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
                                   const std::function<void()>& close_stream) {
   if (closed_) return;
   if (m.is_response()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = pending_.find(IdKey(m.id));
     if (it == pending_.end()) {
       spdlog::debug("mcp server: response to unknown request {}", DumpJson(m.id));
@@ -274,7 +274,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
       initialized_ = true;
     } else if (m.method == "notifications/cancelled") {
       if (m.params.is_object() && m.params.contains("requestId")) {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         auto it = running_.find(IdKey(m.params["requestId"]));
         if (it != running_.end()) it->second.request_stop();
       }
@@ -285,7 +285,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
   std::stop_source cancel;
   std::string key = IdKey(m.id);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (running_.count(key)) {
       reply(MakeError(m.id, kInvalidRequest,
                       "Invalid Request: id " + DumpJson(m.id) + " is already in use"));
@@ -295,7 +295,7 @@ void ServerSession::HandleMessage(const Message& m, const Sink& reply,
   }
   Json response = HandleRequest(m, reply, cancel.get_token(), close_stream);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     running_.erase(key);
   }
   // A cancelled request gets no response (the client has stopped waiting for it).
@@ -357,7 +357,7 @@ Json ServerSession::HandleRequest(const Message& m, const Sink& reply, std::stop
   if (method == "resources/subscribe" || method == "resources/unsubscribe") {
     auto uri = GetString(params, "uri", method + " params");
     if (!uri) return answer(uri.error());
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (method == "resources/subscribe") {
       subscriptions_.insert(*uri);
     } else {
@@ -410,7 +410,7 @@ Result<Json> ServerSession::Initialize(const Json& params) {
   std::string version =
       IsSupportedProtocolVersion(requested) ? requested : std::string(kLatestProtocolVersion);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     protocol_version_ = version;
     if (params.contains("capabilities") && params["capabilities"].is_object()) {
       client_capabilities_ = params["capabilities"];
@@ -465,7 +465,7 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
   ToolContext ctx;
   ctx.cancel = cancel;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ctx.client_capabilities = client_capabilities_;
   }
   if (meta.is_object() && meta.contains("progressToken")) {
@@ -493,7 +493,7 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
 
   ToolResult result;
   try {
-    std::unique_lock<std::mutex> serial;
+    std::unique_lock<Mutex> serial;
     if (server_.options().serialize_tool_calls) serial = std::unique_lock(tool_mu_);
     result = it->handler(arguments, ctx);
   } catch (const std::exception& e) {
@@ -517,11 +517,11 @@ Result<Json> ServerSession::SendClientRequest(const std::string& method, const J
   Json id = "srv-" + std::to_string(next_id_++);
   auto pending = std::make_shared<Pending>();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_[IdKey(id)] = pending;
   }
   reply(MakeRequest(id, method, params));
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   bool done = pending_cv_.wait_for(lock, cancel, server_.options().client_request_timeout,
                                    [&] { return pending->done; });
   if (!done) {

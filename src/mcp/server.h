@@ -28,7 +28,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <stop_token>
@@ -37,6 +36,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/tool.h"
@@ -110,19 +110,19 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::shared_mutex standalone_send_mu_;
   std::atomic<uint64_t> next_id_{1};
 
-  mutable std::mutex mu_;
-  std::string protocol_version_;                     // guarded by mu_
-  Json client_capabilities_ = Json::object();        // guarded by mu_
-  Sink standalone_;                                  // guarded by mu_
-  std::map<std::string, std::stop_source> running_;  // guarded by mu_: IdKey -> cancel
-  std::set<std::string> subscriptions_;              // guarded by mu_
+  mutable Mutex mu_;
+  std::string protocol_version_ GUARDED_BY(mu_);
+  Json client_capabilities_ GUARDED_BY(mu_) = Json::object();
+  Sink standalone_ GUARDED_BY(mu_);
+  std::map<std::string, std::stop_source> running_ GUARDED_BY(mu_);  // IdKey -> cancel
+  std::set<std::string> subscriptions_ GUARDED_BY(mu_);
   struct Pending {
     bool done = false;
     Message response;
   };
-  std::map<std::string, std::shared_ptr<Pending>> pending_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<Pending>> pending_ GUARDED_BY(mu_);
   std::condition_variable_any pending_cv_;
-  std::mutex tool_mu_;  // held around tool handlers when serialize_tool_calls
+  Mutex tool_mu_;  // held around tool handlers when serialize_tool_calls
 };
 
 class Server {
@@ -161,10 +161,10 @@ class Server {
   std::vector<std::shared_ptr<ServerSession>> LiveSessions();
 
   ServerOptions options_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const ServerDefinition> definition_;  // guarded by mu_
-  std::vector<std::weak_ptr<ServerSession>> sessions_;  // guarded by mu_
-  std::mutex change_mu_;  // orders concurrent changes, so notifications follow publication
+  mutable Mutex mu_;
+  std::shared_ptr<const ServerDefinition> definition_ GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<ServerSession>> sessions_ GUARDED_BY(mu_);
+  Mutex change_mu_;       // orders concurrent changes, so notifications follow publication
   std::jthread watcher_;  // last: stopped and joined first
 };
 

@@ -116,13 +116,13 @@ TEST_F(ServerTest, UnknownMethodAndBadLevel) {
 
 // A session of `server` whose standalone messages are collected.
 struct Listener {
-  std::mutex mu;
-  std::vector<Json> standalone;
+  Mutex mu;
+  std::vector<Json> standalone GUARDED_BY(mu);
   std::shared_ptr<ServerSession> session;
 
   Listener(Server& server, bool send_initialized) {
     session = server.CreateSession([this](const Json& j) {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       standalone.push_back(j);
     });
     Message init;
@@ -138,7 +138,7 @@ struct Listener {
     }
   }
   std::vector<std::string> Methods() {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::vector<std::string> out;
     for (const auto& j : standalone) out.push_back(j.value("method", ""));
     return out;

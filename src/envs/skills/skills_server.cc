@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/cancel.h"
+#include "core/mutex.h"
 #include "envs/registry.h"
 #include "mcp/hub.h"
 #include "mcp/permissions.h"
@@ -25,9 +26,9 @@ constexpr auto kPollInterval = 1s;
 // What the handlers share; kept alive by the handlers' shared_ptr copies.
 struct SkillsServerState {
   Config config;
-  std::mutex mu;  // guards the stores
-  std::unique_ptr<memory::MemoryStore> memory;
-  std::unique_ptr<skills::SkillStore> skills;
+  Mutex mu;
+  std::unique_ptr<memory::MemoryStore> memory PT_GUARDED_BY(mu);
+  std::unique_ptr<skills::SkillStore> skills PT_GUARDED_BY(mu);
   std::once_flag hub_once;
   std::unique_ptr<mcp::ClientManager> hub;  // created on the first call
 };
@@ -65,7 +66,7 @@ mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, cons
   if (!runtime_options) return mcp::ToolResult::Error(runtime_options.error().message());
   skills::Skill skill;
   {
-    std::lock_guard lock(state.mu);
+    MutexLock lock(state.mu);
     auto k = state.skills->Get(name);
     if (!k) return mcp::ToolResult::Error(k.error().message());
     skill = *k;
@@ -89,7 +90,7 @@ mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, cons
   if (!r)
     return mcp::ToolResult::Error("skill '" + name + "' could not start: " + r.error().message());
   {
-    std::lock_guard lock(state.mu);
+    MutexLock lock(state.mu);
     (void)state.skills->RecordOutcome(name, r->ok());
   }
   Json calls = Json::array();
@@ -162,7 +163,7 @@ void WatchSkills(const std::shared_ptr<SkillsServerState>& state, int64_t versio
   while (SleepFor(kPollInterval, stop)) {
     std::vector<skills::Skill> list;
     {
-      std::lock_guard lock(state->mu);
+      MutexLock lock(state->mu);
       auto now = DataVersion(*state->memory);
       if (!now) {
         spdlog::warn("skills server: cannot check for new skills: {}", now.error().message());
@@ -190,6 +191,7 @@ void WatchSkills(const std::shared_ptr<SkillsServerState>& state, int64_t versio
 Result<mcp::ServerDefinition> MakeSkillsServer(const Config& config) {
   auto state = std::make_shared<SkillsServerState>();
   state->config = config;
+  MutexLock lock(state->mu);
   NAUT_ASSIGN_OR_RETURN(state->memory, memory::OpenMemoryStore(config));
   NAUT_ASSIGN_OR_RETURN(state->skills, skills::SkillStore::Open(
                                            *state->memory, {.skills_dir = config.home / "skills"}));
