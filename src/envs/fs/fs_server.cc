@@ -171,6 +171,7 @@ std::string Lower(std::string s) {
 
 Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
   std::shared_ptr<FsServer> server(new FsServer(options));
+  std::vector<std::string> allowed;
   auto roots = std::make_shared<std::vector<RootDir>>();
   for (const auto& dir : options.allowed) {
     std::string expanded = ExpandHome(dir.string());
@@ -186,15 +187,19 @@ Result<std::shared_ptr<FsServer>> FsServer::Create(const FsOptions& options) {
     auto root = OpenRootDir(normalized.empty() ? "/" : normalized);
     if (!root)
       return NotFound("fs: allowed directory '" + dir.string() + "': " + root.error().message());
-    server->allowed_.push_back(normalized);
+    allowed.push_back(normalized);
     roots->push_back(std::move(*root));
   }
-  server->roots_ = std::move(roots);
+  {
+    MutexLock lock(server->mu_);
+    server->allowed_ = std::move(allowed);
+    server->roots_ = std::move(roots);
+  }
   return server;
 }
 
 std::vector<std::string> FsServer::AllowedDirectories() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return allowed_;
 }
 
@@ -215,7 +220,7 @@ int FsServer::SetRootsFromMcp(const Json& roots) {
     }
   }
   if (accepted.empty()) return 0;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   allowed_ = accepted;
   roots_ = std::move(opened);
   return static_cast<int>(accepted.size());
@@ -225,7 +230,7 @@ Result<Location> FsServer::Locate(const std::string& requested, FinalLink final)
   std::vector<std::string> allowed;
   std::shared_ptr<const std::vector<RootDir>> roots;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     allowed = allowed_;
     roots = roots_;
   }

@@ -19,18 +19,18 @@
 // not), anything but a regular file is refused for reading (a FIFO would hang the server), and
 // listed sizes of links leading out are 0.
 //
-// Thread-safety: handlers may run concurrently; the allowed directories are guarded by a
-// mutex and may be replaced at any time (MCP roots).
+// Thread-safety: handlers may run concurrently; the allowed directories sit behind one mutex
+// and may be replaced at any time (MCP roots).
 
 #include <atomic>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/beneath.h"
 #include "core/config.h"
+#include "core/mutex.h"
 #include "mcp/tool.h"
 
 namespace naut::envs::fs {
@@ -96,10 +96,10 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   static const ToolSpec kToolSpecs[];
 
   FsOptions options_;
-  mutable std::mutex mu_;
-  std::vector<std::string> allowed_;  // GUARDED_BY(mu_): normalised real paths
-  // GUARDED_BY(mu_): the same directories, open; replaced whole, so a call keeps its snapshot.
-  std::shared_ptr<const std::vector<RootDir>> roots_;
+  mutable Mutex mu_;
+  std::vector<std::string> allowed_ GUARDED_BY(mu_);  // normalised real paths
+  // The same directories, open; replaced whole, so a call keeps its snapshot.
+  std::shared_ptr<const std::vector<RootDir>> roots_ GUARDED_BY(mu_);
   std::atomic<bool> roots_unavailable_{false};
 };
 
