@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "core/mutex.h"
 #include "llm/endpoint_pool.h"
 #include "scripted_llm_process.h"
 
@@ -58,7 +59,7 @@ TEST(LlmPoolTest, AKilledEndpointLosesNoRequest) {
   EndpointPool pool(Options(servers));
   std::atomic<int> done{0}, failed{0};
   std::vector<std::string> errors;
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&, w] {
@@ -68,7 +69,7 @@ TEST(LlmPoolTest, AKilledEndpointLosesNoRequest) {
           done++;
         } else {
           failed++;
-          std::lock_guard lock(mu);
+          MutexLock lock(mu);
           errors.push_back(r.error().ToString());
         }
       }

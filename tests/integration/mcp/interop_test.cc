@@ -10,11 +10,11 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "core/ids.h"
+#include "core/mutex.h"
 #include "core/subprocess.h"
 #include "mcp/client.h"
 #include "mcp/http_client.h"
@@ -120,17 +120,17 @@ TEST(McpInteropTest, EverythingServerToolsResourcesPromptsAndProgress) {
   EXPECT_FALSE(prompts->empty());
 
   std::vector<double> progress;
-  std::mutex mu;
+  Mutex mu;
   RequestOptions ro;
   ro.on_progress = [&](double p, double, const std::string&) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     progress.push_back(p);
   };
   auto slow =
       client->CallTool("trigger-long-running-operation", Json{{"duration", 1}, {"steps", 4}}, ro);
   ASSERT_TRUE(slow) << slow.error().ToString();
   EXPECT_FALSE(slow->is_error) << Text(*slow);
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   EXPECT_GE(progress.size(), 3u);
 }
 
@@ -604,18 +604,18 @@ void RunSkillsCommand(const fs::path& home, std::vector<std::string> args) {
 
 // Counts notifications/tools/list_changed from a client.
 struct ListChangedWaiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  int seen = 0;
+  Mutex mu;
+  std::condition_variable_any cv;
+  int seen GUARDED_BY(mu) = 0;
   void Note(const std::string& method) {
     if (method != "notifications/tools/list_changed") return;
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     ++seen;
     cv.notify_all();
   }
   bool WaitFor(int count, std::chrono::seconds timeout = 30s) {
-    std::unique_lock lock(mu);
-    return cv.wait_for(lock, timeout, [&] { return seen >= count; });
+    MutexLock lock(mu);
+    return cv.wait_for(lock, timeout, [&]() REQUIRES(mu) { return seen >= count; });
   }
 };
 
