@@ -41,7 +41,9 @@ class SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
   ~MutexLock() RELEASE() {
-    if (locked_) mu_.unlock();
+    if (locked_) {
+      mu_.unlock();
+    }
   }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;

@@ -13,7 +13,9 @@ namespace {
 
 // True when `mu` could be taken right now (and lets go of it again).
 bool Free(Mutex& mu) {
-  if (!mu.try_lock()) return false;
+  if (!mu.try_lock()) {
+    return false;
+  }
   mu.unlock();
   return true;
 }
@@ -72,6 +74,7 @@ TEST(MutexTest, ConditionVariableWaitsOnTheLock) {
 TEST(MutexTest, CountsStayExactUnderContention) {
   Counter c;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {
@@ -80,7 +83,9 @@ TEST(MutexTest, CountsStayExactUnderContention) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) {
+    t.join();
+  }
   MutexLock lock(c.mu);
   EXPECT_EQ(c.value, 40000);
 }

@@ -100,7 +100,7 @@ void ClientManager::NoteDown(Entry& e, const Status& why) {
 Result<std::shared_ptr<Client>> ClientManager::Connect(Entry& e) {
   MutexLock lock(mu_);
   // Another thread is connecting this server: wait for it rather than start a second process.
-  while (e.connecting) cv_.wait(lock);
+  cv_.wait(lock, [&] { return !e.connecting; });
   if (e.client && e.client->connected()) return e.client;
   if (e.state == ServerState::kDisabled)
     return FailedPrecondition("mcp server '" + e.config.name + "' is disabled");

@@ -141,7 +141,7 @@ Status ServeStdio(Server& server, int in_fd, int out_fd) {
   }
   session->Close();
   MutexLock lock(workers.mu);
-  while (workers.running > 0) workers.done.wait(lock);
+  workers.done.wait(lock, [&]() REQUIRES(workers.mu) { return workers.running == 0; });
   return Status::Ok();
 }
 
