@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libcurl4-openssl-dev
   libsqlite3-dev libhnswlib-dev libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libseccomp-dev libre2-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev clang-format-14
+  clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test from a fresh Debian 12 machine: set-up, the sanitizer build of the unit
-# tests, the whole suite (unit, integration, slow) on the release build, then the `model`
+# Runs every test from a fresh Debian 12 machine: set-up, formatting and clang-tidy, the
+# sanitizer build of the unit tests, the whole suite (unit, integration, slow) on the release build, then the `model`
 # label: real models through a real llama-server and the embedded engine. For that it fetches
 # SmolLM2-135M and the default model first (scripts/models.sh, about 30 s; the engine's parity
 # tests in the suite use them too) and builds llama.cpp's llama-server from
@@ -13,6 +13,11 @@ bash scripts/setup.sh || exit 1
 status=0
 echo "== formatting (scripts/format.sh --check)"
 bash scripts/format.sh --check || status=1
+
+# clang-tidy with the repo's .clang-tidy, the lock rules (-Wthread-safety) included; about
+# 7 minutes on 2 cores.
+echo "== clang-tidy (scripts/tidy.sh)"
+bash scripts/tidy.sh || status=1
 
 # The real models the suite checks the engine against (tokenizer, greedy continuations, top-5
 # probabilities) and the `model` tests run on; fetched once, verified every time.

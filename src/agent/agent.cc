@@ -628,7 +628,7 @@ Agent::StepEnd Agent::AnswerClaim(const TaskRecord& task, const std::string& ans
     messages.push_back(llm::Message::Assistant(answer));
     messages.push_back(llm::Message::User(kEmptyAnswerCorrection));
     Emit("correction", {{"problems", Json::array({"empty answer"})}});
-    state.rounds.back().steps.push_back("(empty answer: asked again)");
+    state.rounds.back().steps.emplace_back("(empty answer: asked again)");
     return StepEnd::kNextStep;
   }
   // No call and no code: the model says it is done. A checker tool answers at once, so the

@@ -1,5 +1,7 @@
 #include "agent/critic.h"
 
+#include <utility>
+
 #include "agent/compaction.h"
 #include "llm/json_repair.h"
 
@@ -56,9 +58,9 @@ Verdict ReadLlmVerdict(const std::string& answer) {
   return {(*parsed)["success"].get<bool>(), parsed->value("critique", ""), "llm critic"};
 }
 
-Critic::Critic(const EnvProfile& profile, CriticKind kind, ToolBox& tools,
+Critic::Critic(EnvProfile profile, CriticKind kind, ToolBox& tools,
                std::chrono::milliseconds tool_timeout, LoopAccess access)
-    : profile_(profile),
+    : profile_(std::move(profile)),
       kind_(kind),
       tools_(tools),
       tool_timeout_(tool_timeout),

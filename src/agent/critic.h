@@ -51,7 +51,7 @@ inline constexpr size_t kCriticSteps = 8;
 
 class Critic {
  public:
-  Critic(const EnvProfile& profile, CriticKind kind, ToolBox& tools,
+  Critic(EnvProfile profile, CriticKind kind, ToolBox& tools,
          std::chrono::milliseconds tool_timeout, LoopAccess access);
 
   // Whether the checker tool judges `task` (else the model does).

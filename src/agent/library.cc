@@ -17,6 +17,7 @@ Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string&
                                                               const std::string& env, int k) {
   NAUT_ASSIGN_OR_RETURN(auto hits, store_.Search(task, static_cast<size_t>(k), env));
   std::vector<SkillSnippet> out;
+  out.reserve(hits.size());
   for (const auto& h : hits)
     out.push_back({h.skill.name, h.skill.description, h.skill.code, h.similarity});
   return out;

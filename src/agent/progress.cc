@@ -219,7 +219,7 @@ Result<int64_t> ProgressStore::GameFirstTask(const std::string& env) {
   return row ? q.ColumnInt(0) : int64_t{0};
 }
 
-Result<int64_t> ProgressStore::BeginTask(TaskRecord task) {
+Result<int64_t> ProgressStore::BeginTask(const TaskRecord& task) {
   NAUT_ASSIGN_OR_RETURN(
       auto q,
       db_->Prepare(

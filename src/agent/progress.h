@@ -75,7 +75,7 @@ class ProgressStore {
   Result<int64_t> GameFirstTask(const std::string& env);
 
   // Tasks
-  Result<int64_t> BeginTask(TaskRecord task);  // inserts an active task with attempts = 1
+  Result<int64_t> BeginTask(const TaskRecord& task);  // inserts an active task with attempts = 1
   Status RetryTask(int64_t id, const std::string& run_id);  // attempts += 1, back to active
   Status FinishTask(int64_t id, TaskStatus status, const std::string& skill,
                     const std::string& critique);

@@ -107,7 +107,7 @@ Check CheckEndpoint(const std::string& base_url, const std::string& api_key) {
   httplib::Client client(root);
   client.set_connection_timeout(3, 0);
   client.set_read_timeout(5, 0);
-  if (!api_key.empty()) client.set_bearer_token_auth(api_key.c_str());
+  if (!api_key.empty()) client.set_bearer_token_auth(api_key);
   auto health = client.Get("/health");
   if (!health) {
     return {

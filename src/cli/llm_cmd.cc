@@ -1,9 +1,9 @@
 // neuronaut llm status | ask: look at the configured model servers, and talk to them once.
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <iostream>
 #include <thread>
 

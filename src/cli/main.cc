@@ -1,8 +1,7 @@
 // neuronaut: the one product binary. Each subcommand lives in its own file of src/cli/.
 
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "cli/context.h"

@@ -115,7 +115,7 @@ std::string PressAnswer(const mcp::ToolResult& r) {
   return "💬 " + text;
 }
 
-int Play(std::shared_ptr<RpgWorld> world, std::istream& in, std::ostream& out, bool echo) {
+int Play(const std::shared_ptr<RpgWorld>& world, std::istream& in, std::ostream& out, bool echo) {
   ChatPrinter printer(out);
   int64_t current = kGameChatId;
   out << "🎮 Dungeon Quest, played through the rpg tool server (seed " << world->Snapshot().seed()

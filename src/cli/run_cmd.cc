@@ -5,15 +5,16 @@
 // a systemd service it reports readiness, its task and stopping, and feeds the watchdog while
 // the agent shows progress (core/service_notify.h).
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "agent/agent.h"
 #include "agent/code_runner.h"
@@ -146,7 +147,8 @@ void NotifyServiceStatus(const std::string& type, const Json& f) {
 // current step finish. Called from the agent's thread.
 class CancelledOnTerm final : public llm::ChatModel {
  public:
-  CancelledOnTerm(llm::ChatModel& inner, std::stop_token term) : inner_(inner), term_(term) {}
+  CancelledOnTerm(llm::ChatModel& inner, std::stop_token term)
+      : inner_(inner), term_(std::move(term)) {}
   llm::ChatResult Chat(const llm::ChatRequest& request, const llm::CallOptions& options) override {
     llm::CallOptions o = options;
     if (!o.cancel.stop_possible()) o.cancel = term_;

@@ -68,7 +68,7 @@ int RunTool(const std::vector<std::string>& argv) {
 
 std::vector<std::string> Systemctl(bool user, std::vector<std::string> args) {
   std::vector<std::string> argv = {"systemctl"};
-  if (user) argv.push_back("--user");
+  if (user) argv.emplace_back("--user");
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -94,17 +94,17 @@ std::vector<std::string> PassedOnFlags(const Context& ctx, std::vector<std::stri
   std::vector<std::string> args;
   auto add = [&](const char* flag, const std::string& value) {
     if (value.empty()) return;
-    args.push_back(flag);
+    args.emplace_back(flag);
     args.push_back(value);
   };
   add("--llm-backend", ctx.llm_backend);
   add("--llm-base-url", ctx.llm_base_url);
   add("--llm-model", ctx.llm_model);
   add("--log-level", ctx.log_level);
-  if (ctx.verbose) args.push_back("--verbose");
+  if (ctx.verbose) args.emplace_back("--verbose");
   for (const auto& s : ctx.sets) {
     if (s.rfind("llm.api_key=", 0) == 0) {
-      notes.push_back(
+      notes.emplace_back(
           "--set llm.api_key is not written into the unit (anyone may read it); set "
           "[llm] api_key in the configuration file instead");
       continue;
@@ -120,7 +120,7 @@ std::map<std::string, std::string> PassedOnEnvironment(std::vector<std::string>&
     if (const char* v = std::getenv(name)) env[name] = v;
   }
   if (std::getenv("LLM_API_KEY") != nullptr) {
-    notes.push_back(
+    notes.emplace_back(
         "LLM_API_KEY is not written into the unit (anyone may read it); set [llm] "
         "api_key in the configuration file instead");
   }
@@ -203,8 +203,9 @@ int Install(Context& ctx, const ServiceFlags& flags) {
               << UserFlag(flags.user) << " enable --now " << kServiceUnitName << "`).\n";
     return kExitOk;
   }
-  for (auto args : {std::vector<std::string>{"daemon-reload"},
-                    std::vector<std::string>{"enable", "--now", std::string(kServiceUnitName)}}) {
+  for (const auto& args :
+       {std::vector<std::string>{"daemon-reload"},
+        std::vector<std::string>{"enable", "--now", std::string(kServiceUnitName)}}) {
     auto argv = Systemctl(flags.user, args);
     if (int rc = RunTool(argv); rc != 0) {
       std::cerr << "neuronaut: `" << Shown(argv) << "` failed (exit " << rc
@@ -271,12 +272,12 @@ int ShowStatus(Context& ctx, const ServiceFlags& flags) {
 int ShowLogs(Context& ctx, const ServiceFlags& flags) {
   if (SystemdRunning()) {
     std::vector<std::string> argv = {"journalctl"};
-    if (flags.user) argv.push_back("--user");
+    if (flags.user) argv.emplace_back("--user");
     for (const char* a : {"--no-pager", "-u"}) argv.emplace_back(a);
     argv.emplace_back(kServiceUnitName);
-    argv.push_back("-n");
+    argv.emplace_back("-n");
     argv.push_back(std::to_string(flags.lines));
-    if (flags.follow) argv.push_back("-f");
+    if (flags.follow) argv.emplace_back("-f");
     return RunTool(argv);
   }
   std::cout << NoSystemd() << ", so there is no journal of the service to show.\n";

@@ -69,7 +69,7 @@ std::string SystemdQuote(std::string_view word) { return Quote(word, Context::kC
 std::string ServiceUnitText(const ServiceUnitOptions& o) {
   std::vector<std::string> argv = {o.binary.string(), "--home", o.home.string()};
   if (!o.config_file.empty()) {
-    argv.push_back("--config");
+    argv.emplace_back("--config");
     argv.push_back(o.config_file.string());
   }
   argv.insert(argv.end(), o.global_args.begin(), o.global_args.end());

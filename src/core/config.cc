@@ -51,7 +51,7 @@ Status Bad(const std::string& where, const std::string& key, const std::string& 
 
 using Check = std::function<std::optional<std::string>(const std::string&)>;  // -> expected
 
-Check OneOf(std::vector<std::string> choices) {
+Check OneOf(const std::vector<std::string>& choices) {
   return [choices](const std::string& v) -> std::optional<std::string> {
     for (const auto& c : choices) {
       if (c == v) return std::nullopt;
@@ -77,7 +77,8 @@ Check HttpUrlOrEmpty() {
   };
 }
 
-Field StringField(std::string key, std::string& (*ref)(Config&), Check check = nullptr) {
+Field StringField(const std::string& key, std::string& (*ref)(Config&),
+                  const Check& check = nullptr) {
   Field f;
   f.key = key;
   auto set = [key, ref, check](Config& c, const std::string& v,
@@ -108,7 +109,7 @@ std::string FormatNumber(double v) {
 }
 
 template <typename T>
-Field NumberField(std::string key, T& (*ref)(Config&), double min, double max) {
+Field NumberField(const std::string& key, T& (*ref)(Config&), double min, double max) {
   Field f;
   f.key = key;
   constexpr bool kInt = std::is_integral_v<T>;
@@ -143,7 +144,7 @@ Field NumberField(std::string key, T& (*ref)(Config&), double min, double max) {
   return f;
 }
 
-Field BoolField(std::string key, bool& (*ref)(Config&)) {
+Field BoolField(const std::string& key, bool& (*ref)(Config&)) {
   Field f;
   f.key = key;
   f.from_toml = [key, ref](Config& c, const toml::node& n, const std::string& where) -> Status {
@@ -166,7 +167,8 @@ Field BoolField(std::string key, bool& (*ref)(Config&)) {
   return f;
 }
 
-Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&), Check check) {
+Field StringListField(const std::string& key, std::vector<std::string>& (*ref)(Config&),
+                      const Check& check) {
   Field f;
   f.key = key;
   f.from_toml = [key, ref, check](Config& c, const toml::node& n,
@@ -211,8 +213,9 @@ Field StringListField(std::string key, std::vector<std::string>& (*ref)(Config&)
   return f;
 }
 
+// `member` is a path of member names (llm.base_url), which parentheses would not parse.
 #define NAUT_REF(member) \
-  [](Config & c) -> auto& { return c.member; }
+  [](Config & c) -> auto& { return c.member; }  // NOLINT(bugprone-macro-parentheses)
 
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = [] {

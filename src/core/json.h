@@ -66,10 +66,10 @@ std::string DumpJson(const Json& j, int indent = -1);
 // JSON object or array comes back unchanged.
 std::string JsonAsReadableText(std::string_view text);
 
-// `text` with every invalid UTF-8 sequence (stray or truncated bytes, overlong forms,
+// `s` with every invalid UTF-8 sequence (stray or truncated bytes, overlong forms,
 // surrogates, code points past U+10FFFF) replaced by U+FFFD, so it can go into JSON; model
 // output that ends mid-character or is made of raw byte tokens is the usual source.
-std::string ValidUtf8(std::string_view text);
+std::string ValidUtf8(std::string_view s);
 
 // Typed access. `what` names the object for the error ("tools/call params").
 Result<std::string> GetString(const Json& obj, std::string_view key, std::string_view what);

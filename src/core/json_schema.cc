@@ -233,7 +233,8 @@ class SchemaWalker {
     bool fits = std::any_of(types.begin(), types.end(),
                             [&](const std::string& t) { return HasType(v, t); });
     for (size_t i = 0; !fits && fix && i < types.size(); ++i) {
-      Json before = v;
+      // A copy: *fix is often v itself, and Repair changes it.
+      Json before = v;  // NOLINT(performance-unnecessary-copy-initialization)
       if (Repair(*fix, types[i], options_)) {
         report_.repairs.push_back(at + ": " + Quote(before) + " read as " + types[i]);
         fits = true;

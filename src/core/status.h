@@ -83,10 +83,12 @@ class [[nodiscard]] Result {
   Result(Status error) : v_(std::move(error)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status");
   }
+  // From a value. The requires clause leaves copies and moves of Result to their own
+  // constructors.
   template <typename U>
   requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
            !std::is_same_v<std::decay_t<U>, Status> && !std::is_same_v<std::decay_t<U>, Result<T>>)
-      Result(U&& value)
+      Result(U&& value)                   // NOLINT(bugprone-forwarding-reference-overload)
       : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return v_.index() == 0; }
@@ -137,4 +139,4 @@ Status ToStatus(const Result<T>& r) {
   auto NAUT_CONCAT_(naut_result_, __LINE__) = (expr);    \
   if (!NAUT_CONCAT_(naut_result_, __LINE__).ok())        \
     return NAUT_CONCAT_(naut_result_, __LINE__).error(); \
-  lhs = std::move(NAUT_CONCAT_(naut_result_, __LINE__)).value()
+  lhs = std::move(NAUT_CONCAT_(naut_result_, __LINE__)).value()  // NOLINT: lhs may declare

@@ -2,16 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <thread>
-
-extern char** environ;
 
 namespace naut {
 
@@ -115,10 +113,12 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   }
   for (const auto& [k, v] : options.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_copy = options.argv;
   std::vector<char*> argv;
+  argv.reserve(argv_copy.size() + 1);
   for (auto& s : argv_copy) argv.push_back(s.data());
   argv.push_back(nullptr);
 

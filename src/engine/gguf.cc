@@ -110,7 +110,7 @@ Status ReadScalar(Cursor& c, GgufValueType t, GgufValue* v, const std::string& k
     case GgufValueType::kInt8: {
       int8_t x{};
       NAUT_RETURN_IF_ERROR(c.Read(&x, what));
-      v->i = x;
+      v->i = x;  // NOLINT(bugprone-signed-char-misuse): GGUF's int8 is a signed number
       break;
     }
     case GgufValueType::kUint16: {
@@ -521,7 +521,7 @@ bool GgufFile::GetBoolOr(std::string_view key, bool fallback) const {
   auto r = GetBool(key);
   return r ? *r : fallback;
 }
-std::string GgufFile::GetStringOr(std::string_view key, std::string fallback) const {
+std::string GgufFile::GetStringOr(std::string_view key, const std::string& fallback) const {
   auto r = GetString(key);
   return r ? *r : fallback;
 }

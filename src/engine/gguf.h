@@ -148,7 +148,7 @@ class GgufFile {
   int64_t GetIntOr(std::string_view key, int64_t fallback) const;
   double GetFloatOr(std::string_view key, double fallback) const;
   bool GetBoolOr(std::string_view key, bool fallback) const;
-  std::string GetStringOr(std::string_view key, std::string fallback) const;
+  std::string GetStringOr(std::string_view key, const std::string& fallback) const;
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* FindTensor(std::string_view name) const;

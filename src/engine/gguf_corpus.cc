@@ -29,7 +29,7 @@ std::string Kv(const std::string& key, uint32_t type, const std::string& payload
   return out + payload;
 }
 
-std::string TensorInfo(const std::string& name, std::vector<uint64_t> dims, uint32_t type,
+std::string TensorInfo(const std::string& name, const std::vector<uint64_t>& dims, uint32_t type,
                        uint64_t offset) {
   std::string out;
   PutStr(out, name);

@@ -245,7 +245,9 @@ void QuantQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
 }
 
 // As ggml's reference quantizers: Q4_1 / Q5_1 span [min, max] in 15 / 31 steps; Q5_0 puts
-// the value of largest magnitude at -16 steps.
+// the value of largest magnitude at -16 steps. Rounded by adding 0.5 and truncating, as ggml
+// does, so that the bits match its files exactly (lround would differ at .5 ties).
+// NOLINTBEGIN(bugprone-incorrect-roundings)
 void QuantQ4_1(const float* x, BlockQ4_1* b, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     float mn = x[i * 32], mx = x[i * 32];
@@ -308,6 +310,7 @@ void QuantQ5_1(const float* x, BlockQ5_1* b, int64_t nb) {
     PackQ5(q, &b[i]);
   }
 }
+// NOLINTEND(bugprone-incorrect-roundings)
 
 void QuantQ8_0(const float* x, BlockQ8_0* b, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
@@ -431,9 +434,9 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
     }
     if (max_abs_scale == 0) {
       std::memset(&b[i], 0, sizeof(BlockQ6_K));
-      for (int l = 0; l < 128; ++l) b[i].ql[l] = 0;
+      for (unsigned char& l : b[i].ql) l = 0;
       // all levels 32 ("zero") need the high bits set: 32 = 0b100000
-      for (int l = 0; l < 64; ++l) b[i].qh[l] = 0xAA;
+      for (unsigned char& l : b[i].qh) l = 0xAA;
       continue;
     }
     float iscale = -128.0f / max_scale;

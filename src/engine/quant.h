@@ -95,7 +95,7 @@ std::string QuantizeRow(GgmlType type, const float* src, int64_t n);
 
 // How the activations are laid out for the dot product with a weight type.
 enum class ActFormat { kF32, kQ8_0, kQ8_1, kQ8_K };
-ActFormat ActFormatFor(GgmlType weight_type);
+ActFormat ActFormatFor(GgmlType t);
 size_t ActRowBytes(ActFormat fmt, int64_t n);
 void QuantizeActs(ActFormat fmt, const float* x, int64_t n, void* out);
 

@@ -40,7 +40,7 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   for (int b = 0; b < 256 && static_cast<int64_t>(tokens.size()) < s.n_vocab; ++b) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-    tokens.push_back(buf);
+    tokens.emplace_back(buf);
     scores.push_back(0);
     types.push_back(6);
   }

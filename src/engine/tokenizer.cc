@@ -561,7 +561,7 @@ std::vector<std::string> WordPiecePreprocess(std::string_view text) {
   const int32_t len = static_cast<int32_t>(nfd.size());
   for (int32_t i = 0; i < len;) {
     UChar32 c;
-    U16_NEXT(nfd.data(), i, len, c);
+    U16_NEXT(nfd, i, len, c);
     if (u_isUWhiteSpace(c)) {
       finish();
       continue;

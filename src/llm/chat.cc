@@ -103,8 +103,6 @@ Status LlmError::ToStatus() const {
   Code code = Code::kUnavailable;
   switch (kind) {
     case Kind::kContextLengthExceeded:
-      code = Code::kResourceExhausted;
-      break;
     case Kind::kRateLimited:
       code = Code::kResourceExhausted;
       break;

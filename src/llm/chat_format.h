@@ -30,7 +30,7 @@ std::string_view ChatFormatName(ChatFormat format);
 std::optional<ChatFormat> ParseChatFormat(std::string_view name);
 
 // The family a Jinja chat template belongs to, or kUnimplemented naming what was seen.
-Result<ChatFormat> DetectChatFormat(std::string_view jinja_template);
+Result<ChatFormat> DetectChatFormat(std::string_view t);
 
 // The prompt text for `messages` ending with the assistant turn's opening, without the BOS
 // token (the tokenizer adds it when the vocabulary asks for one). Special tokens appear as

@@ -44,7 +44,7 @@ class Params {
 
   bool Has(size_t i) const { return slots_[i] != nullptr; }
   const Value& Get(size_t i) const { return *slots_[i]; }
-  Value Or(size_t i, Value fallback) const { return Has(i) ? *slots_[i] : std::move(fallback); }
+  Value Or(size_t i, const Value& fallback) const { return Has(i) ? *slots_[i] : fallback; }
   bool Bool(size_t i, bool fallback) const { return Has(i) ? Truthy(*slots_[i]) : fallback; }
   int64_t Int(size_t i, int64_t fallback) const {
     if (!Has(i) || slots_[i]->is_none()) return fallback;
@@ -321,9 +321,9 @@ std::optional<double> ParsePyFloat(std::string_view text) {
   if (body == "inf" || body == "infinity") return sign * std::numeric_limits<double>::infinity();
   if (body == "nan") return std::numeric_limits<double>::quiet_NaN();
   std::string cleaned;
-  for (size_t k = 0; k < s.size(); ++k) {
-    if (s[k] == '_') continue;
-    cleaned += s[k];
+  for (char k : s) {
+    if (k == '_') continue;
+    cleaned += k;
   }
   if (cleaned.empty()) return std::nullopt;
   double v = 0;
@@ -367,7 +367,7 @@ std::string IntToBase(int64_t v, int base, bool upper) {
 }
 
 std::string GroupThousands(const std::string& digits, char sep) {
-  size_t start = digits.size() > 0 && digits[0] == '-' ? 1 : 0;
+  size_t start = !digits.empty() && digits[0] == '-' ? 1 : 0;
   size_t end = digits.find('.');
   if (end == std::string::npos) end = digits.size();
   std::string head = digits.substr(start, end - start);
@@ -695,6 +695,7 @@ Value SortKey(Runtime& rt, const Value& item, const std::optional<std::string>& 
   const auto parts = SplitAttributes(*attribute);
   if (parts.size() == 1) return CaseKey(GetPath(rt, item, parts[0]), case_sensitive);
   std::vector<Value> key;
+  key.reserve(parts.size());
   for (const auto& p : parts) key.push_back(CaseKey(GetPath(rt, item, p), case_sensitive));
   return Value::List(std::move(key));
 }
@@ -2074,6 +2075,7 @@ Value Slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
     return Value(EncodeUtf8(out));
   }
   std::vector<Value> out;
+  out.reserve(picks.size());
   for (int64_t i : picks) out.push_back(obj.items()[static_cast<size_t>(i)]);
   return obj.is_tuple() ? Value::Tuple(std::move(out)) : Value::List(std::move(out));
 }

@@ -314,9 +314,7 @@ class Lexer {
       size_t k = j;
       if (k >= src_.size() || !is_digit(src_[k])) return j;
       while (k < src_.size()) {
-        if (is_digit(src_[k])) {
-          ++k;
-        } else if (src_[k] == '_' && k + 1 < src_.size() && is_digit(src_[k + 1])) {
+        if (is_digit(src_[k]) || (src_[k] == '_' && k + 1 < src_.size() && is_digit(src_[k + 1]))) {
           ++k;
         } else {
           break;

@@ -126,14 +126,14 @@ struct LlamaServer::Impl {
                                      "--port",
                                      std::to_string(port)};
     if (options.context_size > 0) {
-      argv.push_back("--ctx-size");
+      argv.emplace_back("--ctx-size");
       argv.push_back(std::to_string(options.context_size * std::max(1, options.parallel)));
     }
     if (options.parallel > 0) {
-      argv.push_back("--parallel");
+      argv.emplace_back("--parallel");
       argv.push_back(std::to_string(options.parallel));
     }
-    argv.push_back("--jinja");  // native tool calling through the model's chat template
+    argv.emplace_back("--jinja");  // native tool calling through the model's chat template
     for (const auto& a : options.extra_args) argv.push_back(a);
     return Subprocess::Spawn({.argv = argv,
                               .env = {{"NAUT_LLAMA_LOG", options.log_file.string()}},

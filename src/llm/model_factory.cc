@@ -47,6 +47,7 @@ std::vector<EndpointOptions> EndpointsFromConfig(const LlmConfig& config) {
     }
   }
   std::vector<EndpointOptions> out;
+  out.reserve(urls.size());
   for (const auto& u : urls) out.push_back(Endpoint(config, u));
   return out;
 }

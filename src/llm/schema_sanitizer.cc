@@ -315,7 +315,7 @@ SanitizedSchema SanitizeToolSchema(const Json& schema, const SanitizeOptions& op
   if (!out.schema.contains("type")) {
     out.schema["type"] = "object";
   } else if (out.schema["type"] != "object") {
-    out.notes.push_back(
+    out.notes.emplace_back(
         "(root): a tool's parameters must be an object schema; replaced by an open object");
     out.schema = Json{{"type", "object"}};
   }

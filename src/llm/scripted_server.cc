@@ -386,7 +386,7 @@ struct ScriptedServer::Impl {
                        {"created", completion.created}, {"model", model},
                        {"choices", Json::array()},      {"usage", completion.usage}};
       events.push_back("data: " + DumpJson(final_chunk) + "\n\n");
-      events.push_back("data: [DONE]\n\n");
+      events.emplace_back("data: [DONE]\n\n");
     }
     return events;
   }

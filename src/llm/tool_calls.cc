@@ -93,8 +93,8 @@ const ToolSpec* ToolCallParser::Resolve(const std::string& name, std::string* no
   return nullptr;
 }
 
-void ToolCallParser::Accept(const std::string& name, Json arguments, std::string raw,
-                            std::string id, ParsedToolCalls& out) const {
+void ToolCallParser::Accept(const std::string& name, Json arguments, const std::string& raw,
+                            const std::string& id, ParsedToolCalls& out) const {
   if (name.empty()) {
     out.problems.push_back("a tool call has no tool name: " + Shorten(raw));
     return;
@@ -320,7 +320,7 @@ class ToolCallParser::ContentScan {
         pos = end;
         continue;
       }
-      out_.problems.push_back("[TOOL_CALLS] is not followed by a JSON list of calls");
+      out_.problems.emplace_back("[TOOL_CALLS] is not followed by a JSON list of calls");
       Took(pos, pos + kTag.size());
       pos += kTag.size();
     }
@@ -346,7 +346,7 @@ class ToolCallParser::ContentScan {
       }
       size_t brace = text_.find_first_of("{[", body);
       if (brace == std::string::npos || brace >= limit) {
-        out_.problems.push_back(
+        out_.problems.emplace_back(
             "<tool_call> holds no JSON object {\"name\": ..., \"arguments\": {...}}");
         size_t end = close == std::string::npos ? (next == std::string::npos ? text_.size() : next)
                                                 : close + 12;

@@ -51,8 +51,8 @@ class ToolCallParser {
 
  private:
   class ContentScan;  // ParseContent's reader, one format at a time
-  void Accept(const std::string& name, Json arguments, std::string raw, std::string id,
-              ParsedToolCalls& out) const;
+  void Accept(const std::string& name, Json arguments, const std::string& raw,
+              const std::string& id, ParsedToolCalls& out) const;
   void AcceptObject(const Json& obj, const std::string& raw, ParsedToolCalls& out) const;
   const ToolSpec* Resolve(const std::string& name, std::string* note) const;
 

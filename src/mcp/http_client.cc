@@ -63,7 +63,7 @@ struct HttpClientTransport::Exchange {
 
   // curl's callbacks: a header line, and a piece of the body. Returning less than `size`
   // makes curl stop the transfer.
-  size_t OnHeader(std::string_view line);
+  size_t OnHeader(std::string_view header);
   size_t OnBody(const char* p, size_t size);
   // One line of the SSE stream; false to stop reading.
   bool OnSseLine(std::string line);

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "core/ids.h"
 #include "core/mutex.h"
@@ -469,7 +470,7 @@ HttpServer::HttpServer(Server& server, HttpServerOptions options)
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
-          std::rethrow_exception(ep);
+          std::rethrow_exception(std::move(ep));
         } catch (const std::exception& e) {
           what = e.what();
         } catch (...) {

@@ -185,7 +185,6 @@ Status ErrorToStatus(std::string_view method, const RpcError& error) {
 RpcError StatusToError(const Status& status) {
   switch (status.code()) {
     case Code::kInvalidArgument:
-      return {kInvalidParams, status.message(), nullptr};
     case Code::kNotFound:
       return {kInvalidParams, status.message(), nullptr};
     case Code::kUnimplemented:

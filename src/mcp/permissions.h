@@ -23,8 +23,8 @@
 
 namespace naut::mcp {
 
-// Matches `name` against a glob with '*' and '?' (e.g. "fs__*", "rpg__press_*").
-bool GlobMatch(std::string_view pattern, std::string_view name);
+// Matches the tool name `s` against the glob `p`, with '*' and '?' (e.g. "fs__*", "rpg__press_*").
+bool GlobMatch(std::string_view p, std::string_view s);
 
 // Whether a tool's MCP annotations mark it destructive: destructiveHint set and readOnlyHint
 // not (a tool without annotations is not).

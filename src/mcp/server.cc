@@ -469,7 +469,7 @@ Result<Json> ServerSession::CallTool(const Json& params, const Json& meta, const
     ctx.client_capabilities = client_capabilities_;
   }
   if (meta.is_object() && meta.contains("progressToken")) {
-    Json token = meta["progressToken"];
+    const Json& token = meta["progressToken"];
     ctx.progress = [this, token, reply](double done, double total, const std::string& message) {
       if (closed_) return;
       Json p{{"progressToken", token}, {"progress", done}};

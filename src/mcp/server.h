@@ -169,7 +169,7 @@ class Server {
 };
 
 // Matches `uri` against an RFC 6570 template with simple {name} expressions; fills `vars`.
-bool MatchUriTemplate(const std::string& uri_template, const std::string& uri,
+bool MatchUriTemplate(const std::string& tmpl, const std::string& uri,
                       std::map<std::string, std::string>* vars);
 
 // The wire form of a tool definition and of a tool result.

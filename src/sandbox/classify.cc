@@ -1,10 +1,10 @@
 // Classify: from what a run left to the result the caller sees (see run_steps.h).
 
-#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 

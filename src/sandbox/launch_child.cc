@@ -2,12 +2,10 @@
 // parent may have had other threads holding libc locks (malloc, stdio, the thread list) at
 // the moment of clone, so nothing that allocates, locks or signals threads may run.
 
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -19,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "sandbox/launch_plan.h"

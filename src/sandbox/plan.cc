@@ -193,6 +193,7 @@ std::vector<std::string> Environment(const Spec& spec, bool isolated, const fs::
                                             {"PYTHONDONTWRITEBYTECODE", "1"}};
   for (const auto& [k, v] : spec.env) env[k] = v;
   std::vector<std::string> out;
+  out.reserve(env.size());
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
 }

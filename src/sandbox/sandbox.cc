@@ -1,8 +1,8 @@
 #include "sandbox/sandbox.h"
 
-#include <string.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <system_error>
 
 #include "sandbox/run_steps.h"

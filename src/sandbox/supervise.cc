@@ -1,13 +1,13 @@
 // Supervise: from a released child to what its run left (see run_steps.h).
 
 #include <poll.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "sandbox/run_steps.h"

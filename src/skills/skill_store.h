@@ -75,7 +75,7 @@ class SkillStore {
 
   // Validates and stores a skill. Errors: kInvalidArgument with the validator's reason,
   // kAlreadyExists for a near-duplicate (naming the twin and the similarity).
-  Result<AddedSkill> Add(const NewSkill& skill);
+  Result<AddedSkill> Add(const NewSkill& in);
   // The current version of `name`, or a given version.
   Result<Skill> Get(const std::string& name, int version = 0);
   Result<std::vector<Skill>> List(bool include_superseded = false);

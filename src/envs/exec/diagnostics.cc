@@ -101,8 +101,8 @@ std::optional<Diagnostic> ParsePythonTraceback(std::string_view output) {
   std::optional<Diagnostic> found;
   std::string file, line_no;
   auto lines = Lines(output);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (RE2::FullMatch(lines[i], frame, &file, &line_no)) {
+  for (auto& line : lines) {
+    if (RE2::FullMatch(line, frame, &file, &line_no)) {
       Diagnostic d;
       d.file = file;
       d.line = std::stoi(line_no);
@@ -111,7 +111,7 @@ std::optional<Diagnostic> ParsePythonTraceback(std::string_view output) {
       continue;
     }
     std::string name, message;
-    if (found && found->message.empty() && RE2::FullMatch(lines[i], exception, &name, &message)) {
+    if (found && found->message.empty() && RE2::FullMatch(line, exception, &name, &message)) {
       found->message = message.empty() ? name : name + ": " + message;
     }
   }

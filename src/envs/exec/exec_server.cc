@@ -135,7 +135,7 @@ class ExecServer {
   struct Build;
   Result<std::pair<UniqueFd, fs::path>> LocatePackage(const std::string& path) const;
   Result<sandbox::RunResult> Step(Build& build, const std::string& name,
-                                  std::vector<std::string> argv, ToolContext& context,
+                                  const std::vector<std::string>& argv, ToolContext& context,
                                   std::string workdir = {},
                                   std::map<std::string, std::string> env = {});
   ToolResult BuildCMake(Build& build, ToolContext& context);
@@ -314,9 +314,9 @@ ToolResult ExecServer::BuildPackage(const Json& args, ToolContext& context) {
   build.pkg = within == "." ? "." : within.string();
   build.inside_pkg = (fs::path(sandbox::kInsideWorkspace) / within).lexically_normal().string();
   build.timeout_s = *timeout;
-  auto has = [&package](const char* name) {
+  auto has = [dir = package.get()](const char* name) {
     struct stat st;
-    return ::fstatat(package.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    return ::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
   };
   if (has("CMakeLists.txt")) return BuildCMake(build, context);
   if (has("pyproject.toml") || has("setup.py") || has("setup.cfg") || has("tests") || has("test"))
@@ -362,8 +362,8 @@ Result<std::pair<UniqueFd, fs::path>> ExecServer::LocatePackage(const std::strin
 
 // Runs one step and records it; the first step that fails names the failed stage.
 Result<sandbox::RunResult> ExecServer::Step(Build& build, const std::string& name,
-                                            std::vector<std::string> argv, ToolContext& context,
-                                            std::string workdir,
+                                            const std::vector<std::string>& argv,
+                                            ToolContext& context, std::string workdir,
                                             std::map<std::string, std::string> env) {
   auto r = RunIn(argv, "", build.timeout_s, context, std::move(workdir), {}, std::move(env));
   if (!r) return r.error();
@@ -380,8 +380,8 @@ ToolResult ExecServer::BuildCMake(Build& build, ToolContext& context) {
   std::vector<std::string> configure = {"cmake", "-S", build.pkg,
                                         "-B",    dir,  "-DCMAKE_BUILD_TYPE=Debug"};
   if (fs::exists("/usr/bin/ninja")) {
-    configure.push_back("-G");
-    configure.push_back("Ninja");
+    configure.emplace_back("-G");
+    configure.emplace_back("Ninja");
   }
   auto c = Step(build, "configure", configure, context);
   if (!c) return Refused(c.error());

@@ -1,12 +1,12 @@
 #include "envs/fs/fs_server.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -618,7 +618,7 @@ ToolResult FsServer::ListDirectoryWithSizes(const Json& args) {
       total += i.size;
     }
   }
-  lines.push_back("");
+  lines.emplace_back("");
   lines.push_back("Total: " + std::to_string(files) + " files, " + std::to_string(dirs) +
                   " directories");
   lines.push_back("Combined size: " + FormatSize(total));

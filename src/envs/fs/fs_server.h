@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/beneath.h"
@@ -59,7 +60,7 @@ class FsServer : public std::enable_shared_from_this<FsServer> {
   void RefreshRoots(mcp::ToolContext& context);
 
  private:
-  explicit FsServer(const FsOptions& options) : options_(options) {}
+  explicit FsServer(FsOptions options) : options_(std::move(options)) {}
 
   // The reference's validatePath, made race-free: where `requested` lies beneath the allowed
   // directories, or the refusal in the reference's words.

@@ -79,7 +79,7 @@ bool WithinAllowed(const std::string& path, const std::vector<std::string>& allo
     if (dir.empty()) continue;
     std::string d = ResolvePath(dir);
     if (normalized == d) return true;
-    if (d == "/") return normalized.rfind("/", 0) == 0;
+    if (d == "/") return normalized.rfind('/', 0) == 0;
     if (normalized.rfind(d + "/", 0) == 0) return true;
   }
   return false;

@@ -137,7 +137,7 @@ std::string UnifiedDiff(std::string_view old_text, std::string_view new_text,
             cur.insert(cur.begin() + hunk.old_lines, "\\ No newline at end of file");
           }
           if ((!old_eof_newline && !no_nl_before_adds) || !new_eof_newline) {
-            cur.push_back("\\ No newline at end of file");
+            cur.emplace_back("\\ No newline at end of file");
           }
         }
         hunk.lines = std::move(cur);

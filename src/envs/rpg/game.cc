@@ -616,7 +616,7 @@ bool Game::EnemyTurn(bool defending, std::vector<std::string>& log) {
     line = "💥 The Goblin Boss brings down a CRUSHING SMASH";
   } else if (e.boss && f.round % 3 == 0) {
     f.boss_winding_up = true;
-    log.push_back("⚠️ The Goblin Boss raises his huge club high… brace yourself!");
+    log.emplace_back("⚠️ The Goblin Boss raises his huge club high… brace yourself!");
     return true;
   } else {
     line = e.emoji + " The " + e.name + " " + std::string(VerbOf(e.key));
@@ -649,7 +649,7 @@ CallbackAnswer Game::FightAction(std::string_view action) {
   } else if (action == "def") {
     f.round++;
     defending = true;
-    log.push_back("🛡 You raise your guard.");
+    log.emplace_back("🛡 You raise your guard.");
   } else if (action == "potion") {
     if (hero_.potions <= 0) return {"🧪 You have no potions left!", true};
     f.round++;
@@ -667,7 +667,7 @@ CallbackAnswer Game::FightAction(std::string_view action) {
       PostLocationMenu();
       return {"🏃 You got away!", false};
     }
-    log.push_back("❌ You failed to escape!");
+    log.emplace_back("❌ You failed to escape!");
   } else {
     return {std::string(kExpired), false};
   }
@@ -693,7 +693,7 @@ void Game::Win() {
   std::string text;
   if (e.boss) {
     boss_defeated_ = true;
-    hero_.items.push_back("goblin_key");
+    hero_.items.emplace_back("goblin_key");
     Achieve("defeat_goblin_boss");
     text = "🏆 The Forest Goblin Boss falls! Oakvale is safe.\n✨ +" + Str(e.xp) + " XP · 💰 +" +
            Str(e.gold) + " bounty · 🗝 Goblin King's Key";
@@ -778,15 +778,12 @@ CallbackAnswer Game::ShopPress(std::string_view data) {
       break;
   }
   Chat& shop = ChatRef(kShopChatId);
-  if (!shop.messages.empty()) {
-    // Refresh the purse shown on the newest catalogue.
-    for (auto it = shop.messages.rbegin(); it != shop.messages.rend(); ++it) {
-      if (!it->keyboard.empty()) {
-        auto [text, kb] = ShopView();
-        Edit(kShopChatId, it->id, std::move(text), std::move(kb));
-        break;
-      }
-    }
+  // Refresh the purse shown on the newest catalogue.
+  auto newest = std::find_if(shop.messages.rbegin(), shop.messages.rend(),
+                             [](const Message& m) { return !m.keyboard.empty(); });
+  if (newest != shop.messages.rend()) {
+    auto [text, kb] = ShopView();
+    Edit(kShopChatId, newest->id, std::move(text), std::move(kb));
   }
   std::string answer = "✅ Bought " + name + " for " + Str(item->price) + " 💰.";
   if (item->kind == ItemInfo::Kind::kWeapon || item->kind == ItemInfo::Kind::kArmour) {
@@ -826,7 +823,9 @@ std::string Game::MilestoneDetail(std::string_view id) const {
 // ---- invariants -----------------------------------------------------------------------------
 
 Status Game::CheckInvariants() const {
-  auto fail = [](std::string what) { return Status(Code::kInternal, "rpg invariant: " + what); };
+  auto fail = [](const std::string& what) {
+    return Status(Code::kInternal, "rpg invariant: " + what);
+  };
   if (hero_.level < 1 || hero_.level > kMaxLevel)
     return fail("level " + Str(hero_.level) + " out of range");
   if (hero_.max_hp != 20 + 10 * hero_.level) return fail("max_hp does not match level");

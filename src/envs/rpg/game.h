@@ -178,8 +178,8 @@ class Game {
 
   CallbackAnswer GamePress(std::string_view data);
   CallbackAnswer ShopPress(std::string_view data);
-  void GameCommand(std::string_view text);
-  void ShopCommand(std::string_view text);
+  void GameCommand(std::string_view command);
+  void ShopCommand(std::string_view command);
 
   CallbackAnswer Travel(Location to);
   CallbackAnswer Hunt();

@@ -408,7 +408,7 @@ std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
       {"type", {"integer", "string"}},
       {"description", "Message id. If omitted, the most recent message with buttons"}};
   auto tool = [&](std::string name, std::string title, std::string description, Json properties,
-                  std::vector<std::string> required, bool read_only,
+                  const std::vector<std::string>& required, bool read_only,
                   ToolResult (RpgWorld::*method)(const Json&)) {
     mcp::Tool t;
     t.name = std::move(name);
