@@ -753,12 +753,8 @@ ToolResult FsServer::ListAllowed(const Json&) {
   return TextResult("Allowed directories:\n" + Join(AllowedDirectories(), "\n"));
 }
 
-// The reference's tools, in its order and with its texts; schemas are JSON text, a null output
-// schema is the reference's {content: string}.
-const FsServer::ToolSpec FsServer::kToolSpecs[] = {
-    {"read_file", "Read File (Deprecated)",
-     "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
-     R"({"type": "object",
+// read_file, the deprecated name, and read_text_file take the same arguments.
+constexpr const char* kReadTextSchema = R"({"type": "object",
          "properties": {"head": {"type": "number",
                                  "description":
                                    "If provided, returns only the first N lines of the file"},
@@ -766,8 +762,14 @@ const FsServer::ToolSpec FsServer::kToolSpecs[] = {
                         "tail": {"type": "number",
                                  "description":
                                    "If provided, returns only the last N lines of the file"}},
-         "required": ["path"]})",
-     nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
+         "required": ["path"]})";
+
+// The reference's tools, in its order and with its texts; schemas are JSON text, a null output
+// schema is the reference's {content: string}.
+const FsServer::ToolSpec FsServer::kToolSpecs[] = {
+    {"read_file", "Read File (Deprecated)",
+     "Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead.",
+     kReadTextSchema, nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
     {"read_text_file", "Read Text File",
      "Read the complete contents of a file from the file system as text. Handles various "
      "text encodings and provides detailed error messages if the file cannot be read. Use "
@@ -775,16 +777,7 @@ const FsServer::ToolSpec FsServer::kToolSpecs[] = {
      "parameter to read only the first N lines of a file, or the 'tail' parameter to read "
      "only the last N lines of a file. Operates on the file as text regardless of extension. "
      "Only works within allowed directories.",
-     R"({"type": "object",
-         "properties": {"head": {"type": "number",
-                                 "description":
-                                   "If provided, returns only the first N lines of the file"},
-                        "path": {"type": "string"},
-                        "tail": {"type": "number",
-                                 "description":
-                                   "If provided, returns only the last N lines of the file"}},
-         "required": ["path"]})",
-     nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
+     kReadTextSchema, nullptr, R"({"readOnlyHint": true})", &FsServer::ReadText},
     {"read_media_file", "Read Media File",
      "Read an image or audio file. Returns the base64 encoded data and MIME type. Only works "
      "within allowed directories.",
