@@ -279,12 +279,9 @@ void Agent::FinishRun(const std::string& stop_reason, std::stop_token stop) {
   summary_.stop_reason = stop_reason;
   std::string text = std::to_string(summary_.done) + " done, " + std::to_string(summary_.failed) +
                      " failed; " + stop_reason;
-  (void)progress_.FinishRun(options_.run_id,
-                            stop.stop_requested() ? "stopped"
-                            : summary_.error      ? "failed"
-                                                  : "finished",
-                            text);
-  Emit("run_end", {{"status", "finished"},
+  const char* status = stop.stop_requested() ? "stopped" : summary_.error ? "failed" : "finished";
+  (void)progress_.FinishRun(options_.run_id, status, text);
+  Emit("run_end", {{"status", status},
                    {"reason", stop_reason},
                    {"tasks", summary_.tasks},
                    {"done", summary_.done},
@@ -513,6 +510,9 @@ Result<Agent::RoundEnd> Agent::RunRound(const TaskRecord& task, TaskState& state
       // Not the task's fault: leave it active (a later run resumes it) and stop the run.
       state.rounds.back().error = answer.error().ToString();
       Emit("task_paused", {{"task", task.description}, {"reason", answer.error().ToString()}});
+      // A stop that cut the call short (SIGTERM, --max-minutes) ends the run as asked.
+      if (answer.error().kind == llm::LlmError::Kind::kCancelled && stop.stop_requested())
+        return Cancelled("stopped during a model call; the task stays active and is resumed");
       return Unavailable("the model could not answer: " + answer.error().ToString());
     }
     if (TakeStep(task, *answer, parser, messages, state, round) == StepEnd::kRoundOver) break;

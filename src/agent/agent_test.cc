@@ -147,6 +147,33 @@ class AgentTest : public ::testing::Test {
   std::vector<std::string> events_;
 };
 
+// A stop that cuts a model call short (SIGTERM, --max-minutes) ends the run as asked, not as a
+// failure of the model, and leaves the task for the next run.
+TEST_F(AgentTest, AStopDuringAModelCallEndsTheRunAsAskedWithTheTaskActive) {
+  struct StoppedMidCall : llm::ChatModel {
+    std::stop_source stop;
+    llm::ChatResult Chat(const llm::ChatRequest&, const llm::CallOptions&) override {
+      stop.request_stop();
+      return llm::LlmError{llm::LlmError::Kind::kCancelled, "cancelled"};
+    }
+    std::string Describe() const override { return "stopped mid-call"; }
+  } model;
+  Agent agent(model, world_, *progress_, *trace_, profile_, options_, nullptr, nullptr, nullptr,
+              [this](const std::string& type, const Json& f) {
+                events_.push_back(type + " " + DumpJson(f));
+              });
+  auto r = agent.Run(model.stop.get_token());
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_FALSE(r->error);
+  EXPECT_EQ(r->stop_reason, "stopped during a model call; the task stays active and is resumed");
+  EXPECT_TRUE(Saw(R"(run_end {"done":0,"failed":0,"model_calls")"));
+  EXPECT_TRUE(Saw(R"("status":"stopped")"));
+  auto active = progress_->ActiveTask("counter");
+  ASSERT_TRUE(active);
+  ASSERT_TRUE(active->has_value());
+  EXPECT_EQ((*active)->milestone, "two_points");
+}
+
 TEST_F(AgentTest, SucceedsVerifiesAndLearnsASkill) {
   model_.script = {Call("game__press", {{"button", "train"}}),
                    Call("game__press", {{"button", "train"}}), Text("Done: two points."),
