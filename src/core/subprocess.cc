@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,76 @@ ExitStatus Decode(int wstatus) {
   if (WIFEXITED(wstatus)) s.exit_code = WEXITSTATUS(wstatus);
   if (WIFSIGNALED(wstatus)) s.signal = WTERMSIG(wstatus);
   return s;
+}
+
+// posix_spawn cannot arm PR_SET_PDEATHSIG, so a child that needs it is forked by hand. The parent
+// has other threads, so between fork and exec the child makes only async-signal-safe system
+// calls on memory prepared before the fork. A failure before exec is reported through a
+// close-on-exec pipe as an errno value.
+Result<pid_t> ForkExec(const SpawnOptions& options, const Pipe& in, const Pipe& out,
+                       const Pipe& err, char* const argv[], char* const envp[]) {
+  std::string path = options.argv[0];
+  if (path.find('/') == std::string::npos) {
+    auto found = FindOnPath(path);
+    if (!found) return NotFound("cannot start '" + path + "': " + std::strerror(ENOENT));
+    path = found->string();
+  }
+  auto report = MakePipe();
+  if (!report) return report.error();
+  const pid_t parent = ::getpid();
+  const int death_signal = options.parent_death_signal;
+  const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(report->read);
+    ::close(report->write);
+    return Unavailable("cannot start '" + options.argv[0] + "': fork: " + std::strerror(e));
+  }
+  if (pid == 0) {
+    auto fail = [&](int e) {
+      ssize_t ignored = ::write(report->write, &e, sizeof e);
+      (void)ignored;
+      ::_exit(127);
+    };
+    if (options.new_process_group) ::setpgid(0, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::prctl(PR_SET_PDEATHSIG, death_signal) != 0) fail(errno);
+    // The parent may have died before the signal was armed; then nobody would send it.
+    if (::getppid() != parent) ::_exit(127);
+    if (in.read >= 0) {
+      if (::dup2(in.read, 0) < 0) fail(errno);
+    } else {
+      int null = ::open("/dev/null", O_RDONLY);
+      if (null < 0 || ::dup2(null, 0) < 0) fail(errno);
+      if (null != 0) ::close(null);
+    }
+    if (out.write >= 0 && ::dup2(out.write, 1) < 0) fail(errno);
+    if (err.write >= 0 && ::dup2(err.write, 2) < 0) fail(errno);
+    if (cwd != nullptr && ::chdir(cwd) != 0) fail(errno);
+    ::execve(path.c_str(), argv, envp);
+    fail(errno);
+  }
+  ::close(report->write);
+  int e = 0;
+  ssize_t n;
+  do {
+    n = ::read(report->read, &e, sizeof e);
+  } while (n < 0 && errno == EINTR);
+  ::close(report->read);
+  if (n == static_cast<ssize_t>(sizeof e)) {
+    int ignored;
+    ::waitpid(pid, &ignored, 0);
+    std::string msg = "cannot start '" + options.argv[0] + "': " + std::strerror(e);
+    if (e == ENOENT) return NotFound(msg);
+    return Unavailable(msg);
+  }
+  return pid;
 }
 
 }  // namespace
@@ -123,7 +194,19 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   argv.push_back(nullptr);
 
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  int rc = 0;
+  if (options.parent_death_signal != 0) {
+    auto forked = ForkExec(options, in, out, err, argv.data(), envp.data());
+    if (!forked) {
+      posix_spawn_file_actions_destroy(&actions);
+      posix_spawnattr_destroy(&attr);
+      cleanup();
+      return forked.error();
+    }
+    pid = *forked;
+  } else {
+    rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -30,6 +30,12 @@ struct SpawnOptions {
   bool pipe_stdout = true;    // false: inherit
   bool pipe_stderr = true;    // false: inherit
   bool new_process_group = true;
+  // Linux PR_SET_PDEATHSIG: the signal the child gets when its parent dies, so that it cannot
+  // outlive us even when we are SIGKILLed (no destructor runs then). 0: none. The kernel's
+  // "parent" is the *thread* that spawned the child: the signal comes as soon as that thread
+  // exits, so spawn from a thread that lives as long as the child should (not a short-lived
+  // worker). Kept across exec except for set-user-ID programs.
+  int parent_death_signal = 0;
 };
 
 struct ExitStatus {

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "core/cancel.h"
@@ -135,11 +137,14 @@ struct LlamaServer::Impl {
     }
     argv.emplace_back("--jinja");  // native tool calling through the model's chat template
     for (const auto& a : options.extra_args) argv.push_back(a);
+    // SIGKILL when the spawning thread (the monitor, which lives as long as this object) dies,
+    // so that a `neuronaut` killed with SIGKILL outside systemd leaves no llama-server behind.
     return Subprocess::Spawn({.argv = argv,
                               .env = {{"NAUT_LLAMA_LOG", options.log_file.string()}},
                               .pipe_stdin = false,
                               .pipe_stdout = false,
-                              .pipe_stderr = false});
+                              .pipe_stderr = false,
+                              .parent_death_signal = SIGKILL});
   }
 
   // Waits for /health 200; Unavailable when the process exits first or time runs out.
@@ -163,6 +168,31 @@ struct LlamaServer::Impl {
     return Unavailable("llama-server did not become ready at " + url() + " within " +
                        std::to_string(options.ready_timeout.count() / 1000) + " s; see " +
                        options.log_file.string());
+  }
+
+  // The monitor thread's body: every llama-server process is spawned here, never on a caller's
+  // thread, because PR_SET_PDEATHSIG fires when the spawning thread ends and Start() may be
+  // called from a short-lived one. `started` gets the first start's outcome; the server is
+  // stopped here too, before the thread ends.
+  void Run(std::stop_token stop, std::promise<Status>& started) {
+    auto first = Spawn();
+    if (!first) {
+      started.set_value(first.error());
+      return;
+    }
+    Status ready = WaitReady(**first, stop);
+    if (!ready.ok()) {
+      started.set_value(ready);
+      return;  // the Subprocess's destructor kills what was started
+    }
+    {
+      MutexLock lock(mu);
+      child = std::move(*first);
+    }
+    started.set_value(Status::Ok());
+    Monitor(stop);
+    MutexLock lock(mu);
+    if (child && child->running()) child->Terminate(std::chrono::milliseconds(5000));
   }
 
   void Monitor(std::stop_token stop) {
@@ -206,11 +236,8 @@ LlamaServer::LlamaServer() : impl_(std::make_unique<Impl>()) {}
 LlamaServer::~LlamaServer() {
   if (impl_->monitor.joinable()) {
     impl_->monitor.request_stop();
-    impl_->monitor.join();
+    impl_->monitor.join();  // stops the server
   }
-  MutexLock lock(impl_->mu);
-  if (impl_->child && impl_->child->running())
-    impl_->child->Terminate(std::chrono::milliseconds(5000));
 }
 
 Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions options) {
@@ -234,13 +261,11 @@ Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions optio
   }
   spdlog::info("starting {} for {} on {} (log: {})", binary.string(), impl.options.model.string(),
                impl.url(), impl.options.log_file.string());
-  NAUT_ASSIGN_OR_RETURN(auto child, impl.Spawn());
-  NAUT_RETURN_IF_ERROR(impl.WaitReady(*child, {}));
-  {
-    MutexLock lock(impl.mu);
-    impl.child = std::move(child);
-  }
-  impl.monitor = std::jthread([&impl](std::stop_token stop) { impl.Monitor(stop); });
+  std::promise<Status> started;
+  std::future<Status> outcome = started.get_future();
+  impl.monitor = std::jthread([&impl, &started](std::stop_token stop) { impl.Run(stop, started); });
+  Status st = outcome.get();
+  if (!st.ok()) return st;  // the monitor has returned; s's destructor joins it
   return s;
 }
 

@@ -2,10 +2,14 @@
 // A llama.cpp `llama-server` started and looked after by NeuroNaut (`[llm] backend = "llamacpp"`):
 // started for a GGUF file on a free local port, waited for until /health answers 200,
 // restarted with backoff if it dies, and stopped (SIGTERM, then SIGKILL) when this object is
-// destroyed. Its output goes to a log file, never to our terminal.
+// destroyed. Its output goes to a log file, never to our terminal. The server is armed with
+// PR_SET_PDEATHSIG (SIGKILL), so it goes with us even when `neuronaut` is SIGKILLed and no
+// destructor runs.
 //
 // Thread-safety: the public methods may be called from any thread. A monitor thread owned by
-// the object watches the process.
+// the object spawns, watches and stops the process (the kernel's parent of a PDEATHSIG child
+// is the spawning thread, so spawning from the caller's thread would kill the server when that
+// thread ends).
 
 #include <chrono>
 #include <filesystem>

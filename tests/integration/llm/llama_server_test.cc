@@ -5,13 +5,15 @@
 #include "llm/llama_server.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
+#include "core/files.h"
 #include "core/ids.h"
+#include "core/subprocess.h"
 #include "llm/model_factory.h"
 #include "llm/openai_backend.h"
 
@@ -29,16 +31,19 @@ class LlamaServerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // A stand-in for llama-server: takes its flags, serves a script on the given port.
-  fs::path FakeLlamaServer() {
-    std::ofstream(dir_ / "script.json")
-        << R"({"model": "fake-gguf", "default": {"content": "hello from the managed server"}})";
+  // A stand-in for llama-server: takes its flags, serves a script on the given port, and writes
+  // its pid (the same process once it execs) to <dir>/llama.pid.
+  fs::path FakeLlamaServer(
+      const std::string& script =
+          R"({"model": "fake-gguf", "default": {"content": "hello from the managed server"}})") {
+    std::ofstream(dir_ / "script.json") << script;
     fs::path bin = dir_ / "llama-server";
     std::ofstream(bin) << "#!/bin/sh\nport=0\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in --port) "
                           "port=$2; shift;; esac\n"
-                          "  shift\ndone\nexec \""
-                       << NAUT_SCRIPTED_LLM << "\" --script \"" << (dir_ / "script.json").string()
-                       << "\" --port \"$port\"\n";
+                          "  shift\ndone\necho $$ >\""
+                       << (dir_ / "llama.pid").string() << "\"\nexec \"" << NAUT_SCRIPTED_LLM
+                       << "\" --script \"" << (dir_ / "script.json").string() << "\" --record \""
+                       << (dir_ / "requests.jsonl").string() << "\" --port \"$port\"\n";
     fs::permissions(bin, fs::perms::owner_all);
     return bin;
   }
@@ -114,6 +119,82 @@ TEST_F(LlamaServerTest, StartsWaitsRestartsWhenKilledAndStops) {
   server->reset();  // stops it
   auto after = client.Health(1s);
   EXPECT_FALSE(after.ok());
+}
+
+// The server is armed to die with its parent, and the kernel's parent is the spawning thread:
+// started from a thread that ends at once, it must keep serving.
+TEST_F(LlamaServerTest, KeepsServingAfterTheThreadThatStartedItEnds) {
+  std::ofstream(dir_ / "models" / "tiny.gguf") << "not really a model";
+  LlamaServerOptions o;
+  o.binary = FakeLlamaServer().string();
+  o.model = dir_ / "models" / "tiny.gguf";
+  o.log_file = dir_ / "llama.log";
+  o.ready_timeout = 30s;
+  std::unique_ptr<LlamaServer> server;
+  std::thread([&] {
+    auto s = LlamaServer::Start(o);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    server = std::move(*s);
+  }).join();
+  ASSERT_NE(server, nullptr);
+  int pid = server->pid();
+  std::this_thread::sleep_for(500ms);
+  EndpointOptions eo;
+  eo.base_url = server->base_url();
+  eo.max_retries = 0;
+  OpenAiBackend client(eo);
+  ChatRequest req;
+  req.messages = {Message::User("hi")};
+  auto r = client.Chat(req, {});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(server->restarts(), 0);
+  EXPECT_EQ(server->pid(), pid);
+}
+
+// True once `pid` has ended (gone, or a zombie nobody has reaped yet).
+bool Ended(int pid) {
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  auto paren = stat->rfind(')');
+  return paren == std::string::npos || stat->substr(paren + 2, 1) == "Z";
+}
+
+// `neuronaut` killed with SIGKILL (outside systemd: no cgroup to clean up, no destructor runs)
+// in the middle of a request to the llama-server it started: the server goes too.
+TEST_F(LlamaServerTest, GoesWhenNeuronautIsKilled) {
+  std::ofstream(dir_ / "models" / "tiny.gguf") << "not really a model";
+  fs::path bin = FakeLlamaServer(
+      R"({"model": "fake-gguf", "default": {"content": "late", "delay_ms": 60000}})");
+  auto cli = Subprocess::Spawn(
+      {.argv = {NAUT_CLI, "--home", (dir_ / "home").string(), "--set",
+                "llm.llama_server=" + bin.string(), "llm", "ask", "--no-stream", "hi"},
+       .env = {{"LLM_BACKEND", "llamacpp"},
+               {"LLM_MODEL", (dir_ / "models" / "tiny.gguf").string()}},
+       .pipe_stdin = false,
+       .pipe_stdout = false,
+       .pipe_stderr = false});
+  ASSERT_TRUE(cli.ok()) << cli.error().ToString();
+  // Until the question has reached the server.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline && (*cli)->running()) {
+    auto rec = ReadFile(dir_ / "requests.jsonl");
+    if (rec && rec->find("chat/completions") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+    (*cli)->TryWait();
+  }
+  ASSERT_TRUE((*cli)->running()) << "neuronaut ended early: " << (*cli)->TryWait()->ToString();
+  auto pid_text = ReadFile(dir_ / "llama.pid");
+  ASSERT_TRUE(pid_text.ok()) << "the stand-in never started";
+  int llama_pid = std::stoi(*pid_text);
+  ASSERT_FALSE(Ended(llama_pid));
+
+  ::kill((*cli)->pid(), SIGKILL);
+  EXPECT_EQ((*cli)->Wait().signal, SIGKILL);
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (!Ended(llama_pid) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(Ended(llama_pid)) << "llama-server (pid " << llama_pid << ") outlived neuronaut";
+  if (!Ended(llama_pid)) ::kill(llama_pid, SIGKILL);
 }
 
 TEST_F(LlamaServerTest, ProcessThatExitsEarlyReportsItsLog) {
