@@ -13,6 +13,14 @@ namespace naut::cli {
 
 namespace {
 
+// A run recorded as running whose process is gone (killed, crashed, the machine lost power)
+// never wrote its end; only the home lock's live holder is really running. The record is left
+// as it is (read-only command): `neuronaut run` resumes the task it left active.
+std::string ShownStatus(const agent::RunRecord& r, const std::optional<HomeLockHolder>& holder) {
+  if (r.status == "running" && (!holder || holder->run_id != r.id)) return "interrupted";
+  return r.status;
+}
+
 Result<std::unique_ptr<agent::ProgressStore>> OpenProgress(Context& ctx, DataHome& home) {
   NAUT_ASSIGN_OR_RETURN(Config config, ctx.LoadConfig());
   NAUT_ASSIGN_OR_RETURN(home, OpenDataHome(config.home));
@@ -25,7 +33,8 @@ int ListRuns(Context& ctx) {
   if (!progress) return Fail(progress.error());
   auto runs = (*progress)->Runs();
   if (!runs) return Fail(runs.error());
-  if (auto holder = HomeLock::Holder(home)) {
+  auto holder = HomeLock::Holder(home);
+  if (holder) {
     std::cout << "active now: run " << holder->run_id << " (pid " << holder->pid << ", "
               << holder->what << ")\n";
   }
@@ -33,12 +42,19 @@ int ListRuns(Context& ctx) {
     std::cout << "no runs yet in " << home.root.string() << "\n";
     return kExitOk;
   }
-  std::cout << std::left << std::setw(26) << "RUN" << std::setw(8) << "ENV" << std::setw(10)
+  std::cout << std::left << std::setw(26) << "RUN" << std::setw(8) << "ENV" << std::setw(12)
             << "STATUS" << std::setw(22) << "STARTED"
             << "SUMMARY\n";
+  bool interrupted = false;
   for (const auto& r : *runs) {
-    std::cout << std::setw(26) << r.id << std::setw(8) << r.env << std::setw(10) << r.status
+    std::string status = ShownStatus(r, holder);
+    interrupted = interrupted || status == "interrupted";
+    std::cout << std::setw(26) << r.id << std::setw(8) << r.env << std::setw(12) << status
               << std::setw(22) << r.started << r.summary << "\n";
+  }
+  if (interrupted) {
+    std::cout << "interrupted: the process ended without finishing the run (killed or crashed); "
+                 "`neuronaut run` resumes its task\n";
   }
   return kExitOk;
 }
@@ -52,8 +68,8 @@ int ShowRun(Context& ctx, const std::string& id) {
   if (!run->has_value())
     return Fail(NotFound("no run with id '" + id + "' (see `neuronaut runs list`)"));
   const auto& r = **run;
-  std::cout << "run      " << r.id << "\nenv      " << r.env << "\nstatus   " << r.status
-            << "\nstarted  " << r.started << "\nfinished "
+  std::cout << "run      " << r.id << "\nenv      " << r.env << "\nstatus   "
+            << ShownStatus(r, HomeLock::Holder(home)) << "\nstarted  " << r.started << "\nfinished "
             << (r.finished.empty() ? "-" : r.finished) << "\n";
   if (!r.goal.empty()) std::cout << "goal     " << r.goal << "\n";
   if (!r.summary.empty()) std::cout << "summary  " << r.summary << "\n";

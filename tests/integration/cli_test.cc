@@ -146,7 +146,7 @@ TEST_F(CliTest, DoctorPassesWithAReachableEndpoint) {
   ssize_t n = ::read((*server)->stdout_fd(), buf, sizeof buf - 1);
   ASSERT_GT(n, 0);
   std::string port(buf, static_cast<size_t>(n));
-  port.erase(port.find_last_not_of("\n") + 1);
+  port.erase(port.find_last_not_of('\n') + 1);
   auto r = Run({"doctor"}, {{"LLM_BASE_URL", "http://127.0.0.1:" + port}});
   bool userns = r.out.find("PROBLEM  unprivileged user namespaces") == std::string::npos;
   EXPECT_NE(r.out.find("ok       LLM endpoint http://127.0.0.1:" + port + " is healthy"),
@@ -195,6 +195,44 @@ TEST_F(CliTest, ASecondAgentOnAnActiveHomeIsRefused) {
   auto after = Run({"--set", "llm.max_retries=0", "run", "--max-tasks", "1"});
   EXPECT_EQ(after.err.find("is in use by"), std::string::npos) << after.err;
   EXPECT_NE(after.err.find("the model could not answer"), std::string::npos) << after.err;
+}
+
+// A run whose process was killed never recorded its end; `runs list` must not call it running
+// when nothing holds the home, only the live holder's run is.
+TEST_F(CliTest, RunsListShowsAKilledRunAsInterrupted) {
+  ASSERT_EQ(Run({"runs", "list"}).status.exit_code, 0);  // creates the home and its database
+  {
+    auto db = store::Db::Open(home_ / "neuronaut.db");
+    ASSERT_TRUE(db.ok()) << db.error().ToString();
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO runs (id, env, started, status) VALUES "
+                           "('run-killed', 'rpg', '2026-12-01T10:00:00Z', 'running'),"
+                           "('run-live', 'rpg', '2026-12-01T11:00:00Z', 'running'),"
+                           "('run-done', 'rpg', '2026-12-01T09:00:00Z', 'finished')")
+                    .ok());
+  }
+  auto line_of = [](const std::string& out, const std::string& id) {
+    auto at = out.find("\n" + id + " ");  // the table's row, not the "active now" line
+    return at == std::string::npos ? std::string()
+                                   : out.substr(at + 1, out.find('\n', at + 1) - at);
+  };
+  {
+    auto held = HomeLock::Acquire(DataHome{home_}, "run-live", "neuronaut run");
+    ASSERT_TRUE(held.ok()) << held.error().ToString();
+    auto list = Run({"runs", "list"});
+    EXPECT_EQ(list.status.exit_code, 0) << list.err;
+    EXPECT_NE(line_of(list.out, "run-live").find("running"), std::string::npos) << list.out;
+    EXPECT_NE(line_of(list.out, "run-killed").find("interrupted"), std::string::npos) << list.out;
+    EXPECT_NE(line_of(list.out, "run-done").find("finished"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("`neuronaut run` resumes"), std::string::npos) << list.out;
+  }
+  // The holder died too: both are interrupted now.
+  auto list = Run({"runs", "list"});
+  EXPECT_NE(line_of(list.out, "run-live").find("interrupted"), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("active now"), std::string::npos) << list.out;
+  auto show = Run({"runs", "show", "run-killed"});
+  EXPECT_EQ(show.status.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("status   interrupted"), std::string::npos) << show.out;
 }
 
 // A backup restored into another, empty home resumes the same run: the unfinished task is
