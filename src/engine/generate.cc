@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 namespace naut::engine {
 
@@ -48,6 +49,17 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
   res.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
 
   Sampler sampler(o.sampling);
+  std::unique_ptr<TokenVocabulary> own_vocab;
+  std::unique_ptr<GrammarConstraint> constraint;
+  const TokenVocabulary* vocab = o.vocabulary;
+  if (o.grammar != nullptr) {
+    if (vocab == nullptr) {
+      own_vocab = TokenVocabulary::Build(tok);
+      vocab = own_vocab.get();
+    }
+    constraint = std::make_unique<GrammarConstraint>(*o.grammar, *vocab, o.grammar_triggers);
+    if (!constraint->error().ok()) return constraint->error();
+  }
   std::vector<TokenId> history = prompt;
   std::string pending;  // generated but not yet emitted
   auto emit = [&](size_t n) -> bool {
@@ -64,14 +76,30 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
       res.stop_reason = "length";
       break;
     }
-    TokenId id = sampler.Sample(ctx.logits(0), nv, history);
+    TokenId id = sampler.Sample(ctx.logits(0), nv, history, constraint.get());
+    if (constraint) {
+      if (!constraint->error().ok()) return constraint->error();
+      if (id < 0) {
+        return FailedPrecondition("grammar: no token of the vocabulary can continue the text here");
+      }
+      if (!constraint->Accept(id)) {
+        if (!constraint->error().ok()) return constraint->error();
+        return Internal("grammar: the sampled token does not fit the grammar");
+      }
+      res.grammar_active = constraint->active();
+      res.grammar_complete = constraint->complete();
+    }
     if (o.stop_at_eog && tok.IsEog(id)) {
       res.stop_reason = "eog";
       break;
     }
     res.tokens.push_back(id);
     history.push_back(id);
-    pending += tok.Piece(id);
+    if (vocab != nullptr && vocab->IsText(id)) {
+      pending += vocab->Bytes(id);  // a control token the grammar writes as text
+    } else {
+      pending += tok.Piece(id);
+    }
     // A stop string ends the text right before it.
     size_t cut = std::string::npos;
     for (const auto& s : o.stop) {

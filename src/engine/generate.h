@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/grammar.h"
+#include "engine/grammar_matcher.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 
@@ -26,12 +28,24 @@ struct GenerateOptions {
   // Asked between batches of the prompt's evaluation; true stops there (stop_reason
   // "cancelled").
   std::function<bool()> cancelled;
+  // Constrained decoding (grammar_matcher.h): only text the grammar admits is sampled, and
+  // the generation ends (end-of-generation token) only where the grammar can end. With
+  // triggers the grammar is lazy: free text until a trigger appears, the grammar from the
+  // trigger on. `vocabulary` is the model's TokenVocabulary (built for this call when null;
+  // building it costs tens of milliseconds on a large vocabulary, so callers keep one).
+  const Grammar* grammar = nullptr;
+  std::vector<std::string> grammar_triggers;
+  const TokenVocabulary* vocabulary = nullptr;
 };
 
 struct GenerateResult {
   std::string text;
   std::vector<TokenId> tokens;
   std::string stop_reason;  // "eog", "stop", "length", "context", "cancelled"
+  // With a grammar: whether it applied (from the start, or since a trigger), and whether the
+  // text it applied to is a complete match.
+  bool grammar_active = false;
+  bool grammar_complete = false;
   int n_prompt = 0;
   int n_reused = 0;  // prompt tokens served from the KV cache
   double prompt_seconds = 0;

@@ -6,7 +6,19 @@
 
 namespace naut::engine {
 
-TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<TokenId>& history) {
+TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<TokenId>& history,
+                        TokenFilter* filter) {
+  Prepare(logits, n_vocab, history);
+  const TokenId first = Pick();
+  if (filter == nullptr || filter->Allows(first)) return first;
+  const TokenMask& allowed = filter->Allowed();
+  Prepare(logits, n_vocab, history);
+  std::erase_if(cand_, [&](const auto& c) { return !allowed.Has(c.second); });
+  if (cand_.empty()) return -1;
+  return Pick();
+}
+
+void Sampler::Prepare(const float* logits, int64_t n_vocab, const std::vector<TokenId>& history) {
   cand_.resize(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < n_vocab; ++i) cand_[i] = {logits[i], static_cast<TokenId>(i)};
   const bool penalize =
@@ -23,6 +35,9 @@ TokenId Sampler::Sample(const float* logits, int64_t n_vocab, const std::vector<
       l -= static_cast<float>(count) * p_.frequency_penalty + p_.presence_penalty;
     }
   }
+}
+
+TokenId Sampler::Pick() {
   auto by_logit = [](const auto& a, const auto& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
