@@ -15,7 +15,7 @@ constexpr int64_t kMaxMagnitude = 9999999999999999;  // 16 digits, the integers'
 
 // The JSON rules every schema grammar shares.
 constexpr const char* kJsonRules[][2] = {
-    {"ws", "[ \\t\\n]{0,16}"},
+    {"ws", "(\" \" | \"\\n\" [ \\t]{0,16})?"},
     {"json-char", "[^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})"},
     {"json-string", "\"\\\"\" json-char* \"\\\"\""},
     {"json-int", "\"-\"? ([0-9] | [1-9] [0-9]{1,15})"},
@@ -346,8 +346,11 @@ Result<std::string> JsonGrammarBuilder::ObjectRule(const Json& s, const std::str
     list.push_back({r, "json-value", true});
   }
   if (list.empty()) {
-    // No declared members: closed when additionalProperties is false, else any members.
-    if (extra && extra->is_boolean() && !extra->get<bool>()) {
+    // No declared members: closed when additionalProperties is false, or when `properties`
+    // is there (empty) and additionalProperties does not open it; else any members.
+    const bool closed =
+        extra ? extra->is_boolean() && !extra->get<bool>() : s.contains("properties");
+    if (closed) {
       AddRule(name, "\"{\" ws \"}\"");
       return name;
     }

@@ -3,20 +3,21 @@
 //
 // Expressed: `type` (one or a list) string / number / integer / boolean / null / object /
 // array; `properties` with `required` (properties in the schema's order, optional ones
-// skippable); `additionalProperties` (an object with `properties` is closed: a model must not
-// invent arguments; without `properties` it takes any members, of the additionalProperties
-// schema when one is given); `enum`, `const`; `items`, `minItems`, `maxItems`; `minLength`,
-// `maxLength`; integer `minimum` / `maximum` (exact digit ranges); number `minimum` >= 0;
-// `anyOf` / `oneOf` (as alternatives: exclusivity is not enforced); a one-element `allOf`;
-// local `$ref` (#/$defs/..., #/definitions/..., recursion allowed); true / false schemas.
-// Annotations (title, description, default, examples, ...) are ignored. Whatever else
-// constrains a value (pattern, format, multipleOf, exclusive bounds, uniqueItems,
-// patternProperties, not, if/then, prefixItems, number maximum, ...) is refused with
+// skippable); `additionalProperties` (an object with `properties`, even empty ones, is closed:
+// a model must not invent arguments, and a closed object is still valid; without
+// `properties` it takes any members, of the additionalProperties schema when one is given); `enum`,
+// `const`; `items`, `minItems`, `maxItems`; `minLength`, `maxLength`; integer `minimum` / `maximum`
+// (exact digit ranges); number `minimum` >= 0; `anyOf` / `oneOf` (as alternatives: exclusivity is
+// not enforced); a one-element `allOf`; local `$ref` (#/$defs/..., #/definitions/..., recursion
+// allowed); true / false schemas. Annotations (title, description, default, examples, ...) are
+// ignored. Whatever else constrains a value (pattern, format, multipleOf, exclusive bounds,
+// uniqueItems, patternProperties, not, if/then, prefixItems, number maximum, ...) is refused with
 // InvalidArgument naming the keyword and the schema path, never silently dropped.
 //
-// Whitespace between tokens is at most 16 blanks, integer and fraction parts at most 16 digits
-// and exponents at most 2, so a model cannot run on forever inside them and every number fits
-// a double.
+// Whitespace between tokens is one space, or one line break and at most 16 blanks of
+// indentation (a model that wanders into blanks is not kept there), integer and fraction parts at
+// most 16 digits and exponents at most 2, so a model cannot run on forever inside them and every
+// number fits a double.
 //
 // Pure functions and a builder for one thread; the results are GBNF text for Grammar::Parse.
 
