@@ -8,12 +8,14 @@
 #include <thread>
 
 #include "cli/context.h"
+#include "core/data_home.h"
 #include "core/files.h"
 #include "envs/registry.h"
 #include "llm/embedded_backend.h"
 #include "llm/endpoint_pool.h"
 #include "llm/llama_server.h"
 #include "llm/model_factory.h"
+#include "llm/pool_journal.h"
 #include "llm/schema_sanitizer.h"
 #include "llm/tool_calls.h"
 #include "mcp/hub.h"
@@ -21,6 +23,19 @@
 namespace naut::cli {
 
 namespace {
+
+// What the pools of earlier and running processes (the agent, `llm ask`) went through, from
+// the journal they append to: the probe above only shows the endpoints as they are now.
+void PrintPoolEvents(const std::filesystem::path& journal) {
+  auto events = llm::ReadPoolJournal(journal, 12);
+  if (!events || events->empty()) return;
+  std::cout << "\nrecent pool events (" << journal.string() << "):\n";
+  for (const auto& e : *events) {
+    std::cout << "  " << e.time << "  pid " << e.pid << "  "
+              << (e.endpoint.empty() ? "" : e.endpoint + "  ") << e.event
+              << (e.detail.empty() ? "" : ": " + e.detail) << "\n";
+  }
+}
 
 int Status(const Config& config) {
   if (config.llm.backend == "llamacpp") {
@@ -59,14 +74,17 @@ int Status(const Config& config) {
   int up = 0;
   for (const auto& s : status) {
     up += s.state == "up";
-    std::cout << fmt::format("{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", s.url, s.state,
-                             s.model.empty() ? "-" : s.model,
-                             s.context_size > 0 ? std::to_string(s.context_size) : "-",
-                             s.slots > 0 && s.state == "up" ? std::to_string(s.slots) : "-",
-                             s.server_busy >= 0 ? std::to_string(s.server_busy) : "-");
+    std::cout << fmt::format(
+        "{:<32} {:<12} {:<28} {:>8} {:>6} {:>5}\n", s.url, s.state,
+        // llama-server names its model by the path it was given
+        s.model.empty() ? "-" : std::filesystem::path(s.model).filename().string(),
+        s.context_size > 0 ? std::to_string(s.context_size) : "-",
+        s.slots > 0 && s.state == "up" ? std::to_string(s.slots) : "-",
+        s.server_busy >= 0 ? std::to_string(s.server_busy) : "-");
     if (s.state != "up" && !s.last_error.empty()) std::cout << "    " << s.last_error << "\n";
   }
   std::cout << up << " of " << status.size() << " endpoint(s) up\n";
+  PrintPoolEvents(DataHome{config.home}.logs_dir() / llm::kPoolJournalName);
   return up > 0 ? kExitOk : kExitFailure;
 }
 
@@ -182,7 +200,8 @@ int Ask(const Config& config, const AskOptions& ask) {
   if (text.empty())
     return Fail(InvalidArgument("llm ask: nothing to ask; give the prompt as arguments"));
 
-  auto model = llm::MakeChatModel(config.llm);
+  auto model =
+      llm::MakeChatModel(config.llm, DataHome{config.home}.logs_dir() / llm::kPoolJournalName);
   if (!model) return Fail(model.error());
   llm::ChatRequest request;
   if (!ask.system.empty()) request.messages.push_back(llm::Message::System(ask.system));

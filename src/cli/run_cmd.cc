@@ -29,6 +29,7 @@
 #include "envs/registry.h"
 #include "llm/embedded_backend.h"
 #include "llm/model_factory.h"
+#include "llm/pool_journal.h"
 #include "mcp/hub.h"
 #include "memory/embedder.h"
 #include "memory/memory_store.h"
@@ -439,7 +440,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   }
   auto profile = agent::LoadProfile(flags.env.empty() ? config->agent.env : flags.env);
   if (!profile) return Fail(profile.error());
-  auto model = llm::MakeChatModel(config->llm);
+  auto model = llm::MakeChatModel(config->llm, home->logs_dir() / llm::kPoolJournalName);
   if (!model) return Fail(model.error());
   auto progress = agent::ProgressStore::Open(home->database(), home->progress_file());
   if (!progress) return Fail(progress.error());

@@ -62,6 +62,8 @@ struct EndpointPool::Endpoint {
   double latency_ms = 0;      // moving average over answered requests, 0 until one is
   int64_t conversations = 0;  // requests routed here without an affinity match
   std::string last_error;
+  // The requests under way here, stopped when a probe finds the server not answering.
+  std::list<std::stop_source*> attempts;
 };
 
 // LRU map from prefix fingerprint to the endpoint that last served it.
@@ -72,6 +74,7 @@ struct EndpointPool::AffinityEntry {
 
 EndpointPool::EndpointPool(PoolOptions options)
     : options_(std::move(options)), affinity_(new AffinityEntry) {
+  if (!options_.journal.empty()) journal_ = std::make_unique<PoolJournal>(options_.journal);
   for (auto opts : options_.endpoints) {
     opts.max_retries = 0;  // the pool retries, across endpoints
     backends_.push_back(std::make_unique<OpenAiBackend>(opts));
@@ -256,6 +259,7 @@ ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& opt
       options_.max_attempts > 0 ? options_.max_attempts : static_cast<int>(2 * backends_.size());
   std::optional<LlmError> last;
   bool delivered_any = false;
+  std::string failed_on;  // the endpoints that failed this request, for the journal
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
     if (std::all_of(excluded.begin(), excluded.end(), [](bool b) { return b; })) {
       // Everyone failed this request once: pause briefly, then give them another chance.
@@ -268,19 +272,57 @@ ChatResult EndpointPool::Chat(const ChatRequest& request, const CallOptions& opt
       return picked.error();
     }
     size_t i = *picked;
-    if (delivered_any && options.on_delta) options.on_delta(StreamDelta{.restart = true});
+    const bool restarted = delivered_any;  // the caller was shown part of a cut answer
+    if (restarted && options.on_delta) options.on_delta(StreamDelta{.restart = true});
     bool delivered = false;
-    ChatResult r = backends_[i]->ChatOnce(request, options, &delivered);
+    // The attempt stops when the caller cancels, or when a probe gives up on the endpoint.
+    std::stop_source attempt_stop;
+    std::stop_callback relay(options.cancel, [&attempt_stop] { attempt_stop.request_stop(); });
+    CallOptions attempt_options = options;
+    attempt_options.cancel = attempt_stop.get_token();
+    std::list<std::stop_source*>::iterator registered;
+    {
+      MutexLock lock(mu_);
+      registered = endpoints_[i].attempts.insert(endpoints_[i].attempts.end(), &attempt_stop);
+    }
+    ChatResult r = backends_[i]->ChatOnce(request, attempt_options, &delivered);
+    {
+      MutexLock lock(mu_);
+      endpoints_[i].attempts.erase(registered);
+    }
+    if (!r.ok() && r.error().kind == LlmError::Kind::kCancelled &&
+        !options.cancel.stop_requested()) {
+      r = LlmError{LlmError::Kind::kTimeout,
+                   backends_[i]->base_url() +
+                       " stopped answering while it answered (its health probe failed)"};
+    }
     delivered_any = delivered_any || delivered;
     Release(i, r, hashes);
-    if (r.ok()) return r;
+    if (r.ok()) {
+      if (journal_ && !failed_on.empty()) {
+        journal_->Append(
+            {.endpoint = backends_[i]->base_url(),
+             .event = "answered",
+             .detail = "after a failure on " + failed_on +
+                       (restarted ? "; the cut answer was dropped and this one given whole" : "")});
+      }
+      return r;
+    }
     if (!r.error().transient()) return r;
     spdlog::warn("llm pool: {}; trying another endpoint", r.error().ToString());
+    if (journal_ && r.error().kind != LlmError::Kind::kCancelled) {
+      journal_->Append({.endpoint = backends_[i]->base_url(),
+                        .event = "failed",
+                        .detail = r.error().ToString() + (delivered ? " (cut mid-answer)" : "")});
+    }
+    failed_on += (failed_on.empty() ? "" : ", ") + backends_[i]->base_url();
     excluded[i] = true;
     last = r.error();
   }
   if (options.cancel.stop_requested()) return LlmError{LlmError::Kind::kCancelled, "cancelled"};
-  return last.value_or(LlmError{LlmError::Kind::kUnavailable, "no attempt was made"});
+  LlmError gave_up = last.value_or(LlmError{LlmError::Kind::kUnavailable, "no attempt was made"});
+  if (journal_) journal_->Append({.event = "gave up", .detail = gave_up.ToString()});
+  return gave_up;
 }
 
 void EndpointPool::Probe(size_t index) {
@@ -310,9 +352,11 @@ void EndpointPool::Probe(size_t index) {
       no_slots = true;
     }
   }
+  std::optional<PoolEvent> event;
   {
     MutexLock lock(mu_);
     Endpoint& e = endpoints_[index];
+    const std::string before = e.state;
     if (health.ok()) {
       bool was_out = e.open_until > Clock::now() || e.awaiting_probe;
       if (was_out && started >= e.failed_at) {
@@ -329,6 +373,15 @@ void EndpointPool::Probe(size_t index) {
       e.state = loading ? "loading" : "down";
       e.last_error = health.error().ToString();
       e.open_until = std::max(e.open_until, Clock::now() + options_.breaker_initial);
+      if (options_.health_interval.count() > 0) {
+        // Out until a later probe finds it back: between probes, a user request would hang
+        // on a server that does not answer.
+        e.awaiting_probe = true;
+        e.failed_at = started;
+      }
+      if (!loading) {
+        for (std::stop_source* attempt : e.attempts) attempt->request_stop();
+      }
     }
     if (info) {
       e.model = info->model;
@@ -343,7 +396,20 @@ void EndpointPool::Probe(size_t index) {
       e.slots_endpoint = false;
       e.server_busy = -1;
     }
+    // Changes only: the first look at a healthy endpoint is no news, and an endpoint that a
+    // request found failing was journaled then, so its probe failing too is none either.
+    if (e.state != before) {
+      if (e.state == "up" && before != "unknown") {
+        event = PoolEvent{.endpoint = b.base_url(), .event = "up", .detail = "healthy again"};
+      } else if ((e.state == "down" || e.state == "loading") &&
+                 (before == "up" || before == "unknown")) {
+        event = PoolEvent{.endpoint = b.base_url(),
+                          .event = "down",
+                          .detail = e.state == "loading" ? "loading the model" : e.last_error};
+      }
+    }
   }
+  if (event && journal_) journal_->Append(std::move(*event));
   slot_freed_.notify_all();
 }
 

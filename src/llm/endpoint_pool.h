@@ -20,14 +20,24 @@
 // busy the request waits at most `queue_timeout`, then fails with kRateLimited.
 //
 // Health. A background thread (when `health_interval` > 0) polls GET /health, /props (slots,
-// context size, model) and /slots (load). With it running, an endpoint that failed stays out
-// of routing until a probe finds it healthy again (so a dead machine costs no user request a
-// retry); without it, the breaker's backoff alone decides when it is tried again.
+// context size, model) and /slots (load). With it running, an endpoint that failed a request
+// or a probe stays out of routing until a probe finds it healthy again (so a dead machine
+// costs no user request a retry); without it, the breaker's backoff alone decides when it is
+// tried again. A server that stops answering while it answers (stalled, swapping, SIGSTOPped)
+// would hold its requests until their timeout: when a probe finds it not answering /health
+// (which llama-server answers even while it generates), the requests under way there are
+// abandoned and retried elsewhere (kTimeout, "stopped answering").
+//
+// Journal. With `journal` set, what happened is appended there (pool_journal.h): a request
+// that failed on an endpoint (cut mid-answer or not), the endpoint that answered it after
+// that, a request no endpoint could answer, and each endpoint the health probe finds going
+// down or coming back. `neuronaut llm status` shows the last of these.
 //
 // Thread-safety: Chat and Status may be called from any number of threads at once.
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -35,6 +45,7 @@
 
 #include "core/mutex.h"
 #include "llm/openai_backend.h"
+#include "llm/pool_journal.h"
 
 namespace naut::llm {
 
@@ -52,6 +63,7 @@ struct PoolOptions {
   int affinity_min_messages = 2;
   int affinity_max_extra_load = 2;
   size_t affinity_capacity = 8192;  // prefix fingerprints remembered
+  std::filesystem::path journal;    // empty: none
 };
 
 struct EndpointStatus {
@@ -104,6 +116,7 @@ class EndpointPool : public ChatModel {
   struct AffinityEntry;
   std::unique_ptr<AffinityEntry> affinity_ GUARDED_BY(mu_);
   size_t round_robin_ GUARDED_BY(mu_) = 0;
+  std::unique_ptr<PoolJournal> journal_;  // null without options_.journal
   std::jthread health_;
 };
 

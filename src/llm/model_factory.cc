@@ -52,13 +52,15 @@ std::vector<EndpointOptions> EndpointsFromConfig(const LlmConfig& config) {
   return out;
 }
 
-Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config) {
+Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config,
+                                                 const std::filesystem::path& pool_journal) {
   if (config.backend == "openai") {
     auto endpoints = EndpointsFromConfig(config);
     if (endpoints.size() == 1) return std::unique_ptr<ChatModel>(new OpenAiBackend(endpoints[0]));
     PoolOptions pool;
     pool.endpoints = std::move(endpoints);
     pool.max_attempts = static_cast<int>(pool.endpoints.size()) + config.max_retries;
+    pool.journal = pool_journal;
     return std::unique_ptr<ChatModel>(new EndpointPool(std::move(pool)));
   }
   if (config.backend == "llamacpp") {

@@ -12,8 +12,10 @@
 //                         context_size, threads, slots, chat_format and chat_template
 // Errors: no llama-server (looked for before the model), no GGUF, a model the engine cannot
 // load, or an unknown backend (InvalidArgument naming the three).
-// The returned model owns whatever it started and stops it when destroyed.
+// The returned model owns whatever it started and stops it when destroyed. A pool writes what
+// happens to its endpoints to `pool_journal` when one is given (pool_journal.h).
 
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -26,6 +28,7 @@ namespace naut::llm {
 // base_url followed by [llm] endpoints, duplicates removed, with the [llm] timeouts and key.
 std::vector<EndpointOptions> EndpointsFromConfig(const LlmConfig& config);
 
-Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config);
+Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config,
+                                                 const std::filesystem::path& pool_journal = {});
 
 }  // namespace naut::llm
