@@ -76,6 +76,7 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
       res.stop_reason = "length";
       break;
     }
+    const auto s0 = Clock::now();
     TokenId id = sampler.Sample(ctx.logits(0), nv, history, constraint.get());
     if (constraint) {
       if (!constraint->error().ok()) return constraint->error();
@@ -88,7 +89,9 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
       }
       res.grammar_active = constraint->active();
       res.grammar_complete = constraint->complete();
+      res.grammar_full_masks = constraint->full_masks();
     }
+    res.sample_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
     if (o.stop_at_eog && tok.IsEog(id)) {
       res.stop_reason = "eog";
       break;

@@ -46,10 +46,12 @@ struct GenerateResult {
   // text it applied to is a complete match.
   bool grammar_active = false;
   bool grammar_complete = false;
+  int grammar_full_masks = 0;  // tokens for which the sampler's first choice was refused
   int n_prompt = 0;
   int n_reused = 0;  // prompt tokens served from the KV cache
   double prompt_seconds = 0;
   double gen_seconds = 0;
+  double sample_seconds = 0;  // part of gen_seconds spent choosing tokens (grammar included)
 };
 
 Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt,

@@ -325,6 +325,7 @@ bool GrammarConstraint::Allows(TokenId id) {
 }
 
 const TokenMask& GrammarConstraint::Allowed() {
+  ++full_masks_;
   if (active_) return matcher_.AllowedTokens(vocab_);
   free_mask_.Reset(vocab_.n_tokens());
   for (TokenId id = 0; id < vocab_.n_tokens(); ++id) {

@@ -156,6 +156,8 @@ class GrammarConstraint : public TokenFilter {
   bool Accept(TokenId id);
 
   bool active() const { return active_; }
+  // How often the sampler's first choice was refused and the whole vocabulary was checked.
+  int full_masks() const { return full_masks_; }
   // Active and the text since the trigger (or the start) is a complete match.
   bool complete() const { return active_ && matcher_.CanEnd(); }
   const Status& error() const { return matcher_.error(); }
@@ -172,6 +174,7 @@ class GrammarConstraint : public TokenFilter {
   bool active_ = true;
   std::string tail_;  // while free: the last bytes written, shorter than the longest trigger
   TokenMask free_mask_;
+  int full_masks_ = 0;
 };
 
 }  // namespace naut::engine

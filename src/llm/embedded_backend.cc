@@ -58,6 +58,7 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
     if (!f) return InvalidArgument("unknown chat format '" + o.chat_format + "'");
     format_ = *f;
     has_format_ = true;
+    tool_style_ = ToolCallStyleOf(format_);
     return Status::Ok();
   }
   std::string source;
@@ -74,6 +75,7 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
   if (detected.ok()) {
     format_ = *detected;
     has_format_ = true;
+    tool_style_ = ToolCallStyleOf(format_);
   }
   if (source.empty()) return detected.error();
   const engine::Tokenizer& tok = model_->tokenizer();
@@ -82,6 +84,7 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
                                 o.chat_template.empty() ? "chat template" : o.chat_template);
   if (t.ok()) {
     strip_bos_ = tok.add_bos() && !tokens.bos.empty();
+    tool_style_ = ToolCallStyleOfTemplate(source, t->capabilities().tools);
     template_ = std::make_unique<const ChatTemplate>(std::move(*t));
     return Status::Ok();
   }
@@ -179,13 +182,57 @@ LlmResult<std::string> EmbeddedBackend::Prompt(const ChatRequest& request) const
   return RenderChat(format_, request.messages, tools);
 }
 
+LlmResult<std::optional<OutputGrammar>> EmbeddedBackend::OutputGrammarFor(
+    const ChatRequest& request) {
+  const bool tools = !request.tools.empty() && request.tool_choice.mode != ToolChoice::Mode::kNone;
+  const bool forced = request.tool_choice.mode == ToolChoice::Mode::kRequired ||
+                      request.tool_choice.mode == ToolChoice::Mode::kFunction;
+  if (request.response_format.type != ResponseFormat::Type::kText) {
+    if (tools && forced) {
+      return Error(LlmError::Kind::kBadRequest,
+                   "response_format and a required tool call cannot both be forced");
+    }
+    auto g = ResponseFormatGrammar(request.response_format);
+    if (!g.ok()) return Error(LlmError::Kind::kBadRequest, g.error().message());
+    return std::optional<OutputGrammar>(std::move(*g));
+  }
+  if (!tools) return std::optional<OutputGrammar>();
+  auto g = ToolCallGrammar(request.tools, request.tool_choice, tool_style_);
+  if (g.ok()) {
+    for (const std::string& note : g->notes) spdlog::debug("{}: {}", path_, note);
+    return std::optional<OutputGrammar>(std::move(*g));
+  }
+  if (g.error().code() == Code::kUnimplemented && !forced) {
+    if (!told_unconstrained_.exchange(true)) {
+      spdlog::warn("{}: tool calls are not constrained: {}", path_, g.error().message());
+    }
+    return std::optional<OutputGrammar>();
+  }
+  return Error(LlmError::Kind::kBadRequest,
+               (forced ? "tool_choice cannot be enforced: " : "") + g.error().message());
+}
+
+LlmResult<std::pair<const engine::Grammar*, const engine::TokenVocabulary*>>
+EmbeddedBackend::Constraint(const OutputGrammar& grammar) {
+  if (!grammar_ || grammar_text_ != grammar.gbnf) {
+    auto g = engine::Grammar::Parse(grammar.gbnf);
+    if (!g.ok()) return Error(LlmError::Kind::kBadRequest, g.error().message());
+    grammar_ = std::make_unique<engine::Grammar>(std::move(*g));
+    grammar_text_ = grammar.gbnf;
+  }
+  std::string key;
+  for (const std::string& s : grammar.special_text) key += s + "\n";
+  auto& vocab = vocabularies_[key];
+  if (!vocab) vocab = engine::TokenVocabulary::Build(model_->tokenizer(), grammar.special_text);
+  return std::make_pair(static_cast<const engine::Grammar*>(grammar_.get()),
+                        static_cast<const engine::TokenVocabulary*>(vocab.get()));
+}
+
 ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& options) {
   const auto t0 = Clock::now();
   if (request.messages.empty()) return Error(LlmError::Kind::kBadRequest, "no messages");
-  if (request.response_format.type != ResponseFormat::Type::kText) {
-    return Error(LlmError::Kind::kBadRequest,
-                 "the embedded engine cannot constrain output to JSON yet (response_format)");
-  }
+  auto output_grammar = OutputGrammarFor(request);
+  if (!output_grammar.ok()) return output_grammar.error();
   LlmResult<std::string> prompt = Prompt(request);
   if (!prompt.ok()) return prompt.error();
   const engine::Tokenizer& tok = model_->tokenizer();
@@ -211,6 +258,13 @@ ChatResult EmbeddedBackend::Chat(const ChatRequest& request, const CallOptions& 
   if (s.seed) g.sampling.seed = static_cast<uint64_t>(*s.seed);
   g.max_tokens = s.max_tokens ? *s.max_tokens : context_size_ - static_cast<int>(ids.size());
   g.stop = request.stop;
+  if (*output_grammar) {
+    auto c = Constraint(**output_grammar);
+    if (!c.ok()) return c.error();
+    g.grammar = c->first;
+    g.vocabulary = c->second;
+    g.grammar_triggers = (*output_grammar)->triggers;
+  }
   double first_ms = 0;
   g.cancelled = [&] { return options.cancel.stop_requested(); };
   g.on_text = [&](std::string_view text) {

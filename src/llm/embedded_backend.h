@@ -9,9 +9,17 @@
 // extends the previous prompt evaluates only the new suffix; Usage::cached_tokens says how
 // many were reused) and sampled until an end-of-generation token, a stop string or
 // max_tokens. Tool calls come back in the content, in the format the prompt taught, for
-// ToolCallParser to read (tool calls with constrained decoding are not built yet). A chat the
-// template refuses (raise_exception) is written in the built-in format when there is one, else
-// answered with kBadRequest and the template's message.
+// ToolCallParser to read. A chat the template refuses (raise_exception) is written in the
+// built-in format when there is one, else answered with kBadRequest and the template's message.
+//
+// Constrained output (tool_grammar.h, engine/grammar_matcher.h). `response_format` json_object
+// or json_schema holds the answer to JSON (a schema the grammar cannot express is kBadRequest
+// naming the keyword). When tools are offered, the model may write text, but once it writes
+// the tool-call trigger of the form its prompt taught (tool_call_style(): <tool_call>,
+// [TOOL_CALLS], {"name" ...) the rest is held to a valid call of an offered tool with
+// schema-valid arguments; tool_choice required (or a named function) holds it from the first
+// token. A template whose tool-call form is unknown gets unconstrained calls under tool_choice
+// auto (logged once) and kBadRequest under required, never a grammar that guesses.
 //
 // Slots. The backend keeps EmbeddedOptions::slots contexts, each with its own KV cache, over
 // the one loaded model, so that prompts that take turns (the agent's actor prompt between a
@@ -28,17 +36,24 @@
 // over every slot; a second caller waits), since the engine already uses every core it is
 // given for one call.
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/mutex.h"
 #include "core/status.h"
+#include "engine/grammar.h"
+#include "engine/grammar_matcher.h"
 #include "engine/model.h"
 #include "llm/chat.h"
 #include "llm/chat_format.h"
 #include "llm/chat_template.h"
+#include "llm/tool_grammar.h"
 
 namespace naut::llm {
 
@@ -71,12 +86,20 @@ class EmbeddedBackend : public ChatModel {
   std::string PromptFormat() const;
   int context_size() const { return context_size_; }
   int slots() const { return slot_count_; }
+  // The tool-call form the prompts teach, which the tool-call grammar follows.
+  ToolCallStyle tool_call_style() const { return tool_style_; }
 
  private:
   EmbeddedBackend() = default;
   Status ChoosePromptFormat(const EmbeddedOptions& options);
   // The prompt text for a request, or kBadRequest with the template's message.
   LlmResult<std::string> Prompt(const ChatRequest& request) const;
+  // The grammar the request's output must follow: none (nullopt), or kBadRequest.
+  LlmResult<std::optional<OutputGrammar>> OutputGrammarFor(const ChatRequest& request);
+  // The parsed grammar and the vocabulary it is matched over (both cached: requests repeat
+  // their tools), or kBadRequest with the grammar's error.
+  LlmResult<std::pair<const engine::Grammar*, const engine::TokenVocabulary*>> Constraint(
+      const OutputGrammar& grammar) REQUIRES(mu_);
 
   struct Slot {
     std::unique_ptr<engine::Context> ctx;  // null until a prompt first goes to this slot
@@ -100,6 +123,12 @@ class EmbeddedBackend : public ChatModel {
   bool strip_bos_ = false;       // the tokenizer adds BOS itself; the template writes it too
   ChatFormat format_ = ChatFormat::kChatMl;
   bool has_format_ = false;
+  ToolCallStyle tool_style_ = ToolCallStyle::kUnknown;
+  std::atomic<bool> told_unconstrained_{false};  // the unknown tool-call form was logged
+  std::string grammar_text_ GUARDED_BY(mu_);     // the source of grammar_
+  std::unique_ptr<engine::Grammar> grammar_ GUARDED_BY(mu_);
+  // By the control tokens they write as text (joined with '\n').
+  std::map<std::string, std::unique_ptr<engine::TokenVocabulary>> vocabularies_ GUARDED_BY(mu_);
 };
 
 }  // namespace naut::llm

@@ -202,7 +202,8 @@ TEST_F(EmbeddedBackendTest, ErrorsAreTyped) {
   EXPECT_EQ(empty.error().kind, LlmError::Kind::kBadRequest);
 
   ChatRequest json = Request({Message::User("hi")});
-  json.response_format.type = ResponseFormat::Type::kJsonObject;
+  json.response_format.type = ResponseFormat::Type::kJsonSchema;
+  json.response_format.schema = Json{{"type", "string"}, {"pattern", "^a+$"}};
   auto refused = (*b)->Chat(json, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, LlmError::Kind::kBadRequest);
