@@ -104,6 +104,7 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOptions& o) {
   std::unique_ptr<EmbeddedBackend> b(new EmbeddedBackend());
   b->path_ = o.model_path;
+  b->constrain_tool_calls_ = o.constrain_tool_calls;
   if (o.slots < 1 || o.slots > kMaxSlots) {
     return InvalidArgument("embedded engine: slots must be 1.." + std::to_string(kMaxSlots) +
                            ", got " + std::to_string(o.slots));
@@ -196,7 +197,7 @@ LlmResult<std::optional<OutputGrammar>> EmbeddedBackend::OutputGrammarFor(
     if (!g.ok()) return Error(LlmError::Kind::kBadRequest, g.error().message());
     return std::optional<OutputGrammar>(std::move(*g));
   }
-  if (!tools) return std::optional<OutputGrammar>();
+  if (!tools || !constrain_tool_calls_) return std::optional<OutputGrammar>();
   auto g = ToolCallGrammar(request.tools, request.tool_choice, tool_style_);
   if (g.ok()) {
     for (const std::string& note : g->notes) spdlog::debug("{}: {}", path_, note);

@@ -16,8 +16,8 @@
 // or json_schema holds the answer to JSON (a schema the grammar cannot express is kBadRequest
 // naming the keyword). When tools are offered, the model may write text, but once it writes
 // the tool-call trigger of the form its prompt taught (tool_call_style(): <tool_call>,
-// [TOOL_CALLS], {"name" ...) the rest is held to a valid call of an offered tool with
-// schema-valid arguments; tool_choice required (or a named function) holds it from the first
+// [TOOL_CALLS], {"name" ...) the rest is held to one valid call of an offered tool with
+// schema-valid arguments (EmbeddedOptions::constrain_tool_calls turns this off); tool_choice required (or a named function) holds it from the first
 // token. A template whose tool-call form is unknown gets unconstrained calls under tool_choice
 // auto (logged once) and kBadRequest under required, never a grammar that guesses.
 //
@@ -64,6 +64,9 @@ struct EmbeddedOptions {
   int slots = 2;              // KV caches kept, 1..64 (see "Slots" above)
   std::string chat_format;    // a built-in format by name; empty: the model's chat template
   std::string chat_template;  // a Jinja file to use instead of the GGUF's template
+  // false: tool calls are left to the model, unconstrained (to measure what the grammar
+  // changes); response_format is constrained either way.
+  bool constrain_tool_calls = true;
 };
 
 class EmbeddedBackend : public ChatModel {
@@ -124,6 +127,7 @@ class EmbeddedBackend : public ChatModel {
   ChatFormat format_ = ChatFormat::kChatMl;
   bool has_format_ = false;
   ToolCallStyle tool_style_ = ToolCallStyle::kUnknown;
+  bool constrain_tool_calls_ = true;
   std::atomic<bool> told_unconstrained_{false};  // the unknown tool-call form was logged
   std::string grammar_text_ GUARDED_BY(mu_);     // the source of grammar_
   std::unique_ptr<engine::Grammar> grammar_ GUARDED_BY(mu_);

@@ -61,7 +61,7 @@ ToolCallStyle ToolCallStyleOfTemplate(std::string_view source, bool native_tools
 }
 
 Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const ToolChoice& choice,
-                                      ToolCallStyle style) {
+                                      ToolCallStyle style, bool parallel) {
   if (style == ToolCallStyle::kUnknown) {
     return Unimplemented(
         "the chat template's tool-call format is not one the engine can constrain (it knows "
@@ -109,18 +109,19 @@ Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const 
   switch (style) {
     case ToolCallStyle::kHermes:
       b.AddRule("tool-call", "\"<tool_call>\" ws tool-call-object ws \"</tool_call>\"");
-      b.AddRule("root", "tool-call (ws tool-call)*");
+      b.AddRule("root", parallel ? "tool-call (ws tool-call)*" : "tool-call");
       out.triggers = {"<tool_call>"};
       break;
     case ToolCallStyle::kMistral:
-      b.AddRule("root",
-                "\"[TOOL_CALLS]\" ws \"[\" ws tool-call-object (ws \",\" ws tool-call-object)* ws "
-                "\"]\"");
+      b.AddRule("root", parallel ? "\"[TOOL_CALLS]\" ws \"[\" ws tool-call-object (ws \",\" ws "
+                                   "tool-call-object)* ws \"]\""
+                                 : "\"[TOOL_CALLS]\" ws \"[\" ws tool-call-object ws \"]\"");
       out.triggers = {"[TOOL_CALLS]"};
       out.special_text = {"[TOOL_CALLS]"};
       break;
     case ToolCallStyle::kMistralArgs:
-      b.AddRule("root", "(\"[TOOL_CALLS]\" tool-call-body)+");
+      b.AddRule("root", parallel ? "(\"[TOOL_CALLS]\" tool-call-body)+"
+                                 : "\"[TOOL_CALLS]\" tool-call-body");
       out.triggers = {"[TOOL_CALLS]"};
       out.special_text = {"[TOOL_CALLS]", "[ARGS]"};
       break;

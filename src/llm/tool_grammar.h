@@ -4,7 +4,7 @@
 // the prompt taught, for tool calls.
 //
 // Tool-call forms, each one ToolCallParser (tool_calls.h) reads:
-//   kHermes        <tool_call>{"name": "f", "arguments": {...}}</tool_call>  (one or more)
+//   kHermes        <tool_call>{"name": "f", "arguments": {...}}</tool_call>
 //                  Qwen 2/2.5, Hermes, ChatML families; trigger "<tool_call>"
 //   kMistral       [TOOL_CALLS][{"name": "f", "arguments": {...}}, ...]; trigger "[TOOL_CALLS]"
 //   kMistralArgs   [TOOL_CALLS]f[ARGS]{...} (newer Mistral templates); trigger "[TOOL_CALLS]"
@@ -45,10 +45,12 @@ struct OutputGrammar {
   std::vector<std::string> notes;         // what is not constrained, and why
 };
 
-// The grammar for a request's tool calls; kUnimplemented for kUnknown or when no tool is
-// offered, kInvalidArgument for a tool_choice naming a function not offered.
+// The grammar for a request's tool calls: one call, or with `parallel` one or more (as
+// llama-server's parallel_tool_calls; small models asked for one call otherwise repeat it until
+// max_tokens). kUnimplemented for kUnknown or when no tool is offered, kInvalidArgument for a
+// tool_choice naming a function not offered.
 Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const ToolChoice& choice,
-                                      ToolCallStyle style);
+                                      ToolCallStyle style, bool parallel = false);
 
 // The grammar for response_format json_object / json_schema (InvalidArgument naming what the
 // schema holds that a grammar cannot express).

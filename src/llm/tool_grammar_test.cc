@@ -119,7 +119,7 @@ TEST(ToolGrammarTest, EachFormAcceptsValidCallsAndRefusesInvalidOnes) {
        {"{\"name\": \"fs__read_file\", \"args\": {\"path\": \"x\"}}"}},
   };
   for (const Case& c : cases) {
-    auto g = ToolCallGrammar(tools, {}, c.style);
+    auto g = ToolCallGrammar(tools, {}, c.style, /*parallel=*/true);
     ASSERT_TRUE(g.ok()) << g.error().ToString();
     EXPECT_FALSE(g->triggers.empty());
     for (const std::string& text : c.valid) {
@@ -141,6 +141,12 @@ TEST(ToolGrammarTest, ChoiceUnknownFormsAndInexpressibleSchemas) {
   auto required = ToolCallGrammar(tools, {ToolChoice::Mode::kRequired, ""}, ToolCallStyle::kHermes);
   ASSERT_TRUE(required.ok());
   EXPECT_TRUE(required->triggers.empty());  // forced from the first token
+  // One call unless parallel calls are asked for.
+  const std::string two =
+      "<tool_call>{\"name\": \"rpg__list_chats\", \"arguments\": {}}</tool_call>\n"
+      "<tool_call>{\"name\": \"rpg__list_chats\", \"arguments\": {}}</tool_call>";
+  EXPECT_FALSE(Matches(required->gbnf, two));
+  EXPECT_TRUE(Matches(required->gbnf, two.substr(0, two.find('\n'))));
   auto one = ToolCallGrammar(tools, {ToolChoice::Mode::kFunction, "fs__read_file"},
                              ToolCallStyle::kHermes);
   ASSERT_TRUE(one.ok());
@@ -226,7 +232,6 @@ TEST_F(ConstrainedBackendTest, RequiredToolCallsAreAlwaysValid) {
     r.tools = tools;
     r.tool_choice.mode = seed % 4 == 0 ? ToolChoice::Mode::kFunction : ToolChoice::Mode::kRequired;
     r.tool_choice.function = "rpg__press_inline_button";
-    r.sampling.max_tokens = 2800;  // a random model may write several calls in a row
     auto out = backend_->Chat(r, {});
     ASSERT_TRUE(out.ok()) << out.error().ToString();
     ASSERT_EQ(out->finish_reason, FinishReason::kStop) << out->content;
