@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -24,6 +25,7 @@
 
 #include "core/files.h"
 #include "core/ids.h"
+#include "core/json.h"
 #include "core/mutex.h"
 #include "core/subprocess.h"
 #include "llm/endpoint_pool.h"
@@ -369,6 +371,104 @@ TEST_F(PoolFaultTest, ThePoolAnswersEveryRequestOnceThroughAStallAKillAndARestar
                            "answered: after a failure on", "down: ", "up: healthy again"}) {
     EXPECT_NE(status.out.find(seen), std::string::npos) << seen << " in\n" << status.out;
   }
+}
+
+// The agent's own path: `neuronaut run` on the pool (its requests are not streamed). The
+// server answering one of its model calls is killed; that call is answered by the other
+// server, the run goes on to further rounds, every model call is in the trace once, and a
+// SIGTERM then ends the run as stopped.
+TEST_F(PoolFaultTest, AnAgentRunGoesOnWhenAServerDiesUnderIt) {
+  auto run = Subprocess::Spawn({.argv = {NAUT_CLI, "run", "--env", "rpg", "--max-tasks", "1",
+                                         "--max-minutes", "4", "--json"},
+                                .env = {{"NEURONAUT_HOME", home_.string()}},
+                                .pipe_stdin = false});
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  std::string out, err;
+  std::vector<Json> events;
+  std::atomic<int> killed = -1;  // set by the killer thread
+  size_t calls_at_kill = 0;
+  bool stopped = false;
+  std::thread killer;
+  std::atomic<bool> done = false;
+  auto count = [&](const std::string& type) {
+    return static_cast<size_t>(std::count_if(
+        events.begin(), events.end(), [&](const Json& e) { return e.value("type", "") == type; }));
+  };
+  Drain(
+      **run, out, err,
+      [&](const std::string& so_far) {
+        events.clear();
+        size_t start = 0;
+        for (size_t nl; (nl = so_far.find('\n', start)) != std::string::npos; start = nl + 1) {
+          auto j = ParseJson(so_far.substr(start, nl - start), "event");
+          if (j.ok()) events.push_back(*j);
+        }
+        // After the first answer, kill whichever server takes the next call, while it works.
+        if (killed < 0 && count("model_call") >= 1 && !killer.joinable()) {
+          calls_at_kill = count("model_call");
+          killer = std::thread([&] {
+            while (!done) {
+              for (int i = 0; i < 2 && killed < 0; ++i) {
+                if (servers_[i]->Busy()) {
+                  servers_[i]->Kill();
+                  killed = i;
+                }
+              }
+              if (killed >= 0) return;
+              std::this_thread::sleep_for(100ms);
+            }
+          });
+        }
+        // Two more answers after the kill, then stop the run as systemd would.
+        if (killed >= 0 && !stopped && count("model_call") >= calls_at_kill + 2) {
+          stopped = true;
+          (*run)->Signal(SIGTERM);
+        }
+      },
+      std::chrono::steady_clock::now() + 300s);
+  done = true;
+  if (killer.joinable()) killer.join();
+  ExitStatus status = (*run)->Wait();
+  ASSERT_GE(killed, 0) << "no server was caught answering\n" << err;
+  ASSERT_TRUE(stopped) << "the run did not go on after the kill:\n" << out << err;
+  EXPECT_EQ(status.exit_code, 0) << err;
+
+  const std::string dead = servers_[killed]->url(), survivor = servers_[1 - killed]->url();
+  size_t calls = 0, after_kill = 0;
+  int last_round = 0;
+  for (const auto& e : events) {
+    std::string type = e.value("type", "");
+    if (type == "round") {
+      int round = e.value("round", 0);
+      EXPECT_GT(round, last_round) << "a round was played twice";
+      last_round = round;
+    }
+    if (type == "model_call") {
+      ++calls;
+      if (calls > calls_at_kill) {
+        ++after_kill;
+        EXPECT_EQ(e.value("endpoint", ""), survivor) << DumpJson(e);
+      }
+    }
+    EXPECT_NE(type, "error") << DumpJson(e);
+  }
+  EXPECT_GE(after_kill, 2u);
+  ASSERT_FALSE(events.empty());
+  const Json& end = events.back();
+  EXPECT_EQ(end.value("type", ""), "run_end") << DumpJson(end);
+  EXPECT_EQ(end.value("status", ""), "stopped") << DumpJson(end);
+  // Every call answered is in the trace once; the one cut short by the kill is not counted
+  // twice, and the one cut short by the SIGTERM is not counted at all.
+  EXPECT_EQ(end.value("model_calls", 0), static_cast<int>(calls)) << DumpJson(end);
+
+  auto st = Cli({"llm", "status"});
+  std::cout << "neuronaut llm status:\n" << st.out;  // for the test log
+  EXPECT_NE(st.out.find("1 of 2 endpoint(s) up"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find(dead + "  failed: "), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find(survivor + "  answered: after a failure on " + dead), std::string::npos)
+      << st.out;
+  auto runs = Cli({"runs", "list"});
+  EXPECT_NE(runs.out.find("stopped"), std::string::npos) << runs.out;
 }
 
 }  // namespace
