@@ -141,9 +141,11 @@ Status Agent::Prepare() {
   NAUT_ASSIGN_OR_RETURN(auto all, tools_.ListTools());
   tool_infos_.clear();
   tool_specs_.clear();
+  tool_names_.clear();
   for (auto& t : all) {
     if (!profile_.ToolAllowed(t.spec.name)) continue;
     tool_specs_.push_back(t.spec);
+    tool_names_.push_back(t.spec.name);
     tool_infos_.push_back(std::move(t));
   }
   if (tool_infos_.empty()) {
@@ -187,7 +189,10 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
                                  TaskState* state, const llm::ResponseFormat& format) {
   llm::ChatRequest request;
   request.messages = std::move(messages);
-  if (with_tools) request.tools = tool_specs_;
+  if (with_tools) {
+    request.tools = tool_specs_;
+    request.stop = action_stops_;
+  }
   request.response_format = format;
   request.sampling = options_.sampling;
   // Each call its own sampling seed, derived from the run's: a retry of a failed step is not
@@ -199,6 +204,16 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
   ++summary_.model_calls;
   if (state) ++state->model_calls;
   Json fields = {{"latency_ms", MillisSince(start)}, {"messages", request.messages.size()}};
+  // What is new to the model since its last answer (the task's prompt, a tool result, a
+  // correction), so that a trace shows what each answer was an answer to.
+  constexpr size_t kTracedChars = 4000;
+  std::string input;
+  for (auto it = request.messages.rbegin();
+       it != request.messages.rend() && it->role != llm::Role::kAssistant; ++it) {
+    if (it->role == llm::Role::kSystem) continue;
+    input.insert(0, it->content + (input.empty() ? "" : "\n"));
+  }
+  fields["input"] = ValidUtf8(input.substr(0, kTracedChars));
   if (result) {
     const auto& u = result->usage;
     fields["prompt_tokens"] = u.prompt_tokens;
@@ -208,7 +223,6 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
     fields["endpoint"] = result->endpoint;
     // What the model wrote, so that a run with a real model can be studied (and its failures
     // turned into tests) from the trace alone; capped, a trace is not a transcript store.
-    constexpr size_t kTracedChars = 4000;
     fields["content"] = ValidUtf8(result->content.substr(0, kTracedChars));
     if (!result->tool_calls.empty()) fields["native_tool_calls"] = result->tool_calls.size();
     summary_.prompt_tokens += u.prompt_tokens;
@@ -539,6 +553,7 @@ Result<std::vector<llm::Message>> Agent::RoundPrompt(const TaskRecord& task, Tas
     auto found = memory_->Retrieve(task.description, profile_.name, options_.memories_top_k);
     if (found) material.memories = std::move(*found);
   }
+  action_stops_ = ActionStops(material.observation);
   ActorContext context = BuildActorContext(budget_, material);
   state.skills_code = context.skills_code;
   state.offered_skills = context.offered_skills;
@@ -573,13 +588,17 @@ Agent::StepEnd Agent::TakeStep(const TaskRecord& task, const llm::ChatResponse& 
     return StepEnd::kNextStep;
   }
   if (auto code = ExtractPythonBlock(answer.content))
-    return RunCodeStep(task, answer.content, *code, messages, state, round);
+    return RunCodeStep(task, *code, messages, state, round);
+  if (auto code = ExtractBareToolCode(answer.content, tool_names_))
+    return RunCodeStep(task, *code, messages, state, round);
   return AnswerClaim(task, answer.content, messages, state, round);
 }
 
 void Agent::RunToolCalls(const llm::ParsedToolCalls& parsed, std::vector<llm::Message>& messages,
                          TaskState& state) {
-  messages.push_back(llm::Message::Assistant(parsed.text, parsed.calls));
+  // The conversation keeps the action, not the talk around it: a small model imitates its own
+  // earlier turns, and a turn of prose before each call doubled the time of every step.
+  messages.push_back(llm::Message::Assistant("", parsed.calls));
   for (size_t i = 0; i < parsed.calls.size(); ++i) {
     const auto& call = parsed.calls[i];
     ToolOutcome o = ExecuteCall(call, state);
@@ -599,12 +618,12 @@ void Agent::Correct(const llm::ParsedToolCalls& parsed, std::vector<llm::Message
       "(model output corrected: " + OneLine(parsed.problems.front(), 200) + ")");
 }
 
-Agent::StepEnd Agent::RunCodeStep(const TaskRecord& task, const std::string& answer,
-                                  const std::string& code, std::vector<llm::Message>& messages,
-                                  TaskState& state, RoundState& round) {
+Agent::StepEnd Agent::RunCodeStep(const TaskRecord& task, const std::string& code,
+                                  std::vector<llm::Message>& messages, TaskState& state,
+                                  RoundState& round) {
   std::string result_text;
   auto error = RunCodeAction(code, state, &result_text);
-  messages.push_back(llm::Message::Assistant(answer));
+  messages.push_back(llm::Message::Assistant("```python\n" + code + "```"));
   if (!error) {
     round.verdict = critic_.Judge(task, state.rounds.back().steps);
     if (round.verdict.success) {

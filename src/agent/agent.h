@@ -129,7 +129,7 @@ class Agent {
   // or a claim that the task is done).
   void RunToolCalls(const llm::ParsedToolCalls& parsed, std::vector<llm::Message>& messages,
                     TaskState& state);
-  StepEnd RunCodeStep(const TaskRecord& task, const std::string& answer, const std::string& code,
+  StepEnd RunCodeStep(const TaskRecord& task, const std::string& code,
                       std::vector<llm::Message>& messages, TaskState& state, RoundState& round);
   StepEnd AnswerClaim(const TaskRecord& task, const std::string& answer,
                       std::vector<llm::Message>& messages, TaskState& state, RoundState& round);
@@ -183,6 +183,8 @@ class Agent {
 
   std::vector<ToolInfo> tool_infos_;  // allowed tools
   std::vector<llm::ToolSpec> tool_specs_;
+  std::vector<std::string> tool_names_;     // of tool_specs_
+  std::vector<std::string> action_stops_;   // ActionStops of the round's observation
   std::vector<std::string> milestone_ids_;  // in curriculum order
   std::set<std::string> reached_;           // milestones the checker has confirmed in this run
   std::chrono::steady_clock::time_point started_;

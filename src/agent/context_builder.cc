@@ -51,6 +51,17 @@ int PromptBudget::MaxAnswerTokens() const {
       std::min<int64_t>(max_answer_tokens, context_tokens / answer_context_share));
 }
 
+std::vector<std::string> ActionStops(std::string_view observation) {
+  std::vector<std::string> stops = {"<tool_response>", "The observation now:"};
+  // A labelled observation ("[game__get_messages {...}]", several calls joined) is recognised
+  // by its first label; plain text is not: its first line may be anything.
+  if (observation.starts_with("[")) {
+    size_t end = observation.find_first_of(" ]\n");
+    if (end != std::string_view::npos && end > 1) stops.emplace_back(observation.substr(0, end));
+  }
+  return stops;
+}
+
 std::string SkillSignature(const std::string& code, const std::string& name) {
   size_t def = code.find("def " + name + "(");
   if (def == std::string::npos) return name + "(...)";

@@ -62,7 +62,9 @@ struct PromptBudget {
   // An action is a call or a short program: an answer is capped at this many tokens, so that a
   // model that runs on (repeating itself, or a random model) is cut off before it fills the
   // context ...
-  int64_t max_answer_tokens = 1024;
+  // (512: one call is ~40 tokens, a loop ~200; in real runs every longer answer was a model
+  // running on, writing made-up observations or the same branch again and again).
+  int64_t max_answer_tokens = 512;
   // ... and at 1/N of a small context.
   int64_t answer_context_share = 4;
 
@@ -83,6 +85,11 @@ struct PromptBudget {
   // The max_tokens an action is sampled with.
   int MaxAnswerTokens() const;
 };
+
+// Where an action answer ends at the latest: the model has started to write what the agent
+// shows it (a tool's response, the observation, whose first line is `observation`'s), which it
+// can only make up. Small models do, for hundreds of tokens, after a correct call.
+std::vector<std::string> ActionStops(std::string_view observation);
 
 // "name(a, b=1)" from a skill's "def name(a, b=1):", so the model sees how to call it;
 // "name(...)" when the definition is not found on one line.

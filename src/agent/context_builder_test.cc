@@ -39,11 +39,11 @@ TEST(PromptBudgetTest, ToolResultsAndAnswersScaleWithTheContext) {
   PromptBudget large{.context_tokens = 8192};
   EXPECT_EQ(large.ToolOutputChars(), 4096u);  // an eighth of the context
   EXPECT_EQ(large.AfterActionChars(), 2048u);
-  EXPECT_EQ(large.MaxAnswerTokens(), 1024);
-  PromptBudget small{.context_tokens = 2048};
+  EXPECT_EQ(large.MaxAnswerTokens(), 512);
+  PromptBudget small{.context_tokens = 1024};
   EXPECT_EQ(small.ToolOutputChars(), 2000u);  // the floor
   EXPECT_EQ(small.AfterActionChars(), 1000u);
-  EXPECT_EQ(small.MaxAnswerTokens(), 512);  // a quarter of a small context
+  EXPECT_EQ(small.MaxAnswerTokens(), 256);  // a quarter of a small context
 }
 
 TEST(SkillSignatureTest, TheDefinitionsArgumentsOrDots) {
@@ -110,6 +110,17 @@ TEST(BuildActorContextTest, EarlierRoundsBecomeFeedbackOnlyAfterTheFirstRound) {
   std::string feedback = BuildActorContext(kSmall, m).feedback;
   EXPECT_NE(feedback.find("Earlier rounds of this task did not succeed"), std::string::npos);
   EXPECT_NE(feedback.find("critique: 0 points"), std::string::npos);
+}
+
+TEST(ActionStopsTest, AnAnswerEndsWhereTheModelStartsToWriteWhatItIsShown) {
+  EXPECT_EQ(
+      ActionStops("[game__get_messages {\"chat_id\": 1}]\n- id: 5\n\n[game__list]\n"),
+      (std::vector<std::string>{"<tool_response>", "The observation now:", "[game__get_messages"}));
+  // Plain text: its first line could be anything the model might rightly write.
+  EXPECT_EQ(ActionStops("You are in the town square."),
+            (std::vector<std::string>{"<tool_response>", "The observation now:"}));
+  EXPECT_EQ(ActionStops("[]"),
+            (std::vector<std::string>{"<tool_response>", "The observation now:"}));
 }
 
 }  // namespace

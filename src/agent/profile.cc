@@ -303,8 +303,10 @@ class ProfileParser {
         if (!SubstituteChat(c.arguments, p_.chat)) {
           return Bad(v, key, "uses \"{chat}\", but [environment] chat is not set");
         }
+      } else if (k.str() == "omit") {
+        NAUT_ASSIGN_OR_RETURN(c.omit, Strings(v, key));
       } else {
-        return Bad(v, key, "unknown key; expected tool and arguments, or resource");
+        return Bad(v, key, "unknown key; expected tool, arguments and omit, or resource");
       }
     }
     if (c.tool.empty() == c.resource.empty()) {

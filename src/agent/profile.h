@@ -19,6 +19,7 @@
 //   [[observation.calls]]        called before every step, results joined into one observation
 //   tool = "get_messages"        (or resource = "rpg://state")
 //   arguments = { chat_id = "{chat}", limit = 5 }
+//   omit = ["date"]              keys dropped from its JSON result, at any depth
 //
 //   [actions]
 //   allowed_tools = ["list_chats", "press_*"]   globs; default: every tool of the server(s)
@@ -68,6 +69,9 @@ struct ObservationCall {
   std::string tool;  // as the model sees it: <prefix>__<tool>
   Json arguments = Json::object();
   std::string resource;  // or a resource URI instead of a tool
+  // Keys dropped from a JSON result, at any depth, before the model sees it: fields that cost
+  // prompt tokens and tell the model nothing (a message's date, a flag the text repeats).
+  std::vector<std::string> omit;
 };
 
 enum class CheckerKind { kLlm, kTool };

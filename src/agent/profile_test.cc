@@ -36,7 +36,8 @@ TEST(ProfileTest, BuiltinRpgProfilePlaysTheGameChatUnderTheGamePrefix) {
   ASSERT_EQ(p.observation.size(), 2u);
   EXPECT_EQ(p.observation[0].tool, "game__get_messages");
   EXPECT_EQ(p.observation[0].arguments,
-            (Json{{"chat_id", "@dungeon_quest_bot"}, {"page_size", 5}}));
+            (Json{{"chat_id", "@dungeon_quest_bot"}, {"page_size", 2}}));
+  EXPECT_EQ(p.observation[0].omit, (std::vector<std::string>{"date", "has_inline_buttons", "out"}));
   EXPECT_EQ(p.observation[1].tool, "game__list_inline_buttons");
   EXPECT_EQ(p.observation[1].arguments, (Json{{"chat_id", "@dungeon_quest_bot"}}));
   EXPECT_EQ(p.observe_tool, kObservationTool);
@@ -265,7 +266,11 @@ std::vector<BadCase> BadCases() {
        {"[[observation.calls]] arguments", "[environment] chat is not set"}},
       {"unknown call key",
        env + "[[observation.calls]]\ntool = \"a\"\nargs = {}\n",
-       {":6: [[observation.calls]] args: unknown key; expected tool and arguments, or resource"}},
+       {":6: [[observation.calls]] args: unknown key; expected tool, arguments and omit, or "
+        "resource"}},
+      {"omit not a list of strings",
+       env + "[[observation.calls]]\ntool = \"a\"\nomit = \"date\"\n",
+       {":6: [[observation.calls]] omit: expected"}},
       {"prefixed tool",
        env + "[[observation.calls]]\ntool = \"rpg__get_messages\"\n",
        {"[[observation.calls]] tool", "expected the server's own tool name (e.g. \"get_messages\")",

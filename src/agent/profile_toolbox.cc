@@ -57,7 +57,8 @@ Result<ToolOutcome> ProfileToolBox::Observe(std::chrono::milliseconds timeout,
     } else {
       auto r = CallTool(c.tool, c.arguments, timeout, cancel);
       if (r) {
-        part = r->is_error ? "(error) " + r->text : JsonAsReadableText(r->text);
+        part = r->is_error ? "(error) " + r->text
+                           : JsonAsReadableText(JsonWithoutKeys(r->text, c.omit));
       } else {
         ++failed;
         if (!first_error) first_error = r.error();

@@ -1,5 +1,7 @@
 #include "agent/skill_writer.h"
 
+#include <algorithm>
+
 namespace naut::agent {
 
 std::optional<std::string> ExtractPythonBlock(const std::string& text) {
@@ -8,12 +10,33 @@ std::optional<std::string> ExtractPythonBlock(const std::string& text) {
     if (start == std::string::npos) continue;
     size_t body = text.find('\n', start);
     if (body == std::string::npos) return std::nullopt;
+    // The closing fence starts a line: a "```" inside the code (a comment quoting the prompt,
+    // a string) does not end it.
     size_t end = text.find("```", body + 1);
+    while (end != std::string::npos && text[end - 1] != '\n') end = text.find("```", end + 3);
     std::string code =
         text.substr(body + 1, end == std::string::npos ? std::string::npos : end - body - 1);
     return code;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> ExtractBareToolCode(const std::string& text,
+                                               const std::vector<std::string>& tool_names) {
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return std::nullopt;
+  std::string_view rest = std::string_view(text).substr(begin);
+  for (std::string_view prefix : {"print(", "result = "}) {
+    if (rest.starts_with(prefix)) rest.remove_prefix(prefix.size());
+  }
+  if (rest.starts_with("tools.")) rest.remove_prefix(6);
+  const bool calls_a_tool = std::any_of(tool_names.begin(), tool_names.end(), [&](const auto& n) {
+    return rest.starts_with(n) && rest.substr(n.size()).starts_with("(");
+  });
+  if (!calls_a_tool) return std::nullopt;
+  size_t end = text.find("\n\n", begin);
+  std::string code = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  return code + "\n";
 }
 
 SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access)

@@ -21,6 +21,13 @@ namespace naut::agent {
 // and the actor's code action.
 std::optional<std::string> ExtractPythonBlock(const std::string& text);
 
+// A code action written without its fence: the answer's leading lines when the first one calls
+// a tool, `tool(...)`, `tools.tool(...)` or `print(tool(...))`, for a tool in `tool_names`
+// (small models often answer `game__press_inline_button({...})` as plain text). The code runs
+// to the first blank line; nothing when the answer does not start with such a call.
+std::optional<std::string> ExtractBareToolCode(const std::string& text,
+                                               const std::vector<std::string>& tool_names);
+
 // How many times the model may write a skill for one task.
 inline constexpr int kSkillAttempts = 2;
 

@@ -13,6 +13,27 @@ TEST(ExtractPythonBlockTest, TheFirstFencedBlock) {
   EXPECT_EQ(ExtractPythonBlock("```python\nunclosed()\n"), "unclosed()\n");
   EXPECT_FALSE(ExtractPythonBlock("no code here"));
   EXPECT_FALSE(ExtractPythonBlock("```json\n{}\n```"));
+  // A fence inside the code (a small model quoted the prompt in a comment) does not end it.
+  EXPECT_EQ(ExtractPythonBlock("```python\n# write one ```python block\nf()\n```\ntext"),
+            "# write one ```python block\nf()\n");
+  EXPECT_EQ(ExtractPythonBlock("```python\n```"), "");
+}
+
+TEST(ExtractBareToolCodeTest, AnUnfencedCallOfAKnownToolIsCode) {
+  const std::vector<std::string> tools = {"game__press_inline_button", "game__send_message"};
+  EXPECT_EQ(ExtractBareToolCode("game__press_inline_button({\"button_index\": 0})", tools),
+            "game__press_inline_button({\"button_index\": 0})\n");
+  EXPECT_EQ(ExtractBareToolCode("  tools.game__send_message(message=\"/start\")\nprint(1)\n\nSo "
+                                "the game starts.",
+                                tools),
+            "tools.game__send_message(message=\"/start\")\nprint(1)\n");
+  EXPECT_EQ(ExtractBareToolCode("print(game__send_message(message=\"/hero\"))", tools),
+            "print(game__send_message(message=\"/hero\"))\n");
+  // Prose, an unknown tool, a name without a call: not code.
+  EXPECT_FALSE(ExtractBareToolCode("Press game__press_inline_button(...) to go on.", tools));
+  EXPECT_FALSE(ExtractBareToolCode("game__reset(seed=1)", tools));
+  EXPECT_FALSE(ExtractBareToolCode("game__send_message is the tool to use", tools));
+  EXPECT_FALSE(ExtractBareToolCode("", tools));
 }
 
 // Stores what has a function definition; refuses the rest.

@@ -202,6 +202,28 @@ void AppendIndented(std::string& out, std::string_view text, const std::string& 
   }
 }
 
+// An object that reads best as one line of a list: scalars only, short, no line breaks.
+bool IsFlatRow(const nlohmann::ordered_json& v) {
+  constexpr size_t kMaxRowChars = 100;
+  size_t chars = 0;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!IsScalar(it.value())) return false;
+    std::string text = ScalarText(it.value());
+    if (text.find('\n') != std::string::npos) return false;
+    chars += it.key().size() + text.size() + 4;
+  }
+  return chars <= kMaxRowChars;
+}
+
+void DropKeys(nlohmann::ordered_json& v, const std::vector<std::string>& keys) {
+  if (v.is_object()) {
+    for (const auto& k : keys) v.erase(k);
+    for (auto& [k, e] : v.items()) DropKeys(e, keys);
+  } else if (v.is_array()) {
+    for (auto& e : v) DropKeys(e, keys);
+  }
+}
+
 // `v` (not a scalar) under a line that has been written already, indented by `depth`.
 void AppendReadable(std::string& out, const nlohmann::ordered_json& v, int depth) {
   const std::string pad(static_cast<size_t>(depth) * 2, ' ');
@@ -231,6 +253,11 @@ void AppendReadable(std::string& out, const nlohmann::ordered_json& v, int depth
       AppendReadable(out, e, depth + 1);
     } else if (e.empty()) {
       out += head + (e.is_array() ? " []\n" : " {}\n");
+    } else if (v.is_array() && e.is_object() && IsFlatRow(e)) {
+      std::string row;
+      for (auto m = e.begin(); m != e.end(); ++m)
+        row += (row.empty() ? "" : ", ") + m.key() + ": " + ScalarText(m.value());
+      out += head + " " + row + "\n";
     } else if (v.is_array() && e.is_object()) {
       // "- first: member" with the others under it, as YAML writes a list of maps.
       std::string item;
@@ -258,6 +285,18 @@ std::string JsonAsReadableText(std::string_view text) {
   AppendReadable(out, *parsed, 0);
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
+}
+
+std::string JsonWithoutKeys(std::string_view text, const std::vector<std::string>& keys) {
+  if (keys.empty()) return std::string(text);
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) {
+    return std::string(text);
+  }
+  auto parsed = ParseOrderedJson(text, "tool result");
+  if (!parsed) return std::string(text);
+  DropKeys(*parsed, keys);
+  return parsed->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string ValidUtf8(std::string_view s) {

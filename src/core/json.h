@@ -63,8 +63,13 @@ std::string DumpJson(const Json& j, int indent = -1);
 // nested values indented, list items as `- `, strings unquoted with their line breaks kept
 // (`key: |` then the lines), members in the order the tool wrote them. About half the tokens
 // of the JSON and no escapes to decode; small models read it far better. Text that is not a
-// JSON object or array comes back unchanged.
+// JSON object or array comes back unchanged. A list of small flat objects (every member a
+// scalar, the whole short and on one line) is written one item per line: `- a: 1, b: x`.
 std::string JsonAsReadableText(std::string_view text);
+
+// JSON text with the members named `keys` removed at any depth, member order kept. Text that
+// is not JSON, or no keys, comes back unchanged.
+std::string JsonWithoutKeys(std::string_view text, const std::vector<std::string>& keys);
 
 // `s` with every invalid UTF-8 sequence (stray or truncated bytes, overlong forms,
 // surrogates, code points past U+10FFFF) replaced by U+FFFD, so it can go into JSON; model

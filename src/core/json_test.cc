@@ -78,11 +78,8 @@ TEST(JsonTest, ReadableTextKeepsOrderLinesAndNesting) {
   EXPECT_EQ(JsonAsReadableText(tool),
             "message_id: 5\n"
             "buttons:\n"
-            "  - index: 0\n"
-            "    text: 🌲 Forest\n"
-            "  - index: 1\n"
-            "    text: 🛏 Inn · 10💰\n"
-            "    url: null\n"
+            "  - index: 0, text: 🌲 Forest\n"
+            "  - index: 1, text: 🛏 Inn · 10💰, url: null\n"
             "tags: [a, b c, \"\"]\n"
             "text: |\n"
             "  🏰 Oakvale\n"
@@ -95,6 +92,28 @@ TEST(JsonTest, ReadableTextKeepsOrderLinesAndNesting) {
   EXPECT_EQ(JsonAsReadableText("42"), "42");
   EXPECT_EQ(JsonAsReadableText("{\"a\": "), "{\"a\": ");
   EXPECT_EQ(JsonAsReadableText("[]"), "[]");
+}
+
+TEST(JsonTest, ReadableTextWritesOnlySmallFlatItemsOnOneLine) {
+  // A member that is not a scalar, a line break or a long row keeps the block form.
+  EXPECT_EQ(JsonAsReadableText(R"([{"id": 1, "tags": ["a"]}, {"id": 2, "text": "a\nb"}])"),
+            "- id: 1\n  tags: [a]\n- id: 2\n  text: |\n    a\n    b");
+  std::string long_text(120, 'x');
+  EXPECT_EQ(JsonAsReadableText(R"([{"id": 3, "text": ")" + long_text + R"("}])"),
+            "- id: 3\n  text: " + long_text);
+  // An object that is not in a list is never one line.
+  EXPECT_EQ(JsonAsReadableText(R"({"a": {"b": 1}})"), "a:\n  b: 1");
+}
+
+TEST(JsonTest, WithoutKeysDropsThemAtAnyDepthAndKeepsOrder) {
+  EXPECT_EQ(JsonWithoutKeys(R"([{"id": 5, "date": "x", "in": {"date": 1, "z": 2}}, {"date": 0}])",
+                            {"date"}),
+            R"([{"id":5,"in":{"z":2}},{}])");
+  EXPECT_EQ(JsonWithoutKeys(R"({"b": 1, "a": 2, "c": 3})", {"a", "missing"}), R"({"b":1,"c":3})");
+  // No keys, not JSON, broken JSON: unchanged.
+  EXPECT_EQ(JsonWithoutKeys(R"({"a": 1})", {}), R"({"a": 1})");
+  EXPECT_EQ(JsonWithoutKeys("You walk into the forest.", {"a"}), "You walk into the forest.");
+  EXPECT_EQ(JsonWithoutKeys(R"({"a": )", {"a"}), R"({"a": )");
 }
 
 TEST(JsonTest, ValidUtf8ReplacesOnlyWhatIsInvalid) {

@@ -126,7 +126,7 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
   EXPECT_FALSE(seen.is_error);
   const std::string& text = seen.text;
   size_t messages =
-      text.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\",\"page_size\":5}]");
+      text.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\",\"page_size\":2}]");
   size_t buttons = text.find("[game__list_inline_buttons {\"chat_id\":\"@dungeon_quest_bot\"}]");
   ASSERT_NE(messages, std::string::npos) << text;
   ASSERT_NE(buttons, std::string::npos) << text;
@@ -135,6 +135,11 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
       << "the game bot's town message: " << text;
   EXPECT_NE(text.find("🌲 Forest", buttons), std::string::npos)
       << "the buttons of the newest message: " << text;
+  // The profile's omit list: no message dates or flags, each button on one line.
+  EXPECT_EQ(text.find("date:"), std::string::npos) << text;
+  EXPECT_EQ(text.find("has_inline_buttons"), std::string::npos) << text;
+  EXPECT_NE(text.find("- has_callback: true, index: 0, text: 🌲 Forest\n"), std::string::npos)
+      << text;
   auto listed = tools.ListTools();
   ASSERT_TRUE(listed);
   for (const auto& t : *listed) EXPECT_NE(t.spec.name, kObservationTool);
