@@ -134,6 +134,7 @@ bool GrammarMatcher::Expand(std::vector<uint32_t> stack, std::vector<std::vector
       if (els[p + 1].kind != Grammar::Kind::kEnd) s.push_back(p + 1);
       if (s.size() >= lim_.max_stack_depth) break;  // too deep: this parse is dropped
       const std::vector<uint32_t>& alts = g_.alternatives(e.arg);
+      steps_ += alts.size();  // the copies count too: a rule of many alternatives is no free pass
       for (size_t i = 1; i < alts.size(); ++i) {
         std::vector<uint32_t> c = s;
         c.push_back(alts[i]);

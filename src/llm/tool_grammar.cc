@@ -13,6 +13,10 @@ bool Has(std::string_view text, std::string_view marker) {
 
 std::string Lit(std::string_view text) { return engine::GbnfLiteral(text); }
 
+// How a bare JSON call begins.
+constexpr const char* kJsonTriggers[] = {"{\"name\"",     "{ \"name\"",      "{\n\"name\"",
+                                         "{\n  \"name\"", "{\n    \"name\"", "{\n\t\"name\""};
+
 }  // namespace
 
 std::string_view ToolCallStyleName(ToolCallStyle style) {
@@ -108,9 +112,13 @@ Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const 
   b.AddRule("tool-call-object", "\"{\" ws \"\\\"name\\\"\" ws \":\" ws tool-call-body ws \"}\"");
   switch (style) {
     case ToolCallStyle::kHermes:
+      // Small ChatML models often drop the tags and write the bare object, which
+      // ToolCallParser reads too: that form is held to a valid call as well.
       b.AddRule("tool-call", "\"<tool_call>\" ws tool-call-object ws \"</tool_call>\"");
-      b.AddRule("root", parallel ? "tool-call (ws tool-call)*" : "tool-call");
+      b.AddRule("root", parallel ? "tool-call (ws tool-call)* | tool-call-object"
+                                 : "tool-call | tool-call-object");
       out.triggers = {"<tool_call>"};
+      out.triggers.insert(out.triggers.end(), std::begin(kJsonTriggers), std::end(kJsonTriggers));
       break;
     case ToolCallStyle::kMistral:
       b.AddRule("root", parallel ? "\"[TOOL_CALLS]\" ws \"[\" ws tool-call-object (ws \",\" ws "
@@ -127,8 +135,8 @@ Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const 
       break;
     case ToolCallStyle::kJson:
       b.AddRule("root", "(\"<|python_tag|>\" ws)? tool-call-object");
-      out.triggers = {"<|python_tag|>", "{\"name\"",       "{ \"name\"",   "{\n\"name\"",
-                      "{\n  \"name\"",  "{\n    \"name\"", "{\n\t\"name\""};
+      out.triggers = {"<|python_tag|>"};
+      out.triggers.insert(out.triggers.end(), std::begin(kJsonTriggers), std::end(kJsonTriggers));
       out.special_text = {"<|python_tag|>"};
       break;
     case ToolCallStyle::kUnknown:

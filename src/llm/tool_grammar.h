@@ -4,8 +4,9 @@
 // the prompt taught, for tool calls.
 //
 // Tool-call forms, each one ToolCallParser (tool_calls.h) reads:
-//   kHermes        <tool_call>{"name": "f", "arguments": {...}}</tool_call>
-//                  Qwen 2/2.5, Hermes, ChatML families; trigger "<tool_call>"
+//   kHermes        <tool_call>{"name": "f", "arguments": {...}}</tool_call>, or the bare
+//                  object small models write when they drop the tags; Qwen 2/2.5, Hermes,
+//                  ChatML families; triggers "<tool_call>" and {"name" (spaced forms too)
 //   kMistral       [TOOL_CALLS][{"name": "f", "arguments": {...}}, ...]; trigger "[TOOL_CALLS]"
 //   kMistralArgs   [TOOL_CALLS]f[ARGS]{...} (newer Mistral templates); trigger "[TOOL_CALLS]"
 //   kJson          {"name": "f", "arguments" | "parameters": {...}} (Llama 3.x, Gemma, the

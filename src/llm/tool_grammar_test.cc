@@ -100,12 +100,14 @@ TEST(ToolGrammarTest, EachFormAcceptsValidCallsAndRefusesInvalidOnes) {
        {"<tool_call>\n{\"name\": \"rpg__press_inline_button\", \"arguments\": {\"button_text\": "
         "\"Go\", \"chat_id\": 7}}\n</tool_call>",
         "<tool_call>{\"name\":\"fs__read_file\",\"arguments\":{\"path\":\"a.txt\"}}</tool_call>\n"
-        "<tool_call>{\"name\": \"rpg__list_chats\", \"arguments\": {}}</tool_call>"},
+        "<tool_call>{\"name\": \"rpg__list_chats\", \"arguments\": {}}</tool_call>",
+        "{\"name\": \"rpg__list_chats\", \"arguments\": {}}"},
        {"<tool_call>{\"name\": \"rpg__nope\", \"arguments\": {}}</tool_call>",
         "<tool_call>{\"name\": \"fs__read_file\", \"arguments\": {}}</tool_call>",
         "<tool_call>{\"name\": \"fs__read_file\", \"arguments\": {\"path\": \"a\", \"head\": "
         "0}}</tool_call>",
-        "<tool_call>{\"name\": \"fs__read_file\", \"arguments\": {\"path\": \"a\"}}"}},
+        "<tool_call>{\"name\": \"fs__read_file\", \"arguments\": {\"path\": \"a\"}}",
+        "{\"name\": \"rpg__list_chats\", \"arguments\": {\"properties\": {}}}"}},
       {ToolCallStyle::kMistral,
        {"[TOOL_CALLS][{\"name\": \"fs__read_file\", \"arguments\": {\"head\": 3, \"path\": "
         "\"x\"}}, {\"name\": \"rpg__list_chats\", \"arguments\": {}}]"},

@@ -78,8 +78,23 @@ std::vector<Task> Tasks(const fs::path& ws) {
 }
 
 struct Tally {
-  int answers = 0, valid = 0, right_tool = 0, started = 0, started_valid = 0;
+  int answers = 0, valid = 0, exact = 0, right_tool = 0, started = 0, started_valid = 0;
 };
+
+// Valid as written: nothing repaired, and no argument the tool's schema does not name (a
+// schema without additionalProperties lets the parser take made-up arguments).
+bool Exact(const ParsedToolCalls& p, const std::vector<ToolSpec>& tools) {
+  if (!p.repairs.empty()) return false;
+  for (const ToolCall& c : p.calls) {
+    for (const ToolSpec& t : tools) {
+      if (t.name != c.name || !t.parameters.contains("properties")) continue;
+      for (const auto& [key, value] : c.arguments.items()) {
+        if (!t.parameters["properties"].contains(key)) return false;
+      }
+    }
+  }
+  return true;
+}
 
 bool StartsACall(const std::string& content) {
   for (const char* trigger : {"<tool_call>", "[TOOL_CALLS]", "{\"name\"", "{ \"name\""}) {
@@ -142,6 +157,7 @@ TEST_P(ConstrainedModelTest, ShareOfValidToolCalls) {
                       out->content.substr(0, 300).c_str());
         }
         t.valid += valid;
+        t.exact += valid && Exact(p, tools);
         t.right_tool += valid && p.calls[0].name == task.tool;
         if (StartsACall(out->content)) {
           ++t.started;
@@ -163,11 +179,13 @@ TEST_P(ConstrainedModelTest, ShareOfValidToolCalls) {
   }
   for (int mode = kFree; mode <= kRequired; ++mode) {
     const Tally& t = tally[mode];
-    std::printf("| %s | %s | %d | %d (%.0f%%) | %d (%.0f%%) | %d of %d |\n", GetParam().c_str(),
-                mode_names[mode], t.answers, t.valid, 100.0 * t.valid / t.answers, t.right_tool,
+    std::printf("| %s | %s | %d | %d (%.0f%%) | %d (%.0f%%) | %d (%.0f%%) | %d of %d |\n",
+                GetParam().c_str(), mode_names[mode], t.answers, t.valid,
+                100.0 * t.valid / t.answers, t.exact, 100.0 * t.exact / t.answers, t.right_tool,
                 100.0 * t.right_tool / t.answers, t.started_valid, t.started);
   }
   EXPECT_GE(tally[kLazy].valid, tally[kFree].valid);
+  EXPECT_GE(tally[kLazy].exact, tally[kFree].exact);
   EXPECT_EQ(tally[kRequired].valid, tally[kRequired].answers);
   fs::remove_all(ws);
 }
