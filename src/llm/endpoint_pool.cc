@@ -113,6 +113,10 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
                                         const std::vector<bool>& excluded, std::stop_token cancel) {
   MutexLock lock(mu_);
   auto deadline = Clock::now() + options_.queue_timeout;
+  // How long a request waits for the next probes when every endpoint is out until one finds
+  // it back: two rounds, and the slowest probe (health, props and slots timing out).
+  auto probe_deadline = std::min(
+      deadline, Clock::now() + 2 * options_.health_interval + std::chrono::milliseconds(7'000));
   while (true) {
     auto now = Clock::now();
     std::vector<size_t> up;
@@ -123,6 +127,17 @@ LlmResult<size_t> EndpointPool::Acquire(const std::vector<uint64_t>& hashes,
       if (endpoints_[i].in_flight < endpoints_[i].slots) up.push_back(i);
     }
     if (!any_up) {
+      bool awaiting_probe = false;
+      for (size_t i = 0; i < endpoints_.size(); ++i)
+        awaiting_probe = awaiting_probe || (!excluded[i] && endpoints_[i].awaiting_probe);
+      if (awaiting_probe && now < probe_deadline && !cancel.stop_requested()) {
+        // A health check that timed out on a loaded machine takes an endpoint out as surely
+        // as a dead one: the next probes tell them apart, so wait for them before failing.
+        slot_freed_.wait_until(lock, cancel,
+                               std::min(probe_deadline, now + std::chrono::milliseconds(250)),
+                               [] { return false; });
+        continue;
+      }
       std::string why;
       for (size_t i = 0; i < endpoints_.size(); ++i) {
         const Endpoint& e = endpoints_[i];

@@ -26,7 +26,8 @@
 // tried again. A server that stops answering while it answers (stalled, swapping, SIGSTOPped)
 // would hold its requests until their timeout: when a probe finds it not answering /health
 // (which llama-server answers even while it generates), the requests under way there are
-// abandoned and retried elsewhere (kTimeout, "stopped answering").
+// abandoned and retried elsewhere (kTimeout, "stopped answering"). When every endpoint is out
+// that way, a request waits for the next two rounds of probes before it fails (kUnavailable).
 //
 // Journal. With `journal` set, what happened is appended there (pool_journal.h): a request
 // that failed on an endpoint (cut mid-answer or not), the endpoint that answered it after

@@ -405,5 +405,34 @@ TEST(LlmPoolTest, AStalledEndpointsRequestMovesOnWithoutWaitingForItsTimeout) {
   std::filesystem::remove_all(journal.parent_path());
 }
 
+// Every endpoint out after failed probes (both servers stalled for a moment, as a loaded
+// machine's health checks time out): a request waits for the probes that find them back,
+// instead of failing at once.
+TEST(LlmPoolTest, ARequestWaitsForTheProbesWhenEveryEndpointIsOut) {
+  Json script{{"default", {{"content", "back"}}}};
+  auto servers = StartServers({script, script});
+  ASSERT_EQ(servers.size(), 2u);
+  PoolOptions o = Options(servers);
+  o.health_interval = 200ms;
+  EndpointPool pool(o);
+  for (const auto& s : servers) ::kill(s->pid(), SIGSTOP);
+  auto until = std::chrono::steady_clock::now() + 20s;
+  auto both_down = [&] {
+    auto st = pool.Status(/*probe=*/false);
+    return st[0].state == "down" && st[1].state == "down";
+  };
+  while (!both_down() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(both_down());
+  std::thread resume([&] {
+    std::this_thread::sleep_for(300ms);
+    for (const auto& s : servers) ::kill(s->pid(), SIGCONT);
+  });
+  auto r = pool.Chat(Conversation(1, 1), {});
+  resume.join();
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->content, "back");
+}
+
 }  // namespace
 }  // namespace naut::llm
