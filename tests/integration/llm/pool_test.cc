@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -432,6 +433,42 @@ TEST(LlmPoolTest, ARequestWaitsForTheProbesWhenEveryEndpointIsOut) {
   resume.join();
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->content, "back");
+}
+
+// The journal is a file in the data home that anything may damage: lines that are not events
+// are skipped, fields of the wrong type read as empty, and it stays bounded by moving aside.
+TEST(PoolJournalTest, ReadsWhatItCanAndStaysBounded) {
+  auto dir = std::filesystem::temp_directory_path() / ("naut-journal-" + NewId());
+  auto file = dir / kPoolJournalName;
+  PoolJournal journal(file, /*max_bytes=*/2000);
+  journal.Append({.endpoint = "http://a:1", .event = "failed", .detail = "network"});
+  {
+    std::ofstream out(file, std::ios::app);
+    out << "not json\n{\"event\": 5}\n[1,2]\n{\"event\": \"up\", \"pid\": \"x\", \"time\": 3}\n";
+  }
+  journal.Append({.endpoint = "http://b:2", .event = "answered", .detail = "after a failure"});
+  auto events = ReadPoolJournal(file, 10);
+  ASSERT_TRUE(events.ok()) << events.error().ToString();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].event, "failed");
+  EXPECT_EQ((*events)[0].pid, ::getpid());
+  EXPECT_FALSE((*events)[0].time.empty());
+  EXPECT_EQ((*events)[1].event, "up");
+  EXPECT_EQ((*events)[1].pid, 0);
+  EXPECT_EQ((*events)[1].time, "");
+  EXPECT_EQ((*events)[2].endpoint, "http://b:2");
+  auto last = ReadPoolJournal(file, 1);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ((*last)[0].event, "answered");
+
+  for (int i = 0; i < 100; ++i) journal.Append({.endpoint = "http://c:3", .event = "down"});
+  EXPECT_LT(std::filesystem::file_size(file), 2200u);
+  EXPECT_TRUE(std::filesystem::exists(file.string() + ".1"));
+  auto none = ReadPoolJournal(dir / "absent.jsonl", 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
