@@ -471,5 +471,96 @@ TEST_F(PoolFaultTest, AnAgentRunGoesOnWhenAServerDiesUnderIt) {
   EXPECT_NE(runs.out.find("stopped"), std::string::npos) << runs.out;
 }
 
+// The other side of a fault: the agent itself killed (SIGKILL, no clean stop) while a model
+// answers it. `runs list` calls that run interrupted, the next `run` takes the home over and
+// resumes the same task, and the servers, which saw a client vanish mid-answer, still serve.
+TEST_F(PoolFaultTest, AnAgentKilledMidAnswerIsResumedByTheNextRun) {
+  auto start_run = [&] {
+    return Subprocess::Spawn({.argv = {NAUT_CLI, "run", "--env", "rpg", "--max-tasks", "1",
+                                       "--max-minutes", "4", "--json"},
+                              .env = {{"NEURONAUT_HOME", home_.string()}},
+                              .pipe_stdin = false});
+  };
+  auto parse = [](const std::string& text) {
+    std::vector<Json> events;
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      auto j = ParseJson(text.substr(start, nl - start), "event");
+      if (j.ok()) events.push_back(*j);
+    }
+    return events;
+  };
+  auto first = [](const std::vector<Json>& events, const std::string& type) {
+    for (const auto& e : events)
+      if (e.value("type", "") == type) return e;
+    return Json();
+  };
+
+  // 1. Killed while a server is working on its second model call.
+  auto run1 = start_run();
+  ASSERT_TRUE(run1.ok()) << run1.error().ToString();
+  std::string out1, err1;
+  std::atomic<bool> killed = false;
+  std::thread killer;
+  Drain(
+      **run1, out1, err1,
+      [&](const std::string& so_far) {
+        if (killer.joinable() || so_far.find("\"model_call\"") == std::string::npos) return;
+        killer = std::thread([&] {
+          auto until = std::chrono::steady_clock::now() + 120s;
+          while (!killed && std::chrono::steady_clock::now() < until) {
+            if (servers_[0]->Busy() || servers_[1]->Busy()) {
+              (*run1)->Signal(SIGKILL);
+              killed = true;
+            }
+            std::this_thread::sleep_for(100ms);
+          }
+        });
+      },
+      std::chrono::steady_clock::now() + 240s);
+  if (killer.joinable()) killer.join();
+  ASSERT_TRUE(killed.load()) << out1 << err1;
+  EXPECT_EQ((*run1)->Wait().signal, SIGKILL);
+  auto events1 = parse(out1);
+  const Json start1 = first(events1, "run_start"), task1 = first(events1, "task_start");
+  ASSERT_TRUE(task1.is_object()) << out1;
+  const std::string run1_id = start1.value("run_id", "");
+  EXPECT_FALSE(first(events1, "run_end").is_object()) << "a killed run cannot have ended";
+
+  auto list = Cli({"runs", "list"});
+  auto row = list.out.find("\n" + run1_id);
+  ASSERT_NE(row, std::string::npos) << list.out;
+  EXPECT_NE(list.out.substr(row, list.out.find('\n', row + 1) - row).find("interrupted"),
+            std::string::npos)
+      << list.out;
+
+  // 2. The next run takes over and resumes the same task.
+  auto run2 = start_run();
+  ASSERT_TRUE(run2.ok()) << run2.error().ToString();
+  std::string out2, err2;
+  bool stopped = false;
+  Drain(
+      **run2, out2, err2,
+      [&](const std::string& so_far) {
+        if (!stopped && so_far.find("\"model_call\"") != std::string::npos) {
+          stopped = true;
+          (*run2)->Signal(SIGTERM);
+        }
+      },
+      std::chrono::steady_clock::now() + 240s);
+  EXPECT_EQ((*run2)->Wait().exit_code, 0) << err2;
+  EXPECT_NE(err2.find(run1_id), std::string::npos) << err2;
+  EXPECT_NE(err2.find("ended without stopping cleanly"), std::string::npos) << err2;
+  auto events2 = parse(out2);
+  const Json task2 = first(events2, "task_start");
+  ASSERT_TRUE(task2.is_object()) << out2;
+  EXPECT_EQ(task2.value("task_id", -1), task1.value("task_id", -2)) << "a new task, not resumed";
+  EXPECT_EQ(task2.value("task", ""), task1.value("task", ""));
+  EXPECT_EQ(first(events2, "run_end").value("status", ""), "stopped") << out2;
+
+  auto st = Cli({"llm", "status"});
+  EXPECT_NE(st.out.find("2 of 2 endpoint(s) up"), std::string::npos) << st.out;
+}
+
 }  // namespace
 }  // namespace naut::llm
