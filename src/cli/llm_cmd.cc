@@ -200,8 +200,12 @@ int Ask(const Config& config, const AskOptions& ask) {
   if (text.empty())
     return Fail(InvalidArgument("llm ask: nothing to ask; give the prompt as arguments"));
 
+  // Journaled into an existing data home only: `llm ask` does not create one.
+  std::error_code ec;
   auto model =
-      llm::MakeChatModel(config.llm, DataHome{config.home}.logs_dir() / llm::kPoolJournalName);
+      llm::MakeChatModel(config.llm, std::filesystem::is_directory(config.home, ec)
+                                         ? DataHome{config.home}.logs_dir() / llm::kPoolJournalName
+                                         : std::filesystem::path());
   if (!model) return Fail(model.error());
   llm::ChatRequest request;
   if (!ask.system.empty()) request.messages.push_back(llm::Message::System(ask.system));

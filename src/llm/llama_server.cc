@@ -191,8 +191,12 @@ struct LlamaServer::Impl {
     }
     started.set_value(Status::Ok());
     Monitor(stop);
-    MutexLock lock(mu);
-    if (child && child->running()) child->Terminate(std::chrono::milliseconds(5000));
+    std::unique_ptr<Subprocess> last;
+    {
+      MutexLock lock(mu);
+      last = std::move(child);  // pid() and restarts() need not wait for the grace period
+    }
+    if (last && last->running()) last->Terminate(std::chrono::milliseconds(5000));
   }
 
   void Monitor(std::stop_token stop) {

@@ -29,7 +29,8 @@ void PoolJournal::Append(PoolEvent event) {
             {"detail", event.detail}};
   std::string line = j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   std::error_code ec;
-  fs::create_directories(file_.parent_path(), ec);
+  // The folder only (logs/), never the data home above it, which is made 0700 by its owner.
+  fs::create_directory(file_.parent_path(), ec);
   if (fs::file_size(file_, ec) > max_bytes_ && !ec) {
     // Several processes may rotate at once; one rename wins and the others' lines go to the
     // new file, which is all that matters for a journal of recent events.

@@ -38,8 +38,9 @@ class PoolJournal {
  public:
   explicit PoolJournal(std::filesystem::path file, uintmax_t max_bytes = uintmax_t{1} << 20);
 
-  // Best effort: a journal that cannot be written is reported in the log once, and the pool
-  // goes on. `time` and `pid` are filled in when empty.
+  // Best effort: a journal that cannot be written (its folder's parent missing, a full disk)
+  // is reported in the log once, and the pool goes on. `time` and `pid` are filled in when
+  // empty. The file's folder is created, not the folders above it.
   void Append(PoolEvent event);
   const std::filesystem::path& file() const { return file_; }
 
