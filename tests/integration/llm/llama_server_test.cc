@@ -169,7 +169,8 @@ TEST_F(LlamaServerTest, GoesWhenNeuronautIsKilled) {
       {.argv = {NAUT_CLI, "--home", (dir_ / "home").string(), "--set",
                 "llm.llama_server=" + bin.string(), "llm", "ask", "--no-stream", "hi"},
        .env = {{"LLM_BACKEND", "llamacpp"},
-               {"LLM_MODEL", (dir_ / "models" / "tiny.gguf").string()}},
+               {"LLM_MODEL", (dir_ / "models" / "tiny.gguf").string()},
+               {"TMPDIR", dir_.string()}},  // where its log goes: removed with dir_
        .pipe_stdin = false,
        .pipe_stdout = false,
        .pipe_stderr = false});
