@@ -78,6 +78,7 @@ struct Agent::RoundState {
   bool verified = false;           // the critic accepted the task within the round
   bool asked_after_empty = false;  // an empty answer was asked about
   bool rejected_claim = false;     // a claim of success went back with the checker's reason
+  std::string last_critique;       // the critic's last word shown after a code action
   Verdict verdict;
 };
 
@@ -438,6 +439,15 @@ std::string Agent::DescribeCodeRun(const std::string& code, const CodeOutcome& r
   if (!run.error.empty())
     out << "Error:\n" << Truncate(run.error, budget_.AfterActionChars(), "traceback") << "\n";
   out << run.calls.size() << " tool call(s) made.";
+  // What each call answered, whether or not the code printed it: a press's answer ("You hit the
+  // Slime for 8") is often the only sign of what it did.
+  constexpr size_t kCallsListed = 6;
+  for (size_t i = 0; i < run.calls.size() && i < kCallsListed; ++i) {
+    const auto& c = run.calls[i];
+    out << "\n- " << c.tool << "(" << OneLine(DumpJson(c.arguments), 120) << ") -> "
+        << (c.is_error ? "ERROR " : "") << OneLine(JsonAsReadableText(c.result), 200);
+  }
+  if (run.calls.size() > kCallsListed) out << "\n- ...";
   const bool no_calls = run.ok && run.calls.empty();
   if (no_calls) {
     // Small models print a call's text instead of making it (a real run printed
@@ -630,7 +640,11 @@ Agent::StepEnd Agent::RunCodeStep(const TaskRecord& task, const std::string& cod
       round.verified = true;
       return StepEnd::kRoundOver;
     }
-    result_text += "\nThe task is not complete yet: " + round.verdict.critique;
+    // Said again only when it changed: the same sentence after every step costs tokens and
+    // tells nothing new.
+    if (round.verdict.critique != round.last_critique)
+      result_text += "\nThe task is not complete yet: " + round.verdict.critique;
+    round.last_critique = round.verdict.critique;
   }
   messages.push_back(llm::Message::User(result_text + ObservationAfterActing()));
   return StepEnd::kNextStep;

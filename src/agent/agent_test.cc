@@ -417,6 +417,31 @@ TEST_F(AgentTest, CodeActionCallsToolsThroughTheSkillRuntime) {
             std::string::npos);
 }
 
+// What the model is shown after a code action that prints nothing: each call's answer; the
+// checker's critique once, not again while it is the same; its own turn as the code alone.
+TEST_F(AgentTest, ACodeActionShowsEachCallsAnswerAndTheCritiqueOnlyWhenItChanges) {
+  model_.script = {Text("I will press.\n```python\ntools.game__press(button='look')\n```\nDone."),
+                   Text("```python\ntools.game__press(button='look')\n```"),
+                   Text("game__press(button='train')"), Text("I have two points now.")};
+  SkillsCodeRunner code;
+  options_.max_steps_per_round = 3;
+  Run(nullptr, &code);
+  ASSERT_GE(model_.requests.size(), 3u);
+  const auto& second = model_.requests[1].messages;
+  ASSERT_GE(second.size(), 4u);
+  EXPECT_EQ(second[2].content, "```python\ntools.game__press(button='look')\n```");
+  EXPECT_NE(second[3].content.find("- game__press({\"button\":\"look\"}) -> nothing happens"),
+            std::string::npos)
+      << second[3].content;
+  EXPECT_NE(second[3].content.find("The task is not complete yet: "), std::string::npos);
+  // The same critique after the second press is not said again.
+  const auto& third = model_.requests[2].messages;
+  EXPECT_EQ(third.back().content.find("The task is not complete yet"), std::string::npos)
+      << third.back().content;
+  // The unfenced call ran as code: the world has a point.
+  EXPECT_EQ(world_.points, 1);
+}
+
 // Qwen2.5-Coder-1.5B (run kept in tests/fixtures/real_runs/) wrote its code actions as a
 // function `act()` that nothing called, seven times: "ran to the end, 0 tool calls". A function
 // that needs no arguments is called; one that does is reported to the model.

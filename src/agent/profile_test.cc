@@ -37,7 +37,7 @@ TEST(ProfileTest, BuiltinRpgProfilePlaysTheGameChatUnderTheGamePrefix) {
   EXPECT_EQ(p.observation[0].tool, "game__get_messages");
   EXPECT_EQ(p.observation[0].arguments,
             (Json{{"chat_id", "@dungeon_quest_bot"}, {"page_size", 2}}));
-  EXPECT_EQ(p.observation[0].omit, (std::vector<std::string>{"date", "has_inline_buttons", "out"}));
+  EXPECT_EQ(p.observation[0].omit, (std::vector<std::string>{"date", "edit_date", "has_inline_buttons", "out"}));
   EXPECT_EQ(p.observation[1].tool, "game__list_inline_buttons");
   EXPECT_EQ(p.observation[1].arguments, (Json{{"chat_id", "@dungeon_quest_bot"}}));
   EXPECT_EQ(p.observe_tool, kObservationTool);

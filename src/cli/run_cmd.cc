@@ -320,6 +320,7 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
       std::chrono::milliseconds(static_cast<int64_t>(config.sandbox.wall_s * 1000));
   options.skills_top_k = config.agent.skills_top_k;
   options.skills_min_similarity = config.agent.skills_min_similarity;
+  options.sampling.temperature = config.agent.temperature;
   options.memories_top_k = flags.no_memory ? 0 : config.agent.memories_top_k;
   if (config.llm.context_size > 0) options.context_tokens = config.llm.context_size;
   // The embedded engine knows the context it really holds (the model's may be smaller).

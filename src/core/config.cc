@@ -273,6 +273,7 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<int>("agent.skills_top_k", NAUT_REF(agent.skills_top_k), 0, 100));
     f.push_back(NumberField<double>("agent.skills_min_similarity",
                                     NAUT_REF(agent.skills_min_similarity), -1, 1));
+    f.push_back(NumberField<double>("agent.temperature", NAUT_REF(agent.temperature), 0, 2));
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
     f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
     f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));

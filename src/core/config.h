@@ -86,6 +86,9 @@ struct AgentConfig {
   // unrelated skills lead small models astray.
   double skills_min_similarity = 0.3;
   int memories_top_k = 5;
+  // The actor's sampling temperature. Low: a small model that samples at the engine's 0.8
+  // wanders off a plan it stated one turn before.
+  double temperature = 0.3;
 };
 
 // Which tools the agent may call: globs over <server>__<tool>. Tools that a server marks
