@@ -419,9 +419,17 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
                        {"latency_ms", MillisSince(start)},
                        {"error", OneLine(r->error, 300)}});
   if (!state.rounds.empty()) {
-    state.rounds.back().steps.push_back(std::string("python code action -> ") +
-                                        (r->ok ? "ok" : "failed") + ": " +
-                                        OneLine(r->ok ? r->output : r->error, 300));
+    // The episode keeps what the code did to the world, call by call, as for function calls:
+    // that is what a later task is shown of it.
+    auto& steps = state.rounds.back().steps;
+    for (const auto& c : r->calls) {
+      steps.push_back(c.tool + "(" + OneLine(DumpJson(c.arguments), 200) + ") -> " +
+                      (c.is_error ? "ERROR " : "") + OneLine(JsonAsReadableText(c.result), 300));
+    }
+    if (!r->ok || r->calls.empty()) {
+      steps.push_back(std::string("python code action -> ") + (r->ok ? "ok" : "failed") + ": " +
+                      OneLine(r->ok ? r->output : r->error, 300));
+    }
   }
   if (r->ok) state.successful_actions.push_back("```python\n" + code + "\n```");
   return r->ok ? std::nullopt

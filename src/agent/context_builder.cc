@@ -97,7 +97,8 @@ ActorContext BuildActorContext(const PromptBudget& budget, const ActorMaterial& 
 
   const size_t memories_cap = budget.MemoriesChars(free_chars);
   for (const auto& m : material.memories) {
-    std::string entry = "- " + OneLine(m, 400) + "\n";
+    // Long enough for a success's steps (a worked example), short enough for several.
+    std::string entry = "- " + OneLine(m, 1200) + "\n";
     if (context.memories_text.size() + entry.size() > memories_cap) break;
     context.memories_text += entry;
   }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "agent/compaction.h"
 #include "core/hash.h"
 
 namespace naut::agent {
@@ -49,6 +50,26 @@ Result<std::optional<std::string>> StoreSkillLibrary::SkillForTask(const std::st
   return std::optional<std::string>();
 }
 
+std::string WorkedExample(const std::string& text) {
+  constexpr size_t kStepChars = 160;
+  constexpr size_t kStepsChars = 900;
+  std::vector<std::string_view> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.emplace_back(std::string_view(text).substr(start, end - start));
+    start = end + 1;
+  }
+  std::string steps;
+  for (size_t i = 2; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    std::string step = OneLine(std::string(lines[i]), kStepChars);
+    if (steps.size() + step.size() > kStepsChars) break;
+    steps += (steps.empty() ? "" : " | ") + step;
+  }
+  return steps.empty() ? "" : ". Steps: " + steps;
+}
+
 Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string& task,
                                                               const std::string& env, int k) {
   memory::Query q;
@@ -62,6 +83,7 @@ Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string&
     const auto& m = h.memory;
     std::string line = "\"" + m.task + "\": " + m.outcome;
     if (!m.critique.empty()) line += " (" + m.critique + ")";
+    if (m.outcome == "success") line += WorkedExample(m.text);
     out.push_back(line);
   }
   return out;

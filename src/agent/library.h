@@ -28,6 +28,12 @@ class StoreSkillLibrary : public SkillLibrary {
   skills::SkillStore& store_;
 };
 
+// The steps of a successful episode, as a worked example for a later task: ". Steps: a | b"
+// from an episode record's text (the task, the outcome, then one line per step), each step and
+// the whole kept short; "" when it has no steps.
+std::string WorkedExample(const std::string& episode_text);
+
+// Episodes as the actor is shown them: "task": outcome (critique), and for a success its steps.
 class StoreEpisodeMemory : public EpisodeMemory {
  public:
   explicit StoreEpisodeMemory(memory::MemoryStore& store) : store_(store) {}
