@@ -174,6 +174,46 @@ TEST(ConstrainedGenerationTest, LazyGrammarForcesAValidCallAfterTheTrigger) {
   EXPECT_GT(free_runs + triggered, 0);
 }
 
+TEST(GrammarConstraintTest, ATriggerSplitOverTokensStartsTheGrammarAtItsFirstByte) {
+  auto m = Build({.n_vocab = 600, .seed = 10}, "trigger");
+  ASSERT_TRUE(m);
+  const Tokenizer& tok = m->tokenizer();
+  auto vocab = TokenVocabulary::Build(tok);
+  Grammar g = MustParse("root ::= \"ab\" [!?]");
+  auto byte = [&](char c) { return static_cast<TokenId>(3 + static_cast<unsigned char>(c)); };
+  // A piece that starts with 'b' and goes on with letters: it would complete the trigger with
+  // bytes the grammar refuses.
+  TokenId b_more = -1;
+  for (TokenId id = 259; id < vocab->n_tokens() && b_more < 0; ++id) {
+    const std::string_view p = vocab->Bytes(id);
+    if (p.size() > 1 && p[0] == 'b') b_more = id;
+  }
+  ASSERT_GE(b_more, 0);
+  GrammarConstraint c(g, *vocab, {"ab"});
+  EXPECT_FALSE(c.active());
+  EXPECT_TRUE(c.Allows(byte('x')));
+  EXPECT_TRUE(c.Allows(tok.eos()));  // free text may end
+  ASSERT_TRUE(c.Accept(byte('x')));
+  ASSERT_TRUE(c.Accept(byte('a')));
+  EXPECT_FALSE(c.active());
+  EXPECT_TRUE(c.Allows(byte('b')));
+  EXPECT_FALSE(c.Allows(b_more)) << vocab->Bytes(b_more);
+  EXPECT_FALSE(c.Allowed().Has(b_more));
+  EXPECT_TRUE(c.Allowed().Has(byte('b')));
+  ASSERT_TRUE(c.Accept(byte('b')));
+  EXPECT_TRUE(c.active());
+  EXPECT_FALSE(c.complete());
+  EXPECT_FALSE(c.Allows(tok.eos()));  // the call is not finished
+  const TokenMask& next = c.Allowed();
+  for (TokenId id = 0; id < vocab->n_tokens(); ++id) {
+    EXPECT_EQ(next.Has(id), id == byte('!') || id == byte('?')) << id;
+  }
+  ASSERT_TRUE(c.Accept(byte('?')));
+  EXPECT_TRUE(c.complete());
+  EXPECT_TRUE(c.Allows(tok.eos()));
+  EXPECT_FALSE(c.Allows(byte('a')));
+}
+
 class OnlyEven : public TokenFilter {
  public:
   explicit OnlyEven(int32_t n) {

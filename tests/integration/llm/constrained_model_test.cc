@@ -97,7 +97,8 @@ bool Exact(const ParsedToolCalls& p, const std::vector<ToolSpec>& tools) {
 }
 
 bool StartsACall(const std::string& content) {
-  for (const char* trigger : {"<tool_call>", "[TOOL_CALLS]", "{\"name\"", "{ \"name\""}) {
+  for (const char* trigger : {"<tool_call>", "[TOOL_CALLS]", "{\"name\"", "{ \"name\"",
+                              "{\n\"name\"", "{\n  \"name\"", "{\n    \"name\"", "{\n\t\"name\""}) {
     if (content.find(trigger) != std::string::npos) return true;
   }
   return false;
