@@ -43,28 +43,6 @@ bool ValidPrefix(std::string_view s) {
   });
 }
 
-// Replaces "{chat}" in every string of `j`; false when "{chat}" appears but `chat` is empty.
-bool SubstituteChat(Json& j, const std::string& chat) {
-  if (j.is_string()) {
-    std::string s = j.get<std::string>();
-    bool changed = false;
-    for (size_t at = s.find("{chat}"); at != std::string::npos; at = s.find("{chat}", at)) {
-      if (chat.empty()) return false;
-      s.replace(at, 6, chat);
-      at += chat.size();
-      changed = true;
-    }
-    if (changed) j = s;
-    return true;
-  }
-  if (j.is_structured()) {
-    for (auto& v : j) {
-      if (!SubstituteChat(v, chat)) return false;
-    }
-  }
-  return true;
-}
-
 // Reads one profile file into an EnvProfile. Each method reads one table and returns the first
 // problem, located at the offending node.
 class ProfileParser {
@@ -223,6 +201,8 @@ class ProfileParser {
         NAUT_ASSIGN_OR_RETURN(p_.chat, String(v, key));
         if (p_.chat.empty())
           return Bad(v, key, "expected a chat id or @username, got an empty string");
+      } else if (name == "other_chats") {
+        NAUT_ASSIGN_OR_RETURN(p_.other_chats, Strings(v, key));
       } else if (name == "tool_prefix") {
         prefix_node = &v;
         NAUT_ASSIGN_OR_RETURN(p_.tool_prefix, String(v, key));
@@ -234,7 +214,8 @@ class ProfileParser {
       } else {
         return Bad(
             v, key,
-            "unknown key; expected name, description, server (or servers), chat, tool_prefix");
+            "unknown key; expected name, description, server (or servers), chat, other_chats, "
+            "tool_prefix");
       }
     }
     if (p_.name.empty())
@@ -300,6 +281,7 @@ class ProfileParser {
                      "expected a table such as { chat_id = \"{chat}\" }, got " + TomlTypeName(v));
         arguments = &v;
         c.arguments = TomlToJson(v);
+        c.arguments_template = c.arguments;
         if (!SubstituteChat(c.arguments, p_.chat)) {
           return Bad(v, key, "uses \"{chat}\", but [environment] chat is not set");
         }
@@ -460,6 +442,27 @@ class ProfileParser {
 };
 
 }  // namespace
+
+bool SubstituteChat(Json& j, const std::string& chat) {
+  if (j.is_string()) {
+    std::string s = j.get<std::string>();
+    bool changed = false;
+    for (size_t at = s.find("{chat}"); at != std::string::npos; at = s.find("{chat}", at)) {
+      if (chat.empty()) return false;
+      s.replace(at, 6, chat);
+      at += chat.size();
+      changed = true;
+    }
+    if (changed) j = s;
+    return true;
+  }
+  if (j.is_structured()) {
+    for (auto& v : j) {
+      if (!SubstituteChat(v, chat)) return false;
+    }
+  }
+  return true;
+}
 
 bool EnvProfile::ToolAllowed(const std::string& name) const {
   for (const auto& d : deny) {

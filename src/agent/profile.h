@@ -14,6 +14,7 @@
 //   server = "rpg"               the MCP server that is the world: built in, or a name in mcp.json
 //   #servers = ["fs", "exec"]    or several, each seen under its own name (no tool_prefix)
 //   chat = "@dungeon_quest_bot"  the chat played in; told to the model, "{chat}" in arguments
+//   other_chats = ["@shop_bot"]  "{chat}" in observations: the last of these or chat written to
 //   tool_prefix = "game"         the model sees game__<tool>; default: the server's name
 //
 //   [[observation.calls]]        called before every step, results joined into one observation
@@ -72,6 +73,8 @@ struct ObservationCall {
   // Keys dropped from a JSON result, at any depth, before the model sees it: fields that cost
   // prompt tokens and tell the model nothing (a message's date, a flag the text repeats).
   std::vector<std::string> omit;
+  // `arguments` before "{chat}" was replaced by the profile's chat (for other_chats).
+  Json arguments_template = Json::object();
 };
 
 enum class CheckerKind { kLlm, kTool };
@@ -83,6 +86,10 @@ struct EnvProfile {
   std::string source;                // "examples/profiles/rpg.toml", "built-in rpg", ...
   std::vector<std::string> servers;  // the MCP servers that are the world (real names)
   std::string chat;
+  // Other chats of the world (a shop that is another bot). The observation follows the chat
+  // the agent last talked to, when it is `chat` or one of these, instead of always reading
+  // `chat`: the shop is seen once the agent writes to it.
+  std::vector<std::string> other_chats;
   std::string tool_prefix;  // set only with a single server; empty: the server's own name
   std::vector<ObservationCall> observation;
 
@@ -122,5 +129,8 @@ std::vector<std::string> BuiltinProfileNames();
 // {"milestones": [...]}).
 Result<std::vector<Milestone>> ParseMilestones(const std::string& json_text,
                                                const std::string& source);
+
+// Replaces "{chat}" in every string of `j`; false when "{chat}" appears but `chat` is empty.
+bool SubstituteChat(Json& j, const std::string& chat);
 
 }  // namespace naut::agent

@@ -37,7 +37,8 @@ TEST(ProfileTest, BuiltinRpgProfilePlaysTheGameChatUnderTheGamePrefix) {
   EXPECT_EQ(p.observation[0].tool, "game__get_messages");
   EXPECT_EQ(p.observation[0].arguments,
             (Json{{"chat_id", "@dungeon_quest_bot"}, {"page_size", 2}}));
-  EXPECT_EQ(p.observation[0].omit, (std::vector<std::string>{"date", "edit_date", "has_inline_buttons", "out"}));
+  EXPECT_EQ(p.observation[0].omit,
+            (std::vector<std::string>{"date", "edit_date", "has_inline_buttons", "out"}));
   EXPECT_EQ(p.observation[1].tool, "game__list_inline_buttons");
   EXPECT_EQ(p.observation[1].arguments, (Json{{"chat_id", "@dungeon_quest_bot"}}));
   EXPECT_EQ(p.observe_tool, kObservationTool);
@@ -268,6 +269,9 @@ std::vector<BadCase> BadCases() {
        env + "[[observation.calls]]\ntool = \"a\"\nargs = {}\n",
        {":6: [[observation.calls]] args: unknown key; expected tool, arguments and omit, or "
         "resource"}},
+      {"other_chats not a list of strings",
+       "[environment]\nname = \"x\"\nother_chats = 1\n",
+       {":3: [environment] other_chats: expected"}},
       {"omit not a list of strings",
        env + "[[observation.calls]]\ntool = \"a\"\nomit = \"date\"\n",
        {":6: [[observation.calls]] omit: expected"}},

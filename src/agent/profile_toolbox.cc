@@ -1,5 +1,7 @@
 #include "agent/profile_toolbox.h"
 
+#include <algorithm>
+
 namespace naut::agent {
 
 Result<std::vector<ToolInfo>> ProfileToolBox::ListTools() {
@@ -26,7 +28,19 @@ Result<ToolOutcome> ProfileToolBox::CallTool(const std::string& name, const Json
     return NotFound("environment '" + profile_.name + "' has no tool '" + name +
                     "'; its tools are " + prefixes);
   }
-  return inner_.CallTool(*real, arguments, timeout, cancel);
+  auto outcome = inner_.CallTool(*real, arguments, timeout, cancel);
+  if (!profile_.other_chats.empty() && outcome && !outcome->is_error && arguments.is_object()) {
+    auto chat = arguments.find("chat_id");
+    if (chat != arguments.end() && chat->is_string()) {
+      const auto& id = chat->get_ref<const std::string&>();
+      const auto& others = profile_.other_chats;
+      if (id == profile_.chat || std::find(others.begin(), others.end(), id) != others.end()) {
+        MutexLock lock(mu_);
+        followed_chat_ = id;
+      }
+    }
+  }
+  return outcome;
 }
 
 Result<std::string> ProfileToolBox::ReadResource(const std::string& uri) {
@@ -35,15 +49,43 @@ Result<std::string> ProfileToolBox::ReadResource(const std::string& uri) {
 
 Result<ToolOutcome> ProfileToolBox::Observe(std::chrono::milliseconds timeout,
                                             std::stop_token cancel) {
-  const auto& calls = profile_.observation;
-  if (calls.empty())
+  if (profile_.observation.empty())
     return FailedPrecondition("environment '" + profile_.name + "' has no [[observation.calls]]");
+  std::string chat;
+  {
+    MutexLock lock(mu_);
+    chat = followed_chat_;
+  }
+  bool any_error = false;
+  if (chat.empty() || chat == profile_.chat)
+    return ObserveChat(profile_.chat, timeout, cancel, &any_error);
+  auto seen = ObserveChat(chat, timeout, cancel, &any_error);
+  if (seen && !any_error) return seen;
+  // The followed chat cannot be read (the agent wrote to a chat that is not there): back to
+  // the profile's own.
+  {
+    MutexLock lock(mu_);
+    followed_chat_.clear();
+  }
+  return ObserveChat(profile_.chat, timeout, cancel, &any_error);
+}
+
+Result<ToolOutcome> ProfileToolBox::ObserveChat(const std::string& chat,
+                                                std::chrono::milliseconds timeout,
+                                                std::stop_token cancel, bool* any_error) {
+  const auto& calls = profile_.observation;
+  *any_error = false;
   std::string text;
   std::optional<Status> first_error;
   size_t failed = 0;
   for (const auto& c : calls) {
+    Json arguments = c.arguments;
+    if (chat != profile_.chat) {
+      arguments = c.arguments_template;
+      SubstituteChat(arguments, chat);
+    }
     std::string label =
-        c.resource.empty() ? c.tool + " " + DumpJson(c.arguments) : "resource " + c.resource;
+        c.resource.empty() ? c.tool + " " + DumpJson(arguments) : "resource " + c.resource;
     std::string part;
     if (!c.resource.empty()) {
       auto r = inner_.ReadResource(c.resource);
@@ -51,16 +93,19 @@ Result<ToolOutcome> ProfileToolBox::Observe(std::chrono::milliseconds timeout,
         part = *r;
       } else {
         ++failed;
+        *any_error = true;
         if (!first_error) first_error = r.error();
         part = "(unavailable: " + r.error().message() + ")";
       }
     } else {
-      auto r = CallTool(c.tool, c.arguments, timeout, cancel);
+      auto r = CallTool(c.tool, arguments, timeout, cancel);
+      if (r && r->is_error) *any_error = true;
       if (r) {
         part = r->is_error ? "(error) " + r->text
                            : JsonAsReadableText(JsonWithoutKeys(r->text, c.omit));
       } else {
         ++failed;
+        *any_error = true;
         if (!first_error) first_error = r.error();
         part = "(unavailable: " + r.error().message() + ")";
       }

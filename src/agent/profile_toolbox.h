@@ -7,14 +7,20 @@
 //
 // It also answers kObservationTool (never listed): every [[observation.calls]] entry of the
 // profile is made in order and the results are joined into one observation; a failing call
-// is reported in its place, and only when every call fails is the observation an error.
+// is reported in its place, and only when every call fails is the observation an error. With
+// the profile's other_chats, "{chat}" in the observation calls is the chat of the last call
+// that named one of them (or the profile's chat) as its `chat_id` and succeeded; when that
+// chat cannot be read, the profile's chat is read instead.
 //
-// Thread-safety: as the wrapped ToolBox (the profile is an immutable copy).
+// Thread-safety: as the wrapped ToolBox (the profile is an immutable copy); the followed chat
+// is guarded (code actions call tools from the runtime's thread).
 
 #include <string>
 
 #include "agent/profile.h"
 #include "agent/toolbox.h"
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 
 namespace naut::agent {
 
@@ -34,8 +40,13 @@ class ProfileToolBox : public ToolBox {
  private:
   Result<ToolOutcome> Observe(std::chrono::milliseconds timeout, std::stop_token cancel);
 
+  Result<ToolOutcome> ObserveChat(const std::string& chat, std::chrono::milliseconds timeout,
+                                  std::stop_token cancel, bool* any_error);
+
   ToolBox& inner_;
   const EnvProfile profile_;
+  Mutex mu_;
+  std::string followed_chat_ GUARDED_BY(mu_);  // empty: the profile's chat
 };
 
 }  // namespace naut::agent

@@ -145,6 +145,36 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
   for (const auto& t : *listed) EXPECT_NE(t.spec.name, kObservationTool);
 }
 
+// The rpg profile's other_chats: once the agent writes to the shop bot, the observation shows
+// the shop; a chat the profile does not name is never followed; writing to the game bot again
+// brings the game back.
+TEST_F(ProfileToolBoxTest, TheObservationFollowsTheChatTheAgentLastWroteTo) {
+  StartRpg("rpg");
+  auto profile = LoadProfile("rpg");
+  ASSERT_TRUE(profile) << profile.error().ToString();
+  ASSERT_EQ(profile->other_chats, std::vector<std::string>{"@goblin_market_bot"});
+  ProfileToolBox tools(*hub_tools_, *profile);
+  Call(tools, "game__reset", {{"seed", 3}});
+  Call(tools, "game__send_message", {{"chat_id", "@dungeon_quest_bot"}, {"message", "/start"}});
+  auto observe = [&] { return Call(tools, profile->observe_tool, Json::object()).text; };
+  EXPECT_NE(observe().find("Oakvale · town square"), std::string::npos);
+
+  Call(tools, "game__send_message", {{"chat_id", "@goblin_market_bot"}, {"message", "/start"}});
+  std::string shop = observe();
+  EXPECT_NE(shop.find("[game__get_messages {\"chat_id\":\"@goblin_market_bot\""), std::string::npos)
+      << shop;
+  EXPECT_NE(shop.find("Buy 🧪 Healing Potion"), std::string::npos) << shop;
+
+  // Not a chat of the profile: the shop stays in view.
+  Call(tools, "game__send_message", {{"chat_id", "@someone_else"}, {"message", "hi"}});
+  EXPECT_NE(observe().find("Buy 🧪 Healing Potion"), std::string::npos);
+
+  Call(tools, "game__send_message", {{"chat_id", "@dungeon_quest_bot"}, {"message", "/hero"}});
+  std::string game = observe();
+  EXPECT_NE(game.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\""), std::string::npos)
+      << game;
+}
+
 // The Telegram example, with its chat set to the simulator's game bot and the simulator served
 // under the Telegram server's name: the model's tools, the observation and a learned skill's
 // calls are the same as in the rpg profile.
