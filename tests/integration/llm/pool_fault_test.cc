@@ -384,32 +384,34 @@ TEST_F(PoolFaultTest, AnAgentRunGoesOnWhenAServerDiesUnderIt) {
                                 .pipe_stdin = false});
   ASSERT_TRUE(run.ok()) << run.error().ToString();
   std::string out, err;
-  std::vector<Json> events;
-  std::atomic<int> killed = -1;  // set by the killer thread
-  size_t calls_at_kill = 0;
+  std::vector<Json> events, calls;  // every event; the model_call ones
+  std::atomic<size_t> calls_seen = 0;
+  std::atomic<int> killed = -1;     // set by the killer thread
+  std::atomic<size_t> at_kill = 0;  // model calls in the trace when it killed
   bool stopped = false;
   std::thread killer;
   std::atomic<bool> done = false;
-  auto count = [&](const std::string& type) {
-    return static_cast<size_t>(std::count_if(
-        events.begin(), events.end(), [&](const Json& e) { return e.value("type", "") == type; }));
-  };
   Drain(
       **run, out, err,
       [&](const std::string& so_far) {
         events.clear();
+        calls.clear();
         size_t start = 0;
         for (size_t nl; (nl = so_far.find('\n', start)) != std::string::npos; start = nl + 1) {
           auto j = ParseJson(so_far.substr(start, nl - start), "event");
-          if (j.ok()) events.push_back(*j);
+          if (!j.ok()) continue;
+          events.push_back(*j);
+          if (j->value("type", "") == "model_call") calls.push_back(*j);
         }
-        // After the first answer, kill whichever server takes the next call, while it works.
-        if (killed < 0 && count("model_call") >= 1 && !killer.joinable()) {
-          calls_at_kill = count("model_call");
+        calls_seen = calls.size();
+        // After the first answer, kill whichever server takes a call next, while it works on
+        // it (the previous call's event is in the trace by then).
+        if (calls_seen >= 1 && !killer.joinable()) {
           killer = std::thread([&] {
             while (!done) {
               for (int i = 0; i < 2 && killed < 0; ++i) {
                 if (servers_[i]->Busy()) {
+                  at_kill = calls_seen.load();
                   servers_[i]->Kill();
                   killed = i;
                 }
@@ -419,8 +421,8 @@ TEST_F(PoolFaultTest, AnAgentRunGoesOnWhenAServerDiesUnderIt) {
             }
           });
         }
-        // Two more answers after the kill, then stop the run as systemd would.
-        if (killed >= 0 && !stopped && count("model_call") >= calls_at_kill + 2) {
+        // Two more model calls after the kill, then stop the run as systemd would.
+        if (killed >= 0 && !stopped && calls_seen >= at_kill + 2) {
           stopped = true;
           (*run)->Signal(SIGTERM);
         }
@@ -434,32 +436,38 @@ TEST_F(PoolFaultTest, AnAgentRunGoesOnWhenAServerDiesUnderIt) {
   EXPECT_EQ(status.exit_code, 0) << err;
 
   const std::string dead = servers_[killed]->url(), survivor = servers_[1 - killed]->url();
-  size_t calls = 0, after_kill = 0;
   int last_round = 0;
   for (const auto& e : events) {
-    std::string type = e.value("type", "");
-    if (type == "round") {
+    if (e.value("type", "") == "round") {
       int round = e.value("round", 0);
       EXPECT_GT(round, last_round) << "a round was played twice";
       last_round = round;
     }
-    if (type == "model_call") {
-      ++calls;
-      if (calls > calls_at_kill) {
-        ++after_kill;
-        EXPECT_EQ(e.value("endpoint", ""), survivor) << DumpJson(e);
-      }
-    }
-    EXPECT_NE(type, "error") << DumpJson(e);
+    EXPECT_NE(e.value("type", ""), "error") << DumpJson(e);
   }
-  EXPECT_GE(after_kill, 2u);
+  ASSERT_GT(calls.size(), at_kill.load());
+  // The call the dead server was answering was answered by the other one, and so was every
+  // later one; no model call failed for the fault. (A small model's context can still be too
+  // short for a prompt, and the SIGTERM cancels the call under way: those are no fault's.)
+  EXPECT_EQ(calls[at_kill].value("endpoint", ""), survivor) << DumpJson(calls[at_kill]);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    std::string error = calls[i].value("error", "");
+    if (error.empty()) {
+      if (i >= at_kill) {
+        EXPECT_EQ(calls[i].value("endpoint", ""), survivor) << DumpJson(calls[i]);
+      }
+      continue;
+    }
+    EXPECT_TRUE(error.find("context length exceeded") != std::string::npos ||
+                error.find("cancelled") != std::string::npos)
+        << "a model call failed: " << error;
+  }
   ASSERT_FALSE(events.empty());
   const Json& end = events.back();
   EXPECT_EQ(end.value("type", ""), "run_end") << DumpJson(end);
   EXPECT_EQ(end.value("status", ""), "stopped") << DumpJson(end);
-  // Every call answered is in the trace once; the one cut short by the kill is not counted
-  // twice, and the one cut short by the SIGTERM is not counted at all.
-  EXPECT_EQ(end.value("model_calls", 0), static_cast<int>(calls)) << DumpJson(end);
+  // Every model call is in the trace once: the one cut by the kill is not counted twice.
+  EXPECT_EQ(end.value("model_calls", 0), static_cast<int>(calls.size())) << DumpJson(end);
 
   auto st = Cli({"llm", "status"});
   std::cout << "neuronaut llm status:\n" << st.out;  // for the test log
