@@ -239,6 +239,27 @@ TEST(JsonGrammarTest, RefsAndOpenObjects) {
   EXPECT_TRUE(Matches(any, R"({"a": [true, false, null, -0.5e10, "x\"y"], "b": {}})"));
   EXPECT_FALSE(Matches(any, R"([1])"));
   EXPECT_FALSE(Matches(any, R"({"a": 01})"));
+  // Escapes: any but a surrogate's (a lone one is no character; parsers refuse it).
+  EXPECT_TRUE(Matches(any, R"({"a": "\u00e9\uFFFD\uc000\n"})"));
+  EXPECT_FALSE(Matches(any, R"({"a": "\ud83d\ude00"})"));
+  EXPECT_FALSE(Matches(any, R"({"a": "\q"})"));
+}
+
+TEST(JsonGrammarTest, HostileSchemasAreRefusedNotFollowed) {
+  Json deep = Json{{"type", "string"}};
+  for (int i = 0; i < 100; ++i) deep = Json{{"type", "array"}, {"items", deep}};
+  auto d = JsonSchemaToGrammar(deep);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message().find("nested too deeply"), std::string::npos);
+  // A recursive $ref is a recursive rule, not an endless expansion.
+  auto rec = JsonSchemaToGrammar(Json::parse(
+      R"({"$defs": {"a": {"type": "array", "items": {"$ref": "#/$defs/a"}}}, "$ref": "#/$defs/a"})"));
+  ASSERT_TRUE(rec.ok()) << rec.error().ToString();
+  EXPECT_TRUE(Matches(MustParse(*rec), "[[], [[[]]]]"));
+  // Sizes past the grammar's bounds are refused by name.
+  auto big = JsonSchemaToGrammar(Json{{"type", "string"}, {"maxLength", 100000}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message().find("maxLength"), std::string::npos);
 }
 
 TEST(JsonGrammarTest, WhatCannotBeExpressedIsRefusedByName) {

@@ -16,7 +16,11 @@ constexpr int64_t kMaxMagnitude = 9999999999999999;  // 16 digits, the integers'
 // The JSON rules every schema grammar shares.
 constexpr const char* kJsonRules[][2] = {
     {"ws", "(\" \" | \"\\n\" [ \\t]{0,16})?"},
-    {"json-char", "[^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})"},
+    // \u escapes of surrogates are left out: a lone one is not a character (parsers refuse it)
+    // and a pair would count as two against maxLength.
+    {"json-char",
+     "[^\"\\\\\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | "
+     "[dD] [0-7] [0-9a-fA-F]{2}))"},
     {"json-string", "\"\\\"\" json-char* \"\\\"\""},
     {"json-int", "\"-\"? ([0-9] | [1-9] [0-9]{1,15})"},
     {"json-number", "json-int (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?"},
