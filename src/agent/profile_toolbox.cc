@@ -11,6 +11,20 @@ Result<std::vector<ToolInfo>> ProfileToolBox::ListTools() {
     auto visible = profile_.VisibleToolName(t.spec.name);
     if (!visible) continue;
     t.spec.name = std::move(*visible);
+    Json& params = t.spec.parameters;
+    if (!profile_.chat.empty() && params.is_object() && params.contains("properties") &&
+        params["properties"].is_object() && params["properties"].contains("chat_id")) {
+      {
+        MutexLock lock(mu_);
+        takes_chat_.insert(t.spec.name);
+      }
+      // Filled in when missing, so not required of the model.
+      if (params.contains("required") && params["required"].is_array()) {
+        auto& required = params["required"];
+        required.erase(std::remove(required.begin(), required.end(), Json("chat_id")),
+                       required.end());
+      }
+    }
     out.push_back(std::move(t));
   }
   return out;
@@ -28,7 +42,17 @@ Result<ToolOutcome> ProfileToolBox::CallTool(const std::string& name, const Json
     return NotFound("environment '" + profile_.name + "' has no tool '" + name +
                     "'; its tools are " + prefixes);
   }
-  auto outcome = inner_.CallTool(*real, arguments, timeout, cancel);
+  Json filled;
+  const Json* args = &arguments;
+  if ((arguments.is_object() || arguments.is_null()) && !arguments.contains("chat_id")) {
+    MutexLock lock(mu_);
+    if (takes_chat_.contains(name)) {
+      filled = arguments.is_null() ? Json::object() : arguments;
+      filled["chat_id"] = followed_chat_.empty() ? profile_.chat : followed_chat_;
+      args = &filled;
+    }
+  }
+  auto outcome = inner_.CallTool(*real, *args, timeout, cancel);
   if (!profile_.other_chats.empty() && outcome && !outcome->is_error && arguments.is_object()) {
     auto chat = arguments.find("chat_id");
     if (chat != arguments.end() && chat->is_string()) {

@@ -10,11 +10,14 @@
 // is reported in its place, and only when every call fails is the observation an error. With
 // the profile's other_chats, "{chat}" in the observation calls is the chat of the last call
 // that named one of them (or the profile's chat) as its `chat_id` and succeeded; when that
-// chat cannot be read, the profile's chat is read instead.
+// chat cannot be read, the profile's chat is read instead. A call to a tool that takes a
+// `chat_id` but names none goes to the chat in view (small models often leave it out), and the
+// listed schema does not require it.
 //
 // Thread-safety: as the wrapped ToolBox (the profile is an immutable copy); the followed chat
 // is guarded (code actions call tools from the runtime's thread).
 
+#include <set>
 #include <string>
 
 #include "agent/profile.h"
@@ -46,7 +49,8 @@ class ProfileToolBox : public ToolBox {
   ToolBox& inner_;
   const EnvProfile profile_;
   Mutex mu_;
-  std::string followed_chat_ GUARDED_BY(mu_);  // empty: the profile's chat
+  std::string followed_chat_ GUARDED_BY(mu_);         // empty: the profile's chat
+  std::set<std::string> takes_chat_ GUARDED_BY(mu_);  // tools (as the model sees them) with chat_id
 };
 
 }  // namespace naut::agent

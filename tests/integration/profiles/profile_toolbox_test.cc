@@ -165,6 +165,20 @@ TEST_F(ProfileToolBoxTest, TheObservationFollowsTheChatTheAgentLastWroteTo) {
       << shop;
   EXPECT_NE(shop.find("Buy 🧪 Healing Potion"), std::string::npos) << shop;
 
+  // A call that names no chat goes to the chat in view (once the tools were listed), and the
+  // model is not told it must name one.
+  auto listed = tools.ListTools();
+  ASSERT_TRUE(listed);
+  for (const auto& t : *listed) {
+    if (t.spec.name != "game__press_inline_button") continue;
+    EXPECT_TRUE(t.spec.parameters["properties"].contains("chat_id"));
+    EXPECT_FALSE(t.spec.parameters.contains("required") &&
+                 std::find(t.spec.parameters["required"].begin(),
+                           t.spec.parameters["required"].end(),
+                           Json("chat_id")) != t.spec.parameters["required"].end());
+  }
+  EXPECT_NE(Call(tools, "game__list_inline_buttons", Json::object()).text.find("Healing Potion"),
+            std::string::npos);
   // Not a chat of the profile: the shop stays in view.
   Call(tools, "game__send_message", {{"chat_id", "@someone_else"}, {"message", "hi"}});
   EXPECT_NE(observe().find("Buy 🧪 Healing Potion"), std::string::npos);
