@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "core/json_schema.h"
 #include "engine/grammar.h"
@@ -185,6 +186,67 @@ TEST(ToolGrammarTest, ChoiceUnknownFormsAndInexpressibleSchemas) {
   EXPECT_NE(refused.error().message().find("response_format json_schema 'answer'"),
             std::string::npos);
   EXPECT_NE(refused.error().message().find("'format'"), std::string::npos);
+}
+
+// Lazy grammars of every form, driven by random choices among the tokens they allow: free
+// text, the trigger written byte by byte, then whatever the grammar permits until it ends.
+TEST(ToolGrammarTest, RandomWalksThroughLazyGrammarsEndInValidCalls) {
+  engine::SyntheticModelSpec spec;
+  spec.n_vocab = 600;
+  spec.n_embd = 32;
+  spec.n_ff = 64;
+  const std::string path = testing::TempDir() + "naut-walk-" + std::to_string(getpid()) + ".gguf";
+  std::ofstream(path, std::ios::binary) << engine::BuildSyntheticModel(spec).ToBytes();
+  auto model = engine::Model::Load(path);
+  ASSERT_TRUE(model.ok()) << model.error().ToString();
+  const engine::Tokenizer& tok = (*model)->tokenizer();
+  const auto tools = GameTools();
+  const ToolCallParser parser(tools);
+  for (ToolCallStyle style :
+       {ToolCallStyle::kHermes, ToolCallStyle::kMistral, ToolCallStyle::kJson}) {
+    auto og = ToolCallGrammar(tools, {}, style);
+    ASSERT_TRUE(og.ok());
+    auto g = engine::Grammar::Parse(og->gbnf);
+    ASSERT_TRUE(g.ok()) << g.error().ToString();
+    auto vocab = engine::TokenVocabulary::Build(tok, og->special_text);
+    int completed = 0;
+    for (uint32_t seed = 0; seed < 100; ++seed) {
+      std::mt19937 rng(seed);
+      engine::GrammarConstraint c(*g, *vocab, og->triggers);
+      std::string text;
+      auto take = [&](engine::TokenId id) {
+        ASSERT_TRUE(c.Accept(id)) << id;
+        text += vocab->Bytes(id);
+      };
+      // Free text of letters (no trigger in it), then a trigger byte by byte.
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k)
+        take(3 + 'a' + static_cast<int>(rng() % 26));
+      const std::string& trigger = og->triggers[rng() % og->triggers.size()];
+      for (char ch : trigger) take(3 + static_cast<unsigned char>(ch));
+      ASSERT_TRUE(c.active()) << text;
+      bool ended = false;
+      for (int step = 0; step < 4000 && !ended; ++step) {
+        const engine::TokenMask& allowed = c.Allowed();
+        std::vector<engine::TokenId> ids;
+        for (engine::TokenId id = 0; id < vocab->n_tokens(); ++id) {
+          if (allowed.Has(id)) ids.push_back(id);
+        }
+        ASSERT_FALSE(ids.empty()) << text;
+        const engine::TokenId id = ids[rng() % ids.size()];
+        if (vocab->IsEog(id)) {
+          ended = true;
+        } else {
+          take(id);
+        }
+      }
+      ASSERT_TRUE(ended) << text;
+      ASSERT_TRUE(c.complete());
+      ++completed;
+      ExpectValidCalls(tools, text);
+    }
+    EXPECT_EQ(completed, 100) << ToolCallStyleName(style);
+  }
+  std::filesystem::remove(path);
 }
 
 // A random-weight model writes whatever its weights say; the grammar must make all of it valid.
