@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 
 #include "core/json_schema.h"
@@ -799,8 +800,14 @@ bool Game::MilestoneAchieved(std::string_view id) const { return Contains(achiev
 std::string Game::MilestoneDetail(std::string_view id) const {
   if (MilestoneAchieved(id)) return "achieved";
   if (id.starts_with("reach_level_")) {
-    return "level " + Str(hero_.level) + " of " + std::string(id.substr(12)) + " (" +
-           Str(hero_.xp) + " XP)";
+    std::string_view digits = id.substr(12);
+    int level = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), level);
+    std::string needed = ec == std::errc() && end == digits.data() + digits.size()
+                             ? " of " + Str(XpForLevel(level))
+                             : "";
+    return "level " + Str(hero_.level) + " of " + std::string(digits) + " (" + Str(hero_.xp) +
+           needed + " XP): every fight won gives XP";
   }
   if (id == "hoard_200_gold") return Str(hero_.gold) + " of " + Str(kHoardGold) + " gold";
   if (id == "defeat_goblin_boss") {
@@ -809,11 +816,17 @@ std::string Game::MilestoneDetail(std::string_view id) const {
   // What a player would be told is missing, so a checker's "no" says where to go.
   if (id == "start_game") return "the game has not started: send /start to the game bot";
   if (id == "first_victory") return "no fight won yet: fights are found in the 🌲 Forest";
-  if (id == "buy_potion") return "no potion bought yet: the shop is @goblin_market_bot";
+  if (id == "buy_potion")
+    return "no potion bought yet: the shop is another chat: send /start to "
+           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
   if (id == "rest_at_inn") return "no night at the inn yet: the 🛏 Inn is in town";
-  if (id == "buy_weapon") return "no sword bought yet: the shop is @goblin_market_bot";
+  if (id == "buy_weapon")
+    return "no sword bought yet: the shop is another chat: send /start to "
+           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
   if (id == "equip_weapon") return "no bought sword equipped yet: see /inventory";
-  if (id == "buy_armour") return "no armour bought yet: the shop is @goblin_market_bot";
+  if (id == "buy_armour")
+    return "no armour bought yet: the shop is another chat: send /start to "
+           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
   if (id == "accept_bounty") return "the bounty is not accepted yet: see the 📜 Quest board";
   if (id == "visit_cave") return "no fight won in the 🕳 Cave yet";
   if (id == "defeat_cave_troll") return "no Cave Troll defeated yet";
