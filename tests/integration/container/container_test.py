@@ -8,8 +8,10 @@ copy from, every COPY source present in the build context (and not ignored by .d
 Debian 12 bases, the apt packages known to Debian 12 (apt-cache, on this Debian 12 machine), the
 data home as a volume at $NEURONAUT_HOME, models mounted read-only, compose services built from
 stages that exist. What the build stage does is run here where it can: its COPY lines are copied
-into an empty context and its CMake configure command is run there (so a source the build needs
-but the image lacks shows up), and scripts/runtime-packages.sh, which picks the runtime stage's
+into an empty context and its CMake configure command is run there, and every file ninja would
+build the installed binary from must be in that context (so a source the build needs but the
+image lacks shows up; compiling it all would take the machine's cores for half an hour), and
+scripts/runtime-packages.sh, which picks the runtime stage's
 packages, is run on this machine's neuronaut. The image itself is not built.
 
 Exit 0: all good; 1: problems, one per line; 77: skipped (ctest SKIP_RETURN_CODE).
@@ -190,6 +192,8 @@ def main():
                 tail = "\n".join((r.stdout + r.stderr).splitlines()[-25:])
                 problem(f"Containerfile: the build stage's configure failed in a context of its COPY "
                         f"lines only:\n  {configure}\n{tail}")
+            else:
+                check_build_inputs(ctx, " ".join(build_run))
     else:
         print("note: no cmake/ninja here; the build stage's configure was not run")
 
@@ -207,6 +211,27 @@ def main():
             print(f"runtime packages of {os.path.basename(BINARY)}: {' '.join(pkgs)}")
 
     check_compose(compose_file, names)
+
+
+def check_build_inputs(ctx, run_text):
+    """What the stage installs is a target of the build, and every source file it is built from
+    (ninja's inputs, recursively; headers aside) is in the context."""
+    m = re.search(r"install\s[^&]*?(build/\S+)\s", run_text)
+    if not m:
+        problem("Containerfile: the build stage installs nothing from build/")
+        return
+    built = os.path.relpath(m.group(1), "build")
+    r = subprocess.run(["ninja", "-C", os.path.join(ctx, "build"), "-t", "inputs", built],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        problem(f"Containerfile: the build stage installs {m.group(1)}, which the build does not "
+                f"make: {r.stderr.strip()}")
+        return
+    missing = [p for p in r.stdout.split() if os.path.isabs(p) and p.startswith(ctx)
+               and not os.path.exists(p)]
+    for p in missing:
+        problem(f"Containerfile: {os.path.relpath(p, ctx)} is needed to build {built} but not "
+                f"copied into the build stage")
 
 
 def check_compose(path, stage_names):
