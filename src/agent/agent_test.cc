@@ -442,6 +442,25 @@ TEST_F(AgentTest, ACodeActionShowsEachCallsAnswerAndTheCritiqueOnlyWhenItChanges
   EXPECT_EQ(world_.points, 1);
 }
 
+// A function call's turn is kept as the call alone: the prose around it is not shown again,
+// and the model is asked with the stops that end a made-up observation.
+TEST_F(AgentTest, TheConversationKeepsACallWithoutItsProse) {
+  llm::ChatResponse first = Call("game__press", {{"button", "train"}});
+  first.content = "I will train now. After that the observation will show...";
+  model_.script = {first, Call("game__press", {{"button", "train"}})};
+  Run();
+  ASSERT_GE(model_.requests.size(), 2u);
+  const auto& second = model_.requests[1].messages;
+  ASSERT_GE(second.size(), 3u);
+  EXPECT_EQ(second[2].role, llm::Role::kAssistant);
+  EXPECT_EQ(second[2].content, "");
+  ASSERT_EQ(second[2].tool_calls.size(), 1u);
+  EXPECT_EQ(second[2].tool_calls[0].name, "game__press");
+  EXPECT_NE(
+      std::find(model_.requests[0].stop.begin(), model_.requests[0].stop.end(), "<tool_response>"),
+      model_.requests[0].stop.end());
+}
+
 // Qwen2.5-Coder-1.5B (run kept in tests/fixtures/real_runs/) wrote its code actions as a
 // function `act()` that nothing called, seven times: "ran to the end, 0 tool calls". A function
 // that needs no arguments is called; one that does is reported to the model.
