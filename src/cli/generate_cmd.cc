@@ -2,9 +2,13 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/context.h"
+#include "core/files.h"
 #include "engine/generate.h"
+#include "engine/grammar.h"
+#include "engine/json_grammar.h"
 #include "engine/model.h"
 #include "engine/quant.h"
 
@@ -22,9 +26,40 @@ struct GenerateFlags {
   bool special = false;
   engine::SamplingParams sampling;
   std::vector<std::string> stop;
+  std::string grammar_file, schema_file;  // GBNF, JSON Schema
+  bool json = false;                      // any JSON object
 };
 
+// The grammar the flags ask for, or nullopt; errors name the file (and the grammar's line).
+Result<std::optional<engine::Grammar>> FlagGrammar(const GenerateFlags& g) {
+  if (static_cast<int>(!g.grammar_file.empty()) + static_cast<int>(!g.schema_file.empty()) +
+          static_cast<int>(g.json) >
+      1) {
+    return InvalidArgument("generate: give one of --grammar, --json-schema and --json");
+  }
+  std::string gbnf;
+  if (g.json) gbnf = engine::JsonObjectGrammar();
+  if (!g.grammar_file.empty()) {
+    NAUT_ASSIGN_OR_RETURN(gbnf, ReadFile(g.grammar_file));
+  }
+  if (!g.schema_file.empty()) {
+    NAUT_ASSIGN_OR_RETURN(std::string text, ReadFile(g.schema_file));
+    NAUT_ASSIGN_OR_RETURN(Json schema, ParseJson(text, g.schema_file));
+    auto converted = engine::JsonSchemaToGrammar(schema);
+    if (!converted) return converted.error().WithContext(g.schema_file);
+    gbnf = std::move(*converted);
+  }
+  if (gbnf.empty()) return std::optional<engine::Grammar>();
+  auto parsed = engine::Grammar::Parse(gbnf);
+  if (!parsed) {
+    return parsed.error().WithContext(g.grammar_file.empty() ? "generate" : g.grammar_file);
+  }
+  return std::optional<engine::Grammar>(std::move(*parsed));
+}
+
 int RunGenerate(const GenerateFlags& g) {
+  auto grammar = FlagGrammar(g);
+  if (!grammar) return Fail(grammar.error());
   auto model = engine::Model::Load(g.model);
   if (!model) return Fail(model.error());
   auto ctx = engine::Context::Create(
@@ -36,6 +71,7 @@ int RunGenerate(const GenerateFlags& g) {
   o.max_tokens = g.n_predict;
   o.sampling = g.sampling;
   o.stop = g.stop;
+  if (*grammar) o.grammar = &**grammar;
   o.on_text = [](std::string_view t) {
     std::cout << t << std::flush;
     return true;
@@ -84,6 +120,10 @@ void AddGenerateCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--stop", g.stop, "Stop string (repeatable)");
   cmd->add_flag("--no-bos", g.no_bos, "Do not add BOS");
   cmd->add_flag("--special", g.special, "Parse special-token text in the prompt");
+  cmd->add_option("--grammar", g.grammar_file, "Constrain the output to a GBNF grammar file");
+  cmd->add_option("--json-schema", g.schema_file,
+                  "Constrain the output to the values of a JSON Schema file");
+  cmd->add_flag("--json", g.json, "Constrain the output to a JSON object");
   cmd->callback([&ctx] { ctx.exit_code = RunGenerate(g); });
 }
 

@@ -151,8 +151,13 @@ std::string JsonGrammarBuilder::Text() const {
   return out;
 }
 
+std::string JsonGrammarBuilder::Where(const std::string& path) const {
+  return "json schema" + (doc_name_.empty() ? "" : " '" + doc_name_ + "'") +
+         (path.empty() ? "" : " at " + path);
+}
+
 Result<std::string> JsonGrammarBuilder::AddSchema(const Json& schema, const std::string& name) {
-  std::string rule = Unique(name);
+  std::string rule = Unique(name.empty() ? "schema" : name);
   doc_ = &schema;
   doc_name_ = name;
   refs_done_.clear();
@@ -173,8 +178,7 @@ Result<std::string> JsonGrammarBuilder::Ref(const std::string& ref, const std::s
       const Json* defs =
           doc_ && doc_->is_object() && doc_->contains(section) ? &(*doc_)[section] : nullptr;
       if (!defs || !defs->is_object() || !defs->contains(key)) {
-        return InvalidArgument("json schema " + doc_name_ + path + ": $ref '" + ref +
-                               "' names no definition");
+        return InvalidArgument(Where(path) + ": $ref '" + ref + "' names no definition");
       }
       std::string rule = NameFor(doc_name_ + "-def-" + key);
       if (refs_done_.insert(rule).second) {
@@ -185,13 +189,13 @@ Result<std::string> JsonGrammarBuilder::Ref(const std::string& ref, const std::s
       return rule;
     }
   }
-  return InvalidArgument("json schema " + doc_name_ + path + ": $ref '" + ref +
+  return InvalidArgument(Where(path) + ": $ref '" + ref +
                          "' is not a local reference (#/$defs/... or #/definitions/...)");
 }
 
 Result<std::string> JsonGrammarBuilder::Visit(const Json& s, const std::string& name,
                                               const std::string& path, int depth) {
-  const std::string where = "json schema " + doc_name_ + (path.empty() ? "" : " at " + path);
+  const std::string where = Where(path);
   if (depth > kMaxSchemaDepth) return InvalidArgument(where + ": nested too deeply");
   if (s.is_boolean()) {
     if (s.get<bool>()) return std::string("json-value");
@@ -263,7 +267,7 @@ Result<std::string> JsonGrammarBuilder::Visit(const Json& s, const std::string& 
 Result<std::string> JsonGrammarBuilder::VisitTyped(const Json& s, const std::string& type,
                                                    const std::string& name, const std::string& path,
                                                    int depth) {
-  const std::string where = "json schema " + doc_name_ + (path.empty() ? "" : " at " + path);
+  const std::string where = Where(path);
   auto number_bound = [&](const char* key) -> Result<std::optional<double>> {
     if (!s.contains(key)) return std::optional<double>();
     if (!s[key].is_number()) return InvalidArgument(where + ": " + key + " must be a number");
@@ -316,7 +320,7 @@ Result<std::string> JsonGrammarBuilder::VisitTyped(const Json& s, const std::str
 
 Result<std::string> JsonGrammarBuilder::ObjectRule(const Json& s, const std::string& name,
                                                    const std::string& path, int depth) {
-  const std::string where = "json schema " + doc_name_ + (path.empty() ? "" : " at " + path);
+  const std::string where = Where(path);
   const Json empty = Json::object();
   const Json& props = s.contains("properties") ? s["properties"] : empty;
   if (!props.is_object()) return InvalidArgument(where + ": properties must be an object");
@@ -396,7 +400,7 @@ Result<std::string> JsonGrammarBuilder::ObjectRule(const Json& s, const std::str
 
 Result<std::string> JsonGrammarBuilder::ArrayRule(const Json& s, const std::string& name,
                                                   const std::string& path, int depth) {
-  const std::string where = "json schema " + doc_name_ + (path.empty() ? "" : " at " + path);
+  const std::string where = Where(path);
   std::string item = "json-value";
   if (s.contains("items")) {
     NAUT_ASSIGN_OR_RETURN(item, Visit(s["items"], name + "-item", path + "/items", depth + 1));
@@ -436,7 +440,7 @@ std::string JsonObjectGrammar() {
 
 Result<std::string> JsonSchemaToGrammar(const Json& schema) {
   JsonGrammarBuilder b;
-  NAUT_ASSIGN_OR_RETURN(std::string rule, b.AddSchema(schema, "schema"));
+  NAUT_ASSIGN_OR_RETURN(std::string rule, b.AddSchema(schema, ""));
   b.AddRule("root", rule);
   return b.Text();
 }

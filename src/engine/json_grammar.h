@@ -45,7 +45,7 @@ class JsonGrammarBuilder {
  public:
   JsonGrammarBuilder();
   // Adds the rules for `schema` and returns the name of the rule matching it (made from
-  // `name`, unique); errors name `name` and the path inside the schema.
+  // `name`, unique); errors name `name` (when not empty) and the path inside the schema.
   Result<std::string> AddSchema(const Json& schema, const std::string& name);
   // Adds (or replaces) a rule of the caller's.
   void AddRule(const std::string& name, const std::string& body);
@@ -61,6 +61,8 @@ class JsonGrammarBuilder {
                                  int depth);
   Result<std::string> ArrayRule(const Json& s, const std::string& name, const std::string& path,
                                 int depth);
+  // "json schema 'NAME' at PATH", how errors begin.
+  std::string Where(const std::string& path) const;
   // A rule name made from `base` that no rule has yet, reserved.
   std::string Unique(const std::string& base);
   Result<std::string> Ref(const std::string& ref, const std::string& path, int depth);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/json.h"
 #include "core/subprocess.h"
 #include "engine/gguf_corpus.h"
 
@@ -63,6 +64,33 @@ TEST(EngineCliTest, GenerateStreamsTheGreedyContinuationAndReportsSpeed) {
       << r.out;
   EXPECT_NE(r.err.find("prompt:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << r.err;
+}
+
+TEST(EngineCliTest, GenerateHoldsTheOutputToAGrammarOrSaysWhereItIsWrong) {
+  const std::string m = kConf + "models/stories260K.gguf";
+  REQUIRE_CONFORMANCE(m);
+  const std::string dir = testing::TempDir();
+  std::ofstream(dir + "/answer.gbnf") << "# a yes or no, then a reason\n"
+                                         "root ::= (\"yes\" | \"no\") \", \" [a-z ]{1,20} \".\"\n";
+  auto r = RunCli({"generate", "-m", m, "-p", "Once upon a time", "-n", "40", "--temp", "0",
+                   "--grammar", dir + "/answer.gbnf"});
+  EXPECT_EQ(r.status.exit_code, 0) << r.err;
+  ASSERT_TRUE(r.out.rfind("yes, ", 0) == 0 || r.out.rfind("no, ", 0) == 0) << r.out;
+  EXPECT_NE(r.err.find("stopped by eog"), std::string::npos) << r.err;
+  std::ofstream(dir + "/bad.gbnf") << "root ::= item+\nitem ::= [a-z\n";
+  auto bad = RunCli({"generate", "-m", m, "-p", "x", "--grammar", dir + "/bad.gbnf"});
+  EXPECT_EQ(bad.status.exit_code, 1);
+  EXPECT_NE(bad.err.find("bad.gbnf: grammar: line 2, column 10: unterminated character class"),
+            std::string::npos)
+      << bad.err;
+  std::ofstream(dir + "/s.json") << R"({"type": "object", "properties": {"n": {"type": "integer",
+      "minimum": 1, "maximum": 9}}, "required": ["n"]})";
+  auto json =
+      RunCli({"generate", "-m", m, "-p", "x", "-n", "40", "--json-schema", dir + "/s.json"});
+  EXPECT_EQ(json.status.exit_code, 0) << json.err;
+  auto j = ParseJson(json.out, "output");
+  ASSERT_TRUE(j.ok()) << json.out;
+  EXPECT_TRUE((*j)["n"].is_number_integer()) << json.out;
 }
 
 TEST(EngineCliTest, BrokenFilesGiveAClearErrorNotACrash) {
