@@ -62,8 +62,9 @@ struct EndpointPool::Endpoint {
   double latency_ms = 0;      // moving average over answered requests, 0 until one is
   int64_t conversations = 0;  // requests routed here without an affinity match
   std::string last_error;
-  // The requests under way here, stopped when a probe finds the server not answering.
+  // The requests under way here, stopped when probes find the server not answering.
   std::list<std::stop_source*> attempts;
+  int failed_probes = 0;  // consecutive
 };
 
 // LRU map from prefix fingerprint to the endpoint that last served it.
@@ -373,6 +374,7 @@ void EndpointPool::Probe(size_t index) {
     Endpoint& e = endpoints_[index];
     const std::string before = e.state;
     if (health.ok()) {
+      e.failed_probes = 0;
       bool was_out = e.open_until > Clock::now() || e.awaiting_probe;
       if (was_out && started >= e.failed_at) {
         spdlog::info("llm pool: {} is healthy again", b.base_url());
@@ -394,7 +396,9 @@ void EndpointPool::Probe(size_t index) {
         e.awaiting_probe = true;
         e.failed_at = started;
       }
-      if (!loading) {
+      // Two probes in a row, so that one slow answer to /health on a loaded machine does not
+      // cost the requests under way their progress.
+      if (!loading && ++e.failed_probes >= 2) {
         for (std::stop_source* attempt : e.attempts) attempt->request_stop();
       }
     }

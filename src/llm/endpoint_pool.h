@@ -24,9 +24,9 @@
 // or a probe stays out of routing until a probe finds it healthy again (so a dead machine
 // costs no user request a retry); without it, the breaker's backoff alone decides when it is
 // tried again. A server that stops answering while it answers (stalled, swapping, SIGSTOPped)
-// would hold its requests until their timeout: when a probe finds it not answering /health
-// (which llama-server answers even while it generates), the requests under way there are
-// abandoned and retried elsewhere (kTimeout, "stopped answering"). When every endpoint is out
+// would hold its requests until their timeout: when two probes in a row find it not answering
+// /health (which llama-server answers even while it generates), the requests under way there
+// are abandoned and retried elsewhere (kTimeout, "stopped answering"). When every endpoint is out
 // that way, a request waits for the next two rounds of probes before it fails (kUnavailable).
 //
 // Journal. With `journal` set, what happened is appended there (pool_journal.h): a request
