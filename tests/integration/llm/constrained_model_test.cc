@@ -9,7 +9,8 @@
 // model starts under a grammar is valid, required answers always hold one, and the grammar
 // never lowers the share of valid calls.
 //
-// Without a model the test skips; with NAUT_TEST_MODEL=1 it fails instead.
+// Without a model the test skips; with NAUT_TEST_MODEL=1 it fails instead (the 1.5B, which
+// scripts/test.sh does not fetch, still skips).
 
 #include <gtest/gtest.h>
 
@@ -109,7 +110,11 @@ class ConstrainedModelTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(ConstrainedModelTest, ShareOfValidToolCalls) {
   const fs::path model = fs::path(NAUT_SOURCE_DIR) / "models" / GetParam();
   if (!fs::is_regular_file(model)) {
-    if (ModelTestsRequired()) FAIL() << "no " << model << " (NAUT_TEST_MODEL=1 asks for a run)";
+    // scripts/test.sh fetches SmolLM2 and the 0.5B; the 1.5B only when asked for.
+    const bool optional = GetParam().find("1.5B") != std::string::npos;
+    if (ModelTestsRequired() && !optional) {
+      FAIL() << "no " << model << " (NAUT_TEST_MODEL=1 asks for a run)";
+    }
     GTEST_SKIP() << "no " << model << "; scripts/models.sh fetches it";
   }
   const fs::path ws = fs::temp_directory_path() / ("naut-constrained-" + NewId());
