@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang 14, libFuzzer + ASan/UBSan) in build/fuzz and runs each
-# on its corpus: the GGUF reader for FUZZ_SECONDS (default 60), the JSON entry points and path
-# resolution beneath a root for FUZZ_SHORT_SECONDS (default 20) each. Exits non-zero on a crash.
-#   scripts/fuzz.sh [gguf|json|beneath ...]   (default: all three)
+# on its corpus: the GGUF reader for FUZZ_SECONDS (default 60), the JSON entry points, path
+# resolution beneath a root and GBNF grammars (with JSON Schemas turned into grammars) for
+# FUZZ_SHORT_SECONDS (default 20) each. Exits non-zero on a crash.
+#   scripts/fuzz.sh [gguf|json|beneath|grammar ...]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CXX=${FUZZ_CXX:-$(command -v clang++-14 || command -v clang++ || true)}
@@ -13,7 +14,7 @@ fi
 out=build/fuzz
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
 targets=("$@")
-((${#targets[@]})) || targets=(gguf json beneath)
+((${#targets[@]})) || targets=(gguf json beneath grammar)
 
 build() {
   local name=$1
@@ -66,8 +67,19 @@ for t in "${targets[@]}"; do
       run beneath "${FUZZ_SHORT_SECONDS:-20}" -max_len=1024 || failed=1
       rm -rf /tmp/naut-fuzz-beneath-*
       ;;
+    grammar)
+      build grammar src/engine/grammar.cc src/engine/grammar_matcher.cc src/engine/json_grammar.cc \
+        src/engine/sampler.cc src/engine/tokenizer.cc src/engine/gguf.cc src/core/json.cc \
+        src/core/status.cc $(pkg-config --cflags --libs fmt re2 icu-uc)
+      mkdir -p "$out/grammar/corpus"
+      printf 'root ::= "{" ws (pair ("," ws pair)*)? "}"\npair ::= [a-z]+ ":" ws [0-9]{1,3}\nws ::= [ \\t\\n]*\n\000{ab: 12,c:3}' \
+        >"$out/grammar/corpus/gbnf"
+      printf '{"type":"object","properties":{"a":{"type":"integer","minimum":-5,"maximum":300},"b":{"enum":["x",1]}},"required":["a"]}' \
+        >"$out/grammar/corpus/schema.json"
+      run grammar "${FUZZ_SHORT_SECONDS:-20}" -max_len=2048 || failed=1
+      ;;
     *)
-      echo "fuzz: unknown target '$t' (gguf, json, beneath)" >&2
+      echo "fuzz: unknown target '$t' (gguf, json, beneath, grammar)" >&2
       failed=1
       ;;
   esac
