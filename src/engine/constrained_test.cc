@@ -124,6 +124,23 @@ TEST(ConstrainedGenerationTest, CharactersSplitOverByteTokens) {
   }
 }
 
+TEST(ConstrainedGenerationTest, StopStringsEndFreeTextButNotWhatTheGrammarGoverns) {
+  auto m = Build({.n_vocab = 300, .seed = 12}, "stops");
+  ASSERT_TRUE(m);
+  Grammar g = MustParse("root ::= \"xy\" [a-c]{3} \"zz\"");
+  auto ctx = Context::Create(*m, {.n_ctx = 128});
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    GenerateOptions o = Wide(seed, 20);
+    o.grammar = &g;
+    o.stop = {"y", "zz"};
+    auto r = Generate(**ctx, {1, 100}, o);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_EQ(r->stop_reason, "eog");
+    EXPECT_EQ(r->text.size(), 7u) << r->text;
+    EXPECT_EQ(r->text.substr(5), "zz");
+  }
+}
+
 // A lazy grammar: free text until "q", then a call of one of two tools.
 TEST(ConstrainedGenerationTest, LazyGrammarForcesAValidCallAfterTheTrigger) {
   auto m = Build({.n_vocab = 512, .seed = 8}, "lazy");

@@ -103,10 +103,12 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
     } else {
       pending += tok.Piece(id);
     }
-    // A stop string ends the text right before it.
+    // A stop string ends the text right before it; not in text an active grammar governs,
+    // where the grammar says where the text ends (a stop inside a call would cut it).
+    const bool governed = constraint && constraint->active();
     size_t cut = std::string::npos;
     for (const auto& s : o.stop) {
-      if (s.empty()) continue;
+      if (s.empty() || governed) continue;
       size_t at = pending.find(s);
       if (at != std::string::npos) cut = std::min(cut, at);
     }
@@ -119,6 +121,7 @@ Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt
     // Keep back what could still become a stop string or is an incomplete character.
     size_t safe = CompleteUtf8(pending);
     for (const auto& s : o.stop) {
+      if (s.empty() || governed) continue;
       for (size_t k = std::min(s.size() - 1, pending.size()); k > 0; --k) {
         if (pending.compare(pending.size() - k, k, s, 0, k) == 0) {
           safe = std::min(safe, pending.size() - k);

@@ -31,8 +31,9 @@ struct GenerateOptions {
   // Constrained decoding (grammar_matcher.h): only text the grammar admits is sampled, and
   // the generation ends (end-of-generation token) only where the grammar can end. With
   // triggers the grammar is lazy: free text until a trigger appears, the grammar from the
-  // trigger on. `vocabulary` is the model's TokenVocabulary (built for this call when null;
-  // building it costs tens of milliseconds on a large vocabulary, so callers keep one).
+  // trigger on. Stop strings are not looked for in text the grammar governs (the grammar
+  // says where it ends). `vocabulary` is the model's TokenVocabulary (built for this call when
+  // null; building it costs tens of milliseconds on a large vocabulary, so callers keep one).
   const Grammar* grammar = nullptr;
   std::vector<std::string> grammar_triggers;
   const TokenVocabulary* vocabulary = nullptr;
