@@ -6,13 +6,15 @@
 // skippable); `additionalProperties` (an object with `properties`, even empty ones, is closed:
 // a model must not invent arguments, and a closed object is still valid; without
 // `properties` it takes any members, of the additionalProperties schema when one is given); `enum`,
-// `const`; `items`, `minItems`, `maxItems`; `minLength`, `maxLength`; integer `minimum` / `maximum`
-// (exact digit ranges); number `minimum` >= 0; `anyOf` / `oneOf` (as alternatives: exclusivity is
-// not enforced); a one-element `allOf`; local `$ref` (#/$defs/..., #/definitions/..., recursion
-// allowed); true / false schemas. Annotations (title, description, default, examples, ...) are
-// ignored. Whatever else constrains a value (pattern, format, multipleOf, exclusive bounds,
-// uniqueItems, patternProperties, not, if/then, prefixItems, number maximum, ...) is refused with
-// InvalidArgument naming the keyword and the schema path, never silently dropped.
+// `const`; `items`, `minItems`, `maxItems`, `minLength`, `maxLength` (up to 1000); integer
+// `minimum` / `maximum` (exact digit ranges); a number `minimum` of 0 or below (the number is then
+// written without a sign); `anyOf` / `oneOf` (as alternatives: oneOf's exclusivity is not
+// enforced, so its branches should not overlap); a one-element `allOf`; local `$ref` (#/$defs/...,
+// #/definitions/..., recursion allowed); true / false schemas. Annotations (title, description,
+// default, examples, ...) are ignored. Whatever else constrains a value (pattern, format,
+// multipleOf, exclusive bounds, uniqueItems, patternProperties, not, if/then, prefixItems, number
+// maximum, ...) is refused with InvalidArgument naming the keyword and the schema path, never
+// silently dropped.
 //
 // Whitespace between tokens is one space, or one line break and at most 16 blanks of
 // indentation (a model that wanders into blanks is not kept there), integer and fraction parts at
