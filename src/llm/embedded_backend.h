@@ -17,9 +17,11 @@
 // naming the keyword). When tools are offered, the model may write text, but once it writes
 // the tool-call trigger of the form its prompt taught (tool_call_style(): <tool_call>,
 // [TOOL_CALLS], {"name" ...) the rest is held to one valid call of an offered tool with
-// schema-valid arguments (EmbeddedOptions::constrain_tool_calls turns this off); tool_choice required (or a named function) holds it from the first
-// token. A template whose tool-call form is unknown gets unconstrained calls under tool_choice
-// auto (logged once) and kBadRequest under required, never a grammar that guesses.
+// schema-valid arguments (EmbeddedOptions::constrain_tool_calls turns this off); tool_choice
+// required (or a named function) holds it from the first token. A template whose tool-call
+// form is unknown gets unconstrained calls under tool_choice auto (logged once) and
+// kBadRequest under required, never a grammar that guesses. Stop strings do not cut text the
+// grammar governs.
 //
 // Slots. The backend keeps EmbeddedOptions::slots contexts, each with its own KV cache, over
 // the one loaded model, so that prompts that take turns (the agent's actor prompt between a
