@@ -145,6 +145,11 @@ void JsonGrammarBuilder::AddRule(const std::string& name, const std::string& bod
   rules_[name] = body;
 }
 
+std::string JsonGrammarBuilder::Rule(const std::string& name) const {
+  auto it = rules_.find(name);
+  return it == rules_.end() ? "" : it->second;
+}
+
 std::string JsonGrammarBuilder::Text() const {
   std::string out;
   for (const std::string& n : order_) out += n + " ::= " + rules_.at(n) + "\n";

@@ -51,6 +51,8 @@ class JsonGrammarBuilder {
   Result<std::string> AddSchema(const Json& schema, const std::string& name);
   // Adds (or replaces) a rule of the caller's.
   void AddRule(const std::string& name, const std::string& body);
+  // The body of a rule ("" when there is none).
+  std::string Rule(const std::string& name) const;
   // The grammar text: every rule, `root` among them (the caller adds it).
   std::string Text() const;
 

@@ -85,6 +85,7 @@ Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
   if (t.ok()) {
     strip_bos_ = tok.add_bos() && !tokens.bos.empty();
     tool_style_ = ToolCallStyleOfTemplate(source, t->capabilities().tools);
+    reasoning_ = source.find("<think>") != std::string::npos;
     template_ = std::make_unique<const ChatTemplate>(std::move(*t));
     return Status::Ok();
   }
@@ -198,7 +199,8 @@ LlmResult<std::optional<OutputGrammar>> EmbeddedBackend::OutputGrammarFor(
     return std::optional<OutputGrammar>(std::move(*g));
   }
   if (!tools || !constrain_tool_calls_) return std::optional<OutputGrammar>();
-  auto g = ToolCallGrammar(request.tools, request.tool_choice, tool_style_);
+  auto g =
+      ToolCallGrammar(request.tools, request.tool_choice, tool_style_, {.reasoning = reasoning_});
   if (g.ok()) {
     for (const std::string& note : g->notes) spdlog::debug("{}: {}", path_, note);
     return std::optional<OutputGrammar>(std::move(*g));

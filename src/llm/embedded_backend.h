@@ -130,6 +130,7 @@ class EmbeddedBackend : public ChatModel {
   bool has_format_ = false;
   ToolCallStyle tool_style_ = ToolCallStyle::kUnknown;
   bool constrain_tool_calls_ = true;
+  bool reasoning_ = false;  // the template writes <think>: the model reasons before it answers
   std::atomic<bool> told_unconstrained_{false};  // the unknown tool-call form was logged
   std::string grammar_text_ GUARDED_BY(mu_);     // the source of grammar_
   std::unique_ptr<engine::Grammar> grammar_ GUARDED_BY(mu_);

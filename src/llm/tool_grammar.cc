@@ -65,7 +65,8 @@ ToolCallStyle ToolCallStyleOfTemplate(std::string_view source, bool native_tools
 }
 
 Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const ToolChoice& choice,
-                                      ToolCallStyle style, bool parallel) {
+                                      ToolCallStyle style, const ToolGrammarOptions& options) {
+  const bool parallel = options.parallel;
   if (style == ToolCallStyle::kUnknown) {
     return Unimplemented(
         "the chat template's tool-call format is not one the engine can constrain (it knows "
@@ -118,7 +119,9 @@ Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const 
       b.AddRule("root", parallel ? "tool-call (ws tool-call)* | tool-call-object"
                                  : "tool-call | tool-call-object");
       out.triggers = {"<tool_call>"};
-      out.triggers.insert(out.triggers.end(), std::begin(kJsonTriggers), std::end(kJsonTriggers));
+      if (!options.reasoning) {
+        out.triggers.insert(out.triggers.end(), std::begin(kJsonTriggers), std::end(kJsonTriggers));
+      }
       break;
     case ToolCallStyle::kMistral:
       b.AddRule("root", parallel ? "\"[TOOL_CALLS]\" ws \"[\" ws tool-call-object (ws \",\" ws "
@@ -144,6 +147,12 @@ Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const 
   }
   if (choice.mode == ToolChoice::Mode::kRequired || choice.mode == ToolChoice::Mode::kFunction) {
     out.triggers.clear();
+    if (options.reasoning) {
+      // Forced from the first token, the call may still come after the model's thinking.
+      b.AddRule("think", "\"<think>\" ([^<] | \"<\" [^/])* \"</think>\" ws");
+      b.AddRule("call", b.Rule("root"));
+      b.AddRule("root", "think? call");
+    }
   }
   out.gbnf = b.Text();
   return out;

@@ -46,12 +46,20 @@ struct OutputGrammar {
   std::vector<std::string> notes;         // what is not constrained, and why
 };
 
-// The grammar for a request's tool calls: one call, or with `parallel` one or more (as
-// llama-server's parallel_tool_calls; small models asked for one call otherwise repeat it until
-// max_tokens). kUnimplemented for kUnknown or when no tool is offered, kInvalidArgument for a
-// tool_choice naming a function not offered.
+struct ToolGrammarOptions {
+  // One call, or one or more (as llama-server's parallel_tool_calls; small models asked for one
+  // call otherwise repeat it until max_tokens).
+  bool parallel = false;
+  // The model thinks first (its template writes <think>, as Qwen3's does): a forced call may
+  // follow a <think>...</think> block (whose text cannot hold "</" before its end), and a lazy
+  // ChatML grammar starts only at <tool_call>, not at a bare {"name" the reasoning may quote.
+  bool reasoning = false;
+};
+
+// The grammar for a request's tool calls. kUnimplemented for kUnknown or when no tool is
+// offered, kInvalidArgument for a tool_choice naming a function not offered.
 Result<OutputGrammar> ToolCallGrammar(const std::vector<ToolSpec>& tools, const ToolChoice& choice,
-                                      ToolCallStyle style, bool parallel = false);
+                                      ToolCallStyle style, const ToolGrammarOptions& options = {});
 
 // The grammar for response_format json_object / json_schema (InvalidArgument naming what the
 // schema holds that a grammar cannot express).

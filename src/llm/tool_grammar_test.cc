@@ -122,7 +122,7 @@ TEST(ToolGrammarTest, EachFormAcceptsValidCallsAndRefusesInvalidOnes) {
        {"{\"name\": \"fs__read_file\", \"args\": {\"path\": \"x\"}}"}},
   };
   for (const Case& c : cases) {
-    auto g = ToolCallGrammar(tools, {}, c.style, /*parallel=*/true);
+    auto g = ToolCallGrammar(tools, {}, c.style, {.parallel = true});
     ASSERT_TRUE(g.ok()) << g.error().ToString();
     EXPECT_FALSE(g->triggers.empty());
     for (const std::string& text : c.valid) {
@@ -176,6 +176,20 @@ TEST(ToolGrammarTest, ChoiceUnknownFormsAndInexpressibleSchemas) {
   EXPECT_TRUE(
       Matches(noted->gbnf,
               "<tool_call>{\"name\": \"fs__read_file\", \"arguments\": {\"x\": 1}}</tool_call>"));
+
+  // A thinking model: a forced call may follow its reasoning; a lazy grammar waits for the tag.
+  auto thinking = ToolCallGrammar(tools, {ToolChoice::Mode::kRequired, ""}, ToolCallStyle::kHermes,
+                                  {.reasoning = true});
+  ASSERT_TRUE(thinking.ok());
+  const std::string call =
+      "<tool_call>{\"name\": \"rpg__list_chats\", \"arguments\": {}}</tool_call>";
+  EXPECT_TRUE(Matches(thinking->gbnf, call));
+  EXPECT_TRUE(
+      Matches(thinking->gbnf, "<think>\nThe user wants {\"name\": 1} chats.\n</think>\n" + call));
+  EXPECT_FALSE(Matches(thinking->gbnf, "<think>no end" + call));
+  auto lazy_thinking = ToolCallGrammar(tools, {}, ToolCallStyle::kHermes, {.reasoning = true});
+  ASSERT_TRUE(lazy_thinking.ok());
+  EXPECT_EQ(lazy_thinking->triggers, std::vector<std::string>{"<tool_call>"});
 
   ResponseFormat bad;
   bad.type = ResponseFormat::Type::kJsonSchema;
