@@ -366,7 +366,8 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
                      {"is_error", outcome.is_error},
                      {"result_bytes", full_size},
                      {"latency_ms", MillisSince(start)}});
-  std::string line = call.name + "(" + OneLine(DumpJson(call.arguments), 200) + ") -> " +
+  // "call(args)  # answer": a model that copies the line copies valid Python.
+  std::string line = call.name + "(" + OneLine(DumpJson(call.arguments), 200) + ")  # " +
                      (outcome.is_error ? "ERROR " : "") + OneLine(outcome.text, 300);
   if (!state.rounds.empty()) state.rounds.back().steps.push_back(line);
   if (!outcome.is_error)
@@ -423,7 +424,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
     // that is what a later task is shown of it.
     auto& steps = state.rounds.back().steps;
     for (const auto& c : r->calls) {
-      steps.push_back(c.tool + "(" + OneLine(DumpJson(c.arguments), 200) + ") -> " +
+      steps.push_back(c.tool + "(" + OneLine(DumpJson(c.arguments), 200) + ")  # " +
                       (c.is_error ? "ERROR " : "") + OneLine(JsonAsReadableText(c.result), 300));
     }
     if (!r->ok || r->calls.empty()) {
@@ -452,7 +453,8 @@ std::string Agent::DescribeCodeRun(const std::string& code, const CodeOutcome& r
   constexpr size_t kCallsListed = 6;
   for (size_t i = 0; i < run.calls.size() && i < kCallsListed; ++i) {
     const auto& c = run.calls[i];
-    out << "\n- " << c.tool << "(" << OneLine(DumpJson(c.arguments), 120) << ") -> "
+    out << "\n"
+        << c.tool << "(" << OneLine(DumpJson(c.arguments), 120) << ")  # "
         << (c.is_error ? "ERROR " : "") << OneLine(JsonAsReadableText(c.result), 200);
   }
   if (run.calls.size() > kCallsListed) out << "\n- ...";

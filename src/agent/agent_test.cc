@@ -430,7 +430,7 @@ TEST_F(AgentTest, ACodeActionShowsEachCallsAnswerAndTheCritiqueOnlyWhenItChanges
   const auto& second = model_.requests[1].messages;
   ASSERT_GE(second.size(), 4u);
   EXPECT_EQ(second[2].content, "```python\ntools.game__press(button='look')\n```");
-  EXPECT_NE(second[3].content.find("- game__press({\"button\":\"look\"}) -> nothing happens"),
+  EXPECT_NE(second[3].content.find("game__press({\"button\":\"look\"})  # nothing happens"),
             std::string::npos)
       << second[3].content;
   EXPECT_NE(second[3].content.find("The task is not complete yet: "), std::string::npos);
