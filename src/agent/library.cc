@@ -83,7 +83,8 @@ Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string&
     const auto& m = h.memory;
     std::string line = "\"" + m.task + "\": " + m.outcome;
     if (!m.critique.empty()) line += " (" + m.critique + ")";
-    if (m.outcome == "success") line += WorkedExample(m.text);
+    if (m.outcome == "success" && h.similarity >= example_min_similarity_)
+      line += WorkedExample(m.text);
     out.push_back(line);
   }
   return out;

@@ -33,16 +33,20 @@ class StoreSkillLibrary : public SkillLibrary {
 // the whole kept short; "" when it has no steps.
 std::string WorkedExample(const std::string& episode_text);
 
-// Episodes as the actor is shown them: "task": outcome (critique), and for a success its steps.
+// Episodes as the actor is shown them: "task": outcome (critique), and for a success at least
+// `example_min_similarity` like the task (cosine) its steps. Unlike tasks get no steps: a real
+// run copied the /start of "Send /start to the game bot." into a fight, press after press.
 class StoreEpisodeMemory : public EpisodeMemory {
  public:
-  explicit StoreEpisodeMemory(memory::MemoryStore& store) : store_(store) {}
+  explicit StoreEpisodeMemory(memory::MemoryStore& store, double example_min_similarity = 0.3)
+      : store_(store), example_min_similarity_(example_min_similarity) {}
   Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env,
                                             int k) override;
   Status Record(const Episode& episode) override;
 
  private:
   memory::MemoryStore& store_;
+  double example_min_similarity_;
 };
 
 }  // namespace naut::agent

@@ -449,7 +449,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   auto stores = OpenLearningStores(*config, *home);
   if (!stores) return Fail(stores.error());
   agent::StoreSkillLibrary skill_library(*stores->skills);
-  agent::StoreEpisodeMemory episodes(*stores->memories);
+  agent::StoreEpisodeMemory episodes(*stores->memories, config->agent.skills_min_similarity);
 
   auto servers = ServersFor(*config, *profile);
   if (!servers) return Fail(servers.error());
