@@ -26,6 +26,14 @@ constexpr const char* kEmptyAnswerCorrection =
     "result, then call a tool or write one ```python code action. If you are sure the task is "
     "done, say so in one short sentence.";
 
+// One tool call as the model is shown it, "call(args)  # answer": a model that copies the line
+// copies valid Python.
+std::string CallLine(const std::string& tool, const Json& arguments, bool is_error,
+                     const std::string& answer, size_t arguments_cap, size_t answer_cap) {
+  return tool + "(" + OneLine(DumpJson(arguments), arguments_cap) + ")  # " +
+         (is_error ? "ERROR " : "") + OneLine(answer, answer_cap);
+}
+
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -366,10 +374,10 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
                      {"is_error", outcome.is_error},
                      {"result_bytes", full_size},
                      {"latency_ms", MillisSince(start)}});
-  // "call(args)  # answer": a model that copies the line copies valid Python.
-  std::string line = call.name + "(" + OneLine(DumpJson(call.arguments), 200) + ")  # " +
-                     (outcome.is_error ? "ERROR " : "") + OneLine(outcome.text, 300);
-  if (!state.rounds.empty()) state.rounds.back().steps.push_back(line);
+  if (!state.rounds.empty()) {
+    state.rounds.back().steps.push_back(
+        CallLine(call.name, call.arguments, outcome.is_error, outcome.text, 200, 300));
+  }
   if (!outcome.is_error)
     state.successful_actions.push_back(call.name + "(" + DumpJson(call.arguments) + ")");
   return outcome;
@@ -424,8 +432,8 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
     // that is what a later task is shown of it.
     auto& steps = state.rounds.back().steps;
     for (const auto& c : r->calls) {
-      steps.push_back(c.tool + "(" + OneLine(DumpJson(c.arguments), 200) + ")  # " +
-                      (c.is_error ? "ERROR " : "") + OneLine(JsonAsReadableText(c.result), 300));
+      steps.push_back(
+          CallLine(c.tool, c.arguments, c.is_error, JsonAsReadableText(c.result), 200, 300));
     }
     if (!r->ok || r->calls.empty()) {
       steps.push_back(std::string("python code action -> ") + (r->ok ? "ok" : "failed") + ": " +
@@ -454,8 +462,7 @@ std::string Agent::DescribeCodeRun(const std::string& code, const CodeOutcome& r
   for (size_t i = 0; i < run.calls.size() && i < kCallsListed; ++i) {
     const auto& c = run.calls[i];
     out << "\n"
-        << c.tool << "(" << OneLine(DumpJson(c.arguments), 120) << ")  # "
-        << (c.is_error ? "ERROR " : "") << OneLine(JsonAsReadableText(c.result), 200);
+        << CallLine(c.tool, c.arguments, c.is_error, JsonAsReadableText(c.result), 120, 200);
   }
   if (run.calls.size() > kCallsListed) out << "\n- ...";
   const bool no_calls = run.ok && run.calls.empty();
