@@ -799,6 +799,40 @@ bool Game::MilestoneAchieved(std::string_view id) const { return Contains(achiev
 
 std::string Game::MilestoneDetail(std::string_view id) const {
   if (MilestoneAchieved(id)) return "achieved";
+  return MissingFor(id) + SituationHint(id);
+}
+
+// Where the hero stands now, as far as it matters for `id`: the next move a player would make.
+// A small model pressed Defend and Potion in turn in a fight it was winning with Attack, and
+// pressed Buy in the shop chat again and again while a fight it had left on screen in the game
+// chat refused every purchase.
+std::string Game::SituationHint(std::string_view id) const {
+  bool won_by_fighting = id == "first_victory" || id.starts_with("reach_level_") ||
+                         id == "visit_cave" || id.starts_with("defeat_");
+  std::string you = Str(hero_.hp) + "/" + Str(hero_.max_hp) + " HP";
+  if (fight_) {
+    const Enemy& e = fight_->enemy;
+    std::string hint = "; a fight is on in @dungeon_quest_bot (" + e.name + " " + Str(e.hp) + "/" +
+                       Str(e.max_hp) + " HP, you " + you + "): ";
+    hint += won_by_fighting ? "⚔️ Attack until its HP is 0" : "finish it first (⚔️ Attack)";
+    if (hero_.hp * 3 < hero_.max_hp) {
+      hint += hero_.potions > 0 ? ", drink a 🧪 Potion first: your HP is low"
+                                : ", or 🏃 Flee: your HP is low and you have no potion";
+    }
+    return hint;
+  }
+  bool needs_town = id.starts_with("buy_") || id == "rest_at_inn" || id == "accept_bounty";
+  if (needs_town && location_ != Location::kTown) {
+    return "; you are in the " + std::string(LocationName(location_)) +
+           ": go back to town first (🏰 Back to town in @dungeon_quest_bot)";
+  }
+  if (won_by_fighting && hero_.hp * 2 < hero_.max_hp) {
+    return "; your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight";
+  }
+  return "";
+}
+
+std::string Game::MissingFor(std::string_view id) const {
   if (id.starts_with("reach_level_")) {
     std::string_view digits = id.substr(12);
     int level = 0;
@@ -815,7 +849,11 @@ std::string Game::MilestoneDetail(std::string_view id) const {
   }
   // What a player would be told is missing, so a checker's "no" says where to go.
   if (id == "start_game") return "the game has not started: send /start to the game bot";
-  if (id == "first_victory") return "no fight won yet: fights are found in the 🌲 Forest";
+  if (id == "first_victory") {
+    if (fight_) return "no fight won yet";
+    return location_ == Location::kForest ? "no fight won yet: 🐾 Hunt finds one"
+                                          : "no fight won yet: fights are found in the 🌲 Forest";
+  }
   if (id == "buy_potion")
     return "no potion bought yet: the shop is another chat: send /start to "
            "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";

@@ -167,6 +167,8 @@ class Game {
 
   // Views (text + keyboard) of the game bot.
   std::string StatusLine() const;
+  std::string MissingFor(std::string_view id) const;  // what a checker's "no" says
+  std::string SituationHint(std::string_view id) const;
   std::pair<std::string, Keyboard> LocationView() const;
   std::pair<std::string, Keyboard> HeroView() const;
   std::pair<std::string, Keyboard> InventoryView() const;

@@ -72,6 +72,58 @@ TEST(RpgGame, BossCannotBeBeatenAtLevel1WithoutPreparation) {
   }
 }
 
+// A checker's "not yet" for a milestone won by fighting says the next move where the hero
+// stands: in a fight, attack (a potion first when HP is low); out of one with low HP, the inn.
+TEST(RpgGame, NotYetNamesTheNextMoveWhereTheHeroStands) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("first_victory"),
+            "no fight won yet: fights are found in the 🌲 Forest");
+  d.Press("🌲 Forest");
+  d.Press("🐾 Hunt");
+  Game g = d.world->Snapshot();
+  ASSERT_TRUE(g.fight());
+  std::string in_fight = g.MilestoneDetail("first_victory");
+  EXPECT_EQ(in_fight, "no fight won yet; a fight is on in @dungeon_quest_bot (" +
+                          g.fight()->enemy.name + " " + std::to_string(g.fight()->enemy.hp) + "/" +
+                          std::to_string(g.fight()->enemy.max_hp) +
+                          " HP, you 30/30 HP): ⚔️ Attack until its HP is 0");
+  EXPECT_NE(in_fight.find("⚔️ Attack until its HP is 0"), std::string::npos) << in_fight;
+  EXPECT_EQ(in_fight.find("Potion"), std::string::npos) << in_fight;  // HP is full
+  EXPECT_NE(g.MilestoneDetail("reach_level_2").find("a fight is on"), std::string::npos);
+  // Anything else waits for the fight: the shop refuses to sell during one.
+  EXPECT_NE(g.MilestoneDetail("buy_potion").find("a fight is on in @dungeon_quest_bot"),
+            std::string::npos);
+  EXPECT_NE(g.MilestoneDetail("buy_potion").find("finish it first (⚔️ Attack)"),
+            std::string::npos);
+
+  // Lose HP by defending round after round until it is low, fight still on.
+  for (int i = 0; i < 40 && d.world->Snapshot().fight() &&
+                  d.State()["hero"]["hp"].get<int>() * 3 >= d.State()["hero"]["max_hp"].get<int>();
+       ++i) {
+    d.Press("🛡 Defend");
+  }
+  g = d.world->Snapshot();
+  ASSERT_TRUE(g.fight()) << "seed 3's enemy should outlast the defending hero";
+  EXPECT_NE(g.MilestoneDetail("first_victory").find("drink a 🧪 Potion first"), std::string::npos)
+      << g.MilestoneDetail("first_victory");
+}
+
+TEST(RpgGame, NotYetSendsAShopperOutOfTheForestBackToTown) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_potion").find("go back to town"),
+            std::string::npos);
+  d.Press("🌲 Forest");
+  Game g = d.world->Snapshot();
+  ASSERT_FALSE(g.fight());
+  EXPECT_NE(g.MilestoneDetail("buy_potion").find("you are in the forest: go back to town first"),
+            std::string::npos)
+      << g.MilestoneDetail("buy_potion");
+  EXPECT_NE(g.MilestoneDetail("rest_at_inn").find("go back to town first"), std::string::npos);
+  EXPECT_EQ(g.MilestoneDetail("first_victory").find("go back to town"), std::string::npos);
+}
+
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
   Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
   testing::PlayScripted(a, 300);
