@@ -378,8 +378,10 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
     state.rounds.back().steps.push_back(
         CallLine(call.name, call.arguments, outcome.is_error, outcome.text, 200, 300));
   }
-  if (!outcome.is_error)
-    state.successful_actions.push_back(call.name + "(" + DumpJson(call.arguments) + ")");
+  if (!outcome.is_error) {
+    state.successful_actions.push_back(
+        CallLine(call.name, call.arguments, false, outcome.text, 200, 150));
+  }
   return outcome;
 }
 
@@ -440,7 +442,20 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
                       OneLine(r->ok ? r->output : r->error, 300));
     }
   }
-  if (r->ok) state.successful_actions.push_back("```python\n" + code + "\n```");
+  if (r->ok) {
+    // Code that loops is shown as written; straight-line code as the calls it made, so the
+    // skill writer sees one list of calls (and how often each repeated) however it acted.
+    bool loops = code.find("for ") != std::string::npos || code.find("while ") != std::string::npos;
+    if (loops || r->calls.empty()) {
+      state.successful_actions.push_back("```python\n" + code + "\n```");
+    } else {
+      for (const auto& c : r->calls) {
+        if (c.is_error) continue;
+        state.successful_actions.push_back(
+            CallLine(c.tool, c.arguments, false, JsonAsReadableText(c.result), 200, 150));
+      }
+    }
+  }
   return r->ok ? std::nullopt
                : std::optional<std::string>(r->error.empty() ? "failed" : OneLine(r->error, 300));
 }

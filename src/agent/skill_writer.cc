@@ -1,6 +1,8 @@
 #include "agent/skill_writer.h"
 
 #include <algorithm>
+#include <cctype>
+#include <utility>
 
 namespace naut::agent {
 
@@ -39,6 +41,81 @@ std::optional<std::string> ExtractBareToolCode(const std::string& text,
   return code + "\n";
 }
 
+namespace {
+
+// "call(args)  # answer" -> ("call(args)", "answer"); a line without an answer is all call.
+std::pair<std::string_view, std::string_view> SplitAction(std::string_view line) {
+  size_t hash = line.find("  # ");
+  if (hash == std::string_view::npos) return {line, {}};
+  return {line.substr(0, hash), line.substr(hash + 4)};
+}
+
+std::string_view Trimmed(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+}  // namespace
+
+std::string CompactActions(const std::vector<std::string>& actions) {
+  std::string out;
+  for (size_t i = 0; i < actions.size();) {
+    auto [call, answer] = SplitAction(actions[i]);
+    size_t j = i + 1;
+    while (j < actions.size() && SplitAction(actions[j]).first == call) ++j;
+    if (j - i == 1) {
+      out += actions[i] + "\n";
+    } else {
+      std::string_view last = SplitAction(actions[j - 1]).second;
+      out += std::string(call) + "  # " + std::to_string(j - i) + " times in a row" +
+             (last.empty() ? "" : "; the last answer: " + std::string(last)) + "\n";
+    }
+    i = j;
+  }
+  return out;
+}
+
+std::optional<std::string> SkillDraftProblem(const std::string& code,
+                                             const std::vector<std::string>& skill_names) {
+  constexpr int kCopiesAllowed = 3;
+  std::string_view rest = code, previous;
+  int line_no = 0, run = 0;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = Trimmed(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    ++line_no;
+    if (line.empty()) continue;
+    run = line == previous ? run + 1 : 1;
+    previous = line;
+    if (run > kCopiesAllowed) {
+      return "line " + std::to_string(line_no) + " repeats the line above " +
+             std::to_string(run - 1) + " times: write a loop (for or while) that repeats it " +
+             "until the tool's answer shows the step is done";
+    }
+  }
+  for (size_t at = code.find("tools."); at != std::string::npos; at = code.find("tools.", at + 6)) {
+    if (at > 0 && (std::isalnum(static_cast<unsigned char>(code[at - 1])) || code[at - 1] == '_'))
+      continue;
+    size_t end = at + 6;
+    while (end < code.size() &&
+           (std::isalnum(static_cast<unsigned char>(code[end])) || code[end] == '_'))
+      ++end;
+    std::string name = code.substr(at + 6, end - at - 6);
+    if (end >= code.size() || code[end] != '(' || name == "call") continue;
+    if (std::find(skill_names.begin(), skill_names.end(), name) != skill_names.end())
+      return "tools." + name + "(...) calls a skill through tools: call it by its name, " + name +
+             "(...)";
+    if (name.find("__") == std::string::npos)
+      return "tools." + name +
+             "(...) is not a tool: tools are named <server>__<tool> as in the actions, e.g. "
+             "tools.game__" +
+             name + "(...)";
+  }
+  return std::nullopt;
+}
+
 SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access)
     : skills_(skills),
       env_(std::move(env)),
@@ -60,11 +137,14 @@ std::string SkillWriter::Learn(const std::string& task,
         {{"status", "kept"}, {"name", **existing}, {"reason", "already learned for this task"}});
     return **existing;
   }
-  std::string actions;
-  for (const auto& a : successful_actions) actions += a + "\n";
+  std::string actions = CompactActions(successful_actions);
   std::string names;
+  std::vector<std::string> skill_names;
   if (auto known = skills_->Retrieve(task, env_, skills_top_k_)) {
-    for (const auto& s : *known) names += (names.empty() ? "" : ", ") + s.name;
+    for (const auto& s : *known) {
+      names += (names.empty() ? "" : ", ") + s.name;
+      skill_names.push_back(s.name);
+    }
   }
   auto prompt =
       access_.prompt("skill_writer", {{"task", task},
@@ -79,15 +159,21 @@ std::string SkillWriter::Learn(const std::string& task,
       return "";
     }
     std::string code = ExtractPythonBlock(answer->content).value_or(answer->content);
-    auto added = skills_->Add(code, task, env_);
-    if (added) {
-      access_.emit("skill", {{"status", "learned"}, {"name", *added}});
-      return *added;
+    std::string refusal;
+    if (auto problem = SkillDraftProblem(code, skill_names)) {
+      refusal = "skill refused: " + *problem;
+    } else {
+      auto added = skills_->Add(code, task, env_);
+      if (added) {
+        access_.emit("skill", {{"status", "learned"}, {"name", *added}});
+        return *added;
+      }
+      refusal = added.error().message();
     }
-    access_.emit("skill", {{"status", "refused"}, {"reason", added.error().message()}});
+    access_.emit("skill", {{"status", "refused"}, {"reason", refusal}});
     messages.push_back(llm::Message::Assistant(answer->content));
     messages.push_back(
-        llm::Message::User("That skill was refused: " + added.error().message() +
+        llm::Message::User("That skill was refused: " + refusal +
                            "\nWrite it again, fixing that. One ```python block only."));
   }
   return "";

@@ -28,6 +28,18 @@ std::optional<std::string> ExtractPythonBlock(const std::string& text);
 std::optional<std::string> ExtractBareToolCode(const std::string& text,
                                                const std::vector<std::string>& tool_names);
 
+// The actions that worked as the skill writer shows them, one per line: a call repeated in a
+// row ("call(args)  # answer" lines with the same call) is one line that says how many times
+// and ends with the last answer (a 1.5B model copied a fight's Attack presses line by line
+// into a skill until its answer was cut off).
+std::string CompactActions(const std::vector<std::string>& actions);
+
+// Why a skill as written cannot work, before the library sees it: the same line four or more
+// times in a row (a loop is asked for), `tools.<name>(` where name is an existing skill (called
+// by its name) or not a tool name (<server>__<tool>). Nothing when none of these.
+std::optional<std::string> SkillDraftProblem(const std::string& code,
+                                             const std::vector<std::string>& skill_names);
+
 // How many times the model may write a skill for one task.
 inline constexpr int kSkillAttempts = 2;
 

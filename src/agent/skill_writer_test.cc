@@ -97,7 +97,7 @@ TEST_F(SkillWriterTest, TheActionsThatWorkedBecomeAStoredSkill) {
   EXPECT_EQ(library.added[0], "def train_twice():\n    \"\"\"Train twice.\"\"\"\n");
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0][0].content,
-            "skill_writer|Get two points|game__press({})\ngame__press({})\n|train_n, start");
+            "skill_writer|Get two points|game__press({})  # 2 times in a row\n|train_n, start");
   EXPECT_EQ(events,
             (std::vector<std::string>{R"(skill {"name":"train_twice","status":"learned"})"}));
 }
@@ -115,6 +115,53 @@ TEST_F(SkillWriterTest, ARefusedSkillGoesBackOnceWithTheReason) {
             std::string::npos);
   EXPECT_EQ(events.size(), 2u);
   EXPECT_NE(events[1].find("\"status\":\"refused\""), std::string::npos);
+}
+
+TEST(CompactActionsTest, ACallRepeatedInARowIsOneLineWithItsCountAndLastAnswer) {
+  EXPECT_EQ(CompactActions({"go({})  # forest", "hit({\"i\":0})  # -6", "hit({\"i\":0})  # -4",
+                            "hit({\"i\":0})  # Victory", "go({})  # town", "```python\nx()\n```"}),
+            "go({})  # forest\n"
+            "hit({\"i\":0})  # 3 times in a row; the last answer: Victory\n"
+            "go({})  # town\n```python\nx()\n```\n");
+  EXPECT_EQ(CompactActions({}), "");
+  EXPECT_EQ(CompactActions({"a()", "a()"}), "a()  # 2 times in a row\n");
+}
+
+TEST(SkillDraftProblemTest, CopiedLinesAndWrongToolNamesAreCaught) {
+  std::string copied = "import tools\ndef f():\n    \"\"\"F.\"\"\"\n";
+  for (int i = 0; i < 4; ++i) copied += "    tools.game__press({\"button_index\": 0})\n";
+  auto problem = SkillDraftProblem(copied, {});
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("line 7 repeats the line above 3 times: write a loop"), std::string::npos)
+      << *problem;
+  // Three copies pass; so do blank lines between different lines.
+  std::string three = "def f():\n    a()\n    a()\n\n    a()\n    b()\n";
+  EXPECT_FALSE(SkillDraftProblem(three, {}));
+
+  auto no_server = SkillDraftProblem("def f():\n    tools.press_inline_button({})\n", {});
+  ASSERT_TRUE(no_server);
+  EXPECT_NE(no_server->find("tools.press_inline_button(...) is not a tool"), std::string::npos);
+  auto skill = SkillDraftProblem("def f():\n    tools.start_game('x')\n", {"start_game"});
+  ASSERT_TRUE(skill);
+  EXPECT_NE(skill->find("call it by its name, start_game(...)"), std::string::npos);
+  EXPECT_FALSE(
+      SkillDraftProblem("import tools\ndef f():\n    tools.game__send_message(message='/start')\n"
+                        "    tools.call('game__x')\n    start_game()\n    mytools.go()\n",
+                        {"start_game"}));
+}
+
+TEST_F(SkillWriterTest, ADraftThatCopiesALineIsRefusedBeforeTheLibrary) {
+  Library library;
+  std::string copied = "```python\ndef win():\n    \"\"\"Win.\"\"\"\n";
+  for (int i = 0; i < 5; ++i) copied += "    tools.game__press({})\n";
+  answers = {copied + "```",
+             "```python\ndef win():\n    \"\"\"Win.\"\"\"\n    while True:\n        "
+             "tools.game__press({})\n```"};
+  EXPECT_EQ(Make(&library).Learn("Win", {"game__press({})  # hit"}), "train_twice");
+  ASSERT_EQ(library.added.size(), 1u);  // only the loop reached the library
+  EXPECT_NE(library.added[0].find("while True"), std::string::npos);
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[1][2].content.find("write a loop"), std::string::npos);
 }
 
 TEST_F(SkillWriterTest, ASkillAlreadyLearnedForTheTaskIsKeptWithoutAsking) {
