@@ -88,7 +88,14 @@ struct HttpServer::Impl {
   int workers GUARDED_BY(mu) = 0;  // request threads still running (Stop waits for them)
   std::condition_variable_any workers_cv;
 
+  bool mounted = false;  // routes live on a caller's server (Mount)
+
   Impl(Server& s, HttpServerOptions o) : server(s), options(std::move(o)) {}
+
+  // Adds this endpoint's routes to `on`.
+  void Register(httplib::Server& on);
+  // The owned server's thread pool, limits, routes and exception handler (Start).
+  void ConfigureStandalone();
 
   static void JsonError(httplib::Response& res, int status, int code, const std::string& message,
                         const Json& id = nullptr) {
@@ -450,23 +457,23 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(Server& server, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(server, std::move(options))) {
-  Impl* impl = impl_.get();
-  int threads = std::max(4, impl->options.threads);
-  impl->http.new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(threads));
-  };
-  impl->http.set_payload_max_length(kMaxMessageBytes);
-  impl->http.set_keep_alive_max_count(1000);
-  const std::string& path = impl->options.path;
-  impl->http.Post(
-      path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Post(req, res); });
-  impl->http.Get(
-      path, [impl](const httplib::Request& req, httplib::Response& res) { impl->Get(req, res); });
-  impl->http.Delete(path, [impl](const httplib::Request& req, httplib::Response& res) {
-    impl->Delete(req, res);
-  });
-  impl->http.set_exception_handler(
+    : impl_(std::make_unique<Impl>(server, std::move(options))) {}
+
+void HttpServer::Impl::Register(httplib::Server& on) {
+  const std::string& path = options.path;
+  on.Post(path, [this](const httplib::Request& req, httplib::Response& res) { Post(req, res); });
+  on.Get(path, [this](const httplib::Request& req, httplib::Response& res) { Get(req, res); });
+  on.Delete(path,
+            [this](const httplib::Request& req, httplib::Response& res) { Delete(req, res); });
+}
+
+void HttpServer::Impl::ConfigureStandalone() {
+  int threads = std::max(4, options.threads);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  http.set_payload_max_length(kMaxMessageBytes);
+  http.set_keep_alive_max_count(1000);
+  Register(http);
+  http.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
@@ -479,11 +486,21 @@ HttpServer::HttpServer(Server& server, HttpServerOptions options)
       });
 }
 
+Status HttpServer::Mount(httplib::Server& http) {
+  if (impl_->port >= 0 || impl_->mounted)
+    return FailedPrecondition("mcp http endpoint already started or mounted");
+  impl_->mounted = true;
+  impl_->Register(http);
+  return Status::Ok();
+}
+
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
-  NAUT_RETURN_IF_ERROR(impl_->port >= 0 ? FailedPrecondition("http server already started")
-                                        : Status::Ok());
+  NAUT_RETURN_IF_ERROR(impl_->port >= 0 || impl_->mounted
+                           ? FailedPrecondition("http server already started or mounted")
+                           : Status::Ok());
+  impl_->ConfigureStandalone();
   int port = impl_->options.port;
   if (port == 0) {
     port = impl_->http.bind_to_any_port(impl_->options.host);

@@ -16,8 +16,13 @@
 //   not JSON or nests deeper than kMaxJsonDepth gets 400 with a parse error (-32700). Either
 //   way the server goes on serving every session.
 //
-// Thread-safety: Start/Stop from one owner thread; requests are served on the server's own
-// thread pool.
+// Two ways to serve: standalone (Start / Run: this object owns an httplib server, its port and
+// its thread pool), or mounted (Mount: the routes are added to an httplib server the caller
+// owns, so MCP shares a port with other endpoints, as `neuronaut serve` does; the caller binds,
+// listens, limits bodies, and calls Stop before stopping its server so open SSE streams end).
+//
+// Thread-safety: Start/Mount/Stop from one owner thread; requests are served on the server's
+// own thread pool (or the caller's, when mounted).
 
 #include <atomic>
 #include <memory>
@@ -27,6 +32,10 @@
 
 #include "core/status.h"
 #include "mcp/server.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace naut::mcp {
 
@@ -52,6 +61,12 @@ class HttpServer {
   Status Start();
   // Serves on the calling thread until Stop (from another thread or a signal handler thread).
   Status Run();
+  // Adds POST/GET/DELETE `options.path` to `http` (which must outlive this object); the Host
+  // and Origin checks use `options.host` as the address `http` is bound to. Start and Run are
+  // refused afterwards. Fails when already started or mounted.
+  Status Mount(httplib::Server& http);
+  // Ends every session and open stream and waits for request threads; then (standalone) stops
+  // listening. Idempotent.
   void Stop();
 
   int port() const;
