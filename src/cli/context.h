@@ -50,5 +50,6 @@ void AddPlayCommand(CLI::App& app, Context& ctx);
 void AddSandboxCommands(CLI::App& app, Context& ctx);
 void AddBackupCommands(CLI::App& app, Context& ctx);
 void AddServiceCommands(CLI::App& app, Context& ctx);
+void AddServeCommand(CLI::App& app, Context& ctx);
 
 }  // namespace naut::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   AddSandboxCommands(app, ctx);
   AddBackupCommands(app, ctx);
   AddServiceCommands(app, ctx);
+  AddServeCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

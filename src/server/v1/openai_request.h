@@ -1,0 +1,37 @@
+#pragma once
+// Request bodies of /v1/chat/completions and /v1/completions, parsed into typed requests, and
+// the OpenAI-shaped error body every refusal carries. Anything that is not what the OpenAI
+// API (with llama-server's extras: top_k, min_p, repeat_penalty, n_predict, cache_prompt)
+// allows is refused with a message naming the field and what was expected. Pure functions.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/json.h"
+#include "llm/chat.h"
+
+namespace naut::server {
+
+struct ApiError {
+  int status = 400;
+  std::string type = "invalid_request_error";  // OpenAI's error.type
+  std::string message;
+};
+// {"error": {"code": status, "message": ..., "type": ...}}, as llama-server writes it.
+Json ErrorJson(const ApiError& e);
+
+struct V1Request {
+  bool chat = true;    // /v1/chat/completions; false: /v1/completions
+  llm::ChatRequest request;  // messages (chat) or none, sampling, stop, tools, formats, model
+  std::string prompt;        // /v1/completions
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool parallel_tool_calls = false;
+};
+
+std::variant<V1Request, ApiError> ParseChatCompletionBody(std::string_view body);
+std::variant<V1Request, ApiError> ParseCompletionBody(std::string_view body);
+
+}  // namespace naut::server
