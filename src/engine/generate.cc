@@ -30,117 +30,136 @@ size_t CompleteUtf8(std::string_view s) {
 
 }  // namespace
 
+Generation::Generation(const Model& model, std::vector<TokenId> prompt, GenerateOptions options)
+    : tok_(model.tokenizer()),
+      n_vocab_(model.params().n_vocab),
+      o_(std::move(options)),
+      sampler_(o_.sampling),
+      vocab_(o_.vocabulary),
+      history_(std::move(prompt)) {
+  if (o_.grammar != nullptr) {
+    if (vocab_ == nullptr) {
+      own_vocab_ = TokenVocabulary::Build(tok_);
+      vocab_ = own_vocab_.get();
+    }
+    constraint_ = std::make_unique<GrammarConstraint>(*o_.grammar, *vocab_, o_.grammar_triggers);
+    status_ = constraint_->error();
+  }
+}
+
+bool Generation::Emit(size_t n) {
+  if (n == 0) return true;
+  std::string_view out(pending_.data(), n);
+  res_.text.append(out);
+  bool go_on = !o_.on_text || o_.on_text(out);
+  pending_.erase(0, n);
+  return go_on;
+}
+
+void Generation::Finish(const char* reason) {
+  res_.stop_reason = reason;
+  done_ = true;
+  if (res_.stop_reason != "stop" && res_.stop_reason != "cancelled") Emit(pending_.size());
+}
+
+Result<std::optional<TokenId>> Generation::Next(const float* logits, bool context_full) {
+  using Clock = std::chrono::steady_clock;
+  if (done_) return std::optional<TokenId>();
+  if (static_cast<int>(res_.tokens.size()) >= o_.max_tokens) {
+    Finish("length");
+    return std::optional<TokenId>();
+  }
+  const auto s0 = Clock::now();
+  TokenId id = sampler_.Sample(logits, n_vocab_, history_, constraint_.get());
+  if (constraint_) {
+    if (!constraint_->error().ok()) return constraint_->error();
+    if (id < 0) {
+      return FailedPrecondition("grammar: no token of the vocabulary can continue the text here");
+    }
+    if (!constraint_->Accept(id)) {
+      if (!constraint_->error().ok()) return constraint_->error();
+      return Internal("grammar: the sampled token does not fit the grammar");
+    }
+    res_.grammar_active = constraint_->active();
+    res_.grammar_complete = constraint_->complete();
+    res_.grammar_full_masks = constraint_->full_masks();
+  }
+  res_.sample_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
+  if (o_.stop_at_eog && tok_.IsEog(id)) {
+    Finish("eog");
+    return std::optional<TokenId>();
+  }
+  res_.tokens.push_back(id);
+  history_.push_back(id);
+  if (vocab_ != nullptr && vocab_->IsText(id)) {
+    pending_ += vocab_->Bytes(id);  // a control token the grammar writes as text
+  } else {
+    pending_ += tok_.Piece(id);
+  }
+  // A stop string ends the text right before it; not in text an active grammar governs,
+  // where the grammar says where the text ends (a stop inside a call would cut it).
+  const bool governed = constraint_ && constraint_->active();
+  size_t cut = std::string::npos;
+  for (const auto& s : o_.stop) {
+    if (s.empty() || governed) continue;
+    size_t at = pending_.find(s);
+    if (at != std::string::npos) cut = std::min(cut, at);
+  }
+  if (cut != std::string::npos) {
+    pending_.resize(cut);
+    Emit(pending_.size());
+    Finish("stop");
+    return std::optional<TokenId>();
+  }
+  // Keep back what could still become a stop string or is an incomplete character.
+  size_t safe = CompleteUtf8(pending_);
+  for (const auto& s : o_.stop) {
+    if (s.empty() || governed) continue;
+    for (size_t k = std::min(s.size() - 1, pending_.size()); k > 0; --k) {
+      if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
+        safe = std::min(safe, pending_.size() - k);
+        break;
+      }
+    }
+  }
+  if (!Emit(safe)) {
+    Finish("cancelled");
+    return std::optional<TokenId>();
+  }
+  if (context_full) {
+    Finish("context");
+    return std::optional<TokenId>();
+  }
+  return std::optional<TokenId>(id);
+}
+
 Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt,
                                 const GenerateOptions& o) {
   using Clock = std::chrono::steady_clock;
-  GenerateResult res;
-  res.n_prompt = static_cast<int>(prompt.size());
-  const Model& model = ctx.model();
-  const Tokenizer& tok = model.tokenizer();
-  const int64_t nv = model.params().n_vocab;
   auto t0 = Clock::now();
   auto reused = ctx.EvalPrompt(prompt, o.cancelled);
   if (!reused && reused.error().code() == Code::kCancelled) {
+    GenerateResult res;
+    res.n_prompt = static_cast<int>(prompt.size());
     res.stop_reason = "cancelled";
     return res;
   }
-  NAUT_ASSIGN_OR_RETURN(res.n_reused, std::move(reused));
+  NAUT_RETURN_IF_ERROR(reused.status());
   auto t1 = Clock::now();
-  res.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
-
-  Sampler sampler(o.sampling);
-  std::unique_ptr<TokenVocabulary> own_vocab;
-  std::unique_ptr<GrammarConstraint> constraint;
-  const TokenVocabulary* vocab = o.vocabulary;
-  if (o.grammar != nullptr) {
-    if (vocab == nullptr) {
-      own_vocab = TokenVocabulary::Build(tok);
-      vocab = own_vocab.get();
-    }
-    constraint = std::make_unique<GrammarConstraint>(*o.grammar, *vocab, o.grammar_triggers);
-    if (!constraint->error().ok()) return constraint->error();
-  }
-  std::vector<TokenId> history = prompt;
-  std::string pending;  // generated but not yet emitted
-  auto emit = [&](size_t n) -> bool {
-    if (n == 0) return true;
-    std::string_view out(pending.data(), n);
-    res.text.append(out);
-    bool go_on = !o.on_text || o.on_text(out);
-    pending.erase(0, n);
-    return go_on;
-  };
+  Generation gen(ctx.model(), prompt, o);
+  NAUT_RETURN_IF_ERROR(gen.status());
   std::vector<TokenId> one(1);
   while (true) {
-    if (static_cast<int>(res.tokens.size()) >= o.max_tokens) {
-      res.stop_reason = "length";
-      break;
-    }
-    const auto s0 = Clock::now();
-    TokenId id = sampler.Sample(ctx.logits(0), nv, history, constraint.get());
-    if (constraint) {
-      if (!constraint->error().ok()) return constraint->error();
-      if (id < 0) {
-        return FailedPrecondition("grammar: no token of the vocabulary can continue the text here");
-      }
-      if (!constraint->Accept(id)) {
-        if (!constraint->error().ok()) return constraint->error();
-        return Internal("grammar: the sampled token does not fit the grammar");
-      }
-      res.grammar_active = constraint->active();
-      res.grammar_complete = constraint->complete();
-      res.grammar_full_masks = constraint->full_masks();
-    }
-    res.sample_seconds += std::chrono::duration<double>(Clock::now() - s0).count();
-    if (o.stop_at_eog && tok.IsEog(id)) {
-      res.stop_reason = "eog";
-      break;
-    }
-    res.tokens.push_back(id);
-    history.push_back(id);
-    if (vocab != nullptr && vocab->IsText(id)) {
-      pending += vocab->Bytes(id);  // a control token the grammar writes as text
-    } else {
-      pending += tok.Piece(id);
-    }
-    // A stop string ends the text right before it; not in text an active grammar governs,
-    // where the grammar says where the text ends (a stop inside a call would cut it).
-    const bool governed = constraint && constraint->active();
-    size_t cut = std::string::npos;
-    for (const auto& s : o.stop) {
-      if (s.empty() || governed) continue;
-      size_t at = pending.find(s);
-      if (at != std::string::npos) cut = std::min(cut, at);
-    }
-    if (cut != std::string::npos) {
-      pending.resize(cut);
-      emit(pending.size());
-      res.stop_reason = "stop";
-      break;
-    }
-    // Keep back what could still become a stop string or is an incomplete character.
-    size_t safe = CompleteUtf8(pending);
-    for (const auto& s : o.stop) {
-      if (s.empty() || governed) continue;
-      for (size_t k = std::min(s.size() - 1, pending.size()); k > 0; --k) {
-        if (pending.compare(pending.size() - k, k, s, 0, k) == 0) {
-          safe = std::min(safe, pending.size() - k);
-          break;
-        }
-      }
-    }
-    if (!emit(safe)) {
-      res.stop_reason = "cancelled";
-      break;
-    }
-    if (ctx.n_past() >= ctx.n_ctx()) {
-      res.stop_reason = "context";
-      break;
-    }
-    one[0] = id;
+    NAUT_ASSIGN_OR_RETURN(std::optional<TokenId> next,
+                          gen.Next(ctx.logits(0), ctx.n_past() >= ctx.n_ctx()));
+    if (!next) break;
+    one[0] = *next;
     NAUT_RETURN_IF_ERROR(ctx.Eval(one));
   }
-  if (res.stop_reason != "stop" && res.stop_reason != "cancelled") emit(pending.size());
+  GenerateResult res = std::move(gen.result());
+  res.n_prompt = static_cast<int>(prompt.size());
+  res.n_reused = *reused;
+  res.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   res.gen_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return res;
 }

@@ -6,6 +6,8 @@
 // This is the layer a ChatModel adapter drives; it runs on the caller's thread.
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +59,43 @@ struct GenerateResult {
 
 Result<GenerateResult> Generate(Context& ctx, const std::vector<TokenId>& prompt,
                                 const GenerateOptions& options);
+
+// One generation driven a token at a time by a caller that evaluates the tokens itself (a
+// server decoding several generations in one forward pass, Context::EvalSeqs); Generate() is
+// this class over one Context. Sampling, the grammar, stop strings and what reaches on_text
+// are exactly Generate's. `options.cancelled` is not asked (the caller evaluates the prompt).
+// One thread; `model` and the options' grammar and vocabulary must outlive it.
+class Generation {
+ public:
+  Generation(const Model& model, std::vector<TokenId> prompt, GenerateOptions options);
+  // Ok, or why the grammar cannot be used; Next must not be called then.
+  const Status& status() const { return status_; }
+  // Chooses the token after `logits` (those of the last token evaluated: the prompt's, then
+  // each one Next returned). Returns the token to evaluate before the next call, or nullopt
+  // once the generation has ended (result().stop_reason says why). `context_full`: the
+  // sequence has no room for another token. Errors come from the grammar.
+  Result<std::optional<TokenId>> Next(const float* logits, bool context_full);
+  bool done() const { return done_; }
+  // Text, tokens, stop reason and the grammar's figures; the caller fills in the prompt's.
+  GenerateResult& result() { return res_; }
+
+ private:
+  // Sends the first `n` pending bytes to on_text; false when it says stop.
+  bool Emit(size_t n);
+  void Finish(const char* reason);
+
+  const Tokenizer& tok_;
+  int64_t n_vocab_ = 0;
+  GenerateOptions o_;
+  Status status_;
+  Sampler sampler_;
+  std::unique_ptr<TokenVocabulary> own_vocab_;
+  std::unique_ptr<GrammarConstraint> constraint_;
+  const TokenVocabulary* vocab_ = nullptr;
+  std::vector<TokenId> history_;
+  std::string pending_;  // generated but not yet emitted
+  GenerateResult res_;
+  bool done_ = false;
+};
 
 }  // namespace naut::engine

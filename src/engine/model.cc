@@ -189,19 +189,84 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
       options.n_threads > 256) {
     return InvalidArgument("context: n_ctx, n_batch and n_threads must be positive");
   }
+  if (options.n_seq < 1 || options.n_seq > 256) {
+    return InvalidArgument("context: n_seq must be 1..256, got " + std::to_string(options.n_seq));
+  }
   std::unique_ptr<Context> c(new Context(model, options));
   const ModelParams& p = model.params();
   c->n_ctx_ =
       static_cast<int>(std::min<int64_t>(options.n_ctx, std::max<int64_t>(p.n_ctx_train, 1)));
-  const size_t kv = static_cast<size_t>(p.n_layer) * c->n_ctx_ * p.n_head_kv * p.head_dim;
+  const size_t kv =
+      static_cast<size_t>(options.n_seq) * p.n_layer * c->n_ctx_ * p.n_head_kv * p.head_dim;
+  c->seqs_.resize(static_cast<size_t>(options.n_seq));
   c->k_cache_.assign(kv, 0.0f);
   c->v_cache_.assign(kv, 0.0f);
   c->logits_.assign(static_cast<size_t>(p.n_vocab), 0.0f);
   return c;
 }
 
-void Context::Truncate(int n) {
-  if (n < static_cast<int>(tokens_.size())) tokens_.resize(static_cast<size_t>(std::max(0, n)));
+void Context::TruncateSeq(int seq, int n) {
+  std::vector<TokenId>& tokens = seqs_[static_cast<size_t>(seq)];
+  if (n < static_cast<int>(tokens.size())) tokens.resize(static_cast<size_t>(std::max(0, n)));
+}
+
+Status Context::EvalSeqs(const std::vector<SeqTokens>& batch) {
+  const int64_t nv = model_.params().n_vocab;
+  std::vector<bool> seen(seqs_.size(), false);
+  int total = 0;
+  for (const SeqTokens& e : batch) {
+    if (e.seq < 0 || e.seq >= n_seq() || seen[static_cast<size_t>(e.seq)]) {
+      return InvalidArgument("context: sequence " + std::to_string(e.seq) +
+                             " is unknown or twice in the batch");
+    }
+    seen[static_cast<size_t>(e.seq)] = true;
+    if (e.n <= 0 || e.tokens == nullptr) return InvalidArgument("context: nothing to evaluate");
+    for (int t = 0; t < e.n; ++t) {
+      if (e.tokens[t] < 0 || e.tokens[t] >= nv)
+        return InvalidArgument("context: token id " + std::to_string(e.tokens[t]) +
+                               " is outside the vocabulary");
+    }
+    const size_t past = seqs_[static_cast<size_t>(e.seq)].size();
+    if (past + static_cast<size_t>(e.n) > static_cast<size_t>(n_ctx_)) {
+      return ResourceExhausted("context: " + std::to_string(past + e.n) +
+                               " tokens exceed the context size " + std::to_string(n_ctx_) +
+                               " of sequence " + std::to_string(e.seq));
+    }
+    total += e.n;
+  }
+  if (total == 0) return InvalidArgument("context: nothing to evaluate");
+  batch_tokens_.clear();
+  batch_seq_.clear();
+  batch_pos_.clear();
+  batch_rows_.clear();
+  std::vector<int> out_rows;
+  for (const SeqTokens& e : batch) {
+    const int past = static_cast<int>(seqs_[static_cast<size_t>(e.seq)].size());
+    for (int t = 0; t < e.n; ++t) {
+      batch_tokens_.push_back(e.tokens[t]);
+      batch_seq_.push_back(e.seq);
+      batch_pos_.push_back(past + t);
+    }
+    // Rows not asked for still get a slot in logits_, so that entry i is logits(i).
+    out_rows.push_back(e.logits ? static_cast<int>(batch_tokens_.size()) - 1 : -1);
+  }
+  std::vector<int> rows;
+  for (int r : out_rows)
+    if (r >= 0) rows.push_back(r);
+  std::vector<float> picked(rows.size() * static_cast<size_t>(nv));
+  Forward(batch_tokens_.data(), batch_seq_.data(), batch_pos_.data(), total, rows, picked.data());
+  logits_.assign(batch.size() * static_cast<size_t>(nv), 0.0f);
+  size_t k = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (out_rows[i] < 0) continue;
+    std::copy_n(picked.data() + k * nv, nv, logits_.data() + i * nv);
+    ++k;
+  }
+  for (const SeqTokens& e : batch) {
+    std::vector<TokenId>& cached = seqs_[static_cast<size_t>(e.seq)];
+    cached.insert(cached.end(), e.tokens, e.tokens + e.n);
+  }
+  return Status::Ok();
 }
 
 Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
@@ -230,7 +295,8 @@ Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt,
                                 const std::function<bool()>& cancelled) {
   if (prompt.empty()) return InvalidArgument("context: empty prompt");
   size_t common = 0;
-  while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common])
+  const std::vector<TokenId>& cached = seqs_[0];
+  while (common < cached.size() && common < prompt.size() && cached[common] == prompt[common])
     ++common;
   if (common == prompt.size()) --common;  // re-evaluate the last token to get its logits
   Truncate(static_cast<int>(common));
@@ -358,10 +424,30 @@ void Context::MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x,
 // attention, FFN) works on the same scratch buffers, RoPE tables and cache pointers set up at
 // the top. Read it in the order a transformer layer runs; the comments mark the steps.
 Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out) {
+  batch_seq_.assign(static_cast<size_t>(n), 0);
+  batch_pos_.resize(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t) batch_pos_[static_cast<size_t>(t)] = n_past() + t;
+  batch_rows_.clear();
+  if (logits_out != nullptr) {
+    for (int t = all_logits ? 0 : n - 1; t < n; ++t) batch_rows_.push_back(t);
+  }
+  Forward(tokens, batch_seq_.data(), batch_pos_.data(), n, batch_rows_, logits_out);
+  seqs_[0].insert(seqs_[0].end(), tokens, tokens + n);
+  return Status::Ok();
+}
+
+void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int n,
+                      const std::vector<int>& out_rows, float* logits_out) {
   const ModelParams& p = model_.params();
   const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
   const int64_t Dq = H * hd, Dkv = Hkv * hd, F = p.n_ff;
-  const int pos0 = n_past();
+  // The longest span a token of the batch attends to, and the work of all of them.
+  int max_len = 0;
+  int64_t attn_work = 0;
+  for (int t = 0; t < n; ++t) {
+    max_len = std::max(max_len, pos[t] + 1);
+    attn_work += pos[t] + 1;
+  }
   // Scratch buffers live in the Context and only grow, so steady decoding allocates nothing.
   auto sized = [](std::vector<float>& b, size_t size) -> std::vector<float>& {
     if (b.size() < size) b.resize(size);
@@ -389,7 +475,7 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
   const auto& ff = model_.rope_freq_factors();
   for (int t = 0; t < n; ++t) {
     for (int64_t i = 0; i < half; ++i) {
-      double theta = static_cast<double>(pos0 + t) * p.rope_freq_scale *
+      double theta = static_cast<double>(pos[t]) * p.rope_freq_scale *
                      std::pow(static_cast<double>(p.rope_base),
                               -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
       if (!ff.empty()) theta /= ff[i];
@@ -410,6 +496,7 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
   };
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const size_t layer_stride = static_cast<size_t>(n_ctx_) * Dkv;
+  const size_t seq_stride = layer_stride * static_cast<size_t>(p.n_layer);
   std::vector<float> head_norm(static_cast<size_t>(hd));
   for (int64_t il = 0; il < p.n_layer; ++il) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
@@ -418,9 +505,11 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
     MatMul(L.wq, xn.data(), n, q.data());
     MatMul(L.wk, xn.data(), n, k.data());
     MatMul(L.wv, xn.data(), n, v.data());
-    float* kc = k_cache_.data() + il * layer_stride;
-    float* vc = v_cache_.data() + il * layer_stride;
+    float* const kc0 = k_cache_.data() + il * layer_stride;
+    float* const vc0 = v_cache_.data() + il * layer_stride;
     for (int t = 0; t < n; ++t) {
+      float* kc = kc0 + seq[t] * seq_stride;
+      float* vc = vc0 + seq[t] * seq_stride;
       float* qt = q.data() + t * Dq;
       float* kt = k.data() + t * Dkv;
       float* vt = v.data() + t * Dkv;
@@ -445,24 +534,26 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
         rope(kt + h * hd, t);
       }
       // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
-      for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos0 + t] = kt[i];
-      std::memcpy(vc + static_cast<size_t>(pos0 + t) * Dkv, vt, Dkv * sizeof(float));
+      for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos[t]] = kt[i];
+      std::memcpy(vc + static_cast<size_t>(pos[t]) * Dkv, vt, Dkv * sizeof(float));
     }
     // Causal attention, one (token, head) pair per work item.
     const int64_t group = H / Hkv;
-    const bool small_attn = static_cast<int64_t>(n) * H * (pos0 + n) * hd < kMinParallelBytes / 4;
+    const bool small_attn = attn_work * H * hd < kMinParallelBytes / 4;
     const int64_t attn_chunks =
         small_attn ? 1 : std::min<int64_t>(static_cast<int64_t>(n) * H, 4 * pool_.size());
-    scores_.resize(static_cast<size_t>(attn_chunks) * (pos0 + n));
+    scores_.resize(static_cast<size_t>(attn_chunks) * max_len);
     pool_.ParallelFor(attn_chunks, [&](int64_t chunk) {
       int64_t b, e;
       SplitRange(static_cast<int64_t>(n) * H, chunk, attn_chunks, &b, &e);
-      float* score = scores_.data() + chunk * static_cast<size_t>(pos0 + n);
+      float* score = scores_.data() + chunk * static_cast<size_t>(max_len);
       for (int64_t item = b; item < e; ++item) {
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
+        const float* kc = kc0 + seq[t] * seq_stride;
+        const float* vc = vc0 + seq[t] * seq_stride;
         vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd * n_ctx_, static_cast<size_t>(n_ctx_),
-                  vc + hk * hd, static_cast<size_t>(Dkv), pos0 + t + 1, static_cast<int>(hd),
+                  vc + hk * hd, static_cast<size_t>(Dkv), pos[t] + 1, static_cast<int>(hd),
                   kq_scale, score, attn.data() + t * Dq + h * hd);
       }
     });
@@ -476,15 +567,12 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
     MatMul(L.down, g.data(), n, proj.data());
     for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i];
   }
-  for (int t = 0; t < n; ++t) tokens_.push_back(tokens[t]);
-  if (logits_out == nullptr) return Status::Ok();
-  const int first = all_logits ? 0 : n - 1;
-  const int count = n - first;
-  for (int t = first; t < n; ++t)
-    RmsNorm(x.data() + t * E, model_.output_norm().data(), E, p.rms_eps,
-            xn.data() + (t - first) * E);
+  if (out_rows.empty() || logits_out == nullptr) return;
+  const int count = static_cast<int>(out_rows.size());
+  for (int i = 0; i < count; ++i)
+    RmsNorm(x.data() + static_cast<size_t>(out_rows[static_cast<size_t>(i)]) * E,
+            model_.output_norm().data(), E, p.rms_eps, xn.data() + static_cast<size_t>(i) * E);
   MatMul(model_.output(), xn.data(), count, logits_out);
-  return Status::Ok();
 }
 
 }  // namespace naut::engine

@@ -3,6 +3,13 @@
 // `qwen2`, `qwen3`) and the Context that runs it: KV cache, batched prefill, logits, and
 // prefix reuse across calls.
 //
+// A Context holds ContextOptions::n_seq sequences, each with its own KV cache of n_ctx
+// positions. Eval, EvalPrompt, Truncate and cached_tokens() work on sequence 0; EvalSeqs runs
+// tokens of several sequences in one forward pass (a server's slots decoding together: the
+// weights are read once for all of them, and decoding is bound by reading the weights). Each
+// token attends only to its own sequence, so a sequence's logits do not depend on which
+// others share its batch.
+//
 // Model is immutable after Load and may be shared by several Contexts on different threads.
 // A Context is used by one thread at a time (it owns its thread pool).
 
@@ -79,6 +86,15 @@ struct ContextOptions {
   int n_ctx = 4096;  // KV cache length (capped at the model's training context)
   int n_threads = 2;
   int n_batch = 512;  // prompt tokens evaluated per forward pass
+  int n_seq = 1;      // sequences, each with a KV cache of n_ctx positions (EvalSeqs)
+};
+
+// Tokens of one sequence for Context::EvalSeqs: they follow the sequence's cached tokens.
+struct SeqTokens {
+  int seq = 0;
+  const TokenId* tokens = nullptr;
+  int n = 0;
+  bool logits = false;  // keep the logits of the last of these tokens
 };
 
 class Context {
@@ -87,9 +103,13 @@ class Context {
 
   const Model& model() const { return model_; }
   int n_ctx() const { return n_ctx_; }
-  int n_past() const { return static_cast<int>(tokens_.size()); }
-  // Tokens whose keys and values are in the cache, in order.
-  const std::vector<TokenId>& cached_tokens() const { return tokens_; }
+  int n_seq() const { return static_cast<int>(seqs_.size()); }
+  int n_past() const { return static_cast<int>(seqs_[0].size()); }
+  // Tokens whose keys and values are in the cache, in order (of sequence 0, or of `seq`).
+  const std::vector<TokenId>& cached_tokens() const { return seqs_[0]; }
+  const std::vector<TokenId>& cached_tokens(int seq) const {
+    return seqs_[static_cast<size_t>(seq)];
+  }
 
   // Appends `tokens` after the cached ones and evaluates them. With `all_logits` the logits of
   // every new position are kept (logits(i) for i in [0, tokens.size())); otherwise only the
@@ -102,8 +122,14 @@ class Context {
   // batches evaluated so far.
   Result<int> EvalPrompt(const std::vector<TokenId>& prompt,
                          const std::function<bool()>& cancelled = {});
-  // Drops cached positions from `n` on.
-  void Truncate(int n);
+  // Drops cached positions from `n` on (of sequence 0, or of `seq`).
+  void Truncate(int n) { TruncateSeq(0, n); }
+  void TruncateSeq(int seq, int n);
+  // Evaluates the tokens of several sequences (each at most once) in one forward pass. The
+  // logits of entry i's last token are logits(i) when entry i asked for them. InvalidArgument
+  // for an unknown or repeated sequence, an empty entry or a token outside the vocabulary;
+  // ResourceExhausted when a sequence would pass n_ctx (nothing is evaluated then).
+  Status EvalSeqs(const std::vector<SeqTokens>& batch);
   const float* logits(int i = 0) const {
     return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
   }
@@ -111,6 +137,11 @@ class Context {
  private:
   Context(const Model& model, const ContextOptions& options);
   Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
+  // One forward pass over `n` tokens, token t of sequence seq[t] at position pos[t] (a
+  // sequence's tokens in order, after its cached ones); the logits of the tokens listed in
+  // `out_rows` go to logits_out, one row each.
+  void Forward(const TokenId* tokens, const int* seq, const int* pos, int n,
+               const std::vector<int>& out_rows, float* logits_out);
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
@@ -119,14 +150,17 @@ class Context {
   ContextOptions options_;
   int n_ctx_ = 0;
   ThreadPool pool_;
-  std::vector<TokenId> tokens_;
-  // Values [layer][pos][n_head_kv * head_dim]; keys transposed, [layer][n_head_kv * head_dim][pos].
+  std::vector<std::vector<TokenId>> seqs_;  // cached tokens, one list a sequence
+  // Per sequence: values [layer][pos][n_head_kv * head_dim]; keys transposed,
+  // [layer][n_head_kv * head_dim][pos].
   std::vector<float> k_cache_, v_cache_;
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
   // Per-batch scratch (grown, never shrunk).
   std::vector<float> buf_x_, buf_xn_, buf_q_, buf_k_, buf_v_, buf_attn_, buf_proj_, buf_g_, buf_u_;
   std::vector<float> buf_cos_, buf_sin_, scores_;
+  std::vector<int> batch_seq_, batch_pos_, batch_rows_;
+  std::vector<TokenId> batch_tokens_;
 };
 
 // RMSNorm of one row: y = x / sqrt(mean(x^2) + eps) * w.

@@ -50,6 +50,69 @@ double MaxAbs(const std::vector<float>& a) {
 
 const std::vector<TokenId> kTokens = {1, 300, 301, 302, 310, 77, 400, 450, 500, 303, 304, 305};
 
+// Sequences evaluated together in one forward pass (a server's slots): each token attends
+// only to its own sequence, so each sequence's logits are those it gets alone, whatever shares
+// its batch and wherever its cache stands.
+TEST(ContextTest, SequencesInOneBatchMatchEachAlone) {
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kQ4_K}) {
+    SyntheticModelSpec spec{.arch = "qwen2", .type = type, .output_type = type, .seed = 11};
+    auto m = Build(spec, std::string("seqs-") + TypeName(type));
+    ASSERT_TRUE(m);
+    const std::vector<TokenId> a = {1, 300, 301, 302, 310, 77};
+    const std::vector<TokenId> b = {1, 400, 450};
+    const std::vector<TokenId> a_next = {500, 303}, b_next = {304};
+    auto alone = [&](const std::vector<TokenId>& prefix, const std::vector<TokenId>& next) {
+      auto ctx = Context::Create(*m, {.n_ctx = 64, .n_threads = 2});
+      EXPECT_TRUE(ctx.ok());
+      EXPECT_TRUE((*ctx)->Eval(prefix).ok());
+      EXPECT_TRUE((*ctx)->Eval(next).ok());
+      const float* l = (*ctx)->logits(0);
+      return std::vector<float>(l, l + m->params().n_vocab);
+    };
+    auto ctx = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 3});
+    ASSERT_TRUE(ctx.ok());
+    Context& c = **ctx;
+    // Both prompts in one batch, then one step of each, sequence 1 left empty.
+    ASSERT_TRUE(c.EvalSeqs({{.seq = 2, .tokens = b.data(), .n = 3},
+                            {.seq = 0, .tokens = a.data(), .n = 6, .logits = true}})
+                    .ok());
+    ASSERT_TRUE(c.EvalSeqs({{.seq = 0, .tokens = a_next.data(), .n = 2, .logits = true},
+                            {.seq = 2, .tokens = b_next.data(), .n = 1, .logits = true}})
+                    .ok());
+    const int64_t nv = m->params().n_vocab;
+    std::vector<float> got_a(c.logits(0), c.logits(0) + nv), got_b(c.logits(1), c.logits(1) + nv);
+    auto want_a = alone(a, a_next), want_b = alone(b, b_next);
+    EXPECT_LE(MaxAbsDiff(got_a, want_a), 1e-4 * MaxAbs(want_a)) << TypeName(type);
+    EXPECT_LE(MaxAbsDiff(got_b, want_b), 1e-4 * MaxAbs(want_b)) << TypeName(type);
+    EXPECT_EQ(c.cached_tokens(0).size(), 8u);
+    EXPECT_TRUE(c.cached_tokens(1).empty());
+    EXPECT_EQ(c.cached_tokens(2).size(), 4u);
+    // Dropping one sequence's tail leaves the others alone.
+    c.TruncateSeq(2, 1);
+    EXPECT_EQ(c.cached_tokens(2).size(), 1u);
+    EXPECT_EQ(c.cached_tokens(0).size(), 8u);
+  }
+}
+
+TEST(ContextTest, EvalSeqsRefusesBadBatches) {
+  auto m = Build(SyntheticModelSpec{.seed = 3}, "seqs-bad");
+  ASSERT_TRUE(m);
+  auto ctx = Context::Create(*m, {.n_ctx = 8, .n_threads = 1, .n_seq = 2});
+  ASSERT_TRUE(ctx.ok());
+  const std::vector<TokenId> t = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_EQ((*ctx)->EvalSeqs({{.seq = 2, .tokens = t.data(), .n = 1}}).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ((*ctx)
+                ->EvalSeqs({{.seq = 1, .tokens = t.data(), .n = 1},
+                            {.seq = 1, .tokens = t.data(), .n = 1}})
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ((*ctx)->EvalSeqs({{.seq = 0, .tokens = t.data(), .n = 9}}).code(),
+            Code::kResourceExhausted);
+  EXPECT_TRUE((*ctx)->cached_tokens(0).empty());
+  EXPECT_EQ(Context::Create(*m, {.n_seq = 0}).error().code(), Code::kInvalidArgument);
+}
+
 struct QuantCase {
   GgmlType type;
   double tol;  // max |logit - float reference| relative to the largest logit
