@@ -748,7 +748,10 @@ CallbackAnswer Game::ShopPress(std::string_view data) {
   std::string name(item->name);
   if (fight_) return {"⚔️ Finish your fight first!", true};
   if (location_ != Location::kTown) {
-    return {"🚪 The Goblin Market delivers in Oakvale only. Come back to town first.", true};
+    return {
+        "🚪 The Goblin Market delivers in Oakvale only. Come back to town first: 🏰 Back to "
+        "town in @dungeon_quest_bot.",
+        true};
   }
   if (item->kind == ItemInfo::Kind::kPotion && hero_.potions >= kMaxPotions) {
     return {"🎒 Your bag can't hold more than " + Str(kMaxPotions) + " potions.", true};
@@ -799,37 +802,42 @@ bool Game::MilestoneAchieved(std::string_view id) const { return Contains(achiev
 
 std::string Game::MilestoneDetail(std::string_view id) const {
   if (MilestoneAchieved(id)) return "achieved";
-  return MissingFor(id) + SituationHint(id);
+  Situation now = SituationFor(id);
+  // What stands in the way comes first: a small model acts on the start of a hint.
+  if (now.blocks) return now.text + "; then: " + MissingFor(id);
+  return now.text.empty() ? MissingFor(id) : MissingFor(id) + "; " + now.text;
 }
 
 // Where the hero stands now, as far as it matters for `id`: the next move a player would make.
 // A small model pressed Defend and Potion in turn in a fight it was winning with Attack, and
 // pressed Buy in the shop chat again and again while a fight it had left on screen in the game
 // chat refused every purchase.
-std::string Game::SituationHint(std::string_view id) const {
+Game::Situation Game::SituationFor(std::string_view id) const {
   bool won_by_fighting = id == "first_victory" || id.starts_with("reach_level_") ||
                          id == "visit_cave" || id.starts_with("defeat_");
   std::string you = Str(hero_.hp) + "/" + Str(hero_.max_hp) + " HP";
   if (fight_) {
     const Enemy& e = fight_->enemy;
-    std::string hint = "; a fight is on in @dungeon_quest_bot (" + e.name + " " + Str(e.hp) + "/" +
+    std::string text = "a fight is on in @dungeon_quest_bot (" + e.name + " " + Str(e.hp) + "/" +
                        Str(e.max_hp) + " HP, you " + you + "): ";
-    hint += won_by_fighting ? "⚔️ Attack until its HP is 0" : "finish it first (⚔️ Attack)";
+    text += won_by_fighting ? "⚔️ Attack until its HP is 0" : "finish it first (⚔️ Attack)";
     if (hero_.hp * 3 < hero_.max_hp) {
-      hint += hero_.potions > 0 ? ", drink a 🧪 Potion first: your HP is low"
+      text += hero_.potions > 0 ? ", drink a 🧪 Potion first: your HP is low"
                                 : ", or 🏃 Flee: your HP is low and you have no potion";
     }
-    return hint;
+    return {text, !won_by_fighting};
   }
   bool needs_town = id.starts_with("buy_") || id == "rest_at_inn" || id == "accept_bounty";
   if (needs_town && location_ != Location::kTown) {
-    return "; you are in the " + std::string(LocationName(location_)) +
-           ": go back to town first (🏰 Back to town in @dungeon_quest_bot)";
+    return {"you are in the " + std::string(LocationName(location_)) +
+                ": go back to town first (🏰 Back to town in @dungeon_quest_bot)",
+            true};
   }
   if (won_by_fighting && hero_.hp * 2 < hero_.max_hp) {
-    return "; your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight";
+    return {"your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight",
+            false};
   }
-  return "";
+  return {};
 }
 
 std::string Game::MissingFor(std::string_view id) const {

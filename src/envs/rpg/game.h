@@ -168,7 +168,13 @@ class Game {
   // Views (text + keyboard) of the game bot.
   std::string StatusLine() const;
   std::string MissingFor(std::string_view id) const;  // what a checker's "no" says
-  std::string SituationHint(std::string_view id) const;
+  // Where the hero stands, as far as it matters for a milestone: the next move a player would
+  // make; `blocks` when the milestone cannot be worked on before it.
+  struct Situation {
+    std::string text;
+    bool blocks = false;
+  };
+  Situation SituationFor(std::string_view id) const;
   std::pair<std::string, Keyboard> LocationView() const;
   std::pair<std::string, Keyboard> HeroView() const;
   std::pair<std::string, Keyboard> InventoryView() const;
