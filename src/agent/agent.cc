@@ -34,6 +34,14 @@ std::string CallLine(const std::string& tool, const Json& arguments, bool is_err
          (is_error ? "ERROR " : "") + OneLine(answer, answer_cap);
 }
 
+// Shown with a call that returned the same as the calls before it (the loop rail's warning):
+// a small model pressed Buy five times against "come back to town first".
+std::string RepeatNote(int repeats) {
+  return "Note: you have made this same call " + std::to_string(repeats) +
+         " times and got the same answer. Repeating it will not help: do what the answer says "
+         "instead, or try something different.";
+}
+
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -361,9 +369,7 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   outcome.text = Truncate(outcome.text, budget_.ToolOutputChars(), "tool output");
   auto verdict = state.repeats.Observe(call.name, call.arguments, outcome.text);
   if (verdict == RepeatDetector::Verdict::kWarn) {
-    outcome.text +=
-        "\n\nNote: you have made this same call " + std::to_string(state.repeats.repeats()) +
-        " times and got the same result. Repeating it will not help; try something different.";
+    outcome.text += "\n\n" + RepeatNote(state.repeats.repeats());
   } else if (verdict == RepeatDetector::Verdict::kStop) {
     state.stop_reason = "stopped by the loop rail: " + call.name + " was called " +
                         std::to_string(state.repeats.repeats()) +
@@ -407,6 +413,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
          {{"ok", false}, {"error", r.error().message()}, {"latency_ms", MillisSince(start)}});
     return r.error().message();
   }
+  std::string repeat_note;
   for (const auto& c : r->calls) {
     state.budget.AddToolCall();
     ++summary_.tool_calls;
@@ -417,6 +424,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
                        {"latency_ms", static_cast<int64_t>(c.ms)},
                        {"via", "code"}});
     auto v = state.repeats.Observe(c.tool, c.arguments, c.result);
+    if (v == RepeatDetector::Verdict::kWarn) repeat_note = RepeatNote(state.repeats.repeats());
     if (v == RepeatDetector::Verdict::kStop && !state.stop_reason) {
       state.stop_reason = "stopped by the loop rail: the code action called " + c.tool + " " +
                           std::to_string(state.repeats.repeats()) +
@@ -424,6 +432,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
     }
   }
   *result_text = DescribeCodeRun(code, *r, state);
+  if (!repeat_note.empty()) *result_text += "\n" + repeat_note;
   Emit("code_action", {{"ok", r->ok},
                        {"code", ValidUtf8(code.substr(0, 4000))},
                        {"tool_calls", r->calls.size()},

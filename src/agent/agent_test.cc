@@ -361,6 +361,28 @@ TEST_F(AgentTest, LoopingModelIsStoppedByTheRail) {
       << failed[0].critique;
 }
 
+// A code action that keeps getting the same answer is told so before the rail stops it (the
+// 1.5B pressed Buy five times against "come back to town first" and never heard it was stuck).
+TEST_F(AgentTest, ACodeActionStuckOnTheSameAnswerIsWarnedBeforeTheStop) {
+  for (int i = 0; i < 20; ++i)
+    model_.script.push_back(Text("```python\ntools.game__press(button='wait')\n```"));
+  FakeSkills skills;
+  SkillsCodeRunner code;
+  auto s = Run(&skills, &code);
+  EXPECT_EQ(s.failed, 1);
+  ASSERT_GE(model_.requests.size(), 4u);
+  EXPECT_EQ(model_.requests[2].messages.back().content.find("Repeating it will not help"),
+            std::string::npos);
+  EXPECT_NE(model_.requests[3].messages.back().content.find(
+                "Note: you have made this same call 3 times and got the same answer. Repeating "
+                "it will not help: do what the answer says instead"),
+            std::string::npos)
+      << model_.requests[3].messages.back().content;
+  auto failed = *progress_->Tasks("counter", TaskStatus::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].critique.find("stopped by the loop rail"), std::string::npos);
+}
+
 TEST_F(AgentTest, DestructiveToolNeedsExplicitAllow) {
   model_.script = {Call("game__wipe", Json::object()), Call("game__press", {{"button", "train"}}),
                    Call("game__press", {{"button", "train"}}), Text("done")};
