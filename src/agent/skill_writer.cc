@@ -104,10 +104,8 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
       ++end;
     std::string name = code.substr(at + 6, end - at - 6);
     if (end >= code.size() || code[end] != '(' || name == "call") continue;
-    if (std::find(skill_names.begin(), skill_names.end(), name) != skill_names.end())
-      return "tools." + name + "(...) calls a skill through tools: call it by its name, " + name +
-             "(...)";
-    if (name.find("__") == std::string::npos)
+    bool is_skill = std::find(skill_names.begin(), skill_names.end(), name) != skill_names.end();
+    if (!is_skill && name.find("__") == std::string::npos)
       return "tools." + name +
              "(...) is not a tool: tools are named <server>__<tool> as in the actions, e.g. "
              "tools.game__" +

@@ -35,8 +35,9 @@ std::optional<std::string> ExtractBareToolCode(const std::string& text,
 std::string CompactActions(const std::vector<std::string>& actions);
 
 // Why a skill as written cannot work, before the library sees it: the same line four or more
-// times in a row (a loop is asked for), `tools.<name>(` where name is an existing skill (called
-// by its name) or not a tool name (<server>__<tool>). Nothing when none of these.
+// times in a row (a loop is asked for), or `tools.<name>(` where name is neither a tool name
+// (<server>__<tool>) nor one of `skill_names` (the runtime runs tools.<skill>(...) as the skill).
+// Nothing when none of these.
 std::optional<std::string> SkillDraftProblem(const std::string& code,
                                              const std::vector<std::string>& skill_names);
 

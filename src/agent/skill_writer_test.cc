@@ -141,9 +141,7 @@ TEST(SkillDraftProblemTest, CopiedLinesAndWrongToolNamesAreCaught) {
   auto no_server = SkillDraftProblem("def f():\n    tools.press_inline_button({})\n", {});
   ASSERT_TRUE(no_server);
   EXPECT_NE(no_server->find("tools.press_inline_button(...) is not a tool"), std::string::npos);
-  auto skill = SkillDraftProblem("def f():\n    tools.start_game('x')\n", {"start_game"});
-  ASSERT_TRUE(skill);
-  EXPECT_NE(skill->find("call it by its name, start_game(...)"), std::string::npos);
+  EXPECT_FALSE(SkillDraftProblem("def f():\n    tools.start_game('x')\n", {"start_game"}));
   EXPECT_FALSE(
       SkillDraftProblem("import tools\ndef f():\n    tools.game__send_message(message='/start')\n"
                         "    tools.call('game__x')\n    start_game()\n    mytools.go()\n",

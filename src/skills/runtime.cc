@@ -87,6 +87,11 @@ class _Tools(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+        # A skill called through tools (models write tools.<skill>(...) as for a tool): the
+        # skill itself, when the code defines it.
+        own = namespace.get(name) if "__" not in name else None
+        if callable(own):
+            return own
 
         def tool(*args, **arguments):
             return call(name, *args, **arguments)

@@ -133,6 +133,33 @@ def send_start_message(chat_id):
   EXPECT_EQ(tools.calls.load(), 2);
 }
 
+// Models call an earlier skill as if it were a tool; the runtime runs the skill.
+TEST(Runtime, ASkillCalledThroughToolsRunsTheSkill) {
+  Counter tools;
+  Runtime rt(tools);
+  auto r = rt.Run({.code = R"py(import tools
+
+def add_twice(a):
+    """Adds a to 1, twice."""
+    tools.game__add(a=a, b=1)
+    return tools.game__add(a=a, b=1)
+
+def outer():
+    """Calls the skill above the way models write it."""
+    return tools.add_twice(a=2)["sum"]
+)py",
+                   .entry = "outer"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->stop, StopReason::kFinished) << r->error << r->traceback;
+  EXPECT_EQ(r->value, 3);
+  EXPECT_EQ(r->tool_calls.size(), 2u);
+  // A name that is neither a skill nor a tool still goes to the host, which answers for it.
+  r = rt.Run({.code = "import tools\nresult = tools.nothing_here()\n"});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->tool_calls.size(), 1u);
+  EXPECT_EQ(r->tool_calls[0].tool, "nothing_here");
+}
+
 TEST(Runtime, ActionsReturnTheirResultVariable) {
   Counter tools;
   Runtime rt(tools);
