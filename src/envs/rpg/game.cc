@@ -833,11 +833,20 @@ Game::Situation Game::SituationFor(std::string_view id) const {
                 ": go back to town first (🏰 Back to town in @dungeon_quest_bot)",
             true};
   }
-  if (won_by_fighting && hero_.hp * 2 < hero_.max_hp) {
+  if (!won_by_fighting) return {};
+  if (hero_.hp * 2 < hero_.max_hp) {
     return {"your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight",
             false};
   }
-  return {};
+  if (id == "visit_cave" || id == "defeat_cave_troll") {
+    return {location_ == Location::kCave ? "🐾 Hunt in the cave finds one"
+                                         : "the 🕳 Cave is reached from town",
+            false};
+  }
+  if (id == "defeat_goblin_boss") return {};
+  return {
+      location_ == Location::kTown ? "fights are found in the 🌲 Forest" : "🐾 Hunt here finds one",
+      false};
 }
 
 std::string Game::MissingFor(std::string_view id) const {
@@ -857,11 +866,7 @@ std::string Game::MissingFor(std::string_view id) const {
   }
   // What a player would be told is missing, so a checker's "no" says where to go.
   if (id == "start_game") return "the game has not started: send /start to the game bot";
-  if (id == "first_victory") {
-    if (fight_) return "no fight won yet";
-    return location_ == Location::kForest ? "no fight won yet: 🐾 Hunt finds one"
-                                          : "no fight won yet: fights are found in the 🌲 Forest";
-  }
+  if (id == "first_victory") return "no fight won yet";
   if (id == "buy_potion")
     return "no potion bought yet: the shop is another chat: send /start to "
            "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";

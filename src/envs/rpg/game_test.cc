@@ -78,8 +78,13 @@ TEST(RpgGame, NotYetNamesTheNextMoveWhereTheHeroStands) {
   Driver d = NewDriver(3);
   d.Send(kGameChatId, "/start");
   EXPECT_EQ(d.world->Snapshot().MilestoneDetail("first_victory"),
-            "no fight won yet: fights are found in the 🌲 Forest");
+            "no fight won yet; fights are found in the 🌲 Forest");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("reach_level_2"),
+            "level 1 of 2 (0 of 20 XP): every fight won gives XP; fights are found in the 🌲 "
+            "Forest");
   d.Press("🌲 Forest");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("first_victory"),
+            "no fight won yet; 🐾 Hunt here finds one");
   d.Press("🐾 Hunt");
   Game g = d.world->Snapshot();
   ASSERT_TRUE(g.fight());

@@ -191,7 +191,9 @@ TEST_F(RpgServerTest, CheckGoalIsTheGroundTruth) {
   EXPECT_EQ(g["achieved"], true);
   g = Parse(d_.Text(d_.Call("check_goal", Json{{"goal_id", "reach_level_2"}})));
   EXPECT_EQ(g["achieved"], false);
-  EXPECT_EQ(g["detail"], "level 1 of 2 (0 of 20 XP): every fight won gives XP");
+  EXPECT_EQ(g["detail"],
+            "level 1 of 2 (0 of 20 XP): every fight won gives XP; fights are found in the 🌲 "
+            "Forest");
 }
 
 TEST_F(RpgServerTest, GameSurvivesARestartAndResumesIdentically) {
