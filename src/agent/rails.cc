@@ -1,5 +1,6 @@
 #include "agent/rails.h"
 
+#include <cctype>
 #include <functional>
 
 namespace naut::agent {
@@ -21,10 +22,32 @@ std::optional<std::string> Budget::Exceeded() const {
   return std::nullopt;
 }
 
+namespace {
+
+// `result` with the numbers of its identifiers blanked ("message_id: 19" -> "message_id: #",
+// "\"id\":19" -> "\"id\":#"): a new id is not progress (a model sent /start ten times, each
+// answer a new message id), while other numbers (hit points in a fight) are.
+std::string WithoutIds(const std::string& result) {
+  std::string out;
+  out.reserve(result.size());
+  for (size_t i = 0; i < result.size();) {
+    out += result[i++];
+    bool after_id = out.ends_with("id: ") || out.ends_with("id\":") || out.ends_with("id\": ") ||
+                    out.ends_with("id=");
+    if (after_id && i < result.size() && std::isdigit(static_cast<unsigned char>(result[i]))) {
+      while (i < result.size() && std::isdigit(static_cast<unsigned char>(result[i]))) ++i;
+      out += '#';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 RepeatDetector::Verdict RepeatDetector::Observe(const std::string& tool, const Json& arguments,
                                                 const std::string& result) {
   std::string key = tool + "\x1f" + DumpJson(arguments) + "\x1f" +
-                    std::to_string(std::hash<std::string>{}(result));
+                    std::to_string(std::hash<std::string>{}(WithoutIds(result)));
   recent_.push_back(std::move(key));
   if (recent_.size() > 16) recent_.pop_front();
   // The longest run of the last call, or of the last 2- or 3-call cycle, ending now.

@@ -17,6 +17,27 @@ TEST(RepeatDetectorTest, SameCallSameResultEscalates) {
   EXPECT_EQ(d.Observe("rpg__press", args, "nothing"), V::kStop);
 }
 
+// A new message id in each answer is not progress (the 1.5B sent /start ten times); a changing
+// hit-point count is.
+TEST(RepeatDetectorTest, ANewIdInTheAnswerIsNotProgress) {
+  RepeatDetector d(3, 5);
+  const Json args = {{"message", "/start"}};
+  EXPECT_EQ(d.Observe("game__send", args, "message_id: 19 status: sent"), V::kOk);
+  EXPECT_EQ(d.Observe("game__send", args, "message_id: 21 status: sent"), V::kOk);
+  EXPECT_EQ(d.Observe("game__send", args, "message_id: 23 status: sent"), V::kWarn);
+  RepeatDetector json(3, 5);
+  for (int id : {23, 25, 27, 29})
+    json.Observe("game__send", args, R"({"message_id":)" + std::to_string(id) + "}");
+  EXPECT_EQ(json.Observe("game__send", args, R"({"message_id": 31})"), V::kOk);  // another text
+  for (int id : {33, 35, 37, 39})
+    json.Observe("game__send", args, R"({"message_id": )" + std::to_string(id) + "}");
+  EXPECT_EQ(json.repeats(), 5);
+  RepeatDetector fight(3, 5);
+  for (int hp : {12, 8, 4, 1, 0})
+    EXPECT_EQ(fight.Observe("game__press", {{"i", 0}}, "id: 8 Slime " + std::to_string(hp)),
+              V::kOk);
+}
+
 TEST(RepeatDetectorTest, SameCallWithChangingResultsIsProgress) {
   RepeatDetector d(3, 5);
   Json args = {{"button_text", "Attack"}};
