@@ -103,14 +103,14 @@ Json TimingsJson(const Job& job) {
   const int prompt_n = r.n_prompt - r.n_reused;
   const auto predicted_n = static_cast<int64_t>(r.tokens.size());
   auto per_second = [](double n, double ms) { return ms > 0 ? n * 1000 / ms : 0.0; };
-  return Json{{"cache_n", r.n_reused},
-              {"prompt_n", prompt_n},
-              {"prompt_ms", job.prompt_ms},
-              {"prompt_per_second", per_second(prompt_n, job.prompt_ms)},
-              {"predicted_n", predicted_n},
-              {"predicted_ms", job.predicted_ms},
-              {"predicted_per_second", per_second(static_cast<double>(predicted_n),
-                                                  job.predicted_ms)}};
+  return Json{
+      {"cache_n", r.n_reused},
+      {"prompt_n", prompt_n},
+      {"prompt_ms", job.prompt_ms},
+      {"prompt_per_second", per_second(prompt_n, job.prompt_ms)},
+      {"predicted_n", predicted_n},
+      {"predicted_ms", job.predicted_ms},
+      {"predicted_per_second", per_second(static_cast<double>(predicted_n), job.predicted_ms)}};
 }
 
 // The assistant message of a finished chat job: content, reasoning and tool calls.
@@ -163,8 +163,8 @@ Json CompleteResponse(const Exchange& x) {
     if (!a.reasoning.empty()) message["reasoning_content"] = a.reasoning;
     if (!a.calls.empty()) message["tool_calls"] = ToolCallsJson(a.calls, false);
     body["object"] = "chat.completion";
-    body["choices"] = Json::array(
-        {{{"index", 0}, {"message", message}, {"finish_reason", a.finish_reason}}});
+    body["choices"] =
+        Json::array({{{"index", 0}, {"message", message}, {"finish_reason", a.finish_reason}}});
   } else {
     body["object"] = "text_completion";
     body["choices"] = Json::array({{{"index", 0},
@@ -379,6 +379,7 @@ std::optional<ApiError> ModelServer::Impl::Prepare(Exchange& x) {
   g.sampling.seed = s.seed ? static_cast<uint64_t>(*s.seed) : std::random_device{}();
   g.max_tokens = s.max_tokens ? *s.max_tokens : n_ctx;
   g.stop = r.stop;
+  g.stop_at_eog = !x.v1.ignore_eos;
   x.feed = std::make_shared<TextFeed>();
   g.on_text = [feed = x.feed](std::string_view text) {
     feed->Push(text);
@@ -416,7 +417,8 @@ void ModelServer::Impl::Respond(std::shared_ptr<Exchange> x, httplib::Response& 
   }
   res.status = 200;
   res.set_chunked_content_provider(
-      "application/json; charset=utf-8", [x](size_t, httplib::DataSink& sink) {
+      "application/json; charset=utf-8",
+      [x](size_t, httplib::DataSink& sink) {
         while (!x->job->Wait(std::chrono::milliseconds(1000))) {
           if (!sink.write(" ", 1)) {
             x->job->Cancel();
@@ -440,12 +442,14 @@ void ModelServer::Impl::Stream(std::shared_ptr<Exchange> x, httplib::Response& r
     Json c{{"id", x->id}, {"created", x->created}, {"model", x->model}};
     if (x->v1.chat) {
       c["object"] = "chat.completion.chunk";
-      c["choices"] = Json::array({{{"index", 0}, {"delta", std::move(delta)},
-                                   {"finish_reason", finish}}});
+      c["choices"] =
+          Json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}}});
     } else {
       c["object"] = "text_completion";
-      c["choices"] = Json::array({{{"index", 0}, {"text", delta.value("content", "")},
-                                   {"logprobs", nullptr}, {"finish_reason", finish}}});
+      c["choices"] = Json::array({{{"index", 0},
+                                   {"text", delta.value("content", "")},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", finish}}});
     }
     return c;
   };
@@ -466,8 +470,8 @@ void ModelServer::Impl::Stream(std::shared_ptr<Exchange> x, httplib::Response& r
         };
         if (!state->started) {
           state->started = true;
-          if (x->v1.chat && !write(SseData(chunk(Json{{"role", "assistant"}, {"content", nullptr}},
-                                                 nullptr)))) {
+          if (x->v1.chat &&
+              !write(SseData(chunk(Json{{"role", "assistant"}, {"content", nullptr}}, nullptr)))) {
             return false;
           }
         }
@@ -563,10 +567,11 @@ std::string ModelServer::Impl::Metrics() {
          s.tokens_predicted_seconds_total);
   metric("n_decode_total", "counter", "Total number of llama_decode() calls",
          static_cast<double>(s.n_decode_total));
-  metric("n_busy_slots_per_decode", "counter", "Average number of busy slots per llama_decode() call",
-         s.n_decode_total > 0 ? static_cast<double>(s.n_busy_slots_total) /
-                                    static_cast<double>(s.n_decode_total)
-                              : 0.0);
+  metric("n_busy_slots_per_decode", "counter",
+         "Average number of busy slots per llama_decode() call",
+         s.n_decode_total > 0
+             ? static_cast<double>(s.n_busy_slots_total) / static_cast<double>(s.n_decode_total)
+             : 0.0);
   metric("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
          s.prompt_seconds_total > 0
              ? static_cast<double>(s.prompt_tokens_total) / s.prompt_seconds_total
@@ -578,8 +583,7 @@ std::string ModelServer::Impl::Metrics() {
   metric("kv_cache_usage_ratio", "gauge", "KV-cache usage. 1 means 100 percent usage.",
          kv_total > 0 ? static_cast<double>(kv_tokens) / kv_total : 0.0);
   metric("kv_cache_tokens", "gauge", "KV-cache tokens.", static_cast<double>(kv_tokens));
-  metric("requests_processing", "gauge", "Number of requests processing.",
-         s.requests_processing);
+  metric("requests_processing", "gauge", "Number of requests processing.", s.requests_processing);
   metric("requests_deferred", "gauge", "Number of requests deferred.", s.requests_deferred);
   return out.str();
 }
@@ -645,17 +649,18 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
   http.Get("/models", models);
   http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
     if (!Ready(res)) return;
-    Send(res, 200,
-         Json{{"default_generation_settings",
-               {{"n_ctx", scheduler_->n_ctx()},
-                {"params",
-                 {{"temperature", 0.8}, {"top_k", 40}, {"top_p", 0.95}, {"min_p", 0.05}}}}},
-              {"total_slots", scheduler_->slots()},
-              {"model_path", options_.model_path},
-              {"model_alias", alias_},
-              {"chat_template", writer_->template_source()},
-              {"modalities", {{"vision", false}, {"audio", false}}},
-              {"build_info", "neuronaut embedded engine"}});
+    Send(
+        res, 200,
+        Json{
+            {"default_generation_settings",
+             {{"n_ctx", scheduler_->n_ctx()},
+              {"params", {{"temperature", 0.8}, {"top_k", 40}, {"top_p", 0.95}, {"min_p", 0.05}}}}},
+            {"total_slots", scheduler_->slots()},
+            {"model_path", options_.model_path},
+            {"model_alias", alias_},
+            {"chat_template", writer_->template_source()},
+            {"modalities", {{"vision", false}, {"audio", false}}},
+            {"build_info", "neuronaut embedded engine"}});
   });
   http.Get("/slots", [this](const httplib::Request&, httplib::Response& res) {
     if (!Ready(res)) return;
@@ -679,8 +684,8 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
     if (!Ready(res) || !body_ok(req, res)) return;
     auto j = ParseJson(req.body, "request body");
     if (!j.ok() || !j->is_object() || !j->contains("content") || !(*j)["content"].is_string()) {
-      return SendError(res, {400, "invalid_request_error",
-                             "the body must be {\"content\": \"text\"}"});
+      return SendError(res,
+                       {400, "invalid_request_error", "the body must be {\"content\": \"text\"}"});
     }
     const bool special = j->value("add_special", false);
     auto ids = model_->tokenizer().Tokenize((*j)["content"].get<std::string>(), special, true);

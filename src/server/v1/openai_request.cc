@@ -75,6 +75,10 @@ std::optional<ApiError> ParseCommon(const Json& j, V1Request& out) {
     if (!it->is_boolean()) return Bad("'stream' must be a boolean");
     out.stream = it->get<bool>();
   }
+  if (auto it = j.find("ignore_eos"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) return Bad("'ignore_eos' must be a boolean");
+    out.ignore_eos = it->get<bool>();
+  }
   if (auto it = j.find("stream_options"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return Bad("'stream_options' must be an object");
     if (auto u = it->find("include_usage"); u != it->end()) {
@@ -176,8 +180,8 @@ std::optional<ApiError> ParseTools(const Json& j, V1Request& out) {
     for (size_t i = 0; i < it->size(); ++i) {
       const Json& t = (*it)[i];
       const std::string where = "tools[" + std::to_string(i) + "]";
-      if (!t.is_object() || t.value("type", "function") != "function" ||
-          !t.contains("function") || !t["function"].is_object()) {
+      if (!t.is_object() || t.value("type", "function") != "function" || !t.contains("function") ||
+          !t["function"].is_object()) {
         return Bad(where + " must be {\"type\": \"function\", \"function\": {...}}");
       }
       const Json& f = t["function"];
@@ -214,8 +218,9 @@ std::optional<ApiError> ParseTools(const Json& j, V1Request& out) {
       r.tool_choice.mode = Mode::kFunction;
       r.tool_choice.function = (*it)["function"]["name"].get<std::string>();
     } else {
-      return Bad("'tool_choice' must be auto, none, required or {\"type\": \"function\", "
-                 "\"function\": {\"name\": ...}}");
+      return Bad(
+          "'tool_choice' must be auto, none, required or {\"type\": \"function\", "
+          "\"function\": {\"name\": ...}}");
     }
   }
   if (auto it = j.find("parallel_tool_calls"); it != j.end() && !it->is_null()) {

@@ -1,7 +1,7 @@
 #pragma once
 // Request bodies of /v1/chat/completions and /v1/completions, parsed into typed requests, and
 // the OpenAI-shaped error body every refusal carries. Anything that is not what the OpenAI
-// API (with llama-server's extras: top_k, min_p, repeat_penalty, n_predict, cache_prompt)
+// API (with llama-server's extras: top_k, min_p, repeat_penalty, n_predict, ignore_eos)
 // allows is refused with a message naming the field and what was expected. Pure functions.
 
 #include <optional>
@@ -23,12 +23,13 @@ struct ApiError {
 Json ErrorJson(const ApiError& e);
 
 struct V1Request {
-  bool chat = true;    // /v1/chat/completions; false: /v1/completions
+  bool chat = true;          // /v1/chat/completions; false: /v1/completions
   llm::ChatRequest request;  // messages (chat) or none, sampling, stop, tools, formats, model
   std::string prompt;        // /v1/completions
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool parallel_tool_calls = false;
+  bool ignore_eos = false;  // llama-server's: generate past end-of-generation tokens
 };
 
 std::variant<V1Request, ApiError> ParseChatCompletionBody(std::string_view body);

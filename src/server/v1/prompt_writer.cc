@@ -60,9 +60,10 @@ Result<std::unique_ptr<PromptWriter>> PromptWriter::Create(const engine::Model& 
     return Unimplemented("the chat template cannot be used (" + t.error().message() +
                          ") and is none of the built-in formats; name one with chat_format");
   }
-  spdlog::warn("the chat template cannot be used ({}); prompts are written in the built-in {} "
-               "format",
-               t.error().message(), llm::ChatFormatName(w->format_));
+  spdlog::warn(
+      "the chat template cannot be used ({}); prompts are written in the built-in {} "
+      "format",
+      t.error().message(), llm::ChatFormatName(w->format_));
   return w;
 }
 
@@ -109,8 +110,7 @@ Result<std::optional<llm::OutputGrammar>> PromptWriter::OutputGrammarFor(
   if (g.error().code() == Code::kUnimplemented && !forced) {
     return std::optional<llm::OutputGrammar>();
   }
-  return InvalidArgument((forced ? "tool_choice cannot be enforced: " : "") +
-                         g.error().message());
+  return InvalidArgument((forced ? "tool_choice cannot be enforced: " : "") + g.error().message());
 }
 
 }  // namespace naut::server

@@ -244,10 +244,8 @@ bool Scheduler::Step() {
   }
   std::vector<engine::SeqTokens> batch;
   for (const Entry& e : entries) {
-    batch.push_back({.seq = e.slot,
-                     .tokens = tokens.data() + e.first,
-                     .n = e.n,
-                     .logits = e.logits});
+    batch.push_back(
+        {.seq = e.slot, .tokens = tokens.data() + e.first, .n = e.n, .logits = e.logits});
   }
   const Status st = ctx_->EvalSeqs(batch);
   MutexLock lock(mu_);

@@ -80,7 +80,7 @@ struct SchedulerStats {
   std::vector<Slot> slots;
   int n_ctx = 0;
   int requests_processing = 0;
-  int requests_deferred = 0;  // waiting in the queue
+  int requests_deferred = 0;        // waiting in the queue
   int64_t prompt_tokens_total = 0;  // evaluated (not reused from a cache)
   double prompt_seconds_total = 0;
   int64_t tokens_predicted_total = 0;
@@ -113,7 +113,7 @@ class Scheduler {
   struct Slot {
     std::shared_ptr<Job> job;
     std::unique_ptr<engine::Generation> gen;
-    size_t prompt_at = 0;  // prompt tokens in the cache so far
+    size_t prompt_at = 0;       // prompt tokens in the cache so far
     engine::TokenId next = -1;  // decoding: the token to evaluate next
     uint64_t last_used = 0;
     std::chrono::steady_clock::time_point t_start, t_prompt_done;
