@@ -28,7 +28,9 @@
 #include "core/service_notify.h"
 #include "envs/registry.h"
 #include "llm/embedded_backend.h"
+#include "llm/endpoint_pool.h"
 #include "llm/model_factory.h"
+#include "llm/openai_backend.h"
 #include "llm/pool_journal.h"
 #include "mcp/hub.h"
 #include "memory/embedder.h"
@@ -288,6 +290,21 @@ Status StartNewGame(agent::ToolBox& toolbox, agent::ProgressStore& progress,
   return progress.StartNewGame(profile.name);
 }
 
+// The context a model server says it holds for one request (llama-server's /props n_ctx, which
+// is per slot), the smallest over a pool's endpoints that answer; nothing when none says.
+std::optional<int64_t> ServedContext(llm::ChatModel& model) {
+  std::optional<int64_t> smallest;
+  auto take = [&](int64_t n) {
+    if (n > 0 && (!smallest || n < *smallest)) smallest = n;
+  };
+  if (auto* pool = dynamic_cast<llm::EndpointPool*>(&model)) {
+    for (const auto& e : pool->Status(/*probe=*/true)) take(e.context_size);
+  } else if (auto* server = dynamic_cast<llm::OpenAiBackend*>(&model)) {
+    if (auto info = server->Info()) take(info->context_size);
+  }
+  return smallest;
+}
+
 // The agent's options from the configuration and the flags.
 agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
                                     const llm::ChatModel& model, const std::string& run_id,
@@ -468,6 +485,16 @@ int Run(Context& ctx, const RunFlags& flags) {
   }
 
   agent::AgentOptions options = AgentOptionsFor(*config, flags, **model, run_id, *home);
+  // Prompts are planned for the context the server really holds when it holds less than the
+  // configuration says (a llama-server started with its default or a small --ctx-size): else
+  // every long prompt would be refused as too long.
+  if (auto served = ServedContext(**model); served && *served < options.context_tokens) {
+    std::cerr << "neuronaut: the model server holds " << *served << " tokens of context per "
+              << "request (configured: " << options.context_tokens << "); prompts are planned for "
+              << *served << "\n";
+    options.context_tokens = *served;
+    options.run_info["llm"]["served_context"] = *served;
+  }
   WarnAboutRefusedTools(toolbox, *profile, options.permissions);
   // Code actions run through the skill runtime inside the sandbox (a fresh workspace per
   // action); their tool calls go through the same toolbox and permissions.

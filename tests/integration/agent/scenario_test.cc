@@ -275,6 +275,10 @@ class ScenarioTest : public ::testing::TestWithParam<fs::path> {
       EXPECT_EQ(out.status.exit_code, expect["exit_code"].get<int>()) << out.status.ToString();
     }
     int calls = static_cast<int>(requests.size());
+    if (expect.contains("stderr_contains")) {
+      EXPECT_NE(out.err.find(expect["stderr_contains"].get<std::string>()), std::string::npos)
+          << "stderr lacks " << expect["stderr_contains"];
+    }
     if (expect.contains("model_calls")) {
       EXPECT_EQ(calls, expect["model_calls"].get<int>());
     }
