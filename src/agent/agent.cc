@@ -675,6 +675,7 @@ Agent::StepEnd Agent::RunCodeStep(const TaskRecord& task, const std::string& cod
   std::string result_text;
   auto error = RunCodeAction(code, state, &result_text);
   messages.push_back(llm::Message::Assistant("```python\n" + code + "```"));
+  std::string critique;
   if (!error) {
     round.verdict = critic_.Judge(task, state.rounds.back().steps);
     if (round.verdict.success) {
@@ -682,12 +683,14 @@ Agent::StepEnd Agent::RunCodeStep(const TaskRecord& task, const std::string& cod
       return StepEnd::kRoundOver;
     }
     // Said again only when it changed: the same sentence after every step costs tokens and
-    // tells nothing new.
+    // tells nothing new. It comes last, after the observation, where a small model reads
+    // it just before it answers (placed before, the 1.5B defended in a fight it was told to
+    // win by attacking).
     if (round.verdict.critique != round.last_critique)
-      result_text += "\nThe task is not complete yet: " + round.verdict.critique;
+      critique = "\n\nThe task is not complete yet: " + round.verdict.critique;
     round.last_critique = round.verdict.critique;
   }
-  messages.push_back(llm::Message::User(result_text + ObservationAfterActing()));
+  messages.push_back(llm::Message::User(result_text + ObservationAfterActing() + critique));
   return StepEnd::kNextStep;
 }
 

@@ -455,7 +455,10 @@ TEST_F(AgentTest, ACodeActionShowsEachCallsAnswerAndTheCritiqueOnlyWhenItChanges
   EXPECT_NE(second[3].content.find("game__press({\"button\":\"look\"})  # nothing happens"),
             std::string::npos)
       << second[3].content;
-  EXPECT_NE(second[3].content.find("The task is not complete yet: "), std::string::npos);
+  // The critique comes last, after the observation: what the model reads just before it answers.
+  size_t critique_at = second[3].content.find("The task is not complete yet: ");
+  EXPECT_NE(critique_at, std::string::npos);
+  EXPECT_LT(second[3].content.find("The observation now:"), critique_at) << second[3].content;
   // The same critique after the second press is not said again.
   const auto& third = model_.requests[2].messages;
   EXPECT_EQ(third.back().content.find("The task is not complete yet"), std::string::npos)
