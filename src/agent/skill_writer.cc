@@ -76,6 +76,60 @@ std::string CompactActions(const std::vector<std::string>& actions) {
   return out;
 }
 
+namespace {
+
+bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The tool names (<server>__<tool>) called in `text`: every `name(` with a "__" in the name.
+std::vector<std::string> CalledToolNames(const std::string& text) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!IsNameChar(text[i]) || (i > 0 && IsNameChar(text[i - 1]))) continue;
+    size_t end = i;
+    while (end < text.size() && IsNameChar(text[end])) ++end;
+    std::string name = text.substr(i, end - i);
+    if (end < text.size() && text[end] == '(' && name.find("__") != std::string::npos &&
+        !name.starts_with("__") && std::find(names.begin(), names.end(), name) == names.end())
+      names.push_back(name);
+    i = end;
+  }
+  return names;
+}
+
+}  // namespace
+
+std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions) {
+  std::vector<std::string> tools;
+  for (const auto& a : actions) {
+    for (auto& n : CalledToolNames(a)) {
+      if (std::find(tools.begin(), tools.end(), n) == tools.end()) tools.push_back(std::move(n));
+    }
+  }
+  std::string out;
+  size_t from = 0;
+  for (size_t at = code.find("tools."); at != std::string::npos; at = code.find("tools.", at + 6)) {
+    if (at > 0 && IsNameChar(code[at - 1])) continue;
+    size_t end = at + 6;
+    while (end < code.size() && IsNameChar(code[end])) ++end;
+    std::string name = code.substr(at + 6, end - at - 6);
+    if (end >= code.size() || code[end] != '(' || name.empty() ||
+        name.find("__") != std::string::npos)
+      continue;
+    std::string match;
+    int matches = 0;
+    for (const auto& t : tools) {
+      if (t.ends_with("__" + name)) {
+        match = t;
+        ++matches;
+      }
+    }
+    if (matches != 1) continue;
+    out += code.substr(from, at + 6 - from) + match;
+    from = end;
+  }
+  return out + code.substr(from);
+}
+
 std::optional<std::string> SkillDraftProblem(const std::string& code,
                                              const std::vector<std::string>& skill_names) {
   constexpr int kCopiesAllowed = 3;
@@ -156,7 +210,8 @@ std::string SkillWriter::Learn(const std::string& task,
       access_.emit("skill", {{"status", "failed"}, {"reason", answer.error().ToString()}});
       return "";
     }
-    std::string code = ExtractPythonBlock(answer->content).value_or(answer->content);
+    std::string code = WithToolPrefixes(
+        ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions);
     std::string refusal;
     if (auto problem = SkillDraftProblem(code, skill_names)) {
       refusal = "skill refused: " + *problem;

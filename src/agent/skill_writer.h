@@ -34,6 +34,11 @@ std::optional<std::string> ExtractBareToolCode(const std::string& text,
 // into a skill until its answer was cut off).
 std::string CompactActions(const std::vector<std::string>& actions);
 
+// `code` with each `tools.<tool>(` that lacks its server prefix completed when exactly one tool
+// called in `actions` is <server>__<tool> (the 1.5B wrote tools.press_inline_button in every
+// skill, for the game__press_inline_button it had just called).
+std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions);
+
 // Why a skill as written cannot work, before the library sees it: the same line four or more
 // times in a row (a loop is asked for), or `tools.<name>(` where name is neither a tool name
 // (<server>__<tool>) nor one of `skill_names` (the runtime runs tools.<skill>(...) as the skill).

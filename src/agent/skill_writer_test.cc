@@ -148,6 +148,25 @@ TEST(SkillDraftProblemTest, CopiedLinesAndWrongToolNamesAreCaught) {
                         {"start_game"}));
 }
 
+TEST(WithToolPrefixesTest, AToolWrittenWithoutItsServerGetsTheOneItMeans) {
+  const std::vector<std::string> actions = {
+      "game__press_inline_button({\"button_index\":0})  # ok",
+      "```python\nfor _ in range(2):\n    game__send_message(message='/start')\n```",
+      "shop__send_message({})  # ok"};
+  EXPECT_EQ(WithToolPrefixes("tools.press_inline_button(button_index=0)\n"
+                             "x = tools.press_inline_button({})\n",
+                             actions),
+            "tools.game__press_inline_button(button_index=0)\n"
+            "x = tools.game__press_inline_button({})\n");
+  // Two servers have send_message: left as written (the check says what is wrong); a skill, a
+  // full name and tools.call are untouched.
+  const std::string unchanged =
+      "tools.send_message(m=1)\ntools.my_skill()\ntools.game__x()\ntools.call('a')\n"
+      "mytools.press_inline_button()\n";
+  EXPECT_EQ(WithToolPrefixes(unchanged, actions), unchanged);
+  EXPECT_EQ(WithToolPrefixes("", actions), "");
+}
+
 TEST_F(SkillWriterTest, ADraftThatCopiesALineIsRefusedBeforeTheLibrary) {
   Library library;
   std::string copied = "```python\ndef win():\n    \"\"\"Win.\"\"\"\n";
