@@ -5,14 +5,15 @@
 // llama-server does and any OpenAI client can use it.
 //
 // Slots and batching. The server keeps `parallel` slots, each a sequence of one engine
-// Context with its own KV cache. One scheduler thread owns the engine: every step it gathers
-// the next token of every generating slot and a chunk of the prompt of slots still reading
-// theirs into one batch and runs one forward pass over it (continuous batching: a request
-// joins and leaves the batch between steps, never waiting for the others to finish). A new
-// request goes to the idle slot whose cached tokens share the longest prefix with its prompt;
-// only the rest of the prompt is evaluated (usage.prompt_tokens_details.cached_tokens says how
-// much was reused). When every slot is busy, requests wait in a queue of `queue_size`; past
-// that they are refused with 503 and an OpenAI-shaped error body.
+// Context with its own KV cache. One scheduler thread owns the engine: every step it runs the
+// next token of every generating slot in one forward pass (continuous batching: a request
+// joins and leaves the batch between steps, never waiting for the others to finish), then a
+// chunk of the prompt of each slot still reading its prompt, each in a pass of its own (see
+// scheduler.h for why). A new request goes to the idle slot whose cached tokens share the
+// longest prefix with its prompt; only the rest of the prompt is evaluated
+// (usage.prompt_tokens_details.cached_tokens says how much was reused). When every slot is
+// busy, requests wait in a queue of `queue_size`; past that they are refused with 503 and an
+// OpenAI-shaped error body.
 //
 // Cancellation. A streaming client that goes away is noticed at its next chunk; a
 // non-streaming one is checked every few tokens while its connection is open. Either way the

@@ -141,46 +141,42 @@ TEST(ModelServerTest, ChatCompletionStreamedOrNotIsTheSameAnswer) {
 }
 
 // The real check of batching: requests decoded together in one forward pass give, at
-// temperature 0, exactly the tokens each gives alone.
+// temperature 0, exactly the tokens each gives alone (each on a fresh server, so that no
+// cached prefix changes how its prompt is cut into passes).
 class BatchingTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(BatchingTest, ConcurrentRequestsGiveTheTokensEachGivesAlone) {
   REQUIRE_MODEL(path, GetParam());
-  V1TestServer s(Options(path, 3));
-  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
   const std::vector<std::string> prompts = {"Once upon a time", "The little dog",
-                                            "Lily went to the park and"};
-  auto ask = [&](const std::string& p) {
+                                            "Lily went to the park and she saw a big tree"};
+  auto ask = [](const V1TestServer& s, const std::string& p) {
     Json body{{"prompt", p}, {"max_tokens", 48}, {"temperature", 0}, {"ignore_eos", true}};
     auto r = PostJson(s, "/v1/completions", DumpJson(body));
     EXPECT_EQ(r.status, 200) << r.body;
     return r.status == 200 ? r.json["choices"][0]["text"].get<std::string>() : std::string();
   };
   std::vector<std::string> alone;
-  for (const auto& p : prompts) alone.push_back(ask(p));
-  const std::string before = Get(s, "/metrics").body;
-  // Together, twice (the second time every slot has a cache to reuse).
-  for (int round = 0; round < 2; ++round) {
-    std::vector<std::future<std::string>> together;
-    for (const auto& p : prompts) together.push_back(std::async(std::launch::async, ask, p));
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      EXPECT_EQ(together[i].get(), alone[i]) << "prompt " << i << " round " << round;
-    }
+  for (const auto& p : prompts) {
+    V1TestServer s(Options(path, 3));
+    ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+    alone.push_back(ask(s, p));
+  }
+  V1TestServer s(Options(path, 3));
+  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+  std::vector<std::future<std::string>> together;
+  for (const auto& p : prompts) {
+    together.push_back(std::async(std::launch::async, ask, std::cref(s), p));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(together[i].get(), alone[i]) << "prompt " << i;
   }
   // They did share forward passes: more than one busy slot per decode on average.
-  const std::string after = Get(s, "/metrics").body;
-  EXPECT_GT(MetricValue("\n" + after, "llamacpp:n_busy_slots_per_decode"),
-            MetricValue("\n" + before, "llamacpp:n_busy_slots_per_decode"));
+  EXPECT_GT(MetricValue("\n" + Get(s, "/metrics").body, "llamacpp:n_busy_slots_per_decode"), 1.0);
 }
 
-// Not the synthetic random-weight models: their logits are near ties everywhere, and a
-// prompt batch of 12 tokens or more goes through the batch form of the quantized kernels,
-// whose rounding differs in the last bits (the engine's ContextTest checks the logits agree
-// within 1e-4), which is enough to flip a near-tied greedy choice. Real models are checked in
-// server_v1_model_test.
 INSTANTIATE_TEST_SUITE_P(TinyModels, BatchingTest,
                          ::testing::Values("stories260K.gguf", "stories260K-Q8_0.gguf",
-                                           "stories260K-Q4_0.gguf"),
+                                           "stories260K-Q4_0.gguf", "synth-llama-256-Q4_K_M.gguf"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)

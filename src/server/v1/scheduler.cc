@@ -209,8 +209,14 @@ bool Scheduler::Step() {
     bool prompt_end;  // the entry ends the slot's prompt
     bool logits;
   };
+  // Forward passes of this step: the next token of every decoding slot together, then each
+  // slot's prompt chunk on its own. Keeping them apart makes a slot's numbers independent of
+  // what else runs: the engine's quantized matrix kernels switch to a batch form at 12 tokens,
+  // which rounds differently in the last bits, so a decode token riding in a prompt's pass
+  // could come out (at temperature 0) other than it does alone. A prompt's chunks are cut at
+  // batch_size whatever else runs, for the same reason.
   std::vector<engine::TokenId> tokens;
-  std::vector<Entry> entries;
+  std::vector<std::vector<Entry>> passes;
   {
     MutexLock lock(mu_);
     Admit();
@@ -219,67 +225,69 @@ bool Scheduler::Step() {
       if (s.job && s.job->cancelled()) Complete(i, Cancelled("cancelled by the client"));
       if (s.job && !s.gen->status().ok()) Complete(i, s.gen->status());
     }
-    // Decoding slots first (one token each), then prompt chunks while the batch has room: a
-    // long prompt never holds up the others' next tokens.
-    int budget = options_.batch_size;
+    std::vector<Entry> decode;
     for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
       Slot& s = slots_[static_cast<size_t>(i)];
       if (!s.job || s.next < 0) continue;
-      entries.push_back({i, tokens.size(), 1, false, true});
+      decode.push_back({i, tokens.size(), 1, false, true});
       tokens.push_back(s.next);
-      --budget;
     }
+    if (!decode.empty()) passes.push_back(std::move(decode));
+    // Prompt chunks while this step's prompt budget lasts (at least one chunk).
+    int budget = options_.batch_size;
     for (int i = 0; i < static_cast<int>(slots_.size()) && budget > 0; ++i) {
       Slot& s = slots_[static_cast<size_t>(i)];
       if (!s.job || s.next >= 0) continue;
       const size_t left = s.job->prompt.size() - s.prompt_at;
-      const int n = static_cast<int>(std::min<size_t>(left, static_cast<size_t>(budget)));
+      const int n = static_cast<int>(std::min<size_t>(left, options_.batch_size));
       const bool end = static_cast<size_t>(n) == left;
-      entries.push_back({i, tokens.size(), n, end, end});
+      passes.push_back({{i, tokens.size(), n, end, end}});
       tokens.insert(tokens.end(), s.job->prompt.begin() + static_cast<std::ptrdiff_t>(s.prompt_at),
                     s.job->prompt.begin() + static_cast<std::ptrdiff_t>(s.prompt_at + n));
       budget -= n;
     }
-    if (entries.empty()) return false;
+    if (passes.empty()) return false;
   }
-  std::vector<engine::SeqTokens> batch;
-  for (const Entry& e : entries) {
-    batch.push_back(
-        {.seq = e.slot, .tokens = tokens.data() + e.first, .n = e.n, .logits = e.logits});
-  }
-  const Status st = ctx_->EvalSeqs(batch);
-  MutexLock lock(mu_);
-  ++stats_.n_decode_total;
-  stats_.n_busy_slots_total += static_cast<int64_t>(entries.size());
-  const auto now = Clock::now();
-  for (size_t k = 0; k < entries.size(); ++k) {
-    const Entry& e = entries[k];
-    Slot& s = slots_[static_cast<size_t>(e.slot)];
-    cached_[static_cast<size_t>(e.slot)] = static_cast<int>(ctx_->cached_tokens(e.slot).size());
-    if (!s.job) continue;
-    if (!st.ok()) {
-      Complete(e.slot, st);
-      continue;
+  for (const std::vector<Entry>& entries : passes) {
+    std::vector<engine::SeqTokens> batch;
+    for (const Entry& e : entries) {
+      batch.push_back(
+          {.seq = e.slot, .tokens = tokens.data() + e.first, .n = e.n, .logits = e.logits});
     }
-    if (s.next < 0) {  // a prompt chunk
-      s.prompt_at += static_cast<size_t>(e.n);
-      stats_.prompt_tokens_total += e.n;
-      if (!e.prompt_end) continue;
-      s.t_prompt_done = now;
-      stats_.prompt_seconds_total += MsBetween(s.t_start, now) / 1000;
-    }
-    auto next = s.gen->Next(ctx_->logits(static_cast<int>(k)),
-                            static_cast<int>(ctx_->cached_tokens(e.slot).size()) >= n_ctx_);
-    s.job->grammar_active.store(s.gen->result().grammar_active);
-    if (!next.ok()) {
-      Complete(e.slot, next.error());
-    } else if (!*next) {
-      // A stream whose client went away ends as "cancelled" (on_text said stop).
-      Complete(e.slot, s.gen->result().stop_reason == "cancelled"
-                           ? Cancelled("cancelled by the client")
-                           : Status::Ok());
-    } else {
-      s.next = **next;
+    const Status st = ctx_->EvalSeqs(batch);
+    MutexLock lock(mu_);
+    ++stats_.n_decode_total;
+    stats_.n_busy_slots_total += static_cast<int64_t>(entries.size());
+    const auto now = Clock::now();
+    for (size_t k = 0; k < entries.size(); ++k) {
+      const Entry& e = entries[k];
+      Slot& s = slots_[static_cast<size_t>(e.slot)];
+      cached_[static_cast<size_t>(e.slot)] = static_cast<int>(ctx_->cached_tokens(e.slot).size());
+      if (!s.job) continue;
+      if (!st.ok()) {
+        Complete(e.slot, st);
+        continue;
+      }
+      if (s.next < 0) {  // a prompt chunk
+        s.prompt_at += static_cast<size_t>(e.n);
+        stats_.prompt_tokens_total += e.n;
+        if (!e.prompt_end) continue;
+        s.t_prompt_done = now;
+        stats_.prompt_seconds_total += MsBetween(s.t_start, now) / 1000;
+      }
+      auto next = s.gen->Next(ctx_->logits(static_cast<int>(k)),
+                              static_cast<int>(ctx_->cached_tokens(e.slot).size()) >= n_ctx_);
+      s.job->grammar_active.store(s.gen->result().grammar_active);
+      if (!next.ok()) {
+        Complete(e.slot, next.error());
+      } else if (!*next) {
+        // A stream whose client went away ends as "cancelled" (on_text said stop).
+        Complete(e.slot, s.gen->result().stop_reason == "cancelled"
+                             ? Cancelled("cancelled by the client")
+                             : Status::Ok());
+      } else {
+        s.next = **next;
+      }
     }
   }
   return true;

@@ -5,9 +5,13 @@
 // on_text receives the text as it becomes final), and, once done, its result. Submit queues
 // it; the scheduler thread gives it an idle slot (the one whose cached tokens share the longest
 // prefix with its prompt, else the least recently used), evaluates the rest of its prompt in
-// chunks and then decodes it a token a step, every active slot's token in one forward pass
-// (engine::Context::EvalSeqs over one sequence a slot). A job asks to stop through Cancel(),
-// from any thread; the scheduler drops it before its next step and frees its slot.
+// chunks of batch_size and then decodes it a token a step, every decoding slot's token in one
+// forward pass (engine::Context::EvalSeqs over one sequence a slot). Prompt chunks run in
+// passes of their own, never with other slots' tokens: the quantized kernels round differently
+// from 12 tokens a pass on, so mixing would make a slot's greedy answer depend on what else
+// runs. With fewer than 12 slots decoding, a request's tokens are the ones it gets alone on a
+// fresh server. A job asks to stop through Cancel(), from any thread; the scheduler drops it
+// before its next step and frees its slot.
 //
 // Thread-safety: Submit, Cancel, Snapshot and Stop may be called from any thread. A Job's
 // on_text runs on the scheduler thread and must not block; the Job's result is written there

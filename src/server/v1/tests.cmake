@@ -5,3 +5,14 @@ naut_test(server_v1_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/model_server_test.cc
   DEPS naut_server naut_llm
   LABELS integration)
+naut_test(server_v1_model_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/model_server_model_test.cc
+  DEPS naut_server
+  LABELS model
+  TIMEOUT 1800)
+# The model server alone on a port, for bench/serve and manual tests (not installed).
+if(NAUT_BUILD_TESTS)
+  add_executable(server_v1_serve ${CMAKE_CURRENT_LIST_DIR}/testing/v1_serve_main.cc)
+  target_compile_options(server_v1_serve PRIVATE ${NAUT_WARNINGS})
+  target_link_libraries(server_v1_serve PRIVATE naut_server)
+endif()
