@@ -812,41 +812,69 @@ std::string Game::MilestoneDetail(std::string_view id) const {
 // A small model pressed Defend and Potion in turn in a fight it was winning with Attack, and
 // pressed Buy in the shop chat again and again while a fight it had left on screen in the game
 // chat refused every purchase.
+std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_view label) const {
+  std::string bot = chat_id == kShopChatId ? "@goblin_market_bot" : "@dungeon_quest_bot";
+  if (const Chat* chat = FindChat(chat_id)) {
+    // The keyboard list_inline_buttons shows by default: the newest message with buttons.
+    for (auto m = chat->messages.rbegin(); m != chat->messages.rend(); ++m) {
+      if (m->keyboard.empty()) continue;
+      int index = 0;
+      for (const auto& row : m->keyboard) {
+        for (const auto& b : row) {
+          if (b.data == data)
+            return "press " + b.text + " (button_index " + Str(index) + " in " + bot + ")";
+          ++index;
+        }
+      }
+      break;
+    }
+  }
+  return "press " + std::string(label) + " in " + bot;
+}
+
 Game::Situation Game::SituationFor(std::string_view id) const {
   bool won_by_fighting = id == "first_victory" || id.starts_with("reach_level_") ||
                          id == "visit_cave" || id.starts_with("defeat_");
   std::string you = Str(hero_.hp) + "/" + Str(hero_.max_hp) + " HP";
   if (fight_) {
     const Enemy& e = fight_->enemy;
-    std::string text = "a fight is on in @dungeon_quest_bot (" + e.name + " " + Str(e.hp) + "/" +
-                       Str(e.max_hp) + " HP, you " + you + "): ";
-    text += won_by_fighting ? "⚔️ Attack until its HP is 0" : "finish it first (⚔️ Attack)";
+    std::string text = "a fight is on (" + e.name + " " + Str(e.hp) + "/" + Str(e.max_hp) +
+                       " HP, you " + you + "): ";
+    std::string attack = PressHint(kGameChatId, "f:atk", "⚔️ Attack");
     if (hero_.hp * 3 < hero_.max_hp) {
-      text += hero_.potions > 0 ? ", drink a 🧪 Potion first: your HP is low"
-                                : ", or 🏃 Flee: your HP is low and you have no potion";
+      text += hero_.potions > 0
+                  ? "your HP is low: " + PressHint(kGameChatId, "f:potion", "🧪 Potion")
+                  : "your HP is low and you have no potion: " +
+                        PressHint(kGameChatId, "f:flee", "🏃 Flee");
+    } else {
+      text += won_by_fighting ? attack + " until its HP is 0" : "finish it first: " + attack;
     }
     return {text, !won_by_fighting};
   }
   bool needs_town = id.starts_with("buy_") || id == "rest_at_inn" || id == "accept_bounty";
   if (needs_town && location_ != Location::kTown) {
     return {"you are in the " + std::string(LocationName(location_)) +
-                ": go back to town first (🏰 Back to town in @dungeon_quest_bot)",
+                ": go back to town first: " + PressHint(kGameChatId, "go:town", "🏰 Back to town"),
             true};
   }
   if (!won_by_fighting) return {};
   if (hero_.hp * 2 < hero_.max_hp) {
-    return {"your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight",
-            false};
+    return {
+        "your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight" +
+            (location_ == Location::kTown ? ": " + PressHint(kGameChatId, "inn", "🛏 Inn") : ""),
+        false};
   }
   if (id == "visit_cave" || id == "defeat_cave_troll") {
-    return {location_ == Location::kCave ? "🐾 Hunt in the cave finds one"
-                                         : "the 🕳 Cave is reached from town",
+    return {location_ == Location::kCave ? PressHint(kGameChatId, "hunt", "🐾 Hunt") + " to find one"
+                                         : "the 🕳 Cave is reached from town: " +
+                                               PressHint(kGameChatId, "go:cave", "🕳 Cave"),
             false};
   }
   if (id == "defeat_goblin_boss") return {};
-  return {
-      location_ == Location::kTown ? "fights are found in the 🌲 Forest" : "🐾 Hunt here finds one",
-      false};
+  return {location_ == Location::kTown ? "fights are found in the 🌲 Forest: " +
+                                             PressHint(kGameChatId, "go:forest", "🌲 Forest")
+                                       : PressHint(kGameChatId, "hunt", "🐾 Hunt") + " to find one",
+          false};
 }
 
 std::string Game::MissingFor(std::string_view id) const {
@@ -867,17 +895,25 @@ std::string Game::MissingFor(std::string_view id) const {
   // What a player would be told is missing, so a checker's "no" says where to go.
   if (id == "start_game") return "the game has not started: send /start to the game bot";
   if (id == "first_victory") return "no fight won yet";
-  if (id == "buy_potion")
-    return "no potion bought yet: the shop is another chat: send /start to "
-           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
-  if (id == "rest_at_inn") return "no night at the inn yet: the 🛏 Inn is in town";
-  if (id == "buy_weapon")
-    return "no sword bought yet: the shop is another chat: send /start to "
-           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
+  // The shop: the Buy button when its catalogue is on screen, else how to open it.
+  auto shop = [&](std::string_view what, std::string_view item) {
+    std::string buy = PressHint(kShopChatId, "buy:" + std::string(item), "");
+    bool shown = buy.find("(button_index") != std::string::npos;
+    return "no " + std::string(what) + " bought yet: " +
+           (shown ? buy
+                  : "the shop is another chat: send /start to @goblin_market_bot, then press the "
+                    "Buy button for it") +
+           " (it delivers in Oakvale only)";
+  };
+  if (id == "buy_potion") return shop("potion", "potion");
+  if (id == "buy_weapon") return shop("sword", "iron_sword");
+  if (id == "buy_armour") return shop("armour", "leather_armour");
+  if (id == "rest_at_inn") {
+    return location_ == Location::kTown
+               ? "no night at the inn yet: " + PressHint(kGameChatId, "inn", "🛏 Inn")
+               : "no night at the inn yet: the 🛏 Inn is in town";
+  }
   if (id == "equip_weapon") return "no bought sword equipped yet: see /inventory";
-  if (id == "buy_armour")
-    return "no armour bought yet: the shop is another chat: send /start to "
-           "@goblin_market_bot, then press the Buy button for it (it delivers in Oakvale only)";
   if (id == "accept_bounty") return "the bounty is not accepted yet: see the 📜 Quest board";
   if (id == "visit_cave") return "no fight won in the 🕳 Cave yet";
   if (id == "defeat_cave_troll") return "no Cave Troll defeated yet";

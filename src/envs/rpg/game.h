@@ -175,6 +175,9 @@ class Game {
     bool blocks = false;
   };
   Situation SituationFor(std::string_view id) const;
+  // "press 🏰 Back to town (button_index 3 in @dungeon_quest_bot)": the button with callback
+  // `data` as list_inline_buttons shows it now, or "press <label> in <bot>" when it is not shown.
+  std::string PressHint(int64_t chat_id, std::string_view data, std::string_view label) const;
   std::pair<std::string, Keyboard> LocationView() const;
   std::pair<std::string, Keyboard> HeroView() const;
   std::pair<std::string, Keyboard> InventoryView() const;

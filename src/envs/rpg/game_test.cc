@@ -72,36 +72,40 @@ TEST(RpgGame, BossCannotBeBeatenAtLevel1WithoutPreparation) {
   }
 }
 
-// A checker's "not yet" for a milestone won by fighting says the next move where the hero
-// stands: in a fight, attack (a potion first when HP is low); out of one with low HP, the inn.
+// A checker's "not yet" says the next move where the hero stands, down to the button to press
+// (its index as list_inline_buttons shows it): in town, the forest; there, Hunt; in a fight,
+// Attack (a potion first when HP is low); for anything else, finish the fight first.
 TEST(RpgGame, NotYetNamesTheNextMoveWhereTheHeroStands) {
   Driver d = NewDriver(3);
   d.Send(kGameChatId, "/start");
   EXPECT_EQ(d.world->Snapshot().MilestoneDetail("first_victory"),
-            "no fight won yet; fights are found in the 🌲 Forest");
+            "no fight won yet; fights are found in the 🌲 Forest: press 🌲 Forest (button_index 0 "
+            "in @dungeon_quest_bot)");
   EXPECT_EQ(d.world->Snapshot().MilestoneDetail("reach_level_2"),
             "level 1 of 2 (0 of 20 XP): every fight won gives XP; fights are found in the 🌲 "
-            "Forest");
+            "Forest: press 🌲 Forest (button_index 0 in @dungeon_quest_bot)");
   d.Press("🌲 Forest");
   EXPECT_EQ(d.world->Snapshot().MilestoneDetail("first_victory"),
-            "no fight won yet; 🐾 Hunt here finds one");
+            "no fight won yet; press 🐾 Hunt (button_index 0 in @dungeon_quest_bot) to find one");
   d.Press("🐾 Hunt");
   Game g = d.world->Snapshot();
   ASSERT_TRUE(g.fight());
-  std::string in_fight = g.MilestoneDetail("first_victory");
-  EXPECT_EQ(in_fight, "no fight won yet; a fight is on in @dungeon_quest_bot (" +
-                          g.fight()->enemy.name + " " + std::to_string(g.fight()->enemy.hp) + "/" +
-                          std::to_string(g.fight()->enemy.max_hp) +
-                          " HP, you 30/30 HP): ⚔️ Attack until its HP is 0");
-  EXPECT_NE(in_fight.find("⚔️ Attack until its HP is 0"), std::string::npos) << in_fight;
-  EXPECT_EQ(in_fight.find("Potion"), std::string::npos) << in_fight;  // HP is full
+  EXPECT_EQ(
+      g.MilestoneDetail("first_victory"),
+      "no fight won yet; a fight is on (" + g.fight()->enemy.name + " " +
+          std::to_string(g.fight()->enemy.hp) + "/" + std::to_string(g.fight()->enemy.max_hp) +
+          " HP, you 30/30 HP): press ⚔️ Attack (button_index 0 in @dungeon_quest_bot) until "
+          "its HP is 0");
   EXPECT_NE(g.MilestoneDetail("reach_level_2").find("a fight is on"), std::string::npos);
   // Anything else waits for the fight (the shop refuses to sell during one), and says so first.
-  EXPECT_TRUE(g.MilestoneDetail("buy_potion").starts_with("a fight is on in @dungeon_quest_bot"))
+  EXPECT_TRUE(g.MilestoneDetail("buy_potion").starts_with("a fight is on ("))
       << g.MilestoneDetail("buy_potion");
   EXPECT_NE(
-      g.MilestoneDetail("buy_potion").find("finish it first (⚔️ Attack); then: no potion"),
-      std::string::npos);
+      g.MilestoneDetail("buy_potion")
+          .find("finish it first: press ⚔️ Attack (button_index 0 in @dungeon_quest_bot); "
+                "then: no potion"),
+      std::string::npos)
+      << g.MilestoneDetail("buy_potion");
 
   // Lose HP by defending round after round until it is low, fight still on.
   for (int i = 0; i < 40 && d.world->Snapshot().fight() &&
@@ -111,24 +115,36 @@ TEST(RpgGame, NotYetNamesTheNextMoveWhereTheHeroStands) {
   }
   g = d.world->Snapshot();
   ASSERT_TRUE(g.fight()) << "seed 3's enemy should outlast the defending hero";
-  EXPECT_NE(g.MilestoneDetail("first_victory").find("drink a 🧪 Potion first"), std::string::npos)
+  EXPECT_NE(
+      g.MilestoneDetail("first_victory")
+          .find("your HP is low: press 🧪 Potion (1) (button_index 2 in @dungeon_quest_bot)"),
+      std::string::npos)
       << g.MilestoneDetail("first_victory");
 }
 
-TEST(RpgGame, NotYetSendsAShopperOutOfTheForestBackToTown) {
+TEST(RpgGame, NotYetSendsAShopperBackToTownAndToTheBuyButton) {
   Driver d = NewDriver(3);
   d.Send(kGameChatId, "/start");
-  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_potion").find("go back to town"),
-            std::string::npos);
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_potion"),
+            "no potion bought yet: the shop is another chat: send /start to @goblin_market_bot, "
+            "then press the Buy button for it (it delivers in Oakvale only)");
+  EXPECT_EQ(
+      d.world->Snapshot().MilestoneDetail("rest_at_inn"),
+      "no night at the inn yet: press 🛏 Inn · 10💰 (button_index 2 in @dungeon_quest_bot)");
   d.Press("🌲 Forest");
   Game g = d.world->Snapshot();
   ASSERT_FALSE(g.fight());
   EXPECT_TRUE(g.MilestoneDetail("buy_potion")
-                  .starts_with("you are in the forest: go back to town first (🏰 Back to town in "
-                               "@dungeon_quest_bot); then: no potion bought yet"))
+                  .starts_with("you are in the forest: go back to town first: press 🏰 Back to "
+                               "town (button_index "))
       << g.MilestoneDetail("buy_potion");
   EXPECT_NE(g.MilestoneDetail("rest_at_inn").find("go back to town first"), std::string::npos);
   EXPECT_EQ(g.MilestoneDetail("first_victory").find("go back to town"), std::string::npos);
+  d.Press("🏰 Back to town");
+  d.Send(kShopChatId, "/start");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_potion"),
+            "no potion bought yet: press Buy 🧪 Healing Potion · 10💰 (button_index 0 in "
+            "@goblin_market_bot) (it delivers in Oakvale only)");
 }
 
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {

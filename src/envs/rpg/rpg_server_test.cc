@@ -193,7 +193,7 @@ TEST_F(RpgServerTest, CheckGoalIsTheGroundTruth) {
   EXPECT_EQ(g["achieved"], false);
   EXPECT_EQ(g["detail"],
             "level 1 of 2 (0 of 20 XP): every fight won gives XP; fights are found in the 🌲 "
-            "Forest");
+            "Forest: press 🌲 Forest (button_index 0 in @dungeon_quest_bot)");
 }
 
 TEST_F(RpgServerTest, GameSurvivesARestartAndResumesIdentically) {
