@@ -14,7 +14,7 @@
 #
 # Settings (environment): MODEL (default models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf),
 # THREADS (2), CTX (per slot, 2048), PARALLEL (4), CLIENTS ("1 2 4"), REQUESTS (3),
-# MAX_TOKENS (128), REPS (3), PORT (18180). Run it when nothing else uses the CPU (under
+# MAX_TOKENS (128), REPS (3), PORT (18180; ours on PORT + 1). Run it when nothing else uses the CPU (under
 # `flock /tmp/naut-build.lock` so that no build does).
 set -euo pipefail
 
@@ -47,17 +47,20 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() {  # name
+  # Each server its own port: the other's connections may still be in TIME_WAIT on its port.
+  PORT_NOW=$PORT
+  [[ "$1" == neuronaut ]] && PORT_NOW=$((PORT + 1))
   if [[ "$1" == llama-server ]]; then
     # The whole context is shared by the slots in llama-server: CTX per slot times PARALLEL.
-    "$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -t "$THREADS" \
+    "$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT_NOW" -t "$THREADS" \
       -c $((CTX * PARALLEL)) -np "$PARALLEL" -cb --no-webui >"$OUT/$1.log" 2>&1 &
   else
-    "$OURS" "$MODEL" --port "$PORT" --threads "$THREADS" --ctx "$CTX" --parallel "$PARALLEL" \
+    "$OURS" "$MODEL" --port "$PORT_NOW" --threads "$THREADS" --ctx "$CTX" --parallel "$PARALLEL" \
       --queue 16 >"$OUT/$1.log" 2>&1 &
   fi
   PID=$!
   for _ in $(seq 1 600); do
-    if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then return 0; fi
+    if curl -sf "http://127.0.0.1:$PORT_NOW/health" >/dev/null 2>&1; then return 0; fi
     kill -0 "$PID" 2>/dev/null || { cat "$OUT/$1.log" >&2; return 1; }
     sleep 0.2
   done
@@ -69,10 +72,10 @@ for rep in $(seq 1 "$REPS"); do
   for server in llama-server neuronaut; do
     start_server "$server"
     # One short request first, so that neither server's first figures include warming up.
-    python3 "$ROOT/bench/serve/load.py" "http://127.0.0.1:$PORT" --clients 1 --requests 1 \
+    python3 "$ROOT/bench/serve/load.py" "http://127.0.0.1:$PORT_NOW" --clients 1 --requests 1 \
       --max-tokens 4 --json >/dev/null
     for c in $CLIENTS; do
-      line="$(python3 "$ROOT/bench/serve/load.py" "http://127.0.0.1:$PORT" --clients "$c" \
+      line="$(python3 "$ROOT/bench/serve/load.py" "http://127.0.0.1:$PORT_NOW" --clients "$c" \
         --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" --json)"
       echo "{\"server\": \"$server\", \"rep\": $rep, ${line#\{}" | tee -a "$OUT/runs.jsonl"
     done

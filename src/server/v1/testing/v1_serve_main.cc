@@ -4,6 +4,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +63,11 @@ int main(int argc, char** argv) {
   }
   httplib::Server http;
   http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  // A port a server just left (connections in TIME_WAIT) can be taken again at once.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   (*server)->Mount(http);
   if (!http.bind_to_port("127.0.0.1", port)) {
     std::fprintf(stderr, "cannot listen on 127.0.0.1:%d\n", port);
