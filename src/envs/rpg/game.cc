@@ -832,9 +832,23 @@ std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_
   return "press " + std::string(label) + " in " + bot;
 }
 
+namespace {
+
+// The cheapest item a buy_* milestone asks for; nothing for other milestones.
+const ItemInfo* ItemToBuy(std::string_view id) {
+  if (id == "buy_potion") return FindItem("potion");
+  if (id == "buy_weapon") return FindItem("iron_sword");
+  if (id == "buy_armour") return FindItem("leather_armour");
+  return nullptr;
+}
+
+}  // namespace
+
 Game::Situation Game::SituationFor(std::string_view id) const {
+  const ItemInfo* to_buy = ItemToBuy(id);
+  bool too_poor = to_buy && hero_.gold < to_buy->price;  // gold comes from fights first
   bool won_by_fighting = id == "first_victory" || id.starts_with("reach_level_") ||
-                         id == "visit_cave" || id.starts_with("defeat_");
+                         id == "visit_cave" || id.starts_with("defeat_") || too_poor;
   std::string you = Str(hero_.hp) + "/" + Str(hero_.max_hp) + " HP";
   if (fight_) {
     const Enemy& e = fight_->enemy;
@@ -851,7 +865,8 @@ Game::Situation Game::SituationFor(std::string_view id) const {
     }
     return {text, !won_by_fighting};
   }
-  bool needs_town = id.starts_with("buy_") || id == "rest_at_inn" || id == "accept_bounty";
+  bool needs_town =
+      (id.starts_with("buy_") && !too_poor) || id == "rest_at_inn" || id == "accept_bounty";
   if (needs_town && location_ != Location::kTown) {
     return {"you are in the " + std::string(LocationName(location_)) +
                 ": go back to town first: " + PressHint(kGameChatId, "go:town", "🏰 Back to town"),
@@ -896,8 +911,14 @@ std::string Game::MissingFor(std::string_view id) const {
   if (id == "start_game") return "the game has not started: send /start to the game bot";
   if (id == "first_victory") return "no fight won yet";
   // The shop: the Buy button when its catalogue is on screen, else how to open it.
-  auto shop = [&](std::string_view what, std::string_view item) {
-    std::string buy = PressHint(kShopChatId, "buy:" + std::string(item), "");
+  auto shop = [&](std::string_view what) {
+    const ItemInfo* info = ItemToBuy(id);
+    if (hero_.gold < info->price) {
+      return "no " + std::string(what) + " bought yet: the " + std::string(info->name) + " costs " +
+             Str(info->price) + " 💰 and you have " + Str(hero_.gold) +
+             " 💰: every fight won gives gold";
+    }
+    std::string buy = PressHint(kShopChatId, "buy:" + std::string(info->key), "");
     bool shown = buy.find("(button_index") != std::string::npos;
     return "no " + std::string(what) + " bought yet: " +
            (shown ? buy
@@ -905,9 +926,9 @@ std::string Game::MissingFor(std::string_view id) const {
                     "Buy button for it") +
            " (it delivers in Oakvale only)";
   };
-  if (id == "buy_potion") return shop("potion", "potion");
-  if (id == "buy_weapon") return shop("sword", "iron_sword");
-  if (id == "buy_armour") return shop("armour", "leather_armour");
+  if (id == "buy_potion") return shop("potion");
+  if (id == "buy_weapon") return shop("sword");
+  if (id == "buy_armour") return shop("armour");
   if (id == "rest_at_inn") {
     return location_ == Location::kTown
                ? "no night at the inn yet: " + PressHint(kGameChatId, "inn", "🛏 Inn")

@@ -145,6 +145,11 @@ TEST(RpgGame, NotYetSendsAShopperBackToTownAndToTheBuyButton) {
   EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_potion"),
             "no potion bought yet: press Buy 🧪 Healing Potion · 10💰 (button_index 0 in "
             "@goblin_market_bot) (it delivers in Oakvale only)");
+  // The starting purse (25) does not buy the sword (40): the fights that give gold come first.
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("buy_weapon"),
+            "no sword bought yet: the Iron Sword costs 40 💰 and you have 25 💰: every fight won "
+            "gives gold; fights are found in the 🌲 Forest: press 🌲 Forest (button_index 0 in "
+            "@dungeon_quest_bot)");
 }
 
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
