@@ -808,25 +808,21 @@ std::string Game::MilestoneDetail(std::string_view id) const {
   return now.text.empty() ? MissingFor(id) : MissingFor(id) + "; " + now.text;
 }
 
-// Where the hero stands now, as far as it matters for `id`: the next move a player would make.
-// A small model pressed Defend and Potion in turn in a fight it was winning with Attack, and
-// pressed Buy in the shop chat again and again while a fight it had left on screen in the game
-// chat refused every purchase.
 std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_view label) const {
   std::string bot = chat_id == kShopChatId ? "@goblin_market_bot" : "@dungeon_quest_bot";
-  if (const Chat* chat = FindChat(chat_id)) {
-    // The keyboard list_inline_buttons shows by default: the newest message with buttons.
-    for (auto m = chat->messages.rbegin(); m != chat->messages.rend(); ++m) {
-      if (m->keyboard.empty()) continue;
-      int index = 0;
-      for (const auto& row : m->keyboard) {
-        for (const auto& b : row) {
-          if (b.data == data)
-            return "press " + b.text + " (button_index " + Str(index) + " in " + bot + ")";
-          ++index;
-        }
+  // The keyboard list_inline_buttons shows by default: the newest message with buttons.
+  const Chat* chat = FindChat(chat_id);
+  auto shown = chat ? std::find_if(chat->messages.rbegin(), chat->messages.rend(),
+                                   [](const Message& m) { return !m.keyboard.empty(); })
+                    : std::vector<Message>::const_reverse_iterator();
+  if (chat && shown != chat->messages.rend()) {
+    int index = 0;
+    for (const auto& row : shown->keyboard) {
+      for (const auto& b : row) {
+        if (b.data == data)
+          return "press " + b.text + " (button_index " + Str(index) + " in " + bot + ")";
+        ++index;
       }
-      break;
     }
   }
   return "press " + std::string(label) + " in " + bot;
@@ -844,6 +840,10 @@ const ItemInfo* ItemToBuy(std::string_view id) {
 
 }  // namespace
 
+// Where the hero stands now, as far as it matters for `id`: the next move a player would make.
+// A small model pressed Defend and Potion in turn in a fight it was winning with Attack, and
+// pressed Buy in the shop chat again and again while a fight it had left on screen in the game
+// chat refused every purchase.
 Game::Situation Game::SituationFor(std::string_view id) const {
   const ItemInfo* to_buy = ItemToBuy(id);
   bool too_poor = to_buy && hero_.gold < to_buy->price;  // gold comes from fights first
