@@ -64,6 +64,54 @@ def _arguments(tool_name, args, kwargs):
     return kwargs
 
 
+class ToolAnswer(str):
+    """A tool's text answer that is JSON: the text itself (printing, `in`, string methods) and
+    also its data, so code written for either works: answer["key"], answer[0], iterating a list,
+    answer.get / keys / items / values."""
+
+    def _data(self):
+        try:
+            return json.loads(self)
+        except ValueError:
+            return None
+
+    def __getitem__(self, key):
+        data = self._data()
+        if isinstance(key, str) and isinstance(data, dict):
+            return data[key]
+        if isinstance(key, (int, slice)) and isinstance(data, list):
+            return data[key]
+        return str.__getitem__(self, key)
+
+    def __iter__(self):
+        data = self._data()
+        return iter(data) if isinstance(data, (list, dict)) else str.__iter__(self)
+
+    def get(self, key, default=None):
+        data = self._data()
+        return data.get(key, default) if isinstance(data, dict) else default
+
+    def keys(self):
+        return (self._data() or {}).keys()
+
+    def items(self):
+        return (self._data() or {}).items()
+
+    def values(self):
+        return (self._data() or {}).values()
+
+
+def _answer(text):
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            json.loads(text)
+            return ToolAnswer(text)
+        except ValueError:
+            pass
+    return text
+
+
 def call(_tool_name, *args, **arguments):
     """Calls the MCP tool `<server>__<tool>` with keyword arguments (or one dict of them) and
     returns its result: the structured content when the tool has one, else its text."""
@@ -80,7 +128,7 @@ def call(_tool_name, *args, **arguments):
         raise ToolError(reply.get("text", ""))
     if reply.get("structured") is not None:
         return reply["structured"]
-    return reply.get("text", "")
+    return _answer(reply.get("text", ""))
 
 
 class _Tools(types.ModuleType):
@@ -103,6 +151,7 @@ class _Tools(types.ModuleType):
 tools = _Tools("tools", "MCP tools: tools.<server>__<tool>(**arguments) or tools.call(name, **arguments)")
 tools.call = call
 tools.ToolError = ToolError
+tools.ToolAnswer = ToolAnswer
 sys.modules["tools"] = tools
 
 

@@ -160,6 +160,34 @@ def outer():
   EXPECT_EQ(r->tool_calls[0].tool, "nothing_here");
 }
 
+// A tool answering JSON as text: code reads it as data or as text, as it was written (the 1.5B
+// iterated get_messages' answer as a list of messages and failed on a string every time).
+TEST(Runtime, AJsonTextAnswerIsBothTextAndData) {
+  Counter tools;
+  Runtime rt(tools);
+  auto r = rt.Run({.code = R"py(import tools
+msgs = tools.game__echo(text='[{"id": 8, "text": "Victory"}, {"id": 7, "text": "Forest"}]')
+obj = tools.game__echo(text='{"message_id": 9, "response": "Victory!"}')
+plain = tools.game__echo(text="just text")
+result = {
+    "first": msgs[0]["text"],
+    "texts": [m["text"] for m in msgs],
+    "response": obj["response"],
+    "get": obj.get("message_id"),
+    "keys": sorted(obj.keys()),
+    "substring": "Victory" in obj and "Victory" in str(obj),
+    "upper": obj.upper()[:3],
+    "is_str": isinstance(obj, str),
+    "plain": [plain[0], "".join(c for c in plain)[:4], type(plain).__name__],
+}
+)py"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->stop, StopReason::kFinished) << r->error << r->traceback;
+  EXPECT_EQ(r->value, Json::parse(R"({"first": "Victory", "texts": ["Victory", "Forest"],
+      "response": "Victory!", "get": 9, "keys": ["message_id", "response"], "substring": true,
+      "upper": "{\"M", "is_str": true, "plain": ["j", "just", "str"]})"));
+}
+
 TEST(Runtime, ActionsReturnTheirResultVariable) {
   Counter tools;
   Runtime rt(tools);
