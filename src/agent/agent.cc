@@ -639,7 +639,7 @@ Agent::StepEnd Agent::TakeStep(const TaskRecord& task, const llm::ChatResponse& 
     return StepEnd::kNextStep;
   }
   if (auto code = ExtractPythonBlock(answer.content))
-    return RunCodeStep(task, *code, messages, state, round);
+    return RunCodeStep(task, WithCallParentheses(*code, tool_names_), messages, state, round);
   if (auto code = ExtractBareToolCode(answer.content, tool_names_))
     return RunCodeStep(task, *code, messages, state, round);
   return AnswerClaim(task, answer.content, messages, state, round);

@@ -53,10 +53,10 @@ int PromptBudget::MaxAnswerTokens() const {
 
 std::vector<std::string> ActionStops(std::string_view observation) {
   std::vector<std::string> stops = {"<tool_response>", "The observation now:"};
-  // A labelled observation ("[game__get_messages {...}]", several calls joined) is recognised
+  // A labelled observation ("[game__get_messages({...})]", several calls joined) is recognised
   // by its first label; plain text is not: its first line may be anything.
   if (observation.starts_with("[")) {
-    size_t end = observation.find_first_of(" ]\n");
+    size_t end = observation.find_first_of(" (]\n");
     if (end != std::string_view::npos && end > 1) stops.emplace_back(observation.substr(0, end));
   }
   return stops;

@@ -114,7 +114,7 @@ TEST(BuildActorContextTest, EarlierRoundsBecomeFeedbackOnlyAfterTheFirstRound) {
 
 TEST(ActionStopsTest, AnAnswerEndsWhereTheModelStartsToWriteWhatItIsShown) {
   EXPECT_EQ(
-      ActionStops("[game__get_messages {\"chat_id\": 1}]\n- id: 5\n\n[game__list]\n"),
+      ActionStops("[game__get_messages({\"chat_id\": 1})]\n- id: 5\n\n[game__list]\n"),
       (std::vector<std::string>{"<tool_response>", "The observation now:", "[game__get_messages"}));
   // Plain text: its first line could be anything the model might rightly write.
   EXPECT_EQ(ActionStops("You are in the town square."),

@@ -108,8 +108,10 @@ Result<ToolOutcome> ProfileToolBox::ObserveChat(const std::string& chat,
       arguments = c.arguments_template;
       SubstituteChat(arguments, chat);
     }
+    // Written as the call itself: a model copies what it reads (the 1.5B copied the label
+    // "name {args}" as code and failed on the syntax).
     std::string label =
-        c.resource.empty() ? c.tool + " " + DumpJson(arguments) : "resource " + c.resource;
+        c.resource.empty() ? c.tool + "(" + DumpJson(arguments) + ")" : "resource " + c.resource;
     std::string part;
     if (!c.resource.empty()) {
       auto r = inner_.ReadResource(c.resource);

@@ -33,12 +33,14 @@ std::optional<std::string> ExtractBareToolCode(const std::string& text,
   }
   if (rest.starts_with("tools.")) rest.remove_prefix(6);
   const bool calls_a_tool = std::any_of(tool_names.begin(), tool_names.end(), [&](const auto& n) {
-    return rest.starts_with(n) && rest.substr(n.size()).starts_with("(");
+    std::string_view after = rest.substr(std::min(rest.size(), n.size()));
+    return rest.starts_with(n) &&
+           (after.starts_with("(") || after.starts_with(" {") || after.starts_with("{"));
   });
   if (!calls_a_tool) return std::nullopt;
   size_t end = text.find("\n\n", begin);
   std::string code = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-  return code + "\n";
+  return WithCallParentheses(code + "\n", tool_names);
 }
 
 namespace {
@@ -166,6 +168,33 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
              name + "(...)";
   }
   return std::nullopt;
+}
+
+std::string WithCallParentheses(const std::string& code,
+                                const std::vector<std::string>& tool_names) {
+  std::string out;
+  size_t from = 0;
+  while (from < code.size()) {
+    size_t nl = code.find('\n', from);
+    std::string line = code.substr(from, nl == std::string::npos ? std::string::npos : nl - from);
+    from = nl == std::string::npos ? code.size() : nl + 1;
+    size_t indent = line.find_first_not_of(" \t");
+    size_t last = line.find_last_not_of(" \t\r");
+    if (indent != std::string::npos && line[last] == '}') {
+      std::string_view call = std::string_view(line).substr(indent, last + 1 - indent);
+      if (call.starts_with("tools.")) call.remove_prefix(6);
+      for (const auto& name : tool_names) {
+        if (call.starts_with(name + " {") || call.starts_with(name + "{")) {
+          size_t brace = line.find('{', indent);
+          line = line.substr(0, brace) + "(" + line.substr(brace, last + 1 - brace) + ")";
+          while (line[brace - 1] == ' ') line.erase(--brace, 1);
+          break;
+        }
+      }
+    }
+    out += line + (nl == std::string::npos ? "" : "\n");
+  }
+  return out;
 }
 
 SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access)

@@ -22,7 +22,8 @@ namespace naut::agent {
 std::optional<std::string> ExtractPythonBlock(const std::string& text);
 
 // A code action written without its fence: the answer's leading lines when the first one calls
-// a tool, `tool(...)`, `tools.tool(...)` or `print(tool(...))`, for a tool in `tool_names`
+// a tool, `tool(...)`, `tools.tool(...)`, `print(tool(...))` or `tool {...}` (given its
+// parentheses), for a tool in `tool_names`
 // (small models often answer `game__press_inline_button({...})` as plain text). The code runs
 // to the first blank line; nothing when the answer does not start with such a call.
 std::optional<std::string> ExtractBareToolCode(const std::string& text,
@@ -45,6 +46,11 @@ std::string WithToolPrefixes(const std::string& code, const std::vector<std::str
 // Nothing when none of these.
 std::optional<std::string> SkillDraftProblem(const std::string& code,
                                              const std::vector<std::string>& skill_names);
+
+// `code` with each line that is a call written as `tool {json}` (no parentheses, as the 1.5B
+// copied it from an observation's label) made a call: `tool({json})`, for a tool in `tool_names`.
+std::string WithCallParentheses(const std::string& code,
+                                const std::vector<std::string>& tool_names);
 
 // How many times the model may write a skill for one task.
 inline constexpr int kSkillAttempts = 2;

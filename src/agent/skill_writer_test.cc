@@ -36,6 +36,21 @@ TEST(ExtractBareToolCodeTest, AnUnfencedCallOfAKnownToolIsCode) {
   EXPECT_FALSE(ExtractBareToolCode("", tools));
 }
 
+TEST(WithCallParenthesesTest, ACallWrittenLikeAnObservationLabelIsMadeACall) {
+  const std::vector<std::string> tools = {"game__send_message", "game__press_inline_button"};
+  EXPECT_EQ(
+      WithCallParentheses("game__send_message {\"chat_id\":\"@bot\",\"message\":\"/start\"}\n"
+                          "if x:\n    tools.game__press_inline_button{\"button_index\": 0}  \n"
+                          "game__send_message({\"a\": 1})\nother {\"a\": 1}\n",
+                          tools),
+      "game__send_message({\"chat_id\":\"@bot\",\"message\":\"/start\"})\n"
+      "if x:\n    tools.game__press_inline_button({\"button_index\": 0})\n"
+      "game__send_message({\"a\": 1})\nother {\"a\": 1}\n");
+  EXPECT_EQ(WithCallParentheses("", tools), "");
+  EXPECT_EQ(ExtractBareToolCode("game__send_message {\"message\": \"/start\"}\n\nDone.", tools),
+            "game__send_message({\"message\": \"/start\"})\n");
+}
+
 // Stores what has a function definition; refuses the rest.
 class Library : public SkillLibrary {
  public:

@@ -126,8 +126,8 @@ TEST_F(ProfileToolBoxTest, TheBuiltinRpgProfileObservesTheGameChatAndItsButtons)
   EXPECT_FALSE(seen.is_error);
   const std::string& text = seen.text;
   size_t messages =
-      text.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\",\"page_size\":2}]");
-  size_t buttons = text.find("[game__list_inline_buttons {\"chat_id\":\"@dungeon_quest_bot\"}]");
+      text.find("[game__get_messages({\"chat_id\":\"@dungeon_quest_bot\",\"page_size\":2})]");
+  size_t buttons = text.find("[game__list_inline_buttons({\"chat_id\":\"@dungeon_quest_bot\"})]");
   ASSERT_NE(messages, std::string::npos) << text;
   ASSERT_NE(buttons, std::string::npos) << text;
   EXPECT_LT(messages, buttons) << "the calls are joined in the profile's order";
@@ -161,7 +161,7 @@ TEST_F(ProfileToolBoxTest, TheObservationFollowsTheChatTheAgentLastWroteTo) {
 
   Call(tools, "game__send_message", {{"chat_id", "@goblin_market_bot"}, {"message", "/start"}});
   std::string shop = observe();
-  EXPECT_NE(shop.find("[game__get_messages {\"chat_id\":\"@goblin_market_bot\""), std::string::npos)
+  EXPECT_NE(shop.find("[game__get_messages({\"chat_id\":\"@goblin_market_bot\""), std::string::npos)
       << shop;
   EXPECT_NE(shop.find("Buy 🧪 Healing Potion"), std::string::npos) << shop;
 
@@ -185,7 +185,7 @@ TEST_F(ProfileToolBoxTest, TheObservationFollowsTheChatTheAgentLastWroteTo) {
 
   Call(tools, "game__send_message", {{"chat_id", "@dungeon_quest_bot"}, {"message", "/hero"}});
   std::string game = observe();
-  EXPECT_NE(game.find("[game__get_messages {\"chat_id\":\"@dungeon_quest_bot\""), std::string::npos)
+  EXPECT_NE(game.find("[game__get_messages({\"chat_id\":\"@dungeon_quest_bot\""), std::string::npos)
       << game;
 }
 
@@ -223,7 +223,7 @@ TEST_F(ProfileToolBoxTest, SkillsTransferToATelegramServerByChangingTheChat) {
                     {{"chat_id", "@dungeon_quest_bot"}, {"button_text", "🌲 Forest"}});
   EXPECT_NE(press.text.find("Whispering Forest"), std::string::npos) << press.text;
   auto seen = Call(tools, telegram->observe_tool, Json::object());
-  EXPECT_NE(seen.text.find("[game__list_inline_buttons {\"chat_id\":\"@dungeon_quest_bot\"}]"),
+  EXPECT_NE(seen.text.find("[game__list_inline_buttons({\"chat_id\":\"@dungeon_quest_bot\"})]"),
             std::string::npos)
       << seen.text;
   EXPECT_NE(seen.text.find("Hunt"), std::string::npos) << seen.text;
@@ -245,7 +245,7 @@ resource = "rpg://state"
   ASSERT_TRUE(profile) << profile.error().ToString();
   ProfileToolBox tools(*hub_tools_, *profile);
   auto seen = Call(tools, profile->observe_tool, Json::object());
-  EXPECT_NE(seen.text.find("[game__no_such_tool {}]"), std::string::npos) << seen.text;
+  EXPECT_NE(seen.text.find("[game__no_such_tool({})]"), std::string::npos) << seen.text;
   EXPECT_NE(seen.text.find("[resource rpg://state]\n{"), std::string::npos) << seen.text;
 
   // When every call fails, the observation is an error the agent shows as unavailable.
