@@ -310,8 +310,8 @@ class ModelServer::Impl {
   // Builds the job of a parsed request; an ApiError when the request cannot be served.
   std::optional<ApiError> Prepare(Exchange& x);
   void Generate(const httplib::Request& req, httplib::Response& res, V1Request v1);
-  void Respond(std::shared_ptr<Exchange> x, httplib::Response& res);
-  void Stream(std::shared_ptr<Exchange> x, httplib::Response& res);
+  void Respond(const std::shared_ptr<Exchange>& x, httplib::Response& res);
+  void Stream(const std::shared_ptr<Exchange>& x, httplib::Response& res);
   std::string Metrics();
 
   const ModelServerOptions options_;
@@ -406,7 +406,7 @@ void ModelServer::Impl::Generate(const httplib::Request& req, httplib::Response&
   Respond(x, res);
 }
 
-void ModelServer::Impl::Respond(std::shared_ptr<Exchange> x, httplib::Response& res) {
+void ModelServer::Impl::Respond(const std::shared_ptr<Exchange>& x, httplib::Response& res) {
   // Most answers are ready within a second: they get a plain response with the right status.
   // A longer one becomes a chunked response that writes a space (leading JSON whitespace)
   // every second while it waits, which is how a client that went away is noticed (the write
@@ -435,7 +435,7 @@ void ModelServer::Impl::Respond(std::shared_ptr<Exchange> x, httplib::Response& 
       [x](bool) { x->job->Cancel(); });
 }
 
-void ModelServer::Impl::Stream(std::shared_ptr<Exchange> x, httplib::Response& res) {
+void ModelServer::Impl::Stream(const std::shared_ptr<Exchange>& x, httplib::Response& res) {
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   auto chunk = [x](Json delta, const Json& finish) {

@@ -6,7 +6,9 @@ namespace naut::server {
 
 namespace {
 
-ApiError Bad(std::string message) { return ApiError{400, "invalid_request_error", message}; }
+ApiError Bad(std::string message) {
+  return ApiError{400, "invalid_request_error", std::move(message)};
+}
 
 // The members both endpoints share: sampling, stop, stream, model. Returns an error message.
 std::optional<ApiError> ParseCommon(const Json& j, V1Request& out) {

@@ -53,6 +53,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Start(const engine::Model& model,
   co.n_batch = options.batch_size;
   NAUT_ASSIGN_OR_RETURN(s->ctx_, engine::Context::Create(model, co));
   s->n_ctx_ = s->ctx_->n_ctx();
+  s->slot_count_ = options.slots;
   {
     MutexLock lock(s->mu_);
     s->slots_.resize(static_cast<size_t>(options.slots));
@@ -250,6 +251,7 @@ bool Scheduler::Step() {
   }
   for (const std::vector<Entry>& entries : passes) {
     std::vector<engine::SeqTokens> batch;
+    batch.reserve(entries.size());
     for (const Entry& e : entries) {
       batch.push_back(
           {.seq = e.slot, .tokens = tokens.data() + e.first, .n = e.n, .logits = e.logits});

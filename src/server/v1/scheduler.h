@@ -109,7 +109,7 @@ class Scheduler {
   Status Submit(std::shared_ptr<Job> job);
   SchedulerStats Snapshot();
   int n_ctx() const { return n_ctx_; }
-  int slots() const { return static_cast<int>(slots_.size()); }
+  int slots() const { return slot_count_; }
   // Drops queued jobs and cancels running ones, then joins the thread.
   void Stop();
 
@@ -126,15 +126,17 @@ class Scheduler {
   void Run();
   // Gives queued jobs idle slots; drops cancelled ones.
   void Admit() REQUIRES(mu_);
-  void Assign(int slot, std::shared_ptr<Job> job) REQUIRES(mu_);
+  void Assign(int index, std::shared_ptr<Job> job) REQUIRES(mu_);
   // One forward pass over every active slot; false when there was nothing to do.
   bool Step();
-  void Complete(int slot, Status status);
+  // Ends the job of slot `index` with `status` and frees the slot.
+  void Complete(int index, Status status) REQUIRES(mu_);
 
   const engine::Model& model_;
   SchedulerOptions options_;
   std::unique_ptr<engine::Context> ctx_;  // scheduler thread only (and Start)
   int n_ctx_ = 0;
+  int slot_count_ = 0;
   // slots_[i].job / gen are set by Admit under mu_ and used by the scheduler thread; Snapshot
   // reads them under mu_, which Step holds while it changes them.
   std::vector<Slot> slots_ GUARDED_BY(mu_);
