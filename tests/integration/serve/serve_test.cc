@@ -1,0 +1,299 @@
+// `neuronaut serve` as a real process on port 0: hostile requests are refused with the right
+// status and change nothing; a run started through the API (a real `neuronaut run` on the
+// scripted model server) is followed live over SSE and stopped; MCP answers on the same port;
+// SIGTERM ends serve and the runs it started.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/json.h"
+#include "llm/scripted_llm_process.h"
+#include "serve/serve_process.h"
+
+namespace naut {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScriptedLlmProcess;
+using testing::ServeProcess;
+
+constexpr const char* kToken = "serve-test-token-42";
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = std::filesystem::temp_directory_path() / ("naut-serve-" + NewId());
+    std::filesystem::create_directories(home_);
+  }
+  void TearDown() override {
+    serve_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(home_, ec);
+  }
+
+  void StartServe(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    auto serve = ServeProcess::Start(home_, std::move(args), std::move(env));
+    ASSERT_TRUE(serve) << serve.error().ToString();
+    serve_ = std::move(*serve);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", serve_->port());
+    client_->set_read_timeout(60, 0);
+  }
+
+  httplib::Headers Auth() const { return {{"Authorization", std::string("Bearer ") + kToken}}; }
+
+  Json Get(const std::string& path) {
+    auto res = client_->Get(path.c_str());
+    EXPECT_TRUE(res) << path;
+    if (!res) return nullptr;
+    EXPECT_EQ(res->status, 200) << path << ": " << res->body;
+    auto j = ParseJson(res->body, path);
+    return j ? *j : Json(nullptr);
+  }
+
+  std::filesystem::path home_;
+  std::unique_ptr<ServeProcess> serve_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServeTest, HostileRequestsAreRefusedAndNothingHappens) {
+  StartServe({"--http", "127.0.0.1:0", "--token", kToken});
+  // Oversized bodies: the API's limit and the server's, decided before the body is read.
+  std::string big(300 * 1024, 'x');
+  auto r = client_->Post("/api/runs", Auth(), big, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+  // Broken JSON and wrong fields.
+  for (const char* body : {"{\"env\": ", "[1,2]", "{\"goal\": 7}", "{\"rm\": \"-rf\"}"}) {
+    r = client_->Post("/api/runs", Auth(), body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << body << ": " << r->body;
+    EXPECT_NE(r->body.find("\"error\""), std::string::npos);
+  }
+  r = client_->Post("/mcp", "{not json", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  // A foreign page (Origin) and DNS rebinding (Host), on the API, the page and MCP.
+  for (const char* path : {"/api/runs", "/", "/mcp"}) {
+    auto o = client_->Get(path, {{"Origin", "http://evil.example"}});
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->status, 403) << path;
+    EXPECT_TRUE(o->get_header_value("Access-Control-Allow-Origin").empty());
+    auto h = client_->Get(path, {{"Host", "evil.example:" + std::to_string(serve_->port())}});
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 403) << path;
+  }
+  // The same origin is this server's own.
+  auto own =
+      client_->Get("/api/runs", {{"Origin", "http://127.0.0.1:" + std::to_string(serve_->port())}});
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->status, 200);
+  // A write without the token, or with a wrong one.
+  r = client_->Post("/api/runs", "{}", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = client_->Post("/api/runs", {{"Authorization", "Bearer serve-test-token-43"}}, "{}",
+                    "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  // Path traversal: the URL is only a key into the embedded table.
+  std::filesystem::path secret = home_ / "secret.txt";
+  { std::ofstream(secret) << "top secret"; }
+  httplib::Client raw("127.0.0.1", serve_->port());
+  for (const std::string& path : std::vector<std::string>{
+           "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
+           "//etc/passwd", "/app.js/../../../etc/passwd", "/web/../CMakeLists.txt",
+           "/" + secret.string(), "/..\\..\\etc\\passwd", "/index.html%00.js"}) {
+    auto t = raw.Get(path.c_str());
+    ASSERT_TRUE(t) << path;
+    EXPECT_TRUE(t->status == 404 || t->status == 400) << path << ": " << t->status;
+    EXPECT_EQ(t->body.find("root:"), std::string::npos) << path;
+    EXPECT_EQ(t->body.find("top secret"), std::string::npos) << path;
+  }
+  // Nothing happened: no run was started, and the server goes on answering.
+  Json runs = Get("/api/runs");
+  EXPECT_TRUE(runs["runs"].empty()) << runs.dump();
+  EXPECT_TRUE(std::filesystem::is_empty(home_ / "runs"));
+  EXPECT_EQ(Get("/api/health")["status"], "ok");
+}
+
+TEST_F(ServeTest, TooManyRequestsAre429) {
+  StartServe({"--http", "127.0.0.1:0", "--rate-limit", "2"});
+  int refused = 0, answered = 0;
+  std::string retry_after;
+  for (int i = 0; i < 30; ++i) {
+    auto r = client_->Get("/api/health");
+    ASSERT_TRUE(r);
+    if (r->status == 429) {
+      ++refused;
+      retry_after = r->get_header_value("Retry-After");
+    } else {
+      ++answered;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GE(answered, 8);  // the burst
+  EXPECT_EQ(retry_after, "1");
+  std::this_thread::sleep_for(1500ms);
+  auto r = client_->Get("/api/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServeTest, NonLoopbackBindNeedsTheTokenForEverythingButThePage) {
+  StartServe({"--http", "0.0.0.0:0", "--token", kToken});
+  for (const char* path : {"/api/health", "/api/runs", "/v1/models"}) {
+    auto r = client_->Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << path;
+  }
+  auto mcp = client_->Post("/mcp", "{}", "application/json");
+  ASSERT_TRUE(mcp);
+  EXPECT_EQ(mcp->status, 401);
+  auto ok = client_->Get("/api/health", Auth());
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+}
+
+TEST_F(ServeTest, McpAnswersOnTheSamePort) {
+  StartServe({"--http", "127.0.0.1:0"});
+  Json init = {{"jsonrpc", "2.0"},
+               {"id", 1},
+               {"method", "initialize"},
+               {"params",
+                {{"protocolVersion", "2025-06-18"},
+                 {"capabilities", Json::object()},
+                 {"clientInfo", {{"name", "serve-test"}, {"version", "1"}}}}}};
+  auto r = client_->Post("/mcp", {{"Accept", "application/json, text/event-stream"}},
+                         DumpJson(init), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_FALSE(r->get_header_value("Mcp-Session-Id").empty());
+  EXPECT_NE(r->body.find("serverInfo"), std::string::npos);
+  // /v1 says plainly that it is not there.
+  auto v1 = client_->Get("/v1/models");
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->status, 501);
+  EXPECT_NE(v1->body.find("not built yet"), std::string::npos);
+}
+
+// The scripted model: the first answer starts the game, then slow plain answers keep the run
+// going (each a model call in the trace) until it is stopped.
+Json SlowScript() {
+  return Json{
+      {"responses", Json::array({{{"tool_calls", Json::array({{{"id", "call_1"},
+                                                               {"name", "game__send_message"},
+                                                               {"arguments",
+                                                                {{"chat_id", "@dungeon_quest_bot"},
+                                                                 {"message", "/start"}}}}})}}})},
+      {"default", {{"content", "Let me look at the chat again."}, {"delay_ms", 400}}}};
+}
+
+// Reads the run's SSE stream until `until` says stop (or the stream ends); returns the event
+// names seen.
+std::vector<std::string> ReadStream(
+    int port, const std::string& run_id,
+    const std::function<bool(const std::vector<std::string>&)>& until,
+    std::string* last_data = nullptr) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  std::vector<std::string> names;
+  std::string buf;
+  c.Get(("/api/runs/" + run_id + "/stream").c_str(), [&](const char* data, size_t n) {
+    buf.append(data, n);
+    size_t at;
+    while ((at = buf.find("\n\n")) != std::string::npos) {
+      std::string block = buf.substr(0, at);
+      buf.erase(0, at + 2);
+      size_t ev = block.find("event: ");
+      if (ev != std::string::npos) {
+        names.push_back(block.substr(ev + 7, block.find('\n', ev) - ev - 7));
+        if (last_data != nullptr) *last_data = block;
+      }
+    }
+    return !until(names);
+  });
+  return names;
+}
+
+TEST_F(ServeTest, ARunStartsIsFollowedLiveAndStops) {
+  auto llm = ScriptedLlmProcess::Start(SlowScript());
+  ASSERT_TRUE(llm) << llm.error().ToString();
+  StartServe({"--http", "127.0.0.1:0", "--token", kToken},
+             {{"LLM_BASE_URL", (*llm)->url()}, {"LLM_BACKEND", "openai"}});
+  auto started =
+      client_->Post("/api/runs", Auth(), R"({"env": "rpg", "max_tasks": 1})", "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  auto body = ParseJson(started->body, "started");
+  ASSERT_TRUE(body);
+  std::string run_id = (*body)["run_id"];
+  ASSERT_FALSE(run_id.empty());
+
+  // A second run on the same home is refused while this one holds it.
+  auto second = client_->Post("/api/runs", Auth(), "{}", "application/json");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 409) << second->body;
+
+  // Steps arrive as they happen: the run start, then model calls and the tool call.
+  auto names = ReadStream(serve_->port(), run_id, [](const std::vector<std::string>& n) {
+    return std::count(n.begin(), n.end(), "model_call") >= 3;
+  });
+  EXPECT_EQ(names.front(), "run_start");
+  EXPECT_NE(std::find(names.begin(), names.end(), "tool_call"), names.end());
+  Json run = Get("/api/runs/" + run_id);
+  EXPECT_EQ(run["status"], "running");
+
+  auto stop =
+      client_->Post(("/api/runs/" + run_id + "/stop").c_str(), Auth(), "", "application/json");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->status, 202) << stop->body;
+  // The stream from the start runs to the run's end and then says `end`.
+  std::string last;
+  names = ReadStream(
+      serve_->port(), run_id, [](const std::vector<std::string>&) { return false; }, &last);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.back(), "end");
+  EXPECT_NE(std::find(names.begin(), names.end(), "run_end"), names.end());
+  run = Get("/api/runs/" + run_id);
+  EXPECT_EQ(run["status"], "stopped") << run.dump();
+  EXPECT_GE(run["trace"]["model_calls"].get<int>(), 3);
+  // Stopping it again: it is not running.
+  stop = client_->Post(("/api/runs/" + run_id + "/stop").c_str(), Auth(), "", "application/json");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->status, 409);
+}
+
+TEST_F(ServeTest, SigtermStopsServeAndTheRunsItStarted) {
+  auto llm = ScriptedLlmProcess::Start(SlowScript());
+  ASSERT_TRUE(llm) << llm.error().ToString();
+  StartServe({"--http", "127.0.0.1:0", "--token", kToken},
+             {{"LLM_BASE_URL", (*llm)->url()}, {"LLM_BACKEND", "openai"}});
+  auto started = client_->Post("/api/runs", Auth(), "{}", "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  std::string run_id = (*ParseJson(started->body, "started"))["run_id"];
+  pid_t run_pid = (*ParseJson(started->body, "started"))["pid"];
+  // An open event stream must not keep serve from stopping.
+  std::thread reader([&] {
+    ReadStream(serve_->port(), run_id, [](const std::vector<std::string>&) { return false; });
+  });
+  std::this_thread::sleep_for(1500ms);
+  serve_->process().Signal(SIGTERM);
+  auto status = serve_->process().WaitFor(60s);
+  reader.join();
+  ASSERT_TRUE(status.has_value()) << "serve did not stop";
+  EXPECT_TRUE(status->success()) << status->ToString();
+  EXPECT_NE(::kill(run_pid, 0), 0) << "the run outlived serve";
+}
+
+}  // namespace
+}  // namespace naut
