@@ -3,7 +3,6 @@
 // [--queue N]. Prints the address it listens on, serves until SIGINT or SIGTERM.
 
 #include <httplib.h>
-
 #include <sys/socket.h>
 
 #include <csignal>
