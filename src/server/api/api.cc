@@ -62,8 +62,8 @@ void SendStatus(httplib::Response& res, const Status& status) {
 // A query parameter as an integer within [lo, hi]; `fallback` when absent.
 Result<int> IntParam(const httplib::Request& req, const std::string& name, int fallback, int lo,
                      int hi) {
-  if (!req.has_param(name.c_str())) return fallback;
-  std::string text = req.get_param_value(name.c_str());
+  if (!req.has_param(name)) return fallback;
+  std::string text = req.get_param_value(name);
   if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
     return InvalidArgument("query parameter " + name + "='" + text + "' is not a whole number");
   int v = std::stoi(text);
@@ -74,7 +74,7 @@ Result<int> IntParam(const httplib::Request& req, const std::string& name, int f
 }
 
 bool FlagParam(const httplib::Request& req, const std::string& name) {
-  std::string v = req.get_param_value(name.c_str());
+  std::string v = req.get_param_value(name);
   return v == "1" || v == "true" || v == "yes";
 }
 

@@ -61,15 +61,15 @@ RunLauncher::~RunLauncher() {
 
 Result<LaunchedRun> RunLauncher::Start(const RunRequest& request, std::chrono::milliseconds wait) {
   std::vector<std::string> argv = command_;
-  argv.push_back("run");
+  argv.emplace_back("run");
   if (!request.env.empty()) argv.insert(argv.end(), {"--env", request.env});
   if (!request.goal.empty()) argv.insert(argv.end(), {"--goal", request.goal});
   if (request.max_tasks > 0)
     argv.insert(argv.end(), {"--max-tasks", std::to_string(request.max_tasks)});
   if (request.max_minutes > 0)
     argv.insert(argv.end(), {"--max-minutes", std::to_string(request.max_minutes)});
-  if (request.fresh) argv.push_back("--fresh");
-  argv.push_back("--json");
+  if (request.fresh) argv.emplace_back("--fresh");
+  argv.emplace_back("--json");
 
   auto child = std::make_shared<Child>();
   // The child's whole life on one thread: spawned there (PR_SET_PDEATHSIG follows the spawning

@@ -29,7 +29,7 @@ void MountStaticFiles(httplib::Server& http) {
       return;
     }
     res.set_header("Cache-Control", "no-cache");
-    res.set_content(asset->body.data(), asset->body.size(), std::string(asset->type).c_str());
+    res.set_content(asset->body.data(), asset->body.size(), std::string(asset->type));
   });
 }
 
