@@ -4,10 +4,12 @@
 #   scripts/conformance.sh server <naut_conformance_server>   every scenario of the active suite
 #   scripts/conformance.sh client <naut_conformance_client>   initialize, tools_call,
 #                                                             elicitation-sep1034-client-defaults, sse-retry
+#   scripts/conformance.sh serve <neuronaut>                  `neuronaut serve`'s /mcp (the skill library
+#                        behind serve's Host/Origin/token guard): every scenario that needs no fixture tools
 # The suite needs Node >= 22; tests/peers installs one (npm package `node`) next to it.
 set -euo pipefail
-mode=${1:?usage: conformance.sh server|client BINARY}
-binary=${2:?usage: conformance.sh server|client BINARY}
+mode=${1:?usage: conformance.sh server|client|serve BINARY}
+binary=${2:?usage: conformance.sh server|client|serve BINARY}
 binary=$(realpath "$binary")
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=$root/tests/peers
@@ -74,6 +76,31 @@ case $mode in
     echo "conformance: server mode against $url"
     "$node" "$suite" server --url "$url" --suite active -o "$work/results" || status=1
     ;;
+  serve)
+    mkdir home
+    NEURONAUT_HOME=$work/home "$binary" serve --http 127.0.0.1:0 > server.out 2> server.err &
+    server_pid=$!
+    url=
+    for _ in $(seq 1 100); do
+      url=$(sed -n 's/^neuronaut: serve listening on \([^ ]*\).*/\1/p' server.out)
+      [[ -n $url ]] && break
+      sleep 0.1
+    done
+    if [[ -z $url ]]; then
+      echo "conformance: neuronaut serve did not start:" >&2
+      cat server.err >&2
+      exit 1
+    fi
+    echo "conformance: serve mode against $url/mcp"
+    for scenario in server-initialize ping tools-list logging-set-level completion-complete \
+        resources-list prompts-list server-sse-polling dns-rebinding-protection; do
+      "$node" "$suite" server --url "$url/mcp" --scenario "$scenario" -o "$work/results" || status=1
+    done
+    if (( $(find results -name checks.json 2>/dev/null | wc -l) < 9 )); then
+      echo "conformance: fewer result files than the 9 scenarios run" >&2
+      status=1
+    fi
+    ;;
   client)
     for scenario in initialize tools_call elicitation-sep1034-client-defaults sse-retry; do
       echo "conformance: client scenario $scenario"
@@ -81,7 +108,7 @@ case $mode in
     done
     ;;
   *)
-    echo "conformance: mode must be server or client" >&2
+    echo "conformance: mode must be server, client or serve" >&2
     exit 2
     ;;
 esac
