@@ -64,9 +64,8 @@ struct Reply {
   Json json;  // null when the body is not JSON
 };
 
-inline Reply PostJson(const V1TestServer& s, const std::string& path, const std::string& body) {
-  auto c = s.Client();
-  auto r = c.Post(path.c_str(), body, "application/json");
+// An answer as a Reply (status 0 when there was none).
+inline Reply ToReply(const httplib::Result& r) {
   Reply out;
   if (!r) return out;
   out.status = r->status;
@@ -76,16 +75,14 @@ inline Reply PostJson(const V1TestServer& s, const std::string& path, const std:
   return out;
 }
 
+inline Reply PostJson(const V1TestServer& s, const std::string& path, const std::string& body) {
+  auto c = s.Client();
+  return ToReply(c.Post(path.c_str(), body, "application/json"));
+}
+
 inline Reply Get(const V1TestServer& s, const std::string& path) {
   auto c = s.Client();
-  auto r = c.Get(path.c_str());
-  Reply out;
-  if (!r) return out;
-  out.status = r->status;
-  out.body = r->body;
-  auto j = ParseJson(r->body, "reply");
-  if (j.ok()) out.json = std::move(*j);
-  return out;
+  return ToReply(c.Get(path.c_str()));
 }
 
 // The data events of a streamed reply, parsed ("[DONE]" kept as a string).
