@@ -98,6 +98,22 @@ std::vector<std::string> CalledToolNames(const std::string& text) {
   return names;
 }
 
+struct ToolsCall {
+  size_t name_begin, name_end;  // the name of `tools.<name>(` in the code
+};
+
+// Every `tools.<name>(` of `code` (not `mytools.x(`), in order.
+std::vector<ToolsCall> ToolsCalls(const std::string& code) {
+  std::vector<ToolsCall> calls;
+  for (size_t at = code.find("tools."); at != std::string::npos; at = code.find("tools.", at + 6)) {
+    if (at > 0 && IsNameChar(code[at - 1])) continue;
+    size_t end = at + 6;
+    while (end < code.size() && IsNameChar(code[end])) ++end;
+    if (end > at + 6 && end < code.size() && code[end] == '(') calls.push_back({at + 6, end});
+  }
+  return calls;
+}
+
 }  // namespace
 
 std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions) {
@@ -109,14 +125,9 @@ std::string WithToolPrefixes(const std::string& code, const std::vector<std::str
   }
   std::string out;
   size_t from = 0;
-  for (size_t at = code.find("tools."); at != std::string::npos; at = code.find("tools.", at + 6)) {
-    if (at > 0 && IsNameChar(code[at - 1])) continue;
-    size_t end = at + 6;
-    while (end < code.size() && IsNameChar(code[end])) ++end;
-    std::string name = code.substr(at + 6, end - at - 6);
-    if (end >= code.size() || code[end] != '(' || name.empty() ||
-        name.find("__") != std::string::npos)
-      continue;
+  for (const auto& call : ToolsCalls(code)) {
+    std::string name = code.substr(call.name_begin, call.name_end - call.name_begin);
+    if (name.find("__") != std::string::npos) continue;
     std::string match;
     int matches = 0;
     for (const auto& t : tools) {
@@ -126,8 +137,8 @@ std::string WithToolPrefixes(const std::string& code, const std::vector<std::str
       }
     }
     if (matches != 1) continue;
-    out += code.substr(from, at + 6 - from) + match;
-    from = end;
+    out += code.substr(from, call.name_begin - from) + match;
+    from = call.name_end;
   }
   return out + code.substr(from);
 }
@@ -151,15 +162,9 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
              "until the tool's answer shows the step is done";
     }
   }
-  for (size_t at = code.find("tools."); at != std::string::npos; at = code.find("tools.", at + 6)) {
-    if (at > 0 && (std::isalnum(static_cast<unsigned char>(code[at - 1])) || code[at - 1] == '_'))
-      continue;
-    size_t end = at + 6;
-    while (end < code.size() &&
-           (std::isalnum(static_cast<unsigned char>(code[end])) || code[end] == '_'))
-      ++end;
-    std::string name = code.substr(at + 6, end - at - 6);
-    if (end >= code.size() || code[end] != '(' || name == "call") continue;
+  for (const auto& call : ToolsCalls(code)) {
+    std::string name = code.substr(call.name_begin, call.name_end - call.name_begin);
+    if (name == "call") continue;
     bool is_skill = std::find(skill_names.begin(), skill_names.end(), name) != skill_names.end();
     if (!is_skill && name.find("__") == std::string::npos)
       return "tools." + name +
