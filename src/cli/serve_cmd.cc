@@ -1,10 +1,11 @@
-// neuronaut serve [--http HOST:PORT] [--token T]: the dashboard, the HTTP API, MCP and (when
-// built) the OpenAI-compatible model server, on one port.
+// neuronaut serve [--http HOST:PORT] [--token T] [--model FILE.gguf]: the dashboard, the HTTP
+// API, MCP and (with a model) the OpenAI-compatible model server, on one port.
 
 #include <sys/random.h>
 
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include "cli/context.h"
 #include "core/data_home.h"
@@ -20,6 +21,7 @@ struct ServeArgs {
   std::string http, token, mcp = "skills", model;
   std::vector<std::string> allow_hosts, allow_origins;
   double rate = 50;
+  std::optional<int> parallel, ctx_size, queue, threads;
 };
 
 Result<std::string> NewToken() {
@@ -96,7 +98,13 @@ int Serve(Context& ctx, const ServeArgs& a) {
   options.rate_per_s = a.rate;
   options.burst = std::max(4.0, a.rate * 4);
   options.mcp_server = a.mcp == "none" ? "" : a.mcp;
-  options.model = a.model;
+  options.model = a.model.empty() ? config->server.model : a.model;
+  options.parallel = a.parallel.value_or(config->server.parallel);
+  options.ctx_size = a.ctx_size.value_or(config->server.ctx_size);
+  options.queue = a.queue.value_or(config->server.queue);
+  options.model_threads = a.threads.value_or(config->server.threads);
+  options.chat_format = config->llm.chat_format;  // the embedded engine's prompt, as `run` uses it
+  options.chat_template = config->llm.chat_template;
   options.run_command = RunCommand(ctx, *config);
 
   // SIGINT/SIGTERM end the server cleanly: this thread waits for them, every other thread
@@ -121,8 +129,21 @@ int Serve(Context& ctx, const ServeArgs& a) {
   if (!(*serve)->mcp_path().empty())
     std::cout << "  mcp        " << url << (*serve)->mcp_path() << " (" << options.mcp_server
               << ")\n";
-  std::cout << "  v1         " << ((*serve)->serves_models() ? url + "/v1" : (*serve)->model_note())
+  std::cout << "  v1         "
+            << ((*serve)->serves_models()
+                    ? url + "/v1 (" + options.model + ", " + std::to_string(options.parallel) +
+                          " slots of " + std::to_string(options.ctx_size) + " tokens)"
+                    : (*serve)->model_note())
             << std::endl;
+  if ((*serve)->serves_models()) {
+    // As llama-server: /health says 503 while the model loads, and a model that cannot be
+    // loaded ends the server.
+    if (Status st = (*serve)->WaitModelLoaded(); !st.ok()) {
+      (*serve)->Stop();
+      return Fail(st.WithContext("serve"));
+    }
+    std::cout << "neuronaut: model loaded, /v1 ready" << std::endl;
+  }
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "neuronaut: serve stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
@@ -146,7 +167,16 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "Accept requests from this origin too, e.g. https://app.example (repeatable)");
   cmd->add_option("--rate-limit", a.rate, "Requests a second per client address (default 50)");
   cmd->add_option("--mcp", a.mcp, "Built-in MCP server served at /mcp (default skills; none)");
-  cmd->add_option("--model", a.model, "GGUF to serve at /v1 with the embedded engine");
+  cmd->add_option("--model", a.model,
+                  "GGUF to serve at /v1 with the embedded engine (default: [server] model)");
+  cmd->add_option("--parallel", a.parallel,
+                  "Slots /v1 decodes together (default: [server] parallel, 2)");
+  cmd->add_option("--ctx-size", a.ctx_size,
+                  "Tokens each /v1 slot holds (default: [server] ctx_size, 4096)");
+  cmd->add_option("--queue", a.queue,
+                  "Requests that may wait for a slot; more get 503 (default: [server] queue, 16)");
+  cmd->add_option("--threads", a.threads,
+                  "Engine threads for /v1 (default: [server] threads; 0: every core)");
   cmd->callback([&ctx] { ctx.exit_code = Serve(ctx, a); });
 }
 

@@ -280,6 +280,11 @@ const std::vector<Field>& Fields() {
     f.push_back(StringListField("permissions.ask", NAUT_REF(permissions.ask), nullptr));
     f.push_back(StringField("server.host", NAUT_REF(server.host)));
     f.push_back(NumberField<int>("server.port", NAUT_REF(server.port), 0, 65535));
+    f.push_back(StringField("server.model", NAUT_REF(server.model)));
+    f.push_back(NumberField<int>("server.parallel", NAUT_REF(server.parallel), 1, 64));
+    f.push_back(NumberField<int>("server.ctx_size", NAUT_REF(server.ctx_size), 256, 1 << 20));
+    f.push_back(NumberField<int>("server.queue", NAUT_REF(server.queue), 0, 4096));
+    f.push_back(NumberField<int>("server.threads", NAUT_REF(server.threads), 0, 1024));
     return f;
   }();
   return fields;

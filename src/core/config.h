@@ -104,6 +104,12 @@ struct PermissionsConfig {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8765;
+  // /v1: a GGUF the embedded engine serves OpenAI-compatibly (empty: /v1 is not served).
+  std::string model;
+  int parallel = 2;     // slots decoded together
+  int ctx_size = 4096;  // tokens each slot holds
+  int queue = 16;       // requests that may wait for a slot; more get 503
+  int threads = 0;      // engine threads; 0: every core
 };
 
 struct McpServerConfig {

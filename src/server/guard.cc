@@ -121,7 +121,10 @@ httplib::Server::HandlerResponse Guard::Check(const httplib::Request& req, httpl
   }
   const std::string& path = req.path;
   bool api = UnderPrefix(path, "/api");
-  bool guarded = api || UnderPrefix(path, "/mcp") || UnderPrefix(path, "/v1");
+  // llama-server's /props, /slots and /metrics tell what the model server holds and does;
+  // /health stays open, as llama-server keeps it.
+  bool guarded = api || UnderPrefix(path, "/mcp") || UnderPrefix(path, "/v1") || path == "/props" ||
+                 path == "/slots" || path == "/metrics";
   bool needs_token = (guarded && !loopback_bind) || (api && IsWrite(req.method));
   if (needs_token && !HasToken(req)) {
     res.set_header("WWW-Authenticate", "Bearer");

@@ -11,6 +11,7 @@
 #include "mcp/server.h"
 #include "server/api/api.h"
 #include "server/guard.h"
+#include "server/v1/model_server.h"
 #include "server/web/static_files.h"
 
 namespace naut::server {
@@ -25,6 +26,7 @@ struct Serve::Impl {
   std::unique_ptr<Api> api;
   std::unique_ptr<mcp::Server> mcp_server;
   std::unique_ptr<mcp::HttpServer> mcp_http;
+  std::unique_ptr<ModelServer> models;
   std::string model_note;
   std::thread thread;
   std::atomic<bool> listen_returned{false};
@@ -47,7 +49,8 @@ Result<std::unique_ptr<Serve>> Serve::Open(const Config& config, ServeOptions op
   Impl& s = *impl;
   const ServeOptions& o = s.options;
 
-  int threads = std::max(8, o.threads);
+  // Every /v1 slot and queued request holds a connection thread while it waits.
+  int threads = std::max(o.threads, o.model.empty() ? 8 : o.parallel + o.queue + 8);
   s.http.new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
@@ -100,22 +103,34 @@ Result<std::unique_ptr<Serve>> Serve::Open(const Config& config, ServeOptions op
     mcp_path = mcp_options.path;
   }
 
-  // /v1: the OpenAI-compatible server on the embedded engine is not part of this build yet.
-  s.model_note = "the OpenAI-compatible model server (/v1 on the embedded engine) is not built yet";
-  if (!o.model.empty()) s.model_note += "; --model " + o.model + " is not served";
-  for (const char* path : {"/v1/.*", "/health", "/props", "/slots", "/metrics"}) {
-    auto not_built = [&s](const httplib::Request&, httplib::Response& res) {
-      JsonError(res, 501, "Not Implemented: " + s.model_note);
-    };
-    s.http.Get(path, not_built);
-    s.http.Post(path, not_built);
+  // /v1 (and llama-server's /health, /props, /slots, /metrics): the embedded engine serving
+  // a GGUF, when one is given.
+  if (!o.model.empty()) {
+    NAUT_ASSIGN_OR_RETURN(s.models, ModelServer::Open({.model_path = o.model,
+                                                       .threads = o.model_threads,
+                                                       .context_size = o.ctx_size,
+                                                       .parallel = o.parallel,
+                                                       .queue_size = o.queue,
+                                                       .chat_format = o.chat_format,
+                                                       .chat_template = o.chat_template}));
+    s.models->Mount(s.http);
+  } else {
+    s.model_note =
+        "no model is served at /v1: start serve with --model FILE.gguf (or set [server] model)";
+    for (const char* path : {"/v1/.*", "/health", "/props", "/slots", "/metrics"}) {
+      auto not_served = [&s](const httplib::Request&, httplib::Response& res) {
+        JsonError(res, 501, "Not Implemented: " + s.model_note);
+      };
+      s.http.Get(path, not_served);
+      s.http.Post(path, not_served);
+    }
   }
 
   s.api = std::make_unique<Api>(ApiOptions{.config = config,
                                            .run_command = o.run_command,
                                            .mcp_path = mcp_path,
                                            .mcp_server = o.mcp_server,
-                                           .model_server = "",
+                                           .model_server = o.model,
                                            .model_server_note = s.model_note});
   s.api->Mount(s.http);
   MountStaticFiles(s.http);
@@ -151,6 +166,8 @@ void Serve::Stop() {
   // for.
   if (s.api) s.api->Stop();
   if (s.mcp_http) s.mcp_http->Stop();
+  // Cancels what /v1 generates, so the request threads waiting on it return.
+  if (s.models) s.models->Stop();
   if (s.thread.joinable()) {
     // stop() is ignored until the listen loop runs; repeat it until the loop has returned.
     while (!s.listen_returned) {
@@ -160,6 +177,11 @@ void Serve::Stop() {
     s.thread.join();
   }
   s.api.reset();  // stops runs this server started
+  s.models.reset();
+}
+
+Status Serve::WaitModelLoaded() {
+  return impl_->models ? impl_->models->WaitLoaded() : Status::Ok();
 }
 
 int Serve::port() const { return impl_->port; }
@@ -172,7 +194,7 @@ std::string Serve::url() const {
 }
 
 std::string Serve::mcp_path() const { return impl_->mcp_http ? "/mcp" : ""; }
-bool Serve::serves_models() const { return false; }
+bool Serve::serves_models() const { return impl_->models != nullptr; }
 std::string Serve::model_note() const { return impl_->model_note; }
 
 }  // namespace naut::server

@@ -32,7 +32,13 @@ struct ServeOptions {
   std::vector<std::string> run_command;
   // A GGUF for /v1 (the embedded engine); empty: /v1 is not served (501, saying why).
   std::string model;
-  int threads = 48;  // concurrent connections (each open event stream holds one)
+  int parallel = 2;           // /v1 slots decoded together
+  int ctx_size = 4096;        // tokens each slot holds
+  int queue = 16;             // /v1 requests that may wait for a slot
+  int model_threads = 0;      // engine threads; 0: every core
+  std::string chat_format;    // a built-in prompt format instead of the model's template
+  std::string chat_template;  // a Jinja file instead of the model's template
+  int threads = 48;           // concurrent connections (each open event stream holds one)
 };
 
 class Serve {
@@ -45,7 +51,10 @@ class Serve {
   Serve& operator=(const Serve&) = delete;
 
   // Binds and serves on a background thread; Unavailable naming the address when it cannot.
+  // The model of /v1 loads meanwhile (/health says 503 until it is loaded).
   Status Start();
+  // Blocks until /v1's model is loaded (Ok, also when no model is served) or failed to load.
+  Status WaitModelLoaded();
   // Ends event streams and MCP sessions, stops runs this server started, stops listening and
   // waits for request threads. Idempotent.
   void Stop();

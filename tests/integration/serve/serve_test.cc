@@ -147,7 +147,7 @@ TEST_F(ServeTest, TooManyRequestsAre429) {
 
 TEST_F(ServeTest, NonLoopbackBindNeedsTheTokenForEverythingButThePage) {
   StartServe({"--http", "0.0.0.0:0", "--token", kToken});
-  for (const char* path : {"/api/health", "/api/runs", "/v1/models"}) {
+  for (const char* path : {"/api/health", "/api/runs", "/v1/models", "/slots", "/metrics"}) {
     auto r = client_->Get(path);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << path;
@@ -178,11 +178,91 @@ TEST_F(ServeTest, McpAnswersOnTheSamePort) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_FALSE(r->get_header_value("Mcp-Session-Id").empty());
   EXPECT_NE(r->body.find("serverInfo"), std::string::npos);
-  // /v1 says plainly that it is not there.
+  // Without --model, /v1 says plainly that it is not there and how to get it.
   auto v1 = client_->Get("/v1/models");
   ASSERT_TRUE(v1);
   EXPECT_EQ(v1->status, 501);
-  EXPECT_NE(v1->body.find("not built yet"), std::string::npos);
+  EXPECT_NE(v1->body.find("--model FILE.gguf"), std::string::npos) << v1->body;
+}
+
+// A tiny GGUF of ../shared/conformance, or "" (the test says it skipped).
+std::string TinyModel() {
+  const std::string path =
+      NAUT_SOURCE_DIR "/../shared/conformance/models/synth-llama-256-Q4_K_M.gguf";
+  return std::filesystem::exists(path) ? path : "";
+}
+
+TEST_F(ServeTest, ServesAModelAtV1OnTheSamePortAsTheApi) {
+  const std::string model = TinyModel();
+  if (model.empty()) GTEST_SKIP() << "../shared/conformance/models is absent; this test needs it";
+  // The tiny model has no chat template: the prompt format comes from the config, as for run.
+  StartServe({"--http", "127.0.0.1:0", "--token", kToken, "--model", model, "--parallel", "2",
+              "--ctx-size", "256", "--threads", "1", "--set", "llm.chat_format=chatml"});
+  int health = 0;
+  for (int i = 0; i < 300 && health != 200; ++i) {
+    auto r = client_->Get("/health");
+    ASSERT_TRUE(r);
+    health = r->status;
+    if (health != 200) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(health, 200) << "the model did not load";
+  Json models = Get("/v1/models");
+  ASSERT_EQ(models["data"].size(), 1u) << models.dump();
+  EXPECT_EQ(models["data"][0]["id"], "synth-llama-256-Q4_K_M");
+
+  Json request = {{"messages", Json::array({{{"role", "user"}, {"content", "Hello"}}})},
+                  {"max_tokens", 6},
+                  {"temperature", 0}};
+  auto chat = client_->Post("/v1/chat/completions", DumpJson(request), "application/json");
+  ASSERT_TRUE(chat);
+  ASSERT_EQ(chat->status, 200) << chat->body;
+  Json answer = *ParseJson(chat->body, "chat");
+  EXPECT_EQ(answer["object"], "chat.completion");
+  EXPECT_EQ(answer["usage"]["completion_tokens"], 6) << answer.dump();
+  // The same request again reuses the slot's cached prompt.
+  chat = client_->Post("/v1/chat/completions", DumpJson(request), "application/json");
+  ASSERT_TRUE(chat);
+  ASSERT_EQ(chat->status, 200) << chat->body;
+  Json again = *ParseJson(chat->body, "chat");
+  EXPECT_EQ(again["choices"][0]["message"]["content"], answer["choices"][0]["message"]["content"]);
+  EXPECT_GT(again["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), 0);
+
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("tokens_predicted_total"), std::string::npos) << metrics->body;
+  Json slots = Get("/slots");
+  EXPECT_EQ(slots.size(), 2u) << slots.dump();
+  // The API says what /v1 serves.
+  Json status = Get("/api/health");
+  EXPECT_NE(status.dump().find("synth-llama-256-Q4_K_M.gguf"), std::string::npos) << status.dump();
+  // A long answer in flight does not keep serve from stopping.
+  std::thread streamer([port = serve_->port()] {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    Json body = {{"prompt", "Once"}, {"max_tokens", 200}, {"stream", true}};
+    c.Post("/v1/completions", DumpJson(body), "application/json");
+  });
+  std::this_thread::sleep_for(300ms);
+  serve_->process().Signal(SIGTERM);
+  auto stopped = serve_->process().WaitFor(30s);
+  streamer.join();
+  ASSERT_TRUE(stopped.has_value()) << "serve did not stop";
+  EXPECT_TRUE(stopped->success()) << stopped->ToString();
+}
+
+TEST_F(ServeTest, AModelThatCannotBeLoadedEndsServeSayingWhy) {
+  auto bad = home_ / "not-a-model.gguf";
+  std::ofstream(bad) << "GGUF but not really";
+  auto serve = ServeProcess::Start(home_, {"--http", "127.0.0.1:0", "--model", bad.string()});
+  if (serve) {  // it may listen before the load fails: then it must exit, with status 1
+    auto status = (*serve)->process().WaitFor(30s);
+    ASSERT_TRUE(status.has_value()) << "serve kept running with a broken model";
+    EXPECT_FALSE(status->success());
+  }
+  auto missing =
+      ServeProcess::Start(home_, {"--http", "127.0.0.1:0", "--model", "/nonexistent.gguf"});
+  EXPECT_FALSE(missing) << "serve started with a model file that does not exist";
 }
 
 // The scripted model: the first answer starts the game, then slow plain answers keep the run
