@@ -6,7 +6,6 @@
 #include <chrono>
 #include <thread>
 
-#include "core/files.h"
 #include "engine/generate.h"
 
 namespace naut::llm {
@@ -27,10 +26,6 @@ LlmError Error(LlmError::Kind kind, std::string message) {
   return e;
 }
 
-std::string TokenText(const engine::Tokenizer& tok, engine::TokenId id) {
-  return id >= 0 && id < tok.n_tokens() ? tok.token_text(id) : "";
-}
-
 constexpr int kMaxSlots = 64;
 
 // A slot's cache is worth keeping for a prompt that shares at least this many leading tokens
@@ -49,59 +44,6 @@ size_t CommonPrefix(const std::vector<engine::TokenId>& a, const std::vector<eng
 
 }  // namespace
 
-Status EmbeddedBackend::ChoosePromptFormat(const EmbeddedOptions& o) {
-  if (!o.chat_format.empty()) {
-    if (!o.chat_template.empty()) {
-      return InvalidArgument("set either chat_format or chat_template, not both");
-    }
-    auto f = ParseChatFormat(o.chat_format);
-    if (!f) return InvalidArgument("unknown chat format '" + o.chat_format + "'");
-    format_ = *f;
-    has_format_ = true;
-    tool_style_ = ToolCallStyleOf(format_);
-    return Status::Ok();
-  }
-  std::string source;
-  if (!o.chat_template.empty()) {
-    auto text = ReadFile(o.chat_template);
-    if (!text.ok()) return text.error().WithContext("chat_template");
-    source = std::move(*text);
-    template_origin_ = o.chat_template;
-  } else {
-    source = model_->file().GetStringOr("tokenizer.chat_template", "");
-    template_origin_ = "the model's tokenizer.chat_template";
-  }
-  auto detected = DetectChatFormat(source);
-  if (detected.ok()) {
-    format_ = *detected;
-    has_format_ = true;
-    tool_style_ = ToolCallStyleOf(format_);
-  }
-  if (source.empty()) return detected.error();
-  const engine::Tokenizer& tok = model_->tokenizer();
-  ChatTemplateTokens tokens{TokenText(tok, tok.bos()), TokenText(tok, tok.eos())};
-  auto t = ChatTemplate::Create(source, tokens,
-                                o.chat_template.empty() ? "chat template" : o.chat_template);
-  if (t.ok()) {
-    strip_bos_ = tok.add_bos() && !tokens.bos.empty();
-    tool_style_ = ToolCallStyleOfTemplate(source, t->capabilities().tools);
-    reasoning_ = source.find("<think>") != std::string::npos;
-    template_ = std::make_unique<const ChatTemplate>(std::move(*t));
-    return Status::Ok();
-  }
-  if (!o.chat_template.empty()) return t.error();
-  if (!has_format_) {
-    return Unimplemented("the chat template cannot be used (" + t.error().message() +
-                         ") and is none of the built-in formats; name one with chat_format = "
-                         "chatml | llama3 | mistral-v7 | mistral | gemma");
-  }
-  spdlog::warn(
-      "{}: the chat template cannot be used ({}); prompts are written in the built-in {} "
-      "format",
-      path_, t.error().message(), ChatFormatName(format_));
-  return Status::Ok();
-}
-
 Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOptions& o) {
   std::unique_ptr<EmbeddedBackend> b(new EmbeddedBackend());
   b->path_ = o.model_path;
@@ -111,7 +53,9 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
                            ", got " + std::to_string(o.slots));
   }
   NAUT_ASSIGN_OR_RETURN(b->model_, engine::Model::Load(o.model_path));
-  if (Status st = b->ChoosePromptFormat(o); !st.ok()) return st.WithContext(o.model_path);
+  auto writer = PromptWriter::Create(*b->model_, o.chat_format, o.chat_template, o.model_path);
+  if (!writer.ok()) return writer.error().WithContext(o.model_path);
+  b->writer_ = std::move(*writer);
   engine::ContextOptions& co = b->context_options_;
   co.n_ctx = o.context_size > 0 ? o.context_size : 8192;
   co.n_threads = o.threads > 0 ? o.threads
@@ -124,10 +68,7 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
   return b;
 }
 
-std::string EmbeddedBackend::PromptFormat() const {
-  if (template_) return "chat template from " + template_origin_;
-  return "chat format " + std::string(ChatFormatName(format_));
-}
+std::string EmbeddedBackend::PromptFormat() const { return writer_->Describe(); }
 
 std::string EmbeddedBackend::Describe() const {
   return "embedded " + path_ + " (" + PromptFormat() + ")";
@@ -163,56 +104,16 @@ Result<EmbeddedBackend::Slot*> EmbeddedBackend::ChooseSlot(
 }
 
 LlmResult<std::string> EmbeddedBackend::Prompt(const ChatRequest& request) const {
-  const std::vector<ToolSpec> no_tools;
-  const std::vector<ToolSpec>& tools =
-      request.tool_choice.mode == ToolChoice::Mode::kNone ? no_tools : request.tools;
-  if (template_) {
-    auto text = template_->Apply(request.messages, tools);
-    if (text.ok()) {
-      // The tokenizer adds BOS itself; the template's own copy would make two.
-      const std::string& bos = template_->tokens().bos;
-      if (strip_bos_ && text->compare(0, bos.size(), bos) == 0) text->erase(0, bos.size());
-      return std::move(*text);
-    }
-    if (!has_format_) {
-      return Error(LlmError::Kind::kBadRequest, template_origin_ + ": " + text.error().message());
-    }
-    spdlog::warn(
-        "{}: the chat template refuses this chat ({}); writing it in the built-in {} format", path_,
-        text.error().message(), ChatFormatName(format_));
-  }
-  return RenderChat(format_, request.messages, tools);
+  auto text = writer_->Prompt(request);
+  if (!text.ok()) return Error(LlmError::Kind::kBadRequest, text.error().message());
+  return std::move(*text);
 }
 
 LlmResult<std::optional<OutputGrammar>> EmbeddedBackend::OutputGrammarFor(
     const ChatRequest& request) {
-  const bool tools = !request.tools.empty() && request.tool_choice.mode != ToolChoice::Mode::kNone;
-  const bool forced = request.tool_choice.mode == ToolChoice::Mode::kRequired ||
-                      request.tool_choice.mode == ToolChoice::Mode::kFunction;
-  if (request.response_format.type != ResponseFormat::Type::kText) {
-    if (tools && forced) {
-      return Error(LlmError::Kind::kBadRequest,
-                   "response_format and a required tool call cannot both be forced");
-    }
-    auto g = ResponseFormatGrammar(request.response_format);
-    if (!g.ok()) return Error(LlmError::Kind::kBadRequest, g.error().message());
-    return std::optional<OutputGrammar>(std::move(*g));
-  }
-  if (!tools || !constrain_tool_calls_) return std::optional<OutputGrammar>();
-  auto g =
-      ToolCallGrammar(request.tools, request.tool_choice, tool_style_, {.reasoning = reasoning_});
-  if (g.ok()) {
-    for (const std::string& note : g->notes) spdlog::debug("{}: {}", path_, note);
-    return std::optional<OutputGrammar>(std::move(*g));
-  }
-  if (g.error().code() == Code::kUnimplemented && !forced) {
-    if (!told_unconstrained_.exchange(true)) {
-      spdlog::warn("{}: tool calls are not constrained: {}", path_, g.error().message());
-    }
-    return std::optional<OutputGrammar>();
-  }
-  return Error(LlmError::Kind::kBadRequest,
-               (forced ? "tool_choice cannot be enforced: " : "") + g.error().message());
+  auto g = writer_->OutputGrammarFor(request, /*parallel_tool_calls=*/false, constrain_tool_calls_);
+  if (!g.ok()) return Error(LlmError::Kind::kBadRequest, g.error().message());
+  return std::move(*g);
 }
 
 LlmResult<std::pair<const engine::Grammar*, const engine::TokenVocabulary*>>

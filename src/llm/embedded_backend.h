@@ -55,6 +55,7 @@
 #include "llm/chat.h"
 #include "llm/chat_format.h"
 #include "llm/chat_template.h"
+#include "llm/prompt_writer.h"
 #include "llm/tool_grammar.h"
 
 namespace naut::llm {
@@ -82,21 +83,20 @@ class EmbeddedBackend : public ChatModel {
 
   // The built-in format: the one in use when there is no usable Jinja template, else the
   // fallback for chats the template refuses (see has_format()).
-  ChatFormat format() const { return format_; }
-  bool has_format() const { return has_format_; }
+  ChatFormat format() const { return writer_->format(); }
+  bool has_format() const { return writer_->has_format(); }
   // Whether prompts are written by a Jinja chat template, and which.
-  const ChatTemplate* chat_template() const { return template_.get(); }
+  const ChatTemplate* chat_template() const { return writer_->chat_template(); }
   // "chat template from the model's tokenizer.chat_template", "chat template from FILE", or
   // "chat format NAME" for a built-in format.
   std::string PromptFormat() const;
   int context_size() const { return context_size_; }
   int slots() const { return slot_count_; }
   // The tool-call form the prompts teach, which the tool-call grammar follows.
-  ToolCallStyle tool_call_style() const { return tool_style_; }
+  ToolCallStyle tool_call_style() const { return writer_->tool_call_style(); }
 
  private:
   EmbeddedBackend() = default;
-  Status ChoosePromptFormat(const EmbeddedOptions& options);
   // The prompt text for a request, or kBadRequest with the template's message.
   LlmResult<std::string> Prompt(const ChatRequest& request) const;
   // The grammar the request's output must follow: none (nullopt), or kBadRequest.
@@ -122,17 +122,10 @@ class EmbeddedBackend : public ChatModel {
   // so a context that cannot be made fails there.
   std::vector<Slot> slots_ GUARDED_BY(mu_);
   int slot_count_ = 0;
-  uint64_t calls_ GUARDED_BY(mu_) = 0;  // the clock of Slot::last_used
-  std::unique_ptr<const ChatTemplate> template_;
-  std::string template_origin_;  // "the model's tokenizer.chat_template" or the file
-  bool strip_bos_ = false;       // the tokenizer adds BOS itself; the template writes it too
-  ChatFormat format_ = ChatFormat::kChatMl;
-  bool has_format_ = false;
-  ToolCallStyle tool_style_ = ToolCallStyle::kUnknown;
+  uint64_t calls_ GUARDED_BY(mu_) = 0;          // the clock of Slot::last_used
+  std::unique_ptr<const PromptWriter> writer_;  // the prompt format and output grammars
   bool constrain_tool_calls_ = true;
-  bool reasoning_ = false;  // the template writes <think>: the model reasons before it answers
-  std::atomic<bool> told_unconstrained_{false};  // the unknown tool-call form was logged
-  std::string grammar_text_ GUARDED_BY(mu_);     // the source of grammar_
+  std::string grammar_text_ GUARDED_BY(mu_);  // the source of grammar_
   std::unique_ptr<engine::Grammar> grammar_ GUARDED_BY(mu_);
   // By the control tokens they write as text (joined with '\n').
   std::map<std::string, std::unique_ptr<engine::TokenVocabulary>> vocabularies_ GUARDED_BY(mu_);

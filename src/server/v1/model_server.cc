@@ -16,9 +16,9 @@
 #include "engine/grammar_matcher.h"
 #include "engine/model.h"
 #include "llm/chat_format.h"
+#include "llm/prompt_writer.h"
 #include "llm/tool_calls.h"
 #include "server/v1/openai_request.h"
-#include "server/v1/prompt_writer.h"
 #include "server/v1/scheduler.h"
 
 namespace naut::server {
@@ -254,7 +254,8 @@ class ModelServer::Impl {
   Status LoadModel() {
     NAUT_ASSIGN_OR_RETURN(model_, engine::Model::Load(options_.model_path));
     NAUT_ASSIGN_OR_RETURN(
-        writer_, PromptWriter::Create(*model_, options_.chat_format, options_.chat_template));
+        writer_, llm::PromptWriter::Create(*model_, options_.chat_format, options_.chat_template,
+                                           options_.model_path));
     SchedulerOptions so;
     so.slots = options_.parallel;
     so.queue_size = options_.queue_size;
@@ -322,7 +323,7 @@ class ModelServer::Impl {
   Status load_status_ GUARDED_BY(mu_);
   // Written by the loader thread before loaded_ is set, read only after Ready() saw it.
   std::unique_ptr<engine::Model> model_;
-  std::unique_ptr<PromptWriter> writer_;
+  std::unique_ptr<llm::PromptWriter> writer_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> stopped_{false};
   std::thread loader_;

@@ -10,9 +10,3 @@ naut_test(server_v1_model_test
   DEPS naut_server
   LABELS model
   TIMEOUT 1800)
-# The model server alone on a port, for bench/serve and manual tests (not installed).
-if(NAUT_BUILD_TESTS)
-  add_executable(server_v1_serve ${CMAKE_CURRENT_LIST_DIR}/testing/v1_serve_main.cc)
-  target_compile_options(server_v1_serve PRIVATE ${NAUT_WARNINGS})
-  target_link_libraries(server_v1_serve PRIVATE naut_server)
-endif()
