@@ -4,8 +4,8 @@
 #   bench/serve/serve_bench.sh
 #
 # Starts llama-server (built by bench/engine/llama_cpp.sh setup into bench/engine/.llama-cpp/bin)
-# and our server (build/release/src/server/server_v1_serve, or NAUT_V1_SERVER) in turn, never both
-# at once, with the same model, threads, context and slots, and runs bench/serve/load.py against
+# and `neuronaut serve --model` (build/release/src/cli/neuronaut, or NEURONAUT) in turn, never
+# both at once, with the same model, threads, context and slots, and runs bench/serve/load.py against
 # each: CLIENTS concurrent streaming clients (default "1 2 4"), each sending REQUESTS requests of
 # MAX_TOKENS generated tokens (ignore_eos, greedy). The servers alternate for REPS repetitions, so
 # that drift of the machine's load shows in both. Prints one JSON line a run and, at the end, per
@@ -28,12 +28,12 @@ REQUESTS="${REQUESTS:-3}"
 MAX_TOKENS="${MAX_TOKENS:-128}"
 REPS="${REPS:-3}"
 PORT="${PORT:-18180}"
-OURS="${NAUT_V1_SERVER:-$ROOT/build/release/src/server/server_v1_serve}"
+OURS="${NEURONAUT:-$ROOT/build/release/src/cli/neuronaut}"
 LLAMA_SERVER="$ROOT/bench/engine/.llama-cpp/bin/llama-server"
 OUT="$(mktemp -d)"
 
 [[ -f "$MODEL" ]] || { echo "no model at $MODEL (scripts/models.sh fetches it)" >&2; exit 1; }
-[[ -x "$OURS" ]] || { echo "no $OURS: cmake --build --preset release --target server_v1_serve" >&2; exit 1; }
+[[ -x "$OURS" ]] || { echo "no $OURS: cmake --build --preset release --target neuronaut" >&2; exit 1; }
 [[ -x "$LLAMA_SERVER" ]] || "$ROOT/bench/engine/llama_cpp.sh" setup
 
 PID=""
@@ -55,8 +55,10 @@ start_server() {  # name
     "$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT_NOW" -t "$THREADS" \
       -c $((CTX * PARALLEL)) -np "$PARALLEL" -cb --no-webui >"$OUT/$1.log" 2>&1 &
   else
-    "$OURS" "$MODEL" --port "$PORT_NOW" --threads "$THREADS" --ctx "$CTX" --parallel "$PARALLEL" \
-      --queue 16 >"$OUT/$1.log" 2>&1 &
+    # A data home of its own; no MCP server at /mcp, no rate limit in the way of the load.
+    "$OURS" --home "$OUT/home" serve --http "127.0.0.1:$PORT_NOW" --model "$MODEL" --mcp none \
+      --threads "$THREADS" --ctx-size "$CTX" --parallel "$PARALLEL" --queue 16 --rate-limit 100000 \
+      >"$OUT/$1.log" 2>&1 &
   fi
   PID=$!
   for _ in $(seq 1 600); do
