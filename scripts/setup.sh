@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   libsqlite3-dev libhnswlib-dev libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libseccomp-dev libre2-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14
+  chromium
 )
 
 missing=()
@@ -28,7 +29,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm test peers (official MCP servers, SDK and conformance suite), pinned by package-lock.json.
+# npm test peers (official MCP servers, SDK and conformance suite, the openai client, puppeteer-core
+# for the dashboard test in chromium), pinned by package-lock.json.
 peers=tests/peers
 stamp=$peers/node_modules/.naut-lock-sha256
 want=$(sha256sum $peers/package-lock.json | cut -d' ' -f1)
