@@ -10,9 +10,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "core/json.h"
+#include "core/subprocess.h"
 #include "llm/scripted_llm_process.h"
 #include "serve/serve_process.h"
 
@@ -249,6 +251,43 @@ TEST_F(ServeTest, ServesAModelAtV1OnTheSamePortAsTheApi) {
   streamer.join();
   ASSERT_TRUE(stopped.has_value()) << "serve did not stop";
   EXPECT_TRUE(stopped->success()) << stopped->ToString();
+}
+
+// NeuroNaut's own pool takes a serve as it takes a llama-server: health, model, context and
+// slots read from /health, /props and /slots, and a question answered through it.
+TEST_F(ServeTest, ThePoolTakesServeAsAnEndpoint) {
+  const std::string model = TinyModel();
+  if (model.empty()) GTEST_SKIP() << "../shared/conformance/models is absent; this test needs it";
+  StartServe({"--http", "127.0.0.1:0", "--model", model, "--parallel", "3", "--ctx-size", "256",
+              "--threads", "1", "--set", "llm.chat_format=chatml"});
+  const auto client_home = home_ / "client";
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {NAUT_CLI,
+                                     "--home",
+                                     client_home.string(),
+                                     "--set",
+                                     "llm.backend=openai",
+                                     "--set",
+                                     "llm.endpoints=" + serve_->url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunCommand({.argv = argv, .env = {{"NO_COLOR", "1"}}}, {}, 60s);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  };
+  CommandResult status;
+  for (int i = 0; i < 50; ++i) {  // the model may still be loading: /health 503
+    status = cli({"llm", "status"});
+    if (status.status.success()) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(status.status.success()) << status.out << status.err;
+  EXPECT_NE(status.out.find("synth-llama-256-Q4_K_M"), std::string::npos) << status.out;
+  // context 256, 3 slots, none busy
+  EXPECT_TRUE(std::regex_search(status.out, std::regex(R"( 256 +3 +0\n)"))) << status.out;
+  EXPECT_NE(status.out.find("1 of 1 endpoint(s) up"), std::string::npos) << status.out;
+  CommandResult ask = cli({"llm", "ask", "--max-tokens", "5", "--temperature", "0", "Hello"});
+  EXPECT_TRUE(ask.status.success()) << ask.out << ask.err;
+  EXPECT_FALSE(ask.out.empty()) << ask.err;
 }
 
 TEST_F(ServeTest, AModelThatCannotBeLoadedEndsServeSayingWhy) {
