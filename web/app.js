@@ -65,6 +65,8 @@ function stepOf(e) {
   switch (t) {
     case 'run_start': head('run', `${e.run_id} on ${e.env}${e.goal ? ' — goal: ' + e.goal : ''}`); break;
     case 'task_start': head('task', e.task); break;
+    case 'task_paused': li.classList.add('bad'); head('task paused', `${e.task}: ${e.reason || ''}`); break;
+    case 'tools': head('tools', `${e.count} tools offered`); break;
     case 'round': head('round', e.round); break;
     case 'prompt': head('observation', `${e.observation_chars} characters; skills offered: ${(e.skills || []).join(', ') || 'none'}`); break;
     case 'model_call':
@@ -166,12 +168,10 @@ $('#start-form').addEventListener('submit', async (ev) => {
   $('#start-run').disabled = true;
   try {
     const r = await api('/api/runs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    selectedRun = '';
-    await refreshRuns();
-    $('#run-select').value = r.run_id;
+    // Followed once, here; refreshRuns then finds it selected and only updates the list.
     selectedRun = r.run_id;
     follow(r.run_id);
-    refreshRuns();
+    await refreshRuns();
   } catch (err) { $('#run-message').textContent = 'start: ' + err.message; }
   $('#start-run').disabled = false;
 });
@@ -284,7 +284,8 @@ function chart(canvas, series, { xLabel = '', yLabel = '', yMax = null, right = 
   ctx.strokeStyle = '#999'; ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, H - B); ctx.lineTo(W - R, H - B); ctx.stroke();
   ctx.fillStyle = '#333';
   for (let i = 0; i <= 4; i++) { const v = yTop * i / 4; ctx.fillText(v >= 100 ? Math.round(v) : v.toFixed(1), 4, Y(v) + 4); }
-  for (let i = 0; i <= 4; i++) { const v = xMax * i / 4; ctx.fillText(Math.round(v), X(v) - 6, H - B + 14); }
+  const xStep = Math.max(1, Math.ceil(xMax / 4));  // whole model calls, no repeated labels
+  for (let v = 0; v <= xMax; v += xStep) ctx.fillText(String(v), X(v) - 6, H - B + 14);
   ctx.fillText(xLabel, W / 2 - 40, H - 4);
   ctx.save(); ctx.translate(10, H / 2 + 30); ctx.rotate(-Math.PI / 2); ctx.fillText(yLabel, 0, 0); ctx.restore();
   if (right) { for (let i = 0; i <= 4; i++) ctx.fillText((i * 25) + '%', W - R + 6, Y(i / 4, 1) + 4); }
