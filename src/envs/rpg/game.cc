@@ -846,7 +846,11 @@ const ItemInfo* ItemToBuy(std::string_view id) {
 // chat refused every purchase.
 Game::Situation Game::SituationFor(std::string_view id) const {
   const ItemInfo* to_buy = ItemToBuy(id);
-  bool too_poor = to_buy && hero_.gold < to_buy->price;  // gold comes from fights first
+  // Gold comes from fights first: for a purchase or a night at the inn the purse cannot pay.
+  // (A 1.5B model pressed the Inn five times a task while the inn answered "a room costs 10,
+  // you have 9" and this hint still pointed at the Inn.)
+  bool too_poor =
+      (to_buy && hero_.gold < to_buy->price) || (id == "rest_at_inn" && hero_.gold < kInnPrice);
   bool won_by_fighting = id == "first_victory" || id.starts_with("reach_level_") ||
                          id == "visit_cave" || id.starts_with("defeat_") || too_poor;
   std::string you = Str(hero_.hp) + "/" + Str(hero_.max_hp) + " HP";
@@ -866,14 +870,14 @@ Game::Situation Game::SituationFor(std::string_view id) const {
     return {text, !won_by_fighting};
   }
   bool needs_town =
-      (id.starts_with("buy_") && !too_poor) || id == "rest_at_inn" || id == "accept_bounty";
+      ((id.starts_with("buy_") || id == "rest_at_inn") && !too_poor) || id == "accept_bounty";
   if (needs_town && location_ != Location::kTown) {
     return {"you are in the " + std::string(LocationName(location_)) +
                 ": go back to town first: " + PressHint(kGameChatId, "go:town", "🏰 Back to town"),
             true};
   }
   if (!won_by_fighting) return {};
-  if (hero_.hp * 2 < hero_.max_hp) {
+  if (hero_.hp * 2 < hero_.max_hp && hero_.gold >= kInnPrice) {
     return {
         "your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight" +
             (location_ == Location::kTown ? ": " + PressHint(kGameChatId, "inn", "🛏 Inn") : ""),
@@ -930,6 +934,10 @@ std::string Game::MissingFor(std::string_view id) const {
   if (id == "buy_weapon") return shop("sword");
   if (id == "buy_armour") return shop("armour");
   if (id == "rest_at_inn") {
+    if (hero_.gold < kInnPrice) {
+      return "no night at the inn yet: a room costs " + Str(kInnPrice) + " 💰 and you have " +
+             Str(hero_.gold) + " 💰: every fight won gives gold";
+    }
     return location_ == Location::kTown
                ? "no night at the inn yet: " + PressHint(kGameChatId, "inn", "🛏 Inn")
                : "no night at the inn yet: the 🛏 Inn is in town";

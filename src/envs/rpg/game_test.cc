@@ -152,6 +152,26 @@ TEST(RpgGame, NotYetSendsAShopperBackToTownAndToTheBuyButton) {
             "@dungeon_quest_bot)");
 }
 
+// The inn asks the purse first, as the shop does: with 5 💰 the hint points to the fights that
+// give gold, not to the Inn button that would answer "a room costs 10, you have 5".
+TEST(RpgGame, NotYetSendsAnInnGuestWhoCannotPayToTheFights) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  d.Send(kShopChatId, "/start");
+  d.PressIndex(0, kShopChatId);  // a potion: 25 -> 15
+  d.PressIndex(0, kShopChatId);  // another: 15 -> 5
+  ASSERT_EQ(d.State()["hero"]["gold"], 5);
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("rest_at_inn"),
+            "no night at the inn yet: a room costs 10 💰 and you have 5 💰: every fight won "
+            "gives gold; fights are found in the 🌲 Forest: press 🌲 Forest (button_index 0 in "
+            "@dungeon_quest_bot)");
+  // In the forest with an empty purse the way to the inn is a fight, not the road back.
+  d.Press("🌲 Forest");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("rest_at_inn").find("go back to town"),
+            std::string::npos)
+      << d.world->Snapshot().MilestoneDetail("rest_at_inn");
+}
+
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
   Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
   testing::PlayScripted(a, 300);
