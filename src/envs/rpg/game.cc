@@ -816,13 +816,21 @@ std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_
                                    [](const Message& m) { return !m.keyboard.empty(); })
                     : std::vector<Message>::const_reverse_iterator();
   if (chat && shown != chat->messages.rend()) {
-    int index = 0;
+    int index = 0, back = -1;
     for (const auto& row : shown->keyboard) {
       for (const auto& b : row) {
         if (b.data == data)
           return "press " + b.text + " (button_index " + Str(index) + " in " + bot + ")";
+        if (b.data == "back") back = index;
         ++index;
       }
+    }
+    // A screen of its own (inventory, hero, quest board): the way out comes first. A 1.5B
+    // model told to press the Forest from the inventory pressed its button 0 (a potion) five
+    // times.
+    if (back >= 0) {
+      return "press ⬅️ Back (button_index " + Str(back) + " in " + bot + "), then " +
+             std::string(label);
     }
   }
   return "press " + std::string(label) + " in " + bot;

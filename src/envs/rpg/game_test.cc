@@ -172,6 +172,23 @@ TEST(RpgGame, NotYetSendsAnInnGuestWhoCannotPayToTheFights) {
       << d.world->Snapshot().MilestoneDetail("rest_at_inn");
 }
 
+// From a screen of its own (the inventory) the hint names the way out before the button that
+// is not on screen.
+TEST(RpgGame, NotYetLeadsOutOfTheInventoryFirst) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  d.Press("🎒 Inventory");
+  EXPECT_EQ(
+      d.world->Snapshot().MilestoneDetail("first_victory"),
+      "no fight won yet; fights are found in the 🌲 Forest: press ⬅️ Back (button_index 1 "
+      "in @dungeon_quest_bot), then 🌲 Forest");
+  d.Press("⬅️ Back");
+  EXPECT_NE(
+      d.world->Snapshot().MilestoneDetail("first_victory").find("press 🌲 Forest (button_index"),
+      std::string::npos)
+      << d.world->Snapshot().MilestoneDetail("first_victory");
+}
+
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
   Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
   testing::PlayScripted(a, 300);
