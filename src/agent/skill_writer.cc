@@ -114,15 +114,21 @@ std::vector<ToolsCall> ToolsCalls(const std::string& code) {
   return calls;
 }
 
-}  // namespace
-
-std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions) {
+// The tools `actions` called, each once, in the order first called.
+std::vector<std::string> ToolsUsed(const std::vector<std::string>& actions) {
   std::vector<std::string> tools;
   for (const auto& a : actions) {
     for (auto& n : CalledToolNames(a)) {
       if (std::find(tools.begin(), tools.end(), n) == tools.end()) tools.push_back(std::move(n));
     }
   }
+  return tools;
+}
+
+}  // namespace
+
+std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions) {
+  const std::vector<std::string> tools = ToolsUsed(actions);
   std::string out;
   size_t from = 0;
   for (const auto& call : ToolsCalls(code)) {
@@ -144,7 +150,8 @@ std::string WithToolPrefixes(const std::string& code, const std::vector<std::str
 }
 
 std::optional<std::string> SkillDraftProblem(const std::string& code,
-                                             const std::vector<std::string>& skill_names) {
+                                             const std::vector<std::string>& skill_names,
+                                             const std::vector<std::string>& tools_used) {
   constexpr int kCopiesAllowed = 3;
   std::string_view rest = code, previous;
   int line_no = 0, run = 0;
@@ -166,11 +173,15 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
     std::string name = code.substr(call.name_begin, call.name_end - call.name_begin);
     if (name == "call") continue;
     bool is_skill = std::find(skill_names.begin(), skill_names.end(), name) != skill_names.end();
-    if (!is_skill && name.find("__") == std::string::npos)
-      return "tools." + name +
-             "(...) is not a tool: tools are named <server>__<tool> as in the actions, e.g. "
-             "tools.game__" +
-             name + "(...)";
+    if (!is_skill && name.find("__") == std::string::npos) {
+      // Name the real ones: "e.g. tools.game__<name>" sent the 1.5B after tools it made up
+      // (get_response, get_answer) under a prefix.
+      std::string known;
+      for (const auto& t : tools_used) known += (known.empty() ? "" : ", ") + ("tools." + t);
+      return "tools." + name + "(...) is not a tool: tools are named <server>__<tool>" +
+             (known.empty() ? std::string(" as in the actions") : "; the actions used " + known) +
+             " (write the steps with these; a helper of your own is a def in the same block)";
+    }
   }
   return std::nullopt;
 }
@@ -247,7 +258,7 @@ std::string SkillWriter::Learn(const std::string& task,
     std::string code = WithToolPrefixes(
         ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions);
     std::string refusal;
-    if (auto problem = SkillDraftProblem(code, skill_names)) {
+    if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
       refusal = "skill refused: " + *problem;
     } else {
       auto added = skills_->Add(code, task, env_);

@@ -42,10 +42,12 @@ std::string WithToolPrefixes(const std::string& code, const std::vector<std::str
 
 // Why a skill as written cannot work, before the library sees it: the same line four or more
 // times in a row (a loop is asked for), or `tools.<name>(` where name is neither a tool name
-// (<server>__<tool>) nor one of `skill_names` (the runtime runs tools.<skill>(...) as the skill).
-// Nothing when none of these.
+// (<server>__<tool>) nor one of `skill_names` (the runtime runs tools.<skill>(...) as the skill);
+// that refusal names `tools_used` (the tools the successful actions called). Nothing when none
+// of these.
 std::optional<std::string> SkillDraftProblem(const std::string& code,
-                                             const std::vector<std::string>& skill_names);
+                                             const std::vector<std::string>& skill_names,
+                                             const std::vector<std::string>& tools_used = {});
 
 // `code` with each line that is a call written as `tool {json}` (no parentheses, as the 1.5B
 // copied it from an observation's label) made a call: `tool({json})`, for a tool in `tool_names`.

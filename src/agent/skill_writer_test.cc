@@ -156,6 +156,15 @@ TEST(SkillDraftProblemTest, CopiedLinesAndWrongToolNamesAreCaught) {
   auto no_server = SkillDraftProblem("def f():\n    tools.press_inline_button({})\n", {});
   ASSERT_TRUE(no_server);
   EXPECT_NE(no_server->find("tools.press_inline_button(...) is not a tool"), std::string::npos);
+  // A made-up tool is told which tools the actions used, not sent to a prefixed guess.
+  auto made_up = SkillDraftProblem("def f():\n    tools.get_response()\n", {},
+                                   {"game__press_inline_button", "game__get_messages"});
+  ASSERT_TRUE(made_up);
+  EXPECT_NE(made_up->find("the actions used tools.game__press_inline_button, "
+                          "tools.game__get_messages"),
+            std::string::npos)
+      << *made_up;
+  EXPECT_EQ(made_up->find("tools.game__get_response"), std::string::npos) << *made_up;
   EXPECT_FALSE(SkillDraftProblem("def f():\n    tools.start_game('x')\n", {"start_game"}));
   EXPECT_FALSE(
       SkillDraftProblem("import tools\ndef f():\n    tools.game__send_message(message='/start')\n"
