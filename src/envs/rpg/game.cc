@@ -950,7 +950,26 @@ std::string Game::MissingFor(std::string_view id) const {
                ? "no night at the inn yet: " + PressHint(kGameChatId, "inn", "🛏 Inn")
                : "no night at the inn yet: the 🛏 Inn is in town";
   }
-  if (id == "equip_weapon") return "no bought sword equipped yet: see /inventory";
+  if (id == "equip_weapon") {
+    // The bought weapon that is not in hand, and the way to its Equip button: the inventory.
+    // (The 1.5B, told only "see /inventory", read the messages five times a task.)
+    for (const auto& key : hero_.items) {
+      const ItemInfo* item = FindItem(key);
+      if (!item || item->kind != ItemInfo::Kind::kWeapon || item->price == 0 ||
+          key == hero_.weapon) {
+        continue;
+      }
+      std::string label = "Equip " + std::string(item->emoji) + " " + std::string(item->name);
+      std::string equip = PressHint(kGameChatId, "equip:" + key, label);
+      if (equip.find("(button_index") == std::string::npos) {
+        std::string inventory = PressHint(kGameChatId, "inv", "🎒 Inventory");
+        if (inventory.find("(button_index") != std::string::npos)
+          equip = inventory + ", then " + label;
+      }
+      return "no bought sword equipped yet: " + equip;
+    }
+    return "no bought sword equipped yet: buy one first (the 🛒 Goblin Market)";
+  }
   if (id == "accept_bounty") return "the bounty is not accepted yet: see the 📜 Quest board";
   if (id == "visit_cave") return "no fight won in the 🕳 Cave yet";
   if (id == "defeat_cave_troll") return "no Cave Troll defeated yet";

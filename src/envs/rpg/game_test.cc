@@ -189,6 +189,21 @@ TEST(RpgGame, NotYetLeadsOutOfTheInventoryFirst) {
       << d.world->Snapshot().MilestoneDetail("first_victory");
 }
 
+// A bought sword not in hand: the hint leads to its Equip button through the inventory.
+TEST(RpgGame, NotYetLeadsABoughtSwordToItsEquipButton) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  EXPECT_EQ(d.world->Snapshot().MilestoneDetail("equip_weapon"),
+            "no bought sword equipped yet: buy one first (the 🛒 Goblin Market)");
+  Json state = d.world->Snapshot().ToJson();
+  state["hero"]["items"].push_back("iron_sword");
+  auto g = Game::FromJson(state);
+  ASSERT_TRUE(g) << g.error().ToString();
+  EXPECT_EQ(g->MilestoneDetail("equip_weapon"),
+            "no bought sword equipped yet: press 🎒 Inventory (button_index 5 in "
+            "@dungeon_quest_bot), then Equip 🗡 Iron Sword");
+}
+
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
   Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
   testing::PlayScripted(a, 300);
