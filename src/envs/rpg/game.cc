@@ -886,10 +886,13 @@ Game::Situation Game::SituationFor(std::string_view id) const {
   }
   if (!won_by_fighting) return {};
   if (hero_.hp * 2 < hero_.max_hp && hero_.gold >= kInnPrice) {
-    return {
-        "your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight" +
-            (location_ == Location::kTown ? ": " + PressHint(kGameChatId, "inn", "🛏 Inn") : ""),
-        false};
+    // The way there as buttons: told only "rest at the Inn in town", the 1.5B sent it as a
+    // command ("/rest at the 🛏 Inn in town ...") five times from the forest.
+    return {"your HP is low (" + you + "): rest at the 🛏 Inn in town before the next fight: " +
+                (location_ == Location::kTown
+                     ? PressHint(kGameChatId, "inn", "🛏 Inn")
+                     : PressHint(kGameChatId, "go:town", "🏰 Back to town") + ", then 🛏 Inn"),
+            false};
   }
   if (id == "visit_cave" || id == "defeat_cave_troll") {
     return {location_ == Location::kCave ? PressHint(kGameChatId, "hunt", "🐾 Hunt") + " to find one"

@@ -204,6 +204,23 @@ TEST(RpgGame, NotYetLeadsABoughtSwordToItsEquipButton) {
             "@dungeon_quest_bot), then Equip 🗡 Iron Sword");
 }
 
+// Low HP in the forest: the way to the inn is given as buttons, not as a place.
+TEST(RpgGame, NotYetLeadsAWoundedHeroBackToTownAndTheInn) {
+  Driver d = NewDriver(3);
+  d.Send(kGameChatId, "/start");
+  d.Press("🌲 Forest");
+  Json state = d.world->Snapshot().ToJson();
+  state["hero"]["hp"] = 12;
+  auto g = Game::FromJson(state);
+  ASSERT_TRUE(g) << g.error().ToString();
+  EXPECT_NE(g->MilestoneDetail("reach_level_2")
+                .find("your HP is low (12/30 HP): rest at the 🛏 Inn in town before the next "
+                      "fight: press 🏰 Back to town (button_index 3 in @dungeon_quest_bot), then "
+                      "🛏 Inn"),
+            std::string::npos)
+      << g->MilestoneDetail("reach_level_2");
+}
+
 TEST(RpgGame, SameSeedAndPressesGiveTheSameTranscriptByteForByte) {
   Driver a = NewDriver(42), b = NewDriver(42), c = NewDriver(43);
   testing::PlayScripted(a, 300);
