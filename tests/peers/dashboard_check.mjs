@@ -16,6 +16,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { cleanupOnExit, runCheck, skip as skipCheck, startServe as spawnServe, stop } from "./serve_peer.mjs";
 
 const kTimeoutMs = 120_000;
 const kToken = "dashboard-check-token";
@@ -29,10 +30,7 @@ const shots = path.resolve(process.argv[4] || process.env.DASHBOARD_SCREENSHOTS 
                            path.join(os.tmpdir(), "naut-dashboard-screenshots"));
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
 
-function skip(why, how) {
-  console.log(`dashboard_check: skipped: ${why}\n  install: ${how}`);
-  process.exit(77);
-}
+const skip = (why, how) => skipCheck("dashboard_check", why, how);
 if (!binary || !scriptedLlm) {
   console.error("usage: node dashboard_check.mjs <neuronaut binary> <naut-scripted-llm binary> [screenshot folder]");
   process.exit(1);
@@ -91,33 +89,12 @@ function startScriptedLlm() {
 
 // Starts serve on a free port and resolves with its base URL from the first stdout line.
 function startServe(llmUrl) {
-  serve = spawn(binary, ["--home", home, "serve", "--http", "127.0.0.1:0", "--token", kToken],
-                { env: { ...env, LLM_BASE_URL: llmUrl, LLM_BACKEND: "openai" },
-                  stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  serve.stderr.on("data", (d) => { stderr += d; });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    serve.stdout.on("data", (d) => {
-      stdout += d;
-      const m = stdout.match(/^neuronaut: serve listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve(m[1]);
-      else if (stdout.includes("\n")) reject(new Error(`serve's first line is not "listening": ${stdout}`));
-    });
-    serve.on("exit", (code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}`)));
-  });
+  const started = spawnServe(binary, ["--home", home, "serve", "--http", "127.0.0.1:0", "--token", kToken],
+                             { ...env, LLM_BASE_URL: llmUrl, LLM_BACKEND: "openai" });
+  serve = started.child;
+  return started.url;
 }
 
-// SIGTERM, then SIGKILL after 5 s; true when it had to be killed.
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return false;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-  if (child.exitCode !== null || child.signalCode !== null) return false;
-  child.kill("SIGKILL");
-  return true;
-}
 function killRun() {
   try { if (runPid) process.kill(-runPid, "SIGKILL"); } catch { /* already gone */ }
 }
@@ -136,18 +113,12 @@ async function cleanup() {
   fs.rmSync(home, { recursive: true, force: true });
 }
 // Last resort when node itself is ended: no serve or chromium is left behind.
-process.on("exit", () => {
+cleanupOnExit("dashboard_check", cleanup, () => {
   if (serve && serve.exitCode === null) { serve.kill("SIGKILL"); killRun(); }
   if (llm && llm.exitCode === null) llm.kill("SIGKILL");
   const proc = browser && browser.process();
   if (proc && proc.exitCode === null) proc.kill("SIGKILL");
 });
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    console.error(`dashboard_check: stopped by ${sig}`);
-    cleanup().finally(() => process.exit(1));
-  });
-}
 
 async function check() {
   fs.writeFileSync(path.join(home, "add_gold.py"), [
@@ -390,20 +361,4 @@ async function check() {
   console.log(`dashboard_check: screenshots (${saved.join(", ")}) in ${shots}`);
 }
 
-let status = 0;
-let timer;
-try {
-  await Promise.race([
-    check(),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${kTimeoutMs / 1000} s`)), kTimeoutMs);
-    }),
-  ]);
-} catch (e) {
-  console.error(`dashboard_check: FAILED: ${e.message}`);
-  status = 1;
-} finally {
-  clearTimeout(timer);
-  await cleanup();
-}
-process.exit(status);
+await runCheck("dashboard_check", check, kTimeoutMs, cleanup);

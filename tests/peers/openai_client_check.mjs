@@ -4,18 +4,15 @@
 // on the two slots, and a malformed request refused as a 400 APIError.
 // Usage: node openai_client_check.mjs <neuronaut binary> <model.gguf>
 // Exit: 0 passed, 1 failed (saying what), 77 skipped (the model or the openai package is absent).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { cleanupOnExit, runCheck, skip as skipCheck, startServe as spawnServe, stop } from "./serve_peer.mjs";
 
 const kTimeoutMs = 60_000;
 const [binary, model] = process.argv.slice(2);
 
-function skip(why, how) {
-  console.log(`openai_client_check: skipped: ${why}\n  install: ${how}`);
-  process.exit(77);
-}
+const skip = (why, how) => skipCheck("openai_client_check", why, how);
 if (!binary || !model) {
   console.error("usage: node openai_client_check.mjs <neuronaut binary> <model.gguf>");
   process.exit(1);
@@ -37,23 +34,13 @@ let serve = null;
 
 // Starts serve with the model on a free port and resolves with its base URL from the first line.
 function startServe() {
-  serve = spawn(binary, ["--home", home, "serve", "--http", "127.0.0.1:0", "--model", model,
-                         "--ctx-size", "256", "--threads", "1", "--parallel", "2",
-                         // The tiny model has no chat template: the prompt format comes from the config.
-                         "--set", "llm.chat_format=chatml"],
-                { env: { ...process.env, NEURONAUT_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  serve.stderr.on("data", (d) => { stderr += d; });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    serve.stdout.on("data", (d) => {
-      stdout += d;
-      const m = stdout.match(/^neuronaut: serve listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve(m[1]);
-      else if (stdout.includes("\n")) reject(new Error(`serve's first line is not "listening": ${stdout}`));
-    });
-    serve.on("exit", (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-  });
+  const started = spawnServe(binary, [
+    "--home", home, "serve", "--http", "127.0.0.1:0", "--model", model,
+    "--ctx-size", "256", "--threads", "1", "--parallel", "2",
+    // The tiny model has no chat template: the prompt format comes from the config.
+    "--set", "llm.chat_format=chatml"], { ...process.env, NEURONAUT_HOME: home });
+  serve = started.child;
+  return started.url;
 }
 
 async function waitForHealth(base) {
@@ -73,23 +60,12 @@ async function waitForHealth(base) {
 
 // Stops serve whatever happened, bounded so cleanup never hangs.
 async function cleanup() {
-  if (serve && serve.exitCode === null && serve.signalCode === null) {
-    const exited = new Promise((r) => serve.once("exit", r));
-    serve.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    if (serve.exitCode === null && serve.signalCode === null) serve.kill("SIGKILL");
-  }
+  await stop(serve);
   fs.rmSync(home, { recursive: true, force: true });
 }
-process.on("exit", () => {
+cleanupOnExit("openai_client_check", cleanup, () => {
   if (serve && serve.exitCode === null) serve.kill("SIGKILL");
 });
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    console.error(`openai_client_check: stopped by ${sig}`);
-    cleanup().finally(() => process.exit(1));
-  });
-}
 
 function expect(ok, what, seen) {
   if (!ok) throw new Error(`${what}; got ${JSON.stringify(seen)}`);
@@ -162,20 +138,4 @@ async function check() {
               `"${refused.message}"`);
 }
 
-let status = 0;
-let timer;
-try {
-  await Promise.race([
-    check(),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${kTimeoutMs / 1000} s`)), kTimeoutMs);
-    }),
-  ]);
-} catch (e) {
-  console.error(`openai_client_check: FAILED: ${e.message}`);
-  status = 1;
-} finally {
-  clearTimeout(timer);
-  await cleanup();
-}
-process.exit(status);
+await runCheck("openai_client_check", check, kTimeoutMs, cleanup);
