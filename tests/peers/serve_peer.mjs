@@ -27,6 +27,9 @@ export function startServe(binary, args, env) {
       else if (stdout.includes("\n")) reject(new Error(`serve's first line is not "listening": ${stdout}`));
     });
     child.on("exit", (code) => reject(new Error(`serve exited (${code}) before listening: ${stderr}`)));
+    // A binary that cannot be started (wrong path, not executable) is a failure that says so,
+    // not node's unhandled 'error' event.
+    child.on("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message}`)));
   });
   return { child, url };
 }
