@@ -9,6 +9,9 @@
 #                                     real models in ./models (scripts/models.sh fetches them):
 #                                     the ids of src/engine/testdata/real_text/*.txt (llama-tokenize)
 #                                     and greedy continuations with top-5 probabilities (llama_ref)
+#   bench/engine/llama_cpp.sh refs-embed  rewrite src/engine/testdata/llama_cpp_embed/*.json: llama.cpp's
+#                                     pooled embeddings (mean, cls, last) of random-weight models
+#                                     built from SPECS and of the real models in ./models
 #   bench/engine/llama_cpp.sh bench-real  llama-bench and engine_bench alternating on the real models,
 #                                     pp512 and tg128 at 1 and 2 threads (run it under
 #                                     `flock /tmp/naut-build.lock` so that no build shares the CPU)
@@ -45,7 +48,17 @@ cpu_flags() {
   echo "$opts"
 }
 
+# One build at a time: benches, tests and scripts may ask for it together (the lock is the
+# kernel's, dropped when a holder dies).
 setup() {
+  mkdir -p "$WORK"
+  exec 9>"$WORK/.setup.lock"
+  flock 9
+  build_llama_cpp
+  exec 9>&-
+}
+
+build_llama_cpp() {
   local config
   config="$(cpu_flags)"
   if [[ -x "$BIN/llama-bench" && -x "$BIN/llama-server" && -x "$BIN/llama-tokenize" &&
@@ -231,6 +244,60 @@ EOF
   done < <(real_models)
 }
 
+# The embeddings llama.cpp pools for a causal model (what llama-server's /v1/embeddings answers),
+# for three of the SPECS models with every pooling and for the real models with mean pooling.
+EMBED_SPECS=(synth-qwen2-f32-tied synth-llama-q4_0-hd64 synth-qwen3-q5k)
+EMBED_PROMPTS=("Once upon a time" "The little dog ran after the red ball."
+  "def add(a, b): return a + b" "Fight the goblin, then rest at the inn.")
+
+refs_embed() {
+  setup
+  llama_ref
+  ours
+  local out="$ROOT/src/engine/testdata/llama_cpp_embed" tmp commit
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' RETURN
+  mkdir -p "$out"
+  commit="$(git -C "$SRC" log -1 --format=%h)"
+  local entry want
+  for want in "${EMBED_SPECS[@]}"; do
+    for entry in "${SPECS[@]}"; do
+      [[ "${entry%%|*}" == "$want" ]] || continue
+      local name="${entry%%|*}" spec="${entry#*|}" fp pooling
+      fp="$("$ROOT/build/release/bench/engine/synth_model" "$tmp/$name.gguf" "$spec")"
+      for pooling in mean cls last; do
+        "$BIN/llama_ref" --embed "$pooling" "$tmp/$name.gguf" "${EMBED_PROMPTS[@]}" \
+          >"$tmp/$name.$pooling.json"
+      done
+      python3 - "$tmp/$name" "$spec" "$fp" "$commit" >"$out/$name.json" <<'EOF'
+import json, sys
+stem, spec, fp, commit = sys.argv[1:]
+results = []
+for pooling in ("mean", "cls", "last"):
+    ref = json.load(open(f"{stem}.{pooling}.json"))
+    results += [dict(r, pooling=pooling) for r in ref["results"]]
+print(json.dumps({"model": ref["model"], "spec": json.loads(spec), "model_fnv1a64": fp,
+                  "llama_cpp": f"node-llama-cpp bundle {commit}, embeddings, KV cache F32, 1 thread",
+                  "results": results}, indent=0))
+EOF
+      echo "wrote $out/$name.json" >&2
+    done
+  done
+  local name file sha size
+  while read -r name file sha size; do
+    "$BIN/llama_ref" --embed mean "$ROOT/models/$file" "${EMBED_PROMPTS[@]}" >"$tmp/$name.json"
+    python3 - "$tmp/$name.json" "$name" "$file" "$sha" "$commit" >"$out/real-$name.json" <<'EOF'
+import json, sys
+path, name, file, sha, commit = sys.argv[1:]
+ref = json.load(open(path))
+print(json.dumps({"model": name, "file": file, "sha256": sha,
+                  "llama_cpp": "node-llama-cpp bundle " + commit + ", " + ref["llama_cpp"],
+                  "results": [dict(r, pooling="mean") for r in ref["results"]]}, indent=0))
+EOF
+    echo "wrote $out/real-$name.json" >&2
+  done < <(real_models)
+}
+
 # llama-bench (pp512, tg128, one repetition) and engine_bench (the same, tg from an empty cache)
 # alternating, REPS rounds (default 5) over the real models and 1 and 2 threads, so that a
 # change in the machine's load falls on both; then mean ± sd of each.
@@ -291,9 +358,10 @@ case "${1:-}" in
   bench) bench ;;
   refs) refs ;;
   refs-real) refs_real ;;
+  refs-embed) refs_embed ;;
   bench-real) bench_real ;;
   *)
-    echo "usage: $0 setup|server-path|bench|refs|refs-real|bench-real" >&2
+    echo "usage: $0 setup|server-path|bench|refs|refs-real|refs-embed|bench-real" >&2
     exit 2
     ;;
 esac

@@ -259,7 +259,7 @@ std::string SkillWriter::Learn(const std::string& task,
         ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions);
     std::string refusal;
     if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
-      refusal = "skill refused: " + *problem;
+      refusal = *problem;
     } else {
       auto added = skills_->Add(code, task, env_);
       if (added) {
@@ -267,6 +267,9 @@ std::string SkillWriter::Learn(const std::string& task,
         return *added;
       }
       refusal = added.error().message();
+      // The store's message starts with what the event and the reply below already say.
+      constexpr std::string_view kPrefix = "skill refused: ";
+      if (refusal.starts_with(kPrefix)) refusal.erase(0, kPrefix.size());
     }
     access_.emit("skill", {{"status", "refused"}, {"reason", refusal}});
     messages.push_back(llm::Message::Assistant(answer->content));

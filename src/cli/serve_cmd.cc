@@ -18,7 +18,7 @@ namespace naut::cli {
 namespace {
 
 struct ServeArgs {
-  std::string http, token, mcp = "skills", model;
+  std::string http, token, mcp = "skills", model, pooling;
   std::vector<std::string> allow_hosts, allow_origins;
   double rate = 50;
   std::optional<int> parallel, ctx_size, queue, threads;
@@ -105,6 +105,7 @@ int Serve(Context& ctx, const ServeArgs& a) {
   options.model_threads = a.threads.value_or(config->server.threads);
   options.chat_format = config->llm.chat_format;  // the embedded engine's prompt, as `run` uses it
   options.chat_template = config->llm.chat_template;
+  options.pooling = a.pooling.empty() ? config->server.pooling : a.pooling;
   options.run_command = RunCommand(ctx, *config);
 
   // SIGINT/SIGTERM end the server cleanly: this thread waits for them, every other thread
@@ -177,6 +178,10 @@ void AddServeCommand(CLI::App& app, Context& ctx) {
                   "Requests that may wait for a slot; more get 503 (default: [server] queue, 16)");
   cmd->add_option("--threads", a.threads,
                   "Engine threads for /v1 (default: [server] threads; 0: every core)");
+  cmd->add_option("--pooling", a.pooling,
+                  "How /v1/embeddings pools a text: mean, cls or last (default: [server] "
+                  "pooling, else the model's own, else mean)")
+      ->check(CLI::IsMember({"mean", "cls", "last"}));
   cmd->callback([&ctx] { ctx.exit_code = Serve(ctx, a); });
 }
 

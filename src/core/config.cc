@@ -285,6 +285,8 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<int>("server.ctx_size", NAUT_REF(server.ctx_size), 256, 1 << 20));
     f.push_back(NumberField<int>("server.queue", NAUT_REF(server.queue), 0, 4096));
     f.push_back(NumberField<int>("server.threads", NAUT_REF(server.threads), 0, 1024));
+    f.push_back(StringField("server.pooling", NAUT_REF(server.pooling),
+                            OneOf({"", "mean", "cls", "last"})));
     return f;
   }();
   return fields;

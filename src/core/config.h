@@ -110,6 +110,9 @@ struct ServerConfig {
   int ctx_size = 4096;  // tokens each slot holds
   int queue = 16;       // requests that may wait for a slot; more get 503
   int threads = 0;      // engine threads; 0: every core
+  // /v1/embeddings: how a text's hidden states become one vector (mean, cls, last); empty:
+  // what the GGUF says (`<arch>.pooling_type`), else mean.
+  std::string pooling;
 };
 
 struct McpServerConfig {

@@ -313,6 +313,79 @@ Result<int> Context::EvalPrompt(const std::vector<TokenId>& prompt,
   return static_cast<int>(common);
 }
 
+Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Pooling pooling) {
+  if (tokens.empty()) return InvalidArgument("context: nothing to embed");
+  const int64_t E = model_.params().n_embd, nv = model_.params().n_vocab;
+  for (TokenId t : tokens) {
+    if (t < 0 || t >= nv)
+      return InvalidArgument("context: token id " + std::to_string(t) +
+                             " is outside the vocabulary");
+  }
+  if (tokens.size() > static_cast<size_t>(n_ctx_)) {
+    return ResourceExhausted("context: " + std::to_string(tokens.size()) +
+                             " tokens exceed the context size " + std::to_string(n_ctx_));
+  }
+  Truncate(0);
+  const int n = static_cast<int>(tokens.size());
+  std::vector<double> sum(static_cast<size_t>(E), 0.0);
+  std::vector<float> rows;
+  for (int start = 0; start < n; start += std::max(1, options_.n_batch)) {
+    const int count = std::min(std::max(1, options_.n_batch), n - start);
+    batch_seq_.assign(static_cast<size_t>(count), 0);
+    batch_pos_.resize(static_cast<size_t>(count));
+    batch_rows_.clear();
+    for (int t = 0; t < count; ++t) {
+      batch_pos_[static_cast<size_t>(t)] = start + t;
+      const int at = start + t;
+      const bool wanted = pooling == Pooling::kMean || (pooling == Pooling::kCls && at == 0) ||
+                          (pooling == Pooling::kLast && at == n - 1);
+      if (wanted) batch_rows_.push_back(t);
+    }
+    rows.resize(batch_rows_.size() * static_cast<size_t>(E));
+    Forward(tokens.data() + start, batch_seq_.data(), batch_pos_.data(), count, batch_rows_,
+            rows.data(), /*hidden=*/true);
+    seqs_[0].insert(seqs_[0].end(), tokens.begin() + start, tokens.begin() + start + count);
+    for (size_t r = 0; r < batch_rows_.size(); ++r) {
+      for (int64_t i = 0; i < E; ++i) sum[static_cast<size_t>(i)] += rows[r * E + i];
+    }
+  }
+  Truncate(0);
+  const double scale = pooling == Pooling::kMean ? 1.0 / n : 1.0;
+  double norm = 0.0;
+  for (double& v : sum) {
+    v *= scale;
+    norm += v * v;
+  }
+  norm = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
+  std::vector<float> out(static_cast<size_t>(E));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(sum[i] * norm);
+  return out;
+}
+
+Result<Pooling> ParsePooling(std::string_view name) {
+  if (name == "mean") return Pooling::kMean;
+  if (name == "cls") return Pooling::kCls;
+  if (name == "last") return Pooling::kLast;
+  return InvalidArgument("pooling must be mean, cls or last, not \"" + std::string(name) + "\"");
+}
+
+Result<Pooling> PoolingOf(const Model& model) {
+  const std::string key = model.params().arch_name + ".pooling_type";
+  if (model.file().Find(key) == nullptr) return Pooling::kMean;
+  NAUT_ASSIGN_OR_RETURN(int64_t type, model.file().GetInt(key));
+  switch (type) {
+    case 1:
+      return Pooling::kMean;
+    case 2:
+      return Pooling::kCls;
+    case 3:
+      return Pooling::kLast;
+    default:
+      return InvalidArgument(key + " is " + std::to_string(type) +
+                             ": only 1 (mean), 2 (cls) and 3 (last) pool a text into one vector");
+  }
+}
+
 void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
   if (const GemmKernel* gk = GetGemm(w.type)) {
     MatMulTiled(*gk, w, x, n_tokens, y);
@@ -437,7 +510,7 @@ Status Context::EvalBatch(const TokenId* tokens, int n, bool all_logits, float* 
 }
 
 void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int n,
-                      const std::vector<int>& out_rows, float* logits_out) {
+                      const std::vector<int>& out_rows, float* logits_out, bool hidden) {
   const ModelParams& p = model_.params();
   const int64_t E = p.n_embd, hd = p.head_dim, H = p.n_head, Hkv = p.n_head_kv;
   const int64_t Dq = H * hd, Dkv = Hkv * hd, F = p.n_ff;
@@ -569,10 +642,11 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
   }
   if (out_rows.empty() || logits_out == nullptr) return;
   const int count = static_cast<int>(out_rows.size());
+  float* normed = hidden ? logits_out : xn.data();
   for (int i = 0; i < count; ++i)
     RmsNorm(x.data() + static_cast<size_t>(out_rows[static_cast<size_t>(i)]) * E,
-            model_.output_norm().data(), E, p.rms_eps, xn.data() + static_cast<size_t>(i) * E);
-  MatMul(model_.output(), xn.data(), count, logits_out);
+            model_.output_norm().data(), E, p.rms_eps, normed + static_cast<size_t>(i) * E);
+  if (!hidden) MatMul(model_.output(), xn.data(), count, logits_out);
 }
 
 }  // namespace naut::engine

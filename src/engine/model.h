@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -89,6 +90,14 @@ struct ContextOptions {
   int n_seq = 1;      // sequences, each with a KV cache of n_ctx positions (EvalSeqs)
 };
 
+// How Context::Embed pools the hidden states of a text into one vector, as llama.cpp's
+// `--pooling` names them (a GGUF may say which in `<arch>.pooling_type`: 1 mean, 2 cls, 3 last).
+enum class Pooling { kMean, kCls, kLast };
+// The pooling a GGUF names, or kMean for a file that names none (a generation model).
+// InvalidArgument for a value llama.cpp does not define for causal models (0 none, 4 rank).
+Result<Pooling> PoolingOf(const Model& model);
+Result<Pooling> ParsePooling(std::string_view name);  // "mean", "cls" or "last"
+
 // Tokens of one sequence for Context::EvalSeqs: they follow the sequence's cached tokens.
 struct SeqTokens {
   int seq = 0;
@@ -130,6 +139,11 @@ class Context {
   // for an unknown or repeated sequence, an empty entry or a token outside the vocabulary;
   // ResourceExhausted when a sequence would pass n_ctx (nothing is evaluated then).
   Status EvalSeqs(const std::vector<SeqTokens>& batch);
+  // The embedding of `tokens` as llama.cpp's embedding mode computes it for a causal model: the
+  // hidden states after the output norm, pooled (mean over the tokens, or the first's or last's)
+  // and scaled to unit length (n_embd values). Runs on sequence 0 and leaves its cache empty.
+  // InvalidArgument for no tokens or one outside the vocabulary; ResourceExhausted past n_ctx.
+  Result<std::vector<float>> Embed(const std::vector<TokenId>& tokens, Pooling pooling);
   const float* logits(int i = 0) const {
     return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
   }
@@ -139,9 +153,10 @@ class Context {
   Status EvalBatch(const TokenId* tokens, int n, bool all_logits, float* logits_out);
   // One forward pass over `n` tokens, token t of sequence seq[t] at position pos[t] (a
   // sequence's tokens in order, after its cached ones); the logits of the tokens listed in
-  // `out_rows` go to logits_out, one row each.
+  // `out_rows` go to logits_out, one row each; with `hidden`, their hidden states after the
+  // output norm instead (n_embd values a row, the output matrix not applied).
   void Forward(const TokenId* tokens, const int* seq, const int* pos, int n,
-               const std::vector<int>& out_rows, float* logits_out);
+               const std::vector<int>& out_rows, float* logits_out, bool hidden = false);
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);

@@ -112,7 +112,8 @@ Result<std::unique_ptr<Serve>> Serve::Open(const Config& config, ServeOptions op
                                                        .parallel = o.parallel,
                                                        .queue_size = o.queue,
                                                        .chat_format = o.chat_format,
-                                                       .chat_template = o.chat_template}));
+                                                       .chat_template = o.chat_template,
+                                                       .pooling = o.pooling}));
     s.models->Mount(s.http);
   } else {
     s.model_note =

@@ -38,6 +38,7 @@ struct ServeOptions {
   int model_threads = 0;      // engine threads; 0: every core
   std::string chat_format;    // a built-in prompt format instead of the model's template
   std::string chat_template;  // a Jinja file instead of the model's template
+  std::string pooling;        // /v1/embeddings: mean, cls or last; empty: the model's own
   int threads = 48;           // concurrent connections (each open event stream holds one)
 };
 

@@ -1,7 +1,8 @@
 // The official openai npm client against `neuronaut serve --model` (the embedded engine at /v1)
 // with the tiny model: the model list, a chat completion with usage, the same completion streamed
 // (greedy, so the streamed text equals the whole answer), a text completion, two requests at once
-// on the two slots, and a malformed request refused as a 400 APIError.
+// on the two slots, embeddings (the client's default base64 and plain floats, which must agree,
+// unit length, different texts apart), and a malformed request refused as a 400 APIError.
 // Usage: node openai_client_check.mjs <neuronaut binary> <model.gguf>
 // Exit: 0 passed, 1 failed (saying what), 77 skipped (the model or the openai package is absent).
 import fs from "node:fs";
@@ -121,6 +122,23 @@ async function check() {
            "each of two concurrent chat completions should complete", r);
   }
 
+  // Embeddings: the client asks for base64 unless told otherwise and decodes it; both forms
+  // must carry the same unit vectors, one per input, and different texts must differ.
+  const inputs = ["Once upon a time", "The dog ran home."];
+  const e64 = await client.embeddings.create({ model: name, input: inputs });
+  const eFloat = await client.embeddings.create({ model: name, input: inputs, encoding_format: "float" });
+  expect(e64.data?.length === 2 && eFloat.data?.length === 2,
+         "embeddings.create should answer one embedding per input", { e64, eFloat });
+  const vec = (d) => Array.from(d.embedding);
+  const [a, b] = e64.data.map(vec);
+  const norm = Math.hypot(...a);
+  expect(a.length > 0 && Math.abs(norm - 1) < 1e-4, "an embedding should be a unit vector", { length: a.length, norm });
+  expect(JSON.stringify(a) === JSON.stringify(vec(eFloat.data[0])),
+         "base64 and float embeddings should be the same numbers", { base64: a.slice(0, 4), float: vec(eFloat.data[0]).slice(0, 4) });
+  const cosine = a.reduce((s, x, i) => s + x * b[i], 0);
+  expect(cosine < 0.9999 && e64.usage?.prompt_tokens > 0,
+         "two different texts should have different embeddings, and usage", { cosine, usage: e64.usage });
+
   // A malformed body is the client's fault: a 400 the client raises as an APIError.
   let refused = null;
   try {
@@ -134,7 +152,8 @@ async function check() {
 
   console.log(`openai_client_check: ok: ${name} listed; chat ${JSON.stringify(content)} ` +
               `(${u.prompt_tokens}+${u.completion_tokens} tokens) equals ${chunks} streamed chunks; ` +
-              `completion ${JSON.stringify(text)}; two concurrent completions; bad body -> 400 ` +
+              `completion ${JSON.stringify(text)}; two concurrent completions; embeddings of ${a.length} ` +
+              `values (cosine of two texts ${cosine.toFixed(3)}); bad body -> 400 ` +
               `"${refused.message}"`);
 }
 

@@ -265,6 +265,10 @@ class ModelServer::Impl {
                                ? options_.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     NAUT_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(*model_, so));
+    // A pooling the file names wrongly leaves generation served and embeddings refused.
+    pooling_ = options_.pooling.empty() ? engine::PoolingOf(*model_)
+                                        : engine::ParsePooling(options_.pooling);
+    embed_threads_ = so.context.n_threads;
     spdlog::info("model server: {} loaded ({}; {} slots of {} tokens)", options_.model_path,
                  writer_->Describe(), so.slots, scheduler_->n_ctx());
     return Status::Ok();
@@ -312,6 +316,7 @@ class ModelServer::Impl {
   std::optional<ApiError> Prepare(Exchange& x);
   void Generate(const httplib::Request& req, httplib::Response& res, V1Request v1);
   void Respond(const std::shared_ptr<Exchange>& x, httplib::Response& res);
+  void Embeddings(const httplib::Request& req, httplib::Response& res);
   void Stream(const std::shared_ptr<Exchange>& x, httplib::Response& res);
   std::string Metrics();
 
@@ -325,8 +330,13 @@ class ModelServer::Impl {
   std::unique_ptr<engine::Model> model_;
   std::unique_ptr<llm::PromptWriter> writer_;
   std::unique_ptr<Scheduler> scheduler_;
+  Result<engine::Pooling> pooling_ = engine::Pooling::kMean;
+  int embed_threads_ = 1;
   std::atomic<bool> stopped_{false};
   std::thread loader_;
+  // /v1/embeddings: a context of its own (made at the first request), one request at a time.
+  Mutex embed_mu_;
+  std::unique_ptr<engine::Context> embed_ctx_ GUARDED_BY(embed_mu_);
   Mutex grammar_mu_;
   std::map<std::string, std::shared_ptr<const engine::Grammar>> grammars_ GUARDED_BY(grammar_mu_);
   std::map<std::string, std::unique_ptr<engine::TokenVocabulary>> vocabularies_
@@ -589,6 +599,102 @@ std::string ModelServer::Impl::Metrics() {
   return out.str();
 }
 
+namespace {
+
+std::string Base64(const void* data, size_t n) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* b = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = (b[i] << 16) | (i + 1 < n ? b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+// Each input is tokenized as llama-server does (special text parsed, BOS where the vocabulary
+// wants it), run through the embedding context and pooled to a unit vector. The context is made
+// at the first request, with the slots' context size, and serves one request at a time; it
+// shares the cores with generation, which goes on meanwhile.
+void ModelServer::Impl::Embeddings(const httplib::Request& req, httplib::Response& res) {
+  if (!pooling_.ok()) {
+    return SendError(res, {501, "not_supported_error",
+                           "embeddings are not available for " + alias_ + ": " +
+                               pooling_.error().message() + " (serve --pooling chooses one)"});
+  }
+  auto parsed = ParseEmbeddingsBody(req.body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return SendError(res, *e);
+  const EmbeddingsRequest& r = std::get<EmbeddingsRequest>(parsed);
+  const int64_t n_vocab = model_->params().n_vocab;
+  std::vector<std::vector<engine::TokenId>> texts;
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    std::vector<engine::TokenId> ids;
+    if (const auto* text = std::get_if<std::string>(&r.inputs[i])) {
+      ids = model_->tokenizer().Tokenize(*text, /*add_special=*/true, /*parse_special=*/true);
+    } else {
+      ids = std::get<std::vector<int32_t>>(r.inputs[i]);
+      for (engine::TokenId t : ids) {
+        if (t >= n_vocab) {
+          return SendError(res, {400, "invalid_request_error",
+                                 "input " + std::to_string(i) + ": token id " + std::to_string(t) +
+                                     " is outside the vocabulary of " + std::to_string(n_vocab)});
+        }
+      }
+    }
+    if (ids.empty()) {
+      return SendError(
+          res, {400, "invalid_request_error", "input " + std::to_string(i) + " has no tokens"});
+    }
+    texts.push_back(std::move(ids));
+  }
+  Json data = Json::array();
+  int64_t n_tokens = 0;
+  {
+    MutexLock lock(embed_mu_);
+    if (!embed_ctx_) {
+      auto ctx = engine::Context::Create(*model_, {.n_ctx = options_.context_size,
+                                                   .n_threads = embed_threads_,
+                                                   .n_batch = options_.batch_size,
+                                                   .n_seq = 1});
+      if (!ctx.ok()) return SendError(res, JobError(ctx.error()));
+      embed_ctx_ = std::move(*ctx);
+    }
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (texts[i].size() > static_cast<size_t>(embed_ctx_->n_ctx())) {
+        return SendError(res, {400, "invalid_request_error",
+                               "input " + std::to_string(i) + " has " +
+                                   std::to_string(texts[i].size()) + " tokens; the context holds " +
+                                   std::to_string(embed_ctx_->n_ctx()) + " (serve --ctx-size)"});
+      }
+      if (stopped_.load()) {
+        return SendError(res, {503, "unavailable_error", "the model server is stopping"});
+      }
+      auto v = embed_ctx_->Embed(texts[i], *pooling_);
+      if (!v.ok()) return SendError(res, JobError(v.error()));
+      Json item{{"object", "embedding"}, {"index", i}};
+      if (r.base64) {
+        item["embedding"] = Base64(v->data(), v->size() * sizeof(float));
+      } else {
+        item["embedding"] = std::move(*v);
+      }
+      data.push_back(std::move(item));
+      n_tokens += static_cast<int64_t>(texts[i].size());
+    }
+  }
+  Send(res, 200,
+       Json{{"object", "list"},
+            {"data", std::move(data)},
+            {"model", r.model.empty() ? alias_ : r.model},
+            {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
+}
+
 void ModelServer::Impl::Mount(httplib::Server& http) {
   const size_t max_body = options_.max_body_bytes;
   // A body over the limit is refused before it is parsed (httplib's payload limit answers 413
@@ -622,12 +728,9 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
   http.Post("/chat/completions", chat);
   http.Post("/v1/completions", completion);
   http.Post("/completions", completion);
-  auto embeddings = [this](const httplib::Request&, httplib::Response& res) {
-    if (!Ready(res)) return;
-    SendError(res, {501, "not_supported_error",
-                    "embeddings are not available: the embedded engine computes next-token "
-                    "logits only, and " +
-                        alias_ + " is served as a generation model (no pooled embedding output)"});
+  auto embeddings = [this, body_ok](const httplib::Request& req, httplib::Response& res) {
+    if (!Ready(res) || !body_ok(req, res)) return;
+    Embeddings(req, res);
   };
   http.Post("/v1/embeddings", embeddings);
   http.Post("/embeddings", embeddings);
@@ -711,6 +814,10 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Open(ModelServerOptions option
   if (options.queue_size < 0) return InvalidArgument("model server: queue_size must be >= 0");
   if (options.context_size < 16) return InvalidArgument("model server: context_size must be >= 16");
   if (options.batch_size < 1) return InvalidArgument("model server: batch_size must be >= 1");
+  if (!options.pooling.empty()) {
+    if (auto p = engine::ParsePooling(options.pooling); !p.ok())
+      return InvalidArgument("model server: " + p.error().message());
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->Start();
   return std::unique_ptr<ModelServer>(new ModelServer(std::move(impl)));

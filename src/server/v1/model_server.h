@@ -45,6 +45,9 @@ struct ModelServerOptions {
   size_t max_body_bytes = 8 * 1024 * 1024;  // larger request bodies are refused with 413
   std::string chat_format;                  // a built-in chat format instead of the template
   std::string chat_template;                // a Jinja file instead of the model's template
+  // /v1/embeddings pooling: "mean", "cls" or "last"; empty: the GGUF's `<arch>.pooling_type`,
+  // else mean.
+  std::string pooling;
 };
 
 class ModelServer {

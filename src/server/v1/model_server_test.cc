@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
 
+#include "engine/model.h"
 #include "llm/openai_backend.h"
 #include "server/v1/testing/v1_test_server.h"
 
@@ -83,9 +85,111 @@ TEST(ModelServerTest, AnswersHealthModelsPropsSlotsAndMetrics) {
                            "llamacpp:n_decode_total", "llamacpp:kv_cache_usage_ratio"}) {
     EXPECT_EQ(MetricValue("\n" + metrics.body, name), 0) << name;
   }
-  auto emb = PostJson(s, "/v1/embeddings", R"({"input": "hello", "model": "x"})");
-  EXPECT_EQ(emb.status, 501);
-  EXPECT_NE(emb.json["error"]["message"].get<std::string>().find("embeddings"), std::string::npos);
+}
+
+std::vector<float> FromBase64(const std::string& text) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(kAlphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  std::vector<float> out(bytes.size() / sizeof(float));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+
+// /v1/embeddings answers what the engine's Embed computes for the same tokens (checked against
+// llama.cpp in engine/embed_test.cc), in OpenAI's shape, as floats or base64.
+TEST(ModelServerTest, EmbeddingsAreTheEnginesPooledUnitVectors) {
+  REQUIRE_MODEL(path, "stories260K.gguf");
+  V1TestServer s(Options(path));
+  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+  auto model = engine::Model::Load(path);
+  ASSERT_TRUE(model.ok());
+  auto ctx = engine::Context::Create(**model, {.n_ctx = 256, .n_threads = 1});
+  ASSERT_TRUE(ctx.ok());
+  const std::vector<std::string> texts = {"Once upon a time", "The little dog ran home."};
+  auto r = PostJson(s, "/v1/embeddings", DumpJson(Json{{"input", texts}, {"model", "m"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["object"], "list");
+  EXPECT_EQ(r.json["model"], "m");
+  ASSERT_EQ(r.json["data"].size(), 2u);
+  int64_t tokens = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const Json& d = r.json["data"][i];
+    EXPECT_EQ(d["object"], "embedding");
+    EXPECT_EQ(d["index"], i);
+    const auto got = d["embedding"].get<std::vector<float>>();
+    const auto ids = (*model)->tokenizer().Tokenize(texts[i], true, true);
+    tokens += static_cast<int64_t>(ids.size());
+    auto want = (*ctx)->Embed(ids, engine::Pooling::kMean);
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(got.size(), static_cast<size_t>((*model)->params().n_embd));
+    double norm = 0;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_NEAR(got[k], (*want)[k], 1e-5) << "text " << i << " value " << k;
+      norm += static_cast<double>(got[k]) * got[k];
+    }
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+  }
+  EXPECT_EQ(r.json["usage"]["prompt_tokens"], tokens);
+  EXPECT_NE(r.json["data"][0]["embedding"], r.json["data"][1]["embedding"]);
+  // Base64 (what the official clients ask for) carries the same floats; token ids as input
+  // are the same text.
+  const auto ids = (*model)->tokenizer().Tokenize(texts[0], true, true);
+  auto b64 = PostJson(s, "/v1/embeddings",
+                      DumpJson(Json{{"input", Json::array({ids})}, {"encoding_format", "base64"}}));
+  ASSERT_EQ(b64.status, 200) << b64.body;
+  EXPECT_EQ(b64.json["model"], "stories260K");
+  EXPECT_EQ(FromBase64(b64.json["data"][0]["embedding"].get<std::string>()),
+            r.json["data"][0]["embedding"].get<std::vector<float>>());
+  // Generation goes on beside it.
+  auto gen = PostJson(s, "/v1/completions", CompletionBody("Once upon a time", 4));
+  EXPECT_EQ(gen.status, 200) << gen.body;
+}
+
+TEST(ModelServerTest, EmbeddingsRefuseWhatTheyCannotEmbed) {
+  REQUIRE_MODEL(path, "stories260K.gguf");
+  V1TestServer s(Options(path));
+  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+  auto expect_400 = [&](const Json& body, const std::string& words) {
+    auto r = PostJson(s, "/v1/embeddings", DumpJson(body));
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.json["error"]["message"].get<std::string>().find(words), std::string::npos)
+        << r.body;
+  };
+  expect_400(Json::object(), "'input' is missing");
+  expect_400(Json{{"input", Json::array()}}, "'input' is empty");
+  expect_400(Json{{"input", 42}}, "must be a string");
+  expect_400(Json{{"input", Json::array({"a", 1})}}, "must be a string");
+  expect_400(Json{{"input", Json::array({1, -5})}}, "token ids");
+  expect_400(Json{{"input", Json::array({999999})}}, "outside the vocabulary");
+  expect_400(Json{{"input", "x"}, {"encoding_format", "hex"}}, "encoding_format");
+  expect_400(Json{{"input", std::vector<int>(300, 5)}}, "the context holds 256");
+  auto not_json = PostJson(s, "/v1/embeddings", "{\"input\": ");
+  EXPECT_EQ(not_json.status, 400);
+  // And the server still answers.
+  auto ok = PostJson(s, "/v1/embeddings", R"({"input": "hello"})");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(ModelServerTest, AnUnknownPoolingIsRefusedAtOpen) {
+  ModelServerOptions o = Options("/nonexistent.gguf");
+  o.model_path = NAUT_SOURCE_DIR "/CMakeLists.txt";  // a file: the pooling is checked first
+  o.pooling = "max";
+  auto server = ModelServer::Open(o);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.error().message().find("mean, cls or last"), std::string::npos)
+      << server.error().ToString();
 }
 
 TEST(ModelServerTest, CompletionStreamedOrNotIsTheSameText) {

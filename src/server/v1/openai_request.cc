@@ -314,4 +314,64 @@ std::variant<V1Request, ApiError> ParseCompletionBody(std::string_view body) {
   return out;
 }
 
+std::variant<EmbeddingsRequest, ApiError> ParseEmbeddingsBody(std::string_view body) {
+  auto parsed = ParseBody(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const Json& j = std::get<Json>(parsed);
+  EmbeddingsRequest out;
+  if (auto m = j.find("model"); m != j.end()) {
+    if (!m->is_string()) return Bad("'model' must be a string");
+    out.model = m->get<std::string>();
+  }
+  if (auto f = j.find("encoding_format"); f != j.end() && !f->is_null()) {
+    if (!f->is_string() || (*f != "float" && *f != "base64"))
+      return Bad("'encoding_format' must be \"float\" or \"base64\"");
+    out.base64 = *f == "base64";
+  }
+  // llama-server also takes `content`, as its /embedding endpoint does.
+  auto input = j.find("input");
+  if (input == j.end()) input = j.find("content");
+  if (input == j.end()) return Bad("'input' is missing");
+  const char* kShape =
+      "'input' must be a string, an array of strings, an array of token ids or an array of "
+      "arrays of token ids";
+  auto ids = [](const Json& a) -> std::optional<std::vector<int32_t>> {
+    std::vector<int32_t> v;
+    for (const Json& t : a) {
+      if (!t.is_number_integer()) return std::nullopt;
+      const int64_t id = t.get<int64_t>();
+      if (id < 0 || id > INT32_MAX) return std::nullopt;
+      v.push_back(static_cast<int32_t>(id));
+    }
+    return v;
+  };
+  if (input->is_string()) {
+    out.inputs.emplace_back(input->get<std::string>());
+  } else if (input->is_array() && !input->empty() && (*input)[0].is_number_integer()) {
+    auto v = ids(*input);
+    if (!v) return Bad(kShape);
+    out.inputs.emplace_back(std::move(*v));
+  } else if (input->is_array()) {
+    for (const Json& item : *input) {
+      if (item.is_string()) {
+        out.inputs.emplace_back(item.get<std::string>());
+      } else if (item.is_array()) {
+        auto v = ids(item);
+        if (!v) return Bad(kShape);
+        out.inputs.emplace_back(std::move(*v));
+      } else {
+        return Bad(kShape);
+      }
+    }
+  } else {
+    return Bad(kShape);
+  }
+  if (out.inputs.empty()) return Bad("'input' is empty");
+  if (out.inputs.size() > kMaxEmbeddingInputs) {
+    return Bad("'input' has " + std::to_string(out.inputs.size()) + " items; the limit is " +
+               std::to_string(kMaxEmbeddingInputs));
+  }
+  return out;
+}
+
 }  // namespace naut::server

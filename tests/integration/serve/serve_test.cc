@@ -290,6 +290,50 @@ TEST_F(ServeTest, ThePoolTakesServeAsAnEndpoint) {
   EXPECT_FALSE(ask.out.empty()) << ask.err;
 }
 
+// The memory's embedder pointed at serve's /v1/embeddings: records are stored with the model's
+// vectors, and a search finds the one that shares its words first.
+TEST_F(ServeTest, TheMemoryEmbedsThroughServe) {
+  const std::string model = TinyModel();
+  if (model.empty()) GTEST_SKIP() << "../shared/conformance/models is absent; this test needs it";
+  StartServe({"--http", "127.0.0.1:0", "--model", model, "--ctx-size", "256", "--threads", "1",
+              "--set", "llm.chat_format=chatml"});
+  for (int i = 0; i < 50; ++i) {  // /health is 503 while the model loads
+    auto h = client_->Get("/health");
+    if (h && h->status == 200) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  const auto client_home = home_ / "client";
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {NAUT_CLI,
+                                     "--home",
+                                     client_home.string(),
+                                     "--set",
+                                     "embeddings.backend=openai",
+                                     "--set",
+                                     "embeddings.base_url=" + serve_->url(),
+                                     "--set",
+                                     "embeddings.model=synth-llama-256-Q4_K_M"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunCommand({.argv = argv, .env = {{"NO_COLOR", "1"}}}, {}, 60s);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  };
+  for (const char* text :
+       {"The goblin drops gold coins after a fight", "Rest at the inn when the hero is hurt"}) {
+    CommandResult add = cli({"memory", "add", text});
+    ASSERT_TRUE(add.status.success()) << add.out << add.err;
+  }
+  CommandResult status = cli({"memory", "status"});
+  ASSERT_TRUE(status.status.success()) << status.out << status.err;
+  EXPECT_NE(status.out.find("openai:synth-llama-256-Q4_K_M"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("(dim 256"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("index: 2 vectors"), std::string::npos) << status.out;
+  CommandResult search =
+      cli({"memory", "search", "Rest at the inn when the hero is hurt", "-k", "2", "--json"});
+  ASSERT_TRUE(search.status.success()) << search.out << search.err;
+  EXPECT_LT(search.out.find("inn"), search.out.find("goblin")) << search.out;
+}
+
 TEST_F(ServeTest, AModelThatCannotBeLoadedEndsServeSayingWhy) {
   auto bad = home_ / "not-a-model.gguf";
   std::ofstream(bad) << "GGUF but not really";
