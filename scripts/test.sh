@@ -49,5 +49,13 @@ if [[ "${NAUT_TEST_MODEL:-1}" != 0 ]]; then
   else
     status=1
   fi
+  # Paddler's cluster (a balancer and two agents) under `neuronaut run`, where Paddler is built:
+  # its cargo build (llama.cpp inside) takes 30-40 min on 2 cores, too long to add to every run.
+  if [[ -x bench/paddler/.paddler/bin/paddler ]]; then
+    echo "== Paddler cluster (bench/paddler/paddler.sh test)"
+    bash bench/paddler/paddler.sh test || status=1
+  else
+    echo "== Paddler cluster test skipped: Paddler is not built here (bench/paddler/paddler.sh setup builds it, 30-40 min once)"
+  fi
 fi
 exit $status
