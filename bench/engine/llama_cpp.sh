@@ -135,6 +135,9 @@ SPECS=(
   'synth-llama-q4_0-hd64|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":4,"n_head_kv":2,"type":"Q4_0","output_type":"Q6_K","seed":16,"norm_std":0.3}'
   'synth-llama-q5_0|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":4,"type":"Q5_0","output_type":"Q8_0","seed":17,"norm_std":0.3}'
   'synth-qwen2-q4_1-q5_1|{"arch":"qwen2","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":2,"type":"Q4_1","output_type":"Q5_1","seed":18,"norm_std":0.3,"bias_std":0.5}'
+  'synth-qwen2-yarn|{"arch":"qwen2","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":2,"type":"F32","output_type":"F32","seed":19,"norm_std":0.3,"bias_std":0.5,"rope_scaling":"yarn","rope_factor":4,"rope_orig_ctx":64}'
+  'synth-llama-yarn-q8_0|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":4,"n_head_kv":2,"type":"Q8_0","output_type":"Q8_0","seed":20,"norm_std":0.3,"rope_scaling":"yarn","rope_factor":8,"rope_orig_ctx":128,"rope_attn_factor":1.2}'
+  'synth-llama-linear|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":4,"type":"F32","output_type":"F32","seed":21,"norm_std":0.3,"rope_scaling":"linear","rope_factor":2}'
 )
 PROMPTS=("Once upon a time" "The little dog"
   "Once upon a time, in a small village near the forest, there lived a girl named Mia. She had a red ball and a little brown dog called Max.")

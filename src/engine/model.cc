@@ -67,6 +67,69 @@ void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
 }
 
+namespace {
+
+// RoPE scaling as llama.cpp reads it: the type defaults to linear, the factor to none (also
+// under the old key rope.scale_linear); type none ignores the factor. YaRN's correction
+// dimensions come from the original context length (default: the training context) with
+// llama.cpp's beta_fast 32 and beta_slow 1.
+Status ReadRopeScaling(const GgufFile& f, ModelParams& p) {
+  const std::string& a = p.arch_name;
+  p.rope_scaling = f.GetStringOr(a + ".rope.scaling.type", "linear");
+  double factor = f.GetFloatOr(a + ".rope.scaling.factor", 0.0);
+  if (factor == 0.0) factor = f.GetFloatOr(a + ".rope.scale_linear", 0.0);
+  if (!std::isfinite(factor) || factor < 0.0 || factor > 1e4) {
+    return DataLoss("model: rope scaling factor " + std::to_string(factor) + " is out of range");
+  }
+  p.n_ctx_orig = f.GetIntOr(a + ".rope.scaling.original_context_length", p.n_ctx_train);
+  if (p.n_ctx_orig <= 0 || p.n_ctx_orig > (int64_t{1} << 24)) {
+    return DataLoss("model: rope.scaling.original_context_length " + std::to_string(p.n_ctx_orig) +
+                    " is out of range");
+  }
+  const double attn_factor = f.GetFloatOr(a + ".rope.scaling.attn_factor", 1.0);
+  if (!std::isfinite(attn_factor) || attn_factor <= 0.0 || attn_factor > 100.0) {
+    return DataLoss("model: rope.scaling.attn_factor " + std::to_string(attn_factor) +
+                    " is out of range");
+  }
+  p.rope_freq_scale = factor == 0.0 ? 1.0f : static_cast<float>(1.0 / factor);
+  p.rope_mscale = static_cast<float>(attn_factor);
+  if (p.rope_scaling == "none") {
+    p.rope_freq_scale = 1.0f;
+  } else if (p.rope_scaling == "yarn") {
+    p.yarn_ext_factor = 1.0f;
+    const double scale = 1.0 / p.rope_freq_scale;
+    // llama.cpp's attention factor: with a yarn_log_multiplier (mscale_all_dim) the ratio of
+    // the two magnitude corrections, else 1; the rotation itself then multiplies in
+    // 1 + 0.1 ln(scale).
+    auto mscale_of = [](double s, double m) {
+      return s <= 1.0 ? 1.0 : 0.1 * m * std::log(s) + 1.0;
+    };
+    const double log_mul = f.GetFloatOr(a + ".rope.scaling.yarn_log_multiplier", 0.0);
+    double factor_c =
+        log_mul != 0.0 ? mscale_of(scale, 1.0) / mscale_of(scale, log_mul) : mscale_of(scale, 1.0);
+    factor_c /= 1.0 + 0.1 * std::log(scale);
+    p.rope_mscale = static_cast<float>(factor_c * attn_factor * (1.0 + 0.1 * std::log(scale)));
+    auto corr_dim = [&](double n_rot) {
+      return static_cast<double>(p.n_rot) *
+             std::log(static_cast<double>(p.n_ctx_orig) / (n_rot * 2 * M_PI)) /
+             (2 * std::log(static_cast<double>(p.rope_base)));
+    };
+    p.yarn_low = static_cast<float>(std::max(0.0, std::floor(corr_dim(32.0))));
+    p.yarn_high =
+        static_cast<float>(std::min(static_cast<double>(p.n_rot - 1), std::ceil(corr_dim(1.0))));
+  } else if (p.rope_scaling == "longrope") {
+    return Unimplemented(
+        "model: longrope rope scaling (Phi-3 style) is not supported (none, "
+        "linear and yarn are)");
+  } else if (p.rope_scaling != "linear") {
+    return DataLoss("model: unknown rope scaling type '" + p.rope_scaling +
+                    "' (none, linear, yarn)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
   std::unique_ptr<Model> m(new Model());
   NAUT_ASSIGN_OR_RETURN(m->file_, GgufFile::Open(path));
@@ -118,16 +181,7 @@ Status Model::Init() {
   p.n_ctx_train = f.GetIntOr(a + ".context_length", 4096);
   p.rms_eps = static_cast<float>(f.GetFloatOr(a + ".attention.layer_norm_rms_epsilon", 1e-5));
   p.rope_base = static_cast<float>(f.GetFloatOr(a + ".rope.freq_base", 10000.0));
-  std::string scaling = f.GetStringOr(a + ".rope.scaling.type", "none");
-  double factor = f.GetFloatOr(a + ".rope.scaling.factor", 0.0);
-  if (scaling == "linear" && factor > 0) {
-    p.rope_freq_scale = static_cast<float>(1.0 / factor);
-  } else if (scaling == "yarn" && factor > 1.0) {
-    return Unimplemented("model: YaRN rope scaling is not supported yet");
-  } else if (const GgufValue* fs = f.Find(a + ".rope.scale_linear");
-             fs && fs->is_float() && fs->f > 0) {
-    p.rope_freq_scale = static_cast<float>(1.0 / fs->f);
-  }
+  NAUT_RETURN_IF_ERROR(ReadRopeScaling(f, p));
 
   NAUT_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::Create(f));
   p.n_vocab = tokenizer_->n_tokens();
@@ -548,12 +602,20 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
   const auto& ff = model_.rope_freq_factors();
   for (int t = 0; t < n; ++t) {
     for (int64_t i = 0; i < half; ++i) {
-      double theta = static_cast<double>(pos[t]) * p.rope_freq_scale *
-                     std::pow(static_cast<double>(p.rope_base),
-                              -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
-      if (!ff.empty()) theta /= ff[i];
-      cosv[t * half + i] = static_cast<float>(std::cos(theta));
-      sinv[t * half + i] = static_cast<float>(std::sin(theta));
+      double extrap = static_cast<double>(pos[t]) *
+                      std::pow(static_cast<double>(p.rope_base),
+                               -2.0 * static_cast<double>(i) / static_cast<double>(p.n_rot));
+      if (!ff.empty()) extrap /= ff[i];
+      double theta = p.rope_freq_scale * extrap;
+      if (p.yarn_ext_factor != 0.0f) {
+        // YaRN: the fast-turning dimensions keep their angle, the slow ones interpolate.
+        const double y = (static_cast<double>(i) - p.yarn_low) /
+                         std::max(0.001, static_cast<double>(p.yarn_high - p.yarn_low));
+        const double mix = (1.0 - std::clamp(y, 0.0, 1.0)) * p.yarn_ext_factor;
+        theta = theta * (1.0 - mix) + extrap * mix;
+      }
+      cosv[t * half + i] = static_cast<float>(std::cos(theta) * p.rope_mscale);
+      sinv[t * half + i] = static_cast<float>(std::sin(theta) * p.rope_mscale);
     }
   }
   auto rope = [&](float* vec, int t) {

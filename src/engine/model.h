@@ -37,8 +37,17 @@ struct ModelParams {
   int64_t head_dim = 0, n_rot = 0, n_ctx_train = 0;
   float rms_eps = 1e-5f;
   float rope_base = 10000.0f;
-  float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
+  float rope_freq_scale = 1.0f;  // 1 / the scaling factor (linear or YaRN)
   bool rope_neox = false;        // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
+  // YaRN (`rope.scaling.type = yarn`), as llama.cpp applies it: rotation dimension i turns at
+  // the interpolated angle (freq_scale * theta) below dimension yarn_low, at the original
+  // angle above yarn_high, and at a linear mix between; rope_mscale scales the rotated q and
+  // k (1 + 0.1 ln(factor), times the file's attn_factor). Off (yarn_ext_factor 0) otherwise.
+  std::string rope_scaling = "none";  // none | linear | yarn
+  float yarn_ext_factor = 0.0f;
+  float yarn_low = 0.0f, yarn_high = 0.0f;
+  float rope_mscale = 1.0f;
+  int64_t n_ctx_orig = 0;  // the context the model was trained with before scaling
 };
 
 // A 2-D weight: `rows` rows of `cols` elements, each row RowBytes(type, cols) bytes.

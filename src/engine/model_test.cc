@@ -216,6 +216,41 @@ TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
   EXPECT_NE(m.error().message().find("architecture 'gpt2' is not supported"), std::string::npos);
 }
 
+// RoPE scaling metadata a file may carry wrongly is refused, naming what is wrong; what
+// llama.cpp reads is read the same way (its outputs on yarn and linear files are checked in
+// reference_test.cc).
+TEST(ModelTest, RopeScalingIsReadAsLlamaCppReadsItAndBadValuesAreRefused) {
+  auto load = [](const SyntheticModelSpec& spec) {
+    std::string path = testing::TempDir() + "/rope-" + std::to_string(::getpid()) + ".gguf";
+    EXPECT_TRUE(BuildSyntheticModel(spec).WriteTo(path).ok());
+    auto m = Model::Load(path);
+    std::filesystem::remove(path);
+    return m;
+  };
+  auto refused = [&](SyntheticModelSpec spec, const std::string& words) {
+    auto m = load(spec);
+    ASSERT_FALSE(m.ok()) << spec.rope_scaling;
+    EXPECT_NE(m.error().message().find(words), std::string::npos) << m.error().ToString();
+  };
+  refused({.rope_scaling = "bogus", .rope_factor = 2}, "unknown rope scaling type 'bogus'");
+  refused({.rope_scaling = "longrope", .rope_factor = 2}, "longrope");
+  refused({.rope_scaling = "yarn", .rope_factor = 1e9}, "factor");
+  refused({.rope_scaling = "yarn", .rope_factor = 4, .rope_attn_factor = 500}, "attn_factor");
+  // Type none ignores the factor; yarn's correction dimensions follow the original context.
+  auto none = load({.rope_scaling = "none", .rope_factor = 4});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)->params().rope_freq_scale, 1.0f);
+  auto yarn =
+      load({.n_ctx = 8192, .rope_scaling = "yarn", .rope_factor = 4, .rope_orig_ctx = 2048});
+  ASSERT_TRUE(yarn.ok()) << yarn.error().ToString();
+  const ModelParams& p = (*yarn)->params();
+  EXPECT_EQ(p.rope_freq_scale, 0.25f);
+  EXPECT_EQ(p.n_ctx_orig, 2048);
+  EXPECT_NEAR(p.rope_mscale, 1.0 + 0.1 * std::log(4.0), 1e-6);
+  EXPECT_LT(p.yarn_low, p.yarn_high);
+  EXPECT_EQ(p.yarn_ext_factor, 1.0f);
+}
+
 // --- generation on the trained stories260K model ---
 
 const std::string kConf = NAUT_SOURCE_DIR "/../shared/conformance/";

@@ -33,6 +33,13 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   w.AddF32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
   w.AddU32(a + ".rope.dimension_count", static_cast<uint32_t>(s.n_embd / s.n_head));
   w.AddU32(a + ".vocab_size", static_cast<uint32_t>(s.n_vocab));
+  if (!s.rope_scaling.empty()) {
+    w.AddString(a + ".rope.scaling.type", s.rope_scaling);
+    w.AddF32(a + ".rope.scaling.factor", s.rope_factor);
+    if (s.rope_orig_ctx > 0)
+      w.AddU32(a + ".rope.scaling.original_context_length", static_cast<uint32_t>(s.rope_orig_ctx));
+    if (s.rope_attn_factor > 0) w.AddF32(a + ".rope.scaling.attn_factor", s.rope_attn_factor);
+  }
 
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
   std::vector<float> scores = {0, 0, 0};
@@ -144,28 +151,36 @@ Result<GgmlType> SpecType(const Json& j, const char* key, GgmlType fallback) {
 }  // namespace
 
 Json SyntheticSpecToJson(const SyntheticModelSpec& s) {
-  return Json{{"arch", s.arch},
-              {"n_vocab", s.n_vocab},
-              {"n_embd", s.n_embd},
-              {"n_ff", s.n_ff},
-              {"n_layer", s.n_layer},
-              {"n_head", s.n_head},
-              {"n_head_kv", s.n_head_kv},
-              {"n_ctx", s.n_ctx},
-              {"type", TypeName(s.type)},
-              {"output_type", TypeName(s.output_type)},
-              {"tied_output", s.tied_output},
-              {"seed", s.seed},
-              {"norm_std", s.norm_std},
-              {"bias_std", s.bias_std}};
+  Json j{{"arch", s.arch},
+         {"n_vocab", s.n_vocab},
+         {"n_embd", s.n_embd},
+         {"n_ff", s.n_ff},
+         {"n_layer", s.n_layer},
+         {"n_head", s.n_head},
+         {"n_head_kv", s.n_head_kv},
+         {"n_ctx", s.n_ctx},
+         {"type", TypeName(s.type)},
+         {"output_type", TypeName(s.output_type)},
+         {"tied_output", s.tied_output},
+         {"seed", s.seed},
+         {"norm_std", s.norm_std},
+         {"bias_std", s.bias_std}};
+  if (!s.rope_scaling.empty()) {
+    j["rope_scaling"] = s.rope_scaling;
+    j["rope_factor"] = s.rope_factor;
+    j["rope_orig_ctx"] = s.rope_orig_ctx;
+    j["rope_attn_factor"] = s.rope_attn_factor;
+  }
+  return j;
 }
 
 Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
   if (!j.is_object()) return InvalidArgument("spec: not a JSON object");
   SyntheticModelSpec s;
   static const char* const kKeys[] = {
-      "arch",  "n_vocab", "n_embd",      "n_ff",        "n_layer", "n_head",   "n_head_kv",
-      "n_ctx", "type",    "output_type", "tied_output", "seed",    "norm_std", "bias_std"};
+      "arch",      "n_vocab",  "n_embd",       "n_ff",        "n_layer",       "n_head",
+      "n_head_kv", "n_ctx",    "type",         "output_type", "tied_output",   "seed",
+      "norm_std",  "bias_std", "rope_scaling", "rope_factor", "rope_orig_ctx", "rope_attn_factor"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
       return InvalidArgument("spec: unknown field '" + key + "'");
@@ -219,6 +234,24 @@ Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
     if (!j[key].is_number() || j[key].get<double>() < 0 || j[key].get<double>() > 10)
       return InvalidArgument(std::string("spec: ") + key + " must be a number in 0..10");
     *field = j[key].get<float>();
+  }
+  if (j.contains("rope_scaling")) {
+    if (!j["rope_scaling"].is_string())
+      return InvalidArgument("spec: rope_scaling is not a string");
+    s.rope_scaling = j["rope_scaling"].get<std::string>();
+  }
+  for (auto [key, field] : {std::pair{"rope_factor", &s.rope_factor},
+                            std::pair{"rope_attn_factor", &s.rope_attn_factor}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_number() || j[key].get<double>() < 0 || j[key].get<double>() > 1000)
+      return InvalidArgument(std::string("spec: ") + key + " must be a number in 0..1000");
+    *field = j[key].get<float>();
+  }
+  if (j.contains("rope_orig_ctx")) {
+    if (!j["rope_orig_ctx"].is_number_integer() || j["rope_orig_ctx"].get<int64_t>() < 0 ||
+        j["rope_orig_ctx"].get<int64_t>() > (1 << 20))
+      return InvalidArgument("spec: rope_orig_ctx must be an integer in 0..1048576");
+    s.rope_orig_ctx = j["rope_orig_ctx"].get<int64_t>();
   }
   return s;
 }

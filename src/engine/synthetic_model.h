@@ -27,6 +27,12 @@ struct SyntheticModelSpec {
   // pass that skips or misplaces a norm weight shows.
   float norm_std = 0.0f;
   float bias_std = 0.02f;  // qwen2's q/k/v biases
+  // RoPE scaling metadata, written only when rope_scaling is set: rope.scaling.type, .factor,
+  // .original_context_length (when > 0) and .attn_factor (when > 0).
+  std::string rope_scaling;
+  float rope_factor = 0.0f;
+  int64_t rope_orig_ctx = 0;
+  float rope_attn_factor = 0.0f;
 };
 
 // The spec as a JSON object and back (the fields above by name; types by ggml name, "Q4_K").
