@@ -82,12 +82,12 @@ setup() {
 NAUT="${NAUT_CLI:-$ROOT/build/release/src/cli/neuronaut}"
 REPLAY="$ROOT/build/release/bench/paddler/pool_replay"
 TOOLS="$HERE/paddler_tools.py"
-# The model of the cluster test (small, so that a run makes many calls in a few minutes) and of
-# the comparison (the project's default real model), both from scripts/models.sh.
-TEST_MODEL="$ROOT/models/SmolLM2-135M-Instruct-Q4_1.gguf"
+# The models of the cluster test and of the comparison, from scripts/models.sh.
+TEST_MODEL="$ROOT/models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"
 BENCH_MODEL="$ROOT/models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"
-# The agent's request stream that `bench` replays (written by `record`).
-REQUESTS="$HERE/requests-0.5b.jsonl"
+# The agent's request stream that `bench` replays (written by `record`; gzip keeps the many
+# repeats of the system prompt and tool list small).
+REQUESTS="$HERE/requests-0.5b.jsonl.gz"
 
 PIDS=()
 TMP=""
@@ -172,30 +172,50 @@ start_llama_server() {
   return 1
 }
 
-# The cluster test: `neuronaut run --env rpg` against Paddler's OpenAI-compatible endpoint.
-# Fails unless the run's model calls (at least MIN_CALLS) were answered through Paddler, none
-# failed (a prompt longer than the small model's context aside) and the run ended in order.
+# The cluster test, on the 0.5B model (SmolLM2-135M through Paddler answers with code that
+# never becomes a tool call). First `neuronaut llm ask` straight at Paddler's OpenAI-compatible
+# endpoint; then `neuronaut run --env rpg` on the cluster, through paddler_tools.py compat,
+# because Paddler 4.0.0 refuses the agent's second request as it is (an assistant message that
+# only calls tools has a null content, as in OpenAI's API, and Paddler answers HTTP 400).
+# Fails unless the answer came, the run's model calls (at least MIN_CALLS) were all answered
+# through Paddler, the model's actions ran as tool calls, and the run ended in order.
 cluster_test() {
   setup
-  need_model "$TEST_MODEL" smollm2-135m
+  need_model "$TEST_MODEL" qwen2.5-coder-0.5b
   need_naut
   TMP="$(mktemp -d)"
   start_cluster "$TEST_MODEL" 8192 0.7
-  local home="$TMP/home"
+  local home="$TMP/home" status=0 port
   mkdir -p "$home"
+  printf '[llm]\nbase_url = "%s"\ntimeout_s = 300\nmax_retries = 0\n' "$COMPAT" >"$home/neuronaut.toml"
+  local answer
+  answer="$(NEURONAUT_HOME="$home" timeout 300 "$NAUT" llm ask --max-tokens 16 \
+    "Name one colour." 2>"$TMP/ask.err")" || status=$?
+  if [[ $status -ne 0 || -z "$answer" ]]; then
+    echo "FAIL: neuronaut llm ask straight at Paddler ($COMPAT) exited $status, answer '$answer':" >&2
+    tail -n 5 "$TMP/ask.err" >&2
+    status=1
+  else
+    echo "neuronaut llm ask straight at Paddler: '$answer'" >&2
+  fi
+  port="$(free_port)"
+  python3 "$TOOLS" compat "$COMPAT" "$port" &
+  PIDS+=($!)
+  sleep 1
   # 4096 tokens a conversation: what each of an agent's two slots holds of its 8192 (Paddler's
   # OpenAI endpoint does not say, so the agent is told).
-  printf '[llm]\nbase_url = "%s"\ntimeout_s = 300\nmax_retries = 1\ncontext_size = 4096\n' \
-    "$COMPAT" >"$home/neuronaut.toml"
-  echo "neuronaut run --env rpg --max-tasks 1 --max-minutes ${TEST_MINUTES:-3} --json, through Paddler at $COMPAT" >&2
-  local status=0
+  printf '[llm]\nbase_url = "http://127.0.0.1:%s"\ntimeout_s = 300\nmax_retries = 0\ncontext_size = 4096\n' \
+    "$port" >"$home/neuronaut.toml"
+  echo "neuronaut run --env rpg --max-tasks 1 --max-minutes ${TEST_MINUTES:-3} --json on Paddler at $COMPAT" >&2
+  local run_status=0
   NEURONAUT_HOME="$home" timeout 600 "$NAUT" run --env rpg --max-tasks 1 \
-    --max-minutes "${TEST_MINUTES:-3}" --json >"$TMP/events.jsonl" 2>"$TMP/run.err" || status=$?
-  if [[ $status -ne 0 ]]; then
-    echo "FAIL: neuronaut run exited $status:" >&2
+    --max-minutes "${TEST_MINUTES:-3}" --json >"$TMP/events.jsonl" 2>"$TMP/run.err" || run_status=$?
+  if [[ $run_status -ne 0 ]]; then
+    echo "FAIL: neuronaut run exited $run_status:" >&2
     tail -n 20 "$TMP/run.err" >&2
+    status=1
   fi
-  python3 "$TOOLS" check-run "$TMP/events.jsonl" "$COMPAT" "${TEST_MIN_CALLS:-3}" || status=1
+  python3 "$TOOLS" check-run "$TMP/events.jsonl" "http://127.0.0.1:$port" "${TEST_MIN_CALLS:-3}" || status=1
   if [[ $status -ne 0 ]]; then
     KEEP_TMP=1
     echo "logs kept in $TMP" >&2
@@ -226,8 +246,8 @@ record() {
   NEURONAUT_HOME="$home" timeout 1200 "$NAUT" run --env rpg --max-minutes "${RECORD_MINUTES:-8}" \
     --json >"$TMP/events.jsonl" 2>"$TMP/run.err" || true
   python3 "$TOOLS" check-run "$TMP/events.jsonl" "http://127.0.0.1:$port" 1 || true
-  cp "$TMP/requests.jsonl" "$REQUESTS"
-  echo "recorded $(wc -l <"$REQUESTS") requests of the agent into $REQUESTS" >&2
+  gzip -9 -n -c "$TMP/requests.jsonl" >"$REQUESTS"
+  echo "recorded $(wc -l <"$TMP/requests.jsonl") requests of the agent into $REQUESTS" >&2
 }
 
 # The comparison: REPS rounds (default 3), each replaying the recorded stream with CLIENTS
@@ -241,27 +261,36 @@ bench() {
   cleanup
   LLAMA_SERVER="$(bash "$ROOT/bench/engine/llama_cpp.sh" server-path)"
   flock /tmp/naut-build.lock cmake --build --preset release --target pool_replay >&2
+  local requests="$WORK/requests.jsonl"
+  gunzip -c "$REQUESTS" >"$requests"
   local reps="${REPS:-3}" clients="${CLIENTS:-4}" per="${PER_CLIENT:-6}" results round
   results="$WORK/bench-$(date -u +%Y%m%dT%H%M%S).jsonl"
   # 8192 tokens per server, 2 slots: 4096 per conversation, as the agent plans its prompts for.
   local context=8192
   echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-    "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $(wc -l <"$REQUESTS") recorded requests," \
+    "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $(wc -l <"$requests") recorded requests," \
     "$clients clients x $per requests, $reps rounds"
   run_pool() {
     TMP="$(mktemp -d)"
     SERVERS=()
     start_llama_server "$BENCH_MODEL" "$context"
     start_llama_server "$BENCH_MODEL" "$context"
-    "$REPLAY" --requests "$REQUESTS" --clients "$clients" --per-client "$per" \
+    "$REPLAY" --requests "$requests" --clients "$clients" --per-client "$per" \
       --pool "${SERVERS[0]},${SERVERS[1]}" --label "NeuroNaut pool, 2 llama-servers" | tee -a "$results"
     cleanup
   }
   run_paddler() {
     TMP="$(mktemp -d)"
     start_cluster "$BENCH_MODEL" "$context" 0
-    "$REPLAY" --requests "$REQUESTS" --clients "$clients" --per-client "$per" \
-      --endpoint "$COMPAT" --label "Paddler $PADDLER_VERSION, balancer + 2 agents" | tee -a "$results"
+    # The requests as Paddler takes them (paddler_tools.py compat_request: tool calls in the
+    # history as text, max_tokens as max_completion_tokens), the same work as the pool's.
+    local port
+    port="$(free_port)"
+    python3 "$TOOLS" compat "$COMPAT" "$port" &
+    PIDS+=($!)
+    sleep 1
+    "$REPLAY" --requests "$requests" --clients "$clients" --per-client "$per" \
+      --endpoint "http://127.0.0.1:$port" --label "Paddler $PADDLER_VERSION, balancer + 2 agents" | tee -a "$results"
     cleanup
   }
   for ((round = 1; round <= reps; round++)); do
@@ -280,7 +309,7 @@ case "${1:-}" in
   bench) bench ;;
   cluster)
     setup
-    need_model "$TEST_MODEL" smollm2-135m
+    need_model "$TEST_MODEL" qwen2.5-coder-0.5b
     TMP="$(mktemp -d)"
     start_cluster "${MODEL:-$TEST_MODEL}" 8192 0.7
     echo "Paddler's OpenAI-compatible endpoint: $COMPAT (management: $MGMT); Ctrl-C stops it" >&2

@@ -6,9 +6,13 @@
                                             agents with their model loaded; exit 1 after SECONDS
   record UPSTREAM PORT OUT.jsonl            an HTTP proxy on 127.0.0.1:PORT to UPSTREAM that
                                             appends each POST .../chat/completions body to OUT
+  compat UPSTREAM PORT                      an HTTP proxy on 127.0.0.1:PORT to UPSTREAM (a Paddler
+                                            balancer's OpenAI endpoint) that rewrites a chat
+                                            request into what Paddler 4.0.0 takes (see compat_request)
   check-run EVENTS.jsonl ENDPOINT MIN_CALLS  check an agent run's --json events: at least
                                             MIN_CALLS model calls answered by ENDPOINT, no call
-                                            failed but for a context too long, the run ended
+                                            failed but for a context too long, a tool call of
+                                            the model's ran, the run ended
   summarize RESULTS.jsonl                   mean ± sd of each setup's pool_replay figures as a
                                             markdown table
 """
@@ -67,6 +71,42 @@ def wait_agents(url, count, seconds):
 
 
 def record(upstream, port, out_path):
+    proxy(upstream, port, out_path, False)
+
+
+def compat(upstream, port):
+    proxy(upstream, port, None, True)
+
+
+def compat_request(request):
+    """A chat request as Paddler 4.0.0's /v1/chat/completions takes it. Paddler reads each
+    message's role and content only, refuses a null content (which OpenAI's API, and NeuroNaut,
+    write for an assistant message that only calls tools) with HTTP 400, and caps an answer at
+    max_completion_tokens (default 2000), not max_tokens. So an assistant message's tool calls
+    become its text, in the <tool_call> form that Qwen's and Hermes' chat templates write them
+    in (what llama-server's template rendering gives for the same message), and max_tokens is
+    copied into max_completion_tokens."""
+    for message in request.get("messages", []):
+        calls = message.pop("tool_calls", None) or []
+        text = message.get("content") or ""
+        for call in calls:
+            function = call.get("function", {})
+            arguments = function.get("arguments", "{}")
+            try:
+                arguments = json.loads(arguments)
+            except (TypeError, ValueError):
+                pass
+            text += ("\n" if text else "") + "<tool_call>\n" + json.dumps(
+                {"name": function.get("name", ""), "arguments": arguments},
+                ensure_ascii=False) + "\n</tool_call>"
+        message["content"] = text
+        message.pop("tool_call_id", None)
+    if "max_tokens" in request:
+        request["max_completion_tokens"] = request["max_tokens"]
+    return request
+
+
+def proxy(upstream, port, out_path, rewrite):
     target = urllib.parse.urlparse(upstream)
     lock = threading.Lock()
 
@@ -77,8 +117,12 @@ def record(upstream, port, out_path):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.command == "POST" and self.path.endswith("/chat/completions"):
-                with lock, open(out_path, "a") as f:
-                    f.write(json.dumps(json.loads(body), separators=(",", ":")) + "\n")
+                request = json.loads(body)
+                if out_path:
+                    with lock, open(out_path, "a") as f:
+                        f.write(json.dumps(request, separators=(",", ":")) + "\n")
+                if rewrite:
+                    body = json.dumps(compat_request(request)).encode()
             conn = http.client.HTTPConnection(target.hostname, target.port, timeout=600)
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "connection", "content-length")}
@@ -119,12 +163,17 @@ def check_run(events_path, endpoint, min_calls):
     milestones = sorted({e.get("milestone") for e in events
                          if e.get("type") == "milestone_reached"} - {None})
     tool_calls = sum(1 for e in events if e.get("type") == "tool_call")
+    # An action of the model's that ran: a tool call the game took (the model's answers were
+    # valid tool calls, not text that merely came back).
+    ran = sum(1 for e in events if e.get("type") == "tool_call" and not e.get("is_error"))
     print(f"the run: {len(calls)} model calls ({len(answered)} answered by {endpoint}), "
-          f"{tool_calls} tool calls, milestones {milestones or 'none'}, "
+          f"{tool_calls} tool calls ({ran} ran without error), milestones {milestones or 'none'}, "
           f"end {ends[-1].get('status') if ends else 'missing'}")
     problems = []
     if len(answered) < int(min_calls):
         problems.append(f"only {len(answered)} model calls answered, {min_calls} wanted")
+    if ran < 1:
+        problems.append("no tool call of the model's ran")
     if elsewhere:
         problems.append(f"model calls answered by {sorted(set(map(str, elsewhere)))}, not Paddler")
     if failed:
@@ -163,6 +212,7 @@ def summarize(results_path):
 def main():
     command, args = sys.argv[1], sys.argv[2:]
     handlers = {"desired-state": desired_state, "wait-agents": wait_agents, "record": record,
+                "compat": compat,
                 "check-run": check_run, "summarize": summarize}
     if command not in handlers:
         print(__doc__, file=sys.stderr)
