@@ -1,9 +1,9 @@
 // Prompt-processing and generation speed of the embedded engine, in the shape of llama-bench:
-//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg]
+//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg] [--kv f32|f16]
 //                [--kernels scalar|avx2|avx512] [--make DIR TYPE...] [MODEL.gguf...]
 // Generation follows the prompt in the same context unless --fresh-tg, which starts it from an
 // empty cache as llama-bench's tgN does. --kernels runs a lower kernel set than the CPU's best
-// (what a CPU without AVX-512, or without AVX2, would run).
+// (what a CPU without AVX-512, or without AVX2, would run). --kv is the KV cache's type (f32).
 // --make writes a ~0.5 B-parameter llama model with random weights (embedding 1536, ffn 4096,
 // 16 layers, 12 heads of 128, 4 KV heads, 32000-token vocabulary: the shape of
 // ../shared/conformance/README.md section 7) for each TYPE (Q4_0, Q8_0, Q4_K, F16, BF16) into DIR
@@ -152,6 +152,7 @@ std::string MakeModel(const std::string& dir, const std::string& type_name) {
 int main(int argc, char** argv) {
   int threads = 2, pp = 128, tg = 32, reps = 3;
   bool fresh_tg = false;
+  KvType kv = KvType::kF32;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -166,7 +167,14 @@ int main(int argc, char** argv) {
       reps = std::stoi(next());
     else if (a == "--fresh-tg")
       fresh_tg = true;
-    else if (a == "--kernels") {
+    else if (a == "--kv") {
+      auto t = ParseKvType(next());
+      if (!t.ok()) {
+        std::fprintf(stderr, "%s\n", t.error().ToString().c_str());
+        return 2;
+      }
+      kv = *t;
+    } else if (a == "--kernels") {
       const std::string k = next();
       if (k != "scalar" && k != "avx2" && k != "avx512") {
         std::fprintf(stderr, "--kernels takes scalar, avx2 or avx512, not '%s'\n", k.c_str());
@@ -199,14 +207,16 @@ int main(int argc, char** argv) {
     for (auto& t : prompt) t = static_cast<TokenId>(3 + rng() % static_cast<uint32_t>(nv - 3));
     std::vector<double> pps, tgs, pp_cpu, tg_cpu;
     for (int r = 0; r < reps + 1; ++r) {  // the first run warms the page cache and is dropped
-      auto ctx = Context::Create(**m, {.n_ctx = pp + tg + 8, .n_threads = threads, .n_batch = 512});
+      auto ctx = Context::Create(
+          **m, {.n_ctx = pp + tg + 8, .n_threads = threads, .n_batch = 512, .kv_type = kv});
       const double c0 = CpuSeconds();
       auto t0 = std::chrono::steady_clock::now();
       if (!(*ctx)->Eval(prompt).ok()) return 1;
       const auto t1 = std::chrono::steady_clock::now();
       const double c1 = CpuSeconds();
       if (fresh_tg)
-        ctx = Context::Create(**m, {.n_ctx = tg + 8, .n_threads = threads, .n_batch = 512});
+        ctx = Context::Create(
+            **m, {.n_ctx = tg + 8, .n_threads = threads, .n_batch = 512, .kv_type = kv});
       const auto t1g = std::chrono::steady_clock::now();
       const double c1g = CpuSeconds();
       for (int k = 0; k < tg; ++k) {

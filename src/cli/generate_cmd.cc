@@ -22,6 +22,7 @@ struct GenerateFlags {
   int threads = 2;
   int ctx_size = 4096;
   int batch = 512;
+  std::string kv_cache = "f16";
   bool no_bos = false;
   bool special = false;
   engine::SamplingParams sampling;
@@ -62,8 +63,10 @@ int RunGenerate(const GenerateFlags& g) {
   if (!grammar) return Fail(grammar.error());
   auto model = engine::Model::Load(g.model);
   if (!model) return Fail(model.error());
+  auto kv = engine::ParseKvType(g.kv_cache);
+  if (!kv) return Fail(kv.error());
   auto ctx = engine::Context::Create(
-      **model, {.n_ctx = g.ctx_size, .n_threads = g.threads, .n_batch = g.batch});
+      **model, {.n_ctx = g.ctx_size, .n_threads = g.threads, .n_batch = g.batch, .kv_type = *kv});
   if (!ctx) return Fail(ctx.error());
   auto prompt = (*model)->tokenizer().Tokenize(g.prompt, !g.no_bos, g.special);
   if (prompt.empty()) return Fail(InvalidArgument("generate: the prompt gives no tokens"));
@@ -104,6 +107,8 @@ void AddGenerateCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("-n,--n-predict", g.n_predict, "Tokens to generate")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", g.threads, "Compute threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--kv-cache", g.kv_cache, "KV cache type: f16 (default, as llama.cpp) or f32")
+      ->check(CLI::IsMember({"f16", "f32"}));
   cmd->add_option("-c,--ctx-size", g.ctx_size, "Context length (KV cache)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("-b,--batch-size", g.batch, "Prompt tokens per forward pass")

@@ -106,6 +106,7 @@ int Serve(Context& ctx, const ServeArgs& a) {
   options.chat_format = config->llm.chat_format;  // the embedded engine's prompt, as `run` uses it
   options.chat_template = config->llm.chat_template;
   options.pooling = a.pooling.empty() ? config->server.pooling : a.pooling;
+  options.kv_cache = config->llm.kv_cache;
   options.run_command = RunCommand(ctx, *config);
 
   // SIGINT/SIGTERM end the server cleanly: this thread waits for them, every other thread

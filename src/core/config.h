@@ -43,6 +43,7 @@ struct LlmConfig {
   int slots = 2;              // KV caches (embedded) or llama-server slots, each context_size
   std::string chat_format;    // embedded engine: a built-in prompt format; empty: the template
   std::string chat_template;  // embedded engine: a Jinja file used instead of the GGUF's template
+  std::string kv_cache = "f16";  // embedded engine (run and serve): the KV cache's type, f16 | f32
 };
 
 struct EmbeddingsConfig {

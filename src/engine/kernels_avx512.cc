@@ -1402,8 +1402,19 @@ inline __m512 Exp(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, size_t v_stride,
-            int n_kv, int hd, float scale, float* score, float* out) {
+// 16 values of a KV cache row as floats: F32 as they are, F16 converted (vcvtph2ps).
+__m512 LoadKv(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+__m512 LoadKv(__mmask16 m, const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+__m512 LoadKv(const float* p) { return _mm512_loadu_ps(p); }
+__m512 LoadKv(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <typename T>
+void Attend(const float* q, const T* kt, size_t kt_stride, const T* v, size_t v_stride, int n_kv,
+            int hd, float scale, float* score, float* out) {
   // Scores of 16 positions at a time from the transposed keys; four accumulators hide the
   // FMA latency.
   __m512 vmax = _mm512_set1_ps(-INFINITY);
@@ -1415,12 +1426,11 @@ void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, s
     for (; d + 4 <= hd; d += 4) {
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i)
-        acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[d + i]),
-                                 _mm512_maskz_loadu_ps(m, kt + (d + i) * kt_stride + j), acc[i]);
+        acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[d + i]), LoadKv(m, kt + (d + i) * kt_stride + j),
+                                 acc[i]);
     }
     for (; d < hd; ++d)
-      acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(q[d]),
-                               _mm512_maskz_loadu_ps(m, kt + d * kt_stride + j), acc[0]);
+      acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), LoadKv(m, kt + d * kt_stride + j), acc[0]);
     const __m512 s =
         _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
                       _mm512_set1_ps(scale));
@@ -1446,10 +1456,9 @@ void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, s
       for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
       for (int j = 0; j < n_kv; ++j) {
         const __m512 w = _mm512_set1_ps(score[j] * inv);
-        const float* vj = v + j * v_stride + d0;
+        const T* vj = v + j * v_stride + d0;
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i)
-          acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vj + 16 * i), acc[i]);
+        for (int i = 0; i < 8; ++i) acc[i] = _mm512_fmadd_ps(w, LoadKv(vj + 16 * i), acc[i]);
       }
       for (int i = 0; i < 8; ++i) _mm512_storeu_ps(out + d0 + 16 * i, acc[i]);
       continue;
@@ -1464,16 +1473,16 @@ void Attend(const float* q, const float* kt, size_t kt_stride, const float* v, s
 #pragma GCC unroll 4
       for (int u = 0; u < 4; ++u) {
         const __m512 w = _mm512_set1_ps(score[j + u] * inv);
-        const float* vj = v + (j + u) * v_stride + d0;
+        const T* vj = v + (j + u) * v_stride + d0;
         for (int i = 0; i < nv; ++i)
-          acc[u][i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[i], vj + 16 * i), acc[u][i]);
+          acc[u][i] = _mm512_fmadd_ps(w, LoadKv(mask[i], vj + 16 * i), acc[u][i]);
       }
     }
     for (; j < n_kv; ++j) {
       const __m512 w = _mm512_set1_ps(score[j] * inv);
-      const float* vj = v + j * v_stride + d0;
+      const T* vj = v + j * v_stride + d0;
       for (int i = 0; i < nv; ++i)
-        acc[0][i] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[i], vj + 16 * i), acc[0][i]);
+        acc[0][i] = _mm512_fmadd_ps(w, LoadKv(mask[i], vj + 16 * i), acc[0][i]);
     }
     for (int i = 0; i < nv; ++i) {
       const __m512 t =
@@ -1493,7 +1502,7 @@ void SiluMul(float* g, const float* u, int64_t n) {
   }
 }
 
-const VectorKernels kVectorKernels = {Attend, SiluMul};
+const VectorKernels kVectorKernels = {Attend<float>, Attend<uint16_t>, SiluMul};
 
 }  // namespace
 

@@ -253,8 +253,13 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
   const size_t kv =
       static_cast<size_t>(options.n_seq) * p.n_layer * c->n_ctx_ * p.n_head_kv * p.head_dim;
   c->seqs_.resize(static_cast<size_t>(options.n_seq));
-  c->k_cache_.assign(kv, 0.0f);
-  c->v_cache_.assign(kv, 0.0f);
+  if (options.kv_type == KvType::kF16) {
+    c->k_cache16_.assign(kv, 0);
+    c->v_cache16_.assign(kv, 0);
+  } else {
+    c->k_cache_.assign(kv, 0.0f);
+    c->v_cache_.assign(kv, 0.0f);
+  }
   c->logits_.assign(static_cast<size_t>(p.n_vocab), 0.0f);
   return c;
 }
@@ -415,6 +420,14 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
   for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(sum[i] * norm);
   return out;
 }
+
+Result<KvType> ParseKvType(std::string_view name) {
+  if (name == "f32") return KvType::kF32;
+  if (name == "f16") return KvType::kF16;
+  return InvalidArgument("KV cache type must be f32 or f16, not \"" + std::string(name) + "\"");
+}
+
+const char* KvTypeName(KvType type) { return type == KvType::kF16 ? "f16" : "f32"; }
 
 Result<Pooling> ParsePooling(std::string_view name) {
   if (name == "mean") return Pooling::kMean;
@@ -640,11 +653,12 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
     MatMul(L.wq, xn.data(), n, q.data());
     MatMul(L.wk, xn.data(), n, k.data());
     MatMul(L.wv, xn.data(), n, v.data());
-    float* const kc0 = k_cache_.data() + il * layer_stride;
-    float* const vc0 = v_cache_.data() + il * layer_stride;
+    const bool f16 = options_.kv_type == KvType::kF16;
+    float* const kc0 = f16 ? nullptr : k_cache_.data() + il * layer_stride;
+    float* const vc0 = f16 ? nullptr : v_cache_.data() + il * layer_stride;
+    uint16_t* const kh0 = f16 ? k_cache16_.data() + il * layer_stride : nullptr;
+    uint16_t* const vh0 = f16 ? v_cache16_.data() + il * layer_stride : nullptr;
     for (int t = 0; t < n; ++t) {
-      float* kc = kc0 + seq[t] * seq_stride;
-      float* vc = vc0 + seq[t] * seq_stride;
       float* qt = q.data() + t * Dq;
       float* kt = k.data() + t * Dkv;
       float* vt = v.data() + t * Dkv;
@@ -669,8 +683,18 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
         rope(kt + h * hd, t);
       }
       // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
-      for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos[t]] = kt[i];
-      std::memcpy(vc + static_cast<size_t>(pos[t]) * Dkv, vt, Dkv * sizeof(float));
+      const size_t at = seq[t] * seq_stride;
+      if (f16) {
+        uint16_t* kc = kh0 + at;
+        uint16_t* vc = vh0 + at + static_cast<size_t>(pos[t]) * Dkv;
+        for (int64_t i = 0; i < Dkv; ++i)
+          kc[static_cast<size_t>(i) * n_ctx_ + pos[t]] = Fp32ToFp16(kt[i]);
+        for (int64_t i = 0; i < Dkv; ++i) vc[i] = Fp32ToFp16(vt[i]);
+      } else {
+        float* kc = kc0 + at;
+        for (int64_t i = 0; i < Dkv; ++i) kc[static_cast<size_t>(i) * n_ctx_ + pos[t]] = kt[i];
+        std::memcpy(vc0 + at + static_cast<size_t>(pos[t]) * Dkv, vt, Dkv * sizeof(float));
+      }
     }
     // Causal attention, one (token, head) pair per work item.
     const int64_t group = H / Hkv;
@@ -685,11 +709,18 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
       for (int64_t item = b; item < e; ++item) {
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
-        const float* kc = kc0 + seq[t] * seq_stride;
-        const float* vc = vc0 + seq[t] * seq_stride;
-        vk.attend(q.data() + t * Dq + h * hd, kc + hk * hd * n_ctx_, static_cast<size_t>(n_ctx_),
-                  vc + hk * hd, static_cast<size_t>(Dkv), pos[t] + 1, static_cast<int>(hd),
-                  kq_scale, score, attn.data() + t * Dq + h * hd);
+        const size_t at = seq[t] * seq_stride;
+        if (f16) {
+          vk.attend_f16(q.data() + t * Dq + h * hd, kh0 + at + hk * hd * n_ctx_,
+                        static_cast<size_t>(n_ctx_), vh0 + at + hk * hd, static_cast<size_t>(Dkv),
+                        pos[t] + 1, static_cast<int>(hd), kq_scale, score,
+                        attn.data() + t * Dq + h * hd);
+        } else {
+          vk.attend(q.data() + t * Dq + h * hd, kc0 + at + hk * hd * n_ctx_,
+                    static_cast<size_t>(n_ctx_), vc0 + at + hk * hd, static_cast<size_t>(Dkv),
+                    pos[t] + 1, static_cast<int>(hd), kq_scale, score,
+                    attn.data() + t * Dq + h * hd);
+        }
       }
     });
     MatMul(L.wo, attn.data(), n, proj.data());

@@ -92,11 +92,18 @@ class Model {
   int64_t n_params_ = 0;
 };
 
+// What the KV cache stores: F32 (exact; the tests' reference), or F16 (half the memory, as
+// llama.cpp's default; values rounded to nearest even).
+enum class KvType { kF32, kF16 };
+Result<KvType> ParseKvType(std::string_view name);  // "f32" or "f16"
+const char* KvTypeName(KvType type);
+
 struct ContextOptions {
   int n_ctx = 4096;  // KV cache length (capped at the model's training context)
   int n_threads = 2;
   int n_batch = 512;  // prompt tokens evaluated per forward pass
   int n_seq = 1;      // sequences, each with a KV cache of n_ctx positions (EvalSeqs)
+  KvType kv_type = KvType::kF32;
 };
 
 // How Context::Embed pools the hidden states of a text into one vector, as llama.cpp's
@@ -122,6 +129,11 @@ class Context {
   const Model& model() const { return model_; }
   int n_ctx() const { return n_ctx_; }
   int n_seq() const { return static_cast<int>(seqs_.size()); }
+  // Bytes the KV cache holds (every sequence, every layer, keys and values).
+  size_t kv_bytes() const {
+    return (k_cache_.size() + v_cache_.size()) * sizeof(float) +
+           (k_cache16_.size() + v_cache16_.size()) * sizeof(uint16_t);
+  }
   int n_past() const { return static_cast<int>(seqs_[0].size()); }
   // Tokens whose keys and values are in the cache, in order (of sequence 0, or of `seq`).
   const std::vector<TokenId>& cached_tokens() const { return seqs_[0]; }
@@ -176,8 +188,9 @@ class Context {
   ThreadPool pool_;
   std::vector<std::vector<TokenId>> seqs_;  // cached tokens, one list a sequence
   // Per sequence: values [layer][pos][n_head_kv * head_dim]; keys transposed,
-  // [layer][n_head_kv * head_dim][pos].
+  // [layer][n_head_kv * head_dim][pos]. One pair is used, by options_.kv_type.
   std::vector<float> k_cache_, v_cache_;
+  std::vector<uint16_t> k_cache16_, v_cache16_;
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
   // Per-batch scratch (grown, never shrunk).

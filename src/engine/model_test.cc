@@ -216,6 +216,45 @@ TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
   EXPECT_NE(m.error().message().find("architecture 'gpt2' is not supported"), std::string::npos);
 }
 
+// An fp16 KV cache holds half the bytes and gives nearly the same logits, also with several
+// sequences in one batch and with a prefix reused.
+TEST(ContextTest, AnF16KvCacheHalvesTheMemoryAndKeepsTheLogits) {
+  auto m = Build({.arch = "qwen2", .n_vocab = 300, .seed = 5, .norm_std = 0.3f}, "kv16");
+  ASSERT_TRUE(m);
+  auto f32 = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2});
+  auto f16 =
+      Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2, .kv_type = KvType::kF16});
+  ASSERT_TRUE(f32.ok() && f16.ok());
+  EXPECT_EQ((*f16)->kv_bytes() * 2, (*f32)->kv_bytes());
+  const std::vector<TokenId> a = {1, 20, 33, 47, 5, 81, 90}, b = {1, 7, 7, 120};
+  for (auto* ctx : {&*f32, &*f16}) {
+    ASSERT_TRUE((*ctx)
+                    ->EvalSeqs({{.seq = 0, .tokens = a.data(), .n = 7, .logits = true},
+                                {.seq = 1, .tokens = b.data(), .n = 4, .logits = true}})
+                    .ok());
+  }
+  const int64_t nv = m->params().n_vocab;
+  for (int i = 0; i < 2; ++i) {
+    double max_diff = 0, max_abs = 0;
+    for (int64_t j = 0; j < nv; ++j) {
+      max_diff = std::max(
+          max_diff, static_cast<double>(std::fabs((*f32)->logits(i)[j] - (*f16)->logits(i)[j])));
+      max_abs = std::max(max_abs, static_cast<double>(std::fabs((*f32)->logits(i)[j])));
+    }
+    EXPECT_LT(max_diff, 2e-3 * (1 + max_abs)) << "sequence " << i;
+    EXPECT_GT(max_diff, 0.0) << "the fp16 cache should round something";
+  }
+  // Decoding on after the batch reads the fp16 cache back.
+  const TokenId next = 42;
+  ASSERT_TRUE((*f16)->EvalSeqs({{.seq = 0, .tokens = &next, .n = 1, .logits = true}}).ok());
+  ASSERT_TRUE((*f32)->EvalSeqs({{.seq = 0, .tokens = &next, .n = 1, .logits = true}}).ok());
+  for (int64_t j = 0; j < nv; ++j)
+    ASSERT_NEAR((*f16)->logits(0)[j], (*f32)->logits(0)[j],
+                2e-3 * (1 + std::fabs((*f32)->logits(0)[j])));
+  EXPECT_EQ(*ParseKvType("f16"), KvType::kF16);
+  EXPECT_FALSE(ParseKvType("q4").ok());
+}
+
 // RoPE scaling metadata a file may carry wrongly is refused, naming what is wrong; what
 // llama.cpp reads is read the same way (its outputs on yarn and linear files are checked in
 // reference_test.cc).

@@ -889,12 +889,16 @@ const char* KernelSetName(KernelSet k) {
 
 namespace {
 
-void AttendScalar(const float* q, const float* kt, size_t kt_stride, const float* v,
-                  size_t v_stride, int n_kv, int hd, float scale, float* score, float* out) {
+float KvValue(float x) { return x; }
+float KvValue(uint16_t x) { return Fp16ToFp32(x); }
+
+template <typename T>
+void AttendScalar(const float* q, const T* kt, size_t kt_stride, const T* v, size_t v_stride,
+                  int n_kv, int hd, float scale, float* score, float* out) {
   float mx = -INFINITY;
   for (int j = 0; j < n_kv; ++j) {
     float s = 0;
-    for (int d = 0; d < hd; ++d) s += q[d] * kt[d * kt_stride + j];
+    for (int d = 0; d < hd; ++d) s += q[d] * KvValue(kt[d * kt_stride + j]);
     score[j] = s * scale;
     mx = std::max(mx, score[j]);
   }
@@ -906,8 +910,8 @@ void AttendScalar(const float* q, const float* kt, size_t kt_stride, const float
   std::fill(out, out + hd, 0.0f);
   for (int j = 0; j < n_kv; ++j) {
     const float w = score[j] / sum;
-    const float* vj = v + j * v_stride;
-    for (int d = 0; d < hd; ++d) out[d] += w * vj[d];
+    const T* vj = v + j * v_stride;
+    for (int d = 0; d < hd; ++d) out[d] += w * KvValue(vj[d]);
   }
 }
 
@@ -915,7 +919,8 @@ void SiluMulScalar(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
-const VectorKernels kScalarVectorKernels = {AttendScalar, SiluMulScalar};
+const VectorKernels kScalarVectorKernels = {AttendScalar<float>, AttendScalar<uint16_t>,
+                                            SiluMulScalar};
 
 }  // namespace
 

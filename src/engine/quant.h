@@ -157,6 +157,9 @@ struct VectorKernels {
   // `v_stride` floats apart. `score` is scratch of n_kv floats.
   void (*attend)(const float* q, const float* kt, size_t kt_stride, const float* v, size_t v_stride,
                  int n_kv, int hd, float scale, float* score, float* out);
+  // The same over a KV cache of fp16 values (what ContextOptions::kv_type kF16 stores).
+  void (*attend_f16)(const float* q, const uint16_t* kt, size_t kt_stride, const uint16_t* v,
+                     size_t v_stride, int n_kv, int hd, float scale, float* score, float* out);
   // g[i] = silu(g[i]) * u[i].
   void (*silu_mul)(float* g, const float* u, int64_t n);
 };

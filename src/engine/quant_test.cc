@@ -292,6 +292,28 @@ TEST(VectorKernelsTest, AttentionAndSiluMatchScalar) {
                   got.data());
       for (int d = 0; d < hd; ++d)
         ASSERT_NEAR(got[d], want[d], 2e-5 * (1 + std::fabs(want[d]))) << hd << " " << n_kv;
+      // The fp16 cache: the same values rounded to fp16 give the same answer in both kernel
+      // sets, and the float kernel on those rounded values agrees too.
+      std::vector<uint16_t> k16(k.size()), v16(v.size());
+      std::vector<float> k_rounded(k.size()), v_rounded(v.size());
+      for (size_t i = 0; i < k.size(); ++i) {
+        k16[i] = Fp32ToFp16(k[i]);
+        k_rounded[i] = Fp16ToFp32(k16[i]);
+      }
+      for (size_t i = 0; i < v.size(); ++i) {
+        v16[i] = Fp32ToFp16(v[i]);
+        v_rounded[i] = Fp16ToFp32(v16[i]);
+      }
+      std::vector<float> want16(hd), got16(hd, 99.0f);
+      ref.attend(q.data(), k_rounded.data(), kt_stride, v_rounded.data(), stride, n_kv, hd, scale,
+                 score.data(), want16.data());
+      ref.attend_f16(q.data(), k16.data(), kt_stride, v16.data(), stride, n_kv, hd, scale,
+                     score.data(), got16.data());
+      for (int d = 0; d < hd; ++d) ASSERT_EQ(got16[d], want16[d]) << "scalar " << hd << " " << n_kv;
+      fast.attend_f16(q.data(), k16.data(), kt_stride, v16.data(), stride, n_kv, hd, scale,
+                      score.data(), got16.data());
+      for (int d = 0; d < hd; ++d)
+        ASSERT_NEAR(got16[d], want16[d], 2e-5 * (1 + std::fabs(want16[d]))) << hd << " " << n_kv;
     }
   }
   for (int64_t n : {1, 15, 16, 100}) {

@@ -58,6 +58,7 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
   b->writer_ = std::move(*writer);
   engine::ContextOptions& co = b->context_options_;
   co.n_ctx = o.context_size > 0 ? o.context_size : 8192;
+  co.kv_type = o.kv_type;
   co.n_threads = o.threads > 0 ? o.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   MutexLock lock(b->mu_);

@@ -29,10 +29,10 @@
 // the slot whose cached tokens share the longest prefix with its prompt, when that prefix is
 // worth keeping (at least 32 tokens, or the whole prompt); otherwise to the least recently used
 // slot, whose cache it replaces. A slot's context is allocated the first time a prompt goes
-// to it, so slots cost memory only once used: each holds a float KV cache of
-// n_layer x 2 (keys and values) x n_head_kv x head_dim x context_size x 4 bytes (Qwen2.5 1.5B:
-// 28 x 2 x 256 x 4 bytes = 56 KiB a token, 448 MiB at 8192 tokens), plus the engine's scratch
-// buffers for a batch (about 60 MB for that model once a 512-token batch has run).
+// to it, so slots cost memory only once used: each holds a KV cache of n_layer x 2 (keys and
+// values) x n_head_kv x head_dim x context_size values of 2 bytes (kv_type F16, the default) or 4
+// (F32) (Qwen2.5 1.5B: 28 x 2 x 256 x 2 bytes = 28 KiB a token, 224 MiB at 8192 tokens), plus the
+// engine's scratch buffers for a batch (about 60 MB for that model once a 512-token batch has run).
 //
 // Thread-safety: Chat may be called from several threads; calls run one at a time (one mutex
 // over every slot; a second caller waits), since the engine already uses every core it is
@@ -67,6 +67,7 @@ struct EmbeddedOptions {
   int slots = 2;              // KV caches kept, 1..64 (see "Slots" above)
   std::string chat_format;    // a built-in format by name; empty: the model's chat template
   std::string chat_template;  // a Jinja file to use instead of the GGUF's template
+  engine::KvType kv_type = engine::KvType::kF16;  // the KV caches' element type
   // false: tool calls are left to the model, unconstrained (to measure what the grammar
   // changes); response_format is constrained either way.
   bool constrain_tool_calls = true;

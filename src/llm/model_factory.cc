@@ -85,6 +85,7 @@ Result<std::unique_ptr<ChatModel>> MakeChatModel(const LlmConfig& config,
     o.slots = config.slots;
     o.chat_format = config.chat_format;
     o.chat_template = config.chat_template;
+    NAUT_ASSIGN_OR_RETURN(o.kv_type, engine::ParseKvType(config.kv_cache));
     NAUT_ASSIGN_OR_RETURN(auto backend, EmbeddedBackend::Load(o));
     return std::unique_ptr<ChatModel>(std::move(backend));
   }

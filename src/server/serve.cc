@@ -113,7 +113,8 @@ Result<std::unique_ptr<Serve>> Serve::Open(const Config& config, ServeOptions op
                                                        .queue_size = o.queue,
                                                        .chat_format = o.chat_format,
                                                        .chat_template = o.chat_template,
-                                                       .pooling = o.pooling}));
+                                                       .pooling = o.pooling,
+                                                       .kv_cache = o.kv_cache}));
     s.models->Mount(s.http);
   } else {
     s.model_note =

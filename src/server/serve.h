@@ -32,14 +32,15 @@ struct ServeOptions {
   std::vector<std::string> run_command;
   // A GGUF for /v1 (the embedded engine); empty: /v1 is not served (501, saying why).
   std::string model;
-  int parallel = 2;           // /v1 slots decoded together
-  int ctx_size = 4096;        // tokens each slot holds
-  int queue = 16;             // /v1 requests that may wait for a slot
-  int model_threads = 0;      // engine threads; 0: every core
-  std::string chat_format;    // a built-in prompt format instead of the model's template
-  std::string chat_template;  // a Jinja file instead of the model's template
-  std::string pooling;        // /v1/embeddings: mean, cls or last; empty: the model's own
-  int threads = 48;           // concurrent connections (each open event stream holds one)
+  int parallel = 2;              // /v1 slots decoded together
+  int ctx_size = 4096;           // tokens each slot holds
+  int queue = 16;                // /v1 requests that may wait for a slot
+  int model_threads = 0;         // engine threads; 0: every core
+  std::string chat_format;       // a built-in prompt format instead of the model's template
+  std::string chat_template;     // a Jinja file instead of the model's template
+  std::string pooling;           // /v1/embeddings: mean, cls or last; empty: the model's own
+  std::string kv_cache = "f16";  // /v1 slots' KV cache type, f16 or f32
+  int threads = 48;              // concurrent connections (each open event stream holds one)
 };
 
 class Serve {

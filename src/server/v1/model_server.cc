@@ -261,6 +261,7 @@ class ModelServer::Impl {
     so.queue_size = options_.queue_size;
     so.batch_size = options_.batch_size;
     so.context.n_ctx = options_.context_size;
+    so.context.kv_type = *engine::ParseKvType(options_.kv_cache);  // checked by Open
     so.context.n_threads = options_.threads > 0
                                ? options_.threads
                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -818,6 +819,8 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Open(ModelServerOptions option
     if (auto p = engine::ParsePooling(options.pooling); !p.ok())
       return InvalidArgument("model server: " + p.error().message());
   }
+  if (auto k = engine::ParseKvType(options.kv_cache); !k.ok())
+    return InvalidArgument("model server: " + k.error().message());
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->Start();
   return std::unique_ptr<ModelServer>(new ModelServer(std::move(impl)));
