@@ -92,7 +92,12 @@ int Info(const std::string& path, bool all) {
     std::cout << "hyperparams:   n_embd " << p.n_embd << ", n_ff " << p.n_ff << ", layers "
               << p.n_layer << ", heads " << p.n_head << "/" << p.n_head_kv << " (dim " << p.head_dim
               << ", rope " << p.n_rot << (p.rope_neox ? " neox" : " normal") << ", base "
-              << p.rope_base << "), ctx " << p.n_ctx_train << "\n";
+              << p.rope_base << "), ctx " << p.n_ctx_train;
+    if (p.rope_scaling != "none" && p.rope_freq_scale != 1.0f) {
+      std::cout << " (rope scaling " << p.rope_scaling << " x" << 1.0f / p.rope_freq_scale
+                << ", original ctx " << p.n_ctx_orig << ")";
+    }
+    std::cout << "\n";
     const auto& tok = (*model)->tokenizer();
     const char* kind = tok.kind() == engine::Tokenizer::Kind::kSpm   ? "llama (SPM)"
                        : tok.kind() == engine::Tokenizer::Kind::kBpe ? "gpt2 (BPE)"
@@ -100,6 +105,18 @@ int Info(const std::string& path, bool all) {
     std::cout << "tokenizer:     " << kind << ", pre '" << tok.pre() << "', " << tok.n_tokens()
               << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
     std::cout << "engine:        can run this model\n";
+    // What a run needs: the weights mapped, and per slot a KV cache of 4096 tokens (or the
+    // model's context when shorter) in fp16, beside what this machine has.
+    const engine::ContextOptions slot{
+        .n_ctx = 4096, .n_threads = 2, .kv_type = engine::KvType::kF16};
+    const engine::MemoryNeed need = engine::EstimateMemory(**model, slot);
+    const engine::MemoryAvailable have = engine::SystemMemory();
+    std::cout << "memory:        weights " << engine::HumanBytes(need.weights)
+              << " (mapped), KV cache " << engine::HumanBytes(need.kv_cache) << " a slot of "
+              << std::min<int64_t>(4096, p.n_ctx_train) << " tokens (f16), scratch about "
+              << engine::HumanBytes(need.scratch)
+              << "; this machine: " << engine::HumanBytes(have.available) << " available of "
+              << engine::HumanBytes(have.total) << "\n";
     const std::string source = g.GetStringOr("tokenizer.chat_template", "");
     auto format = llm::DetectChatFormat(source);
     std::cout << "chat template: ";

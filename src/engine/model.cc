@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "engine/quant.h"
 
@@ -237,6 +239,88 @@ Status Model::Init() {
 Context::Context(const Model& model, const ContextOptions& options)
     : model_(model), options_(options), pool_(std::max(1, options.n_threads)) {}
 
+namespace {
+
+// n_ctx as a context holds it: capped at the model's training context.
+int EffectiveContext(const Model& model, int n_ctx) {
+  return static_cast<int>(
+      std::min<int64_t>(n_ctx, std::max<int64_t>(model.params().n_ctx_train, 1)));
+}
+
+// A /proc/meminfo or cgroup figure in bytes; 0 when absent or unreadable.
+uint64_t ReadBytes(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!key.empty()) {
+      if (line.rfind(key + ":", 0) != 0) continue;
+      line = line.substr(key.size() + 1);
+      std::istringstream fields(line);
+      uint64_t kib = 0;
+      fields >> kib;
+      return kib * 1024;
+    }
+    if (line == "max") return 0;
+    try {
+      return std::stoull(line);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  char buf[32];
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f GiB", b / (1024.0 * 1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f MiB", std::ceil(b / (1024.0 * 1024)));
+  }
+  return buf;
+}
+
+MemoryAvailable SystemMemory() {
+  MemoryAvailable m;
+  m.total = ReadBytes("/proc/meminfo", "MemTotal");
+  m.available = ReadBytes("/proc/meminfo", "MemAvailable");
+  // cgroup v2: the limit of this process's group, less what the group already uses.
+  std::ifstream cg("/proc/self/cgroup");
+  std::string line;
+  if (std::getline(cg, line) && line.rfind("0::", 0) == 0) {
+    const std::string dir = "/sys/fs/cgroup" + line.substr(3);
+    if (const uint64_t max = ReadBytes(dir + "/memory.max", ""); max > 0) {
+      const uint64_t used = ReadBytes(dir + "/memory.current", "");
+      m.total = m.total > 0 ? std::min(m.total, max) : max;
+      const uint64_t left = max > used ? max - used : 0;
+      m.available = m.available > 0 ? std::min(m.available, left) : left;
+    }
+  }
+  return m;
+}
+
+MemoryNeed EstimateMemory(const Model& model, const ContextOptions& options) {
+  const ModelParams& p = model.params();
+  MemoryNeed need;
+  need.weights = model.file().file_size() - model.file().data_offset();
+  const uint64_t n_ctx = static_cast<uint64_t>(EffectiveContext(model, std::max(1, options.n_ctx)));
+  const uint64_t elem = options.kv_type == KvType::kF16 ? 2 : 4;
+  need.kv_cache = static_cast<uint64_t>(std::max(1, options.n_seq)) * p.n_layer * n_ctx *
+                  p.n_head_kv * p.head_dim * 2 * elem;
+  // The per-batch buffers of Forward (residual, norm, q, k, v, attention, projection, gate, up,
+  // RoPE tables, quantized activations), the attention scores of its work items and one row of
+  // logits per sequence.
+  const uint64_t nt = static_cast<uint64_t>(std::max(1, options.n_batch));
+  const uint64_t E = p.n_embd, Dq = p.n_head * p.head_dim, Dkv = p.n_head_kv * p.head_dim;
+  need.scratch = 4 * nt * (3 * E + 2 * Dq + 2 * Dkv + 2 * p.n_ff + p.n_rot) + nt * 2 * p.n_ff +
+                 4 * 4 * static_cast<uint64_t>(std::max(1, options.n_threads)) * n_ctx +
+                 4 * static_cast<uint64_t>(p.n_vocab) * std::max(1, options.n_seq);
+  return need;
+}
+
 Result<std::unique_ptr<Context>> Context::Create(const Model& model,
                                                  const ContextOptions& options) {
   if (options.n_ctx <= 0 || options.n_batch <= 0 || options.n_threads <= 0 ||
@@ -246,10 +330,27 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
   if (options.n_seq < 1 || options.n_seq > 256) {
     return InvalidArgument("context: n_seq must be 1..256, got " + std::to_string(options.n_seq));
   }
+  const MemoryNeed need = EstimateMemory(model, options);
+  const MemoryAvailable have =
+      options.memory.total > 0 || options.memory.available > 0 ? options.memory : SystemMemory();
+  const uint64_t own = need.kv_cache + need.scratch;
+  const std::string what =
+      "the KV cache (" + HumanBytes(need.kv_cache) + ": " + std::to_string(options.n_seq) + " x " +
+      std::to_string(EffectiveContext(model, options.n_ctx)) + " tokens, " +
+      KvTypeName(options.kv_type) + ") and scratch (" + HumanBytes(need.scratch) + ")";
+  const char* lower = "; lower the context size or the slots, or use an f16 KV cache";
+  if (have.available > 0 && own > have.available) {
+    return ResourceExhausted("context: " + what + " need " + HumanBytes(own) + " but only " +
+                             HumanBytes(have.available) + " of memory is available" + lower);
+  }
+  if (have.total > 0 && need.total() > have.total) {
+    return ResourceExhausted("context: the weights (" + HumanBytes(need.weights) + "), " + what +
+                             " need " + HumanBytes(need.total()) + " but the machine has " +
+                             HumanBytes(have.total) + lower + ", or take a smaller model");
+  }
   std::unique_ptr<Context> c(new Context(model, options));
   const ModelParams& p = model.params();
-  c->n_ctx_ =
-      static_cast<int>(std::min<int64_t>(options.n_ctx, std::max<int64_t>(p.n_ctx_train, 1)));
+  c->n_ctx_ = EffectiveContext(model, options.n_ctx);
   const size_t kv =
       static_cast<size_t>(options.n_seq) * p.n_layer * c->n_ctx_ * p.n_head_kv * p.head_dim;
   c->seqs_.resize(static_cast<size_t>(options.n_seq));

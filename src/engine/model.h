@@ -98,12 +98,37 @@ enum class KvType { kF32, kF16 };
 Result<KvType> ParseKvType(std::string_view name);  // "f32" or "f16"
 const char* KvTypeName(KvType type);
 
+struct ContextOptions;
+
+// What running a model takes, known before anything is allocated: the weights are mapped from
+// the file (read in as they are used, shared with the page cache), the KV cache and the scratch
+// buffers are the process's own memory.
+struct MemoryNeed {
+  uint64_t weights = 0;   // the file's tensor data
+  uint64_t kv_cache = 0;  // every sequence's keys and values
+  uint64_t scratch = 0;   // a batch's activations, attention scores and logits (an estimate)
+  uint64_t total() const { return weights + kv_cache + scratch; }
+};
+MemoryNeed EstimateMemory(const Model& model, const ContextOptions& options);
+// What the machine can give: total memory and what can still be allocated (MemAvailable), each
+// bounded by the cgroup's memory.max where one is set. 0 where it cannot be read.
+struct MemoryAvailable {
+  uint64_t total = 0, available = 0;
+};
+MemoryAvailable SystemMemory();
+std::string HumanBytes(uint64_t bytes);  // "1.5 GiB", "224 MiB"
+
 struct ContextOptions {
   int n_ctx = 4096;  // KV cache length (capped at the model's training context)
   int n_threads = 2;
   int n_batch = 512;  // prompt tokens evaluated per forward pass
   int n_seq = 1;      // sequences, each with a KV cache of n_ctx positions (EvalSeqs)
   KvType kv_type = KvType::kF32;
+  // The memory Create may assume; 0: what SystemMemory() reports. A context whose KV cache and
+  // scratch do not fit in `available`, or whose weights, cache and scratch together pass
+  // `total`, is refused (ResourceExhausted, saying what to lower) rather than started and
+  // killed by the kernel.
+  MemoryAvailable memory;
 };
 
 // How Context::Embed pools the hidden states of a text into one vector, as llama.cpp's

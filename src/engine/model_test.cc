@@ -255,6 +255,43 @@ TEST(ContextTest, AnF16KvCacheHalvesTheMemoryAndKeepsTheLogits) {
   EXPECT_FALSE(ParseKvType("q4").ok());
 }
 
+// Memory is counted before anything is allocated: a context that would not fit is refused,
+// saying what it needs and what to lower.
+TEST(ContextTest, AContextThatWouldNotFitIsRefusedSayingWhatItNeeds) {
+  auto m = Build({.arch = "llama", .n_ctx = 4096, .seed = 6}, "memory");
+  ASSERT_TRUE(m);
+  const ContextOptions f32{.n_ctx = 4096, .n_threads = 2, .n_seq = 4};
+  ContextOptions f16 = f32;
+  f16.kv_type = KvType::kF16;
+  const MemoryNeed a = EstimateMemory(*m, f32), b = EstimateMemory(*m, f16);
+  EXPECT_EQ(a.kv_cache, 2 * b.kv_cache);
+  EXPECT_GT(a.weights, 0u);
+  auto ctx = Context::Create(*m, f16);
+  ASSERT_TRUE(ctx.ok()) << ctx.error().ToString();
+  EXPECT_EQ((*ctx)->kv_bytes(), b.kv_cache);
+
+  ContextOptions tight = f16;
+  tight.memory = {.total = uint64_t{64} << 30, .available = b.kv_cache / 2};
+  auto refused = Context::Create(*m, tight);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Code::kResourceExhausted);
+  EXPECT_NE(refused.error().message().find("KV cache (" + HumanBytes(b.kv_cache) +
+                                           ": 4 x 4096 "
+                                           "tokens, f16)"),
+            std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(refused.error().message().find("lower the context size"), std::string::npos);
+  tight.memory = {.total = a.weights, .available = uint64_t{64} << 30};
+  refused = Context::Create(*m, tight);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("the weights"), std::string::npos)
+      << refused.error().message();
+  // What this machine reports is plausible.
+  const MemoryAvailable sys = SystemMemory();
+  EXPECT_GT(sys.total, uint64_t{64} << 20);
+  EXPECT_LE(sys.available, sys.total);
+}
+
 // RoPE scaling metadata a file may carry wrongly is refused, naming what is wrong; what
 // llama.cpp reads is read the same way (its outputs on yarn and linear files are checked in
 // reference_test.cc).
