@@ -138,6 +138,9 @@ SPECS=(
   'synth-qwen2-yarn|{"arch":"qwen2","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":2,"type":"F32","output_type":"F32","seed":19,"norm_std":0.3,"bias_std":0.5,"rope_scaling":"yarn","rope_factor":4,"rope_orig_ctx":64}'
   'synth-llama-yarn-q8_0|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":4,"n_head_kv":2,"type":"Q8_0","output_type":"Q8_0","seed":20,"norm_std":0.3,"rope_scaling":"yarn","rope_factor":8,"rope_orig_ctx":128,"rope_attn_factor":1.2}'
   'synth-llama-linear|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":4,"type":"F32","output_type":"F32","seed":21,"norm_std":0.3,"rope_scaling":"linear","rope_factor":2}'
+  'synth-qwen3moe-q8_0|{"arch":"qwen3moe","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":4,"type":"Q8_0","output_type":"Q8_0","seed":22,"norm_std":0.3,"n_expert":8,"n_expert_used":2,"n_ff_exp":128}'
+  'synth-qwen2moe-f32|{"arch":"qwen2moe","n_vocab":1024,"n_embd":256,"n_ff":512,"n_layer":2,"n_head":8,"n_head_kv":2,"type":"F32","output_type":"F32","seed":23,"norm_std":0.3,"bias_std":0.5,"n_expert":4,"n_expert_used":2,"n_ff_exp":128,"n_ff_shexp":256}'
+  'synth-mixtral-q4k|{"arch":"llama","n_vocab":1024,"n_embd":256,"n_ff":256,"n_layer":2,"n_head":8,"n_head_kv":2,"type":"Q4_K","output_type":"Q6_K","seed":24,"norm_std":0.3,"n_expert":4,"n_expert_used":2}'
 )
 PROMPTS=("Once upon a time" "The little dog"
   "Once upon a time, in a small village near the forest, there lived a girl named Mia. She had a red ball and a little brown dog called Max.")

@@ -132,6 +132,41 @@ Status ReadRopeScaling(const GgufFile& f, ModelParams& p) {
 
 }  // namespace
 
+namespace {
+
+// Expert counts as llama.cpp reads them, checked before any tensor is: a qwen*moe file needs
+// experts, a llama file may have them (Mixtral); counts out of range are bad data.
+Status ReadExperts(const GgufFile& f, ModelParams& p) {
+  const std::string& a = p.arch_name;
+  const bool moe_arch = p.arch == Arch::kQwen2Moe || p.arch == Arch::kQwen3Moe;
+  p.n_expert = f.GetIntOr(a + ".expert_count", 0);
+  p.n_expert_used = f.GetIntOr(a + ".expert_used_count", 0);
+  if (p.n_expert == 0 && !moe_arch) return Status::Ok();
+  if (p.n_expert < 1 || p.n_expert > 512) {
+    return DataLoss("model: " + a + ".expert_count = " + std::to_string(p.n_expert) +
+                    " is out of range (1..512" + (moe_arch ? ", and " + a + " needs experts" : "") +
+                    ")");
+  }
+  if (p.n_expert_used < 1 || p.n_expert_used > p.n_expert) {
+    return DataLoss("model: " + a + ".expert_used_count = " + std::to_string(p.n_expert_used) +
+                    " must be 1.." + std::to_string(p.n_expert) + " (the expert count)");
+  }
+  // Mixtral's experts are n_ff wide; qwen*moe name their width, else n_ff / experts used.
+  p.n_ff_exp =
+      f.GetIntOr(a + ".expert_feed_forward_length", moe_arch ? p.n_ff / p.n_expert_used : p.n_ff);
+  p.n_ff_shexp =
+      p.arch == Arch::kQwen2Moe ? f.GetIntOr(a + ".expert_shared_feed_forward_length", p.n_ff) : 0;
+  if (p.n_ff_exp < 1 || p.n_ff_exp > (1 << 20) || p.n_ff_shexp < 0 || p.n_ff_shexp > (1 << 20)) {
+    return DataLoss("model: expert feed-forward lengths " + std::to_string(p.n_ff_exp) + " / " +
+                    std::to_string(p.n_ff_shexp) + " are out of range");
+  }
+  p.moe_norm_weights = p.arch != Arch::kQwen2Moe;
+  p.expert_weights_scale = static_cast<float>(f.GetFloatOr(a + ".expert_weights_scale", 0.0));
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
   std::unique_ptr<Model> m(new Model());
   NAUT_ASSIGN_OR_RETURN(m->file_, GgufFile::Open(path));
@@ -151,8 +186,13 @@ Status Model::Init() {
     p.arch = Arch::kQwen2;
   } else if (a == "qwen3") {
     p.arch = Arch::kQwen3;
+  } else if (a == "qwen2moe") {
+    p.arch = Arch::kQwen2Moe;
+  } else if (a == "qwen3moe") {
+    p.arch = Arch::kQwen3Moe;
   } else {
-    return Unimplemented("model: architecture '" + a + "' is not supported (llama, qwen2, qwen3)");
+    return Unimplemented("model: architecture '" + a +
+                         "' is not supported (llama, qwen2, qwen3, qwen2moe, qwen3moe)");
   }
   p.rope_neox = p.arch != Arch::kLlama;
   auto need = [&](const std::string& key) -> Result<int64_t> {
@@ -184,6 +224,7 @@ Status Model::Init() {
   p.rms_eps = static_cast<float>(f.GetFloatOr(a + ".attention.layer_norm_rms_epsilon", 1e-5));
   p.rope_base = static_cast<float>(f.GetFloatOr(a + ".rope.freq_base", 10000.0));
   NAUT_RETURN_IF_ERROR(ReadRopeScaling(f, p));
+  NAUT_RETURN_IF_ERROR(ReadExperts(f, p));
 
   NAUT_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::Create(f));
   p.n_vocab = tokenizer_->n_tokens();
@@ -206,6 +247,7 @@ Status Model::Init() {
   NAUT_ASSIGN_OR_RETURN(rope_freqs_,
                         GetVector(f, "rope_freqs.weight", p.n_rot / 2, /*optional=*/true));
   layers_.resize(static_cast<size_t>(p.n_layer));
+  const bool qk_norm = p.arch == Arch::kQwen3 || p.arch == Arch::kQwen3Moe;
   for (int64_t i = 0; i < p.n_layer; ++i) {
     LayerWeights& L = layers_[static_cast<size_t>(i)];
     const std::string b = "blk." + std::to_string(i) + ".";
@@ -215,20 +257,34 @@ Status Model::Init() {
     NAUT_ASSIGN_OR_RETURN(L.wk, GetWeight(f, b + "attn_k.weight", E, Dkv));
     NAUT_ASSIGN_OR_RETURN(L.wv, GetWeight(f, b + "attn_v.weight", E, Dkv));
     NAUT_ASSIGN_OR_RETURN(L.wo, GetWeight(f, b + "attn_output.weight", Dq, E));
-    NAUT_ASSIGN_OR_RETURN(L.gate, GetWeight(f, b + "ffn_gate.weight", E, p.n_ff));
-    NAUT_ASSIGN_OR_RETURN(L.up, GetWeight(f, b + "ffn_up.weight", E, p.n_ff));
-    NAUT_ASSIGN_OR_RETURN(L.down, GetWeight(f, b + "ffn_down.weight", p.n_ff, E));
+    if (p.n_expert > 0) {
+      const int64_t X = p.n_expert, Fx = p.n_ff_exp;
+      NAUT_ASSIGN_OR_RETURN(L.gate_inp, GetWeight(f, b + "ffn_gate_inp.weight", E, X));
+      NAUT_ASSIGN_OR_RETURN(L.gate_exps, GetWeight(f, b + "ffn_gate_exps.weight", E, X * Fx));
+      NAUT_ASSIGN_OR_RETURN(L.up_exps, GetWeight(f, b + "ffn_up_exps.weight", E, X * Fx));
+      NAUT_ASSIGN_OR_RETURN(L.down_exps, GetWeight(f, b + "ffn_down_exps.weight", Fx, X * E));
+      if (p.n_ff_shexp > 0) {
+        const int64_t S = p.n_ff_shexp;
+        NAUT_ASSIGN_OR_RETURN(L.gate_inp_shexp,
+                              GetWeight(f, b + "ffn_gate_inp_shexp.weight", E, 1));
+        NAUT_ASSIGN_OR_RETURN(L.gate_shexp, GetWeight(f, b + "ffn_gate_shexp.weight", E, S));
+        NAUT_ASSIGN_OR_RETURN(L.up_shexp, GetWeight(f, b + "ffn_up_shexp.weight", E, S));
+        NAUT_ASSIGN_OR_RETURN(L.down_shexp, GetWeight(f, b + "ffn_down_shexp.weight", S, E));
+      }
+    } else {
+      NAUT_ASSIGN_OR_RETURN(L.gate, GetWeight(f, b + "ffn_gate.weight", E, p.n_ff));
+      NAUT_ASSIGN_OR_RETURN(L.up, GetWeight(f, b + "ffn_up.weight", E, p.n_ff));
+      NAUT_ASSIGN_OR_RETURN(L.down, GetWeight(f, b + "ffn_down.weight", p.n_ff, E));
+    }
     NAUT_ASSIGN_OR_RETURN(L.bq, GetVector(f, b + "attn_q.bias", Dq, true));
     NAUT_ASSIGN_OR_RETURN(L.bk, GetVector(f, b + "attn_k.bias", Dkv, true));
     NAUT_ASSIGN_OR_RETURN(L.bv, GetVector(f, b + "attn_v.bias", Dkv, true));
     NAUT_ASSIGN_OR_RETURN(L.bo, GetVector(f, b + "attn_output.bias", E, true));
-    NAUT_ASSIGN_OR_RETURN(
-        L.q_norm, GetVector(f, b + "attn_q_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
-    NAUT_ASSIGN_OR_RETURN(
-        L.k_norm, GetVector(f, b + "attn_k_norm.weight", p.head_dim, p.arch != Arch::kQwen3));
+    NAUT_ASSIGN_OR_RETURN(L.q_norm, GetVector(f, b + "attn_q_norm.weight", p.head_dim, !qk_norm));
+    NAUT_ASSIGN_OR_RETURN(L.k_norm, GetVector(f, b + "attn_k_norm.weight", p.head_dim, !qk_norm));
   }
-  if (f.FindTensor("blk.0.ffn_gate_inp.weight")) {
-    return Unimplemented("model: mixture-of-experts layers are not supported yet");
+  if (p.n_expert == 0 && f.FindTensor("blk.0.ffn_gate_inp.weight")) {
+    return DataLoss("model: the file has expert tensors but no " + a + ".expert_count");
   }
   for (const auto& t : f.tensors()) n_params_ += t.n_elements;
   return Status::Ok();
@@ -554,6 +610,96 @@ Result<Pooling> PoolingOf(const Model& model) {
   }
 }
 
+namespace {
+
+// Rows [first, first + count) of a stacked weight: one expert's matrix.
+Weight Rows(const Weight& w, int64_t first, int64_t count) {
+  Weight r = w;
+  r.rows = count;
+  r.data = w.data + first * static_cast<int64_t>(w.row_bytes);
+  return r;
+}
+
+}  // namespace
+
+// The router picks each token's experts; then each chosen expert runs once over all the tokens
+// that chose it (its rows are read once for them, and the experts nobody chose not at all),
+// and its output is added to those tokens' sums with their routing weights, as llama.cpp's
+// build_moe_ffn computes it.
+void Context::MoeFfn(const LayerWeights& L, const float* xn, int n, float* out) {
+  const ModelParams& p = model_.params();
+  const int64_t E = p.n_embd, X = p.n_expert, K = p.n_expert_used, Fx = p.n_ff_exp;
+  const VectorKernels& vk = GetVectorKernels();
+  moe_router_.resize(static_cast<size_t>(n) * X);
+  MatMul(L.gate_inp, xn, n, moe_router_.data());
+  // Per token: softmax over the experts, the K largest, their weights.
+  std::vector<std::vector<std::pair<int, float>>> chosen(static_cast<size_t>(X));
+  std::vector<int> order(static_cast<size_t>(X));
+  for (int t = 0; t < n; ++t) {
+    float* logits = moe_router_.data() + static_cast<size_t>(t) * X;
+    const float mx = *std::max_element(logits, logits + X);
+    double sum = 0;
+    for (int64_t e = 0; e < X; ++e) {
+      logits[e] = std::exp(logits[e] - mx);
+      sum += logits[e];
+    }
+    for (int64_t e = 0; e < X; ++e) logits[e] = static_cast<float>(logits[e] / sum);
+    for (int64_t e = 0; e < X; ++e) order[static_cast<size_t>(e)] = static_cast<int>(e);
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    float wsum = 0;
+    for (int64_t k = 0; k < K; ++k) wsum += logits[order[static_cast<size_t>(k)]];
+    const float norm = p.moe_norm_weights ? 1.0f / std::max(wsum, 6.103515625e-5f) : 1.0f;
+    const float scale = p.expert_weights_scale != 0.0f ? p.expert_weights_scale : 1.0f;
+    for (int64_t k = 0; k < K; ++k) {
+      const int e = order[static_cast<size_t>(k)];
+      chosen[static_cast<size_t>(e)].emplace_back(t, logits[e] * norm * scale);
+    }
+  }
+  std::fill(out, out + static_cast<size_t>(n) * E, 0.0f);
+  for (int64_t e = 0; e < X; ++e) {
+    const auto& tokens = chosen[static_cast<size_t>(e)];
+    if (tokens.empty()) continue;
+    const int m = static_cast<int>(tokens.size());
+    moe_in_.resize(static_cast<size_t>(m) * E);
+    for (int i = 0; i < m; ++i)
+      std::copy_n(xn + static_cast<size_t>(tokens[static_cast<size_t>(i)].first) * E, E,
+                  moe_in_.data() + static_cast<size_t>(i) * E);
+    moe_g_.resize(static_cast<size_t>(m) * Fx);
+    moe_u_.resize(static_cast<size_t>(m) * Fx);
+    moe_out_.resize(static_cast<size_t>(m) * E);
+    MatMul(Rows(L.gate_exps, e * Fx, Fx), moe_in_.data(), m, moe_g_.data());
+    MatMul(Rows(L.up_exps, e * Fx, Fx), moe_in_.data(), m, moe_u_.data());
+    vk.silu_mul(moe_g_.data(), moe_u_.data(), static_cast<int64_t>(m) * Fx);
+    MatMul(Rows(L.down_exps, e * E, E), moe_g_.data(), m, moe_out_.data());
+    for (int i = 0; i < m; ++i) {
+      const auto [t, w] = tokens[static_cast<size_t>(i)];
+      float* o = out + static_cast<size_t>(t) * E;
+      const float* y = moe_out_.data() + static_cast<size_t>(i) * E;
+      for (int64_t d = 0; d < E; ++d) o[d] += w * y[d];
+    }
+  }
+  if (p.n_ff_shexp > 0) {
+    // The shared expert, for every token, gated by sigmoid(gate_inp_shexp . x).
+    const int64_t S = p.n_ff_shexp;
+    std::vector<float> gate(static_cast<size_t>(n));
+    MatMul(L.gate_inp_shexp, xn, n, gate.data());
+    moe_g_.resize(static_cast<size_t>(n) * S);
+    moe_u_.resize(static_cast<size_t>(n) * S);
+    moe_out_.resize(static_cast<size_t>(n) * E);
+    MatMul(L.gate_shexp, xn, n, moe_g_.data());
+    MatMul(L.up_shexp, xn, n, moe_u_.data());
+    vk.silu_mul(moe_g_.data(), moe_u_.data(), static_cast<int64_t>(n) * S);
+    MatMul(L.down_shexp, moe_g_.data(), n, moe_out_.data());
+    for (int t = 0; t < n; ++t) {
+      const float s = 1.0f / (1.0f + std::exp(-gate[static_cast<size_t>(t)]));
+      for (int64_t d = 0; d < E; ++d)
+        out[static_cast<size_t>(t) * E + d] += s * moe_out_[static_cast<size_t>(t) * E + d];
+    }
+  }
+}
+
 void Context::MatMul(const Weight& w, const float* x, int n_tokens, float* y) {
   if (const GemmKernel* gk = GetGemm(w.type)) {
     MatMulTiled(*gk, w, x, n_tokens, y);
@@ -828,10 +974,14 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
     for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
     for (int t = 0; t < n; ++t)
       RmsNorm(x.data() + t * E, L.ffn_norm.data(), E, p.rms_eps, xn.data() + t * E);
-    MatMul(L.gate, xn.data(), n, g.data());
-    MatMul(L.up, xn.data(), n, u.data());
-    vk.silu_mul(g.data(), u.data(), static_cast<int64_t>(nt * F));
-    MatMul(L.down, g.data(), n, proj.data());
+    if (p.n_expert > 0) {
+      MoeFfn(L, xn.data(), n, proj.data());
+    } else {
+      MatMul(L.gate, xn.data(), n, g.data());
+      MatMul(L.up, xn.data(), n, u.data());
+      vk.silu_mul(g.data(), u.data(), static_cast<int64_t>(nt * F));
+      MatMul(L.down, g.data(), n, proj.data());
+    }
     for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i];
   }
   if (out_rows.empty() || logits_out == nullptr) return;

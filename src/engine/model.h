@@ -28,7 +28,7 @@
 
 namespace naut::engine {
 
-enum class Arch { kLlama, kQwen2, kQwen3 };
+enum class Arch { kLlama, kQwen2, kQwen3, kQwen2Moe, kQwen3Moe };
 
 struct ModelParams {
   std::string arch_name;
@@ -48,6 +48,14 @@ struct ModelParams {
   float yarn_low = 0.0f, yarn_high = 0.0f;
   float rope_mscale = 1.0f;
   int64_t n_ctx_orig = 0;  // the context the model was trained with before scaling
+  // Mixture of experts (Mixtral as `llama` with expert_count, qwen2moe, qwen3moe): each token's
+  // FFN is the weighted sum of n_expert_used of n_expert expert FFNs (of n_ff_exp rows), chosen
+  // by a router's softmax; the chosen weights renormalized to sum 1 where the architecture does
+  // (Mixtral, qwen3moe), scaled by expert_weights_scale when set; qwen2moe adds a shared
+  // expert (n_ff_shexp rows) gated by a sigmoid. 0 experts: a dense FFN.
+  int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
+  bool moe_norm_weights = false;
+  float expert_weights_scale = 0.0f;
 };
 
 // A 2-D weight: `rows` rows of `cols` elements, each row RowBytes(type, cols) bytes.
@@ -62,7 +70,11 @@ struct Weight {
 struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm, q_norm, k_norm;  // q/k norms: qwen3 only
   std::vector<float> bq, bk, bv, bo;                       // biases: qwen2 (empty when absent)
-  Weight wq, wk, wv, wo, gate, up, down;
+  Weight wq, wk, wv, wo, gate, up, down;                   // gate/up/down: dense layers
+  // Mixture of experts: the router (n_expert rows) and every expert's matrices stacked, expert
+  // e's rows at e * rows-per-expert; the shared expert and its one-row gate (qwen2moe).
+  Weight gate_inp, gate_exps, up_exps, down_exps;
+  Weight gate_inp_shexp, gate_shexp, up_shexp, down_shexp;
 };
 
 class Model {
@@ -206,6 +218,8 @@ class Context {
   void MatMul(const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulTiled(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
   void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
+  // The FFN of a mixture-of-experts layer for n tokens of xn (normed), into out (n x n_embd).
+  void MoeFfn(const LayerWeights& L, const float* xn, int n, float* out);
 
   const Model& model_;
   ContextOptions options_;
@@ -221,6 +235,7 @@ class Context {
   // Per-batch scratch (grown, never shrunk).
   std::vector<float> buf_x_, buf_xn_, buf_q_, buf_k_, buf_v_, buf_attn_, buf_proj_, buf_g_, buf_u_;
   std::vector<float> buf_cos_, buf_sin_, scores_;
+  std::vector<float> moe_router_, moe_in_, moe_g_, moe_u_, moe_out_;  // MoeFfn's scratch
   std::vector<int> batch_seq_, batch_pos_, batch_rows_;
   std::vector<TokenId> batch_tokens_;
 };

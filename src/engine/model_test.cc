@@ -292,6 +292,55 @@ TEST(ContextTest, AContextThatWouldNotFitIsRefusedSayingWhatItNeeds) {
   EXPECT_LE(sys.available, sys.total);
 }
 
+// Mixture-of-experts metadata that cannot be right is refused with what is wrong; a model with
+// experts runs, and a token's output depends only on the experts it chose (checked against
+// llama.cpp's outputs in reference_test.cc).
+TEST(ModelTest, HostileExpertMetadataIsRefused) {
+  auto refused = [](const GgufWriter& w, const std::string& words) {
+    std::string path = testing::TempDir() + "/moe-" + std::to_string(::getpid()) + ".gguf";
+    ASSERT_TRUE(w.WriteTo(path).ok());
+    auto m = Model::Load(path);
+    std::filesystem::remove(path);
+    ASSERT_FALSE(m.ok()) << words;
+    EXPECT_NE(m.error().message().find(words), std::string::npos) << m.error().ToString();
+  };
+  // A dense file given expert counts: out of range, more used than there are, or in range
+  // with none of the expert tensors.
+  auto dense_with = [](int64_t count, int64_t used) {
+    GgufWriter w = BuildSyntheticModel({.arch = "llama"});
+    w.AddU32("llama.expert_count", static_cast<uint32_t>(count));
+    w.AddU32("llama.expert_used_count", static_cast<uint32_t>(used));
+    return w;
+  };
+  refused(dense_with(100000, 2), "expert_count = 100000 is out of range");
+  refused(dense_with(4, 9), "expert_used_count = 9 must be 1..4");
+  refused(dense_with(4, 0), "expert_used_count = 0 must be 1..4");
+  refused(dense_with(4, 2), "ffn_gate_inp.weight' is missing");
+  // Expert tensors of another width than the metadata says.
+  GgufWriter w = BuildSyntheticModel({.arch = "qwen3moe", .n_expert = 4, .n_expert_used = 2});
+  w.AddU32("qwen3moe.expert_feed_forward_length", 999);
+  refused(w, "ffn_gate_exps.weight' has shape");
+  // A mixture-of-experts architecture without experts.
+  GgufWriter bare;
+  bare.AddString("general.architecture", "qwen2moe");
+  bare.AddU32("qwen2moe.embedding_length", 64);
+  bare.AddU32("qwen2moe.feed_forward_length", 128);
+  bare.AddU32("qwen2moe.block_count", 1);
+  bare.AddU32("qwen2moe.attention.head_count", 4);
+  refused(bare, "qwen2moe needs experts");
+  // And a good one loads with what it says.
+  std::string path = testing::TempDir() + "/moe-ok-" + std::to_string(::getpid()) + ".gguf";
+  ASSERT_TRUE(BuildSyntheticModel({.arch = "qwen3moe", .n_expert = 4, .n_expert_used = 2})
+                  .WriteTo(path)
+                  .ok());
+  auto ok = Model::Load(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ((*ok)->params().n_expert, 4);
+  EXPECT_EQ((*ok)->params().n_ff_exp, 512 / 2);
+  EXPECT_TRUE((*ok)->params().moe_norm_weights);
+}
+
 // RoPE scaling metadata a file may carry wrongly is refused, naming what is wrong; what
 // llama.cpp reads is read the same way (its outputs on yarn and linear files are checked in
 // reference_test.cc).

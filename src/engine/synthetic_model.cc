@@ -33,6 +33,14 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
   w.AddF32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
   w.AddU32(a + ".rope.dimension_count", static_cast<uint32_t>(s.n_embd / s.n_head));
   w.AddU32(a + ".vocab_size", static_cast<uint32_t>(s.n_vocab));
+  if (s.n_expert > 0) {
+    w.AddU32(a + ".expert_count", static_cast<uint32_t>(s.n_expert));
+    w.AddU32(a + ".expert_used_count", static_cast<uint32_t>(s.n_expert_used));
+    if (s.n_ff_exp > 0)
+      w.AddU32(a + ".expert_feed_forward_length", static_cast<uint32_t>(s.n_ff_exp));
+    if (s.n_ff_shexp > 0)
+      w.AddU32(a + ".expert_shared_feed_forward_length", static_cast<uint32_t>(s.n_ff_shexp));
+  }
   if (!s.rope_scaling.empty()) {
     w.AddString(a + ".rope.scaling.type", s.rope_scaling);
     w.AddF32(a + ".rope.scaling.factor", s.rope_factor);
@@ -92,6 +100,23 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
     }
     w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, {cols, rows}, std::move(data));
   };
+  // n matrices of cols x rows stacked as one tensor [cols, rows, n] (the experts).
+  auto stacked = [&](const std::string& name, int64_t cols, int64_t rows, int64_t n,
+                     GgmlType type) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    std::string data;
+    for (int64_t r = 0; r < rows * n; ++r) {
+      for (auto& x : row) x = normal(rng);
+      std::string q = QuantizeRow(type, row.data(), cols);
+      if (s.dequantized_twin) {
+        DequantizeRow(type, q.data(), row.data(), cols);
+        data += Bytes(row);
+      } else {
+        data += q;
+      }
+    }
+    w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, {cols, rows, n}, std::move(data));
+  };
   auto ones = [&](const std::string& name, int64_t n) {
     std::vector<float> v(static_cast<size_t>(n), 1.0f);
     if (s.norm_std > 0)
@@ -111,20 +136,41 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
     matrix(b + "attn_q.weight", s.n_embd, s.n_head * hd, s.type);
     matrix(b + "attn_k.weight", s.n_embd, s.n_head_kv * hd, s.type);
     matrix(b + "attn_v.weight", s.n_embd, s.n_head_kv * hd, s.type);
-    if (a == "qwen2") {
+    if (a == "qwen2" || a == "qwen2moe") {
       small(b + "attn_q.bias", s.n_head * hd);
       small(b + "attn_k.bias", s.n_head_kv * hd);
       small(b + "attn_v.bias", s.n_head_kv * hd);
     }
-    if (a == "qwen3") {
+    if (a == "qwen3" || a == "qwen3moe") {
       ones(b + "attn_q_norm.weight", hd);
       ones(b + "attn_k_norm.weight", hd);
     }
     matrix(b + "attn_output.weight", s.n_head * hd, s.n_embd, s.type);
     ones(b + "ffn_norm.weight", s.n_embd);
-    matrix(b + "ffn_gate.weight", s.n_embd, s.n_ff, s.type);
-    matrix(b + "ffn_up.weight", s.n_embd, s.n_ff, s.type);
-    matrix(b + "ffn_down.weight", s.n_ff, s.n_embd, s.type);
+    if (s.n_expert > 0) {
+      const bool qwen_moe = a == "qwen2moe" || a == "qwen3moe";
+      const int64_t fx =
+          s.n_ff_exp > 0 ? s.n_ff_exp : (qwen_moe ? s.n_ff / s.n_expert_used : s.n_ff);
+      // The router's weights 10 times the others' (F32), so that its top-k choice is clear-cut
+      // and two engines' rounding does not pick different experts.
+      std::vector<float> router(static_cast<size_t>(s.n_embd * s.n_expert));
+      for (auto& x : router) x = normal(rng) * 10;
+      w.AddTensor(b + "ffn_gate_inp.weight", GgmlType::kF32, {s.n_embd, s.n_expert}, Bytes(router));
+      stacked(b + "ffn_gate_exps.weight", s.n_embd, fx, s.n_expert, s.type);
+      stacked(b + "ffn_up_exps.weight", s.n_embd, fx, s.n_expert, s.type);
+      stacked(b + "ffn_down_exps.weight", fx, s.n_embd, s.n_expert, s.type);
+      if (a == "qwen2moe") {
+        const int64_t sh = s.n_ff_shexp > 0 ? s.n_ff_shexp : s.n_ff;
+        matrix(b + "ffn_gate_inp_shexp.weight", s.n_embd, 1, GgmlType::kF32);
+        matrix(b + "ffn_gate_shexp.weight", s.n_embd, sh, s.type);
+        matrix(b + "ffn_up_shexp.weight", s.n_embd, sh, s.type);
+        matrix(b + "ffn_down_shexp.weight", sh, s.n_embd, s.type);
+      }
+    } else {
+      matrix(b + "ffn_gate.weight", s.n_embd, s.n_ff, s.type);
+      matrix(b + "ffn_up.weight", s.n_embd, s.n_ff, s.type);
+      matrix(b + "ffn_down.weight", s.n_ff, s.n_embd, s.type);
+    }
   }
   ones("output_norm.weight", s.n_embd);
   if (!s.tied_output) matrix("output.weight", s.n_embd, s.n_vocab, s.output_type);
@@ -165,6 +211,12 @@ Json SyntheticSpecToJson(const SyntheticModelSpec& s) {
          {"seed", s.seed},
          {"norm_std", s.norm_std},
          {"bias_std", s.bias_std}};
+  if (s.n_expert > 0) {
+    j["n_expert"] = s.n_expert;
+    j["n_expert_used"] = s.n_expert_used;
+    j["n_ff_exp"] = s.n_ff_exp;
+    j["n_ff_shexp"] = s.n_ff_shexp;
+  }
   if (!s.rope_scaling.empty()) {
     j["rope_scaling"] = s.rope_scaling;
     j["rope_factor"] = s.rope_factor;
@@ -178,9 +230,12 @@ Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
   if (!j.is_object()) return InvalidArgument("spec: not a JSON object");
   SyntheticModelSpec s;
   static const char* const kKeys[] = {
-      "arch",      "n_vocab",  "n_embd",       "n_ff",        "n_layer",       "n_head",
-      "n_head_kv", "n_ctx",    "type",         "output_type", "tied_output",   "seed",
-      "norm_std",  "bias_std", "rope_scaling", "rope_factor", "rope_orig_ctx", "rope_attn_factor"};
+      "arch",          "n_vocab",          "n_embd",       "n_ff",
+      "n_layer",       "n_head",           "n_head_kv",    "n_ctx",
+      "type",          "output_type",      "tied_output",  "seed",
+      "norm_std",      "bias_std",         "rope_scaling", "rope_factor",
+      "rope_orig_ctx", "rope_attn_factor", "n_expert",     "n_expert_used",
+      "n_ff_exp",      "n_ff_shexp"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
       return InvalidArgument("spec: unknown field '" + key + "'");
@@ -188,8 +243,10 @@ Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
   if (j.contains("arch")) {
     if (!j["arch"].is_string()) return InvalidArgument("spec: arch is not a string");
     s.arch = j["arch"].get<std::string>();
-    if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3")
-      return InvalidArgument("spec: arch '" + s.arch + "' is not llama, qwen2 or qwen3");
+    if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "qwen2moe" &&
+        s.arch != "qwen3moe")
+      return InvalidArgument("spec: arch '" + s.arch +
+                             "' is not llama, qwen2, qwen3, qwen2moe or qwen3moe");
   }
   struct Size {
     const char* key;
@@ -247,6 +304,19 @@ Result<SyntheticModelSpec> SyntheticSpecFromJson(const Json& j) {
       return InvalidArgument(std::string("spec: ") + key + " must be a number in 0..1000");
     *field = j[key].get<float>();
   }
+  for (auto [key, field] :
+       {std::pair{"n_expert", &s.n_expert}, std::pair{"n_expert_used", &s.n_expert_used},
+        std::pair{"n_ff_exp", &s.n_ff_exp}, std::pair{"n_ff_shexp", &s.n_ff_shexp}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0 ||
+        j[key].get<int64_t>() > (1 << 16))
+      return InvalidArgument(std::string("spec: ") + key + " must be an integer in 0..65536");
+    *field = j[key].get<int64_t>();
+  }
+  if (s.n_expert > 0 && (s.n_expert_used < 1 || s.n_expert_used > s.n_expert))
+    return InvalidArgument("spec: n_expert_used must be 1..n_expert");
+  if ((s.arch == "qwen2moe" || s.arch == "qwen3moe") && s.n_expert == 0)
+    return InvalidArgument("spec: " + s.arch + " needs n_expert");
   if (j.contains("rope_orig_ctx")) {
     if (!j["rope_orig_ctx"].is_number_integer() || j["rope_orig_ctx"].get<int64_t>() < 0 ||
         j["rope_orig_ctx"].get<int64_t>() > (1 << 20))

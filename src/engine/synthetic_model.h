@@ -15,7 +15,9 @@
 namespace naut::engine {
 
 struct SyntheticModelSpec {
-  std::string arch = "llama";  // llama | qwen2 (q/k/v biases) | qwen3 (q/k norms)
+  // llama | qwen2 (q/k/v biases) | qwen3 (q/k norms) | qwen2moe (biases, shared expert) |
+  // qwen3moe (q/k norms)
+  std::string arch = "llama";
   int64_t n_vocab = 512, n_embd = 256, n_ff = 512, n_layer = 2, n_head = 8, n_head_kv = 4;
   int64_t n_ctx = 2048;
   GgmlType type = GgmlType::kF32;         // every 2-D weight
@@ -33,6 +35,11 @@ struct SyntheticModelSpec {
   float rope_factor = 0.0f;
   int64_t rope_orig_ctx = 0;
   float rope_attn_factor = 0.0f;
+  // Mixture of experts (n_expert > 0; required for the qwen*moe archs): expert_count,
+  // expert_used_count, expert_feed_forward_length (n_ff_exp, when > 0) and, for qwen2moe,
+  // expert_shared_feed_forward_length (n_ff_shexp, when > 0), with the router, stacked expert
+  // tensors and shared expert in place of the dense FFN. Experts use `type`; the router F32.
+  int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
 };
 
 // The spec as a JSON object and back (the fields above by name; types by ggml name, "Q4_K").
