@@ -52,7 +52,7 @@ cpu_cmake() {
 setup() {
   local flags
   flags="$(cpu_cmake)"
-  if [[ -x "$PADDLER" && "$(cat "$BIN/.cpu-cmake" 2>/dev/null)" == "$flags" &&
+  if [[ -x "$PADDLER" && "$(cat "$WORK/ggml-cpu.cmake" 2>/dev/null)" == "$flags" &&
     "$PADDLER" -nt "$HERE/src/main.rs" && "$PADDLER" -nt "$HERE/Cargo.lock" ]]; then
     return
   fi
@@ -62,12 +62,15 @@ setup() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >&2
   fi
   mkdir -p "$WORK" "$BIN"
-  echo "$flags" >"$WORK/ggml-cpu.cmake"
-  # llama.cpp's CMake build dir is reused across builds whatever the options: a change of the
-  # CPU options must start it anew.
-  if [[ "$(cat "$BIN/.cpu-cmake" 2>/dev/null)" != "$flags" ]]; then
+  # New CPU options (another machine): llama.cpp is configured and built anew. Its CMake build
+  # dir is kept across builds whatever the options, and cargo reruns the build script only when
+  # told to, as it does not look into the included file.
+  if [[ -f "$WORK/ggml-cpu.cmake" && "$(cat "$WORK/ggml-cpu.cmake")" != "$flags" ]]; then
     rm -rf "$WORK/target/release/llama-cpp-cmake-build"
+    cargo clean --release --manifest-path "$HERE/Cargo.toml" --target-dir "$WORK/target" \
+      -p llama-cpp-bindings-sys >&2
   fi
+  echo "$flags" >"$WORK/ggml-cpu.cmake"
   local start=$SECONDS
   echo "building Paddler $PADDLER_VERSION (balancer and agent with llama.cpp; 30-40 min on 2 cores)" >&2
   CMAKE_PROJECT_INCLUDE="$WORK/ggml-cpu.cmake" CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" \
@@ -75,7 +78,6 @@ setup() {
     --target-dir "$WORK/target" >&2
   # Renamed into place, so that a cluster still running from the old binary keeps it.
   cp "$WORK/target/release/paddler" "$BIN/.paddler.new" && mv -f "$BIN/.paddler.new" "$PADDLER"
-  echo "$flags" >"$BIN/.cpu-cmake"
   echo "Paddler $PADDLER_VERSION built in $((SECONDS - start)) s: $PADDLER" >&2
 }
 
@@ -125,7 +127,9 @@ need_naut() {
 
 # Starts a balancer and AGENTS agents (SLOTS slots each) serving MODEL with CONTEXT tokens of
 # context per agent, and waits (bounded) until every agent has loaded it. Sets COMPAT (the
-# OpenAI-compatible URL) and MGMT (the management URL); logs go to $TMP.
+# OpenAI-compatible URL) and MGMT (the management URL); logs go to $TMP. Paddler's own limits
+# (10 s in the buffer, 30 s for each token) cut requests that wait behind others here, where
+# a 2000-token prompt takes 15-30 s on a shared core: they are raised to 10 minutes.
 start_cluster() {
   local model="$1" context="$2" temperature="$3" agents="${4:-2}" slots="${5:-2}"
   local mport iport cport
@@ -134,11 +138,17 @@ start_cluster() {
   "$PADDLER" balancer --management-addr "127.0.0.1:$mport" --inference-addr "127.0.0.1:$iport" \
     --compat-openai-addr "127.0.0.1:$cport" --desired-state "$TMP/desired-state.json" \
     --max-buffered-requests 64 --buffered-request-timeout-ms 600000 \
-    --inference-item-timeout-ms 120000 >"$TMP/balancer.log" 2>&1 &
+    --inference-item-timeout-ms 600000 >"$TMP/balancer.log" 2>&1 &
   PIDS+=($!)
   local i
+  # Each agent on a core of its own, as on a machine of its own. An agent runs llama.cpp on
+  # max(2, cores / 2) threads, whatever the machine (Paddler has no option for it), so two on
+  # this one's 2 cores are 4 threads. OpenMP's waiting threads spin by default: unpinned and
+  # spinning, a replay of 24 requests had not ended after 21 minutes (the pool's took 3), each
+  # agent at 13 CPU-minutes, so they wait passively here.
   for ((i = 1; i <= agents; i++)); do
-    "$PADDLER" agent --management-addr "127.0.0.1:$mport" --slots "$slots" --name "agent-$i" \
+    OMP_WAIT_POLICY=passive taskset -c $(((i - 1) % $(nproc))) \
+      "$PADDLER" agent --management-addr "127.0.0.1:$mport" --slots "$slots" --name "agent-$i" \
       >"$TMP/agent-$i.log" 2>&1 &
     PIDS+=($!)
   done
@@ -157,8 +167,9 @@ start_llama_server() {
   local model="$1" context="$2" port n
   port="$(free_port)"
   n=${#SERVERS[@]}
-  "$LLAMA_SERVER" -m "$model" --host 127.0.0.1 --port "$port" --ctx-size "$context" \
-    --parallel 2 --threads 1 --jinja >"$TMP/llama-server-$n.log" 2>&1 &
+  # On a core of its own, as Paddler's agents are.
+  taskset -c $((n % $(nproc))) "$LLAMA_SERVER" -m "$model" --host 127.0.0.1 --port "$port" \
+    --ctx-size "$context" --parallel 2 --threads 1 --jinja >"$TMP/llama-server-$n.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 240); do
     if curl -sf "http://127.0.0.1:$port/health" >/dev/null; then
@@ -251,7 +262,7 @@ record() {
 }
 
 # The comparison: REPS rounds (default 3), each replaying the recorded stream with CLIENTS
-# clients (default 4) of PER_CLIENT requests (default 6) against NeuroNaut's pool over two
+# clients (default 4) of PER_CLIENT requests (default 3) against NeuroNaut's pool over two
 # llama-servers and against Paddler's balancer with two agents, the order alternating between
 # rounds. Only one setup runs at a time: the other is stopped, so that both get the 2 cores.
 bench() {
@@ -263,7 +274,7 @@ bench() {
   flock /tmp/naut-build.lock cmake --build --preset release --target pool_replay >&2
   local requests="$WORK/requests.jsonl"
   gunzip -c "$REQUESTS" >"$requests"
-  local reps="${REPS:-3}" clients="${CLIENTS:-4}" per="${PER_CLIENT:-6}" results round
+  local reps="${REPS:-3}" clients="${CLIENTS:-4}" per="${PER_CLIENT:-3}" results round
   results="$WORK/bench-$(date -u +%Y%m%dT%H%M%S).jsonl"
   # 8192 tokens per server, 2 slots: 4096 per conversation, as the agent plans its prompts for.
   local context=8192
