@@ -4,9 +4,11 @@
 #   bench/paddler/paddler.sh setup   build Paddler's balancer and agent (crates.io paddler_balancer
 #                                    and paddler_agent, pinned in Cargo.toml and Cargo.lock here)
 #                                    into bench/paddler/.paddler/bin/paddler (30-40 min on 2 cores, once)
-#   bench/paddler/paddler.sh test    a loopback cluster (one balancer, two agents on SmolLM2-135M)
-#                                    and `neuronaut run --env rpg` pointed at its OpenAI-compatible
-#                                    endpoint; fails unless the run's model calls went through Paddler
+#   bench/paddler/paddler.sh test    a loopback cluster (one balancer, two agents on the 0.5B model),
+#                                    `neuronaut llm ask` at its OpenAI-compatible endpoint and
+#                                    `neuronaut run --env rpg` on it; fails unless the answers came
+#                                    through Paddler and the model's tool calls ran
+#   bench/paddler/paddler.sh record  record the agent's requests into requests-0.5b.jsonl.gz
 #   bench/paddler/paddler.sh bench   the agent's real request stream replayed by concurrent clients
 #                                    against NeuroNaut's pool over two llama-servers and against
 #                                    Paddler (balancer + two agents), alternating, REPS rounds
