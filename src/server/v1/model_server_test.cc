@@ -44,6 +44,10 @@ ModelServerOptions Options(const std::string& path, int parallel = 2) {
   o.parallel = parallel;
   o.queue_size = 4;
   o.chat_format = "chatml";  // the tiny models carry no chat template
+  // An f32 KV cache: a batch of several sequences differs from one alone in the last bits of
+  // its products, which an fp16 cache can round apart (a value at a rounding boundary), and
+  // the tiny models' near-ties then pick another token; BatchingTest wants the exact tokens.
+  o.kv_cache = "f32";
   o.max_body_bytes = 64 * 1024;
   return o;
 }
@@ -265,17 +269,24 @@ TEST_P(BatchingTest, ConcurrentRequestsGiveTheTokensEachGivesAlone) {
     ASSERT_TRUE(s.status().ok()) << s.status().ToString();
     alone.push_back(ask(s, p));
   }
-  V1TestServer s(Options(path, 3));
-  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
-  std::vector<std::future<std::string>> together;
-  for (const auto& p : prompts) {
-    together.push_back(std::async(std::launch::async, ask, std::cref(s), p));
-  }
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    EXPECT_EQ(together[i].get(), alone[i]) << "prompt " << i;
+  // On a loaded machine three requests sent together may still run one after another (each
+  // takes milliseconds): the round is repeated, on a fresh server, until they shared passes.
+  double busy_per_decode = 0;
+  for (int round = 0; round < 5 && busy_per_decode <= 1.0; ++round) {
+    V1TestServer s(Options(path, 3));
+    ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+    std::vector<std::future<std::string>> together;
+    for (const auto& p : prompts) {
+      together.push_back(std::async(std::launch::async, ask, std::cref(s), p));
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      EXPECT_EQ(together[i].get(), alone[i]) << "prompt " << i << ", round " << round;
+    }
+    busy_per_decode =
+        MetricValue("\n" + Get(s, "/metrics").body, "llamacpp:n_busy_slots_per_decode");
   }
   // They did share forward passes: more than one busy slot per decode on average.
-  EXPECT_GT(MetricValue("\n" + Get(s, "/metrics").body, "llamacpp:n_busy_slots_per_decode"), 1.0);
+  EXPECT_GT(busy_per_decode, 1.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, BatchingTest,
