@@ -83,7 +83,10 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
 
   std::mt19937_64 rng(s.seed);
   std::normal_distribution<float> normal(0.0f, 0.02f);
-  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, GgmlType type) {
+  // `rows` random rows of `cols` values in `type` (or their dequantized twin) as a tensor of
+  // `dims`: a matrix [cols, rows], or n stacked matrices [cols, rows / n, n] (the experts).
+  auto tensor = [&](const std::string& name, int64_t cols, int64_t rows, std::vector<int64_t> dims,
+                    GgmlType type) {
     std::vector<float> row(static_cast<size_t>(cols));
     std::string data;
     data.reserve(
@@ -98,24 +101,14 @@ GgufWriter BuildSyntheticModel(const SyntheticModelSpec& s) {
         data += q;
       }
     }
-    w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, {cols, rows}, std::move(data));
+    w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, std::move(dims), std::move(data));
   };
-  // n matrices of cols x rows stacked as one tensor [cols, rows, n] (the experts).
+  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, GgmlType type) {
+    tensor(name, cols, rows, {cols, rows}, type);
+  };
   auto stacked = [&](const std::string& name, int64_t cols, int64_t rows, int64_t n,
                      GgmlType type) {
-    std::vector<float> row(static_cast<size_t>(cols));
-    std::string data;
-    for (int64_t r = 0; r < rows * n; ++r) {
-      for (auto& x : row) x = normal(rng);
-      std::string q = QuantizeRow(type, row.data(), cols);
-      if (s.dequantized_twin) {
-        DequantizeRow(type, q.data(), row.data(), cols);
-        data += Bytes(row);
-      } else {
-        data += q;
-      }
-    }
-    w.AddTensor(name, s.dequantized_twin ? GgmlType::kF32 : type, {cols, rows, n}, std::move(data));
+    tensor(name, cols, rows * n, {cols, rows, n}, type);
   };
   auto ones = [&](const std::string& name, int64_t n) {
     std::vector<float> v(static_cast<size_t>(n), 1.0f);

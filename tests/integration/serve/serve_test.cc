@@ -49,6 +49,16 @@ class ServeTest : public ::testing::Test {
 
   httplib::Headers Auth() const { return {{"Authorization", std::string("Bearer ") + kToken}}; }
 
+  // `neuronaut` run as a client of the serve, in a home of its own, with these settings.
+  CommandResult Client(const std::vector<std::string>& settings, std::vector<std::string> args) {
+    std::vector<std::string> argv = {NAUT_CLI, "--home", (home_ / "client").string()};
+    for (const auto& s : settings) argv.insert(argv.end(), {"--set", s});
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunCommand({.argv = argv, .env = {{"NO_COLOR", "1"}}}, {}, std::chrono::seconds(60));
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? *r : CommandResult{};
+  }
+
   Json Get(const std::string& path) {
     auto res = client_->Get(path.c_str());
     EXPECT_TRUE(res) << path;
@@ -260,19 +270,8 @@ TEST_F(ServeTest, ThePoolTakesServeAsAnEndpoint) {
   if (model.empty()) GTEST_SKIP() << "../shared/conformance/models is absent; this test needs it";
   StartServe({"--http", "127.0.0.1:0", "--model", model, "--parallel", "3", "--ctx-size", "256",
               "--threads", "1", "--set", "llm.chat_format=chatml"});
-  const auto client_home = home_ / "client";
   auto cli = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {NAUT_CLI,
-                                     "--home",
-                                     client_home.string(),
-                                     "--set",
-                                     "llm.backend=openai",
-                                     "--set",
-                                     "llm.endpoints=" + serve_->url()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = RunCommand({.argv = argv, .env = {{"NO_COLOR", "1"}}}, {}, 60s);
-    EXPECT_TRUE(r) << r.error().ToString();
-    return r ? *r : CommandResult{};
+    return Client({"llm.backend=openai", "llm.endpoints=" + serve_->url()}, std::move(args));
   };
   CommandResult status;
   for (int i = 0; i < 50; ++i) {  // the model may still be loading: /health 503
@@ -302,21 +301,10 @@ TEST_F(ServeTest, TheMemoryEmbedsThroughServe) {
     if (h && h->status == 200) break;
     std::this_thread::sleep_for(200ms);
   }
-  const auto client_home = home_ / "client";
   auto cli = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {NAUT_CLI,
-                                     "--home",
-                                     client_home.string(),
-                                     "--set",
-                                     "embeddings.backend=openai",
-                                     "--set",
-                                     "embeddings.base_url=" + serve_->url(),
-                                     "--set",
-                                     "embeddings.model=synth-llama-256-Q4_K_M"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = RunCommand({.argv = argv, .env = {{"NO_COLOR", "1"}}}, {}, 60s);
-    EXPECT_TRUE(r) << r.error().ToString();
-    return r ? *r : CommandResult{};
+    return Client({"embeddings.backend=openai", "embeddings.base_url=" + serve_->url(),
+                   "embeddings.model=synth-llama-256-Q4_K_M"},
+                  std::move(args));
   };
   for (const char* text :
        {"The goblin drops gold coins after a fight", "Rest at the inn when the hero is hurt"}) {
