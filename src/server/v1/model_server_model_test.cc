@@ -32,6 +32,9 @@ ModelServerOptions Options(const std::string& path, int parallel, int queue) {
   o.context_size = 1024;
   o.parallel = parallel;
   o.queue_size = queue;
+  // An f32 KV cache: ChatsDecodedTogetherGiveTheTokensEachGivesAlone wants the exact tokens, and
+  // an fp16 cache can round a batch's last-bit differences apart (see model_server_test.cc).
+  o.kv_cache = "f32";
   return o;
 }
 
