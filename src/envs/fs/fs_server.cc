@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 
+#include "core/base64.h"
 #include "envs/fs/glob.h"
 #include "envs/fs/node_compat.h"
 #include "envs/fs/unified_diff.h"
@@ -373,18 +374,7 @@ ToolResult FsServer::ReadMedia(const Json& args) {
   std::string mime = it != kTypes.end() ? it->second : "application/octet-stream";
   auto data = ReadCapped(*valid);
   if (!data) return ToolResult::Error(data.error().message());
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string b64;
-  const std::string& in = *data;
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
-    b64 += kAlphabet[(v >> 18) & 63];
-    b64 += kAlphabet[(v >> 12) & 63];
-    b64 += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    b64 += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
-  }
+  const std::string b64 = Base64Encode(*data);
   std::string type = mime.rfind("image/", 0) == 0   ? "image"
                      : mime.rfind("audio/", 0) == 0 ? "audio"
                                                     : "blob";

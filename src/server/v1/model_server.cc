@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/mutex.h"
 #include "engine/grammar.h"
@@ -600,26 +601,6 @@ std::string ModelServer::Impl::Metrics() {
   return out.str();
 }
 
-namespace {
-
-std::string Base64(const void* data, size_t n) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* b = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  for (size_t i = 0; i < n; i += 3) {
-    const uint32_t v = (b[i] << 16) | (i + 1 < n ? b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
-    out += i + 2 < n ? kAlphabet[v & 63] : '=';
-  }
-  return out;
-}
-
-}  // namespace
-
 // Each input is tokenized as llama-server does (special text parsed, BOS where the vocabulary
 // wants it), run through the embedding context and pooled to a unit vector. The context is made
 // at the first request, with the slots' context size, and serves one request at a time; it
@@ -681,7 +662,8 @@ void ModelServer::Impl::Embeddings(const httplib::Request& req, httplib::Respons
       if (!v.ok()) return SendError(res, JobError(v.error()));
       Json item{{"object", "embedding"}, {"index", i}};
       if (r.base64) {
-        item["embedding"] = Base64(v->data(), v->size() * sizeof(float));
+        item["embedding"] =
+            Base64Encode({reinterpret_cast<const char*>(v->data()), v->size() * sizeof(float)});
       } else {
         item["embedding"] = std::move(*v);
       }

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "core/base64.h"
 #include "engine/model.h"
 #include "llm/openai_backend.h"
 #include "server/v1/testing/v1_test_server.h"
@@ -92,20 +93,7 @@ TEST(ModelServerTest, AnswersHealthModelsPropsSlotsAndMetrics) {
 }
 
 std::vector<float> FromBase64(const std::string& text) {
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bytes;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=') break;
-    acc = (acc << 6) | static_cast<uint32_t>(kAlphabet.find(c));
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
+  const std::string bytes = Base64Decode(text).value_or("");
   std::vector<float> out(bytes.size() / sizeof(float));
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
   return out;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/base64.h"
 #include "core/ids.h"
 #include "core/subprocess.h"
 #include "mcp/client.h"
@@ -73,21 +74,6 @@ std::string Text(const ToolResult& r) {
   std::string out;
   for (const auto& c : r.content) out += c.data.dump();
   if (r.structured) out += r.structured->dump();
-  return out;
-}
-
-std::string Base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
-  }
   return out;
 }
 
@@ -201,7 +187,7 @@ TEST_P(FsRaceTest, NothingOutsideTheRootsIsEverTouched) {
   ASSERT_TRUE(fs::exists(ws_ / ".started")) << "the swapper did not start in the sandbox";
 
   const std::string q = (ws_ / v.query).string();
-  const std::string outside_png = Base64(std::string(kMarker) + "-png");
+  const std::string outside_png = Base64Encode(std::string(kMarker) + "-png");
   int calls = 0, inside_reads = 0, refused = 0;
   std::map<std::string, double> seconds_in;  // per tool, printed to show where the time went
   const auto start = Clock::now();
