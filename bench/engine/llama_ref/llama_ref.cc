@@ -25,19 +25,44 @@
 
 namespace {
 
+// The model with llama.cpp's log silenced, or nullptr (said on stderr).
+llama_model* Load(const std::string& path) {
+  llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
+  llama_backend_init();
+  llama_model* model = llama_model_load_from_file(path.c_str(), llama_model_default_params());
+  if (model == nullptr) std::fprintf(stderr, "cannot load %s\n", path.c_str());
+  return model;
+}
+
+// A context of 512 tokens, all in one batch, on one thread.
+llama_context_params OneThread512() {
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = 512;
+  cp.n_batch = 512;
+  cp.n_ubatch = 512;
+  cp.n_threads = 1;
+  cp.n_threads_batch = 1;
+  return cp;
+}
+
+// `prompt`'s tokens, BOS as the vocabulary asks.
+std::vector<llama_token> Tokenize(const llama_vocab* vocab, const std::string& prompt,
+                                  bool parse_special) {
+  std::vector<llama_token> toks(prompt.size() + 8);
+  const int n = llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()),
+                               toks.data(), static_cast<int32_t>(toks.size()), true, parse_special);
+  toks.resize(static_cast<size_t>(std::max(n, 0)));
+  return toks;
+}
+
 int Embed(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr, "usage: llama_ref --embed mean|cls|last MODEL PROMPT...\n");
     return 2;
   }
   const std::string pooling = argv[1], path = argv[2];
-  llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-  llama_backend_init();
-  llama_model* model = llama_model_load_from_file(path.c_str(), llama_model_default_params());
-  if (model == nullptr) {
-    std::fprintf(stderr, "cannot load %s\n", path.c_str());
-    return 1;
-  }
+  llama_model* model = Load(path);
+  if (model == nullptr) return 1;
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_embd = llama_model_n_embd(model);
   nlohmann::json out = {
@@ -46,12 +71,7 @@ int Embed(int argc, char** argv) {
       {"pooling", pooling},
       {"results", nlohmann::json::array()}};
   for (int a = 3; a < argc; ++a) {
-    llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = 512;
-    cp.n_batch = 512;
-    cp.n_ubatch = 512;
-    cp.n_threads = 1;
-    cp.n_threads_batch = 1;
+    llama_context_params cp = OneThread512();
     cp.embeddings = true;
     cp.pooling_type = pooling == "cls"    ? LLAMA_POOLING_TYPE_CLS
                       : pooling == "last" ? LLAMA_POOLING_TYPE_LAST
@@ -61,10 +81,7 @@ int Embed(int argc, char** argv) {
     cp.type_v = GGML_TYPE_F32;
     llama_context* ctx = llama_init_from_model(model, cp);
     const std::string prompt = argv[a];
-    std::vector<llama_token> toks(prompt.size() + 8);
-    const int n = llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()),
-                                 toks.data(), static_cast<int32_t>(toks.size()), true, false);
-    toks.resize(static_cast<size_t>(std::max(n, 0)));
+    const std::vector<llama_token> toks = Tokenize(vocab, prompt, false);
     llama_batch batch = llama_batch_init(static_cast<int32_t>(toks.size()), 0, 1);
     for (size_t i = 0; i < toks.size(); ++i) {
       batch.token[i] = toks[i];
@@ -115,13 +132,8 @@ int main(int argc, char** argv) {
   const int n_predict = std::atoi(argv[2]);
   const bool fa = std::strcmp(argv[3], "on") == 0;
   const bool kv_f32 = std::strcmp(argv[4], "f32") == 0;
-  llama_log_set([](ggml_log_level, const char*, void*) {}, nullptr);
-  llama_backend_init();
-  llama_model* model = llama_model_load_from_file(path.c_str(), llama_model_default_params());
-  if (model == nullptr) {
-    std::fprintf(stderr, "cannot load %s\n", path.c_str());
-    return 1;
-  }
+  llama_model* model = Load(path);
+  if (model == nullptr) return 1;
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
   nlohmann::json out = {{"model", path.substr(path.rfind('/') + 1)},
@@ -130,22 +142,13 @@ int main(int argc, char** argv) {
                         {"parse_special", parse_special},
                         {"results", nlohmann::json::array()}};
   for (int a = 5; a < argc; ++a) {
-    llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = 512;
-    cp.n_batch = 512;
-    cp.n_ubatch = 512;
-    cp.n_threads = 1;
-    cp.n_threads_batch = 1;
+    llama_context_params cp = OneThread512();
     cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.type_k = kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     cp.type_v = kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     llama_context* ctx = llama_init_from_model(model, cp);
     const std::string prompt = argv[a];
-    std::vector<llama_token> toks(prompt.size() + 8);
-    const int n =
-        llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()), toks.data(),
-                       static_cast<int32_t>(toks.size()), true, parse_special);
-    toks.resize(static_cast<size_t>(std::max(n, 0)));
+    std::vector<llama_token> toks = Tokenize(vocab, prompt, parse_special);
     std::vector<llama_token> completion;
     nlohmann::json tops = nlohmann::json::array();
     llama_batch batch = llama_batch_get_one(toks.data(), static_cast<int32_t>(toks.size()));
