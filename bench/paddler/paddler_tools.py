@@ -4,11 +4,16 @@
   desired-state MODEL CONTEXT TEMPERATURE   print Paddler's BalancerDesiredState as JSON
   wait-agents URL N SECONDS                 wait until the balancer at URL (management) has N
                                             agents with their model loaded; exit 1 after SECONDS
+  busy-agents URL SECONDS                   watch the balancer at URL (management) until every
+                                            agent has been seen processing a request; exit 1
+                                            after SECONDS, naming the agents never seen busy
   record UPSTREAM PORT OUT.jsonl            an HTTP proxy on 127.0.0.1:PORT to UPSTREAM that
                                             appends each POST .../chat/completions body to OUT
   compat UPSTREAM PORT                      an HTTP proxy on 127.0.0.1:PORT to UPSTREAM (a Paddler
-                                            balancer's OpenAI endpoint) that rewrites a chat
-                                            request into what Paddler 4.0.0 takes (see compat_request)
+                                            balancer's OpenAI endpoint) that rewrites a recorded
+                                            chat request into what Paddler 4.0.0 takes (see
+                                            compat_request; NeuroNaut itself sends that form with
+                                            [llm] tool_history = "text")
   check-run EVENTS.jsonl ENDPOINT MIN_CALLS  check an agent run's --json events: at least
                                             MIN_CALLS model calls answered by ENDPOINT, no call
                                             failed but for a context too long, a tool call of
@@ -67,6 +72,28 @@ def wait_agents(url, count, seconds):
         time.sleep(1)
     print(f"Paddler agents not ready in {seconds} s; the balancer's /api/v1/agents said: {last}",
           file=sys.stderr)
+    return 1
+
+
+def busy_agents(url, seconds):
+    deadline = time.monotonic() + float(seconds)
+    seen, names = set(), {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/api/v1/agents", timeout=5) as r:
+                agents = json.load(r)["agents"]
+        except (OSError, ValueError, KeyError):
+            agents = []
+        for a in agents:
+            names[a["id"]] = a.get("name") or a["id"]
+            if a.get("slots_processing", 0) > 0:
+                seen.add(a["id"])
+        if names and seen >= set(names):
+            print("every Paddler agent served: " + ", ".join(sorted(names[i] for i in seen)))
+            return 0
+        time.sleep(0.05)
+    idle = sorted(names[i] for i in set(names) - seen) or ["(no agent listed)"]
+    print(f"Paddler agents never seen serving in {seconds} s: {', '.join(idle)}", file=sys.stderr)
     return 1
 
 
@@ -211,7 +238,8 @@ def summarize(results_path):
 
 def main():
     command, args = sys.argv[1], sys.argv[2:]
-    handlers = {"desired-state": desired_state, "wait-agents": wait_agents, "record": record,
+    handlers = {"desired-state": desired_state, "wait-agents": wait_agents,
+                "busy-agents": busy_agents, "record": record,
                 "compat": compat,
                 "check-run": check_run, "summarize": summarize}
     if command not in handlers:

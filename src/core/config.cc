@@ -240,6 +240,8 @@ const std::vector<Field>& Fields() {
                             OneOf({"", "chatml", "llama3", "mistral-v7", "mistral", "gemma"})));
     f.push_back(StringField("llm.chat_template", NAUT_REF(llm.chat_template)));
     f.push_back(StringField("llm.kv_cache", NAUT_REF(llm.kv_cache), OneOf({"f16", "f32"})));
+    f.push_back(
+        StringField("llm.tool_history", NAUT_REF(llm.tool_history), OneOf({"native", "text"})));
     f.push_back(StringField("embeddings.backend", NAUT_REF(embeddings.backend),
                             OneOf({"hashing", "openai"})));
     f.push_back(

@@ -44,6 +44,10 @@ struct LlmConfig {
   std::string chat_format;    // embedded engine: a built-in prompt format; empty: the template
   std::string chat_template;  // embedded engine: a Jinja file used instead of the GGUF's template
   std::string kv_cache = "f16";  // embedded engine (run and serve): the KV cache's type, f16 | f32
+  // How earlier tool calls are sent to an OpenAI-compatible server: "native" (OpenAI's
+  // tool_calls and tool_call_id) or "text" (<tool_call> text in the assistant's message, for a
+  // server that reads only role and content, such as Paddler 4.0.0).
+  std::string tool_history = "native";
 };
 
 struct EmbeddingsConfig {

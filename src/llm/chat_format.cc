@@ -21,8 +21,11 @@ std::string SystemText(const std::vector<Message>& messages) {
   return out;
 }
 
+// The name first, as models write a call and their templates render one (a Json object would
+// sort "arguments" before it).
 std::string CallJson(const ToolCall& c, const char* args_key) {
-  return DumpJson(Json{{"name", c.name}, {args_key, c.arguments}});
+  return "{\"name\":" + DumpJson(Json(c.name)) + ",\"" + args_key + "\":" + DumpJson(c.arguments) +
+         "}";
 }
 
 // Families without a tool syntax of their own are told to answer with a bare JSON object,

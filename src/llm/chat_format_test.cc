@@ -64,8 +64,8 @@ TEST(ChatFormat, ChatMlWithHermesTools) {
       "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
       "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n"
       "<|im_start|>user\nStart.<|im_end|>\n"
-      "<|im_start|>assistant\n<tool_call>\n{\"arguments\":{\"text\":\"look\"},\"name\":\"game__"
-      "send_message\"}\n</tool_call><|im_end|>\n"
+      "<|im_start|>assistant\n<tool_call>\n{\"name\":\"game__send_message\",\"arguments\":"
+      "{\"text\":\"look\"}}\n</tool_call><|im_end|>\n"
       "<|im_start|>user\n<tool_response>\nA cave.\n</tool_response>\n<tool_response>\n{\"hp\":3}"
       "\n</tool_response><|im_end|>\n"
       "<|im_start|>assistant\n";

@@ -168,8 +168,8 @@ TEST(ChatTemplateTest, WhatATemplateCannotShowIsWrittenAsText) {
   // the earlier call is written the same way.
   EXPECT_EQ(out->rfind("<|im_start|>system\nPlay the game.\n\n# Tools\n", 0), 0u) << *out;
   EXPECT_NE(out->find("\"name\":\"game__press\""), std::string::npos) << *out;
-  EXPECT_NE(out->find("<|im_start|>assistant\n<tool_call>\n{\"arguments\":{\"label\":\"Hunt\"},"
-                      "\"name\":\"game__press\"}\n</tool_call><|im_end|>"),
+  EXPECT_NE(out->find("<|im_start|>assistant\n<tool_call>\n{\"name\":\"game__press\",\"arguments\":"
+                      "{\"label\":\"Hunt\"}}\n</tool_call><|im_end|>"),
             std::string::npos)
       << *out;
   EXPECT_NE(out->find("<|im_start|>tool\nA slime appears!<|im_end|>"), std::string::npos) << *out;
@@ -184,8 +184,8 @@ TEST(ChatTemplateTest, WhatATemplateCannotShowIsWrittenAsText) {
       out->rfind("<bos><start_of_turn>user\nPlay the game.\n\nYou can call these functions.", 0),
       0u)
       << *out;
-  EXPECT_NE(out->find("<start_of_turn>model\n{\"arguments\":{\"label\":\"Hunt\"},\"name\":"
-                      "\"game__press\"}<end_of_turn>"),
+  EXPECT_NE(out->find("<start_of_turn>model\n{\"name\":\"game__press\",\"arguments\":"
+                      "{\"label\":\"Hunt\"}}<end_of_turn>"),
             std::string::npos)
       << *out;
   EXPECT_NE(

@@ -32,6 +32,7 @@ EndpointOptions Endpoint(const LlmConfig& config, const std::string& url) {
   e.model = config.model;
   e.timeout = std::chrono::milliseconds(static_cast<int64_t>(config.timeout_s * 1000));
   e.max_retries = config.max_retries;
+  e.tool_history = config.tool_history == "text" ? ToolHistory::kText : ToolHistory::kNative;
   return e;
 }
 

@@ -234,7 +234,8 @@ LlmResult<OpenAiBackend::HttpReply> OpenAiBackend::Http(
 ChatResult OpenAiBackend::ChatOnce(const ChatRequest& request, const CallOptions& options,
                                    bool* delivered) {
   const bool stream = static_cast<bool>(options.on_delta);
-  std::string body = DumpJson(RequestToWire(request, options_.model, stream));
+  std::string body =
+      DumpJson(RequestToWire(request, options_.model, stream, options_.tool_history));
   auto timeout = options.timeout.value_or(options_.timeout);
   auto start = Clock::now();
   auto with_endpoint = [&](LlmError e) {

@@ -20,6 +20,7 @@
 
 #include "core/mutex.h"
 #include "llm/chat.h"
+#include "llm/openai_wire.h"
 
 namespace naut::llm {
 
@@ -32,6 +33,7 @@ struct EndpointOptions {
   int max_retries = 3;  // transient errors only (network, 5xx, 429, timeout)
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{8'000};
+  ToolHistory tool_history = ToolHistory::kNative;  // how earlier tool calls are sent
 };
 
 // What /props (llama-server) or /v1/models says about the server.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "llm/chat_format.h"
 #include "llm/json_repair.h"
 
 namespace naut::llm {
@@ -17,10 +18,21 @@ Json ToolCallToWire(const ToolCall& call) {
               {"function", {{"name", call.name}, {"arguments", args}}}};
 }
 
-Json MessageToWire(const Message& m) {
+Json MessageToWire(const Message& m, ToolHistory history) {
   Json j{{"role", std::string(RoleName(m.role))}};
+  if (m.role == Role::kAssistant && !m.tool_calls.empty() && history == ToolHistory::kText) {
+    std::string text = m.content;
+    for (const auto& c : m.tool_calls) {
+      if (!text.empty()) text += '\n';
+      text += ToolCallText(c, ToolSyntax::kHermes);
+    }
+    j["content"] = std::move(text);
+    return j;
+  }
   if (m.role == Role::kAssistant && !m.tool_calls.empty()) {
-    j["content"] = m.content.empty() ? Json(nullptr) : Json(m.content);
+    // "" rather than null for a turn that only calls tools: both are OpenAI's API, and some
+    // servers (Paddler 4.0.0) refuse null with HTTP 400.
+    j["content"] = m.content;
     Json calls = Json::array();
     for (const auto& c : m.tool_calls) calls.push_back(ToolCallToWire(c));
     j["tool_calls"] = std::move(calls);
@@ -28,7 +40,7 @@ Json MessageToWire(const Message& m) {
     j["content"] = m.content;
   }
   if (m.role == Role::kTool) {
-    j["tool_call_id"] = m.tool_call_id;
+    if (history == ToolHistory::kNative) j["tool_call_id"] = m.tool_call_id;
     if (!m.name.empty()) j["name"] = m.name;
   }
   return j;
@@ -97,11 +109,12 @@ LlmError ErrorFromBody(const Json& err, int http_status) {
 
 }  // namespace
 
-Json RequestToWire(const ChatRequest& request, const std::string& default_model, bool stream) {
+Json RequestToWire(const ChatRequest& request, const std::string& default_model, bool stream,
+                   ToolHistory history) {
   Json body;
   body["model"] = request.model.empty() ? default_model : request.model;
   Json messages = Json::array();
-  for (const auto& m : request.messages) messages.push_back(MessageToWire(m));
+  for (const auto& m : request.messages) messages.push_back(MessageToWire(m, history));
   body["messages"] = std::move(messages);
   if (!request.tools.empty()) {
     Json tools = Json::array();
@@ -149,7 +162,10 @@ Json RequestToWire(const ChatRequest& request, const std::string& default_model,
   if (s.min_p) body["min_p"] = *s.min_p;
   if (s.repeat_penalty) body["repeat_penalty"] = *s.repeat_penalty;
   if (s.seed) body["seed"] = *s.seed;
-  if (s.max_tokens) body["max_tokens"] = *s.max_tokens;
+  if (s.max_tokens) {
+    body["max_tokens"] = *s.max_tokens;
+    body["max_completion_tokens"] = *s.max_tokens;
+  }
   if (!request.stop.empty()) body["stop"] = request.stop;
   body["cache_prompt"] = request.cache_prompt;
   body["stream"] = stream;

@@ -14,9 +14,19 @@
 
 namespace naut::llm {
 
+// How an endpoint takes the conversation's earlier tool calls.
+enum class ToolHistory {
+  kNative,  // `tool_calls` on the assistant message, `tool_call_id` on the result (OpenAI's form)
+  kText,    // written into the assistant's text as <tool_call>{...}</tool_call>, the form Qwen's
+            // and Hermes' chat templates render them in, for a server that reads only each
+            // message's role and content (Paddler 4.0.0)
+};
+
 // The request body for POST /v1/chat/completions. `default_model` fills an empty
-// request.model.
-Json RequestToWire(const ChatRequest& request, const std::string& default_model, bool stream);
+// request.model. A token limit is sent under both its names (`max_tokens`, and
+// `max_completion_tokens`, which newer servers read instead).
+Json RequestToWire(const ChatRequest& request, const std::string& default_model, bool stream,
+                   ToolHistory history = ToolHistory::kNative);
 
 // A non-streamed response body. Tool-call arguments are parsed leniently (json_repair.h);
 // arguments that cannot be parsed at all are left as null with arguments_text kept, for the

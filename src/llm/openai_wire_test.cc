@@ -21,7 +21,8 @@ TEST(OpenAiWireTest, RequestCarriesToolsChoiceFormatAndSampling) {
   Json j = RequestToWire(req, "m", /*stream=*/true);
   EXPECT_EQ(j["model"], "m");
   EXPECT_EQ(j["messages"].size(), 4u);
-  EXPECT_TRUE(j["messages"][2]["content"].is_null());
+  // "" for a turn that only calls tools (Paddler refuses null).
+  EXPECT_EQ(j["messages"][2]["content"], "");
   EXPECT_EQ(j["messages"][2]["tool_calls"][0]["function"]["arguments"], R"({"text":"x"})");
   EXPECT_EQ(j["messages"][3]["tool_call_id"], "c1");
   EXPECT_EQ(j["tools"][0]["function"]["name"], "rpg__send_message");
@@ -29,9 +30,36 @@ TEST(OpenAiWireTest, RequestCarriesToolsChoiceFormatAndSampling) {
   EXPECT_EQ(j["response_format"]["type"], "json_schema");
   EXPECT_EQ(j["temperature"], 0.2);
   EXPECT_EQ(j["max_tokens"], 64);
+  EXPECT_EQ(j["max_completion_tokens"], 64);
   EXPECT_EQ(j["stream"], true);
   EXPECT_EQ(j["stream_options"]["include_usage"], true);
   EXPECT_EQ(j["cache_prompt"], true);
+}
+
+TEST(OpenAiWireTest, ToolHistoryAsTextWritesTheCallsIntoTheAssistantsText) {
+  ChatRequest req;
+  req.messages = {
+      Message::User("hi"),
+      Message::Assistant("Looking.", {ToolCall{"c1", "rpg__look", Json::object(), ""},
+                                      ToolCall{"c2", "rpg__press", Json{{"button", 2}}, ""}}),
+      Message::ToolResult("c1", "rpg__look", "a road"), Message::Assistant("", {}),
+      Message::Assistant("", {ToolCall{"c3", "rpg__press", Json{{"button", 0}}, ""}})};
+  Json j = RequestToWire(req, "m", /*stream=*/false, ToolHistory::kText);
+  const Json& m = j["messages"];
+  EXPECT_EQ(m[1],
+            (Json{{"role", "assistant"},
+                  {"content",
+                   "Looking.\n<tool_call>\n{\"name\":\"rpg__look\",\"arguments\":{}}\n</tool_call>"
+                   "\n<tool_call>\n{\"name\":\"rpg__press\",\"arguments\":{\"button\":2}}\n"
+                   "</tool_call>"}}));
+  EXPECT_EQ(m[2], (Json{{"role", "tool"}, {"content", "a road"}, {"name", "rpg__look"}}));
+  EXPECT_EQ(m[3]["content"], "");
+  EXPECT_EQ(m[4]["content"],
+            "<tool_call>\n{\"name\":\"rpg__press\",\"arguments\":{\"button\":0}}\n</tool_call>");
+  for (const Json& message : m) {
+    EXPECT_FALSE(message.contains("tool_calls")) << message;
+    EXPECT_FALSE(message.contains("tool_call_id")) << message;
+  }
 }
 
 TEST(OpenAiWireTest, ParsesCompletionWithUsageAndLlamaTimings) {
