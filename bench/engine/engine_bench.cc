@@ -1,5 +1,5 @@
 // Prompt-processing and generation speed of the embedded engine, in the shape of llama-bench:
-//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg] [--kv f32|f16]
+//   engine_bench [--threads N] [--pp 128] [--tg 32] [--reps 3] [--fresh-tg] [--kv f32|f16|q8_0]
 //                [--kernels scalar|avx2|avx512] [--make DIR TYPE...] [MODEL.gguf...]
 // Generation follows the prompt in the same context unless --fresh-tg, which starts it from an
 // empty cache as llama-bench's tgN does. --kernels runs a lower kernel set than the CPU's best

@@ -107,8 +107,9 @@ void AddGenerateCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("-n,--n-predict", g.n_predict, "Tokens to generate")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", g.threads, "Compute threads")->check(CLI::Range(1, 256));
-  cmd->add_option("--kv-cache", g.kv_cache, "KV cache type: f16 (default, as llama.cpp) or f32")
-      ->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--kv-cache", g.kv_cache,
+                  "KV cache type: f16 (default, as llama.cpp), f32 or q8_0")
+      ->check(CLI::IsMember({"f16", "f32", "q8_0"}));
   cmd->add_option("-c,--ctx-size", g.ctx_size, "Context length (KV cache)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("-b,--batch-size", g.batch, "Prompt tokens per forward pass")

@@ -239,7 +239,7 @@ const std::vector<Field>& Fields() {
     f.push_back(StringField("llm.chat_format", NAUT_REF(llm.chat_format),
                             OneOf({"", "chatml", "llama3", "mistral-v7", "mistral", "gemma"})));
     f.push_back(StringField("llm.chat_template", NAUT_REF(llm.chat_template)));
-    f.push_back(StringField("llm.kv_cache", NAUT_REF(llm.kv_cache), OneOf({"f16", "f32"})));
+    f.push_back(StringField("llm.kv_cache", NAUT_REF(llm.kv_cache), OneOf({"f16", "f32", "q8_0"})));
     f.push_back(
         StringField("llm.tool_history", NAUT_REF(llm.tool_history), OneOf({"native", "text"})));
     f.push_back(StringField("embeddings.backend", NAUT_REF(embeddings.backend),

@@ -43,7 +43,8 @@ struct LlmConfig {
   int slots = 2;              // KV caches (embedded) or llama-server slots, each context_size
   std::string chat_format;    // embedded engine: a built-in prompt format; empty: the template
   std::string chat_template;  // embedded engine: a Jinja file used instead of the GGUF's template
-  std::string kv_cache = "f16";  // embedded engine (run and serve): the KV cache's type, f16 | f32
+  // Embedded engine (run and serve): the KV cache's type, f16 | f32 | q8_0.
+  std::string kv_cache = "f16";
   // How earlier tool calls are sent to an OpenAI-compatible server: "native" (OpenAI's
   // tool_calls and tool_call_id) or "text" (<tool_call> text in the assistant's message, for a
   // server that reads only role and content, such as Paddler 4.0.0).

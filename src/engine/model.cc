@@ -303,6 +303,19 @@ int EffectiveContext(const Model& model, int n_ctx) {
       std::min<int64_t>(n_ctx, std::max<int64_t>(model.params().n_ctx_train, 1)));
 }
 
+// The bytes `values` keys or values take in a cache of this type (a multiple of 32 for Q8_0).
+uint64_t KvBytes(KvType type, uint64_t values) {
+  switch (type) {
+    case KvType::kF16:
+      return values * 2;
+    case KvType::kQ8_0:
+      return values / 32 * sizeof(BlockQ8_0);
+    case KvType::kF32:
+      break;
+  }
+  return values * 4;
+}
+
 // A /proc/meminfo or cgroup figure in bytes; 0 when absent or unreadable.
 uint64_t ReadBytes(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -363,9 +376,9 @@ MemoryNeed EstimateMemory(const Model& model, const ContextOptions& options) {
   MemoryNeed need;
   need.weights = model.file().file_size() - model.file().data_offset();
   const uint64_t n_ctx = static_cast<uint64_t>(EffectiveContext(model, std::max(1, options.n_ctx)));
-  const uint64_t elem = options.kv_type == KvType::kF16 ? 2 : 4;
-  need.kv_cache = static_cast<uint64_t>(std::max(1, options.n_seq)) * p.n_layer * n_ctx *
-                  p.n_head_kv * p.head_dim * 2 * elem;
+  const uint64_t values = static_cast<uint64_t>(std::max(1, options.n_seq)) * p.n_layer * n_ctx *
+                          p.n_head_kv * p.head_dim * 2;
+  need.kv_cache = KvBytes(options.kv_type, values);
   // The per-batch buffers of Forward (residual, norm, q, k, v, attention, projection, gate, up,
   // RoPE tables, quantized activations), the attention scores of its work items and one row of
   // logits per sequence.
@@ -385,6 +398,12 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
   }
   if (options.n_seq < 1 || options.n_seq > 256) {
     return InvalidArgument("context: n_seq must be 1..256, got " + std::to_string(options.n_seq));
+  }
+  if (options.kv_type == KvType::kQ8_0 && model.params().head_dim % 32 != 0) {
+    return InvalidArgument(
+        "context: a q8_0 KV cache needs a head size that is a multiple of 32; "
+        "this model's is " +
+        std::to_string(model.params().head_dim) + " (use f16)");
   }
   const MemoryNeed need = EstimateMemory(model, options);
   const MemoryAvailable have =
@@ -413,6 +432,9 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
   if (options.kv_type == KvType::kF16) {
     c->k_cache16_.assign(kv, 0);
     c->v_cache16_.assign(kv, 0);
+  } else if (options.kv_type == KvType::kQ8_0) {
+    c->k_cache8_.assign(KvBytes(KvType::kQ8_0, kv), 0);
+    c->v_cache8_.assign(KvBytes(KvType::kQ8_0, kv), 0);
   } else {
     c->k_cache_.assign(kv, 0.0f);
     c->v_cache_.assign(kv, 0.0f);
@@ -581,10 +603,22 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
 Result<KvType> ParseKvType(std::string_view name) {
   if (name == "f32") return KvType::kF32;
   if (name == "f16") return KvType::kF16;
-  return InvalidArgument("KV cache type must be f32 or f16, not \"" + std::string(name) + "\"");
+  if (name == "q8_0") return KvType::kQ8_0;
+  return InvalidArgument("KV cache type must be f32, f16 or q8_0, not \"" + std::string(name) +
+                         "\"");
 }
 
-const char* KvTypeName(KvType type) { return type == KvType::kF16 ? "f16" : "f32"; }
+const char* KvTypeName(KvType type) {
+  switch (type) {
+    case KvType::kF16:
+      return "f16";
+    case KvType::kQ8_0:
+      return "q8_0";
+    case KvType::kF32:
+      break;
+  }
+  return "f32";
+}
 
 Result<Pooling> ParsePooling(std::string_view name) {
   if (name == "mean") return Pooling::kMean;
@@ -892,6 +926,14 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const size_t layer_stride = static_cast<size_t>(n_ctx_) * Dkv;
   const size_t seq_stride = layer_stride * static_cast<size_t>(p.n_layer);
+  // A Q8_0 cache holds a position's keys (or values) as one row of blocks.
+  const size_t row8 = static_cast<size_t>(Dkv / 32) * sizeof(BlockQ8_0);
+  const size_t head8 = static_cast<size_t>(hd / 32) * sizeof(BlockQ8_0);
+  const size_t q_row8 = static_cast<size_t>(Dq / 32) * sizeof(BlockQ8_0);
+  const size_t layer_stride8 = static_cast<size_t>(n_ctx_) * row8;
+  const size_t seq_stride8 = layer_stride8 * static_cast<size_t>(p.n_layer);
+  if (options_.kv_type == KvType::kQ8_0 && buf_q8_.size() < nt * q_row8)
+    buf_q8_.resize(nt * q_row8);
   std::vector<float> head_norm(static_cast<size_t>(hd));
   for (int64_t il = 0; il < p.n_layer; ++il) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
@@ -901,10 +943,13 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
     MatMul(L.wk, xn.data(), n, k.data());
     MatMul(L.wv, xn.data(), n, v.data());
     const bool f16 = options_.kv_type == KvType::kF16;
-    float* const kc0 = f16 ? nullptr : k_cache_.data() + il * layer_stride;
-    float* const vc0 = f16 ? nullptr : v_cache_.data() + il * layer_stride;
+    const bool q8 = options_.kv_type == KvType::kQ8_0;
+    float* const kc0 = f16 || q8 ? nullptr : k_cache_.data() + il * layer_stride;
+    float* const vc0 = f16 || q8 ? nullptr : v_cache_.data() + il * layer_stride;
     uint16_t* const kh0 = f16 ? k_cache16_.data() + il * layer_stride : nullptr;
     uint16_t* const vh0 = f16 ? v_cache16_.data() + il * layer_stride : nullptr;
+    uint8_t* const k80 = q8 ? k_cache8_.data() + il * layer_stride8 : nullptr;
+    uint8_t* const v80 = q8 ? v_cache8_.data() + il * layer_stride8 : nullptr;
     for (int t = 0; t < n; ++t) {
       float* qt = q.data() + t * Dq;
       float* kt = k.data() + t * Dkv;
@@ -931,7 +976,12 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
       }
       // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
       const size_t at = seq[t] * seq_stride;
-      if (f16) {
+      if (q8) {
+        const size_t at8 = seq[t] * seq_stride8 + static_cast<size_t>(pos[t]) * row8;
+        QuantizeActs(ActFormat::kQ8_0, kt, Dkv, k80 + at8);
+        QuantizeActs(ActFormat::kQ8_0, vt, Dkv, v80 + at8);
+        QuantizeActs(ActFormat::kQ8_0, qt, Dq, buf_q8_.data() + t * q_row8);
+      } else if (f16) {
         uint16_t* kc = kh0 + at;
         uint16_t* vc = vh0 + at + static_cast<size_t>(pos[t]) * Dkv;
         for (int64_t i = 0; i < Dkv; ++i)
@@ -957,7 +1007,12 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
         const int t = static_cast<int>(item / H);
         const int64_t h = item % H, hk = h / group;
         const size_t at = seq[t] * seq_stride;
-        if (f16) {
+        if (q8) {
+          AttendQ8_0(buf_q8_.data() + t * q_row8 + h * head8,
+                     k80 + seq[t] * seq_stride8 + hk * head8,
+                     v80 + seq[t] * seq_stride8 + hk * head8, row8, pos[t] + 1,
+                     static_cast<int>(hd), kq_scale, score, attn.data() + t * Dq + h * hd);
+        } else if (f16) {
           vk.attend_f16(q.data() + t * Dq + h * hd, kh0 + at + hk * hd * n_ctx_,
                         static_cast<size_t>(n_ctx_), vh0 + at + hk * hd, static_cast<size_t>(Dkv),
                         pos[t] + 1, static_cast<int>(hd), kq_scale, score,

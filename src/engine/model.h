@@ -104,10 +104,13 @@ class Model {
   int64_t n_params_ = 0;
 };
 
-// What the KV cache stores: F32 (exact; the tests' reference), or F16 (half the memory, as
-// llama.cpp's default; values rounded to nearest even).
-enum class KvType { kF32, kF16 };
-Result<KvType> ParseKvType(std::string_view name);  // "f32" or "f16"
+// What the KV cache stores: F32 (exact; the tests' reference), F16 (half the memory, as
+// llama.cpp's default; values rounded to nearest even), or Q8_0 (about a quarter of F32: each
+// position's keys and values in blocks of 32 along the head, as llama.cpp's `-ctk q8_0 -ctv
+// q8_0`; the query is quantized the same way for the key products, as llama.cpp's flash
+// attention does). Q8_0 needs a head size that is a multiple of 32.
+enum class KvType { kF32, kF16, kQ8_0 };
+Result<KvType> ParseKvType(std::string_view name);  // "f32", "f16" or "q8_0"
 const char* KvTypeName(KvType type);
 
 struct ContextOptions;
@@ -169,7 +172,8 @@ class Context {
   // Bytes the KV cache holds (every sequence, every layer, keys and values).
   size_t kv_bytes() const {
     return (k_cache_.size() + v_cache_.size()) * sizeof(float) +
-           (k_cache16_.size() + v_cache16_.size()) * sizeof(uint16_t);
+           (k_cache16_.size() + v_cache16_.size()) * sizeof(uint16_t) + k_cache8_.size() +
+           v_cache8_.size();
   }
   int n_past() const { return static_cast<int>(seqs_[0].size()); }
   // Tokens whose keys and values are in the cache, in order (of sequence 0, or of `seq`).
@@ -230,6 +234,9 @@ class Context {
   // [layer][n_head_kv * head_dim][pos]. One pair is used, by options_.kv_type.
   std::vector<float> k_cache_, v_cache_;
   std::vector<uint16_t> k_cache16_, v_cache16_;
+  // Q8_0: [seq][layer][position][kv head * head_dim / 32 blocks], keys and values alike.
+  std::vector<uint8_t> k_cache8_, v_cache8_;
+  std::vector<uint8_t> buf_q8_;  // the batch's queries in Q8_0, for the key products
   std::vector<float> logits_;
   std::vector<uint8_t> act_buf_;
   // Per-batch scratch (grown, never shrunk).

@@ -216,18 +216,20 @@ TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
   EXPECT_NE(m.error().message().find("architecture 'gpt2' is not supported"), std::string::npos);
 }
 
-// An fp16 KV cache holds half the bytes and gives nearly the same logits, also with several
-// sequences in one batch and with a prefix reused.
-TEST(ContextTest, AnF16KvCacheHalvesTheMemoryAndKeepsTheLogits) {
-  auto m = Build({.arch = "qwen2", .n_vocab = 300, .seed = 5, .norm_std = 0.3f}, "kv16");
+// A KV cache of `type` holds `bytes_per_value` bytes a key or value (f32: 4) and gives logits
+// within `tolerance` (relative to 1 + |logit|) of the f32 cache's, also with several sequences
+// in one batch and when decoding on after it.
+void ExpectLogitsNearF32(KvType type, double bytes_per_value, double tolerance) {
+  SCOPED_TRACE(KvTypeName(type));
+  auto m = Build({.arch = "qwen2", .n_vocab = 300, .seed = 5, .norm_std = 0.3f}, "kv");
   ASSERT_TRUE(m);
   auto f32 = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2});
-  auto f16 =
-      Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2, .kv_type = KvType::kF16});
-  ASSERT_TRUE(f32.ok() && f16.ok());
-  EXPECT_EQ((*f16)->kv_bytes() * 2, (*f32)->kv_bytes());
+  auto other = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2, .kv_type = type});
+  ASSERT_TRUE(f32.ok() && other.ok());
+  EXPECT_DOUBLE_EQ(static_cast<double>((*other)->kv_bytes()) * 4 / bytes_per_value,
+                   static_cast<double>((*f32)->kv_bytes()));
   const std::vector<TokenId> a = {1, 20, 33, 47, 5, 81, 90}, b = {1, 7, 7, 120};
-  for (auto* ctx : {&*f32, &*f16}) {
+  for (auto* ctx : {&*f32, &*other}) {
     ASSERT_TRUE((*ctx)
                     ->EvalSeqs({{.seq = 0, .tokens = a.data(), .n = 7, .logits = true},
                                 {.seq = 1, .tokens = b.data(), .n = 4, .logits = true}})
@@ -238,20 +240,36 @@ TEST(ContextTest, AnF16KvCacheHalvesTheMemoryAndKeepsTheLogits) {
     double max_diff = 0, max_abs = 0;
     for (int64_t j = 0; j < nv; ++j) {
       max_diff = std::max(
-          max_diff, static_cast<double>(std::fabs((*f32)->logits(i)[j] - (*f16)->logits(i)[j])));
+          max_diff, static_cast<double>(std::fabs((*f32)->logits(i)[j] - (*other)->logits(i)[j])));
       max_abs = std::max(max_abs, static_cast<double>(std::fabs((*f32)->logits(i)[j])));
     }
-    EXPECT_LT(max_diff, 2e-3 * (1 + max_abs)) << "sequence " << i;
-    EXPECT_GT(max_diff, 0.0) << "the fp16 cache should round something";
+    EXPECT_LT(max_diff, tolerance * (1 + max_abs)) << "sequence " << i;
+    EXPECT_GT(max_diff, 0.0) << "the cache should round something";
   }
-  // Decoding on after the batch reads the fp16 cache back.
+  // Decoding on after the batch reads the cache back.
   const TokenId next = 42;
-  ASSERT_TRUE((*f16)->EvalSeqs({{.seq = 0, .tokens = &next, .n = 1, .logits = true}}).ok());
+  ASSERT_TRUE((*other)->EvalSeqs({{.seq = 0, .tokens = &next, .n = 1, .logits = true}}).ok());
   ASSERT_TRUE((*f32)->EvalSeqs({{.seq = 0, .tokens = &next, .n = 1, .logits = true}}).ok());
   for (int64_t j = 0; j < nv; ++j)
-    ASSERT_NEAR((*f16)->logits(0)[j], (*f32)->logits(0)[j],
-                2e-3 * (1 + std::fabs((*f32)->logits(0)[j])));
+    ASSERT_NEAR((*other)->logits(0)[j], (*f32)->logits(0)[j],
+                tolerance * (1 + std::fabs((*f32)->logits(0)[j])));
+}
+
+// An fp16 KV cache holds half the bytes and gives nearly the same logits; a q8_0 one about a
+// quarter (34 bytes for 32 values), a little further off (keys, values and the query rounded to
+// 8 bits in blocks of 32).
+TEST(ContextTest, F16AndQ8_0KvCachesKeepTheLogitsInLessMemory) {
+  ExpectLogitsNearF32(KvType::kF16, 2, 2e-3);
+  ExpectLogitsNearF32(KvType::kQ8_0, 34.0 / 32, 1e-2);
+  // Blocks of 32 along the head: a head of 16 is refused, saying so.
+  auto small = Build({.arch = "llama", .n_head = 16, .n_head_kv = 16, .seed = 5}, "kv-hd16");
+  ASSERT_TRUE(small);
+  auto refused = Context::Create(*small, {.n_ctx = 64, .kv_type = KvType::kQ8_0});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("multiple of 32; this model's is 16"), std::string::npos)
+      << refused.error().message();
   EXPECT_EQ(*ParseKvType("f16"), KvType::kF16);
+  EXPECT_EQ(*ParseKvType("q8_0"), KvType::kQ8_0);
   EXPECT_FALSE(ParseKvType("q4").ok());
 }
 

@@ -930,6 +930,26 @@ const VectorKernels& GetVectorKernels(KernelSet k) {
 }
 const VectorKernels& GetVectorKernels() { return GetVectorKernels(ActiveKernelSet()); }
 
+void AttendQ8_0(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row, int n_kv, int hd,
+                float scale, float* score, float* out) {
+  static thread_local std::vector<float> value;
+  value.resize(static_cast<size_t>(hd));
+  const VecDotFn dot = GetVecDot(GgmlType::kQ8_0);
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    score[j] = dot(hd, k + static_cast<size_t>(j) * row, q8) * scale;
+    mx = std::max(mx, score[j]);
+  }
+  float sum = 0;
+  for (int j = 0; j < n_kv; ++j) sum += (score[j] = std::exp(score[j] - mx));
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    DequantizeRow(GgmlType::kQ8_0, v + static_cast<size_t>(j) * row, value.data(), hd);
+    const float w = score[j] / sum;
+    for (int d = 0; d < hd; ++d) out[d] += w * value[static_cast<size_t>(d)];
+  }
+}
+
 const GemmKernel* GetGemm(GgmlType type, KernelSet k) {
   return k == KernelSet::kAvx512 ? internal::GetGemmAvx512(type) : nullptr;
 }

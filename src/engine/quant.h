@@ -167,6 +167,14 @@ struct VectorKernels {
 const VectorKernels& GetVectorKernels();
 const VectorKernels& GetVectorKernels(KernelSet k);
 
+// Causal attention of one query head over a Q8_0 KV cache, as llama.cpp's flash attention does
+// it for a quantized cache: the query `q8` (hd / 32 Q8_0 blocks, hd a multiple of 32) times each
+// position's key blocks in integers (the active kernel set's Q8_0 dot product), softmax, and
+// the values dequantized and summed with those weights. Keys and values of position j are
+// `row` bytes after those of position j - 1. `score` is scratch of n_kv floats.
+void AttendQ8_0(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row, int n_kv, int hd,
+                float scale, float* score, float* out);
+
 namespace internal {
 const VectorKernels* GetVectorKernelsAvx512();
 const GemmKernel* GetGemmAvx512(GgmlType type);  // nullptr where no AVX-512 kernel exists

@@ -272,6 +272,44 @@ TEST(QuantTest, AllZeroRowsStayZero) {
 namespace naut::engine {
 namespace {
 
+// The q8_0 cache's attention is the float attention of the values its blocks hold: the query,
+// keys and values rounded to Q8_0 and read back give the same output from the float kernel.
+TEST(VectorKernelsTest, Q8_0AttentionIsTheFloatAttentionOfItsRoundedValues) {
+  const VectorKernels& ref = GetVectorKernels(KernelSet::kScalar);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  for (int hd : {32, 64, 128}) {
+    for (int n_kv : {1, 5, 17, 40}) {
+      // Two heads a row; the second is read.
+      const int64_t dkv = 2 * hd;
+      const size_t head = static_cast<size_t>(hd / 32) * sizeof(BlockQ8_0), row = 2 * head;
+      std::vector<float> q(hd), kv(static_cast<size_t>(dkv) * n_kv * 2);
+      for (auto* vec : {&q, &kv})
+        for (auto& x : *vec) x = nd(rng);
+      std::vector<uint8_t> q8(head), k8(row * n_kv), v8(row * n_kv);
+      QuantizeActs(ActFormat::kQ8_0, q.data(), hd, q8.data());
+      std::vector<float> qr(hd), kt(static_cast<size_t>(hd) * n_kv), vr(kt.size()), one(dkv);
+      DequantizeRow(GgmlType::kQ8_0, q8.data(), qr.data(), hd);
+      for (int j = 0; j < n_kv; ++j) {
+        QuantizeActs(ActFormat::kQ8_0, kv.data() + 2 * j * dkv, dkv, k8.data() + j * row);
+        QuantizeActs(ActFormat::kQ8_0, kv.data() + (2 * j + 1) * dkv, dkv, v8.data() + j * row);
+        DequantizeRow(GgmlType::kQ8_0, k8.data() + j * row, one.data(), dkv);
+        for (int d = 0; d < hd; ++d) kt[static_cast<size_t>(d) * n_kv + j] = one[hd + d];
+        DequantizeRow(GgmlType::kQ8_0, v8.data() + j * row, one.data(), dkv);
+        std::copy(one.begin() + hd, one.end(), vr.begin() + static_cast<ptrdiff_t>(j) * hd);
+      }
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      std::vector<float> score(n_kv), want(hd), got(hd, 99.0f);
+      ref.attend(qr.data(), kt.data(), n_kv, vr.data(), hd, n_kv, hd, scale, score.data(),
+                 want.data());
+      AttendQ8_0(q8.data(), k8.data() + head, v8.data() + head, row, n_kv, hd, scale, score.data(),
+                 got.data());
+      for (int d = 0; d < hd; ++d)
+        ASSERT_NEAR(got[d], want[d], 1e-4 * (1 + std::fabs(want[d]))) << hd << " " << n_kv;
+    }
+  }
+}
+
 TEST(VectorKernelsTest, AttentionAndSiluMatchScalar) {
   if (!KernelSetSupported(KernelSet::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
   const VectorKernels& ref = GetVectorKernels(KernelSet::kScalar);

@@ -39,7 +39,7 @@ struct ServeOptions {
   std::string chat_format;       // a built-in prompt format instead of the model's template
   std::string chat_template;     // a Jinja file instead of the model's template
   std::string pooling;           // /v1/embeddings: mean, cls or last; empty: the model's own
-  std::string kv_cache = "f16";  // /v1 slots' KV cache type, f16 or f32
+  std::string kv_cache = "f16";  // /v1 slots' KV cache type, f16, f32 or q8_0
   int threads = 48;              // concurrent connections (each open event stream holds one)
 };
 

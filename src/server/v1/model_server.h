@@ -48,7 +48,7 @@ struct ModelServerOptions {
   // /v1/embeddings pooling: "mean", "cls" or "last"; empty: the GGUF's `<arch>.pooling_type`,
   // else mean.
   std::string pooling;
-  std::string kv_cache = "f16";  // the slots' KV cache type: f16 or f32
+  std::string kv_cache = "f16";  // the slots' KV cache type: f16, f32 or q8_0
 };
 
 class ModelServer {
