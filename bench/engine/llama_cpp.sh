@@ -8,7 +8,8 @@
 #   bench/engine/llama_cpp.sh refs-real   rewrite src/engine/testdata/llama_cpp_real/*.json from the
 #                                     real models in ./models (scripts/models.sh fetches them):
 #                                     the ids of src/engine/testdata/real_text/*.txt (llama-tokenize)
-#                                     and greedy continuations with top-5 probabilities (llama_ref)
+#                                     and greedy continuations with top-5 probabilities (llama_ref),
+#                                     with an F32 KV cache and (greedy-kv_q8_0.json) a Q8_0 one
 #   bench/engine/llama_cpp.sh refs-embed  rewrite src/engine/testdata/llama_cpp_embed/*.json: llama.cpp's
 #                                     pooled embeddings (mean, cls, last) of random-weight models
 #                                     built from SPECS and of the real models in ./models
@@ -186,6 +187,32 @@ real_models() {
   done <"$ROOT/scripts/models.tsv"
 }
 
+# A greedy reference as the tests read it: llama_ref's REF.json with the spread of its top
+# probabilities against OTHER.json (up to where their continuations part), the KV cache type
+# the engine is to use for it, and the model file it was made with.
+greedy_json() {
+  python3 - "$@" <<'EOF'
+import json, sys
+path, other_path, kv_cache, name, file, sha, size, commit = sys.argv[1:]
+ref, other = json.load(open(path)), json.load(open(other_path))
+spread = 0.0
+for a, b in zip(ref["results"], other["results"]):
+    for i, (ta, tb) in enumerate(zip(a["top"], b["top"])):
+        if a["completion_tokens"][:i] != b["completion_tokens"][:i]:
+            break
+        pa = dict((t, p) for t, p in ta)
+        spread = max([spread] + [abs(pa[t] - p) for t, p in tb if t in pa])
+out = {"model": name, "file": file, "sha256": sha, "size": int(size),
+       "llama_cpp": "node-llama-cpp bundle " + commit + ", " + ref["llama_cpp"]}
+if kv_cache != "f32":
+    out["kv_cache"] = kv_cache
+out.update({"parse_special": ref["parse_special"],
+            "llama_cpp_spread": {"against": other["llama_cpp"], "max_abs_dp": spread},
+            "results": ref["results"]})
+print(json.dumps(out, indent=1))
+EOF
+}
+
 refs_real() {
   setup
   llama_ref
@@ -228,25 +255,13 @@ EOF
     # llama.cpp's own default (flash attention, F16 KV cache) on the same prompts: how far its
     # probabilities move with its own attention settings, the model's numeric noise.
     "$BIN/llama_ref" --special "$model" "$n_predict" on f16 "${prompts[@]}" >"$tmp/$name.default.json"
-    python3 - "$tmp/$name.json" "$tmp/$name.default.json" "$name" "$file" "$sha" "$size" "$commit" \
-      >"$out/$name.greedy.json" <<'EOF'
-import json, sys
-path, default_path, name, file, sha, size, commit = sys.argv[1:]
-ref, other = json.load(open(path)), json.load(open(default_path))
-spread = 0.0
-for a, b in zip(ref["results"], other["results"]):
-    for i, (ta, tb) in enumerate(zip(a["top"], b["top"])):
-        if a["completion_tokens"][:i] != b["completion_tokens"][:i]:
-            break
-        pa = dict((t, p) for t, p in ta)
-        spread = max([spread] + [abs(pa[t] - p) for t, p in tb if t in pa])
-print(json.dumps({"model": name, "file": file, "sha256": sha, "size": int(size),
-                  "llama_cpp": "node-llama-cpp bundle " + commit + ", " + ref["llama_cpp"],
-                  "parse_special": ref["parse_special"],
-                  "llama_cpp_spread": {"against": other["llama_cpp"], "max_abs_dp": spread},
-                  "results": ref["results"]}, indent=1))
-EOF
-    echo "wrote $out/$name.greedy.json" >&2
+    # And with a Q8_0 KV cache (flash attention on, as llama.cpp needs for it), for the engine's.
+    "$BIN/llama_ref" --special "$model" "$n_predict" on q8_0 "${prompts[@]}" >"$tmp/$name.q8_0.json"
+    greedy_json "$tmp/$name.json" "$tmp/$name.default.json" f32 "$name" "$file" "$sha" "$size" \
+      "$commit" >"$out/$name.greedy.json"
+    greedy_json "$tmp/$name.q8_0.json" "$tmp/$name.default.json" q8_0 "$name" "$file" "$sha" \
+      "$size" "$commit" >"$out/$name.greedy-kv_q8_0.json"
+    echo "wrote $out/$name.greedy.json and $name.greedy-kv_q8_0.json" >&2
   done < <(real_models)
 }
 

@@ -316,6 +316,24 @@ uint64_t KvBytes(KvType type, uint64_t values) {
   return values * 4;
 }
 
+// x[0..n) in place, block by block of `block` (a power of two dividing n): each block times the
+// orthonormal Walsh-Hadamard matrix of that size (Sylvester's, symmetric, its own inverse).
+void HadamardRotate(float* x, int64_t n, int64_t block) {
+  const float norm = 1.0f / std::sqrt(static_cast<float>(block));
+  for (float* b = x; b < x + n; b += block) {
+    for (int64_t h = 1; h < block; h *= 2) {
+      for (int64_t i = 0; i < block; i += 2 * h) {
+        for (int64_t j = i; j < i + h; ++j) {
+          const float a = b[j], c = b[j + h];
+          b[j] = a + c;
+          b[j + h] = a - c;
+        }
+      }
+    }
+    for (int64_t i = 0; i < block; ++i) b[i] *= norm;
+  }
+}
+
 // A /proc/meminfo or cgroup figure in bytes; 0 when absent or unreadable.
 uint64_t ReadBytes(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -934,6 +952,15 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
   const size_t seq_stride8 = layer_stride8 * static_cast<size_t>(p.n_layer);
   if (options_.kv_type == KvType::kQ8_0 && buf_q8_.size() < nt * q_row8)
     buf_q8_.resize(nt * q_row8);
+  // The rotations llama.cpp applies around a quantized cache where the head size is a multiple
+  // of 64: keys (and queries) in blocks of the largest power of two that divides it, values in
+  // blocks of 64; 0: none.
+  int64_t rot_k = 0, rot_v = 0;
+  if (options_.kv_type == KvType::kQ8_0 && hd % 64 == 0) {
+    rot_k = 64;
+    while (hd % (rot_k * 2) == 0) rot_k *= 2;
+    rot_v = 64;
+  }
   std::vector<float> head_norm(static_cast<size_t>(hd));
   for (int64_t il = 0; il < p.n_layer; ++il) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(il)];
@@ -977,6 +1004,14 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
       // Keys go in transposed ([kv head * head_dim + d][position]) for the attention kernel.
       const size_t at = seq[t] * seq_stride;
       if (q8) {
+        // As llama.cpp does before quantizing a cache: queries and keys rotated alike (their
+        // products unchanged), values too (the output is rotated back below), so that one
+        // large component no longer sets the scale of its whole block.
+        if (rot_k > 0) {
+          HadamardRotate(qt, Dq, rot_k);
+          HadamardRotate(kt, Dkv, rot_k);
+        }
+        if (rot_v > 0) HadamardRotate(vt, Dkv, rot_v);
         const size_t at8 = seq[t] * seq_stride8 + static_cast<size_t>(pos[t]) * row8;
         QuantizeActs(ActFormat::kQ8_0, kt, Dkv, k80 + at8);
         QuantizeActs(ActFormat::kQ8_0, vt, Dkv, v80 + at8);
@@ -1025,6 +1060,7 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
         }
       }
     });
+    if (q8 && rot_v > 0) HadamardRotate(attn.data(), static_cast<int64_t>(nt) * Dq, rot_v);
     MatMul(L.wo, attn.data(), n, proj.data());
     for (size_t i = 0; i < nt * E; ++i) x[i] += proj[i] + (L.bo.empty() ? 0.0f : L.bo[i % E]);
     for (int t = 0; t < n; ++t)

@@ -108,7 +108,10 @@ class Model {
 // llama.cpp's default; values rounded to nearest even), or Q8_0 (about a quarter of F32: each
 // position's keys and values in blocks of 32 along the head, as llama.cpp's `-ctk q8_0 -ctv
 // q8_0`; the query is quantized the same way for the key products, as llama.cpp's flash
-// attention does). Q8_0 needs a head size that is a multiple of 32.
+// attention does; where the head size is a multiple of 64, queries, keys and values are first
+// rotated by a Walsh-Hadamard matrix as llama.cpp does, which keeps one outlier from setting a
+// block's scale: without it Qwen2.5's answers fall apart). Q8_0 needs a head size that is a
+// multiple of 32.
 enum class KvType { kF32, kF16, kQ8_0 };
 Result<KvType> ParseKvType(std::string_view name);  // "f32", "f16" or "q8_0"
 const char* KvTypeName(KvType type);

@@ -219,9 +219,16 @@ TEST(ModelTest, RefusesUnsupportedArchitectureAndMissingTensors) {
 // A KV cache of `type` holds `bytes_per_value` bytes a key or value (f32: 4) and gives logits
 // within `tolerance` (relative to 1 + |logit|) of the f32 cache's, also with several sequences
 // in one batch and when decoding on after it.
-void ExpectLogitsNearF32(KvType type, double bytes_per_value, double tolerance) {
-  SCOPED_TRACE(KvTypeName(type));
-  auto m = Build({.arch = "qwen2", .n_vocab = 300, .seed = 5, .norm_std = 0.3f}, "kv");
+void ExpectLogitsNearF32(KvType type, double bytes_per_value, double tolerance,
+                         int64_t n_head = 8) {
+  SCOPED_TRACE(std::string(KvTypeName(type)) + ", heads of " + std::to_string(256 / n_head));
+  auto m = Build({.arch = "qwen2",
+                  .n_vocab = 300,
+                  .n_head = n_head,
+                  .n_head_kv = n_head / 2,
+                  .seed = 5,
+                  .norm_std = 0.3f},
+                 "kv");
   ASSERT_TRUE(m);
   auto f32 = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2});
   auto other = Context::Create(*m, {.n_ctx = 64, .n_threads = 2, .n_seq = 2, .kv_type = type});
@@ -261,6 +268,8 @@ void ExpectLogitsNearF32(KvType type, double bytes_per_value, double tolerance) 
 TEST(ContextTest, F16AndQ8_0KvCachesKeepTheLogitsInLessMemory) {
   ExpectLogitsNearF32(KvType::kF16, 2, 2e-3);
   ExpectLogitsNearF32(KvType::kQ8_0, 34.0 / 32, 1e-2);
+  // Heads of 64: queries, keys and values rotated before they are quantized, the output back.
+  ExpectLogitsNearF32(KvType::kQ8_0, 34.0 / 32, 1e-2, /*n_head=*/4);
   // Blocks of 32 along the head: a head of 16 is refused, saying so.
   auto small = Build({.arch = "llama", .n_head = 16, .n_head_kv = 16, .seed = 5}, "kv-hd16");
   ASSERT_TRUE(small);

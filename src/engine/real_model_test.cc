@@ -9,6 +9,8 @@
 //    Teacher-forced, ours must be within the stated tolerance (llama_cpp_tolerance.h), widened
 //    to twice llama.cpp's own spread for a model where that is larger; free running, our greedy
 //    tokens must be llama.cpp's up to the first near-tie.
+//  - testdata/llama_cpp_real/<model>.greedy-kv_q8_0.json: the same with a Q8_0 KV cache in both
+//    (llama.cpp's with flash attention, which it needs for one).
 //
 // Built twice: NAUT_REAL_MODEL_LARGE 0 covers the tokenizers of every model and the generation
 // of the small ones (seconds, in the default suite); 1 covers the generation of the larger ones
@@ -69,13 +71,14 @@ std::vector<std::string> RefFiles(const std::string& suffix) {
 // "qwen2.5-coder-0.5b.greedy.json" -> "qwen2_5_coder_0_5b".
 std::string ModelName(const std::string& ref_path) {
   std::string n = std::filesystem::path(ref_path).filename().string();
-  for (const std::string suffix : {".tokens.json", ".greedy.json"})
+  for (const std::string suffix : {".tokens.json", ".greedy.json", ".greedy-kv_q8_0.json"})
     if (n.ends_with(suffix)) n.resize(n.size() - suffix.size());
   return n;
 }
 
 std::string TestName(const std::string& ref_path) {
   std::string n = ModelName(ref_path);
+  if (ref_path.ends_with("-kv_q8_0.json")) n += "_kv_q8_0";
   for (char& ch : n)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
@@ -176,6 +179,8 @@ TEST_P(RealGenerationTest, GreedyContinuationAndTopProbabilitiesMatchLlamaCpp) {
   const int64_t nv = (*model)->params().n_vocab;
   const bool special = m.ref["parse_special"].get<bool>();
   const double spread = m.ref["llama_cpp_spread"]["max_abs_dp"].get<double>();
+  auto kv_type = ParseKvType(m.ref.value("kv_cache", "f32"));
+  ASSERT_TRUE(kv_type.ok()) << kv_type.error().ToString();
   double max_abs = 0, max_rel = 0;
   int probs_checked = 0, greedy_same = 0, greedy_total = 0;
   for (const Json& r : m.ref["results"]) {
@@ -184,7 +189,8 @@ TEST_P(RealGenerationTest, GreedyContinuationAndTopProbabilitiesMatchLlamaCpp) {
     const auto prompt = r["prompt_tokens"].get<std::vector<TokenId>>();
     const auto completion = r["completion_tokens"].get<std::vector<TokenId>>();
     EXPECT_EQ((*model)->tokenizer().Tokenize(text, true, special), prompt) << label;
-    auto ctx = Context::Create(**model, {.n_ctx = 512, .n_threads = 2, .n_batch = 512});
+    auto ctx = Context::Create(**model,
+                               {.n_ctx = 512, .n_threads = 2, .n_batch = 512, .kv_type = *kv_type});
     ASSERT_TRUE(ctx.ok()) << ctx.error().ToString();
 
     // Teacher-forced: every reference position, top 5 within the tolerance.
@@ -230,18 +236,20 @@ TEST_P(RealGenerationTest, GreedyContinuationAndTopProbabilitiesMatchLlamaCpp) {
   EXPECT_GT(probs_checked, 0);
   EXPECT_GT(greedy_total, 0) << "every reference position was a near-tie";
   std::printf(
-      "%s: top-5 max |dp| %.4f (llama.cpp's own spread %.4f), max relative %.4f "
+      "%s (KV cache %s): top-5 max |dp| %.4f (llama.cpp's own spread %.4f), max relative %.4f "
       "(p > 0.01), %d probabilities; greedy %d/%d tokens identical up to the first "
       "near-tie\n",
-      m.ref["model"].get<std::string>().c_str(), max_abs, spread, max_rel, probs_checked,
-      greedy_same, greedy_total);
+      m.ref["model"].get<std::string>().c_str(), KvTypeName(*kv_type), max_abs, spread, max_rel,
+      probs_checked, greedy_same, greedy_total);
   RecordProperty("max_abs_dp", std::to_string(max_abs));
   RecordProperty("greedy_same", greedy_same);
 }
 
 std::vector<std::string> GenerationRefs() {
   std::vector<std::string> out;
-  for (const auto& p : RefFiles(".greedy.json")) {
+  std::vector<std::string> refs = RefFiles(".greedy.json");
+  for (const auto& p : RefFiles(".greedy-kv_q8_0.json")) refs.push_back(p);
+  for (const auto& p : refs) {
     const bool large = kLargeModels.contains(ModelName(p));
     if (large == static_cast<bool>(NAUT_REAL_MODEL_LARGE)) out.push_back(p);
   }

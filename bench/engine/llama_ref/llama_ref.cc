@@ -2,8 +2,9 @@
 // layout of ../shared/conformance/reference (prompt_tokens, completion_tokens, top). Built
 // against a llama.cpp source tree by bench/engine/llama_cpp.sh; not part of the product build.
 //
-//   llama_ref [--special] MODEL.gguf N_PREDICT FA(on|off) KV(f16|f32) PROMPT...   > reference.json
-//   llama_ref --embed mean|cls|last MODEL.gguf PROMPT...                          > embeddings.json
+//   llama_ref [--special] MODEL.gguf N_PREDICT FA(on|off) KV(f16|f32|q8_0) PROMPT... >
+//   reference.json (a q8_0 KV cache needs flash attention on, as in llama.cpp) llama_ref --embed
+//   mean|cls|last MODEL.gguf PROMPT...                          > embeddings.json
 //
 // --embed: the pooled embedding of each prompt as llama-server's /v1/embeddings and
 // llama-embedding give it (embeddings mode, the pooling asked for, every token an output,
@@ -124,28 +125,32 @@ int main(int argc, char** argv) {
     ++argv;
   }
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s [--special] MODEL N_PREDICT on|off f16|f32 PROMPT...\n",
+    std::fprintf(stderr, "usage: %s [--special] MODEL N_PREDICT on|off f16|f32|q8_0 PROMPT...\n",
                  argv[0]);
     return 2;
   }
   const std::string path = argv[1];
   const int n_predict = std::atoi(argv[2]);
   const bool fa = std::strcmp(argv[3], "on") == 0;
-  const bool kv_f32 = std::strcmp(argv[4], "f32") == 0;
+  const std::string kv = argv[4];
+  const ggml_type kv_type = kv == "f32"    ? GGML_TYPE_F32
+                            : kv == "q8_0" ? GGML_TYPE_Q8_0
+                                           : GGML_TYPE_F16;
+  const std::string kv_name = kv == "f32" ? "F32" : kv == "q8_0" ? "Q8_0" : "F16";
   llama_model* model = Load(path);
   if (model == nullptr) return 1;
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);
   nlohmann::json out = {{"model", path.substr(path.rfind('/') + 1)},
                         {"llama_cpp", std::string("flash attention ") + (fa ? "on" : "off") +
-                                          ", KV cache " + (kv_f32 ? "F32" : "F16") + ", 1 thread"},
+                                          ", KV cache " + kv_name + ", 1 thread"},
                         {"parse_special", parse_special},
                         {"results", nlohmann::json::array()}};
   for (int a = 5; a < argc; ++a) {
     llama_context_params cp = OneThread512();
     cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.type_k = kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
-    cp.type_v = kv_f32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    cp.type_k = kv_type;
+    cp.type_v = kv_type;
     llama_context* ctx = llama_init_from_model(model, cp);
     const std::string prompt = argv[a];
     std::vector<llama_token> toks = Tokenize(vocab, prompt, parse_special);
