@@ -748,7 +748,7 @@ Result<TaskOutcome> Agent::FinishTask(const TaskRecord& task, TaskState& state, 
     if (!s.ok()) spdlog::warn("episode not stored: {}", s.message());
   }
   if (skills_) {
-    for (const auto& name : state.used_skills) (void)skills_->RecordOutcome(name, success);
+    for (const auto& name : state.used_skills) (void)skills_->RecordOutcome(name, success, reason);
   }
   NAUT_RETURN_IF_ERROR(progress_.FinishTask(
       task.id, success ? TaskStatus::kDone : TaskStatus::kFailed, skill, reason));

@@ -98,7 +98,9 @@ class FakeSkills : public SkillLibrary {
     stored.push_back({"train_twice", "Train twice", code});
     return std::string("train_twice");
   }
-  Status RecordOutcome(const std::string&, bool) override { return Status::Ok(); }
+  Status RecordOutcome(const std::string&, bool, const std::string&) override {
+    return Status::Ok();
+  }
   Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
     return std::optional<std::string>();
   }

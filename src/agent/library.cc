@@ -34,14 +34,15 @@ Result<std::string> StoreSkillLibrary::Add(const std::string& code, const std::s
   return added.skill.name;
 }
 
-Status StoreSkillLibrary::RecordOutcome(const std::string& name, bool success) {
-  return store_.RecordOutcome(name, success);
+Status StoreSkillLibrary::RecordOutcome(const std::string& name, bool success,
+                                        const std::string& why) {
+  return store_.RecordOutcome(name, success, "the task failed: " + why).status();
 }
 
 Result<std::optional<std::string>> StoreSkillLibrary::SkillForTask(const std::string& task,
                                                                    const std::string& env) {
   std::string tag = TaskTag(task);
-  NAUT_ASSIGN_OR_RETURN(auto all, store_.List());
+  NAUT_ASSIGN_OR_RETURN(auto all, store_.Offered());
   for (const auto& s : all) {
     if (s.environment != env) continue;
     if (std::find(s.tags.begin(), s.tags.end(), tag) != s.tags.end())

@@ -18,7 +18,7 @@ class StoreSkillLibrary : public SkillLibrary {
                                              int k) override;
   Result<std::string> Add(const std::string& code, const std::string& task,
                           const std::string& env) override;
-  Status RecordOutcome(const std::string& name, bool success) override;
+  Status RecordOutcome(const std::string& name, bool success, const std::string& why) override;
   Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                   const std::string& env) override;
 

@@ -69,7 +69,9 @@ class Library : public SkillLibrary {
     added.push_back(code);
     return std::string("train_twice");
   }
-  Status RecordOutcome(const std::string&, bool) override { return Status::Ok(); }
+  Status RecordOutcome(const std::string&, bool, const std::string&) override {
+    return Status::Ok();
+  }
   Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
     return for_task;
   }

@@ -83,7 +83,8 @@ class SkillLibrary {
   // an error naming why it was refused.
   virtual Result<std::string> Add(const std::string& code, const std::string& task,
                                   const std::string& env) = 0;
-  virtual Status RecordOutcome(const std::string& name, bool success) = 0;
+  // One use of a skill in a task that succeeded or failed (`why`: the critic's reason).
+  virtual Status RecordOutcome(const std::string& name, bool success, const std::string& why) = 0;
   // The skill stored for `task` by an earlier attempt, so a resumed task is not learned twice.
   virtual Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                           const std::string& env) = 0;

@@ -43,41 +43,24 @@ Result<Library> OpenLibrary(Context& ctx) {
   return lib;
 }
 
-std::string Signature(const skills::Skill& k) {
-  std::string s = k.name + "(";
-  for (size_t i = 0; i < k.params.size(); ++i) {
-    const auto& p = k.params[i];
-    if (i) s += ", ";
-    s += p.name;
-    if (!p.annotation.empty()) s += ": " + p.annotation;
-    if (p.default_value) s += " = " + *p.default_value;
-  }
-  return s + ")";
-}
-
-Json SkillJson(const skills::Skill& k, bool with_code) {
-  Json j{{"name", k.name},
-         {"version", k.version},
-         {"description", k.description},
-         {"signature", Signature(k)},
-         {"environment", k.environment},
-         {"tags", k.tags},
-         {"uses", k.uses},
-         {"successes", k.successes},
-         {"failures", k.failures},
-         {"created", k.created},
-         {"superseded", k.superseded}};
-  if (with_code) {
-    j["docstring"] = k.docstring;
-    j["code"] = k.code;
-  }
-  return j;
+// The last line of an error (a traceback ends with what went wrong), at most 160 characters.
+std::string OneLineError(std::string e) {
+  while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
+  const size_t nl = e.rfind('\n');
+  if (nl != std::string::npos) e = e.substr(nl + 1);
+  return e.size() > 160 ? e.substr(0, 157) + "..." : e;
 }
 
 void PrintLine(const skills::Skill& k) {
-  std::cout << k.name << " v" << k.version << (k.superseded ? " (superseded)" : "") << "  "
-            << k.description << "  [used " << k.uses << ", ok " << k.successes << ", failed "
-            << k.failures << (k.environment.empty() ? "" : ", env " + k.environment) << "]\n";
+  std::cout << k.name << " v" << k.version << (k.superseded ? " (superseded)" : "")
+            << (k.retired ? " (retired: failed " + std::to_string(k.failures_in_a_row) +
+                                " times in a row)"
+                          : "")
+            << "  " << k.description << "  [used " << k.uses << ", ok " << k.successes
+            << ", failed " << k.failures << (k.environment.empty() ? "" : ", env " + k.environment)
+            << "]\n";
+  if (!k.last_error.empty() && k.failures > 0)
+    std::cout << "    last error: " << OneLineError(k.last_error) << "\n";
 }
 
 int List(Context& ctx, const SkillArgs& a) {
@@ -87,7 +70,7 @@ int List(Context& ctx, const SkillArgs& a) {
   if (!list) return Fail(list.error());
   if (a.json) {
     Json out = Json::array();
-    for (const auto& k : *list) out.push_back(SkillJson(k, false));
+    for (const auto& k : *list) out.push_back(skills::SkillToJson(k, false));
     std::cout << DumpJson(out, 2) << "\n";
   } else if (list->empty()) {
     std::cout << "no skills yet\n";
@@ -103,12 +86,12 @@ int Show(Context& ctx, const SkillArgs& a) {
   auto k = lib->skills->Get(a.name, a.version);
   if (!k) return Fail(k.error());
   if (a.json) {
-    std::cout << DumpJson(SkillJson(*k, true), 2) << "\n";
+    std::cout << DumpJson(skills::SkillToJson(*k, true), 2) << "\n";
     return kExitOk;
   }
   PrintLine(*k);
-  std::cout << "signature: " << Signature(*k) << "\nfile: " << lib->skills->FileOf(k->name).string()
-            << "\n\n"
+  std::cout << "signature: " << skills::SkillSignature(*k)
+            << "\nfile: " << lib->skills->FileOf(k->name).string() << "\n\n"
             << k->code << (k->code.empty() || k->code.back() != '\n' ? "\n" : "");
   return kExitOk;
 }
@@ -121,7 +104,7 @@ int Search(Context& ctx, const SkillArgs& a) {
   if (a.json) {
     Json out = Json::array();
     for (const auto& h : *hits) {
-      Json j = SkillJson(h.skill, false);
+      Json j = skills::SkillToJson(h.skill, false);
       j["score"] = h.score;
       j["similarity"] = h.similarity;
       out.push_back(std::move(j));

@@ -41,11 +41,18 @@ CREATE TABLE skills (
 );
 CREATE INDEX skills_current ON skills (superseded, name);
 )sql"},
+    {2, "skills keep their last error and are retired after failing in a row",
+     R"sql(
+ALTER TABLE skills ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE skills ADD COLUMN failures_in_a_row INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE skills ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr const char* kColumns =
     "id, name, version, description, docstring, code, language, params, supersedes, superseded, "
-    "created, uses, successes, failures, environment, tags, memory_id";
+    "created, uses, successes, failures, environment, tags, memory_id, last_error, "
+    "failures_in_a_row, retired";
 
 std::string JoinTags(const std::vector<std::string>& tags) {
   std::string s;
@@ -109,6 +116,9 @@ Skill ReadSkill(const store::Statement& s) {
   k.environment = s.ColumnText(14);
   k.tags = SplitTags(s.ColumnText(15));
   k.memory_id = s.ColumnInt(16);
+  k.last_error = s.ColumnText(17);
+  k.failures_in_a_row = s.ColumnInt(18);
+  k.retired = s.ColumnInt(19) != 0;
   return k;
 }
 
@@ -183,6 +193,10 @@ Result<Skill> SkillStore::Get(const std::string& name, int version) {
 Result<std::vector<Skill>> SkillStore::List(bool include_superseded) {
   return Query(include_superseded ? "1 ORDER BY name, version" : "superseded = 0 ORDER BY name",
                {});
+}
+
+Result<std::vector<Skill>> SkillStore::Offered() {
+  return Query("superseded = 0 AND retired = 0 ORDER BY name", {});
 }
 
 Result<std::vector<Skill>> SkillStore::Versions(const std::string& name) {
@@ -294,18 +308,29 @@ Result<AddedSkill> SkillStore::Add(const NewSkill& in) {
 Result<std::vector<SkillHit>> SkillStore::Search(const std::string& text, size_t top_k,
                                                  const std::string& environment,
                                                  const std::vector<std::string>& tags) {
+  // Twice as many candidates as asked for: retired skills are dropped and the rest re-ranked.
   NAUT_ASSIGN_OR_RETURN(auto hits, memory_.Search({.text = text,
-                                                   .top_k = top_k,
+                                                   .top_k = 2 * top_k,
                                                    .kind = Kind::kSkill,
                                                    .environment = environment,
                                                    .tags = tags}));
   std::vector<SkillHit> out;
   for (const auto& h : hits) {
-    NAUT_ASSIGN_OR_RETURN(auto found,
-                          Query("memory_id = ? AND superseded = 0", {std::to_string(h.memory.id)}));
+    NAUT_ASSIGN_OR_RETURN(auto found, Query("memory_id = ? AND superseded = 0 AND retired = 0",
+                                            {std::to_string(h.memory.id)}));
     if (found.empty()) continue;
     out.push_back({found.front(), h.score, h.similarity});
   }
+  // Among skills about as relevant, the ones that have worked come first: the retrieval score
+  // plus a small share of the success rate (Laplace-smoothed, so an unused skill counts 1/2).
+  auto ranked = [this](const SkillHit& h) {
+    const double rate = static_cast<double>(h.skill.successes + 1) /
+                        static_cast<double>(h.skill.successes + h.skill.failures + 2);
+    return h.score + options_.success_weight * (rate - 0.5);
+  };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const SkillHit& a, const SkillHit& b) { return ranked(a) > ranked(b); });
+  if (out.size() > top_k) out.resize(top_k);
   return out;
 }
 
@@ -327,16 +352,65 @@ Status SkillStore::Remove(const std::string& name) {
   return Status::Ok();
 }
 
-Status SkillStore::RecordOutcome(const std::string& name, bool success) {
+Result<Skill> SkillStore::RecordOutcome(const std::string& name, bool success,
+                                        const std::string& error) {
   NAUT_ASSIGN_OR_RETURN(
-      auto up, memory_.db().Prepare(success ? "UPDATE skills SET uses = uses + 1, successes = "
-                                              "successes + 1 WHERE name = ? AND superseded = 0"
-                                            : "UPDATE skills SET uses = uses + 1, failures = "
-                                              "failures + 1 WHERE name = ? AND superseded = 0"));
+      auto up,
+      memory_.db().Prepare(
+          success ? "UPDATE skills SET uses = uses + 1, successes = successes + 1, "
+                    "failures_in_a_row = 0 WHERE name = ? AND superseded = 0"
+                  : "UPDATE skills SET uses = uses + 1, failures = failures + 1, "
+                    "failures_in_a_row = failures_in_a_row + 1, last_error = ?2, "
+                    "retired = (failures_in_a_row + 1 >= ?3) WHERE name = ?1 AND superseded = 0"));
   up.Bind(1, name);
+  if (!success) {
+    // At most a screenful: a traceback's last lines say what went wrong.
+    constexpr size_t kMaxError = 2000;
+    const std::string kept =
+        error.size() > kMaxError ? error.substr(error.size() - kMaxError) : error;
+    up.Bind(2, kept.empty() ? std::string("failed (no error given)") : kept)
+        .Bind(3, static_cast<int64_t>(options_.retire_after));
+  }
   NAUT_RETURN_IF_ERROR(up.Run());
   if (memory_.db().Changes() == 0) return NotFound("skill '" + name + "' does not exist");
-  return Status::Ok();
+  NAUT_ASSIGN_OR_RETURN(Skill k, Get(name));
+  if (k.retired && !success && k.failures_in_a_row == options_.retire_after)
+    spdlog::info("skills: '{}' v{} retired after failing {} times in a row (last: {})", k.name,
+                 k.version, k.failures_in_a_row, k.last_error.substr(0, 200));
+  return k;
+}
+
+std::string SkillSignature(const Skill& k) {
+  std::string s = k.name + "(";
+  for (size_t i = 0; i < k.params.size(); ++i) {
+    const auto& p = k.params[i];
+    if (i) s += ", ";
+    s += p.name;
+    if (!p.annotation.empty()) s += ": " + p.annotation;
+    if (p.default_value) s += " = " + *p.default_value;
+  }
+  return s + ")";
+}
+
+Json SkillToJson(const Skill& k, bool with_code) {
+  Json j{{"name", k.name},
+         {"version", k.version},
+         {"description", k.description},
+         {"signature", SkillSignature(k)},
+         {"environment", k.environment},
+         {"tags", k.tags},
+         {"uses", k.uses},
+         {"successes", k.successes},
+         {"failures", k.failures},
+         {"last_error", k.last_error},
+         {"retired", k.retired},
+         {"created", k.created},
+         {"superseded", k.superseded}};
+  if (with_code) {
+    j["docstring"] = k.docstring;
+    j["code"] = k.code;
+  }
+  return j;
 }
 
 Status SkillStore::WriteFile(const Skill& skill) {

@@ -39,7 +39,17 @@ struct Skill {
   std::string environment;
   std::vector<std::string> tags;
   int64_t memory_id = 0;
+  std::string last_error;         // of the last use that failed
+  int64_t failures_in_a_row = 0;  // since the last success
+  // Failed SkillStoreOptions::retire_after times in a row: kept (and listed) but no longer
+  // offered to the model or served; a new version starts afresh.
+  bool retired = false;
 };
+
+// "name(a: int, b = 1)".
+std::string SkillSignature(const Skill& k);
+// The skill as the CLI's --json and the HTTP API show it (code and docstring when asked).
+Json SkillToJson(const Skill& k, bool with_code);
 
 struct NewSkill {
   std::string code;
@@ -64,6 +74,11 @@ struct SkillHit {
 struct SkillStoreOptions {
   std::filesystem::path skills_dir;  // where <name>.py files are mirrored
   double near_duplicate = 0.95;      // cosine similarity at or above which a skill is a twin
+  int retire_after = 3;              // failures in a row that retire a skill's version
+  // How much a skill's success rate moves it in Search: the rate minus 1/2, times this, is
+  // added to its retrieval score (reciprocal-rank fusion of two rankings: 0.033 for a skill
+  // first in both, 0.029 for one tenth in both), so it reorders skills about as relevant.
+  double success_weight = 0.01;
 };
 
 class SkillStore {
@@ -78,16 +93,21 @@ class SkillStore {
   Result<AddedSkill> Add(const NewSkill& in);
   // The current version of `name`, or a given version.
   Result<Skill> Get(const std::string& name, int version = 0);
+  // Current versions (and superseded ones when asked), retired ones included.
   Result<std::vector<Skill>> List(bool include_superseded = false);
+  // What the model is offered: current versions that are not retired.
+  Result<std::vector<Skill>> Offered();
   Result<std::vector<Skill>> Versions(const std::string& name);
-  // Current skills ranked for `text` (hybrid retrieval) with optional filters.
+  // Offered skills ranked for `text` (hybrid retrieval, then a nudge for the ones that have
+  // worked: SkillStoreOptions::success_weight) with optional filters.
   Result<std::vector<SkillHit>> Search(const std::string& text, size_t top_k,
                                        const std::string& environment = "",
                                        const std::vector<std::string>& tags = {});
   // Deletes every version of `name` and its file.
   Status Remove(const std::string& name);
-  // Counts one use of the current version and whether it succeeded.
-  Status RecordOutcome(const std::string& name, bool success);
+  // Counts one use of the current version and whether it succeeded (a failure keeps `error`,
+  // and retires the version after retire_after in a row); returns the updated record.
+  Result<Skill> RecordOutcome(const std::string& name, bool success, const std::string& error = "");
 
   // A portable bundle {"format": "neuronaut-skills", "version": 1, "skills": [...]} of the
   // current versions (all when `names` is empty).

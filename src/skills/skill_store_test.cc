@@ -129,7 +129,72 @@ TEST_F(SkillStoreTest, OutcomesAreCounted) {
   EXPECT_EQ(k->uses, 3);
   EXPECT_EQ(k->successes, 2);
   EXPECT_EQ(k->failures, 1);
-  EXPECT_EQ(skills_->RecordOutcome("nope", true).code(), Code::kNotFound);
+  EXPECT_EQ(skills_->RecordOutcome("nope", true).error().code(), Code::kNotFound);
+}
+
+// A skill that keeps failing is retired: kept, listed with its last error, but no longer
+// offered or found; a success in between resets the count, and a new version starts afresh.
+TEST_F(SkillStoreTest, ASkillThatKeepsFailingIsRetiredWithItsLastError) {
+  Add(SkillCode("hunt_monster", "Hunt the monster in the forest.", "return 1"));
+  Add(SkillCode("rest_at_inn", "Rest at the inn in town.", "return 2"));
+  auto fail = [&](const std::string& why) {
+    auto k = skills_->RecordOutcome("hunt_monster", false, why);
+    EXPECT_TRUE(k.ok()) << k.error().ToString();
+    return k.ok() ? *k : skills::Skill{};
+  };
+  EXPECT_FALSE(fail("KeyError: 'hp'").retired);
+  EXPECT_FALSE(fail("KeyError: 'hp'").retired);
+  ASSERT_TRUE(skills_->RecordOutcome("hunt_monster", true).ok());  // the count starts again
+  EXPECT_FALSE(fail("timeout").retired);
+  EXPECT_FALSE(fail("timeout").retired);
+  skills::Skill k = fail("Traceback ...\nValueError: no monster here");
+  EXPECT_TRUE(k.retired);
+  EXPECT_EQ(k.failures_in_a_row, 3);
+  EXPECT_EQ(k.failures, 5);
+  EXPECT_EQ(k.last_error, "Traceback ...\nValueError: no monster here");
+  // Listed, with what went wrong; not offered, not found.
+  auto listed = skills_->List();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
+  auto offered = skills_->Offered();
+  ASSERT_TRUE(offered.ok());
+  ASSERT_EQ(offered->size(), 1u);
+  EXPECT_EQ(offered->front().name, "rest_at_inn");
+  auto hits = skills_->Search("hunt the monster in the forest", 5);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& h : *hits) EXPECT_NE(h.skill.name, "hunt_monster");
+  Json j = skills::SkillToJson(*skills_->Get("hunt_monster"), false);
+  EXPECT_EQ(j["retired"], true);
+  EXPECT_EQ(j["last_error"], "Traceback ...\nValueError: no monster here");
+  // A new version is offered again, with a clean record.
+  Add(SkillCode("hunt_monster", "Hunt the monster in the forest.", "return 3"));
+  auto fresh = skills_->Get("hunt_monster");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->version, 2);
+  EXPECT_FALSE(fresh->retired);
+  EXPECT_EQ(fresh->failures_in_a_row, 0);
+  EXPECT_EQ(skills_->Offered()->size(), 2u);
+  EXPECT_TRUE(skills_->Versions("hunt_monster")->front().retired);
+}
+
+// Among skills about as relevant, the one that has worked is found first.
+TEST_F(SkillStoreTest, SearchPrefersTheSkillThatHasWorked) {
+  Add(SkillCode("fight_slime", "Fight a slime near the village.", "return 1"));
+  ASSERT_TRUE(skills_
+                  ->Add({.code = SkillCode("fight_slime_twice",
+                                           "Fight a slime near the village, twice.", "return 2"),
+                         .allow_near_duplicate = true})
+                  .ok());
+  auto before = skills_->Search("fight a slime near the village", 2);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->size(), 2u);
+  const std::string second = (*before)[1].skill.name;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(skills_->RecordOutcome(second, true).ok());
+  ASSERT_TRUE(skills_->RecordOutcome((*before)[0].skill.name, false, "lost").ok());
+  auto after = skills_->Search("fight a slime near the village", 2);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].skill.name, second);
 }
 
 TEST_F(SkillStoreTest, RemoveDeletesEveryVersionAndTheFile) {

@@ -91,7 +91,8 @@ mcp::ToolResult RunSkill(SkillsServerState& state, const std::string& name, cons
     return mcp::ToolResult::Error("skill '" + name + "' could not start: " + r.error().message());
   {
     MutexLock lock(state.mu);
-    (void)state.skills->RecordOutcome(name, r->ok());
+    (void)state.skills->RecordOutcome(
+        name, r->ok(), r->traceback.empty() ? r->error : r->error + "\n" + r->traceback);
   }
   Json calls = Json::array();
   for (const auto& c : r->tool_calls) {
@@ -171,7 +172,7 @@ void WatchSkills(const std::shared_ptr<SkillsServerState>& state, int64_t versio
       }
       if (*now == version) continue;
       version = *now;
-      auto current = state->skills->List();
+      auto current = state->skills->Offered();
       if (!current) {
         spdlog::warn("skills server: cannot list skills: {}", current.error().message());
         continue;
@@ -197,7 +198,7 @@ Result<mcp::ServerDefinition> MakeSkillsServer(const Config& config) {
                                            *state->memory, {.skills_dir = config.home / "skills"}));
   // The version first: a skill stored between the two reads is then picked up by the watcher.
   NAUT_ASSIGN_OR_RETURN(int64_t version, DataVersion(*state->memory));
-  NAUT_ASSIGN_OR_RETURN(auto list, state->skills->List());
+  NAUT_ASSIGN_OR_RETURN(auto list, state->skills->Offered());
   mcp::ServerDefinition def;
   def.name = "neuronaut-skills";
   def.title = "NeuroNaut learned skills";

@@ -106,37 +106,6 @@ Json MilestoneJson(const agent::MilestoneRecord& m) {
               {"skill", m.skill}};
 }
 
-std::string Signature(const skills::Skill& k) {
-  std::string s = k.name + "(";
-  for (size_t i = 0; i < k.params.size(); ++i) {
-    const auto& p = k.params[i];
-    if (i) s += ", ";
-    s += p.name;
-    if (!p.annotation.empty()) s += ": " + p.annotation;
-    if (p.default_value) s += " = " + *p.default_value;
-  }
-  return s + ")";
-}
-
-Json SkillJson(const skills::Skill& k, bool with_code) {
-  Json j{{"name", k.name},
-         {"version", k.version},
-         {"description", k.description},
-         {"signature", Signature(k)},
-         {"environment", k.environment},
-         {"tags", k.tags},
-         {"uses", k.uses},
-         {"successes", k.successes},
-         {"failures", k.failures},
-         {"created", k.created},
-         {"superseded", k.superseded}};
-  if (with_code) {
-    j["docstring"] = k.docstring;
-    j["code"] = k.code;
-  }
-  return j;
-}
-
 Json HitJson(const memory::Hit& h) {
   const auto& m = h.memory;
   Json j{{"id", m.id},       {"kind", std::string(memory::KindName(m.kind))},
@@ -544,7 +513,7 @@ struct Api::Impl {
     auto list = lib->skills->List(FlagParam(req, "all"));
     if (!list) return SendStatus(res, list.error());
     Json out = Json::array();
-    for (const auto& k : *list) out.push_back(SkillJson(k, false));
+    for (const auto& k : *list) out.push_back(skills::SkillToJson(k, false));
     SendJson(res, {{"skills", out}});
   }
 
@@ -559,7 +528,7 @@ struct Api::Impl {
     if (!hits) return SendStatus(res, hits.error());
     Json out = Json::array();
     for (const auto& h : *hits) {
-      Json j = SkillJson(h.skill, false);
+      Json j = skills::SkillToJson(h.skill, false);
       j["score"] = h.score;
       j["similarity"] = h.similarity;
       out.push_back(j);
@@ -576,7 +545,7 @@ struct Api::Impl {
     if (!lib) return SendStatus(res, lib.error());
     auto k = lib->skills->Get(name, *version);
     if (!k) return SendStatus(res, k.error());
-    SendJson(res, SkillJson(*k, true));
+    SendJson(res, skills::SkillToJson(*k, true));
   }
 
   void SkillVersions(const httplib::Request& req, httplib::Response& res) {
@@ -588,7 +557,7 @@ struct Api::Impl {
     if (!versions) return SendStatus(res, versions.error());
     if (versions->empty()) return JsonError(res, 404, "no skill named '" + name + "'");
     Json out = Json::array();
-    for (const auto& k : *versions) out.push_back(SkillJson(k, true));
+    for (const auto& k : *versions) out.push_back(skills::SkillToJson(k, true));
     SendJson(res, {{"name", name}, {"versions", out}});
   }
 

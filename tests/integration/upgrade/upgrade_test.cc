@@ -226,6 +226,13 @@ TEST_F(UpgradeTest, EveryEarlierSchemaOpensWithNothingLost) {
     auto file = ReadFile(home / "skills" / "greet_bot.py");
     ASSERT_TRUE(file.ok()) << "the skill's file was not written back";
     EXPECT_NE(file->find("def greet_bot"), std::string::npos);
+    if (fixture.versions.at("skills") >= 2) {  // a retired skill stays listed as such
+      auto listed = Run(home, {"skills", "list"});
+      EXPECT_NE(listed.out.find("hunt_slime v1 (retired: failed 3 times in a row)"),
+                std::string::npos)
+          << listed.out;
+      EXPECT_NE(listed.out.find("last error: KeyError: 'hp'"), std::string::npos) << listed.out;
+    }
     auto found = Run(home, {"memory", "search", "goblin innkeeper tavern"});
     EXPECT_EQ(found.status.exit_code, 0) << found.err;
     EXPECT_NE(found.out.find("greeted the player in the tavern"), std::string::npos) << found.out;
