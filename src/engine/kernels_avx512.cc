@@ -1502,7 +1502,64 @@ void SiluMul(float* g, const float* u, int64_t n) {
   }
 }
 
-const VectorKernels kVectorKernels = {Attend<float>, Attend<uint16_t>, SiluMul};
+// Attention over a Q8_0 cache (quant.h's AttendQ8_0): the query's blocks widened to 16 bits
+// once, each position's key blocks multiplied with them in 32-bit lanes and scaled in float, and
+// the values' blocks summed into registers (heads of up to 256).
+void AttendQ8(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row, int n_kv, int hd,
+              float scale, float* score, float* out) {
+  const int nb = hd / 32;
+  if (nb > 8) {
+    AttendQ8_0(q8, k, v, row, n_kv, hd, scale, score, out);
+    return;
+  }
+  const auto* qb = reinterpret_cast<const BlockQ8_0*>(q8);
+  __m512i qw[8];
+  float qd[8];
+  for (int b = 0; b < nb; ++b) {
+    qw[b] = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qb[b].qs)));
+    qd[b] = Fp16ToFp32Fast(qb[b].d) * scale;
+  }
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    const auto* kb = reinterpret_cast<const BlockQ8_0*>(k + static_cast<size_t>(j) * row);
+    __m512 acc = _mm512_setzero_ps();
+    for (int b = 0; b < nb; ++b) {
+      const __m512i kw =
+          _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[b].qs)));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(qw[b], kw)),
+                            _mm512_set1_ps(qd[b] * Fp16ToFp32Fast(kb[b].d)), acc);
+    }
+    score[j] = _mm512_reduce_add_ps(acc);
+    mx = std::max(mx, score[j]);
+  }
+  __m512 sum = _mm512_setzero_ps();
+  const __m512 vmx = _mm512_set1_ps(mx);
+  for (int j = 0; j < n_kv; j += 16) {
+    const __mmask16 m = TailMask(n_kv - j);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, score + j), vmx));
+    _mm512_mask_storeu_ps(score + j, m, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+  }
+  const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+  __m512 acc[16];
+  for (int i = 0; i < 2 * nb; ++i) acc[i] = _mm512_setzero_ps();
+  for (int j = 0; j < n_kv; ++j) {
+    const auto* vb = reinterpret_cast<const BlockQ8_0*>(v + static_cast<size_t>(j) * row);
+    const float w = score[j] * inv;
+    for (int b = 0; b < nb; ++b) {
+      const __m512 d = _mm512_set1_ps(w * Fp16ToFp32Fast(vb[b].d));
+      const __m512i lo =
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vb[b].qs)));
+      const __m512i hi =
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vb[b].qs + 16)));
+      acc[2 * b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), d, acc[2 * b]);
+      acc[2 * b + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), d, acc[2 * b + 1]);
+    }
+  }
+  for (int i = 0; i < 2 * nb; ++i) _mm512_storeu_ps(out + 16 * i, acc[i]);
+}
+
+const VectorKernels kVectorKernels = {Attend<float>, Attend<uint16_t>, AttendQ8, SiluMul};
 
 }  // namespace
 

@@ -1043,10 +1043,10 @@ void Context::Forward(const TokenId* tokens, const int* seq, const int* pos, int
         const int64_t h = item % H, hk = h / group;
         const size_t at = seq[t] * seq_stride;
         if (q8) {
-          AttendQ8_0(buf_q8_.data() + t * q_row8 + h * head8,
-                     k80 + seq[t] * seq_stride8 + hk * head8,
-                     v80 + seq[t] * seq_stride8 + hk * head8, row8, pos[t] + 1,
-                     static_cast<int>(hd), kq_scale, score, attn.data() + t * Dq + h * hd);
+          vk.attend_q8_0(buf_q8_.data() + t * q_row8 + h * head8,
+                         k80 + seq[t] * seq_stride8 + hk * head8,
+                         v80 + seq[t] * seq_stride8 + hk * head8, row8, pos[t] + 1,
+                         static_cast<int>(hd), kq_scale, score, attn.data() + t * Dq + h * hd);
         } else if (f16) {
           vk.attend_f16(q.data() + t * Dq + h * hd, kh0 + at + hk * hd * n_ctx_,
                         static_cast<size_t>(n_ctx_), vh0 + at + hk * hd, static_cast<size_t>(Dkv),

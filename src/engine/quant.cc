@@ -919,7 +919,7 @@ void SiluMulScalar(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
-const VectorKernels kScalarVectorKernels = {AttendScalar<float>, AttendScalar<uint16_t>,
+const VectorKernels kScalarVectorKernels = {AttendScalar<float>, AttendScalar<uint16_t>, AttendQ8_0,
                                             SiluMulScalar};
 
 }  // namespace

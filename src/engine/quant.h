@@ -160,6 +160,9 @@ struct VectorKernels {
   // The same over a KV cache of fp16 values (what ContextOptions::kv_type kF16 stores).
   void (*attend_f16)(const float* q, const uint16_t* kt, size_t kt_stride, const uint16_t* v,
                      size_t v_stride, int n_kv, int hd, float scale, float* score, float* out);
+  // The same over a Q8_0 KV cache, as AttendQ8_0 below.
+  void (*attend_q8_0)(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row, int n_kv,
+                      int hd, float scale, float* score, float* out);
   // g[i] = silu(g[i]) * u[i].
   void (*silu_mul)(float* g, const float* u, int64_t n);
 };
@@ -167,11 +170,12 @@ struct VectorKernels {
 const VectorKernels& GetVectorKernels();
 const VectorKernels& GetVectorKernels(KernelSet k);
 
-// Causal attention of one query head over a Q8_0 KV cache, as llama.cpp's flash attention does
-// it for a quantized cache: the query `q8` (hd / 32 Q8_0 blocks, hd a multiple of 32) times each
-// position's key blocks in integers (the active kernel set's Q8_0 dot product), softmax, and
-// the values dequantized and summed with those weights. Keys and values of position j are
-// `row` bytes after those of position j - 1. `score` is scratch of n_kv floats.
+// Causal attention of one query head over a Q8_0 KV cache (the scalar kernel set's
+// attend_q8_0), as llama.cpp's flash attention does it for a quantized cache: the query `q8` (hd /
+// 32 Q8_0 blocks, hd a multiple of 32) times each position's key blocks in integers (the active
+// kernel set's Q8_0 dot product), softmax, and the values dequantized and summed with those
+// weights. Keys and values of position j are `row` bytes after those of position j - 1. `score` is
+// scratch of n_kv floats.
 void AttendQ8_0(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row, int n_kv, int hd,
                 float scale, float* score, float* out);
 
