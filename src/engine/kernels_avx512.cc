@@ -1402,6 +1402,19 @@ inline __m512 Exp(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// score[j] = exp(score[j] - mx) for the n_kv scores; returns 1 / their sum.
+float ExpScores(float* score, int n_kv, float mx) {
+  __m512 sum = _mm512_setzero_ps();
+  const __m512 vmx = _mm512_set1_ps(mx);
+  for (int j = 0; j < n_kv; j += 16) {
+    const __mmask16 m = TailMask(n_kv - j);
+    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, score + j), vmx));
+    _mm512_mask_storeu_ps(score + j, m, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+  }
+  return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
 // 16 values of a KV cache row as floats: F32 as they are, F16 converted (vcvtph2ps).
 __m512 LoadKv(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
 __m512 LoadKv(__mmask16 m, const uint16_t* p) {
@@ -1438,15 +1451,7 @@ void Attend(const float* q, const T* kt, size_t kt_stride, const T* v, size_t v_
     vmax = _mm512_mask_max_ps(vmax, m, vmax, s);
   }
   const float mx = _mm512_reduce_max_ps(vmax);
-  __m512 sum = _mm512_setzero_ps();
-  const __m512 vmx = _mm512_set1_ps(mx);
-  for (int j = 0; j < n_kv; j += 16) {
-    const __mmask16 m = TailMask(n_kv - j);
-    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, score + j), vmx));
-    _mm512_mask_storeu_ps(score + j, m, e);
-    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
-  }
-  const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+  const float inv = ExpScores(score, n_kv, mx);
   // Eight vectors (128 values) of the output at a time stay in registers across positions;
   // with fewer (small heads) four positions go in parallel so the FMA latency is hidden.
   for (int d0 = 0; d0 < hd; d0 += 128) {
@@ -1532,15 +1537,7 @@ void AttendQ8(const uint8_t* q8, const uint8_t* k, const uint8_t* v, size_t row,
     score[j] = _mm512_reduce_add_ps(acc);
     mx = std::max(mx, score[j]);
   }
-  __m512 sum = _mm512_setzero_ps();
-  const __m512 vmx = _mm512_set1_ps(mx);
-  for (int j = 0; j < n_kv; j += 16) {
-    const __mmask16 m = TailMask(n_kv - j);
-    const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, score + j), vmx));
-    _mm512_mask_storeu_ps(score + j, m, e);
-    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
-  }
-  const float inv = 1.0f / _mm512_reduce_add_ps(sum);
+  const float inv = ExpScores(score, n_kv, mx);
   __m512 acc[16];
   for (int i = 0; i < 2 * nb; ++i) acc[i] = _mm512_setzero_ps();
   for (int j = 0; j < n_kv; ++j) {
