@@ -15,6 +15,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The last non-empty line of `text` (a traceback ends with what went wrong), on one line.
+std::string LastLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const size_t nl = text.rfind('\n');
+  return OneLine(nl == std::string::npos ? text : text.substr(nl + 1), 300);
+}
+
 // A code action failing the same way this many times in a row ends the task (the loop rail).
 constexpr int kSameCodeFailuresToStop = 3;
 
@@ -86,6 +93,10 @@ struct Agent::TaskState {
   // how many times in a row it did so.
   std::string last_failed_code;
   int same_code_failures = 0;
+  // The environment as the task started (the profile's save_state_tool), to check a new skill
+  // from; nothing when it cannot be saved.
+  std::optional<Json> start_state;
+  std::string start_state_note;  // why there is none
   explicit TaskState(BudgetLimits limits) : budget(limits) {}
 };
 
@@ -528,6 +539,7 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     std::string skill = skill_writer_.Learn(task.description, state.successful_actions);
     return FinishTask(task, state, true, "", skill);
   }
+  SaveStartState(task, state);
   for (int round = 1; round <= options_.max_rounds; ++round) {
     if (stop.stop_requested()) return Cancelled("stopped during task '" + task.description + "'");
     if (auto exceeded = state.budget.Exceeded())
@@ -539,7 +551,11 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     if (end.failure) return FinishTask(task, state, false, *end.failure, "");
     if (end.verdict.success) {
       SweepMilestones();  // reached by the actions, before the skill writer's call
-      std::string skill = skill_writer_.Learn(task.description, state.successful_actions);
+      std::string skill =
+          skill_writer_.Learn(task.description, state.successful_actions,
+                              [&](const std::string& name, const std::string& code) {
+                                return CheckSkill(task, state, name, code);
+                              });
       return FinishTask(task, state, true, "", skill);
     }
     state.rounds.back().critique = end.verdict.critique;
@@ -550,6 +566,97 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
                         : "not verified after " + std::to_string(options_.max_rounds) +
                               " rounds: " + state.rounds.back().critique,
                     "");
+}
+
+Result<Json> Agent::SaveState() {
+  NAUT_ASSIGN_OR_RETURN(ToolOutcome saved, tools_.CallTool(profile_.save_state_tool, Json::object(),
+                                                           options_.tool_timeout, {}));
+  if (saved.is_error)
+    return Unavailable(profile_.save_state_tool + ": " + OneLine(saved.text, 300));
+  std::optional<Json> answer = CheckerResult(saved);
+  if (!answer || !answer->is_object() || !answer->contains("state")) {
+    return InvalidArgument(profile_.save_state_tool +
+                           " answered no {\"state\": ...}: " + OneLine(saved.text, 200));
+  }
+  return (*answer)["state"];
+}
+
+Status Agent::LoadState(const Json& saved) {
+  NAUT_ASSIGN_OR_RETURN(
+      ToolOutcome loaded,
+      tools_.CallTool(profile_.load_state_tool, Json{{"state", saved}}, options_.tool_timeout, {}));
+  if (loaded.is_error)
+    return Unavailable(profile_.load_state_tool + ": " + OneLine(loaded.text, 300));
+  return Status::Ok();
+}
+
+void Agent::SaveStartState(const TaskRecord& task, TaskState& state) {
+  if (skills_ == nullptr || code_ == nullptr) {
+    state.start_state_note = "code actions or the skill library are off in this run";
+  } else if (profile_.save_state_tool.empty()) {
+    state.start_state_note =
+        "the profile names no [checker] save_state_tool, so the state a "
+        "task started in cannot be put back";
+  } else if (!critic_.HasCheckerFor(task)) {
+    state.start_state_note = "no checker decides this task";
+  } else if (auto saved = SaveState()) {
+    state.start_state = std::move(*saved);
+  } else {
+    state.start_state_note =
+        "the state the task started in could not be saved: " + saved.error().message();
+  }
+}
+
+SkillCheck Agent::CheckSkill(const TaskRecord& task, const TaskState& state,
+                             const std::string& name, const std::string& code) {
+  using State = SkillCheck::State;
+  if (!state.start_state) return {State::kNotRun, state.start_state_note};
+  auto now = SaveState();
+  if (!now) return {State::kNotRun, "the state now could not be saved: " + now.error().message()};
+  // Whatever happens below, the environment goes back to where the agent left it.
+  auto put_back = [&]() -> std::string {
+    Status back = LoadState(*now);
+    if (back.ok()) return "";
+    spdlog::error("agent: the environment could not be put back after checking skill '{}': {}",
+                  name, back.ToString());
+    return " (and the environment could not be put back: " + back.message() + ")";
+  };
+  if (Status s = LoadState(*state.start_state); !s.ok()) {
+    return {State::kNotRun, "the task's start could not be put back: " + s.message() + put_back()};
+  }
+  if (critic_.Verify(task, {}).success) {
+    return {State::kNotRun, "the task was already done in the state it started in" + put_back()};
+  }
+  const auto start = Clock::now();
+  PolicedToolBox policed(tools_, tool_infos_, [this](const std::string& tool, const Json& args) {
+    return Refusal(tool, args);
+  });
+  auto run = code_->Run(name + "()", state.skills_code + code + "\n", policed,
+                        options_.task_limits.tool_calls, options_.code_timeout);
+  const Verdict verdict = critic_.Verify(task, {});
+  const size_t calls = run ? run->calls.size() : 0;
+  std::string note;
+  State result = State::kFailed;
+  if (!run) {
+    note = "it could not run: " + run.error().message();
+  } else if (!run->ok) {
+    note = "it raised: " + LastLine(run->error) +
+           (verdict.success ? " (after the checker's goal was reached)" : "");
+  } else if (!verdict.success) {
+    note =
+        "it ran (" + std::to_string(calls) + " tool calls), and " + OneLine(verdict.critique, 300);
+  } else {
+    result = State::kPassed;
+    note = "the " + verdict.source + " agreed after " + name + "() made " + std::to_string(calls) +
+           " tool calls from the state the task started in";
+  }
+  note += put_back();
+  Emit("skill_check", {{"name", name},
+                       {"passed", result == State::kPassed},
+                       {"tool_calls", calls},
+                       {"latency_ms", MillisSince(start)},
+                       {"note", note}});
+  return {result, note};
 }
 
 Result<Agent::RoundEnd> Agent::RunRound(const TaskRecord& task, TaskState& state,

@@ -140,6 +140,15 @@ class Agent {
   Result<TaskOutcome> FinishTask(const TaskRecord& task, TaskState& state, bool success,
                                  const std::string& reason, const std::string& skill);
 
+  // A new skill checked (skill_writer.h's SkillChecker): the environment put back to the
+  // state the task started in (saved by SaveStartState with the profile's save_state_tool),
+  // `name()` run as a code action, the checker asked, the environment put back to now.
+  void SaveStartState(const TaskRecord& task, TaskState& state);
+  SkillCheck CheckSkill(const TaskRecord& task, const TaskState& state, const std::string& name,
+                        const std::string& code);
+  Result<Json> SaveState();
+  Status LoadState(const Json& saved);
+
   // Asks the checker about every milestone not yet seen reached and reports each newly reached
   // one (event "milestone_reached", with the calls and tokens spent so far). This measures the
   // run; the agent's own beliefs (its critic, its curriculum) are not touched by it.

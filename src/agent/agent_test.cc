@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <fstream>
+#include <tuple>
 
 #include "agent/code_runner.h"
 #include "core/files.h"
@@ -101,6 +102,11 @@ class FakeSkills : public SkillLibrary {
   Status RecordOutcome(const std::string&, bool, const std::string&) override {
     return Status::Ok();
   }
+  Status SetVerification(const std::string& name, bool verified, const std::string& note) override {
+    checks.emplace_back(name, verified, note);
+    return Status::Ok();
+  }
+  std::vector<std::tuple<std::string, bool, std::string>> checks;
   Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
     return std::optional<std::string>();
   }

@@ -87,8 +87,13 @@ ActorContext BuildActorContext(const PromptBudget& budget, const ActorMaterial& 
       context.skills_code += s.code + "\n\n";
       continue;
     }
+    // A draft is shown as one, with why its check failed; a verified skill says so.
+    std::string label = s.verification == "verified" ? " (verified)"
+                        : s.verification == "draft"
+                            ? " (draft: its check failed: " + OneLine(s.check, 160) + ")"
+                            : "";
     std::string entry =
-        "- " + SkillSignature(s.code, s.name) + ": " + OneLine(s.description, 300) + "\n";
+        "- " + SkillSignature(s.code, s.name) + ": " + OneLine(s.description, 300) + label + "\n";
     if (context.skills_text.size() + entry.size() > skills_cap) break;  // trimmed to fit
     context.skills_text += entry;
     context.skills_code += s.code + "\n\n";

@@ -19,8 +19,10 @@ Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string&
   NAUT_ASSIGN_OR_RETURN(auto hits, store_.Search(task, static_cast<size_t>(k), env));
   std::vector<SkillSnippet> out;
   out.reserve(hits.size());
-  for (const auto& h : hits)
-    out.push_back({h.skill.name, h.skill.description, h.skill.code, h.similarity});
+  for (const auto& h : hits) {
+    out.push_back({h.skill.name, h.skill.description, h.skill.code, h.similarity,
+                   std::string(skills::ToString(h.skill.verification)), h.skill.verification_note});
+  }
   return out;
 }
 
@@ -37,6 +39,14 @@ Result<std::string> StoreSkillLibrary::Add(const std::string& code, const std::s
 Status StoreSkillLibrary::RecordOutcome(const std::string& name, bool success,
                                         const std::string& why) {
   return store_.RecordOutcome(name, success, "the task failed: " + why).status();
+}
+
+Status StoreSkillLibrary::SetVerification(const std::string& name, bool verified,
+                                          const std::string& note) {
+  return store_
+      .SetVerification(
+          name, 0, verified ? skills::Verification::kVerified : skills::Verification::kDraft, note)
+      .status();
 }
 
 Result<std::optional<std::string>> StoreSkillLibrary::SkillForTask(const std::string& task,

@@ -19,6 +19,7 @@ class StoreSkillLibrary : public SkillLibrary {
   Result<std::string> Add(const std::string& code, const std::string& task,
                           const std::string& env) override;
   Status RecordOutcome(const std::string& name, bool success, const std::string& why) override;
+  Status SetVerification(const std::string& name, bool verified, const std::string& note) override;
   Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                   const std::string& env) override;
 

@@ -92,7 +92,15 @@ class ProfileParser {
     if (p_.allow.empty()) {
       for (const auto& s : p_.servers) p_.allow.push_back(JoinToolName(p_.PrefixFor(s), "*"));
     }
-    if (!p_.reset_tool.empty()) p_.deny.push_back(p_.reset_tool);
+    for (const auto* ground_truth : {&p_.reset_tool, &p_.save_state_tool, &p_.load_state_tool}) {
+      if (!ground_truth->empty()) p_.deny.push_back(*ground_truth);
+    }
+    if (p_.save_state_tool.empty() != p_.load_state_tool.empty()) {
+      return InvalidArgument("profile " + source_ +
+                             ": [checker] save_state_tool and load_state_tool go " +
+                             "together (one saves the state a task starts in, the other " +
+                             "puts it back to check a new skill)");
+    }
     if (!p_.observation.empty()) p_.observe_tool = std::string(kObservationTool);
     return std::move(p_);
   }
@@ -337,10 +345,14 @@ class ProfileParser {
               "\"" + s + "\": expected \"tool\" (a checking tool) or \"llm\" (the LLM critic)");
         }
         p_.checker_kind = s == "tool" ? CheckerKind::kTool : CheckerKind::kLlm;
-      } else if (name == "tool" || name == "reset_tool") {
+      } else if (name == "tool" || name == "reset_tool" || name == "save_state_tool" ||
+                 name == "load_state_tool") {
         NAUT_ASSIGN_OR_RETURN(std::string s, String(v, key));
-        NAUT_ASSIGN_OR_RETURN((name == "tool" ? p_.checker_tool : p_.reset_tool),
-                              Tool(v, key, s, false));
+        std::string& field = name == "tool"              ? p_.checker_tool
+                             : name == "reset_tool"      ? p_.reset_tool
+                             : name == "save_state_tool" ? p_.save_state_tool
+                                                         : p_.load_state_tool;
+        NAUT_ASSIGN_OR_RETURN(field, Tool(v, key, s, false));
         if (name == "tool") tool_only = tool_only ? tool_only : &v;
       } else if (name == "argument") {
         tool_only = &v;
@@ -359,7 +371,9 @@ class ProfileParser {
           return Bad(v, key, "\"" + field + "\" is not a valid JSON pointer: " + e.what());
         }
       } else {
-        return Bad(v, key, "unknown key; expected kind, tool, argument, success_field, reset_tool");
+        return Bad(v, key,
+                   "unknown key; expected kind, tool, argument, success_field, reset_tool, "
+                   "save_state_tool, load_state_tool");
       }
     }
     if (kind == nullptr)

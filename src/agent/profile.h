@@ -107,6 +107,10 @@ struct EnvProfile {
   // truthiness is the verdict, e.g. "/achieved".
   std::string checker_success = "/achieved";
   std::string reset_tool;  // as the model sees it; may be empty
+  // A tool answering the environment's whole state as JSON ({"state": ...}), and one taking
+  // that answer back ({"state": ...}) to put the environment where it was: a new skill is run
+  // from the state its task started in to verify it. Both or neither; kept from the actor.
+  std::string save_state_tool, load_state_tool;
   std::vector<Milestone> milestones;
   std::string milestones_resource;  // JSON list of {id, title?, description?}, read at start
 

@@ -220,7 +220,8 @@ SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k
       access_(std::move(access)) {}
 
 std::string SkillWriter::Learn(const std::string& task,
-                               const std::vector<std::string>& successful_actions) {
+                               const std::vector<std::string>& successful_actions,
+                               const SkillChecker& check) {
   if (skills_ == nullptr) {
     access_.emit("skill",
                  {{"status", "unavailable"},
@@ -249,35 +250,55 @@ std::string SkillWriter::Learn(const std::string& task,
                                       {"skill_names", names.empty() ? "(none)" : names}});
   if (!prompt) return "";
   std::vector<llm::Message> messages = {llm::Message::User(*prompt)};
+  std::string draft;  // a stored skill whose check failed
   for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
     auto answer = access_.ask_model(messages, {});
     if (!answer) {
       access_.emit("skill", {{"status", "failed"}, {"reason", answer.error().ToString()}});
-      return "";
+      return draft;
     }
     std::string code = WithToolPrefixes(
         ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions);
-    std::string refusal;
+    std::string reply;
     if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
-      refusal = *problem;
-    } else {
-      auto added = skills_->Add(code, task, env_);
-      if (added) {
-        access_.emit("skill", {{"status", "learned"}, {"name", *added}});
-        return *added;
-      }
-      refusal = added.error().message();
+      access_.emit("skill", {{"status", "refused"}, {"reason", *problem}});
+      reply = "That skill was refused: " + *problem;
+    } else if (auto added = skills_->Add(code, task, env_); !added) {
+      std::string refusal = added.error().message();
       // The store's message starts with what the event and the reply below already say.
       constexpr std::string_view kPrefix = "skill refused: ";
       if (refusal.starts_with(kPrefix)) refusal.erase(0, kPrefix.size());
+      access_.emit("skill", {{"status", "refused"}, {"reason", refusal}});
+      reply = "That skill was refused: " + refusal;
+    } else if (!check) {
+      access_.emit("skill", {{"status", "learned"}, {"name", *added}});
+      return *added;
+    } else {
+      SkillCheck result = check(*added, code);
+      if (result.state == SkillCheck::State::kNotRun) {
+        access_.emit("skill",
+                     {{"status", "learned"}, {"name", *added}, {"unverified", result.note}});
+        return *added;
+      }
+      const bool passed = result.state == SkillCheck::State::kPassed;
+      if (Status s = skills_->SetVerification(*added, passed, result.note); !s.ok())
+        access_.emit("skill",
+                     {{"status", "failed"},
+                      {"name", *added},
+                      {"reason", "the check's result could not be stored: " + s.ToString()}});
+      access_.emit("skill", {{"status", passed ? "verified" : "draft"},
+                             {"name", *added},
+                             {passed ? "check" : "reason", result.note}});
+      if (passed) return *added;
+      draft = *added;
+      reply = "That skill was run from the state the task started in, as " + *added +
+              "(), and it did not do the task: " + result.note;
     }
-    access_.emit("skill", {{"status", "refused"}, {"reason", refusal}});
     messages.push_back(llm::Message::Assistant(answer->content));
     messages.push_back(
-        llm::Message::User("That skill was refused: " + refusal +
-                           "\nWrite it again, fixing that. One ```python block only."));
+        llm::Message::User(reply + "\nWrite it again, fixing that. One ```python block only."));
   }
-  return "";
+  return draft;
 }
 
 }  // namespace naut::agent

@@ -3,11 +3,12 @@
 // asked for one reusable Python function; the skill library validates and stores it. A skill the
 // library refuses goes back to the model once with the reason (kSkillAttempts in all). A task
 // that already has its skill (a resumed task) keeps it and costs no model call. Learning never
-// fails the task: whatever happens is reported (event "skill": learned, kept, refused, failed,
-// unavailable) and the name learned or kept is returned, else an empty string.
+// fails the task: whatever happens is reported (event "skill": learned, verified, draft, kept,
+// refused, failed, unavailable) and the name learned or kept is returned, else an empty string.
 //
 // Called on the agent loop's thread only; the borrowed SkillLibrary must outlive the writer.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,8 +55,20 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
 std::string WithCallParentheses(const std::string& code,
                                 const std::vector<std::string>& tool_names);
 
-// How many times the model may write a skill for one task.
+// How many times the model may write a skill for one task (a refusal by the library, or a
+// failed check, sends it back once with the reason).
 inline constexpr int kSkillAttempts = 2;
+
+// What running a new skill on its task showed: the environment put back to the state the task
+// started in, `name()` run (its parameters' defaults are this task), the checker asked, the
+// environment put back to where the agent left it.
+struct SkillCheck {
+  enum class State { kNotRun, kPassed, kFailed };
+  State state = State::kNotRun;
+  std::string note;  // why it was not run, why it failed, or what agreed
+};
+// Checks skill `name` whose source is `code`.
+using SkillChecker = std::function<SkillCheck(const std::string& name, const std::string& code)>;
 
 class SkillWriter {
  public:
@@ -64,7 +77,12 @@ class SkillWriter {
   SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access);
 
   // Learns a skill for `task` from `successful_actions` (calls and code that worked, in order).
-  std::string Learn(const std::string& task, const std::vector<std::string>& successful_actions);
+  // With a `check`, a stored skill is run on the task: one that passes is marked verified, one
+  // that fails is marked a draft with the failure and goes back to the model to be repaired
+  // (a repair that still fails stays a draft, shown to the model as one); one the check cannot
+  // run stays unverified (the event says why).
+  std::string Learn(const std::string& task, const std::vector<std::string>& successful_actions,
+                    const SkillChecker& check = {});
 
  private:
   SkillLibrary* skills_;

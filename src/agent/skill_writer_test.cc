@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <tuple>
 
 namespace naut::agent {
 namespace {
@@ -72,6 +73,11 @@ class Library : public SkillLibrary {
   Status RecordOutcome(const std::string&, bool, const std::string&) override {
     return Status::Ok();
   }
+  Status SetVerification(const std::string& name, bool verified, const std::string& note) override {
+    checks.emplace_back(name, verified, note);
+    return Status::Ok();
+  }
+  std::vector<std::tuple<std::string, bool, std::string>> checks;
   Result<std::optional<std::string>> SkillForTask(const std::string&, const std::string&) override {
     return for_task;
   }
@@ -132,6 +138,67 @@ TEST_F(SkillWriterTest, ARefusedSkillGoesBackOnceWithTheReason) {
             std::string::npos);
   EXPECT_EQ(events.size(), 2u);
   EXPECT_NE(events[1].find("\"status\":\"refused\""), std::string::npos);
+}
+
+// With a check: a skill that passes is verified; one that fails is a draft, goes back to the
+// model with the reason, and its repair is checked again; a check that cannot run leaves the
+// skill unverified, learned as before.
+TEST_F(SkillWriterTest, ACheckedSkillIsVerifiedOrADraftSentBackForRepair) {
+  const std::string wrong =
+      "```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    return 1\n```";
+  const std::string right =
+      "```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n    return 2\n```";
+  std::vector<std::string> checked;
+  auto check = [&](const std::string& name, const std::string& code) {
+    checked.push_back(name + ": " + code.substr(code.rfind("return")));
+    return code.find("return 2") != std::string::npos
+               ? SkillCheck{SkillCheck::State::kPassed, "the checker agreed"}
+               : SkillCheck{SkillCheck::State::kFailed, "it ran, and the points are 1 of 2"};
+  };
+  {  // wrong, then repaired
+    Library library;
+    answers = {wrong, right};
+    EXPECT_EQ(Make(&library).Learn("Get two points", {}, check), "train_twice");
+    EXPECT_EQ(checked,
+              (std::vector<std::string>{"train_twice: return 1\n", "train_twice: return 2\n"}));
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[1][2].content,
+              "That skill was run from the state the task started in, as train_twice(), and it "
+              "did not do the task: it ran, and the points are 1 of 2\nWrite it again, fixing "
+              "that. One ```python block only.");
+    using Check = std::tuple<std::string, bool, std::string>;
+    EXPECT_EQ(library.checks,
+              (std::vector<Check>{{"train_twice", false, "it ran, and the points are 1 of 2"},
+                                  {"train_twice", true, "the checker agreed"}}));
+    EXPECT_NE(events[0].find(R"("status":"draft")"), std::string::npos) << events[0];
+    EXPECT_NE(events[1].find(R"("status":"verified")"), std::string::npos) << events[1];
+  }
+  {  // wrong twice: a draft it stays, and its name is still the task's skill
+    Library library;
+    answers = {wrong, wrong, "never asked"};
+    requests.clear();
+    events.clear();
+    checked.clear();
+    EXPECT_EQ(Make(&library).Learn("Get two points", {}, check), "train_twice");
+    EXPECT_EQ(requests.size(), 2u);
+    ASSERT_EQ(library.checks.size(), 2u);
+    EXPECT_FALSE(std::get<1>(library.checks[0]) || std::get<1>(library.checks[1]));
+    for (const auto& e : events) EXPECT_EQ(e.find("verified"), std::string::npos) << e;
+  }
+  {  // the check cannot run: learned, unverified, saying why
+    Library library;
+    answers = {wrong};
+    events.clear();
+    auto cannot = [](const std::string&, const std::string&) {
+      return SkillCheck{SkillCheck::State::kNotRun, "no save_state_tool"};
+    };
+    EXPECT_EQ(Make(&library).Learn("Get two points", {}, cannot), "train_twice");
+    EXPECT_TRUE(library.checks.empty());
+    EXPECT_EQ(
+        events,
+        (std::vector<std::string>{
+            R"(skill {"name":"train_twice","status":"learned","unverified":"no save_state_tool"})"}));
+  }
 }
 
 TEST(CompactActionsTest, ACallRepeatedInARowIsOneLineWithItsCountAndLastAnswer) {

@@ -72,6 +72,10 @@ struct SkillSnippet {
   std::string description;
   std::string code;
   double similarity = 1;  // to the task it was retrieved for (cosine of the embeddings)
+  // "verified" (run on its task and the checker agreed), "draft" (run so and failed: `check`
+  // says why) or "unverified" (never run so).
+  std::string verification = "unverified";
+  std::string check;
 };
 
 class SkillLibrary {
@@ -85,6 +89,10 @@ class SkillLibrary {
                                   const std::string& env) = 0;
   // One use of a skill in a task that succeeded or failed (`why`: the critic's reason).
   virtual Status RecordOutcome(const std::string& name, bool success, const std::string& why) = 0;
+  // The current version of `name` was run on its task: it did it (verified) or not (a draft,
+  // with `note` saying why).
+  virtual Status SetVerification(const std::string& name, bool verified,
+                                 const std::string& note) = 0;
   // The skill stored for `task` by an earlier attempt, so a resumed task is not learned twice.
   virtual Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                           const std::string& env) = 0;

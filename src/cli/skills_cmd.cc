@@ -53,6 +53,9 @@ std::string OneLineError(std::string e) {
 
 void PrintLine(const skills::Skill& k) {
   std::cout << k.name << " v" << k.version << (k.superseded ? " (superseded)" : "")
+            << (k.verification == skills::Verification::kUnverified
+                    ? ""
+                    : " (" + std::string(skills::ToString(k.verification)) + ")")
             << (k.retired ? " (retired: failed " + std::to_string(k.failures_in_a_row) +
                                 " times in a row)"
                           : "")
@@ -61,6 +64,8 @@ void PrintLine(const skills::Skill& k) {
             << "]\n";
   if (!k.last_error.empty() && k.failures > 0)
     std::cout << "    last error: " << OneLineError(k.last_error) << "\n";
+  if (k.verification == skills::Verification::kDraft)
+    std::cout << "    check failed: " << OneLineError(k.verification_note) << "\n";
 }
 
 int List(Context& ctx, const SkillArgs& a) {

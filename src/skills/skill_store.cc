@@ -47,12 +47,17 @@ ALTER TABLE skills ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 ALTER TABLE skills ADD COLUMN failures_in_a_row INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE skills ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    {3, "a skill version is verified by running it on its task, or kept as a draft",
+     R"sql(
+ALTER TABLE skills ADD COLUMN verification TEXT NOT NULL DEFAULT 'unverified';
+ALTER TABLE skills ADD COLUMN verification_note TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr const char* kColumns =
     "id, name, version, description, docstring, code, language, params, supersedes, superseded, "
     "created, uses, successes, failures, environment, tags, memory_id, last_error, "
-    "failures_in_a_row, retired";
+    "failures_in_a_row, retired, verification, verification_note";
 
 std::string JoinTags(const std::vector<std::string>& tags) {
   std::string s;
@@ -119,6 +124,8 @@ Skill ReadSkill(const store::Statement& s) {
   k.last_error = s.ColumnText(17);
   k.failures_in_a_row = s.ColumnInt(18);
   k.retired = s.ColumnInt(19) != 0;
+  k.verification = VerificationFromString(s.ColumnText(20)).value_or(Verification::kUnverified);
+  k.verification_note = s.ColumnText(21);
   return k;
 }
 
@@ -144,6 +151,25 @@ std::string FileContent(const Skill& k) {
 }
 
 }  // namespace
+
+std::string_view ToString(Verification v) {
+  switch (v) {
+    case Verification::kVerified:
+      return "verified";
+    case Verification::kDraft:
+      return "draft";
+    case Verification::kUnverified:
+      break;
+  }
+  return "unverified";
+}
+
+std::optional<Verification> VerificationFromString(std::string_view s) {
+  for (auto v : {Verification::kUnverified, Verification::kVerified, Verification::kDraft}) {
+    if (s == ToString(v)) return v;
+  }
+  return std::nullopt;
+}
 
 Status CheckSkillName(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 64 &&
@@ -322,11 +348,15 @@ Result<std::vector<SkillHit>> SkillStore::Search(const std::string& text, size_t
     out.push_back({found.front(), h.score, h.similarity});
   }
   // Among skills about as relevant, the ones that have worked come first: the retrieval score
-  // plus a small share of the success rate (Laplace-smoothed, so an unused skill counts 1/2).
+  // plus a small share of the success rate (Laplace-smoothed, so an unused skill counts 1/2),
+  // and as much again for a version that passed its check (less for one that failed it).
   auto ranked = [this](const SkillHit& h) {
     const double rate = static_cast<double>(h.skill.successes + 1) /
                         static_cast<double>(h.skill.successes + h.skill.failures + 2);
-    return h.score + options_.success_weight * (rate - 0.5);
+    const double checked = h.skill.verification == Verification::kVerified ? 0.5
+                           : h.skill.verification == Verification::kDraft  ? -0.5
+                                                                           : 0.0;
+    return h.score + options_.success_weight * (rate - 0.5 + checked);
   };
   std::stable_sort(out.begin(), out.end(),
                    [&](const SkillHit& a, const SkillHit& b) { return ranked(a) > ranked(b); });
@@ -380,6 +410,21 @@ Result<Skill> SkillStore::RecordOutcome(const std::string& name, bool success,
   return k;
 }
 
+Result<Skill> SkillStore::SetVerification(const std::string& name, int version, Verification state,
+                                          const std::string& note) {
+  NAUT_ASSIGN_OR_RETURN(Skill k, Get(name, version));
+  // A note is a checker's answer or a traceback's end: at most a screenful of it.
+  constexpr size_t kMaxNote = 2000;
+  const std::string kept = note.size() > kMaxNote ? note.substr(note.size() - kMaxNote) : note;
+  NAUT_ASSIGN_OR_RETURN(auto up, memory_.db().Prepare("UPDATE skills SET verification = ?, "
+                                                      "verification_note = ? WHERE id = ?"));
+  up.Bind(1, std::string(ToString(state))).Bind(2, kept).Bind(3, k.id);
+  NAUT_RETURN_IF_ERROR(up.Run());
+  k.verification = state;
+  k.verification_note = kept;
+  return k;
+}
+
 std::string SkillSignature(const Skill& k) {
   std::string s = k.name + "(";
   for (size_t i = 0; i < k.params.size(); ++i) {
@@ -404,6 +449,8 @@ Json SkillToJson(const Skill& k, bool with_code) {
          {"failures", k.failures},
          {"last_error", k.last_error},
          {"retired", k.retired},
+         {"verification", ToString(k.verification)},
+         {"verification_note", k.verification_note},
          {"created", k.created},
          {"superseded", k.superseded}};
   if (with_code) {

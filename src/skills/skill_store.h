@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json.h"
@@ -22,6 +23,14 @@
 #include "skills/validator.h"
 
 namespace naut::skills {
+
+// Whether a skill version was run on the task it was learned for, from the state that task
+// started in, and did it (the environment's checker agreed): kVerified; ran and did not:
+// kDraft (verification_note says why); never run so (added by hand, imported, or learned where
+// the environment cannot be put back to a task's start): kUnverified.
+enum class Verification { kUnverified, kVerified, kDraft };
+std::string_view ToString(Verification v);
+std::optional<Verification> VerificationFromString(std::string_view s);
 
 struct Skill {
   int64_t id = 0;
@@ -44,6 +53,8 @@ struct Skill {
   // Failed SkillStoreOptions::retire_after times in a row: kept (and listed) but no longer
   // offered to the model or served; a new version starts afresh.
   bool retired = false;
+  Verification verification = Verification::kUnverified;
+  std::string verification_note;  // the check's failure, or what it ran and what agreed
 };
 
 // "name(a: int, b = 1)".
@@ -75,9 +86,10 @@ struct SkillStoreOptions {
   std::filesystem::path skills_dir;  // where <name>.py files are mirrored
   double near_duplicate = 0.95;      // cosine similarity at or above which a skill is a twin
   int retire_after = 3;              // failures in a row that retire a skill's version
-  // How much a skill's success rate moves it in Search: the rate minus 1/2, times this, is
-  // added to its retrieval score (reciprocal-rank fusion of two rankings: 0.033 for a skill
-  // first in both, 0.029 for one tenth in both), so it reorders skills about as relevant.
+  // How much a skill's success rate moves it in Search: the rate minus 1/2 (plus 1/2 for a
+  // verified version, minus 1/2 for a draft), times this, is added to its retrieval score
+  // (reciprocal-rank fusion of two rankings: 0.033 for a skill first in both, 0.029 for one tenth
+  // in both), so it reorders skills about as relevant.
   double success_weight = 0.01;
 };
 
@@ -99,7 +111,7 @@ class SkillStore {
   Result<std::vector<Skill>> Offered();
   Result<std::vector<Skill>> Versions(const std::string& name);
   // Offered skills ranked for `text` (hybrid retrieval, then a nudge for the ones that have
-  // worked: SkillStoreOptions::success_weight) with optional filters.
+  // worked and were verified: SkillStoreOptions::success_weight) with optional filters.
   Result<std::vector<SkillHit>> Search(const std::string& text, size_t top_k,
                                        const std::string& environment = "",
                                        const std::vector<std::string>& tags = {});
@@ -108,6 +120,9 @@ class SkillStore {
   // Counts one use of the current version and whether it succeeded (a failure keeps `error`,
   // and retires the version after retire_after in a row); returns the updated record.
   Result<Skill> RecordOutcome(const std::string& name, bool success, const std::string& error = "");
+  // Records the check of version `version` of `name` (0: the current one); returns the record.
+  Result<Skill> SetVerification(const std::string& name, int version, Verification state,
+                                const std::string& note);
 
   // A portable bundle {"format": "neuronaut-skills", "version": 1, "skills": [...]} of the
   // current versions (all when `names` is empty).

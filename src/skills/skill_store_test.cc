@@ -197,6 +197,49 @@ TEST_F(SkillStoreTest, SearchPrefersTheSkillThatHasWorked) {
   EXPECT_EQ((*after)[0].skill.name, second);
 }
 
+// A check's result is kept with the version it checked (and survives a reopen); a new version
+// starts unverified; among skills about as relevant, a verified one comes before a draft.
+TEST_F(SkillStoreTest, AVersionsCheckIsKeptAndAVerifiedSkillRanksBeforeADraft) {
+  Add(SkillCode("fight_slime", "Fight a slime near the village.", "return 1"));
+  ASSERT_TRUE(skills_
+                  ->Add({.code = SkillCode("fight_slime_twice",
+                                           "Fight a slime near the village, twice.", "return 2"),
+                         .allow_near_duplicate = true})
+                  .ok());
+  EXPECT_EQ(skills_->Get("fight_slime")->verification, Verification::kUnverified);
+  auto before = skills_->Search("fight a slime near the village", 2);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->size(), 2u);
+  const std::string first = (*before)[0].skill.name, second = (*before)[1].skill.name;
+  auto draft = skills_->SetVerification(first, 0, Verification::kDraft,
+                                        "it ran (2 tool calls), and the checker says no");
+  ASSERT_TRUE(draft.ok()) << draft.error().ToString();
+  EXPECT_EQ(draft->verification, Verification::kDraft);
+  ASSERT_TRUE(skills_->SetVerification(second, 1, Verification::kVerified, "agreed").ok());
+  EXPECT_EQ(skills_->SetVerification(second, 7, Verification::kVerified, "").error().code(),
+            Code::kNotFound);
+
+  Reopen();
+  auto after = skills_->Search("fight a slime near the village", 2);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].skill.name, second);
+  EXPECT_EQ((*after)[0].skill.verification, Verification::kVerified);
+  EXPECT_EQ((*after)[1].skill.verification, Verification::kDraft);
+  EXPECT_EQ((*after)[1].skill.verification_note, "it ran (2 tool calls), and the checker says no");
+  Json j = SkillToJson((*after)[1].skill, false);
+  EXPECT_EQ(j["verification"], "draft");
+  EXPECT_EQ(j["verification_note"], "it ran (2 tool calls), and the checker says no");
+
+  // A new version is a new skill as far as checks go.
+  auto v2 = Add(SkillCode(second, "Fight a slime near the village, twice.", "return 3"));
+  EXPECT_EQ(v2.skill.version, 2);
+  EXPECT_EQ(skills_->Get(second)->verification, Verification::kUnverified);
+  EXPECT_EQ(skills_->Get(second, 1)->verification, Verification::kVerified);
+  EXPECT_EQ(VerificationFromString("verified"), Verification::kVerified);
+  EXPECT_FALSE(VerificationFromString("trusted").has_value());
+}
+
 TEST_F(SkillStoreTest, RemoveDeletesEveryVersionAndTheFile) {
   Add(SkillCode("hunt_monster", "Hunt once.", "return 1"));
   Add(SkillCode("hunt_monster", "Hunt twice.", "return 2"));

@@ -401,6 +401,23 @@ ToolResult RpgWorld::Reset(const Json& args) {
                           ". Send /start to @dungeon_quest_bot to begin.");
 }
 
+ToolResult RpgWorld::SaveState(const Json& args) {
+  if (!args.is_object()) return ToolResult::Error("arguments must be an object");
+  MutexLock lock(mu_);
+  return JsonText(Json{{"state", game_.ToJson()}});
+}
+
+ToolResult RpgWorld::LoadState(const Json& args) {
+  if (!args.is_object() || !args.contains("state") || !args["state"].is_object())
+    return ToolResult::Error("state is required: the object save_state answered as \"state\"");
+  auto game = Game::FromJson(args["state"]);
+  if (!game) return ToolResult::Error("state is not a saved game: " + game.error().message());
+  MutexLock lock(mu_);
+  game_ = std::move(*game);
+  SaveLocked();
+  return ToolResult::Text("The game is back at the saved state.");
+}
+
 std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
   const Json chat_id = {{"type", {"integer", "string"}},
                         {"description", "Chat id (from list_chats) or the bot's @username"}};
@@ -469,6 +486,12 @@ std::vector<mcp::Tool> RpgWorld::Tools(const std::shared_ptr<RpgWorld>& world) {
            "Start a new game with the given seed; the same seed plays the same way.",
            Json{{"seed", {{"type", "integer"}, {"minimum", 0}, {"description", "Random seed"}}}},
            {"seed"}, false, &RpgWorld::Reset),
+      tool("save_state", "Save State",
+           "Ground truth for checking skills: the whole game as {\"state\": ...}, for load_state.",
+           Json::object(), {}, true, &RpgWorld::SaveState),
+      tool("load_state", "Load State", "Put the game back at a state save_state answered.",
+           Json{{"state", {{"type", "object"}, {"description", "save_state's \"state\""}}}},
+           {"state"}, false, &RpgWorld::LoadState),
   };
 }
 

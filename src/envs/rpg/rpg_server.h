@@ -1,8 +1,8 @@
 #pragma once
 // The `rpg` tool server: the game of game.h behind the tool surface of the Telethon-based
 // Telegram MCP server (list_chats, get_messages, send_message, list_inline_buttons,
-// press_inline_button), plus ground truth for the critic (check_goal, reset, rpg://state,
-// rpg://milestones).
+// press_inline_button), plus ground truth for the critic (check_goal, reset, save_state,
+// load_state, rpg://state, rpg://milestones).
 //
 // Result shapes follow that server: JSON text for listings, and the same plain sentences for a
 // press that finds no message or button ("button_index out of range. Valid indices: 0-3."),
@@ -50,6 +50,9 @@ class RpgWorld {
   mcp::ToolResult PressInlineButton(const Json& args);
   mcp::ToolResult CheckGoal(const Json& args);
   mcp::ToolResult Reset(const Json& args);
+  // The whole game as {"state": ...}, and that answer's state put back (validated as a game).
+  mcp::ToolResult SaveState(const Json& args);
+  mcp::ToolResult LoadState(const Json& args);
 
   Json StateJson() const;
   Json MilestonesJson() const;

@@ -44,7 +44,7 @@ TEST_F(RpgServerTest, ToolsMirrorTheTelegramServerSurface) {
   for (const auto& t : tools) names.push_back(t.name);
   EXPECT_EQ(names, (std::vector<std::string>{"list_chats", "get_messages", "send_message",
                                              "list_inline_buttons", "press_inline_button",
-                                             "check_goal", "reset"}));
+                                             "check_goal", "reset", "save_state", "load_state"}));
   for (const auto& t : tools) {
     EXPECT_EQ(t.input_schema["type"], "object") << t.name;
     ASSERT_TRUE(t.handler) << t.name;
@@ -271,6 +271,42 @@ TEST_F(RpgServerTest, ResetPersists) {
   EXPECT_EQ((*w)->StateJson()["started"], false);
 }
 
+// save_state's answer put back with load_state is the same game, played on the same way; a
+// state that is not a game is refused and the game is left as it was.
+TEST_F(RpgServerTest, ASavedStateLoadsBackAndPlaysOnIdentically) {
+  fs::path file = StateFileIn(dir_);
+  Driver d{*RpgWorld::Open(file, 21)};
+  testing::PlayScripted(d, 25);
+  auto saved = d.Call("save_state", Json::object());
+  ASSERT_FALSE(saved.is_error) << d.Text(saved);
+  Json state = Parse(d.Text(saved))["state"];
+  const std::string before = DumpJson(d.world->StateJson());
+
+  d.transcript.clear();
+  testing::PlayScripted(d, 60);
+  const auto played = d.transcript;
+  const std::string after = DumpJson(d.world->StateJson());
+  ASSERT_NE(after, before);
+
+  auto loaded = d.Call("load_state", Json{{"state", state}});
+  ASSERT_FALSE(loaded.is_error) << d.Text(loaded);
+  EXPECT_EQ(DumpJson(d.world->StateJson()), before);
+  auto stored = RpgWorld::Open(file, 0);  // and it is what the state file holds
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(DumpJson((*stored)->StateJson()), before);
+  d.transcript.clear();
+  testing::PlayScripted(d, 60);
+  EXPECT_EQ(d.transcript, played);
+  EXPECT_EQ(DumpJson(d.world->StateJson()), after);
+
+  for (const Json& bad : {Json::object(), Json{{"state", "x"}}, Json{{"state", {{"hero", 1}}}}}) {
+    auto r = d.Call("load_state", bad);
+    EXPECT_TRUE(r.is_error) << DumpJson(bad);
+    EXPECT_NE(d.Text(r).find("state"), std::string::npos) << d.Text(r);
+    EXPECT_EQ(DumpJson(d.world->StateJson()), after) << DumpJson(bad);
+  }
+}
+
 }  // namespace
 }  // namespace naut::envs::rpg
 
@@ -314,6 +350,8 @@ TEST(RpgProfiles, ExampleProfilesMatchTheToolSurface) {
       << "the simulator and the real chat must offer the same actions";
   EXPECT_TRUE(has_tool(rpg["checker"]["tool"].value_or(std::string())));
   EXPECT_TRUE(has_tool(rpg["checker"]["reset_tool"].value_or(std::string())));
+  EXPECT_TRUE(has_tool(rpg["checker"]["save_state_tool"].value_or(std::string())));
+  EXPECT_TRUE(has_tool(rpg["checker"]["load_state_tool"].value_or(std::string())));
   EXPECT_EQ(telegram["checker"]["kind"].value_or(std::string()), "llm");
 
   // Every observation call works against the simulator and shows the game chat.

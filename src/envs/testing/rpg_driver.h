@@ -35,6 +35,10 @@ struct Driver {
       r = world->CheckGoal(args);
     else if (name == "reset")
       r = world->Reset(args);
+    else if (name == "save_state")
+      r = world->SaveState(args);
+    else if (name == "load_state")
+      r = world->LoadState(args);
     else
       ADD_FAILURE() << "no tool " << name;
     ++calls;
