@@ -82,7 +82,16 @@ function stepOf(e) {
     case 'critic': li.classList.add(e.success ? 'ok' : 'bad'); head('critic', `${e.success ? 'success' : 'not yet'} (${e.source || ''}) ${e.critique || ''}`); break;
     case 'task_end': li.classList.add(e.success ? 'ok' : 'bad'); head('task end', `${e.success ? 'done' : 'failed'}: ${e.task} ${e.skill ? '— skill ' + e.skill : ''} ${e.reason || ''}`); break;
     case 'milestone_reached': head('milestone', `${e.milestone} after ${e.model_calls} model calls`); break;
-    case 'skill': head('skill', `${e.status || ''} ${e.name || ''} ${e.reason || ''}`); break;
+    case 'skill':
+      if (e.status === 'verified') li.classList.add('ok');
+      if (e.status === 'draft') li.classList.add('bad');
+      head('skill', `${e.status || ''} ${e.name || ''} ${e.reason || e.check || e.unverified || ''}`);
+      break;
+    case 'skill_check': li.classList.add(e.passed ? 'ok' : 'bad'); head('skill check', `${e.name} ${e.passed ? 'passed' : 'failed'}: ${e.note || ''}`); break;
+    case 'reflection':
+      head('reflection', e.status === 'done' ? `${e.episodes} episodes replayed (${e.why}); ${(e.lessons || []).length} new lessons` : `failed (${e.why}): ${e.reason || ''}`);
+      for (const l of e.lessons || []) pre(l);
+      break;
     case 'correction': head('correction', (e.problems || []).join('; ')); break;
     case 'run_end': head('run end', `${e.status}: ${e.reason || ''}`); break;
     default: head(t, short(args(e), 300));

@@ -130,10 +130,17 @@ Agent::Agent(llm::ChatModel& model, ToolBox& tools, ProgressStore& progress, Tra
                    .run_id = options_.run_id,
                    .goal = options_.goal,
                    .kind = options_.curriculum,
-                   .skip_after_failures = options_.skip_after_failures},
+                   .skip_after_failures = options_.skip_after_failures,
+                   .has_lessons =
+                       [this](const std::vector<int64_t>& failed) {
+                         return memory_ != nullptr &&
+                                memory_->HasLessonsAbout(profile_.name, failed).value_or(false);
+                       }},
                   Access(),
                   [this](const TaskRecord& task) { return critic_.AlreadyAchieved(task); }),
-      skill_writer_(skills_, profile_.name, options_.skills_top_k, Access()) {}
+      skill_writer_(skills_, profile_.name, options_.skills_top_k, Access()) {
+  if (memory_ != nullptr) reflector_.emplace(*memory_, profile_.name, options_.run_id, Access());
+}
 
 LoopAccess Agent::Access() {
   return {.ask_model =
@@ -321,6 +328,9 @@ void Agent::FinishRun(const std::string& stop_reason, std::stop_token stop) {
   summary_.stop_reason = stop_reason;
   std::string text = std::to_string(summary_.done) + " done, " + std::to_string(summary_.failed) +
                      " failed; " + stop_reason;
+  if (reflector_ && options_.reflect == ReflectWhen::kEachTask && !stop.stop_requested() &&
+      !summary_.error)
+    (void)reflector_->Replay("run end");
   const char* status = stop.stop_requested() ? "stopped" : summary_.error ? "failed" : "finished";
   (void)progress_.FinishRun(options_.run_id, status, text);
   Emit("run_end", {{"status", status},
@@ -868,6 +878,12 @@ Result<TaskOutcome> Agent::FinishTask(const TaskRecord& task, TaskState& state, 
                     {"skill", skill},
                     {"used_skills", state.used_skills},
                     {"model_calls", state.model_calls}});
+  if (reflector_ && (options_.reflect == ReflectWhen::kEachTask ||
+                     (options_.reflect == ReflectWhen::kFailures && !success))) {
+    // Lessons are a bonus: a replay that fails is reported (event "reflection") and the run
+    // goes on.
+    (void)reflector_->Replay(success ? "task done" : "task failed");
+  }
   return outcome;
 }
 

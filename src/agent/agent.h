@@ -28,6 +28,7 @@
 #include "agent/profile.h"
 #include "agent/progress.h"
 #include "agent/rails.h"
+#include "agent/reflection.h"
 #include "agent/skill_writer.h"
 #include "agent/toolbox.h"
 #include "agent/trace.h"
@@ -64,6 +65,7 @@ struct AgentOptions {
   int skip_after_failures = 3;    // a milestone that failed this often is skipped
   CriticKind critic = CriticKind::kChecker;
   CurriculumKind curriculum = CurriculumKind::kAuto;
+  ReflectWhen reflect = ReflectWhen::kFailures;  // memory replay (reflection.h)
   PermissionPolicy permissions;
   std::filesystem::path prompt_dir;  // overrides of the built-in prompts
   llm::Sampling sampling;
@@ -189,6 +191,7 @@ class Agent {
   Critic critic_;
   Curriculum curriculum_;
   SkillWriter skill_writer_;
+  std::optional<Reflector> reflector_;  // with a memory
 
   std::vector<ToolInfo> tool_infos_;  // allowed tools
   std::vector<llm::ToolSpec> tool_specs_;

@@ -28,15 +28,20 @@ std::optional<ProposedTask> ParseProposedTask(const std::string& answer) {
                       parsed->value("reasoning", "")};
 }
 
-std::vector<MilestoneRecord> OpenMilestones(const std::vector<MilestoneRecord>& milestones,
-                                            const std::vector<TaskRecord>& failed,
-                                            int skip_after_failures) {
+std::vector<MilestoneRecord> OpenMilestones(
+    const std::vector<MilestoneRecord>& milestones, const std::vector<TaskRecord>& failed,
+    int skip_after_failures, const std::function<bool(const std::vector<int64_t>&)>& has_lessons) {
   std::vector<MilestoneRecord> open;
   for (const auto& m : milestones) {
     if (m.done) continue;
-    int failures = static_cast<int>(std::count_if(
-        failed.begin(), failed.end(), [&](const TaskRecord& t) { return t.milestone == m.id; }));
-    if (failures >= skip_after_failures) continue;  // Voyager: skip what keeps failing
+    std::vector<int64_t> failures;
+    for (const auto& t : failed) {
+      if (t.milestone == m.id) failures.push_back(t.id);
+    }
+    const auto n = static_cast<int>(failures.size());
+    // Voyager: skip what keeps failing; one more attempt once lessons were drawn from it.
+    if (n > skip_after_failures) continue;
+    if (n == skip_after_failures && !(has_lessons && has_lessons(failures))) continue;
     open.push_back(m);
   }
   return open;
@@ -115,7 +120,8 @@ Result<std::optional<TaskRecord>> Curriculum::Next(std::stop_token stop) {
 Result<std::optional<TaskRecord>> Curriculum::NextMilestone(
     const std::vector<MilestoneRecord>& milestones, std::stop_token stop,
     const std::vector<TaskRecord>& failed) {
-  for (const auto& m : OpenMilestones(milestones, failed, options_.skip_after_failures)) {
+  for (const auto& m :
+       OpenMilestones(milestones, failed, options_.skip_after_failures, options_.has_lessons)) {
     if (stop.stop_requested()) continue;
     TaskRecord probe{.env = options_.env, .description = m.description, .milestone = m.id};
     if (already_achieved_(probe)) {
@@ -123,6 +129,13 @@ Result<std::optional<TaskRecord>> Curriculum::NextMilestone(
       access_.emit("milestone",
                    {{"milestone", m.id}, {"note", "already achieved in the environment's state"}});
       continue;
+    }
+    const auto failures = std::count_if(failed.begin(), failed.end(),
+                                        [&](const TaskRecord& t) { return t.milestone == m.id; });
+    if (failures >= options_.skip_after_failures) {
+      access_.emit("milestone", {{"milestone", m.id},
+                                 {"note", "retried after " + std::to_string(failures) +
+                                              " failures: lessons were drawn from them"}});
     }
     return Begin(m.description, m.id);
   }

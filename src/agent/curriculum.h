@@ -37,6 +37,10 @@ struct CurriculumOptions {
   std::string goal;  // --goal: decomposed into sub-goals, pursued instead of the milestones
   CurriculumKind kind = CurriculumKind::kAuto;
   int skip_after_failures = 3;  // a milestone that failed this often in the game is skipped
+  // Whether lessons were drawn (reflection.h) from the episodes of these failed tasks: a
+  // milestone skipped for its failures is then given one more attempt, with those lessons in
+  // its prompt. Empty: never.
+  std::function<bool(const std::vector<int64_t>& failed_task_ids)> has_lessons;
 };
 
 // The sub-goals in the model's answer to the decompose prompt ({"subgoals": [...]}, read
@@ -53,10 +57,13 @@ struct ProposedTask {
 std::optional<ProposedTask> ParseProposedTask(const std::string& answer);
 
 // The milestones the automatic curriculum may give next, in order: not done, and failed fewer
-// than `skip_after_failures` times among `failed` (the failed tasks of the current game).
-std::vector<MilestoneRecord> OpenMilestones(const std::vector<MilestoneRecord>& milestones,
-                                            const std::vector<TaskRecord>& failed,
-                                            int skip_after_failures);
+// than `skip_after_failures` times among `failed` (the failed tasks of the current game), or
+// exactly that often when `has_lessons` says lessons were drawn from those failures (one more
+// attempt, with its lessons).
+std::vector<MilestoneRecord> OpenMilestones(
+    const std::vector<MilestoneRecord>& milestones, const std::vector<TaskRecord>& failed,
+    int skip_after_failures,
+    const std::function<bool(const std::vector<int64_t>&)>& has_lessons = {});
 
 class Curriculum {
  public:

@@ -47,6 +47,20 @@ TEST(CurriculumParseTest, OpenMilestonesSkipTheDoneAndWhatKeepsFailing) {
   EXPECT_EQ(ids(OpenMilestones(ms, failed, 2)), (std::vector<std::string>{"c"}));
   EXPECT_EQ(ids(OpenMilestones(ms, failed, 3)), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(ids(OpenMilestones(ms, failed, 1)), (std::vector<std::string>{}));
+  // Lessons drawn from b's failures (tasks 1 and 2) give b one more attempt, no more.
+  failed = {{.id = 1, .milestone = "b"}, {.id = 2, .milestone = "b"}, {.id = 3, .milestone = "c"}};
+  std::vector<std::vector<int64_t>> asked;
+  auto lessons_about_b = [&](const std::vector<int64_t>& tasks) {
+    asked.push_back(tasks);
+    return tasks == std::vector<int64_t>{1, 2};
+  };
+  EXPECT_EQ(ids(OpenMilestones(ms, failed, 2, lessons_about_b)),
+            (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(asked, (std::vector<std::vector<int64_t>>{{1, 2}}));  // c, failed once, is open anyway
+  EXPECT_EQ(ids(OpenMilestones(ms, failed, 2, [](const auto&) { return false; })),
+            (std::vector<std::string>{"c"}));
+  failed.push_back({.id = 4, .milestone = "b"});
+  EXPECT_EQ(ids(OpenMilestones(ms, failed, 2, lessons_about_b)), (std::vector<std::string>{"c"}));
 }
 
 class CurriculumTest : public ::testing::Test {

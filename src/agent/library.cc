@@ -1,6 +1,8 @@
 #include "agent/library.h"
 
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include "agent/compaction.h"
 #include "core/hash.h"
@@ -81,15 +83,52 @@ std::string WorkedExample(const std::string& text) {
   return steps.empty() ? "" : ". Steps: " + steps;
 }
 
+namespace {
+
+// Hours since an ISO 8601 UTC time ("2026-12-07T05:00:00Z"); 0 when it cannot be read.
+double HoursSince(const std::string& iso) {
+  std::tm tm{};
+  if (strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return 0;
+  const std::time_t then = timegm(&tm);
+  return std::max(0.0, std::difftime(std::time(nullptr), then) / 3600.0);
+}
+
+// How many lessons are shown for a task, at most.
+constexpr size_t kLessonsShown = 3;
+
+}  // namespace
+
 Result<std::vector<std::string>> StoreEpisodeMemory::Retrieve(const std::string& task,
                                                               const std::string& env, int k) {
+  std::vector<std::string> out;
+  {
+    memory::Query lessons;
+    lessons.text = task;
+    lessons.top_k = 4 * kLessonsShown;
+    lessons.mode = memory::SearchMode::kVector;
+    lessons.kind = memory::Kind::kReflection;
+    lessons.environment = env;
+    NAUT_ASSIGN_OR_RETURN(auto hits, store_.Search(lessons));
+    // Relevance is the cosine itself: scaled among a few candidates (as Generative Agents
+    // scales), the least relevant of two would count 0 however close it was.
+    std::vector<std::pair<double, std::string>> ranked;
+    for (const auto& h : hits) {
+      const double relevance = std::max(0.0, static_cast<double>(h.similarity));
+      const double recency = std::pow(0.99, HoursSince(h.memory.created));
+      ranked.emplace_back(relevance + recency + h.memory.importance / 10.0,
+                          "Lesson: " + h.memory.text);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < ranked.size() && i < kLessonsShown; ++i)
+      out.push_back(std::move(ranked[i].second));
+  }
   memory::Query q;
   q.text = task;
   q.top_k = static_cast<size_t>(k);
   q.kind = memory::Kind::kEpisode;
   q.environment = env;
   NAUT_ASSIGN_OR_RETURN(auto hits, store_.Search(q));
-  std::vector<std::string> out;
   for (const auto& h : hits) {
     const auto& m = h.memory;
     std::string line = "\"" + m.task + "\": " + m.outcome;
@@ -113,6 +152,68 @@ Status StoreEpisodeMemory::Record(const Episode& e) {
   m.text =
       e.task + "\n" + m.outcome + (e.critique.empty() ? "" : ": " + e.critique) + "\n" + e.summary;
   return store_.Add(m).status();
+}
+
+Result<std::vector<PastEpisode>> StoreEpisodeMemory::Recent(const std::string& env,
+                                                            int64_t after_id, int n) {
+  NAUT_ASSIGN_OR_RETURN(auto rows,
+                        store_.Recent(memory::Kind::kEpisode, env, static_cast<size_t>(n)));
+  std::vector<PastEpisode> out;
+  for (const auto& m : rows) {
+    if (m.id <= after_id) continue;
+    out.push_back({m.id, m.task, m.outcome == "success", m.text});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> StoreEpisodeMemory::Lessons(const std::string& env, int n) {
+  NAUT_ASSIGN_OR_RETURN(auto rows,
+                        store_.Recent(memory::Kind::kReflection, env, static_cast<size_t>(n)));
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const auto& m : rows) out.push_back(m.text);
+  return out;
+}
+
+Result<bool> StoreEpisodeMemory::HasLessonsAbout(const std::string& env,
+                                                 const std::vector<int64_t>& task_ids) {
+  // An episode's step is the task it records; a lesson's sources are episodes.
+  constexpr size_t kLessonsLooked = 200;
+  NAUT_ASSIGN_OR_RETURN(auto lessons,
+                        store_.Recent(memory::Kind::kReflection, env, kLessonsLooked));
+  for (const auto& lesson : lessons) {
+    for (int64_t source : lesson.sources) {
+      auto episode = store_.Get(source);
+      if (!episode) continue;  // forgotten since
+      if (episode->kind == memory::Kind::kEpisode &&
+          std::find(task_ids.begin(), task_ids.end(), episode->step) != task_ids.end())
+        return true;
+    }
+  }
+  return false;
+}
+
+Result<int64_t> StoreEpisodeMemory::AddLesson(const std::string& env, const Lesson& lesson,
+                                              const std::string& run_id) {
+  memory::Query same;
+  same.text = lesson.text;
+  same.top_k = 1;
+  same.mode = memory::SearchMode::kVector;
+  same.kind = memory::Kind::kReflection;
+  same.environment = env;
+  NAUT_ASSIGN_OR_RETURN(auto twins, store_.Search(same));
+  if (!twins.empty() && twins[0].similarity >= kSameLesson) {
+    return AlreadyExists("nearly the same as lesson #" + std::to_string(twins[0].memory.id) + " (" +
+                         OneLine(twins[0].memory.text, 120) + ")");
+  }
+  memory::NewMemory m;
+  m.kind = memory::Kind::kReflection;
+  m.text = lesson.text;
+  m.environment = env;
+  m.run_id = run_id;
+  m.importance = lesson.importance;
+  m.sources = lesson.episodes;
+  return store_.Add(m);
 }
 
 }  // namespace naut::agent

@@ -37,6 +37,9 @@ std::string WorkedExample(const std::string& episode_text);
 // Episodes as the actor is shown them: "task": outcome (critique), and for a success at least
 // `example_min_similarity` like the task (cosine) its steps. Unlike tasks get no steps: a real
 // run copied the /start of "Send /start to the game bot." into a fight, press after press.
+// Before them come the lessons (reflections) that bear on the task, "Lesson: ...", ranked as
+// Generative Agents ranks memories: relevance (the cosine, 0 when negative) plus recency
+// (0.99 per hour since it was drawn) plus importance / 10.
 class StoreEpisodeMemory : public EpisodeMemory {
  public:
   explicit StoreEpisodeMemory(memory::MemoryStore& store, double example_min_similarity = 0.3)
@@ -44,6 +47,15 @@ class StoreEpisodeMemory : public EpisodeMemory {
   Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env,
                                             int k) override;
   Status Record(const Episode& episode) override;
+  Result<std::vector<PastEpisode>> Recent(const std::string& env, int64_t after_id, int n) override;
+  Result<std::vector<std::string>> Lessons(const std::string& env, int n) override;
+  Result<bool> HasLessonsAbout(const std::string& env,
+                               const std::vector<int64_t>& task_ids) override;
+  Result<int64_t> AddLesson(const std::string& env, const Lesson& lesson,
+                            const std::string& run_id) override;
+
+  // A lesson at least this like a stored one (cosine) is the same lesson.
+  static constexpr double kSameLesson = 0.9;
 
  private:
   memory::MemoryStore& store_;

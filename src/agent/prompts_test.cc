@@ -11,8 +11,8 @@ namespace {
 
 TEST(PromptsTest, BuiltinsAreCompiledIn) {
   auto names = BuiltinPromptNames();
-  for (const char* n :
-       {"system", "action", "critic", "curriculum", "skill_writer", "decompose", "compact"}) {
+  for (const char* n : {"system", "action", "critic", "curriculum", "skill_writer", "decompose",
+                        "compact", "reflect"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
   auto critic = LoadPrompt("critic");

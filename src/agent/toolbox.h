@@ -108,13 +108,40 @@ struct Episode {
   int64_t task_id = 0;
 };
 
+// An episode as replayed for reflection.
+struct PastEpisode {
+  int64_t id = 0;  // its memory id, which a lesson names
+  std::string task;
+  bool success = false;
+  std::string text;  // the task, the outcome and critique, then one line per step
+};
+
+// A general lesson drawn from episodes (a reflection).
+struct Lesson {
+  std::string text;
+  int importance = 1;             // 1 (a detail) to 10 (decides success)
+  std::vector<int64_t> episodes;  // the ids of the episodes it came from
+};
+
 class EpisodeMemory {
  public:
   virtual ~EpisodeMemory() = default;
-  // Short readable lines about similar earlier episodes.
+  // Short readable lines for a task: the lessons that bear on it first ("Lesson: ..."), then
+  // similar earlier episodes.
   virtual Result<std::vector<std::string>> Retrieve(const std::string& task, const std::string& env,
                                                     int k) = 0;
   virtual Status Record(const Episode& episode) = 0;
+  // The newest `n` episodes of `env` after episode `after_id`, oldest first.
+  virtual Result<std::vector<PastEpisode>> Recent(const std::string& env, int64_t after_id,
+                                                  int n) = 0;
+  // The newest `n` lessons of `env`.
+  virtual Result<std::vector<std::string>> Lessons(const std::string& env, int n) = 0;
+  // Whether a lesson of `env` was drawn from an episode of one of these tasks (progress ids).
+  virtual Result<bool> HasLessonsAbout(const std::string& env,
+                                       const std::vector<int64_t>& task_ids) = 0;
+  // Stores a lesson; kAlreadyExists when nearly the same lesson is stored already.
+  virtual Result<int64_t> AddLesson(const std::string& env, const Lesson& lesson,
+                                    const std::string& run_id) = 0;
 };
 
 using mcp::GlobMatch;  // the one glob of [permissions] and profiles' allow/deny lists

@@ -1,10 +1,17 @@
-// neuronaut memory add|search|reindex|status: the agent's memories from the command line.
+// neuronaut memory add|search|reflect|reindex|status: the agent's memories from the command
+// line.
 
 #include <iostream>
 #include <memory>
 
+#include "agent/library.h"
+#include "agent/prompts.h"
+#include "agent/reflection.h"
 #include "cli/context.h"
+#include "core/data_home.h"
 #include "core/json.h"
+#include "llm/model_factory.h"
+#include "llm/pool_journal.h"
 #include "memory/memory_store.h"
 
 namespace naut::cli {
@@ -39,6 +46,8 @@ Json HitJson(const memory::Hit& h) {
   if (!m.ref.empty()) j["ref"] = m.ref;
   if (!m.run_id.empty()) j["run_id"] = m.run_id;
   if (m.step >= 0) j["step"] = m.step;
+  if (m.importance > 0) j["importance"] = m.importance;
+  if (!m.sources.empty()) j["sources"] = m.sources;
   return j;
 }
 
@@ -88,10 +97,67 @@ int Search(Context& ctx, const MemoryArgs& a) {
     std::cout << "#" << m.id << " [" << memory::KindName(m.kind)
               << (m.environment.empty() ? "" : " " + m.environment) << "] score "
               << std::to_string(h.score).substr(0, 6) << " (vector #" << h.vector_rank
-              << ", words #" << h.text_rank << ")\n";
+              << ", words #" << h.text_rank << ")"
+              << (m.importance > 0 ? " importance " + std::to_string(m.importance) : "");
+    if (!m.sources.empty()) {
+      std::cout << " from";
+      for (int64_t id : m.sources) std::cout << " #" << id;
+    }
+    std::cout << "\n";
     std::string text = m.text.size() > 300 ? m.text.substr(0, 300) + "..." : m.text;
     std::cout << "  " << text << "\n";
   }
+  return kExitOk;
+}
+
+// One replay of the newest episodes of an environment with the configured model, as the agent
+// does after a failed task: the lessons stored and the ones dropped, with why.
+int Reflect(Context& ctx, const MemoryArgs& a) {
+  auto config = ctx.LoadConfig();
+  if (!config) return Fail(config.error());
+  auto home = OpenDataHome(config->home);
+  if (!home) return Fail(home.error());
+  auto store = memory::OpenMemoryStore(*config);
+  if (!store) return Fail(store.error());
+  auto model = llm::MakeChatModel(config->llm, home->logs_dir() / llm::kPoolJournalName);
+  if (!model) return Fail(model.error());
+  agent::StoreEpisodeMemory episodes(**store);
+  agent::LoopAccess access;
+  access.ask_model = [&](std::vector<llm::Message> messages, const llm::ResponseFormat& format) {
+    llm::ChatRequest request;
+    request.messages = std::move(messages);
+    request.response_format = format;
+    request.sampling.temperature = config->agent.temperature;
+    return (*model)->Chat(request, {});
+  };
+  access.prompt = [&](const std::string& name,
+                      const std::map<std::string, std::string>& values) -> Result<std::string> {
+    NAUT_ASSIGN_OR_RETURN(std::string text, agent::LoadPrompt(name, home->root / "prompts"));
+    return agent::RenderPrompt(text, values);
+  };
+  access.observe = [] { return std::string(); };
+  access.emit = [](const std::string&, const Json&) {};
+  const std::string env = a.env.empty() ? config->agent.env : a.env;
+  agent::Reflector reflector(episodes, env, "memory-reflect", access);
+  auto report = reflector.Replay("on demand");
+  if (!report) return Fail(report.error());
+  if (a.json) {
+    std::cout << DumpJson(Json{{"environment", env},
+                               {"episodes", report->episodes},
+                               {"stored", report->stored},
+                               {"dropped", report->dropped}},
+                          2)
+              << "\n";
+    return kExitOk;
+  }
+  if (report->episodes == 0) {
+    std::cout << "no episodes of " << env << " to replay\n";
+    return kExitOk;
+  }
+  std::cout << "replayed " << report->episodes << " episodes of " << env << "; "
+            << report->stored.size() << " new lessons\n";
+  for (const auto& l : report->stored) std::cout << "  + " << l << "\n";
+  for (const auto& d : report->dropped) std::cout << "  - dropped: " << d << "\n";
   return kExitOk;
 }
 
@@ -168,6 +234,12 @@ void AddMemoryCommands(CLI::App& app, Context& ctx) {
   search->add_flag("--json", args->json, "Print JSON");
   search->preparse_callback([args](size_t) { args->kind = "any"; });
   search->callback([&ctx, args] { ctx.exit_code = Search(ctx, *args); });
+
+  auto* reflect = mem->add_subcommand(
+      "reflect", "Replay the newest episodes with the model and store the lessons drawn");
+  reflect->add_option("--env", args->env, "The environment (default: [agent] env)");
+  reflect->add_flag("--json", args->json, "Print JSON");
+  reflect->callback([&ctx, args] { ctx.exit_code = Reflect(ctx, *args); });
 
   mem->add_subcommand("reindex",
                       "Re-embed every memory with the configured embedder and rebuild the index")

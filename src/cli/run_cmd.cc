@@ -339,6 +339,11 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
   options.skills_min_similarity = config.agent.skills_min_similarity;
   options.sampling.temperature = config.agent.temperature;
   options.memories_top_k = flags.no_memory ? 0 : config.agent.memories_top_k;
+  // Lessons are memories too: without memory retrieval none are drawn.
+  options.reflect =
+      flags.no_memory
+          ? agent::ReflectWhen::kOff
+          : agent::ParseReflectWhen(config.agent.reflect).value_or(agent::ReflectWhen::kFailures);
   if (config.llm.context_size > 0) options.context_tokens = config.llm.context_size;
   // The embedded engine knows the context it really holds (the model's may be smaller).
   if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(&model))
@@ -543,7 +548,8 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::PositiveNumber);
   run->add_flag("--no-skills", flags.no_skills,
                 "Run without the skill library: nothing retrieved, nothing learned");
-  run->add_flag("--no-memory", flags.no_memory, "Do not show the model earlier episodes");
+  run->add_flag("--no-memory", flags.no_memory,
+                "Do not show the model earlier episodes or lessons (and draw none)");
   run->add_option("--critic", flags.critic,
                   "Who judges a task: checker (the profile's checker tool; the default) or llm "
                   "(the model, even where a checker exists)")

@@ -278,6 +278,8 @@ const std::vector<Field>& Fields() {
                                     NAUT_REF(agent.skills_min_similarity), -1, 1));
     f.push_back(NumberField<double>("agent.temperature", NAUT_REF(agent.temperature), 0, 2));
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
+    f.push_back(StringField("agent.reflect", NAUT_REF(agent.reflect),
+                            OneOf({"off", "failures", "each_task"})));
     f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
     f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));
     f.push_back(StringListField("permissions.ask", NAUT_REF(permissions.ask), nullptr));

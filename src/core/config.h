@@ -92,6 +92,9 @@ struct AgentConfig {
   // unrelated skills lead small models astray.
   double skills_min_similarity = 0.3;
   int memories_top_k = 5;
+  // Memory replay: after a task that failed ("failures"), after every task and at the end of
+  // a run ("each_task"), or never ("off"), the model draws lessons from recent episodes.
+  std::string reflect = "failures";
   // The actor's sampling temperature. Low: a small model that samples at the engine's 0.8
   // wanders off a plan it stated one turn before.
   double temperature = 0.3;

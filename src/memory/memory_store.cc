@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -55,13 +56,18 @@ CREATE TRIGGER memory_items_au AFTER UPDATE OF text ON memory_items BEGIN
   INSERT INTO memory_fts (rowid, text) VALUES (new.id, new.text);
 END;
 )sql"},
+    {2, "reflections: importance and the memories they came from",
+     R"sql(
+ALTER TABLE memory_items ADD COLUMN importance INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memory_items ADD COLUMN sources TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 constexpr const char* kNoIndexYet = "no index file yet";
 
 constexpr const char* kColumns =
     "m.id, m.kind, m.text, m.environment, m.tags, m.task, m.outcome, m.critique, m.run_id, "
-    "m.step, m.ref, m.created, m.embedder, m.dim";
+    "m.step, m.ref, m.created, m.embedder, m.dim, m.importance, m.sources";
 
 std::string JoinTags(const std::vector<std::string>& tags) {
   if (tags.empty()) return "";
@@ -110,6 +116,12 @@ Memory ReadRow(const store::Statement& s, int first = 0) {
   m.created = s.ColumnText(first + 11);
   m.embedder = s.ColumnText(first + 12);
   m.dim = static_cast<int>(s.ColumnInt(first + 13));
+  m.importance = static_cast<int>(s.ColumnInt(first + 14));
+  for (const auto& id : SplitTags(s.ColumnText(first + 15))) {
+    char* end = nullptr;
+    const long long v = std::strtoll(id.c_str(), &end, 10);
+    if (end != id.c_str() && *end == '\0') m.sources.push_back(v);
+  }
   return m;
 }
 
@@ -215,8 +227,8 @@ Result<int64_t> MemoryWriter::Insert(const NewMemory& m, const Vector& embedding
     NAUT_ASSIGN_OR_RETURN(
         insert_,
         db().Prepare("INSERT INTO memory_items (kind, text, environment, tags, task, outcome, "
-                     "critique, run_id, step, ref, created, embedder, dim, embedding) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                     "critique, run_id, step, ref, created, embedder, dim, embedding, "
+                     "importance, sources) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   } else {
     insert_->Reset();
   }
@@ -235,6 +247,9 @@ Result<int64_t> MemoryWriter::Insert(const NewMemory& m, const Vector& embedding
       .Bind(12, store_.embedder_->id())
       .Bind(13, store_.dim_)
       .BindBlob(14, embedding.data(), embedding.size() * sizeof(float));
+  std::vector<std::string> sources;
+  for (int64_t id : m.sources) sources.push_back(std::to_string(id));
+  ins.Bind(15, static_cast<int64_t>(std::clamp(m.importance, 0, 10))).Bind(16, JoinTags(sources));
   NAUT_RETURN_IF_ERROR(ins.Run());
   int64_t id = db().LastInsertRowId();
   added_.emplace_back(id, embedding);
@@ -446,6 +461,23 @@ Result<Memory> MemoryStore::Get(int64_t id) {
   NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound("memory " + std::to_string(id) + " does not exist");
   return ReadRow(q);
+}
+
+Result<std::vector<Memory>> MemoryStore::Recent(Kind kind, const std::string& environment,
+                                                size_t n) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto q, db_->Prepare(std::string("SELECT ") + kColumns +
+                           " FROM memory_items m WHERE m.deleted = 0 AND m.kind = ?1 AND "
+                           "(?2 = '' OR m.environment = ?2) ORDER BY m.id DESC LIMIT ?3"));
+  q.Bind(1, KindName(kind)).Bind(2, environment).Bind(3, static_cast<int64_t>(n));
+  std::vector<Memory> out;
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(ReadRow(q));
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(const Query& q,

@@ -46,6 +46,10 @@ struct NewMemory {
   std::string task, outcome, critique, run_id;
   int64_t step = -1;  // -1: none
   std::string ref;    // what the entry stands for, e.g. a skill "name@3"
+  // A reflection's: how much the lesson decides success, 1 (trivial) to 10 (0: not rated),
+  // and the memories (episodes) it was drawn from.
+  int importance = 0;
+  std::vector<int64_t> sources;
 };
 
 struct Memory : NewMemory {
@@ -130,6 +134,8 @@ class MemoryStore {
   Result<std::vector<int64_t>> AddBatch(std::span<const NewMemory> memories);
   Status Remove(int64_t id);
   Result<Memory> Get(int64_t id);
+  // The newest `n` memories of `kind` (in `environment` when given), oldest first.
+  Result<std::vector<Memory>> Recent(Kind kind, const std::string& environment, size_t n);
   Result<std::vector<Hit>> Search(const Query& query);
 
   // Runs `body` in one write transaction, then applies its inserts and removals to the index.

@@ -240,6 +240,10 @@ TEST_F(UpgradeTest, EveryEarlierSchemaOpensWithNothingLost) {
                 std::string::npos)
           << listed.out;
     }
+    if (fixture.versions.at("memory") >= 2) {  // a reflection keeps its importance and sources
+      auto lesson = Run(home, {"memory", "search", "HP potion inn", "--kind", "reflection"});
+      EXPECT_NE(lesson.out.find("importance 8 from #1"), std::string::npos) << lesson.out;
+    }
     auto found = Run(home, {"memory", "search", "goblin innkeeper tavern"});
     EXPECT_EQ(found.status.exit_code, 0) << found.err;
     EXPECT_NE(found.out.find("greeted the player in the tavern"), std::string::npos) << found.out;
