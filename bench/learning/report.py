@@ -89,7 +89,10 @@ def summarise_run(events):
         "corrections": sum(1 for e in events if e.get("type") == "correction"),
         "code_actions": len(codes),
         "code_failures": sum(1 for e in codes if not e.get("ok")),
-        "skills_learned": sum(1 for e in skills if e.get("status") == "learned"),
+        # A skill stored, checked or not: a draft repaired into a verified version is one skill.
+        "skills_learned": len({e.get("name") for e in skills
+                               if e.get("status") in ("learned", "verified", "draft")}),
+        "skills_verified": len({e.get("name") for e in skills if e.get("status") == "verified"}),
         "skills_refused": sum(1 for e in skills if e.get("status") == "refused"),
         "skills_reused": len(used),
         "tasks": len(tasks),
@@ -152,7 +155,7 @@ def variant_rows(runs_by_variant):
 
 def run_rows(runs_by_variant):
     lines = ["| variant | seed | milestones (model calls when reached) | model calls | tool calls "
-             "| corrections | code actions (failed) | skills learned / refused / reused "
+             "| corrections | code actions (failed) | skills learned (verified) / refused / reused "
              "| prompt tokens (cached) | model s / tools s / code s | stop |",
              "|---" * 11 + "|"]
     for variant, runs in runs_by_variant.items():
@@ -161,7 +164,8 @@ def run_rows(runs_by_variant):
             lines.append(
                 f"| {variant} | {r['seed']} | {ms} | {r['model_calls']} | {r['tool_calls']} "
                 f"| {r['corrections']} | {r['code_actions']} ({r['code_failures']}) "
-                f"| {r['skills_learned']} / {r['skills_refused']} / {r['skills_reused']} "
+                f"| {r['skills_learned']} ({r.get('skills_verified', 0)}) / {r['skills_refused']} "
+                f"/ {r['skills_reused']} "
                 f"| {r['prompt_tokens']} ({r['cached_tokens']}) "
                 f"| {r['model_s']:.0f} / {r['tool_s']:.1f} / {r['code_s']:.1f} "
                 f"| {r['stop_reason'][:60]} |")
