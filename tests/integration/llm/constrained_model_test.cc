@@ -46,7 +46,10 @@ std::vector<ToolSpec> Tools(const fs::path& workspace) {
   auto world = envs::rpg::RpgWorld::Open("");
   EXPECT_TRUE(world.ok());
   for (const auto& t : envs::rpg::RpgWorld::Tools(*world)) {
-    if (t.name == "check_goal" || t.name == "reset") continue;
+    if (t.name == "check_goal" || t.name == "reset" || t.name == "save_state" ||
+        t.name == "load_state") {
+      continue;  // the checker's tools, kept from the actor
+    }
     out.push_back({"rpg__" + t.name, t.description, SanitizeToolSchema(t.input_schema).schema});
   }
   auto files = envs::fs::FsServer::Create({.allowed = {workspace}});

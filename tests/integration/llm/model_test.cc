@@ -73,7 +73,11 @@ std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
 std::vector<ToolSpec> GameTools(const std::shared_ptr<envs::rpg::RpgWorld>& world) {
   std::vector<ToolSpec> specs;
   for (const auto& t : envs::rpg::RpgWorld::Tools(world)) {
-    if (t.name == "check_goal" || t.name == "reset") continue;  // the critic's, not the model's
+    // The checker's tools, not the player's (the rpg profile keeps them from the actor).
+    if (t.name == "check_goal" || t.name == "reset" || t.name == "save_state" ||
+        t.name == "load_state") {
+      continue;
+    }
     specs.push_back({"rpg__" + t.name, t.description, t.input_schema});
   }
   return specs;
