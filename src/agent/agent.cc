@@ -8,6 +8,7 @@
 
 #include "agent/prompts.h"
 #include "core/ids.h"
+#include "skills/skill_store.h"
 
 namespace naut::agent {
 
@@ -321,6 +322,11 @@ std::string Agent::TaskLoop(std::stop_token stop) {
       return outcome.error().message();
     }
     outcome->success ? ++summary_.done : ++summary_.failed;
+    if (outcome->success && options_.consolidate_every > 0 &&
+        summary_.done % options_.consolidate_every == 0 && !CannotConsolidate()) {
+      if (auto merged = Consolidate(); !merged)
+        Emit("consolidation", {{"refused", merged.error().message()}});
+    }
   }
 }
 
@@ -619,8 +625,25 @@ void Agent::SaveStartState(const TaskRecord& task, TaskState& state) {
 
 SkillCheck Agent::CheckSkill(const TaskRecord& task, const TaskState& state,
                              const std::string& name, const std::string& code) {
+  if (!state.start_state) return {SkillCheck::State::kNotRun, state.start_state_note};
+  SkillCheck check =
+      RunFromState(*state.start_state, task, name, state.skills_code + code + "\n", name + "()");
+  if (check.state == SkillCheck::State::kPassed && skills_ && skills_->Store()) {
+    Status kept = skills_->Store()->AddCase({.skill = name,
+                                             .task = task.description,
+                                             .milestone = task.milestone,
+                                             .environment = profile_.name,
+                                             .call = name + "()",
+                                             .start_state = *state.start_state});
+    if (!kept.ok())
+      spdlog::warn("agent: the task skill '{}' passed on was not kept: {}", name, kept.ToString());
+  }
+  return check;
+}
+
+SkillCheck Agent::RunFromState(const Json& start, const TaskRecord& task, const std::string& label,
+                               const std::string& definitions, const std::string& call) {
   using State = SkillCheck::State;
-  if (!state.start_state) return {State::kNotRun, state.start_state_note};
   auto now = SaveState();
   if (!now) return {State::kNotRun, "the state now could not be saved: " + now.error().message()};
   // Whatever happens below, the environment goes back to where the agent left it.
@@ -628,21 +651,21 @@ SkillCheck Agent::CheckSkill(const TaskRecord& task, const TaskState& state,
     Status back = LoadState(*now);
     if (back.ok()) return "";
     spdlog::error("agent: the environment could not be put back after checking skill '{}': {}",
-                  name, back.ToString());
+                  label, back.ToString());
     return " (and the environment could not be put back: " + back.message() + ")";
   };
-  if (Status s = LoadState(*state.start_state); !s.ok()) {
+  if (Status s = LoadState(start); !s.ok()) {
     return {State::kNotRun, "the task's start could not be put back: " + s.message() + put_back()};
   }
   if (critic_.Verify(task, {}).success) {
     return {State::kNotRun, "the task was already done in the state it started in" + put_back()};
   }
-  const auto start = Clock::now();
+  const auto started = Clock::now();
   PolicedToolBox policed(tools_, tool_infos_, [this](const std::string& tool, const Json& args) {
     return Refusal(tool, args);
   });
-  auto run = code_->Run(name + "()", state.skills_code + code + "\n", policed,
-                        options_.task_limits.tool_calls, options_.code_timeout);
+  auto run = code_->Run(call, definitions, policed, options_.task_limits.tool_calls,
+                        options_.code_timeout);
   const Verdict verdict = critic_.Verify(task, {});
   const size_t calls = run ? run->calls.size() : 0;
   std::string note;
@@ -657,16 +680,51 @@ SkillCheck Agent::CheckSkill(const TaskRecord& task, const TaskState& state,
         "it ran (" + std::to_string(calls) + " tool calls), and " + OneLine(verdict.critique, 300);
   } else {
     result = State::kPassed;
-    note = "the " + verdict.source + " agreed after " + name + "() made " + std::to_string(calls) +
+    note = "the " + verdict.source + " agreed after " + call + " made " + std::to_string(calls) +
            " tool calls from the state the task started in";
   }
   note += put_back();
-  Emit("skill_check", {{"name", name},
+  Emit("skill_check", {{"name", label},
+                       {"call", call},
+                       {"task", task.description},
                        {"passed", result == State::kPassed},
                        {"tool_calls", calls},
-                       {"latency_ms", MillisSince(start)},
+                       {"latency_ms", MillisSince(started)},
                        {"note", note}});
   return {result, note};
+}
+
+std::optional<std::string> Agent::CannotConsolidate() const {
+  if (skills_ == nullptr || skills_->Store() == nullptr) return "there is no skill library";
+  if (code_ == nullptr) return "code actions are off";
+  if (profile_.save_state_tool.empty() || profile_.load_state_tool.empty()) {
+    return "environment '" + profile_.name +
+           "' names no [checker] save_state_tool and load_state_tool, so a skill cannot be run "
+           "from the state its task started in";
+  }
+  return std::nullopt;
+}
+
+Result<std::vector<Consolidation>> Agent::Consolidate(bool dry_run) {
+  if (auto why = CannotConsolidate())
+    return FailedPrecondition("cannot consolidate skills: " + *why);
+  if (tool_infos_.empty()) NAUT_RETURN_IF_ERROR(Prepare());
+  Consolidator consolidator(
+      *skills_->Store(), profile_.name, Access(),
+      [this](const skills::SkillCase& c, const std::string& code, const std::string& call) {
+        TaskRecord task{.env = c.environment, .description = c.task, .milestone = c.milestone};
+        return RunFromState(c.start_state, task, call.substr(0, call.find('(')), code + "\n", call);
+      },
+      options_.consolidation);
+  if (!dry_run) return consolidator.Run();
+  NAUT_ASSIGN_OR_RETURN(auto groups, consolidator.Groups());
+  std::vector<Consolidation> out;
+  for (const auto& g : groups) {
+    Consolidation c{.similarity = g.similarity};
+    for (const auto& k : g.skills) c.sources.push_back(k.name);
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Result<Agent::RoundEnd> Agent::RunRound(const TaskRecord& task, TaskState& state,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "agent/compaction.h"
+#include "agent/consolidation.h"
 #include "agent/context_builder.h"
 #include "agent/critic.h"
 #include "agent/curriculum.h"
@@ -66,6 +67,9 @@ struct AgentOptions {
   CriticKind critic = CriticKind::kChecker;
   CurriculumKind curriculum = CurriculumKind::kAuto;
   ReflectWhen reflect = ReflectWhen::kFailures;  // memory replay (reflection.h)
+  // Skill consolidation (consolidation.h) after every this many tasks done; 0: never.
+  int consolidate_every = 0;
+  ConsolidationOptions consolidation;
   PermissionPolicy permissions;
   std::filesystem::path prompt_dir;  // overrides of the built-in prompts
   llm::Sampling sampling;
@@ -99,6 +103,9 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   Result<RunSummary> Run(std::stop_token stop);
+  // One pass of skill consolidation now (`neuronaut skills consolidate`); `dry_run` only finds
+  // the groups. Errors when the run has no skill library, code actions or state tools.
+  Result<std::vector<Consolidation>> Consolidate(bool dry_run = false);
 
  private:
   struct TaskState;
@@ -144,10 +151,16 @@ class Agent {
 
   // A new skill checked (skill_writer.h's SkillChecker): the environment put back to the
   // state the task started in (saved by SaveStartState with the profile's save_state_tool),
-  // `name()` run as a code action, the checker asked, the environment put back to now.
+  // `name()` run as a code action, the checker asked, the environment put back to now. A pass
+  // is kept as the skill's case (skills::SkillCase) for consolidation to check on.
   void SaveStartState(const TaskRecord& task, TaskState& state);
   SkillCheck CheckSkill(const TaskRecord& task, const TaskState& state, const std::string& name,
                         const std::string& code);
+  // CheckSkill's run: `call` with `definitions` (skill sources) from `start`, judged on `task`.
+  SkillCheck RunFromState(const Json& start, const TaskRecord& task, const std::string& label,
+                          const std::string& definitions, const std::string& call);
+  // Why consolidation cannot run here, or nothing.
+  std::optional<std::string> CannotConsolidate() const;
   Result<Json> SaveState();
   Status LoadState(const Json& saved);
 

@@ -22,6 +22,7 @@ class StoreSkillLibrary : public SkillLibrary {
   Status SetVerification(const std::string& name, bool verified, const std::string& note) override;
   Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                   const std::string& env) override;
+  skills::SkillStore* Store() override { return &store_; }
 
   static std::string TaskTag(const std::string& task);
 

@@ -17,6 +17,10 @@
 #include "llm/chat.h"
 #include "mcp/permissions.h"
 
+namespace naut::skills {
+class SkillStore;
+}  // namespace naut::skills
+
 namespace naut::agent {
 
 struct ToolInfo {
@@ -96,6 +100,9 @@ class SkillLibrary {
   // The skill stored for `task` by an earlier attempt, so a resumed task is not learned twice.
   virtual Result<std::optional<std::string>> SkillForTask(const std::string& task,
                                                           const std::string& env) = 0;
+  // The store underneath, for the tasks a skill passed on and for consolidation; null where
+  // there is none.
+  virtual skills::SkillStore* Store() { return nullptr; }
 };
 
 struct Episode {

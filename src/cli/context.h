@@ -41,6 +41,8 @@ void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddRunCommand(CLI::App& app, Context& ctx);
 void AddMemoryCommands(CLI::App& app, Context& ctx);
 void AddSkillsCommands(CLI::App& app, Context& ctx);
+// `skills consolidate`, which sets the agent up as `run` does (run_cmd.cc).
+void AddSkillsConsolidateCommand(CLI::App& skills, Context& ctx);
 void AddRunsCommand(CLI::App& app, Context& ctx);
 void AddMcpCommands(CLI::App& app, Context& ctx);
 void AddLlmCommands(CLI::App& app, Context& ctx);

@@ -55,6 +55,10 @@ struct RunFlags {
   bool no_memory = false;
   std::string critic = "checker";
   std::string curriculum = "auto";
+  // `neuronaut skills consolidate`: the run's set-up, then one consolidation pass instead of
+  // tasks (only the groups with `dry_run`).
+  bool consolidate = false;
+  bool dry_run = false;
 };
 
 // "<model name> (<n> cores)" of this machine, for the run's record.
@@ -124,6 +128,15 @@ void Show(const std::string& type, const Json& f) {
     out << "    skill " << f.value("status", "")
         << (f.contains("name") ? " " + f.value("name", "") : "")
         << (f.contains("reason") ? ": " + Short(f["reason"], 160) : "") << "\n";
+  } else if (type == "skill_check") {
+    out << "    check " << f.value("call", f.value("name", "")) << ": "
+        << (f.value("passed", false) ? "passed" : "failed") << " — " << Short(f["note"], 160)
+        << "\n";
+  } else if (type == "consolidation") {
+    out << "  consolidation of " << Short(f.value("sources", Json::array()), 160) << ": "
+        << (f.value("merged", "").empty() ? "refused: " + f.value("refused", "")
+                                          : "merged into " + f.value("merged", ""))
+        << "\n";
   } else if (type == "milestone") {
     out << "  milestone " << f.value("milestone", "") << ": " << f.value("note", "") << "\n";
   } else if (type == "task_end") {
@@ -344,6 +357,8 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
       flags.no_memory
           ? agent::ReflectWhen::kOff
           : agent::ParseReflectWhen(config.agent.reflect).value_or(agent::ReflectWhen::kFailures);
+  options.consolidate_every = flags.no_skills ? 0 : config.agent.consolidate_every;
+  options.consolidation.min_similarity = config.agent.consolidate_similarity;
   if (config.llm.context_size > 0) options.context_tokens = config.llm.context_size;
   // The embedded engine knows the context it really holds (the model's may be smaller).
   if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(&model))
@@ -443,6 +458,47 @@ int ReportRunEnd(const agent::RunSummary& summary, agent::ProgressStore& progres
   return g_stop_requested && !terminated ? 130 : kExitOk;
 }
 
+// `neuronaut skills consolidate`'s answer: each group merged (into what), refused (why), or in a
+// dry run only found. Exit 0 unless the pass itself could not run.
+int ReportConsolidation(const Result<std::vector<agent::Consolidation>>& result,
+                        const RunFlags& flags) {
+  if (!result) return Fail(result.error());
+  if (flags.json) {
+    Json out = Json::array();
+    for (const auto& c : *result) {
+      Json checks = Json::array();
+      for (const auto& k : c.checks) {
+        checks.push_back({{"source", k.source},
+                          {"task", k.task},
+                          {"call", k.call},
+                          {"passed", k.check.state == agent::SkillCheck::State::kPassed},
+                          {"note", k.check.note}});
+      }
+      out.push_back({{"sources", c.sources},
+                     {"similarity", c.similarity},
+                     {"merged", c.merged},
+                     {"refused", c.refused},
+                     {"checks", checks}});
+    }
+    std::cout << DumpJson(out, 2) << "\n";
+    return kExitOk;
+  }
+  if (result->empty()) std::cout << "no skills alike enough to consolidate\n";
+  for (const auto& c : *result) {
+    std::string names;
+    for (const auto& n : c.sources) names += (names.empty() ? "" : ", ") + n;
+    std::cout << names << " (similarity " << std::to_string(c.similarity).substr(0, 4) << "): ";
+    if (flags.dry_run) {
+      std::cout << "alike\n";
+    } else if (!c.merged.empty()) {
+      std::cout << "merged into " << c.merged << ", checked on " << c.checks.size() << " task(s)\n";
+    } else {
+      std::cout << "refused: " << c.refused << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 // The run's steps in order; every object made here lives until the agent has stopped, and
 // whatever has started (MCP servers, a llama-server) is stopped on the way out.
 int Run(Context& ctx, const RunFlags& flags) {
@@ -512,6 +568,8 @@ int Run(Context& ctx, const RunFlags& flags) {
                      flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
                      EventOutput(flags.json, watchdog));
 
+  if (flags.consolidate) return ReportConsolidation(agent.Consolidate(flags.dry_run), flags);
+
   std::stop_source stop;
   std::atomic<bool> timed_out{false};
   std::jthread watcher = WatchForStop(stop, term, timed_out, flags.max_minutes);
@@ -522,6 +580,19 @@ int Run(Context& ctx, const RunFlags& flags) {
 }
 
 }  // namespace
+
+void AddSkillsConsolidateCommand(CLI::App& skills, Context& ctx) {
+  static RunFlags flags;
+  flags.consolidate = true;
+  auto* cmd = skills.add_subcommand(
+      "consolidate",
+      "Merge skills that do the same thing into one general skill, checked on each of their "
+      "tasks before it replaces them (starts the environment and asks the model)");
+  cmd->add_option("--env", flags.env, "rpg | pkg | path to a profile .toml (default: [agent] env)");
+  cmd->add_flag("--dry-run", flags.dry_run, "Only list the groups of alike skills (no model call)");
+  cmd->add_flag("--json", flags.json, "Print JSON");
+  cmd->callback([&ctx] { ctx.exit_code = Run(ctx, flags); });
+}
 
 void AddRunCommand(CLI::App& app, Context& ctx) {
   static RunFlags flags;

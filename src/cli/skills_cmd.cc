@@ -1,4 +1,5 @@
-// neuronaut skills list|show|search|add|rm|export|import: the learned skill library.
+// neuronaut skills list|show|search|add|rm|export|import (and consolidate, in run_cmd.cc): the
+// learned skill library.
 
 #include <fstream>
 #include <iostream>
@@ -52,7 +53,10 @@ std::string OneLineError(std::string e) {
 }
 
 void PrintLine(const skills::Skill& k) {
-  std::cout << k.name << " v" << k.version << (k.superseded ? " (superseded)" : "")
+  std::cout << k.name << " v" << k.version
+            << (!k.consolidated_into.empty() ? " (merged into " + k.consolidated_into + ")"
+                : k.superseded               ? " (superseded)"
+                                             : "")
             << (k.verification == skills::Verification::kUnverified
                     ? ""
                     : " (" + std::string(skills::ToString(k.verification)) + ")")
@@ -95,6 +99,10 @@ int Show(Context& ctx, const SkillArgs& a) {
     return kExitOk;
   }
   PrintLine(*k);
+  if (auto cases = lib->skills->Cases(k->name); cases && !cases->empty()) {
+    std::cout << "passed on:\n";
+    for (const auto& c : *cases) std::cout << "    " << c.call << " for \"" << c.task << "\"\n";
+  }
   std::cout << "signature: " << skills::SkillSignature(*k)
             << "\nfile: " << lib->skills->FileOf(k->name).string() << "\n\n"
             << k->code << (k->code.empty() || k->code.back() != '\n' ? "\n" : "");
@@ -186,7 +194,8 @@ int Import(Context& ctx, const SkillArgs& a) {
 
 void AddSkillsCommands(CLI::App& app, Context& ctx) {
   auto* sk = app.add_subcommand(
-      "skills", "The learned skill library: list, show, search, add, rm, export, import");
+      "skills",
+      "The learned skill library: list, show, search, add, rm, export, import, consolidate");
   sk->require_subcommand(1);
   auto a = std::make_shared<SkillArgs>();
 
@@ -229,6 +238,8 @@ void AddSkillsCommands(CLI::App& app, Context& ctx) {
   imp->add_option("file", a->file, "Bundle written by `neuronaut skills export`")->required();
   imp->add_flag("--allow-near-duplicates", a->allow_near, "Store twins of existing skills too");
   imp->callback([&ctx, a] { ctx.exit_code = Import(ctx, *a); });
+
+  AddSkillsConsolidateCommand(*sk, ctx);
 }
 
 }  // namespace naut::cli

@@ -280,6 +280,10 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
     f.push_back(StringField("agent.reflect", NAUT_REF(agent.reflect),
                             OneOf({"off", "failures", "each_task"})));
+    f.push_back(
+        NumberField<int>("agent.consolidate_every", NAUT_REF(agent.consolidate_every), 0, 100000));
+    f.push_back(NumberField<double>("agent.consolidate_similarity",
+                                    NAUT_REF(agent.consolidate_similarity), 0, 1));
     f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
     f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));
     f.push_back(StringListField("permissions.ask", NAUT_REF(permissions.ask), nullptr));

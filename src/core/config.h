@@ -95,6 +95,11 @@ struct AgentConfig {
   // Memory replay: after a task that failed ("failures"), after every task and at the end of
   // a run ("each_task"), or never ("off"), the model draws lessons from recent episodes.
   std::string reflect = "failures";
+  // Skill consolidation: after every this many tasks done (0: never), skills that look alike
+  // (the mean of their descriptions' cosine and their code's word overlap at least
+  // consolidate_similarity) are merged into one general skill, checked on each of their tasks.
+  int consolidate_every = 5;
+  double consolidate_similarity = 0.5;
   // The actor's sampling temperature. Low: a small model that samples at the engine's 0.8
   // wanders off a plan it stated one turn before.
   double temperature = 0.3;

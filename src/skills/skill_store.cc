@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "core/files.h"
 #include "core/ids.h"
@@ -52,12 +54,28 @@ ALTER TABLE skills ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE skills ADD COLUMN verification TEXT NOT NULL DEFAULT 'unverified';
 ALTER TABLE skills ADD COLUMN verification_note TEXT NOT NULL DEFAULT '';
 )sql"},
+    {4, "the tasks a skill passed on, and skills consolidated into one",
+     R"sql(
+ALTER TABLE skills ADD COLUMN consolidated_into TEXT NOT NULL DEFAULT '';
+CREATE TABLE skill_cases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  milestone TEXT NOT NULL DEFAULT '',
+  environment TEXT NOT NULL DEFAULT '',
+  call TEXT NOT NULL,
+  start_state TEXT NOT NULL,
+  created TEXT NOT NULL
+);
+CREATE INDEX skill_cases_name ON skill_cases (name, task);
+)sql"},
 };
 
 constexpr const char* kColumns =
     "id, name, version, description, docstring, code, language, params, supersedes, superseded, "
     "created, uses, successes, failures, environment, tags, memory_id, last_error, "
-    "failures_in_a_row, retired, verification, verification_note";
+    "failures_in_a_row, retired, verification, verification_note, consolidated_into";
 
 std::string JoinTags(const std::vector<std::string>& tags) {
   std::string s;
@@ -126,6 +144,7 @@ Skill ReadSkill(const store::Statement& s) {
   k.retired = s.ColumnInt(19) != 0;
   k.verification = VerificationFromString(s.ColumnText(20)).value_or(Verification::kUnverified);
   k.verification_note = s.ColumnText(21);
+  k.consolidated_into = s.ColumnText(22);
   return k;
 }
 
@@ -425,6 +444,208 @@ Result<Skill> SkillStore::SetVerification(const std::string& name, int version, 
   return k;
 }
 
+Status SkillStore::AddCase(const SkillCase& c) {
+  NAUT_ASSIGN_OR_RETURN(Skill k, Get(c.skill));
+  const std::string state = DumpJson(c.start_state);
+  if (state.size() > kMaxCaseStateBytes) {
+    return InvalidArgument("the state of task '" + c.task + "' is " + std::to_string(state.size()) +
+                           " bytes, more than a case keeps (" + std::to_string(kMaxCaseStateBytes) +
+                           ")");
+  }
+  NAUT_ASSIGN_OR_RETURN(store::Transaction tx, memory_.db().Begin());
+  NAUT_ASSIGN_OR_RETURN(
+      auto del, memory_.db().Prepare("DELETE FROM skill_cases WHERE name = ? AND task = ?"));
+  del.Bind(1, k.name).Bind(2, c.task);
+  NAUT_RETURN_IF_ERROR(del.Run());
+  NAUT_ASSIGN_OR_RETURN(
+      auto ins, memory_.db().Prepare("INSERT INTO skill_cases (name, version, task, milestone, "
+                                     "environment, call, start_state, created) "
+                                     "VALUES (?,?,?,?,?,?,?,?)"));
+  ins.Bind(1, k.name)
+      .Bind(2, k.version)
+      .Bind(3, c.task)
+      .Bind(4, c.milestone)
+      .Bind(5, c.environment.empty() ? k.environment : c.environment)
+      .Bind(6, c.call.empty() ? k.name + "()" : c.call)
+      .Bind(7, state)
+      .Bind(8, NowIso8601());
+  NAUT_RETURN_IF_ERROR(ins.Run());
+  return tx.Commit();
+}
+
+Result<std::vector<SkillCase>> SkillStore::Cases(const std::string& name) {
+  NAUT_ASSIGN_OR_RETURN(
+      auto q,
+      memory_.db().Prepare("SELECT id, name, version, task, milestone, environment, call, "
+                           "start_state, created FROM skill_cases WHERE name = ? ORDER BY id"));
+  q.Bind(1, name);
+  std::vector<SkillCase> out;
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    SkillCase c;
+    c.id = q.ColumnInt(0);
+    c.skill = q.ColumnText(1);
+    c.version = static_cast<int>(q.ColumnInt(2));
+    c.task = q.ColumnText(3);
+    c.milestone = q.ColumnText(4);
+    c.environment = q.ColumnText(5);
+    c.call = q.ColumnText(6);
+    auto state = ParseJson(q.ColumnText(7), "skill case state");
+    if (!state) {
+      spdlog::warn("skills: case {} of '{}' has an unreadable state, left out: {}", c.id, name,
+                   state.error().message());
+      continue;
+    }
+    c.start_state = std::move(*state);
+    c.created = q.ColumnText(8);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+namespace {
+
+bool IsPythonKeyword(const std::string& w) {
+  static const std::set<std::string> kKeywords = {
+      "False",   "None",     "True",     "and",    "as",   "assert", "async",  "await",
+      "break",   "class",    "continue", "def",    "del",  "elif",   "else",   "except",
+      "finally", "for",      "from",     "global", "if",   "import", "in",     "is",
+      "lambda",  "nonlocal", "not",      "or",     "pass", "raise",  "return", "try",
+      "while",   "with",     "yield",    "tools",  "self", "print",  "len",    "range"};
+  return kKeywords.contains(w);
+}
+
+std::set<std::string> CodeWords(const std::string& code) {
+  std::set<std::string> words;
+  std::string w;
+  auto flush = [&] {
+    if (!w.empty() && !IsPythonKeyword(w)) words.insert(w);
+    w.clear();
+  };
+  for (char c : code) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      w += c;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return words;
+}
+
+}  // namespace
+
+double CodeSimilarity(const std::string& a, const std::string& b) {
+  const auto wa = CodeWords(a), wb = CodeWords(b);
+  if (wa.empty() && wb.empty()) return 1;
+  size_t both = 0;
+  for (const auto& w : wa) both += wb.contains(w) ? 1 : 0;
+  return static_cast<double>(both) / static_cast<double>(wa.size() + wb.size() - both);
+}
+
+Result<std::vector<SkillGroup>> SkillStore::SimilarGroups(const std::string& environment,
+                                                          double min_similarity) {
+  NAUT_ASSIGN_OR_RETURN(auto offered, Offered());
+  std::vector<Skill> skills;
+  for (auto& k : offered) {
+    if (environment.empty() || k.environment == environment) skills.push_back(std::move(k));
+  }
+  if (skills.size() < 2) return std::vector<SkillGroup>{};
+  std::vector<std::string> texts;
+  texts.reserve(skills.size());
+  for (const auto& k : skills) texts.push_back(SearchText(k.name, k.docstring, ""));
+  NAUT_ASSIGN_OR_RETURN(auto vectors, memory_.embedder().Embed(texts));
+  const size_t n = skills.size();
+  std::vector<std::vector<double>> score(n, std::vector<double>(n, 0));
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const double s =
+          (memory::Dot(vectors[i], vectors[j]) + CodeSimilarity(skills[i].code, skills[j].code)) /
+          2;
+      score[i][j] = score[j][i] = s;
+    }
+  }
+  // Complete linkage: two groups join when every pair across them scores at least the
+  // threshold, the most alike pair first, so a chain of look-alikes does not make one group.
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < n; ++i) groups.push_back({i});
+  auto link = [&](const std::vector<size_t>& a, const std::vector<size_t>& b) {
+    double low = 1;
+    for (size_t i : a) {
+      for (size_t j : b) low = std::min(low, score[i][j]);
+    }
+    return low;
+  };
+  while (true) {
+    double best = -1;
+    size_t ba = 0, bb = 0;
+    for (size_t a = 0; a < groups.size(); ++a) {
+      for (size_t b = a + 1; b < groups.size(); ++b) {
+        const double l = link(groups[a], groups[b]);
+        if (l > best) best = l, ba = a, bb = b;
+      }
+    }
+    if (best < min_similarity) break;
+    groups[ba].insert(groups[ba].end(), groups[bb].begin(), groups[bb].end());
+    groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(bb));
+  }
+  std::vector<SkillGroup> out;
+  for (const auto& g : groups) {
+    if (g.size() < 2) continue;
+    SkillGroup group;
+    double low = 1;
+    for (size_t i = 0; i < g.size(); ++i) {
+      for (size_t j = i + 1; j < g.size(); ++j) low = std::min(low, score[g[i]][g[j]]);
+    }
+    group.similarity = low;
+    for (size_t i : g) group.skills.push_back(skills[i]);
+    out.push_back(std::move(group));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const SkillGroup& a, const SkillGroup& b) {
+    return a.similarity > b.similarity;
+  });
+  return out;
+}
+
+Result<AddedSkill> SkillStore::AddConsolidated(NewSkill in, const std::vector<std::string>& sources,
+                                               const std::string& note,
+                                               const std::vector<SkillCase>& cases) {
+  in.allow_near_duplicate = true;  // it is meant to be like the skills it replaces
+  NAUT_ASSIGN_OR_RETURN(AddedSkill added, Add(in));
+  const std::string& name = added.skill.name;
+  NAUT_ASSIGN_OR_RETURN(added.skill, SetVerification(name, 0, Verification::kVerified, note));
+  for (const auto& source : sources) {
+    if (source == name) continue;
+    NAUT_ASSIGN_OR_RETURN(Skill old, Get(source));
+    NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
+      NAUT_ASSIGN_OR_RETURN(auto up, w.db().Prepare("UPDATE skills SET superseded = 1, "
+                                                    "consolidated_into = ? WHERE id = ?"));
+      up.Bind(1, name).Bind(2, old.id);
+      NAUT_RETURN_IF_ERROR(up.Run());
+      if (old.memory_id > 0) {
+        Status s = w.Remove(old.memory_id);
+        if (!s.ok() && s.code() != Code::kNotFound) return s;
+      }
+      return Status::Ok();
+    }));
+    std::error_code ec;
+    fs::remove(FileOf(source), ec);
+  }
+  if (added.superseded) {
+    NAUT_ASSIGN_OR_RETURN(
+        auto up, memory_.db().Prepare("UPDATE skills SET consolidated_into = ? WHERE id = ?"));
+    up.Bind(1, name).Bind(2, added.superseded->id);
+    NAUT_RETURN_IF_ERROR(up.Run());
+  }
+  for (SkillCase c : cases) {
+    c.skill = name;
+    Status s = AddCase(c);
+    if (!s.ok()) spdlog::warn("skills: a case of '{}' was not kept: {}", name, s.ToString());
+  }
+  return added;
+}
+
 std::string SkillSignature(const Skill& k) {
   std::string s = k.name + "(";
   for (size_t i = 0; i < k.params.size(); ++i) {
@@ -452,7 +673,8 @@ Json SkillToJson(const Skill& k, bool with_code) {
          {"verification", ToString(k.verification)},
          {"verification_note", k.verification_note},
          {"created", k.created},
-         {"superseded", k.superseded}};
+         {"superseded", k.superseded},
+         {"consolidated_into", k.consolidated_into}};
   if (with_code) {
     j["docstring"] = k.docstring;
     j["code"] = k.code;

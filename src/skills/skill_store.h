@@ -55,6 +55,29 @@ struct Skill {
   bool retired = false;
   Verification verification = Verification::kUnverified;
   std::string verification_note;  // the check's failure, or what it ran and what agreed
+  // Superseded by a consolidated skill of this name (SkillStore::AddConsolidated); empty else.
+  std::string consolidated_into;
+};
+
+// A task a skill was checked on: the state the task started in (the environment's own
+// save_state answer), the task and its milestone, and the call that did it from there. A
+// consolidated skill is checked on every case of the skills it replaces.
+struct SkillCase {
+  int64_t id = 0;
+  std::string skill;  // the skill's name
+  int version = 0;    // the version that passed on it
+  std::string task, milestone, environment;
+  std::string call;  // e.g. "buy_item()" or "buy_item('Wooden Sword')"
+  Json start_state;
+  std::string created;
+};
+
+// Skills that look like they do the same thing: their descriptions are alike (cosine of the
+// embedder's vectors) and so is their code (Jaccard of the words in it), each pair of the
+// group scoring at least the threshold on the mean of the two.
+struct SkillGroup {
+  std::vector<Skill> skills;
+  double similarity = 0;  // the lowest pair score within the group
 };
 
 // "name(a: int, b = 1)".
@@ -124,6 +147,24 @@ class SkillStore {
   Result<Skill> SetVerification(const std::string& name, int version, Verification state,
                                 const std::string& note);
 
+  // Records a case the current version of `c.skill` passed (a state larger than
+  // kMaxCaseStateBytes is refused). A later case of the same task replaces the earlier.
+  Status AddCase(const SkillCase& c);
+  // The cases of `name` (any version), one per task, oldest first.
+  Result<std::vector<SkillCase>> Cases(const std::string& name);
+  static constexpr size_t kMaxCaseStateBytes = 1 << 20;
+
+  // Offered skills of `environment` (any when empty) in groups of two or more whose every pair
+  // scores at least `min_similarity` (SkillGroup); the most alike group first.
+  Result<std::vector<SkillGroup>> SimilarGroups(const std::string& environment,
+                                                double min_similarity);
+  // Stores `in` as one skill that replaces `sources` (a source of the same name becomes its
+  // previous version): it is marked verified with `note`, each other source's current version
+  // is superseded with a link to it (kept, listed with --all, its file removed), and `cases`
+  // (with the new calls) become its cases.
+  Result<AddedSkill> AddConsolidated(NewSkill in, const std::vector<std::string>& sources,
+                                     const std::string& note, const std::vector<SkillCase>& cases);
+
   // A portable bundle {"format": "neuronaut-skills", "version": 1, "skills": [...]} of the
   // current versions (all when `names` is empty).
   Result<Json> Export(const std::vector<std::string>& names = {});
@@ -149,6 +190,10 @@ class SkillStore {
   memory::MemoryStore& memory_;
   SkillStoreOptions options_;
 };
+
+// How alike two skills' code is: the Jaccard index of the sets of words in it (identifiers,
+// numbers and the words of string literals; Python's keywords left out), 0 to 1.
+double CodeSimilarity(const std::string& a, const std::string& b);
 
 // Skill names are Python identifiers of at most 64 characters.
 Status CheckSkillName(const std::string& name);

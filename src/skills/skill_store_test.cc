@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/files.h"
 #include "core/ids.h"
 
@@ -238,6 +240,117 @@ TEST_F(SkillStoreTest, AVersionsCheckIsKeptAndAVerifiedSkillRanksBeforeADraft) {
   EXPECT_EQ(skills_->Get(second, 1)->verification, Verification::kVerified);
   EXPECT_EQ(VerificationFromString("verified"), Verification::kVerified);
   EXPECT_FALSE(VerificationFromString("trusted").has_value());
+}
+
+std::string MarketSkill(const std::string& name, const std::string& item) {
+  return "import tools\n\ndef " + name + "():\n    \"\"\"Buy a " + item +
+         " at the goblin market.\"\"\"\n    "
+         "tools.game__send_message(chat_id=\"@goblin_market_bot\", "
+         "message=\"/start\")\n    return tools.game__press_inline_button(chat_id="
+         "\"@goblin_market_bot\", button_text=\"Buy " +
+         item + "\")\n";
+}
+
+TEST(CodeSimilarityTest, CountsTheWordsTwoSourcesShare) {
+  EXPECT_DOUBLE_EQ(CodeSimilarity("a = b + c", "a = b + c"), 1.0);
+  EXPECT_DOUBLE_EQ(CodeSimilarity("alpha beta", "gamma delta"), 0.0);
+  // Keywords do not count: "def", "return" and "tools" are in every skill.
+  EXPECT_DOUBLE_EQ(CodeSimilarity("def f(): return tools.x", "def g(): return tools.x"), 1.0 / 3);
+}
+
+// Skills that do the same thing with another constant form a group; an unrelated one does not
+// join it, whatever the threshold it would pass with one member alone.
+TEST_F(SkillStoreTest, AlikeSkillsAreGrouped) {
+  Add(MarketSkill("buy_wooden_sword", "Wooden Sword"), "rpg");
+  Add(MarketSkill("buy_health_potion", "Health Potion"), "rpg");
+  Add(SkillCode("rest_at_inn", "Rest at the inn to restore health.",
+                "return tools.game__press_inline_button(chat_id=chat_id, button_text='Rest')"),
+      "rpg");
+  Add(MarketSkill("buy_torch", "Torch"), "pkg");  // another environment
+  auto groups = skills_->SimilarGroups("rpg", 0.5);
+  ASSERT_TRUE(groups) << groups.error().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  const auto& g = groups->front();
+  ASSERT_EQ(g.skills.size(), 2u);
+  std::set<std::string> names = {g.skills[0].name, g.skills[1].name};
+  EXPECT_EQ(names, (std::set<std::string>{"buy_wooden_sword", "buy_health_potion"}));
+  EXPECT_GE(g.similarity, 0.5);
+  EXPECT_LT(g.similarity, 1.0);
+  auto none = skills_->SimilarGroups("rpg", 0.99);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SkillStoreTest, CasesAreKeptOnePerTaskAndABigStateIsRefused) {
+  Add(MarketSkill("buy_wooden_sword", "Wooden Sword"), "rpg");
+  SkillCase c{.skill = "buy_wooden_sword",
+              .task = "Buy a sword",
+              .milestone = "buy_weapon",
+              .start_state = Json{{"gold", 10}}};
+  ASSERT_TRUE(skills_->AddCase(c).ok());
+  c.start_state = Json{{"gold", 12}};  // the same task again: replaces the first
+  ASSERT_TRUE(skills_->AddCase(c).ok());
+  auto cases = skills_->Cases("buy_wooden_sword");
+  ASSERT_TRUE(cases) << cases.error().ToString();
+  ASSERT_EQ(cases->size(), 1u);
+  EXPECT_EQ((*cases)[0].start_state, Json({{"gold", 12}}));
+  EXPECT_EQ((*cases)[0].call, "buy_wooden_sword()");
+  EXPECT_EQ((*cases)[0].environment, "rpg");
+  EXPECT_EQ((*cases)[0].milestone, "buy_weapon");
+  c.start_state = Json{{"blob", std::string(SkillStore::kMaxCaseStateBytes, 'x')}};
+  Status big = skills_->AddCase(c);
+  EXPECT_EQ(big.code(), Code::kInvalidArgument) << big.ToString();
+  EXPECT_EQ(skills_->AddCase({.skill = "no_such_skill", .task = "t"}).code(), Code::kNotFound);
+}
+
+TEST_F(SkillStoreTest, AConsolidatedSkillReplacesItsSourcesAndKeepsThemAsVersions) {
+  Add(MarketSkill("buy_wooden_sword", "Wooden Sword"), "rpg");
+  Add(MarketSkill("buy_health_potion", "Health Potion"), "rpg");
+  ASSERT_TRUE(
+      skills_
+          ->AddCase(
+              {.skill = "buy_wooden_sword", .task = "Buy a sword", .start_state = Json{{"s", 1}}})
+          .ok());
+  ASSERT_TRUE(
+      skills_
+          ->AddCase(
+              {.skill = "buy_health_potion", .task = "Buy a potion", .start_state = Json{{"s", 2}}})
+          .ok());
+  const std::string general =
+      "import tools\n\ndef buy_item(item: str = \"Wooden Sword\"):\n    \"\"\"Buy an item at the "
+      "goblin market.\"\"\"\n    return tools.game__press_inline_button(chat_id="
+      "\"@goblin_market_bot\", button_text=\"Buy \" + item)\n";
+  auto added = skills_->AddConsolidated(
+      {.code = general, .environment = "rpg"}, {"buy_wooden_sword", "buy_health_potion"},
+      "checked on 2 tasks",
+      {{.task = "Buy a sword", .call = "buy_item()", .start_state = Json{{"s", 1}}},
+       {.task = "Buy a potion",
+        .call = "buy_item(\"Health Potion\")",
+        .start_state = Json{{"s", 2}}}});
+  ASSERT_TRUE(added) << added.error().ToString();
+  EXPECT_EQ(added->skill.name, "buy_item");
+  EXPECT_EQ(added->skill.verification, Verification::kVerified);
+  auto offered = skills_->Offered();
+  ASSERT_TRUE(offered);
+  ASSERT_EQ(offered->size(), 1u);
+  EXPECT_EQ(offered->front().name, "buy_item");
+  for (const char* old : {"buy_wooden_sword", "buy_health_potion"}) {
+    auto v = skills_->Get(old, 1);
+    ASSERT_TRUE(v) << v.error().ToString();
+    EXPECT_TRUE(v->superseded);
+    EXPECT_EQ(v->consolidated_into, "buy_item");
+    EXPECT_FALSE(fs::exists(skills_->FileOf(old))) << old;
+  }
+  EXPECT_TRUE(fs::exists(skills_->FileOf("buy_item")));
+  auto cases = skills_->Cases("buy_item");
+  ASSERT_TRUE(cases);
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[1].call, "buy_item(\"Health Potion\")");
+  // Retrieval finds the new skill only.
+  auto hits = skills_->Search("buy a health potion", 5, "rpg");
+  ASSERT_TRUE(hits);
+  ASSERT_FALSE(hits->empty());
+  for (const auto& h : *hits) EXPECT_EQ(h.skill.name, "buy_item");
 }
 
 TEST_F(SkillStoreTest, RemoveDeletesEveryVersionAndTheFile) {

@@ -240,6 +240,16 @@ TEST_F(UpgradeTest, EveryEarlierSchemaOpensWithNothingLost) {
                 std::string::npos)
           << listed.out;
     }
+    if (fixture.versions.at("skills") >= 4) {  // a consolidated skill keeps its sources and case
+      auto listed = Run(home, {"skills", "list", "--all"});
+      EXPECT_NE(listed.out.find("buy_potion v1 (merged into buy_item) (verified)"),
+                std::string::npos)
+          << listed.out;
+      auto shown = Run(home, {"skills", "show", "buy_item"});
+      EXPECT_NE(shown.out.find("buy_item(\"Potion\") for \"Buy a potion at the market\""),
+                std::string::npos)
+          << shown.out;
+    }
     if (fixture.versions.at("memory") >= 2) {  // a reflection keeps its importance and sources
       auto lesson = Run(home, {"memory", "search", "HP potion inn", "--kind", "reflection"});
       EXPECT_NE(lesson.out.find("importance 8 from #1"), std::string::npos) << lesson.out;

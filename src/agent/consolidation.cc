@@ -1,0 +1,217 @@
+#include "agent/consolidation.h"
+
+#include <cctype>
+#include <sstream>
+
+#include "agent/compaction.h"
+#include "skills/validator.h"
+
+namespace naut::agent {
+
+namespace {
+
+std::string Trim(std::string s) {
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+// `text` without the list marker, quotes and backticks around it.
+std::string Unwrap(std::string text) {
+  text = Trim(std::move(text));
+  if (text.starts_with("- ") || text.starts_with("* ")) text = Trim(text.substr(2));
+  while (!text.empty() && (text.front() == '`' || text.front() == '"' || text.front() == '\'' ||
+                           text.front() == '*')) {
+    text.erase(0, 1);
+  }
+  while (!text.empty() && (text.back() == '`' || text.back() == '"' || text.back() == '\'' ||
+                           text.back() == '*' || text.back() == '.')) {
+    text.pop_back();
+  }
+  return Trim(text);
+}
+
+std::string SkillsText(const std::vector<skills::Skill>& group,
+                       const std::map<std::string, std::vector<skills::SkillCase>>& cases) {
+  std::ostringstream out;
+  for (const auto& k : group) {
+    out << "\n- " << k.name << ", checked on:";
+    for (const auto& c : cases.at(k.name)) out << " \"" << c.task << "\" (as " << c.call << ")";
+    std::string code = k.code;
+    while (!code.empty() && code.back() == '\n') code.pop_back();
+    out << "\n```python\n" << code << "\n```\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ParseConsolidationCalls(const std::string& answer,
+                                                           const std::vector<std::string>& sources,
+                                                           const std::string& entry) {
+  std::map<std::string, std::string> calls;
+  std::istringstream lines(answer);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = Unwrap(line);
+    const size_t sep = line.find(':');
+    if (sep == std::string::npos) continue;
+    std::string source = Unwrap(line.substr(0, sep));
+    if (source.ends_with("()")) source.resize(source.size() - 2);
+    std::string call = Unwrap(line.substr(sep + 1));
+    if (std::find(sources.begin(), sources.end(), source) == sources.end()) continue;
+    if (!call.starts_with(entry + "(") || call.back() != ')') continue;
+    calls.emplace(source, call);
+  }
+  return calls;
+}
+
+Consolidator::Consolidator(skills::SkillStore& store, std::string env, LoopAccess access,
+                           CaseRunner run, ConsolidationOptions options)
+    : store_(store),
+      env_(std::move(env)),
+      access_(std::move(access)),
+      run_(std::move(run)),
+      options_(options) {}
+
+Result<std::vector<skills::SkillGroup>> Consolidator::Groups() {
+  return store_.SimilarGroups(env_, options_.min_similarity);
+}
+
+Result<std::vector<Consolidation>> Consolidator::Run() {
+  NAUT_ASSIGN_OR_RETURN(auto groups, Groups());
+  std::vector<Consolidation> out;
+  for (const auto& group : groups) {
+    if (out.size() >= options_.max_groups) break;
+    Consolidation c = Merge(group);
+    Json checks = Json::array();
+    for (const auto& k : c.checks) {
+      checks.push_back({{"source", k.source},
+                        {"task", k.task},
+                        {"call", k.call},
+                        {"passed", k.check.state == SkillCheck::State::kPassed},
+                        {"note", k.check.note}});
+    }
+    access_.emit("consolidation", {{"sources", c.sources},
+                                   {"similarity", c.similarity},
+                                   {"merged", c.merged},
+                                   {"refused", c.refused},
+                                   {"checks", checks}});
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string Consolidator::CheckAll(
+    const std::string& code, const std::map<std::string, std::string>& calls,
+    const std::map<std::string, std::vector<skills::SkillCase>>& cases, Consolidation& report) {
+  report.checks.clear();
+  std::string failures;
+  for (const auto& [source, list] : cases) {
+    for (const auto& c : list) {
+      CaseCheck check{.source = source, .task = c.task, .call = calls.at(source)};
+      check.check = run_(c, code, check.call);
+      if (check.check.state != SkillCheck::State::kPassed) {
+        failures += "\n- " + check.call + " for \"" + c.task + "\" (" + source + "'s task): " +
+                    (check.check.state == SkillCheck::State::kNotRun ? "could not be run: " : "") +
+                    OneLine(check.check.note, 400);
+      }
+      report.checks.push_back(std::move(check));
+    }
+  }
+  return failures;
+}
+
+Consolidation Consolidator::Merge(const skills::SkillGroup& group) {
+  Consolidation report;
+  report.similarity = group.similarity;
+  std::map<std::string, std::vector<skills::SkillCase>> cases;
+  std::vector<skills::Skill> checked;
+  std::string unchecked;
+  for (const auto& k : group.skills) {
+    report.sources.push_back(k.name);
+    auto found = store_.Cases(k.name);
+    if (found && !found->empty()) {
+      cases[k.name] = std::move(*found);
+      checked.push_back(k);
+    } else {
+      unchecked += (unchecked.empty() ? "" : ", ") + k.name;
+    }
+  }
+  if (checked.size() < 2) {
+    report.refused = "only " + std::to_string(checked.size()) + " of the " +
+                     std::to_string(group.skills.size()) +
+                     " skills passed a task it could be checked on (not verified: " + unchecked +
+                     ")";
+    return report;
+  }
+  report.sources.clear();
+  for (const auto& k : checked) report.sources.push_back(k.name);
+  auto prompt =
+      access_.prompt("consolidate", {{"env", env_}, {"skills", SkillsText(checked, cases)}});
+  if (!prompt) {
+    report.refused = prompt.error().message();
+    return report;
+  }
+  std::vector<llm::Message> messages = {llm::Message::User(*prompt)};
+  for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
+    auto answer = access_.ask_model(messages, {});
+    if (!answer) {
+      report.refused = "the model could not answer: " + answer.error().ToString();
+      return report;
+    }
+    const std::string code = ExtractPythonBlock(answer->content).value_or("");
+    std::string problem;
+    std::map<std::string, std::string> calls;
+    auto shape = code.empty() ? Result<skills::SkillShape>(InvalidArgument("no ```python block"))
+                              : skills::ValidateSkill(code);
+    if (!shape) {
+      problem = "the function was refused: " + shape.error().message();
+    } else if (auto draft = SkillDraftProblem(code, {})) {
+      problem = "the function was refused: " + *draft;
+    } else {
+      calls = ParseConsolidationCalls(answer->content, report.sources, shape->entry);
+      std::string missing;
+      for (const auto& name : report.sources) {
+        if (!calls.contains(name)) missing += (missing.empty() ? "" : ", ") + name;
+      }
+      if (!missing.empty()) {
+        problem = "no `<old skill name>: " + shape->entry + "(...)` line for " + missing;
+      } else if (std::string failures = CheckAll(code, calls, cases, report); !failures.empty()) {
+        problem =
+            "it was run on the skills' tasks, each from the state it started in, and did "
+            "not do them all:" +
+            failures;
+      } else {
+        std::string note = "replaced " + std::to_string(checked.size()) +
+                           " skills; the checker agreed on each of their " +
+                           std::to_string(report.checks.size()) + " task(s)";
+        std::vector<skills::SkillCase> new_cases;
+        for (const auto& [source, list] : cases) {
+          for (skills::SkillCase c : list) {
+            c.call = calls.at(source);
+            new_cases.push_back(std::move(c));
+          }
+        }
+        auto added = store_.AddConsolidated({.code = code, .environment = env_}, report.sources,
+                                            note, new_cases);
+        if (!added) {
+          report.refused = "the library refused it: " + added.error().message();
+          return report;
+        }
+        report.merged = added->skill.name;
+        return report;
+      }
+    }
+    report.refused = problem;
+    messages.push_back(llm::Message::Assistant(answer->content));
+    messages.push_back(llm::Message::User(
+        "That did not work: " + problem +
+        "\nWrite it again, fixing that: one ```python block, then the `<old skill name>: <new "
+        "call>` lines."));
+  }
+  return report;
+}
+
+}  // namespace naut::agent

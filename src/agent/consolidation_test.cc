@@ -1,0 +1,225 @@
+#include "agent/consolidation.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+
+#include "agent/prompts.h"
+#include "core/ids.h"
+#include "memory/embedder.h"
+
+namespace naut::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ParseConsolidationCallsTest, ReadsOneCallPerOldSkillOfTheNewFunction) {
+  auto calls = ParseConsolidationCalls(
+      "```python\ndef buy_item(item='Sword'): ...\n```\n"
+      "- `buy_sword`: `buy_item()`\n"
+      "buy_potion(): buy_item(item=\"Health Potion\").\n"
+      "rest_at_inn: buy_item('Bed')\n"        // not in the group
+      "buy_torch: purchase(item='Torch')\n",  // not the new function
+      {"buy_sword", "buy_potion", "buy_torch"}, "buy_item");
+  EXPECT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls["buy_sword"], "buy_item()");
+  EXPECT_EQ(calls["buy_potion"], "buy_item(item=\"Health Potion\")");
+}
+
+std::string MarketSkill(const std::string& name, const std::string& item) {
+  return "import tools\n\ndef " + name + "():\n    \"\"\"Buy a " + item +
+         " at the goblin market.\"\"\"\n    "
+         "tools.game__send_message(chat_id=\"@goblin_market_bot\", "
+         "message=\"/start\")\n    return tools.game__press_inline_button(chat_id="
+         "\"@goblin_market_bot\", button_text=\"Buy " +
+         item + "\")\n";
+}
+
+// The general skill as a model writes it; `uses_item` false: it ignores its parameter (a wrong
+// merge that buys a sword whatever it is asked for).
+std::string Answer(bool uses_item, bool with_calls = true) {
+  std::string answer =
+      "```python\nimport tools\n\ndef buy_item(item: str = \"Wooden Sword\"):\n    \"\"\"Buy an "
+      "item at the goblin market.\"\"\"\n    tools.game__send_message(chat_id="
+      "\"@goblin_market_bot\", message=\"/start\")\n    return "
+      "tools.game__press_inline_button(chat_id=\"@goblin_market_bot\", button_text=\"Buy " +
+      std::string(uses_item ? "\" + item" : "Wooden Sword\"") + ")\n```\n";
+  if (with_calls)
+    answer += "buy_wooden_sword: buy_item()\nbuy_health_potion: buy_item(\"Health Potion\")\n";
+  return answer;
+}
+
+class ConsolidatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("naut-consolidate-" + NewId());
+    fs::create_directories(dir_);
+    auto memory = memory::MemoryStore::Open(dir_ / "neuronaut.db",
+                                            std::make_unique<memory::HashingEmbedder>(256),
+                                            {.index_dir = dir_ / "index"});
+    ASSERT_TRUE(memory) << memory.error().ToString();
+    memory_ = std::move(*memory);
+    auto skills = skills::SkillStore::Open(*memory_, {.skills_dir = dir_ / "skills"});
+    ASSERT_TRUE(skills) << skills.error().ToString();
+    skills_ = std::move(*skills);
+    for (const auto& [name, item, task] :
+         {std::tuple{"buy_wooden_sword", "Wooden Sword", "Buy a Wooden Sword"},
+          std::tuple{"buy_health_potion", "Health Potion", "Buy a Health Potion"}}) {
+      ASSERT_TRUE(skills_->Add({.code = MarketSkill(name, item), .environment = "rpg"}));
+      ASSERT_TRUE(skills_
+                      ->AddCase({.skill = name,
+                                 .task = task,
+                                 .milestone = "buy",
+                                 .start_state = Json{{"gold", 30}}})
+                      .ok());
+    }
+    access_.ask_model = [this](std::vector<llm::Message> messages,
+                               const llm::ResponseFormat&) -> llm::ChatResult {
+      conversations.push_back(messages);
+      if (answers.empty()) return llm::LlmError{llm::LlmError::Kind::kNetwork, "unreachable"};
+      llm::ChatResponse r;
+      r.content = answers.front();
+      answers.pop_front();
+      return r;
+    };
+    access_.prompt = [](const std::string& name,
+                        const std::map<std::string, std::string>& v) -> Result<std::string> {
+      NAUT_ASSIGN_OR_RETURN(std::string text, LoadPrompt(name));
+      return RenderPrompt(text, v);
+    };
+    access_.observe = [] { return std::string(); };
+    access_.emit = [this](const std::string& type, const Json& f) {
+      if (type == "consolidation") events.push_back(f);
+    };
+  }
+  void TearDown() override {
+    skills_.reset();
+    memory_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // The game's checker, played by the test: the task is done when the code presses the button
+  // of the task's item, which the call names or the parameter's default gives.
+  SkillCheck Run(const skills::SkillCase& c, const std::string& code, const std::string& call) {
+    runs.push_back(call + " for " + c.task);
+    EXPECT_EQ(c.start_state, Json({{"gold", 30}}));
+    const bool uses_item = code.find("\"Buy \" + item") != std::string::npos;
+    const std::string item = c.task.substr(c.task.find("a ") + 2);
+    const std::string bought =
+        !uses_item ? "Wooden Sword"
+                   : (call.find('"') != std::string::npos
+                          ? call.substr(call.find('"') + 1, call.rfind('"') - call.find('"') - 1)
+                          : "Wooden Sword");
+    if (bought == item) return {SkillCheck::State::kPassed, "the checker agreed"};
+    return {SkillCheck::State::kFailed, "it bought a " + bought + ", not a " + item};
+  }
+  Consolidator Make() {
+    return Consolidator(*skills_, "rpg", access_,
+                        [this](const skills::SkillCase& c, const std::string& code,
+                               const std::string& call) { return Run(c, code, call); },
+                        {.min_similarity = 0.5});
+  }
+  std::vector<std::string> Offered() {
+    std::vector<std::string> names;
+    auto offered = skills_->Offered();
+    EXPECT_TRUE(offered) << offered.error().ToString();
+    if (offered) {
+      for (const auto& k : *offered) names.push_back(k.name);
+    }
+    return names;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<memory::MemoryStore> memory_;
+  std::unique_ptr<skills::SkillStore> skills_;
+  LoopAccess access_;
+  std::deque<std::string> answers;
+  std::vector<std::vector<llm::Message>> conversations;
+  std::vector<std::string> runs;
+  std::vector<Json> events;
+};
+
+TEST_F(ConsolidatorTest, AGeneralSkillThatDoesEveryTaskReplacesTheGroup) {
+  answers = {Answer(true)};
+  auto report = Make().Run();
+  ASSERT_TRUE(report) << report.error().ToString();
+  ASSERT_EQ(report->size(), 1u);
+  const Consolidation& c = report->front();
+  EXPECT_EQ(c.merged, "buy_item") << c.refused;
+  EXPECT_EQ(c.checks.size(), 2u);
+  // The prompt showed both skills with the tasks they passed on.
+  const std::string& prompt = conversations.at(0).at(0).content;
+  EXPECT_NE(prompt.find("buy_wooden_sword, checked on: \"Buy a Wooden Sword\" (as "
+                        "buy_wooden_sword())"),
+            std::string::npos)
+      << prompt;
+  EXPECT_NE(prompt.find("Buy Health Potion"), std::string::npos);
+  EXPECT_EQ(Offered(), std::vector<std::string>{"buy_item"});
+  auto merged = skills_->Get("buy_item");
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->verification, skills::Verification::kVerified);
+  EXPECT_EQ(skills_->Get("buy_health_potion", 1)->consolidated_into, "buy_item");
+  auto cases = skills_->Cases("buy_item");
+  ASSERT_TRUE(cases);
+  EXPECT_EQ(cases->size(), 2u);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["merged"], "buy_item");
+}
+
+// A merge that does not do what it claims (it buys a sword whatever it is asked for) goes back
+// once with the failure, and when the repair is as wrong, nothing changes: it is never stored,
+// let alone offered as verified.
+TEST_F(ConsolidatorTest, AWrongMergeIsRefusedAndTheGroupStaysAsItWas) {
+  answers = {Answer(false), Answer(false)};
+  auto report = Make().Run();
+  ASSERT_TRUE(report) << report.error().ToString();
+  ASSERT_EQ(report->size(), 1u);
+  const Consolidation& c = report->front();
+  EXPECT_TRUE(c.merged.empty());
+  EXPECT_NE(c.refused.find("it bought a Wooden Sword, not a Health Potion"), std::string::npos)
+      << c.refused;
+  ASSERT_EQ(conversations.size(), 2u);
+  EXPECT_NE(conversations[1].back().content.find("not a Health Potion"), std::string::npos);
+  EXPECT_EQ(Offered(), (std::vector<std::string>{"buy_health_potion", "buy_wooden_sword"}));
+  EXPECT_EQ(skills_->Get("buy_item").error().code(), Code::kNotFound);
+  EXPECT_EQ(events.at(0)["refused"], c.refused);
+}
+
+TEST_F(ConsolidatorTest, ARepairThatWorksIsTaken) {
+  answers = {Answer(false), Answer(true)};
+  auto report = Make().Run();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->front().merged, "buy_item") << report->front().refused;
+}
+
+TEST_F(ConsolidatorTest, AnAnswerWithoutTheCallsIsSentBackThenRefused) {
+  answers = {Answer(true, false), "no code here"};
+  auto report = Make().Run();
+  ASSERT_TRUE(report);
+  const Consolidation& c = report->front();
+  EXPECT_TRUE(c.merged.empty());
+  EXPECT_NE(conversations.at(1).back().content.find("no `<old skill name>: buy_item(...)` line"),
+            std::string::npos)
+      << conversations[1].back().content;
+  EXPECT_NE(c.refused.find("no ```python block"), std::string::npos) << c.refused;
+  EXPECT_TRUE(runs.empty());
+  EXPECT_EQ(Offered().size(), 2u);
+}
+
+// A skill that never passed a task cannot be checked: a group of it and one other is refused
+// without asking the model.
+TEST_F(ConsolidatorTest, ASkillWithoutATaskToCheckOnIsLeftOut) {
+  ASSERT_TRUE(skills_->Add({.code = MarketSkill("buy_torch", "Torch"), .environment = "rpg"}));
+  ASSERT_TRUE(skills_->Remove("buy_health_potion").ok());
+  auto report = Make().Run();
+  ASSERT_TRUE(report);
+  ASSERT_EQ(report->size(), 1u);
+  EXPECT_NE(report->front().refused.find("only 1 of the 2 skills passed a task"), std::string::npos)
+      << report->front().refused;
+  EXPECT_NE(report->front().refused.find("buy_torch"), std::string::npos);
+  EXPECT_TRUE(conversations.empty());
+}
+
+}  // namespace
+}  // namespace naut::agent
