@@ -28,6 +28,8 @@ constexpr int kSameCodeFailuresToStop = 3;
 
 // What an episode keeps of a task's steps, in characters.
 constexpr size_t kEpisodeChars = 4000;
+// The knowledge graph's facts read into the observation, in characters.
+constexpr size_t kKnowledgeChars = 1200;
 
 constexpr const char* kEmptyAnswerCorrection =
     "Your answer was empty. The task is not done yet: read the observation and the last tool "
@@ -694,6 +696,10 @@ SkillCheck Agent::RunFromState(const Json& start, const TaskRecord& task, const 
   return {result, note};
 }
 
+void Agent::UseKnowledgeGraph(ToolBox& tools, const std::string& server) {
+  knowledge_.emplace(tools, server, profile_.name, options_.tool_timeout, Access());
+}
+
 std::optional<std::string> Agent::CannotConsolidate() const {
   if (skills_ == nullptr || skills_->Store() == nullptr) return "there is no skill library";
   if (code_ == nullptr) return "code actions are off";
@@ -766,9 +772,15 @@ Result<std::vector<llm::Message>> Agent::RoundPrompt(const TaskRecord& task, Tas
   auto system =
       Prompt("system", {{"env_name", profile_.name}, {"env_description", profile_.description}});
   if (!system) return system.error();
+  std::string observation = Observe();
+  if (knowledge_) {
+    std::string facts = knowledge_->Recall(task.description + "\n" + observation, kKnowledgeChars);
+    if (!facts.empty())
+      observation += "\n\nWhat you know of this world (your knowledge graph):\n" + facts;
+  }
   ActorMaterial material{.system_prompt = *system,
                          .tools = tool_specs_,
-                         .observation = Observe(),
+                         .observation = std::move(observation),
                          .skills_min_similarity = options_.skills_min_similarity,
                          .earlier_rounds = {state.rounds.begin(), state.rounds.end() - 1}};
   if (skills_ && options_.skills_top_k > 0) {
@@ -922,6 +934,7 @@ Result<TaskOutcome> Agent::FinishTask(const TaskRecord& task, TaskState& state, 
                                 .task_id = task.id});
     if (!s.ok()) spdlog::warn("episode not stored: {}", s.message());
   }
+  if (knowledge_) knowledge_->Learn(task.description, EpisodeSummary(state.rounds, kEpisodeChars));
   if (skills_) {
     for (const auto& name : state.used_skills) (void)skills_->RecordOutcome(name, success, reason);
   }

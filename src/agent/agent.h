@@ -25,6 +25,7 @@
 #include "agent/context_builder.h"
 #include "agent/critic.h"
 #include "agent/curriculum.h"
+#include "agent/knowledge.h"
 #include "agent/loop_access.h"
 #include "agent/profile.h"
 #include "agent/progress.h"
@@ -106,6 +107,9 @@ class Agent {
   // One pass of skill consolidation now (`neuronaut skills consolidate`); `dry_run` only finds
   // the groups. Errors when the run has no skill library, code actions or state tools.
   Result<std::vector<Consolidation>> Consolidate(bool dry_run = false);
+  // Keeps world knowledge in the knowledge-graph server `server` reached through `tools`
+  // (knowledge.h): facts learned after each task, the relevant ones read into the observation.
+  void UseKnowledgeGraph(ToolBox& tools, const std::string& server);
 
  private:
   struct TaskState;
@@ -205,6 +209,7 @@ class Agent {
   Curriculum curriculum_;
   SkillWriter skill_writer_;
   std::optional<Reflector> reflector_;  // with a memory
+  std::optional<KnowledgeGraph> knowledge_;
 
   std::vector<ToolInfo> tool_infos_;  // allowed tools
   std::vector<llm::ToolSpec> tool_specs_;

@@ -115,12 +115,7 @@ Verdict Critic::AskModel(const TaskRecord& task, const std::vector<std::string>&
   format.name = "verdict";
   format.schema = Json::parse(R"({"type": "object", "properties": {"reasoning": {"type": "string"},
       "success": {"type": "boolean"}, "critique": {"type": "string"}}, "required": ["reasoning", "success", "critique"]})");
-  auto answer = access_.ask_model({llm::Message::User(*prompt)}, format);
-  if (!answer && answer.error().kind == llm::LlmError::Kind::kBadRequest) {
-    // A backend that cannot constrain output (the embedded engine today): the prompt asks for
-    // the same JSON, which is read leniently below.
-    answer = access_.ask_model({llm::Message::User(*prompt)}, {});
-  }
+  auto answer = AskForJson(access_, *prompt, format);
   if (!answer)
     return {false, "the critic could not be asked: " + answer.error().ToString(), "llm critic"};
   return ReadLlmVerdict(answer->content);

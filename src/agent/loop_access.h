@@ -35,4 +35,15 @@ struct LoopAccess {
   EventSink emit;
 };
 
+// One model call for an answer in `format`; a backend that cannot constrain output refuses it
+// (400), and is then asked again without it (the prompts ask for the same JSON in words, and
+// the answers are read leniently).
+inline llm::ChatResult AskForJson(const LoopAccess& access, const std::string& prompt,
+                                  const llm::ResponseFormat& format) {
+  auto answer = access.ask_model({llm::Message::User(prompt)}, format);
+  if (!answer && answer.error().kind == llm::LlmError::Kind::kBadRequest)
+    answer = access.ask_model({llm::Message::User(prompt)}, {});
+  return answer;
+}
+
 }  // namespace naut::agent

@@ -97,11 +97,7 @@ Result<ReplayReport> Reflector::Replay(const std::string& why) {
   format.type = llm::ResponseFormat::Type::kJsonSchema;
   format.name = "lessons";
   format.schema = LessonsSchema();
-  auto answer = access_.ask_model({llm::Message::User(prompt)}, format);
-  if (!answer && answer.error().kind == llm::LlmError::Kind::kBadRequest) {
-    // A backend that cannot constrain output: the prompt asks for the same JSON.
-    answer = access_.ask_model({llm::Message::User(prompt)}, {});
-  }
+  auto answer = AskForJson(access_, prompt, format);
   if (!answer) {
     access_.emit("reflection",
                  {{"status", "failed"}, {"why", why}, {"reason", answer.error().ToString()}});

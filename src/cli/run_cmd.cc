@@ -137,6 +137,9 @@ void Show(const std::string& type, const Json& f) {
         << (f.value("merged", "").empty() ? "refused: " + f.value("refused", "")
                                           : "merged into " + f.value("merged", ""))
         << "\n";
+  } else if (type == "knowledge") {
+    out << "    knowledge graph: " << f.value("status", "")
+        << (f.contains("reason") ? ": " + Short(f["reason"], 160) : "") << "\n";
   } else if (type == "milestone") {
     out << "  milestone " << f.value("milestone", "") << ": " << f.value("note", "") << "\n";
   } else if (type == "task_end") {
@@ -274,7 +277,14 @@ Result<LearningStores> OpenLearningStores(const Config& config, const DataHome& 
 Status RequireEnvironmentServers(const mcp::ClientManager& hub, const agent::EnvProfile& profile,
                                  const Config& config) {
   for (const auto& s : hub.Statuses()) {
-    if (s.state != mcp::ServerState::kConnected) {
+    const bool environment =
+        std::find(profile.servers.begin(), profile.servers.end(), s.name) != profile.servers.end();
+    if (!environment && s.state != mcp::ServerState::kConnected) {
+      // The knowledge graph: the agent carries on without it and says so.
+      std::cerr << "note: knowledge graph server '" << s.name << "' could not start (" << s.target
+                << "): " << s.detail << "; the agent carries on without it\n";
+    }
+    if (environment && s.state != mcp::ServerState::kConnected) {
       return Unavailable("environment '" + profile.name + "': MCP server '" + s.name +
                          "' could not start (" + s.target + "): " + s.detail +
                          "; check its entry in " + config.mcp_file.string() +
@@ -531,6 +541,19 @@ int Run(Context& ctx, const RunFlags& flags) {
 
   auto servers = ServersFor(*config, *profile);
   if (!servers) return Fail(servers.error());
+  const std::string& graph = config->agent.knowledge_graph;
+  if (!graph.empty()) {
+    auto found = std::find_if(config->mcp_servers.begin(), config->mcp_servers.end(),
+                              [&](const McpServerConfig& s) { return s.name == graph; });
+    if (found == config->mcp_servers.end()) {
+      return Fail(NotFound("[agent] knowledge_graph names MCP server '" + graph + "', which " +
+                           config->mcp_file.string() +
+                           " does not define (e.g. npx @modelcontextprotocol/server-memory)"));
+    }
+    if (std::find(profile->servers.begin(), profile->servers.end(), graph) ==
+        profile->servers.end())
+      servers->push_back(*found);
+  }
   mcp::ClientManager hub(*servers, mcp::HubOptionsFrom(*config));
   hub.ConnectAll();
   if (Status up = RequireEnvironmentServers(hub, *profile, *config); !up.ok()) return Fail(up);
@@ -567,6 +590,7 @@ int Run(Context& ctx, const RunFlags& flags) {
   agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
                      flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
                      EventOutput(flags.json, watchdog));
+  if (!graph.empty()) agent.UseKnowledgeGraph(hub_tools, graph);
 
   if (flags.consolidate) return ReportConsolidation(agent.Consolidate(flags.dry_run), flags);
 

@@ -100,6 +100,9 @@ struct AgentConfig {
   // consolidate_similarity) are merged into one general skill, checked on each of their tasks.
   int consolidate_every = 5;
   double consolidate_similarity = 0.5;
+  // An MCP server (defined in mcp.json) that keeps a knowledge graph with the reference
+  // server-memory's tools; the agent records world facts in it and reads them back. Empty: none.
+  std::string knowledge_graph;
   // The actor's sampling temperature. Low: a small model that samples at the engine's 0.8
   // wanders off a plan it stated one turn before.
   double temperature = 0.3;

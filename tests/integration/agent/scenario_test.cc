@@ -131,12 +131,15 @@ class ScenarioTest : public ::testing::TestWithParam<fs::path> {
     if (!fs::exists(home_)) {
       fs::create_directories(home_);
       std::ofstream(home_ / "neuronaut.toml") << Expand(scenario_.value("config", ""));
+      if (scenario_.contains("mcp"))
+        std::ofstream(home_ / "mcp.json") << DumpJson(ExpandAll(scenario_["mcp"]), 2);
     }
   }
 
   std::string Expand(std::string s) const {
     for (auto [key, value] : {std::pair<std::string, std::string>{"{work}", work_.string()},
-                              {"{home}", home_.string()}}) {
+                              {"{home}", home_.string()},
+                              {"{source}", std::string(NAUT_SOURCE_DIR)}}) {
       for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + value.size()))
         s.replace(at, key.size(), value);
     }
