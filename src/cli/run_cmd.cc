@@ -539,6 +539,10 @@ int Run(Context& ctx, const RunFlags& flags) {
   agent::StoreSkillLibrary skill_library(*stores->skills);
   agent::StoreEpisodeMemory episodes(*stores->memories, config->agent.skills_min_similarity);
 
+  // Without [sandbox] workspace, each environment works in its own directory of the data home,
+  // the same for its fs and exec servers and for every run (a resumed task finds its files).
+  if (config->sandbox.workspace.empty())
+    config->sandbox.workspace = (home->root / "workspaces" / profile->name).string();
   auto servers = ServersFor(*config, *profile);
   if (!servers) return Fail(servers.error());
   const std::string& graph = config->agent.knowledge_graph;

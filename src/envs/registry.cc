@@ -71,6 +71,10 @@ std::vector<McpServerConfig> BuiltinServerConfigs(const Config& config, const st
     if (config.config_file_present)
       c.args.insert(c.args.begin(), {"--config", config.config_file.string()});
     c.args.insert(c.args.begin(), {"--home", config.home.string()});
+    // The workspace the parent settled on (a run's default one included), so that the fs and
+    // exec servers of one run work in the same directory.
+    if (!config.sandbox.workspace.empty())
+      c.args.insert(c.args.begin() + 2, {"--set", "sandbox.workspace=" + config.sandbox.workspace});
     out.push_back(std::move(c));
   }
   return out;

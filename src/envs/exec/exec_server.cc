@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "core/subprocess.h"
 #include "envs/exec/diagnostics.h"
+#include "envs/exec/workspace_state.h"
 
 namespace naut::envs::exec {
 
@@ -566,6 +567,30 @@ std::vector<Tool> ExecServer::Tools() {
            {"path"}),
        run_output, exec_annotations,
        [this](const Json& a, ToolContext& c) { return BuildPackage(a, c); }});
+  tools.push_back(
+      {"save_state", "Save the workspace",
+       "The workspace's files (build output, symlinks and special files left out) as "
+       "{\"state\": ...}, for load_state to put back.",
+       Schema(Json::object(), {}), std::nullopt,
+       Json{{"readOnlyHint", true}, {"destructiveHint", false}, {"openWorldHint", false}},
+       [this](const Json&, ToolContext&) {
+         auto state = SaveWorkspace(workspace_.fd.get());
+         if (!state) return ToolResult::Error("save_state: " + state.error().message());
+         return ToolResult::Structured(Json{{"state", std::move(*state)}});
+       }});
+  tools.push_back(
+      {"load_state", "Put a saved workspace back",
+       "Replace the workspace's contents with a state save_state answered (build output "
+       "included: it is rebuilt).",
+       Schema({{"state", {{"type", "object"}, {"description", "save_state's \"state\""}}}},
+              {"state"}),
+       std::nullopt,
+       Json{{"readOnlyHint", false}, {"destructiveHint", true}, {"openWorldHint", false}},
+       [this](const Json& a, ToolContext&) {
+         Status s = LoadWorkspace(workspace_.fd.get(), a.at("state"));
+         if (!s.ok()) return ToolResult::Error("load_state: " + s.message());
+         return ToolResult::Text("The workspace is back at the saved state.");
+       }});
   return tools;
 }
 

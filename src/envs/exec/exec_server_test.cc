@@ -58,8 +58,9 @@ TEST_F(ExecServerTest, OffersTheToolsWithSchemas) {
     EXPECT_EQ(t.input_schema["type"], "object");
     EXPECT_FALSE(t.description.empty());
   }
-  EXPECT_THAT(names, ::testing::UnorderedElementsAre("run_python", "run_shell", "run_cpp",
-                                                     "run_swift", "build_package"));
+  EXPECT_THAT(names,
+              ::testing::UnorderedElementsAre("run_python", "run_shell", "run_cpp", "run_swift",
+                                              "build_package", "save_state", "load_state"));
 }
 
 TEST_F(ExecServerTest, RunPythonReturnsOutputAndExitCode) {

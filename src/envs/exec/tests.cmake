@@ -6,3 +6,5 @@ naut_test(exec_diagnostics_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/diagnostics_te
 # Starts sandboxed processes (python3, g++, cmake): integration.
 naut_test(exec_server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/exec_server_test.cc
   DEPS naut_envs LABELS integration)
+naut_test(exec_workspace_state_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/workspace_state_test.cc
+  DEPS naut_envs LABELS unit)
