@@ -92,6 +92,15 @@ function stepOf(e) {
       head('reflection', e.status === 'done' ? `${e.episodes} episodes replayed (${e.why}); ${(e.lessons || []).length} new lessons` : `failed (${e.why}): ${e.reason || ''}`);
       for (const l of e.lessons || []) pre(l);
       break;
+    case 'consolidation':
+      if (e.merged) li.classList.add('ok'); else if (e.refused) li.classList.add('bad');
+      head('consolidation', `${(e.sources || []).join(', ')}: ${e.merged ? 'merged into ' + e.merged : 'refused: ' + (e.refused || '')}`);
+      for (const c of e.checks || []) pre(`${c.passed ? '✓' : '✗'} ${c.call} for "${c.task}": ${c.note || ''}`);
+      break;
+    case 'knowledge':
+      if (e.status === 'unavailable' || e.status === 'failed') li.classList.add('bad');
+      head('knowledge', e.status === 'stored' ? `${e.new_entities} new entities, ${e.observations} observations, ${e.relations} relations` : `${e.status}${e.reason ? ': ' + e.reason : ''}`);
+      break;
     case 'correction': head('correction', (e.problems || []).join('; ')); break;
     case 'run_end': head('run end', `${e.status}: ${e.reason || ''}`); break;
     default: head(t, short(args(e), 300));
