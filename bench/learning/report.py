@@ -71,6 +71,23 @@ def summarise_run(events):
     for t in tasks:
         used.update(t.get("used_skills") or [])
     elapsed = max((e.get("elapsed_s", 0) for e in reached), default=0)
+    # Milestones given one more attempt because lessons were drawn from their failures, and
+    # how many of them were reached after that.
+    retried, won = set(), set()
+    for i, e in enumerate(events):
+        if e.get("type") == "milestone" and "retried after" in (e.get("note") or ""):
+            retried.add(e.get("milestone"))
+            if any(later.get("type") == "milestone_reached"
+                   and later.get("milestone") == e.get("milestone") for later in events[i:]):
+                won.add(e.get("milestone"))
+    # The library at the end: skills stored, less those a consolidation replaced, plus the
+    # consolidated ones.
+    library = {e.get("name") for e in skills if e.get("status") in ("learned", "verified", "draft")}
+    merges = [e for e in events if e.get("type") == "consolidation"]
+    for m in merges:
+        if m.get("merged"):
+            library -= set(m.get("sources") or [])
+            library.add(m["merged"])
     return {
         "seed": start.get("seed"),
         "llm": start.get("llm"),
@@ -105,6 +122,11 @@ def summarise_run(events):
         "tool_s": sum(e.get("latency_ms", 0) for e in tools if e.get("via") != "code") / 1000,
         "code_s": sum(e.get("latency_ms", 0) for e in codes) / 1000,
         "last_milestone_s": elapsed,
+        "retried_after_lessons": len(retried),
+        "retries_won": len(won),
+        "consolidations_merged": sum(1 for m in merges if m.get("merged")),
+        "consolidations_refused": sum(1 for m in merges if not m.get("merged")),
+        "skills_in_library": len(library),
     }
 
 
@@ -128,8 +150,9 @@ def calls_to(run, milestone):
 def variant_rows(runs_by_variant):
     header = ("| variant | runs | reach_level_2 | milestones reached | model calls to reach_level_2 "
               "| model calls per milestone | model calls | corrections | skills learned / reused "
-              "| cached share of prompt tokens | failed tasks by cause |")
-    lines = [header, "|---" * 11 + "|"]
+              "| cached share of prompt tokens | failed tasks by cause "
+              "| retries after lessons: reached / tried | skills at the end (merges) |")
+    lines = [header, "|---" * 13 + "|"]
     for variant, runs in runs_by_variant.items():
         n = len(runs)
         hits = sum(1 for r in runs if calls_to(r, KEY_MILESTONE) is not None)
@@ -149,7 +172,12 @@ def variant_rows(runs_by_variant):
             f"| {mean_sd([r['skills_learned'] for r in runs])} / "
             f"{mean_sd([r['skills_reused'] for r in runs])} "
             f"| {(cached / prompt if prompt else 0):.0%} "
-            f"| {', '.join(f'{c} {k}' for c, k in sorted(causes.items())) or '–'} |")
+            f"| {', '.join(f'{c} {k}' for c, k in sorted(causes.items())) or '–'} "
+            f"| {sum(r.get('retries_won', 0) for r in runs)} / "
+            f"{sum(r.get('retried_after_lessons', 0) for r in runs)} "
+            f"| {mean_sd([r.get('skills_in_library') for r in runs])} "
+            f"({sum(r.get('consolidations_merged', 0) for r in runs)} merged, "
+            f"{sum(r.get('consolidations_refused', 0) for r in runs)} refused) |")
     return "\n".join(lines) + "\n"
 
 

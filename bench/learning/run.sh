@@ -13,6 +13,8 @@
 #   no-memory         --no-memory: earlier episodes are not shown
 #   llm-critic        --critic llm: the model judges its own success, not the game's checker
 #   fixed-curriculum  --curriculum fixed: the milestones in order, each until reached
+#   no-reflect        [agent] reflect = "off": no lessons drawn, so no retries after lessons
+#   no-consolidate    [agent] consolidate_every = 0: alike skills are never merged
 #   transfer          a new game on the same seed with the data home of `full` (its skills and
 #                     memories kept); needs `full` run first in the same label
 # Runs go to bench/learning/runs/<label>/<variant>/seed<N>/ (ignored by git): the data home,
@@ -34,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --env) env="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +81,7 @@ for variant in $variants; do
     no-memory) flags=(--no-memory) ;;
     llm-critic) flags=(--critic llm) ;;
     fixed-curriculum) flags=(--curriculum fixed) ;;
+    no-reflect | no-consolidate) flags=() ;;
     *) echo "run.sh: unknown variant '$variant'" >&2; exit 2 ;;
   esac
   for seed in $seeds; do
@@ -101,6 +104,10 @@ for variant in $variants; do
       mkdir -p "$dir/home"
     fi
     config > "$dir/home/neuronaut.toml"
+    case "$variant" in  # the ablations that are settings rather than flags
+      no-reflect) printf '\n[agent]\nreflect = "off"\n' >> "$dir/home/neuronaut.toml" ;;
+      no-consolidate) printf '\n[agent]\nconsolidate_every = 0\n' >> "$dir/home/neuronaut.toml" ;;
+    esac
     echo "  $variant seed $seed: running (at most $minutes min)"
     start=$(date +%s)
     set +e
