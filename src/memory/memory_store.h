@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -90,6 +92,7 @@ struct Stats {
 
 struct StoreOptions {
   std::filesystem::path index_dir;  // holds memory.hnsw and memory.hnsw.json
+  // index.ef_search 0 (the default): the embedder's SearchBreadth().
   VectorIndex::Options index;
   // Save the index after this many changes (0: only at Flush and when the store closes).
   size_t save_every = 0;
@@ -99,6 +102,38 @@ struct StoreOptions {
 };
 
 class MemoryStore;
+
+namespace internal {
+
+// The kind and environment of each indexed row, kept in memory beside the vector index so that
+// filtered searches need no SQLite lookup per candidate. Both never change once a row is
+// stored, so a row it knows is known right; a row it does not know (committed by another
+// process since, or not loaded) is kUnknown and left to SQLite, which stays the authority
+// (deletions by other processes, tags). Threads: as the MemoryStore that owns it.
+class RowAttributes {
+ public:
+  enum class Match { kNo, kYes, kUnknown };
+  void Set(int64_t id, Kind kind, const std::string& environment);
+  void Erase(int64_t id);
+  void Clear();
+  // Whether row `id` has `kind` (any when empty) and `environment` (any when empty).
+  Match Matches(int64_t id, std::optional<Kind> kind, const std::string& environment) const;
+  // How many known rows match.
+  int64_t Count(std::optional<Kind> kind, const std::string& environment) const;
+  size_t size() const { return rows_.size(); }
+
+ private:
+  struct Row {
+    Kind kind;
+    uint32_t environment;  // index into environments_
+  };
+  std::unordered_map<int64_t, Row> rows_;
+  std::vector<std::string> environments_;
+  std::unordered_map<std::string, uint32_t> environment_ids_;
+  std::map<std::pair<Kind, uint32_t>, int64_t> counts_;
+};
+
+}  // namespace internal
 
 // Writes of one transaction (see MemoryStore::Write).
 class MemoryWriter {
@@ -114,7 +149,13 @@ class MemoryWriter {
   explicit MemoryWriter(MemoryStore& store) : store_(store) {}
   MemoryStore& store_;
   std::optional<store::Statement> insert_;  // prepared once per transaction
-  std::vector<std::pair<int64_t, Vector>> added_;
+  struct Added {
+    int64_t id;
+    Vector vector;
+    Kind kind;
+    std::string environment;
+  };
+  std::vector<Added> added_;
   std::vector<int64_t> removed_;
 };
 
@@ -171,6 +212,11 @@ class MemoryStore {
   Result<std::vector<std::pair<int64_t, float>>> VectorCandidates(const Query& q, const Vector& qv,
                                                                   size_t n);
   Result<std::vector<int64_t>> TextCandidates(const Query& q, size_t n);
+  // Fills attributes_ for the rows the loaded index holds.
+  Status LoadAttributes();
+  // A statement prepared once and reused (searches run often); the caller resets it when done
+  // (see StatementLease in the .cc) so that no read transaction stays open between calls.
+  Result<store::Statement*> Cached(const std::string& sql);
   std::string embedder_key() const;
 
   std::unique_ptr<store::Db> db_;
@@ -178,6 +224,9 @@ class MemoryStore {
   StoreOptions options_;
   int dim_ = 0;
   std::unique_ptr<VectorIndex> index_;
+  internal::RowAttributes attributes_;
+  // Declared after db_ so that they are finalised before it closes.
+  std::unordered_map<std::string, store::Statement> statements_;
   size_t unsaved_ = 0;
   bool rebuilt_ = false;
   std::string rebuild_reason_;
