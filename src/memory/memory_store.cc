@@ -1,6 +1,7 @@
 #include "memory/memory_store.h"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -180,6 +181,24 @@ class StatementLease {
   store::Statement& s_;
 };
 
+// One read transaction around the statements of a search: they share one snapshot and take
+// the database's locks once instead of once each. Nothing when a transaction is already open.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(store::Db& db) : db_(db) {
+    if (sqlite3_get_autocommit(db_.handle()) != 0) open_ = db_.Exec("BEGIN").ok();
+  }
+  ~ReadSnapshot() {
+    if (open_) (void)db_.Exec("COMMIT");
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  store::Db& db_;
+  bool open_ = false;
+};
+
 // Lets a vector search through the rows whose kind and environment may match the query.
 class AttributeFilter : public IdFilter {
  public:
@@ -242,34 +261,41 @@ Result<Kind> ParseKind(std::string_view name) {
 // ---- RowAttributes ----
 
 void internal::RowAttributes::Set(int64_t id, Kind kind, const std::string& environment) {
+  if (id <= 0) return;  // never made by SQLite's AUTOINCREMENT; left to SQLite
   auto [env, fresh] =
       environment_ids_.emplace(environment, static_cast<uint32_t>(environments_.size()));
   if (fresh) environments_.push_back(environment);
-  auto [row, added] = rows_.insert_or_assign(id, Row{kind, env->second});
-  (void)row;
-  if (added) ++counts_[{kind, env->second}];
+  const auto at = static_cast<size_t>(id);
+  if (at >= rows_.size()) rows_.resize(std::max(at + 1, rows_.size() * 2), 0);
+  Erase(id);
+  rows_[at] = 1 + (env->second << 2 | static_cast<uint32_t>(kind));
+  ++counts_[{kind, env->second}];
+  ++size_;
 }
 
 void internal::RowAttributes::Erase(int64_t id) {
-  auto it = rows_.find(id);
-  if (it == rows_.end()) return;
-  --counts_[{it->second.kind, it->second.environment}];
-  rows_.erase(it);
+  if (id <= 0 || static_cast<size_t>(id) >= rows_.size()) return;
+  uint32_t& row = rows_[static_cast<size_t>(id)];
+  if (row == 0) return;
+  --counts_[{static_cast<Kind>((row - 1) & 3), (row - 1) >> 2}];
+  --size_;
+  row = 0;
 }
 
 void internal::RowAttributes::Clear() {
   rows_.clear();
   counts_.clear();
+  size_ = 0;
 }
 
 internal::RowAttributes::Match internal::RowAttributes::Matches(
     int64_t id, std::optional<Kind> kind, const std::string& environment) const {
-  auto it = rows_.find(id);
-  if (it == rows_.end()) return Match::kUnknown;
-  if (kind && it->second.kind != *kind) return Match::kNo;
-  if (!environment.empty() && environments_[it->second.environment] != environment) {
-    return Match::kNo;
+  if (id <= 0 || static_cast<size_t>(id) >= rows_.size() || rows_[static_cast<size_t>(id)] == 0) {
+    return Match::kUnknown;
   }
+  const uint32_t row = rows_[static_cast<size_t>(id)] - 1;
+  if (kind && static_cast<Kind>(row & 3) != *kind) return Match::kNo;
+  if (!environment.empty() && environments_[row >> 2] != environment) return Match::kNo;
   return Match::kYes;
 }
 
@@ -355,6 +381,21 @@ Result<store::Statement*> MemoryStore::Cached(const std::string& sql) {
   return &it->second;
 }
 
+bool MemoryStore::Known(int64_t id, const Query& q) const {
+  return !foreign_writes_ && q.tags.empty() &&
+         attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kYes;
+}
+
+Status MemoryStore::NoteForeignWrites() {
+  NAUT_ASSIGN_OR_RETURN(store::Statement * cached, Cached("PRAGMA data_version"));
+  StatementLease q(*cached);
+  NAUT_RETURN_IF_ERROR(q->Step());
+  const int64_t version = q->ColumnInt(0);
+  if (version != data_version_) foreign_writes_ = true;
+  data_version_ = version;
+  return Status::Ok();
+}
+
 Status MemoryStore::LoadAttributes() {
   attributes_.Clear();
   // Read through the (kind, environment) index, not the rows with their vectors; rows removed
@@ -369,6 +410,13 @@ Status MemoryStore::LoadAttributes() {
     auto kind = ParseKind(q.ColumnText(1));
     if (kind) attributes_.Set(id, *kind, q.ColumnText(2));
   }
+  return Synced();
+}
+
+Status MemoryStore::Synced() {
+  data_version_ = -1;
+  NAUT_RETURN_IF_ERROR(NoteForeignWrites());
+  foreign_writes_ = false;
   return Status::Ok();
 }
 
@@ -471,6 +519,7 @@ Status MemoryStore::Rebuild(const std::string& reason) {
   NAUT_RETURN_IF_ERROR(mx.Step());
   index->set_max_id(mx.ColumnInt(0));
   index_ = std::move(index);
+  NAUT_RETURN_IF_ERROR(Synced());
   rebuilt_ = true;
   rebuild_reason_ = reason;
   unsaved_ = 0;
@@ -478,8 +527,12 @@ Status MemoryStore::Rebuild(const std::string& reason) {
 }
 
 Status MemoryStore::CatchUp() {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, embedding, deleted, kind, environment "
-                                             "FROM memory_items WHERE id > ? ORDER BY id"));
+  // Runs before every search: prepared once.
+  NAUT_ASSIGN_OR_RETURN(store::Statement * cached,
+                        Cached("SELECT id, embedding, deleted, kind, environment "
+                               "FROM memory_items WHERE id > ? ORDER BY id"));
+  StatementLease lease(*cached);
+  store::Statement& q = *lease;
   q.Bind(1, index_->max_id());
   size_t added = 0;
   while (true) {
@@ -636,6 +689,11 @@ Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(con
     auto hits = index_->Search(qv, fetch, filter);
     out.clear();
     for (const auto& h : hits) {
+      if (Known(h.id, q)) {
+        out.emplace_back(h.id, h.similarity);
+        if (out.size() >= n) break;
+        continue;
+      }
       StatementLease s(*check);
       s->Bind(1, h.id);
       for (size_t i = 0; i < f.args.size(); ++i) s->Bind(static_cast<int>(i + 2), f.args[i]);
@@ -663,9 +721,9 @@ Result<std::vector<int64_t>> MemoryStore::TextCandidates(const Query& q, size_t 
     const double share = std::max(matching, 1.0) / known;
     limit = static_cast<size_t>(static_cast<double>(n) / share * 1.25) + n;
   }
-  NAUT_ASSIGN_OR_RETURN(
-      store::Statement * ranked,
-      Cached("SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? ORDER BY rank LIMIT ?"));
+  NAUT_ASSIGN_OR_RETURN(store::Statement * ranked,
+                        Cached("SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? ORDER BY "
+                               "bm25(memory_fts) LIMIT ?"));
   NAUT_ASSIGN_OR_RETURN(store::Statement * check,
                         Cached("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
   while (true) {
@@ -682,6 +740,11 @@ Result<std::vector<int64_t>> MemoryStore::TextCandidates(const Query& q, size_t 
     }
     for (int64_t id : best) {
       if (attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kNo) {
+        continue;
+      }
+      if (Known(id, q)) {
+        out.push_back(id);
+        if (out.size() >= n) break;
         continue;
       }
       StatementLease c(*check);
@@ -705,6 +768,8 @@ Result<std::vector<Hit>> MemoryStore::Search(const Query& q) {
   const size_t n = std::max<size_t>(q.top_k * 4, 40);
   std::unordered_map<int64_t, Hit> fused;
   Vector qv;
+  ReadSnapshot snapshot(*db_);
+  NAUT_RETURN_IF_ERROR(NoteForeignWrites());
   if (q.mode != SearchMode::kText) {
     NAUT_RETURN_IF_ERROR(Ready());
     NAUT_ASSIGN_OR_RETURN(qv, embedder_->EmbedOne(q.text));

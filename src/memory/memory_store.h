@@ -120,14 +120,13 @@ class RowAttributes {
   Match Matches(int64_t id, std::optional<Kind> kind, const std::string& environment) const;
   // How many known rows match.
   int64_t Count(std::optional<Kind> kind, const std::string& environment) const;
-  size_t size() const { return rows_.size(); }
+  size_t size() const { return size_; }
 
  private:
-  struct Row {
-    Kind kind;
-    uint32_t environment;  // index into environments_
-  };
-  std::unordered_map<int64_t, Row> rows_;
+  // By row id (ids grow from 1 and are never reused, so the table is dense): 0 for a row not
+  // known, else 1 + (environment index << 2 | kind); one load per check on the search path.
+  std::vector<uint32_t> rows_;
+  size_t size_ = 0;
   std::vector<std::string> environments_;
   std::unordered_map<std::string, uint32_t> environment_ids_;
   std::map<std::pair<Kind, uint32_t>, int64_t> counts_;
@@ -214,6 +213,14 @@ class MemoryStore {
   Result<std::vector<int64_t>> TextCandidates(const Query& q, size_t n);
   // Fills attributes_ for the rows the loaded index holds.
   Status LoadAttributes();
+  // Marks attributes_ as matching the database as of now.
+  Status Synced();
+  // Notices commits of other connections since the last look (PRAGMA data_version): they may
+  // have removed rows that attributes_ still knows.
+  Status NoteForeignWrites();
+  // Whether row `id` passes `q`'s filters and is live without asking SQLite: known in memory,
+  // no tags to check, and no other connection has written since attributes_ were synced.
+  bool Known(int64_t id, const Query& q) const;
   // A statement prepared once and reused (searches run often); the caller resets it when done
   // (see StatementLease in the .cc) so that no read transaction stays open between calls.
   Result<store::Statement*> Cached(const std::string& sql);
@@ -225,6 +232,8 @@ class MemoryStore {
   int dim_ = 0;
   std::unique_ptr<VectorIndex> index_;
   internal::RowAttributes attributes_;
+  int64_t data_version_ = -1;
+  bool foreign_writes_ = true;  // until attributes_ are synced
   // Declared after db_ so that they are finalised before it closes.
   std::unordered_map<std::string, store::Statement> statements_;
   size_t unsaved_ = 0;

@@ -358,16 +358,19 @@ std::vector<IndexHit> VectorIndex::SearchGraph(const float* query, size_t k,
   return hits;
 }
 
-std::vector<IndexHit> VectorIndex::SearchExact(std::span<const float> query, size_t k) const {
+std::vector<IndexHit> VectorIndex::SearchExact(std::span<const float> query, size_t k,
+                                               const IdFilter* filter) const {
   std::vector<IndexHit> all;
   const size_t n = hnsw_->cur_element_count;
   all.reserve(n - hnsw_->num_deleted_);
   for (size_t i = 0; i < n; ++i) {
     auto internal = static_cast<hnswlib::tableint>(i);
     if (hnsw_->isMarkedDeleted(internal)) continue;
+    const auto id = static_cast<int64_t>(hnsw_->getExternalLabel(internal));
+    if (filter != nullptr && !filter->Allows(id)) continue;
     const float* v = reinterpret_cast<const float*>(hnsw_->getDataByInternalId(internal));
     float dist = hnsw_->fstdistfunc_(query.data(), v, hnsw_->dist_func_param_);
-    all.push_back({static_cast<int64_t>(hnsw_->getExternalLabel(internal)), 1.0f - dist});
+    all.push_back({id, 1.0f - dist});
   }
   k = std::min(k, all.size());
   std::partial_sort(

@@ -89,7 +89,8 @@ class VectorIndex {
   std::vector<IndexHit> Search(std::span<const float> query, size_t k,
                                const IdFilter* filter = nullptr) const;
   // The same by comparing with every stored vector (for measuring recall).
-  std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k) const;
+  std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k,
+                                    const IdFilter* filter = nullptr) const;
   // The vector stored for row `id`, empty when absent.
   std::span<const float> VectorOf(int64_t id) const;
   // All live row ids, ascending.
