@@ -299,6 +299,17 @@ internal::RowAttributes::Match internal::RowAttributes::Matches(
   return Match::kYes;
 }
 
+std::vector<int64_t> internal::RowAttributes::Matching(std::optional<Kind> kind,
+                                                       const std::string& environment) const {
+  std::vector<int64_t> ids;
+  for (size_t id = 1; id < rows_.size(); ++id) {
+    if (rows_[id] != 0 && Matches(static_cast<int64_t>(id), kind, environment) == Match::kYes) {
+      ids.push_back(static_cast<int64_t>(id));
+    }
+  }
+  return ids;
+}
+
 int64_t internal::RowAttributes::Count(std::optional<Kind> kind,
                                        const std::string& environment) const {
   int64_t n = 0;
@@ -661,6 +672,17 @@ Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(con
       for (size_t i = 0; i < f.args.size(); ++i) c.Bind(static_cast<int>(i + 1), f.args[i]);
       NAUT_RETURN_IF_ERROR(c.Step());
       matching = static_cast<size_t>(c.ColumnInt(0));
+    }
+    if (q.tags.empty() && !foreign_writes_ &&
+        (matching <= options_.exact_below || index_->ExactIsCheaper(matching))) {
+      // Every matching row is known in memory and its vector is in the index. A broad search
+      // (hashing vectors) through a filter passing few rows walks most of the graph: comparing
+      // just the matching rows costs less.
+      for (const auto& h :
+           index_->SearchAmong(qv, n, attributes_.Matching(q.kind, q.environment))) {
+        out.emplace_back(h.id, h.similarity);
+      }
+      return out;
     }
     if (matching <= options_.exact_below) {
       NAUT_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT m.id, m.embedding FROM memory_items m "

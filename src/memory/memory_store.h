@@ -96,7 +96,9 @@ struct StoreOptions {
   VectorIndex::Options index;
   // Save the index after this many changes (0: only at Flush and when the store closes).
   size_t save_every = 0;
-  // Below this many rows passing the filters, vector search compares them all exactly.
+  // Below this many rows passing the filters, vector search compares them all exactly; it also
+  // does when that costs less than walking the graph past the others
+  // (VectorIndex::ExactIsCheaper: broad searches with few rows passing).
   size_t exact_below = 2000;
   size_t rrf_k = 60;
 };
@@ -120,6 +122,8 @@ class RowAttributes {
   Match Matches(int64_t id, std::optional<Kind> kind, const std::string& environment) const;
   // How many known rows match.
   int64_t Count(std::optional<Kind> kind, const std::string& environment) const;
+  // The known rows that match, ascending.
+  std::vector<int64_t> Matching(std::optional<Kind> kind, const std::string& environment) const;
   size_t size() const { return size_; }
 
  private:

@@ -23,6 +23,17 @@ namespace {
 constexpr int kFormat = 1;
 // The search breadth that keeps recall@10 >= 0.95 even on hashing vectors at 100,000 rows.
 constexpr size_t kBroadSearch = 1024;
+// A walk of breadth ef compares roughly ef x (2 M) / 4 vectors; below this many rows per unit of
+// ef, comparing every vector costs less and finds the true neighbours.
+constexpr size_t kExactRowsPerEf = 16;
+
+void KeepBest(std::vector<IndexHit>& hits, size_t k) {
+  k = std::min(k, hits.size());
+  std::partial_sort(
+      hits.begin(), hits.begin() + static_cast<ptrdiff_t>(k), hits.end(),
+      [](const IndexHit& a, const IndexHit& b) { return a.similarity > b.similarity; });
+  hits.resize(k);
+}
 
 // A fast 64-bit checksum of a file (FNV-style over 8-byte words); it only has to notice
 // damage, not resist an adversary who can already write the data home.
@@ -263,6 +274,9 @@ size_t VectorIndex::size() const { return hnsw_->cur_element_count - hnsw_->num_
 std::vector<IndexHit> VectorIndex::Search(std::span<const float> query, size_t k,
                                           const IdFilter* filter) const {
   if (k == 0 || size() == 0) return {};
+  if (size() <= std::max(options_.ef_search, k) * kExactRowsPerEf) {
+    return SearchExact(query, k, filter);
+  }
   return filter != nullptr ? SearchGraph<true>(query.data(), k, filter)
                            : SearchGraph<false>(query.data(), k, nullptr);
 }
@@ -372,12 +386,29 @@ std::vector<IndexHit> VectorIndex::SearchExact(std::span<const float> query, siz
     float dist = hnsw_->fstdistfunc_(query.data(), v, hnsw_->dist_func_param_);
     all.push_back({id, 1.0f - dist});
   }
-  k = std::min(k, all.size());
-  std::partial_sort(
-      all.begin(), all.begin() + static_cast<ptrdiff_t>(k), all.end(),
-      [](const IndexHit& a, const IndexHit& b) { return a.similarity > b.similarity; });
-  all.resize(k);
+  KeepBest(all, k);
   return all;
+}
+
+bool VectorIndex::ExactIsCheaper(size_t rows) const {
+  const double walk = static_cast<double>(kExactRowsPerEf * options_.ef_search) *
+                      static_cast<double>(size()) / static_cast<double>(std::max<size_t>(rows, 1));
+  return static_cast<double>(rows) <= walk;
+}
+
+std::vector<IndexHit> VectorIndex::SearchAmong(std::span<const float> query, size_t k,
+                                               std::span<const int64_t> ids) const {
+  std::vector<IndexHit> hits;
+  hits.reserve(ids.size());
+  for (int64_t id : ids) {
+    auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+    if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) continue;
+    const float dist = hnsw_->fstdistfunc_(query.data(), hnsw_->getDataByInternalId(it->second),
+                                           hnsw_->dist_func_param_);
+    hits.push_back({id, 1.0f - dist});
+  }
+  KeepBest(hits, k);
+  return hits;
 }
 
 std::span<const float> VectorIndex::VectorOf(int64_t id) const {

@@ -86,11 +86,19 @@ class VectorIndex {
   // The k nearest live rows, most similar first; with a filter, the k nearest that it allows
   // (the graph is walked through every row, but only allowed ones are collected, and the walk
   // goes on until ef_search allowed rows are found or the reachable graph is exhausted).
+  // An index so small that the walk would compare about as many vectors as it holds (up to
+  // 16 x ef_search) is searched exactly instead.
   std::vector<IndexHit> Search(std::span<const float> query, size_t k,
                                const IdFilter* filter = nullptr) const;
   // The same by comparing with every stored vector (for measuring recall).
   std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k,
                                     const IdFilter* filter = nullptr) const;
+  // Whether comparing `rows` vectors exactly costs less than a filtered walk that collects
+  // ef_search of them among all the rows held (it passes about size() / rows others for each).
+  bool ExactIsCheaper(size_t rows) const;
+  // The k rows among `ids` nearest to `query`, compared exactly; ids not held are skipped.
+  std::vector<IndexHit> SearchAmong(std::span<const float> query, size_t k,
+                                    std::span<const int64_t> ids) const;
   // The vector stored for row `id`, empty when absent.
   std::span<const float> VectorOf(int64_t id) const;
   // All live row ids, ascending.
