@@ -398,14 +398,28 @@ bool VectorIndex::ExactIsCheaper(size_t rows) const {
 
 std::vector<IndexHit> VectorIndex::SearchAmong(std::span<const float> query, size_t k,
                                                std::span<const int64_t> ids) const {
-  std::vector<IndexHit> hits;
-  hits.reserve(ids.size());
+  std::vector<std::pair<hnswlib::tableint, int64_t>> rows;
+  rows.reserve(ids.size());
   for (int64_t id : ids) {
     auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
     if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) continue;
-    const float dist = hnsw_->fstdistfunc_(query.data(), hnsw_->getDataByInternalId(it->second),
+    rows.emplace_back(it->second, id);
+  }
+  // In storage order, with the vectors a few rows ahead fetched early: scattered rows are
+  // otherwise bound by memory latency, not by the arithmetic.
+  std::sort(rows.begin(), rows.end());
+  constexpr size_t kAhead = 4;
+  const size_t bytes = static_cast<size_t>(dim_) * sizeof(float);
+  std::vector<IndexHit> hits;
+  hits.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i + kAhead < rows.size()) {
+      const char* next = hnsw_->getDataByInternalId(rows[i + kAhead].first);
+      for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(next + line);
+    }
+    const float dist = hnsw_->fstdistfunc_(query.data(), hnsw_->getDataByInternalId(rows[i].first),
                                            hnsw_->dist_func_param_);
-    hits.push_back({id, 1.0f - dist});
+    hits.push_back({rows[i].second, 1.0f - dist});
   }
   KeepBest(hits, k);
   return hits;
