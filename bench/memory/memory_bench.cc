@@ -48,7 +48,7 @@ double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  auto i = static_cast<size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
   return v[std::min(i, v.size() - 1)];
 }
 

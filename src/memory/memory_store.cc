@@ -261,7 +261,10 @@ Result<Kind> ParseKind(std::string_view name) {
 // ---- RowAttributes ----
 
 void internal::RowAttributes::Set(int64_t id, Kind kind, const std::string& environment) {
-  if (id <= 0) return;  // never made by SQLite's AUTOINCREMENT; left to SQLite
+  // Ids outside the table's range (never made by AUTOINCREMENT in practice) stay unknown and are
+  // left to SQLite.
+  constexpr int64_t kMaxId = int64_t{1} << 24;
+  if (id <= 0 || id > kMaxId) return;
   auto [env, fresh] =
       environment_ids_.emplace(environment, static_cast<uint32_t>(environments_.size()));
   if (fresh) environments_.push_back(environment);

@@ -127,8 +127,9 @@ class RowAttributes {
   size_t size() const { return size_; }
 
  private:
-  // By row id (ids grow from 1 and are never reused, so the table is dense): 0 for a row not
-  // known, else 1 + (environment index << 2 | kind); one load per check on the search path.
+  // By row id (ids grow from 1 and are never reused, so the table is dense; ids above 2^24 are
+  // not kept): 0 for a row not known, else 1 + (environment index << 2 | kind); one load per
+  // check on the search path.
   std::vector<uint32_t> rows_;
   size_t size_ = 0;
   std::vector<std::string> environments_;

@@ -38,6 +38,7 @@ class MemoryStoreTest : public ::testing::Test {
   }
   static std::vector<int64_t> Ids(const std::vector<Hit>& hits) {
     std::vector<int64_t> ids;
+    ids.reserve(hits.size());
     for (const auto& h : hits) ids.push_back(h.memory.id);
     return ids;
   }
