@@ -278,8 +278,11 @@ TEST_F(MemoryStoreTest, FilteredSearchThroughTheIndexFindsWhatTheExactPathFinds)
   // The same rows searched with every filtered query compared exactly, and through HNSW.
   auto exact = MemoryStore::Open(dir_ / "neuronaut.db", std::make_unique<HashingEmbedder>(256),
                                  {.index_dir = dir_ / "index", .exact_below = 1000000});
-  auto graph = MemoryStore::Open(dir_ / "neuronaut.db", std::make_unique<HashingEmbedder>(256),
-                                 {.index_dir = dir_ / "index", .exact_below = 0});
+  // A breadth so small that comparing the matching rows never looks cheaper: the index is asked
+  // through the filter (and, this small, answers exactly).
+  auto graph =
+      MemoryStore::Open(dir_ / "neuronaut.db", std::make_unique<HashingEmbedder>(256),
+                        {.index_dir = dir_ / "index", .index = {.ef_search = 1}, .exact_below = 0});
   ASSERT_TRUE(exact && graph);
   for (const std::string text : {"gold monster", "inn health potion", "dragon cave 7"}) {
     for (SearchMode mode : {SearchMode::kVector, SearchMode::kHybrid}) {
