@@ -34,8 +34,9 @@ class Embedder {
   Result<Vector> EmbedOne(const std::string& text);
 
   // The HNSW search breadth (ef_search) that keeps recall@10 at or above 0.95 on this
-  // embedder's vectors at 100,000 rows (bench/README.md, "Memory"). Sentence models make
-  // vectors near a low-dimensional manifold, which HNSW searches well with a small breadth.
+  // embedder's vectors at 100,000 rows (bench/README.md, "Memory": measured on hashing vectors
+  // and on the bench's model of sentence vectors). Sentence models make vectors near a
+  // low-dimensional manifold, which HNSW searches well with a small breadth.
   virtual size_t SearchBreadth() const { return kSentenceModelBreadth; }
   static constexpr size_t kSentenceModelBreadth = 128;
 };

@@ -90,7 +90,7 @@ class VectorIndex {
   // 16 x ef_search) is searched exactly instead.
   std::vector<IndexHit> Search(std::span<const float> query, size_t k,
                                const IdFilter* filter = nullptr) const;
-  // The same by comparing with every stored vector (for measuring recall).
+  // The same by comparing with every stored vector (small indexes; measuring recall).
   std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k,
                                     const IdFilter* filter = nullptr) const;
   // Whether comparing `rows` vectors exactly costs less than a filtered walk that collects
