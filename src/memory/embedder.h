@@ -32,6 +32,13 @@ class Embedder {
   virtual Result<std::vector<Vector>> Embed(std::span<const std::string> texts) = 0;
 
   Result<Vector> EmbedOne(const std::string& text);
+
+  // The HNSW search breadth (ef_search) that keeps recall@10 at or above 0.95 on this
+  // embedder's vectors at 100,000 rows (bench/README.md, "Memory": measured on hashing vectors
+  // and on the bench's model of sentence vectors). Sentence models make vectors near a
+  // low-dimensional manifold, which HNSW searches well with a small breadth.
+  virtual size_t SearchBreadth() const { return kSentenceModelBreadth; }
+  static constexpr size_t kSentenceModelBreadth = 128;
 };
 
 // Needs no model: word unigrams and bigrams (identifiers also split at '_' and case changes)
@@ -44,6 +51,9 @@ class HashingEmbedder : public Embedder {
   Result<int> Dimension() override { return dim_; }
   Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override;
   Vector EmbedText(std::string_view text) const;
+  // Hashed words and trigrams spread over every dimension (a high intrinsic dimension): the
+  // true neighbours are barely nearer than the rest, so HNSW needs a broad search.
+  size_t SearchBreadth() const override { return 1024; }
 
  private:
   int dim_;

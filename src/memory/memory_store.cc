@@ -1,6 +1,7 @@
 #include "memory/memory_store.h"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -166,6 +167,51 @@ Filter MakeFilter(const Query& q) {
 
 bool Filtered(const Query& q) { return q.kind || !q.environment.empty() || !q.tags.empty(); }
 
+// Resets a cached statement when its user is done, so that it holds no read transaction.
+class StatementLease {
+ public:
+  explicit StatementLease(store::Statement& s) : s_(s) {}
+  ~StatementLease() { s_.Reset(); }
+  StatementLease(const StatementLease&) = delete;
+  StatementLease& operator=(const StatementLease&) = delete;
+  store::Statement& operator*() const { return s_; }
+  store::Statement* operator->() const { return &s_; }
+
+ private:
+  store::Statement& s_;
+};
+
+// One read transaction around the statements of a search: they share one snapshot and take
+// the database's locks once instead of once each. Nothing when a transaction is already open.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(store::Db& db) : db_(db) {
+    if (sqlite3_get_autocommit(db_.handle()) != 0) open_ = db_.Exec("BEGIN").ok();
+  }
+  ~ReadSnapshot() {
+    if (open_) (void)db_.Exec("COMMIT");
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  store::Db& db_;
+  bool open_ = false;
+};
+
+// Lets a vector search through the rows whose kind and environment may match the query.
+class AttributeFilter : public IdFilter {
+ public:
+  AttributeFilter(const internal::RowAttributes& rows, const Query& q) : rows_(rows), q_(q) {}
+  bool Allows(int64_t id) const override {
+    return rows_.Matches(id, q_.kind, q_.environment) != internal::RowAttributes::Match::kNo;
+  }
+
+ private:
+  const internal::RowAttributes& rows_;
+  const Query& q_;
+};
+
 // Words of the query as an FTS5 expression that matches any of them ("a" OR "b").
 std::string FtsExpression(const std::string& text) {
   std::string expr, word;
@@ -212,6 +258,72 @@ Result<Kind> ParseKind(std::string_view name) {
                          "' is not one of episode, fact, reflection, skill");
 }
 
+// ---- RowAttributes ----
+
+void internal::RowAttributes::Set(int64_t id, Kind kind, const std::string& environment) {
+  // Ids outside the table's range (never made by AUTOINCREMENT in practice) stay unknown and are
+  // left to SQLite.
+  constexpr int64_t kMaxId = int64_t{1} << 24;
+  if (id <= 0 || id > kMaxId) return;
+  auto [env, fresh] =
+      environment_ids_.emplace(environment, static_cast<uint32_t>(environments_.size()));
+  if (fresh) environments_.push_back(environment);
+  const auto at = static_cast<size_t>(id);
+  if (at >= rows_.size()) rows_.resize(std::max(at + 1, rows_.size() * 2), 0);
+  Erase(id);
+  rows_[at] = 1 + (env->second << 2 | static_cast<uint32_t>(kind));
+  ++counts_[{kind, env->second}];
+  ++size_;
+}
+
+void internal::RowAttributes::Erase(int64_t id) {
+  if (id <= 0 || static_cast<size_t>(id) >= rows_.size()) return;
+  uint32_t& row = rows_[static_cast<size_t>(id)];
+  if (row == 0) return;
+  --counts_[{static_cast<Kind>((row - 1) & 3), (row - 1) >> 2}];
+  --size_;
+  row = 0;
+}
+
+void internal::RowAttributes::Clear() {
+  rows_.clear();
+  counts_.clear();
+  size_ = 0;
+}
+
+internal::RowAttributes::Match internal::RowAttributes::Matches(
+    int64_t id, std::optional<Kind> kind, const std::string& environment) const {
+  if (id <= 0 || static_cast<size_t>(id) >= rows_.size() || rows_[static_cast<size_t>(id)] == 0) {
+    return Match::kUnknown;
+  }
+  const uint32_t row = rows_[static_cast<size_t>(id)] - 1;
+  if (kind && static_cast<Kind>(row & 3) != *kind) return Match::kNo;
+  if (!environment.empty() && environments_[row >> 2] != environment) return Match::kNo;
+  return Match::kYes;
+}
+
+std::vector<int64_t> internal::RowAttributes::Matching(std::optional<Kind> kind,
+                                                       const std::string& environment) const {
+  std::vector<int64_t> ids;
+  for (size_t id = 1; id < rows_.size(); ++id) {
+    if (rows_[id] != 0 && Matches(static_cast<int64_t>(id), kind, environment) == Match::kYes) {
+      ids.push_back(static_cast<int64_t>(id));
+    }
+  }
+  return ids;
+}
+
+int64_t internal::RowAttributes::Count(std::optional<Kind> kind,
+                                       const std::string& environment) const {
+  int64_t n = 0;
+  for (const auto& [key, count] : counts_) {
+    if (kind && key.first != *kind) continue;
+    if (!environment.empty() && environments_[key.second] != environment) continue;
+    n += count;
+  }
+  return n;
+}
+
 // ---- MemoryWriter ----
 
 store::Db& MemoryWriter::db() { return *store_.db_; }
@@ -252,7 +364,7 @@ Result<int64_t> MemoryWriter::Insert(const NewMemory& m, const Vector& embedding
   ins.Bind(15, static_cast<int64_t>(std::clamp(m.importance, 0, 10))).Bind(16, JoinTags(sources));
   NAUT_RETURN_IF_ERROR(ins.Run());
   int64_t id = db().LastInsertRowId();
-  added_.emplace_back(id, embedding);
+  added_.push_back({id, embedding, m.kind, m.environment});
   return id;
 }
 
@@ -270,7 +382,57 @@ Status MemoryWriter::Remove(int64_t id) {
 
 MemoryStore::MemoryStore(std::unique_ptr<store::Db> db, std::unique_ptr<Embedder> embedder,
                          StoreOptions options)
-    : db_(std::move(db)), embedder_(std::move(embedder)), options_(std::move(options)) {}
+    : db_(std::move(db)), embedder_(std::move(embedder)), options_(std::move(options)) {
+  if (options_.index.ef_search == 0) options_.index.ef_search = embedder_->SearchBreadth();
+}
+
+Result<store::Statement*> MemoryStore::Cached(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    NAUT_ASSIGN_OR_RETURN(auto s, db_->Prepare(sql));
+    it = statements_.emplace(sql, std::move(s)).first;
+  }
+  return &it->second;
+}
+
+bool MemoryStore::Known(int64_t id, const Query& q) const {
+  return !foreign_writes_ && q.tags.empty() &&
+         attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kYes;
+}
+
+Status MemoryStore::NoteForeignWrites() {
+  NAUT_ASSIGN_OR_RETURN(store::Statement * cached, Cached("PRAGMA data_version"));
+  StatementLease q(*cached);
+  NAUT_RETURN_IF_ERROR(q->Step());
+  const int64_t version = q->ColumnInt(0);
+  if (version != data_version_) foreign_writes_ = true;
+  data_version_ = version;
+  return Status::Ok();
+}
+
+Status MemoryStore::LoadAttributes() {
+  attributes_.Clear();
+  // Read through the (kind, environment) index, not the rows with their vectors; rows removed
+  // are skipped by asking the index, which holds exactly the live rows it covers.
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, kind, environment FROM memory_items "
+                                             "INDEXED BY memory_items_filter"));
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    const int64_t id = q.ColumnInt(0);
+    if (!index_->Contains(id)) continue;
+    auto kind = ParseKind(q.ColumnText(1));
+    if (kind) attributes_.Set(id, *kind, q.ColumnText(2));
+  }
+  return Synced();
+}
+
+Status MemoryStore::Synced() {
+  data_version_ = -1;
+  NAUT_RETURN_IF_ERROR(NoteForeignWrites());
+  foreign_writes_ = false;
+  return Status::Ok();
+}
 
 MemoryStore::~MemoryStore() {
   if (index_ && unsaved_ > 0) {
@@ -334,6 +496,7 @@ Status MemoryStore::Ready() {
                    " vectors where the database has " + std::to_string(rows));
   }
   index_ = std::move(*loaded);
+  NAUT_RETURN_IF_ERROR(LoadAttributes());
   return CatchUp();
 }
 
@@ -345,9 +508,10 @@ Status MemoryStore::Rebuild(const std::string& reason) {
     spdlog::info("memory: rebuilding the vector index from the database: {}", reason);
   }
   auto index = std::make_unique<VectorIndex>(dim_, options_.index);
-  NAUT_ASSIGN_OR_RETURN(auto q,
-                        db_->Prepare("SELECT id, embedding, dim, embedder FROM memory_items "
-                                     "WHERE deleted = 0 ORDER BY id"));
+  attributes_.Clear();
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, embedding, dim, embedder, kind, "
+                                             "environment FROM memory_items "
+                                             "WHERE deleted = 0 ORDER BY id"));
   while (true) {
     NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) break;
@@ -361,11 +525,15 @@ Status MemoryStore::Rebuild(const std::string& reason) {
       return DataLoss("memory: row " + std::to_string(q.ColumnInt(0)) + " has a truncated vector");
     }
     index->Add(q.ColumnInt(0), v);
+    if (auto kind = ParseKind(q.ColumnText(4))) {
+      attributes_.Set(q.ColumnInt(0), *kind, q.ColumnText(5));
+    }
   }
   NAUT_ASSIGN_OR_RETURN(auto mx, db_->Prepare("SELECT coalesce(max(id), 0) FROM memory_items"));
   NAUT_RETURN_IF_ERROR(mx.Step());
   index->set_max_id(mx.ColumnInt(0));
   index_ = std::move(index);
+  NAUT_RETURN_IF_ERROR(Synced());
   rebuilt_ = true;
   rebuild_reason_ = reason;
   unsaved_ = 0;
@@ -373,8 +541,12 @@ Status MemoryStore::Rebuild(const std::string& reason) {
 }
 
 Status MemoryStore::CatchUp() {
-  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, embedding, deleted FROM memory_items "
-                                             "WHERE id > ? ORDER BY id"));
+  // Runs before every search: prepared once.
+  NAUT_ASSIGN_OR_RETURN(store::Statement * cached,
+                        Cached("SELECT id, embedding, deleted, kind, environment "
+                               "FROM memory_items WHERE id > ? ORDER BY id"));
+  StatementLease lease(*cached);
+  store::Statement& q = *lease;
   q.Bind(1, index_->max_id());
   size_t added = 0;
   while (true) {
@@ -389,6 +561,7 @@ Status MemoryStore::CatchUp() {
                                   "reindex`");
       }
       index_->Add(id, v);
+      if (auto kind = ParseKind(q.ColumnText(3))) attributes_.Set(id, *kind, q.ColumnText(4));
       ++added;
     }
     index_->set_max_id(std::max(index_->max_id(), id));
@@ -408,8 +581,14 @@ Status MemoryStore::Write(const std::function<Status(MemoryWriter&)>& body) {
     NAUT_RETURN_IF_ERROR(body(writer));
     NAUT_RETURN_IF_ERROR(tx.Commit());
   }
-  for (auto& [id, v] : writer.added_) index_->Add(id, v);
-  for (int64_t id : writer.removed_) index_->Remove(id);
+  for (const auto& a : writer.added_) {
+    index_->Add(a.id, a.vector);
+    attributes_.Set(a.id, a.kind, a.environment);
+  }
+  for (int64_t id : writer.removed_) {
+    index_->Remove(id);
+    attributes_.Erase(id);
+  }
   return AfterWrite(writer.added_.size() + writer.removed_.size());
 }
 
@@ -454,13 +633,14 @@ Status MemoryStore::Remove(int64_t id) {
 }
 
 Result<Memory> MemoryStore::Get(int64_t id) {
-  NAUT_ASSIGN_OR_RETURN(auto q,
-                        db_->Prepare(std::string("SELECT ") + kColumns +
-                                     " FROM memory_items m WHERE m.id = ? AND m.deleted = 0"));
-  q.Bind(1, id);
-  NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+  NAUT_ASSIGN_OR_RETURN(store::Statement * cached,
+                        Cached(std::string("SELECT ") + kColumns +
+                               " FROM memory_items m WHERE m.id = ? AND m.deleted = 0"));
+  StatementLease q(*cached);
+  q->Bind(1, id);
+  NAUT_ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) return NotFound("memory " + std::to_string(id) + " does not exist");
-  return ReadRow(q);
+  return ReadRow(*q);
 }
 
 Result<std::vector<Memory>> MemoryStore::Recent(Kind kind, const std::string& environment,
@@ -486,12 +666,28 @@ Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(con
   std::vector<std::pair<int64_t, float>> out;
   Filter f = MakeFilter(q);
   if (Filtered(q)) {
-    // A small filtered set is compared exactly: HNSW would have to over-fetch a lot.
-    NAUT_ASSIGN_OR_RETURN(auto c,
-                          db_->Prepare("SELECT count(*) FROM memory_items m WHERE 1" + f.sql));
-    for (size_t i = 0; i < f.args.size(); ++i) c.Bind(static_cast<int>(i + 1), f.args[i]);
-    NAUT_RETURN_IF_ERROR(c.Step());
-    if (static_cast<size_t>(c.ColumnInt(0)) <= options_.exact_below) {
+    // A small filtered set is compared exactly: HNSW would have to walk much of the graph.
+    // The rows known in memory bound the count; tags are counted in SQLite only when needed.
+    auto matching = static_cast<size_t>(attributes_.Count(q.kind, q.environment));
+    if (matching > options_.exact_below && !q.tags.empty()) {
+      NAUT_ASSIGN_OR_RETURN(auto c,
+                            db_->Prepare("SELECT count(*) FROM memory_items m WHERE 1" + f.sql));
+      for (size_t i = 0; i < f.args.size(); ++i) c.Bind(static_cast<int>(i + 1), f.args[i]);
+      NAUT_RETURN_IF_ERROR(c.Step());
+      matching = static_cast<size_t>(c.ColumnInt(0));
+    }
+    if (q.tags.empty() && !foreign_writes_ &&
+        (matching <= options_.exact_below || index_->ExactIsCheaper(matching))) {
+      // Every matching row is known in memory and its vector is in the index. A broad search
+      // (hashing vectors) through a filter passing few rows walks most of the graph: comparing
+      // just the matching rows costs less.
+      for (const auto& h :
+           index_->SearchAmong(qv, n, attributes_.Matching(q.kind, q.environment))) {
+        out.emplace_back(h.id, h.similarity);
+      }
+      return out;
+    }
+    if (matching <= options_.exact_below) {
       NAUT_ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT m.id, m.embedding FROM memory_items m "
                                                  "WHERE 1" +
                                                  f.sql));
@@ -508,17 +704,25 @@ Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(con
       return out;
     }
   }
-  // Over-fetch from HNSW and keep the ids that pass the filters (and are not deleted).
-  for (size_t fetch = Filtered(q) ? n * 4 : n;; fetch *= 4) {
-    auto hits = index_->Search(qv, fetch);
+  // HNSW walks past the rows whose kind or environment is known not to match; SQLite checks
+  // each candidate (removed by another process, tags), and only tags make it over-fetch.
+  AttributeFilter by_attributes(attributes_, q);
+  const IdFilter* filter = (q.kind || !q.environment.empty()) ? &by_attributes : nullptr;
+  NAUT_ASSIGN_OR_RETURN(store::Statement * check,
+                        Cached("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
+  for (size_t fetch = q.tags.empty() ? n : n * 4;; fetch *= 4) {
+    auto hits = index_->Search(qv, fetch, filter);
     out.clear();
-    NAUT_ASSIGN_OR_RETURN(auto s,
-                          db_->Prepare("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
     for (const auto& h : hits) {
-      s.Reset();
-      s.Bind(1, h.id);
-      for (size_t i = 0; i < f.args.size(); ++i) s.Bind(static_cast<int>(i + 2), f.args[i]);
-      NAUT_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (Known(h.id, q)) {
+        out.emplace_back(h.id, h.similarity);
+        if (out.size() >= n) break;
+        continue;
+      }
+      StatementLease s(*check);
+      s->Bind(1, h.id);
+      for (size_t i = 0; i < f.args.size(); ++i) s->Bind(static_cast<int>(i + 2), f.args[i]);
+      NAUT_ASSIGN_OR_RETURN(bool row, s->Step());
       if (row) out.emplace_back(h.id, h.similarity);
       if (out.size() >= n) break;
     }
@@ -532,19 +736,52 @@ Result<std::vector<int64_t>> MemoryStore::TextCandidates(const Query& q, size_t 
   std::string expr = FtsExpression(q.text);
   if (expr.empty()) return out;
   Filter f = MakeFilter(q);
-  NAUT_ASSIGN_OR_RETURN(
-      auto s,
-      db_->Prepare("SELECT m.id FROM memory_fts JOIN memory_items m ON m.id = memory_fts.rowid "
-                   "WHERE memory_fts MATCH ?" +
-                   f.sql + " ORDER BY bm25(memory_fts) LIMIT ?"));
-  s.Bind(1, expr);
-  int i = 2;
-  for (const auto& a : f.args) s.Bind(i++, a);
-  s.Bind(i, static_cast<int64_t>(n));
+  // FTS5 ranks its matches by BM25 without reading the rows (whose vectors make them large);
+  // the best ones are then checked against the filters, in memory where the row is known, then
+  // in SQLite. Enough are asked for that the expected share passing the filters fills n.
+  size_t limit = n;
+  const auto known = static_cast<double>(attributes_.size());
+  const auto matching = static_cast<double>(attributes_.Count(q.kind, q.environment));
+  if (Filtered(q) && known > 0) {
+    const double share = std::max(matching, 1.0) / known;
+    limit = static_cast<size_t>(static_cast<double>(n) / share * 1.25) + n;
+  }
+  NAUT_ASSIGN_OR_RETURN(store::Statement * ranked,
+                        Cached("SELECT rowid FROM memory_fts WHERE memory_fts MATCH ? ORDER BY "
+                               "bm25(memory_fts) LIMIT ?"));
+  NAUT_ASSIGN_OR_RETURN(store::Statement * check,
+                        Cached("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
   while (true) {
-    NAUT_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.ColumnInt(0));
+    out.clear();
+    std::vector<int64_t> best;
+    {
+      StatementLease s(*ranked);
+      s->Bind(1, expr).Bind(2, static_cast<int64_t>(limit));
+      while (true) {
+        NAUT_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        best.push_back(s->ColumnInt(0));
+      }
+    }
+    for (int64_t id : best) {
+      if (attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kNo) {
+        continue;
+      }
+      if (Known(id, q)) {
+        out.push_back(id);
+        if (out.size() >= n) break;
+        continue;
+      }
+      StatementLease c(*check);
+      c->Bind(1, id);
+      for (size_t i = 0; i < f.args.size(); ++i) c->Bind(static_cast<int>(i + 2), f.args[i]);
+      NAUT_ASSIGN_OR_RETURN(bool row, c->Step());
+      if (!row) continue;
+      out.push_back(id);
+      if (out.size() >= n) break;
+    }
+    if (out.size() >= n || best.size() < limit) break;
+    limit *= 4;
   }
   return out;
 }
@@ -556,6 +793,8 @@ Result<std::vector<Hit>> MemoryStore::Search(const Query& q) {
   const size_t n = std::max<size_t>(q.top_k * 4, 40);
   std::unordered_map<int64_t, Hit> fused;
   Vector qv;
+  ReadSnapshot snapshot(*db_);
+  NAUT_RETURN_IF_ERROR(NoteForeignWrites());
   if (q.mode != SearchMode::kText) {
     NAUT_RETURN_IF_ERROR(Ready());
     NAUT_ASSIGN_OR_RETURN(qv, embedder_->EmbedOne(q.text));
@@ -586,11 +825,16 @@ Result<std::vector<Hit>> MemoryStore::Search(const Query& q) {
     if (!m) continue;  // removed meanwhile
     h.memory = std::move(*m);
     if (h.vector_rank == 0 && !qv.empty()) {
-      NAUT_ASSIGN_OR_RETURN(auto e,
-                            db_->Prepare("SELECT embedding FROM memory_items WHERE id = ?"));
-      e.Bind(1, id);
-      NAUT_ASSIGN_OR_RETURN(bool row, e.Step());
-      if (row) h.similarity = Dot(BlobToVector(e.ColumnBlob(0)), qv);
+      if (auto v = index_->VectorOf(id); !v.empty()) {
+        h.similarity = Dot(v, qv);
+      } else {
+        NAUT_ASSIGN_OR_RETURN(store::Statement * cached,
+                              Cached("SELECT embedding FROM memory_items WHERE id = ?"));
+        StatementLease e(*cached);
+        e->Bind(1, id);
+        NAUT_ASSIGN_OR_RETURN(bool row, e->Step());
+        if (row) h.similarity = Dot(BlobToVector(e->ColumnBlob(0)), qv);
+      }
     }
     hits.push_back(std::move(h));
   }

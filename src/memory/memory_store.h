@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -90,15 +92,52 @@ struct Stats {
 
 struct StoreOptions {
   std::filesystem::path index_dir;  // holds memory.hnsw and memory.hnsw.json
+  // index.ef_search 0 (the default): the embedder's SearchBreadth().
   VectorIndex::Options index;
   // Save the index after this many changes (0: only at Flush and when the store closes).
   size_t save_every = 0;
-  // Below this many rows passing the filters, vector search compares them all exactly.
+  // Below this many rows passing the filters, vector search compares them all exactly; it also
+  // does when that costs less than walking the graph past the others
+  // (VectorIndex::ExactIsCheaper: broad searches with few rows passing).
   size_t exact_below = 2000;
   size_t rrf_k = 60;
 };
 
 class MemoryStore;
+
+namespace internal {
+
+// The kind and environment of each indexed row, kept in memory beside the vector index so that
+// filtered searches need no SQLite lookup per candidate. Both never change once a row is
+// stored, so a row it knows is known right; a row it does not know (committed by another
+// process since, or not loaded) is kUnknown and left to SQLite, which stays the authority
+// (deletions by other processes, tags). Threads: as the MemoryStore that owns it.
+class RowAttributes {
+ public:
+  enum class Match { kNo, kYes, kUnknown };
+  void Set(int64_t id, Kind kind, const std::string& environment);
+  void Erase(int64_t id);
+  void Clear();
+  // Whether row `id` has `kind` (any when empty) and `environment` (any when empty).
+  Match Matches(int64_t id, std::optional<Kind> kind, const std::string& environment) const;
+  // How many known rows match.
+  int64_t Count(std::optional<Kind> kind, const std::string& environment) const;
+  // The known rows that match, ascending.
+  std::vector<int64_t> Matching(std::optional<Kind> kind, const std::string& environment) const;
+  size_t size() const { return size_; }
+
+ private:
+  // By row id (ids grow from 1 and are never reused, so the table is dense; ids above 2^24 are
+  // not kept): 0 for a row not known, else 1 + (environment index << 2 | kind); one load per
+  // check on the search path.
+  std::vector<uint32_t> rows_;
+  size_t size_ = 0;
+  std::vector<std::string> environments_;
+  std::unordered_map<std::string, uint32_t> environment_ids_;
+  std::map<std::pair<Kind, uint32_t>, int64_t> counts_;
+};
+
+}  // namespace internal
 
 // Writes of one transaction (see MemoryStore::Write).
 class MemoryWriter {
@@ -114,7 +153,13 @@ class MemoryWriter {
   explicit MemoryWriter(MemoryStore& store) : store_(store) {}
   MemoryStore& store_;
   std::optional<store::Statement> insert_;  // prepared once per transaction
-  std::vector<std::pair<int64_t, Vector>> added_;
+  struct Added {
+    int64_t id;
+    Vector vector;
+    Kind kind;
+    std::string environment;
+  };
+  std::vector<Added> added_;
   std::vector<int64_t> removed_;
 };
 
@@ -171,6 +216,19 @@ class MemoryStore {
   Result<std::vector<std::pair<int64_t, float>>> VectorCandidates(const Query& q, const Vector& qv,
                                                                   size_t n);
   Result<std::vector<int64_t>> TextCandidates(const Query& q, size_t n);
+  // Fills attributes_ for the rows the loaded index holds.
+  Status LoadAttributes();
+  // Marks attributes_ as matching the database as of now.
+  Status Synced();
+  // Notices commits of other connections since the last look (PRAGMA data_version): they may
+  // have removed rows that attributes_ still knows.
+  Status NoteForeignWrites();
+  // Whether row `id` passes `q`'s filters and is live without asking SQLite: known in memory,
+  // no tags to check, and no other connection has written since attributes_ were synced.
+  bool Known(int64_t id, const Query& q) const;
+  // A statement prepared once and reused (searches run often); the caller resets it when done
+  // (see StatementLease in the .cc) so that no read transaction stays open between calls.
+  Result<store::Statement*> Cached(const std::string& sql);
   std::string embedder_key() const;
 
   std::unique_ptr<store::Db> db_;
@@ -178,6 +236,11 @@ class MemoryStore {
   StoreOptions options_;
   int dim_ = 0;
   std::unique_ptr<VectorIndex> index_;
+  internal::RowAttributes attributes_;
+  int64_t data_version_ = -1;
+  bool foreign_writes_ = true;  // until attributes_ are synced
+  // Declared after db_ so that they are finalised before it closes.
+  std::unordered_map<std::string, store::Statement> statements_;
   size_t unsaved_ = 0;
   bool rebuilt_ = false;
   std::string rebuild_reason_;

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 
 #include "core/ids.h"
 
@@ -36,6 +38,7 @@ class MemoryStoreTest : public ::testing::Test {
   }
   static std::vector<int64_t> Ids(const std::vector<Hit>& hits) {
     std::vector<int64_t> ids;
+    ids.reserve(hits.size());
     for (const auto& h : hits) ids.push_back(h.memory.id);
     return ids;
   }
@@ -229,6 +232,133 @@ TEST_F(MemoryStoreTest, TwoWritersOnOneDatabaseSeeEachOthersRows) {
   b.reset();
   auto c = Open();
   EXPECT_EQ(c->Index().value()->size(), 3u);
+}
+
+// A sentence model's embedder as the store sees it: same vectors as hashing, default breadth.
+class SentenceLikeEmbedder : public Embedder {
+ public:
+  std::string id() const override { return "sentence-like"; }
+  Result<int> Dimension() override { return 64; }
+  Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override {
+    return HashingEmbedder(64).Embed(texts);
+  }
+};
+
+TEST_F(MemoryStoreTest, SearchBreadthComesFromTheEmbedderUnlessSet) {
+  auto hashing = Open();
+  EXPECT_EQ(hashing->Index().value()->ef_search(), 1024u);
+  hashing.reset();
+  auto sentence = MemoryStore::Open(dir_ / "other.db", std::make_unique<SentenceLikeEmbedder>(),
+                                    {.index_dir = dir_ / "other"});
+  ASSERT_TRUE(sentence);
+  EXPECT_EQ((*sentence)->Index().value()->ef_search(), Embedder::kSentenceModelBreadth);
+  auto set = MemoryStore::Open(dir_ / "set.db", std::make_unique<HashingEmbedder>(64),
+                               {.index_dir = dir_ / "set", .index = {.ef_search = 77}});
+  ASSERT_TRUE(set);
+  EXPECT_EQ((*set)->Index().value()->ef_search(), 77u);
+}
+
+TEST_F(MemoryStoreTest, FilteredSearchThroughTheIndexFindsWhatTheExactPathFinds) {
+  auto s = Open();
+  std::mt19937 rng(3);
+  const char* words[] = {"gold",   "monster", "inn",  "potion", "sword", "file",
+                         "health", "quest",   "shop", "forest", "cave",  "dragon"};
+  const char* envs[] = {"rpg", "fs", ""};
+  std::vector<NewMemory> batch;
+  for (int i = 0; i < 300; ++i) {
+    NewMemory m = Fact("", envs[i % 3]);
+    for (int w = 0; w < 6; ++w) m.text += std::string(words[rng() % 12]) + " ";
+    m.text += std::to_string(i);
+    m.kind = i % 4 == 0 ? Kind::kEpisode : Kind::kFact;
+    batch.push_back(std::move(m));
+  }
+  ASSERT_TRUE(s->AddBatch(batch));
+  ASSERT_TRUE(s->Remove(5).ok());
+  s.reset();
+  // The same rows searched with every filtered query compared exactly, and through HNSW.
+  auto exact = MemoryStore::Open(dir_ / "neuronaut.db", std::make_unique<HashingEmbedder>(256),
+                                 {.index_dir = dir_ / "index", .exact_below = 1000000});
+  // A breadth so small that comparing the matching rows never looks cheaper: the index is asked
+  // through the filter (and, this small, answers exactly).
+  auto graph =
+      MemoryStore::Open(dir_ / "neuronaut.db", std::make_unique<HashingEmbedder>(256),
+                        {.index_dir = dir_ / "index", .index = {.ef_search = 1}, .exact_below = 0});
+  ASSERT_TRUE(exact && graph);
+  for (const std::string text : {"gold monster", "inn health potion", "dragon cave 7"}) {
+    for (SearchMode mode : {SearchMode::kVector, SearchMode::kHybrid}) {
+      Query q{.text = text, .top_k = 8, .mode = mode, .kind = Kind::kFact, .environment = "rpg"};
+      auto a = (*exact)->Search(q);
+      auto b = (*graph)->Search(q);
+      ASSERT_TRUE(a && b);
+      EXPECT_EQ(Ids(*a), Ids(*b)) << text;
+      EXPECT_EQ(a->size(), 8u);
+      for (const auto& h : *b) {
+        EXPECT_EQ(h.memory.kind, Kind::kFact);
+        EXPECT_EQ(h.memory.environment, "rpg");
+        EXPECT_NE(h.memory.id, 5);
+      }
+    }
+  }
+}
+
+TEST_F(MemoryStoreTest, RowsRemovedByAnotherConnectionAreNotFound) {
+  auto a = Open();
+  AddCorpus(*a);
+  auto b = Open();
+  // `a` has loaded its index and the rows' kinds before `b` removes one.
+  Query q{.text = "inn health rest", .top_k = 10, .environment = "rpg"};
+  auto before = a->Search(q);
+  ASSERT_TRUE(before);
+  const std::vector<int64_t> found = Ids(*before);
+  EXPECT_NE(std::find(found.begin(), found.end(), ids_[1]), found.end());
+  ASSERT_TRUE(b->Remove(ids_[1]).ok());
+  for (SearchMode mode : {SearchMode::kHybrid, SearchMode::kVector, SearchMode::kText}) {
+    for (const std::string env : {"rpg", ""}) {
+      auto hits =
+          a->Search({.text = "inn health rest", .top_k = 10, .mode = mode, .environment = env});
+      ASSERT_TRUE(hits);
+      if (mode != SearchMode::kText) {  // no other row has these words
+        EXPECT_FALSE(hits->empty());
+      }
+      for (size_t i = 0; i < hits->size(); ++i) {
+        EXPECT_NE((*hits)[i].memory.id, ids_[1]);
+        // The removed row took no place among the candidates.
+        if (mode == SearchMode::kVector) {
+          EXPECT_EQ((*hits)[i].vector_rank, static_cast<int>(i + 1));
+        }
+      }
+    }
+  }
+}
+
+TEST(RowAttributes, KnowsKindsAndEnvironmentsAndCountsThem) {
+  using internal::RowAttributes;
+  RowAttributes rows;
+  rows.Set(1, Kind::kFact, "rpg");
+  rows.Set(2, Kind::kEpisode, "rpg");
+  rows.Set(3, Kind::kFact, "");
+  rows.Set(5000, Kind::kFact, "fs");
+  EXPECT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows.Matches(1, Kind::kFact, "rpg"), RowAttributes::Match::kYes);
+  EXPECT_EQ(rows.Matches(1, std::nullopt, ""), RowAttributes::Match::kYes);
+  EXPECT_EQ(rows.Matches(2, Kind::kFact, ""), RowAttributes::Match::kNo);
+  EXPECT_EQ(rows.Matches(3, std::nullopt, "rpg"), RowAttributes::Match::kNo);
+  EXPECT_EQ(rows.Matches(4, Kind::kFact, ""), RowAttributes::Match::kUnknown);
+  EXPECT_EQ(rows.Matches(99999, Kind::kFact, ""), RowAttributes::Match::kUnknown);
+  EXPECT_EQ(rows.Count(Kind::kFact, ""), 3);
+  EXPECT_EQ(rows.Count(std::nullopt, "rpg"), 2);
+  EXPECT_EQ(rows.Count(Kind::kFact, "rpg"), 1);
+  rows.Set(1, Kind::kSkill, "fs");  // replaced, counted once
+  EXPECT_EQ(rows.Count(std::nullopt, ""), 4);
+  EXPECT_EQ(rows.Count(Kind::kSkill, "fs"), 1);
+  rows.Erase(1);
+  rows.Erase(1);
+  rows.Erase(-3);
+  EXPECT_EQ(rows.Matches(1, std::nullopt, ""), RowAttributes::Match::kUnknown);
+  EXPECT_EQ(rows.Count(std::nullopt, ""), 3);
+  rows.Clear();
+  EXPECT_EQ(rows.size(), 0u);
+  EXPECT_EQ(rows.Count(std::nullopt, ""), 0);
 }
 
 }  // namespace

@@ -32,6 +32,14 @@ struct IndexHit {
   float similarity;  // cosine, 1 = same direction
 };
 
+// Decides, for a row id, whether a search may return it (a filter on the rows' attributes).
+// Called from the searching thread only, many times per search: it must be cheap.
+class IdFilter {
+ public:
+  virtual ~IdFilter() = default;
+  virtual bool Allows(int64_t id) const = 0;
+};
+
 struct IndexRecord {
   std::string embedder;
   int dim = 0;
@@ -44,11 +52,14 @@ class VectorIndex {
   // Hashing vectors of short texts have a high intrinsic dimension, the hard case for HNSW:
   // recall comes from M and ef_search, hardly from ef_construction, which mostly costs insert
   // time (bench/README.md: M 16 / ef_construction 200 / ef_search 256 gave recall@10 0.90 at
-  // 20,000 items; M 32 / 64 / 1024 gives 0.96 at 100,000 and inserts 2-3x faster).
+  // 20,000 items; M 32 / 64 / 1024 gives 0.96 at 100,000 and inserts 2-3x faster). Vectors of
+  // a real sentence model lie near a low-dimensional manifold and need a far smaller ef_search
+  // for the same recall, so the search breadth comes from the embedder (see
+  // Embedder::SearchBreadth) unless set here.
   struct Options {
     size_t m = 32;
     size_t ef_construction = 64;
-    size_t ef_search = 1024;  // raised to k
+    size_t ef_search = 0;  // 0: the embedder's (a bare VectorIndex: 1024); raised to k
   };
 
   VectorIndex(int dim, Options options);
@@ -72,22 +83,39 @@ class VectorIndex {
   void Remove(int64_t id);
   bool Contains(int64_t id) const;
 
-  // The k nearest live rows, most similar first.
-  std::vector<IndexHit> Search(std::span<const float> query, size_t k) const;
-  // The same by comparing with every stored vector (for filters on small sets and for
-  // measuring recall).
-  std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k) const;
+  // The k nearest live rows, most similar first; with a filter, the k nearest that it allows
+  // (the graph is walked through every row, but only allowed ones are collected, and the walk
+  // goes on until ef_search allowed rows are found or the reachable graph is exhausted).
+  // An index so small that the walk would compare about as many vectors as it holds (up to
+  // 16 x ef_search) is searched exactly instead.
+  std::vector<IndexHit> Search(std::span<const float> query, size_t k,
+                               const IdFilter* filter = nullptr) const;
+  // The same by comparing with every stored vector (small indexes; measuring recall).
+  std::vector<IndexHit> SearchExact(std::span<const float> query, size_t k,
+                                    const IdFilter* filter = nullptr) const;
+  // Whether comparing `rows` vectors exactly costs less than a filtered walk that collects
+  // ef_search of them among all the rows held (it passes about size() / rows others for each).
+  bool ExactIsCheaper(size_t rows) const;
+  // The k rows among `ids` nearest to `query`, compared exactly; ids not held are skipped.
+  std::vector<IndexHit> SearchAmong(std::span<const float> query, size_t k,
+                                    std::span<const int64_t> ids) const;
+  // The vector stored for row `id`, empty when absent.
+  std::span<const float> VectorOf(int64_t id) const;
   // All live row ids, ascending.
   std::vector<int64_t> Ids() const;
 
   int dim() const { return dim_; }
   size_t size() const;  // live elements
   int64_t max_id() const { return max_id_; }
-  // The search breadth of later searches (raised to k per search); for benchmarks.
+  // The search breadth of later searches (raised to k per search).
+  size_t ef_search() const { return options_.ef_search; }
   void set_ef_search(size_t ef) { options_.ef_search = ef; }
   void set_max_id(int64_t id) { max_id_ = id; }
 
  private:
+  template <bool kFiltered>
+  std::vector<IndexHit> SearchGraph(const float* query, size_t k, const IdFilter* filter) const;
+
   int dim_;
   Options options_;
   int64_t max_id_ = 0;

@@ -34,9 +34,10 @@ class VectorIndexTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<VectorIndex> Filled(int n, int dim = 32) {
+  // A breadth small enough for `n` rows to be searched through the graph, not exactly.
+  std::unique_ptr<VectorIndex> Filled(int n, int dim = 32, size_t ef_search = 64) {
     std::mt19937 rng(7);
-    auto index = std::make_unique<VectorIndex>(dim, VectorIndex::Options{});
+    auto index = std::make_unique<VectorIndex>(dim, VectorIndex::Options{.ef_search = ef_search});
     for (int i = 1; i <= n; ++i) {
       vectors_.push_back(RandomUnit(rng, dim));
       index->Add(i, vectors_.back());
@@ -74,6 +75,76 @@ TEST_F(VectorIndexTest, ApproximateSearchAgreesWithExactSearch) {
     total += exact.size();
   }
   EXPECT_GE(static_cast<double>(found) / static_cast<double>(total), 0.9);
+}
+
+// Allows the row ids divisible by `every`.
+class EveryNth : public IdFilter {
+ public:
+  explicit EveryNth(int64_t every) : every_(every) {}
+  bool Allows(int64_t id) const override { return id % every_ == 0; }
+
+ private:
+  int64_t every_;
+};
+
+TEST_F(VectorIndexTest, FilteredSearchReturnsOnlyAllowedRowsAndAgreesWithExactSearch) {
+  auto index = Filled(3000);
+  index->Remove(30);
+  const EveryNth every_third(3);
+  std::mt19937 rng(5);
+  size_t found = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    Vector v = RandomUnit(rng, 32);
+    auto approx = index->Search(v, 10, &every_third);
+    ASSERT_EQ(approx.size(), 10u);
+    for (size_t i = 0; i < approx.size(); ++i) {
+      EXPECT_EQ(approx[i].id % 3, 0);
+      EXPECT_NE(approx[i].id, 30);
+      if (i > 0) {
+        EXPECT_GE(approx[i - 1].similarity, approx[i].similarity);
+      }
+    }
+    std::set<int64_t> truth;
+    for (auto& h : index->SearchExact(v, 10, &every_third)) truth.insert(h.id);
+    for (auto& h : approx) found += truth.count(h.id);
+    total += truth.size();
+  }
+  EXPECT_GE(static_cast<double>(found) / static_cast<double>(total), 0.95);
+}
+
+TEST_F(VectorIndexTest, FilteredSearchOfFewAllowedRowsFindsAllOfThem) {
+  auto index = Filled(500, 32, 10);
+  const EveryNth every_hundredth(100);  // 100, 200, ..., 500
+  auto hits = index->Search(vectors_[0], 10, &every_hundredth);
+  std::set<int64_t> ids;
+  for (auto& h : hits) ids.insert(h.id);
+  EXPECT_EQ(ids, (std::set<int64_t>{100, 200, 300, 400, 500}));
+  const EveryNth none(1000);
+  EXPECT_TRUE(index->Search(vectors_[0], 10, &none).empty());
+}
+
+TEST_F(VectorIndexTest, SmallIndexIsSearchedExactly) {
+  auto index = Filled(500, 32, 1024);
+  std::mt19937 rng(11);
+  for (int q = 0; q < 10; ++q) {
+    Vector v = RandomUnit(rng, 32);
+    auto approx = index->Search(v, 10);
+    auto exact = index->SearchExact(v, 10);
+    ASSERT_EQ(approx.size(), exact.size());
+    for (size_t i = 0; i < exact.size(); ++i) EXPECT_EQ(approx[i].id, exact[i].id);
+  }
+  const std::vector<int64_t> among = {3, 7, 400, 9999};
+  auto hits = index->SearchAmong(vectors_[6], 2, among);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, 7);
+  EXPECT_NEAR(hits[0].similarity, 1.0f, 1e-5);
+}
+
+TEST_F(VectorIndexTest, SearchBreadthDefaultsToTheBroadOne) {
+  EXPECT_EQ(VectorIndex(8, {}).ef_search(), 1024u);
+  EXPECT_EQ(VectorIndex(8, {.ef_search = 50}).ef_search(), 50u);
+  EXPECT_EQ(Filled(10)->VectorOf(3).size(), 32u);
+  EXPECT_TRUE(Filled(10)->VectorOf(11).empty());
 }
 
 TEST_F(VectorIndexTest, RemovedIdsAreNotReturned) {
