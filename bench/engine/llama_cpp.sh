@@ -17,7 +17,7 @@
 #   bench/engine/llama_cpp.sh refs-bert   rewrite src/engine/testdata/llama_cpp_embed/bert-*.json:
 #                                     llama-embedding's vectors (and llama-tokenize's ids) of
 #                                     BERT_PROMPTS with the embedding model scripts/embed_model.sh makes
-#   bench/engine/llama_cpp.sh bench-bert  texts/s of llama-embedding and engine_bench --embed on that
+#   bench/engine/llama_cpp.sh bench-bert  texts/s of llama-embedding and embed_bench on that
 #                                     model, 1 and 2 threads
 #   bench/engine/llama_cpp.sh bench-real  llama-bench and engine_bench alternating on the real models,
 #                                     pp512 and tg128 at 1 and 2 threads (run it under
@@ -367,6 +367,64 @@ EOF2
   echo "wrote $out" >&2
 }
 
+# Texts per second of the BERT embedding model: llama-embedding (the texts of
+# bench/engine/embed_texts.txt, 4 times over, in one run: it packs them into 512-token batches;
+# its rate is (N - 1) texts over its wall time for N texts less its wall time for one, so that
+# loading is left out) and embed_bench (the same texts one Embed call each, as the memory's
+# embedder runs them), alternating, REPS rounds (default 5) at 1 and 2 threads.
+bench_bert() {
+  setup
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target embed_bench >&2
+  local model texts one reps="${REPS:-5}" raw
+  model="$ROOT/$(bash "$ROOT/scripts/embed_model.sh" --path)"
+  [[ -f "$model" ]] || { echo "$model is absent: scripts/embed_model.sh makes it" >&2; exit 1; }
+  texts="$(mktemp)" one="$(mktemp)" raw="$(mktemp)"
+  for _ in 1 2 3 4; do cat "$ROOT/bench/engine/embed_texts.txt" >>"$texts"; done
+  head -n 1 "$texts" >"$one"
+  local n
+  n="$(wc -l <"$texts")"
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
+    "llama.cpp $(git -C "$SRC" log -1 --format=%h), $n texts, $reps rounds"
+  run_llama() {  # wall seconds of llama-embedding on file $1 with $2 threads
+    local t0 t1
+    t0="$(date +%s.%N)"
+    "$BIN/llama-embedding" -m "$model" -f "$1" -t "$2" -c 512 -b 512 -ub 512 --pooling mean \
+      --embd-output-format array >/dev/null 2>&1
+    t1="$(date +%s.%N)"
+    echo "$t1 - $t0" | bc -l
+  }
+  local round t
+  for ((round = 1; round <= reps; round++)); do
+    for t in 1 2; do
+      local t_one t_all
+      t_one="$(run_llama "$one" "$t")"
+      t_all="$(run_llama "$texts" "$t")"
+      echo "llama $t $(echo "($n - 1) / ($t_all - $t_one)" | bc -l)" >>"$raw"
+      "$ROOT/build/release/bench/engine/embed_bench" --threads "$t" --reps 1 "$texts" "$model" |
+        awk -F'|' -v t="$t" '{split($5, a, " "); print "naut", t, a[1]}' >>"$raw"
+    done
+  done
+  echo "## end $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$raw" <<'EOF2'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    engine, threads, rate = line.split()
+    runs[(int(threads), engine)].append(float(rate))
+def fmt(v):
+    return f"{statistics.mean(v):.0f} ± {statistics.stdev(v) if len(v) > 1 else 0:.0f}"
+print("| threads | llama-embedding texts/s | ours texts/s | ours / llama.cpp |")
+print("|---:|---:|---:|---:|")
+for t in sorted({k[0] for k in runs}):
+    a, b = runs[(t, "llama")], runs[(t, "naut")]
+    print(f"| {t} | {fmt(a)} | {fmt(b)} | {statistics.mean(b) / statistics.mean(a):.2f} |")
+EOF2
+  rm -f "$texts" "$one"
+  echo "raw figures: $raw" >&2
+}
+
 # llama-bench (pp512, tg128, one repetition) and engine_bench (the same, tg from an empty cache)
 # alternating, REPS rounds (default 5) over the real models and 1 and 2 threads, so that a
 # change in the machine's load falls on both; then mean ± sd of each.
@@ -429,6 +487,7 @@ case "${1:-}" in
   refs-real) refs_real ;;
   refs-embed) refs_embed ;;
   refs-bert) refs_bert ;;
+  bench-bert) bench_bert ;;
   bench-real) bench_real ;;
   *)
     echo "usage: $0 setup|server-path|bench|refs|refs-real|refs-embed|refs-bert|bench-bert|bench-real" >&2

@@ -200,6 +200,31 @@ TEST(Bert, EmbedsAsThePlainForwardPassDoes) {
   }
 }
 
+// Texts encoded together in one pass give what each gives alone: each sees only itself and
+// counts its positions from its own start; a pass holds at most n_batch tokens.
+TEST(Bert, TextsEmbeddedTogetherGiveWhatEachGivesAlone) {
+  auto model = LoadBytes(BertFile(RandomBert(10)));
+  ASSERT_TRUE(model.ok()) << model.error().ToString();
+  auto ctx = Context::Create(**model, {.n_ctx = kCtx, .n_threads = 2, .n_batch = 12});
+  ASSERT_TRUE(ctx.ok());
+  const std::vector<std::vector<TokenId>> texts = {
+      {2, 5, 6, 3}, {2, 9, 3}, {2, 5, 6, 10, 7, 8, 9, 11, 3}, {2, 3}, {2, 7, 7, 7, 3}};
+  for (Pooling pooling : {Pooling::kMean, Pooling::kCls}) {
+    auto together = (*ctx)->EmbedBatch(texts, pooling);
+    ASSERT_TRUE(together.ok()) << together.error().ToString();
+    ASSERT_EQ(together->size(), texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto alone = (*ctx)->Embed(texts[i], pooling);
+      ASSERT_TRUE(alone.ok());
+      for (size_t d = 0; d < alone->size(); ++d)
+        EXPECT_NEAR((*together)[i][d], (*alone)[d], 1e-5) << "text " << i;
+    }
+  }
+  auto bad = (*ctx)->EmbedBatch({{2, 3}, {}}, Pooling::kMean);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("text 1"), std::string::npos);
+}
+
 TEST(Bert, AttendsBothWaysAndOnlyEmbeds) {
   auto model = LoadBytes(BertFile(RandomBert(8)));
   ASSERT_TRUE(model.ok()) << model.error().ToString();

@@ -666,7 +666,7 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
   if (model_.embedding_only()) {
     // An encoder sees the whole text at once: no batches, nothing cached.
     rows.resize(static_cast<size_t>(n) * E);
-    EncodeBert(tokens.data(), n, rows.data());
+    EncodeBert(tokens.data(), {0, n}, rows.data());
     for (int t = 0; t < n; ++t) {
       const bool wanted = pooling == Pooling::kMean || (pooling == Pooling::kCls && t == 0) ||
                           (pooling == Pooling::kLast && t == n - 1);
@@ -706,6 +706,70 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
   norm = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
   std::vector<float> out(static_cast<size_t>(E));
   for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(sum[i] * norm);
+  return out;
+}
+
+Result<std::vector<std::vector<float>>> Context::EmbedBatch(
+    const std::vector<std::vector<TokenId>>& texts, Pooling pooling) {
+  std::vector<std::vector<float>> out;
+  out.reserve(texts.size());
+  if (!model_.embedding_only()) {
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto v = Embed(texts[i], pooling);
+      if (!v.ok()) return v.error().WithContext("text " + std::to_string(i));
+      out.push_back(std::move(*v));
+    }
+    return out;
+  }
+  const int64_t E = model_.params().n_embd, nv = model_.params().n_vocab;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string which = "context: text " + std::to_string(i);
+    if (texts[i].empty()) return InvalidArgument(which + " has no tokens");
+    if (texts[i].size() > static_cast<size_t>(n_ctx_)) {
+      return ResourceExhausted(which + " has " + std::to_string(texts[i].size()) +
+                               " tokens; the context size is " + std::to_string(n_ctx_));
+    }
+    for (TokenId t : texts[i]) {
+      if (t < 0 || t >= nv)
+        return InvalidArgument(which + ": token id " + std::to_string(t) +
+                               " is outside the vocabulary");
+    }
+  }
+  const size_t budget = static_cast<size_t>(std::max(options_.n_batch, n_ctx_));
+  std::vector<TokenId> tokens;
+  std::vector<int> starts;
+  std::vector<float> rows;
+  for (size_t first = 0; first < texts.size();) {
+    // As many whole texts as fit in one pass.
+    tokens.clear();
+    starts.assign(1, 0);
+    size_t last = first;
+    while (last < texts.size() && (last == first || tokens.size() + texts[last].size() <= budget)) {
+      tokens.insert(tokens.end(), texts[last].begin(), texts[last].end());
+      starts.push_back(static_cast<int>(tokens.size()));
+      ++last;
+    }
+    rows.resize(tokens.size() * static_cast<size_t>(E));
+    EncodeBert(tokens.data(), starts, rows.data());
+    for (size_t s = 0; s + 1 < starts.size(); ++s) {
+      const int b = starts[s], e = starts[s + 1];
+      std::vector<double> sum(static_cast<size_t>(E), 0.0);
+      for (int t = b; t < e; ++t) {
+        const bool wanted = pooling == Pooling::kMean || (pooling == Pooling::kCls && t == b) ||
+                            (pooling == Pooling::kLast && t == e - 1);
+        if (!wanted) continue;
+        for (int64_t i = 0; i < E; ++i)
+          sum[static_cast<size_t>(i)] += rows[static_cast<size_t>(t) * E + i];
+      }
+      double norm = 0.0;
+      for (double v : sum) norm += v * v;
+      norm = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
+      std::vector<float> v(static_cast<size_t>(E));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(sum[i] * norm);
+      out.push_back(std::move(v));
+    }
+    first = last;
+  }
   return out;
 }
 

@@ -229,6 +229,12 @@ class Context {
   // ([CLS] text [SEP]). InvalidArgument for no tokens or one outside the vocabulary;
   // ResourceExhausted past n_ctx (for bert at most its training context, 512 for MiniLM).
   Result<std::vector<float>> Embed(const std::vector<TokenId>& tokens, Pooling pooling);
+  // Embed of each text, in order. For a bert model, texts are encoded together up to n_batch
+  // tokens a pass (the weights are read once for all of them; each text attends only to
+  // itself), which is several times faster for short texts; other models embed one by one.
+  // The errors of Embed, naming the text.
+  Result<std::vector<std::vector<float>>> EmbedBatch(const std::vector<std::vector<TokenId>>& texts,
+                                                     Pooling pooling);
   const float* logits(int i = 0) const {
     return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
   }
@@ -247,9 +253,10 @@ class Context {
   void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
   // The FFN of a mixture-of-experts layer for n tokens of xn (normed), into out (n x n_embd).
   void MoeFfn(const LayerWeights& L, const float* xn, int n, float* out);
-  // bert (bert.cc): the encoder over all n tokens at once; their last hidden states into
-  // `hidden` (n x n_embd).
-  void EncodeBert(const TokenId* tokens, int n, float* hidden);
+  // bert (bert.cc): the encoder over the texts tokens[starts[i], starts[i + 1]) at once, each
+  // seeing only itself; the last hidden states of all starts.back() tokens into `hidden`
+  // (one row of n_embd each).
+  void EncodeBert(const TokenId* tokens, const std::vector<int>& starts, float* hidden);
 
   const Model& model_;
   ContextOptions options_;

@@ -243,24 +243,25 @@ Result<int> EngineEmbedder::Dimension() { return static_cast<int>(state_->model-
 Result<std::vector<Vector>> EngineEmbedder::Embed(std::span<const std::string> texts) {
   const engine::Tokenizer& tok = state_->model->tokenizer();
   const size_t n_ctx = static_cast<size_t>(state_->ctx->n_ctx());
-  std::vector<Vector> out;
-  out.reserve(texts.size());
-  for (const std::string& text : texts) {
-    std::vector<engine::TokenId> ids =
-        tok.Tokenize(text, /*add_special=*/true, /*parse_special=*/false);
-    if (ids.empty()) {  // a decoder without BOS and an empty text: nothing to embed
-      out.emplace_back(static_cast<size_t>(state_->model->params().n_embd), 0.0f);
-      continue;
-    }
-    if (ids.size() > n_ctx) {
+  std::vector<std::vector<engine::TokenId>> ids;
+  std::vector<size_t> at;  // the text each entry of `ids` is
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<engine::TokenId> t =
+        tok.Tokenize(texts[i], /*add_special=*/true, /*parse_special=*/false);
+    if (t.empty()) continue;  // a decoder without BOS and an empty text: the zero vector
+    if (t.size() > n_ctx) {
       // The text's start, still closed by the separator an encoder was trained to see.
-      const engine::TokenId last = ids.back();
-      ids.resize(n_ctx);
-      if (last == tok.eos()) ids.back() = last;
+      const engine::TokenId last = t.back();
+      t.resize(n_ctx);
+      if (last == tok.eos()) t.back() = last;
     }
-    NAUT_ASSIGN_OR_RETURN(Vector v, state_->ctx->Embed(ids, state_->pooling));
-    out.push_back(std::move(v));
+    ids.push_back(std::move(t));
+    at.push_back(i);
   }
+  NAUT_ASSIGN_OR_RETURN(auto vectors, state_->ctx->EmbedBatch(ids, state_->pooling));
+  std::vector<Vector> out(texts.size(),
+                          Vector(static_cast<size_t>(state_->model->params().n_embd), 0.0f));
+  for (size_t j = 0; j < vectors.size(); ++j) out[at[j]] = std::move(vectors[j]);
   return out;
 }
 
