@@ -286,11 +286,17 @@ Result<std::unique_ptr<Embedder>> MakeEmbedder(const Config& config) {
           "config: [embeddings] backend = \"embedded\" needs [embeddings] model (a GGUF "
           "embedding model; scripts/embed_model.sh makes models/all-MiniLM-L6-v2-F32.gguf)");
     }
-    NAUT_ASSIGN_OR_RETURN(auto path, llm::FindGguf(e.model, config.llm.models_dir));
+    auto path = llm::FindGguf(e.model, config.llm.models_dir);
+    if (!path.ok()) {
+      return NotFound("config: [embeddings] model '" + e.model +
+                      "' is neither a GGUF file nor a file in [llm] models_dir (" +
+                      std::filesystem::absolute(config.llm.models_dir).string() +
+                      "); scripts/embed_model.sh makes models/all-MiniLM-L6-v2-F32.gguf");
+    }
     const int threads = config.llm.threads > 0
                             ? config.llm.threads
                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    NAUT_ASSIGN_OR_RETURN(auto embedder, EngineEmbedder::Load(path.string(), threads));
+    NAUT_ASSIGN_OR_RETURN(auto embedder, EngineEmbedder::Load(path->string(), threads));
     return std::unique_ptr<Embedder>(std::move(embedder));
   }
   return InvalidArgument("config: [embeddings] backend '" + e.backend +

@@ -670,11 +670,15 @@ void ModelServer::Impl::Embeddings(const httplib::Request& req, httplib::Respons
                                    std::to_string(texts[i].size()) + " tokens; the context holds " +
                                    std::to_string(embed_ctx_->n_ctx()) + " (serve --ctx-size)"});
       }
-      if (stopped_.load()) {
-        return SendError(res, {503, "unavailable_error", "the model server is stopping"});
-      }
-      auto v = embed_ctx_->Embed(texts[i], *pooling_);
-      if (!v.ok()) return SendError(res, JobError(v.error()));
+    }
+    if (stopped_.load()) {
+      return SendError(res, {503, "unavailable_error", "the model server is stopping"});
+    }
+    // A bert model encodes the inputs together; other models one by one.
+    auto vectors = embed_ctx_->EmbedBatch(texts, *pooling_);
+    if (!vectors.ok()) return SendError(res, JobError(vectors.error()));
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<float>* v = &(*vectors)[i];
       Json item{{"object", "embedding"}, {"index", i}};
       if (r.base64) {
         item["embedding"] =
