@@ -229,10 +229,10 @@ class Context {
   // ([CLS] text [SEP]). InvalidArgument for no tokens or one outside the vocabulary;
   // ResourceExhausted past n_ctx (for bert at most its training context, 512 for MiniLM).
   Result<std::vector<float>> Embed(const std::vector<TokenId>& tokens, Pooling pooling);
-  // Embed of each text, in order. For a bert model, texts are encoded together up to n_batch
-  // tokens a pass (the weights are read once for all of them; each text attends only to
-  // itself), which is several times faster for short texts; other models embed one by one.
-  // The errors of Embed, naming the text.
+  // Embed of each text, in order. For a bert model, whole texts are encoded together, up to
+  // max(n_batch, n_ctx) tokens a pass (the weights are read once for all of them; each text
+  // attends only to itself), which is several times faster for short texts; other models embed
+  // one by one. The errors of Embed, naming the text.
   Result<std::vector<std::vector<float>>> EmbedBatch(const std::vector<std::vector<TokenId>>& texts,
                                                      Pooling pooling);
   const float* logits(int i = 0) const {
