@@ -3,7 +3,8 @@
 # sanitizer build of the unit tests, the whole suite (unit, integration, slow) on the release build, then the `model`
 # label: real models through a real llama-server and the embedded engine. For that it fetches
 # SmolLM2-135M and the default model first (scripts/models.sh, about 30 s; the engine's parity
-# tests in the suite use them too) and builds llama.cpp's llama-server from
+# tests in the suite use them too), makes the embedding model all-MiniLM-L6-v2
+# (scripts/embed_model.sh, about 10 s) and builds llama.cpp's llama-server from
 # node-llama-cpp's source (bench/engine/llama_cpp.sh setup, about 10 min on 2 cores, cached in
 # an ignored folder afterwards). NAUT_TEST_MODEL=0 leaves the `model` label out.
 set -uo pipefail
@@ -77,6 +78,7 @@ bash scripts/tidy.sh || fail "clang-tidy"
 # probabilities) and the `model` tests run on; fetched once, verified every time.
 echo "== real models: fetch and verify"
 bash scripts/models.sh smollm2-135m qwen2.5-coder-0.5b || fail "model fetch"
+bash scripts/embed_model.sh || fail "embedding model"
 
 echo "== AddressSanitizer + UBSan build: unit tests"
 if cmake --preset asan >/dev/null && cmake --build --preset asan; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # llama.cpp beside the embedded engine, on this machine:
 #
-#   bench/engine/llama_cpp.sh setup   build llama.cpp (llama-server, llama-bench, llama-tokenize and
-#                                     bench/engine/llama_ref) into bench/engine/.llama-cpp/bin
+#   bench/engine/llama_cpp.sh setup   build llama.cpp (llama-server, llama-bench, llama-tokenize,
+#                                     llama-embedding and bench/engine/llama_ref) into
+#                                     bench/engine/.llama-cpp/bin
 #   bench/engine/llama_cpp.sh bench   llama-bench and engine_bench on the same files, 1 and 2 threads
 #   bench/engine/llama_cpp.sh refs    rewrite src/engine/testdata/llama_cpp/*.json
 #   bench/engine/llama_cpp.sh refs-real   rewrite src/engine/testdata/llama_cpp_real/*.json from the
@@ -13,6 +14,11 @@
 #   bench/engine/llama_cpp.sh refs-embed  rewrite src/engine/testdata/llama_cpp_embed/*.json: llama.cpp's
 #                                     pooled embeddings (mean, cls, last) of random-weight models
 #                                     built from SPECS and of the real models in ./models
+#   bench/engine/llama_cpp.sh refs-bert   rewrite src/engine/testdata/llama_cpp_embed/bert-*.json:
+#                                     llama-embedding's vectors (and llama-tokenize's ids) of
+#                                     BERT_PROMPTS with the embedding model scripts/embed_model.sh makes
+#   bench/engine/llama_cpp.sh bench-bert  texts/s of llama-embedding and embed_bench on that
+#                                     model, 1 and 2 threads
 #   bench/engine/llama_cpp.sh bench-real  llama-bench and engine_bench alternating on the real models,
 #                                     pp512 and tg128 at 1 and 2 threads (run it under
 #                                     `flock /tmp/naut-build.lock` so that no build shares the CPU)
@@ -63,7 +69,7 @@ build_llama_cpp() {
   local config
   config="$(cpu_flags)"
   if [[ -x "$BIN/llama-bench" && -x "$BIN/llama-server" && -x "$BIN/llama-tokenize" &&
-    "$(cat "$BIN/.cpu-flags" 2>/dev/null)" == "$config" ]]; then
+    -x "$BIN/llama-embedding" && "$(cat "$BIN/.cpu-flags" 2>/dev/null)" == "$config" ]]; then
     return
   fi
   mkdir -p "$WORK/npm" "$BIN"
@@ -77,10 +83,11 @@ build_llama_cpp() {
   # shellcheck disable=SC2086 # one word per option
   cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release $config \
     -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF \
-    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >&2
-  cmake --build "$WORK/build" -j2 --target llama-bench llama-server llama-tokenize llama >&2
+    -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON >&2
+  cmake --build "$WORK/build" -j2 --target llama-bench llama-server llama-tokenize llama-embedding \
+    llama >&2
   # Renamed into place, so that a llama-server still running from the old binary keeps it.
-  for tool in llama-bench llama-server llama-tokenize; do
+  for tool in llama-bench llama-server llama-tokenize llama-embedding; do
     cp "$WORK/build/bin/$tool" "$BIN/.$tool.new" && mv -f "$BIN/.$tool.new" "$BIN/$tool"
   done
   echo "$config" >"$BIN/.cpu-flags"
@@ -319,6 +326,105 @@ EOF
   done < <(real_models)
 }
 
+# The BERT embedding model (scripts/embed_model.sh) through llama-embedding: each prompt's ids
+# (llama-tokenize, specials parsed as llama-embedding does) and its mean-pooled unit vector.
+BERT_PROMPTS=("The little dog ran after the red ball." "How do I reset my password?"
+  "Café owners in Zürich serve crème brûlée, don't they?" "def add(a, b): return a + b"
+  "東京は日本の首都です 🙂"
+  "Once upon a time, in a small village near the forest, there lived a girl named Mia. She had a red ball and a little brown dog called Max. Every morning they walked to the river to watch the boats go by.")
+
+refs_bert() {
+  setup
+  local model out tmp commit i
+  model="$ROOT/$(bash "$ROOT/scripts/embed_model.sh" --path)"
+  [[ -f "$model" ]] || { echo "$model is absent: scripts/embed_model.sh makes it" >&2; exit 1; }
+  out="$ROOT/src/engine/testdata/llama_cpp_embed/bert-all-minilm-l6-v2.json"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' RETURN
+  commit="$(git -C "$SRC" log -1 --format=%h)"
+  for i in "${!BERT_PROMPTS[@]}"; do
+    printf '%s' "${BERT_PROMPTS[$i]}" >"$tmp/$i.txt"
+    "$BIN/llama-tokenize" -m "$model" -f "$tmp/$i.txt" --ids --log-disable 2>/dev/null >"$tmp/$i.ids"
+    "$BIN/llama-embedding" -m "$model" -f "$tmp/$i.txt" -t 1 -c 512 -b 512 -ub 512 \
+      --pooling mean --embd-normalize 2 --embd-output-format json 2>/dev/null >"$tmp/$i.json"
+  done
+  python3 - "$tmp" "$model" "$commit" "${BERT_PROMPTS[@]}" >"$out" <<'EOF2'
+import ast, hashlib, json, os, sys
+tmp, model, commit, prompts = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+results = []
+for i, prompt in enumerate(prompts):
+    ids = ast.literal_eval(open(os.path.join(tmp, f"{i}.ids")).read().strip())
+    data = json.load(open(os.path.join(tmp, f"{i}.json")))["data"]
+    assert len(data) == 1, f"prompt {i}: {len(data)} embeddings"
+    results.append({"prompt": prompt, "prompt_tokens": ids, "pooling": "mean",
+                    "embedding": data[0]["embedding"]})
+sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
+print(json.dumps({"model": "all-minilm-l6-v2", "file": os.path.basename(model), "sha256": sha,
+                  "llama_cpp": f"node-llama-cpp bundle {commit}, llama-embedding --pooling mean "
+                               "--embd-normalize 2, 1 thread",
+                  "results": results}, indent=0))
+EOF2
+  echo "wrote $out" >&2
+}
+
+# Texts per second of the BERT embedding model: llama-embedding (the texts of
+# bench/engine/embed_texts.txt, 4 times over, in one run: it packs them into 512-token batches;
+# its rate is (N - 1) texts over its wall time for N texts less its wall time for one, so that
+# loading is left out) and embed_bench (the same texts one Embed call each, as the memory's
+# embedder runs them), alternating, REPS rounds (default 5) at 1 and 2 threads.
+bench_bert() {
+  setup
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target embed_bench >&2
+  local model texts one reps="${REPS:-5}" raw
+  model="$ROOT/$(bash "$ROOT/scripts/embed_model.sh" --path)"
+  [[ -f "$model" ]] || { echo "$model is absent: scripts/embed_model.sh makes it" >&2; exit 1; }
+  texts="$(mktemp)" one="$(mktemp)" raw="$(mktemp)"
+  for _ in 1 2 3 4; do cat "$ROOT/bench/engine/embed_texts.txt" >>"$texts"; done
+  head -n 1 "$texts" >"$one"
+  local n
+  n="$(wc -l <"$texts")"
+  echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs," \
+    "llama.cpp $(git -C "$SRC" log -1 --format=%h), $n texts, $reps rounds"
+  run_llama() {  # wall seconds of llama-embedding on file $1 with $2 threads
+    local t0 t1
+    t0="$(date +%s.%N)"
+    "$BIN/llama-embedding" -m "$model" -f "$1" -t "$2" -c 512 -b 512 -ub 512 --pooling mean \
+      --embd-output-format array >/dev/null 2>&1
+    t1="$(date +%s.%N)"
+    echo "$t1 - $t0" | bc -l
+  }
+  local round t
+  for ((round = 1; round <= reps; round++)); do
+    for t in 1 2; do
+      local t_one t_all
+      t_one="$(run_llama "$one" "$t")"
+      t_all="$(run_llama "$texts" "$t")"
+      echo "llama $t $(echo "($n - 1) / ($t_all - $t_one)" | bc -l)" >>"$raw"
+      "$ROOT/build/release/bench/engine/embed_bench" --threads "$t" --reps 1 "$texts" "$model" |
+        awk -F'|' -v t="$t" '{split($5, a, " "); print "naut", t, a[1]}' >>"$raw"
+    done
+  done
+  echo "## end $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  python3 - "$raw" <<'EOF2'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    engine, threads, rate = line.split()
+    runs[(int(threads), engine)].append(float(rate))
+def fmt(v):
+    return f"{statistics.mean(v):.0f} ± {statistics.stdev(v) if len(v) > 1 else 0:.0f}"
+print("| threads | llama-embedding texts/s | ours texts/s | ours / llama.cpp |")
+print("|---:|---:|---:|---:|")
+for t in sorted({k[0] for k in runs}):
+    a, b = runs[(t, "llama")], runs[(t, "naut")]
+    print(f"| {t} | {fmt(a)} | {fmt(b)} | {statistics.mean(b) / statistics.mean(a):.2f} |")
+EOF2
+  rm -f "$texts" "$one"
+  echo "raw figures: $raw" >&2
+}
+
 # llama-bench (pp512, tg128, one repetition) and engine_bench (the same, tg from an empty cache)
 # alternating, REPS rounds (default 5) over the real models and 1 and 2 threads, so that a
 # change in the machine's load falls on both; then mean ± sd of each.
@@ -380,9 +486,11 @@ case "${1:-}" in
   refs) refs ;;
   refs-real) refs_real ;;
   refs-embed) refs_embed ;;
+  refs-bert) refs_bert ;;
+  bench-bert) bench_bert ;;
   bench-real) bench_real ;;
   *)
-    echo "usage: $0 setup|server-path|bench|refs|refs-real|refs-embed|bench-real" >&2
+    echo "usage: $0 setup|server-path|bench|refs|refs-real|refs-embed|refs-bert|bench-bert|bench-real" >&2
     exit 2
     ;;
 esac

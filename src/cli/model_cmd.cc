@@ -104,7 +104,12 @@ int Info(const std::string& path, bool all) {
                                                                      : "bert (WordPiece)";
     std::cout << "tokenizer:     " << kind << ", pre '" << tok.pre() << "', " << tok.n_tokens()
               << " tokens, bos " << tok.bos() << ", eos " << tok.eos() << "\n";
-    std::cout << "engine:        can run this model\n";
+    if ((*model)->embedding_only()) {
+      std::cout << "engine:        can run this model, for embeddings only (a " << p.arch_name
+                << " encoder: [embeddings] backend = \"embedded\", or serve's /v1/embeddings)\n";
+    } else {
+      std::cout << "engine:        can run this model\n";
+    }
     // What a run needs: the weights mapped, and per slot a KV cache of 4096 tokens (or the
     // model's context when shorter) in fp16, beside what this machine has.
     const engine::ContextOptions slot{

@@ -243,7 +243,7 @@ const std::vector<Field>& Fields() {
     f.push_back(
         StringField("llm.tool_history", NAUT_REF(llm.tool_history), OneOf({"native", "text"})));
     f.push_back(StringField("embeddings.backend", NAUT_REF(embeddings.backend),
-                            OneOf({"hashing", "openai"})));
+                            OneOf({"hashing", "openai", "embedded"})));
     f.push_back(
         StringField("embeddings.base_url", NAUT_REF(embeddings.base_url), HttpUrlOrEmpty()));
     f.push_back(StringField("embeddings.model", NAUT_REF(embeddings.model)));

@@ -52,9 +52,9 @@ struct LlmConfig {
 };
 
 struct EmbeddingsConfig {
-  std::string backend = "hashing";  // hashing | openai
-  std::string base_url;             // empty: the llm base_url
-  std::string model;
+  std::string backend = "hashing";  // hashing | openai | embedded
+  std::string base_url;             // openai: empty means the llm base_url
+  std::string model;                // openai: the server's name; embedded: a GGUF
   int dim = 512;
 };
 

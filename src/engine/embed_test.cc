@@ -3,7 +3,9 @@
 //  - testdata/llama_cpp_embed/<synth>.json: random-weight models our GGUF writer builds from the
 //    spec stored beside them (F32, Q4_0, Q5_K), each prompt pooled mean, cls and last;
 //  - testdata/llama_cpp_embed/real-<model>.json: the real models of scripts/models.tsv, mean
-//    pooling (skipped, saying how to fetch it, when the model is absent from ./models).
+//    pooling (skipped, saying how to fetch it, when the model is absent from ./models);
+//  - testdata/llama_cpp_embed/bert-<model>.json: the BERT embedding model scripts/embed_model.sh
+//    makes, as llama-embedding computes it from the same file (`llama_cpp.sh refs-bert`).
 // The prompt's tokens must be llama.cpp's exactly and the unit vectors nearly the same.
 
 #include <gtest/gtest.h>
@@ -94,7 +96,7 @@ void CheckEmbeddings(const Model& model, const Json& ref, const Bound& bound,
 TEST(EmbedReference, SyntheticModelsMatchLlamaCpp) {
   int files = 0;
   for (const std::string& file : RefFiles()) {
-    if (file.starts_with("real-")) continue;
+    if (file.starts_with("real-") || file.starts_with("bert-")) continue;
     SCOPED_TRACE(file);
     auto ref = ReadJson(kRefs + file);
     ASSERT_TRUE(ref.ok()) << ref.error().ToString();
@@ -138,6 +140,29 @@ TEST(EmbedReference, RealModelsMatchLlamaCpp) {
     ++files;
   }
   if (files == 0) GTEST_SKIP() << "no real model of " << kRefs << " is in " << kModels;
+}
+
+TEST(EmbedReference, BertModelMatchesLlamaEmbedding) {
+  int files = 0;
+  for (const std::string& file : RefFiles()) {
+    if (!file.starts_with("bert-")) continue;
+    SCOPED_TRACE(file);
+    auto ref = ReadJson(kRefs + file);
+    ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+    const std::string path = kModels + (*ref)["file"].get<std::string>();
+    if (!std::filesystem::exists(path)) {
+      std::cout << "[ SKIPPED  ] " << file << ": " << path
+                << " is absent (scripts/embed_model.sh makes it)\n";
+      continue;
+    }
+    auto model = Model::Load(path);
+    ASSERT_TRUE(model.ok()) << model.error().ToString();
+    ASSERT_TRUE((*model)->embedding_only());
+    // F32 weights in both engines; the GELUs and sums differ in rounding only.
+    CheckEmbeddings(**model, *ref, {0.99999, 5e-4}, file);
+    ++files;
+  }
+  if (files == 0) GTEST_SKIP() << "the BERT model of " << kRefs << " is not in " << kModels;
 }
 
 // Embed's own contract, on a model built here: texts differ, pooling matters, bad input is

@@ -60,6 +60,14 @@ Result<std::vector<float>> GetVector(const GgufFile& f, const std::string& name,
   return v;
 }
 
+// A size the model cannot do without: present, positive and not absurd.
+Result<int64_t> PositiveInt(const GgufFile& f, const std::string& key) {
+  NAUT_ASSIGN_OR_RETURN(int64_t v, f.GetInt(key));
+  if (v <= 0 || v > (1 << 24))
+    return DataLoss("model: " + key + " = " + std::to_string(v) + " is out of range");
+  return v;
+}
+
 }  // namespace
 
 void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* y) {
@@ -190,17 +198,15 @@ Status Model::Init() {
     p.arch = Arch::kQwen2Moe;
   } else if (a == "qwen3moe") {
     p.arch = Arch::kQwen3Moe;
+  } else if (a == "bert") {
+    p.arch = Arch::kBert;
   } else {
     return Unimplemented("model: architecture '" + a +
-                         "' is not supported (llama, qwen2, qwen3, qwen2moe, qwen3moe)");
+                         "' is not supported (llama, qwen2, qwen3, qwen2moe, qwen3moe, bert)");
   }
+  if (p.arch == Arch::kBert) return InitBert();
   p.rope_neox = p.arch != Arch::kLlama;
-  auto need = [&](const std::string& key) -> Result<int64_t> {
-    NAUT_ASSIGN_OR_RETURN(int64_t v, f.GetInt(a + "." + key));
-    if (v <= 0 || v > (1 << 24))
-      return DataLoss("model: " + a + "." + key + " = " + std::to_string(v) + " is out of range");
-    return v;
-  };
+  auto need = [&](const std::string& key) { return PositiveInt(f, a + "." + key); };
   NAUT_ASSIGN_OR_RETURN(p.n_embd, need("embedding_length"));
   NAUT_ASSIGN_OR_RETURN(p.n_ff, need("feed_forward_length"));
   NAUT_ASSIGN_OR_RETURN(p.n_layer, need("block_count"));
@@ -285,6 +291,68 @@ Status Model::Init() {
   }
   if (p.n_expert == 0 && f.FindTensor("blk.0.ffn_gate_inp.weight")) {
     return DataLoss("model: the file has expert tensors but no " + a + ".expert_count");
+  }
+  for (const auto& t : f.tensors()) n_params_ += t.n_elements;
+  return Status::Ok();
+}
+
+// A BERT encoder as llama.cpp's `bert` architecture stores it: token, position and token-type
+// embeddings with a LayerNorm; per layer q/k/v/output projections with biases, a LayerNorm after
+// attention, an FFN (up, GELU, down, with biases) and a LayerNorm after it. No RoPE, no KV cache.
+Status Model::InitBert() {
+  const GgufFile& f = *file_;
+  ModelParams& p = params_;
+  const std::string& a = p.arch_name;
+  NAUT_ASSIGN_OR_RETURN(p.n_embd, PositiveInt(f, a + ".embedding_length"));
+  NAUT_ASSIGN_OR_RETURN(p.n_ff, PositiveInt(f, a + ".feed_forward_length"));
+  NAUT_ASSIGN_OR_RETURN(p.n_layer, PositiveInt(f, a + ".block_count"));
+  NAUT_ASSIGN_OR_RETURN(p.n_head, PositiveInt(f, a + ".attention.head_count"));
+  NAUT_ASSIGN_OR_RETURN(p.n_ctx_train, PositiveInt(f, a + ".context_length"));
+  p.n_head_kv = p.n_head;
+  if (p.n_embd % p.n_head != 0) {
+    return DataLoss("model: embedding_length " + std::to_string(p.n_embd) +
+                    " is not a multiple of head_count " + std::to_string(p.n_head));
+  }
+  p.head_dim = p.n_rot = p.n_embd / p.n_head;
+  p.layer_norm_eps = static_cast<float>(f.GetFloatOr(a + ".attention.layer_norm_epsilon", 1e-12));
+  if (f.GetBoolOr(a + ".attention.causal", false)) {
+    return Unimplemented("model: " + a +
+                         ".attention.causal is true; a bert encoder attends both ways");
+  }
+  NAUT_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::Create(f));
+  p.n_vocab = tokenizer_->n_tokens();
+  const int64_t E = p.n_embd, F = p.n_ff;
+  NAUT_ASSIGN_OR_RETURN(token_embd_, GetWeight(f, "token_embd.weight", E, p.n_vocab));
+  NAUT_ASSIGN_OR_RETURN(position_embd_, GetWeight(f, "position_embd.weight", E, p.n_ctx_train));
+  const GgufTensorInfo* types = f.FindTensor("token_types.weight");
+  if (!types) return NotFound("model: tensor 'token_types.weight' is missing");
+  NAUT_ASSIGN_OR_RETURN(token_types_, GetWeight(f, "token_types.weight", E,
+                                                types->dims.size() >= 2 ? types->dims[1] : 1));
+  NAUT_ASSIGN_OR_RETURN(embd_norm_, GetVector(f, "token_embd_norm.weight", E));
+  NAUT_ASSIGN_OR_RETURN(embd_norm_b_, GetVector(f, "token_embd_norm.bias", E));
+  if (f.FindTensor("blk.0.attn_qkv.weight")) {
+    return Unimplemented("model: fused attn_qkv tensors are not supported for bert");
+  }
+  layers_.resize(static_cast<size_t>(p.n_layer));
+  for (int64_t i = 0; i < p.n_layer; ++i) {
+    LayerWeights& L = layers_[static_cast<size_t>(i)];
+    const std::string b = "blk." + std::to_string(i) + ".";
+    NAUT_ASSIGN_OR_RETURN(L.wq, GetWeight(f, b + "attn_q.weight", E, E));
+    NAUT_ASSIGN_OR_RETURN(L.wk, GetWeight(f, b + "attn_k.weight", E, E));
+    NAUT_ASSIGN_OR_RETURN(L.wv, GetWeight(f, b + "attn_v.weight", E, E));
+    NAUT_ASSIGN_OR_RETURN(L.wo, GetWeight(f, b + "attn_output.weight", E, E));
+    NAUT_ASSIGN_OR_RETURN(L.bq, GetVector(f, b + "attn_q.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.bk, GetVector(f, b + "attn_k.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.bv, GetVector(f, b + "attn_v.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.bo, GetVector(f, b + "attn_output.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.attn_out_norm, GetVector(f, b + "attn_output_norm.weight", E));
+    NAUT_ASSIGN_OR_RETURN(L.attn_out_norm_b, GetVector(f, b + "attn_output_norm.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.up, GetWeight(f, b + "ffn_up.weight", E, F));
+    NAUT_ASSIGN_OR_RETURN(L.bup, GetVector(f, b + "ffn_up.bias", F));
+    NAUT_ASSIGN_OR_RETURN(L.down, GetWeight(f, b + "ffn_down.weight", F, E));
+    NAUT_ASSIGN_OR_RETURN(L.bdown, GetVector(f, b + "ffn_down.bias", E));
+    NAUT_ASSIGN_OR_RETURN(L.out_norm, GetVector(f, b + "layer_output_norm.weight", E));
+    NAUT_ASSIGN_OR_RETURN(L.out_norm_b, GetVector(f, b + "layer_output_norm.bias", E));
   }
   for (const auto& t : f.tensors()) n_params_ += t.n_elements;
   return Status::Ok();
@@ -396,7 +464,7 @@ MemoryNeed EstimateMemory(const Model& model, const ContextOptions& options) {
   const uint64_t n_ctx = static_cast<uint64_t>(EffectiveContext(model, std::max(1, options.n_ctx)));
   const uint64_t values = static_cast<uint64_t>(std::max(1, options.n_seq)) * p.n_layer * n_ctx *
                           p.n_head_kv * p.head_dim * 2;
-  need.kv_cache = KvBytes(options.kv_type, values);
+  need.kv_cache = model.embedding_only() ? 0 : KvBytes(options.kv_type, values);
   // The per-batch buffers of Forward (residual, norm, q, k, v, attention, projection, gate, up,
   // RoPE tables, quantized activations), the attention scores of its work items and one row of
   // logits per sequence.
@@ -444,8 +512,10 @@ Result<std::unique_ptr<Context>> Context::Create(const Model& model,
   std::unique_ptr<Context> c(new Context(model, options));
   const ModelParams& p = model.params();
   c->n_ctx_ = EffectiveContext(model, options.n_ctx);
-  const size_t kv =
-      static_cast<size_t>(options.n_seq) * p.n_layer * c->n_ctx_ * p.n_head_kv * p.head_dim;
+  // An encoder keeps nothing between calls.
+  const size_t kv = model.embedding_only() ? 0
+                                           : static_cast<size_t>(options.n_seq) * p.n_layer *
+                                                 c->n_ctx_ * p.n_head_kv * p.head_dim;
   c->seqs_.resize(static_cast<size_t>(options.n_seq));
   if (options.kv_type == KvType::kF16) {
     c->k_cache16_.assign(kv, 0);
@@ -467,6 +537,10 @@ void Context::TruncateSeq(int seq, int n) {
 }
 
 Status Context::EvalSeqs(const std::vector<SeqTokens>& batch) {
+  if (model_.embedding_only()) {
+    return InvalidArgument("context: a " + model_.params().arch_name +
+                           " model only embeds; it cannot generate");
+  }
   const int64_t nv = model_.params().n_vocab;
   std::vector<bool> seen(seqs_.size(), false);
   int total = 0;
@@ -526,6 +600,10 @@ Status Context::EvalSeqs(const std::vector<SeqTokens>& batch) {
 }
 
 Status Context::Eval(const std::vector<TokenId>& tokens, bool all_logits) {
+  if (model_.embedding_only()) {
+    return InvalidArgument("context: a " + model_.params().arch_name +
+                           " model only embeds; it cannot generate");
+  }
   if (tokens.empty()) return InvalidArgument("context: nothing to evaluate");
   const int64_t nv = model_.params().n_vocab;
   for (TokenId t : tokens) {
@@ -585,7 +663,20 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
   const int n = static_cast<int>(tokens.size());
   std::vector<double> sum(static_cast<size_t>(E), 0.0);
   std::vector<float> rows;
-  for (int start = 0; start < n; start += std::max(1, options_.n_batch)) {
+  if (model_.embedding_only()) {
+    // An encoder sees the whole text at once: no batches, nothing cached.
+    rows.resize(static_cast<size_t>(n) * E);
+    EncodeBert(tokens.data(), {0, n}, rows.data());
+    for (int t = 0; t < n; ++t) {
+      const bool wanted = pooling == Pooling::kMean || (pooling == Pooling::kCls && t == 0) ||
+                          (pooling == Pooling::kLast && t == n - 1);
+      if (!wanted) continue;
+      for (int64_t i = 0; i < E; ++i)
+        sum[static_cast<size_t>(i)] += rows[static_cast<size_t>(t) * E + i];
+    }
+  }
+  for (int start = 0; start < n && !model_.embedding_only();
+       start += std::max(1, options_.n_batch)) {
     const int count = std::min(std::max(1, options_.n_batch), n - start);
     batch_seq_.assign(static_cast<size_t>(count), 0);
     batch_pos_.resize(static_cast<size_t>(count));
@@ -615,6 +706,70 @@ Result<std::vector<float>> Context::Embed(const std::vector<TokenId>& tokens, Po
   norm = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
   std::vector<float> out(static_cast<size_t>(E));
   for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(sum[i] * norm);
+  return out;
+}
+
+Result<std::vector<std::vector<float>>> Context::EmbedBatch(
+    const std::vector<std::vector<TokenId>>& texts, Pooling pooling) {
+  std::vector<std::vector<float>> out;
+  out.reserve(texts.size());
+  if (!model_.embedding_only()) {
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto v = Embed(texts[i], pooling);
+      if (!v.ok()) return v.error().WithContext("text " + std::to_string(i));
+      out.push_back(std::move(*v));
+    }
+    return out;
+  }
+  const int64_t E = model_.params().n_embd, nv = model_.params().n_vocab;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string which = "context: text " + std::to_string(i);
+    if (texts[i].empty()) return InvalidArgument(which + " has no tokens");
+    if (texts[i].size() > static_cast<size_t>(n_ctx_)) {
+      return ResourceExhausted(which + " has " + std::to_string(texts[i].size()) +
+                               " tokens; the context size is " + std::to_string(n_ctx_));
+    }
+    for (TokenId t : texts[i]) {
+      if (t < 0 || t >= nv)
+        return InvalidArgument(which + ": token id " + std::to_string(t) +
+                               " is outside the vocabulary");
+    }
+  }
+  const size_t budget = static_cast<size_t>(std::max(options_.n_batch, n_ctx_));
+  std::vector<TokenId> tokens;
+  std::vector<int> starts;
+  std::vector<float> rows;
+  for (size_t first = 0; first < texts.size();) {
+    // As many whole texts as fit in one pass.
+    tokens.clear();
+    starts.assign(1, 0);
+    size_t last = first;
+    while (last < texts.size() && (last == first || tokens.size() + texts[last].size() <= budget)) {
+      tokens.insert(tokens.end(), texts[last].begin(), texts[last].end());
+      starts.push_back(static_cast<int>(tokens.size()));
+      ++last;
+    }
+    rows.resize(tokens.size() * static_cast<size_t>(E));
+    EncodeBert(tokens.data(), starts, rows.data());
+    for (size_t s = 0; s + 1 < starts.size(); ++s) {
+      const int b = starts[s], e = starts[s + 1];
+      std::vector<double> sum(static_cast<size_t>(E), 0.0);
+      for (int t = b; t < e; ++t) {
+        const bool wanted = pooling == Pooling::kMean || (pooling == Pooling::kCls && t == b) ||
+                            (pooling == Pooling::kLast && t == e - 1);
+        if (!wanted) continue;
+        for (int64_t i = 0; i < E; ++i)
+          sum[static_cast<size_t>(i)] += rows[static_cast<size_t>(t) * E + i];
+      }
+      double norm = 0.0;
+      for (double v : sum) norm += v * v;
+      norm = norm > 0.0 ? 1.0 / std::sqrt(norm) : 0.0;
+      std::vector<float> v(static_cast<size_t>(E));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(sum[i] * norm);
+      out.push_back(std::move(v));
+    }
+    first = last;
+  }
   return out;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // A loaded GGUF model of the llama family (`llama`, which also covers Mistral dense models,
 // `qwen2`, `qwen3`) and the Context that runs it: KV cache, batched prefill, logits, and
-// prefix reuse across calls.
+// prefix reuse across calls. A `bert` model (a sentence encoder such as all-MiniLM or bge) is
+// loaded by the same Model and only embeds: Context::Embed runs it over the whole text at once
+// with attention in both directions; Eval and EvalSeqs refuse it.
 //
 // A Context holds ContextOptions::n_seq sequences, each with its own KV cache of n_ctx
 // positions. Eval, EvalPrompt, Truncate and cached_tokens() work on sequence 0; EvalSeqs runs
@@ -28,7 +30,7 @@
 
 namespace naut::engine {
 
-enum class Arch { kLlama, kQwen2, kQwen3, kQwen2Moe, kQwen3Moe };
+enum class Arch { kLlama, kQwen2, kQwen3, kQwen2Moe, kQwen3Moe, kBert };
 
 struct ModelParams {
   std::string arch_name;
@@ -36,6 +38,7 @@ struct ModelParams {
   int64_t n_vocab = 0, n_embd = 0, n_ff = 0, n_layer = 0, n_head = 0, n_head_kv = 0;
   int64_t head_dim = 0, n_rot = 0, n_ctx_train = 0;
   float rms_eps = 1e-5f;
+  float layer_norm_eps = 1e-12f;  // bert: its LayerNorms' epsilon
   float rope_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / the scaling factor (linear or YaRN)
   bool rope_neox = false;        // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
@@ -75,6 +78,9 @@ struct LayerWeights {
   // e's rows at e * rows-per-expert; the shared expert and its one-row gate (qwen2moe).
   Weight gate_inp, gate_exps, up_exps, down_exps;
   Weight gate_inp_shexp, gate_shexp, up_shexp, down_shexp;
+  // bert: the LayerNorms after attention and after the FFN (weight and bias each), the FFN's
+  // biases (its `up` and `down` weights above; no gate).
+  std::vector<float> attn_out_norm, attn_out_norm_b, out_norm, out_norm_b, bup, bdown;
 };
 
 class Model {
@@ -90,16 +96,27 @@ class Model {
   const std::vector<float>& rope_freq_factors() const { return rope_freqs_; }
   const std::vector<LayerWeights>& layers() const { return layers_; }
   int64_t n_params() const { return n_params_; }
+  // bert: position and token-type embeddings (n_ctx_train and token_type_count rows), the
+  // LayerNorm of the summed embeddings (weight, bias).
+  const Weight& position_embd() const { return position_embd_; }
+  const Weight& token_types() const { return token_types_; }
+  const std::vector<float>& embd_norm() const { return embd_norm_; }
+  const std::vector<float>& embd_norm_b() const { return embd_norm_b_; }
+  // Whether the model only embeds (a bert encoder) and cannot generate.
+  bool embedding_only() const { return params_.arch == Arch::kBert; }
 
  private:
   Model() = default;
   Status Init();
+  Status InitBert();
 
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ModelParams params_;
   Weight token_embd_, output_;
   std::vector<float> output_norm_, rope_freqs_;
+  Weight position_embd_, token_types_;
+  std::vector<float> embd_norm_, embd_norm_b_;
   std::vector<LayerWeights> layers_;
   int64_t n_params_ = 0;
 };
@@ -207,8 +224,17 @@ class Context {
   // The embedding of `tokens` as llama.cpp's embedding mode computes it for a causal model: the
   // hidden states after the output norm, pooled (mean over the tokens, or the first's or last's)
   // and scaled to unit length (n_embd values). Runs on sequence 0 and leaves its cache empty.
-  // InvalidArgument for no tokens or one outside the vocabulary; ResourceExhausted past n_ctx.
+  // For a bert model: its encoder's last hidden states (every token seeing every other, all
+  // token type 0) pooled the same way; the tokens should be framed as the tokenizer frames them
+  // ([CLS] text [SEP]). InvalidArgument for no tokens or one outside the vocabulary;
+  // ResourceExhausted past n_ctx (for bert at most its training context, 512 for MiniLM).
   Result<std::vector<float>> Embed(const std::vector<TokenId>& tokens, Pooling pooling);
+  // Embed of each text, in order. For a bert model, whole texts are encoded together, up to
+  // max(n_batch, n_ctx) tokens a pass (the weights are read once for all of them; each text
+  // attends only to itself), which is several times faster for short texts; other models embed
+  // one by one. The errors of Embed, naming the text.
+  Result<std::vector<std::vector<float>>> EmbedBatch(const std::vector<std::vector<TokenId>>& texts,
+                                                     Pooling pooling);
   const float* logits(int i = 0) const {
     return logits_.data() + static_cast<size_t>(i) * model_.params().n_vocab;
   }
@@ -227,6 +253,10 @@ class Context {
   void MatMulBatch(const GemmKernel& gk, const Weight& w, const float* x, int n_tokens, float* y);
   // The FFN of a mixture-of-experts layer for n tokens of xn (normed), into out (n x n_embd).
   void MoeFfn(const LayerWeights& L, const float* xn, int n, float* out);
+  // bert (bert.cc): the encoder over the texts tokens[starts[i], starts[i + 1]) at once, each
+  // seeing only itself; the last hidden states of all starts.back() tokens into `hidden`
+  // (one row of n_embd each).
+  void EncodeBert(const TokenId* tokens, const std::vector<int>& starts, float* hidden);
 
   const Model& model_;
   ContextOptions options_;

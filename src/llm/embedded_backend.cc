@@ -53,6 +53,12 @@ Result<std::unique_ptr<EmbeddedBackend>> EmbeddedBackend::Load(const EmbeddedOpt
                            ", got " + std::to_string(o.slots));
   }
   NAUT_ASSIGN_OR_RETURN(b->model_, engine::Model::Load(o.model_path));
+  if (b->model_->embedding_only()) {
+    return InvalidArgument("embedded engine: " + o.model_path + " is an embedding model (" +
+                           b->model_->params().arch_name +
+                           "); it cannot chat. Set it as [embeddings] model with backend = "
+                           "\"embedded\", and [llm] model to an instruct model");
+  }
   auto writer = PromptWriter::Create(*b->model_, o.chat_format, o.chat_template, o.model_path);
   if (!writer.ok()) return writer.error().WithContext(o.model_path);
   b->writer_ = std::move(*writer);

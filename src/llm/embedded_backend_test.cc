@@ -173,6 +173,18 @@ TEST(EmbeddedBackend, SlotsOutsideTheirRangeAreRefused) {
   std::filesystem::remove(path);
 }
 
+// An embedding model (scripts/embed_model.sh makes it) is refused as a chat model, saying where
+// it belongs.
+TEST(EmbeddedBackend, AnEmbeddingModelIsRefusedForChat) {
+  const std::string path = NAUT_SOURCE_DIR "/models/all-MiniLM-L6-v2-F32.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent (scripts/embed_model.sh)";
+  auto b = EmbeddedBackend::Load({.model_path = path, .context_size = 64});
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(b.error().message().find("[embeddings] model"), std::string::npos)
+      << b.error().ToString();
+}
+
 TEST_F(EmbeddedBackendTest, StopStringsEndTheAnswerBeforeThem) {
   auto b = EmbeddedBackend::Load({.model_path = path_, .context_size = 256, .threads = 1});
   ASSERT_TRUE(b.ok());

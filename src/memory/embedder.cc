@@ -2,11 +2,16 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <thread>
 
 #include "core/hash.h"
 #include "core/json.h"
+#include "engine/model.h"
+#include "llm/llama_server.h"
 
 namespace naut::memory {
 
@@ -209,6 +214,57 @@ Result<std::vector<Vector>> OpenAiEmbedder::EmbedBatch(std::span<const std::stri
   return out;
 }
 
+struct EngineEmbedder::State {
+  std::unique_ptr<engine::Model> model;
+  std::unique_ptr<engine::Context> ctx;
+  engine::Pooling pooling = engine::Pooling::kMean;
+};
+
+EngineEmbedder::EngineEmbedder() : state_(std::make_unique<State>()) {}
+EngineEmbedder::~EngineEmbedder() = default;
+
+Result<std::unique_ptr<EngineEmbedder>> EngineEmbedder::Load(const std::string& path, int threads) {
+  std::unique_ptr<EngineEmbedder> e(new EngineEmbedder());
+  NAUT_ASSIGN_OR_RETURN(e->state_->model, engine::Model::Load(path));
+  auto pooling = engine::PoolingOf(*e->state_->model);
+  if (!pooling.ok()) return pooling.error().WithContext(path);
+  e->state_->pooling = *pooling;
+  // A text's tokens at once; an encoder's context is its training context (capped there).
+  NAUT_ASSIGN_OR_RETURN(
+      e->state_->ctx,
+      engine::Context::Create(*e->state_->model,
+                              {.n_ctx = 512, .n_threads = threads, .n_batch = 512, .n_seq = 1}));
+  e->id_ = "embedded:" + std::filesystem::path(path).stem().string();
+  return e;
+}
+
+Result<int> EngineEmbedder::Dimension() { return static_cast<int>(state_->model->params().n_embd); }
+
+Result<std::vector<Vector>> EngineEmbedder::Embed(std::span<const std::string> texts) {
+  const engine::Tokenizer& tok = state_->model->tokenizer();
+  const size_t n_ctx = static_cast<size_t>(state_->ctx->n_ctx());
+  std::vector<std::vector<engine::TokenId>> ids;
+  std::vector<size_t> at;  // the text each entry of `ids` is
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<engine::TokenId> t =
+        tok.Tokenize(texts[i], /*add_special=*/true, /*parse_special=*/false);
+    if (t.empty()) continue;  // a decoder without BOS and an empty text: the zero vector
+    if (t.size() > n_ctx) {
+      // The text's start, still closed by the separator an encoder was trained to see.
+      const engine::TokenId last = t.back();
+      t.resize(n_ctx);
+      if (last == tok.eos()) t.back() = last;
+    }
+    ids.push_back(std::move(t));
+    at.push_back(i);
+  }
+  NAUT_ASSIGN_OR_RETURN(auto vectors, state_->ctx->EmbedBatch(ids, state_->pooling));
+  std::vector<Vector> out(texts.size(),
+                          Vector(static_cast<size_t>(state_->model->params().n_embd), 0.0f));
+  for (size_t j = 0; j < vectors.size(); ++j) out[at[j]] = std::move(vectors[j]);
+  return out;
+}
+
 Result<std::unique_ptr<Embedder>> MakeEmbedder(const Config& config) {
   const auto& e = config.embeddings;
   if (e.backend == "hashing") return std::unique_ptr<Embedder>(new HashingEmbedder(e.dim));
@@ -224,8 +280,27 @@ Result<std::unique_ptr<Embedder>> MakeEmbedder(const Config& config) {
     }
     return std::unique_ptr<Embedder>(new OpenAiEmbedder(std::move(o)));
   }
+  if (e.backend == "embedded") {
+    if (e.model.empty()) {
+      return InvalidArgument(
+          "config: [embeddings] backend = \"embedded\" needs [embeddings] model (a GGUF "
+          "embedding model; scripts/embed_model.sh makes models/all-MiniLM-L6-v2-F32.gguf)");
+    }
+    auto path = llm::FindGguf(e.model, config.llm.models_dir);
+    if (!path.ok()) {
+      return NotFound("config: [embeddings] model '" + e.model +
+                      "' is neither a GGUF file nor a file in [llm] models_dir (" +
+                      std::filesystem::absolute(config.llm.models_dir).string() +
+                      "); scripts/embed_model.sh makes models/all-MiniLM-L6-v2-F32.gguf");
+    }
+    const int threads = config.llm.threads > 0
+                            ? config.llm.threads
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    NAUT_ASSIGN_OR_RETURN(auto embedder, EngineEmbedder::Load(path->string(), threads));
+    return std::unique_ptr<Embedder>(std::move(embedder));
+  }
   return InvalidArgument("config: [embeddings] backend '" + e.backend +
-                         "' is not one of hashing, openai");
+                         "' is not one of hashing, openai, embedded");
 }
 
 }  // namespace naut::memory

@@ -81,8 +81,33 @@ class OpenAiEmbedder : public Embedder {
   int dim_ = 0;  // 0 until the first answer
 };
 
-// The embedder [embeddings] selects ("hashing" or "openai"; an empty base_url means the
-// [llm] one). Errors name the missing key.
+// The embedded engine running an embedding GGUF in this process: a bert sentence encoder such
+// as all-MiniLM-L6-v2 (scripts/embed_model.sh makes it), or any model the engine runs, pooled as
+// the file names it (`<arch>.pooling_type`, else mean). The id names the model file
+// ("embedded:all-MiniLM-L6-v2-F32"), so vectors of another model or embedder are never mixed
+// with its own. Each text is tokenized as plain text (special-token markup is not parsed),
+// framed as the vocabulary asks ([CLS] ... [SEP]) and cut to the model's context (512 tokens
+// for MiniLM; the end of a longer text is not seen).
+class EngineEmbedder : public Embedder {
+ public:
+  // Errors: the file's (NotFound, DataLoss, Unimplemented from the engine's loader) with its
+  // path; InvalidArgument for a pooling the file names wrongly.
+  static Result<std::unique_ptr<EngineEmbedder>> Load(const std::string& path, int threads);
+  ~EngineEmbedder() override;
+  std::string id() const override { return id_; }
+  Result<int> Dimension() override;
+  Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override;
+
+ private:
+  EngineEmbedder();
+  struct State;
+  std::unique_ptr<State> state_;
+  std::string id_;
+};
+
+// The embedder [embeddings] selects ("hashing", "openai" (an empty base_url means the [llm]
+// one) or "embedded" (model: a GGUF path, or a file name in [llm] models_dir)). Errors name the
+// missing key.
 Result<std::unique_ptr<Embedder>> MakeEmbedder(const Config& config);
 
 // Scales `v` to unit length (a zero vector stays zero).

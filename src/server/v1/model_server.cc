@@ -254,6 +254,17 @@ class ModelServer::Impl {
 
   Status LoadModel() {
     NAUT_ASSIGN_OR_RETURN(model_, engine::Model::Load(options_.model_path));
+    embed_threads_ = options_.threads > 0
+                         ? options_.threads
+                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (model_->embedding_only()) {
+      // An encoder (bert) has no chat template and cannot generate: embeddings only.
+      pooling_ = options_.pooling.empty() ? engine::PoolingOf(*model_)
+                                          : engine::ParsePooling(options_.pooling);
+      spdlog::info("model server: {} loaded (a {} embedding model: /v1/embeddings only)",
+                   options_.model_path, model_->params().arch_name);
+      return Status::Ok();
+    }
     NAUT_ASSIGN_OR_RETURN(
         writer_, llm::PromptWriter::Create(*model_, options_.chat_format, options_.chat_template,
                                            options_.model_path));
@@ -263,21 +274,19 @@ class ModelServer::Impl {
     so.batch_size = options_.batch_size;
     so.context.n_ctx = options_.context_size;
     so.context.kv_type = *engine::ParseKvType(options_.kv_cache);  // checked by Open
-    so.context.n_threads = options_.threads > 0
-                               ? options_.threads
-                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    so.context.n_threads = embed_threads_;
     NAUT_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(*model_, so));
     // A pooling the file names wrongly leaves generation served and embeddings refused.
     pooling_ = options_.pooling.empty() ? engine::PoolingOf(*model_)
                                         : engine::ParsePooling(options_.pooling);
-    embed_threads_ = so.context.n_threads;
     spdlog::info("model server: {} loaded ({}; {} slots of {} tokens)", options_.model_path,
                  writer_->Describe(), so.slots, scheduler_->n_ctx());
     return Status::Ok();
   }
 
-  // Null (and an error answered) until the model is loaded, or once stopped.
-  bool Ready(httplib::Response& res) {
+  // Null (and an error answered) until the model is loaded, or once stopped; with `generation`,
+  // also for an embedding model, which serves no generation.
+  bool Ready(httplib::Response& res, bool generation = false) {
     MutexLock lock(mu_);
     if (!loaded_) {
       SendError(res, {503, "unavailable_error", "Loading model"});
@@ -289,6 +298,12 @@ class ModelServer::Impl {
     }
     if (stopped_.load()) {
       SendError(res, {503, "unavailable_error", "the model server is stopping"});
+      return false;
+    }
+    if (generation && model_->embedding_only()) {
+      SendError(res, {501, "not_supported_error",
+                      alias_ + " is an embedding model (" + model_->params().arch_name +
+                          "); it serves /v1/embeddings, not generation"});
       return false;
     }
     return true;
@@ -404,7 +419,7 @@ std::optional<ApiError> ModelServer::Impl::Prepare(Exchange& x) {
 void ModelServer::Impl::Generate(const httplib::Request& req, httplib::Response& res,
                                  V1Request v1) {
   (void)req;
-  if (!Ready(res)) return;
+  if (!Ready(res, /*generation=*/true)) return;
   auto x = std::make_shared<Exchange>();
   x->v1 = std::move(v1);
   if (auto e = Prepare(*x)) return SendError(res, *e);
@@ -655,11 +670,15 @@ void ModelServer::Impl::Embeddings(const httplib::Request& req, httplib::Respons
                                    std::to_string(texts[i].size()) + " tokens; the context holds " +
                                    std::to_string(embed_ctx_->n_ctx()) + " (serve --ctx-size)"});
       }
-      if (stopped_.load()) {
-        return SendError(res, {503, "unavailable_error", "the model server is stopping"});
-      }
-      auto v = embed_ctx_->Embed(texts[i], *pooling_);
-      if (!v.ok()) return SendError(res, JobError(v.error()));
+    }
+    if (stopped_.load()) {
+      return SendError(res, {503, "unavailable_error", "the model server is stopping"});
+    }
+    // A bert model encodes the inputs together; other models one by one.
+    auto vectors = embed_ctx_->EmbedBatch(texts, *pooling_);
+    if (!vectors.ok()) return SendError(res, JobError(vectors.error()));
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<float>* v = &(*vectors)[i];
       Json item{{"object", "embedding"}, {"index", i}};
       if (r.base64) {
         item["embedding"] =
@@ -735,7 +754,7 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
   http.Get("/v1/models", models);
   http.Get("/models", models);
   http.Get("/props", [this](const httplib::Request&, httplib::Response& res) {
-    if (!Ready(res)) return;
+    if (!Ready(res, /*generation=*/true)) return;
     Send(
         res, 200,
         Json{
@@ -750,7 +769,7 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
             {"build_info", "neuronaut embedded engine"}});
   });
   http.Get("/slots", [this](const httplib::Request&, httplib::Response& res) {
-    if (!Ready(res)) return;
+    if (!Ready(res, /*generation=*/true)) return;
     const SchedulerStats s = scheduler_->Snapshot();
     Json out = Json::array();
     for (const auto& sl : s.slots) {
@@ -764,7 +783,7 @@ void ModelServer::Impl::Mount(httplib::Server& http) {
     Send(res, 200, out);
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    if (!Ready(res)) return;
+    if (!Ready(res, /*generation=*/true)) return;
     res.set_content(Metrics(), "text/plain; version=0.0.4");
   });
   auto tokenize = [this, body_ok](const httplib::Request& req, httplib::Response& res) {

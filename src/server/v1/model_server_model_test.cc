@@ -1,10 +1,14 @@
-// The model server with the real models of ./models (SmolLM2-135M, Qwen2.5-Coder-0.5B), over
-// real HTTP on loopback; skipped, saying so, when a model is absent. Label `model`.
+// The model server with the real models of ./models (SmolLM2-135M, Qwen2.5-Coder-0.5B, and the
+// embedding model all-MiniLM-L6-v2 that scripts/embed_model.sh makes), over real HTTP on
+// loopback; skipped, saying so, when a model is absent. Label `model`.
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "server/v1/model_server.h"
@@ -21,6 +25,7 @@ using testing::V1TestServer;
 
 const std::string kSmol = NAUT_SOURCE_DIR "/models/SmolLM2-135M-Instruct-Q4_1.gguf";
 const std::string kQwen = NAUT_SOURCE_DIR "/models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf";
+const std::string kMiniLm = NAUT_SOURCE_DIR "/models/all-MiniLM-L6-v2-F32.gguf";
 
 #define REQUIRE_FILE(path) \
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "model absent: " << path;
@@ -224,6 +229,44 @@ TEST(ModelServerModelTest, AClientGivingUpOnAWholeAnswerFreesItsSlot) {
   ASSERT_TRUE(WaitIdle(s, std::chrono::seconds(30))) << "the slot stayed busy";
   auto ok = PostJson(s, "/v1/chat/completions", DumpJson(Chat("Hi", 4)));
   EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+// A BERT embedding model is served for embeddings only: /v1/embeddings answers llama-embedding's
+// vectors for the same file (src/engine/testdata/llama_cpp_embed), generation is refused.
+TEST(ModelServerModelTest, BertModelServesEmbeddingsAsLlamaEmbeddingDoes) {
+  REQUIRE_FILE(kMiniLm);
+  std::ifstream in(NAUT_SOURCE_DIR
+                   "/src/engine/testdata/llama_cpp_embed/bert-all-minilm-l6-v2.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto ref = ParseJson(text.str(), "bert reference");
+  ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+  V1TestServer s(Options(kMiniLm, 1, 4));
+  ASSERT_TRUE(s.status().ok()) << s.status().ToString();
+  std::vector<std::string> prompts;
+  for (const Json& r : (*ref)["results"]) prompts.push_back(r["prompt"].get<std::string>());
+  auto r = PostJson(s, "/v1/embeddings", DumpJson(Json{{"input", prompts}, {"model", "m"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.json["data"].size(), prompts.size());
+  int64_t tokens = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto got = r.json["data"][i]["embedding"].get<std::vector<float>>();
+    const auto want = (*ref)["results"][i]["embedding"].get<std::vector<float>>();
+    ASSERT_EQ(got.size(), want.size());
+    double dot = 0, na = 0, nb = 0;
+    for (size_t d = 0; d < want.size(); ++d) {
+      dot += static_cast<double>(got[d]) * want[d];
+      na += static_cast<double>(got[d]) * got[d];
+      nb += static_cast<double>(want[d]) * want[d];
+    }
+    EXPECT_GE(dot / std::sqrt(na * nb), 0.99999) << prompts[i];
+    tokens += static_cast<int64_t>((*ref)["results"][i]["prompt_tokens"].size());
+  }
+  EXPECT_EQ(r.json["usage"]["prompt_tokens"], tokens);
+  auto chat = PostJson(s, "/v1/chat/completions", DumpJson(Chat("hello", 4)));
+  EXPECT_EQ(chat.status, 501) << chat.body;
+  EXPECT_NE(chat.body.find("embedding model"), std::string::npos) << chat.body;
+  EXPECT_EQ(Get(s, "/health").status, 200);
 }
 
 }  // namespace
