@@ -29,7 +29,8 @@ if ! configured; then
     fi
   done
   if [[ -z "$model" ]]; then
-    model=$(find models -maxdepth 1 -name '*.gguf' 2>/dev/null | sort | head -n 1)
+    # (not the embedding model scripts/embed_model.sh makes: it cannot chat)
+    model=$(find models -maxdepth 1 -name '*.gguf' ! -name 'all-MiniLM-*' 2>/dev/null | sort | head -n 1)
   fi
   if [[ -z "$model" ]]; then
     echo "run.sh: no model configured and none in ./models: fetching the default model" >&2
