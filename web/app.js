@@ -94,7 +94,7 @@ function stepOf(e) {
       break;
     case 'consolidation':
       if (e.merged) li.classList.add('ok'); else if (e.refused) li.classList.add('bad');
-      head('consolidation', `${(e.sources || []).join(', ')}: ${e.merged ? 'merged into ' + e.merged : 'refused: ' + (e.refused || '')}`);
+      head(e.kind === 'split' ? 'split' : 'consolidation', `${(e.sources || []).join(', ')}: ${e.merged ? (e.kind === 'split' ? 'split into ' : 'merged into ') + e.merged : 'refused: ' + (e.refused || '')}`);
       for (const c of e.checks || []) pre(`${c.passed ? '✓' : '✗'} ${c.call} for "${c.task}": ${c.note || ''}`);
       break;
     case 'knowledge':

@@ -1,6 +1,7 @@
 #include "agent/consolidation.h"
 
 #include <cctype>
+#include <set>
 #include <sstream>
 
 #include "agent/compaction.h"
@@ -67,6 +68,47 @@ std::map<std::string, std::string> ParseConsolidationCalls(const std::string& an
   return calls;
 }
 
+std::vector<std::string> ExtractPythonBlocks(const std::string& text) {
+  std::vector<std::string> blocks;
+  size_t from = 0;
+  while (true) {
+    const size_t start = text.find("```py", from);
+    if (start == std::string::npos) break;
+    auto block = ExtractPythonBlock(text.substr(start));
+    if (!block) break;
+    blocks.push_back(*block);
+    const size_t body = text.find('\n', start);
+    size_t end = text.find("```", body + 1);
+    while (end != std::string::npos && text[end - 1] != '\n') end = text.find("```", end + 3);
+    if (end == std::string::npos) break;
+    from = end + 3;
+  }
+  return blocks;
+}
+
+std::map<int, std::string> ParseSplitCalls(const std::string& answer, int tasks,
+                                           const std::vector<std::string>& entries) {
+  std::map<int, std::string> calls;
+  std::istringstream lines(answer);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = Unwrap(line);
+    if (line.starts_with("Task ") || line.starts_with("task ")) line = line.substr(5);
+    size_t digits = 0;
+    while (digits < line.size() && std::isdigit(static_cast<unsigned char>(line[digits]))) ++digits;
+    if (digits == 0 || digits > 3 || digits >= line.size()) continue;
+    const int task = std::stoi(line.substr(0, digits));
+    if (task < 1 || task > tasks || std::string(":.)-").find(line[digits]) == std::string::npos)
+      continue;
+    std::string call = Unwrap(line.substr(digits + 1));
+    if (call.empty() || call.back() != ')') continue;
+    for (const auto& entry : entries) {
+      if (call.starts_with(entry + "(")) calls.emplace(task, call);
+    }
+  }
+  return calls;
+}
+
 Consolidator::Consolidator(skills::SkillStore& store, std::string env, LoopAccess access,
                            CaseRunner run, ConsolidationOptions options)
     : store_(store),
@@ -79,26 +121,38 @@ Result<std::vector<skills::SkillGroup>> Consolidator::Groups() {
   return store_.SimilarGroups(env_, options_.min_similarity);
 }
 
+void Consolidator::Report(const Consolidation& c) {
+  Json checks = Json::array();
+  for (const auto& k : c.checks) {
+    checks.push_back({{"source", k.source},
+                      {"task", k.task},
+                      {"call", k.call},
+                      {"passed", k.check.state == SkillCheck::State::kPassed},
+                      {"note", k.check.note}});
+  }
+  access_.emit("consolidation", {{"kind", c.kind},
+                                 {"sources", c.sources},
+                                 {"similarity", c.similarity},
+                                 {"merged", c.merged},
+                                 {"refused", c.refused},
+                                 {"checks", checks}});
+}
+
 Result<std::vector<Consolidation>> Consolidator::Run() {
   NAUT_ASSIGN_OR_RETURN(auto groups, Groups());
   std::vector<Consolidation> out;
   for (const auto& group : groups) {
     if (out.size() >= options_.max_groups) break;
-    Consolidation c = Merge(group);
-    Json checks = Json::array();
-    for (const auto& k : c.checks) {
-      checks.push_back({{"source", k.source},
-                        {"task", k.task},
-                        {"call", k.call},
-                        {"passed", k.check.state == SkillCheck::State::kPassed},
-                        {"note", k.check.note}});
-    }
-    access_.emit("consolidation", {{"sources", c.sources},
-                                   {"similarity", c.similarity},
-                                   {"merged", c.merged},
-                                   {"refused", c.refused},
-                                   {"checks", checks}});
-    out.push_back(std::move(c));
+    out.push_back(Merge(group));
+    Report(out.back());
+  }
+  if (options_.split_below <= 0) return out;
+  NAUT_ASSIGN_OR_RETURN(auto overgrown, store_.Overgrown(env_, options_.split_below));
+  size_t splits = 0;
+  for (const auto& skill : overgrown) {
+    if (splits++ >= options_.max_groups) break;
+    out.push_back(Split(skill));
+    Report(out.back());
   }
   return out;
 }
@@ -210,6 +264,118 @@ Consolidation Consolidator::Merge(const skills::SkillGroup& group) {
         "That did not work: " + problem +
         "\nWrite it again, fixing that: one ```python block, then the `<old skill name>: <new "
         "call>` lines."));
+  }
+  return report;
+}
+
+Consolidation Consolidator::Split(const skills::Skill& skill) {
+  Consolidation report{.kind = "split", .sources = {skill.name}};
+  auto found = store_.Cases(skill.name);
+  if (!found || found->size() < 2) {
+    report.refused = "it has fewer than two tasks to split on";
+    return report;
+  }
+  const std::vector<skills::SkillCase>& cases = *found;
+  std::string tasks;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    tasks += std::to_string(i + 1) + ". \"" + cases[i].task + "\" (as " + cases[i].call + ")\n";
+  }
+  std::string code = skill.code;
+  while (!code.empty() && code.back() == '\n') code.pop_back();
+  auto prompt = access_.prompt(
+      "split", {{"env", env_}, {"name", skill.name}, {"code", code}, {"tasks", tasks}});
+  if (!prompt) {
+    report.refused = prompt.error().message();
+    return report;
+  }
+  std::vector<llm::Message> messages = {llm::Message::User(*prompt)};
+  for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
+    auto answer = access_.ask_model(messages, {});
+    if (!answer) {
+      report.refused = "the model could not answer: " + answer.error().ToString();
+      return report;
+    }
+    std::string problem;
+    std::vector<std::pair<std::string, std::string>> parts;  // entry, code
+    for (const auto& block : ExtractPythonBlocks(answer->content)) {
+      auto shape = skills::ValidateSkill(block);
+      if (!shape) {
+        problem = "a function was refused: " + shape.error().message();
+        break;
+      }
+      if (auto draft = SkillDraftProblem(block, {})) {
+        problem = "a function was refused: " + *draft;
+        break;
+      }
+      parts.emplace_back(shape->entry, block);
+    }
+    std::vector<std::string> entries;
+    entries.reserve(parts.size());
+    for (const auto& [entry, block] : parts) entries.push_back(entry);
+    const auto calls = ParseSplitCalls(answer->content, static_cast<int>(cases.size()), entries);
+    std::set<std::string> used;
+    for (const auto& [task, call] : calls) used.insert(call.substr(0, call.find('(')));
+    if (problem.empty() && parts.size() < 2) {
+      problem = "it needs two or more ```python blocks, one function per job";
+    } else if (problem.empty() && calls.size() != cases.size()) {
+      problem = "each task needs a `<task number>: <call>` line of one of the new functions";
+    } else if (problem.empty() && used.size() < 2) {
+      problem = "one function does every task: that is not a split";
+    }
+    if (problem.empty()) {
+      report.checks.clear();
+      std::string failures;
+      for (size_t i = 0; i < cases.size(); ++i) {
+        const std::string& call = calls.at(static_cast<int>(i) + 1);
+        const std::string entry = call.substr(0, call.find('('));
+        const auto part = std::find_if(parts.begin(), parts.end(),
+                                       [&](const auto& p) { return p.first == entry; });
+        CaseCheck check{.source = skill.name, .task = cases[i].task, .call = call};
+        check.check = run_(cases[i], part->second, call);
+        if (check.check.state != SkillCheck::State::kPassed) {
+          failures +=
+              "\n- " + call + " for \"" + cases[i].task + "\": " + OneLine(check.check.note, 400);
+        }
+        report.checks.push_back(std::move(check));
+      }
+      if (failures.empty()) {
+        std::vector<std::pair<skills::NewSkill, std::vector<skills::SkillCase>>> stored;
+        for (const auto& [entry, block] : parts) {
+          std::vector<skills::SkillCase> own;
+          for (size_t i = 0; i < cases.size(); ++i) {
+            const std::string& call = calls.at(static_cast<int>(i) + 1);
+            if (call.substr(0, call.find('(')) != entry) continue;
+            skills::SkillCase c = cases[i];
+            c.call = call;
+            own.push_back(std::move(c));
+          }
+          if (own.empty()) continue;  // a function no task uses is not kept
+          stored.emplace_back(skills::NewSkill{.code = block, .environment = env_}, std::move(own));
+        }
+        auto added =
+            store_.AddSplit(skill.name, stored,
+                            "split from " + skill.name + "; the checker agreed on each of its " +
+                                std::to_string(cases.size()) + " tasks");
+        if (!added) {
+          report.refused = "the library refused it: " + added.error().message();
+          return report;
+        }
+        for (const auto& a : *added)
+          report.merged += (report.merged.empty() ? "" : ", ") + a.skill.name;
+        report.refused.clear();
+        return report;
+      }
+      problem =
+          "the functions were run on the tasks, each from the state it started in, and did "
+          "not do them all:" +
+          failures;
+    }
+    report.refused = problem;
+    messages.push_back(llm::Message::Assistant(answer->content));
+    messages.push_back(llm::Message::User(
+        "That did not work: " + problem +
+        "\nWrite them again, fixing that: one ```python block per function, then the `<task "
+        "number>: <call>` lines."));
   }
   return report;
 }

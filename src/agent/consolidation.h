@@ -9,6 +9,11 @@
 // back to the model once with what went wrong; a group still failing is refused, and the report
 // says why. Nothing of a refused group changes.
 //
+// Splitting is the other way round: a skill that passed tasks unlike each other
+// (SkillStore::Overgrown) is shown with them, and the model writes one function per job and says
+// which function (and call) does which task; each is run on its tasks as above, and only when
+// all pass do they replace the skill (SkillStore::AddSplit).
+//
 // Called on the agent loop's thread only (or once by `neuronaut skills consolidate`).
 
 #include <functional>
@@ -25,6 +30,8 @@ namespace naut::agent {
 struct ConsolidationOptions {
   double min_similarity = 0.5;  // SimilarGroups' threshold
   size_t max_groups = 3;        // groups tried in one pass, the most alike first
+  // A skill whose tasks include a pair less alike than this (cosine) is split; 0: never.
+  double split_below = 0.3;
 };
 
 // One task of the group run with the new skill.
@@ -36,6 +43,7 @@ struct CaseCheck {
 };
 
 struct Consolidation {
+  std::string kind = "merge";  // or "split": one source, `merged` the parts ("a, b")
   std::vector<std::string> sources;
   double similarity = 0;
   std::string merged;   // the new skill's name when it replaced the group
@@ -54,6 +62,14 @@ std::map<std::string, std::string> ParseConsolidationCalls(const std::string& an
                                                            const std::vector<std::string>& sources,
                                                            const std::string& entry);
 
+// Every ```python block of `text`, in order.
+std::vector<std::string> ExtractPythonBlocks(const std::string& text);
+
+// The `<task number>: <call>` lines of an answer for tasks 1..`tasks`, each call of one of
+// `entries`.
+std::map<int, std::string> ParseSplitCalls(const std::string& answer, int tasks,
+                                           const std::vector<std::string>& entries);
+
 class Consolidator {
  public:
   // `store` must outlive the Consolidator.
@@ -62,11 +78,14 @@ class Consolidator {
 
   // The groups a pass would try (no model call).
   Result<std::vector<skills::SkillGroup>> Groups();
-  // One pass: each group tried, merged or refused (event "consolidation" for each).
+  // One pass: each group tried, merged or refused, then each overgrown skill split or not
+  // (event "consolidation" for each).
   Result<std::vector<Consolidation>> Run();
 
  private:
   Consolidation Merge(const skills::SkillGroup& group);
+  Consolidation Split(const skills::Skill& skill);
+  void Report(const Consolidation& c);
   // The new skill run on every case; empty when all passed, else what failed.
   std::string CheckAll(const std::string& code, const std::map<std::string, std::string>& calls,
                        const std::map<std::string, std::vector<skills::SkillCase>>& cases,

@@ -221,5 +221,108 @@ TEST_F(ConsolidatorTest, ASkillWithoutATaskToCheckOnIsLeftOut) {
   EXPECT_TRUE(conversations.empty());
 }
 
+TEST(SplitAnswerTest, BlocksAndTaskLinesAreRead) {
+  const std::string answer =
+      "```python\ndef a():\n    pass\n```\ntext\n```python\ndef b():\n    '```'\n```\n"
+      "1: a()\n- Task 2: `b(x=1)`\n3. c()\n9: a()\n";
+  auto blocks = ExtractPythonBlocks(answer);
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0], "def a():\n    pass\n");
+  EXPECT_EQ(blocks[1], "def b():\n    '```'\n");
+  auto calls = ParseSplitCalls(answer, 3, {"a", "b"});
+  EXPECT_EQ(calls.size(), 2u);  // task 3 calls no new function, task 9 does not exist
+  EXPECT_EQ(calls[1], "a()");
+  EXPECT_EQ(calls[2], "b(x=1)");
+}
+
+std::string FightSkill(const std::string& name) {
+  return "import tools\n\ndef " + name +
+         "():\n    \"\"\"Win a fight in the forest.\"\"\"\n    "
+         "return tools.game__press_inline_button(chat_id=\"@dungeon_quest_bot\", "
+         "button_text=\"Attack\")\n";
+}
+
+// A skill that did a fight and a purchase: split into one function for each, each run on its
+// own task; a "split" that keeps one function for both is refused.
+class SplitTest : public ConsolidatorTest {
+ protected:
+  void SetUp() override {
+    ConsolidatorTest::SetUp();
+    ASSERT_TRUE(skills_->Remove("buy_wooden_sword").ok());
+    ASSERT_TRUE(skills_->Remove("buy_health_potion").ok());
+    ASSERT_TRUE(skills_->Add({.code = FightSkill("play"), .environment = "rpg"}));
+    for (const char* task : {"Win a fight against a monster in the forest",
+                             "Buy a Health Potion from the Goblin Market"}) {
+      ASSERT_TRUE(
+          skills_->AddCase({.skill = "play", .task = task, .start_state = Json{{"gold", 30}}})
+              .ok());
+    }
+  }
+  Consolidator MakeSplitter() {
+    return Consolidator(
+        *skills_, "rpg", access_,
+        [this](const skills::SkillCase& c, const std::string& code, const std::string& call) {
+          runs.push_back(call + " for " + c.task);
+          const bool fight = c.task.find("fight") != std::string::npos;
+          const bool ok = fight ? code.find("Attack") != std::string::npos
+                                : code.find("Buy Health Potion") != std::string::npos;
+          return ok ? SkillCheck{SkillCheck::State::kPassed, "the checker agreed"}
+                    : SkillCheck{SkillCheck::State::kFailed, "not done"};
+        },
+        {.min_similarity = 0.5, .split_below = 0.3});
+  }
+};
+
+TEST_F(SplitTest, ASkillOfTwoJobsIsSplitIntoOneForEach) {
+  answers = {"```python\n" + FightSkill("win_fight") + "```\n```python\n" +
+             MarketSkill("buy_potion", "Health Potion") + "```\n1: win_fight()\n2: buy_potion()\n"};
+  auto report = MakeSplitter().Run();
+  ASSERT_TRUE(report) << report.error().ToString();
+  ASSERT_EQ(report->size(), 1u);
+  const Consolidation& c = report->front();
+  EXPECT_EQ(c.kind, "split");
+  EXPECT_EQ(c.merged, "win_fight, buy_potion") << c.refused;
+  EXPECT_NE(conversations.at(0).at(0).content.find(
+                "2. \"Buy a Health Potion from the Goblin Market\" (as play())"),
+            std::string::npos)
+      << conversations[0][0].content;
+  EXPECT_EQ(runs, (std::vector<std::string>{
+                      "win_fight() for Win a fight against a monster in the forest",
+                      "buy_potion() for Buy a Health Potion from the Goblin Market"}));
+  EXPECT_EQ(Offered(), (std::vector<std::string>{"buy_potion", "win_fight"}));
+  EXPECT_EQ(skills_->Get("play", 1)->consolidated_into, "win_fight, buy_potion");
+  EXPECT_EQ(skills_->Cases("buy_potion")->size(), 1u);
+  EXPECT_EQ(skills_->Get("win_fight")->verification, skills::Verification::kVerified);
+  EXPECT_EQ(events.at(0)["kind"], "split");
+}
+
+TEST_F(SplitTest, OneFunctionForEveryTaskIsNotASplit) {
+  const std::string same = "```python\n" + FightSkill("win_fight") + "```\n```python\n" +
+                           MarketSkill("buy_potion", "Health Potion") +
+                           "```\n1: win_fight()\n2: win_fight()\n";
+  answers = {same, same};
+  auto report = MakeSplitter().Run();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->front().merged.empty());
+  EXPECT_NE(report->front().refused.find("one function does every task"), std::string::npos)
+      << report->front().refused;
+  EXPECT_TRUE(runs.empty());
+  EXPECT_EQ(Offered(), std::vector<std::string>{"play"});
+}
+
+TEST_F(SplitTest, APartThatFailsItsTaskKeepsTheSkillWhole) {
+  const std::string wrong = "```python\n" + FightSkill("win_fight") + "```\n```python\n" +
+                            MarketSkill("buy_potion", "Torch") +
+                            "```\n1: win_fight()\n2: buy_potion()\n";
+  answers = {wrong, wrong};
+  auto report = MakeSplitter().Run();
+  ASSERT_TRUE(report);
+  EXPECT_NE(report->front().refused.find("buy_potion() for \"Buy a Health Potion"),
+            std::string::npos)
+      << report->front().refused;
+  EXPECT_EQ(Offered(), std::vector<std::string>{"play"});
+  EXPECT_EQ(skills_->Get("win_fight").error().code(), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace naut::agent

@@ -134,8 +134,10 @@ void Show(const std::string& type, const Json& f) {
         << "\n";
   } else if (type == "consolidation") {
     out << "  consolidation of " << Short(f.value("sources", Json::array()), 160) << ": "
-        << (f.value("merged", "").empty() ? "refused: " + f.value("refused", "")
-                                          : "merged into " + f.value("merged", ""))
+        << (f.value("merged", "").empty()
+                ? "refused: " + f.value("refused", "")
+                : (f.value("kind", "") == "split" ? "split into " : "merged into ") +
+                      f.value("merged", ""))
         << "\n";
   } else if (type == "knowledge") {
     out << "    knowledge graph: " << f.value("status", "")
@@ -369,6 +371,7 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
           : agent::ParseReflectWhen(config.agent.reflect).value_or(agent::ReflectWhen::kFailures);
   options.consolidate_every = flags.no_skills ? 0 : config.agent.consolidate_every;
   options.consolidation.min_similarity = config.agent.consolidate_similarity;
+  options.consolidation.split_below = config.agent.split_below;
   if (config.llm.context_size > 0) options.context_tokens = config.llm.context_size;
   // The embedded engine knows the context it really holds (the model's may be smaller).
   if (const auto* embedded = dynamic_cast<const llm::EmbeddedBackend*>(&model))
@@ -484,7 +487,8 @@ int ReportConsolidation(const Result<std::vector<agent::Consolidation>>& result,
                           {"passed", k.check.state == agent::SkillCheck::State::kPassed},
                           {"note", k.check.note}});
       }
-      out.push_back({{"sources", c.sources},
+      out.push_back({{"kind", c.kind},
+                     {"sources", c.sources},
                      {"similarity", c.similarity},
                      {"merged", c.merged},
                      {"refused", c.refused},
@@ -501,7 +505,8 @@ int ReportConsolidation(const Result<std::vector<agent::Consolidation>>& result,
     if (flags.dry_run) {
       std::cout << "alike\n";
     } else if (!c.merged.empty()) {
-      std::cout << "merged into " << c.merged << ", checked on " << c.checks.size() << " task(s)\n";
+      std::cout << (c.kind == "split" ? "split into " : "merged into ") << c.merged
+                << ", checked on " << c.checks.size() << " task(s)\n";
     } else {
       std::cout << "refused: " << c.refused << "\n";
     }

@@ -54,9 +54,12 @@ std::string OneLineError(std::string e) {
 
 void PrintLine(const skills::Skill& k) {
   std::cout << k.name << " v" << k.version
-            << (!k.consolidated_into.empty() ? " (merged into " + k.consolidated_into + ")"
-                : k.superseded               ? " (superseded)"
-                                             : "")
+            << (!k.consolidated_into.empty()
+                    ? (k.consolidated_into.find(',') != std::string::npos ? " (split into "
+                                                                          : " (merged into ") +
+                          k.consolidated_into + ")"
+                : k.superseded ? " (superseded)"
+                               : "")
             << (k.verification == skills::Verification::kUnverified
                     ? ""
                     : " (" + std::string(skills::ToString(k.verification)) + ")")

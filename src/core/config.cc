@@ -284,6 +284,7 @@ const std::vector<Field>& Fields() {
         NumberField<int>("agent.consolidate_every", NAUT_REF(agent.consolidate_every), 0, 100000));
     f.push_back(NumberField<double>("agent.consolidate_similarity",
                                     NAUT_REF(agent.consolidate_similarity), 0, 1));
+    f.push_back(NumberField<double>("agent.split_below", NAUT_REF(agent.split_below), 0, 1));
     f.push_back(StringField("agent.knowledge_graph", NAUT_REF(agent.knowledge_graph)));
     f.push_back(StringListField("permissions.allow", NAUT_REF(permissions.allow), nullptr));
     f.push_back(StringListField("permissions.deny", NAUT_REF(permissions.deny), nullptr));

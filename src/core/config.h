@@ -100,6 +100,9 @@ struct AgentConfig {
   // consolidate_similarity) are merged into one general skill, checked on each of their tasks.
   int consolidate_every = 5;
   double consolidate_similarity = 0.5;
+  // A skill that passed tasks of which some pair is less alike than this (cosine) is split
+  // into one skill per job in the same pass; 0: never.
+  double split_below = 0.3;
   // An MCP server (defined in mcp.json) that keeps a knowledge graph with the reference
   // server-memory's tools; the agent records world facts in it and reads them back. Empty: none.
   std::string knowledge_graph;

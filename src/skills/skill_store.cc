@@ -646,6 +646,75 @@ Result<AddedSkill> SkillStore::AddConsolidated(NewSkill in, const std::vector<st
   return added;
 }
 
+Result<std::vector<Skill>> SkillStore::Overgrown(const std::string& environment,
+                                                 double max_task_similarity) {
+  NAUT_ASSIGN_OR_RETURN(auto offered, Offered());
+  std::vector<std::pair<double, Skill>> found;
+  for (auto& k : offered) {
+    if (!environment.empty() && k.environment != environment) continue;
+    NAUT_ASSIGN_OR_RETURN(auto cases, Cases(k.name));
+    if (cases.size() < 2) continue;
+    std::vector<std::string> tasks;
+    tasks.reserve(cases.size());
+    for (const auto& c : cases) tasks.push_back(c.task);
+    NAUT_ASSIGN_OR_RETURN(auto vectors, memory_.embedder().Embed(tasks));
+    double least = 1;
+    for (size_t i = 0; i < vectors.size(); ++i) {
+      for (size_t j = i + 1; j < vectors.size(); ++j)
+        least = std::min(least, static_cast<double>(memory::Dot(vectors[i], vectors[j])));
+    }
+    if (least < max_task_similarity) found.emplace_back(least, std::move(k));
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Skill> out;
+  out.reserve(found.size());
+  for (auto& [least, k] : found) out.push_back(std::move(k));
+  return out;
+}
+
+Result<std::vector<AddedSkill>> SkillStore::AddSplit(
+    const std::string& source,
+    const std::vector<std::pair<NewSkill, std::vector<SkillCase>>>& parts,
+    const std::string& note) {
+  NAUT_ASSIGN_OR_RETURN(Skill old, Get(source));
+  std::vector<AddedSkill> added;
+  std::string names;
+  for (const auto& [skill, cases] : parts) {
+    NewSkill in = skill;
+    in.allow_near_duplicate = true;  // the parts share the source's words
+    NAUT_ASSIGN_OR_RETURN(AddedSkill a, Add(in));
+    NAUT_ASSIGN_OR_RETURN(a.skill, SetVerification(a.skill.name, 0, Verification::kVerified, note));
+    for (SkillCase c : cases) {
+      c.skill = a.skill.name;
+      Status s = AddCase(c);
+      if (!s.ok())
+        spdlog::warn("skills: a case of '{}' was not kept: {}", a.skill.name, s.ToString());
+    }
+    names += (names.empty() ? "" : ", ") + a.skill.name;
+    added.push_back(std::move(a));
+  }
+  // A part named like the source became its next version; otherwise the source is retired here.
+  NAUT_ASSIGN_OR_RETURN(auto still, Query("id = ?", {std::to_string(old.id)}));
+  NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
+    NAUT_ASSIGN_OR_RETURN(auto up, w.db().Prepare("UPDATE skills SET superseded = 1, "
+                                                  "consolidated_into = ? WHERE id = ?"));
+    up.Bind(1, names).Bind(2, old.id);
+    NAUT_RETURN_IF_ERROR(up.Run());
+    if (!still.empty() && !still.front().superseded && old.memory_id > 0) {
+      Status s = w.Remove(old.memory_id);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    return Status::Ok();
+  }));
+  if (std::none_of(added.begin(), added.end(),
+                   [&](const AddedSkill& a) { return a.skill.name == source; })) {
+    std::error_code ec;
+    fs::remove(FileOf(source), ec);
+  }
+  return added;
+}
+
 std::string SkillSignature(const Skill& k) {
   std::string s = k.name + "(";
   for (size_t i = 0; i < k.params.size(); ++i) {

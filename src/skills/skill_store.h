@@ -55,7 +55,8 @@ struct Skill {
   bool retired = false;
   Verification verification = Verification::kUnverified;
   std::string verification_note;  // the check's failure, or what it ran and what agreed
-  // Superseded by a consolidated skill of this name (SkillStore::AddConsolidated); empty else.
+  // Superseded by the consolidated skill of this name (SkillStore::AddConsolidated), or by the
+  // skills it was split into, "a, b" (SkillStore::AddSplit); empty else.
   std::string consolidated_into;
 };
 
@@ -164,6 +165,17 @@ class SkillStore {
   // (with the new calls) become its cases.
   Result<AddedSkill> AddConsolidated(NewSkill in, const std::vector<std::string>& sources,
                                      const std::string& note, const std::vector<SkillCase>& cases);
+  // Offered skills of `environment` (any when empty) that passed two or more tasks of which some
+  // pair is less alike than `max_task_similarity` (cosine of the tasks' texts): skills that grew
+  // into several jobs, the least alike first.
+  Result<std::vector<Skill>> Overgrown(const std::string& environment, double max_task_similarity);
+  // Stores `parts` (each a skill and the cases it passed) as the split of `source`: each is
+  // marked verified with `note`, and `source`'s current version is superseded with a link to
+  // all of them ("a, b").
+  Result<std::vector<AddedSkill>> AddSplit(
+      const std::string& source,
+      const std::vector<std::pair<NewSkill, std::vector<SkillCase>>>& parts,
+      const std::string& note);
 
   // A portable bundle {"format": "neuronaut-skills", "version": 1, "skills": [...]} of the
   // current versions (all when `names` is empty).

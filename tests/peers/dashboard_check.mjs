@@ -142,7 +142,8 @@ async function check() {
     timeout: kTimeoutMs,
   });
   const page = await browser.newPage();
-  page.setDefaultTimeout(15_000);
+  // Generous: on a loaded 2-core CI machine a run takes a while to start and Chromium to draw.
+  page.setDefaultTimeout(45_000);
   await page.setViewport({ width: 1200, height: 900 });
   fs.mkdirSync(shots, { recursive: true });
   const saved = [];
@@ -187,7 +188,7 @@ async function check() {
 
   const text = (sel) => page.$$eval(sel, (all) => all.map((e) => e.textContent).join(" | ") || "(absent)");
   // Waits until an element matching `sel` shows `want`, failing with what they show instead.
-  async function expectText(sel, want, timeout = 15_000) {
+  async function expectText(sel, want, timeout = 45_000) {
     try {
       await page.waitForFunction(
         (s, w) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(w)),
@@ -198,7 +199,7 @@ async function check() {
   }
   const count = (sel) => page.$$eval(sel, (all) => all.length);
   // Waits until at least `n` elements match `sel`.
-  async function expectCount(sel, n, timeout = 30_000) {
+  async function expectCount(sel, n, timeout = 45_000) {
     try {
       await page.waitForFunction((s, k) => document.querySelectorAll(s).length >= k, { timeout }, sel, n);
     } catch {
