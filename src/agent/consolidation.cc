@@ -76,12 +76,9 @@ std::vector<std::string> ExtractPythonBlocks(const std::string& text) {
     if (start == std::string::npos) break;
     auto block = ExtractPythonBlock(text.substr(start));
     if (!block) break;
-    blocks.push_back(*block);
-    const size_t body = text.find('\n', start);
-    size_t end = text.find("```", body + 1);
-    while (end != std::string::npos && text[end - 1] != '\n') end = text.find("```", end + 3);
-    if (end == std::string::npos) break;
-    from = end + 3;
+    // The block is the text after its fence line up to the closing fence.
+    from = text.find('\n', start) + 1 + block->size() + 3;
+    blocks.push_back(std::move(*block));
   }
   return blocks;
 }
@@ -208,39 +205,26 @@ Consolidation Consolidator::Merge(const skills::SkillGroup& group) {
     report.refused = prompt.error().message();
     return report;
   }
-  std::vector<llm::Message> messages = {llm::Message::User(*prompt)};
-  for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
-    auto answer = access_.ask_model(messages, {});
-    if (!answer) {
-      report.refused = "the model could not answer: " + answer.error().ToString();
-      return report;
-    }
-    const std::string code = ExtractPythonBlock(answer->content).value_or("");
-    std::string problem;
-    std::map<std::string, std::string> calls;
-    auto shape = code.empty() ? Result<skills::SkillShape>(InvalidArgument("no ```python block"))
-                              : skills::ValidateSkill(code);
-    if (!shape) {
-      problem = "the function was refused: " + shape.error().message();
-    } else if (auto draft = SkillDraftProblem(code, {})) {
-      problem = "the function was refused: " + *draft;
-    } else {
-      calls = ParseConsolidationCalls(answer->content, report.sources, shape->entry);
-      std::string missing;
-      for (const auto& name : report.sources) {
-        if (!calls.contains(name)) missing += (missing.empty() ? "" : ", ") + name;
-      }
-      if (!missing.empty()) {
-        problem = "no `<old skill name>: " + shape->entry + "(...)` line for " + missing;
-      } else if (std::string failures = CheckAll(code, calls, cases, report); !failures.empty()) {
-        problem =
-            "it was run on the skills' tasks, each from the state it started in, and did "
-            "not do them all:" +
-            failures;
-      } else {
-        std::string note = "replaced " + std::to_string(checked.size()) +
-                           " skills; the checker agreed on each of their " +
-                           std::to_string(report.checks.size()) + " task(s)";
+  Ask(*prompt, "one ```python block, then the `<old skill name>: <new call>` lines.", report,
+      [&](const std::string& answer) -> std::optional<std::string> {
+        const std::string code = ExtractPythonBlock(answer).value_or("");
+        auto shape = code.empty()
+                         ? Result<skills::SkillShape>(InvalidArgument("no ```python block"))
+                         : skills::ValidateSkill(code);
+        if (!shape) return "the function was refused: " + shape.error().message();
+        if (auto draft = SkillDraftProblem(code, {})) return "the function was refused: " + *draft;
+        const auto calls = ParseConsolidationCalls(answer, report.sources, shape->entry);
+        std::string missing;
+        for (const auto& name : report.sources) {
+          if (!calls.contains(name)) missing += (missing.empty() ? "" : ", ") + name;
+        }
+        if (!missing.empty())
+          return "no `<old skill name>: " + shape->entry + "(...)` line for " + missing;
+        if (std::string failures = CheckAll(code, calls, cases, report); !failures.empty()) {
+          return "it was run on the skills' tasks, each from the state it started in, and did "
+                 "not do them all:" +
+                 failures;
+        }
         std::vector<skills::SkillCase> new_cases;
         for (const auto& [source, list] : cases) {
           for (skills::SkillCase c : list) {
@@ -249,23 +233,37 @@ Consolidation Consolidator::Merge(const skills::SkillGroup& group) {
           }
         }
         auto added = store_.AddConsolidated({.code = code, .environment = env_}, report.sources,
-                                            note, new_cases);
-        if (!added) {
+                                            "replaced " + std::to_string(checked.size()) +
+                                                " skills; the checker agreed on each of their " +
+                                                std::to_string(report.checks.size()) + " task(s)",
+                                            new_cases);
+        if (added) {
+          report.merged = added->skill.name;
+        } else {
           report.refused = "the library refused it: " + added.error().message();
-          return report;
         }
-        report.merged = added->skill.name;
-        return report;
-      }
-    }
-    report.refused = problem;
-    messages.push_back(llm::Message::Assistant(answer->content));
-    messages.push_back(llm::Message::User(
-        "That did not work: " + problem +
-        "\nWrite it again, fixing that: one ```python block, then the `<old skill name>: <new "
-        "call>` lines."));
-  }
+        return std::nullopt;
+      });
   return report;
+}
+
+void Consolidator::Ask(const std::string& prompt, const std::string& again, Consolidation& report,
+                       const std::function<std::optional<std::string>(const std::string&)>& take) {
+  std::vector<llm::Message> messages = {llm::Message::User(prompt)};
+  for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
+    auto answer = access_.ask_model(messages, {});
+    if (!answer) {
+      report.refused = "the model could not answer: " + answer.error().ToString();
+      return;
+    }
+    report.refused.clear();
+    auto problem = take(answer->content);
+    if (!problem) return;
+    report.refused = *problem;
+    messages.push_back(llm::Message::Assistant(answer->content));
+    messages.push_back(llm::Message::User("That did not work: " + *problem +
+                                          "\nWrite it again, fixing that: " + again));
+  }
 }
 
 Consolidation Consolidator::Split(const skills::Skill& skill) {
@@ -288,69 +286,56 @@ Consolidation Consolidator::Split(const skills::Skill& skill) {
     report.refused = prompt.error().message();
     return report;
   }
-  std::vector<llm::Message> messages = {llm::Message::User(*prompt)};
-  for (int attempt = 0; attempt < kSkillAttempts; ++attempt) {
-    auto answer = access_.ask_model(messages, {});
-    if (!answer) {
-      report.refused = "the model could not answer: " + answer.error().ToString();
-      return report;
-    }
-    std::string problem;
-    std::vector<std::pair<std::string, std::string>> parts;  // entry, code
-    for (const auto& block : ExtractPythonBlocks(answer->content)) {
-      auto shape = skills::ValidateSkill(block);
-      if (!shape) {
-        problem = "a function was refused: " + shape.error().message();
-        break;
-      }
-      if (auto draft = SkillDraftProblem(block, {})) {
-        problem = "a function was refused: " + *draft;
-        break;
-      }
-      parts.emplace_back(shape->entry, block);
-    }
-    std::vector<std::string> entries;
-    entries.reserve(parts.size());
-    for (const auto& [entry, block] : parts) entries.push_back(entry);
-    const auto calls = ParseSplitCalls(answer->content, static_cast<int>(cases.size()), entries);
-    std::set<std::string> used;
-    for (const auto& [task, call] : calls) used.insert(call.substr(0, call.find('(')));
-    if (problem.empty() && parts.size() < 2) {
-      problem = "it needs two or more ```python blocks, one function per job";
-    } else if (problem.empty() && calls.size() != cases.size()) {
-      problem = "each task needs a `<task number>: <call>` line of one of the new functions";
-    } else if (problem.empty() && used.size() < 2) {
-      problem = "one function does every task: that is not a split";
-    }
-    if (problem.empty()) {
-      report.checks.clear();
-      std::string failures;
-      for (size_t i = 0; i < cases.size(); ++i) {
-        const std::string& call = calls.at(static_cast<int>(i) + 1);
-        const std::string entry = call.substr(0, call.find('('));
-        const auto part = std::find_if(parts.begin(), parts.end(),
-                                       [&](const auto& p) { return p.first == entry; });
-        CaseCheck check{.source = skill.name, .task = cases[i].task, .call = call};
-        check.check = run_(cases[i], part->second, call);
-        if (check.check.state != SkillCheck::State::kPassed) {
-          failures +=
-              "\n- " + call + " for \"" + cases[i].task + "\": " + OneLine(check.check.note, 400);
+  Ask(*prompt, "one ```python block per function, then the `<task number>: <call>` lines.", report,
+      [&](const std::string& answer) -> std::optional<std::string> {
+        std::map<std::string, std::string> code_of;  // each new function's source by its name
+        std::vector<std::string> entries;
+        for (const auto& block : ExtractPythonBlocks(answer)) {
+          auto shape = skills::ValidateSkill(block);
+          if (!shape) return "a function was refused: " + shape.error().message();
+          if (auto draft = SkillDraftProblem(block, {})) return "a function was refused: " + *draft;
+          code_of[shape->entry] = block;
+          entries.push_back(shape->entry);
         }
-        report.checks.push_back(std::move(check));
-      }
-      if (failures.empty()) {
-        std::vector<std::pair<skills::NewSkill, std::vector<skills::SkillCase>>> stored;
-        for (const auto& [entry, block] : parts) {
-          std::vector<skills::SkillCase> own;
-          for (size_t i = 0; i < cases.size(); ++i) {
-            const std::string& call = calls.at(static_cast<int>(i) + 1);
-            if (call.substr(0, call.find('(')) != entry) continue;
-            skills::SkillCase c = cases[i];
-            c.call = call;
-            own.push_back(std::move(c));
+        if (entries.size() < 2)
+          return "it needs two or more ```python blocks, one function per job";
+        const auto calls = ParseSplitCalls(answer, static_cast<int>(cases.size()), entries);
+        if (calls.size() != cases.size())
+          return "each task needs a `<task number>: <call>` line of one of the new functions";
+        // Each task's function, in task order.
+        std::vector<std::string> function_of;
+        function_of.reserve(calls.size());
+        for (const auto& [task, call] : calls)
+          function_of.push_back(call.substr(0, call.find('(')));
+        if (std::set<std::string>(function_of.begin(), function_of.end()).size() < 2)
+          return "one function does every task: that is not a split";
+        report.checks.clear();
+        std::string failures;
+        std::map<std::string, std::vector<skills::SkillCase>> own;  // each function's tasks
+        for (size_t i = 0; i < cases.size(); ++i) {
+          const std::string& call = calls.at(static_cast<int>(i) + 1);
+          CaseCheck check{.source = skill.name, .task = cases[i].task, .call = call};
+          check.check = run_(cases[i], code_of.at(function_of[i]), call);
+          if (check.check.state != SkillCheck::State::kPassed) {
+            failures +=
+                "\n- " + call + " for \"" + cases[i].task + "\": " + OneLine(check.check.note, 400);
           }
-          if (own.empty()) continue;  // a function no task uses is not kept
-          stored.emplace_back(skills::NewSkill{.code = block, .environment = env_}, std::move(own));
+          report.checks.push_back(std::move(check));
+          skills::SkillCase c = cases[i];
+          c.call = call;
+          own[function_of[i]].push_back(std::move(c));
+        }
+        if (!failures.empty()) {
+          return "the functions were run on the tasks, each from the state it started in, and "
+                 "did not do them all:" +
+                 failures;
+        }
+        // In the order the model wrote them; a function no task uses is not kept.
+        std::vector<std::pair<skills::NewSkill, std::vector<skills::SkillCase>>> stored;
+        for (const auto& entry : entries) {
+          if (own.contains(entry))
+            stored.emplace_back(skills::NewSkill{.code = code_of.at(entry), .environment = env_},
+                                std::move(own.at(entry)));
         }
         auto added =
             store_.AddSplit(skill.name, stored,
@@ -358,25 +343,12 @@ Consolidation Consolidator::Split(const skills::Skill& skill) {
                                 std::to_string(cases.size()) + " tasks");
         if (!added) {
           report.refused = "the library refused it: " + added.error().message();
-          return report;
+          return std::nullopt;
         }
         for (const auto& a : *added)
           report.merged += (report.merged.empty() ? "" : ", ") + a.skill.name;
-        report.refused.clear();
-        return report;
-      }
-      problem =
-          "the functions were run on the tasks, each from the state it started in, and did "
-          "not do them all:" +
-          failures;
-    }
-    report.refused = problem;
-    messages.push_back(llm::Message::Assistant(answer->content));
-    messages.push_back(llm::Message::User(
-        "That did not work: " + problem +
-        "\nWrite them again, fixing that: one ```python block per function, then the `<task "
-        "number>: <call>` lines."));
-  }
+        return std::nullopt;
+      });
   return report;
 }
 

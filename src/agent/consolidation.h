@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,11 @@ class Consolidator {
  private:
   Consolidation Merge(const skills::SkillGroup& group);
   Consolidation Split(const skills::Skill& skill);
+  // Asks the model with `prompt` (kSkillAttempts times at most): `take` reads an answer and says
+  // what is wrong with it, which goes back to the model with `again` (what to write), or nothing
+  // once it has settled the report. The last problem, or the model's failure, is the refusal.
+  void Ask(const std::string& prompt, const std::string& again, Consolidation& report,
+           const std::function<std::optional<std::string>(const std::string&)>& take);
   void Report(const Consolidation& c);
   // The new skill run on every case; empty when all passed, else what failed.
   std::string CheckAll(const std::string& code, const std::map<std::string, std::string>& calls,

@@ -608,41 +608,53 @@ Result<std::vector<SkillGroup>> SkillStore::SimilarGroups(const std::string& env
   return out;
 }
 
-Result<AddedSkill> SkillStore::AddConsolidated(NewSkill in, const std::vector<std::string>& sources,
-                                               const std::string& note,
-                                               const std::vector<SkillCase>& cases) {
+Result<AddedSkill> SkillStore::AddVerified(NewSkill in, const std::string& note,
+                                           const std::vector<SkillCase>& cases) {
   in.allow_near_duplicate = true;  // it is meant to be like the skills it replaces
   NAUT_ASSIGN_OR_RETURN(AddedSkill added, Add(in));
-  const std::string& name = added.skill.name;
+  const std::string name = added.skill.name;
   NAUT_ASSIGN_OR_RETURN(added.skill, SetVerification(name, 0, Verification::kVerified, note));
-  for (const auto& source : sources) {
-    if (source == name) continue;
-    NAUT_ASSIGN_OR_RETURN(Skill old, Get(source));
-    NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
-      NAUT_ASSIGN_OR_RETURN(auto up, w.db().Prepare("UPDATE skills SET superseded = 1, "
-                                                    "consolidated_into = ? WHERE id = ?"));
-      up.Bind(1, name).Bind(2, old.id);
-      NAUT_RETURN_IF_ERROR(up.Run());
-      if (old.memory_id > 0) {
-        Status s = w.Remove(old.memory_id);
-        if (!s.ok() && s.code() != Code::kNotFound) return s;
-      }
-      return Status::Ok();
-    }));
-    std::error_code ec;
-    fs::remove(FileOf(source), ec);
-  }
-  if (added.superseded) {
-    NAUT_ASSIGN_OR_RETURN(
-        auto up, memory_.db().Prepare("UPDATE skills SET consolidated_into = ? WHERE id = ?"));
-    up.Bind(1, name).Bind(2, added.superseded->id);
-    NAUT_RETURN_IF_ERROR(up.Run());
-  }
   for (SkillCase c : cases) {
     c.skill = name;
     Status s = AddCase(c);
     if (!s.ok()) spdlog::warn("skills: a case of '{}' was not kept: {}", name, s.ToString());
   }
+  return added;
+}
+
+Status SkillStore::Supersede(const Skill& old, const std::string& by, bool remove_file) {
+  NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
+    NAUT_ASSIGN_OR_RETURN(auto up, w.db().Prepare("UPDATE skills SET superseded = 1, "
+                                                  "consolidated_into = ? WHERE id = ?"));
+    up.Bind(1, by).Bind(2, old.id);
+    NAUT_RETURN_IF_ERROR(up.Run());
+    // Already gone when a new version of the same name took its place.
+    if (old.memory_id > 0) {
+      Status s = w.Remove(old.memory_id);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    return Status::Ok();
+  }));
+  if (remove_file) {
+    std::error_code ec;
+    fs::remove(FileOf(old.name), ec);
+  }
+  return Status::Ok();
+}
+
+Result<AddedSkill> SkillStore::AddConsolidated(NewSkill in, const std::vector<std::string>& sources,
+                                               const std::string& note,
+                                               const std::vector<SkillCase>& cases) {
+  NAUT_ASSIGN_OR_RETURN(AddedSkill added, AddVerified(std::move(in), note, cases));
+  const std::string& name = added.skill.name;
+  for (const auto& source : sources) {
+    if (source == name) continue;
+    NAUT_ASSIGN_OR_RETURN(Skill old, Get(source));
+    NAUT_RETURN_IF_ERROR(Supersede(old, name, /*remove_file=*/true));
+  }
+  // A source of the same name became the new skill's previous version.
+  if (added.superseded)
+    NAUT_RETURN_IF_ERROR(Supersede(*added.superseded, name, /*remove_file=*/false));
   return added;
 }
 
@@ -680,38 +692,14 @@ Result<std::vector<AddedSkill>> SkillStore::AddSplit(
   NAUT_ASSIGN_OR_RETURN(Skill old, Get(source));
   std::vector<AddedSkill> added;
   std::string names;
+  bool same_name = false;  // a part named like the source is its next version, file and all
   for (const auto& [skill, cases] : parts) {
-    NewSkill in = skill;
-    in.allow_near_duplicate = true;  // the parts share the source's words
-    NAUT_ASSIGN_OR_RETURN(AddedSkill a, Add(in));
-    NAUT_ASSIGN_OR_RETURN(a.skill, SetVerification(a.skill.name, 0, Verification::kVerified, note));
-    for (SkillCase c : cases) {
-      c.skill = a.skill.name;
-      Status s = AddCase(c);
-      if (!s.ok())
-        spdlog::warn("skills: a case of '{}' was not kept: {}", a.skill.name, s.ToString());
-    }
+    NAUT_ASSIGN_OR_RETURN(AddedSkill a, AddVerified(skill, note, cases));
     names += (names.empty() ? "" : ", ") + a.skill.name;
+    same_name = same_name || a.skill.name == source;
     added.push_back(std::move(a));
   }
-  // A part named like the source became its next version; otherwise the source is retired here.
-  NAUT_ASSIGN_OR_RETURN(auto still, Query("id = ?", {std::to_string(old.id)}));
-  NAUT_RETURN_IF_ERROR(memory_.Write([&](MemoryWriter& w) -> Status {
-    NAUT_ASSIGN_OR_RETURN(auto up, w.db().Prepare("UPDATE skills SET superseded = 1, "
-                                                  "consolidated_into = ? WHERE id = ?"));
-    up.Bind(1, names).Bind(2, old.id);
-    NAUT_RETURN_IF_ERROR(up.Run());
-    if (!still.empty() && !still.front().superseded && old.memory_id > 0) {
-      Status s = w.Remove(old.memory_id);
-      if (!s.ok() && s.code() != Code::kNotFound) return s;
-    }
-    return Status::Ok();
-  }));
-  if (std::none_of(added.begin(), added.end(),
-                   [&](const AddedSkill& a) { return a.skill.name == source; })) {
-    std::error_code ec;
-    fs::remove(FileOf(source), ec);
-  }
+  NAUT_RETURN_IF_ERROR(Supersede(old, names, /*remove_file=*/!same_name));
   return added;
 }
 

@@ -195,6 +195,12 @@ class SkillStore {
  private:
   SkillStore(memory::MemoryStore& memory, SkillStoreOptions options)
       : memory_(memory), options_(std::move(options)) {}
+  // `in` stored (near-duplicates allowed), marked verified with `note`, `cases` its cases.
+  Result<AddedSkill> AddVerified(NewSkill in, const std::string& note,
+                                 const std::vector<SkillCase>& cases);
+  // Version `old` superseded by `by` (a name, or "a, b"): no longer retrieved, its file removed
+  // when asked.
+  Status Supersede(const Skill& old, const std::string& by, bool remove_file);
   Status WriteFile(const Skill& skill);
   Status SyncFiles();
   Result<std::vector<Skill>> Query(const std::string& where, const std::vector<std::string>& args);
