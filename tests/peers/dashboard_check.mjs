@@ -52,6 +52,7 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), "naut-dashboard-"));
 const env = { ...process.env, NEURONAUT_HOME: home };
 let serve = null;
 let llm = null;
+let serveStderr = () => "";
 let runPid = 0;  // the run serve started (its own process group), for the last resort
 let browser = null;
 
@@ -92,6 +93,7 @@ function startServe(llmUrl) {
   const started = spawnServe(binary, ["--home", home, "serve", "--http", "127.0.0.1:0", "--token", kToken],
                              { ...env, LLM_BASE_URL: llmUrl, LLM_BACKEND: "openai" });
   serve = started.child;
+  serveStderr = started.stderrTail;
   return started.url;
 }
 
@@ -308,7 +310,31 @@ async function check() {
     const body = await res.json().catch(() => null);
     if (!res.ok) throw new Error(`${options.method || "GET"} ${p} answered ${res.status}: ${JSON.stringify(body)}`);
     return body;
-  };
+  };  // What a stop that did not show tells: the page's message, what the API and the run's own
+  // trace say, whether the run's process is alive and where its threads wait, serve's stderr.
+  async function stopDiagnosis(id) {
+    const out = [`page message: "${await text("#run-message")}"`];
+    try {
+      const runs = await api("/api/runs");
+      out.push(`api: active ${JSON.stringify(runs.active)}, run ${JSON.stringify(runs.runs.find((r) => r.id === id))}`);
+      const events = await api(`/api/runs/${encodeURIComponent(id)}/events?limit=10000`);
+      out.push("trace ends: " + events.events.slice(-8).map((e) => `${e.time ?? ""} ${e.type}`).join(" | "));
+    } catch (e) { out.push(`api: ${e.message}`); }
+    if (runPid) {
+      try {
+        const state = fs.readFileSync(`/proc/${runPid}/status`, "utf8").match(/^State:.*$/m)?.[0];
+        const waits = fs.readdirSync(`/proc/${runPid}/task`).map((t) => {
+          const comm = fs.readFileSync(`/proc/${runPid}/task/${t}/comm`, "utf8").trim();
+          const wchan = fs.readFileSync(`/proc/${runPid}/task/${t}/wchan`, "utf8").trim();
+          return `${comm}:${wchan}`;
+        });
+        out.push(`run pid ${runPid}: ${state}; threads ${waits.join(" ")}`);
+      } catch (e) { out.push(`run pid ${runPid}: not readable (${e.code || e.message})`); }
+    }
+    out.push("serve stderr ends:\n" + serveStderr());
+    return out.join("\n");
+  }
+
   runPid = (await api("/api/runs")).active?.pid || 0;
   const steps = await count("#steps li");
   const calls = await count("#steps li[data-type=model_call]");
@@ -324,7 +350,11 @@ async function check() {
   // run list, a disabled Stop), and the API agrees.
   await page.waitForSelector("#stop-run:not([disabled])");
   await page.click("#stop-run");
-  await expectText("#steps li[data-type=run_end]", "stopped", 30_000);
+  try {
+    await expectText("#steps li[data-type=run_end]", "stopped", 30_000);
+  } catch (err) {
+    throw new Error(`${err.message}\n${await stopDiagnosis(runId)}`);
+  }
   await expectText("#run-status", "stopped", 10_000);
   await expectText(`#run-select option[value="${runId}"]`, "stopped");
   if (!(await page.$eval("#stop-run", (e) => e.disabled))) throw new Error("Stop is still enabled after the run ended");

@@ -31,7 +31,9 @@ export function startServe(binary, args, env) {
     // not node's unhandled 'error' event.
     child.on("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message}`)));
   });
-  return { child, url };
+  // The end of serve's stderr, for a failure's message.
+  const stderrTail = (lines = 15) => stderr.trimEnd().split("\n").slice(-lines).join("\n");
+  return { child, url, stderrTail };
 }
 
 // Stops a child with SIGTERM, then SIGKILL after 5 s, so cleanup never hangs; true when it had to
