@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "skills/validator.h"
+
 namespace naut::agent {
 
 std::optional<std::string> ExtractPythonBlock(const std::string& text) {
@@ -126,6 +128,12 @@ std::vector<std::string> ToolsUsed(const std::vector<std::string>& actions) {
 }
 
 }  // namespace
+
+std::string WithoutLoadTimeCalls(const std::string& code) {
+  auto cleaned = skills::DropLoadTimeCalls(code);
+  if (!cleaned) return code;
+  return std::move(cleaned->code);
+}
 
 std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions) {
   const std::vector<std::string> tools = ToolsUsed(actions);
@@ -257,8 +265,8 @@ std::string SkillWriter::Learn(const std::string& task,
       access_.emit("skill", {{"status", "failed"}, {"reason", answer.error().ToString()}});
       return draft;
     }
-    std::string code = WithToolPrefixes(
-        ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions);
+    std::string code = WithoutLoadTimeCalls(WithToolPrefixes(
+        ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions));
     std::string reply;
     if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
       access_.emit("skill", {{"status", "refused"}, {"reason", *problem}});

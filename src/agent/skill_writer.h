@@ -41,6 +41,11 @@ std::string CompactActions(const std::vector<std::string>& actions);
 // skill, for the game__press_inline_button it had just called).
 std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions);
 
+// `code` without the top-level statements that would run its function when it is loaded
+// (skills::DropLoadTimeCalls; the 1.5B ended most skills with a call of the function, which the
+// validator refused); `code` as it is when python3 cannot be run (the validator then says so).
+std::string WithoutLoadTimeCalls(const std::string& code);
+
 // Why a skill as written cannot work, before the library sees it: the same line four or more
 // times in a row (a loop is asked for), or `tools.<name>(` where name is neither a tool name
 // (<server>__<tool>) nor one of `skill_names` (the runtime runs tools.<skill>(...) as the skill);

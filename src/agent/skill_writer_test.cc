@@ -125,6 +125,20 @@ TEST_F(SkillWriterTest, TheActionsThatWorkedBecomeAStoredSkill) {
             (std::vector<std::string>{R"(skill {"name":"train_twice","status":"learned"})"}));
 }
 
+// The 1.5B ended most skills by calling them, which the validator refuses: the call is dropped
+// (the agent calls a skill itself) and the skill is learned on the first answer.
+TEST_F(SkillWriterTest, ASkillThatCallsItselfWhenLoadedIsLearnedWithoutTheCall) {
+  Library library;
+  answers = {
+      "```python\ndef train_twice():\n    \"\"\"Train twice.\"\"\"\n\n"
+      "# Call the function\ntrain_twice()\n```"};
+  EXPECT_EQ(Make(&library).Learn("Get two points", {"game__press({})"}), "train_twice");
+  ASSERT_EQ(library.added.size(), 1u);
+  EXPECT_EQ(library.added[0],
+            "def train_twice():\n    \"\"\"Train twice.\"\"\"\n\n# Call the function\n");
+  EXPECT_EQ(requests.size(), 1u);
+}
+
 TEST_F(SkillWriterTest, ARefusedSkillGoesBackOnceWithTheReason) {
   Library library;
   answers = {"tools.game__press()", "still no function", "never asked"};

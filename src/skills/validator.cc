@@ -92,6 +92,53 @@ print(json.dumps({"ok": True, "entry": fn.name, "docstring": inspect.cleandoc(do
                   "params": params, "async": isinstance(fn, ast.AsyncFunctionDef)}))
 )py";
 
+// Reads the code from stdin, prints {"drop": [[first, last], ...]}: the line ranges of the
+// top-level statements that run a function of the code when it is loaded.
+constexpr const char* kLoadTimeCallsScript = R"py(
+import ast, json, sys
+try:
+    tree = ast.parse(sys.stdin.read(), "<skill>")
+except (SyntaxError, ValueError):
+    print(json.dumps({"drop": []}))
+    sys.exit(0)
+defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+def runs_own(expr):
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if not isinstance(expr, ast.Call):
+        return False
+    if isinstance(expr.func, ast.Name) and expr.func.id in defined:
+        return True
+    # print(run()), asyncio-free wrappers of one call
+    return (isinstance(expr.func, ast.Name) and expr.func.id == "print" and
+            len(expr.args) == 1 and not expr.keywords and runs_own(expr.args[0]))
+
+def is_main_guard(node):
+    t = node.test
+    return (isinstance(node, ast.If) and isinstance(t, ast.Compare) and
+            isinstance(t.left, ast.Name) and t.left.id == "__name__" and len(t.ops) == 1 and
+            isinstance(t.ops[0], ast.Eq) and isinstance(t.comparators[0], ast.Constant) and
+            t.comparators[0].value == "__main__")
+
+def shares_a_line(node):
+    return any(o is not node and o.lineno <= node.end_lineno and node.lineno <= o.end_lineno
+               for o in tree.body)
+
+drop = []
+for node in tree.body:
+    if shares_a_line(node):
+        continue
+    value = None
+    if isinstance(node, ast.Expr):
+        value = node.value
+    elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+        value = node.value
+    if (value is not None and runs_own(value)) or (isinstance(node, ast.If) and is_main_guard(node)):
+        drop.append([node.lineno, node.end_lineno])
+print(json.dumps({"drop": drop}))
+)py";
+
 }  // namespace
 
 const std::vector<std::string>& AllowedImports() {
@@ -138,6 +185,47 @@ Result<SkillShape> ValidateSkill(const std::string& code, std::chrono::milliseco
     shape.params.push_back(std::move(param));
   }
   return shape;
+}
+
+Result<CleanedSkill> DropLoadTimeCalls(const std::string& code, std::chrono::milliseconds timeout) {
+  CleanedSkill out{.code = code};
+  if (code.find('\0') != std::string::npos || code.size() > 256 * 1024) return out;
+  auto run = RunCommand({.argv = {"python3", "-I", "-c", kLoadTimeCallsScript},
+                         .env = {{"PYTHONIOENCODING", "utf-8"}},
+                         .clear_env = true},
+                        code, timeout);
+  if (!run) return Unavailable("skill cleaning needs python3: " + run.error().message());
+  if (run->timed_out) return DeadlineExceeded("skill cleaning: python3 took too long");
+  if (!run->status.success()) {
+    return Unavailable("skill cleaning: python3 failed (" + run->status.ToString() +
+                       "): " + run->err.substr(0, 400));
+  }
+  NAUT_ASSIGN_OR_RETURN(Json answer, ParseJson(run->out, "skill cleaner output"));
+  std::vector<std::pair<int, int>> ranges;
+  for (const Json& r : answer.value("drop", Json::array())) {
+    if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer())
+      ranges.emplace_back(r[0].get<int>(), r[1].get<int>());
+  }
+  if (ranges.empty()) return out;
+  // Python counts lines split at \n (a \r\n ending keeps its \r on the line's text).
+  out.code.clear();
+  int line = 1;
+  size_t range = 0;
+  for (size_t at = 0; at < code.size(); ++line) {
+    size_t nl = code.find('\n', at);
+    size_t end = nl == std::string::npos ? code.size() : nl + 1;
+    while (range < ranges.size() && ranges[range].second < line) ++range;
+    bool drop = range < ranges.size() && ranges[range].first <= line;
+    if (!drop) {
+      out.code.append(code, at, end - at);
+    } else if (line == ranges[range].first) {
+      std::string first = code.substr(at, end - at);
+      while (!first.empty() && (first.back() == '\n' || first.back() == '\r')) first.pop_back();
+      out.dropped.push_back(std::move(first));
+    }
+    at = end;
+  }
+  return out;
 }
 
 }  // namespace naut::skills

@@ -64,5 +64,44 @@ TEST(ValidateSkill, RefusesWithTheReason) {
   ExpectRefused("def f(*args):\n    '''a'''\n", "*args or **kwargs");
 }
 
+// The model's habit this is for: a skill that ends by calling itself.
+TEST(DropLoadTimeCalls, DropsCallsOfTheCodesOwnFunctionsOnly) {
+  const std::string code =
+      "import tools\n\ndef go(n=1):\n    '''Go.'''\n    return tools.game__go(n=n)\n\n"
+      "# Call the function\ngo()\nx = go(\n    2)\nprint(go())\n"
+      "if __name__ == \"__main__\":\n    go(3)\n    print('done')\n";
+  auto r = DropLoadTimeCalls(code);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->code,
+            "import tools\n\ndef go(n=1):\n    '''Go.'''\n    return tools.game__go(n=n)\n\n"
+            "# Call the function\n");
+  EXPECT_EQ(r->dropped, (std::vector<std::string>{"go()", "x = go(", "print(go())",
+                                                  "if __name__ == \"__main__\":"}));
+  auto shape = ValidateSkill(r->code);
+  ASSERT_TRUE(shape) << shape.error().ToString();
+  EXPECT_EQ(shape->entry, "go");
+}
+
+TEST(DropLoadTimeCalls, LeavesEverythingElseForTheValidator) {
+  // A call of something the code does not define, a statement sharing its line with another,
+  // code that does not parse, and code with nothing to drop all come back as they were.
+  for (const std::string code :
+       {"def go():\n    '''Go.'''\ntools.game__go()\n", "def go():\n    '''Go.'''\nX = 1; go()\n",
+        "def go(:\n", "def go():\n    '''Go.'''\n    return go\n"}) {
+    auto r = DropLoadTimeCalls(code);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->code, code);
+    EXPECT_TRUE(r->dropped.empty());
+  }
+  ExpectRefused("def go():\n    '''Go.'''\ntools.game__go()\n", "top-level Expr would run");
+}
+
+TEST(DropLoadTimeCalls, KeepsLineEndingsOfWhatStays) {
+  auto r = DropLoadTimeCalls("def go():\r\n    '''Go.'''\r\n    return 1\r\ngo()\r\n");
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->code, "def go():\r\n    '''Go.'''\r\n    return 1\r\n");
+  EXPECT_EQ(r->dropped, std::vector<std::string>{"go()"});
+}
+
 }  // namespace
 }  // namespace naut::skills
