@@ -139,6 +139,23 @@ for node in tree.body:
 print(json.dumps({"drop": drop}))
 )py";
 
+// Runs one of the scripts above on `code` (stdin) and reads the JSON object it prints.
+Result<Json> RunScript(const char* script, const std::string& arg, const std::string& code,
+                       std::chrono::milliseconds timeout, const std::string& what) {
+  std::vector<std::string> argv = {"python3", "-I", "-c", script};
+  if (!arg.empty()) argv.push_back(arg);
+  auto run = RunCommand(
+      {.argv = std::move(argv), .env = {{"PYTHONIOENCODING", "utf-8"}}, .clear_env = true}, code,
+      timeout);
+  if (!run) return Unavailable(what + " needs python3: " + run.error().message());
+  if (run->timed_out) return DeadlineExceeded(what + ": python3 took too long");
+  if (!run->status.success()) {
+    return Unavailable(what + ": python3 failed (" + run->status.ToString() +
+                       "): " + run->err.substr(0, 400));
+  }
+  return ParseJson(run->out, what + " output");
+}
+
 }  // namespace
 
 const std::vector<std::string>& AllowedImports() {
@@ -159,17 +176,8 @@ Result<SkillShape> ValidateSkill(const std::string& code, std::chrono::milliseco
   }
   std::string allowed;
   for (const auto& m : AllowedImports()) allowed += (allowed.empty() ? "" : ",") + m;
-  auto run = RunCommand({.argv = {"python3", "-I", "-c", kValidatorScript, allowed},
-                         .env = {{"PYTHONIOENCODING", "utf-8"}},
-                         .clear_env = true},
-                        code, timeout);
-  if (!run) return Unavailable("skill validation needs python3: " + run.error().message());
-  if (run->timed_out) return DeadlineExceeded("skill validation: python3 took too long");
-  if (!run->status.success()) {
-    return Unavailable("skill validation: python3 failed (" + run->status.ToString() +
-                       "): " + run->err.substr(0, 400));
-  }
-  NAUT_ASSIGN_OR_RETURN(Json out, ParseJson(run->out, "skill validator output"));
+  NAUT_ASSIGN_OR_RETURN(Json out,
+                        RunScript(kValidatorScript, allowed, code, timeout, "skill validation"));
   if (!out.value("ok", false)) {
     return InvalidArgument("skill refused: " + out.value("error", std::string("unknown reason")));
   }
@@ -189,18 +197,14 @@ Result<SkillShape> ValidateSkill(const std::string& code, std::chrono::milliseco
 
 Result<CleanedSkill> DropLoadTimeCalls(const std::string& code, std::chrono::milliseconds timeout) {
   CleanedSkill out{.code = code};
-  if (code.find('\0') != std::string::npos || code.size() > 256 * 1024) return out;
-  auto run = RunCommand({.argv = {"python3", "-I", "-c", kLoadTimeCallsScript},
-                         .env = {{"PYTHONIOENCODING", "utf-8"}},
-                         .clear_env = true},
-                        code, timeout);
-  if (!run) return Unavailable("skill cleaning needs python3: " + run.error().message());
-  if (run->timed_out) return DeadlineExceeded("skill cleaning: python3 took too long");
-  if (!run->status.success()) {
-    return Unavailable("skill cleaning: python3 failed (" + run->status.ToString() +
-                       "): " + run->err.substr(0, 400));
-  }
-  NAUT_ASSIGN_OR_RETURN(Json answer, ParseJson(run->out, "skill cleaner output"));
+  // Python also ends a line at a lone \r, which the line count below does not.
+  bool lone_cr = false;
+  for (size_t cr = code.find('\r'); cr != std::string::npos && !lone_cr;
+       cr = code.find('\r', cr + 1))
+    lone_cr = cr + 1 == code.size() || code[cr + 1] != '\n';
+  if (lone_cr || code.find('\0') != std::string::npos || code.size() > 256 * 1024) return out;
+  NAUT_ASSIGN_OR_RETURN(Json answer,
+                        RunScript(kLoadTimeCallsScript, "", code, timeout, "skill cleaning"));
   std::vector<std::pair<int, int>> ranges;
   for (const Json& r : answer.value("drop", Json::array())) {
     if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer())

@@ -101,6 +101,11 @@ TEST(DropLoadTimeCalls, KeepsLineEndingsOfWhatStays) {
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ(r->code, "def go():\r\n    '''Go.'''\r\n    return 1\r\n");
   EXPECT_EQ(r->dropped, std::vector<std::string>{"go()"});
+  // A lone \r ends a line for Python: such code is left as it is.
+  const std::string old_mac = "def go():\r    '''Go.'''\n    return 1\ngo()\nY = 2\n";
+  auto kept = DropLoadTimeCalls(old_mac);
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(kept->code, old_mac);
 }
 
 }  // namespace
