@@ -7,6 +7,8 @@ Reads <variant>/seed<N>/events.jsonl (what `neuronaut run --json` printed: the s
 the run's trace, runs/<id>/events.jsonl in its data home) and writes into --out:
   table.md        one row per variant: means and spread over seeds
   runs.md         one row per run
+  steps.md        where a learning step's time goes: prompt tokens evaluated and cached, prompt
+                  evaluation and generation (the server's timings), tools, code actions, checks
   summary.json    every figure, per run
   milestones.png  milestones reached against model calls, one line per variant (mean over seeds)
 """
@@ -119,6 +121,17 @@ def summarise_run(events):
         "cached_tokens": cached,
         "completion_tokens": completion,
         "model_s": sum(e.get("latency_ms", 0) for e in calls) / 1000,
+        # Where a model call's time goes, from the calls whose server reported its timings.
+        "timed_calls": sum(1 for e in calls if "prompt_ms" in e),
+        "timed_new_tokens": sum(e.get("prompt_tokens", 0) - e.get("cached_tokens", 0)
+                                for e in calls if "prompt_ms" in e),
+        "timed_generated": sum(e.get("completion_tokens", 0) for e in calls if "prompt_ms" in e),
+        "prompt_eval_s": sum(e.get("prompt_ms", 0) for e in calls) / 1000,
+        "generation_s": sum(e.get("generation_ms", 0) for e in calls) / 1000,
+        "tool_calls_direct": sum(1 for e in tools if e.get("via") != "code"),
+        "skill_checks": sum(1 for e in events if e.get("type") == "skill_check"),
+        "skill_check_s": sum(e.get("latency_ms", 0) for e in events
+                             if e.get("type") == "skill_check") / 1000,
         "tool_s": sum(e.get("latency_ms", 0) for e in tools if e.get("via") != "code") / 1000,
         "code_s": sum(e.get("latency_ms", 0) for e in codes) / 1000,
         "last_milestone_s": elapsed,
@@ -179,6 +192,35 @@ def variant_rows(runs_by_variant):
             f"({sum(r.get('consolidations_merged', 0) for r in runs)} merged, "
             f"{sum(r.get('consolidations_refused', 0) for r in runs)} refused) |")
     return "\n".join(lines) + "\n"
+
+
+def step_rows(runs_by_variant):
+    """Where the time of a learning step goes, per variant (sums over its runs)."""
+    lines = ["| variant | model calls | prompt tokens per call: new / cached (share) "
+             "| prompt eval s per call | tokens generated per call | generation s per call "
+             "| generation tokens/s | whole call s | tool call ms | code action s (count) "
+             "| skill check s (count) |",
+             "|---" * 11 + "|"]
+    for variant, runs in runs_by_variant.items():
+        total = lambda k: sum(r.get(k, 0) for r in runs)
+        calls, prompt, cached = total("model_calls"), total("prompt_tokens"), total("cached_tokens")
+        timed = total("timed_calls")
+        per = lambda x, n: f"{x / n:.1f}" if n else "–"
+        lines.append(
+            f"| {variant} | {calls} "
+            f"| {per(prompt - cached, calls)} / {per(cached, calls)} "
+            f"({(cached / prompt if prompt else 0):.0%}) "
+            f"| {per(total('prompt_eval_s'), timed)} "
+            f"| {per(total('completion_tokens'), calls)} "
+            f"| {per(total('generation_s'), timed)} "
+            f"| {per(total('timed_generated'), total('generation_s'))} "
+            f"| {per(total('model_s'), calls)} "
+            f"| {per(total('tool_s') * 1000, total('tool_calls_direct'))} "
+            f"| {per(total('code_s'), total('code_actions'))} ({total('code_actions')}) "
+            f"| {per(total('skill_check_s'), total('skill_checks'))} ({total('skill_checks')}) |")
+    return ("\n".join(lines) + "\n\nPrompt eval and generation come from the model server's own "
+            "timings (the embedded engine, llama-server); \"–\" where the runs' traces predate "
+            "them. A code action's time includes its sandbox start.\n")
 
 
 def run_rows(runs_by_variant):
@@ -269,11 +311,14 @@ def main():
              f"machine: {first.get('machine', '?')}.")
     (out / "table.md").write_text(where + "\n\n" + variant_rows(runs_by_variant))
     (out / "runs.md").write_text(where + "\n\n" + run_rows(runs_by_variant))
+    (out / "steps.md").write_text(where + "\n\n" + step_rows(runs_by_variant))
     (out / "summary.json").write_text(json.dumps(runs_by_variant, indent=1) + "\n")
     plotted = plot(runs_by_variant, out / "milestones.png")
     print(where)
     print(variant_rows(runs_by_variant))
-    print(f"written: {out}/table.md, runs.md, summary.json" + (", milestones.png" if plotted else ""))
+    print(step_rows(runs_by_variant))
+    print(f"written: {out}/table.md, runs.md, steps.md, summary.json" +
+          (", milestones.png" if plotted else ""))
 
 
 if __name__ == "__main__":

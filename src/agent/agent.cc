@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -257,6 +258,12 @@ llm::ChatResult Agent::CallModel(std::vector<llm::Message> messages, bool with_t
     fields["prompt_tokens"] = u.prompt_tokens;
     fields["cached_tokens"] = u.cached_tokens;
     fields["completion_tokens"] = u.completion_tokens;
+    // Where the call's time went, when the server says (the embedded engine, llama-server):
+    // evaluating the prompt's new tokens, and generating.
+    if (result->timings.server_prompt_ms > 0 || result->timings.server_predicted_ms > 0) {
+      fields["prompt_ms"] = std::lround(result->timings.server_prompt_ms);
+      fields["generation_ms"] = std::lround(result->timings.server_predicted_ms);
+    }
     fields["finish_reason"] = std::string(llm::FinishReasonName(result->finish_reason));
     fields["endpoint"] = result->endpoint;
     // What the model wrote, so that a run with a real model can be studied (and its failures

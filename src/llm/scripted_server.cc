@@ -32,15 +32,17 @@ struct ScriptedResponse {
   std::map<std::string, std::string> headers;
   std::optional<std::string> raw_body;
   std::optional<Json> usage;
+  std::optional<Json> timings;  // llama-server's `timings`, sent as given
 };
 
 Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) {
   if (!j.is_object()) return InvalidArgument(where + " must be an object");
   ScriptedResponse r;
-  static const char* kKeys[] = {
-      "match",      "content",    "reasoning",      "tool_calls",       "finish_reason", "stream",
-      "chunk_size", "delay_ms",   "chunk_delay_ms", "cut_after_chunks", "stream_error",  "status",
-      "error",      "error_type", "headers",        "raw_body",         "usage",         "comment"};
+  static const char* kKeys[] = {"match",          "content",          "reasoning",    "tool_calls",
+                                "finish_reason",  "stream",           "chunk_size",   "delay_ms",
+                                "chunk_delay_ms", "cut_after_chunks", "stream_error", "status",
+                                "error",          "error_type",       "headers",      "raw_body",
+                                "usage",          "timings",          "comment"};
   for (const auto& [k, v] : j.items()) {
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
@@ -88,6 +90,10 @@ Result<ScriptedResponse> ParseResponse(const Json& j, const std::string& where) 
   if (j.contains("usage")) {
     if (!j["usage"].is_object()) return InvalidArgument(where + ".usage must be an object");
     r.usage = j["usage"];
+  }
+  if (j.contains("timings")) {
+    if (!j["timings"].is_object()) return InvalidArgument(where + ".timings must be an object");
+    r.timings = j["timings"];
   }
   if (j.contains("headers")) {
     if (!j["headers"].is_object())
@@ -336,6 +342,7 @@ struct ScriptedServer::Impl {
               Json::array(
                   {Json{{"index", 0}, {"message", message}, {"finish_reason", r.finish_reason}}})},
              {"usage", c.usage}};
+    if (r.timings) out["timings"] = *r.timings;
     res.set_content(DumpJson(out), "application/json");
   }
 
@@ -385,6 +392,7 @@ struct ScriptedServer::Impl {
       Json final_chunk{{"id", "chatcmpl-scripted"},     {"object", "chat.completion.chunk"},
                        {"created", completion.created}, {"model", model},
                        {"choices", Json::array()},      {"usage", completion.usage}};
+      if (r.timings) final_chunk["timings"] = *r.timings;
       events.push_back("data: " + DumpJson(final_chunk) + "\n\n");
       events.emplace_back("data: [DONE]\n\n");
     }

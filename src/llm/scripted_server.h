@@ -40,6 +40,7 @@
 //     "raw_body": "...",               // sent verbatim instead of a JSON answer (malformed
 //     replies) "usage": {"prompt_tokens": 10, "completion_tokens": 3, "cached_tokens": 5}  //
 //     overrides
+//     "timings": {"prompt_ms": 120.5, "predicted_ms": 40}  // llama-server's, sent as given
 //   }
 // Token counts without "usage": one token per 4 bytes of the prompt text (each message's role,
 // content and tool calls) and of the answer.
