@@ -207,7 +207,7 @@ Consolidation Consolidator::Merge(const skills::SkillGroup& group) {
   }
   Ask(*prompt, "one ```python block, then the `<old skill name>: <new call>` lines.", report,
       [&](const std::string& answer) -> std::optional<std::string> {
-        const std::string code = WithoutLoadTimeCalls(ExtractPythonBlock(answer).value_or(""));
+        const std::string code = TidySkillCode(ExtractPythonBlock(answer).value_or(""));
         auto shape = code.empty()
                          ? Result<skills::SkillShape>(InvalidArgument("no ```python block"))
                          : skills::ValidateSkill(code);
@@ -291,7 +291,7 @@ Consolidation Consolidator::Split(const skills::Skill& skill) {
         std::map<std::string, std::string> code_of;  // each new function's source by its name
         std::vector<std::string> entries;
         for (const auto& written : ExtractPythonBlocks(answer)) {
-          const std::string block = WithoutLoadTimeCalls(written);
+          const std::string block = TidySkillCode(written);
           auto shape = skills::ValidateSkill(block);
           if (!shape) return "a function was refused: " + shape.error().message();
           if (auto draft = SkillDraftProblem(block, {})) return "a function was refused: " + *draft;

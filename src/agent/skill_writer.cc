@@ -129,8 +129,8 @@ std::vector<std::string> ToolsUsed(const std::vector<std::string>& actions) {
 
 }  // namespace
 
-std::string WithoutLoadTimeCalls(const std::string& code) {
-  auto cleaned = skills::DropLoadTimeCalls(code);
+std::string TidySkillCode(const std::string& code, const std::string& docstring) {
+  auto cleaned = skills::TidySkill(code, docstring);
   if (!cleaned) return code;
   return std::move(cleaned->code);
 }
@@ -265,8 +265,11 @@ std::string SkillWriter::Learn(const std::string& task,
       access_.emit("skill", {{"status", "failed"}, {"reason", answer.error().ToString()}});
       return draft;
     }
-    std::string code = WithoutLoadTimeCalls(WithToolPrefixes(
-        ExtractPythonBlock(answer->content).value_or(answer->content), successful_actions));
+    // A function without a docstring is described by the task it was written for.
+    std::string code = TidySkillCode(
+        WithToolPrefixes(ExtractPythonBlock(answer->content).value_or(answer->content),
+                         successful_actions),
+        task);
     std::string reply;
     if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
       access_.emit("skill", {{"status", "refused"}, {"reason", *problem}});

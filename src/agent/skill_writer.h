@@ -41,10 +41,11 @@ std::string CompactActions(const std::vector<std::string>& actions);
 // skill, for the game__press_inline_button it had just called).
 std::string WithToolPrefixes(const std::string& code, const std::vector<std::string>& actions);
 
-// `code` without the top-level statements that would run its function when it is loaded
-// (skills::DropLoadTimeCalls; the 1.5B ended most skills with a call of the function, which the
-// validator refused); `code` as it is when python3 cannot be run (the validator then says so).
-std::string WithoutLoadTimeCalls(const std::string& code);
+// `code` repaired by skills::TidySkill: a closing call of its own function dropped (the 1.5B
+// ended most skills with one, which the validator refused) and, when its function has no
+// docstring, `docstring` put in as one; `code` as it is when python3 cannot be run (the
+// validator then says so).
+std::string TidySkillCode(const std::string& code, const std::string& docstring = "");
 
 // Why a skill as written cannot work, before the library sees it: the same line four or more
 // times in a row (a loop is asked for), or `tools.<name>(` where name is neither a tool name

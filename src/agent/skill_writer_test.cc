@@ -139,6 +139,15 @@ TEST_F(SkillWriterTest, ASkillThatCallsItselfWhenLoadedIsLearnedWithoutTheCall) 
   EXPECT_EQ(requests.size(), 1u);
 }
 
+TEST_F(SkillWriterTest, ASkillWithoutADocstringIsDescribedByItsTask) {
+  Library library;
+  answers = {"```python\ndef train_twice():\n    return 2\n```"};
+  EXPECT_EQ(Make(&library).Learn("Get two points", {"game__press({})"}), "train_twice");
+  ASSERT_EQ(library.added.size(), 1u);
+  EXPECT_EQ(library.added[0], "def train_twice():\n    \"\"\"Get two points\"\"\"\n    return 2\n");
+  EXPECT_EQ(requests.size(), 1u);
+}
+
 TEST_F(SkillWriterTest, ARefusedSkillGoesBackOnceWithTheReason) {
   Library library;
   answers = {"tools.game__press()", "still no function", "never asked"};

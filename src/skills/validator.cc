@@ -92,51 +92,75 @@ print(json.dumps({"ok": True, "entry": fn.name, "docstring": inspect.cleandoc(do
                   "params": params, "async": isinstance(fn, ast.AsyncFunctionDef)}))
 )py";
 
-// Reads the code from stdin, prints {"drop": [[first, last], ...]}: the line ranges of the
-// top-level statements that run a function of the code when it is loaded.
-constexpr const char* kLoadTimeCallsScript = R"py(
-import ast, json, sys
+// Reads the code from stdin and the docstring to add (argv[1], may be absent); prints
+// {"code": ..., "dropped": [first line, ...], "docstring_added": bool}. Lines are counted as
+// Python's parser counts them (\r\n, \r and \n each end one), so the statements it names are the
+// ones removed.
+constexpr const char* kTidyScript = R"py(
+import ast, json, re, sys
+src = sys.stdin.read()
+doc = sys.argv[1] if len(sys.argv) > 1 else ""
 try:
-    tree = ast.parse(sys.stdin.read(), "<skill>")
+    tree = ast.parse(src, "<skill>")
 except (SyntaxError, ValueError):
-    print(json.dumps({"drop": []}))
+    print(json.dumps({"code": src, "dropped": [], "docstring_added": False}))
     sys.exit(0)
-defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", src)
+functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+defined = {n.name for n in functions}
 
 def runs_own(expr):
     if isinstance(expr, ast.Await):
         expr = expr.value
-    if not isinstance(expr, ast.Call):
+    if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
         return False
-    if isinstance(expr.func, ast.Name) and expr.func.id in defined:
+    if expr.func.id in defined:
         return True
-    # print(run()), asyncio-free wrappers of one call
-    return (isinstance(expr.func, ast.Name) and expr.func.id == "print" and
-            len(expr.args) == 1 and not expr.keywords and runs_own(expr.args[0]))
+    return (expr.func.id == "print" and len(expr.args) == 1 and not expr.keywords and
+            runs_own(expr.args[0]))
 
 def is_main_guard(node):
     t = node.test
-    return (isinstance(node, ast.If) and isinstance(t, ast.Compare) and
-            isinstance(t.left, ast.Name) and t.left.id == "__name__" and len(t.ops) == 1 and
-            isinstance(t.ops[0], ast.Eq) and isinstance(t.comparators[0], ast.Constant) and
-            t.comparators[0].value == "__main__")
+    return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and
+            t.left.id == "__name__" and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq) and
+            isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value == "__main__")
 
 def shares_a_line(node):
     return any(o is not node and o.lineno <= node.end_lineno and node.lineno <= o.end_lineno
                for o in tree.body)
 
-drop = []
+drop = set()
+dropped = []
 for node in tree.body:
     if shares_a_line(node):
         continue
-    value = None
-    if isinstance(node, ast.Expr):
-        value = node.value
-    elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-        value = node.value
+    value = node.value if isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) else None
     if (value is not None and runs_own(value)) or (isinstance(node, ast.If) and is_main_guard(node)):
-        drop.append([node.lineno, node.end_lineno])
-print(json.dumps({"drop": drop}))
+        drop.update(range(node.lineno, node.end_lineno + 1))
+        dropped.append(lines[node.lineno - 1].rstrip("\r\n"))
+
+# The one public function without a docstring gets `doc`, above its first statement (not when
+# that statement shares the def's line).
+insert = {}
+public = [f for f in functions if not f.name.startswith("_")]
+if doc.strip() and len(public) == 1 and ast.get_docstring(public[0]) is None:
+    first = public[0].body[0]
+    if first.lineno > public[0].lineno and first.lineno not in drop:
+        line = lines[first.lineno - 1]
+        indent = line[:len(line) - len(line.lstrip(" \t"))]
+        end = re.search(r"(\r\n|\r|\n)\Z", lines[public[0].lineno - 1])
+        text = " ".join(doc.split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        if text.endswith('"'):
+            text = text[:-1] + '\\"'
+        insert[first.lineno] = indent + '"""' + text + '"""' + (end.group(1) if end else "\n")
+
+out = []
+for n, line in enumerate(lines, 1):
+    if n in insert:
+        out.append(insert[n])
+    if n not in drop:
+        out.append(line)
+print(json.dumps({"code": "".join(out), "dropped": dropped, "docstring_added": bool(insert)}))
 )py";
 
 // Runs one of the scripts above on `code` (stdin) and reads the JSON object it prints.
@@ -195,40 +219,17 @@ Result<SkillShape> ValidateSkill(const std::string& code, std::chrono::milliseco
   return shape;
 }
 
-Result<CleanedSkill> DropLoadTimeCalls(const std::string& code, std::chrono::milliseconds timeout) {
-  CleanedSkill out{.code = code};
-  // Python also ends a line at a lone \r, which the line count below does not.
-  bool lone_cr = false;
-  for (size_t cr = code.find('\r'); cr != std::string::npos && !lone_cr;
-       cr = code.find('\r', cr + 1))
-    lone_cr = cr + 1 == code.size() || code[cr + 1] != '\n';
-  if (lone_cr || code.find('\0') != std::string::npos || code.size() > 256 * 1024) return out;
+Result<TidiedSkill> TidySkill(const std::string& code, const std::string& docstring,
+                              std::chrono::milliseconds timeout) {
+  if (code.find('\0') != std::string::npos || code.size() > 256 * 1024) return TidiedSkill{code};
   NAUT_ASSIGN_OR_RETURN(Json answer,
-                        RunScript(kLoadTimeCallsScript, "", code, timeout, "skill cleaning"));
-  std::vector<std::pair<int, int>> ranges;
-  for (const Json& r : answer.value("drop", Json::array())) {
-    if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer())
-      ranges.emplace_back(r[0].get<int>(), r[1].get<int>());
-  }
-  if (ranges.empty()) return out;
-  // Python counts lines split at \n (a \r\n ending keeps its \r on the line's text).
-  out.code.clear();
-  int line = 1;
-  size_t range = 0;
-  for (size_t at = 0; at < code.size(); ++line) {
-    size_t nl = code.find('\n', at);
-    size_t end = nl == std::string::npos ? code.size() : nl + 1;
-    while (range < ranges.size() && ranges[range].second < line) ++range;
-    bool drop = range < ranges.size() && ranges[range].first <= line;
-    if (!drop) {
-      out.code.append(code, at, end - at);
-    } else if (line == ranges[range].first) {
-      std::string first = code.substr(at, end - at);
-      while (!first.empty() && (first.back() == '\n' || first.back() == '\r')) first.pop_back();
-      out.dropped.push_back(std::move(first));
-    }
-    at = end;
-  }
+                        RunScript(kTidyScript, docstring, code, timeout, "skill tidying"));
+  auto tidied = GetOptionalString(answer, "code");
+  if (!tidied) return InvalidArgument("skill tidying answered no code");
+  TidiedSkill out{*tidied};
+  for (const Json& line : answer.value("dropped", Json::array()))
+    if (line.is_string()) out.dropped.push_back(line.get<std::string>());
+  out.docstring_added = answer.value("docstring_added", false);
   return out;
 }
 

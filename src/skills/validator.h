@@ -39,19 +39,22 @@ const std::vector<std::string>& AllowedImports();
 Result<SkillShape> ValidateSkill(const std::string& code,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// What DropLoadTimeCalls took out of a skill.
-struct CleanedSkill {
+// A skill as TidySkill left it.
+struct TidiedSkill {
   std::string code;
   std::vector<std::string> dropped;  // each removed statement's first line
+  bool docstring_added = false;
 };
 
-// `code` without the top-level statements that would run one of its own functions when the
-// skill is loaded: a call (`run()`, `x = run(2)`, `print(run())`) of a function the code
-// defines, or an `if __name__ == "__main__":` block. Models often end a skill by calling it;
-// the agent calls a skill itself, so such a statement is dropped rather than refused. Any
-// other top-level statement is left for ValidateSkill to refuse, and code that does not parse
-// comes back unchanged. Errors: kUnavailable when python3 cannot be run.
-Result<CleanedSkill> DropLoadTimeCalls(
-    const std::string& code, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// Repairs two slips models make in a skill that ValidateSkill would refuse, and nothing else:
+// - a top-level statement that would run one of the code's own functions when the skill is
+//   loaded, a call (`run()`, `x = run(2)`, `print(run())`) or an `if __name__ == "__main__":`
+//   block, is dropped (models often end a skill by calling it; the agent calls it itself);
+// - when the one public function has no docstring and `docstring` is not empty, `docstring`
+//   (made one line) becomes its docstring.
+// Any other problem is left for ValidateSkill to refuse, and code that does not parse comes
+// back unchanged. Errors: kUnavailable when python3 cannot be run.
+Result<TidiedSkill> TidySkill(const std::string& code, const std::string& docstring = "",
+                              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 }  // namespace naut::skills

@@ -65,12 +65,12 @@ TEST(ValidateSkill, RefusesWithTheReason) {
 }
 
 // The model's habit this is for: a skill that ends by calling itself.
-TEST(DropLoadTimeCalls, DropsCallsOfTheCodesOwnFunctionsOnly) {
+TEST(TidySkill, DropsCallsOfTheCodesOwnFunctionsOnly) {
   const std::string code =
       "import tools\n\ndef go(n=1):\n    '''Go.'''\n    return tools.game__go(n=n)\n\n"
       "# Call the function\ngo()\nx = go(\n    2)\nprint(go())\n"
       "if __name__ == \"__main__\":\n    go(3)\n    print('done')\n";
-  auto r = DropLoadTimeCalls(code);
+  auto r = TidySkill(code);
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ(r->code,
             "import tools\n\ndef go(n=1):\n    '''Go.'''\n    return tools.game__go(n=n)\n\n"
@@ -82,13 +82,13 @@ TEST(DropLoadTimeCalls, DropsCallsOfTheCodesOwnFunctionsOnly) {
   EXPECT_EQ(shape->entry, "go");
 }
 
-TEST(DropLoadTimeCalls, LeavesEverythingElseForTheValidator) {
+TEST(TidySkill, LeavesEverythingElseForTheValidator) {
   // A call of something the code does not define, a statement sharing its line with another,
   // code that does not parse, and code with nothing to drop all come back as they were.
   for (const std::string code :
        {"def go():\n    '''Go.'''\ntools.game__go()\n", "def go():\n    '''Go.'''\nX = 1; go()\n",
         "def go(:\n", "def go():\n    '''Go.'''\n    return go\n"}) {
-    auto r = DropLoadTimeCalls(code);
+    auto r = TidySkill(code);
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ(r->code, code);
     EXPECT_TRUE(r->dropped.empty());
@@ -96,16 +96,44 @@ TEST(DropLoadTimeCalls, LeavesEverythingElseForTheValidator) {
   ExpectRefused("def go():\n    '''Go.'''\ntools.game__go()\n", "top-level Expr would run");
 }
 
-TEST(DropLoadTimeCalls, KeepsLineEndingsOfWhatStays) {
-  auto r = DropLoadTimeCalls("def go():\r\n    '''Go.'''\r\n    return 1\r\ngo()\r\n");
+TEST(TidySkill, KeepsLineEndingsOfWhatStays) {
+  auto r = TidySkill("def go():\r\n    '''Go.'''\r\n    return 1\r\ngo()\r\n");
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ(r->code, "def go():\r\n    '''Go.'''\r\n    return 1\r\n");
   EXPECT_EQ(r->dropped, std::vector<std::string>{"go()"});
-  // A lone \r ends a line for Python: such code is left as it is.
-  const std::string old_mac = "def go():\r    '''Go.'''\n    return 1\ngo()\nY = 2\n";
-  auto kept = DropLoadTimeCalls(old_mac);
-  ASSERT_TRUE(kept) << kept.error().ToString();
-  EXPECT_EQ(kept->code, old_mac);
+  // A lone \r ends a line for Python too: the statement it names is the one dropped.
+  auto mac = TidySkill("def go():\r    '''Go.'''\n    return 1\ngo()\nY = 2\n");
+  ASSERT_TRUE(mac) << mac.error().ToString();
+  EXPECT_EQ(mac->code, "def go():\r    '''Go.'''\n    return 1\nY = 2\n");
+}
+
+// The 1.5B wrote a fifth of its skills without a docstring: the task it was written for is one.
+TEST(TidySkill, AFunctionWithoutADocstringGetsTheOneGiven) {
+  auto r = TidySkill("import tools\n\ndef buy(n=1):\n    return n\n", "Buy a potion.");
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->docstring_added);
+  EXPECT_EQ(r->code,
+            "import tools\n\ndef buy(n=1):\n    \"\"\"Buy a potion.\"\"\"\n    return n\n");
+
+  // Quotes, backslashes and line breaks in the text stay text; tabs and \r\n are kept.
+  const std::string odd = "Say \"hi\"\\ then\n \"\"\"stop\"";
+  r = TidySkill("def say():\r\n\tx = 1\r\n\treturn x\r\n", odd);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->code.substr(0, 13), "def say():\r\n\t");
+  auto shape = ValidateSkill(r->code);
+  ASSERT_TRUE(shape) << shape.error().ToString();
+  EXPECT_EQ(shape->docstring, "Say \"hi\"\\ then \"\"\"stop\"");
+
+  // Nothing to add: a docstring already there, no text given, or a body on the def's line.
+  for (const auto& [code, doc] :
+       std::vector<std::pair<std::string, std::string>>{{"def go():\n    '''Go.'''\n", "Other."},
+                                                        {"def go():\n    return 1\n", " "},
+                                                        {"def go(): return 1\n", "Go."}}) {
+    r = TidySkill(code, doc);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->code, code);
+    EXPECT_FALSE(r->docstring_added);
+  }
 }
 
 }  // namespace
