@@ -312,11 +312,22 @@ TEST_F(ChromaStoreTest, SearchesAnswerAsTheEmbeddedIndexDoes) {
     Query hybrid{.text = q, .top_k = 5};
     EXPECT_EQ(Ids(with->Search(hybrid)), Ids(without->Search(hybrid))) << q;
   }
+  // A narrow filter (1 row in 61) goes to Chroma as a `where` filter.
+  NewMemory rare = Memory(3);
+  rare.environment = "rare";
+  for (auto* s : {with.get(), without.get()}) ASSERT_TRUE(s->Add(rare));
+  Query narrow = Vec("gold");
+  narrow.environment = "rare";
+  auto only = with->Search(narrow);
+  ASSERT_TRUE(only);
+  ASSERT_EQ(only->size(), 1u);
+  EXPECT_EQ(only->front().memory.environment, "rare");
+  EXPECT_EQ(Ids(only), Ids(without->Search(narrow)));
   EXPECT_NE(with->chroma(), nullptr);  // every search above went to Chroma
   auto st = with->GetStats();
   ASSERT_TRUE(st);
   EXPECT_TRUE(st->chroma_up);
-  EXPECT_NE(st->vector_store.find("60 vectors"), std::string::npos) << st->vector_store;
+  EXPECT_NE(st->vector_store.find("61 vectors"), std::string::npos) << st->vector_store;
 }
 
 TEST_F(ChromaStoreTest, RemovedMemoriesLeaveChroma) {
