@@ -119,9 +119,25 @@ Result<std::unique_ptr<ChromaIndex>> ChromaIndex::Connect(Options options) {
 
 Result<Json> ChromaIndex::Call(const std::string& what, const std::string& path, const Json* body) {
   const std::string where = "chroma at " + options_.url + ": " + what;
-  httplib::Result res = body != nullptr
-                            ? client_->Post(kApi + path, DumpJson(*body), "application/json")
-                            : client_->Get(kApi + path);
+  httplib::Request req;
+  req.method = body != nullptr ? "POST" : "GET";
+  req.path = kApi + path;
+  if (body != nullptr) {
+    req.body = DumpJson(*body);
+    req.set_header("Content-Type", "application/json");
+  }
+  // An answer is read whole before it is parsed: a server that sends without end is cut off.
+  std::string answer;
+  req.content_receiver = [&answer](const char* data, size_t n, uint64_t, uint64_t) {
+    if (answer.size() + n > kMaxJsonBytes) return false;
+    answer.append(data, n);
+    return true;
+  };
+  httplib::Result res = client_->send(req);
+  if (!res && res.error() == httplib::Error::Canceled) {
+    return InvalidArgument(where + ": the answer is longer than " +
+                           std::to_string(kMaxJsonBytes >> 20) + " MiB");
+  }
   if (!res) {
     const std::string why = res.error() == httplib::Error::Connection
                                 ? "cannot connect"
@@ -129,12 +145,14 @@ Result<Json> ChromaIndex::Call(const std::string& what, const std::string& path,
     return Unavailable(where + ": " + why +
                        " (is the server running? scripts/chroma.sh run starts one)");
   }
-  if (res->status == 404) return NotFound(where + ": HTTP 404: " + Shown(res->body));
+  // cpp-httplib hands only some bodies (not those of redirects and some errors) to the receiver.
+  if (answer.empty()) answer = std::move(res->body);
+  if (res->status == 404) return NotFound(where + ": HTTP 404: " + Shown(answer));
   if (res->status < 200 || res->status >= 300) {
-    return Unavailable(where + ": HTTP " + std::to_string(res->status) + ": " + Shown(res->body));
+    return Unavailable(where + ": HTTP " + std::to_string(res->status) + ": " + Shown(answer));
   }
-  auto parsed = ParseJson(res->body, where + " answer");
-  if (!parsed) return InvalidArgument(parsed.error().message() + ": " + Shown(res->body));
+  auto parsed = ParseJson(answer, where + " answer");
+  if (!parsed) return InvalidArgument(parsed.error().message() + ": " + Shown(answer));
   return std::move(*parsed);
 }
 

@@ -516,6 +516,26 @@ TEST_F(ChromaStoreTest, JunkAnswersAreClearErrorsAndTheStoreFallsBack) {
     EXPECT_EQ(s->chroma(), nullptr);
     EXPECT_EQ(warnings.Count("Chroma vector store at " + junk.url()), 1) << warnings.All();
   }
+  // An answer without end is cut off.
+  {
+    httplib::Server endless;
+    endless.Get("/api/v2/heartbeat", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+        const std::string chunk(1 << 16, ' ');
+        return sink.write(chunk.data(), chunk.size());
+      });
+    });
+    const int port = endless.bind_to_any_port("127.0.0.1");
+    std::thread serving([&] { endless.listen_after_bind(); });
+    while (!endless.is_running()) std::this_thread::sleep_for(milliseconds(5));
+    auto c = ChromaIndex::Connect(
+        {.url = "http://127.0.0.1:" + std::to_string(port), .collection = "naut-junk"});
+    endless.stop();
+    serving.join();
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message().find("heartbeat: the answer is longer than"), std::string::npos)
+        << c.error().message();
+  }
   // Junk from the first answer on: Connect refuses, the store never uses it.
   JunkServer junk("", /*all_junk=*/true);
   auto c = ChromaIndex::Connect({.url = junk.url(), .collection = "naut-junk"});
