@@ -79,6 +79,9 @@ bash scripts/tidy.sh || fail "clang-tidy"
 echo "== real models: fetch and verify"
 bash scripts/models.sh smollm2-135m qwen2.5-coder-0.5b || fail "model fetch"
 bash scripts/embed_model.sh || fail "embedding model"
+# Chroma for the memory's optional vector store (PyPI chromadb, the server only, about 3 s once);
+# memory_chroma_test starts real `chroma run` servers with it.
+bash scripts/chroma.sh || fail "chroma"
 
 echo "== AddressSanitizer + UBSan build: unit tests"
 if cmake --preset asan >/dev/null && cmake --build --preset asan; then

@@ -18,6 +18,18 @@
 //              "words of a stored item" ones.
 // --ef omitted: the store's own choice (the embedder's search breadth). --dir with --keep 1
 // reuses a store that a previous run with the same flags filled (queries only).
+//
+// The embedded index against Chroma, side by side on the same vectors:
+//   memory_bench --chroma http://127.0.0.1:8000 [--rounds 3] [--overfetch 120] [--items N]
+//                [--queries Q] [--vectors clustered|--vectors-file FILE] [--ef E] [--efc 64]
+//                [--m 32]
+// Each round fills a fresh embedded index (VectorIndex, in this process) and a fresh Chroma
+// collection (over HTTP, in batches of up to 1000) with the same items, then asks both the same
+// top-10 queries, unfiltered and filtered (kind fact and environment rpg: 1 item in 6): insert
+// rate, query p50/p99, recall@10 against exact search; and Chroma asked plain for --overfetch hits
+// (120) that are filtered here, as the store does for broad filters. The two alternate which goes
+// first; the summary gives the median and the range over the rounds. Both use the same HNSW
+// parameters (M, ef_construction, ef_search: the sentence-model breadth, 128, unless --ef).
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +45,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "memory/chroma_index.h"
 #include "memory/memory_store.h"
 
 namespace {
@@ -190,6 +203,208 @@ class FactsInRpg : public naut::memory::IdFilter {
   size_t batch_;
 };
 
+// What one round measured of one index.
+struct Round {
+  double insert_per_s = 0;
+  double p50 = 0, p99 = 0, filtered_p50 = 0, filtered_p99 = 0;
+  double recall = 0, filtered_recall = 0;
+  // Chroma only: the filter applied here to an unfiltered query for --overfetch hits.
+  double overfetch_p50 = 0, overfetch_p99 = 0, overfetch_recall = 0;
+};
+
+// The items of the comparison: item i is row i + 1, of kind fact unless i % 3 == 0 (episode),
+// in environment rpg when i % 4 == 0.
+std::string KindOf(size_t i) { return i % 3 == 0 ? "episode" : "fact"; }
+std::string EnvOf(size_t i) {
+  const char* envs[] = {"rpg", "fs", "exec", ""};
+  return envs[i % 4];
+}
+class FactsInRpgItems : public naut::memory::IdFilter {
+ public:
+  bool Allows(int64_t id) const override {
+    const auto i = static_cast<size_t>(id - 1);
+    return i % 3 != 0 && i % 4 == 0;
+  }
+};
+
+double Recall(const std::vector<std::set<int64_t>>& truth,
+              const std::vector<std::vector<int64_t>>& got) {
+  size_t found = 0, total = 0;
+  for (size_t q = 0; q < truth.size(); ++q) {
+    for (int64_t id : got[q]) found += truth[q].count(id);
+    total += truth[q].size();
+  }
+  return total == 0 ? 0 : static_cast<double>(found) / static_cast<double>(total);
+}
+
+void PrintSummary(const char* name, const std::vector<Round>& rounds) {
+  auto stat = [&](double Round::*field, const char* fmt) {
+    std::vector<double> v;
+    for (const auto& r : rounds) v.push_back(r.*field);
+    std::sort(v.begin(), v.end());
+    std::printf(fmt, v[v.size() / 2], v.front(), v.back());
+  };
+  std::printf("%s over %zu rounds: median (min-max)\n", name, rounds.size());
+  stat(&Round::insert_per_s, "  insert %.0f items/s (%.0f-%.0f)\n");
+  stat(&Round::p50, "  query top-10 p50 %.3f ms (%.3f-%.3f)");
+  stat(&Round::p99, ", p99 %.3f ms (%.3f-%.3f)\n");
+  stat(&Round::filtered_p50, "  filtered (kind=fact, env=rpg) p50 %.3f ms (%.3f-%.3f)");
+  stat(&Round::filtered_p99, ", p99 %.3f ms (%.3f-%.3f)\n");
+  stat(&Round::recall, "  recall@10 %.4f (%.4f-%.4f)");
+  stat(&Round::filtered_recall, ", filtered %.4f (%.4f-%.4f)\n");
+  if (rounds.front().overfetch_p50 > 0) {
+    stat(&Round::overfetch_p50, "  filtered by over-fetching p50 %.3f ms (%.3f-%.3f)");
+    stat(&Round::overfetch_p99, ", p99 %.3f ms (%.3f-%.3f)");
+    stat(&Round::overfetch_recall, ", recall@10 %.4f (%.4f-%.4f)\n");
+  }
+}
+
+int CompareWithChroma(const std::string& url, size_t rounds, size_t overfetch, size_t items,
+                      size_t queries, int dim, VectorSource& source,
+                      naut::memory::VectorIndex::Options opts, const std::string& vectors) {
+  using naut::memory::ChromaIndex;
+  using naut::memory::VectorIndex;
+  std::vector<Vector> rows(items), qs(queries);
+  for (size_t i = 0; i < items; ++i) rows[i] = source.Item(i);
+  for (size_t q = 0; q < queries; ++q) qs[q] = source.Query(q);
+  const FactsInRpgItems facts_in_rpg;
+  std::printf(
+      "embedded index vs Chroma at %s: items %zu, vectors %s, dim %d, M %zu, "
+      "ef_construction %zu, ef_search %zu, %zu queries, %zu rounds\n",
+      url.c_str(), items, vectors.c_str(), dim, opts.m, opts.ef_construction, opts.ef_search,
+      queries, rounds);
+  std::fflush(stdout);
+  std::vector<std::set<int64_t>> truth, truth_filtered;
+  std::vector<Round> embedded_rounds, chroma_rounds;
+  auto run_embedded = [&]() -> Round {
+    Round r;
+    VectorIndex index(dim, opts);
+    auto a = Clock::now();
+    for (size_t i = 0; i < items; ++i) index.Add(static_cast<int64_t>(i + 1), rows[i]);
+    r.insert_per_s = static_cast<double>(items) / (Ms(Clock::now() - a) / 1000);
+    if (truth.empty()) {
+      for (const auto& qv : qs) {
+        std::set<int64_t> t, tf;
+        for (const auto& h : index.SearchExact(qv, 10)) t.insert(h.id);
+        for (const auto& h : index.SearchExact(qv, 10, &facts_in_rpg)) tf.insert(h.id);
+        truth.push_back(std::move(t));
+        truth_filtered.push_back(std::move(tf));
+      }
+    }
+    std::vector<double> plain, filtered;
+    std::vector<std::vector<int64_t>> got, got_filtered;
+    for (const auto& qv : qs) {
+      a = Clock::now();
+      auto hits = index.Search(qv, 10);
+      plain.push_back(Ms(Clock::now() - a));
+      a = Clock::now();
+      auto fh = index.Search(qv, 10, &facts_in_rpg);
+      filtered.push_back(Ms(Clock::now() - a));
+      got.emplace_back();
+      for (const auto& h : hits) got.back().push_back(h.id);
+      got_filtered.emplace_back();
+      for (const auto& h : fh) got_filtered.back().push_back(h.id);
+    }
+    r.p50 = Percentile(plain, 0.5);
+    r.p99 = Percentile(plain, 0.99);
+    r.filtered_p50 = Percentile(filtered, 0.5);
+    r.filtered_p99 = Percentile(filtered, 0.99);
+    r.recall = Recall(truth, got);
+    r.filtered_recall = Recall(truth_filtered, got_filtered);
+    return r;
+  };
+  auto run_chroma = [&](size_t round) -> naut::Result<Round> {
+    Round r;
+    ChromaIndex::Options o;
+    o.url = url;
+    o.collection = "naut-bench-" + naut::NewId() + "-" + std::to_string(round);
+    o.m = opts.m;
+    o.ef_construction = opts.ef_construction;
+    o.ef_search = opts.ef_search;
+    o.timeout_s = 600;
+    NAUT_ASSIGN_OR_RETURN(auto chroma, ChromaIndex::Connect(o));
+    std::vector<ChromaIndex::Item> batch;
+    auto a = Clock::now();
+    for (size_t i = 0; i < items; ++i) {
+      batch.push_back({static_cast<int64_t>(i + 1), rows[i], KindOf(i), EnvOf(i)});
+      if (batch.size() == 1000 || i + 1 == items) {
+        NAUT_RETURN_IF_ERROR(chroma->Upsert(batch));
+        batch.clear();
+      }
+    }
+    r.insert_per_s = static_cast<double>(items) / (Ms(Clock::now() - a) / 1000);
+    std::vector<double> plain, filtered, overfetched;
+    std::vector<std::vector<int64_t>> got, got_filtered, got_overfetched;
+    for (const auto& qv : qs) {
+      a = Clock::now();
+      NAUT_ASSIGN_OR_RETURN(auto wide, chroma->Query(qv, overfetch, "", ""));
+      got_overfetched.emplace_back();
+      for (const auto& h : wide) {
+        if (got_overfetched.back().size() < 10 && facts_in_rpg.Allows(h.id)) {
+          got_overfetched.back().push_back(h.id);
+        }
+      }
+      overfetched.push_back(Ms(Clock::now() - a));
+      a = Clock::now();
+      NAUT_ASSIGN_OR_RETURN(auto hits, chroma->Query(qv, 10, "", ""));
+      plain.push_back(Ms(Clock::now() - a));
+      a = Clock::now();
+      NAUT_ASSIGN_OR_RETURN(auto fh, chroma->Query(qv, 10, "fact", "rpg"));
+      filtered.push_back(Ms(Clock::now() - a));
+      got.emplace_back();
+      for (const auto& h : hits) got.back().push_back(h.id);
+      got_filtered.emplace_back();
+      for (const auto& h : fh) got_filtered.back().push_back(h.id);
+    }
+    r.p50 = Percentile(plain, 0.5);
+    r.p99 = Percentile(plain, 0.99);
+    r.filtered_p50 = Percentile(filtered, 0.5);
+    r.filtered_p99 = Percentile(filtered, 0.99);
+    r.recall = Recall(truth, got);
+    r.filtered_recall = Recall(truth_filtered, got_filtered);
+    r.overfetch_p50 = Percentile(overfetched, 0.5);
+    r.overfetch_p99 = Percentile(overfetched, 0.99);
+    r.overfetch_recall = Recall(truth_filtered, got_overfetched);
+    // The collection is left out of the next rounds (and the server's disk) once measured.
+    if (auto s = chroma->Clear(); !s.ok()) return s;
+    return r;
+  };
+  auto print = [](const char* name, size_t round, const Round& r) {
+    std::printf(
+        "round %zu %-8s insert %8.0f items/s; top-10 p50 %7.3f ms p99 %7.3f ms; "
+        "filtered p50 %7.3f ms p99 %7.3f ms; recall@10 %.4f, filtered %.4f\n",
+        round, name, r.insert_per_s, r.p50, r.p99, r.filtered_p50, r.filtered_p99, r.recall,
+        r.filtered_recall);
+    if (r.overfetch_p50 > 0) {
+      std::printf("        over-fetch and filter here: p50 %7.3f ms p99 %7.3f ms, recall@10 %.4f\n",
+                  r.overfetch_p50, r.overfetch_p99, r.overfetch_recall);
+    }
+    std::fflush(stdout);
+  };
+  // The exact answers come from the first embedded round, which therefore always runs first in
+  // round 1; later rounds alternate.
+  for (size_t round = 1; round <= rounds; ++round) {
+    const bool embedded_first = round % 2 == 1;
+    for (int turn = 0; turn < 2; ++turn) {
+      if ((turn == 0) == embedded_first) {
+        embedded_rounds.push_back(run_embedded());
+        print("embedded", round, embedded_rounds.back());
+      } else {
+        auto r = run_chroma(round);
+        if (!r) {
+          std::fprintf(stderr, "%s\n", r.error().ToString().c_str());
+          return 1;
+        }
+        chroma_rounds.push_back(*r);
+        print("chroma", round, chroma_rounds.back());
+      }
+    }
+  }
+  PrintSummary("embedded", embedded_rounds);
+  PrintSummary("chroma", chroma_rounds);
+  return 0;
+}
+
 std::vector<size_t> ParseList(const std::string& v) {
   std::vector<size_t> out;
   for (size_t at = 0; at < v.size();) {
@@ -212,6 +427,8 @@ int main(int argc, char** argv) {
   std::string vectors = "hashing", vectors_file;
   std::vector<size_t> efs;  // --ef 256,512: the queries run once per value; empty: the store's
   std::filesystem::path dir;
+  std::string chroma_url;
+  size_t rounds = 3, overfetch = 120;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     std::string v = argv[i + 1];
@@ -235,6 +452,12 @@ int main(int argc, char** argv) {
       keep = v == "1";
     else if (k == "--vectors")
       vectors = v;
+    else if (k == "--chroma")
+      chroma_url = v;
+    else if (k == "--overfetch")
+      overfetch = std::stoul(v);
+    else if (k == "--rounds")
+      rounds = std::max<size_t>(1, std::stoul(v));
     else if (k == "--vectors-file") {
       vectors = "file";
       vectors_file = v;
@@ -269,6 +492,18 @@ int main(int argc, char** argv) {
     source = std::move(file);
   }
 
+  if (!chroma_url.empty()) {
+    if (!source) {
+      std::fprintf(stderr, "--chroma compares on --vectors clustered or --vectors-file\n");
+      return 2;
+    }
+    naut::memory::VectorIndex::Options opts;
+    opts.m = m;
+    opts.ef_construction = efc;
+    opts.ef_search = efs.empty() ? naut::memory::Embedder::kSentenceModelBreadth : efs.front();
+    return CompareWithChroma(chroma_url, rounds, overfetch, items, queries, dim, *source, opts,
+                             vectors);
+  }
   bool own_dir = dir.empty();
   if (own_dir) dir = std::filesystem::temp_directory_path() / ("naut-bench-" + naut::NewId());
   const bool reuse = keep && std::filesystem::exists(dir / "neuronaut.db");

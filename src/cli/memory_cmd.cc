@@ -197,6 +197,7 @@ int StatusCmd(Context& ctx) {
     std::cout << "index: " << st->indexed << " vectors at " << (*store)->index_path().string()
               << (st->index_rebuilt ? " (rebuilt now: " + st->index_note + ")" : "") << "\n";
   }
+  std::cout << "vector store: " << st->vector_store << "\n";
   return kExitOk;
 }
 

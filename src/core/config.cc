@@ -248,6 +248,9 @@ const std::vector<Field>& Fields() {
         StringField("embeddings.base_url", NAUT_REF(embeddings.base_url), HttpUrlOrEmpty()));
     f.push_back(StringField("embeddings.model", NAUT_REF(embeddings.model)));
     f.push_back(NumberField<int>("embeddings.dim", NAUT_REF(embeddings.dim), 8, 65536));
+    f.push_back(StringField("memory.vector_store", NAUT_REF(memory.vector_store),
+                            OneOf({"embedded", "chroma"})));
+    f.push_back(StringField("memory.chroma_url", NAUT_REF(memory.chroma_url), HttpUrl()));
     f.push_back(
         NumberField<double>("mcp.call_timeout_s", NAUT_REF(mcp.call_timeout_s), 0.1, 86400));
     f.push_back(

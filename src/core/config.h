@@ -58,6 +58,14 @@ struct EmbeddingsConfig {
   int dim = 512;
 };
 
+// Where the memory keeps its vectors besides SQLite: "embedded" (the HNSW file in the data
+// home) or "chroma" (a Chroma server at chroma_url, with the embedded index as the fallback
+// while it is down).
+struct MemoryConfig {
+  std::string vector_store = "embedded";
+  std::string chroma_url = "http://127.0.0.1:8000";
+};
+
 struct McpConfig {
   double call_timeout_s = 60;
   double connect_timeout_s = 20;
@@ -159,6 +167,7 @@ struct Config {
   LogConfig log;
   LlmConfig llm;
   EmbeddingsConfig embeddings;
+  MemoryConfig memory;
   McpConfig mcp;
   SandboxConfig sandbox;
   AgentConfig agent;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -163,6 +164,10 @@ Filter MakeFilter(const Query& q) {
     f.args.push_back("%," + LikeEscape(t) + ",%");
   }
   return f;
+}
+
+double SteadySeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 bool Filtered(const Query& q) { return q.kind || !q.environment.empty() || !q.tags.empty(); }
@@ -477,13 +482,19 @@ Result<std::string> MemoryStore::EmbedderMismatch() {
 }
 
 Status MemoryStore::Ready() {
-  if (index_) return CatchUp();
+  if (index_) {
+    NAUT_RETURN_IF_ERROR(CatchUp());
+    ChromaReady();
+    return Status::Ok();
+  }
   NAUT_ASSIGN_OR_RETURN(std::string mismatch, EmbedderMismatch());
   if (!mismatch.empty()) return FailedPrecondition(mismatch);
   auto loaded = VectorIndex::Load(index_path(), embedder_->id(), dim_, options_.index);
   if (!loaded) {
-    return Rebuild(loaded.error().code() == Code::kNotFound ? kNoIndexYet
-                                                            : loaded.error().message());
+    NAUT_RETURN_IF_ERROR(
+        Rebuild(loaded.error().code() == Code::kNotFound ? kNoIndexYet : loaded.error().message()));
+    ChromaReady();
+    return Status::Ok();
   }
   // The index must hold exactly the live rows up to the id it covers.
   NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT count(*) FROM memory_items WHERE deleted = 0 "
@@ -492,12 +503,16 @@ Status MemoryStore::Ready() {
   NAUT_RETURN_IF_ERROR(q.Step());
   int64_t rows = q.ColumnInt(0);
   if (rows != static_cast<int64_t>((*loaded)->size())) {
-    return Rebuild("the index holds " + std::to_string((*loaded)->size()) +
-                   " vectors where the database has " + std::to_string(rows));
+    NAUT_RETURN_IF_ERROR(Rebuild("the index holds " + std::to_string((*loaded)->size()) +
+                                 " vectors where the database has " + std::to_string(rows)));
+    ChromaReady();
+    return Status::Ok();
   }
   index_ = std::move(*loaded);
   NAUT_RETURN_IF_ERROR(LoadAttributes());
-  return CatchUp();
+  NAUT_RETURN_IF_ERROR(CatchUp());
+  ChromaReady();
+  return Status::Ok();
 }
 
 Status MemoryStore::Rebuild(const std::string& reason) {
@@ -561,13 +576,201 @@ Status MemoryStore::CatchUp() {
                                   "reindex`");
       }
       index_->Add(id, v);
-      if (auto kind = ParseKind(q.ColumnText(3))) attributes_.Set(id, *kind, q.ColumnText(4));
+      if (auto kind = ParseKind(q.ColumnText(3))) {
+        attributes_.Set(id, *kind, q.ColumnText(4));
+        if (chroma_) chroma_pending_.push_back({id, std::move(v), *kind, q.ColumnText(4)});
+      }
       ++added;
     }
     index_->set_max_id(std::max(index_->max_id(), id));
   }
   if (added > 0) unsaved_ += added;
   return Status::Ok();
+}
+
+void MemoryStore::ChromaFailed(const Status& why) {
+  chroma_.reset();
+  chroma_pending_.clear();
+  chroma_removed_.clear();
+  chroma_problem_ = why.message();
+  chroma_retry_at_ = SteadySeconds() + options_.chroma.retry_s;
+  if (chroma_warned_) {
+    spdlog::debug("memory: {}", why.ToString());
+    return;
+  }
+  chroma_warned_ = true;
+  spdlog::warn(
+      "memory: the Chroma vector store at {} failed ({}); searching the embedded index instead "
+      "until it answers again (nothing is lost: every memory is in SQLite, and Chroma is caught "
+      "up when it is back)",
+      options_.chroma.url, why.ToString());
+}
+
+void MemoryStore::ChromaReady() {
+  if (options_.chroma.url.empty() || !index_) return;
+  if (!chroma_) {
+    if (SteadySeconds() < chroma_retry_at_) return;
+    ChromaIndex::Options o;
+    o.url = options_.chroma.url;
+    o.tenant = options_.chroma.tenant;
+    o.database = options_.chroma.database;
+    o.timeout_s = options_.chroma.timeout_s;
+    std::error_code ec;
+    fs::path scope = fs::weakly_canonical(db_->path(), ec);
+    if (ec) scope = db_->path();
+    o.collection = ChromaIndex::CollectionName(scope.string(), embedder_->id(), dim_);
+    o.metadata = {{"database", scope.string()}, {"embedder", embedder_->id()}, {"dim", dim_}};
+    o.m = options_.index.m;
+    o.ef_construction = options_.index.ef_construction;
+    o.ef_search = options_.index.ef_search;
+    auto connected = ChromaIndex::Connect(std::move(o));
+    if (!connected) return ChromaFailed(connected.error());
+    Status synced = SyncChroma(**connected);
+    if (!synced.ok()) return ChromaFailed(synced);
+    chroma_ = std::move(*connected);
+    chroma_pending_.clear();
+    chroma_removed_.clear();
+    if (chroma_warned_) {
+      spdlog::warn("memory: the Chroma vector store at {} answers again and is caught up",
+                   options_.chroma.url);
+    }
+    chroma_warned_ = false;
+    chroma_problem_.clear();
+    return;
+  }
+  if (!chroma_removed_.empty()) {
+    Status s = chroma_->Delete(chroma_removed_);
+    if (!s.ok()) return ChromaFailed(s);
+    chroma_removed_.clear();
+  }
+  if (!chroma_pending_.empty()) {
+    std::vector<ChromaIndex::Item> items;
+    items.reserve(chroma_pending_.size());
+    for (const auto& p : chroma_pending_) {
+      items.push_back({p.id, p.vector, std::string(KindName(p.kind)), p.environment});
+    }
+    Status s = chroma_->Upsert(items);
+    if (!s.ok()) return ChromaFailed(s);
+    chroma_pending_.clear();
+  }
+}
+
+Status MemoryStore::SyncChroma(ChromaIndex& chroma) {
+  if (chroma_refill_) {
+    NAUT_RETURN_IF_ERROR(chroma.Clear());
+    chroma_refill_ = false;
+  }
+  NAUT_ASSIGN_OR_RETURN(std::vector<int64_t> held, chroma.Ids());
+  std::vector<int64_t> live;
+  {
+    NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id FROM memory_items INDEXED BY "
+                                               "memory_items_filter WHERE deleted = 0"));
+    while (true) {
+      NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      live.push_back(q.ColumnInt(0));
+    }
+  }
+  std::sort(live.begin(), live.end());
+  std::vector<int64_t> extra, missing;
+  std::set_difference(held.begin(), held.end(), live.begin(), live.end(),
+                      std::back_inserter(extra));
+  std::set_difference(live.begin(), live.end(), held.begin(), held.end(),
+                      std::back_inserter(missing));
+  if (!extra.empty()) NAUT_RETURN_IF_ERROR(chroma.Delete(extra));
+  if (missing.empty()) return Status::Ok();
+  spdlog::info("memory: catching up the Chroma collection {} with {} rows ({} removed)",
+               chroma.collection(), missing.size(), extra.size());
+  NAUT_ASSIGN_OR_RETURN(auto q, db_->Prepare("SELECT id, embedding, kind, environment FROM "
+                                             "memory_items WHERE deleted = 0 ORDER BY id"));
+  std::vector<Vector> vectors;
+  std::vector<ChromaIndex::Item> batch;
+  constexpr size_t kBatch = 1000;
+  auto send = [&]() -> Status {
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].vector = vectors[i];
+    NAUT_RETURN_IF_ERROR(chroma.Upsert(batch));
+    batch.clear();
+    vectors.clear();
+    return Status::Ok();
+  };
+  while (true) {
+    NAUT_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    const int64_t id = q.ColumnInt(0);
+    if (!std::binary_search(missing.begin(), missing.end(), id)) continue;
+    Vector v = BlobToVector(q.ColumnBlob(1));
+    if (static_cast<int>(v.size()) != dim_) continue;  // another embedder's: Ready() refused
+    vectors.push_back(std::move(v));
+    batch.push_back({id, {}, q.ColumnText(2), q.ColumnText(3)});
+    if (batch.size() >= kBatch) NAUT_RETURN_IF_ERROR(send());
+  }
+  if (!batch.empty()) NAUT_RETURN_IF_ERROR(send());
+  return Status::Ok();
+}
+
+Result<std::optional<std::vector<std::pair<int64_t, float>>>> MemoryStore::ChromaCandidates(
+    ChromaIndex& chroma, const Query& q, const Vector& qv, size_t n) {
+  std::vector<std::pair<int64_t, float>> out;
+  Filter f = MakeFilter(q);
+  NAUT_ASSIGN_OR_RETURN(store::Statement * check,
+                        Cached("SELECT 1 FROM memory_items m WHERE m.id = ?" + f.sql));
+  std::string kind = q.kind ? std::string(KindName(*q.kind)) : std::string();
+  std::string environment = q.environment;
+  size_t fetch = q.tags.empty() ? n : n * 4;
+  // Chroma answers a `where` query far slower than a plain one (bench/README.md, "Chroma": 150
+  // against 6 ms at 100,000 rows with 1 row in 6 passing). When the filter passes a fair share
+  // of the rows, plain hits are asked for, enough that the share passing fills n, and filtered
+  // here by the rows' attributes; `where` is used for narrow filters, and when that falls short.
+  bool wide = false;
+  if ((q.kind || !q.environment.empty()) && attributes_.size() > 0) {
+    const double share =
+        std::max(static_cast<double>(attributes_.Count(q.kind, q.environment)), 1.0) /
+        static_cast<double>(attributes_.size());
+    constexpr double kWideShare = 1.0 / 32;
+    constexpr size_t kMaxWide = 2000;
+    if (share >= kWideShare) {
+      wide = true;
+      fetch = std::min(kMaxWide, static_cast<size_t>(static_cast<double>(fetch) / share * 2));
+      kind.clear();
+      environment.clear();
+    }
+  }
+  // SQLite checks each candidate it does not know (removed by another process since, tags), and
+  // only tags make it over-fetch.
+  while (true) {
+    auto hits = chroma.Query(qv, fetch, kind, environment);
+    if (!hits) {
+      ChromaFailed(hits.error());
+      return std::nullopt;
+    }
+    out.clear();
+    for (const auto& h : *hits) {
+      if (attributes_.Matches(h.id, q.kind, q.environment) == internal::RowAttributes::Match::kNo) {
+        continue;
+      }
+      if (Known(h.id, q)) {
+        out.emplace_back(h.id, h.similarity);
+        if (out.size() >= n) break;
+        continue;
+      }
+      StatementLease s(*check);
+      s->Bind(1, h.id);
+      for (size_t i = 0; i < f.args.size(); ++i) s->Bind(static_cast<int>(i + 2), f.args[i]);
+      NAUT_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) out.emplace_back(h.id, h.similarity);
+      if (out.size() >= n) break;
+    }
+    if (out.size() >= n || hits->size() < fetch) break;
+    if (wide) {
+      wide = false;
+      kind = q.kind ? std::string(KindName(*q.kind)) : std::string();
+      environment = q.environment;
+      fetch = q.tags.empty() ? n : n * 4;
+    } else {
+      fetch *= 4;
+    }
+  }
+  return out;
 }
 
 Status MemoryStore::Write(const std::function<Status(MemoryWriter&)>& body) {
@@ -588,6 +791,13 @@ Status MemoryStore::Write(const std::function<Status(MemoryWriter&)>& body) {
   for (int64_t id : writer.removed_) {
     index_->Remove(id);
     attributes_.Erase(id);
+  }
+  if (chroma_) {
+    for (auto& a : writer.added_) {
+      chroma_pending_.push_back({a.id, std::move(a.vector), a.kind, std::move(a.environment)});
+    }
+    chroma_removed_.insert(chroma_removed_.end(), writer.removed_.begin(), writer.removed_.end());
+    ChromaReady();
   }
   return AfterWrite(writer.added_.size() + writer.removed_.size());
 }
@@ -663,6 +873,10 @@ Result<std::vector<Memory>> MemoryStore::Recent(Kind kind, const std::string& en
 Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(const Query& q,
                                                                              const Vector& qv,
                                                                              size_t n) {
+  if (chroma_) {
+    NAUT_ASSIGN_OR_RETURN(auto from_chroma, ChromaCandidates(*chroma_, q, qv, n));
+    if (from_chroma) return std::move(*from_chroma);
+  }
   std::vector<std::pair<int64_t, float>> out;
   Filter f = MakeFilter(q);
   if (Filtered(q)) {
@@ -879,7 +1093,15 @@ Status MemoryStore::Reindex(const std::function<void(int64_t, int64_t)>& progres
     if (progress) progress(done, total);
   }
   index_.reset();
-  return Rebuild("reindex with " + embedder_key());
+  NAUT_RETURN_IF_ERROR(Rebuild("reindex with " + embedder_key()));
+  // The vectors changed under the same ids: Chroma's collection is refilled from scratch.
+  if (!options_.chroma.url.empty()) {
+    chroma_.reset();
+    chroma_refill_ = true;
+    chroma_retry_at_ = 0;
+    ChromaReady();
+  }
+  return Status::Ok();
 }
 
 Status MemoryStore::Flush() {
@@ -918,6 +1140,23 @@ Result<Stats> MemoryStore::GetStats() {
   if (index_) st.indexed = index_->size();
   st.index_rebuilt = rebuilt_;
   st.index_note = rebuild_reason_;
+  if (options_.chroma.url.empty()) {
+    st.vector_store = "embedded";
+  } else if (chroma_) {
+    auto count = chroma_->Count();
+    if (count) {
+      st.chroma_up = true;
+      st.vector_store = "chroma at " + chroma_->url() + ", collection " + chroma_->collection() +
+                        ": " + std::to_string(*count) + " vectors";
+    } else {
+      ChromaFailed(count.error());
+    }
+  }
+  if (!options_.chroma.url.empty() && !st.chroma_up) {
+    st.vector_store =
+        "embedded, because chroma at " + options_.chroma.url +
+        (chroma_problem_.empty() ? " is not contacted yet" : " failed: " + chroma_problem_);
+  }
   return st;
 }
 
@@ -925,6 +1164,9 @@ Result<std::unique_ptr<MemoryStore>> OpenMemoryStore(const Config& config, Store
   NAUT_ASSIGN_OR_RETURN(DataHome home, OpenDataHome(config.home));
   NAUT_ASSIGN_OR_RETURN(auto embedder, MakeEmbedder(config));
   if (options.index_dir.empty()) options.index_dir = home.root / "index";
+  if (config.memory.vector_store == "chroma" && options.chroma.url.empty()) {
+    options.chroma.url = config.memory.chroma_url;
+  }
   return MemoryStore::Open(home.database(), std::move(embedder), std::move(options));
 }
 

@@ -10,6 +10,15 @@
 // so a crash at any moment loses no committed record. Several processes may write the same
 // database: new rows are picked up inside each write transaction and before each search.
 //
+// Chroma (StoreOptions::chroma, [memory] vector_store = "chroma"): a Chroma server keeps the
+// vectors too, as a second cache of SQLite beside the embedded index, and vector searches go to
+// it while it answers. Its collection (one per database and embedder) is caught up when the
+// store first needs it (rows added and removed since), every write and every row picked up from
+// another process is sent to it, and Reindex() refills it. When it cannot be reached or answers
+// wrongly, the store logs one warning naming the URL and the error, searches the embedded index
+// instead (which is always kept), and tries the server again after chroma.retry_s; nothing is
+// lost, because both indexes are caught up from SQLite.
+//
 // Embedders: every row records its embedder id and dimension. When the configured embedder
 // differs from the one that made the stored vectors, Add and Search fail with
 // kFailedPrecondition naming both, until Reindex() re-embeds everything.
@@ -28,6 +37,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "memory/chroma_index.h"
 #include "memory/embedder.h"
 #include "memory/vector_index.h"
 #include "store/db.h"
@@ -88,6 +98,9 @@ struct Stats {
   size_t indexed = 0;
   bool index_rebuilt = false;  // this process rebuilt the index from SQLite
   std::string index_note;      // why it was rebuilt
+  // "embedded", or "chroma at URL, collection C: N vectors", or why Chroma is not used now.
+  std::string vector_store;
+  bool chroma_up = false;  // searches go to Chroma now
 };
 
 struct StoreOptions {
@@ -101,6 +114,14 @@ struct StoreOptions {
   // (VectorIndex::ExactIsCheaper: broad searches with few rows passing).
   size_t exact_below = 2000;
   size_t rrf_k = 60;
+  struct Chroma {
+    std::string url;  // empty: no Chroma, the embedded index alone
+    std::string tenant = "default_tenant";
+    std::string database = "default_database";
+    double timeout_s = 10;
+    // After a failure, how long until the server is tried again (at the next write or search).
+    double retry_s = 30;
+  } chroma;
 };
 
 class MemoryStore;
@@ -202,6 +223,8 @@ class MemoryStore {
   // The loaded index (after Ready()); for benchmarks and checks.
   Result<VectorIndex*> Index();
   std::filesystem::path index_path() const { return options_.index_dir / "memory.hnsw"; }
+  // The Chroma collection searches go to now; null when none is configured or it is down.
+  ChromaIndex* chroma() { return chroma_.get(); }
 
  private:
   friend class MemoryWriter;
@@ -216,6 +239,16 @@ class MemoryStore {
   Result<std::vector<std::pair<int64_t, float>>> VectorCandidates(const Query& q, const Vector& qv,
                                                                   size_t n);
   Result<std::vector<int64_t>> TextCandidates(const Query& q, size_t n);
+  // The vector candidates from Chroma; nullopt when Chroma failed (ChromaFailed has run).
+  Result<std::optional<std::vector<std::pair<int64_t, float>>>> ChromaCandidates(
+      ChromaIndex& chroma, const Query& q, const Vector& qv, size_t n);
+  // Connects to Chroma when it is configured, not connected and due for a try, and catches its
+  // collection up with SQLite; then sends it the rows waiting in chroma_pending_.
+  void ChromaReady();
+  // Brings the collection to the live rows of SQLite (cleared first after a Reindex).
+  Status SyncChroma(ChromaIndex& chroma);
+  // Drops the connection, warns once per outage, schedules the next try.
+  void ChromaFailed(const Status& why);
   // Fills attributes_ for the rows the loaded index holds.
   Status LoadAttributes();
   // Marks attributes_ as matching the database as of now.
@@ -242,6 +275,20 @@ class MemoryStore {
   // Declared after db_ so that they are finalised before it closes.
   std::unordered_map<std::string, store::Statement> statements_;
   size_t unsaved_ = 0;
+  // Chroma: null when not configured or down; rows written or picked up since the last send.
+  std::unique_ptr<ChromaIndex> chroma_;
+  struct PendingRow {
+    int64_t id;
+    Vector vector;
+    Kind kind;
+    std::string environment;
+  };
+  std::vector<PendingRow> chroma_pending_;
+  std::vector<int64_t> chroma_removed_;
+  bool chroma_refill_ = false;  // Reindex: clear the collection before the next sync
+  bool chroma_warned_ = false;  // this outage was reported
+  std::string chroma_problem_;
+  double chroma_retry_at_ = 0;  // steady clock seconds
   bool rebuilt_ = false;
   std::string rebuild_reason_;
 };
