@@ -2,6 +2,8 @@
 """The learning benchmark's table and plots, made from the runs' own event streams.
 
     bench/learning/report.py bench/learning/runs/<label> [--out bench/learning/results/<label>]
+                             [--calls N]   (each run cut after its Nth model call, to compare
+                                            runs of different lengths over the same horizon)
 
 Reads <variant>/seed<N>/events.jsonl (what `neuronaut run --json` printed: the same events as
 the run's trace, runs/<id>/events.jsonl in its data home) and writes into --out:
@@ -36,6 +38,17 @@ def read_events(path):
                 events.append(json.loads(line))
             except json.JSONDecodeError:
                 print(f"{path}:{n}: not a JSON event, skipped", file=sys.stderr)
+    return events
+
+
+def cut_after_calls(events, n):
+    """The events up to the run's nth model call (and what that call led to before the next)."""
+    calls = 0
+    for i, e in enumerate(events):
+        if e.get("type") == "model_call":
+            calls += 1
+            if calls > n:
+                return events[:i] + [{"type": "run_end", "reason": f"cut after {n} model calls"}]
     return events
 
 
@@ -224,13 +237,16 @@ def step_rows(runs_by_variant):
 
 
 def run_rows(runs_by_variant):
-    lines = ["| variant | seed | milestones (model calls when reached) | model calls | tool calls "
+    lines = ["| variant | seed | milestones (model calls and minutes when reached) | model calls | tool calls "
              "| corrections | code actions (failed) | skills learned (verified) / refused / reused "
              "| prompt tokens (cached) | model s / tools s / code s | stop |",
              "|---" * 11 + "|"]
     for variant, runs in runs_by_variant.items():
         for r in runs:
-            ms = ", ".join(f"{m['milestone']} ({m['model_calls']})" for m in r["milestones"]) or "–"
+            ms = ", ".join(f"{m['milestone']} ({m['model_calls']}, {m['elapsed_s'] / 60:.0f} min)"
+                           if m.get("elapsed_s") is not None
+                           else f"{m['milestone']} ({m['model_calls']})"
+                           for m in r["milestones"]) or "–"
             lines.append(
                 f"| {variant} | {r['seed']} | {ms} | {r['model_calls']} | {r['tool_calls']} "
                 f"| {r['corrections']} | {r['code_actions']} ({r['code_failures']}) "
@@ -279,6 +295,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path, help="bench/learning/runs/<label>")
     ap.add_argument("--out", type=Path, help="default: bench/learning/results/<label>")
+    ap.add_argument("--calls", type=int, help="cut each run after its Nth model call")
     args = ap.parse_args()
     if not args.runs.is_dir():
         sys.exit(f"report.py: {args.runs} is not a directory of benchmark runs")
@@ -296,7 +313,10 @@ def main():
             events = d / "events.jsonl"
             if not events.is_file():
                 continue
-            run = summarise_run(read_events(events))
+            recorded = read_events(events)
+            if args.calls is not None:
+                recorded = cut_after_calls(recorded, args.calls)
+            run = summarise_run(recorded)
             run["complete"] = (d / "done").is_file()
             runs.append(run)
         if runs:

@@ -88,6 +88,7 @@ struct Agent::TaskState {
   RepeatDetector repeats;
   std::vector<RoundLog> rounds;
   std::vector<std::string> successful_actions;  // calls and code that worked, for the skill writer
+  std::vector<ActionCall> calls_that_worked;    // every tool call that worked, in order
   std::optional<std::string> stop_reason;       // a rail ended the task
   int model_calls = 0;
   std::string skills_code;  // Python source of the skills defined for this round's code actions
@@ -423,6 +424,7 @@ ToolOutcome Agent::ExecuteCall(const llm::ToolCall& call, TaskState& state) {
   if (!outcome.is_error) {
     state.successful_actions.push_back(
         CallLine(call.name, call.arguments, false, outcome.text, 200, 150));
+    state.calls_that_worked.push_back({call.name, call.arguments});
   }
   return outcome;
 }
@@ -451,6 +453,7 @@ std::optional<std::string> Agent::RunCodeAction(const std::string& code, TaskSta
   }
   std::string repeat_note;
   for (const auto& c : r->calls) {
+    if (!c.is_error) state.calls_that_worked.push_back({c.tool, c.arguments});
     state.budget.AddToolCall();
     ++summary_.tool_calls;
     Emit("tool_call", {{"tool", c.tool},
@@ -576,11 +579,12 @@ Result<TaskOutcome> Agent::RunTask(TaskRecord& task, std::stop_token stop) {
     if (end.failure) return FinishTask(task, state, false, *end.failure, "");
     if (end.verdict.success) {
       SweepMilestones();  // reached by the actions, before the skill writer's call
-      std::string skill =
-          skill_writer_.Learn(task.description, state.successful_actions,
-                              [&](const std::string& name, const std::string& code) {
-                                return CheckSkill(task, state, name, code);
-                              });
+      std::string skill = skill_writer_.Learn(
+          task.description, state.successful_actions,
+          [&](const std::string& name, const std::string& code) {
+            return CheckSkill(task, state, name, code);
+          },
+          options_.replay_skills ? state.calls_that_worked : std::vector<ActionCall>{});
       return FinishTask(task, state, true, "", skill);
     }
     state.rounds.back().critique = end.verdict.critique;

@@ -68,6 +68,8 @@ struct AgentOptions {
   CriticKind critic = CriticKind::kChecker;
   CurriculumKind curriculum = CurriculumKind::kAuto;
   ReflectWhen reflect = ReflectWhen::kFailures;  // memory replay (reflection.h)
+  // A skill is first tried as a replay of the task's calls (SkillWriter::Learn).
+  bool replay_skills = true;
   // Skill consolidation (consolidation.h) after every this many tasks done; 0: never.
   int consolidate_every = 0;
   ConsolidationOptions consolidation;

@@ -8,6 +8,7 @@
 #include "agent/prompts.h"
 #include "core/ids.h"
 #include "memory/embedder.h"
+#include "skills/testing/market_skill.h"
 
 namespace naut::agent {
 namespace {
@@ -27,14 +28,7 @@ TEST(ParseConsolidationCallsTest, ReadsOneCallPerOldSkillOfTheNewFunction) {
   EXPECT_EQ(calls["buy_potion"], "buy_item(item=\"Health Potion\")");
 }
 
-std::string MarketSkill(const std::string& name, const std::string& item) {
-  return "import tools\n\ndef " + name + "():\n    \"\"\"Buy a " + item +
-         " at the goblin market.\"\"\"\n    "
-         "tools.game__send_message(chat_id=\"@goblin_market_bot\", "
-         "message=\"/start\")\n    return tools.game__press_inline_button(chat_id="
-         "\"@goblin_market_bot\", button_text=\"Buy " +
-         item + "\")\n";
-}
+using skills::testing::MarketSkill;
 
 // The general skill as a model writes it; `uses_item` false: it ignores its parameter (a wrong
 // merge that buys a sword whatever it is asked for).

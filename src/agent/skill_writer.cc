@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "skills/skill_store.h"
 #include "skills/validator.h"
 
 namespace naut::agent {
@@ -221,15 +222,176 @@ std::string WithCallParentheses(const std::string& code,
   return out;
 }
 
+namespace {
+
+// `v` as a Python literal: JSON's strings and numbers are Python's; true, false and null are
+// spelled True, False and None.
+std::string PythonLiteral(const Json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  if (v.is_null()) return "None";
+  if (v.is_array()) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + PythonLiteral(v[i]);
+    return out + "]";
+  }
+  if (v.is_object()) {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [k, item] : v.items()) {
+      out += (first ? "" : ", ") + Json(k).dump() + ": " + PythonLiteral(item);
+      first = false;
+    }
+    return out + "}";
+  }
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+bool IsPythonKeyword(std::string_view w) {
+  static constexpr std::string_view kKeywords[] = {
+      "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+      "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+      "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+      "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
+  return std::find(std::begin(kKeywords), std::end(kKeywords), w) != std::end(kKeywords);
+}
+
+bool IsIdentifier(std::string_view w) {
+  if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0]))) return false;
+  return std::all_of(w.begin(), w.end(), [](char c) { return IsNameChar(c); }) &&
+         !IsPythonKeyword(w);
+}
+
+std::string ReplayCall(const ActionCall& c) {
+  std::string call = "tools." + c.tool + "(";
+  if (c.arguments.is_object() && !c.arguments.empty()) {
+    bool keywords = true;
+    for (const auto& [k, unused] : c.arguments.items()) keywords = keywords && IsIdentifier(k);
+    if (keywords) {
+      bool first = true;
+      for (const auto& [k, v] : c.arguments.items()) {
+        call += (first ? "" : ", ") + k + "=" + PythonLiteral(v);
+        first = false;
+      }
+    } else {
+      call += PythonLiteral(c.arguments);
+    }
+  }
+  return call + ")";
+}
+
+}  // namespace
+
+std::optional<std::string> ReplaySkill(const std::string& name, const std::string& docstring,
+                                       const std::vector<ActionCall>& calls) {
+  if (calls.empty() || !IsIdentifier(name)) return std::nullopt;
+  std::vector<std::pair<std::string, int>> steps;  // a call and how many times in a row
+  for (const auto& c : calls) {
+    if (!IsIdentifier(c.tool)) return std::nullopt;
+    std::string line = ReplayCall(c);
+    if (!steps.empty() && steps.back().first == line) {
+      ++steps.back().second;
+    } else {
+      steps.emplace_back(std::move(line), 1);
+    }
+  }
+  if (steps.size() > kMaxReplaySteps) return std::nullopt;
+  // The docstring as a Python string literal: JSON's escapes are Python's.
+  std::string doc = docstring + " Replays the " + std::to_string(calls.size()) +
+                    " tool calls that did it, in order; returns the last call's answer.";
+  std::string code = "import tools\n\n\ndef " + name + "():\n    " + Json(doc).dump() + "\n";
+  code += "    answer = None\n";
+  for (const auto& [line, times] : steps) {
+    if (times == 1) {
+      code += "    answer = " + line + "\n";
+    } else {
+      code += "    for _ in range(" + std::to_string(times) + "):\n        answer = " + line + "\n";
+    }
+  }
+  return code + "    return answer\n";
+}
+
+std::string SkillNameForTask(const std::string& task) {
+  static constexpr std::string_view kSmall[] = {"a",  "an", "the", "any", "from", "to", "of",
+                                                "at", "in", "on",  "for", "with", "and"};
+  std::vector<std::string> words;
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty() &&
+        std::find(std::begin(kSmall), std::end(kSmall), word) == std::end(kSmall) &&
+        words.size() < 5) {
+      words.push_back(word);
+    }
+    word.clear();
+  };
+  for (char c : task) {
+    if (std::isalnum(static_cast<unsigned char>(c)) && static_cast<unsigned char>(c) < 0x80) {
+      word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  std::string name;
+  for (const auto& w : words) name += (name.empty() ? "" : "_") + w;
+  if (name.empty()) return "do_task";
+  if (std::isdigit(static_cast<unsigned char>(name[0])) || IsPythonKeyword(name))
+    name = "do_" + name;
+  return name;
+}
+
 SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access)
     : skills_(skills),
       env_(std::move(env)),
       skills_top_k_(skills_top_k),
       access_(std::move(access)) {}
 
+std::optional<std::string> SkillWriter::LearnByReplay(const std::string& task,
+                                                      const std::vector<ActionCall>& calls,
+                                                      const SkillChecker& check) {
+  skills::SkillStore* store = skills_->Store();
+  if (!check || store == nullptr || calls.empty()) return std::nullopt;
+  const std::string base = SkillNameForTask(task);
+  std::string name = base;
+  for (int n = 2; store->Get(name); ++n) name = base + "_" + std::to_string(n);
+  auto code = ReplaySkill(name, task, calls);
+  if (!code) {
+    access_.emit("skill", {{"status", "not_replayed"},
+                           {"reason", std::to_string(calls.size()) +
+                                          " calls are too many steps to replay as a skill"}});
+    return std::nullopt;
+  }
+  auto added = skills_->Add(*code, task, env_);
+  if (!added) {
+    access_.emit("skill", {{"status", "not_replayed"}, {"reason", added.error().message()}});
+    return std::nullopt;
+  }
+  SkillCheck result = check(*added, *code);
+  if (result.state == SkillCheck::State::kPassed) {
+    if (Status s = skills_->SetVerification(*added, true, result.note); !s.ok()) {
+      access_.emit("skill",
+                   {{"status", "failed"},
+                    {"name", *added},
+                    {"reason", "the check's result could not be stored: " + s.ToString()}});
+    }
+    access_.emit(
+        "skill",
+        {{"status", "verified"}, {"name", *added}, {"source", "replay"}, {"check", result.note}});
+    return *added;
+  }
+  // A replay that does not do the task again is no skill: the model writes one instead.
+  Status removed = store->Remove(*added);
+  access_.emit("skill", {{"status", "not_replayed"},
+                         {"name", *added},
+                         {"reason", result.note + (removed.ok() ? ""
+                                                                : " (and it could not be "
+                                                                  "removed: " +
+                                                                      removed.ToString() + ")")}});
+  return std::nullopt;
+}
+
 std::string SkillWriter::Learn(const std::string& task,
                                const std::vector<std::string>& successful_actions,
-                               const SkillChecker& check) {
+                               const SkillChecker& check, const std::vector<ActionCall>& calls) {
   if (skills_ == nullptr) {
     access_.emit("skill",
                  {{"status", "unavailable"},
@@ -243,6 +405,7 @@ std::string SkillWriter::Learn(const std::string& task,
         {{"status", "kept"}, {"name", **existing}, {"reason", "already learned for this task"}});
     return **existing;
   }
+  if (auto replayed = LearnByReplay(task, calls, check)) return *replayed;
   std::string actions = CompactActions(successful_actions);
   std::string names;
   std::vector<std::string> skill_names;

@@ -61,6 +61,27 @@ std::optional<std::string> SkillDraftProblem(const std::string& code,
 std::string WithCallParentheses(const std::string& code,
                                 const std::vector<std::string>& tool_names);
 
+// One tool call that worked, as it was made: what a replayed skill repeats.
+struct ActionCall {
+  std::string tool;
+  Json arguments;
+};
+
+// The most calls (a call repeated in a row counts once) a replayed skill is made of: a longer
+// trace is left to the model to write as a loop.
+inline constexpr size_t kMaxReplaySteps = 40;
+
+// A skill that makes `calls` again in order, as one function `name` with `docstring`: a call
+// repeated in a row becomes one `for` loop. Arguments are written as Python literals, keyword
+// arguments where every key is an identifier. Nothing when there are no calls or more than
+// kMaxReplaySteps steps.
+std::optional<std::string> ReplaySkill(const std::string& name, const std::string& docstring,
+                                       const std::vector<ActionCall>& calls);
+
+// A function name for a task: its first words (letters and digits, lowercased, small words such
+// as "a", "the", "from" left out), at most five, joined by '_'; "do_task" when none is left.
+std::string SkillNameForTask(const std::string& task);
+
 // How many times the model may write a skill for one task (a refusal by the library, or a
 // failed check, sends it back once with the reason).
 inline constexpr int kSkillAttempts = 2;
@@ -87,10 +108,19 @@ class SkillWriter {
   // that fails is marked a draft with the failure and goes back to the model to be repaired
   // (a repair that still fails stays a draft, shown to the model as one); one the check cannot
   // run stays unverified (the event says why).
+  //
+  // With a check and the `calls` that worked, the writer first tries the calls themselves as a
+  // skill (ReplaySkill, named for the task): kept, verified, when the check passes, which costs
+  // no model call; removed again when it does not, and the model writes one as above.
   std::string Learn(const std::string& task, const std::vector<std::string>& successful_actions,
-                    const SkillChecker& check = {});
+                    const SkillChecker& check = {}, const std::vector<ActionCall>& calls = {});
 
  private:
+  // The replayed skill of Learn, verified, or nothing (the event says why).
+  std::optional<std::string> LearnByReplay(const std::string& task,
+                                           const std::vector<ActionCall>& calls,
+                                           const SkillChecker& check);
+
   SkillLibrary* skills_;
   std::string env_;
   int skills_top_k_;

@@ -3,10 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <filesystem>
 #include <tuple>
+
+#include "agent/library.h"
+#include "core/ids.h"
+#include "memory/embedder.h"
+#include "memory/memory_store.h"
+#include "skills/skill_store.h"
+#include "skills/validator.h"
 
 namespace naut::agent {
 namespace {
+
+namespace fs = std::filesystem;
 
 TEST(ExtractPythonBlockTest, TheFirstFencedBlock) {
   EXPECT_EQ(ExtractPythonBlock("Here:\n```python\nprint(1)\n```\n```python\nx\n```"), "print(1)\n");
@@ -311,6 +321,163 @@ TEST_F(SkillWriterTest, WithoutALibraryOrAModelNothingIsLearnedAndItIsSaid) {
   Library library;
   EXPECT_EQ(Make(&library).Learn("Get two points", {}), "");  // the model is unreachable
   EXPECT_NE(events[1].find("\"status\":\"failed\""), std::string::npos);
+}
+
+// The calls that did a task, made again in order; a call repeated in a row is one loop.
+TEST(ReplaySkillTest, TheCallsInOrderWithARepeatAsOneLoop) {
+  const Json attack = {{"chat_id", "@bot"}, {"button_text", "Attack"}};
+  auto code = ReplaySkill("win_fight", "Win a fight.",
+                          {{"game__send_message", {{"chat_id", "@bot"}, {"message", "/hunt"}}},
+                           {"game__press_inline_button", attack},
+                           {"game__press_inline_button", attack},
+                           {"game__press_inline_button", attack},
+                           {"game__get_messages", Json::object()}});
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code,
+            "import tools\n\n\ndef win_fight():\n"
+            "    \"Win a fight. Replays the 5 tool calls that did it, in order; returns the last "
+            "call's answer.\"\n"
+            "    answer = None\n"
+            "    answer = tools.game__send_message(chat_id=\"@bot\", message=\"/hunt\")\n"
+            "    for _ in range(3):\n"
+            "        answer = tools.game__press_inline_button(button_text=\"Attack\", "
+            "chat_id=\"@bot\")\n"
+            "    answer = tools.game__get_messages()\n"
+            "    return answer\n");
+  // It is a skill the library takes: one function, a docstring, no top-level call.
+  auto shape = skills::ValidateSkill(*code);
+  ASSERT_TRUE(shape) << shape.error().ToString();
+}
+
+// JSON values are written as Python's; keys that are no Python names go in one dict.
+TEST(ReplaySkillTest, ArgumentsAsPythonLiterals) {
+  auto code = ReplaySkill("f", "Say \"hi\" \\ there.",
+                          {{"s__t",
+                            {{"flag", true},
+                             {"off", false},
+                             {"none", nullptr},
+                             {"list", {1, 2.5, "x\n"}},
+                             {"obj", {{"k", "é"}}}}},
+                           {"s__u", {{"not a name", 1}, {"class", 2}}}});
+  ASSERT_TRUE(code);
+  EXPECT_NE(code->find("tools.s__t(flag=True, list=[1, 2.5, \"x\\n\"], none=None, "
+                       "obj={\"k\": \"é\"}, off=False)"),
+            std::string::npos)
+      << *code;
+  EXPECT_NE(code->find("tools.s__u({\"class\": 2, \"not a name\": 1})"), std::string::npos)
+      << *code;
+  EXPECT_NE(code->find("\"Say \\\"hi\\\" \\\\ there. Replays"), std::string::npos) << *code;
+  auto shape = skills::ValidateSkill(*code);
+  ASSERT_TRUE(shape) << shape.error().ToString();
+}
+
+TEST(ReplaySkillTest, NothingToReplayOrTooMuch) {
+  EXPECT_FALSE(ReplaySkill("f", "Task.", {}));
+  EXPECT_FALSE(ReplaySkill("not a name", "Task.", {{"s__t", Json::object()}}));
+  EXPECT_FALSE(ReplaySkill("f", "Task.", {{"s__t; import os", Json::object()}}));
+  std::vector<ActionCall> many;
+  for (size_t i = 0; i <= kMaxReplaySteps; ++i) many.push_back({"s__t", {{"i", i}}});
+  EXPECT_FALSE(ReplaySkill("f", "Task.", many));
+  many.pop_back();
+  EXPECT_TRUE(ReplaySkill("f", "Task.", many));
+}
+
+TEST(SkillNameForTaskTest, TheTasksWordsWithoutSmallOnes) {
+  EXPECT_EQ(SkillNameForTask("Buy a Healing Potion from the Goblin Market."),
+            "buy_healing_potion_goblin_market");
+  EXPECT_EQ(SkillNameForTask("Win a fight against any monster."), "win_fight_against_monster");
+  EXPECT_EQ(SkillNameForTask("Send /start to the game bot, then wait for it"),
+            "send_start_game_bot_then");
+  EXPECT_EQ(SkillNameForTask("2 potions"), "do_2_potions");
+  EXPECT_EQ(SkillNameForTask("¿?"), "do_task");
+  EXPECT_EQ(SkillNameForTask("Import"), "do_import");  // a Python keyword
+}
+
+// With a real library: the calls that worked are tried as the skill first; kept, verified, when
+// the check passes (no model call), removed when it fails (the model writes one).
+class ReplayLearnTest : public SkillWriterTest {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("naut-replay-" + NewId());
+    fs::create_directories(dir_);
+    auto memory = memory::MemoryStore::Open(dir_ / "neuronaut.db",
+                                            std::make_unique<memory::HashingEmbedder>(256),
+                                            {.index_dir = dir_ / "index"});
+    ASSERT_TRUE(memory) << memory.error().ToString();
+    memory_ = std::move(*memory);
+    auto skills = skills::SkillStore::Open(*memory_, {.skills_dir = dir_ / "skills"});
+    ASSERT_TRUE(skills) << skills.error().ToString();
+    store_ = std::move(*skills);
+    library_ = std::make_unique<StoreSkillLibrary>(*store_);
+  }
+  void TearDown() override {
+    library_.reset();
+    store_.reset();
+    memory_.reset();
+    fs::remove_all(dir_);
+  }
+  const std::vector<ActionCall> calls_ = {{"counter__press", {{"times", 1}}},
+                                          {"counter__press", {{"times", 1}}}};
+  fs::path dir_;
+  std::unique_ptr<memory::MemoryStore> memory_;
+  std::unique_ptr<skills::SkillStore> store_;
+  std::unique_ptr<StoreSkillLibrary> library_;
+};
+
+TEST_F(ReplayLearnTest, AReplayThatPassesItsCheckIsTheSkillAndNoModelIsAsked) {
+  std::vector<std::string> checked;
+  auto check = [&](const std::string& name, const std::string& code) {
+    checked.push_back(name + "\n" + code);
+    return SkillCheck{SkillCheck::State::kPassed, "the checker agreed"};
+  };
+  EXPECT_EQ(Make(library_.get()).Learn("Press twice.", {"counter__press({})"}, check, calls_),
+            "press_twice");
+  EXPECT_TRUE(requests.empty());
+  ASSERT_EQ(checked.size(), 1u);
+  EXPECT_NE(
+      checked[0].find("    for _ in range(2):\n        answer = tools.counter__press(times=1)"),
+      std::string::npos)
+      << checked[0];
+  auto stored = store_->Get("press_twice");
+  ASSERT_TRUE(stored) << stored.error().ToString();
+  EXPECT_EQ(stored->verification, skills::Verification::kVerified);
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(events.back().find(R"("source":"replay","status":"verified")"), std::string::npos)
+      << events.back();
+  // The next task of the same words gets a name of its own, not a new version of this one.
+  const std::vector<ActionCall> other = {{"counter__reset", {{"hard", true}}},
+                                         {"counter__inspect", {{"verbose", false}, {"depth", 3}}},
+                                         {"counter__reset", {{"hard", false}}}};
+  EXPECT_EQ(Make(library_.get()).Learn("Press twice!", {"counter__reset({})"}, check, other),
+            "press_twice_2")
+      << ::testing::PrintToString(events);
+  EXPECT_EQ(store_->Get("press_twice", 0)->version, 1);
+}
+
+TEST_F(ReplayLearnTest, AReplayThatFailsItsCheckIsRemovedAndTheModelWritesTheSkill) {
+  int checks = 0;
+  auto check = [&](const std::string& name, const std::string&) {
+    ++checks;
+    if (name == "press_twice") return SkillCheck{SkillCheck::State::kFailed, "it ran, not done"};
+    return SkillCheck{SkillCheck::State::kPassed, "the checker agreed"};
+  };
+  answers = {
+      "```python\nimport tools\n\ndef press_until_two():\n    \"\"\"Press until two.\"\"\"\n"
+      "    return tools.counter__press(times=2)\n```"};
+  EXPECT_EQ(Make(library_.get()).Learn("Press twice.", {"counter__press({})"}, check, calls_),
+            "press_until_two");
+  EXPECT_EQ(checks, 2);
+  EXPECT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(store_->Get("press_twice"));
+  EXPECT_NE(events.front().find(R"("reason":"it ran, not done","status":"not_replayed")"),
+            std::string::npos)
+      << events.front();
+  // Without a check nothing is replayed: an unchecked replay would be trusted blindly.
+  answers = {
+      "```python\nimport tools\n\ndef press_again():\n    \"\"\"Press again.\"\"\"\n"
+      "    return tools.counter__press(times=1)\n```"};
+  EXPECT_EQ(Make(library_.get()).Learn("Press again.", {"counter__press({})"}, {}, calls_),
+            "press_again");
 }
 
 }  // namespace

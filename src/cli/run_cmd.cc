@@ -369,6 +369,7 @@ agent::AgentOptions AgentOptionsFor(const Config& config, const RunFlags& flags,
       flags.no_memory
           ? agent::ReflectWhen::kOff
           : agent::ParseReflectWhen(config.agent.reflect).value_or(agent::ReflectWhen::kFailures);
+  options.replay_skills = config.agent.replay_skills;
   options.consolidate_every = flags.no_skills ? 0 : config.agent.consolidate_every;
   options.consolidation.min_similarity = config.agent.consolidate_similarity;
   options.consolidation.split_below = config.agent.split_below;

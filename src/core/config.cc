@@ -283,6 +283,7 @@ const std::vector<Field>& Fields() {
     f.push_back(NumberField<int>("agent.memories_top_k", NAUT_REF(agent.memories_top_k), 0, 100));
     f.push_back(StringField("agent.reflect", NAUT_REF(agent.reflect),
                             OneOf({"off", "failures", "each_task"})));
+    f.push_back(BoolField("agent.replay_skills", NAUT_REF(agent.replay_skills)));
     f.push_back(
         NumberField<int>("agent.consolidate_every", NAUT_REF(agent.consolidate_every), 0, 100000));
     f.push_back(NumberField<double>("agent.consolidate_similarity",

@@ -1,8 +1,6 @@
 #include "llm/llama_server.h"
 
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 
 #include "core/cancel.h"
 #include "core/mutex.h"
+#include "core/net.h"
 #include "core/subprocess.h"
 #include "llm/openai_backend.h"
 
@@ -22,24 +21,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-Result<int> FreePort(const std::string& host) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Unavailable("cannot create a socket to find a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(host == "0.0.0.0" ? INADDR_ANY : INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  if (port <= 0) return Unavailable("cannot find a free port on " + host);
-  return port;
-}
 
 std::string LogTail(const fs::path& file, size_t bytes = 1500) {
   std::ifstream in(file, std::ios::binary);
@@ -257,7 +238,7 @@ Result<std::unique_ptr<LlamaServer>> LlamaServer::Start(LlamaServerOptions optio
   if (impl.options.port > 0) {
     impl.port = impl.options.port;
   } else {
-    NAUT_ASSIGN_OR_RETURN(impl.port, FreePort(impl.options.host));
+    NAUT_ASSIGN_OR_RETURN(impl.port, FreeTcpPort(impl.options.host));
   }
   if (impl.options.log_file.empty()) {
     impl.options.log_file =

@@ -405,6 +405,17 @@ bool MemoryStore::Known(int64_t id, const Query& q) const {
          attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kYes;
 }
 
+Result<bool> MemoryStore::Passes(int64_t id, const Query& q, store::Statement& check,
+                                 const std::vector<std::string>& args) {
+  const auto match = attributes_.Matches(id, q.kind, q.environment);
+  if (match == internal::RowAttributes::Match::kNo) return false;
+  if (Known(id, q)) return true;
+  StatementLease s(check);
+  s->Bind(1, id);
+  for (size_t i = 0; i < args.size(); ++i) s->Bind(static_cast<int>(i + 2), args[i]);
+  return s->Step();
+}
+
 Status MemoryStore::NoteForeignWrites() {
   NAUT_ASSIGN_OR_RETURN(store::Statement * cached, Cached("PRAGMA data_version"));
   StatementLease q(*cached);
@@ -745,19 +756,8 @@ Result<std::optional<std::vector<std::pair<int64_t, float>>>> MemoryStore::Chrom
     }
     out.clear();
     for (const auto& h : *hits) {
-      if (attributes_.Matches(h.id, q.kind, q.environment) == internal::RowAttributes::Match::kNo) {
-        continue;
-      }
-      if (Known(h.id, q)) {
-        out.emplace_back(h.id, h.similarity);
-        if (out.size() >= n) break;
-        continue;
-      }
-      StatementLease s(*check);
-      s->Bind(1, h.id);
-      for (size_t i = 0; i < f.args.size(); ++i) s->Bind(static_cast<int>(i + 2), f.args[i]);
-      NAUT_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (row) out.emplace_back(h.id, h.similarity);
+      NAUT_ASSIGN_OR_RETURN(bool passes, Passes(h.id, q, *check, f.args));
+      if (passes) out.emplace_back(h.id, h.similarity);
       if (out.size() >= n) break;
     }
     if (out.size() >= n || hits->size() < fetch) break;
@@ -928,16 +928,8 @@ Result<std::vector<std::pair<int64_t, float>>> MemoryStore::VectorCandidates(con
     auto hits = index_->Search(qv, fetch, filter);
     out.clear();
     for (const auto& h : hits) {
-      if (Known(h.id, q)) {
-        out.emplace_back(h.id, h.similarity);
-        if (out.size() >= n) break;
-        continue;
-      }
-      StatementLease s(*check);
-      s->Bind(1, h.id);
-      for (size_t i = 0; i < f.args.size(); ++i) s->Bind(static_cast<int>(i + 2), f.args[i]);
-      NAUT_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (row) out.emplace_back(h.id, h.similarity);
+      NAUT_ASSIGN_OR_RETURN(bool passes, Passes(h.id, q, *check, f.args));
+      if (passes) out.emplace_back(h.id, h.similarity);
       if (out.size() >= n) break;
     }
     if (out.size() >= n || hits.size() < fetch) break;
@@ -978,20 +970,8 @@ Result<std::vector<int64_t>> MemoryStore::TextCandidates(const Query& q, size_t 
       }
     }
     for (int64_t id : best) {
-      if (attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kNo) {
-        continue;
-      }
-      if (Known(id, q)) {
-        out.push_back(id);
-        if (out.size() >= n) break;
-        continue;
-      }
-      StatementLease c(*check);
-      c->Bind(1, id);
-      for (size_t i = 0; i < f.args.size(); ++i) c->Bind(static_cast<int>(i + 2), f.args[i]);
-      NAUT_ASSIGN_OR_RETURN(bool row, c->Step());
-      if (!row) continue;
-      out.push_back(id);
+      NAUT_ASSIGN_OR_RETURN(bool passes, Passes(id, q, *check, f.args));
+      if (passes) out.push_back(id);
       if (out.size() >= n) break;
     }
     if (out.size() >= n || best.size() < limit) break;

@@ -259,6 +259,11 @@ class MemoryStore {
   // Whether row `id` passes `q`'s filters and is live without asking SQLite: known in memory,
   // no tags to check, and no other connection has written since attributes_ were synced.
   bool Known(int64_t id, const Query& q) const;
+  // Whether row `id` passes `q`'s filters and is live: no when its kind or environment is known
+  // not to match, yes when Known(), else asked of SQLite with `check` ("SELECT 1 ... WHERE m.id =
+  // ?" and the filter's clauses, bound to `args`).
+  Result<bool> Passes(int64_t id, const Query& q, store::Statement& check,
+                      const std::vector<std::string>& args);
   // A statement prepared once and reused (searches run often); the caller resets it when done
   // (see StatementLease in the .cc) so that no read transaction stays open between calls.
   Result<store::Statement*> Cached(const std::string& sql);

@@ -6,6 +6,7 @@
 
 #include "core/files.h"
 #include "core/ids.h"
+#include "skills/testing/market_skill.h"
 
 namespace naut::skills {
 namespace {
@@ -242,14 +243,7 @@ TEST_F(SkillStoreTest, AVersionsCheckIsKeptAndAVerifiedSkillRanksBeforeADraft) {
   EXPECT_FALSE(VerificationFromString("trusted").has_value());
 }
 
-std::string MarketSkill(const std::string& name, const std::string& item) {
-  return "import tools\n\ndef " + name + "():\n    \"\"\"Buy a " + item +
-         " at the goblin market.\"\"\"\n    "
-         "tools.game__send_message(chat_id=\"@goblin_market_bot\", "
-         "message=\"/start\")\n    return tools.game__press_inline_button(chat_id="
-         "\"@goblin_market_bot\", button_text=\"Buy " +
-         item + "\")\n";
-}
+using skills::testing::MarketSkill;
 
 TEST(CodeSimilarityTest, CountsTheWordsTwoSourcesShare) {
   EXPECT_DOUBLE_EQ(CodeSimilarity("a = b + c", "a = b + c"), 1.0);

@@ -10,9 +10,7 @@
 // instead with NAUT_TEST_MODEL=1.
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +25,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/mutex.h"
+#include "core/net.h"
 #include "core/subprocess.h"
 #include "llm/endpoint_pool.h"
 #include "llm/llama_server.h"
@@ -51,21 +50,6 @@ bool ModelTestsRequired() {
     if (ModelTestsRequired()) FAIL() << (why) << " (NAUT_TEST_MODEL=1 asks for a run)"; \
     GTEST_SKIP() << (why);                                                              \
   } while (0)
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // One llama-server as a user runs it, on a fixed port so that it can be started again there.
 class RealServer {
@@ -145,8 +129,10 @@ class PoolFaultTest : public ::testing::Test {
     home_ = root_ / "home";
     fs::create_directories(home_);
     for (int i = 0; i < 2; ++i) {
+      auto port = FreeTcpPort();
+      ASSERT_TRUE(port) << port.error().ToString();
       servers_.push_back(std::make_unique<RealServer>(
-          *binary, FreePort(), root_ / ("llama-" + std::to_string(i) + ".log")));
+          *binary, *port, root_ / ("llama-" + std::to_string(i) + ".log")));
     }
     std::vector<Status> started(2);
     std::thread other([&] { started[1] = servers_[1]->Start(); });

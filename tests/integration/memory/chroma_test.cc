@@ -1,13 +1,10 @@
 // The memory with Chroma as its vector store, against a real `chroma run` (PyPI chromadb,
 // installed by scripts/chroma.sh) on a free loopback port with its own data directory; and
 // against a small local HTTP server that answers junk.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/ids.h"
+#include "core/net.h"
 #include "core/subprocess.h"
 #include "memory/chroma_index.h"
 #include "memory/memory_store.h"
@@ -32,21 +30,6 @@ using std::chrono::milliseconds;
 
 const fs::path kSource = NAUT_SOURCE_DIR;
 const fs::path kChromaDeps = kSource / ".cache" / "chroma" / "pydeps";
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // One `chroma run` as a user starts it (scripts/chroma.sh run), on a fixed port so that it can
 // be killed and started again there with the same data.
@@ -151,7 +134,9 @@ class ChromaStoreTest : public ::testing::Test {
     }
     dir_ = fs::temp_directory_path() / ("naut-chroma-" + NewId());
     fs::create_directories(dir_);
-    port_ = FreePort();
+    auto port = FreeTcpPort();
+    ASSERT_TRUE(port) << port.error().ToString();
+    port_ = *port;
     server_ = std::make_unique<ChromaServer>(dir_ / "chroma", port_);
   }
   void TearDown() override {

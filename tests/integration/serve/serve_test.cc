@@ -336,15 +336,17 @@ TEST_F(ServeTest, AModelThatCannotBeLoadedEndsServeSayingWhy) {
   EXPECT_FALSE(missing) << "serve started with a model file that does not exist";
 }
 
-// The scripted model: the first answer starts the game, then slow plain answers keep the run
+// The scripted model: the first answer reads the chat (a tool call that does not start the game,
+// so the task is never done), then slow plain answers keep the run
 // going (each a model call in the trace) until it is stopped.
 Json SlowScript() {
   return Json{
-      {"responses", Json::array({{{"tool_calls", Json::array({{{"id", "call_1"},
-                                                               {"name", "game__send_message"},
-                                                               {"arguments",
-                                                                {{"chat_id", "@dungeon_quest_bot"},
-                                                                 {"message", "/start"}}}}})}}})},
+      {"responses",
+       Json::array({{{"tool_calls",
+                      Json::array({{{"id", "call_1"},
+                                    {"name", "game__get_messages"},
+                                    {"arguments",
+                                     {{"chat_id", "@dungeon_quest_bot"}, {"page_size", 2}}}}})}}})},
       {"default", {{"content", "Let me look at the chat again."}, {"delay_ms", 400}}}};
 }
 
