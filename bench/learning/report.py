@@ -23,7 +23,8 @@ import statistics
 import sys
 from pathlib import Path
 
-VARIANT_ORDER = ["full", "no-skills", "no-memory", "llm-critic", "fixed-curriculum", "transfer"]
+VARIANT_ORDER = ["full", "no-skills", "no-replay", "no-memory", "llm-critic", "fixed-curriculum",
+                 "no-reflect", "no-consolidate", "transfer"]
 KEY_MILESTONE = "reach_level_2"
 
 
@@ -63,6 +64,13 @@ def failure_cause(reason):
     if "abandoned" in r:
         return "abandoned"
     return "other"
+
+
+# The skill writer's prompts (prompts/skill_writer.txt) and its replies to a refused or failed
+# skill (agent/skill_writer.cc): a model call whose last message starts so is one spent writing
+# a skill.
+SKILL_WRITING = ("The agent just completed this task", "That skill was refused",
+                 "That skill was run from the state")
 
 
 def summarise_run(events):
@@ -127,6 +135,10 @@ def summarise_run(events):
         "skills_verified": len({e.get("name") for e in skills if e.get("status") == "verified"}),
         "skills_refused": sum(1 for e in skills if e.get("status") == "refused"),
         "skills_reused": len(used),
+        "skills_replayed": len({e.get("name") for e in skills
+                                if e.get("status") == "verified" and e.get("source") == "replay"}),
+        "skill_writing_calls": sum(1 for e in calls
+                                   if (e.get("input") or "").startswith(SKILL_WRITING)),
         "tasks": len(tasks),
         "tasks_done": sum(1 for t in tasks if t.get("success")),
         "failures": failures,
@@ -177,8 +189,9 @@ def variant_rows(runs_by_variant):
     header = ("| variant | runs | reach_level_2 | milestones reached | model calls to reach_level_2 "
               "| model calls per milestone | model calls | corrections | skills learned / reused "
               "| cached share of prompt tokens | failed tasks by cause "
-              "| retries after lessons: reached / tried | skills at the end (merges) |")
-    lines = [header, "|---" * 13 + "|"]
+              "| retries after lessons: reached / tried | skills at the end (merges) "
+              "| skills verified (of them replays) | model calls writing skills |")
+    lines = [header, "|---" * 15 + "|"]
     for variant, runs in runs_by_variant.items():
         n = len(runs)
         hits = sum(1 for r in runs if calls_to(r, KEY_MILESTONE) is not None)
@@ -186,6 +199,8 @@ def variant_rows(runs_by_variant):
         per = [r["model_calls"] / len(r["milestones"]) for r in runs if r["milestones"]]
         prompt = sum(r["prompt_tokens"] for r in runs)
         cached = sum(r["cached_tokens"] for r in runs)
+        writing = sum(r.get("skill_writing_calls", 0) for r in runs)
+        calls = sum(r["model_calls"] for r in runs)
         causes = {}
         for r in runs:
             for c, k in r["failures"].items():
@@ -203,7 +218,10 @@ def variant_rows(runs_by_variant):
             f"{sum(r.get('retried_after_lessons', 0) for r in runs)} "
             f"| {mean_sd([r.get('skills_in_library') for r in runs])} "
             f"({sum(r.get('consolidations_merged', 0) for r in runs)} merged, "
-            f"{sum(r.get('consolidations_refused', 0) for r in runs)} refused) |")
+            f"{sum(r.get('consolidations_refused', 0) for r in runs)} refused) "
+            f"| {sum(r.get('skills_verified', 0) for r in runs)} "
+            f"({sum(r.get('skills_replayed', 0) for r in runs)}) "
+            f"| {writing} of {calls} ({(writing / calls if calls else 0):.0%}) |")
     return "\n".join(lines) + "\n"
 
 

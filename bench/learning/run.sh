@@ -15,6 +15,8 @@
 #   fixed-curriculum  --curriculum fixed: the milestones in order, each until reached
 #   no-reflect        [agent] reflect = "off": no lessons drawn, so no retries after lessons
 #   no-consolidate    [agent] consolidate_every = 0: alike skills are never merged
+#   no-replay         [agent] replay_skills = false: the model writes every skill (no task's
+#                     calls are kept as its skill)
 #   transfer          a new game on the same seed with the data home of `full` (its skills and
 #                     memories kept); needs `full` run first in the same label
 # Runs go to bench/learning/runs/<label>/<variant>/seed<N>/ (ignored by git): the data home,
@@ -36,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     --env) env="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -81,7 +83,7 @@ for variant in $variants; do
     no-memory) flags=(--no-memory) ;;
     llm-critic) flags=(--critic llm) ;;
     fixed-curriculum) flags=(--curriculum fixed) ;;
-    no-reflect | no-consolidate) flags=() ;;
+    no-reflect | no-consolidate | no-replay) flags=() ;;
     *) echo "run.sh: unknown variant '$variant'" >&2; exit 2 ;;
   esac
   for seed in $seeds; do
@@ -107,6 +109,7 @@ for variant in $variants; do
     case "$variant" in  # the ablations that are settings rather than flags
       no-reflect) printf '\n[agent]\nreflect = "off"\n' >> "$dir/home/neuronaut.toml" ;;
       no-consolidate) printf '\n[agent]\nconsolidate_every = 0\n' >> "$dir/home/neuronaut.toml" ;;
+      no-replay) printf '\n[agent]\nreplay_skills = false\n' >> "$dir/home/neuronaut.toml" ;;
     esac
     echo "  $variant seed $seed: running (at most $minutes min)"
     start=$(date +%s)

@@ -60,6 +60,13 @@ TEST_F(CliTest, VersionPrintsAndExitsZero) {
   auto r = Run({"--version"});
   EXPECT_EQ(r.status.exit_code, 0);
   EXPECT_EQ(r.out.rfind("neuronaut 0.", 0), 0u) << r.out;
+  // It names the commit it was built from, read at build time (not when cmake configured).
+  auto head =
+      RunCommand({.argv = {"git", "-C", NAUT_SOURCE_DIR, "rev-parse", "--short", "HEAD"}}, "", 30s);
+  if (!head || !head->status.success()) GTEST_SKIP() << "no git checkout to compare with";
+  std::string commit = head->out.substr(0, head->out.find_first_of(" \r\n"));
+  EXPECT_NE(r.out.find("(" + commit), std::string::npos)
+      << r.out << " is not built from " << commit;
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
