@@ -3,17 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <filesystem>
 
 #include "agent/prompts.h"
-#include "core/ids.h"
-#include "memory/embedder.h"
 #include "skills/testing/market_skill.h"
+#include "skills/testing/temp_store.h"
 
 namespace naut::agent {
 namespace {
-
-namespace fs = std::filesystem;
 
 TEST(ParseConsolidationCallsTest, ReadsOneCallPerOldSkillOfTheNewFunction) {
   auto calls = ParseConsolidationCalls(
@@ -47,16 +43,9 @@ std::string Answer(bool uses_item, bool with_calls = true) {
 class ConsolidatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("naut-consolidate-" + NewId());
-    fs::create_directories(dir_);
-    auto memory = memory::MemoryStore::Open(dir_ / "neuronaut.db",
-                                            std::make_unique<memory::HashingEmbedder>(256),
-                                            {.index_dir = dir_ / "index"});
-    ASSERT_TRUE(memory) << memory.error().ToString();
-    memory_ = std::move(*memory);
-    auto skills = skills::SkillStore::Open(*memory_, {.skills_dir = dir_ / "skills"});
-    ASSERT_TRUE(skills) << skills.error().ToString();
-    skills_ = std::move(*skills);
+    Status opened = store_.Open("naut-consolidate-");
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
+    skills_ = store_.skills.get();
     for (const auto& [name, item, task] :
          {std::tuple{"buy_wooden_sword", "Wooden Sword", "Buy a Wooden Sword"},
           std::tuple{"buy_health_potion", "Health Potion", "Buy a Health Potion"}}) {
@@ -87,12 +76,6 @@ class ConsolidatorTest : public ::testing::Test {
       if (type == "consolidation") events.push_back(f);
     };
   }
-  void TearDown() override {
-    skills_.reset();
-    memory_.reset();
-    fs::remove_all(dir_);
-  }
-
   // The game's checker, played by the test: the task is done when the code presses the button
   // of the task's item, which the call names or the parameter's default gives.
   SkillCheck Run(const skills::SkillCase& c, const std::string& code, const std::string& call) {
@@ -124,9 +107,8 @@ class ConsolidatorTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
-  std::unique_ptr<memory::MemoryStore> memory_;
-  std::unique_ptr<skills::SkillStore> skills_;
+  skills::testing::TempSkillStore store_;
+  skills::SkillStore* skills_ = nullptr;
   LoopAccess access_;
   std::deque<std::string> answers;
   std::vector<std::vector<llm::Message>> conversations;

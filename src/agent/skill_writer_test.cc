@@ -3,20 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <filesystem>
 #include <tuple>
 
 #include "agent/library.h"
-#include "core/ids.h"
-#include "memory/embedder.h"
-#include "memory/memory_store.h"
-#include "skills/skill_store.h"
+#include "skills/testing/temp_store.h"
 #include "skills/validator.h"
 
 namespace naut::agent {
 namespace {
-
-namespace fs = std::filesystem;
 
 TEST(ExtractPythonBlockTest, TheFirstFencedBlock) {
   EXPECT_EQ(ExtractPythonBlock("Here:\n```python\nprint(1)\n```\n```python\nx\n```"), "print(1)\n");
@@ -398,29 +392,14 @@ TEST(SkillNameForTaskTest, TheTasksWordsWithoutSmallOnes) {
 class ReplayLearnTest : public SkillWriterTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("naut-replay-" + NewId());
-    fs::create_directories(dir_);
-    auto memory = memory::MemoryStore::Open(dir_ / "neuronaut.db",
-                                            std::make_unique<memory::HashingEmbedder>(256),
-                                            {.index_dir = dir_ / "index"});
-    ASSERT_TRUE(memory) << memory.error().ToString();
-    memory_ = std::move(*memory);
-    auto skills = skills::SkillStore::Open(*memory_, {.skills_dir = dir_ / "skills"});
-    ASSERT_TRUE(skills) << skills.error().ToString();
-    store_ = std::move(*skills);
-    library_ = std::make_unique<StoreSkillLibrary>(*store_);
+    Status opened = store_.Open("naut-replay-");
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
+    library_ = std::make_unique<StoreSkillLibrary>(*store_.skills);
   }
-  void TearDown() override {
-    library_.reset();
-    store_.reset();
-    memory_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { library_.reset(); }
   const std::vector<ActionCall> calls_ = {{"counter__press", {{"times", 1}}},
                                           {"counter__press", {{"times", 1}}}};
-  fs::path dir_;
-  std::unique_ptr<memory::MemoryStore> memory_;
-  std::unique_ptr<skills::SkillStore> store_;
+  skills::testing::TempSkillStore store_;
   std::unique_ptr<StoreSkillLibrary> library_;
 };
 
@@ -438,7 +417,7 @@ TEST_F(ReplayLearnTest, AReplayThatPassesItsCheckIsTheSkillAndNoModelIsAsked) {
       checked[0].find("    for _ in range(2):\n        answer = tools.counter__press(times=1)"),
       std::string::npos)
       << checked[0];
-  auto stored = store_->Get("press_twice");
+  auto stored = store_.skills->Get("press_twice");
   ASSERT_TRUE(stored) << stored.error().ToString();
   EXPECT_EQ(stored->verification, skills::Verification::kVerified);
   ASSERT_FALSE(events.empty());
@@ -451,7 +430,7 @@ TEST_F(ReplayLearnTest, AReplayThatPassesItsCheckIsTheSkillAndNoModelIsAsked) {
   EXPECT_EQ(Make(library_.get()).Learn("Press twice!", {"counter__reset({})"}, check, other),
             "press_twice_2")
       << ::testing::PrintToString(events);
-  EXPECT_EQ(store_->Get("press_twice", 0)->version, 1);
+  EXPECT_EQ(store_.skills->Get("press_twice", 0)->version, 1);
 }
 
 TEST_F(ReplayLearnTest, AReplayThatFailsItsCheckIsRemovedAndTheModelWritesTheSkill) {
@@ -468,7 +447,7 @@ TEST_F(ReplayLearnTest, AReplayThatFailsItsCheckIsRemovedAndTheModelWritesTheSki
             "press_until_two");
   EXPECT_EQ(checks, 2);
   EXPECT_EQ(requests.size(), 1u);
-  EXPECT_FALSE(store_->Get("press_twice"));
+  EXPECT_FALSE(store_.skills->Get("press_twice"));
   EXPECT_NE(events.front().find(R"("reason":"it ran, not done","status":"not_replayed")"),
             std::string::npos)
       << events.front();
