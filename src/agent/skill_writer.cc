@@ -246,26 +246,12 @@ std::string PythonLiteral(const Json& v) {
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-bool IsPythonKeyword(std::string_view w) {
-  static constexpr std::string_view kKeywords[] = {
-      "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
-      "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
-      "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
-      "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
-  return std::find(std::begin(kKeywords), std::end(kKeywords), w) != std::end(kKeywords);
-}
-
-bool IsIdentifier(std::string_view w) {
-  if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0]))) return false;
-  return std::all_of(w.begin(), w.end(), [](char c) { return IsNameChar(c); }) &&
-         !IsPythonKeyword(w);
-}
-
 std::string ReplayCall(const ActionCall& c) {
   std::string call = "tools." + c.tool + "(";
   if (c.arguments.is_object() && !c.arguments.empty()) {
     bool keywords = true;
-    for (const auto& [k, unused] : c.arguments.items()) keywords = keywords && IsIdentifier(k);
+    for (const auto& [k, unused] : c.arguments.items())
+      keywords = keywords && skills::IsPythonName(k);
     if (keywords) {
       bool first = true;
       for (const auto& [k, v] : c.arguments.items()) {
@@ -283,10 +269,10 @@ std::string ReplayCall(const ActionCall& c) {
 
 std::optional<std::string> ReplaySkill(const std::string& name, const std::string& docstring,
                                        const std::vector<ActionCall>& calls) {
-  if (calls.empty() || !IsIdentifier(name)) return std::nullopt;
+  if (calls.empty() || !skills::IsPythonName(name)) return std::nullopt;
   std::vector<std::pair<std::string, int>> steps;  // a call and how many times in a row
   for (const auto& c : calls) {
-    if (!IsIdentifier(c.tool)) return std::nullopt;
+    if (!skills::IsPythonName(c.tool)) return std::nullopt;
     std::string line = ReplayCall(c);
     if (!steps.empty() && steps.back().first == line) {
       ++steps.back().second;
@@ -334,7 +320,7 @@ std::string SkillNameForTask(const std::string& task) {
   std::string name;
   for (const auto& w : words) name += (name.empty() ? "" : "_") + w;
   if (name.empty()) return "do_task";
-  if (std::isdigit(static_cast<unsigned char>(name[0])) || IsPythonKeyword(name))
+  if (std::isdigit(static_cast<unsigned char>(name[0])) || skills::IsPythonKeyword(name))
     name = "do_" + name;
   return name;
 }
@@ -355,9 +341,11 @@ std::optional<std::string> SkillWriter::LearnByReplay(const std::string& task,
   for (int n = 2; store->Get(name); ++n) name = base + "_" + std::to_string(n);
   auto code = ReplaySkill(name, task, calls);
   if (!code) {
-    access_.emit("skill", {{"status", "not_replayed"},
-                           {"reason", std::to_string(calls.size()) +
-                                          " calls are too many steps to replay as a skill"}});
+    access_.emit("skill",
+                 {{"status", "not_replayed"},
+                  {"reason",
+                   "its " + std::to_string(calls.size()) + " calls cannot be a replay: more than " +
+                       std::to_string(kMaxReplaySteps) + " steps, or a tool Python cannot name"}});
     return std::nullopt;
   }
   auto added = skills_->Add(*code, task, env_);

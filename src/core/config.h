@@ -103,13 +103,13 @@ struct AgentConfig {
   // Memory replay: after a task that failed ("failures"), after every task and at the end of
   // a run ("each_task"), or never ("off"), the model draws lessons from recent episodes.
   std::string reflect = "failures";
-  // Skill consolidation: after every this many tasks done (0: never), skills that look alike
-  // (the mean of their descriptions' cosine and their code's word overlap at least
-  // consolidate_similarity) are merged into one general skill, checked on each of their tasks.
   // A task done by tool calls is first stored as a skill that makes those calls again, kept
   // (verified) only when the environment's checker agrees from the task's start; the model is
   // asked to write the skill only when that fails. false: the model always writes it.
   bool replay_skills = true;
+  // Skill consolidation: after every this many tasks done (0: never), skills that look alike
+  // (the mean of their descriptions' cosine and their code's word overlap at least
+  // consolidate_similarity) are merged into one general skill, checked on each of their tasks.
   int consolidate_every = 5;
   double consolidate_similarity = 0.5;
   // A skill that passed tasks of which some pair is less alike than this (cosine) is split

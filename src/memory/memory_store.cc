@@ -407,8 +407,8 @@ bool MemoryStore::Known(int64_t id, const Query& q) const {
 
 Result<bool> MemoryStore::Passes(int64_t id, const Query& q, store::Statement& check,
                                  const std::vector<std::string>& args) {
-  const auto match = attributes_.Matches(id, q.kind, q.environment);
-  if (match == internal::RowAttributes::Match::kNo) return false;
+  if (attributes_.Matches(id, q.kind, q.environment) == internal::RowAttributes::Match::kNo)
+    return false;
   if (Known(id, q)) return true;
   StatementLease s(check);
   s->Bind(1, id);

@@ -506,21 +506,17 @@ Result<std::vector<SkillCase>> SkillStore::Cases(const std::string& name) {
 
 namespace {
 
-bool IsPythonKeyword(const std::string& w) {
-  static const std::set<std::string> kKeywords = {
-      "False",   "None",     "True",     "and",    "as",   "assert", "async",  "await",
-      "break",   "class",    "continue", "def",    "del",  "elif",   "else",   "except",
-      "finally", "for",      "from",     "global", "if",   "import", "in",     "is",
-      "lambda",  "nonlocal", "not",      "or",     "pass", "raise",  "return", "try",
-      "while",   "with",     "yield",    "tools",  "self", "print",  "len",    "range"};
-  return kKeywords.contains(w);
+// Keywords and the words every skill has: they say nothing about what a skill does.
+bool IsCommonWord(const std::string& w) {
+  static const std::set<std::string> kEverywhere = {"tools", "self", "print", "len", "range"};
+  return IsPythonKeyword(w) || kEverywhere.contains(w);
 }
 
 std::set<std::string> CodeWords(const std::string& code) {
   std::set<std::string> words;
   std::string w;
   auto flush = [&] {
-    if (!w.empty() && !IsPythonKeyword(w)) words.insert(w);
+    if (!w.empty() && !IsCommonWord(w)) words.insert(w);
     w.clear();
   };
   for (char c : code) {

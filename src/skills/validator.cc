@@ -1,5 +1,9 @@
 #include "skills/validator.h"
 
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+
 #include "core/json.h"
 #include "core/subprocess.h"
 
@@ -231,6 +235,21 @@ Result<TidiedSkill> TidySkill(const std::string& code, const std::string& docstr
     if (line.is_string()) out.dropped.push_back(line.get<std::string>());
   out.docstring_added = answer.value("docstring_added", false);
   return out;
+}
+
+bool IsPythonKeyword(std::string_view word) {
+  static constexpr std::string_view kKeywords[] = {
+      "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+      "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+      "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+      "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
+  return std::find(std::begin(kKeywords), std::end(kKeywords), word) != std::end(kKeywords);
+}
+
+bool IsPythonName(std::string_view word) {
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  return !word.empty() && !std::isdigit(static_cast<unsigned char>(word[0])) &&
+         std::all_of(word.begin(), word.end(), name_char) && !IsPythonKeyword(word);
 }
 
 }  // namespace naut::skills

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -56,5 +57,12 @@ struct TidiedSkill {
 // back unchanged. Errors: kUnavailable when python3 cannot be run.
 Result<TidiedSkill> TidySkill(const std::string& code, const std::string& docstring = "",
                               std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Whether `word` is one of Python's keywords (`def`, `None`, `class`, ...).
+bool IsPythonKeyword(std::string_view word);
+
+// Whether `word` can name a Python function or keyword argument: ASCII letters, digits and '_',
+// not starting with a digit, and not a keyword.
+bool IsPythonName(std::string_view word);
 
 }  // namespace naut::skills
