@@ -794,9 +794,18 @@ Result<std::vector<llm::Message>> Agent::RoundPrompt(const TaskRecord& task, Tas
                          .observation = std::move(observation),
                          .skills_min_similarity = options_.skills_min_similarity,
                          .earlier_rounds = {state.rounds.begin(), state.rounds.end() - 1}};
+  std::vector<std::string> withheld;  // replays of other tasks
   if (skills_ && options_.skills_top_k > 0) {
     auto found = skills_->Retrieve(task.description, profile_.name, options_.skills_top_k);
-    if (found) material.skills = std::move(*found);
+    if (found) {
+      for (auto& s : *found) {
+        if (s.replay && !ReplayFitsTask(s.description, task.description)) {
+          withheld.push_back(std::move(s.name));
+        } else {
+          material.skills.push_back(std::move(s));
+        }
+      }
+    }
   }
   if (memory_ && options_.memories_top_k > 0) {
     auto found = memory_->Retrieve(task.description, profile_.name, options_.memories_top_k);
@@ -813,10 +822,12 @@ Result<std::vector<llm::Message>> Agent::RoundPrompt(const TaskRecord& task, Tas
                  {"memories", context.memories_text.empty() ? "(none yet)" : context.memories_text},
                  {"feedback", context.feedback}});
   if (!user) return user.error();
-  Emit("prompt", {{"observation_chars", context.observation.size()},
-                  {"skills", context.offered_skills},
-                  {"memories_chars", context.memories_text.size()},
-                  {"feedback_chars", context.feedback.size()}});
+  Json prompt_event = {{"observation_chars", context.observation.size()},
+                       {"skills", context.offered_skills},
+                       {"memories_chars", context.memories_text.size()},
+                       {"feedback_chars", context.feedback.size()}};
+  if (!withheld.empty()) prompt_event["replays_withheld"] = withheld;
+  Emit("prompt", prompt_event);
   return std::vector<llm::Message>{llm::Message::System(*system), llm::Message::User(*user)};
 }
 

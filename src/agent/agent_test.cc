@@ -93,8 +93,8 @@ class FakeSkills : public SkillLibrary {
   Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&, int) override {
     return stored;
   }
-  Result<std::string> Add(const std::string& code, const std::string&,
-                          const std::string&) override {
+  Result<std::string> Add(const std::string& code, const std::string&, const std::string&,
+                          SkillOrigin) override {
     if (code.find("def ") == std::string::npos) return InvalidArgument("no function definition");
     stored.push_back({"train_twice", "Train twice", code});
     return std::string("train_twice");
@@ -627,6 +627,28 @@ TEST_F(AgentTest, SkillsUnlikeTheTaskAreNotOffered) {
   EXPECT_EQ(prompt.find("start_game"), std::string::npos);
   EXPECT_NE(prompt.find("- train_n(n): Train n times"), std::string::npos);
   EXPECT_TRUE(Saw("\"skills\":[\"train_n\"]"));
+}
+
+TEST_F(AgentTest, AReplayOfAnotherTaskIsNotOffered) {
+  options_.max_rounds = 1;
+  FakeSkills skills;
+  SkillSnippet other{"buy_healing_potion", "Buy a healing potion. Replays the 2 tool calls...",
+                     "def buy_healing_potion():\n"
+                     "    pass\n",
+                     0.8};
+  other.replay = true;
+  SkillSnippet same{"get_two_points", "Get two points. Replays the 2 tool calls...",
+                    "def get_two_points():\n    pass\n", 0.7};
+  same.replay = true;
+  skills.stored = {other, same};
+  skills.stored.push_back({"buy_item", "Buy an item.", "def buy_item(item):\n    pass\n", 0.6});
+  model_.script = {Text("no"), Text("no")};
+  Run(&skills);
+  const std::string& prompt = model_.requests[0].messages[1].content;
+  EXPECT_EQ(prompt.find("buy_healing_potion"), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("get_two_points"), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("buy_item"), std::string::npos) << prompt;
+  EXPECT_TRUE(Saw("\"replays_withheld\":[\"buy_healing_potion\"]"));
 }
 
 TEST_F(AgentTest, ToolsAnswerToBareNamesAndARepeatedFailingActionIsStopped) {

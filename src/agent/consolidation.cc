@@ -1,5 +1,6 @@
 #include "agent/consolidation.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <sstream>
@@ -115,7 +116,18 @@ Consolidator::Consolidator(skills::SkillStore& store, std::string env, LoopAcces
       options_(options) {}
 
 Result<std::vector<skills::SkillGroup>> Consolidator::Groups() {
-  return store_.SimilarGroups(env_, options_.min_similarity);
+  NAUT_ASSIGN_OR_RETURN(auto groups, store_.SimilarGroups(env_, options_.min_similarity));
+  // Replays are left out: each is its own task's calls with their literal arguments, and their
+  // docstrings ("... Replays the 5 tool calls that did it ...") make any two look alike; the
+  // 1.5B asked to merge them wrote no skill that passed (four calls a run, all refused). What is
+  // left of a group is still a group when two skills remain: every pair of it was alike.
+  std::erase_if(groups, [](skills::SkillGroup& g) {
+    std::erase_if(g.skills, [](const skills::Skill& k) {
+      return std::find(k.tags.begin(), k.tags.end(), kReplayTag) != k.tags.end();
+    });
+    return g.skills.size() < 2;
+  });
+  return groups;
 }
 
 void Consolidator::Report(const Consolidation& c) {

@@ -197,6 +197,29 @@ TEST_F(ConsolidatorTest, ASkillWithoutATaskToCheckOnIsLeftOut) {
   EXPECT_TRUE(conversations.empty());
 }
 
+// Replays (SkillOrigin::kReplay) are each one task's literal calls: never grouped for a merge.
+TEST_F(ConsolidatorTest, ReplaysAreNotMerged) {
+  ASSERT_EQ(Make().Groups()->size(), 1u);
+  ASSERT_TRUE(skills_
+                  ->Add({.code = MarketSkill("buy_torch", "Torch"),
+                         .environment = "rpg",
+                         .tags = {std::string(kReplayTag)}})
+                  .ok());
+  auto groups = Make().Groups();
+  ASSERT_TRUE(groups) << groups.error().ToString();
+  ASSERT_EQ(groups->size(), 1u);
+  for (const auto& k : groups->front().skills) EXPECT_NE(k.name, "buy_torch");
+  EXPECT_EQ(groups->front().skills.size(), 2u);
+  // A group left with one skill is no group.
+  ASSERT_TRUE(skills_->Remove("buy_health_potion").ok());
+  groups = Make().Groups();
+  ASSERT_TRUE(groups) << groups.error().ToString();
+  EXPECT_TRUE(groups->empty());
+  auto report = Make().Run();
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_TRUE(conversations.empty());
+}
+
 TEST(SplitAnswerTest, BlocksAndTaskLinesAreRead) {
   const std::string answer =
       "```python\ndef a():\n    pass\n```\ntext\n```python\ndef b():\n    '```'\n```\n"

@@ -1,5 +1,6 @@
 #include "agent/library.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -22,18 +23,21 @@ Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string&
   std::vector<SkillSnippet> out;
   out.reserve(hits.size());
   for (const auto& h : hits) {
+    const auto& tags = h.skill.tags;
     out.push_back({h.skill.name, h.skill.description, h.skill.code, h.similarity,
-                   std::string(skills::ToString(h.skill.verification)), h.skill.verification_note});
+                   std::string(skills::ToString(h.skill.verification)), h.skill.verification_note,
+                   std::find(tags.begin(), tags.end(), kReplayTag) != tags.end()});
   }
   return out;
 }
 
 Result<std::string> StoreSkillLibrary::Add(const std::string& code, const std::string& task,
-                                           const std::string& env) {
+                                           const std::string& env, SkillOrigin origin) {
   skills::NewSkill s;
   s.code = code;
   s.environment = env;
   s.tags = {TaskTag(task)};
+  if (origin == SkillOrigin::kReplay) s.tags.emplace_back(kReplayTag);
   NAUT_ASSIGN_OR_RETURN(auto added, store_.Add(s));
   return added.skill.name;
 }

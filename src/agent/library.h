@@ -16,8 +16,8 @@ class StoreSkillLibrary : public SkillLibrary {
   explicit StoreSkillLibrary(skills::SkillStore& store) : store_(store) {}
   Result<std::vector<SkillSnippet>> Retrieve(const std::string& task, const std::string& env,
                                              int k) override;
-  Result<std::string> Add(const std::string& code, const std::string& task,
-                          const std::string& env) override;
+  Result<std::string> Add(const std::string& code, const std::string& task, const std::string& env,
+                          SkillOrigin origin) override;
   Status RecordOutcome(const std::string& name, bool success, const std::string& why) override;
   Status SetVerification(const std::string& name, bool verified, const std::string& note) override;
   Result<std::optional<std::string>> SkillForTask(const std::string& task,

@@ -282,7 +282,7 @@ std::optional<std::string> ReplaySkill(const std::string& name, const std::strin
   }
   if (steps.size() > kMaxReplaySteps) return std::nullopt;
   // The docstring as a Python string literal: JSON's escapes are Python's.
-  std::string doc = docstring + " Replays the " + std::to_string(calls.size()) +
+  std::string doc = docstring + std::string(kReplayNote) + std::to_string(calls.size()) +
                     " tool calls that did it, in order; returns the last call's answer.";
   std::string code = "import tools\n\n\ndef " + name + "():\n    " + Json(doc).dump() + "\n";
   code += "    answer = None\n";
@@ -296,17 +296,14 @@ std::optional<std::string> ReplaySkill(const std::string& name, const std::strin
   return code + "    return answer\n";
 }
 
-std::string SkillNameForTask(const std::string& task) {
+std::vector<std::string> TaskWords(const std::string& task) {
   static constexpr std::string_view kSmall[] = {"a",  "an", "the", "any", "from", "to", "of",
                                                 "at", "in", "on",  "for", "with", "and"};
   std::vector<std::string> words;
   std::string word;
   auto flush = [&] {
-    if (!word.empty() &&
-        std::find(std::begin(kSmall), std::end(kSmall), word) == std::end(kSmall) &&
-        words.size() < 5) {
+    if (!word.empty() && std::find(std::begin(kSmall), std::end(kSmall), word) == std::end(kSmall))
       words.push_back(word);
-    }
     word.clear();
   };
   for (char c : task) {
@@ -317,12 +314,27 @@ std::string SkillNameForTask(const std::string& task) {
     }
   }
   flush();
+  return words;
+}
+
+std::string SkillNameForTask(const std::string& task) {
+  std::vector<std::string> words = TaskWords(task);
+  if (words.size() > 5) words.resize(5);
   std::string name;
   for (const auto& w : words) name += (name.empty() ? "" : "_") + w;
   if (name.empty()) return "do_task";
   if (std::isdigit(static_cast<unsigned char>(name[0])) || skills::IsPythonKeyword(name))
     name = "do_" + name;
   return name;
+}
+
+bool ReplayFitsTask(const std::string& description, const std::string& task) {
+  const std::vector<std::string> words = TaskWords(task);
+  const std::vector<std::string> own =
+      TaskWords(description.substr(0, description.find(kReplayNote)));
+  return !own.empty() && std::all_of(own.begin(), own.end(), [&](const std::string& w) {
+    return std::find(words.begin(), words.end(), w) != words.end();
+  });
 }
 
 SkillWriter::SkillWriter(SkillLibrary* skills, std::string env, int skills_top_k, LoopAccess access)
@@ -348,7 +360,7 @@ std::optional<std::string> SkillWriter::LearnByReplay(const std::string& task,
                        std::to_string(kMaxReplaySteps) + " steps, or a tool Python cannot name"}});
     return std::nullopt;
   }
-  auto added = skills_->Add(*code, task, env_);
+  auto added = skills_->Add(*code, task, env_, SkillOrigin::kReplay);
   if (!added) {
     access_.emit("skill", {{"status", "not_replayed"}, {"reason", added.error().message()}});
     return std::nullopt;
@@ -425,7 +437,7 @@ std::string SkillWriter::Learn(const std::string& task,
     if (auto problem = SkillDraftProblem(code, skill_names, ToolsUsed(successful_actions))) {
       access_.emit("skill", {{"status", "refused"}, {"reason", *problem}});
       reply = "That skill was refused: " + *problem;
-    } else if (auto added = skills_->Add(code, task, env_); !added) {
+    } else if (auto added = skills_->Add(code, task, env_, SkillOrigin::kModel); !added) {
       std::string refusal = added.error().message();
       // The store's message starts with what the event and the reply below already say.
       constexpr std::string_view kPrefix = "skill refused: ";

@@ -78,9 +78,20 @@ inline constexpr size_t kMaxReplaySteps = 40;
 std::optional<std::string> ReplaySkill(const std::string& name, const std::string& docstring,
                                        const std::vector<ActionCall>& calls);
 
-// A function name for a task: its first words (letters and digits, lowercased, small words such
-// as "a", "the", "from" left out), at most five, joined by '_'; "do_task" when none is left.
+// The words of a task: runs of ASCII letters and digits, lowercased, small words such as "a",
+// "the", "from" left out.
+std::vector<std::string> TaskWords(const std::string& task);
+
+// A function name for a task: its first five TaskWords joined by '_' ("do_" before a name that
+// would start with a digit or be a keyword); "do_task" when there are none.
 std::string SkillNameForTask(const std::string& task);
+
+// Whether a replayed skill, described by `description` (its docstring's first line: its task,
+// then kReplayNote), may be offered for `task`: every word of its task is a word of `task`. A
+// replay of "Buy a Healing Potion from the Goblin Market." spent the gold of "Buy a sword from
+// the Goblin Market." on potions (the 1.5B called it there, run after run).
+inline constexpr std::string_view kReplayNote = " Replays the ";
+bool ReplayFitsTask(const std::string& description, const std::string& task);
 
 // How many times the model may write a skill for one task (a refusal by the library, or a
 // failed check, sends it back once with the reason).

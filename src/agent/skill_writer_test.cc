@@ -67,8 +67,8 @@ class Library : public SkillLibrary {
     return std::vector<SkillSnippet>{{"train_n", "Train n times", "def train_n(n): pass"},
                                      {"start", "Start", "def start(): pass"}};
   }
-  Result<std::string> Add(const std::string& code, const std::string&,
-                          const std::string& env) override {
+  Result<std::string> Add(const std::string& code, const std::string&, const std::string& env,
+                          SkillOrigin) override {
     EXPECT_EQ(env, "counter");
     if (code.find("def ") == std::string::npos) return InvalidArgument("no function definition");
     added.push_back(code);
@@ -385,6 +385,23 @@ TEST(SkillNameForTaskTest, TheTasksWordsWithoutSmallOnes) {
   EXPECT_EQ(SkillNameForTask("2 potions"), "do_2_potions");
   EXPECT_EQ(SkillNameForTask("¿?"), "do_task");
   EXPECT_EQ(SkillNameForTask("Import"), "do_import");  // a Python keyword
+  EXPECT_EQ(TaskWords("Earn 20 XP, then rest at the Inn."),
+            (std::vector<std::string>{"earn", "20", "xp", "then", "rest", "inn"}));
+}
+
+TEST(ReplayFitsTaskTest, AReplayIsOfferedOnlyForATaskInItsWords) {
+  auto replay = [](const std::string& task) {
+    return task + std::string(kReplayNote) + "3 tool calls that did it, in order.";
+  };
+  const std::string potion = replay("Buy a Healing Potion from the Goblin Market.");
+  EXPECT_TRUE(ReplayFitsTask(potion, "Buy a Healing Potion from the Goblin Market."));
+  EXPECT_TRUE(ReplayFitsTask(potion, "At the Goblin Market, buy one more Healing Potion"));
+  EXPECT_FALSE(ReplayFitsTask(potion, "Buy a sword from the Goblin Market."));
+  EXPECT_FALSE(ReplayFitsTask(replay("Earn 20 XP."), "Earn 40 XP."));
+  EXPECT_FALSE(ReplayFitsTask(replay("Win a fight against any monster."), "Earn 20 XP."));
+  EXPECT_TRUE(ReplayFitsTask(replay("Reach level 2."), "Reach level 2"));
+  EXPECT_FALSE(ReplayFitsTask(replay("Reach level 2."), "Reach level 3."));
+  EXPECT_FALSE(ReplayFitsTask(replay("?"), "Press twice."));  // no words: fits nothing
 }
 
 // With a real library: the calls that worked are tried as the skill first; kept, verified, when
@@ -420,6 +437,11 @@ TEST_F(ReplayLearnTest, AReplayThatPassesItsCheckIsTheSkillAndNoModelIsAsked) {
   auto stored = store_.skills->Get("press_twice");
   ASSERT_TRUE(stored) << stored.error().ToString();
   EXPECT_EQ(stored->verification, skills::Verification::kVerified);
+  EXPECT_NE(std::find(stored->tags.begin(), stored->tags.end(), kReplayTag), stored->tags.end());
+  auto offered = library_->Retrieve("Press twice.", "counter", 5);
+  ASSERT_TRUE(offered) << offered.error().ToString();
+  ASSERT_EQ(offered->size(), 1u);
+  EXPECT_TRUE(offered->front().replay);
   ASSERT_FALSE(events.empty());
   EXPECT_NE(events.back().find(R"("source":"replay","status":"verified")"), std::string::npos)
       << events.back();
@@ -457,6 +479,11 @@ TEST_F(ReplayLearnTest, AReplayThatFailsItsCheckIsRemovedAndTheModelWritesTheSki
       "    return tools.counter__press(times=1)\n```"};
   EXPECT_EQ(Make(library_.get()).Learn("Press again.", {"counter__press({})"}, {}, calls_),
             "press_again");
+  // What the model wrote is no replay.
+  auto offered = library_->Retrieve("Press again.", "counter", 5);
+  ASSERT_TRUE(offered) << offered.error().ToString();
+  ASSERT_FALSE(offered->empty());
+  for (const auto& s : *offered) EXPECT_FALSE(s.replay) << s.name;
 }
 
 }  // namespace

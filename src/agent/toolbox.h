@@ -10,6 +10,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json.h"
@@ -80,7 +81,15 @@ struct SkillSnippet {
   // says why) or "unverified" (never run so).
   std::string verification = "unverified";
   std::string check;
+  bool replay = false;  // SkillOrigin::kReplay
 };
+
+// How a skill came to be: written by the model, or a replay of the calls that did its task
+// (ReplaySkill in skill_writer.h). A replay repeats that task's calls with their literal
+// arguments, so it is offered only for a task in the same words (ReplayFitsTask) and is never
+// merged by consolidation. Stored as the tag kReplayTag.
+enum class SkillOrigin { kModel, kReplay };
+inline constexpr std::string_view kReplayTag = "replay";
 
 class SkillLibrary {
  public:
@@ -90,7 +99,7 @@ class SkillLibrary {
   // Validates and stores a skill (a new version when the name exists); returns its name, or
   // an error naming why it was refused.
   virtual Result<std::string> Add(const std::string& code, const std::string& task,
-                                  const std::string& env) = 0;
+                                  const std::string& env, SkillOrigin origin) = 0;
   // One use of a skill in a task that succeeded or failed (`why`: the critic's reason).
   virtual Status RecordOutcome(const std::string& name, bool success, const std::string& why) = 0;
   // The current version of `name` was run on its task: it did it (verified) or not (a draft,
