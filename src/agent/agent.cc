@@ -796,12 +796,14 @@ Result<std::vector<llm::Message>> Agent::RoundPrompt(const TaskRecord& task, Tas
                          .earlier_rounds = {state.rounds.begin(), state.rounds.end() - 1}};
   std::vector<std::string> withheld;  // replays of other tasks
   if (skills_ && options_.skills_top_k > 0) {
-    auto found = skills_->Retrieve(task.description, profile_.name, options_.skills_top_k);
+    // Twice as many as are shown, so that replays held back leave room for the next best.
+    const auto k = static_cast<size_t>(options_.skills_top_k);
+    auto found = skills_->Retrieve(task.description, profile_.name, 2 * options_.skills_top_k);
     if (found) {
       for (auto& s : *found) {
         if (s.replay && !ReplayFitsTask(s.description, task.description)) {
           withheld.push_back(std::move(s.name));
-        } else {
+        } else if (material.skills.size() < k) {
           material.skills.push_back(std::move(s));
         }
       }

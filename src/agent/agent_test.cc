@@ -90,7 +90,10 @@ class CounterWorld : public ToolBox {
 class FakeSkills : public SkillLibrary {
  public:
   std::vector<SkillSnippet> stored;
-  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&, int) override {
+  int asked_k = 0;
+  Result<std::vector<SkillSnippet>> Retrieve(const std::string&, const std::string&,
+                                             int k) override {
+    asked_k = k;
     return stored;
   }
   Result<std::string> Add(const std::string& code, const std::string&, const std::string&,
@@ -642,13 +645,18 @@ TEST_F(AgentTest, AReplayOfAnotherTaskIsNotOffered) {
   same.replay = true;
   skills.stored = {other, same};
   skills.stored.push_back({"buy_item", "Buy an item.", "def buy_item(item):\n    pass\n", 0.6});
+  // The held-back replay leaves its place to the next best skill.
+  options_.skills_top_k = 2;
+  skills.stored.push_back({"train_n", "Train n times.", "def train_n(n):\n    pass\n", 0.5});
   model_.script = {Text("no"), Text("no")};
   Run(&skills);
   const std::string& prompt = model_.requests[0].messages[1].content;
   EXPECT_EQ(prompt.find("buy_healing_potion"), std::string::npos) << prompt;
   EXPECT_NE(prompt.find("get_two_points"), std::string::npos) << prompt;
   EXPECT_NE(prompt.find("buy_item"), std::string::npos) << prompt;
+  EXPECT_EQ(prompt.find("train_n"), std::string::npos) << "more than skills_top_k shown";
   EXPECT_TRUE(Saw("\"replays_withheld\":[\"buy_healing_potion\"]"));
+  EXPECT_EQ(skills.asked_k, 4);
 }
 
 TEST_F(AgentTest, ToolsAnswerToBareNamesAndARepeatedFailingActionIsStopped) {
