@@ -122,9 +122,7 @@ Result<std::vector<skills::SkillGroup>> Consolidator::Groups() {
   // 1.5B asked to merge them wrote no skill that passed (four calls a run, all refused). What is
   // left of a group is still a group when two skills remain: every pair of it was alike.
   std::erase_if(groups, [](skills::SkillGroup& g) {
-    std::erase_if(g.skills, [](const skills::Skill& k) {
-      return std::find(k.tags.begin(), k.tags.end(), kReplayTag) != k.tags.end();
-    });
+    std::erase_if(g.skills, [](const skills::Skill& k) { return IsReplay(k.tags); });
     return g.skills.size() < 2;
   });
   return groups;

@@ -23,10 +23,9 @@ Result<std::vector<SkillSnippet>> StoreSkillLibrary::Retrieve(const std::string&
   std::vector<SkillSnippet> out;
   out.reserve(hits.size());
   for (const auto& h : hits) {
-    const auto& tags = h.skill.tags;
     out.push_back({h.skill.name, h.skill.description, h.skill.code, h.similarity,
                    std::string(skills::ToString(h.skill.verification)), h.skill.verification_note,
-                   std::find(tags.begin(), tags.end(), kReplayTag) != tags.end()});
+                   IsReplay(h.skill.tags)});
   }
   return out;
 }

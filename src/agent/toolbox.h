@@ -6,6 +6,7 @@
 //
 // The agent loop calls all of these from its own thread only.
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stop_token>
@@ -90,6 +91,9 @@ struct SkillSnippet {
 // merged by consolidation. Stored as the tag kReplayTag.
 enum class SkillOrigin { kModel, kReplay };
 inline constexpr std::string_view kReplayTag = "replay";
+inline bool IsReplay(const std::vector<std::string>& tags) {
+  return std::find(tags.begin(), tags.end(), kReplayTag) != tags.end();
+}
 
 class SkillLibrary {
  public:

@@ -816,11 +816,19 @@ std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_
                                    [](const Message& m) { return !m.keyboard.empty(); })
                     : std::vector<Message>::const_reverse_iterator();
   if (chat && shown != chat->messages.rend()) {
+    // After a run of messages without buttons (unknown commands and their answers) a press
+    // without message_id no longer finds this keyboard: the 1.5B, told "button_index 0", got
+    // "No message with inline buttons found" a dozen times in a row.
+    std::string where = shown - chat->messages.rbegin() < kButtonSearchWindow
+                            ? ""
+                            : "message_id " + std::to_string(shown->id) + ", ";
+    auto at = [&](int index) {
+      return " (" + where + "button_index " + Str(index) + " in " + bot + ")";
+    };
     int index = 0, back = -1;
     for (const auto& row : shown->keyboard) {
       for (const auto& b : row) {
-        if (b.data == data)
-          return "press " + b.text + " (button_index " + Str(index) + " in " + bot + ")";
+        if (b.data == data) return "press " + b.text + at(index);
         if (b.data == "back") back = index;
         ++index;
       }
@@ -828,10 +836,7 @@ std::string Game::PressHint(int64_t chat_id, std::string_view data, std::string_
     // A screen of its own (inventory, hero, quest board): the way out comes first. A 1.5B
     // model told to press the Forest from the inventory pressed its button 0 (a potion) five
     // times.
-    if (back >= 0) {
-      return "press ⬅️ Back (button_index " + Str(back) + " in " + bot + "), then " +
-             std::string(label);
-    }
+    if (back >= 0) return "press ⬅️ Back" + at(back) + ", then " + std::string(label);
   }
   return "press " + std::string(label) + " in " + bot;
 }

@@ -28,6 +28,9 @@ inline constexpr int64_t kShopChatId = 7001002;
 inline constexpr int kMaxLevel = 10;
 // Messages kept per chat; older ones are dropped (their ids are never reused).
 inline constexpr size_t kMaxMessagesPerChat = 200;
+// How many of a chat's newest messages list_inline_buttons and press_inline_button search for
+// buttons when they are given no message_id (telegram-mcp's default).
+inline constexpr int kButtonSearchWindow = 20;
 
 // An inline keyboard button: a callback button carries `data`, a URL button carries `url`.
 struct Button {
@@ -177,6 +180,8 @@ class Game {
   Situation SituationFor(std::string_view id) const;
   // "press 🏰 Back to town (button_index 3 in @dungeon_quest_bot)": the button with callback
   // `data` as list_inline_buttons shows it now, or "press <label> in <bot>" when it is not shown.
+  // When its message is older than the kButtonSearchWindow newest, a press needs the message's
+  // id, and the hint names it: "(message_id 57, button_index 0 in @dungeon_quest_bot)".
   std::string PressHint(int64_t chat_id, std::string_view data, std::string_view label) const;
   std::pair<std::string, Keyboard> LocationView() const;
   std::pair<std::string, Keyboard> HeroView() const;

@@ -307,7 +307,8 @@ ToolResult RpgWorld::ListInlineButtons(const Json& args) {
   std::string answer;
   const Message* m = TargetMessage(
       *chat->chat, *message_id,
-      static_cast<int>(std::clamp<int64_t>(limit->value_or(kDefaultLimit), 1, kMaxLimit)), answer);
+      static_cast<int>(std::clamp<int64_t>(limit->value_or(kButtonSearchWindow), 1, kMaxLimit)),
+      answer);
   if (!m) return ToolResult::Text(answer);
   return JsonText(Json{{"message_id", m->id}, {"buttons", ButtonsJson(*m)}});
 }
@@ -327,7 +328,7 @@ ToolResult RpgWorld::PressInlineButton(const Json& args) {
     return ToolResult::Text("Provide button_text or button_index to choose a button.");
   }
   std::string answer;
-  const Message* m = TargetMessage(*chat->chat, *message_id, kDefaultLimit, answer);
+  const Message* m = TargetMessage(*chat->chat, *message_id, kButtonSearchWindow, answer);
   if (!m) return ToolResult::Text(answer);
   auto buttons = Flatten(*m);
   const Button* target = nullptr;

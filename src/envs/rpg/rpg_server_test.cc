@@ -149,6 +149,44 @@ TEST_F(RpgServerTest, BadPressesGetTheAnswersARealBotGives) {
             "user.");
 }
 
+// After a run of text the bot answered without buttons, a press without message_id finds no
+// keyboard (the newest kButtonSearchWindow messages have none); a listing with a larger limit
+// still shows it with its id, and the checker's "not yet" names that id, so the press it
+// describes works.
+TEST_F(RpgServerTest, AKeyboardBehindARunOfTextIsNamedByItsMessageId) {
+  d_.Send(kGameChatId, "/start");
+  d_.Press("🌲 Forest");
+  d_.Press("🐾 Hunt");
+  ASSERT_TRUE(d_.world->Snapshot().fight());
+  EXPECT_NE(d_.world->Snapshot()
+                .MilestoneDetail("first_victory")
+                .find("press ⚔️ Attack (button_index 0 in @dungeon_quest_bot)"),
+            std::string::npos);
+  int64_t fight =
+      Parse(d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}})))["message_id"];
+  for (int i = 0; i < kButtonSearchWindow / 2; ++i) d_.Send(kGameChatId, "/back");
+
+  EXPECT_EQ(
+      d_.PressIndex(0),
+      "No message with inline buttons found. Specify message_id to target a specific message.");
+  Json listed = Parse(
+      d_.Text(d_.Call("list_inline_buttons", Json{{"chat_id", kGameChatId}, {"limit", 100}})));
+  EXPECT_EQ(listed["message_id"], fight);
+  std::string hint = d_.world->Snapshot().MilestoneDetail("first_victory");
+  EXPECT_NE(hint.find("press ⚔️ Attack (message_id " + std::to_string(fight) +
+                      ", button_index 0 in @dungeon_quest_bot)"),
+            std::string::npos)
+      << hint;
+
+  int enemy_hp = d_.State()["fight"]["enemy"]["hp"].get<int>();
+  Json press = Parse(
+      d_.Text(d_.Call("press_inline_button",
+                      Json{{"chat_id", kGameChatId}, {"message_id", fight}, {"button_index", 0}})));
+  EXPECT_TRUE(press.contains("response")) << press;
+  Json after = d_.State();
+  EXPECT_TRUE(after["fight"].is_null() || after["fight"]["enemy"]["hp"].get<int>() < enemy_hp);
+}
+
 TEST_F(RpgServerTest, WrongArgumentTypesAreErrorsNamingTheField) {
   struct Case {
     const char* tool;
