@@ -4,6 +4,8 @@
 # then report.py turns the runs' traces into the table and plots of bench/learning/README.md.
 #
 #   bench/learning/run.sh [--label NAME] [--model NAME] [--seeds "1 2 3 4 5"] [--minutes 60]
+#                         [--calls N]       (each run also ends after N model calls: the same
+#                                            runs on a slow machine and a fast one)
 #                         [--variants "full no-skills ..."] [--env rpg] [--threads 2]
 #                         [--binary PATH]   (another build of neuronaut, e.g. to compare two)
 #
@@ -26,7 +28,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
-binary="" label="" model="qwen2.5-coder-1.5b" seeds="1 2 3 4 5" minutes=60 env=rpg threads=2
+binary="" label="" model="qwen2.5-coder-1.5b" seeds="1 2 3 4 5" minutes=60 calls="" env=rpg threads=2
 variants="full no-skills no-memory llm-critic fixed-curriculum transfer"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,11 +36,12 @@ while [[ $# -gt 0 ]]; do
     --model) model="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --minutes) minutes="$2"; shift 2 ;;
+    --calls) calls="$2"; shift 2 ;;
     --variants) variants="$2"; shift 2 ;;
     --env) env="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +64,7 @@ fi
 
 out="$root/bench/learning/runs/$label"
 mkdir -p "$out"
-echo "learning benchmark '$label': $env, $model, seeds [$seeds], $minutes min per run, variants [$variants]"
+echo "learning benchmark '$label': $env, $model, seeds [$seeds], $minutes min${calls:+ or $calls model calls} per run, variants [$variants]"
 
 config() {  # the data home's configuration: the same for every variant
   cat <<TOML
@@ -115,7 +118,8 @@ for variant in $variants; do
     start=$(date +%s)
     set +e
     "$naut" --home "$dir/home" run --env "$env" --seed "$seed" --max-minutes "$minutes" \
-      --max-tasks 0 --fresh --json "${flags[@]}" > "$dir/events.jsonl" 2> "$dir/stderr.txt"
+      ${calls:+--max-model-calls "$calls"} --max-tasks 0 --fresh --json "${flags[@]}" \
+      > "$dir/events.jsonl" 2> "$dir/stderr.txt"
     rc=$?
     set -e
     echo "$rc" > "$dir/exit_code"
@@ -124,4 +128,4 @@ for variant in $variants; do
   done
 done
 
-python3 "$here/report.py" "$out"
+python3 "$here/report.py" "$out" ${calls:+--calls "$calls"}

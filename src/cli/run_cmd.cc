@@ -51,6 +51,7 @@ struct RunFlags {
   bool json = false;
   std::optional<int64_t> seed;  // a new game with this seed before the run
   double max_minutes = 0;       // 0: no time limit
+  int max_model_calls = 0;      // 0: no limit
   bool no_skills = false;
   bool no_memory = false;
   std::string critic = "checker";
@@ -180,6 +181,42 @@ class CancelledOnTerm final : public llm::ChatModel {
  private:
   llm::ChatModel& inner_;
   std::stop_token term_;
+};
+
+// --max-model-calls N: after the Nth call the run stops as at the end of a step (that call's
+// action is carried out, the task stays active); a call asked for after it is not made. A run so
+// bounded is the same on a slow machine and a fast one: a build and a seed make the same N calls.
+class AtMostCalls final : public llm::ChatModel {
+ public:
+  AtMostCalls(llm::ChatModel& inner, int max_calls, std::stop_source& stop, std::stop_source& term)
+      : inner_(inner), max_calls_(max_calls), stop_(stop), term_(term) {}
+  llm::ChatResult Chat(const llm::ChatRequest& request, const llm::CallOptions& options) override {
+    if (max_calls_ <= 0) return inner_.Chat(request, options);
+    if (calls_ >= max_calls_) {
+      term_.request_stop();
+      stop_.request_stop();
+      return llm::LlmError{.kind = llm::LlmError::Kind::kCancelled,
+                           .message = "--max-model-calls " + std::to_string(max_calls_) +
+                                      " reached; this call was not made"};
+    }
+    llm::ChatResult result = inner_.Chat(request, options);
+    if (++calls_ == max_calls_) {
+      spent_ = true;
+      NotifyStopping("--max-model-calls reached; the task stays active and is resumed");
+      stop_.request_stop();
+    }
+    return result;
+  }
+  std::string Describe() const override { return inner_.Describe(); }
+  bool spent() const { return spent_; }
+
+ private:
+  llm::ChatModel& inner_;
+  const int max_calls_;
+  std::stop_source& stop_;
+  std::stop_source& term_;
+  std::atomic<int> calls_{0};
+  std::atomic<bool> spent_{false};
 };
 
 // How long the agent may go without an event before the service watchdog stops being fed: the
@@ -437,11 +474,12 @@ std::jthread WatchForStop(std::stop_source& stop, std::stop_source& term,
   });
 }
 
-// The summary on the terminal and the exit code: 0 for a run that ended as asked (SIGTERM and
-// --max-minutes included), 1 for one stopped by a failure, 130 for Ctrl-C.
+// The summary on the terminal and the exit code: 0 for a run that ended as asked (SIGTERM,
+// --max-minutes and --max-model-calls included), 1 for one stopped by a failure, 130 for Ctrl-C.
+// `limit` names the limit that ended the run ("--max-minutes"), empty when none did.
 int ReportRunEnd(const agent::RunSummary& summary, agent::ProgressStore& progress,
                  const std::string& env, const std::string& run_id, const DataHome& home, bool json,
-                 bool timed_out) {
+                 const std::string& limit) {
   auto milestones = progress.Milestones(env);
   int done = 0, total = 0;
   if (milestones) {
@@ -459,9 +497,9 @@ int ReportRunEnd(const agent::RunSummary& summary, agent::ProgressStore& progres
   }
   // SIGTERM cuts a model call short, which the agent reports as an error; the run still ended
   // as asked, with its task active.
-  bool terminated = g_stop_signal == SIGTERM || timed_out;
+  bool terminated = g_stop_signal == SIGTERM || !limit.empty();
   if (terminated && !json) {
-    std::cerr << (timed_out ? "stopped at --max-minutes" : "stopped by SIGTERM")
+    std::cerr << (limit.empty() ? "stopped by SIGTERM" : "stopped at " + limit)
               << "; the unfinished task is resumed by the next run\n";
   }
   if (summary.error && !terminated) {
@@ -595,22 +633,26 @@ int Run(Context& ctx, const RunFlags& flags) {
   auto runtime_options = skills::SandboxedRuntimeOptions(*config);
   if (!runtime_options) return Fail(runtime_options.error());
   agent::SkillsCodeRunner code_runner(std::move(*runtime_options));
-  std::stop_source term;  // SIGTERM: also cancels a model call under way
+  std::stop_source stop;  // ends the run after the current step
+  std::stop_source term;  // SIGTERM, a limit: also cancels a model call under way
   CancelledOnTerm stoppable_model(**model, term.get_token());
-  agent::Agent agent(stoppable_model, toolbox, **progress, **trace, *profile, options,
+  AtMostCalls bounded_model(stoppable_model, flags.max_model_calls, stop, term);
+  agent::Agent agent(bounded_model, toolbox, **progress, **trace, *profile, options,
                      flags.no_skills ? nullptr : &skill_library, &episodes, &code_runner,
                      EventOutput(flags.json, watchdog));
   if (!graph.empty()) agent.UseKnowledgeGraph(hub_tools, graph);
 
   if (flags.consolidate) return ReportConsolidation(agent.Consolidate(flags.dry_run), flags);
 
-  std::stop_source stop;
   std::atomic<bool> timed_out{false};
   std::jthread watcher = WatchForStop(stop, term, timed_out, flags.max_minutes);
   NotifyReady("running in environment '" + profile->name + "', run " + run_id);
   auto summary = agent.Run(stop.get_token());
   if (!summary) return Fail(summary.error());
-  return ReportRunEnd(*summary, **progress, profile->name, run_id, *home, flags.json, timed_out);
+  std::string limit = timed_out               ? "--max-minutes"
+                      : bounded_model.spent() ? "--max-model-calls"
+                                              : "";
+  return ReportRunEnd(*summary, **progress, profile->name, run_id, *home, flags.json, limit);
 }
 
 }  // namespace
@@ -650,6 +692,9 @@ void AddRunCommand(CLI::App& app, Context& ctx) {
       ->check(CLI::NonNegativeNumber);
   run->add_option("--max-minutes", flags.max_minutes,
                   "Stop after this many minutes (the task under way stays active)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--max-model-calls", flags.max_model_calls,
+                  "Stop after this many model calls (the task under way stays active)")
       ->check(CLI::PositiveNumber);
   run->add_flag("--no-skills", flags.no_skills,
                 "Run without the skill library: nothing retrieved, nothing learned");
